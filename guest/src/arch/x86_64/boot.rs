@@ -1,0 +1,109 @@
+//! From the VMM's hand-off to safe Rust: the entry function, boot info, the
+//! direct map and the shared pages the VMM set up.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use protocol::boot::{BootInfo, KERNEL_MAP_BASE, KERNEL_MAP_SIZE, PAGE_OFFSET};
+use protocol::hypercall::StatusSlots;
+
+static BOOT_INFO: AtomicU64 = AtomicU64::new(0);
+static STATUS_BASE: AtomicU64 = AtomicU64::new(0);
+static COUNTERS_BASE: AtomicU64 = AtomicU64::new(0);
+static COUNTERS_WORDS: AtomicU64 = AtomicU64::new(0);
+
+/// Called from `_start` on every CPU with `rdi` = boot info, `rsi` = CPU index.
+pub extern "C" fn kernel_entry(boot_info: u64, cpu: u64) -> ! {
+    super::cpu::cpu_init(cpu as usize);
+    if cpu == 0 {
+        BOOT_INFO.store(boot_info, Ordering::Relaxed);
+        // The status slots' address is needed before the boot info is validated (to
+        // report a mismatch); the protocol fixes it, so take it from there until then.
+        STATUS_BASE.store(phys_to_virt(protocol::boot::STATUS_GPA), Ordering::Relaxed);
+        super::cpu::idt_init();
+        crate::kernel::start_kernel(boot_info_unchecked())
+    } else {
+        crate::kernel::start_secondary(cpu as usize)
+    }
+}
+
+fn boot_info_unchecked() -> &'static BootInfo {
+    // SAFETY: the VMM's boot protocol passes the direct-map address of a BootInfo
+    // it wrote and never changes afterwards; `start_kernel` validates its contents
+    // (magic, ABI version) before using anything else in it.
+    unsafe { &*(BOOT_INFO.load(Ordering::Relaxed) as *const BootInfo) }
+}
+
+/// The boot info, once `start_kernel` validated it.
+pub fn boot_info() -> &'static BootInfo {
+    boot_info_unchecked()
+}
+
+/// Record the shared pages' addresses from a validated boot info.
+pub fn set_shared_pages(info: &BootInfo) {
+    STATUS_BASE.store(phys_to_virt(info.status_gpa), Ordering::Relaxed);
+    COUNTERS_BASE.store(phys_to_virt(info.counters_gpa), Ordering::Relaxed);
+    COUNTERS_WORDS.store(info.counters_size / 8, Ordering::Relaxed);
+}
+
+/// The counter page as words the guest updates atomically and the VMM reads.
+pub fn counter_words() -> &'static [AtomicU64] {
+    let base = COUNTERS_BASE.load(Ordering::Relaxed);
+    let words = COUNTERS_WORDS.load(Ordering::Relaxed) as usize;
+    if base == 0 {
+        return &[];
+    }
+    // SAFETY: the VMM reserved `counters_size` bytes at `counters_gpa` for the
+    // counter page (memory kind Boot, never handed to the frame allocator); it is
+    // 8-byte aligned and mapped by the direct map; AtomicU64 has u64's layout.
+    unsafe { core::slice::from_raw_parts(base as *const AtomicU64, words) }
+}
+
+/// This CPU's hypercall status slot.
+pub fn status_slot(cpu: usize) -> &'static AtomicU64 {
+    let base = STATUS_BASE.load(Ordering::Relaxed);
+    let cpu = cpu.min(protocol::MAX_CPUS - 1);
+    // SAFETY: the status page (a `StatusSlots`, reserved by the VMM and mapped by the
+    // direct map) has MAX_CPUS aligned 8-byte slots; the VMM writes a slot only while
+    // its vCPU is stopped in the hypercall's exit, so the access never races.
+    unsafe { &*((base as *const StatusSlots as *const AtomicU64).add(cpu)) }
+}
+
+#[inline]
+pub fn phys_to_virt(phys: u64) -> u64 {
+    PAGE_OFFSET + phys
+}
+
+/// Physical address of a kernel virtual address (kernel map or direct map).
+#[inline]
+pub fn virt_to_phys(virt: u64) -> u64 {
+    if virt >= KERNEL_MAP_BASE {
+        debug_assert!(virt - KERNEL_MAP_BASE < KERNEL_MAP_SIZE);
+        virt - KERNEL_MAP_BASE
+    } else {
+        virt - PAGE_OFFSET
+    }
+}
+
+/// A mutable byte slice over physical memory `[phys, phys + len)` via the direct map.
+///
+/// Only for memory the caller owns exclusively: frames it got from the frame
+/// allocator and has not freed.
+pub fn phys_slice_mut(phys: u64, len: usize) -> &'static mut [u8] {
+    // SAFETY: the direct map covers all RAM; the caller owns the frames (see above),
+    // so no other reference to them exists.
+    unsafe { core::slice::from_raw_parts_mut(phys_to_virt(phys) as *mut u8, len) }
+}
+
+/// The kernel command line from the boot info, if it is UTF-8.
+pub fn cmdline() -> Option<&'static str> {
+    let info = boot_info();
+    let len = info.cmdline_len.min(protocol::boot::CMDLINE_MAX) as usize;
+    if len == 0 {
+        return Some("");
+    }
+    // SAFETY: the VMM wrote `cmdline_len` bytes at `cmdline_gpa` (a Boot region of
+    // at most CMDLINE_MAX bytes) before starting the vCPUs and never writes them again.
+    let bytes =
+        unsafe { core::slice::from_raw_parts(phys_to_virt(info.cmdline_gpa) as *const u8, len) };
+    core::str::from_utf8(bytes).ok()
+}

@@ -1,0 +1,202 @@
+//! Per-CPU state, descriptor tables (Linux's GDT layout), MSRs and the few
+//! privileged instructions the kernel needs.
+
+use core::arch::asm;
+use core::cell::UnsafeCell;
+use core::mem::size_of;
+
+use protocol::boot::selectors::{GDT, GDT_ENTRIES, KERNEL_CS, TSS};
+use protocol::MAX_CPUS;
+use x86_64::structures::tss::TaskStateSegment;
+
+use super::entry;
+
+pub const MSR_GS_BASE: u32 = 0xc000_0101;
+pub const MSR_KERNEL_GS_BASE: u32 = 0xc000_0102;
+
+/// Linux's vectors for the local APIC's sources.
+pub const LOCAL_TIMER_VECTOR: u8 = 0xec;
+pub const CALL_FUNCTION_VECTOR: u8 = 0xfc;
+pub const RESCHEDULE_VECTOR: u8 = 0xfd;
+pub const ERROR_APIC_VECTOR: u8 = 0xfe;
+pub const SPURIOUS_APIC_VECTOR: u8 = 0xff;
+
+/// IST slots (1-based in the IDT, 0-based in the TSS).
+const IST_DOUBLE_FAULT: u8 = 1;
+const IST_NMI: u8 = 2;
+const IST_MACHINE_CHECK: u8 = 3;
+const IST_STACK_SIZE: usize = 4096;
+
+/// Everything one CPU owns; `gs:0` points at its `PerCpu`.
+#[repr(C, align(4096))]
+struct CpuArea {
+    percpu: PerCpu,
+    gdt: [u64; GDT_ENTRIES],
+    tss: TaskStateSegment,
+    ist: [[u8; IST_STACK_SIZE]; 3],
+}
+
+#[repr(C)]
+struct PerCpu {
+    /// Read as `gs:[0]`.
+    cpu: u64,
+}
+
+struct CpuAreas(UnsafeCell<[CpuArea; MAX_CPUS]>);
+// SAFETY: CPU `n` only ever touches `areas[n]`, from `cpu_init(n)` and through its
+// own GS base; no two CPUs share an index (the VMM gives each vCPU its own).
+unsafe impl Sync for CpuAreas {}
+
+// Zero-initialised: lives in .bss, which the VMM's fresh memory already zeroes.
+static CPU_AREAS: CpuAreas = CpuAreas(UnsafeCell::new(
+    // SAFETY: all-zero is a valid CpuArea (integers and a TSS of integers).
+    unsafe { core::mem::MaybeUninit::zeroed().assume_init() },
+));
+
+#[repr(C, align(16))]
+struct Idt(UnsafeCell<[[u64; 2]; 256]>);
+// SAFETY: written only by the boot CPU in `idt_init`, before `StartCpus` releases
+// the others; afterwards only read by the CPU through IDTR.
+unsafe impl Sync for Idt {}
+static IDT: Idt = Idt(UnsafeCell::new([[0; 2]; 256]));
+
+fn idt_gate(handler: u64, ist: u8) -> [u64; 2] {
+    // Present, DPL 0, 64-bit interrupt gate (0x8e).
+    let low = (handler & 0xffff)
+        | ((KERNEL_CS as u64) << 16)
+        | ((ist as u64) << 32)
+        | (0x8e << 40)
+        | ((handler >> 16) & 0xffff) << 48;
+    [low, handler >> 32]
+}
+
+/// Fill the shared IDT: the 32 exception vectors and the APIC vectors in use.
+/// Other vectors stay not-present: a stray one raises #NP naming it in its error code.
+/// Boot CPU only, before the other CPUs start.
+pub fn idt_init() {
+    // SAFETY: see `Idt`: single writer before any other CPU runs; `exception_stubs`
+    // is a table of 32 addresses emitted by entry.rs.
+    unsafe {
+        let idt = &mut *IDT.0.get();
+        let stubs = &entry::exception_stubs;
+        for (v, &stub) in stubs.iter().enumerate() {
+            let ist = match v {
+                2 => IST_NMI,
+                8 => IST_DOUBLE_FAULT,
+                18 => IST_MACHINE_CHECK,
+                _ => 0,
+            };
+            idt[v] = idt_gate(stub, ist);
+        }
+        idt[LOCAL_TIMER_VECTOR as usize] = idt_gate(entry::timer_entry as *const () as u64, 0);
+        idt[RESCHEDULE_VECTOR as usize] = idt_gate(entry::reschedule_entry as *const () as u64, 0);
+        idt[CALL_FUNCTION_VECTOR as usize] =
+            idt_gate(entry::call_function_entry as *const () as u64, 0);
+        idt[ERROR_APIC_VECTOR as usize] = idt_gate(entry::apic_error_entry as *const () as u64, 0);
+        idt[SPURIOUS_APIC_VECTOR as usize] = idt_gate(entry::spurious_entry as *const () as u64, 0);
+    }
+}
+
+/// Per-CPU bring-up: GS base, this CPU's GDT and TSS (with IST stacks), the IDT.
+pub fn cpu_init(cpu: usize) {
+    assert!(cpu < MAX_CPUS);
+    // SAFETY: `cpu` is this CPU's own index (see `CpuAreas`); the descriptor tables
+    // loaded here live in static memory for the life of the kernel, and the GDT keeps
+    // the selectors the CPU already uses (the VMM's boot GDT has the same layout).
+    unsafe {
+        let area = &mut (*CPU_AREAS.0.get())[cpu];
+        area.percpu.cpu = cpu as u64;
+        wrmsr(MSR_GS_BASE, &area.percpu as *const PerCpu as u64);
+
+        for (i, stack) in area.ist.iter().enumerate() {
+            let top = stack.as_ptr() as u64 + IST_STACK_SIZE as u64;
+            area.tss.interrupt_stack_table[i] = x86_64::VirtAddr::new(top);
+        }
+        area.tss.iomap_base = size_of::<TaskStateSegment>() as u16;
+
+        area.gdt = GDT;
+        let base = &area.tss as *const TaskStateSegment as u64;
+        let limit = size_of::<TaskStateSegment>() as u64 - 1;
+        let slot = (TSS / 8) as usize;
+        area.gdt[slot] = (limit & 0xffff)
+            | ((base & 0xff_ffff) << 16)
+            | (0x89 << 40)
+            | (((limit >> 16) & 0xf) << 48)
+            | (((base >> 24) & 0xff) << 56);
+        area.gdt[slot + 1] = base >> 32;
+
+        let gdtr = x86_64::structures::DescriptorTablePointer {
+            limit: (size_of::<[u64; GDT_ENTRIES]>() - 1) as u16,
+            base: x86_64::VirtAddr::new(area.gdt.as_ptr() as u64),
+        };
+        x86_64::instructions::tables::lgdt(&gdtr);
+        x86_64::instructions::tables::load_tss(x86_64::structures::gdt::SegmentSelector(TSS));
+        let idtr = x86_64::structures::DescriptorTablePointer {
+            limit: (size_of::<[[u64; 2]; 256]>() - 1) as u16,
+            base: x86_64::VirtAddr::new(IDT.0.get() as u64),
+        };
+        x86_64::instructions::tables::lidt(&idtr);
+    }
+}
+
+/// Index of the CPU this runs on (`gs:[0]`, set up by `cpu_init`).
+#[inline(always)]
+pub fn cpu_id() -> usize {
+    let cpu: u64;
+    // SAFETY: GS base points at this CPU's `PerCpu` from `cpu_init` on, which runs
+    // before anything calls this.
+    unsafe { asm!("mov {}, gs:[0]", out(reg) cpu, options(nostack, preserves_flags, readonly)) };
+    cpu as usize
+}
+
+#[inline(always)]
+pub fn rdtsc() -> u64 {
+    // SAFETY: rdtsc has no side effects (rdtscp is avoided: these hosts lack it).
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+pub fn wrmsr(msr: u32, value: u64) {
+    // SAFETY: callers pass architectural MSRs that this kernel owns (APIC, GS base);
+    // a bad write raises #GP, which is reported, not silently corrupting.
+    unsafe { x86_64::registers::model_specific::Msr::new(msr).write(value) }
+}
+
+pub fn rdmsr(msr: u32) -> u64 {
+    // SAFETY: reading an MSR has no side effect; an unknown one raises #GP.
+    unsafe { x86_64::registers::model_specific::Msr::new(msr).read() }
+}
+
+#[inline(always)]
+pub fn interrupts_enable() {
+    // SAFETY: handlers for every vector we program are installed before the first sti.
+    unsafe { asm!("sti", options(nomem, nostack)) }
+}
+
+#[inline(always)]
+pub fn interrupts_disable() {
+    // SAFETY: cli only masks interrupts.
+    unsafe { asm!("cli", options(nomem, nostack)) }
+}
+
+/// `sti; hlt`: enable interrupts and halt until one arrives, with no window in
+/// which a wake-up could be lost (sti's shadow covers the hlt). Returns with
+/// interrupts enabled, after the handler ran.
+#[inline(always)]
+pub fn wait_for_interrupt() {
+    // SAFETY: as for `interrupts_enable`; hlt just waits.
+    unsafe { asm!("sti", "hlt", options(nomem, nostack)) }
+}
+
+/// Idle: halt with interrupts enabled; the caller re-checks its condition.
+#[inline(always)]
+pub fn idle() {
+    wait_for_interrupt()
+}
+
+pub fn read_cr2() -> u64 {
+    x86_64::registers::control::Cr2::read_raw()
+}
+
+pub fn read_cr3() -> u64 {
+    x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64()
+}

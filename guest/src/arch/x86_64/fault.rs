@@ -1,0 +1,67 @@
+//! Deliberate kernel faults, selected on the kernel command line, proving that
+//! exceptions are reported with their vector and the exact faulting RIP.
+
+use core::arch::global_asm;
+
+use crate::cmdline::FaultKind;
+
+/// Address the #PF trigger reads: canonical, lower half, never mapped in the kernel.
+pub const UNMAPPED_ADDRESS: u64 = 0x0000_dead_b000;
+/// A non-canonical address: accessing it raises #GP.
+pub const NONCANONICAL_ADDRESS: u64 = 0x8000_0000_0000_0000;
+
+global_asm!(
+    r#"
+    .text
+    .global fault_ud_insn, fault_pf_insn, fault_gp_insn, fault_de_insn
+fault_ud_insn:
+    ud2
+fault_pf_insn:
+    mov rax, [rdi]
+    ret
+fault_gp_insn:
+    mov rax, [rdi]
+    ret
+fault_de_insn:
+    xor edx, edx
+    xor ecx, ecx
+    mov eax, 1
+    div ecx
+    ret
+"#
+);
+
+unsafe extern "C" {
+    fn fault_ud_insn();
+    fn fault_pf_insn(addr: u64);
+    fn fault_gp_insn(addr: u64);
+    fn fault_de_insn();
+}
+
+/// The RIP the exception for `kind` will report, and the faulting address (CR2)
+/// where there is one.
+pub fn expected(kind: FaultKind) -> (u64, Option<u64>) {
+    match kind {
+        FaultKind::InvalidOpcode => (fault_ud_insn as *const () as u64, None),
+        FaultKind::PageFault => (fault_pf_insn as *const () as u64, Some(UNMAPPED_ADDRESS)),
+        FaultKind::GeneralProtection => (fault_gp_insn as *const () as u64, None),
+        // `div ecx` is the fourth instruction: xor edx,edx (2) xor ecx,ecx (2) mov eax,1 (5).
+        FaultKind::DivideError => (fault_de_insn as *const () as u64 + 9, None),
+        FaultKind::Panic => (0, None),
+    }
+}
+
+/// Raise the fault. Returns only if the CPU did not fault (a bug the caller reports).
+pub fn trigger(kind: FaultKind) {
+    // SAFETY: each routine executes one faulting instruction; the exception handler
+    // reports it and stops the VM, so nothing after the fault runs.
+    unsafe {
+        match kind {
+            FaultKind::InvalidOpcode => fault_ud_insn(),
+            FaultKind::PageFault => fault_pf_insn(UNMAPPED_ADDRESS),
+            FaultKind::GeneralProtection => fault_gp_insn(NONCANONICAL_ADDRESS),
+            FaultKind::DivideError => fault_de_insn(),
+            FaultKind::Panic => panic!("deliberate panic requested on the command line"),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! x86-64: entry, descriptor tables, exceptions, the local APIC, hypercalls.
+//!
+//! Only instructions that these hosts' ring-0 emulator implements are used (see
+//! KVM-HOSTS.md); each one is exercised by the VM tests in `tests/`.
+pub mod apic;
+pub mod boot;
+pub mod cpu;
+mod entry;
+pub mod fault;
+pub mod heap;
+pub mod hypercall;
+pub mod traps;
+
+pub use boot::{boot_info, counter_words, phys_to_virt, status_slot, virt_to_phys};
+pub use cpu::{cpu_id, idle, interrupts_disable, interrupts_enable, rdtsc, wait_for_interrupt};

@@ -1,0 +1,160 @@
+//! The kernel command line: `key=value` words separated by spaces.
+//!
+//! | word | meaning |
+//! |---|---|
+//! | `quiet` | no banner |
+//! | `selftest=timer,ipi` | run these self-tests after boot (comma-separated) |
+//! | `ticks=N` | timer self-test: ticks each CPU must see (default 3) |
+//! | `fault=ud\|pf\|gp\|de\|panic[@CPU]` | raise that fault on CPU (default 0) after boot |
+//! | `hcfuzz=N` | issue N malformed hypercalls and check every answer |
+//! | `seed=N` | seed for `hcfuzz` (default 1) |
+//! | `exit=N` | exit status when everything else succeeded (default 0) |
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    InvalidOpcode,
+    PageFault,
+    GeneralProtection,
+    DivideError,
+    Panic,
+}
+
+impl FaultKind {
+    pub fn vector(self) -> Option<u32> {
+        match self {
+            Self::DivideError => Some(0),
+            Self::InvalidOpcode => Some(6),
+            Self::GeneralProtection => Some(13),
+            Self::PageFault => Some(14),
+            Self::Panic => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub quiet: bool,
+    pub selftest_timer: bool,
+    pub selftest_ipi: bool,
+    pub ticks: u64,
+    pub fault: Option<(FaultKind, usize)>,
+    pub hcfuzz: u64,
+    pub seed: u64,
+    pub exit: u8,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            quiet: false,
+            selftest_timer: false,
+            selftest_ipi: false,
+            ticks: 3,
+            fault: None,
+            hcfuzz: 0,
+            seed: 1,
+            exit: 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParseError<'a> {
+    UnknownOption(&'a str),
+    BadValue { key: &'a str, value: &'a str },
+}
+
+impl core::fmt::Display for ParseError<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::UnknownOption(w) => write!(f, "unknown option '{w}'"),
+            Self::BadValue { key, value } => write!(f, "bad value '{value}' for '{key}'"),
+        }
+    }
+}
+
+fn number<'a>(key: &'a str, value: &'a str) -> Result<u64, ParseError<'a>> {
+    value.parse().map_err(|_| ParseError::BadValue { key, value })
+}
+
+/// Parse the command line. Unknown words are errors: a typo must not silently
+/// turn a test into one that cannot fail.
+pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
+    let mut o = Options::default();
+    for word in line.split_ascii_whitespace() {
+        let (key, value) = word.split_once('=').unwrap_or((word, ""));
+        let bad = || ParseError::BadValue { key, value };
+        match key {
+            "quiet" if value.is_empty() => o.quiet = true,
+            "selftest" => {
+                for t in value.split(',') {
+                    match t {
+                        "timer" => o.selftest_timer = true,
+                        "ipi" => o.selftest_ipi = true,
+                        _ => return Err(bad()),
+                    }
+                }
+            }
+            "ticks" => o.ticks = number(key, value)?.max(1),
+            "fault" => {
+                let (kind, cpu) = value.split_once('@').unwrap_or((value, "0"));
+                let kind = match kind {
+                    "ud" => FaultKind::InvalidOpcode,
+                    "pf" => FaultKind::PageFault,
+                    "gp" => FaultKind::GeneralProtection,
+                    "de" => FaultKind::DivideError,
+                    "panic" => FaultKind::Panic,
+                    _ => return Err(bad()),
+                };
+                let cpu = cpu.parse().map_err(|_| bad())?;
+                o.fault = Some((kind, cpu));
+            }
+            "hcfuzz" => o.hcfuzz = number(key, value)?,
+            "seed" => o.seed = number(key, value)?,
+            "exit" => o.exit = value.parse().map_err(|_| bad())?,
+            _ => return Err(ParseError::UnknownOption(word)),
+        }
+    }
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_line_gives_defaults() {
+        assert_eq!(parse("").unwrap(), Options::default());
+        assert_eq!(parse("   ").unwrap(), Options::default());
+    }
+
+    #[test]
+    fn every_option() {
+        let o =
+            parse("quiet selftest=timer,ipi ticks=5 fault=pf@2 hcfuzz=100 seed=7 exit=42").unwrap();
+        assert!(o.quiet && o.selftest_timer && o.selftest_ipi);
+        assert_eq!(o.ticks, 5);
+        assert_eq!(o.fault, Some((FaultKind::PageFault, 2)));
+        assert_eq!((o.hcfuzz, o.seed, o.exit), (100, 7, 42));
+        assert_eq!(parse("fault=ud").unwrap().fault, Some((FaultKind::InvalidOpcode, 0)));
+    }
+
+    #[test]
+    fn errors_name_the_word() {
+        assert_eq!(parse("quiet bogus").unwrap_err(), ParseError::UnknownOption("bogus"));
+        assert_eq!(
+            parse("exit=300").unwrap_err(),
+            ParseError::BadValue { key: "exit", value: "300" }
+        );
+        assert_eq!(
+            parse("fault=xx").unwrap_err(),
+            ParseError::BadValue { key: "fault", value: "xx" }
+        );
+        assert_eq!(
+            parse("selftest=timer,nope").unwrap_err(),
+            ParseError::BadValue { key: "selftest", value: "timer,nope" }
+        );
+        assert!(parse("fault=ud@x").is_err());
+        assert_eq!(parse("quiet=1").unwrap_err(), ParseError::UnknownOption("quiet=1"));
+    }
+}

@@ -1,0 +1,227 @@
+//! Boot: validate the hand-off, bring up memory and every CPU, report ready, then
+//! run what the command line asks for and exit.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use protocol::boot::{BootInfo, BOOT_MAGIC};
+use protocol::exit_status;
+use protocol::hypercall::{Exit, Hypercall, PanicReport, Ready, StartCpus};
+use protocol::ABI_VERSION;
+
+use crate::arch::{self, apic, cpu_id, hypercall::hypercall, rdtsc};
+use crate::cmdline::{self, FaultKind, Options};
+use crate::counters::{self as ctr, cpu_get};
+use crate::{println, smp};
+
+/// Timer interrupts per second on every CPU.
+pub const HZ: u64 = 100;
+
+static CPU_COUNT: AtomicU32 = AtomicU32::new(1);
+
+pub fn cpu_count() -> usize {
+    CPU_COUNT.load(Ordering::Relaxed) as usize
+}
+
+/// Stop the VM with `status` (the VMM's exit code).
+pub fn exit(status: u8) -> ! {
+    hypercall(Hypercall::Exit, &Exit { status: status as u32, _pad: 0 });
+    halt_forever()
+}
+
+fn halt_forever() -> ! {
+    loop {
+        arch::interrupts_disable();
+        arch::wait_for_interrupt();
+    }
+}
+
+/// Sleep (halting) until `done()` holds. The condition is checked with interrupts
+/// off and the halt re-enables them atomically, so no wake-up is lost.
+pub fn wait_until(mut done: impl FnMut() -> bool) {
+    loop {
+        arch::interrupts_disable();
+        if done() {
+            arch::interrupts_enable();
+            return;
+        }
+        ctr::cpu_add(cpu_id(), ctr::CPU_IDLE_HALTS, 1);
+        arch::wait_for_interrupt();
+    }
+}
+
+/// Bring-up common to every CPU once its descriptor tables are loaded.
+fn cpu_online(cpu: usize, info: &BootInfo) {
+    apic::init((info.apic_timer_hz / HZ) as u32);
+    ctr::cpu_set(cpu, ctr::CPU_ONLINE_TSC, rdtsc());
+    ctr::cpu_set(cpu, ctr::CPU_ONLINE, 1);
+    ctr::global_add(ctr::CPUS_ONLINE, 1);
+}
+
+pub fn start_kernel(info: &'static BootInfo) -> ! {
+    let boot_tsc = rdtsc();
+    if info.magic != BOOT_MAGIC || info.abi_version != ABI_VERSION {
+        println!(
+            "kernel: boot ABI mismatch: this kernel speaks ABI version {ABI_VERSION}, \
+             the VMM passed version {} (magic {:#x}); rebuild the VMM and kernel together",
+            info.abi_version, info.magic
+        );
+        exit(exit_status::ABI_MISMATCH);
+    }
+    arch::boot::set_shared_pages(info);
+    ctr::global_set(ctr::BOOT_TSC, boot_tsc);
+    CPU_COUNT.store(info.cpu_count, Ordering::Relaxed);
+
+    if let Err(e) = crate::mm::init(info) {
+        panic!("memory: {e} ({} MiB of RAM)", info.memory_bytes >> 20);
+    }
+    let options = match arch::boot::cmdline().map(cmdline::parse) {
+        Some(Ok(o)) => o,
+        Some(Err(e)) => {
+            println!("kernel: bad command line: {e}");
+            exit(exit_status::BAD_CMDLINE)
+        }
+        None => {
+            println!("kernel: bad command line: not UTF-8");
+            exit(exit_status::BAD_CMDLINE)
+        }
+    };
+
+    cpu_online(0, info);
+    hypercall(Hypercall::StartCpus, &StartCpus::default());
+    let n = cpu_count() as u64;
+    wait_until(|| ctr::global_get(ctr::CPUS_ONLINE) == n);
+    ctr::global_set(ctr::READY_TSC, rdtsc());
+    hypercall(Hypercall::Ready, &Ready { cpus_online: n });
+
+    if !options.quiet {
+        let us = (rdtsc() - boot_tsc) * 1000 / info.tsc_khz.max(1);
+        println!(
+            "kernel: {n} CPU{} online, {} MiB RAM, TSC {} kHz, ready {us} us after entry",
+            if n == 1 { "" } else { "s" },
+            info.memory_bytes >> 20,
+            info.tsc_khz
+        );
+    }
+    run(&options, info)
+}
+
+/// Secondary CPUs: come online, tell the boot CPU, then idle and run posted jobs.
+pub fn start_secondary(cpu: usize) -> ! {
+    cpu_online(cpu, arch::boot_info());
+    apic::send_ipi(0, arch::cpu::RESCHEDULE_VECTOR);
+    ctr::cpu_add(cpu, ctr::CPU_IPIS_SENT, 1);
+    loop {
+        arch::interrupts_disable();
+        match smp::take_job(cpu) {
+            Some(job) => {
+                arch::interrupts_enable();
+                smp::run_job(cpu, job);
+            }
+            None => {
+                ctr::cpu_add(cpu, ctr::CPU_IDLE_HALTS, 1);
+                arch::wait_for_interrupt();
+            }
+        }
+    }
+}
+
+fn run(options: &Options, info: &BootInfo) -> ! {
+    let n = cpu_count();
+    if options.selftest_timer {
+        let ticks = options.ticks;
+        wait_until(|| (0..n).all(|c| cpu_get(c, ctr::CPU_TIMER_TICKS) >= ticks));
+        for c in 0..n {
+            println!("selftest timer: cpu {c}: {} ticks", cpu_get(c, ctr::CPU_TIMER_TICKS));
+        }
+    }
+    if options.selftest_ipi && !smp::ipi_selftest() {
+        exit(exit_status::SELFTEST_FAILED);
+    }
+    if options.hcfuzz > 0 && !crate::selftest::hcfuzz(options.hcfuzz, options.seed, info) {
+        exit(exit_status::SELFTEST_FAILED);
+    }
+    if let Some((kind, cpu)) = options.fault {
+        raise_fault(kind, cpu);
+    }
+    exit(options.exit)
+}
+
+fn raise_fault(kind: FaultKind, cpu: usize) -> ! {
+    if cpu >= cpu_count() {
+        println!("kernel: fault=...@{cpu}: there is no cpu {cpu}");
+        exit(exit_status::BAD_CMDLINE);
+    }
+    let (rip, cr2) = arch::fault::expected(kind);
+    match kind.vector() {
+        Some(v) => println!(
+            "fault: raising vector {v} on cpu {cpu} at rip {rip:#x}{}",
+            cr2.map(|a| alloc::format!(" cr2 {a:#x}")).unwrap_or_default()
+        ),
+        None => println!("fault: raising a panic on cpu {cpu}"),
+    }
+    if cpu == 0 {
+        arch::fault::trigger(kind);
+        println!("fault: {kind:?} did not fault");
+        exit(exit_status::SELFTEST_FAILED);
+    }
+    smp::post_job(cpu, smp::Job::Fault(kind));
+    halt_forever()
+}
+
+/// Fault on a secondary CPU (a posted job).
+pub fn fault_here(kind: FaultKind) {
+    arch::fault::trigger(kind);
+    println!("fault: {kind:?} did not fault on cpu {}", cpu_id());
+    exit(exit_status::SELFTEST_FAILED);
+}
+
+static PANIC_BUF: spin::Mutex<[u8; 1024]> = spin::Mutex::new([0; 1024]);
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    arch::interrupts_disable();
+    let cpu = cpu_id() as u32;
+    // A panic inside a panic finds the buffer locked: report a fixed message.
+    match PANIC_BUF.try_lock() {
+        Some(mut buf) => {
+            let len = {
+                let mut w = SliceWriter { buf: &mut buf[..], len: 0 };
+                let _ = core::fmt::write(&mut w, format_args!("{info}"));
+                w.len
+            };
+            let report = PanicReport {
+                cpu,
+                _pad: 0,
+                msg: arch::hypercall::gpa_of(&buf[0]),
+                len: len as u64,
+            };
+            hypercall(Hypercall::Panic, &report);
+        }
+        None => {
+            static NESTED: &[u8] = b"panic while panicking";
+            let report = PanicReport {
+                cpu,
+                _pad: 0,
+                msg: arch::hypercall::gpa_of(&NESTED[0]),
+                len: NESTED.len() as u64,
+            };
+            hypercall(Hypercall::Panic, &report);
+        }
+    }
+    halt_forever()
+}
+
+/// Formats into a fixed buffer, truncating.
+struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl core::fmt::Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}

@@ -1,0 +1,24 @@
+//! The guest kernel.
+//!
+//! `arch` holds every `unsafe` block and every line of assembly; the rest reads as
+//! ordinary safe Rust. Modules without hardware access (`cmdline`, `mm::frame`,
+//! `console`, `hcfuzz`) also build for the host, where `cargo test` runs their unit
+//! tests.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod cmdline;
+pub mod console;
+pub mod counters;
+pub mod hcfuzz;
+pub mod mm;
+
+#[cfg(target_os = "none")]
+pub mod arch;
+#[cfg(target_os = "none")]
+mod kernel;
+#[cfg(target_os = "none")]
+mod selftest;
+#[cfg(target_os = "none")]
+mod smp;

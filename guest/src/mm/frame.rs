@@ -1,0 +1,148 @@
+//! The physical frame allocator.
+//!
+//! Boot-time initialisation is O(memory-map entries): frames are handed out from
+//! a cursor over the usable ranges, and freed frames go on a free list that is
+//! used first. Nothing walks every frame at boot (each ring-0 instruction is
+//! expensive on these hosts, and RAM arrives zeroed from the VMM).
+
+use alloc::vec::Vec;
+
+use protocol::boot::{MemoryKind, MemoryRegion, MEM_MAP_MAX};
+
+pub const PAGE_SIZE: u64 = 4096;
+
+pub struct FrameAllocator {
+    ranges: [(u64, u64); MEM_MAP_MAX],
+    nranges: usize,
+    /// The range the cursor is in, and the next never-allocated frame in it.
+    cur: usize,
+    next: u64,
+    free_list: Vec<u64>,
+    total: u64,
+    in_use: u64,
+}
+
+impl FrameAllocator {
+    /// Usable regions of the memory map, shrunk to whole pages.
+    pub fn new(regions: &[MemoryRegion]) -> Self {
+        let mut ranges = [(0, 0); MEM_MAP_MAX];
+        let mut nranges = 0;
+        let mut total = 0;
+        for r in regions.iter().filter(|r| r.kind == MemoryKind::Usable) {
+            let start = r.base.next_multiple_of(PAGE_SIZE);
+            let end = (r.base + r.len) & !(PAGE_SIZE - 1);
+            if end > start && nranges < MEM_MAP_MAX {
+                ranges[nranges] = (start, end);
+                nranges += 1;
+                total += (end - start) / PAGE_SIZE;
+            }
+        }
+        let next = if nranges > 0 { ranges[0].0 } else { 0 };
+        Self { ranges, nranges, cur: 0, next, free_list: Vec::new(), total, in_use: 0 }
+    }
+
+    /// `n` physically contiguous frames from the never-allocated part (boot use).
+    /// A request that fails changes nothing; one served from a later range hands
+    /// the unused tails of the ranges it skipped to the free list.
+    pub fn alloc_contiguous(&mut self, n: u64) -> Option<u64> {
+        let bytes = n.checked_mul(PAGE_SIZE)?;
+        let mut next = self.next;
+        for cur in self.cur..self.nranges {
+            let (start, end) = self.ranges[cur];
+            if cur > self.cur {
+                next = start;
+            }
+            if end - next >= bytes {
+                let (skipped_from, skipped_range) = (self.next, self.cur);
+                for r in skipped_range..cur {
+                    let from = if r == skipped_range { skipped_from } else { self.ranges[r].0 };
+                    self.free_list.extend((from..self.ranges[r].1).step_by(PAGE_SIZE as usize));
+                }
+                self.cur = cur;
+                self.next = next + bytes;
+                self.in_use += n;
+                return Some(next);
+            }
+        }
+        None
+    }
+
+    pub fn alloc(&mut self) -> Option<u64> {
+        if let Some(f) = self.free_list.pop() {
+            self.in_use += 1;
+            return Some(f);
+        }
+        self.alloc_contiguous(1)
+    }
+
+    pub fn free(&mut self, frame: u64) {
+        debug_assert!(frame.is_multiple_of(PAGE_SIZE));
+        debug_assert!(self.ranges[..self.nranges].iter().any(|&(s, e)| frame >= s && frame < e));
+        self.free_list.push(frame);
+        self.in_use -= 1;
+    }
+
+    pub fn total_frames(&self) -> u64 {
+        self.total
+    }
+
+    pub fn in_use(&self) -> u64 {
+        self.in_use
+    }
+
+    pub fn free_frames(&self) -> u64 {
+        self.total - self.in_use
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region(base: u64, len: u64, kind: MemoryKind) -> MemoryRegion {
+        MemoryRegion { base, len, kind, _pad: 0 }
+    }
+
+    #[test]
+    fn only_usable_whole_pages() {
+        let a = FrameAllocator::new(&[
+            region(0, 0x20_0000, MemoryKind::Boot),
+            region(0x20_0000, 0x10_0000, MemoryKind::Kernel),
+            region(0x30_0800, 0x3000, MemoryKind::Usable), // 0x301000..0x303000: 2 pages
+            region(0x40_0000, 0x4000, MemoryKind::Usable),
+        ]);
+        assert_eq!(a.total_frames(), 2 + 4);
+    }
+
+    #[test]
+    fn bump_then_free_list_then_exhaustion() {
+        let mut a = FrameAllocator::new(&[
+            region(0x1000, 0x2000, MemoryKind::Usable),
+            region(0x10_0000, 0x1000, MemoryKind::Usable),
+        ]);
+        assert_eq!(a.alloc(), Some(0x1000));
+        assert_eq!(a.alloc(), Some(0x2000));
+        assert_eq!(a.alloc(), Some(0x10_0000));
+        assert_eq!(a.alloc(), None);
+        assert_eq!((a.in_use(), a.free_frames()), (3, 0));
+        a.free(0x2000);
+        assert_eq!(a.free_frames(), 1);
+        assert_eq!(a.alloc(), Some(0x2000));
+        assert_eq!(a.alloc(), None);
+    }
+
+    #[test]
+    fn contiguous_skips_a_range_too_small() {
+        let mut a = FrameAllocator::new(&[
+            region(0x1000, 0x2000, MemoryKind::Usable),
+            region(0x10_0000, 0x8000, MemoryKind::Usable),
+        ]);
+        assert_eq!(a.alloc_contiguous(4), Some(0x10_0000));
+        assert_eq!(a.alloc_contiguous(5), None);
+        assert_eq!(a.alloc_contiguous(4), Some(0x10_4000));
+        assert_eq!(a.alloc_contiguous(u64::MAX), None);
+        // The first range's two frames were skipped, not lost.
+        assert_eq!(a.free_frames(), 2);
+        assert_eq!((a.alloc(), a.alloc(), a.alloc()), (Some(0x2000), Some(0x1000), None));
+    }
+}

@@ -1,0 +1,169 @@
+//! The hypercall ABI.
+//!
+//! A hypercall is `out dx, eax` with `dx` = one of the ports below and `eax` = the
+//! guest-physical address of the call's parameter struct (below 4 GiB, aligned to
+//! [`PARAM_ALIGN`]). It costs exactly one exit whatever the size of the parameters.
+//! The VMM validates the address and every field before it touches guest memory,
+//! and writes the result into the calling vCPU's slot of [`StatusSlots`]: a
+//! non-negative value on success, `-errno` on failure (`ENOSYS` for an unknown call,
+//! `EINVAL` for a misaligned or oversized request, `EFAULT` for an address outside
+//! guest memory). A malformed call never stops the VM.
+
+/// First port of the hypercall range; the calls are `PORT_BASE + n`.
+pub const PORT_BASE: u16 = 0x0500;
+/// Number of ports reserved for hypercalls (unknown ones answer `-ENOSYS`).
+pub const PORT_COUNT: u16 = 0x40;
+/// Required alignment of a parameter struct's guest-physical address.
+pub const PARAM_ALIGN: u64 = 8;
+/// Largest console write accepted in one call.
+pub const CONSOLE_MAX: u64 = 64 * 1024;
+/// Largest panic message accepted.
+pub const PANIC_MAX: u64 = 4096;
+
+/// The calls, by port number.
+#[repr(u16)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hypercall {
+    /// [`ConsoleWrite`]: write bytes to the VMM's console (stdout).
+    Console = PORT_BASE,
+    /// [`Exit`]: the guest is done; its status becomes the VMM's exit code.
+    Exit = PORT_BASE + 1,
+    /// [`ExceptionReport`]: an unhandled CPU exception in the kernel.
+    Exception = PORT_BASE + 2,
+    /// [`PanicReport`]: a kernel panic with its message.
+    Panic = PORT_BASE + 3,
+    /// [`StartCpus`]: the boot CPU has set up shared state; start the others.
+    StartCpus = PORT_BASE + 4,
+    /// [`Ready`]: every CPU is online; the guest is ready for work.
+    Ready = PORT_BASE + 5,
+}
+
+impl Hypercall {
+    /// The call named by `port`, if any.
+    pub const fn from_port(port: u16) -> Option<Self> {
+        Some(match port {
+            p if p == Self::Console as u16 => Self::Console,
+            p if p == Self::Exit as u16 => Self::Exit,
+            p if p == Self::Exception as u16 => Self::Exception,
+            p if p == Self::Panic as u16 => Self::Panic,
+            p if p == Self::StartCpus as u16 => Self::StartCpus,
+            p if p == Self::Ready as u16 => Self::Ready,
+            _ => return None,
+        })
+    }
+
+    /// Whether `port` lies in the hypercall range (known call or not).
+    pub const fn in_range(port: u16) -> bool {
+        port >= PORT_BASE && port < PORT_BASE + PORT_COUNT
+    }
+
+    /// Size of the parameter struct this call reads.
+    pub const fn param_size(self) -> usize {
+        match self {
+            Self::Console => core::mem::size_of::<ConsoleWrite>(),
+            Self::Exit => core::mem::size_of::<Exit>(),
+            Self::Exception => core::mem::size_of::<ExceptionReport>(),
+            Self::Panic => core::mem::size_of::<PanicReport>(),
+            Self::StartCpus => core::mem::size_of::<StartCpus>(),
+            Self::Ready => core::mem::size_of::<Ready>(),
+        }
+    }
+}
+
+/// Per-vCPU result words, written by the VMM before the vCPU resumes.
+/// `slot[cpu]` holds the result of that CPU's last hypercall.
+#[repr(C, align(4096))]
+pub struct StatusSlots {
+    pub slot: [i64; crate::MAX_CPUS],
+}
+
+/// `Console`: `len` bytes at guest-physical `buf`. Result: bytes written.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConsoleWrite {
+    pub buf: u64,
+    pub len: u64,
+}
+
+/// `Exit`: the guest's exit status (0–255 on the VMM's side).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Exit {
+    pub status: u32,
+    pub _pad: u32,
+}
+
+/// `Exception`: everything needed to find the faulting instruction.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExceptionReport {
+    pub cpu: u32,
+    pub vector: u32,
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+    pub cr2: u64,
+    pub cr3: u64,
+    /// rax, rbx, rcx, rdx, rsi, rdi, rbp, r8..r15 in that order.
+    pub gprs: [u64; 15],
+}
+
+/// Names of [`ExceptionReport::gprs`], in order.
+pub const GPR_NAMES: [&str; 15] = [
+    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+    "r15",
+];
+
+/// `Panic`: the message (`len` bytes at `msg`) and the CPU it happened on.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PanicReport {
+    pub cpu: u32,
+    pub _pad: u32,
+    pub msg: u64,
+    pub len: u64,
+}
+
+/// `StartCpus`: no parameters beyond a reserved word (a struct keeps the ABI uniform).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StartCpus {
+    pub reserved: u64,
+}
+
+/// `Ready`: the number of CPUs online.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ready {
+    pub cpus_online: u64,
+}
+
+/// Names of the x86 exception vectors, as the SDM abbreviates them.
+pub const fn exception_name(vector: u32) -> &'static str {
+    match vector {
+        0 => "#DE divide error",
+        1 => "#DB debug",
+        2 => "NMI",
+        3 => "#BP breakpoint",
+        4 => "#OF overflow",
+        5 => "#BR bound range",
+        6 => "#UD invalid opcode",
+        7 => "#NM device not available",
+        8 => "#DF double fault",
+        10 => "#TS invalid TSS",
+        11 => "#NP segment not present",
+        12 => "#SS stack fault",
+        13 => "#GP general protection",
+        14 => "#PF page fault",
+        16 => "#MF x87 floating point",
+        17 => "#AC alignment check",
+        18 => "#MC machine check",
+        19 => "#XM SIMD floating point",
+        20 => "#VE virtualization",
+        21 => "#CP control protection",
+        _ => "reserved/unknown vector",
+    }
+}

@@ -1,0 +1,64 @@
+//! The contract between the VMM and the guest kernel.
+//!
+//! Modelled on uhyve's interface crate: one `no_std` crate that both sides build
+//! against, so a change to the ABI is a change to one file and a version bump.
+//!
+//! * [`hypercall`]: a hypercall is one 32-bit `out` to a port whose number names the
+//!   call; the value written is the guest-physical address of the call's `#[repr(C)]`
+//!   parameter struct. The VMM answers in the calling vCPU's status slot.
+//! * [`boot`]: the boot information the VMM writes before the first instruction runs,
+//!   and the guest-physical layout it describes.
+//! * [`counters`]: the counter page the guest updates with plain stores and the VMM
+//!   reads at any time without an exit.
+#![no_std]
+
+pub mod boot;
+pub mod counters;
+pub mod hypercall;
+
+/// Version of everything in this crate. The guest refuses to run on a VMM whose
+/// boot info carries another version, and says so.
+pub const ABI_VERSION: u32 = 1;
+
+/// The most vCPUs the ABI has room for (per-CPU arrays in the counter page and the
+/// hypercall status slots are this long).
+pub const MAX_CPUS: usize = 64;
+
+/// Errno values used in hypercall status words (Linux's numbers, negated on the wire).
+pub mod errno {
+    pub const EPERM: i64 = 1;
+    pub const EFAULT: i64 = 14;
+    pub const EBUSY: i64 = 16;
+    pub const EINVAL: i64 = 22;
+    pub const E2BIG: i64 = 7;
+    pub const ENOSYS: i64 = 38;
+}
+
+/// Compile-time layout checks shared by both sides.
+const _: () = {
+    assert!(core::mem::size_of::<boot::BootInfo>() <= boot::BOOT_INFO_SIZE as usize);
+    assert!(core::mem::size_of::<counters::CounterPage>() <= boot::COUNTERS_SIZE as usize);
+    assert!(core::mem::size_of::<hypercall::StatusSlots>() <= 4096);
+};
+
+/// Exit statuses. The guest's own status (0–255) becomes the VMM's exit code; the
+/// VMM uses the codes below for ends the guest did not choose. The guest kernel
+/// itself uses the small codes for failures it detects before user space runs.
+pub mod exit_status {
+    /// A self-test inside the guest failed.
+    pub const SELFTEST_FAILED: u8 = 1;
+    /// The kernel command line did not parse.
+    pub const BAD_CMDLINE: u8 = 2;
+    /// The boot info's magic or ABI version is not the kernel's.
+    pub const ABI_MISMATCH: u8 = 3;
+    /// The VMM could not start or run the VM (bad input, KVM error).
+    pub const VMM_ERROR: u8 = 1;
+    /// `--timeout` expired.
+    pub const TIMEOUT: u8 = 124;
+    /// The kernel reported an unhandled CPU exception.
+    pub const GUEST_EXCEPTION: u8 = 125;
+    /// The kernel panicked.
+    pub const GUEST_PANIC: u8 = 126;
+    /// The VM stopped by itself: triple fault, emulation failure, KVM internal error.
+    pub const VM_CRASHED: u8 = 127;
+}

@@ -1,0 +1,202 @@
+//! The hypercall dispatcher: validates a call completely before acting on it.
+//!
+//! Pure with respect to the vCPU: it reads guest memory and returns the status to
+//! put in the caller's slot and the effect for the VMM to apply. The order of the
+//! checks is part of the ABI (see `protocol::hypercall`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use protocol::errno::{E2BIG, EBUSY, EFAULT, EINVAL};
+use protocol::hypercall::{
+    ConsoleWrite, ExceptionReport, Exit, Hypercall, PanicReport, Ready, StartCpus, CONSOLE_MAX,
+    PANIC_MAX, PARAM_ALIGN,
+};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
+
+use crate::pod::Pod;
+
+/// What a valid hypercall asks the VMM to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    None,
+    Console(Vec<u8>),
+    Exit(u8),
+    Exception(ExceptionReport),
+    Panic { cpu: u32, message: String },
+    StartCpus,
+    Ready { cpus_online: u64 },
+}
+
+/// VM-wide state some calls check.
+#[derive(Debug, Default)]
+pub struct Context {
+    pub cpu_count: u32,
+    pub cpus_started: AtomicBool,
+    pub ready: AtomicBool,
+}
+
+fn read_param<T: Pod>(mem: &GuestMemoryMmap, gpa: u64) -> Result<T, i64> {
+    crate::pod::read(mem, gpa).map_err(|_| -EFAULT)
+}
+
+/// Bytes `[addr, addr + len)` of guest memory, or `-EFAULT`.
+fn read_bytes(mem: &GuestMemoryMmap, addr: u64, len: u64) -> Result<Vec<u8>, i64> {
+    let end = addr.checked_add(len).ok_or(-EFAULT)?;
+    if !mem.check_range(GuestAddress(addr), len as usize) || end < addr {
+        return Err(-EFAULT);
+    }
+    let mut buf = vec![0u8; len as usize];
+    mem.read_slice(&mut buf, GuestAddress(addr)).map_err(|_| -EFAULT)?;
+    Ok(buf)
+}
+
+/// Handle `call` whose parameters are at guest-physical `gpa`.
+/// Returns the status for the caller (`>= 0` or `-errno`) and the effect.
+pub fn handle(call: Hypercall, gpa: u64, mem: &GuestMemoryMmap, ctx: &Context) -> (i64, Effect) {
+    match dispatch(call, gpa, mem, ctx) {
+        Ok((status, effect)) => (status, effect),
+        Err(errno) => (errno, Effect::None),
+    }
+}
+
+fn dispatch(
+    call: Hypercall,
+    gpa: u64,
+    mem: &GuestMemoryMmap,
+    ctx: &Context,
+) -> Result<(i64, Effect), i64> {
+    if !gpa.is_multiple_of(PARAM_ALIGN) {
+        return Err(-EINVAL);
+    }
+    if !mem.check_range(GuestAddress(gpa), call.param_size()) {
+        return Err(-EFAULT);
+    }
+    match call {
+        Hypercall::Console => {
+            let p: ConsoleWrite = read_param(mem, gpa)?;
+            if p.len > CONSOLE_MAX {
+                return Err(-E2BIG);
+            }
+            let bytes = read_bytes(mem, p.buf, p.len)?;
+            Ok((p.len as i64, Effect::Console(bytes)))
+        }
+        Hypercall::Exit => {
+            let p: Exit = read_param(mem, gpa)?;
+            let status = u8::try_from(p.status).map_err(|_| -EINVAL)?;
+            Ok((0, Effect::Exit(status)))
+        }
+        Hypercall::Exception => {
+            let p: ExceptionReport = read_param(mem, gpa)?;
+            if p.cpu >= ctx.cpu_count || p.vector > 255 {
+                return Err(-EINVAL);
+            }
+            Ok((0, Effect::Exception(p)))
+        }
+        Hypercall::Panic => {
+            let p: PanicReport = read_param(mem, gpa)?;
+            if p.len > PANIC_MAX {
+                return Err(-E2BIG);
+            }
+            let msg = read_bytes(mem, p.msg, p.len)?;
+            if p.cpu >= ctx.cpu_count {
+                return Err(-EINVAL);
+            }
+            Ok((
+                0,
+                Effect::Panic { cpu: p.cpu, message: String::from_utf8_lossy(&msg).into_owned() },
+            ))
+        }
+        Hypercall::StartCpus => {
+            let _: StartCpus = read_param(mem, gpa)?;
+            if ctx.cpus_started.swap(true, Ordering::AcqRel) {
+                return Err(-EBUSY);
+            }
+            Ok((0, Effect::StartCpus))
+        }
+        Hypercall::Ready => {
+            let p: Ready = read_param(mem, gpa)?;
+            if ctx.ready.swap(true, Ordering::AcqRel) {
+                return Err(-EBUSY);
+            }
+            Ok((0, Effect::Ready { cpus_online: p.cpus_online }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::errno::ENOSYS;
+
+    fn mem() -> GuestMemoryMmap {
+        GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 1 << 20)]).unwrap()
+    }
+
+    fn ctx() -> Context {
+        Context { cpu_count: 2, ..Default::default() }
+    }
+
+    fn put<T: Copy>(m: &GuestMemoryMmap, gpa: u64, v: T) {
+        crate::pod::write(m, gpa, &v).unwrap();
+    }
+
+    #[test]
+    fn console_write_reads_the_buffer() {
+        let m = mem();
+        m.write_slice(b"hello", GuestAddress(0x2000)).unwrap();
+        put(&m, 0x1000, ConsoleWrite { buf: 0x2000, len: 5 });
+        assert_eq!(
+            handle(Hypercall::Console, 0x1000, &m, &ctx()),
+            (5, Effect::Console(b"hello".to_vec()))
+        );
+    }
+
+    #[test]
+    fn malformed_calls_get_their_errno() {
+        let m = mem();
+        let c = ctx();
+        assert_eq!(handle(Hypercall::Exit, 0x1001, &m, &c).0, -EINVAL, "misaligned");
+        assert_eq!(handle(Hypercall::Exit, 1 << 20, &m, &c).0, -EFAULT, "outside memory");
+        assert_eq!(
+            handle(Hypercall::Console, (1 << 20) - 8, &m, &c).0,
+            -EFAULT,
+            "straddles the end"
+        );
+        put(&m, 0x1000, ConsoleWrite { buf: u64::MAX - 2, len: 8 });
+        assert_eq!(handle(Hypercall::Console, 0x1000, &m, &c).0, -EFAULT, "wrapping buffer");
+        put(&m, 0x1000, ConsoleWrite { buf: 0, len: CONSOLE_MAX + 1 });
+        assert_eq!(handle(Hypercall::Console, 0x1000, &m, &c).0, -E2BIG);
+        put(&m, 0x1000, Exit { status: 256, _pad: 0 });
+        assert_eq!(handle(Hypercall::Exit, 0x1000, &m, &c).0, -EINVAL);
+        put(&m, 0x1000, ExceptionReport { cpu: 2, ..Default::default() });
+        assert_eq!(handle(Hypercall::Exception, 0x1000, &m, &c).0, -EINVAL);
+        put(&m, 0x1000, PanicReport { cpu: 0, _pad: 0, msg: 0x2000, len: PANIC_MAX + 1 });
+        assert_eq!(handle(Hypercall::Panic, 0x1000, &m, &c).0, -E2BIG);
+        assert_eq!(handle(Hypercall::StartCpus, 0x1000, &m, &c).0, 0);
+        assert_eq!(handle(Hypercall::StartCpus, 0x1000, &m, &c).0, -EBUSY);
+        let _ = ENOSYS;
+    }
+
+    #[test]
+    fn random_parameters_never_panic_and_never_act_on_bad_input() {
+        let m = mem();
+        let c = ctx();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let calls = [Hypercall::Console, Hypercall::Exit, Hypercall::Exception, Hypercall::Panic];
+        for i in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let gpa = if i % 2 == 0 { x % (2 << 20) } else { x & !7 & 0xf_ffff };
+            let words: [u64; 4] = [x, x.rotate_left(17), x >> (x % 64), x.rotate_right(5) % 4096];
+            if gpa % 8 == 0 && gpa + 32 <= 1 << 20 {
+                put(&m, gpa, words);
+            }
+            let call = calls[(x % 4) as usize];
+            let (status, effect) = handle(call, gpa, &m, &c);
+            if status < 0 {
+                assert_eq!(effect, Effect::None);
+            }
+        }
+    }
+}

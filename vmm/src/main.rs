@@ -1,0 +1,153 @@
+//! `vmm`: boot the guest kernel under KVM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use vmm::protocol::exit_status;
+
+const USAGE: &str = "\
+usage: vmm run [OPTIONS]
+
+Boots the guest kernel (the embedded one unless --kernel is given) on N vCPUs and
+exits with the guest's exit status.
+
+options:
+  --vcpus N          number of vCPUs (default 1)
+  --memory MIB       guest RAM in MiB (default 256)
+  --kernel PATH      boot this kernel ELF instead of the embedded one
+  --cmdline STRING   kernel command line (see guest/src/cmdline.rs)
+  --timeout SECONDS  stop a guest that has not finished by then (exit code 124)
+  --stats            print boot timing, KVM statistics and guest counters at exit
+  --kvm PATH         KVM device (default /dev/kvm)
+
+exit codes: the guest's status; 1 VMM error; 2 usage; 124 timeout;
+125 guest kernel exception; 126 guest kernel panic; 127 VM crashed";
+
+#[derive(Debug, PartialEq)]
+struct Args {
+    vcpus: u32,
+    memory_mib: u64,
+    kernel: Option<PathBuf>,
+    cmdline: String,
+    timeout: Option<Duration>,
+    stats: bool,
+    kvm: PathBuf,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut it = args.iter();
+    match it.next().map(String::as_str) {
+        Some("run") => {}
+        Some("-h" | "--help" | "help") => return Err(String::new()),
+        Some(other) => return Err(format!("unknown command '{other}'")),
+        None => return Err("missing command".into()),
+    }
+    let mut a = Args {
+        vcpus: 1,
+        memory_mib: vmm::DEFAULT_MEMORY_MIB,
+        kernel: None,
+        cmdline: String::new(),
+        timeout: None,
+        stats: false,
+        kvm: "/dev/kvm".into(),
+    };
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+        match flag.as_str() {
+            "--vcpus" => {
+                a.vcpus = value("--vcpus")?.parse().map_err(|_| "--vcpus takes a whole number")?
+            }
+            "--memory" => {
+                a.memory_mib = value("--memory")?
+                    .parse()
+                    .map_err(|_| "--memory takes MiB as a whole number")?
+            }
+            "--kernel" => a.kernel = Some(value("--kernel")?.into()),
+            "--cmdline" => a.cmdline = value("--cmdline")?,
+            "--timeout" => {
+                let s: f64 = value("--timeout")?.parse().map_err(|_| "--timeout takes seconds")?;
+                if !(s > 0.0 && s.is_finite()) {
+                    return Err("--timeout must be positive".into());
+                }
+                a.timeout = Some(Duration::from_secs_f64(s));
+            }
+            "--stats" => a.stats = true,
+            "--kvm" => a.kvm = value("--kvm")?.into(),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown option '{other}'")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let a = match parse_args(&args) {
+        Ok(a) => a,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("vmm: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut b = vmm::Vm::builder()
+        .started_at(started)
+        .vcpus(a.vcpus)
+        .memory_mib(a.memory_mib)
+        .cmdline(a.cmdline)
+        .kvm_path(&a.kvm)
+        .echo_console(true);
+    if let Some(k) = &a.kernel {
+        b = b.kernel(k);
+    }
+    let report = match b.boot().and_then(|vm| vm.wait(a.timeout)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vmm: error: {e}");
+            return ExitCode::from(exit_status::VMM_ERROR);
+        }
+    };
+    if let Some(text) = report.exit.describe() {
+        eprintln!("vmm: {text}");
+    }
+    if a.stats {
+        eprintln!("{}", report.stats_text());
+    }
+    ExitCode::from(report.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_every_option() {
+        let a = parse_args(&args("run --vcpus 4 --memory 512 --kernel k.elf --cmdline quiet --timeout 2.5 --stats --kvm /x")).unwrap();
+        assert_eq!(a.vcpus, 4);
+        assert_eq!(a.memory_mib, 512);
+        assert_eq!(a.kernel, Some(PathBuf::from("k.elf")));
+        assert_eq!(a.cmdline, "quiet");
+        assert_eq!(a.timeout, Some(Duration::from_millis(2500)));
+        assert!(a.stats);
+        assert_eq!(a.kvm, PathBuf::from("/x"));
+    }
+
+    #[test]
+    fn rejects_bad_usage() {
+        assert!(parse_args(&args("")).unwrap_err().contains("missing command"));
+        assert!(parse_args(&args("boot")).unwrap_err().contains("unknown command"));
+        assert!(parse_args(&args("run --vcpus")).unwrap_err().contains("needs a value"));
+        assert!(parse_args(&args("run --vcpus x")).unwrap_err().contains("whole number"));
+        assert!(parse_args(&args("run --timeout -1")).unwrap_err().contains("positive"));
+        assert!(parse_args(&args("run --frobnicate")).unwrap_err().contains("unknown option"));
+    }
+}

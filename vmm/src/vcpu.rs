@@ -1,0 +1,342 @@
+//! The vCPU object: configuration into 64-bit mode, and a thread that runs it
+//! through an explicit state machine. Exits are decided by `exit::dispatch`.
+
+use std::cell::Cell;
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Once};
+use std::thread::JoinHandle;
+
+use kvm_bindings::{
+    kvm_mp_state, kvm_run, CpuId, Msrs, KVM_MAX_CPUID_ENTRIES, KVM_MP_STATE_RUNNABLE,
+};
+use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+use vm_memory::{Bytes, GuestAddress};
+
+use crate::error::{Error, Result};
+use crate::exit::{dispatch, Action, Exit, EXIT_REASONS};
+use crate::hypercall::{self, Effect};
+use crate::machine::{GuestExit, Shared};
+use crate::{cpuid, regs};
+
+/// Where a vCPU thread is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VcpuState {
+    /// Configured, thread not started.
+    Created,
+    /// A secondary CPU waiting for the boot CPU's `StartCpus`.
+    Parked,
+    Running,
+    Stopped,
+}
+
+/// Events that move a vCPU between states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VcpuEvent {
+    /// The thread starts: the boot CPU runs at once, the others park.
+    ThreadStart { boot_cpu: bool },
+    /// `StartCpus` released the parked CPUs.
+    Released,
+    /// The VM is stopping, or this vCPU ended it.
+    Stop,
+}
+
+impl VcpuState {
+    /// The transition table; `None` for an event that is impossible in a state.
+    pub fn next(self, event: VcpuEvent) -> Option<VcpuState> {
+        use VcpuEvent::*;
+        use VcpuState::*;
+        match (self, event) {
+            (Created, ThreadStart { boot_cpu: true }) => Some(Running),
+            (Created, ThreadStart { boot_cpu: false }) => Some(Parked),
+            (Parked, Released) => Some(Running),
+            (Created | Parked | Running, Stop) => Some(Stopped),
+            _ => None,
+        }
+    }
+}
+
+/// Signal used to kick a vCPU thread out of KVM_RUN.
+pub fn kick_signal() -> i32 {
+    vmm_sys_util::signal::SIGRTMIN()
+}
+
+thread_local! {
+    /// This thread's `kvm_run`, for the kick signal's handler.
+    static KVM_RUN: Cell<*mut kvm_run> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+extern "C" fn handle_kick(_: i32, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    let run = KVM_RUN.with(|r| r.get());
+    if !run.is_null() {
+        // SAFETY: the pointer is this thread's kvm_run mapping, set by the vCPU loop
+        // and valid while its VcpuFd lives (the loop clears it before dropping the fd).
+        // A volatile store of one byte is async-signal-safe.
+        unsafe { std::ptr::write_volatile(&raw mut (*run).immediate_exit, 1) };
+    }
+}
+
+fn register_kick_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        vmm_sys_util::signal::register_signal_handler(kick_signal(), handle_kick)
+            .expect("registering the vCPU kick signal handler");
+    });
+}
+
+/// A configured vCPU whose thread has not started.
+pub struct Vcpu {
+    index: u32,
+    fd: VcpuFd,
+}
+
+/// The vCPU as its thread runs it.
+struct VcpuThread {
+    index: u32,
+    fd: VcpuFd,
+    state: VcpuState,
+    shared: Arc<Shared>,
+    exits: ExitCounts,
+}
+
+/// What a vCPU thread returns: its userspace exits by reason.
+pub type ExitCounts = [u64; EXIT_REASONS.len()];
+
+impl Vcpu {
+    /// Create vCPU `index` of `count` and set it up to enter the kernel at `entry`.
+    pub fn new(kvm: &Kvm, vm: &VmFd, index: u32, count: u32, entry: u64) -> Result<Self> {
+        let fd = vm.create_vcpu(index as u64).map_err(Error::kvm("creating a vCPU"))?;
+        let mut cpuid: CpuId = kvm
+            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+            .map_err(Error::kvm("reading supported CPUID"))?;
+        cpuid::patch(cpuid.as_mut_slice(), index, count);
+        fd.set_cpuid2(&cpuid).map_err(Error::kvm("setting CPUID"))?;
+        let msrs = Msrs::from_entries(&regs::boot_msrs(index)).map_err(|_| Error::Kvm {
+            what: "building MSRs",
+            source: std::io::ErrorKind::InvalidInput.into(),
+        })?;
+        let n = fd.set_msrs(&msrs).map_err(Error::kvm("setting MSRs"))?;
+        if n != msrs.as_slice().len() {
+            return Err(Error::Kvm {
+                what: "setting MSRs (some refused)",
+                source: std::io::ErrorKind::Unsupported.into(),
+            });
+        }
+        let sregs = fd.get_sregs().map_err(Error::kvm("reading special registers"))?;
+        fd.set_sregs(&regs::long_mode_sregs(sregs))
+            .map_err(Error::kvm("setting special registers"))?;
+        fd.set_regs(&regs::boot_regs(entry, index)).map_err(Error::kvm("setting registers"))?;
+        fd.set_fpu(&regs::boot_fpu()).map_err(Error::kvm("setting FPU state"))?;
+        Ok(Self { index, fd })
+    }
+
+    pub fn fd(&self) -> &VcpuFd {
+        &self.fd
+    }
+
+    pub fn tsc_khz(&self) -> Result<u32> {
+        self.fd.get_tsc_khz().map_err(Error::kvm("reading the TSC frequency"))
+    }
+
+    /// Start the vCPU's thread.
+    pub fn spawn(self, shared: Arc<Shared>) -> Result<JoinHandle<ExitCounts>> {
+        register_kick_handler();
+        let t = VcpuThread {
+            index: self.index,
+            fd: self.fd,
+            state: VcpuState::Created,
+            shared,
+            exits: [0; EXIT_REASONS.len()],
+        };
+        std::thread::Builder::new()
+            .name(format!("vcpu{}", t.index))
+            .spawn(move || t.run())
+            .map_err(Error::Thread)
+    }
+}
+
+impl VcpuThread {
+    fn transition(&mut self, event: VcpuEvent) {
+        self.state = self.state.next(event).unwrap_or_else(|| {
+            panic!("vCPU {}: impossible event {event:?} in state {:?}", self.index, self.state)
+        });
+    }
+
+    fn run(mut self) -> ExitCounts {
+        KVM_RUN.with(|r| r.set(self.fd.get_kvm_run() as *mut kvm_run));
+        self.transition(VcpuEvent::ThreadStart { boot_cpu: self.index == 0 });
+        if self.state == VcpuState::Parked {
+            if !self.shared.wait_for_start() {
+                self.transition(VcpuEvent::Stop);
+            } else {
+                self.transition(VcpuEvent::Released);
+                let runnable = kvm_mp_state { mp_state: KVM_MP_STATE_RUNNABLE };
+                if let Err(e) = self.fd.set_mp_state(runnable) {
+                    self.crash(format!("KVM_SET_MP_STATE failed: {e}"));
+                }
+            }
+        }
+        while self.state == VcpuState::Running {
+            if self.shared.stopping.load(Ordering::Acquire) {
+                self.transition(VcpuEvent::Stop);
+                break;
+            }
+            self.run_once();
+        }
+        KVM_RUN.with(|r| r.set(std::ptr::null_mut()));
+        self.exits
+    }
+
+    fn run_once(&mut self) {
+        let (action, reason) = match self.fd.run() {
+            Ok(VcpuExit::IoOut(port, data)) => {
+                let e = Exit::IoOut { port, data };
+                (dispatch(&e), e.reason_index())
+            }
+            Ok(VcpuExit::IoIn(port, data)) => {
+                let e = Exit::IoIn { port, size: data.len() };
+                if let Action::Fill(b) = dispatch(&e) {
+                    data.fill(b);
+                }
+                (Action::Resume, e.reason_index())
+            }
+            Ok(VcpuExit::MmioRead(addr, data)) => {
+                let e = Exit::MmioRead { addr, size: data.len() };
+                if let Action::Fill(b) = dispatch(&e) {
+                    data.fill(b);
+                }
+                (Action::Resume, e.reason_index())
+            }
+            Ok(VcpuExit::MmioWrite(addr, _)) => {
+                let e = Exit::MmioWrite { addr };
+                (dispatch(&e), e.reason_index())
+            }
+            Ok(VcpuExit::Hlt) => (dispatch(&Exit::Hlt), Exit::Hlt.reason_index()),
+            Ok(VcpuExit::Shutdown) => (dispatch(&Exit::Shutdown), Exit::Shutdown.reason_index()),
+            Ok(VcpuExit::FailEntry(reason, _)) => {
+                let e = Exit::FailEntry { reason };
+                (dispatch(&e), e.reason_index())
+            }
+            Ok(VcpuExit::InternalError) => {
+                let e = Exit::InternalError { suberror: self.internal_suberror() };
+                (dispatch(&e), e.reason_index())
+            }
+            Ok(VcpuExit::SystemEvent(kind, _)) => {
+                let e = Exit::SystemEvent { kind };
+                (dispatch(&e), e.reason_index())
+            }
+            Ok(other) => {
+                let e = Exit::Other(exit_name(&other));
+                (dispatch(&e), e.reason_index())
+            }
+            Err(e) if e.errno() == libc::EINTR => {
+                (dispatch(&Exit::Interrupted), Exit::Interrupted.reason_index())
+            }
+            Err(e) if e.errno() == libc::EAGAIN => {
+                (Action::Resume, Exit::Interrupted.reason_index())
+            }
+            Err(e) => (Action::Crash(format!("KVM_RUN failed: {e}")), EXIT_REASONS.len() - 1),
+        };
+        self.exits[reason] += 1;
+        self.perform(action);
+    }
+
+    fn perform(&mut self, action: Action) {
+        match action {
+            Action::Resume | Action::Fill(_) => {}
+            Action::CheckStop => {
+                if !self.shared.stopping.load(Ordering::Acquire) {
+                    self.fd.set_kvm_immediate_exit(0);
+                }
+            }
+            Action::Reject { errno } => self.answer(-errno),
+            Action::Hypercall { call, gpa } => {
+                let (status, effect) =
+                    hypercall::handle(call, gpa, &self.shared.memory, &self.shared.hc);
+                self.answer(status);
+                self.apply(effect);
+            }
+            Action::Crash(reason) => self.crash(reason),
+        }
+    }
+
+    /// Write the hypercall's result into this vCPU's status slot.
+    fn answer(&self, status: i64) {
+        if status < 0 {
+            self.shared.hypercall_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let slot = protocol::boot::STATUS_GPA + 8 * self.index as u64;
+        // The status page is inside RAM by construction; a failure here would be a
+        // VMM bug, and the guest would only see a stale status.
+        let _ = self.shared.memory.write_obj(status, GuestAddress(slot));
+    }
+
+    fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::None => {}
+            Effect::Console(bytes) => {
+                if self.shared.echo_console {
+                    let mut out = std::io::stdout().lock();
+                    let _ = out.write_all(&bytes);
+                    let _ = out.flush();
+                }
+                self.shared.console.lock().unwrap().extend_from_slice(&bytes);
+            }
+            Effect::Exit(status) => self.end(GuestExit::Status(status)),
+            Effect::Exception(report) => self.end(GuestExit::Exception(report)),
+            Effect::Panic { cpu, message } => self.end(GuestExit::Panic { cpu, message }),
+            Effect::StartCpus => self.shared.release_cpus(),
+            Effect::Ready { .. } => self.shared.mark_ready(),
+        }
+    }
+
+    fn end(&mut self, exit: GuestExit) {
+        self.shared.finish(exit);
+        self.transition(VcpuEvent::Stop);
+    }
+
+    fn crash(&mut self, reason: String) {
+        let rip = self.fd.get_regs().map(|r| r.rip).unwrap_or(0);
+        self.end(GuestExit::Crashed { cpu: self.index, rip, reason });
+    }
+
+    fn internal_suberror(&mut self) -> u32 {
+        let run = self.fd.get_kvm_run();
+        // SAFETY: called only for KVM_EXIT_INTERNAL_ERROR, whose union member is `internal`.
+        unsafe { run.__bindgen_anon_1.internal.suberror }
+    }
+}
+
+fn exit_name(e: &VcpuExit) -> &'static str {
+    match e {
+        VcpuExit::Debug(_) => "KVM_EXIT_DEBUG",
+        VcpuExit::Exception => "KVM_EXIT_EXCEPTION",
+        VcpuExit::Hypercall(_) => "KVM_EXIT_HYPERCALL",
+        VcpuExit::IrqWindowOpen => "KVM_EXIT_IRQ_WINDOW_OPEN",
+        VcpuExit::X86Rdmsr(_) => "KVM_EXIT_X86_RDMSR",
+        VcpuExit::X86Wrmsr(_) => "KVM_EXIT_X86_WRMSR",
+        VcpuExit::MemoryFault { .. } => "KVM_EXIT_MEMORY_FAULT",
+        VcpuExit::IoapicEoi(_) => "KVM_EXIT_IOAPIC_EOI",
+        VcpuExit::Unknown => "KVM_EXIT_UNKNOWN",
+        _ => "an exit reason this VMM does not handle",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use VcpuEvent::*;
+    use VcpuState::*;
+
+    #[test]
+    fn state_machine() {
+        assert_eq!(Created.next(ThreadStart { boot_cpu: true }), Some(Running));
+        assert_eq!(Created.next(ThreadStart { boot_cpu: false }), Some(Parked));
+        assert_eq!(Parked.next(Released), Some(Running));
+        assert_eq!(Parked.next(Stop), Some(Stopped));
+        assert_eq!(Running.next(Stop), Some(Stopped));
+        assert_eq!(Running.next(Released), None);
+        assert_eq!(Stopped.next(Stop), None);
+        assert_eq!(Stopped.next(ThreadStart { boot_cpu: true }), None);
+    }
+}
