@@ -9,6 +9,7 @@
 //! | `hcfuzz=N` | issue N malformed hypercalls and check every answer |
 //! | `seed=N` | seed for `hcfuzz` (default 1) |
 //! | `exit=N` | exit status when everything else succeeded (default 0) |
+//! | `hang` | after everything else, idle forever instead of exiting |
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultKind {
@@ -41,6 +42,7 @@ pub struct Options {
     pub hcfuzz: u64,
     pub seed: u64,
     pub exit: u8,
+    pub hang: bool,
 }
 
 impl Default for Options {
@@ -54,6 +56,7 @@ impl Default for Options {
             hcfuzz: 0,
             seed: 1,
             exit: 0,
+            hang: false,
         }
     }
 }
@@ -86,6 +89,7 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
         let bad = || ParseError::BadValue { key, value };
         match key {
             "quiet" if value.is_empty() => o.quiet = true,
+            "hang" if value.is_empty() => o.hang = true,
             "selftest" => {
                 for t in value.split(',') {
                     match t {
@@ -130,12 +134,12 @@ mod tests {
 
     #[test]
     fn every_option() {
-        let o =
-            parse("quiet selftest=timer,ipi ticks=5 fault=pf@2 hcfuzz=100 seed=7 exit=42").unwrap();
+        let o = parse("quiet selftest=timer,ipi ticks=5 fault=pf@2 hcfuzz=100 seed=7 exit=42 hang")
+            .unwrap();
         assert!(o.quiet && o.selftest_timer && o.selftest_ipi);
         assert_eq!(o.ticks, 5);
         assert_eq!(o.fault, Some((FaultKind::PageFault, 2)));
-        assert_eq!((o.hcfuzz, o.seed, o.exit), (100, 7, 42));
+        assert_eq!((o.hcfuzz, o.seed, o.exit, o.hang), (100, 7, 42, true));
         assert_eq!(parse("fault=ud").unwrap().fault, Some((FaultKind::InvalidOpcode, 0)));
     }
 

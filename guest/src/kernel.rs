@@ -143,6 +143,10 @@ fn run(options: &Options, info: &BootInfo) -> ! {
     if let Some((kind, cpu)) = options.fault {
         raise_fault(kind, cpu);
     }
+    if options.hang {
+        println!("kernel: hang requested; idling");
+        wait_until(|| false);
+    }
     exit(options.exit)
 }
 

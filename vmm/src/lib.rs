@@ -200,6 +200,7 @@ impl VmBuilder {
         }
         shared.vm_stats = stats::StatsFile::open(&vm_fd).ok();
         let tsc_khz = vcpus[0].tsc_khz()? as u64;
+        shared.tsc_khz = tsc_khz;
         vm::write_boot_structures(
             &shared.memory,
             &vm::BootParams {

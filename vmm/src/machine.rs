@@ -89,6 +89,8 @@ pub struct Shared {
     pub stopping: AtomicBool,
     pub hypercall_errors: AtomicU64,
     pub started: Instant,
+    /// The guest's TSC frequency.
+    pub tsc_khz: u64,
     end: Mutex<Option<GuestExit>>,
     exit_evt: EventFd,
     start_gate: (Mutex<bool>, Condvar),
@@ -113,6 +115,7 @@ impl Shared {
             stopping: AtomicBool::new(false),
             hypercall_errors: AtomicU64::new(0),
             started,
+            tsc_khz: 0,
             end: Mutex::new(None),
             exit_evt,
             start_gate: (Mutex::new(false), Condvar::new()),

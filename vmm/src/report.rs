@@ -29,6 +29,8 @@ pub struct ExitReport {
     pub ready: Option<ReadyMark>,
     /// From the VMM's start to the guest's end.
     pub elapsed: Duration,
+    /// The guest's TSC frequency, for converting its TSC counters.
+    pub tsc_khz: u64,
 }
 
 pub(crate) fn read_counters(mem: &GuestMemoryMmap) -> CounterPage {
@@ -45,6 +47,7 @@ pub(crate) fn collect(shared: &Shared, vcpu_exits: Vec<ExitCounts>) -> ExitRepor
         hypercall_errors: shared.hypercall_errors.load(std::sync::atomic::Ordering::Relaxed),
         ready: shared.ready(),
         elapsed: shared.started.elapsed(),
+        tsc_khz: shared.tsc_khz,
     }
 }
 
@@ -62,6 +65,13 @@ fn interesting(name: &str) -> bool {
 impl ExitReport {
     pub fn exit_code(&self) -> u8 {
         self.exit.exit_code()
+    }
+
+    /// Guest time from kernel entry to ready, measured by the guest's TSC.
+    pub fn guest_boot_time(&self) -> Option<Duration> {
+        let g = &self.counters.global;
+        (g.ready_tsc > g.boot_tsc && g.boot_tsc > 0 && self.tsc_khz > 0)
+            .then(|| Duration::from_nanos((g.ready_tsc - g.boot_tsc) * 1_000_000 / self.tsc_khz))
     }
 
     /// Exits of `reason` (one of [`EXIT_REASONS`]) that reached the VMM, all vCPUs.
@@ -84,6 +94,9 @@ impl ExitReport {
                 );
             }
             None => s += "boot: guest never reported ready\n",
+        }
+        if let Some(t) = self.guest_boot_time() {
+            let _ = writeln!(s, "boot: guest ready {:.3} ms after kernel entry (guest TSC)", ms(t));
         }
         let _ = writeln!(
             s,

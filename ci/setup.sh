@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian machine to build and test the project: the Debian
+# packages the tests use, and a check that KVM is usable. The Rust toolchain and
+# the guest target come from rust-toolchain.toml (rustup installs them).
+set -euo pipefail
+
+need=()
+command -v setpriv >/dev/null || need+=(util-linux)   # tests run the VMM as an unprivileged user
+command -v cc >/dev/null || need+=(gcc)               # the host side of the benchmarks
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq "${need[@]}"
+fi
+
+ci/check-kvm.sh

@@ -1,0 +1,145 @@
+//! Bad input gets a clear error, through the library and the CLI alike.
+
+mod common;
+
+use std::path::PathBuf;
+
+use vmm::{Error, Vm, DEFAULT_KERNEL};
+
+fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vmm-bad-input-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn boot_err(b: vmm::VmBuilder) -> Error {
+    match b.boot() {
+        Ok(_) => panic!("boot should have failed"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn missing_kvm_device() {
+    let e = boot_err(Vm::builder().kvm_path("/nonexistent/kvm"));
+    assert!(matches!(e, Error::KvmOpen { .. }), "{e}");
+    assert!(e.to_string().contains("No such file or directory"), "{e}");
+    assert!(e.to_string().contains("is KVM available?"), "{e}");
+}
+
+#[test]
+fn a_device_that_is_not_kvm() {
+    let e = boot_err(Vm::builder().kvm_path("/dev/null"));
+    assert!(matches!(e, Error::NotKvm { .. }), "{e}");
+    assert!(e.to_string().contains("/dev/null is not a KVM device"), "{e}");
+}
+
+#[test]
+fn no_permission_on_dev_kvm() {
+    // Run the CLI as an unprivileged user (nobody); /dev/kvm is then not accessible.
+    let o = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_vmm"),
+            "run",
+        ])
+        .output()
+        .expect("setpriv (util-linux) runs the VMM as another user");
+    let err = common::stderr(&o);
+    if std::fs::metadata("/dev/kvm")
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o006 != 0)
+        .unwrap_or(false)
+    {
+        // /dev/kvm is open to everyone here: nobody may use it, and the run succeeds.
+        assert!(o.status.success(), "{err}");
+        return;
+    }
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot open /dev/kvm: Permission denied"), "{err}");
+    assert!(err.contains("'kvm' group"), "{err}");
+}
+
+#[test]
+fn missing_kernel_file() {
+    let e = boot_err(Vm::builder().kernel("/nonexistent/kernel.elf"));
+    assert!(matches!(e, Error::KernelRead { .. }), "{e}");
+}
+
+#[test]
+fn truncated_kernel() {
+    for len in [10, 40, 100, DEFAULT_KERNEL.len() / 2] {
+        let p = temp_file(&format!("truncated-{len}"), &DEFAULT_KERNEL[..len]);
+        let e = boot_err(Vm::builder().kernel(&p));
+        assert!(matches!(e, Error::KernelElf { .. }), "{len}: {e}");
+        assert!(e.to_string().contains("truncated"), "{len}: {e}");
+    }
+}
+
+#[test]
+fn kernel_for_another_architecture() {
+    let mut image = DEFAULT_KERNEL.to_vec();
+    image[18..20].copy_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
+    let e = boot_err(Vm::builder().kernel(temp_file("aarch64", &image)));
+    assert!(e.to_string().contains("built for AArch64 (e_machine 183), not x86-64"), "{e}");
+    let e = boot_err(Vm::builder().kernel(temp_file("script", b"#!/bin/sh\necho hi\n")));
+    assert!(e.to_string().contains("not an ELF file"), "{e}");
+}
+
+#[test]
+fn memory_too_small_or_too_large() {
+    let e = boot_err(Vm::builder().memory_mib(4));
+    assert!(matches!(e, Error::MemoryTooSmall { have_mib: 4, .. }), "{e}");
+    assert!(e.to_string().contains("use --memory"), "{e}");
+    let e = boot_err(Vm::builder().memory_mib(1 << 40));
+    assert!(matches!(e, Error::MemoryTooLarge { .. }), "{e}");
+}
+
+#[test]
+fn smallest_memory_that_is_accepted_boots() {
+    let need = match boot_err(Vm::builder().memory_mib(1)) {
+        Error::MemoryTooSmall { need_mib, .. } => need_mib,
+        e => panic!("{e}"),
+    };
+    let r = Vm::builder().memory_mib(need).cmdline("quiet").boot().unwrap();
+    assert_eq!(r.wait(Some(common::TIMEOUT)).unwrap().exit, vmm::GuestExit::Status(0));
+}
+
+#[test]
+fn vcpu_counts() {
+    let e = boot_err(Vm::builder().vcpus(0));
+    assert!(matches!(e, Error::VcpuCount { requested: 0, .. }), "{e}");
+    let e = boot_err(Vm::builder().vcpus(10_000));
+    assert!(matches!(e, Error::VcpuCount { requested: 10_000, .. }), "{e}");
+}
+
+#[test]
+fn command_line_too_long_or_unknown() {
+    let e = boot_err(Vm::builder().cmdline("x".repeat(5000)));
+    assert!(matches!(e, Error::CmdlineTooLong { len: 5000, .. }), "{e}");
+    let r = common::run(1, "quiet selftest=bogus");
+    assert_eq!(r.exit, vmm::GuestExit::Status(vmm::protocol::exit_status::BAD_CMDLINE));
+    assert!(
+        r.console.contains("bad command line: bad value 'bogus' for 'selftest'"),
+        "{}",
+        r.console
+    );
+}
+
+#[test]
+fn cli_reports_each_error_with_exit_code_1() {
+    let bad = temp_file("notelf", b"hello");
+    for (args, text) in [
+        (vec!["run", "--kvm", "/nonexistent"], "cannot open /nonexistent"),
+        (vec!["run", "--memory", "3"], "too small"),
+        (vec!["run", "--vcpus", "0"], "0 vCPUs requested"),
+        (vec!["run", "--kernel", bad.to_str().unwrap()], "not an ELF file"),
+    ] {
+        let o = common::vmm(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(common::stderr(&o).contains(text), "{args:?}: {}", common::stderr(&o));
+    }
+}

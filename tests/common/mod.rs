@@ -1,0 +1,37 @@
+//! Helpers shared by the integration tests: every test boots a real VM on
+//! /dev/kvm and asserts on what the guest did.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use vmm::{ExitReport, Vm};
+
+/// Generous: a guest that hangs is caught, and a slow, loaded machine is not a failure.
+pub const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Boot the embedded kernel with `vcpus` and `cmdline`, wait for its end.
+pub fn run(vcpus: u32, cmdline: &str) -> ExitReport {
+    let vm = Vm::builder().vcpus(vcpus).memory_mib(128).cmdline(cmdline).boot().expect("boot");
+    vm.wait(Some(TIMEOUT)).expect("wait")
+}
+
+/// Run the `vmm` binary with `args`.
+pub fn vmm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vmm")).args(args).output().expect("running vmm")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Parse `0x...` from a console line after `key `.
+pub fn hex_after(line: &str, key: &str) -> Option<u64> {
+    let rest = &line[line.find(key)? + key.len()..];
+    let word = rest.split_whitespace().next()?;
+    u64::from_str_radix(word.trim_start_matches("0x"), 16).ok()
+}
