@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+#[path = "build/userspace.rs"]
+mod userspace;
+
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
@@ -47,4 +50,6 @@ fn main() {
     }
     let kernel = target_dir.join("x86_64-unknown-none/kernel/kernel");
     std::fs::copy(&kernel, out_dir.join("kernel")).expect("copying the guest kernel");
+
+    userspace::build(&root, &out_dir);
 }

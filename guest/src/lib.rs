@@ -11,6 +11,8 @@ extern crate alloc;
 pub mod cmdline;
 pub mod console;
 pub mod counters;
+pub mod exec;
+pub mod fs;
 pub mod hcfuzz;
 pub mod mm;
 

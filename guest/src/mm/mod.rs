@@ -1,6 +1,7 @@
 //! Memory management: physical frames and the kernel heap.
 
 pub mod frame;
+pub mod vma;
 
 #[cfg(target_os = "none")]
 mod kernel_mm {

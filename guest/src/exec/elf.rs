@@ -1,0 +1,1 @@
+//! ELF64 checks for static executables.

@@ -1,0 +1,1 @@
+//! The System V initial process stack.

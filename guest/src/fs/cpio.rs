@@ -1,0 +1,1 @@
+//! cpio newc parser (see module docs once written).

@@ -1,0 +1,1 @@
+//! Initramfs (cpio newc) writer.
