@@ -34,7 +34,6 @@ fn main() {
     // leak into the kernel's.
     for var in [
         "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
         "RUSTC_WORKSPACE_WRAPPER",
         "RUSTC_WRAPPER",
         "CARGO_BUILD_TARGET",
@@ -44,6 +43,8 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
+    // The kernel is linked at Linux's __START_KERNEL_map (top 2 GiB), not as PIE.
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Ccode-model=kernel\x1f-Crelocation-model=static");
     let status = cmd.status().expect("running cargo to build the guest kernel");
     if !status.success() {
         panic!("building the guest kernel failed ({status}); see the errors above");

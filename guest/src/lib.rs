@@ -11,6 +11,7 @@ extern crate alloc;
 pub mod cmdline;
 pub mod console;
 pub mod counters;
+pub mod errno;
 pub mod exec;
 pub mod fs;
 pub mod hcfuzz;
