@@ -35,9 +35,9 @@ fn abi_version_mismatch_is_refused_by_the_guest() {
     let vm = vmm::Vm::builder().abi_version(999).boot().unwrap();
     let r = vm.wait(Some(common::TIMEOUT)).unwrap();
     assert_eq!(r.exit, GuestExit::Status(vmm::protocol::exit_status::ABI_MISMATCH));
-    assert!(
-        r.console.contains("this kernel speaks ABI version 1, the VMM passed version 999"),
-        "{}",
-        r.console
+    let expected = format!(
+        "this kernel speaks ABI version {}, the VMM passed version 999",
+        vmm::protocol::ABI_VERSION
     );
+    assert!(r.console.contains(&expected), "{}", r.console);
 }

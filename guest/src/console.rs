@@ -58,13 +58,22 @@ impl<const N: usize, F: FnMut(&[u8])> fmt::Write for Writer<'_, N, F> {
 mod kernel_console {
     use super::{WriteBuffer, Writer};
     use crate::arch::hypercall::{gpa_of, hypercall};
-    use protocol::hypercall::{ConsoleWrite, Hypercall};
+    use protocol::hypercall::{stream, ConsoleWrite, Hypercall, CONSOLE_MAX};
 
     static CONSOLE: spin::Mutex<WriteBuffer<2048>> = spin::Mutex::new(WriteBuffer::new());
 
+    /// Write `bytes` (kernel memory) to a console stream, in as few exits as the
+    /// hypercall's size limit allows.
+    pub fn write_stream(stream: u32, bytes: &[u8]) {
+        for chunk in bytes.chunks(CONSOLE_MAX as usize) {
+            let args =
+                ConsoleWrite { buf: gpa_of(&chunk[0]), len: chunk.len() as u64, stream, _pad: 0 };
+            hypercall(Hypercall::Console, &args);
+        }
+    }
+
     fn console_write(bytes: &[u8]) {
-        let args = ConsoleWrite { buf: gpa_of(&bytes[0]), len: bytes.len() as u64 };
-        hypercall(Hypercall::Console, &args);
+        write_stream(stream::KERNEL, bytes);
     }
 
     pub fn print(args: core::fmt::Arguments) {
@@ -76,7 +85,7 @@ mod kernel_console {
 }
 
 #[cfg(target_os = "none")]
-pub use kernel_console::print;
+pub use kernel_console::{print, write_stream};
 
 #[macro_export]
 macro_rules! print {

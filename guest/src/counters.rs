@@ -28,6 +28,9 @@ cpu_field!(CPU_HYPERCALLS, hypercalls);
 cpu_field!(CPU_IDLE_HALTS, idle_halts);
 cpu_field!(CPU_SPURIOUS, spurious);
 cpu_field!(CPU_ONLINE_TSC, online_tsc);
+cpu_field!(CPU_PAGE_FAULTS_USER, page_faults_user);
+cpu_field!(CPU_PAGE_FAULTS_KERNEL, page_faults_kernel);
+cpu_field!(CPU_SYSCALLS, syscalls);
 
 global_field!(CPUS_ONLINE, cpus_online);
 global_field!(FRAMES_IN_USE, frames_in_use);
@@ -35,6 +38,8 @@ global_field!(FRAMES_FREE, frames_free);
 global_field!(HEAP_BYTES, heap_bytes);
 global_field!(BOOT_TSC, boot_tsc);
 global_field!(READY_TSC, ready_tsc);
+global_field!(SYSCALL_INSN, syscall_insn);
+global_field!(PAGES_ZERO_FILLED, pages_zero_filled);
 
 /// Word index of `field` in CPU `cpu`'s block.
 pub const fn cpu_word(cpu: usize, field: usize) -> usize {
@@ -92,6 +97,18 @@ pub fn global_set(field: usize, v: u64) {
 #[inline]
 pub fn global_get(field: usize) -> u64 {
     word(field).map_or(0, |w| w.load(Ordering::Relaxed))
+}
+
+/// Count a system call by number (numbers past the table share its last slot).
+pub fn syscall_counted(number: u64) {
+    let slot = (number as usize).min(protocol::counters::SYSCALL_SLOTS - 1);
+    global_add(offset_of!(CounterPage, syscalls) / 8 + slot, 1);
+}
+
+/// Count a system call answered ENOSYS.
+pub fn syscall_enosys(number: u64) {
+    let slot = (number as usize).min(protocol::counters::SYSCALL_SLOTS - 1);
+    global_add(offset_of!(CounterPage, syscalls_enosys) / 8 + slot, 1);
 }
 
 #[cfg(test)]

@@ -40,3 +40,4 @@ pub const ENOSYS: Errno = 38;
 pub const ENOTEMPTY: Errno = 39;
 pub const ELOOP: Errno = 40;
 pub const ETIMEDOUT: Errno = 110;
+pub const EOPNOTSUPP: Errno = 95;

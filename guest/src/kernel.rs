@@ -69,6 +69,8 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
     }
     arch::boot::set_shared_pages(info);
     ctr::global_set(ctr::BOOT_TSC, boot_tsc);
+    crate::time::init(boot_tsc, info.tsc_khz, info.realtime_ns);
+    crate::random::init(info.random_seed);
     CPU_COUNT.store(info.cpu_count, Ordering::Relaxed);
 
     if let Err(e) = crate::mm::init(info) {
@@ -102,6 +104,38 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
             info.tsc_khz
         );
     }
+    // The root file system first: every task, the boot probe's too, has a cwd.
+    let capacity = info.memory_bytes / 2;
+    match crate::fs::mount_root(arch::boot::initramfs(), capacity, crate::time::realtime_ns()) {
+        Ok(_) => {}
+        Err(e) => {
+            println!("kernel: cannot unpack the initramfs: {e}");
+            exit(exit_status::INIT_FAILED);
+        }
+    }
+    if let Err(e) = crate::trap::init_entry_page() {
+        panic!("entry page: errno {e}");
+    }
+    match crate::trap::probe_syscall_instruction() {
+        Ok(works) => {
+            ctr::global_set(ctr::SYSCALL_INSN, if works { 1 } else { 2 });
+            if !options.quiet {
+                println!(
+                    "kernel: the syscall instruction {}",
+                    if works {
+                        "works from ring 3"
+                    } else {
+                        "does not reach ring 0 here: using the int3 gate"
+                    }
+                );
+            }
+        }
+        Err(e) => panic!("syscall self-test: errno {e}"),
+    }
+    let (argv, envp) = arch::boot::init_args();
+    if !argv.is_empty() {
+        run_init(argv, envp)
+    }
     run(&options, info)
 }
 
@@ -123,6 +157,42 @@ pub fn start_secondary(cpu: usize) -> ! {
             }
         }
     }
+}
+
+/// Split a block of NUL-terminated strings.
+fn strings(block: &[u8]) -> alloc::vec::Vec<alloc::vec::Vec<u8>> {
+    block
+        .split(|&b| b == 0)
+        .take(block.iter().filter(|&&b| b == 0).count())
+        .map(|s| s.to_vec())
+        .collect()
+}
+
+/// Run the first program as pid 1; its end is the VM's end.
+fn run_init(argv: &[u8], envp: &[u8]) -> ! {
+    let argv = strings(argv);
+    let envp = strings(envp);
+    let path = argv[0].clone();
+    let creds = crate::process::task::Creds::default();
+    let prog = match crate::exec::load_program(crate::fs::root_ino(), &path, &argv, &envp, creds) {
+        Ok(p) => p,
+        Err(e) => {
+            println!(
+                "kernel: cannot run {}: {} (errno {})",
+                alloc::string::String::from_utf8_lossy(&path),
+                e.message,
+                e.errno
+            );
+            exit(exit_status::INIT_FAILED);
+        }
+    };
+    let task = match crate::process::Task::new_user(1, prog.mm, &prog.frame, false) {
+        Ok(t) => t,
+        Err(e) => panic!("pid 1: errno {e}"),
+    };
+    task.set_comm(&prog.name);
+    crate::sched::run(task.clone());
+    exit(task.exit_reason().shell_status())
 }
 
 fn run(options: &Options, info: &BootInfo) -> ! {

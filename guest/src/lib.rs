@@ -16,12 +16,23 @@ pub mod exec;
 pub mod fs;
 pub mod hcfuzz;
 pub mod mm;
+pub mod random;
+pub mod time;
 
 #[cfg(target_os = "none")]
 pub mod arch;
 #[cfg(target_os = "none")]
 mod kernel;
+pub mod process;
+#[cfg(target_os = "none")]
+pub mod sched;
 #[cfg(target_os = "none")]
 mod selftest;
 #[cfg(target_os = "none")]
 mod smp;
+#[cfg(target_os = "none")]
+pub mod syscall;
+#[cfg(target_os = "none")]
+mod trap;
+#[cfg(target_os = "none")]
+pub mod uaccess;

@@ -36,6 +36,9 @@ pub const STATUS_GPA: u64 = 0x2000;
 pub const BOOT_GDT_GPA: u64 = 0x3000;
 pub const CMDLINE_GPA: u64 = 0x4000;
 pub const CMDLINE_MAX: u64 = 0x1000;
+/// The first program's argv and envp strings.
+pub const INIT_ARGS_GPA: u64 = 0x5000;
+pub const INIT_ARGS_MAX: u64 = 0xb000;
 /// [`crate::counters::CounterPage`].
 pub const COUNTERS_GPA: u64 = 0x1_0000;
 pub const COUNTERS_SIZE: u64 = 0x1_0000;
@@ -126,6 +129,17 @@ pub struct BootInfo {
     /// Physical range of the loaded kernel image (bss included).
     pub kernel_start: u64,
     pub kernel_end: u64,
+    /// Host wall-clock time (ns since the epoch) when the VMM wrote this.
+    pub realtime_ns: u64,
+    /// Entropy from the host for the kernel's random number generator.
+    pub random_seed: [u8; 32],
+    /// The first program's argv and envp: NUL-terminated strings, back to back
+    /// (`init_argv_len` bytes at `init_argv_gpa`; argv[0] is the path to run).
+    /// `init_argv_len == 0`: no program; the kernel runs its boot self-tests only.
+    pub init_argv_gpa: u64,
+    pub init_argv_len: u64,
+    pub init_envp_gpa: u64,
+    pub init_envp_len: u64,
 }
 
 impl BootInfo {

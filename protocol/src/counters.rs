@@ -30,7 +30,12 @@ pub struct CpuCounters {
     pub spurious: u64,
     /// TSC when the CPU came online.
     pub online_tsc: u64,
-    pub reserved: [u64; 7],
+    /// Page faults taken from user mode / from the kernel on user addresses.
+    pub page_faults_user: u64,
+    pub page_faults_kernel: u64,
+    /// System calls entered.
+    pub syscalls: u64,
+    pub reserved: [u64; 4],
 }
 
 /// Counters that belong to no single CPU.
@@ -48,8 +53,15 @@ pub struct GlobalCounters {
     /// TSC at kernel entry on the boot CPU, and when the guest reported ready.
     pub boot_tsc: u64,
     pub ready_tsc: u64,
-    pub reserved: [u64; 26],
+    /// 1 if the `syscall` instruction works from ring 3 here (boot self-test), 2 if not.
+    pub syscall_insn: u64,
+    /// Demand-zero pages mapped.
+    pub pages_zero_filled: u64,
+    pub reserved: [u64; 24],
 }
+
+/// System calls are counted per number up to this one (larger numbers in the last slot).
+pub const SYSCALL_SLOTS: usize = 512;
 
 #[repr(C, align(4096))]
 #[derive(Clone, Copy, Debug)]
@@ -59,6 +71,10 @@ pub struct CounterPage {
     pub reserved: [u64; 14],
     pub global: GlobalCounters,
     pub cpu: [CpuCounters; MAX_CPUS],
+    /// System calls made, by number.
+    pub syscalls: [u64; SYSCALL_SLOTS],
+    /// System calls answered ENOSYS (unknown numbers), by number.
+    pub syscalls_enosys: [u64; SYSCALL_SLOTS],
 }
 
 impl Default for CounterPage {
@@ -69,6 +85,8 @@ impl Default for CounterPage {
             reserved: [0; 14],
             global: GlobalCounters::default(),
             cpu: [CpuCounters::default(); MAX_CPUS],
+            syscalls: [0; SYSCALL_SLOTS],
+            syscalls_enosys: [0; SYSCALL_SLOTS],
         }
     }
 }

@@ -77,12 +77,22 @@ pub struct StatusSlots {
     pub slot: [i64; crate::MAX_CPUS],
 }
 
-/// `Console`: `len` bytes at guest-physical `buf`. Result: bytes written.
+/// `Console`: `len` bytes at guest-physical `buf` to `stream`. Result: bytes written.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConsoleWrite {
     pub buf: u64,
     pub len: u64,
+    /// One of [`stream`].
+    pub stream: u32,
+    pub _pad: u32,
+}
+
+/// Console streams: the kernel's own messages, and user programs' fds 1 and 2.
+pub mod stream {
+    pub const KERNEL: u32 = 0;
+    pub const STDOUT: u32 = 1;
+    pub const STDERR: u32 = 2;
 }
 
 /// `Exit`: the guest's exit status (0–255 on the VMM's side).

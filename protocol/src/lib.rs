@@ -18,7 +18,7 @@ pub mod hypercall;
 
 /// Version of everything in this crate. The guest refuses to run on a VMM whose
 /// boot info carries another version, and says so.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// The most vCPUs the ABI has room for (per-CPU arrays in the counter page and the
 /// hypercall status slots are this long).
@@ -51,6 +51,8 @@ pub mod exit_status {
     pub const BAD_CMDLINE: u8 = 2;
     /// The boot info's magic or ABI version is not the kernel's.
     pub const ABI_MISMATCH: u8 = 3;
+    /// The first program could not be started (missing, not executable, bad ELF).
+    pub const INIT_FAILED: u8 = 4;
     /// The VMM could not start or run the VM (bad input, KVM error).
     pub const VMM_ERROR: u8 = 1;
     /// `--timeout` expired.

@@ -28,6 +28,12 @@ pub enum Error {
     VcpuCount { requested: u32, max: u32 },
     #[error("kernel command line is {len} bytes; at most {max}")]
     CmdlineTooLong { len: usize, max: u64 },
+    #[error("the program's arguments and environment take {len} bytes; at most {max}")]
+    InitArgsTooLong { len: usize, max: u64 },
+    #[error("{0}")]
+    Initramfs(String),
+    #[error("cannot read {path}: {source}", path = path.display())]
+    FileRead { path: PathBuf, source: std::io::Error },
     #[error("cannot start the vCPU thread: {0}")]
     Thread(std::io::Error),
     #[error("event loop: {0}")]

@@ -19,12 +19,18 @@ use crate::pod::Pod;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     None,
-    Console(Vec<u8>),
+    /// Bytes for a console stream (`protocol::hypercall::stream`).
+    Console(u32, Vec<u8>),
     Exit(u8),
     Exception(ExceptionReport),
-    Panic { cpu: u32, message: String },
+    Panic {
+        cpu: u32,
+        message: String,
+    },
     StartCpus,
-    Ready { cpus_online: u64 },
+    Ready {
+        cpus_online: u64,
+    },
 }
 
 /// VM-wide state some calls check.
@@ -78,7 +84,10 @@ fn dispatch(
                 return Err(-E2BIG);
             }
             let bytes = read_bytes(mem, p.buf, p.len)?;
-            Ok((p.len as i64, Effect::Console(bytes)))
+            if p.stream > protocol::hypercall::stream::STDERR {
+                return Err(-EINVAL);
+            }
+            Ok((p.len as i64, Effect::Console(p.stream, bytes)))
         }
         Hypercall::Exit => {
             let p: Exit = read_param(mem, gpa)?;
@@ -144,11 +153,13 @@ mod tests {
     fn console_write_reads_the_buffer() {
         let m = mem();
         m.write_slice(b"hello", GuestAddress(0x2000)).unwrap();
-        put(&m, 0x1000, ConsoleWrite { buf: 0x2000, len: 5 });
+        put(&m, 0x1000, ConsoleWrite { buf: 0x2000, len: 5, stream: 1, _pad: 0 });
         assert_eq!(
             handle(Hypercall::Console, 0x1000, &m, &ctx()),
-            (5, Effect::Console(b"hello".to_vec()))
+            (5, Effect::Console(1, b"hello".to_vec()))
         );
+        put(&m, 0x1000, ConsoleWrite { buf: 0x2000, len: 5, stream: 3, _pad: 0 });
+        assert_eq!(handle(Hypercall::Console, 0x1000, &m, &ctx()).0, -EINVAL, "no stream 3");
     }
 
     #[test]
@@ -162,9 +173,9 @@ mod tests {
             -EFAULT,
             "straddles the end"
         );
-        put(&m, 0x1000, ConsoleWrite { buf: u64::MAX - 2, len: 8 });
+        put(&m, 0x1000, ConsoleWrite { buf: u64::MAX - 2, len: 8, ..Default::default() });
         assert_eq!(handle(Hypercall::Console, 0x1000, &m, &c).0, -EFAULT, "wrapping buffer");
-        put(&m, 0x1000, ConsoleWrite { buf: 0, len: CONSOLE_MAX + 1 });
+        put(&m, 0x1000, ConsoleWrite { buf: 0, len: CONSOLE_MAX + 1, ..Default::default() });
         assert_eq!(handle(Hypercall::Console, 0x1000, &m, &c).0, -E2BIG);
         put(&m, 0x1000, Exit { status: 256, _pad: 0 });
         assert_eq!(handle(Hypercall::Exit, 0x1000, &m, &c).0, -EINVAL);

@@ -60,6 +60,30 @@ pub fn memory_map(memory: u64, kernel: (u64, u64)) -> Vec<MemoryRegion> {
     map
 }
 
+/// Carve `[base, base + len)` (rounded out to pages) out of the usable regions of
+/// `map` and mark it `kind`.
+pub fn reserve(map: &mut Vec<MemoryRegion>, base: u64, len: u64, kind: MemoryKind) {
+    let (start, end) = (base & !(PAGE - 1), (base + len).next_multiple_of(PAGE));
+    let mut out = Vec::new();
+    for r in map.drain(..) {
+        let (rs, re) = (r.base, r.base + r.len);
+        if r.kind != MemoryKind::Usable || re <= start || rs >= end {
+            out.push(r);
+            continue;
+        }
+        if rs < start {
+            out.push(MemoryRegion { len: start - rs, ..r });
+        }
+        if re > end {
+            out.push(MemoryRegion { base: end, len: re - end, ..r });
+        }
+    }
+    out.push(MemoryRegion { base: start, len: end - start, kind, _pad: 0 });
+    out.sort_by_key(|r| r.base);
+    out.truncate(MEM_MAP_MAX);
+    *map = out;
+}
+
 /// Smallest RAM (in MiB) that holds a kernel ending at `kernel_end` plus what it needs.
 pub fn min_memory_mib(kernel_end: u64) -> u64 {
     (kernel_end + MIN_FREE_AFTER_KERNEL).div_ceil(MIB)
@@ -178,6 +202,17 @@ mod tests {
         assert_eq!(translate(&t, PAGE_OFFSET + 3 * GIB), None, "MMIO hole");
         assert_eq!(translate(&t, PAGE_OFFSET + 4 * GIB + 5), Some(4 * GIB + 5));
         assert!(t.iter().all(|(gpa, _)| *gpa >= PAGE_TABLES_GPA && *gpa < PAGE_TABLES_END));
+    }
+
+    #[test]
+    fn reserving_the_initramfs_splits_usable_ram() {
+        let mut map = memory_map(256 * MIB, (0x20_0000, 0x40_0000));
+        reserve(&mut map, 256 * MIB - 0x1800, 0x1800, MemoryKind::Initramfs);
+        let kinds: Vec<_> = map.iter().map(|r| (r.base, r.len, r.kind)).collect();
+        assert_eq!(kinds[2], (0x40_0000, 256 * MIB - 0x40_0000 - 0x2000, MemoryKind::Usable));
+        assert_eq!(kinds[3], (256 * MIB - 0x2000, 0x2000, MemoryKind::Initramfs));
+        let total: u64 = map.iter().map(|r| r.len).sum();
+        assert_eq!(total, 256 * MIB);
     }
 
     #[test]

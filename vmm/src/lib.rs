@@ -67,6 +67,11 @@ enum KernelSource {
 /// Configures and boots a VM. See [`Vm::builder`].
 #[derive(Clone, Debug)]
 pub struct VmBuilder {
+    /// The first program (host path) and its arguments, run as pid 1.
+    program: Option<(PathBuf, Vec<String>)>,
+    /// Extra files: (host path, guest path).
+    files: Vec<(PathBuf, String)>,
+    env: Vec<String>,
     vcpus: u32,
     memory_mib: u64,
     kernel: KernelSource,
@@ -82,6 +87,9 @@ pub struct Vm;
 impl Vm {
     pub fn builder() -> VmBuilder {
         VmBuilder {
+            program: None,
+            files: Vec::new(),
+            env: vec!["HOME=/".into(), "TERM=linux".into(), "PATH=/bin".into()],
             vcpus: 1,
             memory_mib: DEFAULT_MEMORY_MIB,
             kernel: KernelSource::Embedded,
@@ -95,6 +103,27 @@ impl Vm {
 }
 
 impl VmBuilder {
+    /// Run `path` (a static x86-64 ELF on the host) as pid 1 with `args`. It is
+    /// packed into the initramfs as `/bin/NAME` and gets `argv[0] = /bin/NAME`;
+    /// its exit status becomes the VM's (death by signal N: 128 + N).
+    pub fn program<S: AsRef<str>>(mut self, path: impl AsRef<Path>, args: &[S]) -> Self {
+        let args = args.iter().map(|a| a.as_ref().to_string()).collect();
+        self.program = Some((path.as_ref().into(), args));
+        self
+    }
+
+    /// Put host file `host` into the guest at `guest` (an absolute path).
+    pub fn file(mut self, host: impl AsRef<Path>, guest: impl Into<String>) -> Self {
+        self.files.push((host.as_ref().into(), guest.into()));
+        self
+    }
+
+    /// Add `KEY=VALUE` to the program's environment (default HOME, TERM, PATH).
+    pub fn env(mut self, kv: impl Into<String>) -> Self {
+        self.env.push(kv.into());
+        self
+    }
+
     pub fn vcpus(mut self, n: u32) -> Self {
         self.vcpus = n;
         self
@@ -159,10 +188,11 @@ impl VmBuilder {
             ),
         };
         let kernel = loader::inspect(&what, &image)?;
+        let (initramfs, init_argv) = self.initramfs()?;
         let memory = self.memory_mib.checked_mul(MIB).filter(|&m| m <= MAX_MEMORY).ok_or(
             Error::MemoryTooLarge { have_mib: self.memory_mib, max_mib: MAX_MEMORY / MIB },
         )?;
-        let need_mib = layout::min_memory_mib(kernel.phys_end);
+        let need_mib = layout::min_memory_mib(kernel.phys_end + initramfs.len() as u64);
         if self.memory_mib < need_mib {
             return Err(Error::MemoryTooSmall {
                 have_mib: self.memory_mib,
@@ -212,6 +242,8 @@ impl VmBuilder {
                 kernel: (kernel.phys_start, kernel.phys_end),
                 cmdline: &self.cmdline,
                 abi_version: self.abi_version,
+                init: init_argv.as_ref().map(|argv| (argv.as_slice(), self.env.as_slice())),
+                initramfs: &initramfs,
             },
         )?;
 
@@ -228,6 +260,32 @@ impl VmBuilder {
             }
         }
         Ok(RunningVm { shared, threads, exit_evt, _vm_fd: vm_fd })
+    }
+}
+
+impl VmBuilder {
+    /// The initramfs image (the program and the extra files) and pid 1's argv.
+    fn initramfs(&self) -> Result<(Vec<u8>, Option<Vec<String>>)> {
+        let err = |e: initramfs::InitramfsError| Error::Initramfs(e.to_string());
+        let mut entries = Vec::new();
+        let mut argv = None;
+        if let Some((path, args)) = &self.program {
+            let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+                Error::Initramfs(format!("program path {} has no file name", path.display()))
+            })?;
+            let guest = format!("/bin/{name}");
+            let image = std::fs::read(path)
+                .map_err(|source| Error::FileRead { path: path.clone(), source })?;
+            entries.push(initramfs::Entry { path: guest.clone(), mode: 0o755, data: image });
+            argv = Some(std::iter::once(guest).chain(args.iter().cloned()).collect());
+        }
+        for (host, guest) in &self.files {
+            entries.push(initramfs::load_file(host, guest).map_err(err)?);
+        }
+        if entries.is_empty() {
+            return Ok((Vec::new(), argv));
+        }
+        Ok((initramfs::build(&entries).map_err(err)?, argv))
     }
 }
 

@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 use vmm::protocol::exit_status;
 
 const USAGE: &str = "\
-usage: vmm run [OPTIONS]
+usage: vmm run [OPTIONS] [PROGRAM [ARGS...]]
 
-Boots the guest kernel (the embedded one unless --kernel is given) on N vCPUs and
-exits with the guest's exit status.
+Boots the guest kernel (the embedded one unless --kernel is given) on N vCPUs.
+With PROGRAM (a static x86-64 Linux executable), runs it as pid 1 and exits with
+its status (killed by signal N: 128 + N); its stdout and stderr are the VMM's.
+Without, runs the kernel's boot self-tests (see --cmdline) and exits.
 
 options:
   --vcpus N          number of vCPUs (default 1)
@@ -20,6 +22,8 @@ options:
   --timeout SECONDS  stop a guest that has not finished by then (exit code 124)
   --stats            print boot timing, KVM statistics and guest counters at exit
   --kvm PATH         KVM device (default /dev/kvm)
+  --file HOST[:GUEST]  put a host file into the guest (default guest path /NAME)
+  --env KEY=VALUE    add to the program's environment
 
 exit codes: the guest's status; 1 VMM error; 2 usage; 124 timeout;
 125 guest kernel exception; 126 guest kernel panic; 127 VM crashed";
@@ -33,6 +37,9 @@ struct Args {
     timeout: Option<Duration>,
     stats: bool,
     kvm: PathBuf,
+    files: Vec<(PathBuf, String)>,
+    env: Vec<String>,
+    program: Option<(PathBuf, Vec<String>)>,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
@@ -51,6 +58,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         timeout: None,
         stats: false,
         kvm: "/dev/kvm".into(),
+        files: Vec::new(),
+        env: Vec::new(),
+        program: None,
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
@@ -74,8 +84,23 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             }
             "--stats" => a.stats = true,
             "--kvm" => a.kvm = value("--kvm")?.into(),
+            "--file" => {
+                let spec = value("--file")?;
+                a.files.push(vmm::initramfs::parse_file_spec(&spec).map_err(|e| e.to_string())?);
+            }
+            "--env" => {
+                let kv = value("--env")?;
+                if !kv.contains('=') {
+                    return Err(format!("--env takes KEY=VALUE, not '{kv}'"));
+                }
+                a.env.push(kv);
+            }
             "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown option '{other}'")),
+            other if other.starts_with('-') => return Err(format!("unknown option '{other}'")),
+            program => {
+                let args = it.by_ref().cloned().collect();
+                a.program = Some((program.into(), args));
+            }
         }
     }
     Ok(a)
@@ -104,6 +129,15 @@ fn main() -> ExitCode {
         .echo_console(true);
     if let Some(k) = &a.kernel {
         b = b.kernel(k);
+    }
+    for (host, guest) in &a.files {
+        b = b.file(host, guest.clone());
+    }
+    for kv in &a.env {
+        b = b.env(kv.clone());
+    }
+    if let Some((program, args)) = &a.program {
+        b = b.program(program, args);
     }
     let report = match b.boot().and_then(|vm| vm.wait(a.timeout)) {
         Ok(r) => r,
@@ -139,6 +173,16 @@ mod tests {
         assert_eq!(a.timeout, Some(Duration::from_millis(2500)));
         assert!(a.stats);
         assert_eq!(a.kvm, PathBuf::from("/x"));
+        let a =
+            parse_args(&args("run --file /etc/hosts --env A=1 /bin/prog -x --vcpus 2")).unwrap();
+        assert_eq!(a.files, vec![(PathBuf::from("/etc/hosts"), "/hosts".to_string())]);
+        assert_eq!(a.env, vec!["A=1".to_string()]);
+        // Everything after PROGRAM is the program's.
+        assert_eq!(
+            a.program,
+            Some((PathBuf::from("/bin/prog"), vec!["-x".into(), "--vcpus".into(), "2".into()]))
+        );
+        assert_eq!(a.vcpus, 1);
     }
 
     #[test]

@@ -15,8 +15,11 @@ use crate::vcpu::ExitCounts;
 #[derive(Clone, Debug)]
 pub struct ExitReport {
     pub exit: GuestExit,
-    /// Everything the guest wrote to its console.
+    /// The kernel's console messages.
     pub console: String,
+    /// What user programs wrote to their stdout (fd 1) and stderr (fd 2).
+    pub stdout: String,
+    pub stderr: String,
     /// The guest's counter page at the end.
     pub counters: CounterPage,
     /// KVM's statistics at the end.
@@ -41,6 +44,8 @@ pub(crate) fn collect(shared: &Shared, vcpu_exits: Vec<ExitCounts>) -> ExitRepor
     ExitReport {
         exit: shared.end().expect("a stopped VM has an end"),
         console: String::from_utf8_lossy(&shared.console.lock().unwrap()).into_owned(),
+        stdout: String::from_utf8_lossy(&shared.stdout.lock().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&shared.stderr.lock().unwrap()).into_owned(),
         counters: read_counters(&shared.memory),
         kvm: shared.kvm_stats(),
         vcpu_exits,

@@ -274,13 +274,23 @@ impl VcpuThread {
     fn apply(&mut self, effect: Effect) {
         match effect {
             Effect::None => {}
-            Effect::Console(bytes) => {
+            Effect::Console(stream, bytes) => {
+                // The program's stdout goes to the VMM's stdout; its stderr and the
+                // kernel's messages to the VMM's stderr.
                 if self.shared.echo_console {
-                    let mut out = std::io::stdout().lock();
-                    let _ = out.write_all(&bytes);
-                    let _ = out.flush();
+                    let _ = if stream == protocol::hypercall::stream::STDOUT {
+                        let mut out = std::io::stdout().lock();
+                        out.write_all(&bytes).and_then(|_| out.flush())
+                    } else {
+                        std::io::stderr().lock().write_all(&bytes)
+                    };
                 }
-                self.shared.console.lock().unwrap().extend_from_slice(&bytes);
+                let capture = match stream {
+                    protocol::hypercall::stream::STDOUT => &self.shared.stdout,
+                    protocol::hypercall::stream::STDERR => &self.shared.stderr,
+                    _ => &self.shared.console,
+                };
+                capture.lock().unwrap().extend_from_slice(&bytes);
             }
             Effect::Exit(status) => self.end(GuestExit::Status(status)),
             Effect::Exception(report) => self.end(GuestExit::Exception(report)),

@@ -4,8 +4,9 @@
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Kvm, VmFd};
 use protocol::boot::{
-    selectors::GDT, BootInfo, MemoryRegion, BOOT_GDT_GPA, BOOT_INFO_GPA, BOOT_MAGIC, CMDLINE_GPA,
-    COUNTERS_GPA, COUNTERS_SIZE, MEM_MAP_MAX, STATUS_GPA,
+    selectors::GDT, BootInfo, MemoryKind, MemoryRegion, BOOT_GDT_GPA, BOOT_INFO_GPA, BOOT_MAGIC,
+    CMDLINE_GPA, COUNTERS_GPA, COUNTERS_SIZE, INIT_ARGS_GPA, INIT_ARGS_MAX, MEM_MAP_MAX,
+    STATUS_GPA,
 };
 use protocol::counters::COUNTERS_MAGIC;
 use vm_memory::{
@@ -60,6 +61,28 @@ pub struct BootParams<'a> {
     pub kernel: (u64, u64),
     pub cmdline: &'a str,
     pub abi_version: u32,
+    /// The first program's argv (argv[0] = its path in the guest) and envp.
+    pub init: Option<(&'a [String], &'a [String])>,
+    /// The initramfs image, placed at the top of RAM below 4 GiB.
+    pub initramfs: &'a [u8],
+}
+
+/// NUL-terminated strings back to back.
+fn nul_joined(strings: &[String]) -> Vec<u8> {
+    strings.iter().flat_map(|s| s.bytes().chain(std::iter::once(0))).collect()
+}
+
+fn host_entropy() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    // SAFETY: getrandom writes at most `seed.len()` bytes into `seed`.
+    let n = unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), 0) };
+    if n != seed.len() as isize {
+        // Fall back to the clock: the guest's generator is still seeded, if weakly.
+        let t =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        seed[..16].copy_from_slice(&t.as_nanos().to_le_bytes());
+    }
+    seed
 }
 
 /// KVM's local APIC timer counts at 1 GHz (`APIC_BUS_CYCLE_NS` = 1) with divide-by-1.
@@ -76,7 +99,32 @@ pub fn write_boot_structures(mem: &GuestMemoryMmap, p: &BootParams) -> Result<()
     pod::write(mem, BOOT_GDT_GPA, &GDT).map_err(fail)?;
     mem.write_slice(p.cmdline.as_bytes(), GuestAddress(CMDLINE_GPA)).map_err(fail)?;
 
-    let map = layout::memory_map(p.memory, p.kernel);
+    let (argv, envp) = match p.init {
+        Some((argv, envp)) => (nul_joined(argv), nul_joined(envp)),
+        None => (Vec::new(), Vec::new()),
+    };
+    if (argv.len() + envp.len()) as u64 > INIT_ARGS_MAX {
+        return Err(Error::InitArgsTooLong { len: argv.len() + envp.len(), max: INIT_ARGS_MAX });
+    }
+    mem.write_slice(&argv, GuestAddress(INIT_ARGS_GPA)).map_err(fail)?;
+    let envp_gpa = INIT_ARGS_GPA + argv.len() as u64;
+    mem.write_slice(&envp, GuestAddress(envp_gpa)).map_err(fail)?;
+    let realtime_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+
+    let initramfs_gpa = if p.initramfs.is_empty() {
+        0
+    } else {
+        let low_end = layout::ram_ranges(p.memory)[0].1;
+        let gpa = (low_end - p.initramfs.len() as u64) & !0xfff;
+        mem.write_slice(p.initramfs, GuestAddress(gpa)).map_err(fail)?;
+        gpa
+    };
+    let mut map = layout::memory_map(p.memory, p.kernel);
+    if !p.initramfs.is_empty() {
+        layout::reserve(&mut map, initramfs_gpa, p.initramfs.len() as u64, MemoryKind::Initramfs);
+    }
     let mut mem_map = [MemoryRegion::default(); MEM_MAP_MAX];
     mem_map[..map.len()].copy_from_slice(&map);
     let info = BootInfo {
@@ -91,13 +139,19 @@ pub fn write_boot_structures(mem: &GuestMemoryMmap, p: &BootParams) -> Result<()
         mem_map,
         cmdline_gpa: CMDLINE_GPA,
         cmdline_len: p.cmdline.len() as u64,
-        initramfs_gpa: 0,
-        initramfs_len: 0,
+        initramfs_gpa,
+        initramfs_len: p.initramfs.len() as u64,
         counters_gpa: COUNTERS_GPA,
         counters_size: COUNTERS_SIZE,
         status_gpa: STATUS_GPA,
         kernel_start: p.kernel.0,
         kernel_end: p.kernel.1,
+        realtime_ns,
+        random_seed: host_entropy(),
+        init_argv_gpa: INIT_ARGS_GPA,
+        init_argv_len: argv.len() as u64,
+        init_envp_gpa: envp_gpa,
+        init_envp_len: envp.len() as u64,
     };
     pod::write(mem, BOOT_INFO_GPA, &info).map_err(fail)?;
     pod::write(mem, COUNTERS_GPA, &[COUNTERS_MAGIC, protocol::ABI_VERSION as u64]).map_err(fail)?;

@@ -1,3 +1,9 @@
-//! Program loading: ELF checks and the System V initial stack.
+//! Program loading: ELF checks and the System V initial stack (pure, host
+//! tested), and `execve` itself (Linux `fs/exec.c`, `load_elf_binary`).
 pub mod elf;
 pub mod stack;
+
+#[cfg(target_os = "none")]
+mod kernel_exec;
+#[cfg(target_os = "none")]
+pub use kernel_exec::{execve, load_program, Program};

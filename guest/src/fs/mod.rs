@@ -1,3 +1,12 @@
 //! File systems: the initramfs (cpio newc) and the RAM file system it unpacks into.
 pub mod cpio;
+pub mod file;
+pub mod pipe;
 pub mod ramfs;
+
+#[cfg(target_os = "none")]
+mod kernel_fs;
+#[cfg(target_os = "none")]
+pub mod syscalls;
+#[cfg(target_os = "none")]
+pub use kernel_fs::*;

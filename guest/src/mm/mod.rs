@@ -1,11 +1,18 @@
 //! Memory management: physical frames and the kernel heap.
 
 pub mod frame;
+pub mod pagetable;
 pub mod vma;
 
 #[cfg(target_os = "none")]
+pub mod address_space;
+
+#[cfg(target_os = "none")]
 mod kernel_mm {
+    use core::sync::atomic::{AtomicU32, Ordering};
+
     use super::frame::{FrameAllocator, PAGE_SIZE};
+    use crate::arch::mmu;
     use crate::counters;
     use protocol::boot::BootInfo;
 
@@ -16,7 +23,8 @@ mod kernel_mm {
         (memory_bytes / 16).clamp(1 << 20, 64 << 20) & !(PAGE_SIZE - 1)
     }
 
-    /// Set up the frame allocator over the boot memory map and the kernel heap.
+    /// Set up the frame allocator over the boot memory map, the per-frame
+    /// reference counts (Linux's `mem_map`) and the kernel heap.
     /// O(number of memory-map entries): no loop over frames (RAM is zero already).
     pub fn init(info: &BootInfo) -> Result<(), &'static str> {
         let mut frames = FrameAllocator::new(info.regions());
@@ -25,32 +33,73 @@ mod kernel_mm {
             .alloc_contiguous(heap_bytes / PAGE_SIZE)
             .ok_or("not enough memory for the kernel heap")?;
         crate::arch::heap::init(heap, heap_bytes as usize);
-        counters::global_set(counters::FRAMES_FREE, frames.free_frames());
-        counters::global_set(counters::FRAMES_IN_USE, frames.in_use());
+        let top = info.regions().iter().map(|r| r.base + r.len).max().unwrap_or(0);
+        let counts = (top / PAGE_SIZE) as usize;
+        let bytes = (counts * 4) as u64;
+        let map = frames
+            .alloc_contiguous(bytes.div_ceil(PAGE_SIZE))
+            .ok_or("not enough memory for the frame reference counts")?;
+        mmu::init_refcounts(map, counts);
+        mmu::init_kernel_root();
+        publish(&frames);
         *FRAMES.lock() = Some(frames);
         Ok(())
     }
 
-    /// Allocate one physical frame.
-    pub fn alloc_frame() -> Option<u64> {
-        let mut guard = FRAMES.lock();
-        let frames = guard.as_mut()?;
-        let f = frames.alloc();
+    fn publish(frames: &FrameAllocator) {
         counters::global_set(counters::FRAMES_FREE, frames.free_frames());
         counters::global_set(counters::FRAMES_IN_USE, frames.in_use());
-        f
     }
 
-    /// Return a frame from `alloc_frame`.
-    pub fn free_frame(frame: u64) {
+    fn refcount(frame: u64) -> &'static AtomicU32 {
+        &mmu::refcounts()[(frame / PAGE_SIZE) as usize]
+    }
+
+    fn take(zeroed: bool) -> Option<u64> {
         let mut guard = FRAMES.lock();
-        if let Some(frames) = guard.as_mut() {
-            frames.free(frame);
-            counters::global_set(counters::FRAMES_FREE, frames.free_frames());
-            counters::global_set(counters::FRAMES_IN_USE, frames.in_use());
+        let frames = guard.as_mut()?;
+        let (f, is_zero) = if zeroed { frames.alloc_prefer_zero()? } else { frames.alloc()? };
+        publish(frames);
+        drop(guard);
+        if zeroed && !is_zero {
+            mmu::zero_frame(f);
         }
+        refcount(f).store(1, Ordering::Relaxed);
+        Some(f)
+    }
+
+    /// One frame with undefined contents and a reference count of 1.
+    pub fn alloc_frame() -> Option<u64> {
+        take(false)
+    }
+
+    /// One zeroed frame with a reference count of 1.
+    pub fn alloc_zeroed_frame() -> Option<u64> {
+        take(true)
+    }
+
+    /// Take another reference to `frame`.
+    pub fn get_frame(frame: u64) {
+        refcount(frame).fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drop a reference to `frame`, freeing it with the last one.
+    pub fn put_frame(frame: u64) {
+        if refcount(frame).fetch_sub(1, Ordering::AcqRel) == 1 {
+            let mut guard = FRAMES.lock();
+            if let Some(frames) = guard.as_mut() {
+                frames.free(frame);
+                publish(frames);
+            }
+        }
+    }
+
+    pub fn frame_refcount(frame: u64) -> u32 {
+        refcount(frame).load(Ordering::Relaxed)
     }
 }
 
 #[cfg(target_os = "none")]
-pub use kernel_mm::{alloc_frame, free_frame, heap_size_for, init};
+pub use kernel_mm::{
+    alloc_frame, alloc_zeroed_frame, frame_refcount, get_frame, heap_size_for, init, put_frame,
+};

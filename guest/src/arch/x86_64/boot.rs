@@ -107,3 +107,29 @@ pub fn cmdline() -> Option<&'static str> {
         unsafe { core::slice::from_raw_parts(phys_to_virt(info.cmdline_gpa) as *const u8, len) };
     core::str::from_utf8(bytes).ok()
 }
+
+/// `len` bytes of boot-time data the VMM placed at `gpa` (outside usable RAM).
+fn boot_bytes(gpa: u64, len: u64) -> &'static [u8] {
+    if len == 0 {
+        return &[];
+    }
+    // SAFETY: the VMM wrote these bytes before the vCPUs started, in a region the
+    // memory map marks Boot or Initramfs (never handed to the frame allocator),
+    // and never writes them again; the direct map covers all RAM.
+    unsafe { core::slice::from_raw_parts(phys_to_virt(gpa) as *const u8, len as usize) }
+}
+
+/// The initramfs image.
+pub fn initramfs() -> &'static [u8] {
+    let info = boot_info();
+    boot_bytes(info.initramfs_gpa, info.initramfs_len)
+}
+
+/// The first program's argv and envp blocks (NUL-terminated strings back to back).
+pub fn init_args() -> (&'static [u8], &'static [u8]) {
+    let info = boot_info();
+    (
+        boot_bytes(info.init_argv_gpa, info.init_argv_len),
+        boot_bytes(info.init_envp_gpa, info.init_envp_len),
+    )
+}

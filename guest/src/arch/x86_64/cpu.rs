@@ -11,8 +11,18 @@ use x86_64::structures::tss::TaskStateSegment;
 
 use super::entry;
 
+pub const MSR_FS_BASE: u32 = 0xc000_0100;
 pub const MSR_GS_BASE: u32 = 0xc000_0101;
 pub const MSR_KERNEL_GS_BASE: u32 = 0xc000_0102;
+const MSR_STAR: u32 = 0xc000_0081;
+const MSR_LSTAR: u32 = 0xc000_0082;
+const MSR_SYSCALL_MASK: u32 = 0xc000_0084;
+/// RFLAGS cleared on `syscall`: TF, DF, IF, IOPL, NT, AC (as Linux).
+const SYSCALL_MASK: u64 = 0x4_7700;
+
+/// Offsets in `PerCpu`, used by the entry assembly as `gs:[offset]`.
+pub const PERCPU_KERNEL_RSP: usize = 8;
+pub const PERCPU_USER_RSP: usize = 16;
 
 /// Linux's vectors for the local APIC's sources.
 pub const LOCAL_TIMER_VECTOR: u8 = 0xec;
@@ -40,7 +50,13 @@ struct CpuArea {
 struct PerCpu {
     /// Read as `gs:[0]`.
     cpu: u64,
+    /// Top of the current task's kernel stack (`gs:[PERCPU_KERNEL_RSP]`).
+    kernel_rsp: u64,
+    /// Scratch for the `syscall` entry (`gs:[PERCPU_USER_RSP]`).
+    user_rsp: u64,
 }
+const _: () = assert!(core::mem::offset_of!(PerCpu, kernel_rsp) == PERCPU_KERNEL_RSP);
+const _: () = assert!(core::mem::offset_of!(PerCpu, user_rsp) == PERCPU_USER_RSP);
 
 struct CpuAreas(UnsafeCell<[CpuArea; MAX_CPUS]>);
 // SAFETY: CPU `n` only ever touches `areas[n]`, from `cpu_init(n)` and through its
@@ -60,12 +76,13 @@ struct Idt(UnsafeCell<[[u64; 2]; 256]>);
 unsafe impl Sync for Idt {}
 static IDT: Idt = Idt(UnsafeCell::new([[0; 2]; 256]));
 
-fn idt_gate(handler: u64, ist: u8) -> [u64; 2] {
-    // Present, DPL 0, 64-bit interrupt gate (0x8e).
+/// A present 64-bit interrupt gate; `user` lets ring 3 raise it with `int3`.
+fn idt_gate(handler: u64, ist: u8, user: bool) -> [u64; 2] {
+    let attr: u64 = if user { 0xee } else { 0x8e };
     let low = (handler & 0xffff)
         | ((KERNEL_CS as u64) << 16)
         | ((ist as u64) << 32)
-        | (0x8e << 40)
+        | (attr << 40)
         | ((handler >> 16) & 0xffff) << 48;
     [low, handler >> 32]
 }
@@ -86,14 +103,19 @@ pub fn idt_init() {
                 18 => IST_MACHINE_CHECK,
                 _ => 0,
             };
-            idt[v] = idt_gate(stub, ist);
+            // #BP is the system-call gate where `syscall` is broken: ring 3 may raise it.
+            idt[v] = idt_gate(stub, ist, v == 3);
         }
-        idt[LOCAL_TIMER_VECTOR as usize] = idt_gate(entry::timer_entry as *const () as u64, 0);
-        idt[RESCHEDULE_VECTOR as usize] = idt_gate(entry::reschedule_entry as *const () as u64, 0);
+        idt[LOCAL_TIMER_VECTOR as usize] =
+            idt_gate(entry::timer_entry as *const () as u64, 0, false);
+        idt[RESCHEDULE_VECTOR as usize] =
+            idt_gate(entry::reschedule_entry as *const () as u64, 0, false);
         idt[CALL_FUNCTION_VECTOR as usize] =
-            idt_gate(entry::call_function_entry as *const () as u64, 0);
-        idt[ERROR_APIC_VECTOR as usize] = idt_gate(entry::apic_error_entry as *const () as u64, 0);
-        idt[SPURIOUS_APIC_VECTOR as usize] = idt_gate(entry::spurious_entry as *const () as u64, 0);
+            idt_gate(entry::call_function_entry as *const () as u64, 0, false);
+        idt[ERROR_APIC_VECTOR as usize] =
+            idt_gate(entry::apic_error_entry as *const () as u64, 0, false);
+        idt[SPURIOUS_APIC_VECTOR as usize] =
+            idt_gate(entry::spurious_entry as *const () as u64, 0, false);
     }
 }
 
@@ -137,6 +159,52 @@ pub fn cpu_init(cpu: usize) {
         };
         x86_64::instructions::tables::lidt(&idtr);
     }
+    wrmsr(
+        MSR_STAR,
+        ((protocol::boot::selectors::USER32_CS as u64) << 48) | ((KERNEL_CS as u64) << 32),
+    );
+    wrmsr(MSR_LSTAR, entry::syscall_entry as *const () as u64);
+    wrmsr(MSR_SYSCALL_MASK, SYSCALL_MASK);
+}
+
+/// Make `top` the kernel stack that entries from ring 3 switch to (TSS.RSP0 and the
+/// `syscall` entry's copy) on this CPU.
+pub fn set_kernel_stack(top: u64) {
+    let cpu = cpu_id();
+    // SAFETY: this CPU's own area (see `CpuAreas`); the TSS is read by the CPU only
+    // on the next ring 3 -> 0 transition, which cannot happen while we run here.
+    unsafe {
+        let area = &mut (*CPU_AREAS.0.get())[cpu];
+        area.tss.privilege_stack_table[0] = x86_64::VirtAddr::new(top);
+        area.percpu.kernel_rsp = top;
+    }
+}
+
+/// CPUID leaf 1 EDX, for AT_HWCAP (as Linux reports it on x86-64).
+pub fn hwcap() -> u64 {
+    core::arch::x86_64::__cpuid(1).edx as u64
+}
+
+/// Where the `syscall` instruction enters the kernel (LSTAR).
+pub fn syscall_entry_address() -> u64 {
+    entry::syscall_entry as *const () as u64
+}
+
+pub fn set_fs_base(v: u64) {
+    wrmsr(MSR_FS_BASE, v);
+}
+
+pub fn fs_base() -> u64 {
+    rdmsr(MSR_FS_BASE)
+}
+
+/// The user's GS base while in the kernel (swapped in on return to ring 3).
+pub fn set_user_gs_base(v: u64) {
+    wrmsr(MSR_KERNEL_GS_BASE, v);
+}
+
+pub fn user_gs_base() -> u64 {
+    rdmsr(MSR_KERNEL_GS_BASE)
 }
 
 /// Index of the CPU this runs on (`gs:[0]`, set up by `cpu_init`).

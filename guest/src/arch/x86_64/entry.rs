@@ -1,4 +1,6 @@
-//! Kernel entry points: `_start`, the exception stubs and the interrupt stubs.
+//! Kernel entry points: `_start`, and every way into the kernel afterwards —
+//! exceptions, interrupts, the `syscall` instruction — all leading to one
+//! `TrapFrame` layout and `traps::do_trap`, and one way back (`trap_return`).
 //!
 //! The VMM enters `_start` on every vCPU in 64-bit mode with paging on, `rdi` =
 //! boot info (direct-map address) and `rsi` = CPU index (see `protocol::boot`).
@@ -8,9 +10,14 @@ use core::cell::UnsafeCell;
 
 use protocol::MAX_CPUS;
 
-/// Boot (and, for now, idle) stack of each CPU.
+use super::cpu::{PERCPU_KERNEL_RSP, PERCPU_USER_RSP};
+
+/// Boot stack of each CPU (later its idle task's kernel stack).
 pub const BOOT_STACK_SHIFT: u32 = 14;
 pub const BOOT_STACK_SIZE: usize = 1 << BOOT_STACK_SHIFT;
+
+/// Pseudo-vector in `TrapFrame::vector` for entries through the `syscall` instruction.
+pub const SYSCALL_VECTOR: u64 = 0x100;
 
 #[repr(C, align(4096))]
 pub struct BootStacks(UnsafeCell<[u8; BOOT_STACK_SIZE * MAX_CPUS]>);
@@ -41,7 +48,7 @@ _start:
 
     .text
     // An exception stub pushes a zero error code when the CPU does not, then the
-    // vector, so that every exception reaches exception_common with one frame layout.
+    // vector, so that every entry reaches trap_common with one frame layout.
     .macro exc_stub vec, has_err
     .align 16
 exc_stub_\vec:
@@ -49,7 +56,7 @@ exc_stub_\vec:
     push 0
     .endif
     push \vec
-    jmp exception_common
+    jmp trap_common
     .endm
 
     exc_stub 0, 0
@@ -85,7 +92,28 @@ exc_stub_\vec:
     exc_stub 30, 1
     exc_stub 31, 0
 
-exception_common:
+    .macro irq_stub name, vec
+    .align 16
+    .global \name
+\name:
+    push 0
+    push \vec
+    jmp trap_common
+    .endm
+
+    irq_stub timer_entry, {timer_vec}
+    irq_stub reschedule_entry, {resched_vec}
+    irq_stub call_function_entry, {callfn_vec}
+    irq_stub spurious_entry, {spurious_vec}
+    irq_stub apic_error_entry, {error_vec}
+
+    // Frame on entry: vector, error code, rip, cs, rflags, rsp, ss. From ring 3
+    // the GS bases are swapped so that gs: addresses this CPU's data.
+trap_common:
+    test byte ptr [rsp + 24], 3
+    jz trap_common_kernel_gs
+    swapgs
+trap_common_kernel_gs:
     push rax
     push rbx
     push rcx
@@ -103,7 +131,9 @@ exception_common:
     push r15
     cld
     mov rdi, rsp
-    call {do_exception}
+    call {do_trap}
+    .global trap_return
+trap_return:
     pop r15
     pop r14
     pop r13
@@ -119,42 +149,74 @@ exception_common:
     pop rcx
     pop rbx
     pop rax
-    add rsp, 16
+    test byte ptr [rsp + 24], 3
+    jz 3f
+    swapgs
+3:  add rsp, 16
     iretq
 
-    // An interrupt stub saves the registers the C ABI lets the handler clobber.
-    .macro irq_stub name, handler
+    // The `syscall` instruction (used only where the boot self-test showed that it
+    // works): build the same frame an interrupt from ring 3 would have built.
     .align 16
-    .global \name
-\name:
-    push rax
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push r8
-    push r9
-    push r10
+    .global syscall_entry
+syscall_entry:
+    swapgs
+    mov gs:[{user_rsp}], rsp
+    mov rsp, gs:[{kernel_rsp}]
+    push {user_ds}
+    push qword ptr gs:[{user_rsp}]
     push r11
-    cld
-    call \handler
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rax
-    iretq
-    .endm
+    push {user_cs}
+    push rcx
+    push 0
+    push {syscall_vec}
+    jmp trap_common_kernel_gs
 
-    irq_stub timer_entry, {timer}
-    irq_stub reschedule_entry, {reschedule}
-    irq_stub call_function_entry, {call_function}
-    irq_stub spurious_entry, {spurious}
-    irq_stub apic_error_entry, {apic_error}
+    // A new task's first return to user space: switch_to returns here with the
+    // task's TrapFrame on top of its kernel stack.
+    .global ret_from_fork
+ret_from_fork:
+    call {schedule_tail}
+    jmp trap_return
+
+    // switch_to(prev_rsp: *mut u64, next_rsp: u64): save the callee-saved
+    // registers on the current kernel stack, switch stacks, restore.
+    .global switch_to_asm
+switch_to_asm:
+    push rbp
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov [rdi], rsp
+    mov rsp, rsi
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    ret
+
+    // copy_user_asm(dst, src, len) -> 0, or 1 if a fault could not be resolved.
+    // A page fault between uaccess_begin and uaccess_end is resolved like a user
+    // fault (demand paging) or redirected to uaccess_fixup (traps.rs).
+    .global copy_user_asm, uaccess_begin, uaccess_end, uaccess_fixup
+copy_user_asm:
+    mov rcx, rdx
+    shr rcx, 3
+uaccess_begin:
+    rep movsq
+    mov rcx, rdx
+    and rcx, 7
+    rep movsb
+uaccess_end:
+    xor eax, eax
+    ret
+uaccess_fixup:
+    mov eax, 1
+    ret
 
     .section .rodata
     .align 8
@@ -198,12 +260,18 @@ exception_stubs:
     stack_shift = const BOOT_STACK_SHIFT,
     stacks = sym BOOT_STACKS,
     entry = sym super::boot::kernel_entry,
-    do_exception = sym super::traps::do_exception,
-    timer = sym super::traps::timer_interrupt,
-    reschedule = sym super::traps::reschedule_interrupt,
-    call_function = sym super::traps::call_function_interrupt,
-    spurious = sym super::traps::spurious_interrupt,
-    apic_error = sym super::traps::apic_error_interrupt,
+    do_trap = sym super::traps::do_trap,
+    schedule_tail = sym super::traps::schedule_tail,
+    timer_vec = const super::cpu::LOCAL_TIMER_VECTOR as u64,
+    resched_vec = const super::cpu::RESCHEDULE_VECTOR as u64,
+    callfn_vec = const super::cpu::CALL_FUNCTION_VECTOR as u64,
+    spurious_vec = const super::cpu::SPURIOUS_APIC_VECTOR as u64,
+    error_vec = const super::cpu::ERROR_APIC_VECTOR as u64,
+    syscall_vec = const SYSCALL_VECTOR,
+    user_rsp = const PERCPU_USER_RSP,
+    kernel_rsp = const PERCPU_KERNEL_RSP,
+    user_ds = const protocol::boot::selectors::USER_DS as u64,
+    user_cs = const protocol::boot::selectors::USER_CS as u64,
 );
 
 unsafe extern "C" {
@@ -214,4 +282,11 @@ unsafe extern "C" {
     pub fn call_function_entry();
     pub fn spurious_entry();
     pub fn apic_error_entry();
+    pub fn syscall_entry();
+    pub fn ret_from_fork();
+    pub fn switch_to_asm(prev_rsp: *mut u64, next_rsp: u64);
+    pub fn copy_user_asm(dst: *mut u8, src: *const u8, len: usize) -> u64;
+    pub fn uaccess_begin();
+    pub fn uaccess_end();
+    pub fn uaccess_fixup();
 }

@@ -6,10 +6,15 @@ pub mod apic;
 pub mod boot;
 pub mod cpu;
 mod entry;
+pub mod entry_page;
 pub mod fault;
 pub mod heap;
 pub mod hypercall;
+pub mod mmu;
+pub mod task;
 pub mod traps;
+pub mod uaccess;
 
 pub use boot::{boot_info, counter_words, phys_to_virt, status_slot, virt_to_phys};
 pub use cpu::{cpu_id, idle, interrupts_disable, interrupts_enable, rdtsc, wait_for_interrupt};
+pub use traps::TrapFrame;

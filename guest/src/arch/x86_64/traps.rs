@@ -1,13 +1,20 @@
-//! Exception and interrupt handlers called from the stubs in entry.rs.
+//! `do_trap`: every exception, interrupt and system call arrives here with the
+//! registers in a `TrapFrame`. Policy for traps from user mode lives in
+//! `crate::trap`; this file handles the kernel's own faults and the interrupts.
 
 use protocol::hypercall::{ExceptionReport, Hypercall};
 
-use super::cpu::{cpu_id, read_cr2, read_cr3};
+use super::cpu::{
+    cpu_id, read_cr2, read_cr3, CALL_FUNCTION_VECTOR, ERROR_APIC_VECTOR, LOCAL_TIMER_VECTOR,
+    RESCHEDULE_VECTOR, SPURIOUS_APIC_VECTOR,
+};
+use super::entry::{self, SYSCALL_VECTOR};
 use super::{apic, hypercall::hypercall};
 
-/// Registers as `exception_common` leaves them on the stack (lowest address first).
+/// Registers as the entry code leaves them on the kernel stack (lowest address
+/// first); `rip`..`ss` are the CPU's interrupt frame.
 #[repr(C)]
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct TrapFrame {
     pub r15: u64,
     pub r14: u64,
@@ -33,9 +40,98 @@ pub struct TrapFrame {
     pub ss: u64,
 }
 
-/// Every exception is, for now, a kernel bug (there is no user space yet): report
-/// it to the VMM, which prints it and stops the VM with a distinct status.
-pub extern "C" fn do_exception(frame: &mut TrapFrame) {
+pub const PF_PRESENT: u64 = 1;
+pub const PF_WRITE: u64 = 2;
+pub const PF_USER: u64 = 4;
+pub const PF_INSTR: u64 = 16;
+
+impl TrapFrame {
+    pub fn from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+
+    /// A frame that enters ring 3 at `rip` with stack `rsp` and interrupts on.
+    pub fn new_user(rip: u64, rsp: u64) -> Self {
+        use protocol::boot::selectors::{USER_CS, USER_DS};
+        TrapFrame {
+            rip,
+            rsp,
+            cs: USER_CS as u64,
+            ss: USER_DS as u64,
+            rflags: 0x202,
+            ..Default::default()
+        }
+    }
+
+    /// Whether this frame is a system call made with the `syscall` instruction.
+    pub fn is_syscall_insn(&self) -> bool {
+        self.vector == SYSCALL_VECTOR
+    }
+}
+
+/// The page-fault address of the exception being handled.
+pub fn fault_address() -> u64 {
+    read_cr2()
+}
+
+pub extern "C" fn do_trap(frame: &mut TrapFrame) {
+    let from_user = frame.from_user();
+    match frame.vector {
+        v if v < 32 && from_user => crate::trap::user_exception(frame),
+        v if v < 32 => kernel_exception(frame),
+        SYSCALL_VECTOR => crate::trap::syscall_insn(frame),
+        v if v == LOCAL_TIMER_VECTOR as u64 => {
+            crate::counters::cpu_add(cpu_id(), crate::counters::CPU_TIMER_TICKS, 1);
+            apic::eoi();
+            crate::trap::timer_tick();
+        }
+        v if v == RESCHEDULE_VECTOR as u64 => {
+            crate::counters::cpu_add(cpu_id(), crate::counters::CPU_IPIS_RECEIVED, 1);
+            apic::eoi();
+        }
+        v if v == CALL_FUNCTION_VECTOR as u64 => {
+            let cpu = cpu_id();
+            crate::counters::cpu_add(cpu, crate::counters::CPU_IPIS_RECEIVED, 1);
+            crate::smp::call_function_interrupt(cpu);
+            apic::eoi();
+        }
+        v if v == SPURIOUS_APIC_VECTOR as u64 => {
+            // No EOI for a spurious interrupt.
+            crate::counters::cpu_add(cpu_id(), crate::counters::CPU_SPURIOUS, 1);
+        }
+        v if v == ERROR_APIC_VECTOR as u64 => {
+            let esr = apic::read_esr();
+            apic::eoi();
+            panic!("local APIC error, ESR {esr:#x}");
+        }
+        v => panic!("unexpected trap vector {v:#x}"),
+    }
+    if from_user {
+        crate::trap::exit_to_user_mode(frame);
+    }
+}
+
+/// True if `rip` is inside the user-copy routine (its faults are expected).
+fn in_uaccess(rip: u64) -> bool {
+    rip >= entry::uaccess_begin as *const () as u64 && rip < entry::uaccess_end as *const () as u64
+}
+
+fn kernel_exception(frame: &mut TrapFrame) {
+    if frame.vector == 14 && in_uaccess(frame.rip) {
+        crate::counters::cpu_add(cpu_id(), crate::counters::CPU_PAGE_FAULTS_KERNEL, 1);
+        // A user address the kernel touched on the user's behalf: resolve it as
+        // the user's own access would be (demand paging), or fail the copy.
+        if !crate::trap::uaccess_fault(read_cr2(), frame.error_code) {
+            frame.rip = entry::uaccess_fixup as *const () as u64;
+        }
+        return;
+    }
+    report_kernel_exception(frame)
+}
+
+/// An exception in kernel code is a kernel bug: report it to the VMM, which
+/// prints it and stops the VM with a distinct status.
+fn report_kernel_exception(frame: &TrapFrame) -> ! {
     let report = ExceptionReport {
         cpu: cpu_id() as u32,
         vector: frame.vector as u32,
@@ -61,30 +157,7 @@ pub extern "C" fn do_exception(frame: &mut TrapFrame) {
     }
 }
 
-pub extern "C" fn timer_interrupt() {
-    crate::counters::cpu_add(cpu_id(), crate::counters::CPU_TIMER_TICKS, 1);
-    apic::eoi();
-}
-
-pub extern "C" fn reschedule_interrupt() {
-    crate::counters::cpu_add(cpu_id(), crate::counters::CPU_IPIS_RECEIVED, 1);
-    apic::eoi();
-}
-
-pub extern "C" fn call_function_interrupt() {
-    let cpu = cpu_id();
-    crate::counters::cpu_add(cpu, crate::counters::CPU_IPIS_RECEIVED, 1);
-    crate::smp::call_function_interrupt(cpu);
-    apic::eoi();
-}
-
-pub extern "C" fn spurious_interrupt() {
-    // No EOI for a spurious interrupt.
-    crate::counters::cpu_add(cpu_id(), crate::counters::CPU_SPURIOUS, 1);
-}
-
-pub extern "C" fn apic_error_interrupt() {
-    let esr = apic::read_esr();
-    apic::eoi();
-    panic!("local APIC error, ESR {esr:#x}");
+/// First code a new task runs in the kernel (from `ret_from_fork`).
+pub extern "C" fn schedule_tail() {
+    crate::sched::schedule_tail();
 }

@@ -1,0 +1,145 @@
+//! `execve` and the loading of the first program.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::elf::{self, ElfKind};
+use super::stack::{self, build_stack};
+use crate::arch::TrapFrame;
+use crate::errno::*;
+use crate::fs::ramfs::{self, ROOT_INO};
+use crate::mm::address_space::{Mm, STACK_MAX, STACK_TOP};
+use crate::mm::frame::PAGE_SIZE;
+use crate::mm::vma::{Prot, VmFlags};
+use crate::process::task::Creds;
+use crate::syscall::SysResult;
+
+/// Where a static PIE is loaded (Linux: ELF_ET_DYN_BASE, 2/3 of the address space).
+const PIE_BASE: u64 = 0x0000_5555_5555_4000;
+/// argv + envp strings may take a quarter of the stack limit (Linux `bprm_stack_limits`).
+const ARG_MAX: usize = (STACK_MAX / 4) as usize;
+const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
+
+/// A program ready to run: its address space and first user registers.
+pub struct Program {
+    pub mm: Arc<Mm>,
+    pub frame: TrapFrame,
+    pub name: Vec<u8>,
+}
+
+/// Why loading failed: the errno for the caller and a message for people.
+pub struct LoadError {
+    pub errno: Errno,
+    pub message: String,
+}
+
+fn err(errno: Errno, message: impl Into<String>) -> LoadError {
+    LoadError { errno, message: message.into() }
+}
+
+fn page_up(x: u64) -> u64 {
+    (x + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
+}
+
+/// Load the executable at `path` (resolved from `cwd`) into a new address space.
+pub fn load_program(
+    cwd: u64,
+    path: &[u8],
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    creds: Creds,
+) -> Result<Program, LoadError> {
+    let p = core::str::from_utf8(path).map_err(|_| err(ENOENT, "path is not UTF-8"))?;
+    let image: Vec<u8> = crate::fs::with_fs(|fs| {
+        let ino = fs.lookup(cwd, p).map_err(|e| err(e, "no such file"))?;
+        let st = fs.stat(ino).map_err(|e| err(e, "stat failed"))?;
+        if !st.is_reg() {
+            return Err(err(EACCES, "not a regular file"));
+        }
+        if st.mode & 0o111 == 0 {
+            return Err(err(EACCES, "not executable (no x permission)"));
+        }
+        fs.file_data(ino).map(|d| d.to_vec()).map_err(|e| err(e, "read failed"))
+    })?;
+    let parsed = elf::parse(&image).map_err(|e| err(e.errno(), alloc::format!("{e}")))?;
+    let bias = if parsed.kind == ElfKind::StaticPie { PIE_BASE } else { 0 };
+    let img =
+        parsed.with_bias(bias).ok_or_else(|| err(ENOEXEC, "does not fit the address space"))?;
+
+    let mm = Mm::new().map_err(|e| err(e, "out of memory"))?;
+    let oom = |e: Errno| err(e, "out of memory loading the program");
+    let mut prev: Option<(u64, Prot)> = None;
+    for seg in &img.segments {
+        let prot = Prot::from_bits_truncate(seg.prot);
+        let (mut start, end) = (seg.page_start(), seg.page_end());
+        if let Some((prev_end, prev_prot)) = prev {
+            if start < prev_end {
+                // Two segments share a page: it gets both permissions.
+                mm.mprotect(start, PAGE_SIZE, (prev_prot | prot).bits()).map_err(oom)?;
+                start = prev_end;
+            }
+        }
+        if start < end {
+            mm.map_anon(start, end, prot, VmFlags::empty()).map_err(oom)?;
+        }
+        mm.populate(seg.vaddr, seg.file_bytes(&image)).map_err(oom)?;
+        prev = Some((end, prot));
+    }
+    let (_, load_end) = img.load_range();
+    mm.set_brk_start(page_up(load_end));
+
+    let stack_prot = if img.stack_exec {
+        Prot::READ | Prot::WRITE | Prot::EXEC
+    } else {
+        Prot::READ | Prot::WRITE
+    };
+    mm.map_anon(STACK_TOP - STACK_MAX, STACK_TOP, stack_prot, VmFlags::GROWSDOWN).map_err(oom)?;
+    let mut auxv: Vec<(u64, u64)> = img.auxv().to_vec();
+    auxv.extend_from_slice(&[
+        (stack::AT_PAGESZ, PAGE_SIZE),
+        (stack::AT_BASE, 0),
+        (stack::AT_FLAGS, 0),
+        (stack::AT_UID, creds.uid as u64),
+        (stack::AT_EUID, creds.euid as u64),
+        (stack::AT_GID, creds.gid as u64),
+        (stack::AT_EGID, creds.egid as u64),
+        (stack::AT_SECURE, 0),
+        (stack::AT_CLKTCK, crate::kernel::HZ),
+        (stack::AT_HWCAP, crate::arch::cpu::hwcap()),
+        (stack::AT_SYSINFO, crate::trap::syscall_gate()),
+    ]);
+    let mut random = [0u8; 16];
+    crate::random::get_random_bytes(&mut random);
+    let argv_refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    let envp_refs: Vec<&[u8]> = envp.iter().map(|a| a.as_slice()).collect();
+    let st = build_stack(STACK_TOP, &argv_refs, &envp_refs, &auxv, random, ARG_MAX)
+        .map_err(|e| err(e, "arguments too long"))?;
+    mm.populate(st.rsp, &st.image).map_err(oom)?;
+
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path).to_vec();
+    Ok(Program { mm, frame: TrapFrame::new_user(img.entry, st.rsp), name })
+}
+
+/// `execve(path, argv, envp)`.
+pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> SysResult {
+    let path = crate::uaccess::read_cstr(path, ramfs::PATH_MAX - 1)?;
+    if path.is_empty() {
+        return Err(ENOENT);
+    }
+    let argv = crate::uaccess::read_cstr_array(argv, MAX_ARG_STRINGS, ARG_MAX)?;
+    let envp = crate::uaccess::read_cstr_array(envp, MAX_ARG_STRINGS, ARG_MAX)?;
+    let task = crate::sched::current().expect("execve without a task");
+    let cwd = if path.first() == Some(&b'/') { ROOT_INO } else { task.fs().cwd() };
+    let prog = load_program(cwd, &path, &argv, &envp, task.creds()).map_err(|e| e.errno)?;
+    // The point of no return (Linux `begin_new_exec`).
+    crate::arch::mmu::load_cr3(prog.mm.root());
+    let old = task.mm.lock().replace(prog.mm);
+    drop(old);
+    task.files().close_on_exec();
+    task.fs_base.store(0, core::sync::atomic::Ordering::Relaxed);
+    crate::arch::cpu::set_fs_base(0);
+    task.set_comm(&prog.name);
+    *frame = prog.frame;
+    Ok(0)
+}

@@ -1,0 +1,332 @@
+//! Open files and file descriptor tables (Linux: `struct file`, `struct
+//! files_struct`, `struct fs_struct`).
+//!
+//! An open file is shared (`Arc<File>`) by every descriptor that refers to it, in
+//! this process and, after fork, in others: they share its offset and status
+//! flags, as on Linux. The descriptor's own flag is close-on-exec.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::errno::{Errno, EBADF, EINVAL, EMFILE};
+use crate::fs::pipe::PipeState;
+
+pub const O_ACCMODE: u32 = 3;
+pub const O_RDONLY: u32 = 0;
+pub const O_WRONLY: u32 = 1;
+pub const O_RDWR: u32 = 2;
+pub const O_CREAT: u32 = 0o100;
+pub const O_EXCL: u32 = 0o200;
+pub const O_NOCTTY: u32 = 0o400;
+pub const O_TRUNC: u32 = 0o1000;
+pub const O_APPEND: u32 = 0o2000;
+pub const O_NONBLOCK: u32 = 0o4000;
+pub const O_DIRECTORY: u32 = 0o200000;
+pub const O_NOFOLLOW: u32 = 0o400000;
+pub const O_CLOEXEC: u32 = 0o2000000;
+pub const O_LARGEFILE: u32 = 0o100000;
+pub const O_PATH: u32 = 0o10000000;
+/// Status flags F_SETFL may change (Linux: O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT, O_NOATIME).
+pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK;
+
+/// What an open file refers to.
+pub enum FileKind {
+    /// The console: reads see end of file, writes go to a VMM stream.
+    Console {
+        stream: u32,
+    },
+    /// A regular file or a directory of the RAM file system.
+    Inode {
+        ino: u64,
+        dir: bool,
+    },
+    PipeRead(Arc<spin::Mutex<PipeState>>),
+    PipeWrite(Arc<spin::Mutex<PipeState>>),
+}
+
+pub struct File {
+    pub kind: FileKind,
+    /// Access mode and status flags (O_APPEND, O_NONBLOCK, ...).
+    pub flags: AtomicU32,
+    /// The file position, shared by every descriptor of this open file.
+    pub pos: AtomicU64,
+}
+
+impl File {
+    pub fn new(kind: FileKind, flags: u32) -> Arc<File> {
+        Arc::new(File { kind, flags: AtomicU32::new(flags & !O_CLOEXEC), pos: AtomicU64::new(0) })
+    }
+
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    pub fn readable(&self) -> bool {
+        self.flags() & O_PATH == 0 && matches!(self.flags() & O_ACCMODE, O_RDONLY | O_RDWR)
+    }
+
+    pub fn writable(&self) -> bool {
+        self.flags() & O_PATH == 0 && matches!(self.flags() & O_ACCMODE, O_WRONLY | O_RDWR)
+    }
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        match &self.kind {
+            FileKind::PipeRead(p) => p.lock().readers -= 1,
+            FileKind::PipeWrite(p) => p.lock().writers -= 1,
+            FileKind::Inode { ino, .. } => release_inode(*ino),
+            FileKind::Console { .. } => {}
+        }
+    }
+}
+
+#[cfg(target_os = "none")]
+fn release_inode(ino: u64) {
+    crate::fs::release_inode(ino);
+}
+
+#[cfg(target_os = "none")]
+fn acquire_inode(ino: u64) {
+    crate::fs::acquire_inode(ino);
+}
+
+#[cfg(not(target_os = "none"))]
+fn release_inode(_ino: u64) {}
+
+#[cfg(not(target_os = "none"))]
+fn acquire_inode(_ino: u64) {}
+
+#[derive(Clone)]
+struct FdEntry {
+    file: Arc<File>,
+    cloexec: bool,
+}
+
+/// A process's descriptors (Linux: `files_struct`).
+pub struct FdTable {
+    fds: spin::Mutex<Vec<Option<FdEntry>>>,
+}
+
+impl FdTable {
+    pub fn new() -> Self {
+        Self { fds: spin::Mutex::new(Vec::new()) }
+    }
+
+    /// fds 0, 1 and 2 on the console (stdin reads end of file).
+    pub fn with_console() -> Self {
+        use protocol::hypercall::stream;
+        let t = Self::new();
+        let stdin = File::new(FileKind::Console { stream: stream::STDOUT }, O_RDONLY);
+        let stdout = File::new(FileKind::Console { stream: stream::STDOUT }, O_WRONLY);
+        let stderr = File::new(FileKind::Console { stream: stream::STDERR }, O_WRONLY);
+        for f in [stdin, stdout, stderr] {
+            t.alloc(0, f, false, u64::MAX).unwrap();
+        }
+        t
+    }
+
+    /// A copy for fork without CLONE_FILES: the same open files.
+    pub fn duplicate(&self) -> Self {
+        Self { fds: spin::Mutex::new(self.fds.lock().clone()) }
+    }
+
+    pub fn get(&self, fd: i32) -> Result<Arc<File>, Errno> {
+        let fds = self.fds.lock();
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| fds.get(i))
+            .and_then(|e| e.as_ref())
+            .map(|e| e.file.clone())
+            .ok_or(EBADF)
+    }
+
+    /// The lowest free descriptor >= `min` (and < `limit`, RLIMIT_NOFILE).
+    pub fn alloc(
+        &self,
+        min: usize,
+        file: Arc<File>,
+        cloexec: bool,
+        limit: u64,
+    ) -> Result<i32, Errno> {
+        let mut fds = self.fds.lock();
+        let free = (min..).find(|&i| fds.get(i).is_none_or(|e| e.is_none())).unwrap();
+        if free as u64 >= limit || free > i32::MAX as usize {
+            return Err(EMFILE);
+        }
+        if fds.len() <= free {
+            fds.resize(free + 1, None);
+        }
+        fds[free] = Some(FdEntry { file, cloexec });
+        Ok(free as i32)
+    }
+
+    /// Put `file` at `fd`, closing what was there (dup2/dup3).
+    pub fn install(
+        &self,
+        fd: i32,
+        file: Arc<File>,
+        cloexec: bool,
+        limit: u64,
+    ) -> Result<i32, Errno> {
+        let i = usize::try_from(fd).map_err(|_| EBADF)?;
+        if i as u64 >= limit {
+            return Err(EBADF);
+        }
+        let old = {
+            let mut fds = self.fds.lock();
+            if fds.len() <= i {
+                fds.resize(i + 1, None);
+            }
+            fds[i].replace(FdEntry { file, cloexec })
+        };
+        drop(old); // outside the lock: closing may release an inode
+        Ok(fd)
+    }
+
+    pub fn close(&self, fd: i32) -> Result<(), Errno> {
+        let old = {
+            let mut fds = self.fds.lock();
+            let i = usize::try_from(fd).map_err(|_| EBADF)?;
+            fds.get_mut(i).and_then(|e| e.take()).ok_or(EBADF)?
+        };
+        drop(old);
+        Ok(())
+    }
+
+    pub fn cloexec(&self, fd: i32) -> Result<bool, Errno> {
+        let fds = self.fds.lock();
+        usize::try_from(fd).ok().and_then(|i| fds.get(i)?.as_ref()).map(|e| e.cloexec).ok_or(EBADF)
+    }
+
+    pub fn set_cloexec(&self, fd: i32, on: bool) -> Result<(), Errno> {
+        let mut fds = self.fds.lock();
+        let e = usize::try_from(fd).ok().and_then(|i| fds.get_mut(i)?.as_mut()).ok_or(EBADF)?;
+        e.cloexec = on;
+        Ok(())
+    }
+
+    /// Close every close-on-exec descriptor (execve).
+    pub fn close_on_exec(&self) {
+        let closed: Vec<FdEntry> = {
+            let mut fds = self.fds.lock();
+            fds.iter_mut()
+                .filter_map(|e| if e.as_ref().is_some_and(|e| e.cloexec) { e.take() } else { None })
+                .collect()
+        };
+        drop(closed);
+    }
+
+    /// Close everything (exit).
+    pub fn close_all(&self) {
+        let all: Vec<Option<FdEntry>> = core::mem::take(&mut *self.fds.lock());
+        drop(all);
+    }
+
+    pub fn open_count(&self) -> usize {
+        self.fds.lock().iter().filter(|e| e.is_some()).count()
+    }
+}
+
+impl Default for FdTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A process's file-system context (Linux: `fs_struct`): cwd and umask. The
+/// working directory holds a reference on its inode, as an open file does, so a
+/// removed cwd stays valid until the process leaves it.
+pub struct FsStruct {
+    cwd: AtomicU64,
+    pub umask: AtomicU32,
+}
+
+impl FsStruct {
+    /// Working directory `cwd` (an inode of the RAM file system), umask 022.
+    pub fn new(cwd: u64) -> Self {
+        acquire_inode(cwd);
+        Self { cwd: AtomicU64::new(cwd), umask: AtomicU32::new(0o022) }
+    }
+
+    pub fn duplicate(&self) -> Self {
+        let s = Self::new(self.cwd());
+        s.umask.store(self.umask.load(Ordering::Relaxed), Ordering::Relaxed);
+        s
+    }
+
+    pub fn cwd(&self) -> u64 {
+        self.cwd.load(Ordering::Relaxed)
+    }
+
+    /// Make `ino` the working directory; the caller took a reference on it.
+    pub fn set_cwd_acquired(&self, ino: u64) {
+        let old = self.cwd.swap(ino, Ordering::Relaxed);
+        release_inode(old);
+    }
+}
+
+impl Drop for FsStruct {
+    fn drop(&mut self) {
+        release_inode(self.cwd());
+    }
+}
+
+/// Validate dup3 flags: only O_CLOEXEC.
+pub fn dup3_flags(flags: u32) -> Result<bool, Errno> {
+    if flags & !O_CLOEXEC != 0 {
+        return Err(EINVAL);
+    }
+    Ok(flags & O_CLOEXEC != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn console() -> Arc<File> {
+        File::new(FileKind::Console { stream: 1 }, O_WRONLY)
+    }
+
+    #[test]
+    fn lowest_free_descriptor_and_limits() {
+        let t = FdTable::with_console();
+        assert_eq!(t.alloc(0, console(), false, 1024), Ok(3));
+        t.close(1).unwrap();
+        assert_eq!(t.alloc(0, console(), false, 1024), Ok(1));
+        assert_eq!(t.alloc(10, console(), true, 1024), Ok(10));
+        assert_eq!(t.cloexec(10), Ok(true));
+        assert_eq!(t.alloc(0, console(), false, 4), Err(EMFILE));
+        assert_eq!(t.close(7), Err(EBADF));
+        assert_eq!(t.close(-1), Err(EBADF));
+        assert_eq!(t.get(99).err(), Some(EBADF));
+    }
+
+    #[test]
+    fn dup_shares_the_open_file_and_exec_closes_cloexec() {
+        let t = FdTable::with_console();
+        let f = t.get(1).unwrap();
+        t.install(5, f.clone(), true, 1024).unwrap();
+        assert!(Arc::ptr_eq(&t.get(5).unwrap(), &f));
+        f.pos.store(42, Ordering::Relaxed);
+        assert_eq!(t.get(5).unwrap().pos.load(Ordering::Relaxed), 42, "shared offset");
+        let copy = t.duplicate();
+        t.close_on_exec();
+        assert_eq!(t.get(5).err(), Some(EBADF));
+        assert!(copy.get(5).is_ok(), "the duplicate is independent");
+        assert_eq!(dup3_flags(O_CLOEXEC), Ok(true));
+        assert_eq!(dup3_flags(1), Err(EINVAL));
+    }
+
+    #[test]
+    fn pipe_ends_track_readers_and_writers() {
+        let p = Arc::new(spin::Mutex::new(PipeState::new()));
+        let r = File::new(FileKind::PipeRead(p.clone()), O_RDONLY);
+        let w = File::new(FileKind::PipeWrite(p.clone()), O_WRONLY);
+        drop(w);
+        assert_eq!(p.lock().writers, 0);
+        drop(r);
+        assert_eq!(p.lock().readers, 0);
+    }
+}

@@ -1,0 +1,71 @@
+//! The kernel's root file system instance: the initramfs unpacked into a RAM
+//! file system at boot, with `/tmp` and `/dev/console`.
+
+use crate::fs::ramfs::{self, Ino, RamFs, ROOT_INO};
+
+static ROOTFS: spin::Mutex<Option<RamFs>> = spin::Mutex::new(None);
+
+/// Inode number of `/`.
+pub fn root_ino() -> u64 {
+    ROOT_INO
+}
+
+/// Run `f` on the root file system.
+pub fn with_fs<R>(f: impl FnOnce(&mut RamFs) -> R) -> R {
+    let mut guard = ROOTFS.lock();
+    f(guard.as_mut().expect("the root file system is mounted at boot"))
+}
+
+/// The last descriptor of an open file on `ino` went away.
+pub fn release_inode(ino: u64) {
+    if let Some(fs) = ROOTFS.lock().as_mut() {
+        let _ = fs.close_dec(ino);
+    }
+}
+
+/// Another reference to `ino` (a working directory).
+pub fn acquire_inode(ino: u64) {
+    if let Some(fs) = ROOTFS.lock().as_mut() {
+        let _ = fs.open_inc(ino);
+    }
+}
+
+/// `/dev/console`'s device number (Linux: 5, 1).
+pub const CONSOLE_RDEV: u64 = ramfs::makedev(5, 1);
+
+/// Mount the root file system: unpack `initramfs`, then make sure `/tmp` (1777)
+/// and `/dev/console` exist. `capacity` bounds the file data it holds.
+pub fn mount_root(
+    initramfs: &[u8],
+    capacity: u64,
+    now_ns: u64,
+) -> Result<usize, alloc::string::String> {
+    let mut fs = RamFs::new(capacity);
+    fs.set_time(now_ns);
+    let files = if initramfs.is_empty() {
+        0
+    } else {
+        fs.unpack_cpio(initramfs).map_err(|e| alloc::format!("initramfs: {e:?}"))?
+    };
+    let ensure_dir =
+        |fs: &mut RamFs, path: &str, mode: u32| -> Result<Ino, alloc::string::String> {
+            match fs.lookup(ROOT_INO, path) {
+                Ok(ino) => Ok(ino),
+                Err(_) => {
+                    let (parent, name) = fs
+                        .lookup_parent(ROOT_INO, path)
+                        .map_err(|e| alloc::format!("{path}: errno {e}"))?;
+                    fs.mkdir(parent, &name, mode).map_err(|e| alloc::format!("{path}: errno {e}"))
+                }
+            }
+        };
+    let tmp = ensure_dir(&mut fs, "/tmp", 0o1777)?;
+    let _ = fs.chmod(tmp, 0o1777);
+    let dev = ensure_dir(&mut fs, "/dev", 0o755)?;
+    if fs.lookup(dev, "console").is_err() {
+        fs.mknod(dev, "console", ramfs::S_IFCHR | 0o600, CONSOLE_RDEV)
+            .map_err(|e| alloc::format!("/dev/console: errno {e}"))?;
+    }
+    *ROOTFS.lock() = Some(fs);
+    Ok(files)
+}

@@ -1,0 +1,746 @@
+//! File system calls (Linux `fs/open.c`, `fs/read_write.c`, `fs/namei.c`,
+//! `fs/stat.c`, `fs/readdir.c`, `fs/pipe.c`, `fs/fcntl.c`, `fs/file.c`).
+
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use super::file::*;
+use super::kernel_fs::{with_fs, CONSOLE_RDEV};
+use super::pipe::{Outcome, PipeState};
+use super::ramfs::{self, Ino, Stat, S_IFCHR, S_IFIFO};
+use crate::arch::TrapFrame;
+use crate::errno::*;
+use crate::process::rlimit::RLIMIT_NOFILE;
+use crate::process::Task;
+use crate::sched::current;
+use crate::syscall::{nr, Args, SysResult};
+use crate::uaccess;
+
+pub const AT_FDCWD: i32 = -100;
+const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+const AT_REMOVEDIR: u32 = 0x200;
+const AT_EACCESS: u32 = 0x200;
+const AT_EMPTY_PATH: u32 = 0x1000;
+const F_DUPFD: u32 = 0;
+const F_GETFD: u32 = 1;
+const F_SETFD: u32 = 2;
+const F_GETFL: u32 = 3;
+const F_SETFL: u32 = 4;
+const F_DUPFD_CLOEXEC: u32 = 1030;
+const FD_CLOEXEC: u64 = 1;
+const TIOCGWINSZ: u64 = 0x5413;
+const SEEK_SET: u32 = 0;
+const SEEK_CUR: u32 = 1;
+const SEEK_END: u32 = 2;
+/// Linux's MAX_RW_COUNT: one read or write moves at most this much.
+const MAX_RW_COUNT: usize = 0x7fff_f000;
+/// Bytes moved through the kernel per step of a large read or write.
+const CHUNK: usize = 64 * 1024;
+
+pub fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
+    match number {
+        nr::READ => read(a.i32(0), a.u(1), a.u(2) as usize),
+        nr::WRITE => write(a.i32(0), a.u(1), a.u(2) as usize),
+        nr::PREAD64 => pread(a.i32(0), a.u(1), a.u(2) as usize, a.u(3) as i64),
+        nr::PWRITE64 => pwrite(a.i32(0), a.u(1), a.u(2) as usize, a.u(3) as i64),
+        nr::READV => readv(a.i32(0), a.u(1), a.i32(2)),
+        nr::WRITEV => writev(a.i32(0), a.u(1), a.i32(2)),
+        nr::OPEN => openat(AT_FDCWD, a.u(0), a.u32(1), a.u32(2)),
+        nr::OPENAT => openat(a.i32(0), a.u(1), a.u32(2), a.u32(3)),
+        nr::CLOSE => files().close(a.i32(0)).map(|_| 0),
+        nr::LSEEK => lseek(a.i32(0), a.u(1) as i64, a.u32(2)),
+        nr::FSTAT => fstat(a.i32(0), a.u(1)),
+        nr::STAT | nr::LSTAT => newfstatat(AT_FDCWD, a.u(0), a.u(1), 0),
+        nr::NEWFSTATAT => newfstatat(a.i32(0), a.u(1), a.u(2), a.u32(3)),
+        nr::GETDENTS64 => getdents64(a.i32(0), a.u(1), a.u(2) as usize),
+        nr::MKDIR => mkdirat(AT_FDCWD, a.u(0), a.u32(1)),
+        nr::MKDIRAT => mkdirat(a.i32(0), a.u(1), a.u32(2)),
+        nr::UNLINK => unlinkat(AT_FDCWD, a.u(0), 0),
+        nr::RMDIR => unlinkat(AT_FDCWD, a.u(0), AT_REMOVEDIR),
+        nr::UNLINKAT => unlinkat(a.i32(0), a.u(1), a.u32(2)),
+        nr::PIPE => pipe2(a.u(0), 0),
+        nr::PIPE2 => pipe2(a.u(0), a.u32(1)),
+        nr::DUP => dup(a.i32(0)),
+        nr::DUP2 => dup2(a.i32(0), a.i32(1)),
+        nr::DUP3 => dup3(a.i32(0), a.i32(1), a.u32(2)),
+        nr::FCNTL => fcntl(a.i32(0), a.u32(1), a.u(2)),
+        nr::IOCTL => ioctl(a.i32(0), a.u(1), a.u(2)),
+        nr::GETCWD => getcwd(a.u(0), a.u(1) as usize),
+        nr::CHDIR => chdir(a.u(0)),
+        nr::ACCESS => faccessat(AT_FDCWD, a.u(0), a.u32(1), 0),
+        nr::FACCESSAT => faccessat(a.i32(0), a.u(1), a.u32(2), a.u32(3)),
+        nr::UMASK => {
+            let fs = task().fs();
+            Ok(fs.umask.swap(a.u32(0) & 0o777, Ordering::Relaxed) as u64)
+        }
+        nr::EXECVE => crate::exec::execve(a.u(0), a.u(1), a.u(2), frame),
+        _ => Err(ENOSYS),
+    }
+}
+
+fn task() -> Arc<Task> {
+    current().expect("a system call without a task")
+}
+
+fn files() -> Arc<FdTable> {
+    task().files()
+}
+
+fn nofile_limit(t: &Task) -> u64 {
+    t.rlimits.lock().get(RLIMIT_NOFILE).map_or(1024, |r| r.cur)
+}
+
+fn path_str(bytes: &[u8]) -> Result<&str, Errno> {
+    core::str::from_utf8(bytes).map_err(|_| EINVAL)
+}
+
+/// The directory a relative path at `dirfd` starts from.
+fn start_dir(dirfd: i32, path: &[u8]) -> Result<Ino, Errno> {
+    if path.first() == Some(&b'/') {
+        return Ok(ramfs::ROOT_INO);
+    }
+    if dirfd == AT_FDCWD {
+        return Ok(task().fs().cwd());
+    }
+    let file = files().get(dirfd)?;
+    match file.kind {
+        FileKind::Inode { ino, dir: true } => Ok(ino),
+        _ => Err(ENOTDIR),
+    }
+}
+
+fn read_path(addr: u64) -> Result<Vec<u8>, Errno> {
+    let p = uaccess::read_cstr(addr, ramfs::PATH_MAX - 1)?;
+    if p.is_empty() {
+        return Err(ENOENT);
+    }
+    Ok(p)
+}
+
+// ---- open, close, dup, fcntl ----------------------------------------------
+
+fn openat(dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
+    let path = read_path(path)?;
+    let start = start_dir(dirfd, &path)?;
+    let p = path_str(&path)?;
+    let t = task();
+    let umask = t.fs().umask.load(Ordering::Relaxed);
+    let creds = t.creds();
+    let acc = flags & O_ACCMODE;
+    if acc == 3 {
+        return Err(EINVAL);
+    }
+    let (ino, stat) = with_fs(|fs| -> Result<(Ino, Stat), Errno> {
+        let ino = match fs.lookup(start, p) {
+            Ok(ino) => {
+                if flags & O_CREAT != 0 && flags & O_EXCL != 0 {
+                    return Err(EEXIST);
+                }
+                ino
+            }
+            Err(ENOENT) if flags & O_CREAT != 0 => {
+                if p.ends_with('/') {
+                    return Err(EISDIR);
+                }
+                let (parent, name) = fs.lookup_parent(start, p)?;
+                let ino = fs.create(parent, &name, ramfs::S_IFREG | (mode & 0o7777 & !umask))?;
+                fs.chown(ino, Some(creds.euid), Some(creds.egid))?;
+                ino
+            }
+            Err(e) => return Err(e),
+        };
+        let st = fs.stat(ino)?;
+        if flags & O_DIRECTORY != 0 && !st.is_dir() {
+            return Err(ENOTDIR);
+        }
+        if st.is_dir() && (acc != O_RDONLY || flags & O_CREAT != 0) {
+            return Err(EISDIR);
+        }
+        // Linux truncates even when opened read-only (O_TRUNC's effect there is unspecified).
+        if st.is_reg() && flags & O_TRUNC != 0 {
+            fs.truncate(ino, 0)?;
+        }
+        fs.open_inc(ino)?;
+        Ok((ino, st))
+    })?;
+    let kind = if stat.is_chr() && stat.rdev == CONSOLE_RDEV {
+        // Opening the console device gives a console file; the inode is not held.
+        release_inode_now(ino);
+        FileKind::Console { stream: protocol::hypercall::stream::STDOUT }
+    } else {
+        FileKind::Inode { ino, dir: stat.is_dir() }
+    };
+    let file = File::new(kind, flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC));
+    t.files().alloc(0, file, flags & O_CLOEXEC != 0, nofile_limit(&t)).map(|fd| fd as u64)
+}
+
+fn release_inode_now(ino: Ino) {
+    with_fs(|fs| {
+        let _ = fs.close_dec(ino);
+    });
+}
+
+fn dup(fd: i32) -> SysResult {
+    let t = task();
+    let files = t.files();
+    let f = files.get(fd)?;
+    files.alloc(0, f, false, nofile_limit(&t)).map(|fd| fd as u64)
+}
+
+fn dup2(old: i32, new: i32) -> SysResult {
+    let t = task();
+    let files = t.files();
+    let f = files.get(old)?;
+    if old == new {
+        return Ok(new as u64);
+    }
+    files.install(new, f, false, nofile_limit(&t)).map(|fd| fd as u64)
+}
+
+fn dup3(old: i32, new: i32, flags: u32) -> SysResult {
+    let cloexec = dup3_flags(flags)?;
+    if old == new {
+        return Err(EINVAL);
+    }
+    let t = task();
+    let files = t.files();
+    let f = files.get(old)?;
+    files.install(new, f, cloexec, nofile_limit(&t)).map(|fd| fd as u64)
+}
+
+fn fcntl(fd: i32, cmd: u32, arg: u64) -> SysResult {
+    let t = task();
+    let files = t.files();
+    let file = files.get(fd)?;
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let min = arg as i64;
+            if min < 0 || min as u64 >= nofile_limit(&t) {
+                return Err(EINVAL);
+            }
+            files
+                .alloc(min as usize, file, cmd == F_DUPFD_CLOEXEC, nofile_limit(&t))
+                .map(|fd| fd as u64)
+        }
+        F_GETFD => Ok(if files.cloexec(fd)? { FD_CLOEXEC } else { 0 }),
+        F_SETFD => files.set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|_| 0),
+        F_GETFL => Ok(file.flags() as u64),
+        F_SETFL => {
+            let old = file.flags();
+            file.flags.store((old & !SETFL_MASK) | (arg as u32 & SETFL_MASK), Ordering::Relaxed);
+            Ok(0)
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+fn ioctl(fd: i32, req: u64, arg: u64) -> SysResult {
+    let file = files().get(fd)?;
+    match (&file.kind, req) {
+        (FileKind::Console { .. }, TIOCGWINSZ) => {
+            // struct winsize { rows, cols, xpixel, ypixel }: u16 each.
+            let ws: [u8; 8] = [24, 0, 80, 0, 0, 0, 0, 0];
+            uaccess::write_bytes(arg, &ws).map(|_| 0)
+        }
+        _ => Err(ENOTTY),
+    }
+}
+
+// ---- read and write --------------------------------------------------------
+
+fn read(fd: i32, buf: u64, len: usize) -> SysResult {
+    let file = files().get(fd)?;
+    if !file.readable() {
+        return Err(EBADF);
+    }
+    do_read(&file, buf, len.min(MAX_RW_COUNT), None)
+}
+
+fn write(fd: i32, buf: u64, len: usize) -> SysResult {
+    let file = files().get(fd)?;
+    if !file.writable() {
+        return Err(EBADF);
+    }
+    do_write(&file, buf, len.min(MAX_RW_COUNT), None)
+}
+
+fn pread(fd: i32, buf: u64, len: usize, offset: i64) -> SysResult {
+    let file = files().get(fd)?;
+    if !file.readable() {
+        return Err(EBADF);
+    }
+    if offset < 0 {
+        return Err(EINVAL);
+    }
+    match file.kind {
+        FileKind::Inode { dir: false, .. } => {
+            do_read(&file, buf, len.min(MAX_RW_COUNT), Some(offset as u64))
+        }
+        FileKind::Inode { dir: true, .. } => Err(EISDIR),
+        _ => Err(ESPIPE),
+    }
+}
+
+fn pwrite(fd: i32, buf: u64, len: usize, offset: i64) -> SysResult {
+    let file = files().get(fd)?;
+    if !file.writable() {
+        return Err(EBADF);
+    }
+    if offset < 0 {
+        return Err(EINVAL);
+    }
+    match file.kind {
+        FileKind::Inode { .. } => do_write(&file, buf, len.min(MAX_RW_COUNT), Some(offset as u64)),
+        _ => Err(ESPIPE),
+    }
+}
+
+/// The (base, len) pairs of a user iovec array (Linux `import_iovec`).
+fn iovecs(iov: u64, count: i32) -> Result<Vec<(u64, usize)>, Errno> {
+    const UIO_MAXIOV: i32 = 1024;
+    if !(0..=UIO_MAXIOV).contains(&count) {
+        return Err(EINVAL);
+    }
+    let raw = uaccess::read_bytes(iov, 16 * count as usize)?;
+    let mut total: u64 = 0;
+    let mut v = Vec::with_capacity(count as usize);
+    for c in raw.chunks_exact(16) {
+        let base = u64::from_le_bytes(c[..8].try_into().unwrap());
+        let len = u64::from_le_bytes(c[8..].try_into().unwrap());
+        if len > isize::MAX as u64 {
+            return Err(EINVAL);
+        }
+        total = total.saturating_add(len);
+        v.push((base, len as usize));
+    }
+    if total > isize::MAX as u64 {
+        return Err(EINVAL);
+    }
+    Ok(v)
+}
+
+fn readv(fd: i32, iov: u64, count: i32) -> SysResult {
+    let file = files().get(fd)?;
+    if !file.readable() {
+        return Err(EBADF);
+    }
+    let mut done = 0u64;
+    for (base, len) in iovecs(iov, count)? {
+        match do_read(&file, base, len, None) {
+            Ok(n) => {
+                done += n;
+                if (n as usize) < len {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+fn writev(fd: i32, iov: u64, count: i32) -> SysResult {
+    let file = files().get(fd)?;
+    if !file.writable() {
+        return Err(EBADF);
+    }
+    let vecs = iovecs(iov, count)?;
+    // Console writes are gathered so that one writev is one line of output.
+    if matches!(file.kind, FileKind::Console { .. }) {
+        let mut all = Vec::new();
+        for (base, len) in &vecs {
+            all.extend_from_slice(&uaccess::read_bytes(*base, *len)?);
+        }
+        return console_write(&file, &all);
+    }
+    let mut done = 0u64;
+    for (base, len) in vecs {
+        match do_write(&file, base, len, None) {
+            Ok(n) => {
+                done += n;
+                if (n as usize) < len {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+fn console_write(file: &File, data: &[u8]) -> SysResult {
+    if let FileKind::Console { stream } = file.kind {
+        if !data.is_empty() {
+            crate::console::write_stream(stream, data);
+        }
+    }
+    Ok(data.len() as u64)
+}
+
+/// Read into user memory at `buf`: at the file position (advancing it) or at `at`.
+fn do_read(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
+    match &file.kind {
+        FileKind::Console { .. } => Ok(0),
+        FileKind::Inode { dir: true, .. } => Err(EISDIR),
+        FileKind::Inode { ino, dir: false } => {
+            let mut done = 0usize;
+            let mut pos = at.unwrap_or_else(|| file.pos.load(Ordering::Relaxed));
+            let mut kbuf = vec![0u8; len.min(CHUNK)];
+            while done < len {
+                let want = (len - done).min(kbuf.len());
+                let n = with_fs(|fs| fs.read_at(*ino, pos, &mut kbuf[..want]))?;
+                if n == 0 {
+                    break;
+                }
+                if let Err(e) = uaccess::write_bytes(buf + done as u64, &kbuf[..n]) {
+                    if done == 0 {
+                        return Err(e);
+                    }
+                    break;
+                }
+                done += n;
+                pos += n as u64;
+            }
+            if at.is_none() {
+                file.pos.store(pos, Ordering::Relaxed);
+            }
+            Ok(done as u64)
+        }
+        FileKind::PipeRead(pipe) => {
+            let mut kbuf = vec![0u8; len.min(crate::fs::pipe::PIPE_CAPACITY)];
+            let n = pipe_wait(file, || pipe.lock().read(&mut kbuf))?;
+            uaccess::write_bytes(buf, &kbuf[..n])?;
+            Ok(n as u64)
+        }
+        FileKind::PipeWrite(_) => Err(EBADF),
+    }
+}
+
+/// Write from user memory at `buf`: at the file position (advancing it; O_APPEND
+/// moves it to the end first) or at `at`.
+fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
+    match &file.kind {
+        FileKind::Console { .. } => {
+            let mut done = 0usize;
+            while done < len {
+                let n = (len - done).min(CHUNK);
+                let data = uaccess::read_bytes(buf + done as u64, n)?;
+                console_write(file, &data)?;
+                done += n;
+            }
+            Ok(len as u64)
+        }
+        FileKind::Inode { dir: true, .. } => Err(EISDIR),
+        FileKind::Inode { ino, dir: false } => {
+            let mut done = 0usize;
+            let mut pos = match at {
+                Some(p) => p,
+                None if file.flags() & O_APPEND != 0 => with_fs(|fs| fs.stat(*ino))?.size,
+                None => file.pos.load(Ordering::Relaxed),
+            };
+            while done < len {
+                let n = (len - done).min(CHUNK);
+                let data = match uaccess::read_bytes(buf + done as u64, n) {
+                    Ok(d) => d,
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                };
+                match with_fs(|fs| fs.write_at(*ino, pos, &data)) {
+                    Ok(w) => {
+                        done += w;
+                        pos += w as u64;
+                        if w < n {
+                            break;
+                        }
+                    }
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                }
+            }
+            if at.is_none() {
+                file.pos.store(pos, Ordering::Relaxed);
+            }
+            Ok(done as u64)
+        }
+        FileKind::PipeWrite(pipe) => {
+            let data = uaccess::read_bytes(buf, len.min(crate::fs::pipe::PIPE_CAPACITY))?;
+            match pipe_wait(file, || pipe.lock().write(&data).unwrap_or(Outcome::Done(usize::MAX)))
+            {
+                Ok(usize::MAX) => {
+                    crate::process::signal::send_signal(&task(), crate::process::signal::SIGPIPE);
+                    Err(EPIPE)
+                }
+                r => r.map(|n| n as u64),
+            }
+        }
+        FileKind::PipeRead(_) => Err(EBADF),
+    }
+}
+
+/// Retry a pipe operation until it can proceed (or EAGAIN when non-blocking).
+fn pipe_wait(file: &File, mut op: impl FnMut() -> Outcome) -> Result<usize, Errno> {
+    loop {
+        match op() {
+            Outcome::Done(n) => return Ok(n),
+            Outcome::WouldBlock if file.flags() & O_NONBLOCK != 0 => return Err(EAGAIN),
+            Outcome::WouldBlock => {
+                // Another task must act; halt until an interrupt and retry.
+                crate::arch::wait_for_interrupt();
+            }
+        }
+    }
+}
+
+fn lseek(fd: i32, offset: i64, whence: u32) -> SysResult {
+    let file = files().get(fd)?;
+    let ino = match file.kind {
+        FileKind::Inode { ino, .. } => ino,
+        _ => return Err(ESPIPE),
+    };
+    let base = match whence {
+        SEEK_SET => 0,
+        SEEK_CUR => file.pos.load(Ordering::Relaxed) as i64,
+        SEEK_END => with_fs(|fs| fs.stat(ino))?.size as i64,
+        _ => return Err(EINVAL),
+    };
+    let new = base.checked_add(offset).ok_or(EINVAL)?;
+    if new < 0 {
+        return Err(EINVAL);
+    }
+    file.pos.store(new as u64, Ordering::Relaxed);
+    Ok(new as u64)
+}
+
+// ---- metadata ----------------------------------------------------------------
+
+/// Linux x86-64 `struct stat` (144 bytes).
+fn stat_bytes(st: &Stat) -> [u8; 144] {
+    let mut b = [0u8; 144];
+    let mut put = |off: usize, v: u64, size: usize| {
+        b[off..off + size].copy_from_slice(&v.to_le_bytes()[..size])
+    };
+    put(0, 0x0f, 8); // st_dev: one device for the RAM file system
+    put(8, st.ino, 8);
+    put(16, st.nlink as u64, 8);
+    put(24, st.mode as u64, 4);
+    put(28, st.uid as u64, 4);
+    put(32, st.gid as u64, 4);
+    put(40, st.rdev, 8);
+    put(48, st.size, 8);
+    put(56, st.blksize as u64, 8);
+    put(64, st.blocks, 8);
+    for (i, t) in [st.atime_ns, st.mtime_ns, st.ctime_ns].iter().enumerate() {
+        put(72 + 16 * i, t / 1_000_000_000, 8);
+        put(80 + 16 * i, t % 1_000_000_000, 8);
+    }
+    b
+}
+
+fn synthetic_stat(mode: u32, rdev: u64, ino: u64) -> Stat {
+    Stat {
+        ino,
+        mode,
+        nlink: 1,
+        uid: 0,
+        gid: 0,
+        rdev,
+        size: 0,
+        blksize: ramfs::BLKSIZE,
+        blocks: 0,
+        atime_ns: 0,
+        mtime_ns: 0,
+        ctime_ns: 0,
+    }
+}
+
+fn file_stat(file: &File) -> Result<Stat, Errno> {
+    match &file.kind {
+        FileKind::Inode { ino, .. } => with_fs(|fs| fs.stat(*ino)),
+        FileKind::Console { .. } => Ok(synthetic_stat(S_IFCHR | 0o620, CONSOLE_RDEV, 0x1000_0001)),
+        FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Ok(synthetic_stat(
+            S_IFIFO | 0o600,
+            0,
+            0x2000_0000 + (Arc::as_ptr(p) as u64 & 0xfff_ffff),
+        )),
+    }
+}
+
+fn fstat(fd: i32, buf: u64) -> SysResult {
+    let st = file_stat(&*files().get(fd)?)?;
+    uaccess::write_bytes(buf, &stat_bytes(&st)).map(|_| 0)
+}
+
+fn newfstatat(dirfd: i32, path: u64, buf: u64, flags: u32) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | 0x800) != 0 {
+        return Err(EINVAL);
+    }
+    let p = uaccess::read_cstr(path, ramfs::PATH_MAX - 1)?;
+    let st = if p.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(ENOENT);
+        }
+        if dirfd == AT_FDCWD {
+            with_fs(|fs| fs.stat(task().fs().cwd()))?
+        } else {
+            file_stat(&*files().get(dirfd)?)?
+        }
+    } else {
+        let start = start_dir(dirfd, &p)?;
+        let s = path_str(&p)?;
+        with_fs(|fs| fs.lookup(start, s).and_then(|ino| fs.stat(ino)))?
+    };
+    uaccess::write_bytes(buf, &stat_bytes(&st)).map(|_| 0)
+}
+
+fn faccessat(dirfd: i32, path: u64, mode: u32, flags: u32) -> SysResult {
+    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    let p = read_path(path)?;
+    let start = start_dir(dirfd, &p)?;
+    let st = with_fs(|fs| fs.lookup(start, path_str(&p)?).and_then(|ino| fs.stat(ino)))?;
+    let c = task().creds();
+    let uid = if flags & AT_EACCESS != 0 { c.euid } else { c.uid };
+    let gid = if flags & AT_EACCESS != 0 { c.egid } else { c.gid };
+    let perm = if uid == 0 {
+        // Root may read and write anything, and execute what anyone may.
+        6 | if st.mode & 0o111 != 0 || st.is_dir() { 1 } else { 0 }
+    } else if uid == st.uid {
+        (st.mode >> 6) & 7
+    } else if gid == st.gid {
+        (st.mode >> 3) & 7
+    } else {
+        st.mode & 7
+    };
+    if mode & !perm != 0 {
+        Err(EACCES)
+    } else {
+        Ok(0)
+    }
+}
+
+fn getdents64(fd: i32, buf: u64, count: usize) -> SysResult {
+    let file = files().get(fd)?;
+    let ino = match file.kind {
+        FileKind::Inode { ino, dir: true } => ino,
+        FileKind::Inode { dir: false, .. } => return Err(ENOTDIR),
+        _ => return Err(ENOTDIR),
+    };
+    let mut out = Vec::new();
+    let mut cookie = file.pos.load(Ordering::Relaxed);
+    while let Some(e) = with_fs(|fs| fs.readdir(ino, cookie))? {
+        // struct linux_dirent64: d_ino, d_off, d_reclen, d_type, d_name (NUL), 8-aligned.
+        let reclen = (19 + e.name.len() + 1).next_multiple_of(8);
+        if out.len() + reclen > count {
+            if out.is_empty() {
+                return Err(EINVAL);
+            }
+            break;
+        }
+        let at = out.len();
+        out.resize(at + reclen, 0);
+        out[at..at + 8].copy_from_slice(&e.ino.to_le_bytes());
+        out[at + 8..at + 16].copy_from_slice(&e.next_cookie.to_le_bytes());
+        out[at + 16..at + 18].copy_from_slice(&(reclen as u16).to_le_bytes());
+        out[at + 18] = e.d_type;
+        out[at + 19..at + 19 + e.name.len()].copy_from_slice(e.name.as_bytes());
+        cookie = e.next_cookie;
+    }
+    uaccess::write_bytes(buf, &out)?;
+    file.pos.store(cookie, Ordering::Relaxed);
+    Ok(out.len() as u64)
+}
+
+// ---- namespace -------------------------------------------------------------
+
+fn mkdirat(dirfd: i32, path: u64, mode: u32) -> SysResult {
+    let p = read_path(path)?;
+    let start = start_dir(dirfd, &p)?;
+    let t = task();
+    let umask = t.fs().umask.load(Ordering::Relaxed);
+    let creds = t.creds();
+    with_fs(|fs| {
+        let (parent, name) = fs.lookup_parent(start, path_str(&p)?)?;
+        let ino = fs.mkdir(parent, &name, mode & 0o7777 & !umask)?;
+        fs.chown(ino, Some(creds.euid), Some(creds.egid))
+    })
+    .map(|_| 0)
+}
+
+fn unlinkat(dirfd: i32, path: u64, flags: u32) -> SysResult {
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(EINVAL);
+    }
+    let p = read_path(path)?;
+    let start = start_dir(dirfd, &p)?;
+    with_fs(|fs| {
+        let (parent, name) = fs.lookup_parent(start, path_str(&p)?)?;
+        if flags & AT_REMOVEDIR != 0 {
+            fs.rmdir(parent, &name)
+        } else {
+            fs.unlink(parent, &name)
+        }
+    })
+    .map(|_| 0)
+}
+
+fn getcwd(buf: u64, size: usize) -> SysResult {
+    let cwd = task().fs().cwd();
+    let mut path = with_fs(|fs| fs.path_of(cwd))?.into_bytes();
+    path.push(0);
+    if size < path.len() {
+        return Err(ERANGE);
+    }
+    uaccess::write_bytes(buf, &path).map(|_| path.len() as u64)
+}
+
+fn chdir(path: u64) -> SysResult {
+    let p = read_path(path)?;
+    let start = start_dir(AT_FDCWD, &p)?;
+    // The working directory holds a reference on its inode (see FsStruct).
+    let ino = with_fs(|fs| {
+        let ino = fs.lookup(start, path_str(&p)?)?;
+        if !fs.stat(ino)?.is_dir() {
+            return Err(ENOTDIR);
+        }
+        fs.open_inc(ino)?;
+        Ok(ino)
+    })?;
+    task().fs().set_cwd_acquired(ino);
+    Ok(0)
+}
+
+fn pipe2(fds: u64, flags: u32) -> SysResult {
+    if flags & !(O_CLOEXEC | O_NONBLOCK | 0o40000) != 0 {
+        return Err(EINVAL);
+    }
+    let t = task();
+    let files = t.files();
+    let state = Arc::new(spin::Mutex::new(PipeState::new()));
+    let status = flags & O_NONBLOCK;
+    let r = File::new(FileKind::PipeRead(state.clone()), O_RDONLY | status);
+    let w = File::new(FileKind::PipeWrite(state), O_WRONLY | status);
+    let cloexec = flags & O_CLOEXEC != 0;
+    let limit = nofile_limit(&t);
+    let rfd = files.alloc(0, r, cloexec, limit)?;
+    let wfd = match files.alloc(0, w, cloexec, limit) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = files.close(rfd);
+            return Err(e);
+        }
+    };
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&rfd.to_le_bytes());
+    out[4..].copy_from_slice(&wfd.to_le_bytes());
+    if let Err(e) = uaccess::write_bytes(fds, &out) {
+        let _ = files.close(rfd);
+        let _ = files.close(wfd);
+        return Err(e);
+    }
+    Ok(0)
+}

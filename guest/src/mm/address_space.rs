@@ -1,0 +1,489 @@
+//! An address space (Linux: `struct mm_struct`): page tables, the areas that say
+//! which accesses are legal, the page-fault handler and the mmap family.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::arch::mmu::{self, DirectMap};
+use crate::arch::uaccess::USER_TOP;
+use crate::counters as ctr;
+use crate::errno::{Errno, EEXIST, EINVAL, ENODEV, ENOMEM};
+use crate::mm::frame::PAGE_SIZE;
+use crate::mm::pagetable::{PageTable, PTE_A, PTE_ADDR, PTE_D, PTE_NX, PTE_P, PTE_RW, PTE_US};
+use crate::mm::vma::{Prot, VmFlags, Vma, VmaSet};
+use crate::mm::{alloc_zeroed_frame, frame_refcount, get_frame, put_frame};
+
+/// Lowest address `mmap` hands out (Linux: `vm.mmap_min_addr` = 65536).
+pub const MMAP_MIN_ADDR: u64 = 0x1_0000;
+/// Top of the main thread's stack, and the reservation below it.
+pub const STACK_TOP: u64 = 0x0000_7fff_fffd_e000;
+pub const STACK_MAX: u64 = 8 << 20;
+/// `mmap` places areas top-down below this (Linux: mmap_base under the stack gap).
+pub const MMAP_BASE: u64 = STACK_TOP - STACK_MAX - (128 << 20);
+
+pub const MAP_SHARED: u32 = 0x01;
+pub const MAP_PRIVATE: u32 = 0x02;
+pub const MAP_SHARED_VALIDATE: u32 = 0x03;
+pub const MAP_TYPE: u32 = 0x0f;
+pub const MAP_FIXED: u32 = 0x10;
+pub const MAP_ANONYMOUS: u32 = 0x20;
+pub const MAP_GROWSDOWN: u32 = 0x100;
+pub const MAP_DENYWRITE: u32 = 0x800;
+pub const MAP_EXECUTABLE: u32 = 0x1000;
+pub const MAP_LOCKED: u32 = 0x2000;
+pub const MAP_NORESERVE: u32 = 0x4000;
+pub const MAP_POPULATE: u32 = 0x8000;
+pub const MAP_NONBLOCK: u32 = 0x1_0000;
+pub const MAP_STACK: u32 = 0x2_0000;
+pub const MAP_HUGETLB: u32 = 0x4_0000;
+pub const MAP_FIXED_NOREPLACE: u32 = 0x10_0000;
+const MAP_KNOWN: u32 = MAP_TYPE
+    | MAP_FIXED
+    | MAP_ANONYMOUS
+    | MAP_GROWSDOWN
+    | MAP_DENYWRITE
+    | MAP_EXECUTABLE
+    | MAP_LOCKED
+    | MAP_NORESERVE
+    | MAP_POPULATE
+    | MAP_NONBLOCK
+    | MAP_STACK
+    | MAP_FIXED_NOREPLACE;
+
+/// The frames of a shared anonymous mapping, by page offset; shared by every
+/// process that maps it (fork keeps MAP_SHARED areas shared).
+#[derive(Default)]
+pub struct SharedAnon {
+    frames: spin::Mutex<BTreeMap<u64, u64>>,
+}
+
+impl SharedAnon {
+    /// The frame for page `pgoff`, allocated zeroed on first use; a new reference
+    /// for the caller's page-table entry.
+    fn get(&self, pgoff: u64) -> Option<u64> {
+        let mut frames = self.frames.lock();
+        let f = match frames.get(&pgoff) {
+            Some(&f) => f,
+            None => {
+                let f = alloc_zeroed_frame()?;
+                frames.insert(pgoff, f);
+                f
+            }
+        };
+        get_frame(f);
+        Some(f)
+    }
+}
+
+impl Drop for SharedAnon {
+    fn drop(&mut self) {
+        for (_, f) in core::mem::take(&mut *self.frames.lock()) {
+            put_frame(f);
+        }
+    }
+}
+
+/// What backs an area's pages.
+#[derive(Clone)]
+pub enum Backing {
+    /// Private anonymous memory: zero-filled on first touch.
+    Anon,
+    /// Shared anonymous memory.
+    Shared(Arc<SharedAnon>),
+    /// The kernel's entry page (mapped when the address space is made).
+    EntryPage,
+}
+
+impl PartialEq for Backing {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Backing::Anon, Backing::Anon) | (Backing::EntryPage, Backing::EntryPage) => true,
+            (Backing::Shared(a), Backing::Shared(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// Why a fault could not be resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultError {
+    /// No area covers the address (and no stack can grow to it).
+    NoArea,
+    /// The area does not allow the access.
+    Access,
+    /// No memory for a page or a page table.
+    OutOfMemory,
+}
+
+struct MmInner {
+    pt: PageTable,
+    vmas: VmaSet<Backing>,
+    brk_start: u64,
+    brk: u64,
+}
+
+pub struct Mm {
+    inner: spin::Mutex<MmInner>,
+}
+
+/// The leaf entry for a page of an area with `prot`; `writable` is false where
+/// the page must stay read-only (shared with another process, copy-on-write).
+fn leaf(frame: u64, prot: Prot, writable: bool) -> u64 {
+    let mut pte = frame | PTE_P | PTE_A;
+    if !prot.is_empty() {
+        pte |= PTE_US;
+    }
+    if prot.contains(Prot::WRITE) && writable {
+        pte |= PTE_RW | PTE_D;
+    }
+    if !prot.contains(Prot::EXEC) {
+        pte |= PTE_NX;
+    }
+    pte
+}
+
+fn page_down(a: u64) -> u64 {
+    a & !(PAGE_SIZE - 1)
+}
+
+fn page_up(a: u64) -> Option<u64> {
+    Some(a.checked_add(PAGE_SIZE - 1)? & !(PAGE_SIZE - 1))
+}
+
+impl MmInner {
+    /// Invalidate stale translations of `[start, end)` if this is the loaded
+    /// address space (one CR3 reload beats many invlpg beyond a few pages).
+    fn flush(&self, start: u64, end: u64) {
+        if mmu::current_cr3() != self.pt.root {
+            return;
+        }
+        if (end - start) / PAGE_SIZE > 4 {
+            mmu::flush_tlb();
+        } else {
+            (start..end).step_by(PAGE_SIZE as usize).for_each(mmu::invlpg);
+        }
+    }
+
+    /// Drop the pages of `[start, end)` from the page tables.
+    fn zap(&self, start: u64, end: u64) {
+        let mut frames = Vec::new();
+        self.pt.for_each_leaf(&DirectMap, start, end, |va, pte| frames.push((va, pte & PTE_ADDR)));
+        for &(va, _) in &frames {
+            self.pt.clear(&DirectMap, va);
+        }
+        self.flush(start, end);
+        for (_, f) in frames {
+            put_frame(f);
+        }
+    }
+
+    fn insert(&mut self, vma: Vma<Backing>) -> Result<(), Errno> {
+        self.vmas.insert(vma).map_err(|_| ENOMEM)
+    }
+}
+
+impl Mm {
+    /// An empty address space with the entry page mapped.
+    pub fn new() -> Result<Arc<Mm>, Errno> {
+        let pt = mmu::new_page_table().ok_or(ENOMEM)?;
+        let mm = Arc::new(Mm {
+            inner: spin::Mutex::new(MmInner { pt, vmas: VmaSet::new(), brk_start: 0, brk: 0 }),
+        });
+        let entry = crate::arch::entry_page::ENTRY_PAGE_VA;
+        {
+            let mut inner = mm.inner.lock();
+            let prot = Prot::READ | Prot::EXEC;
+            inner.insert(Vma::new(
+                entry,
+                entry + PAGE_SIZE,
+                prot,
+                VmFlags::empty(),
+                0,
+                Backing::EntryPage,
+            ))?;
+            let frame = crate::trap::entry_frame();
+            get_frame(frame);
+            if inner.pt.set(&DirectMap, entry, leaf(frame, prot, false)).is_none() {
+                put_frame(frame);
+                return Err(ENOMEM);
+            }
+        }
+        Ok(mm)
+    }
+
+    pub fn root(&self) -> u64 {
+        self.inner.lock().pt.root
+    }
+
+    /// Resolve a fault at `addr` (Linux `handle_mm_fault`): demand-zero, shared
+    /// pages, write faults on read-only private pages (`do_wp_page`).
+    pub fn handle_fault(&self, addr: u64, write: bool, exec: bool) -> Result<(), FaultError> {
+        let va = page_down(addr);
+        let mut inner = self.inner.lock();
+        if inner.vmas.find(addr).is_none() {
+            inner.vmas.expand_stack(va, STACK_MAX).map_err(|_| FaultError::NoArea)?;
+        }
+        let vma = inner.vmas.find(addr).ok_or(FaultError::NoArea)?;
+        let (prot, backing, pgoff) = (vma.prot, vma.backing.clone(), vma.pgoff_of(va));
+        if prot.is_empty()
+            || (write && !prot.contains(Prot::WRITE))
+            || (exec && !prot.contains(Prot::EXEC))
+        {
+            return Err(FaultError::Access);
+        }
+        let pte = inner.pt.lookup(&DirectMap, va);
+        if pte & PTE_P != 0 {
+            if write && pte & PTE_RW == 0 {
+                return do_wp_page(&mut inner, va, pte, prot);
+            }
+            // Already mapped as needed (a fault another CPU resolved first).
+            return Ok(());
+        }
+        let frame = match backing {
+            Backing::Anon => {
+                ctr::global_add(ctr::PAGES_ZERO_FILLED, 1);
+                alloc_zeroed_frame().ok_or(FaultError::OutOfMemory)?
+            }
+            Backing::Shared(obj) => obj.get(pgoff).ok_or(FaultError::OutOfMemory)?,
+            Backing::EntryPage => return Err(FaultError::Access),
+        };
+        if inner.pt.set(&DirectMap, va, leaf(frame, prot, true)).is_none() {
+            put_frame(frame);
+            return Err(FaultError::OutOfMemory);
+        }
+        Ok(())
+    }
+
+    /// `mmap` (Linux `do_mmap` checks, anonymous mappings).
+    pub fn mmap(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: u32,
+        flags: u32,
+        fd: i32,
+        offset: u64,
+    ) -> Result<u64, Errno> {
+        let prot = Prot::from_bits(prot).ok_or(EINVAL)?;
+        if len == 0 {
+            return Err(EINVAL);
+        }
+        if flags & !MAP_KNOWN != 0 && flags & MAP_TYPE == MAP_SHARED_VALIDATE {
+            return Err(crate::errno::EOPNOTSUPP);
+        }
+        let shared = match flags & MAP_TYPE {
+            MAP_SHARED | MAP_SHARED_VALIDATE => true,
+            MAP_PRIVATE => false,
+            _ => return Err(EINVAL),
+        };
+        if !offset.is_multiple_of(PAGE_SIZE) {
+            return Err(EINVAL);
+        }
+        let len = page_up(len).ok_or(ENOMEM)?;
+        if len > USER_TOP {
+            return Err(ENOMEM);
+        }
+        if flags & MAP_ANONYMOUS == 0 {
+            // File mappings are not implemented by this RAM file system yet.
+            let _ = fd;
+            return Err(ENODEV);
+        }
+        if flags & MAP_HUGETLB != 0 {
+            return Err(EINVAL);
+        }
+        let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+        if fixed
+            && (!addr.is_multiple_of(PAGE_SIZE)
+                || addr.checked_add(len).is_none_or(|e| e > USER_TOP))
+        {
+            return Err(EINVAL);
+        }
+        let mut inner = self.inner.lock();
+        let start = if fixed {
+            if !inner.vmas.is_range_free(addr, addr + len) {
+                if flags & MAP_FIXED_NOREPLACE != 0 {
+                    return Err(EEXIST);
+                }
+                inner.vmas.remove_range(addr, addr + len);
+                inner.zap(addr, addr + len);
+            }
+            addr
+        } else {
+            let hint = (addr != 0).then(|| page_down(addr)).filter(|&h| h >= MMAP_MIN_ADDR);
+            inner.vmas.find_free(len, hint, MMAP_MIN_ADDR, MMAP_BASE).ok_or(ENOMEM)?
+        };
+        let (vflags, backing) = if shared {
+            (VmFlags::SHARED, Backing::Shared(Arc::new(SharedAnon::default())))
+        } else {
+            (VmFlags::empty(), Backing::Anon)
+        };
+        let vflags = if flags & MAP_GROWSDOWN != 0 { vflags | VmFlags::GROWSDOWN } else { vflags };
+        inner.insert(Vma::new(start, start + len, prot, vflags, 0, backing))?;
+        drop(inner);
+        if flags & MAP_POPULATE != 0 {
+            for va in (start..start + len).step_by(PAGE_SIZE as usize) {
+                let _ = self.handle_fault(va, prot.contains(Prot::WRITE), false);
+            }
+        }
+        Ok(start)
+    }
+
+    /// `munmap` (Linux `do_munmap`).
+    pub fn munmap(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
+            return Err(EINVAL);
+        }
+        let len = page_up(len).ok_or(EINVAL)?;
+        let end = addr.checked_add(len).filter(|&e| e <= USER_TOP).ok_or(EINVAL)?;
+        let mut inner = self.inner.lock();
+        inner.vmas.remove_range(addr, end);
+        inner.zap(addr, end);
+        Ok(())
+    }
+
+    /// `mprotect` (Linux `do_mprotect_pkey`).
+    pub fn mprotect(&self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        const PROT_GROWSDOWN: u32 = 0x0100_0000;
+        const PROT_GROWSUP: u32 = 0x0200_0000;
+        if !addr.is_multiple_of(PAGE_SIZE)
+            || prot & (PROT_GROWSDOWN | PROT_GROWSUP) == PROT_GROWSDOWN | PROT_GROWSUP
+        {
+            return Err(EINVAL);
+        }
+        let prot = Prot::from_bits(prot & !(PROT_GROWSDOWN | PROT_GROWSUP)).ok_or(EINVAL)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let len = page_up(len).ok_or(ENOMEM)?;
+        let end = addr.checked_add(len).filter(|&e| e <= USER_TOP).ok_or(ENOMEM)?;
+        let mut inner = self.inner.lock();
+        inner.vmas.protect_range(addr, end, prot)?;
+        let mut updates = Vec::new();
+        inner.pt.for_each_leaf(&DirectMap, addr, end, |va, pte| updates.push((va, pte)));
+        for (va, pte) in updates {
+            let frame = pte & PTE_ADDR;
+            // A private page another process still maps stays read-only (COW).
+            let exclusive = pte & PTE_RW != 0 || frame_refcount(frame) == 1;
+            inner.pt.set(&DirectMap, va, leaf(frame, prot, exclusive));
+        }
+        inner.flush(addr, end);
+        Ok(())
+    }
+
+    /// `brk` (Linux `SYSCALL_DEFINE1(brk)`): the new break, or the old one when
+    /// the request cannot be met.
+    pub fn brk(&self, new: u64) -> u64 {
+        let mut inner = self.inner.lock();
+        let old = inner.brk;
+        if new < inner.brk_start {
+            return old;
+        }
+        let (old_end, new_end) = match (page_up(old), page_up(new)) {
+            (Some(a), Some(b)) if b <= MMAP_BASE => (a, b),
+            _ => return old,
+        };
+        if new_end > old_end {
+            if !inner.vmas.is_range_free(old_end, new_end) {
+                return old;
+            }
+            let rw = Prot::READ | Prot::WRITE;
+            if inner
+                .insert(Vma::new(
+                    old_end,
+                    new_end,
+                    rw,
+                    VmFlags::empty(),
+                    old_end / PAGE_SIZE,
+                    Backing::Anon,
+                ))
+                .is_err()
+            {
+                return old;
+            }
+        } else if new_end < old_end {
+            inner.vmas.remove_range(new_end, old_end);
+            inner.zap(new_end, old_end);
+        }
+        inner.brk = new;
+        new
+    }
+
+    /// Set the program break's start (exec: just above the loaded image).
+    pub fn set_brk_start(&self, start: u64) {
+        let mut inner = self.inner.lock();
+        inner.brk_start = start;
+        inner.brk = start;
+    }
+
+    /// Map `[start, end)` private anonymous with `prot` (exec's segments and stack).
+    pub fn map_anon(&self, start: u64, end: u64, prot: Prot, flags: VmFlags) -> Result<(), Errno> {
+        let pgoff = start / PAGE_SIZE;
+        self.inner.lock().insert(Vma::new(start, end, prot, flags, pgoff, Backing::Anon))
+    }
+
+    /// Write `data` at user address `va` of this (not necessarily loaded) address
+    /// space, allocating its pages (exec: segments and the initial stack).
+    pub fn populate(&self, va: u64, data: &[u8]) -> Result<(), Errno> {
+        let inner = self.inner.lock();
+        let mut done = 0usize;
+        while done < data.len() {
+            let addr = va + done as u64;
+            let page = page_down(addr);
+            let vma = inner.vmas.find(addr).ok_or(EINVAL)?;
+            let pte = inner.pt.lookup(&DirectMap, page);
+            let frame = if pte & PTE_P != 0 {
+                pte & PTE_ADDR
+            } else {
+                let f = alloc_zeroed_frame().ok_or(ENOMEM)?;
+                if inner.pt.set(&DirectMap, page, leaf(f, vma.prot, true)).is_none() {
+                    put_frame(f);
+                    return Err(ENOMEM);
+                }
+                f
+            };
+            let off = (addr - page) as usize;
+            let n = (PAGE_SIZE as usize - off).min(data.len() - done);
+            crate::arch::boot::phys_slice_mut(frame + off as u64, n)
+                .copy_from_slice(&data[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Bytes of mapped areas (for tests and counters).
+    pub fn mapped_pages(&self) -> u64 {
+        self.inner.lock().vmas.total_pages()
+    }
+
+    /// For the boot probe: one private read/write page at `va`.
+    pub fn map_fixed_for_probe(&self, va: u64) -> Result<(), Errno> {
+        self.map_anon(va, va + PAGE_SIZE, Prot::READ | Prot::WRITE, VmFlags::empty())
+    }
+}
+
+/// A write to a read-only page of a writable private area (Linux `do_wp_page`):
+/// reuse the page when this is its only user, else copy it.
+fn do_wp_page(inner: &mut MmInner, va: u64, pte: u64, prot: Prot) -> Result<(), FaultError> {
+    let old = pte & PTE_ADDR;
+    let vma_shared = inner.vmas.find(va).is_some_and(|v| v.flags.contains(VmFlags::SHARED));
+    if vma_shared || frame_refcount(old) == 1 {
+        inner.pt.set(&DirectMap, va, leaf(old, prot, true));
+    } else {
+        let new = crate::mm::alloc_frame().ok_or(FaultError::OutOfMemory)?;
+        mmu::copy_frame(new, old);
+        inner.pt.set(&DirectMap, va, leaf(new, prot, true));
+        put_frame(old);
+    }
+    inner.flush(va, va + PAGE_SIZE);
+    Ok(())
+}
+
+impl Drop for Mm {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut();
+        inner.zap(0, USER_TOP + PAGE_SIZE);
+        let pt = core::mem::replace(&mut inner.pt, PageTable { root: 0 });
+        pt.destroy(&DirectMap);
+    }
+}

@@ -1,0 +1,35 @@
+//! Processes, named after Linux's `kernel/` files.
+#[cfg(target_os = "none")]
+pub mod exit;
+pub mod rlimit;
+pub mod signal;
+#[cfg(target_os = "none")]
+pub mod task;
+
+#[cfg(target_os = "none")]
+pub use task::Task;
+
+/// How a task ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitReason {
+    Exited(u8),
+    Killed { signal: u8, core: bool },
+}
+
+impl ExitReason {
+    /// Linux's wait status encoding.
+    pub fn wait_status(self) -> i32 {
+        match self {
+            ExitReason::Exited(code) => (code as i32) << 8,
+            ExitReason::Killed { signal, core } => signal as i32 | if core { 0x80 } else { 0 },
+        }
+    }
+
+    /// A shell's (and the VMM's) exit code: the status, or 128 + signal.
+    pub fn shell_status(self) -> u8 {
+        match self {
+            ExitReason::Exited(code) => code,
+            ExitReason::Killed { signal, .. } => 128u8.wrapping_add(signal),
+        }
+    }
+}

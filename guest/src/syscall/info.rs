@@ -1,0 +1,84 @@
+//! uname, getrandom and resource limits.
+
+use super::{Args, SysResult};
+use crate::errno::{EINVAL, EPERM};
+use crate::process::rlimit::{Rlimit, RLIMIT_NOFILE};
+use crate::sched::current;
+use crate::uaccess;
+
+/// `struct utsname`: six 65-byte fields.
+pub fn uname(a: &Args) -> SysResult {
+    let mut buf = [0u8; 65 * 6];
+    let fields: [&[u8]; 6] =
+        [b"Linux", b"kvmfork", b"6.1.0-kvmfork", b"#1 SMP", b"x86_64", b"(none)"];
+    for (i, f) in fields.iter().enumerate() {
+        buf[65 * i..65 * i + f.len()].copy_from_slice(f);
+    }
+    uaccess::write_bytes(a.u(0), &buf).map(|_| 0)
+}
+
+const GRND_NONBLOCK: u32 = 1;
+const GRND_RANDOM: u32 = 2;
+const GRND_INSECURE: u32 = 4;
+
+pub fn getrandom(a: &Args) -> SysResult {
+    let (buf, len, flags) = (a.u(0), a.u(1) as usize, a.u32(2));
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
+        || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE
+    {
+        return Err(EINVAL);
+    }
+    // Linux caps one call at 32 MiB - 1 bytes (MAX_RW_COUNT is larger; getrandom
+    // returns short counts for large requests). Fill in chunks.
+    let len = len.min(i32::MAX as usize);
+    let mut chunk = [0u8; 256];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(chunk.len());
+        crate::random::get_random_bytes(&mut chunk[..n]);
+        uaccess::write_bytes(buf + done as u64, &chunk[..n])?;
+        done += n;
+    }
+    Ok(len as u64)
+}
+
+fn rlimit_words(r: Rlimit) -> [u64; 2] {
+    [r.cur, r.max]
+}
+
+/// `prlimit64(pid, resource, new, old)`: this process only (pid 0 or own).
+pub fn prlimit64(a: &Args) -> SysResult {
+    let t = current().unwrap();
+    let pid = a.i32(0);
+    if pid != 0 && pid as u32 != t.tgid {
+        return Err(crate::errno::ESRCH);
+    }
+    let resource = a.u32(1) as usize;
+    let new = if a.u(2) != 0 { Some(uaccess::read_u64s::<2>(a.u(2))?) } else { None };
+    let privileged = t.creds().euid == 0;
+    let mut limits = t.rlimits.lock();
+    let old = limits.get(resource).ok_or(EINVAL)?;
+    if let Some([cur, max]) = new {
+        limits.set(resource, Rlimit { cur, max }, privileged)?;
+    }
+    drop(limits);
+    if a.u(3) != 0 {
+        uaccess::write_u64s(a.u(3), &rlimit_words(old))?;
+    }
+    Ok(0)
+}
+
+pub fn getrlimit(a: &Args) -> SysResult {
+    let t = current().unwrap();
+    let r = t.rlimits.lock().get(a.u32(0) as usize).ok_or(EINVAL)?;
+    uaccess::write_u64s(a.u(1), &rlimit_words(r)).map(|_| 0)
+}
+
+pub fn setrlimit(a: &Args) -> SysResult {
+    let t = current().unwrap();
+    let [cur, max] = uaccess::read_u64s::<2>(a.u(1))?;
+    let privileged = t.creds().euid == 0;
+    t.rlimits.lock().set(a.u32(0) as usize, Rlimit { cur, max }, privileged)?;
+    let _ = (EPERM, RLIMIT_NOFILE);
+    Ok(0)
+}

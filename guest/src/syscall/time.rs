@@ -1,0 +1,98 @@
+//! Clocks and sleeping.
+
+use super::{Args, SysResult};
+use crate::errno::{EFAULT, EINVAL};
+use crate::time::{monotonic_ns, ns_to_timespec, realtime_ns, timespec_to_ns};
+use crate::uaccess;
+
+pub const CLOCK_REALTIME: u32 = 0;
+pub const CLOCK_MONOTONIC: u32 = 1;
+pub const CLOCK_PROCESS_CPUTIME_ID: u32 = 2;
+pub const CLOCK_THREAD_CPUTIME_ID: u32 = 3;
+pub const CLOCK_MONOTONIC_RAW: u32 = 4;
+pub const CLOCK_REALTIME_COARSE: u32 = 5;
+pub const CLOCK_MONOTONIC_COARSE: u32 = 6;
+pub const CLOCK_BOOTTIME: u32 = 7;
+pub const CLOCK_TAI: u32 = 11;
+const TIMER_ABSTIME: u32 = 1;
+
+/// The clock's current value in ns. CPU-time clocks use time since the process
+/// started until per-task accounting arrives with the scheduler (an upper bound).
+fn clock_now(clock: i32) -> Result<u64, crate::errno::Errno> {
+    if clock < 0 {
+        return Err(EINVAL);
+    }
+    match clock as u32 {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_TAI => Ok(realtime_ns()),
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
+            Ok(monotonic_ns())
+        }
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(monotonic_ns()),
+        _ => Err(EINVAL),
+    }
+}
+
+fn write_timespec(addr: u64, ns: u64) -> Result<(), crate::errno::Errno> {
+    let (s, n) = ns_to_timespec(ns);
+    uaccess::write_u64s(addr, &[s as u64, n as u64])
+}
+
+fn read_timespec(addr: u64) -> Result<u64, crate::errno::Errno> {
+    let [s, n] = uaccess::read_u64s::<2>(addr)?;
+    timespec_to_ns(s as i64, n as i64).ok_or(EINVAL)
+}
+
+pub fn clock_gettime(a: &Args) -> SysResult {
+    let now = clock_now(a.i32(0))?;
+    write_timespec(a.u(1), now).map(|_| 0)
+}
+
+pub fn clock_getres(a: &Args) -> SysResult {
+    clock_now(a.i32(0))?;
+    if a.u(1) != 0 {
+        write_timespec(a.u(1), 1)?;
+    }
+    Ok(0)
+}
+
+pub fn gettimeofday(a: &Args) -> SysResult {
+    if a.u(0) != 0 {
+        let ns = realtime_ns();
+        uaccess::write_u64s(a.u(0), &[ns / 1_000_000_000, (ns % 1_000_000_000) / 1000])?;
+    }
+    if a.u(1) != 0 {
+        uaccess::write_u64s(a.u(1), &[0])?;
+    }
+    Ok(0)
+}
+
+pub fn time(a: &Args) -> SysResult {
+    let secs = realtime_ns() / 1_000_000_000;
+    if a.u(0) != 0 {
+        uaccess::write_u64s(a.u(0), &[secs]).map_err(|_| EFAULT)?;
+    }
+    Ok(secs)
+}
+
+/// Sleep until the monotonic clock reaches `deadline`.
+fn sleep_until(deadline: u64) {
+    crate::sched::wait_until(|| monotonic_ns() >= deadline);
+}
+
+pub fn nanosleep(a: &Args) -> SysResult {
+    let ns = read_timespec(a.u(0))?;
+    sleep_until(monotonic_ns().saturating_add(ns));
+    Ok(0)
+}
+
+pub fn clock_nanosleep(a: &Args) -> SysResult {
+    let (clock, flags) = (a.i32(0), a.u32(1));
+    if clock as u32 == CLOCK_THREAD_CPUTIME_ID {
+        return Err(EINVAL);
+    }
+    let now = clock_now(clock)?;
+    let ns = read_timespec(a.u(2))?;
+    let wait = if flags & TIMER_ABSTIME != 0 { ns.saturating_sub(now) } else { ns };
+    sleep_until(monotonic_ns().saturating_add(wait));
+    Ok(0)
+}

@@ -1,0 +1,107 @@
+//! Typed access to user memory for system calls, on top of the arch layer's
+//! checked, fault-recovering copies. Every bad pointer is EFAULT.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::arch::uaccess::{copy_from_user, copy_to_user};
+use crate::errno::{Errno, EFAULT, ENAMETOOLONG};
+
+pub fn read_bytes(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    let mut v = vec![0u8; len];
+    copy_from_user(&mut v, addr)?;
+    Ok(v)
+}
+
+pub fn read_u32(addr: u64) -> Result<u32, Errno> {
+    let mut b = [0u8; 4];
+    copy_from_user(&mut b, addr)?;
+    Ok(u32::from_le_bytes(b))
+}
+
+pub fn read_u64(addr: u64) -> Result<u64, Errno> {
+    let mut b = [0u8; 8];
+    copy_from_user(&mut b, addr)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// `n` consecutive u64 words (structs such as timespec, rlimit, iovec).
+pub fn read_u64s<const N: usize>(addr: u64) -> Result<[u64; N], Errno> {
+    let mut b = vec![0u8; 8 * N];
+    copy_from_user(&mut b, addr)?;
+    Ok(core::array::from_fn(|i| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().unwrap())))
+}
+
+pub fn write_bytes(addr: u64, data: &[u8]) -> Result<(), Errno> {
+    copy_to_user(addr, data)
+}
+
+pub fn write_u32(addr: u64, v: u32) -> Result<(), Errno> {
+    copy_to_user(addr, &v.to_le_bytes())
+}
+
+pub fn write_u64s(addr: u64, words: &[u64]) -> Result<(), Errno> {
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    copy_to_user(addr, &bytes)
+}
+
+/// A NUL-terminated string of at most `max` bytes (without the NUL):
+/// ENAMETOOLONG beyond it (Linux `strncpy_from_user` + `getname`).
+pub fn read_cstr(addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+    if addr == 0 {
+        return Err(EFAULT);
+    }
+    let mut out = Vec::new();
+    let mut at = addr;
+    loop {
+        // Copy up to the end of the page so that a string ending just before an
+        // unmapped page is read without touching it.
+        let chunk = (4096 - (at % 4096)) as usize;
+        let mut buf = vec![0u8; chunk];
+        copy_from_user(&mut buf, at)?;
+        if let Some(nul) = buf.iter().position(|&b| b == 0) {
+            out.extend_from_slice(&buf[..nul]);
+            return if out.len() > max { Err(ENAMETOOLONG) } else { Ok(out) };
+        }
+        out.extend_from_slice(&buf);
+        if out.len() > max {
+            return Err(ENAMETOOLONG);
+        }
+        at += chunk as u64;
+    }
+}
+
+/// A NULL-terminated array of string pointers (argv, envp), with Linux's limits.
+pub fn read_cstr_array(
+    addr: u64,
+    max_count: usize,
+    max_total: usize,
+) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    let mut total = 0usize;
+    for i in 0.. {
+        let p = read_u64(addr + 8 * i as u64)?;
+        if p == 0 {
+            break;
+        }
+        if out.len() >= max_count {
+            return Err(crate::errno::E2BIG);
+        }
+        let s = read_cstr(p, 128 * 1024).map_err(|e| {
+            if e == ENAMETOOLONG {
+                crate::errno::E2BIG
+            } else {
+                e
+            }
+        })?;
+        total += s.len() + 1 + 8;
+        if total > max_total {
+            return Err(crate::errno::E2BIG);
+        }
+        out.push(s);
+    }
+    Ok(out)
+}

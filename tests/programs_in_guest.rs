@@ -1,0 +1,172 @@
+//! User programs in the guest: the same static binaries run on this machine's
+//! Linux and as pid 1 in the guest, and their output and exit status must be
+//! identical. Each checking program exits with its number of failed checks.
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+
+use vmm::programs::path;
+use vmm::{ExitReport, GuestExit, Vm};
+
+/// Run `name` with `args` as pid 1 in a guest with `vcpus`.
+fn in_guest(name: &str, args: &[&str], vcpus: u32) -> ExitReport {
+    Vm::builder()
+        .vcpus(vcpus)
+        .memory_mib(256)
+        .cmdline("quiet")
+        .program(path(name), args)
+        .boot()
+        .expect("boot")
+        .wait(Some(common::TIMEOUT))
+        .expect("wait")
+}
+
+/// Run `name` on the host: (exit code or 128 + signal, stdout, stderr).
+fn on_host(name: &str, args: &[&str]) -> (u8, String, String) {
+    let o = Command::new(path(name)).args(args).stdin(Stdio::null()).output().expect("host run");
+    let code = o.status.code().map_or_else(|| 128 + o.status.signal().unwrap() as u8, |c| c as u8);
+    (code, String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+/// Same exit status, stdout and stderr in the guest as on the host.
+fn same_as_linux(name: &str, args: &[&str]) -> ExitReport {
+    let (code, out, err) = on_host(name, args);
+    let r = in_guest(name, args, 1);
+    assert_eq!(
+        r.exit,
+        GuestExit::Status(code),
+        "{name}: kernel said:\n{}\nstdout:\n{}",
+        r.console,
+        r.stdout
+    );
+    assert_eq!(r.stdout, out, "{name}: stdout differs from Linux");
+    assert_eq!(r.stderr, err, "{name}: stderr differs from Linux");
+    r
+}
+
+#[test]
+fn hello_rust_and_c_match_linux() {
+    for name in ["hello", "hello_c"] {
+        let r = same_as_linux(name, &["a", "b c", ""]);
+        assert!(r.stdout.contains("argv[2] b c\n"), "{}", r.stdout);
+    }
+}
+
+fn checks_match_linux(name: &str) -> String {
+    let r = same_as_linux(name, &[]);
+    assert_eq!(r.exit, GuestExit::Status(0), "{name}: every check passes");
+    assert!(
+        r.stdout.lines().count() > 20 && r.stdout.lines().all(|l| l.starts_with("ok ")),
+        "{}",
+        r.stdout
+    );
+    r.stdout
+}
+
+#[test]
+fn system_calls_match_linux_rust_and_c() {
+    let rust = checks_match_linux("syscalls");
+    let c = checks_match_linux("syscalls_c");
+    assert_eq!(rust, c);
+}
+
+#[test]
+fn files_match_linux_rust_and_c() {
+    let rust = checks_match_linux("files");
+    let c = checks_match_linux("files_c");
+    assert_eq!(rust, c);
+}
+
+#[test]
+fn every_bad_pointer_is_efault() {
+    checks_match_linux("efault");
+}
+
+#[test]
+fn sixty_four_mib_through_mmap() {
+    let r = same_as_linux("mmap64", &[]);
+    assert_eq!(r.stdout, "ok 64 MiB\n");
+    // Every page was a demand-zero fault taken from user mode.
+    assert!(
+        r.counters.global.pages_zero_filled >= 16384,
+        "{}",
+        r.counters.global.pages_zero_filled
+    );
+    assert!(r.counters.cpu[0].page_faults_user >= 16384);
+}
+
+#[test]
+fn exit_status_and_death_by_signal() {
+    same_as_linux("exitcode", &["42"]);
+    same_as_linux("exitcode", &[]);
+    let r = same_as_linux("abort", &[]);
+    assert_eq!(r.exit, GuestExit::Status(128 + 6), "SIGABRT");
+}
+
+#[test]
+fn raw_syscall_instruction_is_sigsys_on_this_host_and_the_kernel_goes_on() {
+    let r = in_guest("rawsyscall", &[], 2);
+    if r.counters.global.syscall_insn == 1 {
+        // A host where `syscall` works (hardware KVM): it behaves as on Linux.
+        assert_eq!(r.exit, GuestExit::Status(0));
+        assert_eq!(r.stdout, on_host("rawsyscall", &[]).1);
+        return;
+    }
+    assert_eq!(r.counters.global.syscall_insn, 2, "the boot self-test ran");
+    assert_eq!(r.exit, GuestExit::Status(128 + 31), "SIGSYS; kernel said:\n{}", r.console);
+    assert!(r.console.contains("pid 1 (rawsyscall): killed by SIGSYS"), "{}", r.console);
+    assert!(r.console.contains("AT_SYSINFO"), "the message says what to do: {}", r.console);
+    assert_eq!(r.stdout, "", "nothing ran after the syscall");
+}
+
+#[test]
+fn missing_or_bad_program_is_a_clear_error() {
+    let bad = std::env::temp_dir().join(format!("notelf-{}", std::process::id()));
+    std::fs::write(&bad, b"#!/bin/sh\necho hi\n").unwrap();
+    let r = Vm::builder()
+        .cmdline("quiet")
+        .program(&bad, &[] as &[&str])
+        .boot()
+        .unwrap()
+        .wait(Some(common::TIMEOUT))
+        .unwrap();
+    assert_eq!(r.exit, GuestExit::Status(vmm::protocol::exit_status::INIT_FAILED));
+    assert!(r.console.contains("cannot run /bin/notelf-"), "{}", r.console);
+    assert!(r.console.contains("errno 8"), "ENOEXEC: {}", r.console);
+    // A dynamically linked program (the host's own ls).
+    if std::path::Path::new("/bin/ls").exists() {
+        let r = Vm::builder()
+            .cmdline("quiet")
+            .program("/bin/ls", &[] as &[&str])
+            .boot()
+            .unwrap()
+            .wait(Some(common::TIMEOUT))
+            .unwrap();
+        assert_eq!(r.exit, GuestExit::Status(vmm::protocol::exit_status::INIT_FAILED));
+        assert!(r.console.contains("dynamically linked"), "{}", r.console);
+    }
+    // A file the VMM cannot read is its own clear error.
+    let e = Vm::builder().program("/nonexistent/prog", &[] as &[&str]).boot().err().unwrap();
+    assert!(e.to_string().contains("cannot read /nonexistent/prog"), "{e}");
+}
+
+#[test]
+fn extra_files_and_cli() {
+    // --file puts host files into the guest; the program runs with arguments
+    // from the command line, and its stdout is the VMM's stdout.
+    let o = common::vmm(&[
+        "run",
+        "--vcpus",
+        "2",
+        "--file",
+        "/etc/hostname:/etc/hostname",
+        path("hello").to_str().unwrap(),
+        "x",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert_eq!(common::stdout(&o), "hello from rust\nargc 2\nargv[0] hello\nargv[1] x\n");
+    let o = common::vmm(&["run", path("exitcode").to_str().unwrap(), "9"]);
+    assert_eq!(o.status.code(), Some(9));
+}

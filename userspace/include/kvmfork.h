@@ -1,0 +1,806 @@
+/*
+ * kvmfork.h: freestanding support for C test programs that run both on Linux
+ * and in the kvmfork guest kernel. Build with
+ *
+ *   gcc -static -nostdlib -ffreestanding -fno-pie -no-pie -O2 -fno-stack-protector
+ *
+ * The header defines (not only declares) everything, including `_start`,
+ * `memcpy` and `memset`: include it in exactly one .c file per program.
+ *
+ * - `_start` takes the System V initial stack (argc, argv, NULL, envp, NULL,
+ *   auxv pairs), records AT_SYSINFO, calls `int main(int argc, char **argv,
+ *   char **envp)` and passes its result to exit_group.
+ * - `sys_call6(nr, a1, ..., a6)` (and sys_call0..5) return the raw kernel
+ *   result, -errno on error. They `call` the AT_SYSINFO entry with the
+ *   registers of the `syscall` instruction when the kernel passed one, else use
+ *   `syscall` (Linux passes none).
+ * - `sys_*` wrappers for the calls the test programs use, Linux x86-64 numbers
+ *   (SYS_*), errno values (E*), flag values and structures.
+ * - memcpy, memmove, memset, memcmp, strlen, strcmp; `printf`/`fdprintf`
+ *   (%d %i %u %x %s %c %% with l/ll/z sizes) that write one line per `write`,
+ *   and `snprintf` into a buffer.
+ * - check helpers printing `ok <name>` / `FAIL <name>: ...` like the Rust
+ *   `userspace::Checker`, and `check_status()` = number of failed checks.
+ */
+#ifndef KVMFORK_H
+#define KVMFORK_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef long ssize_t;
+typedef long off_t;
+
+/* ---- system-call numbers (arch/x86/entry/syscalls/syscall_64.tbl) ---- */
+#define SYS_read 0
+#define SYS_write 1
+#define SYS_open 2
+#define SYS_close 3
+#define SYS_stat 4
+#define SYS_fstat 5
+#define SYS_lseek 8
+#define SYS_mmap 9
+#define SYS_mprotect 10
+#define SYS_munmap 11
+#define SYS_brk 12
+#define SYS_ioctl 16
+#define SYS_pread64 17
+#define SYS_pwrite64 18
+#define SYS_readv 19
+#define SYS_writev 20
+#define SYS_pipe 22
+#define SYS_sched_yield 24
+#define SYS_dup 32
+#define SYS_dup2 33
+#define SYS_nanosleep 35
+#define SYS_getpid 39
+#define SYS_clone 56
+#define SYS_fork 57
+#define SYS_vfork 58
+#define SYS_execve 59
+#define SYS_exit 60
+#define SYS_wait4 61
+#define SYS_kill 62
+#define SYS_uname 63
+#define SYS_fcntl 72
+#define SYS_getdents 78
+#define SYS_getcwd 79
+#define SYS_chdir 80
+#define SYS_mkdir 83
+#define SYS_rmdir 84
+#define SYS_unlink 87
+#define SYS_getrlimit 97
+#define SYS_getuid 102
+#define SYS_getgid 104
+#define SYS_geteuid 107
+#define SYS_getegid 108
+#define SYS_getppid 110
+#define SYS_arch_prctl 158
+#define SYS_setrlimit 160
+#define SYS_gettid 186
+#define SYS_tkill 200
+#define SYS_futex 202
+#define SYS_getdents64 217
+#define SYS_set_tid_address 218
+#define SYS_clock_gettime 228
+#define SYS_clock_getres 229
+#define SYS_clock_nanosleep 230
+#define SYS_exit_group 231
+#define SYS_tgkill 234
+#define SYS_waitid 247
+#define SYS_openat 257
+#define SYS_mkdirat 258
+#define SYS_newfstatat 262
+#define SYS_unlinkat 263
+#define SYS_dup3 292
+#define SYS_pipe2 293
+#define SYS_prlimit64 302
+#define SYS_getrandom 318
+#define SYS_clone3 435
+
+/* ---- errno (asm-generic/errno-base.h, errno.h) ---- */
+#define EPERM 1
+#define ENOENT 2
+#define ESRCH 3
+#define EINTR 4
+#define EIO 5
+#define ENXIO 6
+#define E2BIG 7
+#define ENOEXEC 8
+#define EBADF 9
+#define ECHILD 10
+#define EAGAIN 11
+#define ENOMEM 12
+#define EACCES 13
+#define EFAULT 14
+#define EBUSY 16
+#define EEXIST 17
+#define EXDEV 18
+#define ENODEV 19
+#define ENOTDIR 20
+#define EISDIR 21
+#define EINVAL 22
+#define ENFILE 23
+#define EMFILE 24
+#define ENOTTY 25
+#define EFBIG 27
+#define ENOSPC 28
+#define ESPIPE 29
+#define EROFS 30
+#define EMLINK 31
+#define EPIPE 32
+#define ERANGE 34
+#define EDEADLK 35
+#define ENAMETOOLONG 36
+#define ENOSYS 38
+#define ENOTEMPTY 39
+#define ELOOP 40
+#define ETIMEDOUT 110
+
+/* ---- flags ---- */
+#define O_RDONLY 0
+#define O_WRONLY 1
+#define O_RDWR 2
+#define O_ACCMODE 3
+#define O_CREAT 0100
+#define O_EXCL 0200
+#define O_NOCTTY 0400
+#define O_TRUNC 01000
+#define O_APPEND 02000
+#define O_NONBLOCK 04000
+#define O_DIRECTORY 0200000
+#define O_NOFOLLOW 0400000
+#define O_CLOEXEC 02000000
+
+#define AT_FDCWD (-100)
+#define AT_SYMLINK_NOFOLLOW 0x100
+#define AT_REMOVEDIR 0x200
+#define AT_EMPTY_PATH 0x1000
+
+#define SEEK_SET 0
+#define SEEK_CUR 1
+#define SEEK_END 2
+
+#define F_DUPFD 0
+#define F_GETFD 1
+#define F_SETFD 2
+#define F_GETFL 3
+#define F_SETFL 4
+#define F_DUPFD_CLOEXEC 1030
+#define FD_CLOEXEC 1
+
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
+#define S_IFLNK 0120000
+#define S_IFREG 0100000
+#define S_IFBLK 060000
+#define S_IFDIR 040000
+#define S_IFCHR 020000
+#define S_IFIFO 010000
+#define S_ISREG(m) (((m) & S_IFMT) == S_IFREG)
+#define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
+#define S_ISFIFO(m) (((m) & S_IFMT) == S_IFIFO)
+#define S_ISCHR(m) (((m) & S_IFMT) == S_IFCHR)
+
+#define DT_UNKNOWN 0
+#define DT_FIFO 1
+#define DT_CHR 2
+#define DT_DIR 4
+#define DT_REG 8
+#define DT_LNK 10
+
+#define PROT_NONE 0
+#define PROT_READ 1
+#define PROT_WRITE 2
+#define PROT_EXEC 4
+#define MAP_SHARED 0x01
+#define MAP_PRIVATE 0x02
+#define MAP_FIXED 0x10
+#define MAP_ANONYMOUS 0x20
+#define PAGE_SIZE 4096UL
+
+#define CLOCK_REALTIME 0
+#define CLOCK_MONOTONIC 1
+#define TIMER_ABSTIME 1
+
+#define GRND_NONBLOCK 1
+#define GRND_RANDOM 2
+#define GRND_INSECURE 4
+
+#define TCGETS 0x5401
+#define TIOCGWINSZ 0x5413
+
+#define RLIMIT_CORE 4
+#define RLIMIT_NOFILE 7
+#define RLIM_INFINITY (~0UL)
+
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+#define FUTEX_PRIVATE_FLAG 128
+
+#define ARCH_SET_GS 0x1001
+#define ARCH_SET_FS 0x1002
+#define ARCH_GET_FS 0x1003
+#define ARCH_GET_GS 0x1004
+
+#define SIGABRT 6
+#define SIGKILL 9
+#define SIGSEGV 11
+#define SIGSYS 31
+
+#define AT_NULL 0
+#define AT_PAGESZ 6
+#define AT_SYSINFO 32
+
+/* ---- structures (x86-64 layouts) ---- */
+struct timespec {
+    long tv_sec;
+    long tv_nsec;
+};
+
+struct stat {
+    unsigned long st_dev;
+    unsigned long st_ino;
+    unsigned long st_nlink;
+    unsigned int st_mode;
+    unsigned int st_uid;
+    unsigned int st_gid;
+    unsigned int __pad0;
+    unsigned long st_rdev;
+    long st_size;
+    long st_blksize;
+    long st_blocks;
+    long st_atime;
+    long st_atime_nsec;
+    long st_mtime;
+    long st_mtime_nsec;
+    long st_ctime;
+    long st_ctime_nsec;
+    long __unused[3];
+};
+
+struct iovec {
+    void *iov_base;
+    size_t iov_len;
+};
+
+struct utsname {
+    char sysname[65];
+    char nodename[65];
+    char release[65];
+    char version[65];
+    char machine[65];
+    char domainname[65];
+};
+
+struct rlimit {
+    unsigned long rlim_cur;
+    unsigned long rlim_max;
+};
+
+struct winsize {
+    unsigned short ws_row;
+    unsigned short ws_col;
+    unsigned short ws_xpixel;
+    unsigned short ws_ypixel;
+};
+
+struct linux_dirent64 {
+    unsigned long d_ino;
+    long d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+/* ---- system calls ---- */
+
+/* The AT_SYSINFO entry, 0 to use the `syscall` instruction. */
+static unsigned long kvmfork_sysinfo;
+
+/* Whether system calls go through an AT_SYSINFO entry. */
+static inline __attribute__((unused)) int kvmfork_uses_sysinfo(void) { return kvmfork_sysinfo != 0; }
+
+long sys_call6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+    register long r10 __asm__("r10") = a4;
+    register long r8 __asm__("r8") = a5;
+    register long r9 __asm__("r9") = a6;
+    long ret;
+    if (kvmfork_sysinfo) {
+        /* `call` pushes the return address below RSP: step over the red zone
+         * first. The kernel returns to that address and pops it. */
+        __asm__ volatile("sub $128, %%rsp\n\t"
+                         "call *%[entry]\n\t"
+                         "add $128, %%rsp"
+                         : "=a"(ret)
+                         : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9),
+                           [entry] "r"(kvmfork_sysinfo)
+                         : "rcx", "r11", "memory", "cc");
+    } else {
+        __asm__ volatile("syscall"
+                         : "=a"(ret)
+                         : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+                         : "rcx", "r11", "memory", "cc");
+    }
+    return ret;
+}
+
+#define KF_UNUSED static inline __attribute__((unused))
+
+KF_UNUSED long sys_call0(long nr) { return sys_call6(nr, 0, 0, 0, 0, 0, 0); }
+KF_UNUSED long sys_call1(long nr, long a1) { return sys_call6(nr, a1, 0, 0, 0, 0, 0); }
+KF_UNUSED long sys_call2(long nr, long a1, long a2) { return sys_call6(nr, a1, a2, 0, 0, 0, 0); }
+KF_UNUSED long sys_call3(long nr, long a1, long a2, long a3)
+{
+    return sys_call6(nr, a1, a2, a3, 0, 0, 0);
+}
+KF_UNUSED long sys_call4(long nr, long a1, long a2, long a3, long a4)
+{
+    return sys_call6(nr, a1, a2, a3, a4, 0, 0);
+}
+KF_UNUSED long sys_call5(long nr, long a1, long a2, long a3, long a4, long a5)
+{
+    return sys_call6(nr, a1, a2, a3, a4, a5, 0);
+}
+
+/* A system call with the `syscall` instruction itself, never the AT_SYSINFO entry. */
+KF_UNUSED long raw_syscall3(long nr, long a1, long a2, long a3)
+{
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a1), "S"(a2), "d"(a3)
+                     : "rcx", "r11", "memory", "cc");
+    return ret;
+}
+
+/* Whether a raw result is an error (-4095..-1). */
+KF_UNUSED int sys_is_err(long r) { return r < 0 && r >= -4095; }
+
+#define L(x) ((long)(x))
+KF_UNUSED long sys_read(int fd, void *buf, size_t n) { return sys_call3(SYS_read, fd, L(buf), L(n)); }
+KF_UNUSED long sys_write(int fd, const void *buf, size_t n)
+{
+    return sys_call3(SYS_write, fd, L(buf), L(n));
+}
+KF_UNUSED long sys_readv(int fd, const struct iovec *iov, int n)
+{
+    return sys_call3(SYS_readv, fd, L(iov), n);
+}
+KF_UNUSED long sys_writev(int fd, const struct iovec *iov, int n)
+{
+    return sys_call3(SYS_writev, fd, L(iov), n);
+}
+KF_UNUSED long sys_pread64(int fd, void *buf, size_t n, long off)
+{
+    return sys_call4(SYS_pread64, fd, L(buf), L(n), off);
+}
+KF_UNUSED long sys_pwrite64(int fd, const void *buf, size_t n, long off)
+{
+    return sys_call4(SYS_pwrite64, fd, L(buf), L(n), off);
+}
+KF_UNUSED long sys_openat(int dirfd, const char *path, int flags, int mode)
+{
+    return sys_call4(SYS_openat, dirfd, L(path), flags, mode);
+}
+KF_UNUSED long sys_close(int fd) { return sys_call1(SYS_close, fd); }
+KF_UNUSED long sys_lseek(int fd, long off, int whence) { return sys_call3(SYS_lseek, fd, off, whence); }
+KF_UNUSED long sys_fstat(int fd, struct stat *st) { return sys_call2(SYS_fstat, fd, L(st)); }
+KF_UNUSED long sys_newfstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+    return sys_call4(SYS_newfstatat, dirfd, L(path), L(st), flags);
+}
+KF_UNUSED long sys_getdents64(int fd, void *buf, size_t n)
+{
+    return sys_call3(SYS_getdents64, fd, L(buf), L(n));
+}
+KF_UNUSED long sys_mkdirat(int dirfd, const char *path, int mode)
+{
+    return sys_call3(SYS_mkdirat, dirfd, L(path), mode);
+}
+KF_UNUSED long sys_unlinkat(int dirfd, const char *path, int flags)
+{
+    return sys_call3(SYS_unlinkat, dirfd, L(path), flags);
+}
+KF_UNUSED long sys_pipe2(int fds[2], int flags) { return sys_call2(SYS_pipe2, L(fds), flags); }
+KF_UNUSED long sys_dup(int fd) { return sys_call1(SYS_dup, fd); }
+KF_UNUSED long sys_dup2(int old, int new_) { return sys_call2(SYS_dup2, old, new_); }
+KF_UNUSED long sys_dup3(int old, int new_, int flags) { return sys_call3(SYS_dup3, old, new_, flags); }
+KF_UNUSED long sys_fcntl(int fd, int cmd, long arg) { return sys_call3(SYS_fcntl, fd, cmd, arg); }
+KF_UNUSED long sys_ioctl(int fd, unsigned long req, long arg)
+{
+    return sys_call3(SYS_ioctl, fd, L(req), arg);
+}
+KF_UNUSED long sys_getpid(void) { return sys_call0(SYS_getpid); }
+KF_UNUSED long sys_getppid(void) { return sys_call0(SYS_getppid); }
+KF_UNUSED long sys_gettid(void) { return sys_call0(SYS_gettid); }
+KF_UNUSED long sys_getuid(void) { return sys_call0(SYS_getuid); }
+KF_UNUSED long sys_geteuid(void) { return sys_call0(SYS_geteuid); }
+KF_UNUSED long sys_getgid(void) { return sys_call0(SYS_getgid); }
+KF_UNUSED long sys_getegid(void) { return sys_call0(SYS_getegid); }
+KF_UNUSED long sys_uname(struct utsname *u) { return sys_call1(SYS_uname, L(u)); }
+KF_UNUSED long sys_kill(int pid, int sig) { return sys_call2(SYS_kill, pid, sig); }
+KF_UNUSED long sys_set_tid_address(int *tidptr) { return sys_call1(SYS_set_tid_address, L(tidptr)); }
+KF_UNUSED long sys_arch_prctl(int code, unsigned long addr)
+{
+    return sys_call2(SYS_arch_prctl, code, L(addr));
+}
+KF_UNUSED long sys_clock_gettime(int clock, struct timespec *tp)
+{
+    return sys_call2(SYS_clock_gettime, clock, L(tp));
+}
+KF_UNUSED long sys_nanosleep(const struct timespec *req, struct timespec *rem)
+{
+    return sys_call2(SYS_nanosleep, L(req), L(rem));
+}
+KF_UNUSED long sys_clock_nanosleep(int clock, int flags, const struct timespec *req,
+                                   struct timespec *rem)
+{
+    return sys_call4(SYS_clock_nanosleep, clock, flags, L(req), L(rem));
+}
+KF_UNUSED long sys_sched_yield(void) { return sys_call0(SYS_sched_yield); }
+KF_UNUSED long sys_getrandom(void *buf, size_t n, unsigned flags)
+{
+    return sys_call3(SYS_getrandom, L(buf), L(n), flags);
+}
+KF_UNUSED long sys_prlimit64(int pid, int res, const struct rlimit *new_, struct rlimit *old)
+{
+    return sys_call4(SYS_prlimit64, pid, res, L(new_), L(old));
+}
+KF_UNUSED long sys_getrlimit(int res, struct rlimit *old) { return sys_call2(SYS_getrlimit, res, L(old)); }
+KF_UNUSED long sys_setrlimit(int res, const struct rlimit *new_)
+{
+    return sys_call2(SYS_setrlimit, res, L(new_));
+}
+KF_UNUSED long sys_futex(volatile unsigned *uaddr, int op, unsigned val, const struct timespec *timeout)
+{
+    return sys_call4(SYS_futex, L(uaddr), op, val, L(timeout));
+}
+KF_UNUSED long sys_mmap(unsigned long addr, size_t len, int prot, int flags, int fd, long off)
+{
+    return sys_call6(SYS_mmap, L(addr), L(len), prot, flags, fd, off);
+}
+KF_UNUSED long sys_munmap(unsigned long addr, size_t len) { return sys_call2(SYS_munmap, L(addr), L(len)); }
+KF_UNUSED long sys_mprotect(unsigned long addr, size_t len, int prot)
+{
+    return sys_call3(SYS_mprotect, L(addr), L(len), prot);
+}
+/* The new (or, on failure, unchanged) break; sys_brk(0) queries. */
+KF_UNUSED unsigned long sys_brk(unsigned long addr) { return (unsigned long)sys_call1(SYS_brk, L(addr)); }
+KF_UNUSED __attribute__((noreturn)) void sys_exit_group(int status)
+{
+    sys_call1(SYS_exit_group, status);
+    for (;;)
+        ;
+}
+#undef L
+
+/* ---- memory and strings (gcc may emit calls to memcpy/memset/memmove/memcmp) ---- */
+void *memcpy(void *restrict dst, const void *restrict src, size_t n)
+{
+    void *d = dst;
+    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+    return dst;
+}
+
+void *memmove(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if (d <= s || d >= s + n)
+        return memcpy(dst, src, n);
+    /* Overlapping with dst above src: copy backwards. */
+    d += n - 1;
+    s += n - 1;
+    __asm__ volatile("std\n\trep movsb\n\tcld" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+    return dst;
+}
+
+void *memset(void *dst, int c, size_t n)
+{
+    void *d = dst;
+    __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+    return dst;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+KF_UNUSED size_t strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+KF_UNUSED int strcmp(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
+/* ---- formatted output: one `write` per line ---- */
+struct kf_out {
+    int fd;      /* where kf_flush writes; -1: append to str instead */
+    size_t len;
+    char buf[512];
+    char *str;   /* for snprintf: destination, capacity (incl. NUL), length */
+    size_t str_cap, str_len;
+};
+
+KF_UNUSED void kf_flush(struct kf_out *o)
+{
+    size_t done = 0;
+    if (o->fd < 0) {
+        for (size_t i = 0; i < o->len; i++)
+            if (o->str_len + 1 < o->str_cap)
+                o->str[o->str_len++] = o->buf[i];
+        if (o->str_cap)
+            o->str[o->str_len] = '\0';
+        o->len = 0;
+        return;
+    }
+    while (done < o->len) {
+        long r = sys_write(o->fd, o->buf + done, o->len - done);
+        if (r <= 0)
+            break;
+        done += (size_t)r;
+    }
+    o->len = 0;
+}
+
+KF_UNUSED void kf_putc(struct kf_out *o, char c)
+{
+    if (o->len == sizeof o->buf)
+        kf_flush(o);
+    o->buf[o->len++] = c;
+}
+
+KF_UNUSED void kf_puts(struct kf_out *o, const char *s)
+{
+    while (*s)
+        kf_putc(o, *s++);
+}
+
+KF_UNUSED void kf_putu(struct kf_out *o, unsigned long v, unsigned base)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    while (n)
+        kf_putc(o, tmp[--n]);
+}
+
+/* %d %i %u %x %s %c %% with optional l, ll or z; '\n' ends a write. */
+KF_UNUSED void kf_vformat(struct kf_out *o, const char *fmt, va_list ap)
+{
+    for (; *fmt; fmt++) {
+        if (*fmt != '%') {
+            kf_putc(o, *fmt);
+            if (*fmt == '\n')
+                kf_flush(o);
+            continue;
+        }
+        int lng = 0;
+        fmt++;
+        while (*fmt == 'l' || *fmt == 'z') {
+            lng = 1;
+            fmt++;
+        }
+        switch (*fmt) {
+        case 'd':
+        case 'i': {
+            long v = lng ? va_arg(ap, long) : va_arg(ap, int);
+            if (v < 0) {
+                kf_putc(o, '-');
+                kf_putu(o, -(unsigned long)v, 10);
+            } else {
+                kf_putu(o, (unsigned long)v, 10);
+            }
+            break;
+        }
+        case 'u':
+            kf_putu(o, lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 10);
+            break;
+        case 'x':
+            kf_putu(o, lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 16);
+            break;
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            kf_puts(o, s ? s : "(null)");
+            break;
+        }
+        case 'c':
+            kf_putc(o, (char)va_arg(ap, int));
+            break;
+        case '%':
+            kf_putc(o, '%');
+            break;
+        case '\0':
+            fmt--;
+            break;
+        default:
+            kf_putc(o, '%');
+            kf_putc(o, *fmt);
+        }
+    }
+}
+
+KF_UNUSED __attribute__((format(printf, 2, 3))) void fdprintf(int fd, const char *fmt, ...)
+{
+    struct kf_out o;
+    o.fd = fd;
+    o.len = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    kf_vformat(&o, fmt, ap);
+    va_end(ap);
+    kf_flush(&o);
+}
+
+#define printf(...) fdprintf(1, __VA_ARGS__)
+
+/* Formats into buf (always NUL-terminated if size > 0); returns the length
+ * stored, at most size - 1. */
+KF_UNUSED __attribute__((format(printf, 3, 4))) size_t snprintf(char *buf, size_t size,
+                                                                 const char *fmt, ...)
+{
+    struct kf_out o;
+    o.fd = -1;
+    o.len = 0;
+    o.str = buf;
+    o.str_cap = size;
+    o.str_len = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    kf_vformat(&o, fmt, ap);
+    va_end(ap);
+    kf_flush(&o);
+    return o.str_len;
+}
+
+/* ---- errno names (as the Rust Errno displays them) ---- */
+KF_UNUSED const char *errno_name(long e)
+{
+    static char other[32];
+    switch (e) {
+#define KF_E(n) \
+    case n:     \
+        return #n;
+        KF_E(EPERM) KF_E(ENOENT) KF_E(ESRCH) KF_E(EINTR) KF_E(EIO) KF_E(ENXIO) KF_E(E2BIG)
+        KF_E(ENOEXEC) KF_E(EBADF) KF_E(ECHILD) KF_E(EAGAIN) KF_E(ENOMEM) KF_E(EACCES)
+        KF_E(EFAULT) KF_E(EBUSY) KF_E(EEXIST) KF_E(EXDEV) KF_E(ENODEV) KF_E(ENOTDIR)
+        KF_E(EISDIR) KF_E(EINVAL) KF_E(ENFILE) KF_E(EMFILE) KF_E(ENOTTY) KF_E(EFBIG)
+        KF_E(ENOSPC) KF_E(ESPIPE) KF_E(EROFS) KF_E(EMLINK) KF_E(EPIPE) KF_E(ERANGE)
+        KF_E(EDEADLK) KF_E(ENAMETOOLONG) KF_E(ENOSYS) KF_E(ENOTEMPTY) KF_E(ELOOP)
+        KF_E(ETIMEDOUT)
+#undef KF_E
+    }
+    /* "errno N" */
+    char *p = other + sizeof other;
+    unsigned long v = e < 0 ? -(unsigned long)e : (unsigned long)e;
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (e < 0)
+        *--p = '-';
+    p -= 6;
+    memcpy(p, "errno ", 6);
+    return p;
+}
+
+/* ---- checks: one line each, like the Rust userspace::Checker ---- */
+static unsigned kvmfork_failed;
+
+/* Records `cond` under `name`; returns it. */
+KF_UNUSED int check(const char *name, int cond)
+{
+    if (cond) {
+        printf("ok %s\n", name);
+    } else {
+        kvmfork_failed++;
+        printf("FAIL %s\n", name);
+    }
+    return cond;
+}
+
+/* Expects success (r >= 0); returns r. */
+KF_UNUSED long check_ok(const char *name, long r)
+{
+    if (sys_is_err(r)) {
+        kvmfork_failed++;
+        printf("FAIL %s: %s\n", name, errno_name(-r));
+    } else {
+        printf("ok %s\n", name);
+    }
+    return r;
+}
+
+/* Expects success with value `want`. */
+KF_UNUSED int check_ok_eq(const char *name, long r, long want)
+{
+    if (r == want) {
+        printf("ok %s\n", name);
+        return 1;
+    }
+    kvmfork_failed++;
+    if (sys_is_err(r))
+        printf("FAIL %s: %s\n", name, errno_name(-r));
+    else
+        printf("FAIL %s: got %ld, want %ld\n", name, r, want);
+    return 0;
+}
+
+/* Expects error `want` (r == -want). */
+KF_UNUSED int check_err(const char *name, long r, long want)
+{
+    if (r == -want) {
+        printf("ok %s\n", name);
+        return 1;
+    }
+    kvmfork_failed++;
+    if (sys_is_err(r))
+        printf("FAIL %s: got %s, want %s\n", name, errno_name(-r), errno_name(want));
+    else
+        printf("FAIL %s: succeeded, want %s\n", name, errno_name(want));
+    return 0;
+}
+
+/* The exit status: the number of failed checks, at most 255. */
+KF_UNUSED int check_status(void) { return kvmfork_failed > 255 ? 255 : (int)kvmfork_failed; }
+
+/* ---- program entry ---- */
+int main(int argc, char **argv, char **envp);
+
+/* The auxiliary vector, set at start. */
+static unsigned long *kvmfork_auxv;
+
+/* The value of auxiliary-vector entry `type`, 0 if absent. */
+KF_UNUSED unsigned long getauxval(unsigned long type)
+{
+    for (unsigned long *a = kvmfork_auxv; a && a[0] != AT_NULL; a += 2)
+        if (a[0] == type)
+            return a[1];
+    return 0;
+}
+
+__attribute__((used, noreturn)) void kvmfork_start(long *sp)
+{
+    int argc = (int)sp[0];
+    char **argv = (char **)(sp + 1);
+    char **envp = argv + argc + 1;
+    char **e = envp;
+    while (*e)
+        e++;
+    kvmfork_auxv = (unsigned long *)(e + 1);
+    kvmfork_sysinfo = getauxval(AT_SYSINFO);
+    sys_exit_group(main(argc, argv, envp));
+}
+
+__asm__(".text\n"
+        ".global _start\n"
+        ".type _start, @function\n"
+        "_start:\n"
+        "    xor %ebp, %ebp\n"
+        "    mov %rsp, %rdi\n"
+        "    and $-16, %rsp\n"
+        "    call kvmfork_start\n"
+        "    hlt\n"
+        ".size _start, . - _start\n");
+
+#endif /* KVMFORK_H */

@@ -1,0 +1,107 @@
+//! One printed line per check: `ok <name>` or `FAIL <name>: <why>`. A program
+//! exits with [`Checker::status`], the number of failed checks.
+//!
+//! Names and successful lines must not contain values that legitimately differ
+//! between kernels (pids, addresses, times), so output can be compared.
+
+use core::fmt::Display;
+
+use crate::errno::Errno;
+use crate::println;
+
+#[derive(Default)]
+pub struct Checker {
+    failed: u32,
+}
+
+impl Checker {
+    pub const fn new() -> Self {
+        Checker { failed: 0 }
+    }
+
+    /// Records `cond` under `name`; returns it.
+    pub fn check(&mut self, name: impl Display, cond: bool) -> bool {
+        if cond {
+            println!("ok {}", name);
+        } else {
+            self.failed += 1;
+            println!("FAIL {}", name);
+        }
+        cond
+    }
+
+    /// Records a failure with an explanation.
+    pub fn fail(&mut self, name: impl Display, why: impl Display) {
+        self.failed += 1;
+        println!("FAIL {}: {}", name, why);
+    }
+
+    /// Expects success; returns the value.
+    pub fn ok<T>(&mut self, name: impl Display, r: Result<T, Errno>) -> Option<T> {
+        match r {
+            Ok(v) => {
+                println!("ok {}", name);
+                Some(v)
+            }
+            Err(e) => {
+                self.fail(name, e);
+                None
+            }
+        }
+    }
+
+    /// Expects success with value `want`.
+    pub fn ok_eq<T: PartialEq + Display>(
+        &mut self,
+        name: impl Display,
+        r: Result<T, Errno>,
+        want: T,
+    ) -> bool {
+        match r {
+            Ok(v) if v == want => {
+                println!("ok {}", name);
+                true
+            }
+            Ok(v) => {
+                self.failed += 1;
+                println!("FAIL {}: got {}, want {}", name, v, want);
+                false
+            }
+            Err(e) => {
+                self.fail(name, e);
+                false
+            }
+        }
+    }
+
+    /// Expects error `want`.
+    pub fn err<T>(&mut self, name: impl Display, r: Result<T, Errno>, want: Errno) -> bool {
+        match r {
+            Err(e) if e == want => {
+                println!("ok {}", name);
+                true
+            }
+            Err(e) => {
+                self.failed += 1;
+                println!("FAIL {}: got {}, want {}", name, e, want);
+                false
+            }
+            Ok(_) => {
+                self.failed += 1;
+                println!("FAIL {}: succeeded, want {}", name, want);
+                false
+            }
+        }
+    }
+
+    /// The number of failed checks so far.
+    pub fn failures(&self) -> u32 {
+        self.failed
+    }
+
+    /// The exit status: the number of failed checks (at most 255, so it never
+    /// wraps to 0).
+    pub fn status(&self) -> i32 {
+        self.failed.min(255) as i32
+    }
+}
