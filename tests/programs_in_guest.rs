@@ -70,6 +70,14 @@ fn system_calls_match_linux_rust_and_c() {
     let rust = checks_match_linux("syscalls");
     let c = checks_match_linux("syscalls_c");
     assert_eq!(rust, c);
+    // The unknown system call the program makes (number 1000) is counted per
+    // number as ENOSYS; known calls are counted too.
+    let r = in_guest("syscalls", &[], 1);
+    let slots = vmm::protocol::counters::SYSCALL_SLOTS;
+    assert_eq!(r.counters.syscalls_enosys[slots - 1], r.counters.syscalls[slots - 1]);
+    assert!(r.counters.syscalls_enosys[slots - 1] >= 1, "number 1000 lands in the last slot");
+    assert!(r.counters.syscalls[39] >= 1, "getpid counted");
+    assert_eq!(r.counters.syscalls_enosys[39], 0);
 }
 
 #[test]
@@ -146,6 +154,30 @@ fn missing_or_bad_program_is_a_clear_error() {
             .unwrap();
         assert_eq!(r.exit, GuestExit::Status(vmm::protocol::exit_status::INIT_FAILED));
         assert!(r.console.contains("dynamically linked"), "{}", r.console);
+    }
+    // A truncated copy and one built for another architecture.
+    let good = std::fs::read(path("hello")).unwrap();
+    let truncated = std::env::temp_dir().join(format!("truncated-{}", std::process::id()));
+    std::fs::write(&truncated, &good[..good.len() / 3]).unwrap();
+    let mut arm = good.clone();
+    arm[18..20].copy_from_slice(&183u16.to_le_bytes());
+    let aarch64 = std::env::temp_dir().join(format!("aarch64-{}", std::process::id()));
+    std::fs::write(&aarch64, &arm).unwrap();
+    for (file, text) in [(&truncated, "truncated"), (&aarch64, "AArch64")] {
+        let r = Vm::builder()
+            .cmdline("quiet")
+            .program(file, &[] as &[&str])
+            .boot()
+            .unwrap()
+            .wait(Some(common::TIMEOUT))
+            .unwrap();
+        assert_eq!(
+            r.exit,
+            GuestExit::Status(vmm::protocol::exit_status::INIT_FAILED),
+            "{}",
+            r.console
+        );
+        assert!(r.console.contains(text) && r.console.contains("errno 8"), "{}", r.console);
     }
     // A file the VMM cannot read is its own clear error.
     let e = Vm::builder().program("/nonexistent/prog", &[] as &[&str]).boot().err().unwrap();
