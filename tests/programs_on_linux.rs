@@ -121,6 +121,7 @@ fn programs_are_static_executables() {
         "hello",
         "hello_c",
         "mmap64",
+        "opcost",
         "rawsyscall",
         "syscalls",
         "syscalls_c",
@@ -148,4 +149,17 @@ fn programs_are_static_executables() {
 #[should_panic(expected = "no user program named \"no-such-program\"")]
 fn unknown_program_name_panics() {
     let _ = path("no-such-program");
+}
+
+#[test]
+fn opcost_measures_both_operations() {
+    let o = run("opcost", &["100", "16"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("getpid ") && lines[0].ends_with(" ns"), "{out}");
+    assert!(lines[1].starts_with("fault ") && lines[1].ends_with(" ns"), "{out}");
+    // With 0 pages the fault measurement is skipped.
+    assert_eq!(text(&run("opcost", &["10", "0"]).stdout).lines().count(), 1);
 }
