@@ -202,3 +202,29 @@ fn extra_files_and_cli() {
     let o = common::vmm(&["run", path("exitcode").to_str().unwrap(), "9"]);
     assert_eq!(o.status.code(), Some(9));
 }
+
+#[test]
+fn execve_from_a_program_matches_linux() {
+    // execer checks execve's errors (ENOENT, EACCES, EFAULT, ENOEXEC for empty,
+    // non-ELF, truncated, AArch64 and PT_INTERP files), then execs execed, which
+    // checks its arguments, environment and that O_CLOEXEC closed one fd.
+    let (code, out, err) = on_host("execer", &[path("execed").to_str().unwrap()]);
+    assert_eq!(code, 0, "on Linux: {out}{err}");
+    let r = Vm::builder()
+        .cmdline("quiet")
+        .file(path("execed"), "/bin/execed")
+        .program(path("execer"), &["/bin/execed"])
+        .boot()
+        .unwrap()
+        .wait(Some(common::TIMEOUT))
+        .unwrap();
+    assert_eq!(r.exit, GuestExit::Status(0), "kernel said:\n{}\n{}", r.console, r.stdout);
+    assert_eq!(r.stdout, out, "execer/execed output differs from Linux");
+    assert!(r.stdout.contains("ok execed fd B with O_CLOEXEC is closed"), "{}", r.stdout);
+}
+
+#[test]
+fn static_pie_relocates_and_runs() {
+    let r = same_as_linux("hello_pie", &[]);
+    assert!(r.stdout.starts_with("hello from pie\n"), "{}", r.stdout);
+}

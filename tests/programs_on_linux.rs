@@ -106,8 +106,91 @@ fn abort_dies_by_sigabrt() {
     assert_eq!(text(&o.stdout), "");
 }
 
-/// Every program is a static, non-PIE x86-64 executable (`ET_EXEC`, no
-/// interpreter, no dynamic section), and each is covered by a test here.
+/// `execer <execed>`: execve's errors (ENOENT, EACCES, EFAULT, ENOEXEC), then
+/// it execs execed, which continues the output in the same process: its
+/// arguments, its environment, fd A (no O_CLOEXEC) open and fd B (O_CLOEXEC)
+/// closed. Every line is a passed check or one of execed's `execed: ` lines.
+#[test]
+fn execer_then_execed() {
+    let execed = path("execed").to_str().unwrap();
+    let o = run("execer", &[execed]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    let failed: Vec<&str> =
+        out.lines().filter(|l| !l.starts_with("ok ") && !l.starts_with("execed: ")).collect();
+    assert!(
+        o.status.success() && failed.is_empty() && err.is_empty(),
+        "execer: {}\nfailed lines:\n{}\nstderr:\n{err}\nstdout:\n{out}",
+        o.status,
+        failed.join("\n"),
+    );
+    for check in [
+        "execve missing file ENOENT",
+        "execve directory EACCES",
+        "execve file without execute permission EACCES",
+        "execve path 0x10 EFAULT",
+        "execve argv 0x10 EFAULT",
+        "execve argv[0] 0x10 EFAULT",
+        "execve envp 0x10 EFAULT",
+        "execve empty file ENOEXEC",
+        "execve text file ENOEXEC",
+        "execve ELF truncated to 100 bytes ENOEXEC",
+        "execve ELF for AArch64 ENOEXEC",
+        "execve ELF with PT_INTERP ENOEXEC",
+        "open fd A without O_CLOEXEC",
+        "open fd B with O_CLOEXEC",
+    ] {
+        assert!(out.contains(&format!("ok {check}\n")), "no `ok {check}`:\n{out}");
+    }
+    // execed ran in the same process and printed after the execer's lines.
+    let (before, after) = out.split_once("execed: argc 4\n").expect(&out);
+    assert!(!before.contains("execed"), "{out}");
+    let fd = |arg: &str| -> u32 {
+        let value = after.lines().find_map(|l| l.strip_prefix(arg));
+        value.and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no `{arg}<fd>`:\n{out}"))
+    };
+    let (a, b) = (fd("execed: argv[2] A="), fd("execed: argv[3] B="));
+    assert!(a >= 3 && b >= 3 && a != b, "A={a} B={b}");
+    let want = format!(
+        "execed: argv[1] after-exec\n\
+         execed: argv[2] A={a}\n\
+         execed: argv[3] B={b}\n\
+         ok execed argc 4\n\
+         ok execed argv[1] after-exec\n\
+         ok execed environment has EXECER=1\n\
+         ok execed fd A without O_CLOEXEC is open\n\
+         ok execed fd B with O_CLOEXEC is closed\n"
+    );
+    assert_eq!(after, want);
+    assert!(!std::path::Path::new("/tmp/execer").exists(), "execer left /tmp/execer behind");
+
+    // Without the execer's arguments and environment all 5 of execed's checks fail.
+    assert_eq!(run("execed", &[]).status.code(), Some(5));
+    // execer without a program to exec is a usage error, not a pass.
+    assert_eq!(run("execer", &[]).status.code(), Some(1));
+}
+
+/// `hello_pie` is a static PIE: loaded at a bias the kernel picks, it applies its
+/// own relocations before main; every line after the first reads a pointer that
+/// needed relocating.
+#[test]
+fn hello_pie_relocates_itself() {
+    let o = run("hello_pie", &[]);
+    let want = "hello from pie\n\
+                word 0 one\n\
+                word 1 two\n\
+                word 2 three\n\
+                answer 42\n\
+                morning: good morning\n\
+                evening: good evening\n\
+                first word one\n";
+    assert_eq!(text(&o.stdout), want, "{}", text(&o.stderr));
+    assert_eq!((o.status.code(), text(&o.stderr)), (Some(0), String::new()));
+}
+
+/// Every program is a static x86-64 executable without an interpreter: a
+/// non-PIE `ET_EXEC` without a dynamic section, except the static PIEs
+/// (`*_pie`), `ET_DYN` with one (for their relocations). Each program is
+/// covered by a test here.
 #[test]
 fn programs_are_static_executables() {
     let mut names: Vec<&str> = PROGRAMS.iter().map(|(n, _)| *n).collect();
@@ -115,11 +198,14 @@ fn programs_are_static_executables() {
     let want = [
         "abort",
         "efault",
+        "execed",
+        "execer",
         "exitcode",
         "files",
         "files_c",
         "hello",
         "hello_c",
+        "hello_pie",
         "mmap64",
         "opcost",
         "rawsyscall",
@@ -134,14 +220,14 @@ fn programs_are_static_executables() {
         let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]);
         let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap());
         let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap());
-        assert_eq!(u16_at(16), 2, "{name}: e_type is not ET_EXEC");
+        let pie = name.ends_with("_pie");
+        let e_type = if pie { 3 } else { 2 };
+        assert_eq!(u16_at(16), e_type, "{name}: e_type (2 ET_EXEC, 3 ET_DYN)");
         assert_eq!(u16_at(18), 62, "{name}: e_machine is not x86-64");
         let (phoff, phentsize, phnum) = (u64_at(32) as usize, u16_at(54) as usize, u16_at(56));
-        for i in 0..phnum as usize {
-            let p_type = u32_at(phoff + i * phentsize);
-            assert!(p_type != 3, "{name}: has PT_INTERP");
-            assert!(p_type != 2, "{name}: has PT_DYNAMIC");
-        }
+        let types: Vec<u32> = (0..phnum as usize).map(|i| u32_at(phoff + i * phentsize)).collect();
+        assert!(!types.contains(&3), "{name}: has PT_INTERP");
+        assert_eq!(types.contains(&2), pie, "{name}: PT_DYNAMIC (2) only in a static PIE");
     }
 }
 

@@ -89,6 +89,7 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
     };
 
     cpu_online(0, info);
+    crate::sched::init_cpu();
     hypercall(Hypercall::StartCpus, &StartCpus::default());
     let n = cpu_count() as u64;
     wait_until(|| ctr::global_get(ctr::CPUS_ONLINE) == n);
@@ -142,6 +143,7 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
 /// Secondary CPUs: come online, tell the boot CPU, then idle and run posted jobs.
 pub fn start_secondary(cpu: usize) -> ! {
     cpu_online(cpu, arch::boot_info());
+    crate::sched::init_cpu();
     apic::send_ipi(0, arch::cpu::RESCHEDULE_VECTOR);
     ctr::cpu_add(cpu, ctr::CPU_IPIS_SENT, 1);
     loop {
@@ -151,6 +153,7 @@ pub fn start_secondary(cpu: usize) -> ! {
                 arch::interrupts_enable();
                 smp::run_job(cpu, job);
             }
+            None if crate::sched::queue_len(cpu) > 0 => crate::sched::schedule(),
             None => {
                 ctr::cpu_add(cpu, ctr::CPU_IDLE_HALTS, 1);
                 arch::wait_for_interrupt();

@@ -145,13 +145,24 @@ pub fn syscall_insn(frame: &mut TrapFrame) {
     }
 }
 
-pub fn timer_tick() {}
+pub fn timer_tick() {
+    sched::scheduler_tick();
+}
 
-/// Work before returning to user mode: a pending fatal signal ends the task.
+/// Work before returning to user mode: a pending fatal signal ends the task; a
+/// task whose time slice ended yields (Linux `exit_to_user_mode_loop`).
 pub fn exit_to_user_mode(_frame: &mut TrapFrame) {
-    let sig = sched::current().map_or(0, |t| t.fatal_signal.load(Ordering::Relaxed));
-    if sig != 0 {
-        crate::process::exit::do_exit(signal::death_reason(sig as u8));
+    loop {
+        let (sig, resched) = sched::current().map_or((0, false), |t| {
+            (t.fatal_signal.load(Ordering::Relaxed), t.need_resched.load(Ordering::Relaxed))
+        });
+        if sig != 0 {
+            crate::process::exit::do_exit(signal::death_reason(sig as u8));
+        }
+        if !resched {
+            return;
+        }
+        sched::schedule();
     }
 }
 

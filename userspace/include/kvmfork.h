@@ -4,6 +4,11 @@
  *
  *   gcc -static -nostdlib -ffreestanding -fno-pie -no-pie -O2 -fno-stack-protector
  *
+ * A static PIE (`-static-pie -fpie` instead of `-static -fno-pie -no-pie`;
+ * vmm/build/userspace.rs builds userspace/c/NAME_pie.c that way) defines
+ * KVMFORK_STATIC_PIE before including this header: `_start` then applies the
+ * program's own relocations before main (see kvmfork_self_relocate).
+ *
  * The header defines (not only declares) everything, including `_start`,
  * `memcpy` and `memset`: include it in exactly one .c file per program.
  *
@@ -779,6 +784,147 @@ KF_UNUSED unsigned long getauxval(unsigned long type)
     return 0;
 }
 
+#ifdef KVMFORK_STATIC_PIE
+/* ---- static PIE: the program relocates itself ----
+ *
+ * A static PIE (gcc -static-pie, ET_DYN without PT_INTERP) is linked at
+ * address 0 and loaded wherever the kernel chooses; no dynamic linker runs, so
+ * the words holding absolute addresses (pointers in initialized data) are
+ * still link-time values until the start-up code applies the R_X86_64_RELATIVE
+ * relocations listed in the dynamic section: *(bias + offset) = bias + addend.
+ *
+ * The load bias needs no auxiliary vector (AT_BASE is 0 without an
+ * interpreter): it is the run-time address of _DYNAMIC (RIP-relative, so
+ * correct before relocation) minus its link-time address, the p_vaddr of
+ * PT_DYNAMIC in the program headers, read through __ehdr_start (the ELF header
+ * as loaded). Both symbols are defined by the linker and declared hidden so
+ * the compiler addresses them RIP-relative rather than through the GOT, which
+ * is itself not relocated yet. Until the relocations are applied the code may
+ * use no pointer stored in initialized data; kvmfork_start does it first. */
+struct kf_elf64_ehdr {
+    unsigned char e_ident[16];
+    uint16_t e_type, e_machine;
+    uint32_t e_version;
+    uint64_t e_entry, e_phoff, e_shoff;
+    uint32_t e_flags;
+    uint16_t e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx;
+};
+struct kf_elf64_phdr {
+    uint32_t p_type, p_flags;
+    uint64_t p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align;
+};
+struct kf_elf64_dyn {
+    int64_t d_tag;
+    uint64_t d_val;
+};
+struct kf_elf64_rela {
+    uint64_t r_offset, r_info;
+    int64_t r_addend;
+};
+#define KF_PT_LOAD 1
+#define KF_PT_DYNAMIC 2
+#define KF_DT_NULL 0
+#define KF_DT_RELA 7
+#define KF_DT_RELASZ 8
+#define KF_DT_RELAENT 9
+#define KF_DT_REL 17
+#define KF_DT_RELSZ 18
+#define KF_DT_TEXTREL 22
+#define KF_DT_RELRSZ 35
+#define KF_DT_RELR 36
+#define KF_DT_RELRENT 37
+#define KF_R_X86_64_NONE 0
+#define KF_R_X86_64_RELATIVE 8
+
+extern const struct kf_elf64_ehdr __ehdr_start __attribute__((visibility("hidden")));
+extern struct kf_elf64_dyn _DYNAMIC[] __attribute__((visibility("hidden")));
+
+/* Start-up failure before main: a message on fd 2, exit status 127. Uses only
+ * string literals (RIP-relative) and the system-call stub. */
+static __attribute__((noreturn, noinline)) void kvmfork_reloc_fail(const char *why)
+{
+    static const char prefix[] = "static PIE start-up: ";
+    sys_call3(SYS_write, 2, (long)prefix, (long)(sizeof prefix - 1));
+    sys_call3(SYS_write, 2, (long)why, (long)strlen(why));
+    sys_call3(SYS_write, 2, (long)"\n", 1);
+    sys_exit_group(127);
+}
+
+/* Applies the program's own relocations (DT_RELA, and DT_RELR should the
+ * linker pack them); anything but R_X86_64_RELATIVE is refused. */
+static __attribute__((noinline)) void kvmfork_self_relocate(void)
+{
+    const unsigned char *ehdr = (const unsigned char *)&__ehdr_start;
+    const struct kf_elf64_phdr *ph =
+        (const struct kf_elf64_phdr *)(ehdr + __ehdr_start.e_phoff);
+    uint64_t dyn_vaddr = 0, base_vaddr = 0;
+    int have_dyn = 0, have_base = 0;
+    for (unsigned i = 0; i < __ehdr_start.e_phnum; i++) {
+        if (ph[i].p_type == KF_PT_DYNAMIC) {
+            dyn_vaddr = ph[i].p_vaddr;
+            have_dyn = 1;
+        } else if (ph[i].p_type == KF_PT_LOAD && ph[i].p_offset == 0 && !have_base) {
+            base_vaddr = ph[i].p_vaddr;
+            have_base = 1;
+        }
+    }
+    if (!have_dyn)
+        kvmfork_reloc_fail("no PT_DYNAMIC program header (not linked with -static-pie?)");
+    uint64_t bias = (uint64_t)(uintptr_t)_DYNAMIC - dyn_vaddr;
+    /* The ELF header is where the first segment put it: the same bias. */
+    if (!have_base || (uint64_t)(uintptr_t)ehdr - base_vaddr != bias)
+        kvmfork_reloc_fail("the ELF header and _DYNAMIC disagree about the load bias");
+
+    uint64_t rela = 0, relasz = 0, relaent = sizeof(struct kf_elf64_rela);
+    uint64_t relr = 0, relrsz = 0, relrent = sizeof(uint64_t);
+    for (const struct kf_elf64_dyn *d = _DYNAMIC; d->d_tag != KF_DT_NULL; d++) {
+        switch (d->d_tag) {
+        case KF_DT_RELA: rela = d->d_val; break;
+        case KF_DT_RELASZ: relasz = d->d_val; break;
+        case KF_DT_RELAENT: relaent = d->d_val; break;
+        case KF_DT_RELR: relr = d->d_val; break;
+        case KF_DT_RELRSZ: relrsz = d->d_val; break;
+        case KF_DT_RELRENT: relrent = d->d_val; break;
+        case KF_DT_REL:
+        case KF_DT_RELSZ: kvmfork_reloc_fail("DT_REL relocations (x86-64 uses DT_RELA)");
+        case KF_DT_TEXTREL: kvmfork_reloc_fail("relocations in read-only code (DT_TEXTREL)");
+        }
+    }
+    if (relaent != sizeof(struct kf_elf64_rela) || relrent != sizeof(uint64_t))
+        kvmfork_reloc_fail("unexpected DT_RELAENT or DT_RELRENT");
+
+    const struct kf_elf64_rela *r = (const struct kf_elf64_rela *)(uintptr_t)(bias + rela);
+    for (uint64_t i = 0; rela && i < relasz / sizeof *r; i++) {
+        uint32_t type = (uint32_t)r[i].r_info;
+        if (type == KF_R_X86_64_RELATIVE)
+            *(uint64_t *)(uintptr_t)(bias + r[i].r_offset) = bias + (uint64_t)r[i].r_addend;
+        else if (type != KF_R_X86_64_NONE)
+            kvmfork_reloc_fail("a relocation other than R_X86_64_RELATIVE");
+    }
+
+    /* DT_RELR: an even entry is the address of a word to relocate; an odd one
+     * is a bitmap of the 63 words that follow the last address. */
+    const uint64_t *p = (const uint64_t *)(uintptr_t)(bias + relr);
+    uint64_t *where = 0;
+    for (uint64_t i = 0; relr && i < relrsz / sizeof *p; i++) {
+        if ((p[i] & 1) == 0) {
+            where = (uint64_t *)(uintptr_t)(bias + p[i]);
+            *where++ += bias;
+        } else {
+            if (!where)
+                kvmfork_reloc_fail("DT_RELR bitmap before any address");
+            for (uint64_t bits = p[i] >> 1, k = 0; bits; bits >>= 1, k++)
+                if (bits & 1)
+                    where[k] += bias;
+            where += 63;
+        }
+    }
+    /* The relocated words are ordinary memory to the compiler: nothing may
+     * read them before this point. */
+    __asm__ volatile("" : : : "memory");
+}
+#endif /* KVMFORK_STATIC_PIE */
+
 __attribute__((used, noreturn)) void kvmfork_start(long *sp)
 {
     int argc = (int)sp[0];
@@ -789,6 +935,12 @@ __attribute__((used, noreturn)) void kvmfork_start(long *sp)
         e++;
     kvmfork_auxv = (unsigned long *)(e + 1);
     kvmfork_sysinfo = getauxval(AT_SYSINFO);
+#ifdef KVMFORK_STATIC_PIE
+    /* Before main and before anything reads a pointer from initialized data
+     * (the code above uses only the stack and two zero-initialized words). */
+    kvmfork_self_relocate();
+    __asm__ volatile("" : : : "memory");
+#endif
     sys_exit_group(main(argc, argv, envp));
 }
 

@@ -1,22 +1,20 @@
 //! Builds the user-space test programs (see userspace/) for build.rs: the Rust
 //! programs with a nested cargo for `x86_64-unknown-none` (static, non-PIE), the C
-//! programs in userspace/c/ with `cc`, and writes `OUT_DIR/programs.rs`, the
-//! table behind `vmm::programs`.
+//! programs in userspace/c/ with `cc` (static non-PIE, except `NAME_pie.c`:
+//! static PIE), and writes `OUT_DIR/programs.rs`, the table behind
+//! `vmm::programs`.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Flags for the freestanding C programs (see userspace/include/kvmfork.h).
-const C_FLAGS: &[&str] = &[
-    "-static",
-    "-nostdlib",
-    "-ffreestanding",
-    "-fno-pie",
-    "-no-pie",
-    "-O2",
-    "-fno-stack-protector",
-    "-Wall",
-    "-Wextra",
-];
+const C_FLAGS: &[&str] =
+    &["-nostdlib", "-ffreestanding", "-O2", "-fno-stack-protector", "-Wall", "-Wextra"];
+/// Added to [`C_FLAGS`] for a C program: a static, non-PIE `ET_EXEC`...
+const C_EXEC_FLAGS: &[&str] = &["-static", "-fno-pie", "-no-pie"];
+/// ...except for `NAME_pie.c` (see [`C_PIE_SUFFIX`]): a static PIE (`ET_DYN`
+/// without `PT_INTERP`) that relocates itself (it defines `KVMFORK_STATIC_PIE`).
+const C_PIE_FLAGS: &[&str] = &["-static-pie", "-fpie"];
+const C_PIE_SUFFIX: &str = "_pie";
 
 pub fn build(root: &Path, out_dir: &Path) {
     let user = root.join("userspace");
@@ -79,8 +77,10 @@ pub fn build(root: &Path, out_dir: &Path) {
     for name in c_names {
         let src = user.join("c").join(format!("{name}.c"));
         let to = programs_dir.join(&name);
+        let kind = if name.ends_with(C_PIE_SUFFIX) { C_PIE_FLAGS } else { C_EXEC_FLAGS };
         let status = Command::new("cc")
             .args(C_FLAGS)
+            .args(kind)
             .arg("-I")
             .arg(user.join("include"))
             .arg("-o")

@@ -74,8 +74,14 @@ impl File {
 impl Drop for File {
     fn drop(&mut self) {
         match &self.kind {
-            FileKind::PipeRead(p) => p.lock().readers -= 1,
-            FileKind::PipeWrite(p) => p.lock().writers -= 1,
+            FileKind::PipeRead(p) => {
+                p.lock().readers -= 1;
+                pipe_changed();
+            }
+            FileKind::PipeWrite(p) => {
+                p.lock().writers -= 1;
+                pipe_changed();
+            }
             FileKind::Inode { ino, .. } => release_inode(*ino),
             FileKind::Console { .. } => {}
         }
@@ -86,6 +92,14 @@ impl Drop for File {
 fn release_inode(ino: u64) {
     crate::fs::release_inode(ino);
 }
+
+#[cfg(target_os = "none")]
+fn pipe_changed() {
+    crate::fs::syscalls::pipe_changed();
+}
+
+#[cfg(not(target_os = "none"))]
+fn pipe_changed() {}
 
 #[cfg(target_os = "none")]
 fn acquire_inode(ino: u64) {

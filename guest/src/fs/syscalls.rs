@@ -481,15 +481,41 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
     }
 }
 
+/// Tasks blocked on any pipe (one queue for all pipes: every change wakes them
+/// to re-check; simple, and pipes are few).
+static PIPE_WAIT: crate::sched::WaitQueue = crate::sched::WaitQueue::new();
+
+/// Wake pipe readers and writers (data, space or an end closed).
+pub fn pipe_changed() {
+    PIPE_WAIT.wake_all();
+}
+
 /// Retry a pipe operation until it can proceed (or EAGAIN when non-blocking).
 fn pipe_wait(file: &File, mut op: impl FnMut() -> Outcome) -> Result<usize, Errno> {
     loop {
         match op() {
-            Outcome::Done(n) => return Ok(n),
+            Outcome::Done(n) => {
+                pipe_changed();
+                return Ok(n);
+            }
             Outcome::WouldBlock if file.flags() & O_NONBLOCK != 0 => return Err(EAGAIN),
             Outcome::WouldBlock => {
-                // Another task must act; halt until an interrupt and retry.
-                crate::arch::wait_for_interrupt();
+                let mut result = None;
+                crate::sched::wait_event(Some(&PIPE_WAIT), None, || {
+                    match op() {
+                        Outcome::Done(n) => result = Some(n),
+                        Outcome::WouldBlock => {}
+                    }
+                    result.is_some()
+                });
+                if let Some(n) = result {
+                    pipe_changed();
+                    return Ok(n);
+                }
+                let t = task();
+                if t.fatal_signal.load(Ordering::Relaxed) != 0 {
+                    return Err(EINTR);
+                }
             }
         }
     }

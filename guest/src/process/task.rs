@@ -3,7 +3,7 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
-use crate::arch::task::{Context, KernelStack};
+use crate::arch::task::{Context, FpuState, HasContext, KernelStack};
 use crate::arch::TrapFrame;
 use crate::errno::{Errno, ENOMEM};
 use crate::mm::address_space::Mm;
@@ -21,14 +21,30 @@ pub struct Creds {
     pub sgid: u32,
 }
 
+/// Scheduler states (Linux: `__state`, `exit_state`).
+pub const TASK_RUNNING: u8 = 0;
+pub const TASK_INTERRUPTIBLE: u8 = 1;
+pub const EXIT_ZOMBIE: u8 = 2;
+
 pub struct Task {
     pub pid: u32,
     pub tgid: u32,
     pub ppid: AtomicU32,
     /// The program name (Linux: `comm`), for messages.
     pub comm: spin::Mutex<[u8; 16]>,
-    pub kstack: KernelStack,
+    /// The kernel stack (none for a CPU's idle task, which runs on its boot stack).
+    pub kstack: Option<KernelStack>,
     pub context: Context,
+    pub fpu: FpuState,
+    /// TASK_RUNNING (on a run queue or running), TASK_INTERRUPTIBLE, EXIT_ZOMBIE.
+    pub state: core::sync::atomic::AtomicU8,
+    /// In its CPU's run queue (set and cleared under that queue's lock).
+    pub on_rq: AtomicBool,
+    /// The CPU whose run queue the task belongs to.
+    pub cpu: AtomicU32,
+    /// The task should give up the CPU at its next return to user mode.
+    pub need_resched: AtomicBool,
+    pub idle: bool,
     pub mm: spin::Mutex<Option<Arc<Mm>>>,
     pub files: spin::Mutex<Arc<crate::fs::file::FdTable>>,
     pub fs: spin::Mutex<Arc<crate::fs::file::FsStruct>>,
@@ -64,8 +80,14 @@ impl Task {
             tgid: pid,
             ppid: AtomicU32::new(0),
             comm: spin::Mutex::new([0; 16]),
-            kstack,
+            kstack: Some(kstack),
             context,
+            fpu: FpuState::new(),
+            state: core::sync::atomic::AtomicU8::new(TASK_RUNNING),
+            on_rq: AtomicBool::new(false),
+            cpu: AtomicU32::new(crate::arch::cpu_id() as u32),
+            need_resched: AtomicBool::new(false),
+            idle: false,
             mm: spin::Mutex::new(Some(mm)),
             files: spin::Mutex::new(Arc::new(crate::fs::file::FdTable::with_console())),
             fs: spin::Mutex::new(Arc::new(crate::fs::file::FsStruct::new(crate::fs::root_ino()))),
@@ -79,6 +101,45 @@ impl Task {
             fatal_signal: AtomicU32::new(0),
             probe,
         }))
+    }
+
+    /// CPU `cpu`'s idle task: it runs on the CPU's boot stack and halts.
+    pub fn new_idle(cpu: usize) -> Arc<Task> {
+        Arc::new(Task {
+            pid: 0,
+            tgid: 0,
+            ppid: AtomicU32::new(0),
+            comm: spin::Mutex::new(*b"swapper\0\0\0\0\0\0\0\0\0"),
+            kstack: None,
+            context: Context::new(),
+            fpu: FpuState::new(),
+            state: core::sync::atomic::AtomicU8::new(TASK_RUNNING),
+            on_rq: AtomicBool::new(false),
+            cpu: AtomicU32::new(cpu as u32),
+            need_resched: AtomicBool::new(false),
+            idle: true,
+            mm: spin::Mutex::new(None),
+            files: spin::Mutex::new(Arc::new(crate::fs::file::FdTable::new())),
+            fs: spin::Mutex::new(Arc::new(crate::fs::file::FsStruct::new(crate::fs::root_ino()))),
+            creds: spin::Mutex::new(Creds::default()),
+            rlimits: spin::Mutex::new(Rlimits::default()),
+            exit_status: AtomicI32::new(0),
+            exited: AtomicBool::new(false),
+            fs_base: AtomicU64::new(0),
+            gs_base: AtomicU64::new(0),
+            clear_child_tid: AtomicU64::new(0),
+            fatal_signal: AtomicU32::new(0),
+            probe: false,
+        })
+    }
+
+    /// Top of the kernel stack entries from user mode land on.
+    pub fn kernel_stack_top(&self) -> u64 {
+        self.kstack.as_ref().map_or(0, |k| k.top())
+    }
+
+    pub fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
     }
 
     pub fn mm(&self) -> Option<Arc<Mm>> {
@@ -122,5 +183,11 @@ impl Task {
         } else {
             ExitReason::Killed { signal: (s & 0x7f) as u8, core: s & 0x80 != 0 }
         }
+    }
+}
+
+impl HasContext for Task {
+    fn context(&self) -> &Context {
+        &self.context
     }
 }

@@ -22,6 +22,7 @@ struct Waiter {
     key: (usize, u64),
     bitset: u32,
     woken: Arc<AtomicBool>,
+    task: Arc<crate::process::Task>,
 }
 
 static WAITERS: spin::Mutex<Vec<Waiter>> = spin::Mutex::new(Vec::new());
@@ -37,17 +38,23 @@ pub fn futex_wake(uaddr: u64, n: u32) -> u64 {
 }
 
 fn wake(k: (usize, u64), n: u32, bitset: u32) -> u64 {
-    let mut waiters = WAITERS.lock();
-    let mut woken = 0u64;
-    waiters.retain(|w| {
-        if woken < n as u64 && w.key == k && w.bitset & bitset != 0 {
-            w.woken.store(true, Ordering::Release);
-            woken += 1;
-            false
-        } else {
-            true
-        }
-    });
+    let mut to_wake = Vec::new();
+    {
+        let mut waiters = WAITERS.lock();
+        waiters.retain(|w| {
+            if (to_wake.len() as u64) < n as u64 && w.key == k && w.bitset & bitset != 0 {
+                w.woken.store(true, Ordering::Release);
+                to_wake.push(w.task.clone());
+                false
+            } else {
+                true
+            }
+        });
+    }
+    let woken = to_wake.len() as u64;
+    for t in to_wake {
+        crate::sched::wake_up(&t);
+    }
     woken
 }
 
@@ -90,11 +97,10 @@ pub fn futex(a: &Args) -> SysResult {
                 if uaccess::read_u32(uaddr)? != val {
                     return Err(EAGAIN);
                 }
-                waiters.push(Waiter { key: k, bitset, woken: woken.clone() });
+                let task = crate::sched::current().expect("futex wait without a task");
+                waiters.push(Waiter { key: k, bitset, woken: woken.clone(), task });
             }
-            crate::sched::wait_until(|| {
-                woken.load(Ordering::Acquire) || deadline.is_some_and(|d| monotonic_ns() >= d)
-            });
+            crate::sched::wait_event(None, deadline, || woken.load(Ordering::Acquire));
             if woken.load(Ordering::Acquire) {
                 return Ok(0);
             }

@@ -76,7 +76,7 @@ pub fn time(a: &Args) -> SysResult {
 
 /// Sleep until the monotonic clock reaches `deadline`.
 fn sleep_until(deadline: u64) {
-    crate::sched::wait_until(|| monotonic_ns() >= deadline);
+    crate::sched::wait_event(None, Some(deadline), || monotonic_ns() >= deadline);
 }
 
 pub fn nanosleep(a: &Args) -> SysResult {

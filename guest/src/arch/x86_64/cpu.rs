@@ -240,6 +240,11 @@ pub fn interrupts_enable() {
     unsafe { asm!("sti", options(nomem, nostack)) }
 }
 
+/// Whether interrupts are enabled (RFLAGS.IF).
+pub fn interrupts_enabled() -> bool {
+    x86_64::instructions::interrupts::are_enabled()
+}
+
 #[inline(always)]
 pub fn interrupts_disable() {
     // SAFETY: cli only masks interrupts.

@@ -94,3 +94,110 @@ pub fn switch_to(prev: &Context, next: &Context) {
     // the running task's own context.
     unsafe { super::entry::switch_to_asm(prev.0.get(), *next.0.get()) }
 }
+
+/// Something the scheduler switches between.
+pub trait HasContext {
+    fn context(&self) -> &Context;
+}
+
+/// A CPU's switch slots: they own the task running on the CPU and, during a
+/// switch, the one being switched away from, so that both outlive the switch.
+/// Only `switch` and `finish` move tasks in and out of them.
+pub struct SwitchSlots<T> {
+    /// (current, previous).
+    slots: spin::Mutex<(Slot<T>, Slot<T>)>,
+}
+
+type Slot<T> = Option<alloc::sync::Arc<T>>;
+
+impl<T: HasContext> SwitchSlots<T> {
+    pub const fn new() -> Self {
+        Self { slots: spin::Mutex::new((None, None)) }
+    }
+
+    /// Record the task the CPU runs before any switch (its idle task).
+    pub fn set_current(&self, task: alloc::sync::Arc<T>) {
+        self.slots.lock().0 = Some(task);
+    }
+
+    /// Switch from the current task to `next` (interrupts off). Returns when the
+    /// task that called it runs again; the other side must call `finish`.
+    pub fn switch(&self, next: alloc::sync::Arc<T>) {
+        let (prev, next) = {
+            let mut s = self.slots.lock();
+            let prev = s.0.replace(next).expect("a current task");
+            let pp = alloc::sync::Arc::as_ptr(&prev);
+            debug_assert!(s.1.is_none(), "finish was not called after the last switch");
+            s.1 = Some(prev);
+            (pp, alloc::sync::Arc::as_ptr(s.0.as_ref().unwrap()))
+        };
+        // SAFETY: the slots own both tasks (current and previous) until `finish`
+        // runs on the other side of the switch, so the references are valid for
+        // the whole switch.
+        let (p, n) = unsafe { (&*prev, &*next) };
+        switch_to(p.context(), n.context());
+    }
+
+    /// After a switch: release the task switched away from.
+    pub fn finish(&self) -> Option<alloc::sync::Arc<T>> {
+        self.slots.lock().1.take()
+    }
+}
+
+impl<T: HasContext> Default for SwitchSlots<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// x87/SSE state of a user task (`fxsave64` area), saved when it is switched
+/// out and restored when it runs again. The kernel itself uses no SSE.
+#[repr(C, align(16))]
+pub struct FpuState(UnsafeCell<[u8; 512]>);
+
+// SAFETY: only the CPU running the task (or the one switching it) touches it.
+unsafe impl Sync for FpuState {}
+// SAFETY: as above.
+unsafe impl Send for FpuState {}
+
+impl FpuState {
+    /// The state after `fninit` with SSE exceptions masked: FCW 0x37f, MXCSR 0x1f80.
+    pub fn new() -> Self {
+        let mut a = [0u8; 512];
+        a[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+        a[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        a[28..32].copy_from_slice(&0xffffu32.to_le_bytes()); // MXCSR_MASK
+        Self(UnsafeCell::new(a))
+    }
+
+    /// Save this CPU's x87/SSE registers here.
+    pub fn save(&self) {
+        // SAFETY: a 512-byte, 16-byte aligned area owned by the task being
+        // switched out on this CPU.
+        unsafe {
+            core::arch::asm!("fxsave64 [{}]", in(reg) self.0.get(), options(nostack, preserves_flags))
+        }
+    }
+
+    /// Load this CPU's x87/SSE registers from here.
+    pub fn restore(&self) {
+        // SAFETY: the area holds a state written by `new` or `save` (valid MXCSR).
+        unsafe {
+            core::arch::asm!("fxrstor64 [{}]", in(reg) self.0.get(), options(nostack, preserves_flags))
+        }
+    }
+
+    /// A copy (fork: the child starts with the parent's registers).
+    pub fn duplicate(&self) -> Self {
+        self.save();
+        // SAFETY: just written by fxsave on this CPU; only this CPU uses it now.
+        let copy = unsafe { *self.0.get() };
+        Self(UnsafeCell::new(copy))
+    }
+}
+
+impl Default for FpuState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
