@@ -228,3 +228,33 @@ fn static_pie_relocates_and_runs() {
     let r = same_as_linux("hello_pie", &[]);
     assert!(r.stdout.starts_with("hello from pie\n"), "{}", r.stdout);
 }
+
+#[test]
+fn fork_wait_and_copy_on_write_match_linux() {
+    // fork return values, 100 children reaped with distinct pids and statuses,
+    // deaths by signal, copy-on-write privacy both ways (stack, heap, a 4 MiB
+    // mmap, a buffer the kernel wrote), MAP_SHARED shared, fd inheritance and
+    // shared offsets, WNOHANG, ECHILD, waitid with siginfo, SIGCHLD ignored,
+    // orphans reparented to a subreaper.
+    let r = checks_match_linux("fork");
+    assert!(r.contains("ok the 100 children have distinct pids"), "{r}");
+    checks_match_linux("fork_c");
+}
+
+#[test]
+fn fork_on_two_and_four_vcpus() {
+    for vcpus in [2, 4] {
+        let (code, out, _) = on_host("fork", &[]);
+        let r = in_guest("fork", &[], vcpus);
+        assert_eq!(r.exit, GuestExit::Status(code), "{vcpus} vCPUs: {}", r.console);
+        assert_eq!(r.stdout, out, "{vcpus} vCPUs");
+        assert!(r.counters.global.total_forks > 100, "{}", r.counters.global.total_forks);
+        // Children were placed on other CPUs too.
+        let busy = (0..vcpus as usize).filter(|&c| r.counters.cpu[c].syscalls > 0).count();
+        assert!(
+            busy >= 2,
+            "system calls on {busy} CPUs: {:?}",
+            r.counters.cpu[..vcpus as usize].iter().map(|c| c.syscalls).collect::<Vec<_>>()
+        );
+    }
+}

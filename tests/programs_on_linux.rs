@@ -22,7 +22,12 @@ fn text(b: &[u8]) -> String {
 
 /// Runs a checking program: exit 0, every line `ok ...`, nothing on stderr.
 fn run_checks(name: &str) -> String {
-    let o = run(name, &[]);
+    run_checks_args(name, &[])
+}
+
+/// [`run_checks`] with arguments.
+fn run_checks_args(name: &str, args: &[&str]) -> String {
+    let o = run(name, args);
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     let failed: Vec<&str> = out.lines().filter(|l| !l.starts_with("ok ")).collect();
     assert!(
@@ -187,6 +192,82 @@ fn hello_pie_relocates_itself() {
     assert_eq!((o.status.code(), text(&o.stderr)), (Some(0), String::new()));
 }
 
+/// fork and wait (`fork`), the freestanding-C subset (`fork_c`), vfork
+/// (`vfork`, given the `exitcode` program to exec), clone and clone3 (`clone`)
+/// and signals (`signals`) pass every check, and print the same lines on every
+/// run (no pids, addresses or times).
+#[test]
+fn process_creation_programs_pass() {
+    let exitcode = path("exitcode").to_str().unwrap();
+    let cases: [(&str, &[&str], &[&str]); 5] = [
+        (
+            "fork",
+            &[],
+            &[
+                "fork 100 children one after another",
+                "wait4 gives each child's exit status (WIFEXITED, WEXITSTATUS)",
+                "cow 4 MiB private mapping: the child's write is not seen by the parent",
+                "read() into a copy-on-write page in the child leaves the parent's page",
+                "MAP_SHARED: a page first touched by the child is shared",
+                "the child's write advanced the parent's offset (shared)",
+                "waitid of a killed child: si_code CLD_KILLED",
+                "the orphan is reparented to the subreaper (getppid)",
+            ],
+        ),
+        (
+            "fork_c",
+            &[],
+            &["fork 20 children", "cow global: the child's write is not seen by the parent"],
+        ),
+        (
+            "vfork",
+            &[exitcode],
+            &[
+                "vfork: the parent resumes only after the child exited",
+                "vfork + execve exitcode 7: the parent reaps status 7",
+                "vfork + execve: the parent resumes while the new program runs",
+                "CLONE_VM|CLONE_VFORK + execve exitcode 7: the parent reaps status 7",
+            ],
+        ),
+        (
+            "clone",
+            &[],
+            &[
+                "clone3 non-zero byte past struct clone_args E2BIG",
+                "CLONE_CHILD_CLEARTID: the word is cleared and the futex waiter woken at exit",
+                "exit_group(5) in a thread ends every thread: the process's status is 5",
+                "RLIMIT_NPROC 20: 19 forks succeed, the 20th process fails EAGAIN",
+            ],
+        ),
+        (
+            "signals",
+            &[],
+            &[
+                "the handler ran before kill returned",
+                "rt_sigreturn restores xmm0-xmm15",
+                "rt_sigreturn loads the mask from uc_sigmask (SIGUSR2 blocked)",
+                "a handled signal without SA_RESTART interrupts a blocking read (EINTR)",
+            ],
+        ),
+    ];
+    // clone switches a child to another uid (RLIMIT_NPROC): it needs root, as
+    // the guest's pid 1 is.
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
+    assert_eq!(uid, 0, "these programs run as root here (the guest's pid 1 is uid 0)");
+    for (name, args, checks) in cases {
+        let out = run_checks_args(name, args);
+        for check in checks {
+            assert!(out.contains(&format!("ok {check}\n")), "{name}: no `ok {check}`:\n{out}");
+        }
+        assert_eq!(run_checks_args(name, args), out, "{name}: output differs between runs");
+    }
+    // vfork without the program to exec fails exactly its two exec checks.
+    let o = run("vfork", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stdout));
+    assert_eq!(text(&o.stdout).lines().filter(|l| l.starts_with("FAIL ")).count(), 2);
+}
+
 /// Every program is a static x86-64 executable without an interpreter: a
 /// non-PIE `ET_EXEC` without a dynamic section, except the static PIEs
 /// (`*_pie`), `ET_DYN` with one (for their relocations). Each program is
@@ -197,20 +278,25 @@ fn programs_are_static_executables() {
     names.sort();
     let want = [
         "abort",
+        "clone",
         "efault",
         "execed",
         "execer",
         "exitcode",
         "files",
         "files_c",
+        "fork",
+        "fork_c",
         "hello",
         "hello_c",
         "hello_pie",
         "mmap64",
         "opcost",
         "rawsyscall",
+        "signals",
         "syscalls",
         "syscalls_c",
+        "vfork",
     ];
     assert_eq!(names, want, "a new program needs a test in tests/programs_on_linux.rs");
     for (name, p) in PROGRAMS {

@@ -40,6 +40,8 @@ global_field!(BOOT_TSC, boot_tsc);
 global_field!(READY_TSC, ready_tsc);
 global_field!(SYSCALL_INSN, syscall_insn);
 global_field!(PAGES_ZERO_FILLED, pages_zero_filled);
+global_field!(TOTAL_FORKS, total_forks);
+global_field!(NR_THREADS, nr_threads);
 
 /// Word index of `field` in CPU `cpu`'s block.
 pub const fn cpu_word(cpu: usize, field: usize) -> usize {

@@ -189,11 +189,13 @@ fn run_init(argv: &[u8], envp: &[u8]) -> ! {
             exit(exit_status::INIT_FAILED);
         }
     };
-    let task = match crate::process::Task::new_user(1, prog.mm, &prog.frame, false) {
+    let pid = crate::process::table::alloc_pid().expect("the first pid");
+    let task = match crate::process::Task::new_user(pid, prog.mm, &prog.frame, false) {
         Ok(t) => t,
         Err(e) => panic!("pid 1: errno {e}"),
     };
     task.set_comm(&prog.name);
+    crate::process::table::register(&task);
     crate::sched::run(task.clone());
     exit(task.exit_reason().shell_status())
 }

@@ -157,7 +157,8 @@ pub fn exit_to_user_mode(_frame: &mut TrapFrame) {
             (t.fatal_signal.load(Ordering::Relaxed), t.need_resched.load(Ordering::Relaxed))
         });
         if sig != 0 {
-            crate::process::exit::do_exit(signal::death_reason(sig as u8));
+            // A fatal signal ends the whole thread group (Linux: do_group_exit).
+            crate::process::exit::do_group_exit(signal::death_reason(sig as u8));
         }
         if !resched {
             return;

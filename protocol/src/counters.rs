@@ -57,7 +57,10 @@ pub struct GlobalCounters {
     pub syscall_insn: u64,
     /// Demand-zero pages mapped.
     pub pages_zero_filled: u64,
-    pub reserved: [u64; 24],
+    /// Tasks created since boot (Linux `total_forks`) and alive now (`nr_threads`).
+    pub total_forks: u64,
+    pub nr_threads: u64,
+    pub reserved: [u64; 22],
 }
 
 /// System calls are counted per number up to this one (larger numbers in the last slot).

@@ -49,6 +49,9 @@ typedef long off_t;
 #define SYS_mprotect 10
 #define SYS_munmap 11
 #define SYS_brk 12
+#define SYS_rt_sigaction 13
+#define SYS_rt_sigprocmask 14
+#define SYS_rt_sigreturn 15
 #define SYS_ioctl 16
 #define SYS_pread64 17
 #define SYS_pwrite64 18
@@ -78,9 +81,19 @@ typedef long off_t;
 #define SYS_getrlimit 97
 #define SYS_getuid 102
 #define SYS_getgid 104
+#define SYS_setuid 105
+#define SYS_setgid 106
 #define SYS_geteuid 107
 #define SYS_getegid 108
+#define SYS_setpgid 109
 #define SYS_getppid 110
+#define SYS_getpgrp 111
+#define SYS_setsid 112
+#define SYS_getpgid 121
+#define SYS_getsid 124
+#define SYS_rt_sigpending 127
+#define SYS_sigaltstack 131
+#define SYS_prctl 157
 #define SYS_arch_prctl 158
 #define SYS_setrlimit 160
 #define SYS_gettid 186
@@ -233,6 +246,30 @@ typedef long off_t;
 #define SIGKILL 9
 #define SIGSEGV 11
 #define SIGSYS 31
+#define SIGUSR1 10
+#define SIGUSR2 12
+#define SIGTERM 15
+#define SIGCHLD 17
+
+/* wait4 status decoding and wait options */
+#define WIFEXITED(s) (((s) & 0x7f) == 0)
+#define WEXITSTATUS(s) (((s) >> 8) & 0xff)
+#define WIFSIGNALED(s) (((s) & 0x7f) != 0 && ((s) & 0x7f) != 0x7f)
+#define WTERMSIG(s) ((s) & 0x7f)
+#define WNOHANG 0x00000001
+#define WEXITED 0x00000004
+#define WNOWAIT 0x01000000
+#define __WALL 0x40000000
+#define __WCLONE 0x80000000
+#define P_ALL 0
+#define P_PID 1
+#define P_PGID 2
+#define CLD_EXITED 1
+#define CLD_KILLED 2
+
+#define PR_SET_CHILD_SUBREAPER 36
+#define PR_GET_CHILD_SUBREAPER 37
+#define RLIMIT_NPROC 6
 
 #define AT_NULL 0
 #define AT_PAGESZ 6
@@ -289,6 +326,18 @@ struct winsize {
     unsigned short ws_col;
     unsigned short ws_xpixel;
     unsigned short ws_ypixel;
+};
+
+/* siginfo_t (128 bytes) with the members of kill and SIGCHLD. */
+struct siginfo {
+    int si_signo;
+    int si_errno;
+    int si_code;
+    int __pad0;
+    int si_pid;
+    unsigned si_uid;
+    int si_status;
+    int __pad1[25];
 };
 
 struct linux_dirent64 {
@@ -479,6 +528,34 @@ KF_UNUSED __attribute__((noreturn)) void sys_exit_group(int status)
     sys_call1(SYS_exit_group, status);
     for (;;)
         ;
+}
+/* fork: 0 in the child, the child's pid in the parent (it returns twice). */
+KF_UNUSED long sys_fork(void) { return sys_call0(SYS_fork); }
+/* Ends the calling thread (the process with its last thread). */
+KF_UNUSED __attribute__((noreturn)) void sys_exit(int status)
+{
+    sys_call1(SYS_exit, status);
+    for (;;)
+        ;
+}
+KF_UNUSED long sys_wait4(int pid, int *status, int options)
+{
+    return sys_call4(SYS_wait4, pid, L(status), options, 0);
+}
+KF_UNUSED long sys_waitid(int idtype, int id, struct siginfo *info, int options)
+{
+    return sys_call5(SYS_waitid, idtype, id, L(info), options, 0);
+}
+KF_UNUSED long sys_tgkill(int tgid, int tid, int sig) { return sys_call3(SYS_tgkill, tgid, tid, sig); }
+KF_UNUSED long sys_getpgid(int pid) { return sys_call1(SYS_getpgid, pid); }
+KF_UNUSED long sys_setpgid(int pid, int pgid) { return sys_call2(SYS_setpgid, pid, pgid); }
+KF_UNUSED long sys_setsid(void) { return sys_call0(SYS_setsid); }
+KF_UNUSED long sys_getsid(int pid) { return sys_call1(SYS_getsid, pid); }
+KF_UNUSED long sys_setuid(unsigned uid) { return sys_call1(SYS_setuid, uid); }
+KF_UNUSED long sys_setgid(unsigned gid) { return sys_call1(SYS_setgid, gid); }
+KF_UNUSED long sys_prctl(int option, long a2, long a3, long a4, long a5)
+{
+    return sys_call5(SYS_prctl, option, a2, a3, a4, a5);
 }
 #undef L
 

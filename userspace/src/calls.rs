@@ -5,7 +5,7 @@
 //! `unsafe`. Tests that pass bad pointers use [`crate::syscall`] directly.
 
 use core::ffi::CStr;
-use core::sync::atomic::AtomicU32;
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::abi::*;
 use crate::errno::{result, Errno};
@@ -376,4 +376,381 @@ pub unsafe fn mprotect(addr: usize, len: usize, prot: u32) -> SysResult {
 pub unsafe fn brk(addr: usize) -> usize {
     // SAFETY: forwarded to the caller.
     unsafe { syscall1(nr::BRK, addr) as usize }
+}
+
+// ---- process creation, exit and wait ----------------------------------------
+
+/// `fork()`: `Ok(0)` in the child, `Ok(child pid)` in the parent. Like libc's
+/// `fork`, it returns twice into the same Rust frame; that is sound because the
+/// child has its own copy of the address space. The child must end with
+/// [`exit_group`] (or [`exit`]), never by returning from `main` into the
+/// parent's remaining work; [`fork_with`] does that for you.
+pub fn fork() -> SysResult {
+    // SAFETY: no memory is passed; the child runs on a private copy of ours.
+    result(unsafe { syscall0(nr::FORK) })
+}
+
+/// Forks a child that runs `f` and exits with its result (`exit_group`); the
+/// parent gets the child's pid.
+pub fn fork_with(f: impl FnOnce() -> i32) -> SysResult {
+    match fork()? {
+        0 => exit_group(f()),
+        pid => Ok(pid),
+    }
+}
+
+/// Ends the calling thread with `status & 0xff` (`exit`, not `exit_group`): the
+/// process ends with it when it is the last thread.
+pub fn exit(status: i32) -> ! {
+    // SAFETY: exit does not return.
+    unsafe {
+        syscall1(nr::EXIT, status as usize);
+    }
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// The function a child made by [`vfork`], [`clone`] or [`clone3`] runs with
+/// its argument; its result is the status of the child's `exit`.
+pub type ChildFn = extern "C" fn(usize) -> i32;
+
+/// What [`spawn_trampoline`] reads (before the call, so the child needs none of
+/// the caller's memory).
+#[repr(C)]
+struct SpawnReq {
+    nr: usize,
+    args: [usize; 5],
+    f: ChildFn,
+    arg: usize,
+    entry: usize,
+}
+
+/// Makes the process-creating call `req.nr` with `req.args` (registers rdi,
+/// rsi, rdx, r10, r8) through the `AT_SYSINFO` entry `req.entry` (or `syscall`
+/// when it is 0) and returns its result in the parent. In the child (rax == 0)
+/// it never returns: it aligns whatever stack it was given (the new stack of a
+/// clone, the copy of the caller's stack after fork, or, for vfork, the
+/// caller's stack below this frame, which holds only the registers saved here),
+/// calls `req.f(req.arg)` and passes the result to `exit`. So no Rust code of
+/// the caller's frames runs in the child, and the parent's frame stays intact
+/// for a vfork parent that resumes on the same stack.
+#[unsafe(naked)]
+unsafe extern "C" fn spawn_trampoline(req: *const SpawnReq) -> isize {
+    core::arch::naked_asm!(
+        "push r12",
+        "push r13",
+        "push r14",
+        "mov r12, [rdi + {f}]",
+        "mov r13, [rdi + {arg}]",
+        "mov r14, [rdi + {entry}]",
+        "mov rax, [rdi + {nr}]",
+        "mov rsi, [rdi + {args} + 8]",
+        "mov rdx, [rdi + {args} + 16]",
+        "mov r10, [rdi + {args} + 24]",
+        "mov r8, [rdi + {args} + 32]",
+        "mov rdi, [rdi + {args}]",
+        "test r14, r14",
+        "jz 2f",
+        // The entry is reached with `call` (the kernel returns to the pushed
+        // address and pops it): step over the red zone first, as syscall6 does.
+        "sub rsp, 128",
+        "call r14",
+        "test rax, rax",
+        "jz 3f",
+        "add rsp, 128",
+        "jmp 4f",
+        "2:",
+        "syscall",
+        "test rax, rax",
+        "jz 3f",
+        "4:",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "ret",
+        // The child: r12 = f, r13 = arg, r14 = entry survived the call.
+        "3:",
+        "xor ebp, ebp",
+        "and rsp, -16",
+        "mov rdi, r13",
+        "call r12",
+        "mov edi, eax",
+        "mov eax, {exit}",
+        "test r14, r14",
+        "jz 5f",
+        "call r14",
+        "ud2",
+        "5:",
+        "syscall",
+        "ud2",
+        f = const core::mem::offset_of!(SpawnReq, f),
+        arg = const core::mem::offset_of!(SpawnReq, arg),
+        entry = const core::mem::offset_of!(SpawnReq, entry),
+        nr = const core::mem::offset_of!(SpawnReq, nr),
+        args = const core::mem::offset_of!(SpawnReq, args),
+        exit = const nr::EXIT,
+    )
+}
+
+/// # Safety
+///
+/// See [`clone`].
+unsafe fn spawn(nr: usize, args: [usize; 5], f: ChildFn, arg: usize) -> SysResult {
+    let req = SpawnReq { nr, args, f, arg, entry: crate::syscall::entry().unwrap_or(0) };
+    // SAFETY: req is a live SpawnReq; the caller vouches for the call itself.
+    result(unsafe { spawn_trampoline(&req) })
+}
+
+/// `vfork()`: the child runs `f(arg)` on the caller's stack (below the
+/// caller's frames) in the caller's memory while the caller is suspended, and
+/// exits with its result; returns the child's pid in the parent once the child
+/// has exited or exec'd.
+///
+/// # Safety
+///
+/// `f` shares all memory with the suspended parent: it may write only what the
+/// parent expects to be written, and must not unwind or free anything the
+/// parent uses. It may end by execve or exit itself.
+pub unsafe fn vfork(f: ChildFn, arg: usize) -> SysResult {
+    // SAFETY: forwarded to the caller.
+    unsafe { spawn(nr::VFORK, [0; 5], f, arg) }
+}
+
+/// Raw `clone(flags, newsp, parent_tid, child_tid, tls)`: returns the child's
+/// tid in the parent; the child runs `f(arg)` (on `newsp` when it is not 0,
+/// else on a copy of the caller's stack) and then calls `exit` with its result.
+///
+/// # Safety
+///
+/// The flags decide what the child shares. With `CLONE_VM` (unless
+/// `CLONE_VFORK` suspends the caller) `newsp` must be the top of a stack only
+/// the child uses, and `f` must synchronise with the parent on shared memory.
+/// The tid pointers must be valid for the kernel's writes as long as the flags
+/// say (`CLONE_CHILD_CLEARTID`: until the child exits).
+pub unsafe fn clone(
+    flags: u64,
+    newsp: usize,
+    parent_tid: usize,
+    child_tid: usize,
+    tls: usize,
+    f: ChildFn,
+    arg: usize,
+) -> SysResult {
+    // SAFETY: forwarded to the caller.
+    unsafe { spawn(nr::CLONE, [flags as usize, newsp, parent_tid, child_tid, tls], f, arg) }
+}
+
+/// `clone3(args, size)`: like [`clone`], the child runs `f(arg)` (on
+/// `args.stack + args.stack_size` when a stack is given) and exits.
+///
+/// # Safety
+///
+/// `size` bytes at `args` must be readable (they may extend past the
+/// `CloneArgs`, as the size checks of clone3 allow); otherwise as [`clone`].
+pub unsafe fn clone3(args: *const CloneArgs, size: usize, f: ChildFn, arg: usize) -> SysResult {
+    // SAFETY: forwarded to the caller.
+    unsafe { spawn(nr::CLONE3, [args as usize, size, 0, 0, 0], f, arg) }
+}
+
+/// `wait4(pid, status, options, NULL)`: the pid of the child waited for (0 with
+/// `WNOHANG` when none is ready).
+pub fn wait4(pid: i32, status: Option<&mut i32>, options: u32) -> SysResult {
+    // SAFETY: status, if any, is a live int the kernel fills; no rusage.
+    result(unsafe { syscall4(nr::WAIT4, pid as usize, opt_mut_ptr(status), options as usize, 0) })
+}
+
+/// `waitid(idtype, id, info, options, NULL)`: 0 on success; `info` tells which
+/// child (`si_pid` 0 when `WNOHANG` found none).
+pub fn waitid(idtype: u32, id: i32, info: Option<&mut Siginfo>, options: u32) -> SysResult {
+    // SAFETY: info, if any, is a live siginfo the kernel fills; no rusage.
+    result(unsafe {
+        syscall5(nr::WAITID, idtype as usize, id as usize, opt_mut_ptr(info), options as usize, 0)
+    })
+}
+
+/// `tkill(tid, sig)`.
+pub fn tkill(tid: i32, sig: u32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall2(nr::TKILL, tid as usize, sig as usize) })
+}
+
+/// `tgkill(tgid, tid, sig)`.
+pub fn tgkill(tgid: i32, tid: i32, sig: u32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall3(nr::TGKILL, tgid as usize, tid as usize, sig as usize) })
+}
+
+// ---- process groups, sessions, credentials, prctl ---------------------------
+
+pub fn getpgid(pid: i32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall1(nr::GETPGID, pid as usize) })
+}
+
+pub fn setpgid(pid: i32, pgid: i32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall2(nr::SETPGID, pid as usize, pgid as usize) })
+}
+
+pub fn getpgrp() -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall0(nr::GETPGRP) })
+}
+
+pub fn setsid() -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall0(nr::SETSID) })
+}
+
+pub fn getsid(pid: i32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall1(nr::GETSID, pid as usize) })
+}
+
+pub fn setuid(uid: u32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall1(nr::SETUID, uid as usize) })
+}
+
+pub fn setgid(gid: u32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall1(nr::SETGID, gid as usize) })
+}
+
+/// `prctl(option, a2, a3, a4, a5)`.
+///
+/// # Safety
+///
+/// Some options read or write memory at the arguments or change the process
+/// in ways the program must expect.
+pub unsafe fn prctl(option: u32, a2: usize, a3: usize, a4: usize, a5: usize) -> SysResult {
+    // SAFETY: forwarded to the caller.
+    result(unsafe { syscall5(nr::PRCTL, option as usize, a2, a3, a4, a5) })
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, on)`.
+pub fn set_child_subreaper(on: bool) -> SysResult {
+    // SAFETY: this option takes a plain value.
+    unsafe { prctl(PR_SET_CHILD_SUBREAPER, on as usize, 0, 0, 0) }
+}
+
+/// `prctl(PR_GET_CHILD_SUBREAPER, &value)`: the value.
+pub fn get_child_subreaper() -> Result<i32, Errno> {
+    let mut v: i32 = -1;
+    // SAFETY: this option writes one int into v.
+    unsafe { prctl(PR_GET_CHILD_SUBREAPER, mut_ptr(&mut v), 0, 0, 0) }?;
+    Ok(v)
+}
+
+// ---- signals ----------------------------------------------------------------
+
+/// The system-call entry [`sigreturn_restorer`] uses: a copy of
+/// [`crate::syscall::entry`] made by [`rt_sigaction`], so the restorer can be
+/// plain assembly.
+static SIGRETURN_ENTRY: AtomicUsize = AtomicUsize::new(0);
+
+/// The signal restorer: a handler's `ret` pops its address from the signal
+/// frame, and it calls `rt_sigreturn` with RSP where the handler left it,
+/// exactly like any other call through the entry (`call *entry`: the kernel
+/// moves the saved RSP back up by 8, so it finds the frame where Linux does;
+/// no red-zone step here, the frame is right above RSP) or with `syscall`.
+#[unsafe(naked)]
+unsafe extern "C" fn sigreturn_trampoline() -> ! {
+    core::arch::naked_asm!(
+        "mov r11, qword ptr [rip + {entry}]",
+        "mov eax, {nr}",
+        "test r11, r11",
+        "jz 2f",
+        "call r11",
+        "ud2",
+        "2:",
+        "syscall",
+        "ud2",
+        entry = sym SIGRETURN_ENTRY,
+        nr = const nr::RT_SIGRETURN,
+    )
+}
+
+/// The address of the library's signal restorer (for `SigAction::restorer`
+/// with `SA_RESTORER`).
+pub fn sigreturn_restorer() -> usize {
+    sigreturn_trampoline as *const () as usize
+}
+
+impl SigAction {
+    /// An action running `handler` (an `extern "C" fn(i32)`, or with
+    /// `SA_SIGINFO` an `extern "C" fn(i32, *mut Siginfo, *mut Ucontext)`, or
+    /// `SIG_DFL`/`SIG_IGN`) with `flags | SA_RESTORER` and the library's
+    /// restorer, blocking `mask` while it runs.
+    pub fn new(handler: usize, flags: u64, mask: u64) -> SigAction {
+        SigAction { handler, flags: flags | SA_RESTORER, restorer: sigreturn_restorer(), mask }
+    }
+}
+
+/// `rt_sigaction(sig, act, old, 8)`.
+///
+/// # Safety
+///
+/// A handler runs asynchronously on the interrupted thread's stack (or the
+/// alternate one): it must be an `extern "C"` function of the right signature
+/// that touches only what is safe to touch at any instruction, and its action
+/// must return through a restorer such as [`sigreturn_restorer`].
+pub unsafe fn rt_sigaction(
+    sig: u32,
+    act: Option<&SigAction>,
+    old: Option<&mut SigAction>,
+) -> SysResult {
+    SIGRETURN_ENTRY.store(crate::syscall::entry().unwrap_or(0), Ordering::Relaxed);
+    // SAFETY: act is only read, old is a live kernel_sigaction; the caller
+    // vouches for the handler.
+    result(unsafe { syscall4(nr::RT_SIGACTION, sig as usize, opt_ptr(act), opt_mut_ptr(old), 8) })
+}
+
+/// The current action of `sig` (`rt_sigaction(sig, NULL, old, 8)`).
+pub fn sigaction_get(sig: u32) -> Result<SigAction, Errno> {
+    let mut old = SigAction::default();
+    // SAFETY: without a new action nothing changes; old is filled.
+    unsafe { rt_sigaction(sig, None, Some(&mut old)) }?;
+    Ok(old)
+}
+
+/// Sets `sig` to `SIG_DFL` or `SIG_IGN` (`handler`), no flags, empty mask.
+pub fn signal_disposition(sig: u32, handler: usize) -> SysResult {
+    let act = SigAction::new(handler, 0, 0);
+    if handler != SIG_DFL && handler != SIG_IGN {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: SIG_DFL and SIG_IGN run no code of ours.
+    unsafe { rt_sigaction(sig, Some(&act), None) }
+}
+
+/// `rt_sigprocmask(how, set, old, 8)` on 64-bit signal sets ([`sigbit`]).
+pub fn rt_sigprocmask(how: u32, set: Option<&u64>, old: Option<&mut u64>) -> SysResult {
+    // SAFETY: set is only read, old is a live u64 the kernel fills.
+    result(unsafe { syscall4(nr::RT_SIGPROCMASK, how as usize, opt_ptr(set), opt_mut_ptr(old), 8) })
+}
+
+/// The calling thread's signal mask.
+pub fn sigmask_get() -> Result<u64, Errno> {
+    let mut old = 0;
+    rt_sigprocmask(SIG_BLOCK, None, Some(&mut old))?;
+    Ok(old)
+}
+
+/// `rt_sigpending(set, 8)`: the signals pending and blocked.
+pub fn rt_sigpending(set: &mut u64) -> SysResult {
+    // SAFETY: set is a live u64 the kernel fills.
+    result(unsafe { syscall2(nr::RT_SIGPENDING, mut_ptr(set), 8) })
+}
+
+/// `sigaltstack(new, old)`.
+///
+/// # Safety
+///
+/// A new stack must stay mapped, and unused by anything else, while handlers
+/// with `SA_ONSTACK` may run on it.
+pub unsafe fn sigaltstack(new: Option<&SigAltStack>, old: Option<&mut SigAltStack>) -> SysResult {
+    // SAFETY: new is only read, old is a live stack_t; the caller vouches for the stack.
+    result(unsafe { syscall2(nr::SIGALTSTACK, opt_ptr(new), opt_mut_ptr(old)) })
 }

@@ -140,6 +140,7 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> SysResu
     task.fs_base.store(0, core::sync::atomic::Ordering::Relaxed);
     crate::arch::cpu::set_fs_base(0);
     task.set_comm(&prog.name);
+    crate::process::fork::vfork_release(&task);
     *frame = prog.frame;
     Ok(0)
 }

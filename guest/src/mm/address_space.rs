@@ -158,7 +158,7 @@ impl MmInner {
         if mmu::current_cr3() != self.pt.root {
             return;
         }
-        if (end - start) / PAGE_SIZE > 4 {
+        if end.saturating_sub(start) / PAGE_SIZE > 4 {
             mmu::flush_tlb();
         } else {
             (start..end).step_by(PAGE_SIZE as usize).for_each(mmu::invlpg);
@@ -214,6 +214,67 @@ impl Mm {
 
     pub fn root(&self) -> u64 {
         self.inner.lock().pt.root
+    }
+
+    /// The child's copy for fork (Linux `dup_mmap` + `copy_page_range`): the same
+    /// areas; shared areas keep sharing their pages; private writable pages are
+    /// write-protected in both and shared until one writes (`do_wp_page`). The
+    /// parent's stale writable translations are flushed before this returns.
+    pub fn fork(&self) -> Result<Arc<Mm>, Errno> {
+        let pt = mmu::new_page_table().ok_or(ENOMEM)?;
+        let parent = self.inner.lock();
+        let child = Arc::new(Mm {
+            inner: spin::Mutex::new(MmInner {
+                pt,
+                vmas: parent.vmas.clone(),
+                brk_start: parent.brk_start,
+                brk: parent.brk,
+            }),
+        });
+        let mut write_protected = false;
+        {
+            let c = child.inner.lock();
+            let areas: Vec<(u64, u64, bool)> = parent
+                .vmas
+                .iter()
+                .map(|v| {
+                    (
+                        v.start,
+                        v.end,
+                        !v.flags.contains(VmFlags::SHARED) && v.prot.contains(Prot::WRITE),
+                    )
+                })
+                .collect();
+            for (start, end, cow) in areas {
+                let mut ptes = Vec::new();
+                parent.pt.for_each_leaf(&DirectMap, start, end, |va, pte| ptes.push((va, pte)));
+                for (va, pte) in ptes {
+                    let frame = pte & PTE_ADDR;
+                    let child_pte = if cow && pte & PTE_RW != 0 {
+                        parent.pt.set(&DirectMap, va, pte & !PTE_RW);
+                        write_protected = true;
+                        pte & !PTE_RW
+                    } else {
+                        pte
+                    };
+                    get_frame(frame);
+                    if c.pt.set(&DirectMap, va, child_pte).is_none() {
+                        put_frame(frame);
+                        drop(c);
+                        if write_protected {
+                            parent.flush(0, USER_TOP);
+                        }
+                        // Dropping the child unmaps what was copied.
+                        return Err(ENOMEM);
+                    }
+                }
+            }
+        }
+        if write_protected {
+            parent.flush(0, USER_TOP);
+        }
+        drop(parent);
+        Ok(child)
     }
 
     /// Resolve a fault at `addr` (Linux `handle_mm_fault`): demand-zero, shared

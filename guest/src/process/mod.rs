@@ -1,10 +1,18 @@
 //! Processes, named after Linux's `kernel/` files.
+pub mod clone_flags;
 #[cfg(target_os = "none")]
 pub mod exit;
+#[cfg(target_os = "none")]
+pub mod fork;
+pub mod pid;
 pub mod rlimit;
 pub mod signal;
 #[cfg(target_os = "none")]
+pub mod table;
+#[cfg(target_os = "none")]
 pub mod task;
+#[cfg(target_os = "none")]
+pub mod wait;
 
 #[cfg(target_os = "none")]
 pub use task::Task;

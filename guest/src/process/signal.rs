@@ -62,18 +62,30 @@ pub fn death_reason(sig: u8) -> ExitReason {
 #[cfg(target_os = "none")]
 mod kernel_signal {
     use super::*;
+    use crate::process::task::SIG_IGN;
     use crate::process::Task;
+    use alloc::sync::Arc;
     use core::sync::atomic::Ordering;
 
     /// Deliver a signal the task cannot ignore or handle (a fault, SIGSYS): it
-    /// dies on its way back to user mode.
-    pub fn force_sig(task: &Task, sig: u8) {
+    /// dies on its way back to user mode; a sleeping task is woken for that.
+    pub fn force_sig(task: &Arc<Task>, sig: u8) {
         task.fatal_signal.store(sig as u32, Ordering::Relaxed);
+        crate::sched::wake_up(task);
     }
 
-    /// Send `sig` to `task` (kill, tgkill): with no handlers yet, the default
-    /// action applies; stop and continue are not implemented and ignored.
-    pub fn send_signal(task: &Task, sig: u8) {
+    /// Send `sig` to `task` (kill, tgkill, exit signals). Ignored signals are
+    /// dropped; otherwise the default action applies (user handlers are not
+    /// delivered yet: `rt_sigaction` refuses to install one). Stop and continue
+    /// are not implemented and ignored.
+    pub fn send_signal(task: &Arc<Task>, sig: u8) {
+        if sig == 0 || sig > NSIG {
+            return;
+        }
+        let ignored = sig != SIGKILL && task.sighand().action(sig).handler == SIG_IGN;
+        if ignored {
+            return;
+        }
         match default_action(sig) {
             DefaultAction::Terminate | DefaultAction::CoreDump => force_sig(task, sig),
             DefaultAction::Ignore | DefaultAction::Stop | DefaultAction::Continue => {}

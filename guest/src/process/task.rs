@@ -26,10 +26,66 @@ pub const TASK_RUNNING: u8 = 0;
 pub const TASK_INTERRUPTIBLE: u8 = 1;
 pub const EXIT_ZOMBIE: u8 = 2;
 
+/// A signal's disposition (Linux `struct k_sigaction`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigAction {
+    /// SIG_DFL (0), SIG_IGN (1) or a handler address.
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+pub const SA_NOCLDWAIT: u64 = 2;
+
+/// Signal handlers, shared by CLONE_SIGHAND (Linux `struct sighand_struct`).
+pub struct SigHand {
+    pub actions: spin::Mutex<[SigAction; 65]>,
+}
+
+impl SigHand {
+    pub fn new() -> Self {
+        Self { actions: spin::Mutex::new([SigAction::default(); 65]) }
+    }
+
+    pub fn duplicate(&self) -> Self {
+        Self { actions: spin::Mutex::new(*self.actions.lock()) }
+    }
+
+    pub fn action(&self, sig: u8) -> SigAction {
+        self.actions.lock()[sig as usize]
+    }
+}
+
+impl Default for SigHand {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the threads of a process share for exiting (Linux: parts of
+/// `signal_struct`): how many are alive, and the group's exit status once
+/// exit_group or a fatal signal decided it.
+pub struct ThreadGroup {
+    pub live: AtomicU32,
+    pub exit: spin::Mutex<Option<ExitReason>>,
+}
+
+impl ThreadGroup {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self { live: AtomicU32::new(1), exit: spin::Mutex::new(None) })
+    }
+}
+
 pub struct Task {
     pub pid: u32,
+    pub group: Arc<ThreadGroup>,
     pub tgid: u32,
     pub ppid: AtomicU32,
+    pub pgid: AtomicU32,
+    pub sid: AtomicU32,
     /// The program name (Linux: `comm`), for messages.
     pub comm: spin::Mutex<[u8; 16]>,
     /// The kernel stack (none for a CPU's idle task, which runs on its boot stack).
@@ -48,8 +104,19 @@ pub struct Task {
     pub mm: spin::Mutex<Option<Arc<Mm>>>,
     pub files: spin::Mutex<Arc<crate::fs::file::FdTable>>,
     pub fs: spin::Mutex<Arc<crate::fs::file::FsStruct>>,
+    pub sighand: spin::Mutex<Arc<SigHand>>,
     pub creds: spin::Mutex<Creds>,
     pub rlimits: spin::Mutex<Rlimits>,
+    /// Children not yet reaped (Linux `children`); threads are not in it.
+    pub children: spin::Mutex<alloc::vec::Vec<Arc<Task>>>,
+    /// Signal sent to the parent at exit (Linux `exit_signal`; 0: a "clone" child).
+    pub exit_signal: AtomicU32,
+    /// Where this task sleeps in wait4/waitid (Linux `signal->wait_chldexit`).
+    pub wait_chld: crate::sched::WaitQueue,
+    /// Set when a vfork child exits or execs; its parent waits for it.
+    pub vfork_done: spin::Mutex<Option<Arc<AtomicBool>>>,
+    /// PR_SET_CHILD_SUBREAPER.
+    pub child_subreaper: AtomicBool,
     /// Wait status once the task has exited (Linux's encoding).
     pub exit_status: AtomicI32,
     pub exited: AtomicBool,
@@ -58,13 +125,72 @@ pub struct Task {
     pub gs_base: AtomicU64,
     /// `set_tid_address`/`CLONE_CHILD_CLEARTID`: cleared and woken at exit.
     pub clear_child_tid: AtomicU64,
+    /// CLONE_CHILD_SETTID: the child writes its tid there when it first runs.
+    pub set_child_tid: AtomicU64,
     /// A signal whose default action ends the task at its next return to user mode.
     pub fatal_signal: AtomicU32,
     /// The boot self-test task that probes the `syscall` instruction.
     pub probe: bool,
 }
 
+/// What a new task is made of; the rest starts at its default.
+pub struct TaskParts {
+    pub pid: u32,
+    pub group: Arc<ThreadGroup>,
+    pub tgid: u32,
+    pub ppid: u32,
+    pub kstack: Option<KernelStack>,
+    pub fpu: FpuState,
+    pub idle: bool,
+    pub mm: Option<Arc<Mm>>,
+    pub files: Arc<crate::fs::file::FdTable>,
+    pub fs: Arc<crate::fs::file::FsStruct>,
+    pub sighand: Arc<SigHand>,
+    pub creds: Creds,
+    pub rlimits: Rlimits,
+    pub probe: bool,
+}
+
 impl Task {
+    pub fn from_parts(p: TaskParts) -> Task {
+        Task {
+            pid: p.pid,
+            group: p.group,
+            tgid: p.tgid,
+            ppid: AtomicU32::new(p.ppid),
+            pgid: AtomicU32::new(p.pid),
+            sid: AtomicU32::new(p.pid),
+            comm: spin::Mutex::new([0; 16]),
+            kstack: p.kstack,
+            context: Context::new(),
+            fpu: p.fpu,
+            state: core::sync::atomic::AtomicU8::new(TASK_RUNNING),
+            on_rq: AtomicBool::new(false),
+            cpu: AtomicU32::new(crate::arch::cpu_id() as u32),
+            need_resched: AtomicBool::new(false),
+            idle: p.idle,
+            mm: spin::Mutex::new(p.mm),
+            files: spin::Mutex::new(p.files),
+            fs: spin::Mutex::new(p.fs),
+            sighand: spin::Mutex::new(p.sighand),
+            creds: spin::Mutex::new(p.creds),
+            rlimits: spin::Mutex::new(p.rlimits),
+            children: spin::Mutex::new(alloc::vec::Vec::new()),
+            exit_signal: AtomicU32::new(17),
+            wait_chld: crate::sched::WaitQueue::new(),
+            vfork_done: spin::Mutex::new(None),
+            child_subreaper: AtomicBool::new(false),
+            exit_status: AtomicI32::new(0),
+            exited: AtomicBool::new(false),
+            fs_base: AtomicU64::new(0),
+            gs_base: AtomicU64::new(0),
+            clear_child_tid: AtomicU64::new(0),
+            set_child_tid: AtomicU64::new(0),
+            fatal_signal: AtomicU32::new(0),
+            probe: p.probe,
+        }
+    }
+
     /// A task that starts in user mode with `frame` in address space `mm`.
     pub fn new_user(
         pid: u32,
@@ -73,64 +199,51 @@ impl Task {
         probe: bool,
     ) -> Result<Arc<Task>, Errno> {
         let kstack = KernelStack::new().ok_or(ENOMEM)?;
-        let context = Context::new();
-        context.init_user(&kstack, frame);
-        Ok(Arc::new(Task {
+        let task = Task::from_parts(TaskParts {
             pid,
+            group: ThreadGroup::new(),
             tgid: pid,
-            ppid: AtomicU32::new(0),
-            comm: spin::Mutex::new([0; 16]),
+            ppid: 0,
             kstack: Some(kstack),
-            context,
             fpu: FpuState::new(),
-            state: core::sync::atomic::AtomicU8::new(TASK_RUNNING),
-            on_rq: AtomicBool::new(false),
-            cpu: AtomicU32::new(crate::arch::cpu_id() as u32),
-            need_resched: AtomicBool::new(false),
             idle: false,
-            mm: spin::Mutex::new(Some(mm)),
-            files: spin::Mutex::new(Arc::new(crate::fs::file::FdTable::with_console())),
-            fs: spin::Mutex::new(Arc::new(crate::fs::file::FsStruct::new(crate::fs::root_ino()))),
-            creds: spin::Mutex::new(Creds::default()),
-            rlimits: spin::Mutex::new(Rlimits::default()),
-            exit_status: AtomicI32::new(0),
-            exited: AtomicBool::new(false),
-            fs_base: AtomicU64::new(0),
-            gs_base: AtomicU64::new(0),
-            clear_child_tid: AtomicU64::new(0),
-            fatal_signal: AtomicU32::new(0),
+            mm: Some(mm),
+            files: Arc::new(crate::fs::file::FdTable::with_console()),
+            fs: Arc::new(crate::fs::file::FsStruct::new(crate::fs::root_ino())),
+            sighand: Arc::new(SigHand::new()),
+            creds: Creds::default(),
+            rlimits: Rlimits::default(),
             probe,
-        }))
+        });
+        task.context.init_user(task.kstack.as_ref().unwrap(), frame);
+        Ok(Arc::new(task))
     }
 
     /// CPU `cpu`'s idle task: it runs on the CPU's boot stack and halts.
     pub fn new_idle(cpu: usize) -> Arc<Task> {
-        Arc::new(Task {
+        let t = Task::from_parts(TaskParts {
             pid: 0,
+            group: ThreadGroup::new(),
             tgid: 0,
-            ppid: AtomicU32::new(0),
-            comm: spin::Mutex::new(*b"swapper\0\0\0\0\0\0\0\0\0"),
+            ppid: 0,
             kstack: None,
-            context: Context::new(),
             fpu: FpuState::new(),
-            state: core::sync::atomic::AtomicU8::new(TASK_RUNNING),
-            on_rq: AtomicBool::new(false),
-            cpu: AtomicU32::new(cpu as u32),
-            need_resched: AtomicBool::new(false),
             idle: true,
-            mm: spin::Mutex::new(None),
-            files: spin::Mutex::new(Arc::new(crate::fs::file::FdTable::new())),
-            fs: spin::Mutex::new(Arc::new(crate::fs::file::FsStruct::new(crate::fs::root_ino()))),
-            creds: spin::Mutex::new(Creds::default()),
-            rlimits: spin::Mutex::new(Rlimits::default()),
-            exit_status: AtomicI32::new(0),
-            exited: AtomicBool::new(false),
-            fs_base: AtomicU64::new(0),
-            gs_base: AtomicU64::new(0),
-            clear_child_tid: AtomicU64::new(0),
-            fatal_signal: AtomicU32::new(0),
+            mm: None,
+            files: Arc::new(crate::fs::file::FdTable::new()),
+            fs: Arc::new(crate::fs::file::FsStruct::new(crate::fs::root_ino())),
+            sighand: Arc::new(SigHand::new()),
+            creds: Creds::default(),
+            rlimits: Rlimits::default(),
             probe: false,
-        })
+        });
+        t.cpu.store(cpu as u32, Ordering::Relaxed);
+        t.set_comm(b"swapper");
+        Arc::new(t)
+    }
+
+    pub fn sighand(&self) -> Arc<SigHand> {
+        self.sighand.lock().clone()
     }
 
     /// Top of the kernel stack entries from user mode land on.
@@ -169,6 +282,12 @@ impl Task {
         let c = *self.comm.lock();
         let n = c.iter().position(|&b| b == 0).unwrap_or(16);
         alloc::string::String::from_utf8_lossy(&c[..n]).into_owned()
+    }
+
+    /// The process has exited and can be reaped: its leader exited and no
+    /// thread of the group is left (Linux `delay_group_leader`).
+    pub fn reapable(&self) -> bool {
+        self.exited.load(Ordering::Acquire) && self.group.live.load(Ordering::Acquire) == 0
     }
 
     pub fn set_exit(&self, reason: ExitReason) {

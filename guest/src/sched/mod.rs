@@ -182,9 +182,33 @@ fn finish_task_switch() {
     drop(prev);
 }
 
-/// First thing a new task runs (from `ret_from_fork`).
+/// First thing a new task runs (from `ret_from_fork`): finish the switch, and
+/// write its tid where CLONE_CHILD_SETTID asked (in its own address space).
 pub fn schedule_tail() {
     finish_task_switch();
+    if let Some(t) = current() {
+        let at = t.set_child_tid.swap(0, Ordering::Relaxed);
+        if at != 0 {
+            let _ = crate::uaccess::write_u32(at, t.pid);
+        }
+    }
+}
+
+/// A CPU for a new task (Linux `select_task_rq` at fork): the online CPU with the
+/// fewest tasks queued and running; this CPU on a tie.
+pub fn select_cpu() -> usize {
+    let here = cpu_id();
+    let load = |cpu: usize| {
+        with_rq(cpu, |rq| rq.queue.len() + rq.current.as_ref().map_or(0, |c| usize::from(!c.idle)))
+    };
+    let mut best = (load(here), here);
+    for cpu in 0..crate::kernel::cpu_count() {
+        let l = load(cpu);
+        if l < best.0 {
+            best = (l, cpu);
+        }
+    }
+    best.1
 }
 
 /// The current task gives up the CPU for good (exit): it must already be a zombie.
@@ -221,7 +245,9 @@ pub fn idle_until(mut done: impl FnMut() -> bool) {
 }
 
 /// Sleep until `cond()` holds or `deadline` (monotonic ns) passes, registering
-/// with `wq` so that `WaitQueue::wake_all` re-checks. Returns `cond()`.
+/// with `wq` so that `WaitQueue::wake_all` re-checks. Returns the last value of
+/// `cond()`, which is evaluated exactly once per check (it may act, e.g. read a
+/// pipe). A fatal signal for the task also ends the wait.
 pub fn wait_event(
     wq: Option<&WaitQueue>,
     deadline: Option<u64>,
@@ -229,10 +255,12 @@ pub fn wait_event(
 ) -> bool {
     let Some(task) = current() else {
         // No task (boot code): halt until the condition holds.
+        let mut ok = false;
         crate::kernel::wait_until(|| {
-            cond() || deadline.is_some_and(|d| crate::time::monotonic_ns() >= d)
+            ok = cond();
+            ok || deadline.is_some_and(|d| crate::time::monotonic_ns() >= d)
         });
-        return cond();
+        return ok;
     };
     loop {
         task.state.store(TASK_INTERRUPTIBLE, Ordering::Release);
@@ -242,14 +270,15 @@ pub fn wait_event(
         if let Some(d) = deadline {
             add_timer(d, &task);
         }
+        let ok = cond();
         let expired = deadline.is_some_and(|d| crate::time::monotonic_ns() >= d);
         let killed = task.fatal_signal.load(Ordering::Relaxed) != 0;
-        if cond() || expired || killed {
+        if ok || expired || killed {
             task.state.store(TASK_RUNNING, Ordering::Release);
             if let Some(wq) = wq {
                 wq.remove(&task);
             }
-            return cond();
+            return ok;
         }
         schedule();
     }

@@ -101,6 +101,18 @@ pub mod nr {
     pub const PIPE2: u64 = 293;
     pub const PRLIMIT64: u64 = 302;
     pub const GETRANDOM: u64 = 318;
+    pub const CLONE: u64 = 56;
+    pub const FORK: u64 = 57;
+    pub const VFORK: u64 = 58;
+    pub const WAIT4: u64 = 61;
+    pub const SETPGID: u64 = 109;
+    pub const GETPGRP: u64 = 111;
+    pub const SETSID: u64 = 112;
+    pub const GETPGID: u64 = 121;
+    pub const GETSID: u64 = 124;
+    pub const PRCTL: u64 = 157;
+    pub const WAITID: u64 = 247;
+    pub const CLONE3: u64 = 435;
 }
 
 /// Run the system call in `frame` (number in rax, arguments in rdi, rsi, rdx,
@@ -138,6 +150,20 @@ fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         SET_TID_ADDRESS => process::set_tid_address(a),
         ARCH_PRCTL => process::arch_prctl(a),
         KILL => process::kill(a),
+        FORK => process::fork(frame),
+        VFORK => process::vfork(frame),
+        CLONE => process::clone(a, frame),
+        CLONE3 => process::clone3(a, frame),
+        WAIT4 => process::wait4(a),
+        WAITID => process::waitid(a),
+        GETPGID => process::getpgid(a),
+        GETPGRP => process::getpgid(&Args { a: [0; 6] }),
+        SETPGID => process::setpgid(a),
+        GETSID => process::getsid(a),
+        SETSID => process::setsid(),
+        PRCTL => process::prctl(a),
+        RT_SIGACTION => process::rt_sigaction(a),
+        RT_SIGPROCMASK => process::rt_sigprocmask(a),
         TKILL => process::tkill(a),
         TGKILL => process::tgkill(a),
         UNAME => info::uname(a),

@@ -1,14 +1,19 @@
-//! Process identity and lifetime calls.
+//! Process identity, creation, exit, waiting and signalling calls.
 
 use core::sync::atomic::Ordering;
 
 use super::{Args, SysResult};
-use crate::errno::{EFAULT, EINVAL, EPERM, ESRCH};
-use crate::process::signal::{send_signal, NSIG};
-use crate::process::ExitReason;
+use crate::errno::{Errno, EFAULT, EINVAL, ENOSYS, EPERM, ESRCH};
+use crate::process::clone_flags::{self, CLONE_PARENT_SETTID, CLONE_PIDFD, CSIGNAL};
+use crate::process::fork::{kernel_clone, KernelCloneArgs};
+use crate::process::signal::{send_signal, NSIG, SIGCHLD, SIGKILL, SIGSTOP};
+use crate::process::task::{SigAction, SIG_DFL, SIG_IGN};
+use crate::process::wait::{self, Which};
+use crate::process::{table, ExitReason, Task};
 use crate::sched::current;
+use crate::uaccess;
 
-fn task() -> alloc::sync::Arc<crate::process::Task> {
+fn task() -> alloc::sync::Arc<Task> {
     current().expect("a system call without a task")
 }
 
@@ -16,9 +21,9 @@ pub fn exit(a: &Args) -> SysResult {
     crate::process::exit::do_exit(ExitReason::Exited(a.u(0) as u8))
 }
 
-/// One thread per process for now, so exit_group is exit.
+/// exit_group: every thread of the process ends with this status.
 pub fn exit_group(a: &Args) -> SysResult {
-    crate::process::exit::do_exit(ExitReason::Exited(a.u(0) as u8))
+    crate::process::exit::do_group_exit(ExitReason::Exited(a.u(0) as u8))
 }
 
 pub fn getpid() -> SysResult {
@@ -59,6 +64,9 @@ pub fn setuid(a: &Args) -> SysResult {
     let t = task();
     let mut c = t.creds.lock();
     if c.euid == 0 {
+        if c.uid != uid {
+            table::change_user(c.uid, uid);
+        }
         (c.uid, c.euid, c.suid) = (uid, uid, uid);
     } else if uid == c.uid || uid == c.suid {
         c.euid = uid;
@@ -119,17 +127,270 @@ pub fn arch_prctl(a: &Args) -> SysResult {
             crate::arch::cpu::set_user_gs_base(a.u(1));
             Ok(0)
         }
-        ARCH_GET_FS => {
-            crate::uaccess::write_u64s(a.u(1), &[t.fs_base.load(Ordering::Relaxed)]).map(|_| 0)
+        ARCH_GET_FS => uaccess::write_u64s(a.u(1), &[crate::arch::cpu::fs_base()]).map(|_| 0),
+        ARCH_GET_GS => uaccess::write_u64s(a.u(1), &[t.gs_base.load(Ordering::Relaxed)]).map(|_| 0),
+        _ => Err(EINVAL),
+    }
+}
+
+// ---- creation ------------------------------------------------------------
+
+pub fn fork(frame: &crate::arch::TrapFrame) -> SysResult {
+    kernel_clone(&KernelCloneArgs { exit_signal: SIGCHLD as u32, ..Default::default() }, frame)
+}
+
+pub fn vfork(frame: &crate::arch::TrapFrame) -> SysResult {
+    use clone_flags::{CLONE_VFORK, CLONE_VM};
+    let args = KernelCloneArgs {
+        flags: CLONE_VM | CLONE_VFORK,
+        exit_signal: SIGCHLD as u32,
+        ..Default::default()
+    };
+    kernel_clone(&args, frame)
+}
+
+/// clone(flags, newsp, parent_tid, child_tid, tls) — x86-64 argument order.
+pub fn clone(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
+    let flags = a.u(0);
+    if flags & CLONE_PIDFD != 0 && flags & CLONE_PARENT_SETTID != 0 {
+        return Err(EINVAL);
+    }
+    if flags & CLONE_PIDFD != 0 {
+        return Err(EINVAL); // pidfds are not implemented
+    }
+    // Legacy clone takes any value in the low byte as the exit signal (Linux does
+    // not check it there; a child with an invalid one is a "clone" child).
+    let exit_signal = flags & CSIGNAL;
+    let args = KernelCloneArgs {
+        flags: flags & !CSIGNAL & 0xffff_ffff,
+        exit_signal: exit_signal as u32,
+        stack: a.u(1),
+        stack_size: 0,
+        parent_tid: a.u(2),
+        child_tid: a.u(3),
+        tls: a.u(4),
+    };
+    kernel_clone(&args, frame)
+}
+
+/// clone3(struct clone_args *, size).
+pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
+    let (addr, size) = (a.u(0), a.u(1) as usize);
+    let known = clone_flags::check_clone3_size(size, |size| {
+        let tail = uaccess::read_bytes(
+            addr + clone_flags::CLONE_ARGS_SIZE_VER2 as u64,
+            size - clone_flags::CLONE_ARGS_SIZE_VER2,
+        )?;
+        Ok(tail.iter().all(|&b| b == 0))
+    })?;
+    let raw = uaccess::read_bytes(addr, known)?;
+    let field = |i: usize| {
+        raw.get(8 * i..8 * i + 8).map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap()))
+    };
+    let (flags, pidfd, child_tid, parent_tid, exit_signal) =
+        (field(0), field(1), field(2), field(3), field(4));
+    let (stack, stack_size, tls, set_tid, set_tid_size) =
+        (field(5), field(6), field(7), field(8), field(9));
+    clone_flags::check_clone3(flags, exit_signal)?;
+    if (stack == 0) != (stack_size == 0)
+        || set_tid != 0
+        || set_tid_size != 0
+        || pidfd != 0 && flags & CLONE_PIDFD == 0
+    {
+        return Err(EINVAL);
+    }
+    if flags & (CLONE_PIDFD | clone_flags::CLONE_INTO_CGROUP) != 0 {
+        return Err(EINVAL); // pidfds and cgroups are not implemented
+    }
+    let args = KernelCloneArgs {
+        flags,
+        exit_signal: exit_signal as u32,
+        stack,
+        stack_size,
+        tls,
+        parent_tid,
+        child_tid,
+    };
+    kernel_clone(&args, frame)
+}
+
+// ---- waiting --------------------------------------------------------------
+
+fn which_for_wait4(pid: i32) -> Result<Which, Errno> {
+    Ok(match pid {
+        i32::MIN => return Err(ESRCH),
+        -1 => Which::Any,
+        0 => Which::Pgid(task().pgid.load(Ordering::Relaxed)),
+        p if p < -1 => Which::Pgid((-p) as u32),
+        p => Which::Pid(p as u32),
+    })
+}
+
+/// struct rusage: not accounted yet, reported as zeros.
+fn write_rusage(addr: u64) -> Result<(), Errno> {
+    if addr != 0 {
+        uaccess::write_bytes(addr, &[0u8; 144])?;
+    }
+    Ok(())
+}
+
+pub fn wait4(a: &Args) -> SysResult {
+    let (pid, status, options, rusage) = (a.i32(0), a.u(1), a.u32(2), a.u(3));
+    if options
+        & !(wait::WNOHANG
+            | wait::WUNTRACED
+            | wait::WCONTINUED
+            | wait::WNOTHREAD
+            | wait::WCLONE
+            | wait::WALL)
+        != 0
+    {
+        return Err(EINVAL);
+    }
+    match wait::do_wait(which_for_wait4(pid)?, options | wait::WEXITED)? {
+        None => Ok(0),
+        Some(r) => {
+            if status != 0 {
+                uaccess::write_u32(status, r.reason.wait_status() as u32)?;
+            }
+            write_rusage(rusage)?;
+            Ok(r.pid as u64)
         }
-        ARCH_GET_GS => {
-            crate::uaccess::write_u64s(a.u(1), &[t.gs_base.load(Ordering::Relaxed)]).map(|_| 0)
+    }
+}
+
+const P_ALL: u32 = 0;
+const P_PID: u32 = 1;
+const P_PGID: u32 = 2;
+
+pub fn waitid(a: &Args) -> SysResult {
+    let (idtype, id, infop, options, rusage) = (a.u32(0), a.u32(1), a.u(2), a.u32(3), a.u(4));
+    let valid = wait::WNOHANG
+        | wait::WEXITED
+        | wait::WUNTRACED
+        | wait::WCONTINUED
+        | wait::WNOWAIT
+        | wait::WNOTHREAD
+        | wait::WCLONE
+        | wait::WALL;
+    if options & !valid != 0 || options & (wait::WEXITED | wait::WUNTRACED | wait::WCONTINUED) == 0
+    {
+        return Err(EINVAL);
+    }
+    // The id is a pid_t: P_PID needs one > 0, P_PGID one >= 0 (0: own group).
+    let id = id as i32;
+    let which = match idtype {
+        P_ALL => Which::Any,
+        P_PID if id > 0 => Which::Pid(id as u32),
+        P_PGID if id > 0 => Which::Pgid(id as u32),
+        P_PGID if id == 0 => Which::Pgid(task().pgid.load(Ordering::Relaxed)),
+        _ => return Err(EINVAL),
+    };
+    let r = if options & wait::WEXITED != 0 { wait::do_wait(which, options)? } else { None };
+    if infop != 0 {
+        // siginfo_t for SIGCHLD: si_signo, si_errno, si_code, then si_pid, si_uid, si_status.
+        let mut info = [0u8; 128];
+        if let Some(r) = &r {
+            let (code, status) = match r.reason {
+                ExitReason::Exited(c) => (1i32, c as i32),
+                ExitReason::Killed { signal, core } => (if core { 3 } else { 2 }, signal as i32),
+            };
+            info[0..4].copy_from_slice(&(SIGCHLD as i32).to_le_bytes());
+            info[8..12].copy_from_slice(&code.to_le_bytes());
+            info[16..20].copy_from_slice(&r.pid.to_le_bytes());
+            info[20..24].copy_from_slice(&r.uid.to_le_bytes());
+            info[24..28].copy_from_slice(&status.to_le_bytes());
+        }
+        uaccess::write_bytes(infop, &info)?;
+    }
+    write_rusage(rusage)?;
+    Ok(0)
+}
+
+// ---- process groups and sessions ------------------------------------------
+
+pub fn getpgid(a: &Args) -> SysResult {
+    let pid = a.i32(0);
+    let t = if pid == 0 { task() } else { table::find(pid as u32).ok_or(ESRCH)? };
+    Ok(t.pgid.load(Ordering::Relaxed) as u64)
+}
+
+pub fn getsid(a: &Args) -> SysResult {
+    let pid = a.i32(0);
+    let t = if pid == 0 { task() } else { table::find(pid as u32).ok_or(ESRCH)? };
+    Ok(t.sid.load(Ordering::Relaxed) as u64)
+}
+
+/// setpgid(pid, pgid): self or a child, within the caller's session.
+pub fn setpgid(a: &Args) -> SysResult {
+    let (pid, pgid) = (a.i32(0), a.i32(1));
+    if pgid < 0 {
+        return Err(EINVAL);
+    }
+    let me = task();
+    let target = if pid == 0 || pid as u32 == me.tgid {
+        me.clone()
+    } else {
+        table::find(pid as u32).ok_or(ESRCH)?
+    };
+    if target.tgid != me.tgid && target.ppid.load(Ordering::Relaxed) != me.tgid {
+        return Err(ESRCH);
+    }
+    if target.sid.load(Ordering::Relaxed) == target.tgid {
+        return Err(EPERM); // a session leader
+    }
+    let pgid = if pgid == 0 { target.tgid } else { pgid as u32 };
+    target.pgid.store(pgid, Ordering::Relaxed);
+    Ok(0)
+}
+
+pub fn setsid() -> SysResult {
+    let me = task();
+    let pid = me.tgid;
+    if table::all()
+        .iter()
+        .any(|t| t.pgid.load(Ordering::Relaxed) == pid && !t.exited.load(Ordering::Relaxed))
+    {
+        return Err(EPERM); // already a process group leader
+    }
+    me.sid.store(pid, Ordering::Relaxed);
+    me.pgid.store(pid, Ordering::Relaxed);
+    Ok(pid as u64)
+}
+
+const PR_SET_NAME: u64 = 15;
+const PR_GET_NAME: u64 = 16;
+const PR_SET_CHILD_SUBREAPER: u64 = 36;
+const PR_GET_CHILD_SUBREAPER: u64 = 37;
+
+pub fn prctl(a: &Args) -> SysResult {
+    let t = task();
+    match a.u(0) {
+        PR_SET_CHILD_SUBREAPER => {
+            t.child_subreaper.store(a.u(1) != 0, Ordering::Relaxed);
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => {
+            uaccess::write_u32(a.u(1), t.child_subreaper.load(Ordering::Relaxed) as u32).map(|_| 0)
+        }
+        PR_SET_NAME => {
+            let name = uaccess::read_bytes(a.u(1), 16)?;
+            let n = name.iter().position(|&b| b == 0).unwrap_or(15);
+            t.set_comm(&name[..n]);
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut c = *t.comm.lock();
+            c[15] = 0;
+            uaccess::write_bytes(a.u(1), &c).map(|_| 0)
         }
         _ => Err(EINVAL),
     }
 }
 
-fn valid_signal(sig: i32) -> Result<u8, crate::errno::Errno> {
+// ---- signals ---------------------------------------------------------------
+
+fn valid_signal(sig: i32) -> Result<u8, Errno> {
     if (0..=NSIG as i32).contains(&sig) {
         Ok(sig as u8)
     } else {
@@ -137,17 +398,106 @@ fn valid_signal(sig: i32) -> Result<u8, crate::errno::Errno> {
     }
 }
 
-/// `kill`: only this process exists to be signalled until fork arrives.
+/// rt_sigaction(sig, act, oldact, sigsetsize): dispositions SIG_DFL and SIG_IGN.
+/// Installing a handler is ENOSYS until signal delivery to user handlers exists.
+pub fn rt_sigaction(a: &Args) -> SysResult {
+    let (sig, act, old, setsize) = (a.i32(0), a.u(1), a.u(2), a.u(3));
+    if setsize != 8 {
+        return Err(EINVAL);
+    }
+    let sig = valid_signal(sig)?;
+    if sig == 0 {
+        return Err(EINVAL);
+    }
+    let hand = task().sighand();
+    let prev = hand.action(sig);
+    if act != 0 {
+        let [handler, flags, restorer, mask] = uaccess::read_u64s::<4>(act)?;
+        if sig == SIGKILL || sig == SIGSTOP {
+            return Err(EINVAL);
+        }
+        if handler != SIG_DFL && handler != SIG_IGN {
+            return Err(ENOSYS);
+        }
+        hand.actions.lock()[sig as usize] = SigAction { handler, flags, restorer, mask };
+    }
+    if old != 0 {
+        uaccess::write_u64s(old, &[prev.handler, prev.flags, prev.restorer, prev.mask])?;
+    }
+    Ok(0)
+}
+
+/// rt_sigprocmask: the mask is kept for programs that read it back; with only
+/// default and ignore dispositions, blocking changes no delivery yet.
+pub fn rt_sigprocmask(a: &Args) -> SysResult {
+    static MASKS: spin::Mutex<alloc::collections::BTreeMap<u32, u64>> =
+        spin::Mutex::new(alloc::collections::BTreeMap::new());
+    let (how, set, old, setsize) = (a.i32(0), a.u(1), a.u(2), a.u(3));
+    if setsize != 8 {
+        return Err(EINVAL);
+    }
+    let pid = task().pid;
+    let cur = MASKS.lock().get(&pid).copied().unwrap_or(0);
+    if set != 0 {
+        let s = uaccess::read_u64s::<1>(set)?[0] & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
+        let new = match how {
+            0 => cur | s,
+            1 => cur & !s,
+            2 => s,
+            _ => return Err(EINVAL),
+        };
+        MASKS.lock().insert(pid, new);
+    }
+    if old != 0 {
+        uaccess::write_u64s(old, &[cur]).map_err(|_| EFAULT)?;
+    }
+    Ok(0)
+}
+
+/// May the caller signal `target` (Linux `kill_ok_by_cred`)?
+fn may_signal(me: &Task, target: &Task) -> bool {
+    let (c, t) = (me.creds(), target.creds());
+    c.euid == 0 || c.euid == t.uid || c.euid == t.suid || c.uid == t.uid || c.uid == t.suid
+}
+
 pub fn kill(a: &Args) -> SysResult {
     let (pid, sig) = (a.i32(0), valid_signal(a.i32(1))?);
-    let t = task();
-    if pid == t.tgid as i32 || pid == 0 || pid == -1 {
-        if sig != 0 {
-            send_signal(&t, sig);
+    let me = task();
+    let targets: alloc::vec::Vec<_> = match pid {
+        p if p > 0 => table::find(p as u32).filter(|t| t.tgid == t.pid).into_iter().collect(),
+        0 => {
+            let g = me.pgid.load(Ordering::Relaxed);
+            table::all()
+                .into_iter()
+                .filter(|t| t.tgid == t.pid && t.pgid.load(Ordering::Relaxed) == g)
+                .collect()
         }
+        -1 => table::all()
+            .into_iter()
+            .filter(|t| t.tgid == t.pid && t.pid != 1 && t.tgid != me.tgid)
+            .collect(),
+        i32::MIN => return Err(ESRCH),
+        p => table::all()
+            .into_iter()
+            .filter(|t| t.tgid == t.pid && t.pgid.load(Ordering::Relaxed) == (-p) as u32)
+            .collect(),
+    };
+    if targets.is_empty() {
+        return Err(ESRCH);
+    }
+    let mut sent = false;
+    for t in &targets {
+        if may_signal(&me, t) {
+            sent = true;
+            if sig != 0 && !t.exited.load(Ordering::Relaxed) {
+                send_signal(t, sig);
+            }
+        }
+    }
+    if sent {
         Ok(0)
     } else {
-        Err(ESRCH)
+        Err(EPERM)
     }
 }
 
@@ -156,10 +506,7 @@ pub fn tkill(a: &Args) -> SysResult {
     if tid <= 0 {
         return Err(EINVAL);
     }
-    let t = task();
-    if tid as u32 != t.pid {
-        return Err(ESRCH);
-    }
+    let t = table::find(tid as u32).ok_or(ESRCH)?;
     if sig != 0 {
         send_signal(&t, sig);
     }
@@ -171,13 +518,9 @@ pub fn tgkill(a: &Args) -> SysResult {
     if tgid <= 0 || tid <= 0 {
         return Err(EINVAL);
     }
-    let t = task();
-    if tgid as u32 != t.tgid || tid as u32 != t.pid {
-        return Err(ESRCH);
-    }
+    let t = table::find(tid as u32).filter(|t| t.tgid == tgid as u32).ok_or(ESRCH)?;
     if sig != 0 {
         send_signal(&t, sig);
     }
-    let _ = EFAULT;
     Ok(0)
 }

@@ -1,0 +1,69 @@
+//! Pid allocation (Linux `kernel/pid.c`): cyclic, so a freed pid is not reused
+//! at once; after wrapping past `pid_max`, numbers below RESERVED_PIDS are
+//! skipped.
+
+use alloc::collections::BTreeSet;
+
+/// Linux's default `pid_max`.
+pub const PID_MAX_DEFAULT: u32 = 32768;
+/// Pids below this are not handed out again after the first wrap.
+pub const RESERVED_PIDS: u32 = 300;
+
+pub struct PidAllocator {
+    last: u32,
+    max: u32,
+    used: BTreeSet<u32>,
+}
+
+impl PidAllocator {
+    pub const fn new(max: u32) -> Self {
+        Self { last: 0, max, used: BTreeSet::new() }
+    }
+
+    /// The next free pid after the last one given out, or None when all are used.
+    pub fn alloc(&mut self) -> Option<u32> {
+        let mut candidate = self.last + 1;
+        for _ in 0..self.max {
+            if candidate >= self.max {
+                candidate = RESERVED_PIDS.min(self.max - 1);
+            }
+            if candidate > 0 && !self.used.contains(&candidate) {
+                self.used.insert(candidate);
+                self.last = candidate;
+                return Some(candidate);
+            }
+            candidate += 1;
+        }
+        None
+    }
+
+    pub fn free(&mut self, pid: u32) {
+        self.used.remove(&pid);
+    }
+
+    pub fn in_use(&self) -> usize {
+        self.used.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cyclic_without_immediate_reuse_and_wrap_above_reserved() {
+        let mut p = PidAllocator::new(310);
+        assert_eq!(p.alloc(), Some(1));
+        assert_eq!(p.alloc(), Some(2));
+        p.free(2);
+        assert_eq!(p.alloc(), Some(3), "2 is not reused at once");
+        while p.alloc().is_some_and(|x| x < 309) {}
+        assert_eq!(p.in_use(), 308, "1 and 3..=309");
+        // Free one pid below RESERVED_PIDS and one above: after the wrap only
+        // the one above is handed out again.
+        p.free(250);
+        p.free(305);
+        assert_eq!(p.alloc(), Some(305));
+        assert_eq!(p.alloc(), None, "2 and 250 are below RESERVED_PIDS");
+    }
+}

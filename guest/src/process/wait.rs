@@ -1,0 +1,102 @@
+//! Waiting for children (Linux `kernel/exit.c`: `do_wait`, `wait_task_zombie`).
+
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+use crate::errno::{Errno, ECHILD, EINTR};
+use crate::process::signal::SIGCHLD;
+use crate::process::table;
+use crate::process::task::Task;
+use crate::process::ExitReason;
+use crate::sched;
+
+pub const WNOHANG: u32 = 1;
+pub const WUNTRACED: u32 = 2;
+pub const WEXITED: u32 = 4;
+pub const WCONTINUED: u32 = 8;
+pub const WNOWAIT: u32 = 0x0100_0000;
+pub const WNOTHREAD: u32 = 0x2000_0000;
+pub const WALL: u32 = 0x4000_0000;
+pub const WCLONE: u32 = 0x8000_0000;
+
+/// Which children a wait is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    Any,
+    Pid(u32),
+    Pgid(u32),
+}
+
+/// A reaped (or, with WNOWAIT, inspected) child.
+pub struct Reaped {
+    pub pid: u32,
+    pub uid: u32,
+    pub reason: ExitReason,
+}
+
+/// Linux `eligible_child`: __WALL takes every child; otherwise a "clone" child
+/// (exit signal other than SIGCHLD) only with __WCLONE, and the others only without.
+fn eligible(c: &Task, which: Which, options: u32) -> bool {
+    let matches = match which {
+        Which::Any => true,
+        Which::Pid(p) => c.pid == p,
+        Which::Pgid(g) => c.pgid.load(Ordering::Relaxed) == g,
+    };
+    if !matches {
+        return false;
+    }
+    if options & WALL != 0 {
+        return true;
+    }
+    let clone_child = c.exit_signal.load(Ordering::Relaxed) != SIGCHLD as u32;
+    clone_child == (options & WCLONE != 0)
+}
+
+/// Wait for a child in `which` to exit. None with WNOHANG when none has yet.
+pub fn do_wait(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
+    let me = sched::current().expect("wait without a task");
+    loop {
+        let (any, zombie) = {
+            let children = me.children.lock();
+            let mut any = false;
+            let mut zombie = None;
+            for c in children.iter().filter(|c| eligible(c, which, options)) {
+                any = true;
+                if c.reapable() {
+                    zombie = Some(c.clone());
+                    break;
+                }
+            }
+            (any, zombie)
+        };
+        if let Some(z) = zombie {
+            let r = Reaped { pid: z.pid, uid: z.creds().uid, reason: z.exit_reason() };
+            if options & WNOWAIT == 0 {
+                me.children.lock().retain(|c| !Arc::ptr_eq(c, &z));
+                table::release(&z);
+            }
+            return Ok(Some(r));
+        }
+        if !any {
+            return Err(ECHILD);
+        }
+        if options & WNOHANG != 0 {
+            return Ok(None);
+        }
+        // Re-check when a child can be reaped, or when none is left to wait
+        // for (children reaped by the kernel when SIGCHLD is ignored: ECHILD).
+        sched::wait_event(Some(&me.wait_chld), None, || {
+            let children = me.children.lock();
+            let mut eligible_children = children.iter().filter(|c| eligible(c, which, options));
+            let mut any = false;
+            let ready = eligible_children.any(|c| {
+                any = true;
+                c.reapable()
+            });
+            ready || !any
+        });
+        if me.fatal_signal.load(Ordering::Relaxed) != 0 {
+            return Err(EINTR);
+        }
+    }
+}
