@@ -9,7 +9,9 @@ use crate::arch::traps::{fault_address, PF_INSTR, PF_WRITE};
 use crate::arch::uaccess::copy_from_user;
 use crate::arch::{cpu_id, TrapFrame};
 use crate::counters as ctr;
-use crate::process::signal::{self, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP};
+use crate::process::signal::{
+    self, SigInfo, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP,
+};
 use crate::sched;
 
 /// Outcome of the boot self-test of the `syscall` instruction.
@@ -45,7 +47,7 @@ pub fn user_exception(frame: &mut TrapFrame) {
         // `int3` leaves rip after itself: the gate's int3 is a system call.
         3 if frame.rip == GATE_INT3 + 1 => {
             drop(task);
-            gate_entry(frame);
+            gate_entry(frame, GATE_INT3);
             return;
         }
         14 => {
@@ -59,16 +61,20 @@ pub fn user_exception(frame: &mut TrapFrame) {
             let exec = frame.error_code & PF_INSTR != 0;
             match task.mm().map(|mm| mm.handle_fault(addr, write, exec)) {
                 Some(Ok(())) => return,
-                _ => {
-                    crate::println!(
-                        "kernel: pid {} ({}): segfault at {addr:#x} ip {:#x} sp {:#x} error {:#x}",
-                        task.pid,
-                        task.comm(),
-                        frame.rip,
-                        frame.rsp,
-                        frame.error_code
-                    );
-                    SIGSEGV
+                result => {
+                    let code = match result {
+                        Some(Err(crate::mm::address_space::FaultError::Access)) => SEGV_ACCERR,
+                        _ => SEGV_MAPERR,
+                    };
+                    let info = SigInfo {
+                        code,
+                        addr,
+                        trapno: 14,
+                        err: frame.error_code,
+                        ..Default::default()
+                    };
+                    signal::force_sig_info(&task, SIGSEGV, info);
+                    return;
                 }
             }
         }
@@ -82,12 +88,20 @@ pub fn user_exception(frame: &mut TrapFrame) {
         17 => SIGBUS,
         _ => SIGSEGV,
     };
-    signal::force_sig(&task, sig);
+    let info = SigInfo {
+        code: signal::SI_KERNEL,
+        addr: frame.rip,
+        trapno: frame.vector,
+        err: frame.error_code,
+        ..Default::default()
+    };
+    signal::force_sig_info(&task, sig, info);
 }
 
 /// `call *AT_SYSINFO` reached the kernel: return straight to the caller's return
 /// address and pop it (KVM-HOSTS.md rule 2), then run the call.
-fn gate_entry(frame: &mut TrapFrame) {
+fn gate_entry(frame: &mut TrapFrame, gate: u64) {
+    let entry_rsp = frame.rsp;
     let mut ret = [0u8; 8];
     if copy_from_user(&mut ret, frame.rsp).is_err() {
         let task = sched::current().unwrap();
@@ -96,7 +110,8 @@ fn gate_entry(frame: &mut TrapFrame) {
     }
     frame.rip = u64::from_le_bytes(ret);
     frame.rsp += 8;
-    crate::syscall::do_syscall(frame);
+    // A restart re-enters through the gate with the return address in place.
+    crate::syscall::do_syscall(frame, gate, entry_rsp);
 }
 
 /// The program executed `syscall` on a host where it does not reach the kernel
@@ -111,7 +126,8 @@ fn raw_syscall_broken(frame: &TrapFrame) {
         task.comm(),
         frame.rcx
     );
-    signal::force_sig(&task, SIGSYS);
+    // Not catchable: the saved user RIP is the kernel's entry, not the program's.
+    task.fatal_signal.store(SIGSYS as u32, Ordering::Relaxed);
 }
 
 /// The boot probe: `syscall` then `int3`. Which trap arrives tells whether the
@@ -139,9 +155,10 @@ pub fn syscall_insn(frame: &mut TrapFrame) {
     }
     if frame.rip == GATE_SYSCALL + 2 {
         // Through the entry page's gate: return to the caller's return address.
-        gate_entry(frame);
+        gate_entry(frame, GATE_SYSCALL);
     } else {
-        crate::syscall::do_syscall(frame);
+        let (rip, rsp) = (frame.rip - 2, frame.rsp);
+        crate::syscall::do_syscall(frame, rip, rsp);
     }
 }
 
@@ -151,15 +168,20 @@ pub fn timer_tick() {
 
 /// Work before returning to user mode: a pending fatal signal ends the task; a
 /// task whose time slice ended yields (Linux `exit_to_user_mode_loop`).
-pub fn exit_to_user_mode(_frame: &mut TrapFrame) {
+pub fn exit_to_user_mode(frame: &mut TrapFrame) {
     loop {
-        let (sig, resched) = sched::current().map_or((0, false), |t| {
-            (t.fatal_signal.load(Ordering::Relaxed), t.need_resched.load(Ordering::Relaxed))
-        });
+        let Some(task) = sched::current() else { return };
+        let sig = task.fatal_signal.load(Ordering::Relaxed);
         if sig != 0 {
+            drop(task);
             // A fatal signal ends the whole thread group (Linux: do_group_exit).
             crate::process::exit::do_group_exit(signal::death_reason(sig as u8));
         }
+        if signal::do_signal(&task, frame) {
+            continue;
+        }
+        let resched = task.need_resched.load(Ordering::Relaxed);
+        drop(task);
         if !resched {
             return;
         }

@@ -140,6 +140,21 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> SysResu
     task.fs_base.store(0, core::sync::atomic::Ordering::Relaxed);
     crate::arch::cpu::set_fs_base(0);
     task.set_comm(&prog.name);
+    // Handled signals go back to their default action; ignored ones stay
+    // ignored; the alternate stack is gone (Linux `flush_signal_handlers`).
+    let handlers = crate::process::task::SigHand::new();
+    {
+        let old = task.sighand();
+        let old = old.actions.lock();
+        let mut new = handlers.actions.lock();
+        for (i, a) in old.iter().enumerate() {
+            if a.handler == crate::process::task::SIG_IGN {
+                new[i].handler = crate::process::task::SIG_IGN;
+            }
+        }
+    }
+    *task.sighand.lock() = alloc::sync::Arc::new(handlers);
+    *task.altstack.lock() = (0, 0, crate::process::signal::SS_DISABLE);
     crate::process::fork::vfork_release(&task);
     *frame = prog.frame;
     Ok(0)

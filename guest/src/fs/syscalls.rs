@@ -512,9 +512,8 @@ fn pipe_wait(file: &File, mut op: impl FnMut() -> Outcome) -> Result<usize, Errn
                     pipe_changed();
                     return Ok(n);
                 }
-                let t = task();
-                if t.fatal_signal.load(Ordering::Relaxed) != 0 {
-                    return Err(EINTR);
+                if crate::process::signal::signal_pending(&task()) {
+                    return Err(crate::process::signal::ERESTARTSYS);
                 }
             }
         }

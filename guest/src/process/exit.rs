@@ -3,7 +3,7 @@
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
-use crate::process::signal::{send_signal, SIGCHLD};
+use crate::process::signal::SIGCHLD;
 use crate::process::table;
 use crate::process::task::{Task, SA_NOCLDWAIT, SIG_IGN};
 use crate::process::ExitReason;
@@ -122,7 +122,25 @@ fn notify_parent(task: &Arc<Task>) {
         parent.children.lock().retain(|c| !Arc::ptr_eq(c, task));
         table::release(task);
     } else if exit_signal != 0 {
-        send_signal(&parent, exit_signal);
+        let (code, status) = match task.exit_reason() {
+            ExitReason::Exited(c) => (crate::process::signal::CLD_EXITED, c as i32),
+            ExitReason::Killed { signal, core } => (
+                if core {
+                    crate::process::signal::CLD_DUMPED
+                } else {
+                    crate::process::signal::CLD_KILLED
+                },
+                signal as i32,
+            ),
+        };
+        let info = crate::process::signal::SigInfo {
+            code,
+            pid: task.pid,
+            uid: task.creds().uid,
+            status,
+            ..Default::default()
+        };
+        crate::process::signal::send_signal_info(&parent, exit_signal, info);
     }
     parent.wait_chld.wake_all();
 }

@@ -158,6 +158,12 @@ fn copy_process(
     child.pgid.store(parent.pgid.load(Ordering::Relaxed), Ordering::Relaxed);
     child.sid.store(parent.sid.load(Ordering::Relaxed), Ordering::Relaxed);
     *child.comm.lock() = *parent.comm.lock();
+    // The signal mask is inherited; pending signals are not. The alternate
+    // signal stack is kept by fork and vfork, not by new threads (Linux).
+    child.blocked.store(parent.blocked.load(Ordering::Relaxed), Ordering::Relaxed);
+    if flags & (CLONE_VM | CLONE_VFORK) != CLONE_VM {
+        *child.altstack.lock() = *parent.altstack.lock();
+    }
     if flags & CLONE_CHILD_SETTID != 0 {
         child.set_child_tid.store(args.child_tid, Ordering::Relaxed);
     }

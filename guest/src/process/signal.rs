@@ -59,46 +59,93 @@ pub fn death_reason(sig: u8) -> ExitReason {
     ExitReason::Killed { signal: sig, core: false }
 }
 
-#[cfg(target_os = "none")]
-mod kernel_signal {
-    use super::*;
-    use crate::process::task::SIG_IGN;
-    use crate::process::Task;
-    use alloc::sync::Arc;
-    use core::sync::atomic::Ordering;
+/// What a signal carries to its handler (the parts of `siginfo_t` used here).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigInfo {
+    pub code: i32,
+    pub pid: u32,
+    pub uid: u32,
+    pub status: i32,
+    /// Faulting address (SIGSEGV, SIGBUS).
+    pub addr: u64,
+    /// For faults: trap number, error code and CR2 for the signal context.
+    pub trapno: u64,
+    pub err: u64,
+}
 
-    /// Deliver a signal the task cannot ignore or handle (a fault, SIGSYS): it
-    /// dies on its way back to user mode; a sleeping task is woken for that.
-    pub fn force_sig(task: &Arc<Task>, sig: u8) {
-        task.fatal_signal.store(sig as u32, Ordering::Relaxed);
-        crate::sched::wake_up(task);
-    }
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_TKILL: i32 = -6;
+pub const SEGV_MAPERR: i32 = 1;
+pub const SEGV_ACCERR: i32 = 2;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+pub const CLD_DUMPED: i32 = 3;
 
-    /// Send `sig` to `task` (kill, tgkill, exit signals). Ignored signals are
-    /// dropped; otherwise the default action applies (user handlers are not
-    /// delivered yet: `rt_sigaction` refuses to install one). Stop and continue
-    /// are not implemented and ignored.
-    pub fn send_signal(task: &Arc<Task>, sig: u8) {
-        if sig == 0 || sig > NSIG {
-            return;
-        }
-        let ignored = sig != SIGKILL && task.sighand().action(sig).handler == SIG_IGN;
-        if ignored {
-            return;
-        }
-        match default_action(sig) {
-            DefaultAction::Terminate | DefaultAction::CoreDump => force_sig(task, sig),
-            DefaultAction::Ignore | DefaultAction::Stop | DefaultAction::Continue => {}
-        }
+pub const SA_NOCLDSTOP: u64 = 1;
+pub const SA_SIGINFO: u64 = 4;
+pub const SA_RESTORER: u64 = 0x0400_0000;
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+
+pub const SS_ONSTACK: u32 = 1;
+pub const SS_DISABLE: u32 = 2;
+pub const SS_AUTODISARM: u32 = 1 << 31;
+pub const MINSIGSTKSZ: u64 = 2048;
+
+/// Bit of signal `sig` in a mask.
+pub const fn sigbit(sig: u8) -> u64 {
+    1u64 << (sig - 1)
+}
+
+/// Signals that can be neither blocked nor caught.
+pub const UNBLOCKABLE: u64 = sigbit(SIGKILL) | sigbit(SIGSTOP);
+
+/// The `siginfo_t` bytes for `sig` (128 bytes, x86-64 layout).
+pub fn siginfo_bytes(sig: u8, info: &SigInfo) -> [u8; 128] {
+    let mut b = [0u8; 128];
+    b[0..4].copy_from_slice(&(sig as i32).to_le_bytes());
+    b[8..12].copy_from_slice(&info.code.to_le_bytes());
+    if sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE {
+        b[16..24].copy_from_slice(&info.addr.to_le_bytes());
+    } else {
+        // si_pid, si_uid, and si_status (an exit notification, whatever the signal).
+        b[16..20].copy_from_slice(&info.pid.to_le_bytes());
+        b[20..24].copy_from_slice(&info.uid.to_le_bytes());
+        b[24..28].copy_from_slice(&info.status.to_le_bytes());
     }
+    b
+}
+
+/// The signal to deliver next from `pending` and not `blocked`: the lowest.
+pub fn next_signal(pending: u64, blocked: u64) -> Option<u8> {
+    let ready = pending & !(blocked & !UNBLOCKABLE);
+    (ready != 0).then(|| ready.trailing_zeros() as u8 + 1)
 }
 
 #[cfg(target_os = "none")]
-pub use kernel_signal::{force_sig, send_signal};
+mod kernel_signal;
+#[cfg(target_os = "none")]
+pub use kernel_signal::*;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_signal_lowest_unblocked_and_kill_unblockable() {
+        assert_eq!(next_signal(0, 0), None);
+        assert_eq!(next_signal(sigbit(SIGUSR1) | sigbit(SIGTERM), 0), Some(SIGUSR1));
+        assert_eq!(next_signal(sigbit(SIGUSR1) | sigbit(SIGTERM), sigbit(SIGUSR1)), Some(SIGTERM));
+        assert_eq!(next_signal(sigbit(SIGKILL), u64::MAX), Some(SIGKILL));
+        let b = siginfo_bytes(
+            SIGCHLD,
+            &SigInfo { code: CLD_EXITED, pid: 7, uid: 3, status: 5, ..Default::default() },
+        );
+        assert_eq!((b[0], b[8], b[16], b[20], b[24]), (17, 1, 7, 3, 5));
+    }
 
     #[test]
     fn defaults_and_wait_status() {

@@ -129,6 +129,16 @@ pub struct Task {
     pub set_child_tid: AtomicU64,
     /// A signal whose default action ends the task at its next return to user mode.
     pub fatal_signal: AtomicU32,
+    /// Pending and blocked signals (bit `n - 1` for signal `n`).
+    pub pending: AtomicU64,
+    pub blocked: AtomicU64,
+    /// What each pending signal carries (standard signals do not queue).
+    pub siginfo: spin::Mutex<[crate::process::signal::SigInfo; 65]>,
+    /// sigaltstack: (base, size, flags).
+    pub altstack: spin::Mutex<(u64, u64, u32)>,
+    /// The system call in progress, for restarting it after a signal: its
+    /// number and where its entry instruction was (rip, rsp).
+    pub syscall_restart: spin::Mutex<(u64, u64, u64)>,
     /// The boot self-test task that probes the `syscall` instruction.
     pub probe: bool,
 }
@@ -187,6 +197,11 @@ impl Task {
             clear_child_tid: AtomicU64::new(0),
             set_child_tid: AtomicU64::new(0),
             fatal_signal: AtomicU32::new(0),
+            pending: AtomicU64::new(0),
+            blocked: AtomicU64::new(0),
+            siginfo: spin::Mutex::new([crate::process::signal::SigInfo::default(); 65]),
+            altstack: spin::Mutex::new((0, 0, crate::process::signal::SS_DISABLE)),
+            syscall_restart: spin::Mutex::new((0, 0, 0)),
             probe: p.probe,
         }
     }

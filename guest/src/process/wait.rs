@@ -3,7 +3,7 @@
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
-use crate::errno::{Errno, ECHILD, EINTR};
+use crate::errno::{Errno, ECHILD};
 use crate::process::signal::SIGCHLD;
 use crate::process::table;
 use crate::process::task::Task;
@@ -83,6 +83,10 @@ pub fn do_wait(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
         if options & WNOHANG != 0 {
             return Ok(None);
         }
+        // Only now, with no child to report, does a signal interrupt the wait.
+        if crate::process::signal::signal_pending(&me) {
+            return Err(crate::process::signal::ERESTARTSYS);
+        }
         // Re-check when a child can be reaped, or when none is left to wait
         // for (children reaped by the kernel when SIGCHLD is ignored: ECHILD).
         sched::wait_event(Some(&me.wait_chld), None, || {
@@ -95,8 +99,5 @@ pub fn do_wait(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
             });
             ready || !any
         });
-        if me.fatal_signal.load(Ordering::Relaxed) != 0 {
-            return Err(EINTR);
-        }
     }
 }

@@ -272,7 +272,7 @@ pub fn wait_event(
         }
         let ok = cond();
         let expired = deadline.is_some_and(|d| crate::time::monotonic_ns() >= d);
-        let killed = task.fatal_signal.load(Ordering::Relaxed) != 0;
+        let killed = crate::process::signal::signal_pending(&task);
         if ok || expired || killed {
             task.state.store(TASK_RUNNING, Ordering::Release);
             if let Some(wq) = wq {

@@ -113,12 +113,18 @@ pub mod nr {
     pub const PRCTL: u64 = 157;
     pub const WAITID: u64 = 247;
     pub const CLONE3: u64 = 435;
+    pub const RT_SIGRETURN: u64 = 15;
+    pub const RT_SIGPENDING: u64 = 127;
+    pub const SIGALTSTACK: u64 = 131;
 }
 
 /// Run the system call in `frame` (number in rax, arguments in rdi, rsi, rdx,
 /// r10, r8, r9) and put the result, or `-errno`, in rax.
-pub fn do_syscall(frame: &mut TrapFrame) {
+pub fn do_syscall(frame: &mut TrapFrame, entry_rip: u64, entry_rsp: u64) {
     let number = frame.rax;
+    if let Some(t) = crate::sched::current() {
+        *t.syscall_restart.lock() = (number, entry_rip, entry_rsp);
+    }
     let args = Args { a: [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9] };
     let cpu = crate::arch::cpu_id();
     ctr::cpu_add(cpu, ctr::CPU_SYSCALLS, 1);
@@ -164,6 +170,9 @@ fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         PRCTL => process::prctl(a),
         RT_SIGACTION => process::rt_sigaction(a),
         RT_SIGPROCMASK => process::rt_sigprocmask(a),
+        RT_SIGPENDING => process::rt_sigpending(a),
+        RT_SIGRETURN => process::rt_sigreturn(frame),
+        SIGALTSTACK => process::sigaltstack(a, frame),
         TKILL => process::tkill(a),
         TGKILL => process::tgkill(a),
         UNAME => info::uname(a),

@@ -3,10 +3,10 @@
 use core::sync::atomic::Ordering;
 
 use super::{Args, SysResult};
-use crate::errno::{Errno, EFAULT, EINVAL, ENOSYS, EPERM, ESRCH};
+use crate::errno::{Errno, EFAULT, EINVAL, EPERM, ESRCH};
 use crate::process::clone_flags::{self, CLONE_PARENT_SETTID, CLONE_PIDFD, CSIGNAL};
 use crate::process::fork::{kernel_clone, KernelCloneArgs};
-use crate::process::signal::{send_signal, NSIG, SIGCHLD, SIGKILL, SIGSTOP};
+use crate::process::signal::{NSIG, SIGCHLD, SIGKILL, SIGSTOP};
 use crate::process::task::{SigAction, SIG_DFL, SIG_IGN};
 use crate::process::wait::{self, Which};
 use crate::process::{table, ExitReason, Task};
@@ -340,6 +340,15 @@ pub fn setpgid(a: &Args) -> SysResult {
         return Err(EPERM); // a session leader
     }
     let pgid = if pgid == 0 { target.tgid } else { pgid as u32 };
+    // Joining another group: it must exist in the same session.
+    let sid = target.sid.load(Ordering::Relaxed);
+    if pgid != target.tgid
+        && !table::all()
+            .iter()
+            .any(|t| t.pgid.load(Ordering::Relaxed) == pgid && t.sid.load(Ordering::Relaxed) == sid)
+    {
+        return Err(EPERM);
+    }
     target.pgid.store(pgid, Ordering::Relaxed);
     Ok(0)
 }
@@ -398,9 +407,9 @@ fn valid_signal(sig: i32) -> Result<u8, Errno> {
     }
 }
 
-/// rt_sigaction(sig, act, oldact, sigsetsize): dispositions SIG_DFL and SIG_IGN.
-/// Installing a handler is ENOSYS until signal delivery to user handlers exists.
+/// rt_sigaction(sig, act, oldact, sigsetsize).
 pub fn rt_sigaction(a: &Args) -> SysResult {
+    use crate::process::signal::{sigbit, UNBLOCKABLE};
     let (sig, act, old, setsize) = (a.i32(0), a.u(1), a.u(2), a.u(3));
     if setsize != 8 {
         return Err(EINVAL);
@@ -409,17 +418,25 @@ pub fn rt_sigaction(a: &Args) -> SysResult {
     if sig == 0 {
         return Err(EINVAL);
     }
-    let hand = task().sighand();
+    let t = task();
+    let hand = t.sighand();
     let prev = hand.action(sig);
     if act != 0 {
         let [handler, flags, restorer, mask] = uaccess::read_u64s::<4>(act)?;
         if sig == SIGKILL || sig == SIGSTOP {
             return Err(EINVAL);
         }
-        if handler != SIG_DFL && handler != SIG_IGN {
-            return Err(ENOSYS);
+        const KNOWN: u64 =
+            0x1 | 0x2 | 0x4 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x4000_0000 | 0x8000_0000;
+        let new = SigAction { handler, flags: flags & KNOWN, restorer, mask: mask & !UNBLOCKABLE };
+        hand.actions.lock()[sig as usize] = new;
+        // Setting an ignoring disposition discards the pending signal (Linux).
+        let dfl_ignores = handler == SIG_DFL
+            && crate::process::signal::default_action(sig)
+                == crate::process::signal::DefaultAction::Ignore;
+        if handler == SIG_IGN || dfl_ignores {
+            t.pending.fetch_and(!sigbit(sig), Ordering::AcqRel);
         }
-        hand.actions.lock()[sig as usize] = SigAction { handler, flags, restorer, mask };
     }
     if old != 0 {
         uaccess::write_u64s(old, &[prev.handler, prev.flags, prev.restorer, prev.mask])?;
@@ -427,31 +444,57 @@ pub fn rt_sigaction(a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// rt_sigprocmask: the mask is kept for programs that read it back; with only
-/// default and ignore dispositions, blocking changes no delivery yet.
+/// rt_sigprocmask(how, set, oldset, sigsetsize).
 pub fn rt_sigprocmask(a: &Args) -> SysResult {
-    static MASKS: spin::Mutex<alloc::collections::BTreeMap<u32, u64>> =
-        spin::Mutex::new(alloc::collections::BTreeMap::new());
+    use crate::process::signal::UNBLOCKABLE;
     let (how, set, old, setsize) = (a.i32(0), a.u(1), a.u(2), a.u(3));
     if setsize != 8 {
         return Err(EINVAL);
     }
-    let pid = task().pid;
-    let cur = MASKS.lock().get(&pid).copied().unwrap_or(0);
+    let t = task();
+    let cur = t.blocked.load(Ordering::Acquire);
     if set != 0 {
-        let s = uaccess::read_u64s::<1>(set)?[0] & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
+        let s = uaccess::read_u64s::<1>(set)?[0] & !UNBLOCKABLE;
         let new = match how {
             0 => cur | s,
             1 => cur & !s,
             2 => s,
             _ => return Err(EINVAL),
         };
-        MASKS.lock().insert(pid, new);
+        if old != 0 {
+            uaccess::write_u64s(old, &[cur]).map_err(|_| EFAULT)?;
+        }
+        t.blocked.store(new, Ordering::Release);
+        return Ok(0);
     }
     if old != 0 {
         uaccess::write_u64s(old, &[cur]).map_err(|_| EFAULT)?;
     }
     Ok(0)
+}
+
+pub fn rt_sigpending(a: &Args) -> SysResult {
+    if a.u(1) > 8 {
+        return Err(EINVAL);
+    }
+    let t = task();
+    let p = t.pending.load(Ordering::Acquire) & t.blocked.load(Ordering::Acquire);
+    uaccess::write_bytes(a.u(0), &p.to_le_bytes()[..a.u(1) as usize]).map(|_| 0)
+}
+
+pub fn rt_sigreturn(frame: &mut crate::arch::TrapFrame) -> SysResult {
+    let t = task();
+    match crate::process::signal::rt_sigreturn(&t, frame) {
+        Ok(rax) => Ok(rax),
+        Err(_) => {
+            crate::process::signal::force_sig(&t, crate::process::signal::SIGSEGV);
+            Ok(frame.rax)
+        }
+    }
+}
+
+pub fn sigaltstack(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
+    crate::process::signal::sigaltstack(&task(), frame.rsp, a.u(0), a.u(1))
 }
 
 /// May the caller signal `target` (Linux `kill_ok_by_cred`)?
@@ -485,12 +528,18 @@ pub fn kill(a: &Args) -> SysResult {
     if targets.is_empty() {
         return Err(ESRCH);
     }
+    let info = crate::process::signal::SigInfo {
+        code: crate::process::signal::SI_USER,
+        pid: me.tgid,
+        uid: me.creds().uid,
+        ..Default::default()
+    };
     let mut sent = false;
     for t in &targets {
         if may_signal(&me, t) {
             sent = true;
             if sig != 0 && !t.exited.load(Ordering::Relaxed) {
-                send_signal(t, sig);
+                crate::process::signal::send_signal_info(t, sig, info);
             }
         }
     }
@@ -508,9 +557,20 @@ pub fn tkill(a: &Args) -> SysResult {
     }
     let t = table::find(tid as u32).ok_or(ESRCH)?;
     if sig != 0 {
-        send_signal(&t, sig);
+        send_signal_tkill(&t, sig);
     }
     Ok(0)
+}
+
+fn send_signal_tkill(t: &alloc::sync::Arc<Task>, sig: u8) {
+    let me = task();
+    let info = crate::process::signal::SigInfo {
+        code: crate::process::signal::SI_TKILL,
+        pid: me.tgid,
+        uid: me.creds().uid,
+        ..Default::default()
+    };
+    crate::process::signal::send_signal_info(t, sig, info);
 }
 
 pub fn tgkill(a: &Args) -> SysResult {
@@ -520,7 +580,7 @@ pub fn tgkill(a: &Args) -> SysResult {
     }
     let t = table::find(tid as u32).filter(|t| t.tgid == tgid as u32).ok_or(ESRCH)?;
     if sig != 0 {
-        send_signal(&t, sig);
+        send_signal_tkill(&t, sig);
     }
     Ok(0)
 }

@@ -74,15 +74,27 @@ pub fn time(a: &Args) -> SysResult {
     Ok(secs)
 }
 
-/// Sleep until the monotonic clock reaches `deadline`.
-fn sleep_until(deadline: u64) {
-    crate::sched::wait_event(None, Some(deadline), || monotonic_ns() >= deadline);
+/// Sleep until the monotonic clock reaches `deadline`; EINTR with the time left
+/// when a signal interrupts.
+fn sleep_until(deadline: u64) -> Result<(), u64> {
+    if crate::sched::wait_event(None, Some(deadline), || monotonic_ns() >= deadline) {
+        Ok(())
+    } else {
+        Err(deadline.saturating_sub(monotonic_ns()))
+    }
 }
 
 pub fn nanosleep(a: &Args) -> SysResult {
     let ns = read_timespec(a.u(0))?;
-    sleep_until(monotonic_ns().saturating_add(ns));
-    Ok(0)
+    match sleep_until(monotonic_ns().saturating_add(ns)) {
+        Ok(()) => Ok(0),
+        Err(left) => {
+            if a.u(1) != 0 {
+                write_timespec(a.u(1), left)?;
+            }
+            Err(crate::errno::EINTR)
+        }
+    }
 }
 
 pub fn clock_nanosleep(a: &Args) -> SysResult {
@@ -93,6 +105,13 @@ pub fn clock_nanosleep(a: &Args) -> SysResult {
     let now = clock_now(clock)?;
     let ns = read_timespec(a.u(2))?;
     let wait = if flags & TIMER_ABSTIME != 0 { ns.saturating_sub(now) } else { ns };
-    sleep_until(monotonic_ns().saturating_add(wait));
-    Ok(0)
+    match sleep_until(monotonic_ns().saturating_add(wait)) {
+        Ok(()) => Ok(0),
+        Err(left) => {
+            if flags & TIMER_ABSTIME == 0 && a.u(3) != 0 {
+                write_timespec(a.u(3), left)?;
+            }
+            Err(crate::errno::EINTR)
+        }
+    }
 }

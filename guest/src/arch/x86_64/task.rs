@@ -187,6 +187,29 @@ impl FpuState {
         }
     }
 
+    /// The saved image.
+    pub fn image(&self) -> &[u8; 512] {
+        // SAFETY: read by the CPU running the task only (see the Sync note).
+        unsafe { &*self.0.get() }
+    }
+
+    /// This CPU's x87/SSE registers as an `fxsave` image (signal frames).
+    pub fn capture() -> [u8; 512] {
+        let area = Self::new();
+        area.save();
+        // SAFETY: just written by fxsave; `area` is local.
+        unsafe { *area.0.get() }
+    }
+
+    /// Load this CPU's x87/SSE registers from an `fxsave` image (rt_sigreturn).
+    /// MXCSR bits the CPU does not support are cleared first: fxrstor would
+    /// fault on them.
+    pub fn load_image(mut image: [u8; 512]) {
+        let mxcsr = u32::from_le_bytes(image[24..28].try_into().unwrap()) & 0xffff;
+        image[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+        Self(UnsafeCell::new(image)).restore();
+    }
+
     /// A copy (fork: the child starts with the parent's registers).
     pub fn duplicate(&self) -> Self {
         self.save();

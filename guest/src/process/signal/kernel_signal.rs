@@ -1,0 +1,299 @@
+//! Sending and delivering signals (Linux `kernel/signal.c`,
+//! `arch/x86/kernel/signal.c`): pending and blocked sets, the x86-64 `rt_sigframe`
+//! on the user stack, and `rt_sigreturn`.
+
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+use super::*;
+use crate::arch::task::FpuState;
+use crate::arch::TrapFrame;
+use crate::errno::{Errno, EFAULT, EINVAL, ENOMEM, EPERM};
+use crate::process::task::{SigAction, SIG_DFL, SIG_IGN};
+use crate::process::{ExitReason, Task};
+
+/// Internal: a blocking call interrupted by a signal, to be restarted if the
+/// handler has SA_RESTART (Linux ERESTARTSYS); user space sees EINTR otherwise.
+pub const ERESTARTSYS: Errno = 512;
+
+fn disposition_ignores(task: &Task, sig: u8) -> bool {
+    let a = task.sighand().action(sig);
+    a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
+}
+
+/// Send `sig` to `task` (kill, tgkill, exit signals; Linux `send_signal`).
+/// Ignored signals are dropped unless blocked; SIGKILL ends the task at once.
+pub fn send_signal_info(task: &Arc<Task>, sig: u8, info: SigInfo) {
+    if sig == 0 || sig > NSIG {
+        return;
+    }
+    if sig == SIGKILL {
+        task.fatal_signal.store(SIGKILL as u32, Ordering::Relaxed);
+        crate::sched::wake_up(task);
+        return;
+    }
+    let blocked = task.blocked.load(Ordering::Relaxed) & sigbit(sig) != 0;
+    if disposition_ignores(task, sig) && !blocked {
+        return;
+    }
+    // Init ignores signals it has no handler for (Linux SIGNAL_UNKILLABLE);
+    // a blocked one is queued all the same (its handler may change).
+    if task.pid == 1 && !blocked && task.sighand().action(sig).handler == SIG_DFL {
+        return;
+    }
+    task.siginfo.lock()[sig as usize] = info;
+    task.pending.fetch_or(sigbit(sig), Ordering::AcqRel);
+    if !blocked {
+        crate::sched::wake_up(task);
+    }
+}
+
+/// `send_signal_info` with a plain kernel origin.
+pub fn send_signal(task: &Arc<Task>, sig: u8) {
+    send_signal_info(task, sig, SigInfo { code: SI_KERNEL, ..Default::default() });
+}
+
+/// A synchronous signal the task must take (a fault, SIGSYS): if blocked or
+/// ignored it is unblocked and reset to the default action (Linux
+/// `force_sig_info`), so that the task dies rather than loops.
+pub fn force_sig_info(task: &Arc<Task>, sig: u8, info: SigInfo) {
+    let hand = task.sighand();
+    {
+        let mut actions = hand.actions.lock();
+        let blocked = task.blocked.load(Ordering::Relaxed) & sigbit(sig) != 0;
+        if actions[sig as usize].handler == SIG_IGN || blocked {
+            actions[sig as usize].handler = SIG_DFL;
+            task.blocked.fetch_and(!sigbit(sig), Ordering::AcqRel);
+        }
+    }
+    task.siginfo.lock()[sig as usize] = info;
+    task.pending.fetch_or(sigbit(sig), Ordering::AcqRel);
+    task.fatal_signal.store(0, Ordering::Relaxed);
+    if task.sighand().action(sig).handler == SIG_DFL {
+        // Even init dies of a fault it does not handle.
+        task.fatal_signal.store(sig as u32, Ordering::Relaxed);
+    }
+    crate::sched::wake_up(task);
+}
+
+pub fn force_sig(task: &Arc<Task>, sig: u8) {
+    force_sig_info(task, sig, SigInfo { code: SI_KERNEL, ..Default::default() });
+}
+
+/// Something must interrupt a blocking call: a fatal signal or a deliverable one.
+pub fn signal_pending(task: &Task) -> bool {
+    task.fatal_signal.load(Ordering::Relaxed) != 0
+        || next_signal(task.pending.load(Ordering::Acquire), task.blocked.load(Ordering::Acquire))
+            .is_some()
+}
+
+/// Deliver one pending signal on the way back to user mode (Linux
+/// `arch_do_signal_or_restart`). Returns true if one was handled (a frame was
+/// set up or it was discarded), so the caller looks again.
+pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> bool {
+    let Some(sig) =
+        next_signal(task.pending.load(Ordering::Acquire), task.blocked.load(Ordering::Acquire))
+    else {
+        restart_if_interrupted(task, frame, None);
+        return false;
+    };
+    task.pending.fetch_and(!sigbit(sig), Ordering::AcqRel);
+    let info = task.siginfo.lock()[sig as usize];
+    let action = task.sighand().action(sig);
+    if action.handler == SIG_IGN {
+        restart_if_interrupted(task, frame, None);
+        return true;
+    }
+    if action.handler == SIG_DFL {
+        match default_action(sig) {
+            DefaultAction::Terminate | DefaultAction::CoreDump => {
+                if task.pid == 1 && task.fatal_signal.load(Ordering::Relaxed) == 0 {
+                    return true;
+                }
+                crate::process::exit::do_group_exit(death_reason(sig))
+            }
+            _ => {
+                restart_if_interrupted(task, frame, None);
+                return true;
+            }
+        }
+    }
+    restart_if_interrupted(task, frame, Some(&action));
+    if setup_rt_frame(task, sig, &action, &info, frame).is_err() {
+        // No room for the frame: Linux forces SIGSEGV.
+        crate::process::exit::do_group_exit(ExitReason::Killed { signal: SIGSEGV, core: false });
+    }
+    true
+}
+
+/// A call interrupted by a signal (rax = -ERESTARTSYS) is restarted when no
+/// handler runs or the handler has SA_RESTART, else it fails with EINTR.
+fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&SigAction>) {
+    if frame.rax as i64 != -(ERESTARTSYS as i64) {
+        return;
+    }
+    if action.is_some_and(|a| a.flags & SA_RESTART == 0) {
+        frame.rax = (-(crate::errno::EINTR as i64)) as u64;
+        return;
+    }
+    // Re-enter the call: back to its entry instruction with its number.
+    let (nr, rip, rsp) = *task.syscall_restart.lock();
+    frame.rax = nr;
+    frame.rip = rip;
+    frame.rsp = rsp;
+}
+
+const FRAME_SIZE: u64 = 8 + 304 + 128;
+const UC_OFF: u64 = 8;
+const INFO_OFF: u64 = 8 + 304;
+
+/// Build the x86-64 `rt_sigframe` and point the registers at the handler.
+fn setup_rt_frame(
+    task: &Task,
+    sig: u8,
+    a: &SigAction,
+    info: &SigInfo,
+    frame: &mut TrapFrame,
+) -> Result<(), Errno> {
+    if a.flags & SA_RESTORER == 0 {
+        return Err(EFAULT); // x86-64 requires a restorer
+    }
+    let (ss_sp, ss_size, ss_flags) = *task.altstack.lock();
+    let on_altstack =
+        ss_flags & SS_DISABLE == 0 && frame.rsp > ss_sp && frame.rsp <= ss_sp + ss_size;
+    let mut sp = if a.flags & SA_ONSTACK != 0 && ss_flags & SS_DISABLE == 0 && !on_altstack {
+        ss_sp + ss_size
+    } else {
+        frame.rsp - 128 // the red zone
+    };
+    sp -= 512;
+    sp &= !63;
+    let fpstate = sp;
+    let base = ((sp - FRAME_SIZE) & !15) - 8;
+
+    let old_blocked = task.blocked.load(Ordering::Acquire);
+    let mut b = [0u8; FRAME_SIZE as usize];
+    let mut put =
+        |off: u64, v: u64| b[off as usize..off as usize + 8].copy_from_slice(&v.to_le_bytes());
+    put(0, a.restorer);
+    // ucontext: uc_flags (UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS), uc_link, uc_stack.
+    put(UC_OFF, 6);
+    put(UC_OFF + 8, 0);
+    put(UC_OFF + 16, ss_sp);
+    let stack_flags = if ss_flags & SS_DISABLE != 0 {
+        SS_DISABLE
+    } else if on_altstack {
+        SS_ONSTACK
+    } else {
+        0
+    };
+    put(UC_OFF + 24, stack_flags as u64);
+    put(UC_OFF + 32, ss_size);
+    // sigcontext at uc + 40.
+    let sc = UC_OFF + 40;
+    let f = &*frame;
+    let gprs = [
+        f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15, f.rdi, f.rsi, f.rbp, f.rbx, f.rdx,
+        f.rax, f.rcx, f.rsp, f.rip, f.rflags,
+    ];
+    for (i, v) in gprs.iter().enumerate() {
+        put(sc + 8 * i as u64, *v);
+    }
+    // cs, gs, fs, ss (16 bits each).
+    put(sc + 144, f.cs | (f.ss << 48));
+    put(sc + 152, info.err);
+    put(sc + 160, info.trapno);
+    put(sc + 168, old_blocked);
+    put(sc + 176, if info.trapno == 14 { info.addr } else { 0 });
+    put(sc + 184, fpstate);
+    // uc_sigmask after the 256-byte sigcontext.
+    put(UC_OFF + 40 + 256, old_blocked);
+    b[INFO_OFF as usize..].copy_from_slice(&siginfo_bytes(sig, info));
+
+    crate::uaccess::write_bytes(fpstate, &FpuState::capture())?;
+    crate::uaccess::write_bytes(base, &b)?;
+    // The handler starts with a clean x87/SSE state.
+    FpuState::load_image(*FpuState::new().image());
+
+    frame.rsp = base;
+    frame.rip = a.handler;
+    frame.rdi = sig as u64;
+    frame.rsi = base + INFO_OFF;
+    frame.rdx = base + UC_OFF;
+    frame.rax = 0;
+    frame.rflags &= !(0x400 | 0x100 | 0x10000); // DF, TF, RF
+    let mut block = a.mask & !UNBLOCKABLE;
+    if a.flags & SA_NODEFER == 0 {
+        block |= sigbit(sig);
+    }
+    task.blocked.fetch_or(block, Ordering::AcqRel);
+    if a.flags & SA_RESETHAND != 0 {
+        task.sighand().actions.lock()[sig as usize] = SigAction::default();
+    }
+    Ok(())
+}
+
+/// `rt_sigreturn`: restore what the signal frame saved (registers, x87/SSE,
+/// the signal mask, the alternate stack). Returns rax as saved.
+pub fn rt_sigreturn(task: &Task, frame: &mut TrapFrame) -> Result<u64, Errno> {
+    // The handler's `ret` popped pretcode: the frame is 8 bytes below rsp.
+    let base = frame.rsp.wrapping_sub(8);
+    let b = crate::uaccess::read_bytes(base, FRAME_SIZE as usize)?;
+    let get = |off: u64| u64::from_le_bytes(b[off as usize..off as usize + 8].try_into().unwrap());
+    let sc = UC_OFF + 40;
+    let r = |i: u64| get(sc + 8 * i);
+    let f = frame;
+    (f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15) =
+        (r(0), r(1), r(2), r(3), r(4), r(5), r(6), r(7));
+    (f.rdi, f.rsi, f.rbp, f.rbx, f.rdx, f.rax, f.rcx, f.rsp) =
+        (r(8), r(9), r(10), r(11), r(12), r(13), r(14), r(15));
+    f.rip = r(16);
+    // Only the flags user code may change; interrupts stay enabled.
+    const USER_FLAGS: u64 =
+        0x0001 | 0x0004 | 0x0010 | 0x0040 | 0x0080 | 0x0100 | 0x0400 | 0x0800 | 0x4_0000;
+    f.rflags = (f.rflags & !USER_FLAGS) | (r(17) & USER_FLAGS) | 0x200;
+    let mask = get(UC_OFF + 40 + 256) & !UNBLOCKABLE;
+    task.blocked.store(mask, Ordering::Release);
+    let fpstate = get(sc + 184);
+    if fpstate != 0 {
+        let img = crate::uaccess::read_bytes(fpstate, 512)?;
+        FpuState::load_image(img.try_into().unwrap());
+    }
+    Ok(f.rax)
+}
+
+/// `sigaltstack(ss, old_ss)`.
+pub fn sigaltstack(task: &Task, frame_rsp: u64, new: u64, old: u64) -> Result<u64, Errno> {
+    let (sp, size, flags) = *task.altstack.lock();
+    let on = flags & SS_DISABLE == 0 && frame_rsp > sp && frame_rsp <= sp + size;
+    if old != 0 {
+        let f = if on { SS_ONSTACK } else { flags & !SS_AUTODISARM };
+        let mut b = [0u8; 24];
+        b[0..8].copy_from_slice(&sp.to_le_bytes());
+        b[8..12].copy_from_slice(&f.to_le_bytes());
+        b[16..24].copy_from_slice(&size.to_le_bytes());
+        crate::uaccess::write_bytes(old, &b)?;
+    }
+    if new != 0 {
+        let b = crate::uaccess::read_bytes(new, 24)?;
+        let nsp = u64::from_le_bytes(b[0..8].try_into().unwrap());
+        let nflags = u32::from_le_bytes(b[8..12].try_into().unwrap());
+        let nsize = u64::from_le_bytes(b[16..24].try_into().unwrap());
+        if on {
+            return Err(EPERM);
+        }
+        let mode = nflags & !SS_AUTODISARM;
+        if mode != 0 && mode != SS_DISABLE && mode != SS_ONSTACK {
+            return Err(EINVAL);
+        }
+        if mode == SS_DISABLE {
+            *task.altstack.lock() = (0, 0, SS_DISABLE);
+        } else {
+            if nsize < MINSIGSTKSZ {
+                return Err(ENOMEM);
+            }
+            *task.altstack.lock() = (nsp, nsize, nflags & SS_AUTODISARM);
+        }
+    }
+    Ok(0)
+}
