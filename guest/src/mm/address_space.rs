@@ -222,7 +222,7 @@ impl Mm {
     /// parent's stale writable translations are flushed before this returns.
     pub fn fork(&self) -> Result<Arc<Mm>, Errno> {
         let pt = mmu::new_page_table().ok_or(ENOMEM)?;
-        let parent = self.inner.lock();
+        let mut parent = self.inner.lock();
         let child = Arc::new(Mm {
             inner: spin::Mutex::new(MmInner {
                 pt,
@@ -233,7 +233,7 @@ impl Mm {
         });
         let mut write_protected = false;
         {
-            let c = child.inner.lock();
+            let mut c = child.inner.lock();
             let areas: Vec<(u64, u64, bool)> = parent
                 .vmas
                 .iter()
@@ -486,18 +486,18 @@ impl Mm {
     /// Write `data` at user address `va` of this (not necessarily loaded) address
     /// space, allocating its pages (exec: segments and the initial stack).
     pub fn populate(&self, va: u64, data: &[u8]) -> Result<(), Errno> {
-        let inner = self.inner.lock();
+        let mut inner = self.inner.lock();
         let mut done = 0usize;
         while done < data.len() {
             let addr = va + done as u64;
             let page = page_down(addr);
-            let vma = inner.vmas.find(addr).ok_or(EINVAL)?;
+            let prot = inner.vmas.find(addr).ok_or(EINVAL)?.prot;
             let pte = inner.pt.lookup(&DirectMap, page);
             let frame = if pte & PTE_P != 0 {
                 pte & PTE_ADDR
             } else {
                 let f = alloc_zeroed_frame().ok_or(ENOMEM)?;
-                if inner.pt.set(&DirectMap, page, leaf(f, vma.prot, true)).is_none() {
+                if inner.pt.set(&DirectMap, page, leaf(f, prot, true)).is_none() {
                     put_frame(f);
                     return Err(ENOMEM);
                 }
@@ -544,7 +544,7 @@ impl Drop for Mm {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
         inner.zap(0, USER_TOP + PAGE_SIZE);
-        let pt = core::mem::replace(&mut inner.pt, PageTable { root: 0 });
+        let pt = core::mem::replace(&mut inner.pt, PageTable::new_empty());
         pt.destroy(&DirectMap);
     }
 }

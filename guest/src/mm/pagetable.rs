@@ -27,27 +27,58 @@ fn index(va: u64, level: u32) -> usize {
     ((va >> (12 + 9 * level)) & 511) as usize
 }
 
-/// One address space's page tables, by the physical address of its PML4.
+/// One address space's page tables, by the physical address of its PML4, and
+/// the lower-level tables it allocated for its user half (so that tearing it
+/// down frees them without scanning any table).
 #[derive(Debug, PartialEq, Eq)]
 pub struct PageTable {
     pub root: u64,
+    tables: alloc::vec::Vec<u64>,
 }
 
 impl PageTable {
-    /// A new PML4 whose kernel half is `kernel_root`'s (the same lower tables).
-    pub fn new(mem: &impl PhysMem, kernel_root: u64) -> Option<Self> {
+    /// A new PML4 whose kernel half is `kernel_root`'s (the same lower tables):
+    /// `kernel_slots` are the kernel PML4 entries in use.
+    pub fn new(mem: &impl PhysMem, kernel_root: u64, kernel_slots: &[usize]) -> Option<Self> {
         let root = mem.alloc_table()?;
-        for i in KERNEL_PML4_FIRST..512 {
-            let e = mem.read_pte(kernel_root, i);
-            if e != 0 {
-                mem.write_pte(root, i, e);
-            }
+        for &i in kernel_slots {
+            mem.write_pte(root, i, mem.read_pte(kernel_root, i));
         }
-        Some(Self { root })
+        Some(Self { root, tables: alloc::vec::Vec::new() })
     }
 
-    /// The page table (level 1) covering `va`, allocating missing levels if `create`.
+    /// A placeholder owning nothing (what remains after `destroy` took the real one).
+    pub fn new_empty() -> Self {
+        Self { root: 0, tables: alloc::vec::Vec::new() }
+    }
+
+    /// The kernel PML4 entries in use in `kernel_root` (scanned once at boot).
+    pub fn kernel_slots(mem: &impl PhysMem, kernel_root: u64) -> alloc::vec::Vec<usize> {
+        (KERNEL_PML4_FIRST..512).filter(|&i| mem.read_pte(kernel_root, i) != 0).collect()
+    }
+
+    /// The page table (level 1) covering `va`, allocating missing levels.
+    fn pt_for_create(&mut self, mem: &impl PhysMem, va: u64) -> Option<u64> {
+        let mut table = self.root;
+        for level in (1..=3).rev() {
+            let i = index(va, level);
+            let e = mem.read_pte(table, i);
+            table = if e & PTE_P != 0 {
+                e & PTE_ADDR
+            } else {
+                let t = mem.alloc_table()?;
+                self.tables.push(t);
+                // Intermediate entries allow everything; leaves decide.
+                mem.write_pte(table, i, t | PTE_P | PTE_RW | PTE_US | PTE_A);
+                t
+            };
+        }
+        Some(table)
+    }
+
+    /// The page table (level 1) covering `va`, if it exists.
     fn pt_for(&self, mem: &impl PhysMem, va: u64, create: bool) -> Option<u64> {
+        debug_assert!(!create);
         let mut table = self.root;
         for level in (1..=3).rev() {
             let i = index(va, level);
@@ -55,11 +86,6 @@ impl PageTable {
             table = if e & PTE_P != 0 {
                 debug_assert!(e & PTE_PS == 0, "no huge pages in user space");
                 e & PTE_ADDR
-            } else if create {
-                let t = mem.alloc_table()?;
-                // Intermediate entries allow everything; leaves decide.
-                mem.write_pte(table, i, t | PTE_P | PTE_RW | PTE_US | PTE_A);
-                t
             } else {
                 return None;
             };
@@ -74,8 +100,8 @@ impl PageTable {
 
     /// Set the leaf entry for `va`, allocating tables on the way. Returns the old
     /// entry, or None when a table could not be allocated.
-    pub fn set(&self, mem: &impl PhysMem, va: u64, pte: u64) -> Option<u64> {
-        let pt = self.pt_for(mem, va, true)?;
+    pub fn set(&mut self, mem: &impl PhysMem, va: u64, pte: u64) -> Option<u64> {
+        let pt = self.pt_for_create(mem, va)?;
         let old = mem.read_pte(pt, index(va, 0));
         mem.write_pte(pt, index(va, 0), pte);
         Some(old)
@@ -119,16 +145,24 @@ impl PageTable {
         f: &mut impl FnMut(u64, u64),
     ) {
         let span = 1u64 << (12 + 9 * level);
-        for i in 0..512usize {
-            let lo = base + i as u64 * span;
-            let hi = lo + span;
-            if hi <= start || lo >= end || (level == 3 && i >= KERNEL_PML4_FIRST) {
-                continue;
+        // Only the entries that overlap [start, end): no scan of all 512.
+        let first = (start.max(base) - base) / span;
+        let last =
+            (end.min(base.saturating_add(512 * span)).saturating_sub(1).saturating_sub(base)
+                / span)
+                .min(511);
+        if end <= base || first > last {
+            return;
+        }
+        for i in first as usize..=last as usize {
+            if level == 3 && i >= KERNEL_PML4_FIRST {
+                break;
             }
             let e = mem.read_pte(table, i);
             if e & PTE_P == 0 {
                 continue;
             }
+            let lo = base + i as u64 * span;
             if level == 0 {
                 f(lo, e);
             } else {
@@ -139,24 +173,12 @@ impl PageTable {
 
     /// Free the user half's page tables (not the pages they map) and the PML4.
     pub fn destroy(self, mem: &impl PhysMem) {
-        fn free_level(mem: &impl PhysMem, table: u64, level: u32) {
-            for i in 0..512 {
-                let e = mem.read_pte(table, i);
-                if e & PTE_P != 0 && level > 1 {
-                    free_level(mem, e & PTE_ADDR, level - 1);
-                } else if e & PTE_P != 0 {
-                    mem.free_table(e & PTE_ADDR);
-                }
-            }
-            mem.free_table(table);
+        for t in self.tables {
+            mem.free_table(t);
         }
-        for i in 0..KERNEL_PML4_FIRST {
-            let e = mem.read_pte(self.root, i);
-            if e & PTE_P != 0 {
-                free_level(mem, e & PTE_ADDR, 2);
-            }
+        if self.root != 0 {
+            mem.free_table(self.root);
         }
-        mem.free_table(self.root);
     }
 }
 
@@ -197,7 +219,9 @@ mod tests {
         let mem = FakeMem::default();
         let kernel = mem.alloc_table().unwrap();
         mem.write_pte(kernel, 273, 0x5000 | PTE_P);
-        let pt = PageTable::new(&mem, kernel).unwrap();
+        let slots = PageTable::kernel_slots(&mem, kernel);
+        assert_eq!(slots, vec![273]);
+        let mut pt = PageTable::new(&mem, kernel, &slots).unwrap();
         assert_eq!(mem.read_pte(pt.root, 273), 0x5000 | PTE_P, "kernel half shared");
         let va = 0x40_1000;
         assert_eq!(pt.lookup(&mem, va), 0);
@@ -210,6 +234,13 @@ mod tests {
         let mut seen = Vec::new();
         pt.for_each_leaf(&mem, 0x40_2000, 1 << 47, |va, _| seen.push(va));
         assert_eq!(seen, vec![0x7fff_ffff_e000]);
+        // Ranges that end at, start at, or cut through a mapped page.
+        let mut seen = Vec::new();
+        pt.for_each_leaf(&mem, 0x40_0000, 0x40_1000, |va, _| seen.push(va));
+        assert!(seen.is_empty(), "the end is exclusive");
+        pt.for_each_leaf(&mem, 0x40_1000, 0x40_1001, |va, _| seen.push(va));
+        pt.for_each_leaf(&mem, 0x40_1fff, 0x40_3000, |va, _| seen.push(va));
+        assert_eq!(seen, vec![0x40_1000, 0x40_1000]);
         assert_eq!(pt.clear(&mem, va), 0x9000 | PTE_P | PTE_US);
         assert_eq!(pt.lookup(&mem, va), 0);
         assert_eq!(pt.clear(&mem, 0x1234_5000), 0);

@@ -1,8 +1,10 @@
 //! Measures the cost of two kernel operations from user space: a `getpid`
 //! round trip and a demand-zero page fault, each timed with CLOCK_MONOTONIC over
 //! many repetitions. Prints `getpid NS ns` and `fault NS ns` (per operation).
-//! `opcost [CALLS [PAGES]]` (defaults 2000 and 2048; 0 skips a measurement), so
-//! a benchmark can difference two runs' ring-0 instruction counts.
+//! `opcost [CALLS [PAGES [FORKS]]]` (defaults 2000, 2048 and 0; 0 skips a
+//! measurement), so a benchmark can difference two runs' ring-0 instruction
+//! counts. FORKS children are forked one at a time, each exits at once and is
+//! reaped (`fork N ns` per fork+exit+wait).
 //! Used by the benchmarks, on the host and in the guest alike.
 #![no_std]
 #![no_main]
@@ -27,15 +29,37 @@ fn now() -> u64 {
 fn main(args: Args, _env: Env) -> i32 {
     let calls = arg(&args, 1, 2000);
     let pages = arg(&args, 2, 2048) as usize;
+    let forks = arg(&args, 3, 0);
     let t0 = now();
     for _ in 0..calls {
         let _ = getpid();
     }
     let t1 = now();
     println!("getpid {} ns", (t1 - t0) / calls.max(1));
-    if pages == 0 {
-        return 0;
+    if pages > 0 {
+        fault_cost(pages);
     }
+    if forks > 0 {
+        let t4 = now();
+        for _ in 0..forks {
+            match fork() {
+                Ok(0) => exit_group(0),
+                Ok(pid) => {
+                    let _ = wait4(pid as i32, None, 0);
+                }
+                Err(e) => {
+                    println!("FAIL fork: {}", e);
+                    return 1;
+                }
+            }
+        }
+        let t5 = now();
+        println!("fork {} ns", (t5 - t4) / forks);
+    }
+    0
+}
+
+fn fault_cost(pages: usize) {
     let len = pages * 4096;
     // SAFETY: a new anonymous mapping aliases nothing.
     let base =
@@ -43,7 +67,7 @@ fn main(args: Args, _env: Env) -> i32 {
             Ok(a) => a,
             Err(e) => {
                 println!("FAIL mmap: {}", e);
-                return 1;
+                return;
             }
         };
     let t2 = now();
@@ -53,5 +77,4 @@ fn main(args: Args, _env: Env) -> i32 {
     }
     let t3 = now();
     println!("fault {} ns", (t3 - t2) / pages as u64);
-    0
 }

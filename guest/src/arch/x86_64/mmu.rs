@@ -38,9 +38,14 @@ impl PhysMem for DirectMap {
     }
 }
 
-/// Record the boot page tables' root (the kernel half every address space shares).
+static KERNEL_SLOTS: spin::Once<alloc::vec::Vec<usize>> = spin::Once::new();
+
+/// Record the boot page tables' root (the kernel half every address space shares)
+/// and which of its PML4 entries are in use.
 pub fn init_kernel_root() {
-    KERNEL_ROOT.store(super::cpu::read_cr3(), Ordering::Relaxed);
+    let root = super::cpu::read_cr3();
+    KERNEL_ROOT.store(root, Ordering::Relaxed);
+    KERNEL_SLOTS.call_once(|| PageTable::kernel_slots(&DirectMap, root));
 }
 
 pub fn kernel_root() -> u64 {
@@ -49,7 +54,7 @@ pub fn kernel_root() -> u64 {
 
 /// A new address space's page tables (kernel half shared).
 pub fn new_page_table() -> Option<PageTable> {
-    PageTable::new(&DirectMap, kernel_root())
+    PageTable::new(&DirectMap, kernel_root(), KERNEL_SLOTS.get().map_or(&[], |v| v.as_slice()))
 }
 
 /// Switch to the address space whose PML4 is at `root`.
