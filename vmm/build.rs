@@ -1,7 +1,7 @@
 //! Builds the guest kernel for x86_64-unknown-none and leaves it in OUT_DIR for
 //! `include_bytes!`, so `cargo run` and `cargo test` need no extra step.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[path = "build/userspace.rs"]
@@ -22,16 +22,40 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
 
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target_dir = out_dir.join("guest-target");
+    // The kernel is linked at Linux's __START_KERNEL_map (top 2 GiB), not as PIE.
+    nested_cargo_build(
+        &root,
+        &["--package", "guest", "--bin", "kernel", "--features", "kernel"],
+        &target_dir,
+        "-Ccode-model=kernel\x1f-Crelocation-model=static",
+        "the guest kernel",
+    );
+    let kernel = target_dir.join("x86_64-unknown-none/kernel/kernel");
+    std::fs::copy(&kernel, out_dir.join("kernel")).expect("copying the guest kernel");
+
+    userspace::build(&root, &out_dir);
+}
+
+/// Build for x86_64-unknown-none with the `kernel` profile in `target_dir`,
+/// with exactly `rustflags` (CARGO_ENCODED_RUSTFLAGS); panics with `what`.
+/// Settings of the outer build (host flags, clippy's wrapper, coverage) must
+/// not leak into the nested one.
+pub fn nested_cargo_build(
+    root: &Path,
+    args: &[&str],
+    target_dir: &Path,
+    rustflags: &str,
+    what: &str,
+) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
-        .args(["build", "--package", "guest", "--bin", "kernel", "--features", "kernel"])
+    cmd.current_dir(root)
+        .arg("build")
+        .args(args)
         .args(["--target", "x86_64-unknown-none", "--profile", "kernel"])
         .arg("--target-dir")
-        .arg(&target_dir);
-    // Settings of the outer build (host flags, clippy's wrapper, coverage) must not
-    // leak into the kernel's.
+        .arg(target_dir);
     for var in [
         "RUSTFLAGS",
         "RUSTC_WORKSPACE_WRAPPER",
@@ -43,14 +67,9 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
-    // The kernel is linked at Linux's __START_KERNEL_map (top 2 GiB), not as PIE.
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Ccode-model=kernel\x1f-Crelocation-model=static");
-    let status = cmd.status().expect("running cargo to build the guest kernel");
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", rustflags);
+    let status = cmd.status().unwrap_or_else(|e| panic!("running cargo to build {what}: {e}"));
     if !status.success() {
-        panic!("building the guest kernel failed ({status}); see the errors above");
+        panic!("building {what} failed ({status}); see the errors above");
     }
-    let kernel = target_dir.join("x86_64-unknown-none/kernel/kernel");
-    std::fs::copy(&kernel, out_dir.join("kernel")).expect("copying the guest kernel");
-
-    userspace::build(&root, &out_dir);
 }

@@ -27,31 +27,14 @@ pub fn build(root: &Path, out_dir: &Path) {
     // Rust programs: one per userspace/src/bin/*.rs (each is a [[bin]] of the crate).
     let rust_names = files_with_ext(&user.join("src/bin"), "rs");
     let target_dir = out_dir.join("userspace-target");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .args(["build", "--package", "userspace", "--bins", "--features", "programs"])
-        .args(["--target", "x86_64-unknown-none", "--profile", "kernel"])
-        .arg("--target-dir")
-        .arg(&target_dir);
-    // As for the kernel: the outer build's settings must not leak in.
-    for var in [
-        "RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "RUSTC_WRAPPER",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_MAKEFLAGS",
-    ] {
-        cmd.env_remove(var);
-    }
     // Static, non-PIE ET_EXEC that Linux runs directly and the guest loads as is.
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Crelocation-model=static");
-    let status = cmd.status().expect("running cargo to build the user programs");
-    if !status.success() {
-        panic!("building the user programs (userspace/) failed ({status}); see the errors above");
-    }
+    super::nested_cargo_build(
+        root,
+        &["--package", "userspace", "--bins", "--features", "programs"],
+        &target_dir,
+        "-Crelocation-model=static",
+        "the user programs (userspace/)",
+    );
     let built = target_dir.join("x86_64-unknown-none/kernel");
     for name in rust_names {
         let from = built.join(&name);
