@@ -287,6 +287,7 @@ fn programs_are_static_executables() {
         "files_c",
         "fork",
         "fork_c",
+        "forkonce",
         "hello",
         "hello_c",
         "hello_pie",
@@ -334,4 +335,11 @@ fn opcost_measures_both_operations() {
     assert!(lines[1].starts_with("fault ") && lines[1].ends_with(" ns"), "{out}");
     // With 0 pages the fault measurement is skipped.
     assert_eq!(text(&run("opcost", &["10", "0"]).stdout).lines().count(), 1);
+}
+
+#[test]
+fn forkonce_forks_twice() {
+    let o = run("forkonce", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "first fork: ok\nsecond fork: ok\n");
 }

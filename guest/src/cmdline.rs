@@ -10,6 +10,7 @@
 //! | `seed=N` | seed for `hcfuzz` (default 1) |
 //! | `exit=N` | exit status when everything else succeeded (default 0) |
 //! | `hang` | after everything else, idle forever instead of exiting |
+//! | `fail=STAGE:N` | fault injection: the Nth reach of a copy_process stage fails |
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultKind {
@@ -43,6 +44,7 @@ pub struct Options {
     pub seed: u64,
     pub exit: u8,
     pub hang: bool,
+    pub fail: Option<(crate::process::fault_inject::Stage, u32)>,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             seed: 1,
             exit: 0,
             hang: false,
+            fail: None,
         }
     }
 }
@@ -116,6 +119,7 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
             "hcfuzz" => o.hcfuzz = number(key, value)?,
             "seed" => o.seed = number(key, value)?,
             "exit" => o.exit = value.parse().map_err(|_| bad())?,
+            "fail" => o.fail = Some(crate::process::fault_inject::parse(value).ok_or_else(bad)?),
             _ => return Err(ParseError::UnknownOption(word)),
         }
     }

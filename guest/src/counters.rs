@@ -42,6 +42,20 @@ global_field!(SYSCALL_INSN, syscall_insn);
 global_field!(PAGES_ZERO_FILLED, pages_zero_filled);
 global_field!(TOTAL_FORKS, total_forks);
 global_field!(NR_THREADS, nr_threads);
+global_field!(KSTACKS_IN_USE, kstacks_in_use);
+global_field!(PIDS_IN_USE, pids_in_use);
+global_field!(OPEN_FILES, open_files);
+global_field!(PAGE_TABLE_PAGES, page_table_pages);
+global_field!(FAULT_INJECTIONS, fault_injections);
+global_field!(FAULT_INJECTION_LEAKS, fault_injection_leaks);
+
+/// Subtract from a global counter (resources released).
+#[inline]
+pub fn global_sub(field: usize, n: u64) {
+    if let Some(w) = word(field) {
+        w.fetch_sub(n, Ordering::Relaxed);
+    }
+}
 
 /// Word index of `field` in CPU `cpu`'s block.
 pub const fn cpu_word(cpu: usize, field: usize) -> usize {

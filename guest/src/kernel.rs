@@ -90,6 +90,9 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
 
     cpu_online(0, info);
     crate::sched::init_cpu();
+    if let Some((stage, n)) = options.fail {
+        crate::process::fault_inject::arm(stage, n);
+    }
     hypercall(Hypercall::StartCpus, &StartCpus::default());
     let n = cpu_count() as u64;
     wait_until(|| ctr::global_get(ctr::CPUS_ONLINE) == n);

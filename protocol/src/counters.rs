@@ -60,7 +60,15 @@ pub struct GlobalCounters {
     /// Tasks created since boot (Linux `total_forks`) and alive now (`nr_threads`).
     pub total_forks: u64,
     pub nr_threads: u64,
-    pub reserved: [u64; 22],
+    /// Resources copy_process takes, for the fault-injection leak checks.
+    pub kstacks_in_use: u64,
+    pub pids_in_use: u64,
+    pub open_files: u64,
+    pub page_table_pages: u64,
+    /// Injected failures that fired, and failed clones that left something behind.
+    pub fault_injections: u64,
+    pub fault_injection_leaks: u64,
+    pub reserved: [u64; 16],
 }
 
 /// System calls are counted per number up to this one (larger numbers in the last slot).

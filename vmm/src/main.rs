@@ -24,6 +24,9 @@ options:
   --kvm PATH         KVM device (default /dev/kvm)
   --file HOST[:GUEST]  put a host file into the guest (default guest path /NAME)
   --env KEY=VALUE    add to the program's environment
+  --fail-at STAGE:N  fault injection: the Nth reach of a copy_process stage fails
+                     (dup_task_struct, copy_files, copy_fs, copy_sighand, copy_mm,
+                     alloc_pid); the guest checks that nothing leaked
 
 exit codes: the guest's status; 1 VMM error; 2 usage; 124 timeout;
 125 guest kernel exception; 126 guest kernel panic; 127 VM crashed";
@@ -87,6 +90,13 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--file" => {
                 let spec = value("--file")?;
                 a.files.push(vmm::initramfs::parse_file_spec(&spec).map_err(|e| e.to_string())?);
+            }
+            "--fail-at" => {
+                let spec = value("--fail-at")?;
+                if !a.cmdline.is_empty() {
+                    a.cmdline.push(' ');
+                }
+                a.cmdline.push_str(&format!("fail={spec}"));
             }
             "--env" => {
                 let kv = value("--env")?;

@@ -55,6 +55,7 @@ pub struct File {
 
 impl File {
     pub fn new(kind: FileKind, flags: u32) -> Arc<File> {
+        crate::counters::global_add(crate::counters::OPEN_FILES, 1);
         Arc::new(File { kind, flags: AtomicU32::new(flags & !O_CLOEXEC), pos: AtomicU64::new(0) })
     }
 
@@ -73,6 +74,7 @@ impl File {
 
 impl Drop for File {
     fn drop(&mut self) {
+        crate::counters::global_sub(crate::counters::OPEN_FILES, 1);
         match &self.kind {
             FileKind::PipeRead(p) => {
                 p.lock().readers -= 1;

@@ -258,7 +258,10 @@ impl Mm {
                         pte
                     };
                     get_frame(frame);
-                    if c.pt.set(&DirectMap, va, child_pte).is_none() {
+                    let injected = crate::process::fault_inject::should_fail(
+                        crate::process::fault_inject::Stage::CopyMm,
+                    );
+                    if injected || c.pt.set(&DirectMap, va, child_pte).is_none() {
                         put_frame(frame);
                         drop(c);
                         if write_protected {

@@ -51,8 +51,13 @@ mod kernel_mm {
         counters::global_set(counters::FRAMES_IN_USE, frames.in_use());
     }
 
+    #[track_caller]
     fn refcount(frame: u64) -> &'static AtomicU32 {
-        &mmu::refcounts()[(frame / PAGE_SIZE) as usize]
+        let counts = mmu::refcounts();
+        match counts.get((frame / PAGE_SIZE) as usize) {
+            Some(c) => c,
+            None => panic!("frame {frame:#x} is not RAM (a corrupted page-table entry?)"),
+        }
     }
 
     fn take(zeroed: bool) -> Option<u64> {
@@ -79,11 +84,13 @@ mod kernel_mm {
     }
 
     /// Take another reference to `frame`.
+    #[track_caller]
     pub fn get_frame(frame: u64) {
         refcount(frame).fetch_add(1, Ordering::Relaxed);
     }
 
     /// Drop a reference to `frame`, freeing it with the last one.
+    #[track_caller]
     pub fn put_frame(frame: u64) {
         if refcount(frame).fetch_sub(1, Ordering::AcqRel) == 1 {
             let mut guard = FRAMES.lock();
@@ -94,6 +101,7 @@ mod kernel_mm {
         }
     }
 
+    #[track_caller]
     pub fn frame_refcount(frame: u64) -> u32 {
         refcount(frame).load(Ordering::Relaxed)
     }

@@ -13,6 +13,7 @@ use crate::arch::task::KernelStack;
 use crate::arch::TrapFrame;
 use crate::errno::{Errno, EAGAIN, EINVAL, ENOMEM};
 use crate::process::clone_flags::*;
+use crate::process::fault_inject::{should_fail, Stage};
 use crate::process::rlimit::RLIMIT_NPROC;
 use crate::process::table;
 use crate::process::task::{Task, TaskParts, SIG_IGN};
@@ -42,7 +43,25 @@ pub fn kernel_clone(args: &KernelCloneArgs, frame: &TrapFrame) -> Result<u64, Er
         // PID and UTS namespaces come later; none is implemented yet.
         return Err(EINVAL);
     }
-    let child = copy_process(&parent, args, frame)?;
+    let before = resources();
+    let injected = crate::counters::global_get(crate::counters::FAULT_INJECTIONS);
+    let child = match copy_process(&parent, args, frame) {
+        Ok(c) => c,
+        Err(e) => {
+            // An injected failure must leave nothing behind: every resource
+            // copy_process takes is back to where it was.
+            if crate::counters::global_get(crate::counters::FAULT_INJECTIONS) != injected {
+                let after = resources();
+                if after != before {
+                    crate::counters::global_add(crate::counters::FAULT_INJECTION_LEAKS, 1);
+                    crate::println!(
+                        "kernel: failed clone leaked: before {before:?} after {after:?}"
+                    );
+                }
+            }
+            return Err(e);
+        }
+    };
     let pid = child.pid;
     if args.flags & CLONE_PARENT_SETTID != 0 {
         let _ = crate::uaccess::write_u32(args.parent_tid, pid);
@@ -64,6 +83,20 @@ pub fn kernel_clone(args: &KernelCloneArgs, frame: &TrapFrame) -> Result<u64, Er
     Ok(pid as u64)
 }
 
+/// What copy_process takes: frames, page-table pages, kernel stacks, pids,
+/// tasks, open-file references.
+fn resources() -> [u64; 6] {
+    use crate::counters::*;
+    [
+        global_get(FRAMES_IN_USE),
+        global_get(PAGE_TABLE_PAGES),
+        global_get(KSTACKS_IN_USE),
+        global_get(PIDS_IN_USE),
+        global_get(NR_THREADS),
+        global_get(OPEN_FILES),
+    ]
+}
+
 /// A vfork child exited or exec'd: release its parent (Linux `mm_release`).
 pub fn vfork_release(task: &Task) {
     if let Some(d) = task.vfork_done.lock().take() {
@@ -79,6 +112,9 @@ fn copy_process(
 ) -> Result<Arc<Task>, Errno> {
     let flags = args.flags;
     // dup_task_struct: the kernel stack.
+    if should_fail(Stage::DupTaskStruct) {
+        return Err(ENOMEM);
+    }
     let kstack = KernelStack::new().ok_or(ENOMEM)?;
     // RLIMIT_NPROC, per real user; root is exempt (CAP_SYS_RESOURCE/CAP_SYS_ADMIN).
     let creds = parent.creds();
@@ -89,12 +125,21 @@ fn copy_process(
     if table::nr_threads() >= table::MAX_THREADS {
         return Err(EAGAIN);
     }
+    if should_fail(Stage::CopyFiles) {
+        return Err(ENOMEM);
+    }
     let files = if flags & CLONE_FILES != 0 {
         parent.files()
     } else {
         Arc::new(parent.files().duplicate())
     };
+    if should_fail(Stage::CopyFs) {
+        return Err(ENOMEM);
+    }
     let fs = if flags & CLONE_FS != 0 { parent.fs() } else { Arc::new(parent.fs().duplicate()) };
+    if should_fail(Stage::CopySighand) {
+        return Err(ENOMEM);
+    }
     let sighand = if flags & CLONE_SIGHAND != 0 {
         parent.sighand()
     } else {
@@ -121,6 +166,9 @@ fn copy_process(
     let fs_base = if flags & CLONE_SETTLS != 0 { args.tls } else { crate::arch::cpu::fs_base() };
 
     // The pid last: nothing after it can fail.
+    if should_fail(Stage::AllocPid) {
+        return Err(EAGAIN);
+    }
     let pid = table::alloc_pid().ok_or(EAGAIN)?;
     let thread = flags & CLONE_THREAD != 0;
     let (ppid, exit_signal) = if flags & (CLONE_PARENT | CLONE_THREAD) != 0 {

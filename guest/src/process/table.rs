@@ -15,11 +15,14 @@ static USER_PROCS: spin::Mutex<BTreeMap<u32, u32>> = spin::Mutex::new(BTreeMap::
 pub const MAX_THREADS: usize = 4096;
 
 pub fn alloc_pid() -> Option<u32> {
-    PIDS.lock().alloc()
+    let pid = PIDS.lock().alloc()?;
+    crate::counters::global_add(crate::counters::PIDS_IN_USE, 1);
+    Some(pid)
 }
 
 pub fn free_pid(pid: u32) {
     PIDS.lock().free(pid);
+    crate::counters::global_sub(crate::counters::PIDS_IN_USE, 1);
 }
 
 /// Enter a new task in the table and count it for its user.

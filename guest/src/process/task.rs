@@ -133,7 +133,8 @@ pub struct Task {
     pub pending: AtomicU64,
     pub blocked: AtomicU64,
     /// What each pending signal carries (standard signals do not queue).
-    pub siginfo: spin::Mutex<[crate::process::signal::SigInfo; 65]>,
+    /// (On the heap: building a Task must not put it on the kernel stack.)
+    pub siginfo: spin::Mutex<alloc::boxed::Box<[crate::process::signal::SigInfo; 65]>>,
     /// sigaltstack: (base, size, flags).
     pub altstack: spin::Mutex<(u64, u64, u32)>,
     /// The system call in progress, for restarting it after a signal: its
@@ -199,7 +200,9 @@ impl Task {
             fatal_signal: AtomicU32::new(0),
             pending: AtomicU64::new(0),
             blocked: AtomicU64::new(0),
-            siginfo: spin::Mutex::new([crate::process::signal::SigInfo::default(); 65]),
+            siginfo: spin::Mutex::new(alloc::boxed::Box::new(
+                [crate::process::signal::SigInfo::default(); 65],
+            )),
             altstack: spin::Mutex::new((0, 0, crate::process::signal::SS_DISABLE)),
             syscall_restart: spin::Mutex::new((0, 0, 0)),
             probe: p.probe,

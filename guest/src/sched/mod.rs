@@ -159,6 +159,13 @@ pub fn schedule() {
 
 /// Machine state of the next task: kernel stack, address space, TLS, FPU.
 fn prepare_switch(p: &Task, n: &Task) {
+    if p.kstack.as_ref().is_some_and(|k| !k.canary_intact()) {
+        panic!(
+            "kernel stack overflow in pid {} ({}): the stack-end canary is overwritten",
+            p.pid,
+            p.comm()
+        );
+    }
     if !p.idle {
         p.fpu.save();
         p.fs_base.store(arch::cpu::fs_base(), Ordering::Relaxed);

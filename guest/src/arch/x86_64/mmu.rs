@@ -30,10 +30,13 @@ impl PhysMem for DirectMap {
     }
 
     fn alloc_table(&self) -> Option<u64> {
-        crate::mm::alloc_zeroed_frame()
+        let t = crate::mm::alloc_zeroed_frame()?;
+        crate::counters::global_add(crate::counters::PAGE_TABLE_PAGES, 1);
+        Some(t)
     }
 
     fn free_table(&self, table: u64) {
+        crate::counters::global_sub(crate::counters::PAGE_TABLE_PAGES, 1);
         crate::mm::put_frame(table)
     }
 }

@@ -7,6 +7,8 @@ use core::cell::UnsafeCell;
 use super::traps::TrapFrame;
 
 pub const KERNEL_STACK_SIZE: usize = 16 * 1024;
+/// Linux's STACK_END_MAGIC.
+const STACK_END_MAGIC: u64 = 0x57ac_6e9d;
 
 #[repr(C, align(16))]
 struct StackMemory([u8; KERNEL_STACK_SIZE]);
@@ -32,12 +34,29 @@ impl KernelStack {
             if p.is_null() {
                 return None;
             }
+            crate::counters::global_add(crate::counters::KSTACKS_IN_USE, 1);
+            // The stack-end canary (Linux STACK_END_MAGIC): an overflow that runs
+            // off the bottom overwrites it first.
+            (p as *mut u64).write(STACK_END_MAGIC);
             Some(Self(Box::from_raw(p)))
         }
     }
 
+    /// Whether the stack-end canary is intact (Linux `task_stack_end_corrupted`).
+    pub fn canary_intact(&self) -> bool {
+        // SAFETY: the lowest word of the stack, written by `new`; reading it races
+        // only with an overflow, which is what this detects.
+        unsafe { (self.0.get() as *const u64).read_volatile() == STACK_END_MAGIC }
+    }
+
     pub fn top(&self) -> u64 {
         self.0.get() as u64 + KERNEL_STACK_SIZE as u64
+    }
+}
+
+impl Drop for KernelStack {
+    fn drop(&mut self) {
+        crate::counters::global_sub(crate::counters::KSTACKS_IN_USE, 1);
     }
 }
 
