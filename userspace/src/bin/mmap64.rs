@@ -15,7 +15,25 @@ fn pattern(off: usize) -> u64 {
     (off as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5a5a_5a5a_5a5a_5a5a
 }
 
-fn main(_args: Args, _env: Env) -> i32 {
+/// `mmap64 [ROUNDS]`: the whole map/write/verify/unmap round ROUNDS times
+/// (default 1), each also checking that the fresh mapping reads zero first, so
+/// that a kernel reusing freed frames must zero them.
+fn main(args: Args, _env: Env) -> i32 {
+    let rounds: u32 = args
+        .get(1)
+        .and_then(|a| core::str::from_utf8(a.to_bytes()).ok())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    for _ in 0..rounds {
+        let status = round();
+        if status != 0 {
+            return status;
+        }
+    }
+    0
+}
+
+fn round() -> i32 {
     // SAFETY: a new anonymous mapping aliases nothing.
     let base =
         match unsafe { mmap(0, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) } {
@@ -43,6 +61,13 @@ fn main(_args: Args, _env: Env) -> i32 {
         // SAFETY: off < LEN, inside the mapping.
         unsafe { core::ptr::read_volatile((base + off) as *const u8) }
     };
+    // Anonymous memory starts zeroed: check one word of every page first.
+    // (Page starts are words the previous round wrote: see `pattern`.)
+    let nonzero = (0..LEN).step_by(4096).filter(|&off| get(off) != 0).count();
+    if nonzero != 0 {
+        println!("FAIL 64 MiB: {} fresh pages are not zero", nonzero);
+        return 1;
+    }
     for off in (0..LEN).step_by(STRIDE) {
         put(off, pattern(off));
     }
