@@ -78,7 +78,9 @@ pub fn kernel_clone(args: &KernelCloneArgs, frame: &TrapFrame) -> Result<u64, Er
     let cpu = if args.flags & CLONE_VM != 0 { crate::arch::cpu_id() } else { sched::select_cpu() };
     sched::wake_up_new_task(child, cpu);
     if let Some(d) = done {
-        sched::wait_event(Some(&VFORK_WAIT), None, || d.load(Ordering::Acquire));
+        // Killable only (Linux `wait_for_vfork_done`): a handled signal must not
+        // let the parent run while the child still borrows its memory.
+        sched::wait_event_killable(Some(&VFORK_WAIT), || d.load(Ordering::Acquire));
     }
     Ok(pid as u64)
 }

@@ -258,7 +258,21 @@ pub fn idle_until(mut done: impl FnMut() -> bool) {
 pub fn wait_event(
     wq: Option<&WaitQueue>,
     deadline: Option<u64>,
+    cond: impl FnMut() -> bool,
+) -> bool {
+    wait_event_common(wq, deadline, cond, false)
+}
+
+/// `wait_event` that only a fatal signal interrupts (Linux `TASK_KILLABLE`).
+pub fn wait_event_killable(wq: Option<&WaitQueue>, cond: impl FnMut() -> bool) -> bool {
+    wait_event_common(wq, None, cond, true)
+}
+
+fn wait_event_common(
+    wq: Option<&WaitQueue>,
+    deadline: Option<u64>,
     mut cond: impl FnMut() -> bool,
+    killable_only: bool,
 ) -> bool {
     let Some(task) = current() else {
         // No task (boot code): halt until the condition holds.
@@ -279,7 +293,11 @@ pub fn wait_event(
         }
         let ok = cond();
         let expired = deadline.is_some_and(|d| crate::time::monotonic_ns() >= d);
-        let killed = crate::process::signal::signal_pending(&task);
+        let killed = if killable_only {
+            task.fatal_signal.load(Ordering::Relaxed) != 0
+        } else {
+            crate::process::signal::signal_pending(&task)
+        };
         if ok || expired || killed {
             task.state.store(TASK_RUNNING, Ordering::Release);
             if let Some(wq) = wq {
