@@ -140,6 +140,9 @@ pub struct Task {
     /// The system call in progress, for restarting it after a signal: its
     /// number and where its entry instruction was (rip, rsp).
     pub syscall_restart: spin::Mutex<(u64, u64, u64)>,
+    /// The system call just made was interrupted (ERESTARTSYS): consulted, and
+    /// cleared, on the way back to user mode — never inferred from rax.
+    pub restart_pending: AtomicBool,
     /// The boot self-test task that probes the `syscall` instruction.
     pub probe: bool,
 }
@@ -205,6 +208,7 @@ impl Task {
             )),
             altstack: spin::Mutex::new((0, 0, crate::process::signal::SS_DISABLE)),
             syscall_restart: spin::Mutex::new((0, 0, 0)),
+            restart_pending: AtomicBool::new(false),
             probe: p.probe,
         }
     }

@@ -133,6 +133,11 @@ pub fn do_syscall(frame: &mut TrapFrame, entry_rip: u64, entry_rsp: u64) {
     if result == Err(ENOSYS) {
         ctr::syscall_enosys(number);
     }
+    if result == Err(crate::process::signal::ERESTARTSYS) {
+        if let Some(t) = crate::sched::current() {
+            t.restart_pending.store(true, core::sync::atomic::Ordering::Relaxed);
+        }
+    }
     frame.rax = match result {
         Ok(v) => v,
         Err(e) => (-(e as i64)) as u64,

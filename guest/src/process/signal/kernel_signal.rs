@@ -129,7 +129,7 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> bool {
 /// A call interrupted by a signal (rax = -ERESTARTSYS) is restarted when no
 /// handler runs or the handler has SA_RESTART, else it fails with EINTR.
 fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&SigAction>) {
-    if frame.rax as i64 != -(ERESTARTSYS as i64) {
+    if !task.restart_pending.swap(false, Ordering::AcqRel) {
         return;
     }
     if action.is_some_and(|a| a.flags & SA_RESTART == 0) {
