@@ -1,5 +1,6 @@
-//! Signals: numbers, default actions, and (for now) delivery of fatal ones.
-//! Handlers, masks and `rt_sigaction` come with the process-creation issue.
+//! Signals: numbers, default actions, siginfo, and the choice of the next signal
+//! to deliver (pure, host-tested); sending and delivery with Linux's x86-64
+//! signal frame are in `kernel_signal.rs`.
 
 use crate::process::ExitReason;
 
