@@ -6,7 +6,7 @@ set -euo pipefail
 
 need=()
 command -v setpriv >/dev/null || need+=(util-linux)   # tests run the VMM as an unprivileged user
-command -v cc >/dev/null || need+=(gcc)               # the host side of the benchmarks
+command -v cc >/dev/null || need+=(gcc)               # builds the C test programs (vmm/build.rs)
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
