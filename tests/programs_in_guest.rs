@@ -256,6 +256,8 @@ fn fork_on_two_and_four_vcpus() {
         assert_eq!(r.exit, GuestExit::Status(code), "{vcpus} vCPUs: {}", r.console);
         assert_eq!(r.stdout, out, "{vcpus} vCPUs");
         assert!(r.counters.global.total_forks > 100, "{}", r.counters.global.total_forks);
+        // Freed kernel stacks were reused from the per-CPU caches.
+        assert!(r.counters.global.kstack_cache_hits > 0);
         // Children were placed on other CPUs too.
         let busy = (0..vcpus as usize).filter(|&c| r.counters.cpu[c].syscalls > 0).count();
         assert!(

@@ -48,6 +48,7 @@ global_field!(OPEN_FILES, open_files);
 global_field!(PAGE_TABLE_PAGES, page_table_pages);
 global_field!(FAULT_INJECTIONS, fault_injections);
 global_field!(FAULT_INJECTION_LEAKS, fault_injection_leaks);
+global_field!(KSTACK_CACHE_HITS, kstack_cache_hits);
 
 /// Subtract from a global counter (resources released).
 #[inline]

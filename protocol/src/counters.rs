@@ -68,7 +68,9 @@ pub struct GlobalCounters {
     /// Injected failures that fired, and failed clones that left something behind.
     pub fault_injections: u64,
     pub fault_injection_leaks: u64,
-    pub reserved: [u64; 16],
+    /// Kernel stacks taken from the per-CPU cache (zeroed on reuse).
+    pub kstack_cache_hits: u64,
+    pub reserved: [u64; 15],
 }
 
 /// System calls are counted per number up to this one (larger numbers in the last slot).

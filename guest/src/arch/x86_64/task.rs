@@ -13,8 +13,34 @@ const STACK_END_MAGIC: u64 = 0x57ac_6e9d;
 #[repr(C, align(16))]
 struct StackMemory([u8; KERNEL_STACK_SIZE]);
 
-/// A task's kernel stack.
-pub struct KernelStack(Box<UnsafeCell<StackMemory>>);
+/// A task's kernel stack (`None` only while being dropped into the cache).
+pub struct KernelStack(Option<Box<UnsafeCell<StackMemory>>>);
+
+/// Each CPU keeps up to two freed stacks for its next tasks (Linux
+/// NR_CACHED_STACKS).
+const CACHED_STACKS: usize = 2;
+
+struct StackCache(spin::Mutex<[Option<Box<UnsafeCell<StackMemory>>>; CACHED_STACKS]>);
+// SAFETY: the cached stacks are plain memory owned by the cache; the mutex
+// serialises access.
+unsafe impl Sync for StackCache {}
+
+static STACK_CACHES: [StackCache; protocol::MAX_CPUS] =
+    [const { StackCache(spin::Mutex::new([None, None])) }; protocol::MAX_CPUS];
+
+/// Run `f` on this CPU's stack cache with interrupts off (a task, and with it
+/// its stack, can be freed in the timer interrupt).
+fn with_cache<R>(
+    f: impl FnOnce(&mut [Option<Box<UnsafeCell<StackMemory>>>; CACHED_STACKS]) -> R,
+) -> R {
+    let on = super::cpu::interrupts_enabled();
+    super::cpu::interrupts_disable();
+    let r = f(&mut STACK_CACHES[super::cpu::cpu_id()].0.lock());
+    if on {
+        super::cpu::interrupts_enable();
+    }
+    r
+}
 
 // SAFETY: the stack is used only by the task that owns it, on one CPU at a time;
 // other code only computes its address.
@@ -23,40 +49,69 @@ unsafe impl Sync for KernelStack {}
 unsafe impl Send for KernelStack {}
 
 impl KernelStack {
-    /// A new stack, or None when the heap is exhausted.
+    /// A stack: one from this CPU's cache, zeroed, if it has one (Linux
+    /// `cached_stacks`), else a new one; None when the heap is exhausted.
     pub fn new() -> Option<Self> {
-        let layout = core::alloc::Layout::new::<UnsafeCell<StackMemory>>();
-        // SAFETY: the layout is non-zero-sized; the memory is handed to a Box of
-        // the same layout. It need not be zeroed: it only ever holds frames the
-        // kernel writes before reading.
-        unsafe {
-            let p = alloc::alloc::alloc(layout) as *mut UnsafeCell<StackMemory>;
-            if p.is_null() {
-                return None;
+        let mem = match with_cache(|c| c.iter_mut().find_map(|s| s.take())) {
+            Some(mem) => {
+                // SAFETY: a cached stack is owned by the cache alone; 2048 qwords
+                // are exactly its 16 KiB.
+                unsafe {
+                    core::arch::asm!("rep stosq", inout("rcx") KERNEL_STACK_SIZE / 8 => _,
+                        inout("rdi") mem.get() => _, in("rax") 0u64, options(nostack, preserves_flags));
+                }
+                crate::counters::global_add(crate::counters::KSTACK_CACHE_HITS, 1);
+                mem
             }
-            crate::counters::global_add(crate::counters::KSTACKS_IN_USE, 1);
-            // The stack-end canary (Linux STACK_END_MAGIC): an overflow that runs
-            // off the bottom overwrites it first.
-            (p as *mut u64).write(STACK_END_MAGIC);
-            Some(Self(Box::from_raw(p)))
-        }
+            None => {
+                let layout = core::alloc::Layout::new::<UnsafeCell<StackMemory>>();
+                // SAFETY: the layout is non-zero-sized; the memory is handed to a
+                // Box of the same layout. It need not be zeroed: it only ever holds
+                // frames the kernel writes before reading.
+                unsafe {
+                    let p = alloc::alloc::alloc(layout) as *mut UnsafeCell<StackMemory>;
+                    if p.is_null() {
+                        return None;
+                    }
+                    Box::from_raw(p)
+                }
+            }
+        };
+        crate::counters::global_add(crate::counters::KSTACKS_IN_USE, 1);
+        // The stack-end canary (Linux STACK_END_MAGIC): an overflow that runs off
+        // the bottom overwrites it first.
+        // SAFETY: the lowest word of memory this KernelStack now owns.
+        unsafe { (mem.get() as *mut u64).write(STACK_END_MAGIC) };
+        Some(Self(Some(mem)))
     }
 
     /// Whether the stack-end canary is intact (Linux `task_stack_end_corrupted`).
     pub fn canary_intact(&self) -> bool {
+        let mem = self.0.as_ref().expect("a live stack");
         // SAFETY: the lowest word of the stack, written by `new`; reading it races
         // only with an overflow, which is what this detects.
-        unsafe { (self.0.get() as *const u64).read_volatile() == STACK_END_MAGIC }
+        unsafe { (mem.get() as *const u64).read_volatile() == STACK_END_MAGIC }
     }
 
     pub fn top(&self) -> u64 {
-        self.0.get() as u64 + KERNEL_STACK_SIZE as u64
+        self.0.as_ref().expect("a live stack").get() as u64 + KERNEL_STACK_SIZE as u64
     }
 }
 
 impl Drop for KernelStack {
     fn drop(&mut self) {
         crate::counters::global_sub(crate::counters::KSTACKS_IN_USE, 1);
+        if let Some(mem) = self.0.take() {
+            // Into this CPU's cache if there is room (zeroed when reused), else freed.
+            let spare = with_cache(|c| match c.iter_mut().find(|s| s.is_none()) {
+                Some(slot) => {
+                    *slot = Some(mem);
+                    None
+                }
+                None => Some(mem),
+            });
+            drop(spare);
+        }
     }
 }
 
