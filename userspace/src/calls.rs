@@ -754,3 +754,41 @@ pub unsafe fn sigaltstack(new: Option<&SigAltStack>, old: Option<&mut SigAltStac
     // SAFETY: new is only read, old is a live stack_t; the caller vouches for the stack.
     result(unsafe { syscall2(nr::SIGALTSTACK, opt_ptr(new), opt_mut_ptr(old)) })
 }
+
+/// Removes `path` (relative to `dirfd`) and, if it is a directory, everything
+/// in it; errors are ignored (test programs clean up with it).
+pub fn remove_tree(dirfd: i32, path: &CStr) {
+    let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    let fd = match openat(dirfd, path, flags, 0) {
+        Ok(fd) => fd as i32,
+        Err(_) => {
+            let _ = unlinkat(dirfd, path, 0);
+            return;
+        }
+    };
+    let mut buf = [0u8; 1024];
+    // Removing while reading can skip entries: read again from the start until
+    // a pass removes nothing.
+    for _ in 0..16 {
+        let _ = lseek(fd, 0, SEEK_SET);
+        let mut removed = false;
+        while let Ok(n @ 1..) = getdents64(fd, &mut buf) {
+            for d in Dirents::new(&buf[..n]) {
+                if d.name == b"." || d.name == b".." || d.name.len() >= 255 {
+                    continue;
+                }
+                let mut name = [0u8; 256];
+                name[..d.name.len()].copy_from_slice(d.name);
+                if let Ok(name) = CStr::from_bytes_until_nul(&name) {
+                    remove_tree(fd, name);
+                    removed = true;
+                }
+            }
+        }
+        if !removed {
+            break;
+        }
+    }
+    let _ = close(fd);
+    let _ = unlinkat(dirfd, path, AT_REMOVEDIR);
+}
