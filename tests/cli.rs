@@ -46,11 +46,54 @@ fn stats_show_kvm_and_guest_counters() {
         "exits",
         "halt_exits",
         "io_out",
-        "guest counters: 2 CPUs online",
-        "ticks",
+        "guest counters",
+        "per-CPU counters",
+        "timer_ticks",
     ] {
         assert!(e.contains(needle), "missing {needle:?} in:\n{e}");
     }
+    let online: Vec<&str> = e
+        .lines()
+        .find(|l| l.trim_start().starts_with("cpus_online"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(online, ["cpus_online", "2"]);
+}
+
+#[test]
+fn stats_json_has_counters_kvm_statistics_and_snapshots() {
+    let dir = std::env::temp_dir().join(format!("vmm-stats-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("stats.json");
+    let ctl = vmm::programs::path("ctl");
+    let o = common::vmm(&[
+        "run",
+        "--vcpus",
+        "2",
+        "--cmdline",
+        "quiet",
+        "--stats-json",
+        file.to_str().unwrap(),
+        ctl.to_str().unwrap(),
+        "snapshots",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(v["exit_code"], 0);
+    assert_eq!(v["counters"]["global"]["cpus_online"], 2);
+    assert_eq!(v["counters"]["cpu"].as_array().unwrap().len(), 2);
+    // While init runs: init and kmailboxd; at the end init has been released.
+    assert_eq!(v["snapshots"][0]["counters"]["nr_processes"], 2);
+    assert_eq!(v["counters"]["nr_processes"], 1);
+    assert_eq!(v["counters"]["syscalls"]["39"], 5, "getpid calls since the reset");
+    assert!(v["kvm"]["vcpus"][0]["insn_emulation"].as_u64().unwrap() > 0);
+    let labels: Vec<_> =
+        v["snapshots"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["before", "after", "zero", "end"]);
+    let getpids = |i: usize| v["snapshots"][i]["counters"]["syscalls"]["39"].as_u64().unwrap_or(0);
+    assert_eq!(getpids(1) - getpids(0), 100);
 }
 
 #[test]

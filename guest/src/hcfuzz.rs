@@ -6,7 +6,7 @@
 //! port range, access size, known call, alignment, memory range, then the fields.
 
 use protocol::errno::{E2BIG, EBUSY, EFAULT, EINVAL, ENOSYS};
-use protocol::hypercall::{Hypercall, CONSOLE_MAX, PANIC_MAX, PORT_BASE, PORT_COUNT};
+use protocol::hypercall::{Hypercall, CONSOLE_MAX, LABEL_MAX, PANIC_MAX, PORT_BASE, PORT_COUNT};
 
 /// Where the generated calls may point.
 #[derive(Clone, Copy, Debug)]
@@ -67,13 +67,15 @@ impl Rng {
     }
 }
 
-const KNOWN: [Hypercall; 6] = [
+const KNOWN: [Hypercall; 8] = [
     Hypercall::Console,
     Hypercall::Exit,
     Hypercall::Exception,
     Hypercall::Panic,
     Hypercall::StartCpus,
     Hypercall::Ready,
+    Hypercall::Snapshot,
+    Hypercall::MailboxReply,
 ];
 
 /// Ports outside the hypercall range with no device behind them (the in-kernel
@@ -107,7 +109,8 @@ pub fn case(rng: &mut Rng, env: &Env) -> Case {
     };
     let console = Hypercall::Console as u16;
     let panic = Hypercall::Panic as u16;
-    match rng.below(14) {
+    let snapshot = Hypercall::Snapshot as u16;
+    match rng.below(17) {
         0 => {
             let unknown = KNOWN.len() as u64 + rng.below(PORT_COUNT as u64 - KNOWN.len() as u64);
             Case { port: PORT_BASE + unknown as u16, expect: Expect::Errno(ENOSYS), ..base }
@@ -158,6 +161,25 @@ pub fn case(rng: &mut Rng, env: &Env) -> Case {
             let port = if rng.below(2) == 0 { Hypercall::StartCpus } else { Hypercall::Ready };
             Case { port: port as u16, expect: Expect::Errno(EBUSY), ..base }
         }
+        13 => Case {
+            port: snapshot,
+            params: [env.scratch_gpa, LABEL_MAX + 1 + rng.below(1 << 30), 0, 0],
+            expect: Expect::Errno(E2BIG),
+            ..base
+        },
+        14 => Case {
+            port: snapshot,
+            params: [outside_ram_64(rng, env), 1 + rng.below(LABEL_MAX), 0, 0],
+            expect: Expect::Errno(EFAULT),
+            ..base
+        },
+        15 => Case {
+            // A valid label (the scratch page holds zeros: NUL is valid UTF-8)
+            // but a reset flag other than 0 or 1.
+            port: snapshot,
+            params: [env.scratch_gpa + 64, 4, 0, 2 + rng.below(1 << 31)],
+            ..base
+        },
         _ => Case {
             port: NON_HYPERCALL_PORTS[rng.below(NON_HYPERCALL_PORTS.len() as u64) as usize],
             value: rng.next_u64() as u32,

@@ -9,8 +9,37 @@ use crate::MAX_CPUS;
 
 pub const COUNTERS_MAGIC: u64 = u64::from_le_bytes(*b"COUNTERS");
 
-/// One CPU's counters (one cache line each, to avoid false sharing).
-#[repr(C, align(128))]
+/// Defines a counter struct of `u64` fields followed by reserved words, with the
+/// list of its field names (for `--stats` and `--stats-json`).
+macro_rules! counter_struct {
+    (
+        $(#[$sm:meta])*
+        pub struct $name:ident {
+            $( $(#[$fm:meta])* pub $f:ident: u64, )*
+            reserved: [u64; $r:expr],
+        }
+    ) => {
+        $(#[$sm])*
+        pub struct $name {
+            $( $(#[$fm])* pub $f: u64, )*
+            pub reserved: [u64; $r],
+        }
+
+        impl $name {
+            /// The counters' names, in layout order.
+            pub const FIELDS: &'static [&'static str] = &[$(stringify!($f)),*];
+
+            /// Each counter's name and value, in layout order.
+            pub fn values(&self) -> [(&'static str, u64); [$(stringify!($f)),*].len()] {
+                [$((stringify!($f), self.$f)),*]
+            }
+        }
+    };
+}
+
+counter_struct! {
+/// One CPU's counters (two cache lines each, to avoid false sharing).
+#[repr(C, align(256))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CpuCounters {
     /// 1 once the CPU has finished its bring-up.
@@ -35,9 +64,37 @@ pub struct CpuCounters {
     pub page_faults_kernel: u64,
     /// System calls entered.
     pub syscalls: u64,
-    pub reserved: [u64; 4],
+    /// Context switches (Linux `nr_switches`), of which involuntary: the running
+    /// task was preempted by the tick or a wake-up (`nivcsw`).
+    pub context_switches: u64,
+    pub preemptions: u64,
+    /// Tasks moved onto this CPU's run queue from another one (load balancing,
+    /// affinity changes; Linux `nr_migrations` counted at the destination).
+    pub migrations: u64,
+    /// Reschedule IPIs this CPU sent to wake or preempt a task on another CPU.
+    pub wakeup_ipis: u64,
+    /// Tasks runnable on this CPU now, the running one included (`rq->nr_running`).
+    pub nr_running: u64,
+    /// TSC cycles this CPU spent running tasks other than its idle task.
+    pub busy_tsc: u64,
+    /// Linux's per-CPU `process_counts`: +1 for each process forked on this CPU,
+    /// -1 for each released on it (two's complement: one CPU's value may be
+    /// negative; the sum over CPUs is `nr_processes()`).
+    pub process_count: u64,
+    /// TLB shootdowns this CPU asked for, and shootdown IPIs it answered.
+    pub tlb_shootdowns_sent: u64,
+    pub tlb_shootdowns_received: u64,
+    /// Copy-on-write faults resolved by copying the page, and by reusing it (the
+    /// faulting process was its only user).
+    pub cow_copies: u64,
+    pub cow_reuses: u64,
+    /// Successful `copy_process` calls on this CPU.
+    pub forks: u64,
+    reserved: [u64; 8],
+}
 }
 
+counter_struct! {
 /// Counters that belong to no single CPU.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -70,7 +127,73 @@ pub struct GlobalCounters {
     pub fault_injection_leaks: u64,
     /// Kernel stacks taken from the per-CPU cache (zeroed on reuse).
     pub kstack_cache_hits: u64,
-    pub reserved: [u64; 15],
+    /// Successful clones by kind: fork-like (no CLONE_VM), vfork (CLONE_VFORK),
+    /// threads (CLONE_THREAD), other CLONE_VM clones, and kernel threads.
+    pub clones_fork: u64,
+    pub clones_vfork: u64,
+    pub clones_thread: u64,
+    pub clones_vm: u64,
+    pub clones_kthread: u64,
+    /// TSC cycles spent in, and number of calls of, the fork and exit paths:
+    /// `copy_process` (successful or not), `copy_page_range` (whole address
+    /// space), `do_wp_page`, `do_exit`, and wait (`wait4`/`waitid`, the time
+    /// spent blocked included).
+    pub copy_process_tsc: u64,
+    pub copy_process_calls: u64,
+    pub copy_page_range_tsc: u64,
+    pub copy_page_range_calls: u64,
+    pub do_wp_page_tsc: u64,
+    pub do_wp_page_calls: u64,
+    pub do_exit_tsc: u64,
+    pub do_exit_calls: u64,
+    pub wait_tsc: u64,
+    pub wait_calls: u64,
+    /// Pages copied and page-table entries write-protected by fork.
+    pub fork_ptes_copied: u64,
+    /// Page faults by kind (user and kernel accesses to user memory):
+    /// a shared anonymous page mapped, and faults that found no valid mapping
+    /// (SIGSEGV or EFAULT).
+    pub pages_shared_filled: u64,
+    pub faults_bad: u64,
+    /// Counter snapshots taken and counter resets done (the `/dev/counters`
+    /// device or the mailbox).
+    pub snapshots: u64,
+    pub resets: u64,
+    /// Mailbox commands handled.
+    pub mailbox_commands: u64,
+    /// Page tables fork shared copy-on-write instead of copying their entries,
+    /// and shared page tables later made private (copied, or taken back by
+    /// their last user) by a write, a new page, munmap or mprotect.
+    pub fork_page_tables_shared: u64,
+    pub page_tables_unshared: u64,
+    reserved: [u64; 14],
+}
+}
+
+/// The counters a reset zeroes (word indices within their struct): event counts
+/// and cycle sums. Gauges (frames, tasks, pids, `nr_running`, `process_count`,
+/// what is online), boot timestamps, `total_forks` (since boot, as in Linux) and
+/// the snapshot/reset counts themselves are never reset. The per-number syscall
+/// tables are reset too.
+pub mod resettable {
+    use super::{CpuCounters, GlobalCounters};
+    use core::mem::offset_of;
+
+    macro_rules! words {
+        ($t:ty: $($f:ident),*) => { &[$(offset_of!($t, $f) / 8),*] };
+    }
+
+    pub const CPU: &[usize] = words!(CpuCounters: timer_ticks, ipis_received, ipis_sent,
+        hypercalls, idle_halts, spurious, page_faults_user, page_faults_kernel, syscalls,
+        context_switches, preemptions, migrations, wakeup_ipis, busy_tsc,
+        tlb_shootdowns_sent, tlb_shootdowns_received, cow_copies, cow_reuses, forks);
+
+    pub const GLOBAL: &[usize] = words!(GlobalCounters: pages_zero_filled, kstack_cache_hits,
+        clones_fork, clones_vfork, clones_thread, clones_vm, clones_kthread,
+        copy_process_tsc, copy_process_calls, copy_page_range_tsc, copy_page_range_calls,
+        do_wp_page_tsc, do_wp_page_calls, do_exit_tsc, do_exit_calls, wait_tsc, wait_calls,
+        fork_ptes_copied, pages_shared_filled, faults_bad, mailbox_commands,
+        fork_page_tables_shared, page_tables_unshared);
 }
 
 /// System calls are counted per number up to this one (larger numbers in the last slot).

@@ -36,6 +36,10 @@ pub enum Hypercall {
     StartCpus = PORT_BASE + 4,
     /// [`Ready`]: every CPU is online; the guest is ready for work.
     Ready = PORT_BASE + 5,
+    /// [`Snapshot`]: record the counters and KVM's statistics now, under a label.
+    Snapshot = PORT_BASE + 6,
+    /// [`MailboxReply`]: the reply to the mailbox's current command is complete.
+    MailboxReply = PORT_BASE + 7,
 }
 
 impl Hypercall {
@@ -48,6 +52,8 @@ impl Hypercall {
             p if p == Self::Panic as u16 => Self::Panic,
             p if p == Self::StartCpus as u16 => Self::StartCpus,
             p if p == Self::Ready as u16 => Self::Ready,
+            p if p == Self::Snapshot as u16 => Self::Snapshot,
+            p if p == Self::MailboxReply as u16 => Self::MailboxReply,
             _ => return None,
         })
     }
@@ -66,6 +72,8 @@ impl Hypercall {
             Self::Panic => core::mem::size_of::<PanicReport>(),
             Self::StartCpus => core::mem::size_of::<StartCpus>(),
             Self::Ready => core::mem::size_of::<Ready>(),
+            Self::Snapshot => core::mem::size_of::<Snapshot>(),
+            Self::MailboxReply => core::mem::size_of::<MailboxReply>(),
         }
     }
 }
@@ -149,6 +157,35 @@ pub struct StartCpus {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Ready {
     pub cpus_online: u64,
+}
+
+/// Longest snapshot label.
+pub const LABEL_MAX: u64 = 64;
+/// Snapshots the VMM keeps for one run; later ones are refused with `-ENOSPC`
+/// (a guest cannot make the VMM's memory grow without bound).
+pub const SNAPSHOTS_MAX: u64 = 4096;
+
+/// `Snapshot`: the VMM copies the counter page and reads every vCPU's KVM
+/// statistics, and keeps them with the label (`len` bytes of UTF-8 at `label`)
+/// and its own clock. The guest resets its counters after the call returns when
+/// it was asked to. Result: 0, or `-ENOSPC` once [`SNAPSHOTS_MAX`] were taken.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub label: u64,
+    pub len: u64,
+    /// The guest's TSC when it made the call.
+    pub tsc: u64,
+    /// 1 if the counters are reset after this snapshot.
+    pub reset: u32,
+    pub _pad: u32,
+}
+
+/// `MailboxReply`: the sequence number of the command answered.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MailboxReply {
+    pub seq: u64,
 }
 
 /// Names of the x86 exception vectors, as the SDM abbreviates them.

@@ -10,15 +10,18 @@
 //!   and the guest-physical layout it describes.
 //! * [`counters`]: the counter page the guest updates with plain stores and the VMM
 //!   reads at any time without an exit.
+//! * [`mailbox`]: commands the VMM posts to the guest (fault injection, counter
+//!   snapshots, the process table, shutdown), rung by an interrupt.
 #![no_std]
 
 pub mod boot;
 pub mod counters;
 pub mod hypercall;
+pub mod mailbox;
 
 /// Version of everything in this crate. The guest refuses to run on a VMM whose
 /// boot info carries another version, and says so.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// The most vCPUs the ABI has room for (per-CPU arrays in the counter page and the
 /// hypercall status slots are this long).
@@ -31,6 +34,7 @@ pub mod errno {
     pub const EBUSY: i64 = 16;
     pub const EINVAL: i64 = 22;
     pub const E2BIG: i64 = 7;
+    pub const ENOSPC: i64 = 28;
     pub const ENOSYS: i64 = 38;
 }
 
@@ -39,6 +43,9 @@ const _: () = {
     assert!(core::mem::size_of::<boot::BootInfo>() <= boot::BOOT_INFO_SIZE as usize);
     assert!(core::mem::size_of::<counters::CounterPage>() <= boot::COUNTERS_SIZE as usize);
     assert!(core::mem::size_of::<hypercall::StatusSlots>() <= 4096);
+    assert!(core::mem::size_of::<mailbox::Mailbox>() <= boot::MAILBOX_SIZE as usize);
+    assert!(boot::COUNTERS_GPA + boot::COUNTERS_SIZE <= boot::MAILBOX_GPA);
+    assert!(boot::MAILBOX_GPA + boot::MAILBOX_SIZE <= boot::PAGE_TABLES_GPA);
 };
 
 /// Exit statuses. The guest's own status (0–255) becomes the VMM's exit code; the

@@ -38,6 +38,8 @@ pub enum Error {
     Thread(std::io::Error),
     #[error("event loop: {0}")]
     EventLoop(String),
+    #[error("mailbox: {0}")]
+    Mailbox(String),
 }
 
 fn kvm_open_hint(e: &std::io::Error) -> &'static str {

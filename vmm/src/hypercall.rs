@@ -4,12 +4,12 @@
 //! put in the caller's slot and the effect for the VMM to apply. The order of the
 //! checks is part of the ABI (see `protocol::hypercall`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use protocol::errno::{E2BIG, EBUSY, EFAULT, EINVAL};
+use protocol::errno::{E2BIG, EBUSY, EFAULT, EINVAL, ENOSPC};
 use protocol::hypercall::{
-    ConsoleWrite, ExceptionReport, Exit, Hypercall, PanicReport, Ready, StartCpus, CONSOLE_MAX,
-    PANIC_MAX, PARAM_ALIGN,
+    ConsoleWrite, ExceptionReport, Exit, Hypercall, MailboxReply, PanicReport, Ready, Snapshot,
+    StartCpus, CONSOLE_MAX, LABEL_MAX, PANIC_MAX, PARAM_ALIGN, SNAPSHOTS_MAX,
 };
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
@@ -31,6 +31,16 @@ pub enum Effect {
     Ready {
         cpus_online: u64,
     },
+    /// Record the counters and KVM's statistics under `label`.
+    Snapshot {
+        label: String,
+        guest_tsc: u64,
+        reset: bool,
+    },
+    /// The guest answered mailbox command `seq`.
+    MailboxReply {
+        seq: u64,
+    },
 }
 
 /// VM-wide state some calls check.
@@ -39,6 +49,8 @@ pub struct Context {
     pub cpu_count: u32,
     pub cpus_started: AtomicBool,
     pub ready: AtomicBool,
+    /// Snapshots accepted so far.
+    pub snapshots: AtomicU64,
 }
 
 fn read_param<T: Pod>(mem: &GuestMemoryMmap, gpa: u64) -> Result<T, i64> {
@@ -129,6 +141,25 @@ fn dispatch(
             }
             Ok((0, Effect::Ready { cpus_online: p.cpus_online }))
         }
+        Hypercall::Snapshot => {
+            let p: Snapshot = read_param(mem, gpa)?;
+            if p.len > LABEL_MAX {
+                return Err(-E2BIG);
+            }
+            let label = read_bytes(mem, p.label, p.len)?;
+            let label = String::from_utf8(label).map_err(|_| -EINVAL)?;
+            if p.reset > 1 {
+                return Err(-EINVAL);
+            }
+            if ctx.snapshots.fetch_add(1, Ordering::AcqRel) >= SNAPSHOTS_MAX {
+                return Err(-ENOSPC);
+            }
+            Ok((0, Effect::Snapshot { label, guest_tsc: p.tsc, reset: p.reset == 1 }))
+        }
+        Hypercall::MailboxReply => {
+            let p: MailboxReply = read_param(mem, gpa)?;
+            Ok((0, Effect::MailboxReply { seq: p.seq }))
+        }
     }
 }
 
@@ -186,6 +217,34 @@ mod tests {
         assert_eq!(handle(Hypercall::StartCpus, 0x1000, &m, &c).0, 0);
         assert_eq!(handle(Hypercall::StartCpus, 0x1000, &m, &c).0, -EBUSY);
         let _ = ENOSYS;
+    }
+
+    #[test]
+    fn snapshots_are_validated_and_bounded() {
+        let m = mem();
+        let c = ctx();
+        m.write_slice(b"label", GuestAddress(0x2000)).unwrap();
+        let snap = |len, reset| Snapshot { label: 0x2000, len, tsc: 7, reset, _pad: 0 };
+        put(&m, 0x1000, snap(5, 1));
+        assert_eq!(
+            handle(Hypercall::Snapshot, 0x1000, &m, &c),
+            (0, Effect::Snapshot { label: "label".into(), guest_tsc: 7, reset: true })
+        );
+        put(&m, 0x1000, snap(LABEL_MAX + 1, 0));
+        assert_eq!(handle(Hypercall::Snapshot, 0x1000, &m, &c).0, -E2BIG);
+        put(&m, 0x1000, snap(5, 2));
+        assert_eq!(handle(Hypercall::Snapshot, 0x1000, &m, &c).0, -EINVAL);
+        m.write_slice(&[0xff], GuestAddress(0x2000)).unwrap();
+        put(&m, 0x1000, snap(5, 0));
+        assert_eq!(handle(Hypercall::Snapshot, 0x1000, &m, &c).0, -EINVAL, "not UTF-8");
+        m.write_slice(b"l", GuestAddress(0x2000)).unwrap();
+        c.snapshots.store(SNAPSHOTS_MAX, Ordering::Relaxed);
+        assert_eq!(handle(Hypercall::Snapshot, 0x1000, &m, &c).0, -ENOSPC);
+        put(&m, 0x1000, MailboxReply { seq: 3 });
+        assert_eq!(
+            handle(Hypercall::MailboxReply, 0x1000, &m, &c),
+            (0, Effect::MailboxReply { seq: 3 })
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod kvm;
 mod layout;
 mod loader;
 mod machine;
+mod mailbox;
 mod pod;
 pub mod programs;
 mod regs;
@@ -45,8 +46,10 @@ use vmm_sys_util::signal::Killable;
 pub use error::{Error, Result};
 pub use exit::EXIT_REASONS;
 pub use layout::{MAX_MEMORY, MIB};
-pub use machine::{GuestExit, ReadyMark};
+pub use machine::{GuestExit, ReadyMark, Snapshot};
+pub use mailbox::{Command, Reply};
 pub use protocol;
+pub use protocol::mailbox::{ProcEntry, FAULT_STAGES};
 pub use report::ExitReport;
 pub use stats::KvmStats;
 
@@ -253,13 +256,13 @@ impl VmBuilder {
             match v.spawn(shared.clone()) {
                 Ok(t) => threads.push(t),
                 Err(e) => {
-                    let vm = RunningVm { shared, threads, exit_evt, _vm_fd: vm_fd };
+                    let vm = RunningVm { shared, threads, exit_evt, vm_fd };
                     vm.stop();
                     return Err(e);
                 }
             }
         }
-        Ok(RunningVm { shared, threads, exit_evt, _vm_fd: vm_fd })
+        Ok(RunningVm { shared, threads, exit_evt, vm_fd })
     }
 }
 
@@ -295,7 +298,7 @@ pub struct RunningVm {
     threads: Vec<JoinHandle<ExitCounts>>,
     exit_evt: EventFd,
     // Kept open for as long as the vCPUs run.
-    _vm_fd: VmFd,
+    vm_fd: VmFd,
 }
 
 impl RunningVm {
@@ -307,6 +310,14 @@ impl RunningVm {
     /// KVM's statistics for the VM and each vCPU, now.
     pub fn kvm_stats(&self) -> KvmStats {
         self.shared.kvm_stats()
+    }
+
+    /// Post a command to the guest's control mailbox and wait for its answer
+    /// (up to 30 s). The guest carries it out in its kernel thread `kmailboxd`,
+    /// which runs once the first program has started; a command posted earlier
+    /// waits for it.
+    pub fn command(&self, cmd: &Command) -> Result<Reply> {
+        mailbox::post(&self.shared, &self.vm_fd, cmd)
     }
 
     /// When the guest reported ready, if it has.

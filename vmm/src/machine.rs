@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use protocol::counters::CounterPage;
 use protocol::exit_status;
 use protocol::hypercall::{exception_name, ExceptionReport, GPR_NAMES};
 use vm_memory::GuestMemoryMmap;
@@ -100,6 +101,26 @@ pub struct Shared {
     ready: Mutex<Option<ReadyMark>>,
     pub vcpu_stats: Vec<StatsFile>,
     pub vm_stats: Option<StatsFile>,
+    /// Snapshots the guest asked for (`Snapshot` hypercall), in order.
+    pub snapshots: Mutex<Vec<Snapshot>>,
+    /// The sequence number of the last mailbox command answered.
+    mailbox: (Mutex<u64>, Condvar),
+    /// The sequence number of the last command posted (held while posting, so
+    /// one command is outstanding at a time).
+    pub mailbox_seq: Mutex<u64>,
+}
+
+/// The counters and KVM's statistics at one moment the guest chose.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub label: String,
+    /// The guest's TSC when it asked, and the VMM's clock since its start.
+    pub guest_tsc: u64,
+    pub after: Duration,
+    pub counters: Box<CounterPage>,
+    pub kvm: KvmStats,
+    /// Whether the guest reset its counters after this snapshot.
+    pub reset: bool,
 }
 
 impl Shared {
@@ -127,6 +148,9 @@ impl Shared {
             ready: Mutex::new(None),
             vcpu_stats: Vec::new(),
             vm_stats: None,
+            snapshots: Mutex::new(Vec::new()),
+            mailbox: (Mutex::new(0), Condvar::new()),
+            mailbox_seq: Mutex::new(0),
         }
     }
 
@@ -139,6 +163,10 @@ impl Shared {
         self.stopping.store(true, Ordering::Release);
         let _ = self.exit_evt.write(1);
         drop(end);
+        // Wake a `command` waiting for a reply that will never come (taking the
+        // lock orders this after its check of `stopping`).
+        drop(self.mailbox.0.lock().unwrap());
+        self.mailbox.1.notify_all();
         self.release_cpus();
     }
 
@@ -169,6 +197,41 @@ impl Shared {
 
     pub fn ready(&self) -> Option<ReadyMark> {
         *self.ready.lock().unwrap()
+    }
+
+    /// Record a snapshot (the calling vCPU is stopped in the hypercall, so the
+    /// counters it writes are quiescent; other vCPUs may still be running).
+    pub fn snapshot(&self, label: String, guest_tsc: u64, reset: bool) {
+        let snap = Snapshot {
+            label,
+            guest_tsc,
+            after: self.started.elapsed(),
+            counters: Box::new(crate::report::read_counters(&self.memory)),
+            kvm: self.kvm_stats(),
+            reset,
+        };
+        self.snapshots.lock().unwrap().push(snap);
+    }
+
+    pub fn mailbox_replied(&self, seq: u64) {
+        let mut last = self.mailbox.0.lock().unwrap();
+        *last = (*last).max(seq);
+        self.mailbox.1.notify_all();
+    }
+
+    /// Wait until mailbox command `seq` is answered, the VM stops, or `timeout`
+    /// passes; whether it was answered.
+    pub fn wait_mailbox(&self, seq: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut last = self.mailbox.0.lock().unwrap();
+        while *last < seq {
+            let now = Instant::now();
+            if now >= deadline || self.stopping.load(Ordering::Acquire) {
+                return false;
+            }
+            last = self.mailbox.1.wait_timeout(last, deadline - now).unwrap().0;
+        }
+        true
     }
 
     pub fn kvm_stats(&self) -> KvmStats {

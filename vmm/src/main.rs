@@ -21,6 +21,7 @@ options:
   --cmdline STRING   kernel command line (see guest/src/cmdline.rs)
   --timeout SECONDS  stop a guest that has not finished by then (exit code 124)
   --stats            print boot timing, KVM statistics and guest counters at exit
+  --stats-json FILE  write the same, and the guest's counter snapshots, as JSON
   --kvm PATH         KVM device (default /dev/kvm)
   --file HOST[:GUEST]  put a host file into the guest (default guest path /NAME)
   --env KEY=VALUE    add to the program's environment
@@ -39,6 +40,7 @@ struct Args {
     cmdline: String,
     timeout: Option<Duration>,
     stats: bool,
+    stats_json: Option<PathBuf>,
     kvm: PathBuf,
     files: Vec<(PathBuf, String)>,
     env: Vec<String>,
@@ -60,6 +62,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         cmdline: String::new(),
         timeout: None,
         stats: false,
+        stats_json: None,
         kvm: "/dev/kvm".into(),
         files: Vec::new(),
         env: Vec::new(),
@@ -86,6 +89,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                 a.timeout = Some(Duration::from_secs_f64(s));
             }
             "--stats" => a.stats = true,
+            "--stats-json" => a.stats_json = Some(value("--stats-json")?.into()),
             "--kvm" => a.kvm = value("--kvm")?.into(),
             "--file" => {
                 let spec = value("--file")?;
@@ -162,6 +166,13 @@ fn main() -> ExitCode {
     if a.stats {
         eprintln!("{}", report.stats_text());
     }
+    if let Some(path) = &a.stats_json {
+        let json = serde_json::to_string_pretty(&report.to_json()).expect("JSON of plain values");
+        if let Err(e) = std::fs::write(path, json + "\n") {
+            eprintln!("vmm: error: cannot write {}: {e}", path.display());
+            return ExitCode::from(exit_status::VMM_ERROR);
+        }
+    }
     ExitCode::from(report.exit_code())
 }
 
@@ -175,13 +186,14 @@ mod tests {
 
     #[test]
     fn parses_every_option() {
-        let a = parse_args(&args("run --vcpus 4 --memory 512 --kernel k.elf --cmdline quiet --timeout 2.5 --stats --kvm /x")).unwrap();
+        let a = parse_args(&args("run --vcpus 4 --memory 512 --kernel k.elf --cmdline quiet --timeout 2.5 --stats --stats-json s.json --kvm /x")).unwrap();
         assert_eq!(a.vcpus, 4);
         assert_eq!(a.memory_mib, 512);
         assert_eq!(a.kernel, Some(PathBuf::from("k.elf")));
         assert_eq!(a.cmdline, "quiet");
         assert_eq!(a.timeout, Some(Duration::from_millis(2500)));
         assert!(a.stats);
+        assert_eq!(a.stats_json, Some(PathBuf::from("s.json")));
         assert_eq!(a.kvm, PathBuf::from("/x"));
         let a =
             parse_args(&args("run --file /etc/hosts --env A=1 /bin/prog -x --vcpus 2")).unwrap();

@@ -1,7 +1,10 @@
 //! Copying the protocol's `#[repr(C)]` structs to and from guest memory.
 
 use protocol::counters::CounterPage;
-use protocol::hypercall::{ConsoleWrite, ExceptionReport, Exit, PanicReport, Ready, StartCpus};
+use protocol::hypercall::{
+    ConsoleWrite, ExceptionReport, Exit, MailboxReply, PanicReport, Ready, Snapshot, StartCpus,
+};
+use protocol::mailbox::{Mailbox, ProcEntry};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 /// Plain data: `#[repr(C)]`, integer fields only, so any bytes are a valid value.
@@ -22,6 +25,14 @@ unsafe impl Pod for PanicReport {}
 unsafe impl Pod for StartCpus {}
 // SAFETY: as above.
 unsafe impl Pod for Ready {}
+// SAFETY: as above.
+unsafe impl Pod for Snapshot {}
+// SAFETY: as above.
+unsafe impl Pod for MailboxReply {}
+// SAFETY: as above.
+unsafe impl Pod for Mailbox {}
+// SAFETY: as above.
+unsafe impl Pod for ProcEntry {}
 // SAFETY: as above.
 unsafe impl Pod for CounterPage {}
 // SAFETY: as above.

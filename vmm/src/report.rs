@@ -8,7 +8,7 @@ use protocol::counters::CounterPage;
 use vm_memory::GuestMemoryMmap;
 
 use crate::exit::EXIT_REASONS;
-use crate::machine::{GuestExit, ReadyMark, Shared};
+use crate::machine::{GuestExit, ReadyMark, Shared, Snapshot};
 use crate::stats::KvmStats;
 use crate::vcpu::ExitCounts;
 
@@ -34,6 +34,9 @@ pub struct ExitReport {
     pub elapsed: Duration,
     /// The guest's TSC frequency, for converting its TSC counters.
     pub tsc_khz: u64,
+    /// Snapshots of the counters and KVM's statistics the guest took (by writing
+    /// to `/dev/counters`), in order.
+    pub snapshots: Vec<Snapshot>,
 }
 
 pub(crate) fn read_counters(mem: &GuestMemoryMmap) -> CounterPage {
@@ -53,7 +56,82 @@ pub(crate) fn collect(shared: &Shared, vcpu_exits: Vec<ExitCounts>) -> ExitRepor
         ready: shared.ready(),
         elapsed: shared.started.elapsed(),
         tsc_khz: shared.tsc_khz,
+        snapshots: shared.snapshots.lock().unwrap().clone(),
     }
+}
+
+/// The counters of a counter page by name: global ones, every online CPU's, the
+/// sum of the per-CPU process counts (Linux `nr_processes()`), and the system
+/// calls made (and answered ENOSYS) by number, non-zero ones only.
+pub fn counters_json(page: &CounterPage, cpus: usize) -> serde_json::Value {
+    use serde_json::{Map, Value};
+    let map = |pairs: &[(&str, u64)]| -> Value {
+        Value::Object(pairs.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect())
+    };
+    let by_number = |table: &[u64]| -> Value {
+        let mut m = Map::new();
+        for (nr, &n) in table.iter().enumerate().filter(|(_, &n)| n > 0) {
+            m.insert(nr.to_string(), Value::from(n));
+        }
+        Value::Object(m)
+    };
+    let cpus = &page.cpu[..cpus.min(page.cpu.len())];
+    serde_json::json!({
+        "global": map(&page.global.values()),
+        "nr_processes": nr_processes(page, cpus.len()),
+        "cpu": cpus.iter().map(|c| map(&c.values())).collect::<Vec<_>>(),
+        "syscalls": by_number(&page.syscalls),
+        "syscalls_enosys": by_number(&page.syscalls_enosys),
+    })
+}
+
+/// Processes alive (Linux `nr_processes()`): the sum of the per-CPU counts,
+/// each of which may be negative.
+pub fn nr_processes(page: &CounterPage, cpus: usize) -> i64 {
+    page.cpu.iter().take(cpus).map(|c| c.process_count as i64).sum()
+}
+
+fn kvm_json(k: &KvmStats) -> serde_json::Value {
+    serde_json::json!({ "vm": k.vm, "vcpus": k.vcpus })
+}
+
+/// The guest's counters as text: the non-zero global ones, a table of the
+/// per-CPU ones (rows that are zero on every CPU left out), and the system calls
+/// made, by number.
+pub fn counters_text(page: &CounterPage, cpus: usize) -> String {
+    let mut s = String::from("\nguest counters\n");
+    for (name, v) in page.global.values().iter().filter(|(_, v)| *v > 0) {
+        let _ = writeln!(s, "  {name:<24} {v:>14}");
+    }
+    let _ = writeln!(s, "  {:<24} {:>14}", "nr_processes", nr_processes(page, cpus));
+    let _ = write!(s, "\nper-CPU counters         {:>14}", "total");
+    for i in 0..cpus {
+        let _ = write!(s, " {:>12}", format!("cpu{i}"));
+    }
+    s += "\n";
+    let rows: Vec<_> = page.cpu.iter().take(cpus).map(|c| c.values()).collect();
+    for (f, name) in protocol::counters::CpuCounters::FIELDS.iter().enumerate() {
+        if rows.iter().all(|r| r[f].1 == 0) || *name == "online_tsc" || *name == "ipi_from_mask" {
+            continue;
+        }
+        let total = rows.iter().fold(0u64, |t, r| t.wrapping_add(r[f].1));
+        let _ = write!(s, "  {name:<22} {:>14}", total as i64);
+        for r in &rows {
+            let _ = write!(s, " {:>12}", r[f].1 as i64);
+        }
+        s += "\n";
+    }
+    let calls: Vec<String> = page
+        .syscalls
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .map(|(nr, n)| format!("{nr}:{n}"))
+        .collect();
+    if !calls.is_empty() {
+        let _ = writeln!(s, "\nsystem calls (number:count): {}", calls.join(" "));
+    }
+    s
 }
 
 /// KVM vCPU statistics worth showing by default.
@@ -79,10 +157,61 @@ impl ExitReport {
             .then(|| Duration::from_nanos((g.ready_tsc - g.boot_tsc) * 1_000_000 / self.tsc_khz))
     }
 
+    /// The snapshot labelled `label` (the first, if several are).
+    pub fn snapshot(&self, label: &str) -> Option<&Snapshot> {
+        self.snapshots.iter().find(|s| s.label == label)
+    }
+
+    /// Ring-0 instructions emulated (KVM's `insn_emulation`, all vCPUs) between
+    /// snapshots `from` and `to`.
+    pub fn insns_between(&self, from: &str, to: &str) -> Option<u64> {
+        let a = self.snapshot(from)?.kvm.vcpu_total("insn_emulation");
+        let b = self.snapshot(to)?.kvm.vcpu_total("insn_emulation");
+        b.checked_sub(a)
+    }
+
     /// Exits of `reason` (one of [`EXIT_REASONS`]) that reached the VMM, all vCPUs.
     pub fn vmm_exits(&self, reason: &str) -> u64 {
         let i = EXIT_REASONS.iter().position(|r| *r == reason).expect("a known exit reason");
         self.vcpu_exits.iter().map(|c| c[i]).sum()
+    }
+
+    /// Everything `--stats` shows, and the snapshots, as JSON (`--stats-json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let cpus = self.kvm.vcpus.len();
+        let exits: Vec<serde_json::Value> = self
+            .vcpu_exits
+            .iter()
+            .map(|c| {
+                EXIT_REASONS
+                    .iter()
+                    .zip(c.iter())
+                    .filter(|(_, &n)| n > 0)
+                    .map(|(r, &n)| (r.to_string(), serde_json::Value::from(n)))
+                    .collect()
+            })
+            .collect();
+        serde_json::json!({
+            "exit_code": self.exit_code(),
+            "exit": self.exit.describe(),
+            "elapsed_ms": ms(self.elapsed),
+            "ready_ms": self.ready.map(|r| ms(r.after)),
+            "guest_boot_ms": self.guest_boot_time().map(ms),
+            "tsc_khz": self.tsc_khz,
+            "kvm": kvm_json(&self.kvm),
+            "vmm_exits": exits,
+            "hypercall_errors": self.hypercall_errors,
+            "counters": counters_json(&self.counters, cpus),
+            "snapshots": self.snapshots.iter().map(|s| serde_json::json!({
+                "label": s.label,
+                "reset": s.reset,
+                "guest_tsc": s.guest_tsc,
+                "after_ms": ms(s.after),
+                "kvm": kvm_json(&s.kvm),
+                "counters": counters_json(&s.counters, cpus),
+            })).collect::<Vec<_>>(),
+        })
     }
 
     /// The `--stats` text: boot timing, KVM statistics, VMM exits, guest counters.
@@ -147,22 +276,15 @@ impl ExitReport {
         }
         let _ = writeln!(s, "  hypercall errors     {:>12}", self.hypercall_errors);
 
-        let g = &self.counters.global;
-        let _ = writeln!(
-            s,
-            "\nguest counters: {} CPUs online, {} frames in use, {} free, heap {} bytes",
-            g.cpus_online, g.frames_in_use, g.frames_free, g.heap_bytes
-        );
-        let _ = writeln!(
-            s,
-            "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>10}",
-            "cpu", "ticks", "ipi_rx", "ipi_tx", "hypercall", "halts"
-        );
-        for (i, c) in self.counters.cpu.iter().enumerate().take(n) {
+        s += &counters_text(&self.counters, n);
+        for snap in &self.snapshots {
             let _ = writeln!(
                 s,
-                "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>10}",
-                i, c.timer_ticks, c.ipis_received, c.ipis_sent, c.hypercalls, c.idle_halts
+                "snapshot {:?} at {:.2} ms{}: {} ring-0 instructions so far",
+                snap.label,
+                ms(snap.after),
+                if snap.reset { " (then reset)" } else { "" },
+                snap.kvm.vcpu_total("insn_emulation")
             );
         }
         s

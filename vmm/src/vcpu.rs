@@ -297,6 +297,10 @@ impl VcpuThread {
             Effect::Panic { cpu, message } => self.end(GuestExit::Panic { cpu, message }),
             Effect::StartCpus => self.shared.release_cpus(),
             Effect::Ready { .. } => self.shared.mark_ready(),
+            Effect::Snapshot { label, guest_tsc, reset } => {
+                self.shared.snapshot(label, guest_tsc, reset)
+            }
+            Effect::MailboxReply { seq } => self.shared.mailbox_replied(seq),
         }
     }
 

@@ -43,6 +43,10 @@ pub enum FileKind {
     },
     PipeRead(Arc<spin::Mutex<PipeState>>),
     PipeWrite(Arc<spin::Mutex<PipeState>>),
+    /// `/dev/counters`: a write of `snapshot LABEL` or `reset LABEL` has the VMM
+    /// record the counters under LABEL (and then resets them); reads see end
+    /// of file.
+    Counters,
 }
 
 pub struct File {
@@ -85,7 +89,7 @@ impl Drop for File {
                 pipe_changed();
             }
             FileKind::Inode { ino, .. } => release_inode(*ino),
-            FileKind::Console { .. } => {}
+            FileKind::Console { .. } | FileKind::Counters => {}
         }
     }
 }

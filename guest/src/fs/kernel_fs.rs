@@ -32,6 +32,8 @@ pub fn acquire_inode(ino: u64) {
 
 /// `/dev/console`'s device number (Linux: 5, 1).
 pub const CONSOLE_RDEV: u64 = ramfs::makedev(5, 1);
+/// `/dev/counters`: a misc device (major 10) in the locally-assigned minor range.
+pub const COUNTERS_RDEV: u64 = ramfs::makedev(10, 240);
 
 /// Mount the root file system: unpack `initramfs`, then make sure `/tmp` (1777)
 /// and `/dev/console` exist. `capacity` bounds the file data it holds.
@@ -65,6 +67,10 @@ pub fn mount_root(
     if fs.lookup(dev, "console").is_err() {
         fs.mknod(dev, "console", ramfs::S_IFCHR | 0o600, CONSOLE_RDEV)
             .map_err(|e| alloc::format!("/dev/console: errno {e}"))?;
+    }
+    if fs.lookup(dev, "counters").is_err() {
+        fs.mknod(dev, "counters", ramfs::S_IFCHR | 0o600, COUNTERS_RDEV)
+            .map_err(|e| alloc::format!("/dev/counters: errno {e}"))?;
     }
     *ROOTFS.lock() = Some(fs);
     Ok(files)

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use super::file::*;
-use super::kernel_fs::{with_fs, CONSOLE_RDEV};
+use super::kernel_fs::{with_fs, CONSOLE_RDEV, COUNTERS_RDEV};
 use super::pipe::{Outcome, PipeState};
 use super::ramfs::{self, Ino, Stat, S_IFCHR, S_IFIFO};
 use crate::arch::TrapFrame;
@@ -169,6 +169,9 @@ fn openat(dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
         // Opening the console device gives a console file; the inode is not held.
         release_inode_now(ino);
         FileKind::Console { stream: protocol::hypercall::stream::STDOUT }
+    } else if stat.is_chr() && stat.rdev == COUNTERS_RDEV {
+        release_inode_now(ino);
+        FileKind::Counters
     } else {
         FileKind::Inode { ino, dir: stat.is_dir() }
     };
@@ -384,7 +387,7 @@ fn console_write(file: &File, data: &[u8]) -> SysResult {
 /// Read into user memory at `buf`: at the file position (advancing it) or at `at`.
 fn do_read(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
     match &file.kind {
-        FileKind::Console { .. } => Ok(0),
+        FileKind::Console { .. } | FileKind::Counters => Ok(0),
         FileKind::Inode { dir: true, .. } => Err(EISDIR),
         FileKind::Inode { ino, dir: false } => {
             let mut done = 0usize;
@@ -433,6 +436,11 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
                 done += n;
             }
             Ok(len as u64)
+        }
+        FileKind::Counters => {
+            let data = uaccess::read_bytes(buf, len.min(CHUNK))?;
+            crate::counters::device_write(&data)?;
+            Ok(data.len() as u64)
         }
         FileKind::Inode { dir: true, .. } => Err(EISDIR),
         FileKind::Inode { ino, dir: false } => {
@@ -586,6 +594,7 @@ fn file_stat(file: &File) -> Result<Stat, Errno> {
     match &file.kind {
         FileKind::Inode { ino, .. } => with_fs(|fs| fs.stat(*ino)),
         FileKind::Console { .. } => Ok(synthetic_stat(S_IFCHR | 0o620, CONSOLE_RDEV, 0x1000_0001)),
+        FileKind::Counters => Ok(synthetic_stat(S_IFCHR | 0o600, COUNTERS_RDEV, 0x1000_0002)),
         FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Ok(synthetic_stat(
             S_IFIFO | 0o600,
             0,

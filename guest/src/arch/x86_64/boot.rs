@@ -58,6 +58,18 @@ pub fn counter_words() -> &'static [AtomicU64] {
     unsafe { core::slice::from_raw_parts(base as *const AtomicU64, words) }
 }
 
+/// The control mailbox (`protocol::mailbox::Mailbox`) as words: the VMM writes
+/// the command words, the guest the reply words.
+pub fn mailbox_words() -> &'static [AtomicU64] {
+    let base = phys_to_virt(protocol::boot::MAILBOX_GPA);
+    let words = core::mem::size_of::<protocol::mailbox::Mailbox>() / 8;
+    // SAFETY: the protocol fixes the mailbox at MAILBOX_GPA inside the boot region
+    // the VMM reserves (memory kind Boot, never handed to the frame allocator);
+    // it is page aligned and mapped by the direct map, and the VMM and the guest
+    // only ever access it as aligned 64-bit words (AtomicU64 has u64's layout).
+    unsafe { core::slice::from_raw_parts(base as *const AtomicU64, words) }
+}
+
 /// This CPU's hypercall status slot.
 pub fn status_slot(cpu: usize) -> &'static AtomicU64 {
     let base = STATUS_BASE.load(Ordering::Relaxed);

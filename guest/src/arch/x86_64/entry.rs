@@ -104,7 +104,9 @@ exc_stub_\vec:
     irq_stub timer_entry, {timer_vec}
     irq_stub reschedule_entry, {resched_vec}
     irq_stub call_function_entry, {callfn_vec}
+    irq_stub invalidate_tlb_entry, {invtlb_vec}
     irq_stub spurious_entry, {spurious_vec}
+    irq_stub mailbox_entry, {mailbox_vec}
     irq_stub apic_error_entry, {error_vec}
 
     // Frame on entry: vector, error code, rip, cs, rflags, rsp, ss. From ring 3
@@ -178,6 +180,16 @@ syscall_entry:
 ret_from_fork:
     call {schedule_tail}
     jmp trap_return
+
+    // A kernel thread's first instructions: finish the switch, then call its
+    // function (rbx) with its argument (r12), both restored by switch_to_asm. The
+    // function never returns (it ends with do_exit).
+    .global ret_from_kernel_thread
+ret_from_kernel_thread:
+    call {schedule_tail}
+    mov rdi, r12
+    call rbx
+    ud2
 
     // switch_to(prev_rsp: *mut u64, next_rsp: u64): save the callee-saved
     // registers on the current kernel stack, switch stacks, restore.
@@ -265,7 +277,9 @@ exception_stubs:
     timer_vec = const super::cpu::LOCAL_TIMER_VECTOR as u64,
     resched_vec = const super::cpu::RESCHEDULE_VECTOR as u64,
     callfn_vec = const super::cpu::CALL_FUNCTION_VECTOR as u64,
+    invtlb_vec = const super::cpu::INVALIDATE_TLB_VECTOR as u64,
     spurious_vec = const super::cpu::SPURIOUS_APIC_VECTOR as u64,
+    mailbox_vec = const super::cpu::MAILBOX_VECTOR as u64,
     error_vec = const super::cpu::ERROR_APIC_VECTOR as u64,
     syscall_vec = const SYSCALL_VECTOR,
     user_rsp = const PERCPU_USER_RSP,
@@ -280,10 +294,13 @@ unsafe extern "C" {
     pub fn timer_entry();
     pub fn reschedule_entry();
     pub fn call_function_entry();
+    pub fn invalidate_tlb_entry();
     pub fn spurious_entry();
+    pub fn mailbox_entry();
     pub fn apic_error_entry();
     pub fn syscall_entry();
     pub fn ret_from_fork();
+    pub fn ret_from_kernel_thread();
     pub fn switch_to_asm(prev_rsp: *mut u64, next_rsp: u64);
     pub fn copy_user_asm(dst: *mut u8, src: *const u8, len: usize) -> u64;
     pub fn uaccess_begin();

@@ -148,6 +148,27 @@ impl Context {
         }
     }
 
+    /// Prepare a kernel thread: its first switch lands in `ret_from_kernel_thread`,
+    /// which calls `entry(arg)` on `stack` in ring 0.
+    pub fn init_kernel(&self, stack: &KernelStack, entry: extern "C" fn(u64) -> !, arg: u64) {
+        // switch_to_asm pops r15, r14, r13, r12, rbx, rbp, then returns; the
+        // TrapFrame slot at the top stays unused (a kernel thread never returns
+        // to user mode), which keeps the stack layout of user tasks.
+        let top = stack.top() - core::mem::size_of::<TrapFrame>() as u64;
+        let rsp = top - 8 * 7;
+        let words = [0, 0, 0, arg, entry as usize as u64, 0];
+        // SAFETY: the addresses are inside `stack`, which no one runs on yet (the
+        // task is new).
+        unsafe {
+            let p = rsp as *mut u64;
+            for (i, w) in words.iter().enumerate() {
+                p.add(i).write(*w);
+            }
+            p.add(6).write(super::entry::ret_from_kernel_thread as *const () as u64);
+            *self.0.get() = rsp;
+        }
+    }
+
     /// The TrapFrame of a task whose kernel stack is `stack` (at its top).
     pub fn user_frame(stack: &KernelStack) -> *mut TrapFrame {
         (stack.top() - core::mem::size_of::<TrapFrame>() as u64) as *mut TrapFrame
@@ -180,18 +201,45 @@ pub trait HasContext {
 pub struct SwitchSlots<T> {
     /// (current, previous).
     slots: spin::Mutex<(Slot<T>, Slot<T>)>,
+    /// The current task, for `current` (which takes no lock).
+    curr: core::sync::atomic::AtomicPtr<T>,
 }
 
 type Slot<T> = Option<alloc::sync::Arc<T>>;
 
 impl<T: HasContext> SwitchSlots<T> {
     pub const fn new() -> Self {
-        Self { slots: spin::Mutex::new((None, None)) }
+        Self {
+            slots: spin::Mutex::new((None, None)),
+            curr: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
+        }
     }
 
     /// Record the task the CPU runs before any switch (its idle task).
     pub fn set_current(&self, task: alloc::sync::Arc<T>) {
+        let p = alloc::sync::Arc::as_ptr(&task) as *mut T;
         self.slots.lock().0 = Some(task);
+        self.curr.store(p, core::sync::atomic::Ordering::Release);
+    }
+
+    /// The task running on this CPU, as a new reference, without a lock (the
+    /// scheduler's `current`). Only for the CPU these slots belong to: only it
+    /// changes its current task, and not while it runs this.
+    pub fn current(&self) -> Option<alloc::sync::Arc<T>> {
+        let p = self.curr.load(core::sync::atomic::Ordering::Acquire) as *const T;
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `p` is `Arc::as_ptr` of the task the current slot owns. The
+        // caller runs on this CPU, so the task stays current (and the slot
+        // keeps its reference) until this CPU switches, which it cannot do
+        // during this call (switches happen only in `switch`, never from an
+        // interrupt handler). Taking a reference first makes `from_raw`'s
+        // balance right.
+        unsafe {
+            alloc::sync::Arc::increment_strong_count(p);
+            Some(alloc::sync::Arc::from_raw(p))
+        }
     }
 
     /// Switch from the current task to `next` (interrupts off). Returns when the
@@ -199,6 +247,10 @@ impl<T: HasContext> SwitchSlots<T> {
     pub fn switch(&self, next: alloc::sync::Arc<T>) {
         let (prev, next) = {
             let mut s = self.slots.lock();
+            self.curr.store(
+                alloc::sync::Arc::as_ptr(&next) as *mut T,
+                core::sync::atomic::Ordering::Release,
+            );
             let prev = s.0.replace(next).expect("a current task");
             let pp = alloc::sync::Arc::as_ptr(&prev);
             debug_assert!(s.1.is_none(), "finish was not called after the last switch");

@@ -5,8 +5,8 @@
 use protocol::hypercall::{ExceptionReport, Hypercall};
 
 use super::cpu::{
-    cpu_id, read_cr2, read_cr3, CALL_FUNCTION_VECTOR, ERROR_APIC_VECTOR, LOCAL_TIMER_VECTOR,
-    RESCHEDULE_VECTOR, SPURIOUS_APIC_VECTOR,
+    cpu_id, read_cr2, read_cr3, CALL_FUNCTION_VECTOR, ERROR_APIC_VECTOR, INVALIDATE_TLB_VECTOR,
+    LOCAL_TIMER_VECTOR, MAILBOX_VECTOR, RESCHEDULE_VECTOR, SPURIOUS_APIC_VECTOR,
 };
 use super::entry::{self, SYSCALL_VECTOR};
 use super::{apic, hypercall::hypercall};
@@ -89,11 +89,20 @@ pub extern "C" fn do_trap(frame: &mut TrapFrame) {
             crate::counters::cpu_add(cpu_id(), crate::counters::CPU_IPIS_RECEIVED, 1);
             apic::eoi();
         }
+        v if v == INVALIDATE_TLB_VECTOR as u64 => {
+            crate::counters::cpu_add(cpu_id(), crate::counters::CPU_IPIS_RECEIVED, 1);
+            apic::eoi();
+            super::tlb::flush_tlb_interrupt();
+        }
         v if v == CALL_FUNCTION_VECTOR as u64 => {
             let cpu = cpu_id();
             crate::counters::cpu_add(cpu, crate::counters::CPU_IPIS_RECEIVED, 1);
             crate::smp::call_function_interrupt(cpu);
             apic::eoi();
+        }
+        v if v == MAILBOX_VECTOR as u64 => {
+            apic::eoi();
+            crate::mailbox::doorbell();
         }
         v if v == SPURIOUS_APIC_VECTOR as u64 => {
             // No EOI for a spurious interrupt.

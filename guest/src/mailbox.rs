@@ -1,0 +1,126 @@
+//! The control mailbox (`protocol::mailbox`): commands the VMM posts, carried
+//! out by the kernel thread `kmailboxd` in process context.
+//!
+//! The doorbell interrupt only wakes `kmailboxd`; everything that takes locks or
+//! allocates (the process table, fault injection, counter snapshots) runs in
+//! the thread, never in interrupt context.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use protocol::mailbox::{command, word, ProcEntry, FAULT_STAGES, PROC_ENTRIES_MAX, REPLY_MAX};
+
+use crate::errno::EINVAL;
+use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
+
+static KMAILBOXD: spin::Once<Arc<Task>> = spin::Once::new();
+
+/// Start `kmailboxd` (boot, once).
+pub fn init() {
+    match crate::process::fork::kernel_thread(kmailboxd, 0, b"kmailboxd") {
+        Ok(t) => {
+            KMAILBOXD.call_once(|| t);
+        }
+        Err(e) => crate::println!("kernel: cannot start kmailboxd: errno {e}"),
+    }
+}
+
+/// The doorbell rang (interrupt context): wake the thread.
+pub fn doorbell() {
+    if let Some(t) = KMAILBOXD.get() {
+        crate::sched::wake_up(t);
+    }
+}
+
+fn load(i: usize) -> u64 {
+    crate::arch::mailbox_words()[i].load(Ordering::Acquire)
+}
+
+fn store(i: usize, v: u64) {
+    crate::arch::mailbox_words()[i].store(v, Ordering::Release);
+}
+
+extern "C" fn kmailboxd(_: u64) -> ! {
+    let mut answered = load(word::REPLY_SEQ);
+    loop {
+        crate::sched::wait_event(None, None, || load(word::SEQ) != answered);
+        let seq = load(word::SEQ);
+        let cmd = load(word::COMMAND) as u32;
+        let args: [u64; 6] = core::array::from_fn(|i| load(word::ARGS + i));
+        let (status, reply) = match handle(cmd, args) {
+            Ok((status, reply)) => (status, reply),
+            Err(e) => (-(e as i64), Vec::new()),
+        };
+        for (i, chunk) in reply.chunks(8).enumerate() {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            store(word::REPLY + i, u64::from_le_bytes(w));
+        }
+        store(word::REPLY_LEN, reply.len() as u64);
+        store(word::STATUS, status as u64);
+        store(word::REPLY_SEQ, seq);
+        answered = seq;
+        crate::counters::global_add(crate::counters::MAILBOX_COMMANDS, 1);
+        let params = protocol::hypercall::MailboxReply { seq };
+        crate::arch::hypercall::hypercall(protocol::hypercall::Hypercall::MailboxReply, &params);
+    }
+}
+
+/// Carry out one command: its status and reply bytes.
+fn handle(cmd: u32, args: [u64; 6]) -> Result<(i64, Vec<u8>), crate::errno::Errno> {
+    match cmd {
+        command::INJECT_FAULT => {
+            let name = FAULT_STAGES.get(args[0] as usize).ok_or(EINVAL)?;
+            let nth = u32::try_from(args[1]).ok().filter(|&n| n >= 1).ok_or(EINVAL)?;
+            let (stage, _) =
+                crate::process::fault_inject::parse(&alloc::format!("{name}:1")).ok_or(EINVAL)?;
+            crate::process::fault_inject::arm(stage, nth);
+            Ok((0, Vec::new()))
+        }
+        command::COUNTERS => {
+            if args[0] > 1 {
+                return Err(EINVAL);
+            }
+            crate::counters::snapshot("mailbox", args[0] == 1)?;
+            Ok((0, Vec::new()))
+        }
+        command::PROCESS_TABLE => {
+            let tasks = crate::process::table::all();
+            let mut reply = Vec::new();
+            for t in tasks.iter().take(PROC_ENTRIES_MAX) {
+                reply.extend_from_slice(&proc_entry(t).encode());
+            }
+            debug_assert!(reply.len() <= REPLY_MAX);
+            Ok((tasks.len().min(PROC_ENTRIES_MAX) as i64, reply))
+        }
+        command::SHUTDOWN => {
+            let status = u8::try_from(args[0]).map_err(|_| EINVAL)?;
+            crate::println!("kernel: shutdown requested by the VMM (status {status})");
+            crate::kernel::exit(status)
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+fn proc_entry(t: &Task) -> ProcEntry {
+    let state = match t.state.load(Ordering::Relaxed) {
+        TASK_RUNNING => b'R',
+        TASK_INTERRUPTIBLE => b'S',
+        EXIT_ZOMBIE => b'Z',
+        _ => b'D',
+    };
+    ProcEntry {
+        pid: t.pid as i32,
+        tgid: t.tgid as i32,
+        ppid: t.ppid.load(Ordering::Relaxed) as i32,
+        pgid: t.pgid.load(Ordering::Relaxed) as i32,
+        sid: t.sid.load(Ordering::Relaxed) as i32,
+        uid: t.creds().uid,
+        state,
+        kthread: t.kthread as u8,
+        cpu: t.cpu.load(Ordering::Relaxed),
+        comm: *t.comm.lock(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,176 @@
+//! The control mailbox: the VMM posts a command, the guest answers.
+//!
+//! The mailbox is one region at [`crate::boot::MAILBOX_GPA`]. To post, the VMM
+//! fills [`Mailbox::command`] and its arguments, increments [`Mailbox::seq`] and
+//! raises interrupt [`MAILBOX_VECTOR`] on CPU 0 (an MSI, never polling). The guest's
+//! interrupt handler wakes the kernel thread `kmailboxd`, which carries the command
+//! out in process context, writes [`Mailbox::status`] and the reply, sets
+//! [`Mailbox::reply_seq`] to `seq` and makes the [`MailboxReply`](crate::hypercall::Hypercall::MailboxReply)
+//! hypercall. One command is outstanding at a time.
+
+/// The interrupt vector that rings the guest's doorbell.
+pub const MAILBOX_VECTOR: u8 = 0xf3;
+
+/// Bytes of reply payload.
+pub const REPLY_MAX: usize = 16 * 1024;
+
+/// Commands.
+pub mod command {
+    /// Arm fault injection: `args[0]` = stage (index into [`super::FAULT_STAGES`]),
+    /// `args[1]` = N >= 1: the Nth reach of that stage from now on fails. Status 0.
+    pub const INJECT_FAULT: u32 = 1;
+    /// Snapshot the counters (the VMM reads them when the reply arrives); `args[0]`
+    /// = 1 also resets them afterwards. Status 0.
+    pub const COUNTERS: u32 = 2;
+    /// Write the process table into the reply as [`super::ProcEntry`] records.
+    /// Status: the number of records.
+    pub const PROCESS_TABLE: u32 = 3;
+    /// Shut the guest down with exit status `args[0]` (0–255). No reply: the
+    /// guest exits.
+    pub const SHUTDOWN: u32 = 4;
+}
+
+/// `copy_process` stages that fault injection can fail, by index.
+pub const FAULT_STAGES: [&str; 7] = [
+    "dup_task_struct",
+    "copy_files",
+    "copy_fs",
+    "copy_sighand",
+    "copy_mm",
+    "alloc_pid",
+    "copy_namespaces",
+];
+
+#[repr(C, align(4096))]
+#[derive(Clone, Copy)]
+pub struct Mailbox {
+    /// Incremented by the VMM for each command posted.
+    pub seq: u64,
+    pub command: u32,
+    pub _pad: u32,
+    pub args: [u64; 6],
+    /// Set to `seq` by the guest once the reply below is complete.
+    pub reply_seq: u64,
+    /// Non-negative on success, `-errno` on failure (`EINVAL` for a bad command
+    /// or argument).
+    pub status: i64,
+    /// Bytes of `reply` used.
+    pub reply_len: u64,
+    pub reserved: [u64; 5],
+    pub reply: [u8; REPLY_MAX],
+}
+
+impl Default for Mailbox {
+    fn default() -> Self {
+        Self {
+            seq: 0,
+            command: 0,
+            _pad: 0,
+            args: [0; 6],
+            reply_seq: 0,
+            status: 0,
+            reply_len: 0,
+            reserved: [0; 5],
+            reply: [0; REPLY_MAX],
+        }
+    }
+}
+
+/// One task in a [`command::PROCESS_TABLE`] reply.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcEntry {
+    pub pid: i32,
+    pub tgid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    pub uid: u32,
+    /// Linux's `/proc/PID/stat` state letter: R, S, D, Z, X.
+    pub state: u8,
+    /// 1 for a kernel thread.
+    pub kthread: u8,
+    pub _pad: [u8; 2],
+    /// The CPU it last ran on.
+    pub cpu: u32,
+    /// Its scheduling policy and nice value.
+    pub policy: u32,
+    pub nice: i32,
+    pub comm: [u8; 16],
+}
+
+/// Bytes of one encoded [`ProcEntry`].
+pub const PROC_ENTRY_SIZE: usize = core::mem::size_of::<ProcEntry>();
+
+impl ProcEntry {
+    /// Its bytes as laid out in memory (`#[repr(C)]`, little endian), without
+    /// `unsafe`: the guest writes replies with this and the VMM reads them back
+    /// with [`ProcEntry::decode`].
+    pub fn encode(&self) -> [u8; PROC_ENTRY_SIZE] {
+        let mut b = [0u8; PROC_ENTRY_SIZE];
+        let words: [u32; 6] = [
+            self.pid as u32,
+            self.tgid as u32,
+            self.ppid as u32,
+            self.pgid as u32,
+            self.sid as u32,
+            self.uid,
+        ];
+        for (i, w) in words.iter().enumerate() {
+            b[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+        }
+        b[24] = self.state;
+        b[25] = self.kthread;
+        b[28..32].copy_from_slice(&self.cpu.to_le_bytes());
+        b[32..36].copy_from_slice(&self.policy.to_le_bytes());
+        b[36..40].copy_from_slice(&self.nice.to_le_bytes());
+        b[40..56].copy_from_slice(&self.comm);
+        b
+    }
+
+    pub fn decode(b: &[u8; PROC_ENTRY_SIZE]) -> Self {
+        let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let mut comm = [0u8; 16];
+        comm.copy_from_slice(&b[40..56]);
+        Self {
+            pid: w(0) as i32,
+            tgid: w(4) as i32,
+            ppid: w(8) as i32,
+            pgid: w(12) as i32,
+            sid: w(16) as i32,
+            uid: w(20),
+            state: b[24],
+            kthread: b[25],
+            _pad: [0; 2],
+            cpu: w(28),
+            policy: w(32),
+            nice: w(36) as i32,
+            comm,
+        }
+    }
+
+    /// The name up to its first NUL.
+    pub fn comm_str(&self) -> &str {
+        let n = self.comm.iter().position(|&c| c == 0).unwrap_or(16);
+        core::str::from_utf8(&self.comm[..n]).unwrap_or("?")
+    }
+}
+
+const _: () = assert!(PROC_ENTRY_SIZE == 56);
+
+/// Word indices of the mailbox's fields (the guest accesses it as 64-bit words).
+pub mod word {
+    use super::Mailbox;
+    use core::mem::offset_of;
+    pub const SEQ: usize = offset_of!(Mailbox, seq) / 8;
+    /// `command` in the low 32 bits.
+    pub const COMMAND: usize = offset_of!(Mailbox, command) / 8;
+    pub const ARGS: usize = offset_of!(Mailbox, args) / 8;
+    pub const REPLY_SEQ: usize = offset_of!(Mailbox, reply_seq) / 8;
+    pub const STATUS: usize = offset_of!(Mailbox, status) / 8;
+    pub const REPLY_LEN: usize = offset_of!(Mailbox, reply_len) / 8;
+    pub const REPLY: usize = offset_of!(Mailbox, reply) / 8;
+}
+
+/// Records that fit in one reply.
+pub const PROC_ENTRIES_MAX: usize = REPLY_MAX / core::mem::size_of::<ProcEntry>();

@@ -1,0 +1,128 @@
+//! The control mailbox (VMM → guest commands rung by an interrupt and answered
+//! by the kernel thread `kmailboxd`) and the counter snapshots a guest program
+//! takes through `/dev/counters`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use vmm::programs::path;
+use vmm::{Command, GuestExit, Reply, Vm};
+
+fn processes(vm: &vmm::RunningVm) -> Vec<vmm::ProcEntry> {
+    match vm.command(&Command::ProcessTable).expect("process table") {
+        Reply::Processes(p) => p,
+        other => panic!("not a process table: {other:?}"),
+    }
+}
+
+#[test]
+fn process_table_and_shutdown() {
+    let vm = Vm::builder()
+        .vcpus(2)
+        .cmdline("quiet")
+        .program(path("ctl"), &["sleepers", "3"])
+        .boot()
+        .unwrap();
+    // The children exist once the table shows init plus three sleepers.
+    let deadline = Instant::now() + common::TIMEOUT;
+    let table = loop {
+        let t = processes(&vm);
+        if t.iter().filter(|p| p.kthread == 0).count() == 4
+            && t.iter().all(|p| p.kthread == 1 || p.state == b'S')
+        {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "the sleepers never showed up: {t:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let init = table.iter().find(|p| p.pid == 1).expect("init");
+    assert_eq!((init.ppid, init.comm_str(), init.kthread), (0, "ctl", 0));
+    let kthread = table.iter().find(|p| p.kthread == 1).expect("kmailboxd");
+    assert_eq!((kthread.pid, kthread.ppid, kthread.comm_str()), (2, 0, "kmailboxd"));
+    assert_eq!(kthread.state, b'R', "it is answering this very command");
+    let children: Vec<_> = table.iter().filter(|p| p.ppid == 1).collect();
+    assert_eq!(children.len(), 3, "{table:?}");
+    for c in children {
+        assert_eq!((c.tgid, c.pgid, c.sid, c.uid, c.comm_str()), (c.pid, 1, 1, 0, "ctl"));
+    }
+    vm.command(&Command::Shutdown(7)).unwrap();
+    let r = vm.wait(Some(common::TIMEOUT)).unwrap();
+    assert_eq!(r.exit, GuestExit::Status(7), "{}", r.console);
+    assert_eq!(r.stdout, "ready\n");
+    assert!(r.console.contains("shutdown requested by the VMM (status 7)"), "{}", r.console);
+    assert_eq!(r.counters.global.clones_kthread, 1);
+    assert!(r.counters.global.mailbox_commands >= 2);
+}
+
+/// Arm a fault at `stage` through the mailbox while `ctl forkloop` forks: the
+/// next fork fails with `errno`, the one after works, and nothing leaked.
+fn inject_while_running(stage: &str, errno: &str) {
+    let vm = Vm::builder().cmdline("quiet").program(path("ctl"), &["forkloop"]).boot().unwrap();
+    vm.command(&Command::InjectFault { stage: stage.into(), nth: 1 }).unwrap();
+    let r = vm.wait(Some(common::TIMEOUT)).unwrap();
+    assert_eq!(r.exit, GuestExit::Status(0), "{stage}: {}\n{}", r.console, r.stdout);
+    assert_eq!(r.stdout, format!("fork failed: {errno}\nnext fork: ok\n"), "{stage}");
+    let g = r.counters.global;
+    assert_eq!((g.fault_injections, g.fault_injection_leaks), (1, 0), "{stage}: {}", r.console);
+}
+
+#[test]
+fn fault_injection_through_the_mailbox() {
+    inject_while_running("copy_mm", "ENOMEM");
+    inject_while_running("alloc_pid", "EAGAIN");
+}
+
+#[test]
+fn bad_commands_are_refused_and_the_guest_goes_on() {
+    let vm =
+        Vm::builder().cmdline("quiet").program(path("ctl"), &["sleepers", "0"]).boot().unwrap();
+    let e = vm.command(&Command::InjectFault { stage: "nope".into(), nth: 1 }).unwrap_err();
+    assert!(e.to_string().contains("unknown copy_process stage"), "{e}");
+    let e = vm.command(&Command::InjectFault { stage: "copy_fs".into(), nth: 0 }).unwrap_err();
+    assert!(e.to_string().contains("from 1"), "{e}");
+    // Still answering.
+    assert!(processes(&vm).iter().any(|p| p.pid == 1));
+    vm.command(&Command::Shutdown(0)).unwrap();
+    assert_eq!(vm.wait(Some(common::TIMEOUT)).unwrap().exit, GuestExit::Status(0));
+}
+
+#[test]
+fn counter_snapshots_from_the_guest_and_the_vmm() {
+    let r = Vm::builder()
+        .cmdline("quiet")
+        .program(path("ctl"), &["snapshots"])
+        .boot()
+        .unwrap()
+        .wait(Some(common::TIMEOUT))
+        .unwrap();
+    assert_eq!(r.exit, GuestExit::Status(0), "{}\n{}", r.console, r.stdout);
+    assert_eq!(r.stdout, "bad commands: Some(EINVAL) Some(EINVAL)\nread: Err(EBADF)\n");
+    let labels: Vec<_> = r.snapshots.iter().map(|s| (s.label.as_str(), s.reset)).collect();
+    assert_eq!(labels, [("before", false), ("after", false), ("zero", true), ("end", false)]);
+    const GETPID: usize = 39;
+    let calls = |label: &str| r.snapshot(label).unwrap().counters.syscalls[GETPID];
+    assert_eq!(calls("after") - calls("before"), 100);
+    assert_eq!(calls("end"), 5, "counted from zero after the reset");
+    assert_eq!(r.counters.global.snapshots, 3);
+    assert_eq!(r.counters.global.resets, 1);
+    // 100 getpid round trips take ring-0 instructions; the count is KVM's own.
+    let insns = r.insns_between("before", "after").unwrap();
+    assert!(insns > 100 * 50, "{insns}");
+    let (a, b) = (r.snapshot("before").unwrap(), r.snapshot("after").unwrap());
+    assert!(b.guest_tsc > a.guest_tsc && b.after >= a.after);
+
+    // The VMM's own snapshot through the mailbox.
+    let vm =
+        Vm::builder().cmdline("quiet").program(path("ctl"), &["sleepers", "1"]).boot().unwrap();
+    let snap = match vm.command(&Command::Counters { reset: false }).unwrap() {
+        Reply::Counters(s) => s,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(snap.label, "mailbox");
+    assert!(snap.counters.global.total_forks >= 2, "init and kmailboxd at least");
+    assert!(snap.kvm.vcpu_total("insn_emulation") > 0);
+    vm.command(&Command::Shutdown(0)).unwrap();
+    let r = vm.wait(Some(common::TIMEOUT)).unwrap();
+    assert_eq!(r.snapshots.len(), 1);
+}
