@@ -10,7 +10,9 @@ use crate::arch::uaccess::USER_TOP;
 use crate::counters as ctr;
 use crate::errno::{Errno, EEXIST, EINVAL, ENODEV, ENOMEM};
 use crate::mm::frame::PAGE_SIZE;
-use crate::mm::pagetable::{PageTable, PTE_A, PTE_ADDR, PTE_D, PTE_NX, PTE_P, PTE_RW, PTE_US};
+use crate::mm::pagetable::{
+    PageTable, PTE_A, PTE_ADDR, PTE_D, PTE_NX, PTE_P, PTE_RW, PTE_US, PT_SPAN,
+};
 use crate::mm::vma::{Prot, VmFlags, Vma, VmaSet};
 use crate::mm::{alloc_zeroed_frame, frame_refcount, get_frame, put_frame};
 
@@ -124,7 +126,9 @@ struct MmInner {
 }
 
 pub struct Mm {
-    inner: spin::Mutex<MmInner>,
+    /// A CPU spinning on this lock answers TLB shootdowns (the holder may be
+    /// waiting for it: see `arch::tlb`).
+    inner: spin::mutex::Mutex<MmInner, crate::arch::tlb::TlbRelax>,
 }
 
 /// The leaf entry for a page of an area with `prot`; `writable` is false where
@@ -152,30 +156,37 @@ fn page_up(a: u64) -> Option<u64> {
 }
 
 impl MmInner {
-    /// Invalidate stale translations of `[start, end)` if this is the loaded
-    /// address space (one CR3 reload beats many invlpg beyond a few pages).
+    /// Invalidate stale translations of `[start, end)` wherever this address
+    /// space is loaded (one CR3 reload beats many invlpg beyond a few pages).
     fn flush(&self, start: u64, end: u64) {
-        if mmu::current_cr3() != self.pt.root {
-            return;
-        }
-        if end.saturating_sub(start) / PAGE_SIZE > 4 {
-            mmu::flush_tlb();
-        } else {
-            (start..end).step_by(PAGE_SIZE as usize).for_each(mmu::invlpg);
-        }
+        // Here and on every other CPU that has this address space loaded
+        // (TLB shootdown); returns when none holds a stale translation.
+        crate::arch::tlb::flush_tlb_mm_range(self.pt.root, start, end);
     }
 
-    /// Drop the pages of `[start, end)` from the page tables.
-    fn zap(&self, start: u64, end: u64) {
-        let mut frames = Vec::new();
-        self.pt.for_each_leaf(&DirectMap, start, end, |va, pte| frames.push((va, pte & PTE_ADDR)));
-        for &(va, _) in &frames {
-            self.pt.clear(&DirectMap, va);
+    /// Unshare the page tables that `[start, end)` covers only in part, so that
+    /// [`Self::zap`] cannot fail (wholly covered tables are detached, not copied).
+    fn prepare_zap(&mut self, start: u64, end: u64) -> Result<(), Errno> {
+        for edge in [start, end - 1] {
+            let block = edge & !(PT_SPAN - 1);
+            let whole = start <= block && block + PT_SPAN <= end;
+            if !whole && self.pt.is_shared(&DirectMap, block) {
+                if !self.pt.unshare_range(&DirectMap, block, block + 1) {
+                    return Err(ENOMEM);
+                }
+                ctr::global_add(ctr::PAGE_TABLES_UNSHARED, 1);
+                self.flush(block, block + PT_SPAN);
+            }
         }
+        Ok(())
+    }
+
+    /// Drop the pages of `[start, end)` from the page tables (after
+    /// [`Self::prepare_zap`]).
+    fn zap(&mut self, start: u64, end: u64) {
+        let zapped = self.pt.zap_range(&DirectMap, start, end).expect("edges unshared first");
         self.flush(start, end);
-        for (_, f) in frames {
-            put_frame(f);
-        }
+        zapped.release(&DirectMap);
     }
 
     fn insert(&mut self, vma: Vma<Backing>) -> Result<(), Errno> {
@@ -188,7 +199,12 @@ impl Mm {
     pub fn new() -> Result<Arc<Mm>, Errno> {
         let pt = mmu::new_page_table().ok_or(ENOMEM)?;
         let mm = Arc::new(Mm {
-            inner: spin::Mutex::new(MmInner { pt, vmas: VmaSet::new(), brk_start: 0, brk: 0 }),
+            inner: spin::mutex::Mutex::new(MmInner {
+                pt,
+                vmas: VmaSet::new(),
+                brk_start: 0,
+                brk: 0,
+            }),
         });
         let entry = crate::arch::entry_page::ENTRY_PAGE_VA;
         {
@@ -218,13 +234,27 @@ impl Mm {
 
     /// The child's copy for fork (Linux `dup_mmap` + `copy_page_range`): the same
     /// areas; shared areas keep sharing their pages; private writable pages are
-    /// write-protected in both and shared until one writes (`do_wp_page`). The
-    /// parent's stale writable translations are flushed before this returns.
+    /// write-protected in both and shared until one writes (`do_wp_page`).
+    /// Where a private anonymous area covers a whole page table (2 MiB), the
+    /// table itself is shared copy-on-write instead of copied entry by entry
+    /// (On-demand-fork; see `mm::pagetable`), so the cost of fork grows with the
+    /// number of such tables, not of pages. The parent's stale writable
+    /// translations are flushed before this returns.
     pub fn fork(&self) -> Result<Arc<Mm>, Errno> {
+        let t0 = crate::arch::rdtsc();
+        let r = self.dup_mmap();
+        ctr::global_add(ctr::COPY_PAGE_RANGE_TSC, crate::arch::rdtsc().wrapping_sub(t0));
+        ctr::global_add(ctr::COPY_PAGE_RANGE_CALLS, 1);
+        r
+    }
+
+    /// The body of [`Mm::fork`] (Linux `dup_mmap`, whose page-table part is
+    /// `copy_page_range`).
+    fn dup_mmap(&self) -> Result<Arc<Mm>, Errno> {
         let pt = mmu::new_page_table().ok_or(ENOMEM)?;
         let mut parent = self.inner.lock();
         let child = Arc::new(Mm {
-            inner: spin::Mutex::new(MmInner {
+            inner: spin::mutex::Mutex::new(MmInner {
                 pt,
                 vmas: parent.vmas.clone(),
                 brk_start: parent.brk_start,
@@ -234,41 +264,58 @@ impl Mm {
         let mut write_protected = false;
         {
             let mut c = child.inner.lock();
-            let areas: Vec<(u64, u64, bool)> = parent
+            let areas: Vec<(u64, u64, bool, bool)> = parent
                 .vmas
                 .iter()
                 .map(|v| {
-                    (
-                        v.start,
-                        v.end,
-                        !v.flags.contains(VmFlags::SHARED) && v.prot.contains(Prot::WRITE),
-                    )
+                    let private = !v.flags.contains(VmFlags::SHARED);
+                    let anon = matches!(v.backing, Backing::Anon);
+                    (v.start, v.end, private && v.prot.contains(Prot::WRITE), private && anon)
                 })
                 .collect();
-            for (start, end, cow) in areas {
-                let mut ptes = Vec::new();
-                parent.pt.for_each_leaf(&DirectMap, start, end, |va, pte| ptes.push((va, pte)));
-                for (va, pte) in ptes {
-                    let frame = pte & PTE_ADDR;
-                    let child_pte = if cow && pte & PTE_RW != 0 {
-                        parent.pt.set(&DirectMap, va, pte & !PTE_RW);
-                        write_protected = true;
-                        pte & !PTE_RW
-                    } else {
-                        pte
-                    };
-                    get_frame(frame);
+            let fail = |c: spin::MutexGuard<'_, MmInner>, parent: &MmInner, flush: bool| {
+                drop(c);
+                if flush {
+                    parent.flush(0, USER_TOP);
+                }
+                // Dropping the child unmaps what was copied.
+                Err(ENOMEM)
+            };
+            for (start, end, cow, shareable) in areas {
+                // Whole page tables inside a private anonymous area are shared.
+                let lo = start.next_multiple_of(PT_SPAN);
+                let hi = end & !(PT_SPAN - 1);
+                let blocks = shareable && lo < hi;
+                for block in (lo..hi).step_by(PT_SPAN as usize).filter(|_| blocks) {
                     let injected = crate::process::fault_inject::should_fail(
                         crate::process::fault_inject::Stage::CopyMm,
                     );
-                    if injected || c.pt.set(&DirectMap, va, child_pte).is_none() {
-                        put_frame(frame);
-                        drop(c);
-                        if write_protected {
-                            parent.flush(0, USER_TOP);
+                    match c.pt.share_pt_from(&mut parent.pt, &DirectMap, block) {
+                        _ if injected => return fail(c, &parent, write_protected),
+                        None => return fail(c, &parent, write_protected),
+                        Some(true) => {
+                            write_protected = true;
+                            ctr::global_add(ctr::FORK_PAGE_TABLES_SHARED, 1);
                         }
-                        // Dropping the child unmaps what was copied.
-                        return Err(ENOMEM);
+                        Some(false) => {}
+                    }
+                }
+                // The rest entry by entry (Linux `copy_pte_range`), one pass
+                // per page table.
+                let edges =
+                    if blocks { [(start, lo), (hi, end)] } else { [(start, end), (end, end)] };
+                for (s, e) in edges.into_iter().filter(|(s, e)| s < e) {
+                    let mut copied = 0;
+                    let r = c.pt.copy_range_from(&mut parent.pt, &DirectMap, s, e, cow, |_| {
+                        copied += 1;
+                        !crate::process::fault_inject::should_fail(
+                            crate::process::fault_inject::Stage::CopyMm,
+                        )
+                    });
+                    ctr::global_add(ctr::FORK_PTES_COPIED, copied);
+                    match r {
+                        Ok(wp) => write_protected |= wp,
+                        Err(wp) => return fail(c, &parent, write_protected || wp),
                     }
                 }
             }
@@ -285,18 +332,34 @@ impl Mm {
     pub fn handle_fault(&self, addr: u64, write: bool, exec: bool) -> Result<(), FaultError> {
         let va = page_down(addr);
         let mut inner = self.inner.lock();
+        let bad = |e: FaultError| {
+            ctr::global_add(ctr::FAULTS_BAD, 1);
+            e
+        };
         if inner.vmas.find(addr).is_none() {
-            inner.vmas.expand_stack(va, STACK_MAX).map_err(|_| FaultError::NoArea)?;
+            inner.vmas.expand_stack(va, STACK_MAX).map_err(|_| bad(FaultError::NoArea))?;
         }
-        let vma = inner.vmas.find(addr).ok_or(FaultError::NoArea)?;
+        let vma = inner.vmas.find(addr).ok_or_else(|| bad(FaultError::NoArea))?;
         let (prot, backing, pgoff) = (vma.prot, vma.backing.clone(), vma.pgoff_of(va));
         if prot.is_empty()
             || (write && !prot.contains(Prot::WRITE))
             || (exec && !prot.contains(Prot::EXEC))
         {
-            return Err(FaultError::Access);
+            return Err(bad(FaultError::Access));
         }
-        let pte = inner.pt.lookup(&DirectMap, va);
+        let mut pte = inner.pt.lookup(&DirectMap, va);
+        let shared_table = inner.pt.is_shared(&DirectMap, va);
+        if shared_table && (write || pte & PTE_P == 0) {
+            // A page table shared with another address space since fork
+            // (On-demand-fork): this space gets its own copy first.
+            if !inner.pt.unshare_range(&DirectMap, va, va + 1) {
+                return Err(FaultError::OutOfMemory);
+            }
+            ctr::global_add(ctr::PAGE_TABLES_UNSHARED, 1);
+            let block = va & !(PT_SPAN - 1);
+            inner.flush(block, block + PT_SPAN);
+            pte = inner.pt.lookup(&DirectMap, va);
+        }
         if pte & PTE_P != 0 {
             if write && pte & PTE_RW == 0 {
                 return do_wp_page(&mut inner, va, pte, prot);
@@ -309,8 +372,11 @@ impl Mm {
                 ctr::global_add(ctr::PAGES_ZERO_FILLED, 1);
                 alloc_zeroed_frame().ok_or(FaultError::OutOfMemory)?
             }
-            Backing::Shared(obj) => obj.get(pgoff).ok_or(FaultError::OutOfMemory)?,
-            Backing::EntryPage => return Err(FaultError::Access),
+            Backing::Shared(obj) => {
+                ctr::global_add(ctr::PAGES_SHARED_FILLED, 1);
+                obj.get(pgoff).ok_or(FaultError::OutOfMemory)?
+            }
+            Backing::EntryPage => return Err(bad(FaultError::Access)),
         };
         if inner.pt.set(&DirectMap, va, leaf(frame, prot, true)).is_none() {
             put_frame(frame);
@@ -369,13 +435,24 @@ impl Mm {
                 if flags & MAP_FIXED_NOREPLACE != 0 {
                     return Err(EEXIST);
                 }
+                inner.prepare_zap(addr, addr + len)?;
                 inner.vmas.remove_range(addr, addr + len);
                 inner.zap(addr, addr + len);
             }
             addr
         } else {
             let hint = (addr != 0).then(|| page_down(addr)).filter(|&h| h >= MMAP_MIN_ADDR);
-            inner.vmas.find_free(len, hint, MMAP_MIN_ADDR, MMAP_BASE).ok_or(ENOMEM)?
+            // Areas of 2 MiB or more start on a 2 MiB boundary, as Linux aligns
+            // large anonymous mappings (`thp_get_unmapped_area`): their page
+            // tables are then whole, and fork shares them.
+            let aligned = (hint.is_none() && len >= PT_SPAN)
+                .then(|| inner.vmas.find_free(len + PT_SPAN, None, MMAP_MIN_ADDR, MMAP_BASE))
+                .flatten()
+                .map(|a| a.next_multiple_of(PT_SPAN));
+            match aligned {
+                Some(a) => a,
+                None => inner.vmas.find_free(len, hint, MMAP_MIN_ADDR, MMAP_BASE).ok_or(ENOMEM)?,
+            }
         };
         let (vflags, backing) = if shared {
             (VmFlags::SHARED, Backing::Shared(Arc::new(SharedAnon::default())))
@@ -383,7 +460,19 @@ impl Mm {
             (VmFlags::empty(), Backing::Anon)
         };
         let vflags = if flags & MAP_GROWSDOWN != 0 { vflags | VmFlags::GROWSDOWN } else { vflags };
+        let private_anon = matches!(backing, Backing::Anon);
         inner.insert(Vma::new(start, start + len, prot, vflags, 0, backing))?;
+        if flags & MAP_POPULATE != 0 && private_anon && !prot.is_empty() {
+            // Zeroed pages straight into the page tables, one pass per table
+            // (Linux `populate_vma_page_range`, without a fault per page).
+            // Running out of memory stops it quietly, as in Linux: the rest is
+            // demand-faulted later.
+            let filled = inner.pt.fill(&DirectMap, start, start + len, || {
+                crate::mm::alloc_zeroed_frame().map(|f| leaf(f, prot, true))
+            });
+            ctr::global_add(ctr::PAGES_ZERO_FILLED, filled);
+            return Ok(start);
+        }
         drop(inner);
         if flags & MAP_POPULATE != 0 {
             for va in (start..start + len).step_by(PAGE_SIZE as usize) {
@@ -401,6 +490,7 @@ impl Mm {
         let len = page_up(len).ok_or(EINVAL)?;
         let end = addr.checked_add(len).filter(|&e| e <= USER_TOP).ok_or(EINVAL)?;
         let mut inner = self.inner.lock();
+        inner.prepare_zap(addr, end)?;
         inner.vmas.remove_range(addr, end);
         inner.zap(addr, end);
         Ok(())
@@ -422,6 +512,14 @@ impl Mm {
         let len = page_up(len).ok_or(ENOMEM)?;
         let end = addr.checked_add(len).filter(|&e| e <= USER_TOP).ok_or(ENOMEM)?;
         let mut inner = self.inner.lock();
+        // Shared page tables first become private: the reference counts below
+        // then tell which pages another process still maps.
+        if inner.pt.is_any_shared(&DirectMap, addr, end) {
+            if !inner.pt.unshare_range(&DirectMap, addr, end) {
+                return Err(ENOMEM);
+            }
+            ctr::global_add(ctr::PAGE_TABLES_UNSHARED, 1);
+        }
         inner.vmas.protect_range(addr, end, prot)?;
         let mut updates = Vec::new();
         inner.pt.for_each_leaf(&DirectMap, addr, end, |va, pte| updates.push((va, pte)));
@@ -466,6 +564,9 @@ impl Mm {
                 return old;
             }
         } else if new_end < old_end {
+            if inner.prepare_zap(new_end, old_end).is_err() {
+                return old;
+            }
             inner.vmas.remove_range(new_end, old_end);
             inner.zap(new_end, old_end);
         }
@@ -529,11 +630,27 @@ impl Mm {
 /// A write to a read-only page of a writable private area (Linux `do_wp_page`):
 /// reuse the page when this is its only user, else copy it.
 fn do_wp_page(inner: &mut MmInner, va: u64, pte: u64, prot: Prot) -> Result<(), FaultError> {
+    let t0 = crate::arch::rdtsc();
+    let r = wp_page_copy_or_reuse(inner, va, pte, prot);
+    ctr::global_add(ctr::DO_WP_PAGE_TSC, crate::arch::rdtsc().wrapping_sub(t0));
+    ctr::global_add(ctr::DO_WP_PAGE_CALLS, 1);
+    r
+}
+
+fn wp_page_copy_or_reuse(
+    inner: &mut MmInner,
+    va: u64,
+    pte: u64,
+    prot: Prot,
+) -> Result<(), FaultError> {
     let old = pte & PTE_ADDR;
     let vma_shared = inner.vmas.find(va).is_some_and(|v| v.flags.contains(VmFlags::SHARED));
+    let cpu = crate::arch::cpu_id();
     if vma_shared || frame_refcount(old) == 1 {
+        ctr::cpu_add(cpu, ctr::CPU_COW_REUSES, 1);
         inner.pt.set(&DirectMap, va, leaf(old, prot, true));
     } else {
+        ctr::cpu_add(cpu, ctr::CPU_COW_COPIES, 1);
         let new = crate::mm::alloc_frame().ok_or(FaultError::OutOfMemory)?;
         mmu::copy_frame(new, old);
         inner.pt.set(&DirectMap, va, leaf(new, prot, true));
@@ -544,9 +661,14 @@ fn do_wp_page(inner: &mut MmInner, va: u64, pte: u64, prot: Prot) -> Result<(), 
 }
 
 impl Drop for Mm {
+    /// Tear the address space down: no entry is cleared one by one; each page
+    /// table's last user releases the pages it maps, then the tables go.
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
-        inner.zap(0, USER_TOP + PAGE_SIZE);
+        if mmu::current_cr3() == inner.pt.root {
+            // Never free tables that are loaded.
+            mmu::load_cr3(mmu::kernel_root());
+        }
         let pt = core::mem::replace(&mut inner.pt, PageTable::new_empty());
         pt.destroy(&DirectMap);
     }

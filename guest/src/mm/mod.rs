@@ -101,6 +101,23 @@ mod kernel_mm {
         }
     }
 
+    /// Drop a reference to `frame` unless it is the last one; true (and the
+    /// reference kept) when it is the last.
+    #[track_caller]
+    pub fn put_frame_unless_last(frame: u64) -> bool {
+        let count = refcount(frame);
+        let mut n = count.load(Ordering::Acquire);
+        loop {
+            if n <= 1 {
+                return true;
+            }
+            match count.compare_exchange(n, n - 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return false,
+                Err(now) => n = now,
+            }
+        }
+    }
+
     #[track_caller]
     pub fn frame_refcount(frame: u64) -> u32 {
         refcount(frame).load(Ordering::Relaxed)
@@ -110,4 +127,5 @@ mod kernel_mm {
 #[cfg(target_os = "none")]
 pub use kernel_mm::{
     alloc_frame, alloc_zeroed_frame, frame_refcount, get_frame, heap_size_for, init, put_frame,
+    put_frame_unless_last,
 };

@@ -1,13 +1,39 @@
 //! 4-level x86-64 page tables, as logic over a [`PhysMem`] (the direct map in the
 //! kernel, a map of fake frames in the host tests).
+//!
+//! Last-level tables (page tables proper, each mapping 2 MiB) can be shared
+//! copy-on-write between address spaces, as in the On-demand-fork design (Zhao
+//! et al., EuroSys 2021): fork points the child's page-directory entry at the
+//! parent's page table and clears the R/W bit in both directory entries, so
+//! neither can write through it, and the table's reference count says how many
+//! address spaces use it. Data pages mapped by a shared table hold one
+//! reference for the table, not one per address space. The first change to a
+//! shared table's range (a write fault, a new page, munmap, mprotect) unshares
+//! it: the address space gets a private copy of the table, with every writable
+//! entry write-protected in both copies and a page reference taken for each
+//! page it maps; the last user of a table just makes its directory entry
+//! writable again. Fork then costs one directory entry per 2 MiB instead of one
+//! entry per page.
 
 /// Access to page-table frames by physical address.
 pub trait PhysMem {
     fn read_pte(&self, table: u64, index: usize) -> u64;
     fn write_pte(&self, table: u64, index: usize, pte: u64);
-    /// A zeroed frame for a page table, or None when memory is exhausted.
+    /// A zeroed frame for a page table (one reference), or None when memory is
+    /// exhausted.
     fn alloc_table(&self) -> Option<u64>;
+    /// Drop a table's last reference, freeing it.
     fn free_table(&self, table: u64);
+    /// Take another reference to a page table (it is shared).
+    fn table_get(&self, table: u64);
+    /// Drop a reference to a page table unless it is the last one: true when it
+    /// is the last (the caller then releases the table's pages and frees it).
+    fn table_put_last(&self, table: u64) -> bool;
+    /// The references to a page table.
+    fn table_users(&self, table: u64) -> u32;
+    /// Take / drop a reference to a data page a table maps.
+    fn page_get(&self, frame: u64);
+    fn page_put(&self, frame: u64);
 }
 
 pub const PTE_P: u64 = 1;
@@ -20,20 +46,49 @@ pub const PTE_G: u64 = 1 << 8;
 pub const PTE_NX: u64 = 1 << 63;
 pub const PTE_ADDR: u64 = 0x000f_ffff_ffff_f000;
 
+/// Bytes one page table maps.
+pub const PT_SPAN: u64 = 1 << 21;
+
 /// First PML4 slot of the kernel half (shared by every address space).
 pub const KERNEL_PML4_FIRST: usize = 256;
+
+/// Intermediate entries allow everything; leaves decide (except that a shared
+/// page table's directory entry is read-only).
+const TABLE_FLAGS: u64 = PTE_P | PTE_RW | PTE_US | PTE_A;
 
 fn index(va: u64, level: u32) -> usize {
     ((va >> (12 + 9 * level)) & 511) as usize
 }
 
 /// One address space's page tables, by the physical address of its PML4, and
-/// the lower-level tables it allocated for its user half (so that tearing it
-/// down frees them without scanning any table).
+/// the lower-level tables it uses in its user half (so that tearing it down
+/// frees them without scanning any upper table).
 #[derive(Debug, PartialEq, Eq)]
 pub struct PageTable {
     pub root: u64,
-    tables: alloc::vec::Vec<u64>,
+    /// Page-directory-pointer tables and page directories (never shared).
+    upper: alloc::vec::Vec<u64>,
+    /// Page tables (level 1), each holding a reference; some may be shared.
+    pts: alloc::vec::Vec<u64>,
+}
+
+/// What [`PageTable::zap_range`] unmapped: pages and page tables to release once
+/// no CPU can use a stale translation any more (after the TLB flush).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Zapped {
+    pub pages: alloc::vec::Vec<u64>,
+    pub tables: alloc::vec::Vec<u64>,
+}
+
+impl Zapped {
+    pub fn release(self, mem: &impl PhysMem) {
+        for p in self.pages {
+            mem.page_put(p);
+        }
+        for t in self.tables {
+            mem.free_table(t);
+        }
+    }
 }
 
 impl PageTable {
@@ -44,12 +99,12 @@ impl PageTable {
         for &i in kernel_slots {
             mem.write_pte(root, i, mem.read_pte(kernel_root, i));
         }
-        Some(Self { root, tables: alloc::vec::Vec::new() })
+        Some(Self { root, upper: alloc::vec::Vec::new(), pts: alloc::vec::Vec::new() })
     }
 
     /// A placeholder owning nothing (what remains after `destroy` took the real one).
     pub fn new_empty() -> Self {
-        Self { root: 0, tables: alloc::vec::Vec::new() }
+        Self { root: 0, upper: alloc::vec::Vec::new(), pts: alloc::vec::Vec::new() }
     }
 
     /// The kernel PML4 entries in use in `kernel_root` (scanned once at boot).
@@ -57,68 +112,302 @@ impl PageTable {
         (KERNEL_PML4_FIRST..512).filter(|&i| mem.read_pte(kernel_root, i) != 0).collect()
     }
 
-    /// The page table (level 1) covering `va`, allocating missing levels.
-    fn pt_for_create(&mut self, mem: &impl PhysMem, va: u64) -> Option<u64> {
+    /// The page directory covering `va`, allocating missing levels.
+    fn pd_for_create(&mut self, mem: &impl PhysMem, va: u64) -> Option<u64> {
         let mut table = self.root;
-        for level in (1..=3).rev() {
+        for level in [3, 2] {
             let i = index(va, level);
             let e = mem.read_pte(table, i);
             table = if e & PTE_P != 0 {
                 e & PTE_ADDR
             } else {
                 let t = mem.alloc_table()?;
-                self.tables.push(t);
-                // Intermediate entries allow everything; leaves decide.
-                mem.write_pte(table, i, t | PTE_P | PTE_RW | PTE_US | PTE_A);
+                self.upper.push(t);
+                mem.write_pte(table, i, t | TABLE_FLAGS);
                 t
             };
         }
         Some(table)
     }
 
-    /// The page table (level 1) covering `va`, if it exists.
-    fn pt_for(&self, mem: &impl PhysMem, va: u64, create: bool) -> Option<u64> {
-        debug_assert!(!create);
+    /// The page directory covering `va`, if it exists.
+    fn pd_for(&self, mem: &impl PhysMem, va: u64) -> Option<u64> {
         let mut table = self.root;
-        for level in (1..=3).rev() {
-            let i = index(va, level);
-            let e = mem.read_pte(table, i);
-            table = if e & PTE_P != 0 {
-                debug_assert!(e & PTE_PS == 0, "no huge pages in user space");
-                e & PTE_ADDR
-            } else {
+        for level in [3, 2] {
+            let e = mem.read_pte(table, index(va, level));
+            if e & PTE_P == 0 {
                 return None;
-            };
+            }
+            table = e & PTE_ADDR;
         }
         Some(table)
     }
 
-    /// The leaf entry for `va` (0 if none).
-    pub fn lookup(&self, mem: &impl PhysMem, va: u64) -> u64 {
-        self.pt_for(mem, va, false).map_or(0, |pt| mem.read_pte(pt, index(va, 0)))
+    /// The page table (level 1) covering `va`, allocating missing levels, and
+    /// private to this address space (unshared if it was shared): one that may
+    /// be written.
+    fn pt_for_write(&mut self, mem: &impl PhysMem, va: u64) -> Option<u64> {
+        let pd = self.pd_for_create(mem, va)?;
+        let i = index(va, 1);
+        let e = mem.read_pte(pd, i);
+        if e & PTE_P == 0 {
+            let t = mem.alloc_table()?;
+            self.pts.push(t);
+            mem.write_pte(pd, i, t | TABLE_FLAGS);
+            return Some(t);
+        }
+        debug_assert!(e & PTE_PS == 0, "no huge pages in user space");
+        if e & PTE_RW != 0 {
+            return Some(e & PTE_ADDR);
+        }
+        self.unshare(mem, pd, i)
     }
 
-    /// Set the leaf entry for `va`, allocating tables on the way. Returns the old
-    /// entry, or None when a table could not be allocated.
+    /// Make the shared page table at entry `i` of page directory `pd` private.
+    fn unshare(&mut self, mem: &impl PhysMem, pd: u64, i: usize) -> Option<u64> {
+        let e = mem.read_pte(pd, i);
+        let old = e & PTE_ADDR;
+        // Only this address space can add references to a table it alone
+        // uses (by forking, under its own lock), so a count of 1 is stable.
+        if mem.table_users(old) == 1 {
+            mem.write_pte(pd, i, e | PTE_RW);
+            return Some(old);
+        }
+        let new = mem.alloc_table()?;
+        for j in 0..512 {
+            let mut pte = mem.read_pte(old, j);
+            if pte & PTE_P == 0 {
+                continue;
+            }
+            if pte & PTE_RW != 0 {
+                // Shared from now on: write-protected in every copy (the other
+                // users cannot write through the shared table anyway).
+                pte &= !PTE_RW;
+                mem.write_pte(old, j, pte);
+            }
+            mem.page_get(pte & PTE_ADDR);
+            mem.write_pte(new, j, pte);
+        }
+        if mem.table_put_last(old) {
+            // Everyone else unshared meanwhile: the old table's own references go.
+            Zapped { pages: Self::present_pages(mem, old), tables: alloc::vec![old] }.release(mem);
+        }
+        mem.write_pte(pd, i, new | TABLE_FLAGS);
+        let slot = self.pts.iter().position(|&t| t == old).expect("a table of this space");
+        self.pts[slot] = new;
+        Some(new)
+    }
+
+    fn present_pages(mem: &impl PhysMem, table: u64) -> alloc::vec::Vec<u64> {
+        (0..512)
+            .map(|j| mem.read_pte(table, j))
+            .filter(|pte| pte & PTE_P != 0)
+            .map(|pte| pte & PTE_ADDR)
+            .collect()
+    }
+
+    /// The page table (level 1) covering `va`, if it exists.
+    fn pt_for(&self, mem: &impl PhysMem, va: u64) -> Option<u64> {
+        let e = mem.read_pte(self.pd_for(mem, va)?, index(va, 1));
+        debug_assert!(e & PTE_P == 0 || e & PTE_PS == 0, "no huge pages in user space");
+        (e & PTE_P != 0).then_some(e & PTE_ADDR)
+    }
+
+    /// The leaf entry for `va` (0 if none). Its R/W bit is the leaf's own: a
+    /// shared page table is read-only as a whole (see [`Self::is_shared`]).
+    pub fn lookup(&self, mem: &impl PhysMem, va: u64) -> u64 {
+        self.pt_for(mem, va).map_or(0, |pt| mem.read_pte(pt, index(va, 0)))
+    }
+
+    /// Whether the page table covering `va` is read-only through its directory
+    /// entry (shared with another address space, or not yet taken back).
+    pub fn is_shared(&self, mem: &impl PhysMem, va: u64) -> bool {
+        self.pd_for(mem, va).is_some_and(|pd| {
+            let e = mem.read_pte(pd, index(va, 1));
+            e & PTE_P != 0 && e & PTE_RW == 0
+        })
+    }
+
+    /// Whether any page table overlapping `[start, end)` is read-only through its
+    /// directory entry.
+    pub fn is_any_shared(&self, mem: &impl PhysMem, start: u64, end: u64) -> bool {
+        let mut any = false;
+        self.for_each_pt(mem, start, end, |va, pd| {
+            any |= mem.read_pte(pd, index(va, 1)) & PTE_RW == 0;
+        });
+        any
+    }
+
+    /// Make every page table in `[start, end)` private (see [`Self::unshare`]);
+    /// false when a table could not be allocated.
+    pub fn unshare_range(&mut self, mem: &impl PhysMem, start: u64, end: u64) -> bool {
+        let mut shared = alloc::vec::Vec::new();
+        self.for_each_pt(mem, start, end, |va, pd| {
+            if mem.read_pte(pd, index(va, 1)) & PTE_RW == 0 {
+                shared.push((pd, index(va, 1)));
+            }
+        });
+        shared.into_iter().all(|(pd, i)| self.unshare(mem, pd, i).is_some())
+    }
+
+    /// Set the leaf entry for `va`, allocating (or unsharing) tables on the way.
+    /// Returns the old entry, or None when a table could not be allocated.
     pub fn set(&mut self, mem: &impl PhysMem, va: u64, pte: u64) -> Option<u64> {
-        let pt = self.pt_for_create(mem, va)?;
+        let pt = self.pt_for_write(mem, va)?;
         let old = mem.read_pte(pt, index(va, 0));
         mem.write_pte(pt, index(va, 0), pte);
         Some(old)
     }
 
-    /// Clear the leaf entry for `va`; the old entry (0 if none).
-    pub fn clear(&self, mem: &impl PhysMem, va: u64) -> u64 {
-        match self.pt_for(mem, va, false) {
-            Some(pt) => {
-                let old = mem.read_pte(pt, index(va, 0));
-                if old != 0 {
-                    mem.write_pte(pt, index(va, 0), 0);
+    /// Map `[start, end)`'s absent pages with entries from `make` (None: out of
+    /// memory, which stops the fill), one table walk per page table. Returns the
+    /// pages mapped.
+    pub fn fill(
+        &mut self,
+        mem: &impl PhysMem,
+        start: u64,
+        end: u64,
+        mut make: impl FnMut() -> Option<u64>,
+    ) -> u64 {
+        let mut filled = 0;
+        let mut va = start;
+        while va < end {
+            let block_end = ((va | (PT_SPAN - 1)) + 1).min(end);
+            let Some(pt) = self.pt_for_write(mem, va) else { return filled };
+            for j in index(va, 0)..=index(block_end - 1, 0) {
+                if mem.read_pte(pt, j) & PTE_P != 0 {
+                    continue;
                 }
-                old
+                let Some(pte) = make() else { return filled };
+                mem.write_pte(pt, j, pte);
+                filled += 1;
             }
-            None => 0,
+            va = block_end;
         }
+        filled
+    }
+
+    /// Copy `parent`'s entries for `[start, end)` into this (new) address space
+    /// (Linux `copy_pte_range`): one pass per page table, a page reference
+    /// taken for each entry, and with `cow` the writable entries write-protected
+    /// in both. `admit(frame)` may refuse an entry (fault injection). Ok(whether
+    /// the parent lost write access somewhere), or Err(the same) when a table
+    /// could not be allocated or an entry was refused; the entries copied so
+    /// far stay, for the caller to drop with this address space.
+    pub fn copy_range_from(
+        &mut self,
+        parent: &mut PageTable,
+        mem: &impl PhysMem,
+        start: u64,
+        end: u64,
+        cow: bool,
+        mut admit: impl FnMut(u64) -> bool,
+    ) -> Result<bool, bool> {
+        let mut tables = alloc::vec::Vec::new();
+        parent.for_each_pt(mem, start, end, |base, _| tables.push(base));
+        let mut protected = false;
+        for base in tables {
+            // Write-protecting needs the parent's own copy of a shared table.
+            let from = if cow { parent.pt_for_write(mem, base) } else { parent.pt_for(mem, base) };
+            let (Some(from), Some(to)) = (from, self.pt_for_write(mem, base)) else {
+                return Err(protected);
+            };
+            let (lo, hi) = (start.max(base), end.min(base + PT_SPAN));
+            for j in index(lo, 0)..=index(hi - 1, 0) {
+                let mut pte = mem.read_pte(from, j);
+                if pte & PTE_P == 0 {
+                    continue;
+                }
+                if cow && pte & PTE_RW != 0 {
+                    pte &= !PTE_RW;
+                    mem.write_pte(from, j, pte);
+                    protected = true;
+                }
+                if !admit(pte & PTE_ADDR) {
+                    return Err(protected);
+                }
+                mem.page_get(pte & PTE_ADDR);
+                mem.write_pte(to, j, pte);
+            }
+        }
+        Ok(protected)
+    }
+
+    /// Share the page table that maps the 2 MiB at `va` in `parent` with this
+    /// (new) address space, copy-on-write: both directory entries become
+    /// read-only. False if `parent` has no table there; None when a table for
+    /// the upper levels could not be allocated.
+    pub fn share_pt_from(
+        &mut self,
+        parent: &mut PageTable,
+        mem: &impl PhysMem,
+        va: u64,
+    ) -> Option<bool> {
+        let Some(ppd) = parent.pd_for(mem, va) else {
+            return Some(false);
+        };
+        let i = index(va, 1);
+        let e = mem.read_pte(ppd, i);
+        if e & PTE_P == 0 {
+            return Some(false);
+        }
+        let pd = self.pd_for_create(mem, va)?;
+        debug_assert!(mem.read_pte(pd, i) & PTE_P == 0, "a fresh address space");
+        let t = e & PTE_ADDR;
+        mem.table_get(t);
+        if e & PTE_RW != 0 {
+            mem.write_pte(ppd, i, e & !PTE_RW);
+        }
+        mem.write_pte(pd, i, e & !PTE_RW);
+        self.pts.push(t);
+        Some(true)
+    }
+
+    /// Unmap `[start, end)`: page tables wholly inside the range are detached
+    /// (a shared one just loses this user), the others are unshared and their
+    /// entries cleared. Returns what to release after the TLB flush, or None
+    /// when unsharing a partly covered table ran out of memory (nothing of that
+    /// table is unmapped then).
+    pub fn zap_range(&mut self, mem: &impl PhysMem, start: u64, end: u64) -> Option<Zapped> {
+        let mut out = Zapped::default();
+        let mut tables = alloc::vec::Vec::new();
+        self.for_each_pt(mem, start, end, |va, pd| tables.push((va, pd)));
+        for (base, pd) in tables {
+            let i = index(base, 1);
+            let e = mem.read_pte(pd, i);
+            let t = e & PTE_ADDR;
+            if start <= base && base + PT_SPAN <= end {
+                mem.write_pte(pd, i, 0);
+                let slot = self.pts.iter().position(|&p| p == t).expect("a table of this space");
+                self.pts.swap_remove(slot);
+                if mem.table_put_last(t) {
+                    out.pages.extend(Self::present_pages(mem, t));
+                    out.tables.push(t);
+                }
+                continue;
+            }
+            let t = if e & PTE_RW == 0 { self.unshare(mem, pd, i)? } else { t };
+            let (lo, hi) = (start.max(base), end.min(base + PT_SPAN));
+            for j in index(lo, 0)..=index(hi - 1, 0) {
+                let pte = mem.read_pte(t, j);
+                if pte & PTE_P != 0 {
+                    mem.write_pte(t, j, 0);
+                    out.pages.push(pte & PTE_ADDR);
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// `f(base, pd)` for each present page table overlapping `[start, end)`:
+    /// the 2 MiB-aligned address it maps and the page directory holding it.
+    fn for_each_pt(&self, mem: &impl PhysMem, start: u64, end: u64, mut f: impl FnMut(u64, u64)) {
+        self.walk(mem, self.root, 3, 0, start, end, 1, &mut |va, _| {
+            // The walk reports the directory entry; find its directory again.
+            if let Some(pd) = self.pd_for(mem, va) {
+                f(va, pd);
+            }
+        });
     }
 
     /// Call `f(va, pte)` for every present leaf in `[start, end)`, skipping
@@ -130,9 +419,10 @@ impl PageTable {
         end: u64,
         mut f: impl FnMut(u64, u64),
     ) {
-        self.walk(mem, self.root, 3, 0, start, end, &mut f);
+        self.walk(mem, self.root, 3, 0, start, end, 0, &mut f);
     }
 
+    /// Visit the present entries of level `stop` overlapping `[start, end)`.
     #[allow(clippy::too_many_arguments)]
     fn walk(
         &self,
@@ -142,6 +432,7 @@ impl PageTable {
         base: u64,
         start: u64,
         end: u64,
+        stop: u32,
         f: &mut impl FnMut(u64, u64),
     ) {
         let span = 1u64 << (12 + 9 * level);
@@ -163,22 +454,34 @@ impl PageTable {
                 continue;
             }
             let lo = base + i as u64 * span;
-            if level == 0 {
+            if level == stop {
                 f(lo, e);
             } else {
-                self.walk(mem, e & PTE_ADDR, level - 1, lo, start, end, f);
+                self.walk(mem, e & PTE_ADDR, level - 1, lo, start, end, stop, f);
             }
         }
     }
 
-    /// Free the user half's page tables (not the pages they map) and the PML4.
+    /// Tear the user half down (the address space is not loaded anywhere): drop
+    /// this space's reference to each page table (the last user of a table
+    /// releases the pages it maps), then free the upper tables and the PML4.
     pub fn destroy(self, mem: &impl PhysMem) {
-        for t in self.tables {
+        for t in self.pts {
+            if mem.table_put_last(t) {
+                Zapped { pages: Self::present_pages(mem, t), tables: alloc::vec![t] }.release(mem);
+            }
+        }
+        for t in self.upper {
             mem.free_table(t);
         }
         if self.root != 0 {
             mem.free_table(self.root);
         }
+    }
+
+    /// Page tables this space uses (for tests and counters).
+    pub fn page_tables(&self) -> usize {
+        self.pts.len()
     }
 }
 
@@ -193,6 +496,8 @@ mod tests {
         frames: RefCell<BTreeMap<u64, [u64; 512]>>,
         next: RefCell<u64>,
         freed: RefCell<BTreeSet<u64>>,
+        table_refs: RefCell<BTreeMap<u64, u32>>,
+        page_refs: RefCell<BTreeMap<u64, i64>>,
     }
 
     impl PhysMem for FakeMem {
@@ -206,16 +511,57 @@ mod tests {
             let mut n = self.next.borrow_mut();
             *n += 0x1000;
             self.frames.borrow_mut().insert(*n, [0; 512]);
+            self.table_refs.borrow_mut().insert(*n, 1);
             Some(*n)
         }
         fn free_table(&self, t: u64) {
             assert!(self.freed.borrow_mut().insert(t), "double free of {t:#x}");
+            assert_eq!(self.table_refs.borrow_mut().remove(&t), Some(1), "freed while shared");
             self.frames.borrow_mut().remove(&t);
+        }
+        fn table_get(&self, t: u64) {
+            *self.table_refs.borrow_mut().get_mut(&t).unwrap() += 1;
+        }
+        fn table_put_last(&self, t: u64) -> bool {
+            let mut refs = self.table_refs.borrow_mut();
+            let n = refs.get_mut(&t).unwrap();
+            if *n == 1 {
+                return true;
+            }
+            *n -= 1;
+            false
+        }
+        fn table_users(&self, t: u64) -> u32 {
+            self.table_refs.borrow()[&t]
+        }
+        fn page_get(&self, f: u64) {
+            *self.page_refs.borrow_mut().entry(f).or_insert(0) += 1;
+        }
+        fn page_put(&self, f: u64) {
+            let mut refs = self.page_refs.borrow_mut();
+            let n = refs.get_mut(&f).expect("a page with references");
+            *n -= 1;
+            assert!(*n >= 0, "page {f:#x} put once too often");
         }
     }
 
+    impl FakeMem {
+        fn page_refs(&self, f: u64) -> i64 {
+            self.page_refs.borrow().get(&f).copied().unwrap_or(0)
+        }
+        /// A data page with one reference, as the frame allocator hands it out.
+        fn new_page(&self, f: u64) -> u64 {
+            self.page_get(f);
+            f
+        }
+    }
+
+    fn new_space(mem: &FakeMem) -> PageTable {
+        PageTable::new(mem, 0, &[]).unwrap()
+    }
+
     #[test]
-    fn map_lookup_clear_and_destroy() {
+    fn map_lookup_zap_and_destroy() {
         let mem = FakeMem::default();
         let kernel = mem.alloc_table().unwrap();
         mem.write_pte(kernel, 273, 0x5000 | PTE_P);
@@ -225,12 +571,13 @@ mod tests {
         assert_eq!(mem.read_pte(pt.root, 273), 0x5000 | PTE_P, "kernel half shared");
         let va = 0x40_1000;
         assert_eq!(pt.lookup(&mem, va), 0);
-        assert_eq!(pt.set(&mem, va, 0x9000 | PTE_P | PTE_US), Some(0));
-        assert_eq!(pt.lookup(&mem, va), 0x9000 | PTE_P | PTE_US);
-        pt.set(&mem, 0x7fff_ffff_e000, 0xa000 | PTE_P).unwrap();
+        let p9 = mem.new_page(0x9_0000);
+        assert_eq!(pt.set(&mem, va, p9 | PTE_P | PTE_US), Some(0));
+        assert_eq!(pt.lookup(&mem, va), p9 | PTE_P | PTE_US);
+        pt.set(&mem, 0x7fff_ffff_e000, mem.new_page(0xa_0000) | PTE_P).unwrap();
         let mut seen = Vec::new();
         pt.for_each_leaf(&mem, 0, 1 << 47, |va, pte| seen.push((va, pte & PTE_ADDR)));
-        assert_eq!(seen, vec![(0x40_1000, 0x9000), (0x7fff_ffff_e000, 0xa000)]);
+        assert_eq!(seen, vec![(0x40_1000, 0x9_0000), (0x7fff_ffff_e000, 0xa_0000)]);
         let mut seen = Vec::new();
         pt.for_each_leaf(&mem, 0x40_2000, 1 << 47, |va, _| seen.push(va));
         assert_eq!(seen, vec![0x7fff_ffff_e000]);
@@ -241,14 +588,179 @@ mod tests {
         pt.for_each_leaf(&mem, 0x40_1000, 0x40_1001, |va, _| seen.push(va));
         pt.for_each_leaf(&mem, 0x40_1fff, 0x40_3000, |va, _| seen.push(va));
         assert_eq!(seen, vec![0x40_1000, 0x40_1000]);
-        assert_eq!(pt.clear(&mem, va), 0x9000 | PTE_P | PTE_US);
-        assert_eq!(pt.lookup(&mem, va), 0);
-        assert_eq!(pt.clear(&mem, 0x1234_5000), 0);
+        // A partial zap clears the entry and hands the page back.
+        let z = pt.zap_range(&mem, va, va + 0x1000).unwrap();
+        assert_eq!(z, Zapped { pages: vec![0x9_0000], tables: vec![] });
+        z.release(&mem);
+        assert_eq!((pt.lookup(&mem, va), mem.page_refs(0x9_0000)), (0, 0));
+        assert_eq!(pt.zap_range(&mem, 0x1234_5000, 0x1234_6000), Some(Zapped::default()));
         let tables = mem.frames.borrow().len();
         pt.destroy(&mem);
-        // Root, and two chains of PDPT/PD/PT (one per user address), are freed;
-        // the kernel's table stays.
+        // Root, and two chains of PDPT/PD/PT (one per user address), are freed,
+        // and the page still mapped is released; the kernel's table stays.
         assert_eq!(mem.freed.borrow().len(), tables - 1);
         assert!(mem.frames.borrow().contains_key(&kernel));
+        assert_eq!(mem.page_refs(0xa_0000), 0);
+    }
+
+    /// A parent with a writable and a read-only page in one 2 MiB table, and a
+    /// child sharing that table.
+    fn forked(mem: &FakeMem) -> (PageTable, PageTable, u64) {
+        let mut parent = new_space(mem);
+        parent.set(mem, 0x40_0000, mem.new_page(0x10_0000) | PTE_P | PTE_RW | PTE_US).unwrap();
+        parent.set(mem, 0x40_1000, mem.new_page(0x11_0000) | PTE_P | PTE_US).unwrap();
+        let mut child = new_space(mem);
+        assert_eq!(child.share_pt_from(&mut parent, mem, 0x40_0000), Some(true));
+        assert_eq!(child.share_pt_from(&mut parent, mem, 0x60_0000), Some(false), "no table");
+        let table = parent.pt_for(mem, 0x40_0000).unwrap();
+        (parent, child, table)
+    }
+
+    #[test]
+    fn fill_maps_absent_pages_across_tables_and_stops_when_memory_runs_out() {
+        let mem = FakeMem::default();
+        let mut pt = new_space(&mem);
+        let first = mem.new_page(0x50_0000);
+        pt.set(&mem, 0x3f_f000, first | PTE_P).unwrap();
+        let mut next = 0x100_0000u64;
+        let mut make = || {
+            next += 0x1000;
+            Some(mem.new_page(next) | PTE_P | PTE_RW)
+        };
+        // 0x3f_e000..0x40_2000 crosses a table boundary; one page is present.
+        assert_eq!(pt.fill(&mem, 0x3f_e000, 0x40_2000, &mut make), 3);
+        assert_eq!(pt.lookup(&mem, 0x3f_f000), first | PTE_P, "present pages kept");
+        assert_eq!(pt.lookup(&mem, 0x40_1000) & PTE_ADDR, 0x100_3000);
+        let mut budget = 2;
+        let n = pt.fill(&mem, 0x80_0000, 0x80_8000, || {
+            budget -= 1;
+            (budget >= 0).then_some(0x200_0000 | PTE_P)
+        });
+        assert_eq!(n, 2);
+        assert_eq!(pt.lookup(&mem, 0x80_2000), 0);
+    }
+
+    #[test]
+    fn copy_range_write_protects_both_and_takes_page_references() {
+        let mem = FakeMem::default();
+        let mut parent = new_space(&mem);
+        parent.set(&mem, 0x40_0000, mem.new_page(0x10_0000) | PTE_P | PTE_RW).unwrap();
+        parent.set(&mem, 0x40_1000, mem.new_page(0x11_0000) | PTE_P).unwrap();
+        parent.set(&mem, 0x60_0000, mem.new_page(0x12_0000) | PTE_P | PTE_RW).unwrap();
+        let mut child = new_space(&mem);
+        let mut seen = Vec::new();
+        let r = child.copy_range_from(&mut parent, &mem, 0x40_0000, 0x60_1000, true, |f| {
+            seen.push(f);
+            true
+        });
+        assert_eq!(r, Ok(true));
+        assert_eq!(seen, vec![0x10_0000, 0x11_0000, 0x12_0000]);
+        for (va, f) in [(0x40_0000, 0x10_0000), (0x40_1000, 0x11_0000), (0x60_0000, 0x12_0000)] {
+            assert_eq!(parent.lookup(&mem, va), f | PTE_P, "{va:#x}: read-only in the parent");
+            assert_eq!(child.lookup(&mem, va), f | PTE_P, "{va:#x}: and in the child");
+            assert_eq!(mem.page_refs(f), 2);
+        }
+        // Without `cow` (a shared or read-only area) entries are copied as they are;
+        // a refused entry stops the copy.
+        let mut other = new_space(&mem);
+        parent.set(&mem, 0x80_0000, mem.new_page(0x13_0000) | PTE_P | PTE_RW).unwrap();
+        assert_eq!(
+            other.copy_range_from(&mut parent, &mem, 0x80_0000, 0x80_1000, false, |_| true),
+            Ok(false)
+        );
+        assert_eq!(other.lookup(&mem, 0x80_0000), 0x13_0000 | PTE_P | PTE_RW);
+        assert_eq!(
+            other.copy_range_from(&mut parent, &mem, 0x40_0000, 0x40_2000, true, |_| false),
+            Err(false)
+        );
+        for pt in [child, other, parent] {
+            pt.destroy(&mem);
+        }
+        for f in [0x10_0000, 0x11_0000, 0x12_0000, 0x13_0000] {
+            assert_eq!(mem.page_refs(f), 0, "{f:#x}");
+        }
+    }
+
+    #[test]
+    fn fork_shares_a_page_table_read_only_in_both() {
+        let mem = FakeMem::default();
+        let (parent, child, table) = forked(&mem);
+        assert_eq!(child.pt_for(&mem, 0x40_0000), Some(table), "the same table");
+        assert!(parent.is_shared(&mem, 0x40_0000) && child.is_shared(&mem, 0x40_1000));
+        assert_eq!(mem.table_users(table), 2);
+        // Leaves are untouched, and the pages keep one reference (the table's).
+        assert_eq!(child.lookup(&mem, 0x40_0000), 0x10_0000 | PTE_P | PTE_RW | PTE_US);
+        assert_eq!((mem.page_refs(0x10_0000), mem.page_refs(0x11_0000)), (1, 1));
+        // The child goes: the parent keeps the table, its pages stay.
+        child.destroy(&mem);
+        assert_eq!(mem.table_users(table), 1);
+        assert_eq!(mem.page_refs(0x10_0000), 1);
+        parent.destroy(&mem);
+        assert_eq!((mem.page_refs(0x10_0000), mem.page_refs(0x11_0000)), (0, 0));
+        assert!(mem.table_refs.borrow().is_empty(), "every table freed");
+    }
+
+    #[test]
+    fn the_first_write_unshares_and_the_last_user_takes_the_table_back() {
+        let mem = FakeMem::default();
+        let (mut parent, mut child, table) = forked(&mem);
+        // The child maps a new page into the shared range: it gets a private
+        // copy whose writable entries are write-protected, in both copies.
+        child.set(&mem, 0x40_2000, mem.new_page(0x12_0000) | PTE_P | PTE_RW).unwrap();
+        let copy = child.pt_for(&mem, 0x40_0000).unwrap();
+        assert_ne!(copy, table);
+        assert!(!child.is_shared(&mem, 0x40_0000));
+        assert_eq!(child.lookup(&mem, 0x40_0000), 0x10_0000 | PTE_P | PTE_US, "COW now");
+        assert_eq!(parent.lookup(&mem, 0x40_0000), 0x10_0000 | PTE_P | PTE_US);
+        assert_eq!(parent.lookup(&mem, 0x40_2000), 0, "the new page is the child's");
+        assert_eq!((mem.page_refs(0x10_0000), mem.page_refs(0x11_0000)), (2, 2));
+        assert_eq!(mem.table_users(table), 1);
+        // The parent is the table's last user: its next change takes the table
+        // back without a copy.
+        assert!(parent.is_shared(&mem, 0x40_0000));
+        assert!(parent.unshare_range(&mem, 0x40_0000, 0x40_1000));
+        assert_eq!(parent.pt_for(&mem, 0x40_0000), Some(table));
+        assert!(!parent.is_shared(&mem, 0x40_0000));
+        child.destroy(&mem);
+        parent.destroy(&mem);
+        for p in [0x10_0000, 0x11_0000, 0x12_0000] {
+            assert_eq!(mem.page_refs(p), 0, "{p:#x}");
+        }
+        assert!(mem.table_refs.borrow().is_empty());
+    }
+
+    #[test]
+    fn zapping_a_shared_table_detaches_or_unshares_it() {
+        let mem = FakeMem::default();
+        let (mut parent, mut child, table) = forked(&mem);
+        // Wholly covered: the child drops its reference, nothing else changes.
+        let z = child.zap_range(&mem, 0x40_0000, 0x60_0000).unwrap();
+        assert_eq!(z, Zapped::default());
+        assert_eq!(child.lookup(&mem, 0x40_0000), 0);
+        assert_eq!(child.page_tables(), 0);
+        assert_eq!(mem.table_users(table), 1);
+        assert_eq!(parent.lookup(&mem, 0x40_1000), 0x11_0000 | PTE_P | PTE_US);
+        // A grandchild shares the parent's table again; the parent unmaps one
+        // page of it: the parent unshares first, the grandchild keeps its view.
+        let mut grandchild = new_space(&mem);
+        grandchild.share_pt_from(&mut parent, &mem, 0x40_0000).unwrap();
+        let z = parent.zap_range(&mem, 0x40_1000, 0x40_2000).unwrap();
+        assert_eq!(z.pages, vec![0x11_0000]);
+        z.release(&mem);
+        assert_eq!(parent.lookup(&mem, 0x40_1000), 0);
+        assert_eq!(grandchild.lookup(&mem, 0x40_1000), 0x11_0000 | PTE_P | PTE_US);
+        assert_eq!(mem.page_refs(0x11_0000), 1, "the grandchild's table's reference");
+        // The last user of a table unmapping it whole releases its pages.
+        let z = grandchild.zap_range(&mem, 0, 1 << 47).unwrap();
+        assert_eq!(
+            (z.pages.len(), &z.tables, z.pages.contains(&0x11_0000)),
+            (2, &vec![table], true)
+        );
+        z.release(&mem);
+        grandchild.destroy(&mem);
+        child.destroy(&mem);
+        parent.destroy(&mem);
+        assert_eq!((mem.page_refs(0x10_0000), mem.page_refs(0x11_0000)), (0, 0));
+        assert!(mem.table_refs.borrow().is_empty());
     }
 }

@@ -39,6 +39,26 @@ impl PhysMem for DirectMap {
         crate::counters::global_sub(crate::counters::PAGE_TABLE_PAGES, 1);
         crate::mm::put_frame(table)
     }
+
+    fn table_get(&self, table: u64) {
+        crate::mm::get_frame(table)
+    }
+
+    fn table_put_last(&self, table: u64) -> bool {
+        crate::mm::put_frame_unless_last(table)
+    }
+
+    fn table_users(&self, table: u64) -> u32 {
+        crate::mm::frame_refcount(table)
+    }
+
+    fn page_get(&self, frame: u64) {
+        crate::mm::get_frame(frame)
+    }
+
+    fn page_put(&self, frame: u64) {
+        crate::mm::put_frame(frame)
+    }
 }
 
 static KERNEL_SLOTS: spin::Once<alloc::vec::Vec<usize>> = spin::Once::new();
@@ -60,11 +80,18 @@ pub fn new_page_table() -> Option<PageTable> {
     PageTable::new(&DirectMap, kernel_root(), KERNEL_SLOTS.get().map_or(&[], |v| v.as_slice()))
 }
 
-/// Switch to the address space whose PML4 is at `root`.
+/// Switch to the address space whose PML4 is at `root` (or reload it: every
+/// non-global translation is dropped). The CPU's loaded root is published
+/// first and the TLB shootdown requests the load covers are acknowledged after
+/// it (see `tlb`).
 pub fn load_cr3(root: u64) {
+    let cpu = super::cpu::cpu_id();
+    let covered = super::tlb::before_cr3_load(cpu, root);
     // SAFETY: `root` is a PML4 made by `new_page_table` (or the boot one), whose
-    // kernel half maps this code, its stack and data identically.
+    // kernel half maps this code, its stack and data identically. Not `nomem`:
+    // the stores before it (the published root) must stay before it.
     unsafe { asm!("mov cr3, {}", in(reg) root, options(nostack, preserves_flags)) }
+    super::tlb::after_cr3_load(cpu, covered);
 }
 
 pub fn current_cr3() -> u64 {
