@@ -11,6 +11,7 @@
 //! | `exit=N` | exit status when everything else succeeded (default 0) |
 //! | `hang` | after everything else, idle forever instead of exiting |
 //! | `fail=STAGE:N` | fault injection: the Nth reach of a copy_process stage fails |
+//! | `sched_child_runs_first=0\|1` | a forked child runs before its parent where they share a CPU (Linux's sysctl; default 0) |
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultKind {
@@ -45,6 +46,7 @@ pub struct Options {
     pub exit: u8,
     pub hang: bool,
     pub fail: Option<(crate::process::fault_inject::Stage, u32)>,
+    pub sched_child_runs_first: bool,
 }
 
 impl Default for Options {
@@ -60,6 +62,7 @@ impl Default for Options {
             exit: 0,
             hang: false,
             fail: None,
+            sched_child_runs_first: false,
         }
     }
 }
@@ -120,6 +123,13 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
             "seed" => o.seed = number(key, value)?,
             "exit" => o.exit = value.parse().map_err(|_| bad())?,
             "fail" => o.fail = Some(crate::process::fault_inject::parse(value).ok_or_else(bad)?),
+            "sched_child_runs_first" => {
+                o.sched_child_runs_first = match value {
+                    "0" => false,
+                    "1" => true,
+                    _ => return Err(bad()),
+                }
+            }
             _ => return Err(ParseError::UnknownOption(word)),
         }
     }
@@ -145,6 +155,10 @@ mod tests {
         assert_eq!(o.fault, Some((FaultKind::PageFault, 2)));
         assert_eq!((o.hcfuzz, o.seed, o.exit, o.hang), (100, 7, 42, true));
         assert_eq!(parse("fault=ud").unwrap().fault, Some((FaultKind::InvalidOpcode, 0)));
+        assert!(parse("sched_child_runs_first=1").unwrap().sched_child_runs_first);
+        assert!(!parse("sched_child_runs_first=0").unwrap().sched_child_runs_first);
+        assert!(parse("sched_child_runs_first=2").is_err());
+        assert!(parse("sched_child_runs_first").is_err());
     }
 
     #[test]

@@ -25,7 +25,10 @@ struct Waiter {
     task: Arc<crate::process::Task>,
 }
 
-static WAITERS: spin::Mutex<Vec<Waiter>> = spin::Mutex::new(Vec::new());
+/// Held across the read of the futex word, which may fault and shoot down TLBs
+/// (see `arch::tlb`): spinners answer shootdowns while they wait.
+static WAITERS: spin::mutex::Mutex<Vec<Waiter>, crate::arch::tlb::TlbRelax> =
+    spin::mutex::Mutex::new(Vec::new());
 
 fn key(uaddr: u64) -> (usize, u64) {
     let mm = crate::sched::current().and_then(|t| t.mm()).map_or(0, |m| Arc::as_ptr(&m) as usize);

@@ -16,8 +16,9 @@ pub const CLOCK_BOOTTIME: u32 = 7;
 pub const CLOCK_TAI: u32 = 11;
 const TIMER_ABSTIME: u32 = 1;
 
-/// The clock's current value in ns. CPU-time clocks use time since the process
-/// started until per-task accounting arrives with the scheduler (an upper bound).
+/// The clock's current value in ns. The CPU-time clocks are the scheduler's
+/// accounting: the calling thread's, or its thread group's (live threads and
+/// those that have exited).
 fn clock_now(clock: i32) -> Result<u64, crate::errno::Errno> {
     if clock < 0 {
         return Err(EINVAL);
@@ -27,7 +28,23 @@ fn clock_now(clock: i32) -> Result<u64, crate::errno::Errno> {
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
             Ok(monotonic_ns())
         }
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(monotonic_ns()),
+        CLOCK_THREAD_CPUTIME_ID => {
+            let me = crate::sched::current().expect("a clock read without a task");
+            Ok(crate::sched::task_sched_runtime(&me))
+        }
+        CLOCK_PROCESS_CPUTIME_ID => {
+            let me = crate::sched::current().expect("a clock read without a task");
+            let threads = crate::process::table::all();
+            let live: u64 = threads
+                .iter()
+                .filter(|t| t.tgid == me.tgid)
+                .map(|t| crate::sched::task_sched_runtime(t))
+                .sum();
+            let exited = threads.iter().find(|t| t.pid == me.tgid).map_or(0, |l| {
+                l.se.exited_threads_runtime.load(core::sync::atomic::Ordering::Relaxed)
+            });
+            Ok(live + exited)
+        }
         _ => Err(EINVAL),
     }
 }

@@ -27,6 +27,10 @@ pub const PERCPU_USER_RSP: usize = 16;
 /// Linux's vectors for the local APIC's sources.
 pub const LOCAL_TIMER_VECTOR: u8 = 0xec;
 pub const CALL_FUNCTION_VECTOR: u8 = 0xfc;
+/// TLB shootdown requests (`tlb`; Linux 2.6's INVALIDATE_TLB_VECTOR_START).
+pub const INVALIDATE_TLB_VECTOR: u8 = 0xf0;
+/// The VMM's doorbell for the control mailbox (`protocol::mailbox`).
+pub const MAILBOX_VECTOR: u8 = protocol::mailbox::MAILBOX_VECTOR;
 pub const RESCHEDULE_VECTOR: u8 = 0xfd;
 pub const ERROR_APIC_VECTOR: u8 = 0xfe;
 pub const SPURIOUS_APIC_VECTOR: u8 = 0xff;
@@ -112,6 +116,9 @@ pub fn idt_init() {
             idt_gate(entry::reschedule_entry as *const () as u64, 0, false);
         idt[CALL_FUNCTION_VECTOR as usize] =
             idt_gate(entry::call_function_entry as *const () as u64, 0, false);
+        idt[INVALIDATE_TLB_VECTOR as usize] =
+            idt_gate(entry::invalidate_tlb_entry as *const () as u64, 0, false);
+        idt[MAILBOX_VECTOR as usize] = idt_gate(entry::mailbox_entry as *const () as u64, 0, false);
         idt[ERROR_APIC_VECTOR as usize] =
             idt_gate(entry::apic_error_entry as *const () as u64, 0, false);
         idt[SPURIOUS_APIC_VECTOR as usize] =

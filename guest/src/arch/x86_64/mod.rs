@@ -12,9 +12,10 @@ pub mod heap;
 pub mod hypercall;
 pub mod mmu;
 pub mod task;
+pub mod tlb;
 pub mod traps;
 pub mod uaccess;
 
-pub use boot::{boot_info, counter_words, phys_to_virt, status_slot, virt_to_phys};
+pub use boot::{boot_info, counter_words, mailbox_words, phys_to_virt, status_slot, virt_to_phys};
 pub use cpu::{cpu_id, idle, interrupts_disable, interrupts_enable, rdtsc, wait_for_interrupt};
 pub use traps::TrapFrame;

@@ -1,0 +1,951 @@
+//! The scheduler core (Linux `kernel/sched/core.c`): a run queue per CPU with
+//! its own lock, `schedule`, wake-ups (`try_to_wake_up`), `sched_fork` and
+//! `wake_up_new_task`, the tick, and the preemption checks. The policy
+//! arithmetic lives in `fair.rs`, `rt.rs` and `balance.rs`; this file applies
+//! it to tasks under the run-queue locks.
+//!
+//! Rules:
+//! - A run queue's lock is taken with interrupts off (the tick and wake-up IPIs
+//!   take it). Two are taken in CPU order (`double_rq_lock`).
+//! - `Task::cpu` changes only under the lock of the queue it names.
+//! - The running task is not in its queue's lists (as Linux takes `curr` out
+//!   of the tree); `nr_running` and the fair load count it.
+//! - A task whose `se.on_cpu` is set (running, or switching out) is never moved
+//!   to another CPU: its registers are saved only once the switch is over.
+//!   A task that must leave its CPU while still on it (its affinity changed)
+//!   is handed to the other CPU after the switch (`finish_task_switch`).
+//! - The scheduler's per-CPU counters of CPU `c` are written under `c`'s run
+//!   queue lock or by `c` itself, so plain stores do not race.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
+
+use protocol::MAX_CPUS;
+
+use super::entity::TASK_NEW;
+use super::fair::{self, CfsRq, Tunables};
+use super::prio::{self, SchedParams};
+use super::runlist::RunList;
+use super::{balance, rt};
+use crate::arch::task::SwitchSlots;
+use crate::arch::{self, cpu_id};
+use crate::counters as ctr;
+use crate::kernel::cpu_count;
+use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
+
+const _: () = assert!(super::HZ == crate::kernel::HZ);
+
+/// Nanoseconds per tick.
+pub const TICK_NSEC: u64 = 1_000_000_000 / super::HZ;
+/// How often a busy CPU looks for work to pull (Linux: the balance interval
+/// of a busy domain); an idle CPU looks whenever it wakes.
+const BUSY_BALANCE_INTERVAL_NS: u64 = 4 * TICK_NSEC;
+
+/// One CPU's run queue (Linux `struct rq`).
+pub(super) struct Rq {
+    pub cpu: usize,
+    /// The running task (the idle task when nothing else runs).
+    pub curr: Option<Arc<Task>>,
+    pub idle: Option<Arc<Task>>,
+    pub cfs: CfsRq<Arc<Task>>,
+    /// RT tasks waiting, highest priority first.
+    pub rt: RunList<Arc<Task>>,
+    /// Runnable tasks, the running one included (not the idle task).
+    pub nr_running: u32,
+    /// Sleepers with a deadline (monotonic ns), and the earliest deadline.
+    timers: Vec<(u64, Arc<Task>)>,
+    next_timer: u64,
+    next_balance: u64,
+    /// Put the running RT task at the back of its priority when it is put
+    /// back (its RR slice ran out, or its priority was raised).
+    requeue_tail: bool,
+    /// Runnable tasks that may no longer run here, with their vruntime
+    /// relative to this queue's min_vruntime: moved once this CPU has switched
+    /// away from them.
+    migrate_pending: Vec<(Arc<Task>, u64)>,
+    busy_tsc: u64,
+}
+
+impl Rq {
+    const fn new() -> Self {
+        Self {
+            cpu: 0,
+            curr: None,
+            idle: None,
+            cfs: CfsRq::new(),
+            rt: RunList::new(),
+            nr_running: 0,
+            timers: Vec::new(),
+            next_timer: u64::MAX,
+            next_balance: 0,
+            requeue_tail: false,
+            migrate_pending: Vec::new(),
+            busy_tsc: 0,
+        }
+    }
+
+    fn set_nr_running(&mut self, n: u32) {
+        self.nr_running = n;
+        NR_RUNNING[self.cpu].store(n, Relaxed);
+        ctr::cpu_set(self.cpu, ctr::CPU_NR_RUNNING, n as u64);
+    }
+
+    pub fn is_curr(&self, p: &Task) -> bool {
+        self.curr.as_ref().is_some_and(|c| core::ptr::eq(&**c, p))
+    }
+
+    /// Tasks waiting in the lists (not the running one).
+    fn queued(&self) -> usize {
+        self.rt.len() + self.cfs.tasks.len()
+    }
+}
+
+static RQ: [spin::Mutex<Rq>; MAX_CPUS] = [const { spin::Mutex::new(Rq::new()) }; MAX_CPUS];
+/// `nr_running` of each queue, readable without its lock (placement hints).
+static NR_RUNNING: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+/// The queue has `migrate_pending` work.
+static MIGRATE_PENDING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+/// Per CPU: owner of the running task and, during a switch, of the previous one.
+static SWITCH: [SwitchSlots<Task>; MAX_CPUS] = [const { SwitchSlots::new() }; MAX_CPUS];
+
+/// Linux `sysctl_sched_child_runs_first` (kernel command line
+/// `sched_child_runs_first=1`): a forked child that shares its parent's CPU
+/// runs before the parent returns from fork.
+pub static CHILD_RUNS_FIRST: AtomicBool = AtomicBool::new(false);
+
+struct Consts {
+    clock: crate::time::Clocksource,
+    tunables: Tunables,
+}
+
+static CONSTS: spin::Once<Consts> = spin::Once::new();
+
+fn consts() -> &'static Consts {
+    CONSTS.call_once(|| Consts {
+        clock: crate::time::Clocksource::new(arch::boot_info().tsc_khz),
+        tunables: Tunables::for_cpus(cpu_count()),
+    })
+}
+
+fn tunables() -> &'static Tunables {
+    &consts().tunables
+}
+
+/// Runnable tasks on `cpu` (a hint: read without its lock).
+pub(super) fn nr_running(cpu: usize) -> u32 {
+    NR_RUNNING[cpu].load(Relaxed)
+}
+
+/// Interrupts off while it lives, restored to what they were (Linux
+/// `local_irq_save`/`local_irq_restore`).
+pub(super) struct IrqSave(bool);
+
+impl IrqSave {
+    pub fn new() -> Self {
+        let on = arch::cpu::interrupts_enabled();
+        arch::interrupts_disable();
+        IrqSave(on)
+    }
+}
+
+impl Drop for IrqSave {
+    fn drop(&mut self) {
+        if self.0 {
+            arch::interrupts_enable();
+        }
+    }
+}
+
+type RqGuard = spin::MutexGuard<'static, Rq>;
+
+/// Run `f` on `cpu`'s run queue with interrupts off: the timer tick takes the
+/// same lock, so holding it with interrupts on could deadlock the CPU against
+/// itself (Linux: `rq_lock_irqsave`).
+fn with_rq<R>(cpu: usize, f: impl FnOnce(&mut Rq) -> R) -> R {
+    let _irq = IrqSave::new();
+    f(&mut RQ[cpu].lock())
+}
+
+/// Lock the run queue `p` belongs to (Linux `task_rq_lock`); interrupts must
+/// be off. `p.cpu` may change until its queue's lock is held.
+fn task_rq_lock(p: &Task) -> (usize, RqGuard) {
+    loop {
+        let cpu = p.cpu.load(Acquire) as usize;
+        let rq = RQ[cpu].lock();
+        if p.cpu.load(Acquire) as usize == cpu {
+            return (cpu, rq);
+        }
+    }
+}
+
+/// Lock two different run queues in CPU order; returns (a's, b's) guards.
+pub(super) fn double_rq_lock(a: usize, b: usize) -> (RqGuard, RqGuard) {
+    debug_assert_ne!(a, b);
+    if a < b {
+        let ga = RQ[a].lock();
+        (ga, RQ[b].lock())
+    } else {
+        let gb = RQ[b].lock();
+        (RQ[a].lock(), gb)
+    }
+}
+
+// ---- accounting and the lists -------------------------------------------------
+
+/// Count `p` as runnable on `rq` (Linux `activate_task`'s accounting).
+fn account_enqueue(rq: &mut Rq, p: &Task) {
+    if !p.se.is_rt() {
+        rq.cfs.add_load(p.se.weight());
+    }
+    let n = rq.nr_running + 1;
+    rq.set_nr_running(n);
+}
+
+/// Stop counting `p` (Linux `deactivate_task`'s accounting).
+fn account_dequeue(rq: &mut Rq, p: &Task) {
+    if !p.se.is_rt() {
+        rq.cfs.sub_load(p.se.weight());
+    }
+    let n = rq.nr_running.saturating_sub(1);
+    rq.set_nr_running(n);
+}
+
+/// Put `p` in its class's list (RT: at the head of its priority when `head`).
+fn enqueue_list(rq: &mut Rq, p: &Arc<Task>, head: bool) {
+    if p.se.is_rt() {
+        let key = rt::rt_key(p.se.rt_prio());
+        if head {
+            rq.rt.insert_head(key, p.clone());
+        } else {
+            rq.rt.insert_tail(key, p.clone());
+        }
+    } else {
+        rq.cfs.tasks.insert_tail(p.se.vruntime(), p.clone());
+    }
+    p.on_rq.store(true, Relaxed);
+}
+
+fn activate_task(rq: &mut Rq, p: &Arc<Task>) {
+    account_enqueue(rq, p);
+    enqueue_list(rq, p, false);
+}
+
+/// Take the queued task at `index` of the RT (`rt`) or fair list off `rq`:
+/// the task and its vruntime relative to `rq`'s min_vruntime.
+pub(super) fn detach_queued(rq: &mut Rq, index: usize, rt: bool) -> (Arc<Task>, u64) {
+    let (_, p) = if rt { rq.rt.remove_at(index) } else { rq.cfs.tasks.remove_at(index) }
+        .expect("a queued task at index");
+    p.on_rq.store(false, Relaxed);
+    account_dequeue(rq, &p);
+    let rel = p.se.vruntime().wrapping_sub(rq.cfs.min_vruntime);
+    (p, rel)
+}
+
+/// Make `p` (detached from another queue, `rel` its relative vruntime)
+/// runnable on `rq` (Linux `attach_task`), and preempt what runs there if it
+/// should.
+pub(super) fn attach_task(rq: &mut Rq, p: &Arc<Task>, rel: u64, migrated: bool) {
+    p.cpu.store(rq.cpu as u32, Release);
+    p.se.vruntime.store(rq.cfs.min_vruntime.wrapping_add(rel), Relaxed);
+    activate_task(rq, p);
+    if migrated {
+        p.se.nr_migrations.fetch_add(1, Relaxed);
+        ctr::cpu_add(rq.cpu, ctr::CPU_MIGRATIONS, 1);
+    }
+    check_preempt_curr(rq, p);
+}
+
+/// Charge the running task for the time since it was last charged (Linux
+/// `update_curr`): its CPU time, its vruntime, the CPU's busy time.
+fn update_curr(rq: &mut Rq) {
+    let Some(curr) = rq.curr.as_ref() else { return };
+    if curr.idle {
+        return;
+    }
+    let se = &curr.se;
+    let now = arch::rdtsc();
+    let delta = now.saturating_sub(se.exec_start.load(Relaxed));
+    if delta == 0 {
+        return;
+    }
+    se.exec_start.store(now, Relaxed);
+    let ns = consts().clock.cycles_to_ns(delta);
+    se.sum_exec_runtime.store(se.sum_exec_runtime.load(Relaxed) + ns, Relaxed);
+    rq.busy_tsc += delta;
+    ctr::cpu_set(rq.cpu, ctr::CPU_BUSY_TSC, rq.busy_tsc);
+    if !se.is_rt() {
+        let vr = se.vruntime().wrapping_add(fair::calc_delta_fair(ns, se.weight()));
+        se.vruntime.store(vr, Relaxed);
+        rq.cfs.min_vruntime =
+            fair::update_min_vruntime(rq.cfs.min_vruntime, Some(vr), rq.cfs.tasks.first_key());
+    }
+}
+
+/// Ask the task running on `rq` to reschedule (Linux `resched_curr`): at its
+/// next return to user mode, or at once if it is the idle task; another CPU
+/// gets a reschedule IPI.
+fn resched_curr(rq: &Rq) {
+    let Some(curr) = rq.curr.as_ref() else { return };
+    if curr.need_resched.swap(true, AcqRel) {
+        return;
+    }
+    let this = cpu_id();
+    if rq.cpu != this {
+        arch::apic::send_ipi(rq.cpu as u32, arch::cpu::RESCHEDULE_VECTOR);
+        ctr::cpu_add(this, ctr::CPU_IPIS_SENT, 1);
+        ctr::cpu_add(this, ctr::CPU_WAKEUP_IPIS, 1);
+    }
+}
+
+/// Whether `p`, just made runnable on `rq`, preempts the running task (Linux
+/// `check_preempt_curr`): anything preempts the idle task, RT beats fair and
+/// lower RT priorities, and a fair task preempts another fair one that is more
+/// than the wakeup granularity ahead of it in vruntime.
+fn check_preempt_curr(rq: &mut Rq, p: &Task) {
+    let Some(curr) = rq.curr.as_ref() else { return };
+    let (curr_idle, curr_rt) = (curr.idle, curr.se.is_rt());
+    let (curr_prio, curr_policy) = (curr.se.rt_prio(), curr.se.policy.load(Relaxed));
+    let preempt = if curr_idle {
+        true
+    } else if p.se.is_rt() || curr_rt {
+        rt::rt_preempts(p.se.rt_prio(), curr_prio)
+    } else {
+        let policy = p.se.policy.load(Relaxed);
+        if prio::idle_policy(curr_policy) && !prio::idle_policy(policy) {
+            true
+        } else if policy != prio::SCHED_NORMAL {
+            // Batch and idle tasks do not preempt on wake-up.
+            false
+        } else {
+            update_curr(rq);
+            let curr_vr = rq.curr.as_ref().map_or(0, |c| c.se.vruntime());
+            fair::wakeup_preempt(curr_vr, p.se.vruntime(), tunables().wakeup_gran(p.se.weight()))
+        }
+    };
+    if preempt {
+        resched_curr(rq);
+    }
+}
+
+/// Where a waking fair task goes in vruntime (Linux `place_entity`, sleeper).
+fn place_waking(rq: &Rq, p: &Task) {
+    if !p.se.is_rt() {
+        let v = fair::place_entity(rq.cfs.min_vruntime, p.se.vruntime(), false, 0, tunables());
+        p.se.vruntime.store(v, Relaxed);
+    }
+}
+
+/// The next task to run (Linux `pick_next_task`): RT first, then the fair
+/// task with the smallest vruntime (skipping `skip`, a task that yielded, when
+/// another one waits), else the idle task. A task whose affinity no longer
+/// includes this CPU is set aside to be moved after the switch.
+fn pick_next_task(rq: &mut Rq, skip: Option<&Arc<Task>>) -> Arc<Task> {
+    loop {
+        let p = if let Some((_, p)) = rq.rt.pop_first() {
+            p
+        } else if !rq.cfs.tasks.is_empty() {
+            let skip_first = skip.is_some_and(|s| {
+                rq.cfs.tasks.len() > 1 && rq.cfs.tasks.first().is_some_and(|f| Arc::ptr_eq(f, s))
+            });
+            rq.cfs.tasks.remove_at(skip_first as usize).unwrap().1
+        } else {
+            return rq.idle.clone().expect("an idle task");
+        };
+        p.on_rq.store(false, Relaxed);
+        if p.se.allowed(rq.cpu) {
+            return p;
+        }
+        account_dequeue(rq, &p);
+        let rel = p.se.vruntime().wrapping_sub(rq.cfs.min_vruntime);
+        rq.migrate_pending.push((p, rel));
+        MIGRATE_PENDING[rq.cpu].store(true, Relaxed);
+    }
+}
+
+// ---- schedule -----------------------------------------------------------------
+
+/// Give the CPU to the next runnable task (Linux `__schedule`). The current task
+/// keeps running if nothing else is runnable and it is itself runnable.
+pub fn schedule() {
+    __schedule(false);
+}
+
+/// sched_yield: the current task goes behind the other runnable tasks of its
+/// class (RT: the back of its priority; fair: the next pick skips it once).
+pub fn yield_current() {
+    __schedule(true);
+}
+
+fn __schedule(yielding: bool) {
+    let _irq = IrqSave::new();
+    let cpu = cpu_id();
+    let mut rq = RQ[cpu].lock();
+    let going_idle =
+        rq.queued() == 0 && rq.curr.as_ref().is_some_and(|c| !c.idle && c.state() != TASK_RUNNING);
+    if going_idle && cpu_count() > 1 {
+        // The CPU is about to go idle: pull work first (Linux
+        // `newidle_balance`), counting the task that leaves as gone. Nothing
+        // has changed yet, so the lock can be dropped meanwhile.
+        drop(rq);
+        balance::load_balance(cpu, 1);
+        rq = RQ[cpu].lock();
+    }
+    update_curr(&mut rq);
+    let prev = rq.curr.clone().expect("a CPU always has a current task");
+    prev.need_resched.store(false, Relaxed);
+    let runnable = prev.idle || prev.state() == TASK_RUNNING;
+    if !runnable {
+        account_dequeue(&mut rq, &prev);
+    }
+    if runnable && rq.queued() == 0 && (prev.idle || prev.se.allowed(cpu)) {
+        // Nothing else to run: keep going (Linux `pick_next_task`'s fast path).
+        rq.requeue_tail = false;
+        let se = &prev.se;
+        se.prev_sum_exec_runtime.store(se.sum_exec_runtime.load(Relaxed), Relaxed);
+        drop(rq);
+        if MIGRATE_PENDING[cpu].load(Relaxed) {
+            drain_migrations(cpu);
+        }
+        return;
+    }
+    if runnable && !prev.idle {
+        if prev.se.allowed(cpu) {
+            let head = prev.se.is_rt() && !rq.requeue_tail && !yielding;
+            enqueue_list(&mut rq, &prev, head);
+        } else {
+            // Its affinity excludes this CPU now: another CPU takes it once
+            // this one has switched away from it.
+            account_dequeue(&mut rq, &prev);
+            let rel = prev.se.vruntime().wrapping_sub(rq.cfs.min_vruntime);
+            rq.migrate_pending.push((prev.clone(), rel));
+            MIGRATE_PENDING[cpu].store(true, Relaxed);
+        }
+    }
+    rq.requeue_tail = false;
+    let next = pick_next_task(&mut rq, yielding.then_some(&prev));
+    let se = &next.se;
+    se.prev_sum_exec_runtime.store(se.sum_exec_runtime.load(Relaxed), Relaxed);
+    if Arc::ptr_eq(&prev, &next) {
+        drop(rq);
+        drop(prev);
+        drop(next);
+        if MIGRATE_PENDING[cpu].load(Relaxed) {
+            drain_migrations(cpu);
+        }
+        return;
+    }
+    ctr::cpu_add(cpu, ctr::CPU_CONTEXT_SWITCHES, 1);
+    if !prev.idle {
+        if runnable {
+            ctr::cpu_add(cpu, ctr::CPU_PREEMPTIONS, 1);
+            prev.se.nivcsw.fetch_add(1, Relaxed);
+        } else {
+            prev.se.nvcsw.fetch_add(1, Relaxed);
+        }
+    }
+    se.on_cpu.store(true, Relaxed);
+    se.exec_start.store(arch::rdtsc(), Relaxed);
+    rq.curr = Some(next.clone());
+    drop(rq);
+    prepare_switch(&prev, &next);
+    drop(prev);
+    SWITCH[cpu].switch(next);
+    // Running again, possibly on another CPU.
+    finish_task_switch();
+}
+
+/// Machine state of the next task: kernel stack, address space, TLS, FPU.
+fn prepare_switch(p: &Task, n: &Task) {
+    if p.kstack.as_ref().is_some_and(|k| !k.canary_intact()) {
+        panic!(
+            "kernel stack overflow in pid {} ({}): the stack-end canary is overwritten",
+            p.pid,
+            p.comm()
+        );
+    }
+    if !p.idle {
+        p.fpu.save();
+        p.fs_base.store(arch::cpu::fs_base(), Relaxed);
+    }
+    if !n.idle {
+        arch::cpu::set_kernel_stack(n.kernel_stack_top());
+        n.fpu.restore();
+        arch::cpu::set_fs_base(n.fs_base.load(Relaxed));
+    }
+    // The idle task and kernel threads run on the kernel's own tables, so that
+    // an exited process's page tables are never left loaded.
+    let root = n.mm().map_or_else(arch::mmu::kernel_root, |mm| mm.root());
+    if arch::mmu::current_cr3() != root {
+        arch::mmu::load_cr3(root);
+    }
+}
+
+/// After a switch (Linux `finish_task_switch`): the previous task is off this
+/// CPU (`on_cpu` cleared: another CPU may now run it); drop the reference that
+/// kept it alive, and hand tasks that may not run here to other CPUs.
+pub(super) fn finish_task_switch() {
+    let cpu = cpu_id();
+    let prev = SWITCH[cpu].finish();
+    if let Some(p) = &prev {
+        p.se.on_cpu.store(false, Release);
+    }
+    drop(prev);
+    if MIGRATE_PENDING[cpu].load(Relaxed) {
+        drain_migrations(cpu);
+    }
+}
+
+/// Move the tasks set aside in `cpu`'s `migrate_pending` to CPUs they may run
+/// on (Linux: the migration done by `__set_cpus_allowed_ptr` via the stopper).
+fn drain_migrations(cpu: usize) {
+    let _irq = IrqSave::new();
+    loop {
+        let item = {
+            let mut rq = RQ[cpu].lock();
+            let item = rq.migrate_pending.pop();
+            if rq.migrate_pending.is_empty() {
+                MIGRATE_PENDING[cpu].store(false, Relaxed);
+            }
+            item
+        };
+        let Some((p, rel)) = item else { break };
+        let target = balance::select_wake_cpu(&p, cpu);
+        if target == cpu {
+            attach_task(&mut RQ[cpu].lock(), &p, rel, false);
+        } else {
+            let (_src, mut dst) = double_rq_lock(cpu, target);
+            attach_task(&mut dst, &p, rel, true);
+        }
+    }
+    MIGRATION_WAIT.wake_all();
+}
+
+/// First thing a new task runs (from `ret_from_fork`): finish the switch, and
+/// write its tid where CLONE_CHILD_SETTID asked (in its own address space).
+pub fn schedule_tail() {
+    finish_task_switch();
+    if let Some(t) = current() {
+        let at = t.set_child_tid.swap(0, Relaxed);
+        if at != 0 {
+            let _ = crate::uaccess::write_u32(at, t.pid_vnr());
+        }
+    }
+}
+
+// ---- the running task ---------------------------------------------------------
+
+/// Make the code running on this CPU its idle task (boot, once per CPU).
+pub fn init_cpu() {
+    let cpu = cpu_id();
+    consts();
+    let idle = Task::new_idle(cpu);
+    idle.se.on_cpu.store(true, Relaxed);
+    SWITCH[cpu].set_current(idle.clone());
+    with_rq(cpu, |rq| {
+        rq.cpu = cpu;
+        rq.idle = Some(idle.clone());
+        rq.curr = Some(idle);
+    });
+}
+
+/// The task running on this CPU (no lock: only this CPU changes it).
+pub fn current() -> Option<Arc<Task>> {
+    SWITCH[cpu_id()].current().filter(|t| !t.idle)
+}
+
+/// The task running on this CPU, its idle task included (the parent of kernel
+/// threads created at boot).
+pub fn current_or_idle() -> Arc<Task> {
+    SWITCH[cpu_id()].current().expect("a CPU always has a current task")
+}
+
+/// Number of tasks waiting to run on `cpu` (not the running one).
+pub fn queue_len(cpu: usize) -> usize {
+    with_rq(cpu, |rq| rq.queued())
+}
+
+/// The current task gives up the CPU for good (exit): it must already be a zombie.
+pub fn exit_current() -> ! {
+    if let Some(t) = current() {
+        // Its CPU time goes to the thread group's total (CLOCK_PROCESS_CPUTIME_ID).
+        let runtime = task_sched_runtime(&t);
+        if t.tgid != t.pid {
+            if let Some(leader) = crate::process::table::find(t.tgid) {
+                leader.se.exited_threads_runtime.fetch_add(runtime, Relaxed);
+            }
+        }
+        let cpu = t.cpu.load(Relaxed) as usize;
+        with_rq(cpu, |rq| rq.timers.retain(|(_, s)| !Arc::ptr_eq(s, &t)));
+        t.state.store(EXIT_ZOMBIE, Release);
+    }
+    schedule();
+    unreachable!("an exited task was scheduled again");
+}
+
+// ---- wake-ups ----------------------------------------------------------------
+
+/// Make a sleeping task runnable again (Linux `try_to_wake_up`): on its last
+/// CPU if it is still switching out there or that CPU is idle, else on an idle
+/// CPU it may run on, else on its last CPU; preempting what runs there if it
+/// should. False if it was not asleep.
+pub fn wake_up(p: &Arc<Task>) -> bool {
+    let _irq = IrqSave::new();
+    let (cpu, mut rq) = task_rq_lock(p);
+    if p.state.compare_exchange(TASK_INTERRUPTIBLE, TASK_RUNNING, AcqRel, Acquire).is_err() {
+        return false;
+    }
+    // A task still running (it set its state and has not switched away yet)
+    // needs no queueing: `schedule` sees it runnable and keeps it.
+    if rq.is_curr(p) {
+        return true;
+    }
+    let target = if cpu_count() == 1 || p.se.on_cpu.load(Acquire) {
+        cpu
+    } else {
+        balance::select_wake_cpu(p, cpu)
+    };
+    if target == cpu {
+        place_waking(&rq, p);
+        activate_task(&mut rq, p);
+        check_preempt_curr(&mut rq, p);
+        return true;
+    }
+    // Off every queue and off its CPU: it can go elsewhere (Linux
+    // `set_task_cpu` while TASK_WAKING).
+    let rel = p.se.vruntime().wrapping_sub(rq.cfs.min_vruntime);
+    p.cpu.store(target as u32, Release);
+    drop(rq);
+    let mut rq = RQ[target].lock();
+    p.se.vruntime.store(rq.cfs.min_vruntime.wrapping_add(rel), Relaxed);
+    place_waking(&rq, p);
+    let rel = p.se.vruntime().wrapping_sub(rq.cfs.min_vruntime);
+    attach_task(&mut rq, p, rel, true);
+    true
+}
+
+/// Set a new task's scheduling state from its parent's (Linux `sched_fork`):
+/// TASK_NEW (no wake-up can touch it), the parent's policy, priorities and
+/// affinity (reset by `sched_reset_on_fork`), no CPU time, and a vruntime one
+/// slice after the parent's queue's min_vruntime (never before the parent's
+/// own), kept relative until `wake_up_new_task` picks its queue. With
+/// `sched_child_runs_first` the parent and child swap vruntimes so that the
+/// child runs first where they share a CPU.
+pub fn sched_fork(p: &Task, parent: &Task) {
+    p.state.store(TASK_NEW, Release);
+    let params = parent.se.params().for_child();
+    p.se.set_params(&params);
+    p.se.cpus_allowed.store(parent.se.cpus_allowed.load(Relaxed), Relaxed);
+    p.se.time_slice.store(rt::RR_TIMESLICE_TICKS, Relaxed);
+    with_rq(cpu_id(), |rq| {
+        update_curr(rq);
+        let t = tunables();
+        let w = p.se.weight();
+        let vslice = t.sched_vslice(rq.cfs.nr_running + 1, rq.cfs.load + w, w);
+        let min = rq.cfs.min_vruntime;
+        let parent_fair = !parent.idle && !parent.se.is_rt() && rq.is_curr(parent);
+        let parent_vr = if parent_fair { parent.se.vruntime() } else { min };
+        let mut vr = fair::place_entity(min, parent_vr, true, vslice, t);
+        if CHILD_RUNS_FIRST.load(Relaxed)
+            && parent_fair
+            && super::runlist::key_before(parent_vr, vr)
+        {
+            parent.se.vruntime.store(vr, Relaxed);
+            vr = parent_vr;
+            resched_curr(rq);
+        }
+        p.se.vruntime.store(vr.wrapping_sub(min), Relaxed);
+    });
+}
+
+/// Start a task made by `sched_fork` (Linux `wake_up_new_task`): on an idle
+/// CPU it may run on if there is one, else the least loaded (this CPU, where
+/// the parent's data is cached, on a tie); preempting what runs there if it
+/// should (with an IPI when that is another CPU).
+pub fn wake_up_new_task(p: Arc<Task>) {
+    let this = cpu_id();
+    let target = balance::select_task_rq_fork(
+        cpu_count(),
+        p.se.cpus_allowed.load(Relaxed),
+        this,
+        nr_running,
+    );
+    start_new_task(&p, target);
+}
+
+fn start_new_task(p: &Arc<Task>, cpu: usize) {
+    let _irq = IrqSave::new();
+    let mut rq = RQ[cpu].lock();
+    let rel = p.se.vruntime();
+    p.state.store(TASK_RUNNING, Release);
+    attach_task(&mut rq, p, rel, false);
+}
+
+/// Run `task` (pid 1, or the boot probe) on this CPU and return when it has
+/// exited: the caller is this CPU's idle task.
+pub fn run(task: Arc<Task>) {
+    task.se.vruntime.store(0, Relaxed);
+    start_new_task(&task, cpu_id());
+    idle_until(|| task.state() == EXIT_ZOMBIE);
+}
+
+// ---- idle --------------------------------------------------------------------
+
+/// Whether this CPU's idle task should call `schedule`: something is runnable
+/// here, or could be pulled from a busier CPU (Linux `newidle_balance`).
+/// Interrupts off.
+pub fn idle_has_work() -> bool {
+    let cpu = cpu_id();
+    nr_running(cpu) > 0 || balance::load_balance(cpu, 0) > 0
+}
+
+/// The idle loop: run whatever is runnable, halt when nothing is, until `done()`.
+pub fn idle_until(mut done: impl FnMut() -> bool) {
+    loop {
+        arch::interrupts_disable();
+        if done() {
+            arch::interrupts_enable();
+            return;
+        }
+        if idle_has_work() {
+            schedule();
+            continue;
+        }
+        ctr::cpu_add(cpu_id(), ctr::CPU_IDLE_HALTS, 1);
+        arch::wait_for_interrupt();
+    }
+}
+
+// ---- timers and the tick -----------------------------------------------------
+
+/// Wake `task` (the caller, on its CPU) at `deadline` (monotonic ns).
+pub(super) fn add_timer(deadline: u64, task: &Arc<Task>) {
+    let cpu = task.cpu.load(Relaxed) as usize;
+    with_rq(cpu, |rq| {
+        if !rq.timers.iter().any(|(d, t)| *d == deadline && Arc::ptr_eq(t, task)) {
+            rq.timers.push((deadline, task.clone()));
+            rq.next_timer = rq.next_timer.min(deadline);
+        }
+    });
+}
+
+/// Timer tick on this CPU (Linux `scheduler_tick`): charge the running task,
+/// end its slice if it has had it (fair: `check_preempt_tick`; SCHED_RR: its
+/// time slice), wake expired sleepers, and on a busy CPU pull work from the
+/// busiest one now and then.
+pub fn scheduler_tick() {
+    let cpu = cpu_id();
+    let now = crate::time::monotonic_ns();
+    let (timers_due, balance_due) = with_rq(cpu, |rq| {
+        update_curr(rq);
+        task_tick(rq);
+        let busy = rq.curr.as_ref().is_some_and(|c| !c.idle);
+        let balance = busy && now >= rq.next_balance;
+        if balance {
+            rq.next_balance = now + BUSY_BALANCE_INTERVAL_NS;
+        }
+        (now >= rq.next_timer, balance)
+    });
+    if timers_due {
+        // One expired timer at a time: no allocation in interrupt context.
+        while let Some(t) = with_rq(cpu, |rq| match rq.timers.iter().position(|(d, _)| *d <= now) {
+            Some(i) => Some(rq.timers.swap_remove(i).1),
+            None => {
+                rq.next_timer = rq.timers.iter().map(|(d, _)| *d).min().unwrap_or(u64::MAX);
+                None
+            }
+        }) {
+            wake_up(&t);
+        }
+    }
+    if balance_due {
+        balance::load_balance(cpu, 0);
+    }
+}
+
+/// The running task's share of the tick (Linux `task_tick_fair`, `task_tick_rt`).
+fn task_tick(rq: &mut Rq) {
+    let Some(curr) = rq.curr.as_ref() else { return };
+    if curr.idle {
+        return;
+    }
+    let se = &curr.se;
+    if se.is_rt() {
+        if se.policy.load(Relaxed) == prio::SCHED_RR {
+            let key = rt::rt_key(se.rt_prio());
+            let (left, requeue) =
+                rt::rr_tick(se.time_slice.load(Relaxed), rq.rt.count_key(key) > 0);
+            se.time_slice.store(left, Relaxed);
+            if requeue {
+                rq.requeue_tail = true;
+                resched_curr(rq);
+            }
+        }
+        return;
+    }
+    let preempt = !rq.rt.is_empty() || {
+        let t = tunables();
+        let delta_exec = se
+            .sum_exec_runtime
+            .load(Relaxed)
+            .saturating_sub(se.prev_sum_exec_runtime.load(Relaxed));
+        let ideal = t.sched_slice(rq.cfs.nr_running, rq.cfs.load, se.weight());
+        rq.cfs.nr_running > 1
+            && fair::check_preempt_tick(
+                delta_exec,
+                ideal,
+                se.vruntime(),
+                rq.cfs.tasks.first_key(),
+                t,
+            )
+    };
+    if preempt {
+        resched_curr(rq);
+    }
+}
+
+// ---- for the system calls -----------------------------------------------------
+
+/// The CPU time of `p` in ns, the running slice included (Linux
+/// `task_sched_runtime`).
+pub fn task_sched_runtime(p: &Task) -> u64 {
+    let _irq = IrqSave::new();
+    let (_, mut rq) = task_rq_lock(p);
+    if rq.is_curr(p) {
+        update_curr(&mut rq);
+    }
+    p.se.sum_exec_runtime.load(Relaxed)
+}
+
+/// Change `p`'s policy, priorities or nice value (checked by the caller) and
+/// requeue it accordingly (Linux `__sched_setscheduler`'s second half and
+/// `set_user_nice`): a queued RT task whose priority was lowered goes to the
+/// head of its new priority, one raised to the tail.
+pub fn sched_setattr(p: &Arc<Task>, new: &SchedParams) {
+    let _irq = IrqSave::new();
+    let (_, mut rq) = task_rq_lock(p);
+    let old = p.se.params();
+    let old_prio = p.se.rt_prio();
+    let was_rt = p.se.is_rt();
+    let running = rq.is_curr(p);
+    if running {
+        update_curr(&mut rq);
+    }
+    let queued = p.on_rq.load(Relaxed)
+        && if was_rt {
+            rq.rt.remove_where(|_, t| Arc::ptr_eq(t, p)).is_some()
+        } else {
+            rq.cfs.tasks.remove_where(|_, t| Arc::ptr_eq(t, p)).is_some()
+        };
+    let accounted = queued || running;
+    if accounted {
+        account_dequeue(&mut rq, p);
+    }
+    p.se.set_params(new);
+    if was_rt && !p.se.is_rt() {
+        let v = fair::max_vruntime(p.se.vruntime(), rq.cfs.min_vruntime);
+        p.se.vruntime.store(v, Relaxed);
+    }
+    if accounted {
+        account_enqueue(&mut rq, p);
+    }
+    let new_prio = p.se.rt_prio();
+    if queued {
+        enqueue_list(&mut rq, p, new_prio < old_prio);
+        check_preempt_curr(&mut rq, p);
+    } else if running && old != *new {
+        rq.requeue_tail = new_prio > old_prio;
+        resched_curr(&rq);
+    }
+}
+
+/// Tasks waiting for another task to leave a CPU it may no longer run on.
+static MIGRATION_WAIT: super::wait::WaitQueue = super::wait::WaitQueue::new();
+
+/// Whether `p` is off every CPU its mask excludes: on an allowed one, or not
+/// runnable (its wake-up will honour the mask).
+fn placed_by_mask(p: &Task) -> bool {
+    p.se.allowed(p.cpu.load(Acquire) as usize)
+        || (p.state() != TASK_RUNNING && !p.se.on_cpu.load(Acquire) && !p.on_rq.load(Acquire))
+}
+
+/// Set the CPUs `p` may run on (Linux `__set_cpus_allowed_ptr`; `mask` has an
+/// online CPU). A task only queued on a CPU that is no longer allowed moves
+/// now; one running there moves once it has switched out, and the caller
+/// sleeps until then (Linux `affine_move_task` waits for the migration too);
+/// a sleeping one moves at its wake-up. The caller itself moves on its way
+/// back to user mode.
+pub fn set_cpus_allowed(p: &Arc<Task>, mask: u64) {
+    if __set_cpus_allowed(p, mask) && current().is_none_or(|c| !Arc::ptr_eq(&c, p)) {
+        while !placed_by_mask(p) {
+            let deadline = crate::time::monotonic_ns() + TICK_NSEC;
+            super::wait::wait_event_killable_timeout(Some(&MIGRATION_WAIT), deadline, || {
+                placed_by_mask(p)
+            });
+            if current().is_some_and(|c| c.fatal_signal.load(Relaxed) != 0) {
+                return;
+            }
+        }
+    }
+}
+
+/// The work of `set_cpus_allowed`; true if `p` still has to leave its CPU.
+fn __set_cpus_allowed(p: &Arc<Task>, mask: u64) -> bool {
+    let _irq = IrqSave::new();
+    let (cpu, rq) = task_rq_lock(p);
+    p.se.cpus_allowed.store(mask, Relaxed);
+    if mask & (1u64 << cpu) != 0 {
+        return false;
+    }
+    if rq.is_curr(p) {
+        resched_curr(&rq);
+        return true;
+    }
+    if !p.on_rq.load(Relaxed) || p.se.on_cpu.load(Acquire) {
+        // Asleep: its wake-up honours the mask. Still switching out: its CPU
+        // moves it when it would pick it.
+        return !placed_by_mask(p);
+    }
+    let target = balance::select_wake_cpu(p, cpu);
+    drop(rq);
+    let (mut src, mut dst) = double_rq_lock(cpu, target);
+    if p.cpu.load(Relaxed) as usize != cpu || p.se.on_cpu.load(Acquire) {
+        return !placed_by_mask(p);
+    }
+    let found = if p.se.is_rt() {
+        src.rt.position(false, |_, t| Arc::ptr_eq(t, p)).map(|i| (i, true))
+    } else {
+        src.cfs.tasks.position(false, |_, t| Arc::ptr_eq(t, p)).map(|i| (i, false))
+    };
+    if let Some((i, is_rt)) = found {
+        let (t, rel) = detach_queued(&mut src, i, is_rt);
+        attach_task(&mut dst, &t, rel, true);
+    }
+    false
+}
+
+/// sched_rr_get_interval: SCHED_RR's time slice, 0 for SCHED_FIFO, and for a
+/// fair task its slice rounded down to whole ticks (0 on an otherwise idle
+/// queue), as Linux reports jiffies.
+pub fn rr_interval(p: &Task) -> u64 {
+    match p.se.policy.load(Relaxed) {
+        prio::SCHED_RR => rt::RR_TIMESLICE_NS,
+        prio::SCHED_FIFO => 0,
+        _ => {
+            let _irq = IrqSave::new();
+            let (_, rq) = task_rq_lock(p);
+            if rq.cfs.load == 0 {
+                return 0;
+            }
+            let w = p.se.weight();
+            let on = rq.is_curr(p) || p.on_rq.load(Relaxed);
+            let (nr, load) = if on {
+                (rq.cfs.nr_running, rq.cfs.load)
+            } else {
+                (rq.cfs.nr_running + 1, rq.cfs.load + w)
+            };
+            let slice = tunables().sched_slice(nr, load, w);
+            slice / TICK_NSEC * TICK_NSEC
+        }
+    }
+}

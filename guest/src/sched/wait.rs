@@ -1,0 +1,112 @@
+//! Sleeping until something happens (Linux `kernel/sched/wait.c`): wait queues
+//! and `wait_event` with an optional deadline.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use super::core::{add_timer, current, schedule, wake_up};
+use crate::process::task::{Task, TASK_INTERRUPTIBLE, TASK_RUNNING};
+
+/// Sleep until `cond()` holds or `deadline` (monotonic ns) passes, registering
+/// with `wq` so that `WaitQueue::wake_all` re-checks. Returns the last value of
+/// `cond()`, which is evaluated exactly once per check (it may act, e.g. read a
+/// pipe). A fatal signal for the task also ends the wait.
+pub fn wait_event(
+    wq: Option<&WaitQueue>,
+    deadline: Option<u64>,
+    cond: impl FnMut() -> bool,
+) -> bool {
+    wait_event_common(wq, deadline, cond, false)
+}
+
+/// `wait_event` that only a fatal signal interrupts (Linux `TASK_KILLABLE`).
+pub fn wait_event_killable(wq: Option<&WaitQueue>, cond: impl FnMut() -> bool) -> bool {
+    wait_event_common(wq, None, cond, true)
+}
+
+/// `wait_event_killable` with a deadline (monotonic ns).
+pub fn wait_event_killable_timeout(
+    wq: Option<&WaitQueue>,
+    deadline: u64,
+    cond: impl FnMut() -> bool,
+) -> bool {
+    wait_event_common(wq, Some(deadline), cond, true)
+}
+
+fn wait_event_common(
+    wq: Option<&WaitQueue>,
+    deadline: Option<u64>,
+    mut cond: impl FnMut() -> bool,
+    killable_only: bool,
+) -> bool {
+    let Some(task) = current() else {
+        // No task (boot code): halt until the condition holds.
+        let mut ok = false;
+        crate::kernel::wait_until(|| {
+            ok = cond();
+            ok || deadline.is_some_and(|d| crate::time::monotonic_ns() >= d)
+        });
+        return ok;
+    };
+    loop {
+        task.state.store(TASK_INTERRUPTIBLE, Ordering::Release);
+        if let Some(wq) = wq {
+            wq.add(&task);
+        }
+        if let Some(d) = deadline {
+            add_timer(d, &task);
+        }
+        let ok = cond();
+        let expired = deadline.is_some_and(|d| crate::time::monotonic_ns() >= d);
+        let killed = if killable_only {
+            task.fatal_signal.load(Ordering::Relaxed) != 0
+        } else {
+            crate::process::signal::signal_pending(&task)
+        };
+        if ok || expired || killed {
+            task.state.store(TASK_RUNNING, Ordering::Release);
+            if let Some(wq) = wq {
+                wq.remove(&task);
+            }
+            return ok;
+        }
+        schedule();
+    }
+}
+
+/// Tasks sleeping until something happens (Linux `wait_queue_head_t`).
+#[derive(Default)]
+pub struct WaitQueue {
+    waiters: spin::Mutex<Vec<Arc<Task>>>,
+}
+
+impl WaitQueue {
+    pub const fn new() -> Self {
+        Self { waiters: spin::Mutex::new(Vec::new()) }
+    }
+
+    fn add(&self, task: &Arc<Task>) {
+        let mut w = self.waiters.lock();
+        if !w.iter().any(|t| Arc::ptr_eq(t, task)) {
+            w.push(task.clone());
+        }
+    }
+
+    fn remove(&self, task: &Arc<Task>) {
+        self.waiters.lock().retain(|t| !Arc::ptr_eq(t, task));
+    }
+
+    /// Wake every waiter; each re-checks its condition.
+    pub fn wake_all(&self) {
+        let waiters: Vec<Arc<Task>> = core::mem::take(&mut *self.waiters.lock());
+        for t in waiters {
+            wake_up(&t);
+        }
+    }
+}
+
+/// Halt until `done()` holds (boot code without a task).
+pub fn wait_until(done: impl FnMut() -> bool) {
+    wait_event(None, None, done);
+}
