@@ -307,11 +307,17 @@ fn vfork_suspends_the_parent_until_exit_or_exec() {
 /// frames, page-table pages, kernel stacks, pids, tasks and open-file references
 /// before and after; the test also compares the end state with a clean run).
 fn injected(stage: &str, nth: u32, errno: &str) {
-    let clean = in_guest("forkonce", &[], 1);
+    injected_with(stage, nth, errno, &[]);
+}
+
+/// `injected` with arguments for forkonce (`newns`: clones with CLONE_NEWPID
+/// and CLONE_NEWUTS).
+fn injected_with(stage: &str, nth: u32, errno: &str, args: &[&str]) {
+    let clean = in_guest("forkonce", args, 1);
     assert_eq!(clean.stdout, "first fork: ok\nsecond fork: ok\n");
     let r = Vm::builder()
         .cmdline(format!("quiet fail={stage}:{nth}"))
-        .program(path("forkonce"), &[] as &[&str])
+        .program(path("forkonce"), args)
         .boot()
         .unwrap()
         .wait(Some(common::TIMEOUT))
@@ -349,6 +355,10 @@ fn fault_injection_at_every_copy_process_stage_leaks_nothing() {
     injected("copy_mm", 1, "ENOMEM");
     injected("copy_mm", 4, "ENOMEM");
     injected("alloc_pid", 1, "EAGAIN");
+    // New namespaces: their own stage, and the later stages undo them too.
+    injected_with("copy_namespaces", 1, "ENOMEM", &["newns"]);
+    injected_with("copy_mm", 2, "ENOMEM", &["newns"]);
+    injected_with("alloc_pid", 1, "EAGAIN", &["newns"]);
 }
 
 #[test]
@@ -376,4 +386,109 @@ fn reused_frames_are_zeroed() {
     assert_eq!(r.exit, GuestExit::Status(0), "{}\n{}", r.console, r.stdout);
     assert_eq!(r.stdout, "ok 64 MiB\nok 64 MiB\nok 64 MiB\n");
     assert!(r.counters.global.pages_zero_filled >= 3 * 16384);
+}
+
+#[test]
+fn page_tables_shared_copy_on_write_by_fork() {
+    // Four whole page tables of a private mapping are shared by each fork
+    // (On-demand-fork) and unshared by the first change in either process:
+    // writes, a new page, mprotect, munmap of part of a table, and the last
+    // sharer taking a table back.
+    let r = same_as_linux("cowtables", &[]);
+    let g = r.counters.global;
+    assert!(g.fork_page_tables_shared >= 3 * 4, "{}", g.fork_page_tables_shared);
+    assert!(g.page_tables_unshared >= 4, "{}", g.page_tables_unshared);
+    // Only the small areas (stack, data) are copied entry by entry.
+    assert!(g.fork_ptes_copied < 3 * 64, "{}", g.fork_ptes_copied);
+}
+
+#[test]
+fn fork_bomb_and_signals_during_fork_match_linux() {
+    // A real fork bomb of a non-root user bounded by RLIMIT_NPROC while root
+    // goes on forking; a process-group signal sent while a fork is in progress
+    // reaches the child too (2 vCPUs, so that the signal can arrive in the
+    // middle of copy_process), and one sent to the parent alone does not.
+    let (code, out, err) = on_host("forkstress", &[]);
+    assert_eq!((code, err.as_str()), (0, ""), "on Linux: {out}");
+    let r = in_guest("forkstress", &[], 2);
+    assert_eq!(r.exit, GuestExit::Status(0), "kernel said:\n{}\n{}", r.console, r.stdout);
+    assert_eq!(r.stdout, out, "forkstress output differs from Linux");
+    assert!(r.stdout.contains("ok a signal to the process group while its member forks"));
+}
+
+#[test]
+fn forked_children_run_on_every_cpu() {
+    for vcpus in [2u32, 4] {
+        let n = (2 * vcpus).to_string();
+        let (_, out, _) = on_host("forkstress", &["spread", &n]);
+        let r = in_guest("forkstress", &["spread", &n], vcpus);
+        assert_eq!(r.exit, GuestExit::Status(0), "{vcpus} vCPUs: {}\n{}", r.console, r.stdout);
+        assert_eq!(r.stdout, out);
+        // The children spin making system calls until all have started: every
+        // CPU ran some of them.
+        let calls: Vec<u64> = r.counters.cpu[..vcpus as usize].iter().map(|c| c.syscalls).collect();
+        assert!(calls.iter().all(|&n| n > 0), "{vcpus} vCPUs: system calls per CPU {calls:?}");
+    }
+}
+
+#[test]
+fn process_counters() {
+    // forkonce: two forks, two waits, three exits (the children and pid 1).
+    let r = in_guest("forkonce", &[], 1);
+    assert_eq!(r.stdout, "first fork: ok\nsecond fork: ok\n");
+    let g = r.counters.global;
+    let cpus = &r.counters.cpu;
+    let forks: u64 = cpus.iter().map(|c| c.forks).sum();
+    // Every task but pid 1 came from copy_process, counted on the CPU that ran it.
+    assert_eq!(forks + 1, g.total_forks);
+    assert_eq!(g.clones_fork, 2);
+    assert_eq!((g.clones_vfork, g.clones_thread, g.clones_vm), (0, 0, 0));
+    assert_eq!(g.clones_fork + g.clones_kthread, forks, "every clone has a kind");
+    assert_eq!(g.copy_process_calls, forks, "no clone failed");
+    assert_eq!(g.wait_calls, 2);
+    assert_eq!(g.do_exit_calls, 3);
+    assert!(g.copy_process_tsc > 0 && g.wait_tsc > 0 && g.do_exit_tsc > 0);
+    // nr_processes(): what is left are the kernel's threads.
+    let nr_processes = cpus.iter().fold(0u64, |a, c| a.wrapping_add(c.process_count));
+    assert_eq!(nr_processes, g.nr_threads);
+    // A failed clone is a copy_process call but no fork.
+    let r = Vm::builder()
+        .cmdline("quiet fail=copy_fs:1")
+        .program(path("forkonce"), &[] as &[&str])
+        .boot()
+        .unwrap()
+        .wait(Some(common::TIMEOUT))
+        .unwrap();
+    assert_eq!(r.stdout, "first fork: ENOMEM\nsecond fork: ok\n");
+    let g = r.counters.global;
+    let forks: u64 = r.counters.cpu.iter().map(|c| c.forks).sum();
+    assert_eq!(g.copy_process_calls, forks + 1);
+    assert_eq!(g.clones_fork, 1);
+    // vfork, threads and other CLONE_VM children are counted by kind.
+    let (_, out, _) = on_host("clone", &[]);
+    let r = in_guest("clone", &[], 2);
+    assert_eq!(r.stdout, out);
+    let g = r.counters.global;
+    // The program makes 6 threads, 3 other CLONE_VM children and 48 processes.
+    assert_eq!((g.clones_thread, g.clones_vm, g.clones_fork), (6, 3, 48));
+    let forks: u64 = r.counters.cpu.iter().map(|c| c.forks).sum();
+    assert_eq!(
+        g.clones_fork + g.clones_vfork + g.clones_thread + g.clones_vm + g.clones_kthread,
+        forks
+    );
+    let nr_processes = r.counters.cpu.iter().fold(0u64, |a, c| a.wrapping_add(c.process_count));
+    assert_eq!(nr_processes, g.nr_threads);
+    let (_, out, _) = on_host("vfork", &[path("exitcode").to_str().unwrap()]);
+    let r = Vm::builder()
+        .cmdline("quiet")
+        .file(path("exitcode"), "/bin/exitcode")
+        .program(path("vfork"), &["/bin/exitcode"])
+        .boot()
+        .unwrap()
+        .wait(Some(common::TIMEOUT))
+        .unwrap();
+    assert_eq!(r.stdout, out);
+    // 7 vforks (vfork() and clone(CLONE_VM|CLONE_VFORK)), nothing else.
+    let g = r.counters.global;
+    assert_eq!((g.clones_vfork, g.clones_fork, g.clones_vm, g.clones_thread), (7, 0, 0, 0));
 }

@@ -49,6 +49,41 @@ global_field!(PAGE_TABLE_PAGES, page_table_pages);
 global_field!(FAULT_INJECTIONS, fault_injections);
 global_field!(FAULT_INJECTION_LEAKS, fault_injection_leaks);
 global_field!(KSTACK_CACHE_HITS, kstack_cache_hits);
+global_field!(CLONES_KTHREAD, clones_kthread);
+global_field!(COPY_PAGE_RANGE_TSC, copy_page_range_tsc);
+global_field!(COPY_PAGE_RANGE_CALLS, copy_page_range_calls);
+global_field!(DO_WP_PAGE_TSC, do_wp_page_tsc);
+global_field!(DO_WP_PAGE_CALLS, do_wp_page_calls);
+global_field!(FORK_PTES_COPIED, fork_ptes_copied);
+global_field!(PAGES_SHARED_FILLED, pages_shared_filled);
+global_field!(FAULTS_BAD, faults_bad);
+global_field!(SNAPSHOTS, snapshots);
+global_field!(RESETS, resets);
+global_field!(MAILBOX_COMMANDS, mailbox_commands);
+global_field!(FORK_PAGE_TABLES_SHARED, fork_page_tables_shared);
+global_field!(PAGE_TABLES_UNSHARED, page_tables_unshared);
+cpu_field!(CPU_COW_COPIES, cow_copies);
+cpu_field!(CPU_COW_REUSES, cow_reuses);
+cpu_field!(CPU_PROCESS_COUNT, process_count);
+cpu_field!(CPU_FORKS, forks);
+cpu_field!(CPU_CONTEXT_SWITCHES, context_switches);
+cpu_field!(CPU_PREEMPTIONS, preemptions);
+cpu_field!(CPU_MIGRATIONS, migrations);
+cpu_field!(CPU_WAKEUP_IPIS, wakeup_ipis);
+cpu_field!(CPU_NR_RUNNING, nr_running);
+cpu_field!(CPU_BUSY_TSC, busy_tsc);
+cpu_field!(CPU_TLB_SHOOTDOWNS_SENT, tlb_shootdowns_sent);
+cpu_field!(CPU_TLB_SHOOTDOWNS_RECEIVED, tlb_shootdowns_received);
+global_field!(CLONES_FORK, clones_fork);
+global_field!(CLONES_VFORK, clones_vfork);
+global_field!(CLONES_THREAD, clones_thread);
+global_field!(CLONES_VM, clones_vm);
+global_field!(COPY_PROCESS_TSC, copy_process_tsc);
+global_field!(COPY_PROCESS_CALLS, copy_process_calls);
+global_field!(DO_EXIT_TSC, do_exit_tsc);
+global_field!(DO_EXIT_CALLS, do_exit_calls);
+global_field!(WAIT_TSC, wait_tsc);
+global_field!(WAIT_CALLS, wait_calls);
 
 /// Subtract from a global counter (resources released).
 #[inline]
@@ -128,6 +163,77 @@ pub fn syscall_enosys(number: u64) {
     global_add(offset_of!(CounterPage, syscalls_enosys) / 8 + slot, 1);
 }
 
+/// A command written to `/dev/counters`: `snapshot LABEL` or `reset LABEL` (one
+/// trailing newline allowed; LABEL is 1 to 64 bytes of UTF-8). Whether it
+/// resets, and the label.
+pub fn parse_device_command(data: &[u8]) -> Option<(bool, &str)> {
+    let text = core::str::from_utf8(data.strip_suffix(b"\n").unwrap_or(data)).ok()?;
+    let (reset, label) = if let Some(l) = text.strip_prefix("snapshot ") {
+        (false, l)
+    } else {
+        (true, text.strip_prefix("reset ")?)
+    };
+    let ok = !label.is_empty() && label.len() as u64 <= protocol::hypercall::LABEL_MAX;
+    ok.then_some((reset, label))
+}
+
+/// A write to `/dev/counters`.
+pub fn device_write(data: &[u8]) -> Result<(), crate::errno::Errno> {
+    let (reset, label) = parse_device_command(data).ok_or(crate::errno::EINVAL)?;
+    snapshot(label, reset)
+}
+
+/// Have the VMM record the counters and its statistics under `label`; then
+/// reset the counters if asked. ENOSPC once the VMM keeps no more snapshots.
+pub fn snapshot(label: &str, reset: bool) -> Result<(), crate::errno::Errno> {
+    #[cfg(target_os = "none")]
+    {
+        let buf = alloc::vec::Vec::from(label.as_bytes());
+        let params = protocol::hypercall::Snapshot {
+            label: crate::arch::hypercall::gpa_of(&buf[0]),
+            len: buf.len() as u64,
+            tsc: crate::arch::rdtsc(),
+            reset: reset as u32,
+            _pad: 0,
+        };
+        let status =
+            crate::arch::hypercall::hypercall(protocol::hypercall::Hypercall::Snapshot, &params);
+        if status < 0 {
+            return Err(crate::errno::ENOSPC);
+        }
+    }
+    #[cfg(not(target_os = "none"))]
+    let _ = label;
+    global_add(if reset { RESETS } else { SNAPSHOTS }, 1);
+    if reset {
+        reset_counters();
+    }
+    Ok(())
+}
+
+/// Zero the event counters (`protocol::counters::resettable`) of every CPU and
+/// the per-number system-call tables. Another CPU's increment racing with the
+/// reset may survive it or be lost: counters read after a reset are exact only
+/// for CPUs that were idle or in user mode meanwhile.
+pub fn reset_counters() {
+    use protocol::counters::resettable;
+    for cpu in 0..protocol::MAX_CPUS {
+        for &f in resettable::CPU {
+            if let Some(w) = word(cpu_word(cpu, f)) {
+                w.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+    let global = offset_of!(CounterPage, global) / 8;
+    for &f in resettable::GLOBAL {
+        global_set(global + f, 0);
+    }
+    let tables = offset_of!(CounterPage, syscalls) / 8;
+    for i in 0..2 * protocol::counters::SYSCALL_SLOTS {
+        global_set(tables + i, 0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +248,19 @@ mod tests {
         assert_eq!(CPUS_ONLINE, at(&page.global.cpus_online));
         assert_eq!(READY_TSC, at(&page.global.ready_tsc));
         assert!(cpu_word(protocol::MAX_CPUS - 1, CPU_ONLINE_TSC) * 8 < size_of::<CounterPage>());
+    }
+
+    #[test]
+    fn device_commands() {
+        assert_eq!(parse_device_command(b"snapshot fork-start\n"), Some((false, "fork-start")));
+        assert_eq!(parse_device_command(b"reset x"), Some((true, "x")));
+        assert_eq!(parse_device_command(b"reset "), None, "empty label");
+        assert_eq!(parse_device_command(b"snap x"), None);
+        assert_eq!(parse_device_command(&[b'r', b'e', b's', b'e', b't', b' ', 0xff]), None);
+        let long = [b'a'; 65];
+        let mut cmd = b"snapshot ".to_vec();
+        cmd.extend_from_slice(&long);
+        assert_eq!(parse_device_command(&cmd), None, "label too long");
+        assert_eq!(parse_device_command(&cmd[..cmd.len() - 1]).map(|c| c.1.len()), Some(64));
     }
 }

@@ -90,9 +90,8 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
 
     cpu_online(0, info);
     crate::sched::init_cpu();
-    if let Some((stage, n)) = options.fail {
-        crate::process::fault_inject::arm(stage, n);
-    }
+    crate::sched::CHILD_RUNS_FIRST
+        .store(options.sched_child_runs_first, core::sync::atomic::Ordering::Relaxed);
     hypercall(Hypercall::StartCpus, &StartCpus::default());
     let n = cpu_count() as u64;
     wait_until(|| ctr::global_get(ctr::CPUS_ONLINE) == n);
@@ -138,7 +137,7 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
     }
     let (argv, envp) = arch::boot::init_args();
     if !argv.is_empty() {
-        run_init(argv, envp)
+        run_init(argv, envp, options.fail)
     }
     run(&options, info)
 }
@@ -156,7 +155,8 @@ pub fn start_secondary(cpu: usize) -> ! {
                 arch::interrupts_enable();
                 smp::run_job(cpu, job);
             }
-            None if crate::sched::queue_len(cpu) > 0 => crate::sched::schedule(),
+            // Runnable work here, or pulled from a busier CPU (newidle balance).
+            None if crate::sched::idle_has_work() => crate::sched::schedule(),
             None => {
                 ctr::cpu_add(cpu, ctr::CPU_IDLE_HALTS, 1);
                 arch::wait_for_interrupt();
@@ -175,7 +175,11 @@ fn strings(block: &[u8]) -> alloc::vec::Vec<alloc::vec::Vec<u8>> {
 }
 
 /// Run the first program as pid 1; its end is the VM's end.
-fn run_init(argv: &[u8], envp: &[u8]) -> ! {
+fn run_init(
+    argv: &[u8],
+    envp: &[u8],
+    fail: Option<(crate::process::fault_inject::Stage, u32)>,
+) -> ! {
     let argv = strings(argv);
     let envp = strings(envp);
     let path = argv[0].clone();
@@ -199,6 +203,12 @@ fn run_init(argv: &[u8], envp: &[u8]) -> ! {
     };
     task.set_comm(&prog.name);
     crate::process::table::register(&task);
+    // Kernel threads after init, as Linux starts kthreadd (pid 2) after pid 1.
+    crate::mailbox::init();
+    // Fault injection (`fail=STAGE:N`) counts the program's clones only.
+    if let Some((stage, n)) = fail {
+        crate::process::fault_inject::arm(stage, n);
+    }
     crate::sched::run(task.clone());
     exit(task.exit_reason().shell_status())
 }

@@ -23,8 +23,9 @@ pub mod time;
 pub mod arch;
 #[cfg(target_os = "none")]
 mod kernel;
-pub mod process;
 #[cfg(target_os = "none")]
+mod mailbox;
+pub mod process;
 pub mod sched;
 #[cfg(target_os = "none")]
 mod selftest;

@@ -41,7 +41,9 @@ pub const NSIG: u64 = 64;
 
 /// Checks of `copy_process` (Linux order). `caller_is_init`: the caller is a
 /// namespace's init (SIGNAL_UNKILLABLE), which may not create siblings.
-pub fn check_flags(flags: u64, caller_is_init: bool) -> Result<(), Errno> {
+/// `pid_ns_unshared`: the caller's children go to another PID namespace than
+/// its own (after `unshare(CLONE_NEWPID)`), where its threads cannot go.
+pub fn check_flags(flags: u64, caller_is_init: bool, pid_ns_unshared: bool) -> Result<(), Errno> {
     if flags & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS {
         return Err(EINVAL);
     }
@@ -57,7 +59,8 @@ pub fn check_flags(flags: u64, caller_is_init: bool) -> Result<(), Errno> {
     if flags & CLONE_PARENT != 0 && caller_is_init {
         return Err(EINVAL);
     }
-    if flags & CLONE_THREAD != 0 && flags & (CLONE_NEWUSER | CLONE_NEWPID) != 0 {
+    if flags & CLONE_THREAD != 0 && (flags & (CLONE_NEWUSER | CLONE_NEWPID) != 0 || pid_ns_unshared)
+    {
         return Err(EINVAL);
     }
     if flags & CLONE_PIDFD != 0 && flags & CLONE_DETACHED != 0 {
@@ -116,6 +119,7 @@ mod tests {
 
     #[test]
     fn flag_table() {
+        const THREAD: u64 = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
         let cases: &[(u64, bool, Result<(), Errno>)] = &[
             (0, false, Ok(())),
             (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD, false, Ok(())),
@@ -129,8 +133,19 @@ mod tests {
             (CLONE_PIDFD | CLONE_DETACHED, false, Err(EINVAL)),
         ];
         for &(flags, init, want) in cases {
-            assert_eq!(check_flags(flags, init), want, "flags {flags:#x}");
+            assert_eq!(check_flags(flags, init, false), want, "flags {flags:#x}");
         }
+        // A namespace's init may create threads and new namespaces, not siblings.
+        assert_eq!(check_flags(THREAD, true, false), Ok(()));
+        assert_eq!(check_flags(CLONE_NEWPID | CLONE_NEWUTS, true, false), Ok(()));
+        assert_eq!(check_flags(CLONE_PARENT | CLONE_NEWPID, true, false), Err(EINVAL));
+        assert_eq!(check_flags(CLONE_PARENT | CLONE_NEWPID, false, false), Ok(()));
+        // After unshare(CLONE_NEWPID): processes yes, threads no.
+        assert_eq!(check_flags(THREAD, false, true), Err(EINVAL));
+        assert_eq!(check_flags(0, false, true), Ok(()));
+        assert_eq!(check_flags(CLONE_VM, false, true), Ok(()));
+        // The order: CLONE_SIGHAND without CLONE_VM is found before the namespace.
+        assert_eq!(check_flags(CLONE_SIGHAND | CLONE_THREAD, false, true), Err(EINVAL));
     }
 
     #[test]

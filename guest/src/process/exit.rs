@@ -1,9 +1,12 @@
-//! Exit (Linux `kernel/exit.c`: `do_exit`, `exit_notify`, `forget_original_parent`).
+//! Exit (Linux `kernel/exit.c`: `do_exit`, `exit_notify`, `forget_original_parent`,
+//! `find_new_reaper`; `kernel/pid_namespace.c`: `zap_pid_ns_processes`).
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use crate::process::signal::SIGCHLD;
+use crate::process::pid_namespace::PidNamespace;
+use crate::process::signal::{SigInfo, SIGCHLD, SIGKILL, SI_KERNEL};
 use crate::process::table;
 use crate::process::task::{Task, SA_NOCLDWAIT, SIG_IGN};
 use crate::process::ExitReason;
@@ -12,6 +15,7 @@ use crate::sched;
 /// End the current task: release what it holds, record how it ended, notify its
 /// parent, hand its children to a reaper, and switch away for good.
 pub fn do_exit(reason: ExitReason) -> ! {
+    let t0 = crate::arch::rdtsc();
     let task = sched::current().expect("do_exit without a task");
     // A group exit (exit_group, a fatal signal) decides every thread's status.
     let reason = task.group.exit.lock().unwrap_or(reason);
@@ -28,9 +32,20 @@ pub fn do_exit(reason: ExitReason) -> ! {
     drop(mm);
     // exit_files, exit_fs: drop this task's references.
     *task.files.lock() = Arc::new(crate::fs::file::FdTable::new());
+    // The init of a PID namespace takes everything in it along (before it
+    // becomes a zombie its parent could reap), unless a thread of it lives on.
+    let ns = task.pid_ns().clone();
+    if ns.level > 0 && ns.child_reaper() == task.pid {
+        match find_alive_thread(&task) {
+            Some(t) => ns.set_child_reaper(t.pid),
+            None => zap_pid_ns_processes(&task, &ns),
+        }
+    }
     task.set_exit(reason);
     let remaining = task.group.live.fetch_sub(1, Ordering::AcqRel) - 1;
     exit_notify(&task, remaining);
+    crate::counters::global_add(crate::counters::DO_EXIT_TSC, crate::arch::rdtsc() - t0);
+    crate::counters::global_add(crate::counters::DO_EXIT_CALLS, 1);
     drop(task);
     sched::exit_current()
 }
@@ -54,36 +69,80 @@ pub fn do_group_exit(reason: ExitReason) -> ! {
     do_exit(reason)
 }
 
-/// The task that inherits `task`'s children: the nearest ancestor that is a
-/// child subreaper, else init (Linux `find_new_reaper`).
-fn find_reaper(task: &Task) -> Option<Arc<Task>> {
-    let mut ppid = task.ppid.load(Ordering::Relaxed);
-    while ppid > 1 {
-        let p = table::find(ppid)?;
+/// Another thread of `task`'s process that has not exited (Linux `find_alive_thread`).
+fn find_alive_thread(task: &Task) -> Option<Arc<Task>> {
+    table::all()
+        .into_iter()
+        .find(|t| t.tgid == task.tgid && t.pid != task.pid && !t.exited.load(Ordering::Acquire))
+}
+
+/// The task that inherits `father`'s children (Linux `find_new_reaper`): another
+/// live thread of its process; else the nearest ancestor in the same PID
+/// namespace that is a child subreaper; else the namespace's init.
+fn find_new_reaper(father: &Arc<Task>) -> Option<Arc<Task>> {
+    if let Some(t) = find_alive_thread(father) {
+        return Some(t);
+    }
+    let level = father.thread_pid.level();
+    let mut ppid = father.ppid.load(Ordering::Relaxed);
+    while let Some(p) = table::find(ppid) {
+        if p.thread_pid.level() != level {
+            break;
+        }
         if p.child_subreaper.load(Ordering::Relaxed) && !p.exited.load(Ordering::Acquire) {
             return Some(p);
         }
         ppid = p.ppid.load(Ordering::Relaxed);
     }
-    table::find(1)
+    table::find(father.pid_ns().child_reaper())
 }
 
-fn exit_notify(task: &Arc<Task>, remaining: u32) {
-    // Orphans go to the reaper; zombies among them are its to reap now.
-    let children = core::mem::take(&mut *task.children.lock());
-    if !children.is_empty() {
-        if let Some(reaper) = find_reaper(task).filter(|r| !Arc::ptr_eq(r, task)) {
-            for c in &children {
-                c.ppid.store(reaper.pid, Ordering::Relaxed);
-            }
-            reaper.children.lock().extend(children);
-            reaper.wait_chld.wake_all();
-        } else {
-            for c in &children {
-                c.ppid.store(0, Ordering::Relaxed);
+/// The last thread of a namespace's init is exiting (Linux
+/// `zap_pid_ns_processes`): no process may enter the namespace any more, every
+/// process in it (nested namespaces included) gets SIGKILL, and the init reaps
+/// its children and waits until every other pid of the namespace is gone — some
+/// may be children of a process outside, which reaps them.
+fn zap_pid_ns_processes(me: &Arc<Task>, ns: &Arc<PidNamespace>) {
+    {
+        let _tasklist = table::TASKLIST.lock();
+        ns.disable_adding();
+    }
+    // Children that exit from now on are reaped at once.
+    me.sighand().actions.lock()[SIGCHLD as usize].handler = SIG_IGN;
+    {
+        let _tasklist = table::TASKLIST.lock();
+        let info = SigInfo { code: SI_KERNEL, ..Default::default() };
+        for t in ns.members().into_iter().filter_map(table::find) {
+            if t.tgid != me.tgid && t.fatal_signal.load(Ordering::Relaxed) == 0 {
+                crate::process::signal::send_group_signal(&t, SIGKILL, info, true);
             }
         }
     }
+    // The pids that stay: this task's, and its process's if it is not the leader.
+    let own = if me.is_group_leader() { 1 } else { 2 };
+    let reapable = |c: &Arc<Task>| c.reapable();
+    loop {
+        // A dying task takes no signals: forget what came (SIGKILL included).
+        me.fatal_signal.store(0, Ordering::Relaxed);
+        me.pending.store(0, Ordering::Relaxed);
+        let zombies: Vec<Arc<Task>> =
+            me.children.lock().iter().filter(|c| reapable(c)).cloned().collect();
+        for z in &zombies {
+            me.children.lock().retain(|c| !Arc::ptr_eq(c, z));
+            table::release(z);
+        }
+        let done = || me.children.lock().is_empty() && ns.nr_pids() <= own;
+        if done() {
+            return;
+        }
+        sched::wait_event(Some(&me.wait_chld), None, || {
+            done() || me.children.lock().iter().any(reapable)
+        });
+    }
+}
+
+fn exit_notify(task: &Arc<Task>, remaining: u32) {
+    forget_original_parent(task);
     if task.tgid != task.pid {
         // A thread: nobody waits for it (Linux: autoreaped). The last one out
         // reports a group leader that exited before it.
@@ -107,21 +166,59 @@ fn exit_notify(task: &Arc<Task>, remaining: u32) {
     notify_parent(task);
 }
 
-/// Tell the parent a process ended (Linux `do_notify_parent`): reap it at once
-/// if the parent ignores SIGCHLD, else send the exit signal and wake waiters.
+/// Hand `father`'s children to their new parent (Linux `forget_original_parent`
+/// and `reparent_leader`): every thread of each child gets the new parent; a
+/// child that is already a zombie is reported to it (and reaped at once if it
+/// ignores SIGCHLD). Children adopted by another thread of the same process
+/// keep their exit signal; others now send SIGCHLD.
+fn forget_original_parent(father: &Arc<Task>) {
+    let children = core::mem::take(&mut *father.children.lock());
+    if children.is_empty() {
+        return;
+    }
+    let Some(reaper) = find_new_reaper(father).filter(|r| !Arc::ptr_eq(r, father)) else {
+        for c in &children {
+            c.ppid.store(0, Ordering::Relaxed);
+        }
+        return;
+    };
+    let threaded = reaper.tgid == father.tgid;
+    let all = table::all();
+    for c in &children {
+        for t in all.iter().filter(|t| t.tgid == c.tgid) {
+            t.ppid.store(reaper.pid, Ordering::Relaxed);
+        }
+        if !threaded {
+            c.exit_signal.store(SIGCHLD as u32, Ordering::Relaxed);
+        }
+    }
+    reaper.children.lock().extend(children.iter().cloned());
+    if !threaded {
+        for c in children.iter().filter(|c| c.reapable()) {
+            notify_parent(c);
+        }
+    }
+    reaper.wait_chld.wake_all();
+}
+
+/// Tell the parent a process ended (Linux `do_notify_parent`): send the exit
+/// signal (si_pid as the parent's namespace sees the child) and wake waiters;
+/// reap it at once if the parent ignores SIGCHLD or set SA_NOCLDWAIT.
 fn notify_parent(task: &Arc<Task>) {
-    let exit_signal = task.exit_signal.load(Ordering::Relaxed) as u8;
+    let mut exit_signal = task.exit_signal.load(Ordering::Relaxed) as u8;
     let Some(parent) = table::find(task.ppid.load(Ordering::Relaxed)) else {
         table::release(task);
         return;
     };
     let sa = parent.sighand().action(SIGCHLD);
-    let ignored = sa.handler == SIG_IGN || sa.flags & SA_NOCLDWAIT != 0;
-    if exit_signal == SIGCHLD && ignored {
-        // SIGCHLD ignored: the child is reaped at once (Linux `do_notify_parent`).
-        parent.children.lock().retain(|c| !Arc::ptr_eq(c, task));
-        table::release(task);
-    } else if exit_signal != 0 {
+    let mut autoreap = false;
+    if exit_signal == SIGCHLD && (sa.handler == SIG_IGN || sa.flags & SA_NOCLDWAIT != 0) {
+        autoreap = true;
+        if sa.handler == SIG_IGN {
+            exit_signal = 0;
+        }
+    }
+    if exit_signal != 0 {
         let (code, status) = match task.exit_reason() {
             ExitReason::Exited(c) => (crate::process::signal::CLD_EXITED, c as i32),
             ExitReason::Killed { signal, core } => (
@@ -133,14 +230,18 @@ fn notify_parent(task: &Arc<Task>) {
                 signal as i32,
             ),
         };
-        let info = crate::process::signal::SigInfo {
+        let info = SigInfo {
             code,
-            pid: task.pid,
+            pid: task.tgid_nr_ns(parent.pid_ns()),
             uid: task.creds().uid,
             status,
             ..Default::default()
         };
-        crate::process::signal::send_signal_info(&parent, exit_signal, info);
+        crate::process::signal::send_signal_force(&parent, exit_signal, info, false);
+    }
+    if autoreap {
+        parent.children.lock().retain(|c| !Arc::ptr_eq(c, task));
+        table::release(task);
     }
     parent.wait_chld.wake_all();
 }

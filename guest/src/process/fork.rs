@@ -2,21 +2,29 @@
 //!
 //! `copy_process` checks the flags before it allocates anything, then builds the
 //! child in Linux's order: the task and its kernel stack (`dup_task_struct`),
-//! RLIMIT_NPROC and `max_threads`, credentials, files, fs, sighand, mm, the
-//! thread state, and the pid last. Every piece is owned by something that frees
-//! it when dropped, so an error at any stage undoes exactly what was done.
+//! RLIMIT_NPROC and `max_threads`, credentials, files, fs, sighand, mm,
+//! namespaces, the thread state, and the pid last. Every piece is owned by
+//! something that frees it when dropped, so an error at any stage undoes
+//! exactly what was done.
+//!
+//! Signals and fork (Linux since 4.20): a signal already pending when the fork
+//! starts is handled first and the fork restarted (ERESTARTNOINTR); a signal
+//! sent to the parent's process group (or to every process) while the fork is
+//! in progress is given to the child as well, as if sent after the fork; a
+//! fatal signal for the parent fails the fork (EINTR: the parent is dying).
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::arch::task::KernelStack;
 use crate::arch::TrapFrame;
-use crate::errno::{Errno, EAGAIN, EINVAL, ENOMEM};
+use crate::errno::{Errno, EAGAIN, EINTR, EINVAL, ENOMEM, ESRCH};
 use crate::process::clone_flags::*;
 use crate::process::fault_inject::{should_fail, Stage};
 use crate::process::rlimit::RLIMIT_NPROC;
+use crate::process::signal::{signal_pending, ERESTARTNOINTR};
 use crate::process::table;
-use crate::process::task::{Task, TaskParts, SIG_IGN};
+use crate::process::task::{Task, TaskParts, ThreadGroup, SIG_IGN};
 use crate::sched;
 
 /// What a clone asks for (Linux `struct kernel_clone_args`).
@@ -31,6 +39,15 @@ pub struct KernelCloneArgs {
     pub child_tid: u64,
 }
 
+/// How the child starts (Linux `copy_thread`'s two cases): returning to user
+/// mode with the parent's registers (rax = 0), or as a kernel thread calling a
+/// kernel function.
+#[derive(Clone, Copy)]
+pub enum ThreadStart<'a> {
+    User(&'a TrapFrame),
+    Kernel { entry: extern "C" fn(u64) -> !, arg: u64 },
+}
+
 /// Tasks waiting for a vfork child to exit or exec.
 static VFORK_WAIT: sched::WaitQueue = sched::WaitQueue::new();
 
@@ -38,15 +55,58 @@ static VFORK_WAIT: sched::WaitQueue = sched::WaitQueue::new();
 /// `frame` (the child returns 0 from the same call).
 pub fn kernel_clone(args: &KernelCloneArgs, frame: &TrapFrame) -> Result<u64, Errno> {
     let parent = sched::current().expect("clone without a task");
-    check_flags(args.flags, parent.pid == 1)?;
-    if args.flags & UNSUPPORTED_NAMESPACES != 0 || args.flags & (CLONE_NEWPID | CLONE_NEWUTS) != 0 {
-        // PID and UTS namespaces come later; none is implemented yet.
+    kernel_clone_from(parent, args, ThreadStart::User(frame))
+}
+
+/// Start a kernel thread running `entry(arg)` (Linux `kernel_thread`): a task
+/// with no address space of its own that shares the creator's files and fs and
+/// never returns to user mode. Its parent is the task running now (the idle
+/// task at boot, as Linux's first kernel threads are children of pid 0).
+pub fn kernel_thread(
+    entry: extern "C" fn(u64) -> !,
+    arg: u64,
+    name: &[u8],
+) -> Result<Arc<Task>, Errno> {
+    let parent = sched::current_or_idle();
+    let args = KernelCloneArgs {
+        flags: CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
+        ..Default::default()
+    };
+    let pid = kernel_clone_from(parent, &args, ThreadStart::Kernel { entry, arg })?;
+    let task = table::find(pid as u32).ok_or(ESRCH)?;
+    task.set_comm(name);
+    crate::counters::global_add(crate::counters::CLONES_KTHREAD, 1);
+    Ok(task)
+}
+
+fn kernel_clone_from(
+    parent: Arc<Task>,
+    args: &KernelCloneArgs,
+    start: ThreadStart,
+) -> Result<u64, Errno> {
+    // After unshare(CLONE_NEWPID) the caller's children go to another PID
+    // namespace than its own: no threads then (Linux).
+    let pid_ns_unshared = !Arc::ptr_eq(parent.pid_ns(), &parent.nsproxy().pid_ns_for_children);
+    check_flags(args.flags, parent.is_ns_init(), pid_ns_unshared)?;
+    if args.flags & UNSUPPORTED_NAMESPACES != 0 {
+        // Only PID and UTS namespaces exist here.
         return Err(EINVAL);
     }
     let before = resources();
     let injected = crate::counters::global_get(crate::counters::FAULT_INJECTIONS);
-    let child = match copy_process(&parent, args, frame) {
+    let t0 = crate::arch::rdtsc();
+    let result = copy_process(&parent, args, start);
+    crate::counters::global_add(crate::counters::COPY_PROCESS_TSC, crate::arch::rdtsc() - t0);
+    crate::counters::global_add(crate::counters::COPY_PROCESS_CALLS, 1);
+    let child = match result {
         Ok(c) => c,
+        Err(ERESTARTNOINTR) => {
+            // Handle the signal, then make the same call again, whatever
+            // the handler's SA_RESTART says.
+            parent.restart_nointr.store(true, Ordering::Relaxed);
+            parent.restart_pending.store(true, Ordering::Relaxed);
+            return Err(ERESTARTNOINTR);
+        }
         Err(e) => {
             // An injected failure must leave nothing behind: every resource
             // copy_process takes is back to where it was.
@@ -62,7 +122,9 @@ pub fn kernel_clone(args: &KernelCloneArgs, frame: &TrapFrame) -> Result<u64, Er
             return Err(e);
         }
     };
-    let pid = child.pid;
+    count_clone(args.flags, &start);
+    // The child's pid as the caller's namespace sees it (Linux `pid_vnr`).
+    let pid = child.pid_nr_ns(parent.pid_ns());
     if args.flags & CLONE_PARENT_SETTID != 0 {
         let _ = crate::uaccess::write_u32(args.parent_tid, pid);
     }
@@ -73,16 +135,83 @@ pub fn kernel_clone(args: &KernelCloneArgs, frame: &TrapFrame) -> Result<u64, Er
     } else {
         None
     };
-    // Threads share the address space: keep them on this CPU until TLB
-    // shootdowns exist; processes go to the least loaded CPU.
-    let cpu = if args.flags & CLONE_VM != 0 { crate::arch::cpu_id() } else { sched::select_cpu() };
-    sched::wake_up_new_task(child, cpu);
+    // Placed on an idle or the least loaded CPU, threads included: TLB
+    // shootdowns keep a shared address space coherent across CPUs.
+    sched::wake_up_new_task(child);
     if let Some(d) = done {
         // Killable only (Linux `wait_for_vfork_done`): a handled signal must not
         // let the parent run while the child still borrows its memory.
         sched::wait_event_killable(Some(&VFORK_WAIT), || d.load(Ordering::Acquire));
     }
     Ok(pid as u64)
+}
+
+/// Count a successful clone on this CPU and by kind (kernel threads are
+/// counted by `kernel_thread`).
+fn count_clone(flags: u64, start: &ThreadStart) {
+    use crate::counters::*;
+    cpu_add(crate::arch::cpu_id(), CPU_FORKS, 1);
+    if matches!(start, ThreadStart::Kernel { .. }) {
+        return;
+    }
+    let kind = if flags & CLONE_VFORK != 0 {
+        CLONES_VFORK
+    } else if flags & CLONE_THREAD != 0 {
+        CLONES_THREAD
+    } else if flags & CLONE_VM != 0 {
+        CLONES_VM
+    } else {
+        CLONES_FORK
+    };
+    global_add(kind, 1);
+}
+
+/// A fork in progress, entered in its process's `multiprocess` list while it
+/// runs (Linux `struct multiprocess_signals delayed`): group signals sent
+/// meanwhile collect in `signals`. Leaves the list when dropped.
+struct Delayed {
+    group: Arc<ThreadGroup>,
+    signals: Arc<AtomicU64>,
+}
+
+impl Delayed {
+    fn enter(group: &Arc<ThreadGroup>) -> Delayed {
+        let signals = Arc::new(AtomicU64::new(0));
+        group.multiprocess.lock().push(signals.clone());
+        Delayed { group: group.clone(), signals }
+    }
+}
+
+impl Drop for Delayed {
+    fn drop(&mut self) {
+        self.group.multiprocess.lock().retain(|d| !Arc::ptr_eq(d, &self.signals));
+    }
+}
+
+/// The child counted for its user until the fork fails (Linux
+/// `bad_fork_cleanup_count`) or the child joins the table.
+struct UserCharge {
+    uid: u32,
+    count: u32,
+    committed: bool,
+}
+
+impl UserCharge {
+    fn new(uid: u32) -> Self {
+        UserCharge { uid, count: table::charge_user(uid), committed: false }
+    }
+
+    fn commit(mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for UserCharge {
+    fn drop(&mut self) {
+        if !self.committed {
+            table::uncharge_user(self.uid);
+        }
+    }
 }
 
 /// What copy_process takes: frames, page-table pages, kernel stacks, pids,
@@ -110,18 +239,28 @@ pub fn vfork_release(task: &Task) {
 fn copy_process(
     parent: &Arc<Task>,
     args: &KernelCloneArgs,
-    frame: &TrapFrame,
+    start: ThreadStart,
 ) -> Result<Arc<Task>, Errno> {
     let flags = args.flags;
+    let thread = flags & CLONE_THREAD != 0;
+    // Signals that came before this point are handled before the fork, which
+    // then starts again; process-group signals from now on are delayed to
+    // appear after it (given to the child too).
+    let delayed = (!thread).then(|| Delayed::enter(&parent.group));
+    if signal_pending(parent) {
+        return Err(ERESTARTNOINTR);
+    }
     // dup_task_struct: the kernel stack.
     if should_fail(Stage::DupTaskStruct) {
         return Err(ENOMEM);
     }
     let kstack = KernelStack::new().ok_or(ENOMEM)?;
-    // RLIMIT_NPROC, per real user; root is exempt (CAP_SYS_RESOURCE/CAP_SYS_ADMIN).
+    // RLIMIT_NPROC, per real user, counting the child first (so that forks
+    // on two CPUs cannot both pass); root is exempt (CAP_SYS_RESOURCE/CAP_SYS_ADMIN).
     let creds = parent.creds();
     let nproc = parent.rlimits.lock().get(RLIMIT_NPROC).map_or(u64::MAX, |r| r.cur);
-    if creds.uid != 0 && creds.euid != 0 && table::user_processes(creds.uid) as u64 >= nproc {
+    let charge = UserCharge::new(creds.uid);
+    if creds.uid != 0 && creds.euid != 0 && charge.count as u64 > nproc {
         return Err(EAGAIN);
     }
     if table::nr_threads() >= table::MAX_THREADS {
@@ -156,52 +295,74 @@ fn copy_process(
         }
         Arc::new(h)
     };
-    let parent_mm = parent.mm().ok_or(EINVAL)?;
-    let mm = if flags & CLONE_VM != 0 { parent_mm } else { parent_mm.fork()? };
-
-    // copy_thread: the child returns 0, on its new stack if one was given.
-    let mut child_frame = *frame;
-    child_frame.rax = 0;
-    if args.stack != 0 {
-        child_frame.rsp = args.stack.wrapping_add(args.stack_size);
-    }
+    // copy_mm: kernel threads (and the idle task) have no address space.
+    let mm = match parent.mm() {
+        Some(mm) if flags & CLONE_VM != 0 => Some(mm),
+        Some(mm) => Some(mm.fork()?),
+        None if matches!(start, ThreadStart::Kernel { .. }) => None,
+        None => return Err(EINVAL),
+    };
+    // copy_namespaces: shared, or new ones (root only).
+    let nsproxy = crate::process::nsproxy::copy_namespaces(
+        flags,
+        &parent.nsproxy(),
+        parent.pid_ns(),
+        creds.euid == 0,
+    )?;
     let fs_base = if flags & CLONE_SETTLS != 0 { args.tls } else { crate::arch::cpu::fs_base() };
 
-    // The pid last: nothing after it can fail.
+    // The pid last, in the namespace for children (with a number in each
+    // ancestor): EAGAIN when one is full, ENOMEM when it no longer takes
+    // processes (its init has exited).
     if should_fail(Stage::AllocPid) {
         return Err(EAGAIN);
     }
-    let pid = table::alloc_pid().ok_or(EAGAIN)?;
-    let thread = flags & CLONE_THREAD != 0;
+    let thread_pid = table::alloc_pid_ns(&nsproxy.pid_ns_for_children)?;
+    let pid = thread_pid.global();
+    let tgid_pid = if thread { parent.tgid_pid.clone() } else { thread_pid.clone() };
     let (ppid, exit_signal) = if flags & (CLONE_PARENT | CLONE_THREAD) != 0 {
         let sig = if thread { 0 } else { parent.exit_signal.load(Ordering::Relaxed) };
         (parent.ppid.load(Ordering::Relaxed), sig)
     } else {
         (parent.pid, args.exit_signal)
     };
-    let group = if thread {
-        parent.group.live.fetch_add(1, Ordering::AcqRel);
-        parent.group.clone()
-    } else {
-        crate::process::task::ThreadGroup::new()
-    };
+    let group = if thread { parent.group.clone() } else { ThreadGroup::new() };
     let child = Task::from_parts(TaskParts {
         pid,
         group,
         tgid: if thread { parent.tgid } else { pid },
+        thread_pid: thread_pid.clone(),
+        tgid_pid,
+        nsproxy,
         ppid,
         kstack: Some(kstack),
         fpu: parent.fpu.duplicate(),
         idle: false,
-        mm: Some(mm),
+        mm,
         files,
         fs,
         sighand,
         creds,
         rlimits: *parent.rlimits.lock(),
         probe: false,
+        kthread: matches!(start, ThreadStart::Kernel { .. }),
     });
-    child.context.init_user(child.kstack.as_ref().unwrap(), &child_frame);
+    // copy_thread: a user child returns 0, on its new stack if one was given.
+    match start {
+        ThreadStart::User(frame) => {
+            let mut child_frame = *frame;
+            child_frame.rax = 0;
+            if args.stack != 0 {
+                child_frame.rsp = args.stack.wrapping_add(args.stack_size);
+            }
+            child.context.init_user(child.kstack.as_ref().unwrap(), &child_frame);
+        }
+        ThreadStart::Kernel { entry, arg } => {
+            child.context.init_kernel(child.kstack.as_ref().unwrap(), entry, arg);
+        }
+    }
+    // sched_fork: TASK_NEW, the parent's policy and priorities, a CPU later.
+    sched::sched_fork(&child, parent);
     child.exit_signal.store(exit_signal, Ordering::Relaxed);
     child.fs_base.store(fs_base, Ordering::Relaxed);
     child.gs_base.store(parent.gs_base.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -221,12 +382,41 @@ fn copy_process(
         child.clear_child_tid.store(args.child_tid, Ordering::Relaxed);
     }
     let child = Arc::new(child);
-    table::register(&child);
+
+    // Join the task list (Linux: under `tasklist_lock` and the parent's
+    // `siglock`), unless the namespace began dying or the parent was killed
+    // meanwhile.
+    let tasklist = table::TASKLIST.lock();
+    let refused = if !thread_pid.ns().adding() {
+        Some(ENOMEM)
+    } else if parent.fatal_signal.load(Ordering::Relaxed) != 0 {
+        Some(EINTR)
+    } else {
+        None
+    };
+    if let Some(e) = refused {
+        drop(tasklist);
+        drop(child);
+        table::free_unattached(&thread_pid);
+        return Err(e);
+    }
+    if thread {
+        parent.group.live.fetch_add(1, Ordering::AcqRel);
+    }
+    if let Some(d) = &delayed {
+        // Group signals sent during the fork: pending in the child too (with
+        // no siginfo of their own, as Linux's shared_pending).
+        child.pending.store(d.signals.load(Ordering::Acquire), Ordering::Release);
+    }
+    table::register_charged(&child);
+    charge.commit();
     if !thread {
         match table::find(ppid) {
             Some(p) => p.children.lock().push(child.clone()),
             None => parent.children.lock().push(child.clone()),
         }
     }
+    drop(delayed);
+    drop(tasklist);
     Ok(child)
 }

@@ -5,13 +5,16 @@ pub mod exit;
 pub mod fault_inject;
 #[cfg(target_os = "none")]
 pub mod fork;
+pub mod nsproxy;
 pub mod pid;
+pub mod pid_namespace;
 pub mod rlimit;
 pub mod signal;
 #[cfg(target_os = "none")]
 pub mod table;
 #[cfg(target_os = "none")]
 pub mod task;
+pub mod utsname;
 #[cfg(target_os = "none")]
 pub mod wait;
 

@@ -41,6 +41,12 @@ impl PidAllocator {
         self.used.remove(&pid);
     }
 
+    /// Start again from the bottom (Linux `idr_set_cursor(idr, 0)`): a new
+    /// namespace whose first allocation failed still gives its init pid 1.
+    pub fn reset_cursor(&mut self) {
+        self.last = 0;
+    }
+
     pub fn in_use(&self) -> usize {
         self.used.len()
     }
@@ -65,5 +71,21 @@ mod tests {
         p.free(305);
         assert_eq!(p.alloc(), Some(305));
         assert_eq!(p.alloc(), None, "2 and 250 are below RESERVED_PIDS");
+    }
+
+    #[test]
+    fn cursor_reset_starts_from_one_and_freed_numbers_wait_their_turn() {
+        let mut p = PidAllocator::new(PID_MAX_DEFAULT);
+        assert_eq!(p.alloc(), Some(1));
+        p.free(1);
+        p.reset_cursor();
+        assert_eq!(p.alloc(), Some(1), "after a reset the bottom is free again");
+        let v: alloc::vec::Vec<u32> = (0..5).map(|_| p.alloc().unwrap()).collect();
+        assert_eq!(v, [2, 3, 4, 5, 6]);
+        for x in [3, 5] {
+            p.free(x);
+        }
+        assert_eq!(p.alloc(), Some(7), "freed numbers are not handed out before the wrap");
+        assert_eq!(p.in_use(), 5);
     }
 }

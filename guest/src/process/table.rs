@@ -1,59 +1,222 @@
-//! The task table (Linux: the pid hash and `nr_threads`), pid allocation and the
-//! per-user process counts RLIMIT_NPROC is checked against.
+//! The task table (Linux: the pid hash, `tasklist_lock` and `nr_threads`), the
+//! pids in use with what they are attached to, the initial namespaces, the
+//! per-user process counts RLIMIT_NPROC is checked against, and the per-CPU
+//! process counts (`nr_processes`).
+//!
+//! Tasks are keyed by their number in the initial PID namespace (`Task::pid`).
+//! A pid stays allocated while any task uses it as its pid, process group or
+//! session (Linux frees a `struct pid` when no task is attached to it in any
+//! role), so a process group keeps its number after its leader is reaped.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
-use crate::process::pid::{PidAllocator, PID_MAX_DEFAULT};
+use crate::errno::Errno;
+use crate::process::nsproxy::NsProxy;
+use crate::process::pid_namespace::{self, Pid, PidNamespace};
 use crate::process::Task;
 
 static TASKS: spin::Mutex<BTreeMap<u32, Arc<Task>>> = spin::Mutex::new(BTreeMap::new());
-static PIDS: spin::Mutex<PidAllocator> = spin::Mutex::new(PidAllocator::new(PID_MAX_DEFAULT));
 static USER_PROCS: spin::Mutex<BTreeMap<u32, u32>> = spin::Mutex::new(BTreeMap::new());
+
+/// An allocated pid and how many (task, role) pairs use it.
+struct PidEntry {
+    pid: Arc<Pid>,
+    users: u32,
+}
+
+static PIDS: spin::Mutex<BTreeMap<u32, PidEntry>> = spin::Mutex::new(BTreeMap::new());
+
+static INIT_PID_NS: spin::Once<Arc<PidNamespace>> = spin::Once::new();
+static INIT_NSPROXY: spin::Once<Arc<NsProxy>> = spin::Once::new();
+
+/// Linux `tasklist_lock`: held while a new task joins the table and while a
+/// signal is sent to a group of processes, so that a fork in progress either
+/// ends first (the child is a member when the signal is sent) or sees the
+/// signal (in its parent's delayed set). Taken before the table's own locks.
+pub static TASKLIST: spin::Mutex<()> = spin::Mutex::new(());
 
 /// The most tasks the kernel allows (Linux derives `max_threads` from RAM).
 pub const MAX_THREADS: usize = 4096;
 
-pub fn alloc_pid() -> Option<u32> {
-    let pid = PIDS.lock().alloc()?;
+/// Linux `init_pid_ns`.
+pub fn init_pid_ns() -> &'static Arc<PidNamespace> {
+    INIT_PID_NS.call_once(PidNamespace::new_root)
+}
+
+/// Linux `init_nsproxy`: the namespaces of the idle tasks and of pid 1.
+pub fn init_nsproxy() -> &'static Arc<NsProxy> {
+    INIT_NSPROXY.call_once(|| NsProxy::initial(init_pid_ns()))
+}
+
+/// A pid in `ns` and each of its ancestors (Linux `alloc_pid`), not yet used by
+/// any task: `attach` it, or give it back with `free_unattached`.
+pub fn alloc_pid_ns(ns: &Arc<PidNamespace>) -> Result<Arc<Pid>, Errno> {
+    let pid = Arc::new(pid_namespace::alloc_pid(ns)?);
+    PIDS.lock().insert(pid.global(), PidEntry { pid: pid.clone(), users: 0 });
     crate::counters::global_add(crate::counters::PIDS_IN_USE, 1);
-    Some(pid)
+    Ok(pid)
 }
 
-pub fn free_pid(pid: u32) {
-    PIDS.lock().free(pid);
+/// A pid in the initial namespace (for the first process), by its number.
+pub fn alloc_pid() -> Option<u32> {
+    alloc_pid_ns(init_pid_ns()).ok().map(|p| p.global())
+}
+
+/// Give back a pid that no task was attached to (a fork that failed after
+/// `alloc_pid`).
+pub fn free_unattached(pid: &Pid) {
+    let removed = {
+        let mut pids = PIDS.lock();
+        match pids.get(&pid.global()) {
+            Some(e) if e.users == 0 => pids.remove(&pid.global()),
+            _ => None,
+        }
+    };
+    if let Some(e) = removed {
+        release_numbers(&e.pid);
+    }
+}
+
+/// The pid whose initial-namespace number is `global`, while it is allocated.
+pub fn pid_of(global: u32) -> Option<Arc<Pid>> {
+    PIDS.lock().get(&global).map(|e| e.pid.clone())
+}
+
+/// The number `global` has in `ns` (0 if it is not visible there or gone):
+/// process group and session ids as a namespace sees them.
+pub fn nr_in(global: u32, ns: &PidNamespace) -> u32 {
+    pid_of(global).map_or(0, |p| p.nr_ns(ns))
+}
+
+/// A task (or process group) uses pid `global` in one more role.
+fn attach(global: u32) {
+    if let Some(e) = PIDS.lock().get_mut(&global) {
+        e.users += 1;
+    }
+}
+
+/// A task no longer uses pid `global` in one role; the last use frees it.
+fn detach(global: u32) {
+    let removed = {
+        let mut pids = PIDS.lock();
+        match pids.get_mut(&global) {
+            Some(e) if e.users <= 1 => pids.remove(&global),
+            Some(e) => {
+                e.users -= 1;
+                None
+            }
+            None => None,
+        }
+    };
+    if let Some(e) = removed {
+        release_numbers(&e.pid);
+    }
+}
+
+/// Free the numbers of a pid no longer used, and wake the init of any dying
+/// namespace it was in: it waits for its namespace to empty.
+fn release_numbers(pid: &Pid) {
+    pid_namespace::free_pid(pid);
     crate::counters::global_sub(crate::counters::PIDS_IN_USE, 1);
+    for u in pid.numbers().iter().skip(1) {
+        if !u.ns.adding() {
+            if let Some(reaper) = find(u.ns.child_reaper()) {
+                reaper.wait_chld.wake_all();
+            }
+        }
+    }
 }
 
-/// Enter a new task in the table and count it for its user.
+/// Enter a task made without `copy_process` (the first process) in the table,
+/// counting it for its user.
 pub fn register(task: &Arc<Task>) {
+    charge_user(task.creds().uid);
+    register_charged(task);
+}
+
+/// Count one more process of `uid` (Linux `inc_rlimit_ucounts` in
+/// `copy_creds`, before the RLIMIT_NPROC check, so that two forks at once
+/// cannot both pass it): the new count. `uncharge_user` undoes it.
+pub fn charge_user(uid: u32) -> u32 {
+    let mut u = USER_PROCS.lock();
+    let n = u.entry(uid).or_insert(0);
+    *n += 1;
+    *n
+}
+
+pub fn uncharge_user(uid: u32) {
+    if let Some(n) = USER_PROCS.lock().get_mut(&uid) {
+        *n = n.saturating_sub(1);
+    }
+}
+
+/// Enter a new task, already counted for its user, in the table (Linux
+/// `attach_pid` and the counts in `copy_process`): its pid, and for a process
+/// its group and session; for a process, this CPU's `process_count`. The first
+/// process of a namespace becomes its child reaper.
+pub fn register_charged(task: &Arc<Task>) {
     TASKS.lock().insert(task.pid, task.clone());
-    *USER_PROCS.lock().entry(task.creds().uid).or_insert(0) += 1;
+    attach(task.pid);
+    if task.is_group_leader() {
+        attach(task.pgid.load(core::sync::atomic::Ordering::Relaxed));
+        attach(task.sid.load(core::sync::atomic::Ordering::Relaxed));
+        let cpu = crate::arch::cpu_id();
+        crate::counters::cpu_add(cpu, crate::counters::CPU_PROCESS_COUNT, 1);
+    }
+    if task.thread_pid.vnr() == 1 {
+        task.thread_pid.ns().set_child_reaper(task.pid);
+    }
     crate::counters::global_add(crate::counters::TOTAL_FORKS, 1);
     crate::counters::global_set(crate::counters::NR_THREADS, nr_threads() as u64);
 }
 
-/// Remove a reaped (or auto-reaped) task and free its pid (Linux `release_task`).
+/// Remove a reaped (or auto-reaped) task (Linux `release_task`): its uses of
+/// pids end, and its counts.
 pub fn release(task: &Arc<Task>) {
-    TASKS.lock().remove(&task.pid);
-    free_pid(task.pid);
-    if let Some(n) = USER_PROCS.lock().get_mut(&task.creds().uid) {
-        *n = n.saturating_sub(1);
+    let was_there = TASKS.lock().remove(&task.pid).is_some();
+    if !was_there {
+        return;
     }
+    if task.is_group_leader() {
+        detach(task.pgid.load(core::sync::atomic::Ordering::Relaxed));
+        detach(task.sid.load(core::sync::atomic::Ordering::Relaxed));
+        // `__unhash_process`: -1 on the CPU that releases it (may go negative).
+        let cpu = crate::arch::cpu_id();
+        crate::counters::cpu_add(cpu, crate::counters::CPU_PROCESS_COUNT, u64::MAX);
+    }
+    detach(task.pid);
+    uncharge_user(task.creds().uid);
     crate::counters::global_set(crate::counters::NR_THREADS, nr_threads() as u64);
 }
 
+/// A process moves to process group `new` (setpgid, setsid).
+pub fn change_pgrp(task: &Task, new: u32) {
+    attach(new);
+    let old = task.pgid.swap(new, core::sync::atomic::Ordering::AcqRel);
+    detach(old);
+}
+
+/// A process starts session `new` (setsid).
+pub fn change_session(task: &Task, new: u32) {
+    attach(new);
+    let old = task.sid.swap(new, core::sync::atomic::Ordering::AcqRel);
+    detach(old);
+}
+
+/// The task whose initial-namespace number is `pid`.
 pub fn find(pid: u32) -> Option<Arc<Task>> {
     TASKS.lock().get(&pid).cloned()
 }
 
-pub fn nr_threads() -> usize {
-    TASKS.lock().len()
+/// The task numbered `nr` in namespace `ns` (Linux `find_task_by_pid_ns`).
+pub fn find_in(ns: &PidNamespace, nr: u32) -> Option<Arc<Task>> {
+    ns.find(nr).and_then(find)
 }
 
-/// Processes (and threads) of `uid`, for RLIMIT_NPROC.
-pub fn user_processes(uid: u32) -> u32 {
-    USER_PROCS.lock().get(&uid).copied().unwrap_or(0)
+pub fn nr_threads() -> usize {
+    TASKS.lock().len()
 }
 
 /// A task changed its real uid (setuid): move it between the per-user counts.
@@ -66,6 +229,6 @@ pub fn change_user(old: u32, new: u32) {
 }
 
 /// Every task (for kill -1 and process groups).
-pub fn all() -> alloc::vec::Vec<Arc<Task>> {
+pub fn all() -> Vec<Arc<Task>> {
     TASKS.lock().values().cloned().collect()
 }

@@ -7,6 +7,8 @@ use crate::arch::task::{Context, FpuState, HasContext, KernelStack};
 use crate::arch::TrapFrame;
 use crate::errno::{Errno, ENOMEM};
 use crate::mm::address_space::Mm;
+use crate::process::nsproxy::NsProxy;
+use crate::process::pid_namespace::{Pid, PidNamespace};
 use crate::process::rlimit::Rlimits;
 pub use crate::process::ExitReason;
 
@@ -71,18 +73,33 @@ impl Default for SigHand {
 pub struct ThreadGroup {
     pub live: AtomicU32,
     pub exit: spin::Mutex<Option<ExitReason>>,
+    /// Forks in progress in this process (Linux `signal->multiprocess`): each
+    /// collects the signals sent to a whole process group meanwhile, which the
+    /// child gets too, as if they had been sent after the fork.
+    pub multiprocess: spin::Mutex<alloc::vec::Vec<Arc<AtomicU64>>>,
 }
 
 impl ThreadGroup {
     pub fn new() -> Arc<Self> {
-        Arc::new(Self { live: AtomicU32::new(1), exit: spin::Mutex::new(None) })
+        Arc::new(Self {
+            live: AtomicU32::new(1),
+            exit: spin::Mutex::new(None),
+            multiprocess: spin::Mutex::new(alloc::vec::Vec::new()),
+        })
     }
 }
 
 pub struct Task {
+    /// The task's number in the initial PID namespace (the task table's key);
+    /// `thread_pid` has its number in every namespace it is visible in.
     pub pid: u32,
     pub group: Arc<ThreadGroup>,
     pub tgid: u32,
+    /// Linux `thread_pid` and the thread group's `PIDTYPE_TGID` pid.
+    pub thread_pid: Arc<Pid>,
+    pub tgid_pid: Arc<Pid>,
+    /// The task's namespaces (Linux `nsproxy`).
+    pub nsproxy: spin::Mutex<Arc<NsProxy>>,
     pub ppid: AtomicU32,
     pub pgid: AtomicU32,
     pub sid: AtomicU32,
@@ -143,8 +160,17 @@ pub struct Task {
     /// The system call just made was interrupted (ERESTARTSYS): consulted, and
     /// cleared, on the way back to user mode — never inferred from rax.
     pub restart_pending: AtomicBool,
+    /// The interrupted call restarts whatever the handler's SA_RESTART says
+    /// (Linux ERESTARTNOINTR: a fork that a signal interrupted).
+    pub restart_nointr: AtomicBool,
     /// The boot self-test task that probes the `syscall` instruction.
     pub probe: bool,
+    /// A kernel thread (Linux `PF_KTHREAD`): no address space of its own, never
+    /// in user mode, deaf to signals.
+    pub kthread: bool,
+    /// The scheduler's state of the task (policy, priorities, vruntime, CPU
+    /// time, affinity; Linux's scheduling fields and `sched_entity`).
+    pub se: crate::sched::SchedEntity,
 }
 
 /// What a new task is made of; the rest starts at its default.
@@ -152,6 +178,9 @@ pub struct TaskParts {
     pub pid: u32,
     pub group: Arc<ThreadGroup>,
     pub tgid: u32,
+    pub thread_pid: Arc<Pid>,
+    pub tgid_pid: Arc<Pid>,
+    pub nsproxy: Arc<NsProxy>,
     pub ppid: u32,
     pub kstack: Option<KernelStack>,
     pub fpu: FpuState,
@@ -163,6 +192,7 @@ pub struct TaskParts {
     pub creds: Creds,
     pub rlimits: Rlimits,
     pub probe: bool,
+    pub kthread: bool,
 }
 
 impl Task {
@@ -171,6 +201,9 @@ impl Task {
             pid: p.pid,
             group: p.group,
             tgid: p.tgid,
+            thread_pid: p.thread_pid,
+            tgid_pid: p.tgid_pid,
+            nsproxy: spin::Mutex::new(p.nsproxy),
             ppid: AtomicU32::new(p.ppid),
             pgid: AtomicU32::new(p.pid),
             sid: AtomicU32::new(p.pid),
@@ -209,7 +242,10 @@ impl Task {
             altstack: spin::Mutex::new((0, 0, crate::process::signal::SS_DISABLE)),
             syscall_restart: spin::Mutex::new((0, 0, 0)),
             restart_pending: AtomicBool::new(false),
+            restart_nointr: AtomicBool::new(false),
             probe: p.probe,
+            kthread: p.kthread,
+            se: crate::sched::SchedEntity::new(),
         }
     }
 
@@ -221,10 +257,18 @@ impl Task {
         probe: bool,
     ) -> Result<Arc<Task>, Errno> {
         let kstack = KernelStack::new().ok_or(ENOMEM)?;
+        // The first process's pid was allocated in the initial namespace; the
+        // boot probe (pid 0) has none.
+        let ns = crate::process::table::init_pid_ns();
+        let thread_pid = crate::process::table::pid_of(pid)
+            .unwrap_or_else(|| Arc::new(Pid::unallocated(pid, ns)));
         let task = Task::from_parts(TaskParts {
             pid,
             group: ThreadGroup::new(),
             tgid: pid,
+            thread_pid: thread_pid.clone(),
+            tgid_pid: thread_pid,
+            nsproxy: crate::process::table::init_nsproxy().clone(),
             ppid: 0,
             kstack: Some(kstack),
             fpu: FpuState::new(),
@@ -236,6 +280,7 @@ impl Task {
             creds: Creds::default(),
             rlimits: Rlimits::default(),
             probe,
+            kthread: false,
         });
         task.context.init_user(task.kstack.as_ref().unwrap(), frame);
         Ok(Arc::new(task))
@@ -243,10 +288,14 @@ impl Task {
 
     /// CPU `cpu`'s idle task: it runs on the CPU's boot stack and halts.
     pub fn new_idle(cpu: usize) -> Arc<Task> {
+        let pid0 = Arc::new(Pid::unallocated(0, crate::process::table::init_pid_ns()));
         let t = Task::from_parts(TaskParts {
             pid: 0,
             group: ThreadGroup::new(),
             tgid: 0,
+            thread_pid: pid0.clone(),
+            tgid_pid: pid0,
+            nsproxy: crate::process::table::init_nsproxy().clone(),
             ppid: 0,
             kstack: None,
             fpu: FpuState::new(),
@@ -258,10 +307,50 @@ impl Task {
             creds: Creds::default(),
             rlimits: Rlimits::default(),
             probe: false,
+            kthread: false,
         });
         t.cpu.store(cpu as u32, Ordering::Relaxed);
         t.set_comm(b"swapper");
         Arc::new(t)
+    }
+
+    pub fn nsproxy(&self) -> Arc<NsProxy> {
+        self.nsproxy.lock().clone()
+    }
+
+    /// The PID namespace the task lives in (Linux `task_active_pid_ns`).
+    pub fn pid_ns(&self) -> &Arc<PidNamespace> {
+        self.thread_pid.ns()
+    }
+
+    /// The task's tid / its process's pid as the task itself sees them
+    /// (Linux `task_pid_vnr`, `task_tgid_vnr` of current).
+    pub fn pid_vnr(&self) -> u32 {
+        self.thread_pid.vnr()
+    }
+
+    pub fn tgid_vnr(&self) -> u32 {
+        self.tgid_pid.vnr()
+    }
+
+    /// The tid / pid as namespace `ns` sees them, 0 if invisible there (Linux
+    /// `task_pid_nr_ns`, `task_tgid_nr_ns`).
+    pub fn pid_nr_ns(&self, ns: &PidNamespace) -> u32 {
+        self.thread_pid.nr_ns(ns)
+    }
+
+    pub fn tgid_nr_ns(&self, ns: &PidNamespace) -> u32 {
+        self.tgid_pid.nr_ns(ns)
+    }
+
+    pub fn is_group_leader(&self) -> bool {
+        self.pid == self.tgid
+    }
+
+    /// The process is a namespace's init (Linux SIGNAL_UNKILLABLE): it takes
+    /// only the signals it has handlers for, and may not create siblings.
+    pub fn is_ns_init(&self) -> bool {
+        self.tgid_pid.vnr() == 1
     }
 
     pub fn sighand(&self) -> Arc<SigHand> {

@@ -19,7 +19,8 @@ pub const WNOTHREAD: u32 = 0x2000_0000;
 pub const WALL: u32 = 0x4000_0000;
 pub const WCLONE: u32 = 0x8000_0000;
 
-/// Which children a wait is for.
+/// Which children a wait is for, by initial-namespace numbers (the caller
+/// translates what the user gave; a number that names nothing matches nothing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
     Any,
@@ -29,6 +30,7 @@ pub enum Which {
 
 /// A reaped (or, with WNOWAIT, inspected) child.
 pub struct Reaped {
+    /// As the waiter's PID namespace sees it.
     pub pid: u32,
     pub uid: u32,
     pub reason: ExitReason,
@@ -54,6 +56,14 @@ fn eligible(c: &Task, which: Which, options: u32) -> bool {
 
 /// Wait for a child in `which` to exit. None with WNOHANG when none has yet.
 pub fn do_wait(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
+    let t0 = crate::arch::rdtsc();
+    let r = do_wait_inner(which, options);
+    crate::counters::global_add(crate::counters::WAIT_TSC, crate::arch::rdtsc() - t0);
+    crate::counters::global_add(crate::counters::WAIT_CALLS, 1);
+    r
+}
+
+fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
     let me = sched::current().expect("wait without a task");
     loop {
         let (any, zombie) = {
@@ -70,7 +80,8 @@ pub fn do_wait(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
             (any, zombie)
         };
         if let Some(z) = zombie {
-            let r = Reaped { pid: z.pid, uid: z.creds().uid, reason: z.exit_reason() };
+            let pid = z.tgid_nr_ns(me.pid_ns());
+            let r = Reaped { pid, uid: z.creds().uid, reason: z.exit_reason() };
             if options & WNOWAIT == 0 {
                 me.children.lock().retain(|c| !Arc::ptr_eq(c, &z));
                 table::release(&z);

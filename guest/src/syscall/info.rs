@@ -1,20 +1,36 @@
-//! uname, getrandom and resource limits.
+//! uname, sethostname, setdomainname, getrandom and resource limits.
 
 use super::{Args, SysResult};
 use crate::errno::{EINVAL, EPERM};
 use crate::process::rlimit::{Rlimit, RLIMIT_NOFILE};
+use crate::process::utsname::{check_set, UtsField};
 use crate::sched::current;
 use crate::uaccess;
 
-/// `struct utsname`: six 65-byte fields.
+/// `struct new_utsname` of the caller's UTS namespace: six 65-byte fields.
 pub fn uname(a: &Args) -> SysResult {
-    let mut buf = [0u8; 65 * 6];
-    let fields: [&[u8]; 6] =
-        [b"Linux", b"kvmfork", b"6.1.0-kvmfork", b"#1 SMP", b"x86_64", b"(none)"];
-    for (i, f) in fields.iter().enumerate() {
-        buf[65 * i..65 * i + f.len()].copy_from_slice(f);
-    }
-    uaccess::write_bytes(a.u(0), &buf).map(|_| 0)
+    let name = current().unwrap().nsproxy().uts_ns.name();
+    uaccess::write_bytes(a.u(0), &name.bytes()).map(|_| 0)
+}
+
+/// `sethostname(name, len)` in the caller's UTS namespace.
+pub fn sethostname(a: &Args) -> SysResult {
+    set_utsname(a, UtsField::Nodename)
+}
+
+/// `setdomainname(name, len)` in the caller's UTS namespace.
+pub fn setdomainname(a: &Args) -> SysResult {
+    set_utsname(a, UtsField::Domainname)
+}
+
+/// Linux's order: EPERM without CAP_SYS_ADMIN (here: root), EINVAL for a
+/// length above 64 (or negative), EFAULT for the bytes; no NUL is needed.
+fn set_utsname(a: &Args, which: UtsField) -> SysResult {
+    let t = current().unwrap();
+    let len = check_set(a.i32(1), t.creds().euid == 0)?;
+    let name = uaccess::read_bytes(a.u(0), len)?;
+    t.nsproxy().uts_ns.set(which, &name);
+    Ok(0)
 }
 
 const GRND_NONBLOCK: u32 = 1;
@@ -50,7 +66,7 @@ fn rlimit_words(r: Rlimit) -> [u64; 2] {
 pub fn prlimit64(a: &Args) -> SysResult {
     let t = current().unwrap();
     let pid = a.i32(0);
-    if pid != 0 && pid as u32 != t.tgid {
+    if pid != 0 && pid as u32 != t.tgid_vnr() {
         return Err(crate::errno::ESRCH);
     }
     let resource = a.u32(1) as usize;

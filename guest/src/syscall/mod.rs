@@ -5,6 +5,7 @@ pub mod futex;
 mod info;
 mod mm;
 mod process;
+mod sched;
 mod time;
 
 use crate::arch::TrapFrame;
@@ -116,6 +117,21 @@ pub mod nr {
     pub const RT_SIGRETURN: u64 = 15;
     pub const RT_SIGPENDING: u64 = 127;
     pub const SIGALTSTACK: u64 = 131;
+    pub const GETPRIORITY: u64 = 140;
+    pub const SETPRIORITY: u64 = 141;
+    pub const SCHED_SETPARAM: u64 = 142;
+    pub const SCHED_GETPARAM: u64 = 143;
+    pub const SCHED_SETSCHEDULER: u64 = 144;
+    pub const SCHED_GETSCHEDULER: u64 = 145;
+    pub const SCHED_GET_PRIORITY_MAX: u64 = 146;
+    pub const SCHED_GET_PRIORITY_MIN: u64 = 147;
+    pub const SCHED_RR_GET_INTERVAL: u64 = 148;
+    pub const SCHED_SETAFFINITY: u64 = 203;
+    pub const SCHED_GETAFFINITY: u64 = 204;
+    pub const GETCPU: u64 = 309;
+    pub const SETHOSTNAME: u64 = 170;
+    pub const SETDOMAINNAME: u64 = 171;
+    pub const UNSHARE: u64 = 272;
 }
 
 /// Run the system call in `frame` (number in rax, arguments in rdi, rsi, rdx,
@@ -181,11 +197,26 @@ fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         TKILL => process::tkill(a),
         TGKILL => process::tgkill(a),
         UNAME => info::uname(a),
+        SETHOSTNAME => info::sethostname(a),
+        SETDOMAINNAME => info::setdomainname(a),
+        UNSHARE => process::unshare(a),
         GETRANDOM => info::getrandom(a),
         PRLIMIT64 => info::prlimit64(a),
         GETRLIMIT => info::getrlimit(a),
         SETRLIMIT => info::setrlimit(a),
-        SCHED_YIELD => Ok(0),
+        SCHED_YIELD => sched::sched_yield(),
+        SCHED_SETPARAM => sched::sched_setparam(a),
+        SCHED_GETPARAM => sched::sched_getparam(a),
+        SCHED_SETSCHEDULER => sched::sched_setscheduler(a),
+        SCHED_GETSCHEDULER => sched::sched_getscheduler(a),
+        SCHED_GET_PRIORITY_MAX => sched::sched_get_priority_max(a),
+        SCHED_GET_PRIORITY_MIN => sched::sched_get_priority_min(a),
+        SCHED_RR_GET_INTERVAL => sched::sched_rr_get_interval(a),
+        SCHED_SETAFFINITY => sched::sched_setaffinity(a),
+        SCHED_GETAFFINITY => sched::sched_getaffinity(a),
+        GETCPU => sched::getcpu(a),
+        GETPRIORITY => sched::getpriority(a),
+        SETPRIORITY => sched::setpriority(a),
         CLOCK_GETTIME => time::clock_gettime(a),
         CLOCK_GETRES => time::clock_getres(a),
         GETTIMEOFDAY => time::gettimeofday(a),

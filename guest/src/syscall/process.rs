@@ -26,17 +26,36 @@ pub fn exit_group(a: &Args) -> SysResult {
     crate::process::exit::do_group_exit(ExitReason::Exited(a.u(0) as u8))
 }
 
+// Pids are what the caller's PID namespace sees (Linux `task_tgid_vnr` and
+// friends): a task outside it, such as a namespace init's parent, is 0.
+
 pub fn getpid() -> SysResult {
-    Ok(task().tgid as u64)
+    Ok(task().tgid_vnr() as u64)
 }
 
 pub fn getppid() -> SysResult {
-    Ok(task().ppid.load(Ordering::Relaxed) as u64)
+    let me = task();
+    let parent = table::find(me.ppid.load(Ordering::Relaxed));
+    Ok(parent.map_or(0, |p| p.tgid_nr_ns(me.pid_ns())) as u64)
 }
 
 pub fn gettid() -> SysResult {
-    Ok(task().pid as u64)
+    Ok(task().pid_vnr() as u64)
 }
+
+/// The task numbered `nr` in the caller's PID namespace.
+fn find_vpid(me: &Task, nr: i32) -> Option<alloc::sync::Arc<Task>> {
+    u32::try_from(nr).ok().and_then(|nr| table::find_in(me.pid_ns(), nr))
+}
+
+/// The initial-namespace number of what the caller calls `nr` (a pid, a
+/// process group): NOBODY if its namespace has no such number.
+fn global_of(me: &Task, nr: u32) -> u32 {
+    me.pid_ns().find(nr).unwrap_or(NOBODY)
+}
+
+/// A number no pid has (pid_max is far below): matches no task or group.
+const NOBODY: u32 = u32::MAX;
 
 pub fn getuid() -> SysResult {
     Ok(task().creds().uid as u64)
@@ -96,7 +115,7 @@ pub fn setgid(a: &Args) -> SysResult {
 pub fn set_tid_address(a: &Args) -> SysResult {
     let t = task();
     t.clear_child_tid.store(a.u(0), Ordering::Relaxed);
-    Ok(t.pid as u64)
+    Ok(t.pid_vnr() as u64)
 }
 
 const ARCH_SET_GS: u64 = 0x1001;
@@ -214,15 +233,96 @@ pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
     kernel_clone(&args, frame)
 }
 
+/// unshare(flags) (Linux `ksys_unshare`): a private copy of the fd table
+/// (CLONE_FILES) or of cwd/root/umask (CLONE_FS) when shared, new UTS or PID
+/// namespaces (root only; CLONE_NEWPID is for the caller's next child, which
+/// becomes its pid 1). CLONE_THREAD, CLONE_SIGHAND and CLONE_VM are accepted
+/// only when nothing is shared; namespaces this kernel lacks are EINVAL.
+pub fn unshare(a: &Args) -> SysResult {
+    use crate::process::clone_flags::*;
+    let mut flags = a.u(0);
+    if flags & CLONE_NEWUSER != 0 {
+        flags |= CLONE_THREAD | CLONE_FS;
+    }
+    if flags & CLONE_VM != 0 {
+        flags |= CLONE_SIGHAND;
+    }
+    if flags & CLONE_SIGHAND != 0 {
+        flags |= CLONE_THREAD;
+    }
+    if flags & CLONE_NEWNS != 0 {
+        flags |= CLONE_FS;
+    }
+    // check_unshare_flags
+    let known = CLONE_THREAD
+        | CLONE_FS
+        | CLONE_NEWNS
+        | CLONE_SIGHAND
+        | CLONE_VM
+        | CLONE_FILES
+        | CLONE_SYSVSEM
+        | CLONE_NEWUTS
+        | CLONE_NEWIPC
+        | CLONE_NEWNET
+        | CLONE_NEWUSER
+        | CLONE_NEWPID
+        | CLONE_NEWCGROUP
+        | CLONE_NEWTIME;
+    if flags & !known != 0 {
+        return Err(EINVAL);
+    }
+    let me = task();
+    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0
+        && me.group.live.load(Ordering::Acquire) > 1
+    {
+        return Err(EINVAL);
+    }
+    // (The task's own reference plus the one taken here: more means shared.)
+    if flags & (CLONE_SIGHAND | CLONE_VM) != 0 && alloc::sync::Arc::strong_count(&me.sighand()) > 2
+    {
+        return Err(EINVAL);
+    }
+    if flags & CLONE_VM != 0 && me.mm().is_some_and(|mm| alloc::sync::Arc::strong_count(&mm) > 2) {
+        return Err(EINVAL);
+    }
+    let fs = me.fs();
+    let new_fs = (flags & CLONE_FS != 0 && alloc::sync::Arc::strong_count(&fs) > 2)
+        .then(|| alloc::sync::Arc::new(fs.duplicate()));
+    let files = me.files();
+    let new_files = (flags & CLONE_FILES != 0 && alloc::sync::Arc::strong_count(&files) > 2)
+        .then(|| alloc::sync::Arc::new(files.duplicate()));
+    let capable = me.creds().euid == 0;
+    if flags & UNSUPPORTED_NAMESPACES != 0 {
+        return Err(if capable { EINVAL } else { EPERM });
+    }
+    let new_ns = crate::process::nsproxy::unshare_nsproxy_namespaces(
+        flags,
+        &me.nsproxy(),
+        me.pid_ns(),
+        capable,
+    )?;
+    if let Some(fs) = new_fs {
+        *me.fs.lock() = fs;
+    }
+    if let Some(files) = new_files {
+        *me.files.lock() = files;
+    }
+    if let Some(ns) = new_ns {
+        *me.nsproxy.lock() = ns;
+    }
+    Ok(0)
+}
+
 // ---- waiting --------------------------------------------------------------
 
 fn which_for_wait4(pid: i32) -> Result<Which, Errno> {
+    let me = task();
     Ok(match pid {
         i32::MIN => return Err(ESRCH),
         -1 => Which::Any,
-        0 => Which::Pgid(task().pgid.load(Ordering::Relaxed)),
-        p if p < -1 => Which::Pgid((-p) as u32),
-        p => Which::Pid(p as u32),
+        0 => Which::Pgid(me.pgid.load(Ordering::Relaxed)),
+        p if p < -1 => Which::Pgid(global_of(&me, (-p) as u32)),
+        p => Which::Pid(global_of(&me, p as u32)),
     })
 }
 
@@ -279,13 +379,15 @@ pub fn waitid(a: &Args) -> SysResult {
     }
     // The id is a pid_t: P_PID needs one > 0, P_PGID one >= 0 (0: own group).
     let id = id as i32;
+    let me = task();
     let which = match idtype {
         P_ALL => Which::Any,
-        P_PID if id > 0 => Which::Pid(id as u32),
-        P_PGID if id > 0 => Which::Pgid(id as u32),
-        P_PGID if id == 0 => Which::Pgid(task().pgid.load(Ordering::Relaxed)),
+        P_PID if id > 0 => Which::Pid(global_of(&me, id as u32)),
+        P_PGID if id > 0 => Which::Pgid(global_of(&me, id as u32)),
+        P_PGID if id == 0 => Which::Pgid(me.pgid.load(Ordering::Relaxed)),
         _ => return Err(EINVAL),
     };
+    drop(me);
     let r = if options & wait::WEXITED != 0 { wait::do_wait(which, options)? } else { None };
     if infop != 0 {
         // siginfo_t for SIGCHLD: si_signo, si_errno, si_code, then si_pid, si_uid, si_status.
@@ -310,15 +412,15 @@ pub fn waitid(a: &Args) -> SysResult {
 // ---- process groups and sessions ------------------------------------------
 
 pub fn getpgid(a: &Args) -> SysResult {
-    let pid = a.i32(0);
-    let t = if pid == 0 { task() } else { table::find(pid as u32).ok_or(ESRCH)? };
-    Ok(t.pgid.load(Ordering::Relaxed) as u64)
+    let (me, pid) = (task(), a.i32(0));
+    let t = if pid == 0 { me.clone() } else { find_vpid(&me, pid).ok_or(ESRCH)? };
+    Ok(table::nr_in(t.pgid.load(Ordering::Relaxed), me.pid_ns()) as u64)
 }
 
 pub fn getsid(a: &Args) -> SysResult {
-    let pid = a.i32(0);
-    let t = if pid == 0 { task() } else { table::find(pid as u32).ok_or(ESRCH)? };
-    Ok(t.sid.load(Ordering::Relaxed) as u64)
+    let (me, pid) = (task(), a.i32(0));
+    let t = if pid == 0 { me.clone() } else { find_vpid(&me, pid).ok_or(ESRCH)? };
+    Ok(table::nr_in(t.sid.load(Ordering::Relaxed), me.pid_ns()) as u64)
 }
 
 /// setpgid(pid, pgid): self or a child, within the caller's session.
@@ -328,10 +430,10 @@ pub fn setpgid(a: &Args) -> SysResult {
         return Err(EINVAL);
     }
     let me = task();
-    let target = if pid == 0 || pid as u32 == me.tgid {
+    let target = if pid == 0 || pid as u32 == me.tgid_vnr() {
         me.clone()
     } else {
-        table::find(pid as u32).ok_or(ESRCH)?
+        find_vpid(&me, pid).ok_or(ESRCH)?
     };
     if target.tgid != me.tgid && target.ppid.load(Ordering::Relaxed) != me.tgid {
         return Err(ESRCH);
@@ -339,7 +441,7 @@ pub fn setpgid(a: &Args) -> SysResult {
     if target.sid.load(Ordering::Relaxed) == target.tgid {
         return Err(EPERM); // a session leader
     }
-    let pgid = if pgid == 0 { target.tgid } else { pgid as u32 };
+    let pgid = if pgid == 0 { target.tgid } else { global_of(&me, pgid as u32) };
     // Joining another group: it must exist in the same session.
     let sid = target.sid.load(Ordering::Relaxed);
     if pgid != target.tgid
@@ -349,7 +451,9 @@ pub fn setpgid(a: &Args) -> SysResult {
     {
         return Err(EPERM);
     }
-    target.pgid.store(pgid, Ordering::Relaxed);
+    if target.pgid.load(Ordering::Relaxed) != pgid {
+        table::change_pgrp(&target, pgid);
+    }
     Ok(0)
 }
 
@@ -362,9 +466,9 @@ pub fn setsid() -> SysResult {
     {
         return Err(EPERM); // already a process group leader
     }
-    me.sid.store(pid, Ordering::Relaxed);
-    me.pgid.store(pid, Ordering::Relaxed);
-    Ok(pid as u64)
+    table::change_session(&me, pid);
+    table::change_pgrp(&me, pid);
+    Ok(me.tgid_vnr() as u64)
 }
 
 const PR_SET_NAME: u64 = 15;
@@ -503,47 +607,80 @@ fn may_signal(me: &Task, target: &Task) -> bool {
     c.euid == 0 || c.euid == t.uid || c.euid == t.suid || c.uid == t.uid || c.uid == t.suid
 }
 
+/// What a signal from `me` to `target` carries (Linux `prepare_kill_siginfo`
+/// and `send_signal_locked`): the sender's pid as it sees itself, or 0 and
+/// forced (a namespace init then takes SIGKILL) when the sender is outside the
+/// target's PID namespace, in an ancestor.
+fn kill_info(me: &Task, target: &Task, code: i32) -> (crate::process::signal::SigInfo, bool) {
+    let outside = me.pid_nr_ns(target.pid_ns()) == 0;
+    let info = crate::process::signal::SigInfo {
+        code,
+        pid: if outside { 0 } else { me.tgid_vnr() },
+        uid: me.creds().uid,
+        ..Default::default()
+    };
+    (info, outside)
+}
+
 pub fn kill(a: &Args) -> SysResult {
+    use crate::process::signal::{send_group_signal, send_signal_force, SI_USER};
     let (pid, sig) = (a.i32(0), valid_signal(a.i32(1))?);
     let me = task();
+    if pid > 0 {
+        // The process of the task numbered `pid` (a thread's tid names its process).
+        let t = find_vpid(&me, pid).and_then(|t| table::find(t.tgid)).ok_or(ESRCH)?;
+        if !may_signal(&me, &t) {
+            return Err(EPERM);
+        }
+        if sig != 0 && !t.exited.load(Ordering::Relaxed) {
+            let (info, force) = kill_info(&me, &t, SI_USER);
+            send_signal_force(&t, sig, info, force);
+        }
+        return Ok(0);
+    }
+    if pid == i32::MIN {
+        return Err(ESRCH);
+    }
+    // Several processes: under the task-list lock, so that a fork in progress
+    // in one of them passes the signal on to its child (Linux `kill_pgrp`).
+    let _tasklist = table::TASKLIST.lock();
+    let ns = me.pid_ns().clone();
     let targets: alloc::vec::Vec<_> = match pid {
-        p if p > 0 => table::find(p as u32).filter(|t| t.tgid == t.pid).into_iter().collect(),
         0 => {
             let g = me.pgid.load(Ordering::Relaxed);
             table::all()
                 .into_iter()
-                .filter(|t| t.tgid == t.pid && t.pgid.load(Ordering::Relaxed) == g)
+                .filter(|t| t.is_group_leader() && t.pgid.load(Ordering::Relaxed) == g)
                 .collect()
         }
+        // Every process the caller's namespace sees but its init and the caller.
         -1 => table::all()
             .into_iter()
-            .filter(|t| t.tgid == t.pid && t.pid != 1 && t.tgid != me.tgid)
+            .filter(|t| t.is_group_leader() && t.tgid_nr_ns(&ns) > 1 && t.tgid != me.tgid)
             .collect(),
-        i32::MIN => return Err(ESRCH),
-        p => table::all()
-            .into_iter()
-            .filter(|t| t.tgid == t.pid && t.pgid.load(Ordering::Relaxed) == (-p) as u32)
-            .collect(),
+        p => {
+            let g = global_of(&me, (-p) as u32);
+            table::all()
+                .into_iter()
+                .filter(|t| t.is_group_leader() && t.pgid.load(Ordering::Relaxed) == g)
+                .collect()
+        }
     };
     if targets.is_empty() {
         return Err(ESRCH);
     }
-    let info = crate::process::signal::SigInfo {
-        code: crate::process::signal::SI_USER,
-        pid: me.tgid,
-        uid: me.creds().uid,
-        ..Default::default()
-    };
     let mut sent = false;
     for t in &targets {
         if may_signal(&me, t) {
             sent = true;
             if sig != 0 && !t.exited.load(Ordering::Relaxed) {
-                crate::process::signal::send_signal_info(t, sig, info);
+                let (info, force) = kill_info(&me, t, SI_USER);
+                send_group_signal(t, sig, info, force);
             }
         }
     }
-    if sent {
+    // kill(-1) succeeds if there was anyone to try (Linux).
+    if sent || pid == -1 {
         Ok(0)
     } else {
         Err(EPERM)
@@ -555,22 +692,17 @@ pub fn tkill(a: &Args) -> SysResult {
     if tid <= 0 {
         return Err(EINVAL);
     }
-    let t = table::find(tid as u32).ok_or(ESRCH)?;
+    let me = task();
+    let t = find_vpid(&me, tid).ok_or(ESRCH)?;
     if sig != 0 {
-        send_signal_tkill(&t, sig);
+        send_signal_tkill(&me, &t, sig);
     }
     Ok(0)
 }
 
-fn send_signal_tkill(t: &alloc::sync::Arc<Task>, sig: u8) {
-    let me = task();
-    let info = crate::process::signal::SigInfo {
-        code: crate::process::signal::SI_TKILL,
-        pid: me.tgid,
-        uid: me.creds().uid,
-        ..Default::default()
-    };
-    crate::process::signal::send_signal_info(t, sig, info);
+fn send_signal_tkill(me: &Task, t: &alloc::sync::Arc<Task>, sig: u8) {
+    let (info, force) = kill_info(me, t, crate::process::signal::SI_TKILL);
+    crate::process::signal::send_signal_force(t, sig, info, force);
 }
 
 pub fn tgkill(a: &Args) -> SysResult {
@@ -578,9 +710,11 @@ pub fn tgkill(a: &Args) -> SysResult {
     if tgid <= 0 || tid <= 0 {
         return Err(EINVAL);
     }
-    let t = table::find(tid as u32).filter(|t| t.tgid == tgid as u32).ok_or(ESRCH)?;
+    let me = task();
+    let t = find_vpid(&me, tid).filter(|t| t.tgid_nr_ns(me.pid_ns()) == tgid as u32);
+    let t = t.ok_or(ESRCH)?;
     if sig != 0 {
-        send_signal_tkill(&t, sig);
+        send_signal_tkill(&me, &t, sig);
     }
     Ok(0)
 }

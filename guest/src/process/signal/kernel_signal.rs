@@ -16,6 +16,10 @@ use crate::process::{ExitReason, Task};
 /// handler has SA_RESTART (Linux ERESTARTSYS); user space sees EINTR otherwise.
 pub const ERESTARTSYS: Errno = 512;
 
+/// Internal: a fork that found a signal pending; it is made again after the
+/// signal is handled, whatever the handler's SA_RESTART (Linux ERESTARTNOINTR).
+pub const ERESTARTNOINTR: Errno = 513;
+
 fn disposition_ignores(task: &Task, sig: u8) -> bool {
     let a = task.sighand().action(sig);
     a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
@@ -24,27 +28,58 @@ fn disposition_ignores(task: &Task, sig: u8) -> bool {
 /// Send `sig` to `task` (kill, tgkill, exit signals; Linux `send_signal`).
 /// Ignored signals are dropped unless blocked; SIGKILL ends the task at once.
 pub fn send_signal_info(task: &Arc<Task>, sig: u8, info: SigInfo) {
-    if sig == 0 || sig > NSIG {
-        return;
+    send_signal_force(task, sig, info, info.code == SI_KERNEL);
+}
+
+/// `send_signal_info` where `force` says the signal comes from the kernel or
+/// from an ancestor PID namespace of the target's (Linux `send_signal_locked`):
+/// only then does a namespace's init take SIGKILL. Returns whether the signal
+/// was queued (not ignored).
+pub fn send_signal_force(task: &Arc<Task>, sig: u8, info: SigInfo, force: bool) -> bool {
+    // Kernel threads take no signals (Linux `ignore_signals` in kthreadd).
+    if sig == 0 || sig > NSIG || task.kthread {
+        return false;
+    }
+    let blocked = task.blocked.load(Ordering::Relaxed) & sigbit(sig) != 0;
+    // A namespace's init (SIGNAL_UNKILLABLE) ignores signals it has no handler
+    // for, SIGKILL and SIGSTOP included unless forced from outside; the initial
+    // namespace's init never takes those two (Linux `sig_task_ignored`). A
+    // blocked signal is queued all the same (its handler may change).
+    if task.is_ns_init() && !blocked {
+        let kernel_only = sig == SIGKILL || sig == SIGSTOP;
+        let global_init = task.tgid == 1;
+        if global_init && kernel_only {
+            return false;
+        }
+        if task.sighand().action(sig).handler == SIG_DFL && !(force && kernel_only) {
+            return false;
+        }
     }
     if sig == SIGKILL {
         task.fatal_signal.store(SIGKILL as u32, Ordering::Relaxed);
         crate::sched::wake_up(task);
-        return;
+        return true;
     }
-    let blocked = task.blocked.load(Ordering::Relaxed) & sigbit(sig) != 0;
     if disposition_ignores(task, sig) && !blocked {
-        return;
-    }
-    // Init ignores signals it has no handler for (Linux SIGNAL_UNKILLABLE);
-    // a blocked one is queued all the same (its handler may change).
-    if task.pid == 1 && !blocked && task.sighand().action(sig).handler == SIG_DFL {
-        return;
+        return false;
     }
     task.siginfo.lock()[sig as usize] = info;
     task.pending.fetch_or(sigbit(sig), Ordering::AcqRel);
     if !blocked {
         crate::sched::wake_up(task);
+    }
+    true
+}
+
+/// Send `sig` to process `task` as part of a signal to several processes
+/// (kill(0), kill(-pgrp), kill(-1), a namespace's end; Linux PIDTYPE_PGID and
+/// PIDTYPE_MAX): a fork in progress in that process gives it to its child too
+/// (the `multiprocess` delayed sets). The caller holds `table::TASKLIST`.
+pub fn send_group_signal(task: &Arc<Task>, sig: u8, info: SigInfo, force: bool) {
+    if send_signal_force(task, sig, info, force) {
+        for d in task.group.multiprocess.lock().iter() {
+            d.fetch_or(sigbit(sig), Ordering::AcqRel);
+        }
     }
 }
 
@@ -107,7 +142,7 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> bool {
     if action.handler == SIG_DFL {
         match default_action(sig) {
             DefaultAction::Terminate | DefaultAction::CoreDump => {
-                if task.pid == 1 && task.fatal_signal.load(Ordering::Relaxed) == 0 {
+                if task.is_ns_init() && task.fatal_signal.load(Ordering::Relaxed) == 0 {
                     return true;
                 }
                 crate::process::exit::do_group_exit(death_reason(sig))
@@ -132,7 +167,8 @@ fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&Si
     if !task.restart_pending.swap(false, Ordering::AcqRel) {
         return;
     }
-    if action.is_some_and(|a| a.flags & SA_RESTART == 0) {
+    let nointr = task.restart_nointr.swap(false, Ordering::AcqRel);
+    if !nointr && action.is_some_and(|a| a.flags & SA_RESTART == 0) {
         frame.rax = (-(crate::errno::EINTR as i64)) as u64;
         return;
     }
