@@ -28,15 +28,18 @@
 pub mod abi;
 pub mod calls;
 pub mod check;
+pub mod coord;
 pub mod errno;
 pub mod io;
 pub mod nr;
 pub mod rt;
+pub mod sched;
 pub mod syscall;
 
 pub use abi::*;
 pub use calls::*;
 pub use check::Checker;
+pub use coord::*;
 pub use errno::Errno;
 pub use io::Bytes;
 #[cfg(target_os = "none")]

@@ -27,6 +27,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     statuses(&mut c);
     cow_private(&mut c);
     kernel_write_cow(&mut c);
+    kernel_write_cow_parent(&mut c);
     shared_mapping(&mut c);
     fds(&mut c);
     wnohang(&mut c);
@@ -91,68 +92,6 @@ fn expect_bits(c: &mut Checker, pid: usize, names: &[&str]) {
     for (i, n) in names.iter().enumerate() {
         c.check(n, bits & (1 << i) == 0);
     }
-}
-
-fn pipe() -> [i32; 2] {
-    pipe2(O_CLOEXEC).unwrap_or([-1, -1])
-}
-
-fn close_all(fds: &[i32]) {
-    for &fd in fds {
-        let _ = close(fd);
-    }
-}
-
-fn put_u32(fd: i32, v: u32) -> bool {
-    write(fd, &v.to_ne_bytes()) == Ok(4)
-}
-
-fn get_u32(fd: i32) -> Option<u32> {
-    let mut b = [0u8; 4];
-    let mut n = 0;
-    while n < 4 {
-        match read(fd, &mut b[n..]) {
-            Ok(0) | Err(_) => return None,
-            Ok(k) => n += k,
-        }
-    }
-    Some(u32::from_ne_bytes(b))
-}
-
-fn put_byte(fd: i32, b: u8) -> bool {
-    write(fd, &[b]) == Ok(1)
-}
-
-fn get_byte(fd: i32) -> Option<u8> {
-    let mut b = [0u8; 1];
-    match read(fd, &mut b) {
-        Ok(1) => Some(b[0]),
-        _ => None,
-    }
-}
-
-/// Blocks until `fd` has data or EOF (a child waiting for its parent).
-fn wait_on(fd: i32) {
-    let _ = get_byte(fd);
-}
-
-/// Whether `cond` becomes true within 2 s (polled every millisecond): for a
-/// state the kernel reaches a moment after what the program can wait for.
-fn eventually(cond: impl Fn() -> bool) -> bool {
-    let deadline = monotonic_ns() + 2_000_000_000;
-    loop {
-        if cond() {
-            return true;
-        }
-        if monotonic_ns() > deadline {
-            return false;
-        }
-        let _ = nanosleep(&Timespec::from_nanos(1_000_000), None);
-    }
-}
-
-fn pid() -> usize {
-    getpid().unwrap_or(0)
 }
 
 /// `prefix` followed by the decimal `n`, NUL-terminated, in `buf`.
@@ -507,6 +446,59 @@ fn kernel_write_cow(c: &mut Checker) {
             );
         }
         Err(e) => c.fail("kernel write: fork", e),
+    }
+    close_all(&[r, w]);
+    // SAFETY: only this test used the page.
+    let _ = unsafe { munmap(page as usize, PAGE_SIZE) };
+}
+
+/// The other way round: the kernel writes into the parent's copy-on-write page
+/// (read(2) from a pipe) while the child still shares it.
+fn kernel_write_cow_parent(c: &mut Checker) {
+    let prot = PROT_READ | PROT_WRITE;
+    // SAFETY: a fresh private anonymous page that nothing else uses.
+    let page = match unsafe { mmap(0, PAGE_SIZE, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) } {
+        Ok(a) => a as *mut u8,
+        Err(e) => {
+            c.fail("kernel write in the parent: mmap", e);
+            return;
+        }
+    };
+    // SAFETY: page is PAGE_SIZE writable bytes that only this test uses.
+    unsafe { core::ptr::write_bytes(page, b'q', PAGE_SIZE) };
+    let [r, w] = pipe();
+    let [go_r, go_w] = pipe();
+    let _ = write(w, b"kernel-written-3");
+    match fork() {
+        Ok(0) => {
+            let _ = close(go_w);
+            wait_on(go_r); // the parent's read has filled its copy
+                           // SAFETY: page has PAGE_SIZE readable bytes in our copy.
+            let untouched =
+                (0..PAGE_SIZE).all(|i| unsafe { core::ptr::read_volatile(page.add(i)) } == b'q');
+            exit_group(if untouched { 0 } else { 1 })
+        }
+        Ok(child) => {
+            let _ = close(go_r);
+            // SAFETY: the first 16 bytes of the page, ours to fill.
+            let dst = unsafe { core::slice::from_raw_parts_mut(page, 16) };
+            let filled = read(r, dst) == Ok(16) && dst == b"kernel-written-3";
+            // SAFETY: page has PAGE_SIZE readable bytes.
+            let rest =
+                (16..PAGE_SIZE).all(|i| unsafe { core::ptr::read_volatile(page.add(i)) } == b'q');
+            c.check("read() in the parent fills its copy of a copy-on-write page", filled && rest);
+            let _ = close(go_w);
+            expect_status(
+                c,
+                "read() into a copy-on-write page in the parent leaves the child's page",
+                child,
+                WaitStatus::Exited(0),
+            );
+        }
+        Err(e) => {
+            c.fail("kernel write in the parent: fork", e);
+            close_all(&[go_r, go_w]);
+        }
     }
     close_all(&[r, w]);
     // SAFETY: only this test used the page.

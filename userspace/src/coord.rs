@@ -1,0 +1,85 @@
+//! Coordinating the processes of a test program: pipes that carry "go" bytes
+//! and small reports between parent and child, polling for a state the kernel
+//! reaches a moment after what a program can wait for, and reaping.
+
+use crate::abi::{Timespec, WaitStatus, O_CLOEXEC};
+use crate::calls::{close, getpid, monotonic_ns, nanosleep, pipe2, read, wait4, write};
+
+/// A close-on-exec pipe, `[read end, write end]` (`[-1, -1]` if it failed: the
+/// checks that use it then fail visibly).
+pub fn pipe() -> [i32; 2] {
+    pipe2(O_CLOEXEC).unwrap_or([-1, -1])
+}
+
+pub fn close_all(fds: &[i32]) {
+    for &fd in fds {
+        let _ = close(fd);
+    }
+}
+
+pub fn put_byte(fd: i32, b: u8) -> bool {
+    write(fd, &[b]) == Ok(1)
+}
+
+pub fn get_byte(fd: i32) -> Option<u8> {
+    let mut b = [0u8; 1];
+    match read(fd, &mut b) {
+        Ok(1) => Some(b[0]),
+        _ => None,
+    }
+}
+
+pub fn put_u32(fd: i32, v: u32) -> bool {
+    write(fd, &v.to_ne_bytes()) == Ok(4)
+}
+
+pub fn get_u32(fd: i32) -> Option<u32> {
+    let mut b = [0u8; 4];
+    let mut n = 0;
+    while n < 4 {
+        match read(fd, &mut b[n..]) {
+            Ok(0) | Err(_) => return None,
+            Ok(k) => n += k,
+        }
+    }
+    Some(u32::from_ne_bytes(b))
+}
+
+/// Block until `fd` has a byte or reaches end of file (a child waiting for its
+/// parent's go, or for the parent to die).
+pub fn wait_on(fd: i32) {
+    let _ = get_byte(fd);
+}
+
+/// Sleep one millisecond.
+pub fn nap() {
+    let _ = nanosleep(&Timespec::from_nanos(1_000_000), None);
+}
+
+/// Whether `cond` becomes true within 2 s (polled every millisecond).
+pub fn eventually(cond: impl Fn() -> bool) -> bool {
+    let deadline = monotonic_ns() + 2_000_000_000;
+    loop {
+        if cond() {
+            return true;
+        }
+        if monotonic_ns() > deadline {
+            return false;
+        }
+        nap();
+    }
+}
+
+/// Reap `pid`: its status, or None if something else (or nothing) was reaped.
+pub fn reap(pid: usize) -> Option<WaitStatus> {
+    let mut st = 0;
+    match wait4(pid as i32, Some(&mut st), 0) {
+        Ok(p) if p == pid => Some(WaitStatus::from_raw(st)),
+        _ => None,
+    }
+}
+
+/// This process's pid (0 if getpid failed, which it cannot).
+pub fn pid() -> usize {
+    getpid().unwrap_or(0)
+}
