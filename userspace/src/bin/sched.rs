@@ -71,7 +71,20 @@ fn main(args: Args, _env: Env) -> i32 {
             return 2;
         }
     }
+    settled_snapshot();
     c.status()
+}
+
+/// In the guest: once every other task has had time to finish switching out
+/// (200 ms), snapshot the counters as `end`, so that the test can check the
+/// run-queue accounting at a quiet moment (only this task runnable). On Linux
+/// there is no /dev/counters and nothing happens.
+fn settled_snapshot() {
+    if let Ok(fd) = openat(AT_FDCWD, c"/dev/counters", O_WRONLY, 0) {
+        let _ = nanosleep(&Timespec::from_nanos(200_000_000), None);
+        let _ = write(fd as i32, b"snapshot end");
+        let _ = close(fd as i32);
+    }
 }
 
 // ---- helpers ------------------------------------------------------------------
