@@ -19,6 +19,8 @@ use crate::syscall::SysResult;
 const PIE_BASE: u64 = 0x0000_5555_5555_4000;
 /// argv + envp strings may take a quarter of the stack limit (Linux `bprm_stack_limits`).
 const ARG_MAX: usize = (STACK_MAX / 4) as usize;
+/// Stack beyond the arguments that a new program starts with (Linux `stack_expand`).
+const STACK_EXPAND: u64 = 128 << 10;
 const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
 
 /// A program ready to run: its address space and first user registers.
@@ -94,7 +96,6 @@ pub fn load_program(
     } else {
         Prot::READ | Prot::WRITE
     };
-    mm.map_anon(STACK_TOP - STACK_MAX, STACK_TOP, stack_prot, VmFlags::GROWSDOWN).map_err(oom)?;
     let mut auxv: Vec<(u64, u64)> = img.auxv().to_vec();
     auxv.extend_from_slice(&[
         (stack::AT_PAGESZ, PAGE_SIZE),
@@ -115,6 +116,11 @@ pub fn load_program(
     let envp_refs: Vec<&[u8]> = envp.iter().map(|a| a.as_slice()).collect();
     let st = build_stack(STACK_TOP, &argv_refs, &envp_refs, &auxv, random, ARG_MAX)
         .map_err(|e| err(e, "arguments too long"))?;
+    // The stack area covers the arguments and 128 KiB more (Linux
+    // `setup_arg_pages`, `stack_expand`) and grows down on demand up to
+    // STACK_MAX (`expand_stack`): fork and exit then walk only the part in use.
+    let initial = (page_up(STACK_TOP - st.rsp) + STACK_EXPAND).min(STACK_MAX);
+    mm.map_anon(STACK_TOP - initial, STACK_TOP, stack_prot, VmFlags::GROWSDOWN).map_err(oom)?;
     mm.populate(st.rsp, &st.image).map_err(oom)?;
 
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path).to_vec();

@@ -48,6 +48,24 @@ fn reaped(c: &mut Checker, name: &str, pid: usize) {
     c.check(name, matches!(reap(pid), Some(WaitStatus::Exited(0))));
 }
 
+/// The stack grows down on demand, far past what a new program starts with
+/// (1 MiB below the current frame), and fork copies the grown part.
+fn grown_stack(c: &mut Checker) {
+    let mut here = 0u64;
+    let deep = ((&mut here as *mut u64 as usize - (1 << 20)) & !7) as *mut u64;
+    // SAFETY: 1 MiB below the stack pointer is inside the 8 MiB stack limit
+    // (RLIMIT_STACK) and nothing else of this program lives there.
+    unsafe { deep.write_volatile(0x5eed) };
+    // SAFETY: as above.
+    c.check("the stack grows 1 MiB down on demand", unsafe { deep.read_volatile() } == 0x5eed);
+    match fork() {
+        // SAFETY: the child has a copy of the grown stack.
+        Ok(0) => exit_group(if unsafe { deep.read_volatile() } == 0x5eed { 0 } else { 1 }),
+        Ok(pid) => reaped(c, "a child sees the grown stack", pid),
+        Err(e) => c.fail("fork after growing the stack", e),
+    }
+}
+
 fn main(_args: Args, _env: Env) -> i32 {
     let mut c = Checker::new();
     let len = TABLES * TABLE;
@@ -160,6 +178,7 @@ fn main(_args: Args, _env: Env) -> i32 {
         }
         Err(e) => c.fail("fork 3", e),
     }
+    grown_stack(&mut c);
     // SAFETY: the whole mapping goes; nothing uses it any more.
     c.check("munmap everything", unsafe { munmap(raw, len + TABLE) }.is_ok());
     for fd in [go_r, go_w, done_r, done_w, go2_r] {
