@@ -670,6 +670,7 @@ impl Drop for Mm {
             mmu::load_cr3(mmu::kernel_root());
         }
         let pt = core::mem::replace(&mut inner.pt, PageTable::new_empty());
-        pt.destroy(&DirectMap);
+        let areas: Vec<(u64, u64)> = inner.vmas.iter().map(|v| (v.start, v.end)).collect();
+        pt.destroy_within(&DirectMap, &areas);
     }
 }

@@ -479,6 +479,37 @@ impl PageTable {
         }
     }
 
+    /// [`Self::destroy`] for an address space whose pages all lie in `areas`
+    /// (its VMAs): a page table's last user reads only the entries inside the
+    /// areas instead of all 512 (entries outside them were cleared by munmap).
+    pub fn destroy_within(self, mem: &impl PhysMem, areas: &[(u64, u64)]) {
+        let mut spans: alloc::collections::BTreeMap<u64, alloc::vec::Vec<(u64, u64)>> =
+            alloc::collections::BTreeMap::new();
+        for &(start, end) in areas {
+            self.for_each_pt(mem, start, end, |base, pd| {
+                let t = mem.read_pte(pd, index(base, 1)) & PTE_ADDR;
+                spans.entry(t).or_default().push((start.max(base), end.min(base + PT_SPAN)));
+            });
+        }
+        for &t in &self.pts {
+            if !mem.table_put_last(t) {
+                continue;
+            }
+            let mut pages = alloc::vec::Vec::new();
+            for &(lo, hi) in spans.get(&t).map_or(&[][..], |v| v.as_slice()) {
+                for j in index(lo, 0)..=index(hi - 1, 0) {
+                    let pte = mem.read_pte(t, j);
+                    if pte & PTE_P != 0 {
+                        pages.push(pte & PTE_ADDR);
+                    }
+                }
+            }
+            Zapped { pages, tables: alloc::vec![t] }.release(mem);
+        }
+        let upper = PageTable { root: self.root, upper: self.upper, pts: alloc::vec::Vec::new() };
+        upper.destroy(mem);
+    }
+
     /// Page tables this space uses (for tests and counters).
     pub fn page_tables(&self) -> usize {
         self.pts.len()
@@ -679,6 +710,24 @@ mod tests {
         for f in [0x10_0000, 0x11_0000, 0x12_0000, 0x13_0000] {
             assert_eq!(mem.page_refs(f), 0, "{f:#x}");
         }
+    }
+
+    #[test]
+    fn destroy_within_areas_releases_the_same_pages() {
+        let mem = FakeMem::default();
+        let (mut parent, child, table) = forked(&mem);
+        parent.set(&mem, 0x7f_f000, mem.new_page(0x14_0000) | PTE_P).unwrap();
+        // The child's view of the shared table goes with one decrement.
+        child.destroy_within(&mem, &[(0x40_0000, 0x40_2000)]);
+        assert_eq!(mem.table_users(table), 1);
+        assert_eq!(mem.page_refs(0x10_0000), 1);
+        // The last user releases exactly the pages inside its areas.
+        let areas = [(0x40_0000, 0x40_2000), (0x7f_f000, 0x80_0000)];
+        parent.destroy_within(&mem, &areas);
+        for p in [0x10_0000, 0x11_0000, 0x14_0000] {
+            assert_eq!(mem.page_refs(p), 0, "{p:#x}");
+        }
+        assert!(mem.table_refs.borrow().is_empty(), "every table freed");
     }
 
     #[test]
