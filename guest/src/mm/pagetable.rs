@@ -483,28 +483,29 @@ impl PageTable {
     /// (its VMAs): a page table's last user reads only the entries inside the
     /// areas instead of all 512 (entries outside them were cleared by munmap).
     pub fn destroy_within(self, mem: &impl PhysMem, areas: &[(u64, u64)]) {
-        let mut spans: alloc::collections::BTreeMap<u64, alloc::vec::Vec<(u64, u64)>> =
-            alloc::collections::BTreeMap::new();
-        for &(start, end) in areas {
-            self.for_each_pt(mem, start, end, |base, pd| {
-                let t = mem.read_pte(pd, index(base, 1)) & PTE_ADDR;
-                spans.entry(t).or_default().push((start.max(base), end.min(base + PT_SPAN)));
-            });
-        }
-        for &t in &self.pts {
-            if !mem.table_put_last(t) {
-                continue;
-            }
+        // Drop this space's reference to each table first: a table still shared
+        // with another space costs one decrement and is never walked.
+        let mut last: alloc::vec::Vec<u64> =
+            self.pts.iter().copied().filter(|&t| mem.table_put_last(t)).collect();
+        if !last.is_empty() {
+            last.sort_unstable();
             let mut pages = alloc::vec::Vec::new();
-            for &(lo, hi) in spans.get(&t).map_or(&[][..], |v| v.as_slice()) {
-                for j in index(lo, 0)..=index(hi - 1, 0) {
-                    let pte = mem.read_pte(t, j);
-                    if pte & PTE_P != 0 {
-                        pages.push(pte & PTE_ADDR);
+            for &(start, end) in areas {
+                self.for_each_pt(mem, start, end, |base, pd| {
+                    let t = mem.read_pte(pd, index(base, 1)) & PTE_ADDR;
+                    if last.binary_search(&t).is_err() {
+                        return;
                     }
-                }
+                    let (lo, hi) = (start.max(base), end.min(base + PT_SPAN));
+                    for j in index(lo, 0)..=index(hi - 1, 0) {
+                        let pte = mem.read_pte(t, j);
+                        if pte & PTE_P != 0 {
+                            pages.push(pte & PTE_ADDR);
+                        }
+                    }
+                });
             }
-            Zapped { pages, tables: alloc::vec![t] }.release(mem);
+            Zapped { pages, tables: last }.release(mem);
         }
         let upper = PageTable { root: self.root, upper: self.upper, pts: alloc::vec::Vec::new() };
         upper.destroy(mem);
