@@ -328,36 +328,19 @@ fn print_table(rows: &[Row]) {
     println!("|---|---|---|---|---|");
     for r in rows {
         let tput = r.case == "fork_throughput";
+        let spread = |s: &Stats, f: fn(f64) -> String| {
+            format!("{} ({}–{})", f(s.median), f(s.min), f(s.max))
+        };
         let (g, h, ratio) = if tput {
             (
-                format!(
-                    "{} ({}–{})",
-                    rate(r.guest.per_s.median),
-                    rate(r.guest.per_s.min),
-                    rate(r.guest.per_s.max)
-                ),
-                format!(
-                    "{} ({}–{})",
-                    rate(r.host.per_s.median),
-                    rate(r.host.per_s.min),
-                    rate(r.host.per_s.max)
-                ),
+                spread(&r.guest.per_s, rate),
+                spread(&r.host.per_s, rate),
                 r.host.per_s.median / r.guest.per_s.median,
             )
         } else {
             (
-                format!(
-                    "{} ({}–{})",
-                    time(r.guest.us.median),
-                    time(r.guest.us.min),
-                    time(r.guest.us.max)
-                ),
-                format!(
-                    "{} ({}–{})",
-                    time(r.host.us.median),
-                    time(r.host.us.min),
-                    time(r.host.us.max)
-                ),
+                spread(&r.guest.us, time),
+                spread(&r.host.us, time),
                 r.guest.us.median / r.host.us.median,
             )
         };
