@@ -6,6 +6,8 @@
 
 use core::fmt::Display;
 
+use crate::abi::WaitStatus;
+use crate::calls::wait4;
 use crate::errno::Errno;
 use crate::println;
 
@@ -17,6 +19,58 @@ pub struct Checker {
 impl Checker {
     pub const fn new() -> Self {
         Checker { failed: 0 }
+    }
+
+    /// Reaps `pid` (wait4 with `options`) and checks its status under `name`.
+    /// A death by signal matches whatever the core-dump flag says (whether a
+    /// core is written depends on the host's settings).
+    pub fn reaped(&mut self, name: &str, pid: usize, options: u32, want: WaitStatus) -> bool {
+        let mut st = 0;
+        match wait4(pid as i32, Some(&mut st), options) {
+            Ok(p) if p == pid => {
+                let got = WaitStatus::from_raw(st);
+                let same = match (got, want) {
+                    (WaitStatus::Signaled(a, _), WaitStatus::Signaled(b, _)) => a == b,
+                    _ => got == want,
+                };
+                if same {
+                    self.check(name, true)
+                } else {
+                    self.fail(name, format_args!("{}, want {}", got, want));
+                    false
+                }
+            }
+            Ok(_) => {
+                self.fail(name, "wait4 returned another pid");
+                false
+            }
+            Err(e) => {
+                self.fail(name, e);
+                false
+            }
+        }
+    }
+
+    /// Reaps `pid` (wait4 with `options`), which reports its failed steps as
+    /// bits of its exit status: one line per entry of `names` (bit i set =
+    /// `names[i]` failed).
+    pub fn reaped_bits(&mut self, pid: usize, options: u32, names: &[&str]) {
+        let mut st = 0;
+        let bits = match wait4(pid as i32, Some(&mut st), options) {
+            Ok(p) if p == pid => match WaitStatus::from_raw(st) {
+                WaitStatus::Exited(code) => code,
+                other => {
+                    for n in names {
+                        self.fail(n, format_args!("child {}", other));
+                    }
+                    return;
+                }
+            },
+            _ => 0xff,
+        };
+        for (i, n) in names.iter().enumerate() {
+            self.check(n, bits & (1 << i) == 0);
+        }
     }
 
     /// Records `cond` under `name`; returns it.

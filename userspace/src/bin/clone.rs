@@ -83,51 +83,6 @@ fn pid() -> usize {
     getpid().unwrap_or(0)
 }
 
-/// Reaps `pid` with wait4 `options` (blocking) and checks its status.
-fn expect_exit(c: &mut Checker, name: &str, pid: usize, options: u32, code: i32) -> bool {
-    let mut st = 0;
-    match wait4(pid as i32, Some(&mut st), options) {
-        Ok(p) if p == pid => {
-            let got = WaitStatus::from_raw(st);
-            if got == WaitStatus::Exited(code) {
-                c.check(name, true)
-            } else {
-                c.fail(name, format_args!("{}, want exited {}", got, code));
-                false
-            }
-        }
-        Ok(_) => {
-            c.fail(name, "wait4 returned another pid");
-            false
-        }
-        Err(e) => {
-            c.fail(name, e);
-            false
-        }
-    }
-}
-
-/// Reaps `pid` (`options` for wait4), which reports failed steps as bits of
-/// its exit status: one line per name (bit i = `names[i]` failed).
-fn expect_bits(c: &mut Checker, pid: usize, options: u32, names: &[&str]) {
-    let mut st = 0;
-    let bits = match wait4(pid as i32, Some(&mut st), options) {
-        Ok(p) if p == pid => match WaitStatus::from_raw(st) {
-            WaitStatus::Exited(code) => code,
-            other => {
-                for n in names {
-                    c.fail(n, format_args!("child {}", other));
-                }
-                return;
-            }
-        },
-        _ => 0xff,
-    };
-    for (i, n) in names.iter().enumerate() {
-        c.check(n, bits & (1 << i) == 0);
-    }
-}
-
 /// Reaps `pid`, giving up after 10 s (then it is killed): for children whose
 /// end depends on the kernel ending other threads.
 fn reap_within(pid: usize) -> Result<WaitStatus, &'static str> {
@@ -269,7 +224,7 @@ fn clone_accepts(c: &mut Checker, st: Stacks) {
         // SAFETY: a fork-like child on its own copy of memory and stack.
         match unsafe { clone(flags, st.top(0), 0, 0, 0, exit_12, 0) } {
             Ok(p) => {
-                expect_exit(c, name, p, 0, 12);
+                c.reaped(name, p, 0, WaitStatus::Exited(12));
             }
             Err(e) => c.fail(name, e),
         }
@@ -282,7 +237,12 @@ fn clone_accepts(c: &mut Checker, st: Stacks) {
             c.check("clone accepts exit signal 65", true);
             let r = wait4(p as i32, None, 0);
             c.err("exit signal 65: wait4 without __WALL/__WCLONE ECHILD", r, Errno::ECHILD);
-            expect_exit(c, "exit signal 65: wait4 __WALL reaps the child", p, WALL, 12);
+            c.reaped(
+                "exit signal 65: wait4 __WALL reaps the child",
+                p,
+                WALL,
+                WaitStatus::Exited(12),
+            );
         }
         Err(e) => c.fail("clone accepts exit signal 65", e),
     }
@@ -328,7 +288,7 @@ fn clone3_checks(c: &mut Checker, st: Stacks) {
     expect_err(c, "clone3 non-zero byte past struct clone_args E2BIG", r, Errno::E2BIG);
     match p.call(4000, exit_12, 0) {
         Ok(pid) => {
-            expect_exit(c, "clone3 does not read past its size argument", pid, 0, 12);
+            c.reaped("clone3 does not read past its size argument", pid, 0, WaitStatus::Exited(12));
         }
         Err(e) => c.fail("clone3 does not read past its size argument", e),
     }
@@ -453,7 +413,7 @@ fn clone3_works(c: &mut Checker, st: Stacks) {
     ] {
         match p.call(size, exit_12, 0) {
             Ok(pid) => {
-                expect_exit(c, name, pid, 0, 12);
+                c.reaped(name, pid, 0, WaitStatus::Exited(12));
             }
             Err(e) => c.fail(name, e),
         }
@@ -470,7 +430,7 @@ fn clone3_works(c: &mut Checker, st: Stacks) {
     };
     match p.call(CLONE_ARGS_SIZE_VER2, record_local, arg(&r)) {
         Ok(pid) => {
-            expect_exit(c, "clone3 CLONE_VM child exits 13", pid, 0, 13);
+            c.reaped("clone3 CLONE_VM child exits 13", pid, 0, WaitStatus::Exited(13));
             c.check(
                 "clone3: the child runs on stack..stack+stack_size",
                 st.contains(1, r.a.load(SeqCst)),
@@ -497,7 +457,7 @@ fn clone3_works(c: &mut Checker, st: Stacks) {
                 ptid.load(SeqCst) == pid as u32,
             );
             let names = ["clone3 CLONE_CHILD_SETTID writes the tid in the child"];
-            expect_bits(c, pid, 0, &names);
+            c.reaped_bits(pid, 0, &names);
         }
         Err(e) => c.fail("clone3 with tid flags", e),
     }
@@ -508,7 +468,12 @@ fn clone3_works(c: &mut Checker, st: Stacks) {
         Ok(pid) => {
             let r = wait4(pid as i32, None, 0);
             c.err("clone3 exit_signal 0: wait4 without __WALL ECHILD", r, Errno::ECHILD);
-            expect_exit(c, "clone3 exit_signal 0: wait4 __WALL reaps it", pid, WALL, 12);
+            c.reaped(
+                "clone3 exit_signal 0: wait4 __WALL reaps it",
+                pid,
+                WALL,
+                WaitStatus::Exited(12),
+            );
         }
         Err(e) => c.fail("clone3 exit_signal 0", e),
     }
@@ -524,8 +489,7 @@ fn clone3_works(c: &mut Checker, st: Stacks) {
             ..CloneArgs::default()
         };
         match p.call(CLONE_ARGS_SIZE_VER2, check_handlers, 0) {
-            Ok(pid) => expect_bits(
-                c,
+            Ok(pid) => c.reaped_bits(
                 pid,
                 0,
                 &[
@@ -579,7 +543,7 @@ fn tid_flags(c: &mut Checker, st: Stacks) {
                 ptid.load(SeqCst) == pid as u32,
             );
             let names = ["CLONE_PARENT_SETTID: the child's copy of the word is unchanged"];
-            expect_bits(c, pid, 0, &names);
+            c.reaped_bits(pid, 0, &names);
         }
         Err(e) => c.fail("clone CLONE_PARENT_SETTID", e),
     }
@@ -590,7 +554,7 @@ fn tid_flags(c: &mut Checker, st: Stacks) {
         Ok(pid) => {
             c.check("CLONE_CHILD_SETTID: the parent's word is unchanged", ctid.load(SeqCst) == 0);
             let names = ["CLONE_CHILD_SETTID: the child's word holds its tid"];
-            expect_bits(c, pid, 0, &names);
+            c.reaped_bits(pid, 0, &names);
         }
         Err(e) => c.fail("clone CLONE_CHILD_SETTID", e),
     }
@@ -827,8 +791,7 @@ fn clone_parent(c: &mut Checker) {
         Ok(4) => u32::from_ne_bytes(b) as usize,
         _ => 0,
     };
-    expect_bits(
-        c,
+    c.reaped_bits(
         child,
         0,
         &[
@@ -839,7 +802,7 @@ fn clone_parent(c: &mut Checker) {
     );
     let name = "CLONE_PARENT: the new process's parent is the caller's parent, which reaps it with the caller's exit signal";
     if sibling != 0 {
-        expect_bits(c, sibling, 0, &[name]);
+        c.reaped_bits(sibling, 0, &[name]);
     } else {
         c.fail(name, "no new process");
     }
@@ -881,8 +844,7 @@ fn settls(c: &mut Checker, st: Stacks) {
     let sig = SIGCHLD as u64;
     // SAFETY: a fork-like child; only its FS base changes.
     match unsafe { clone(CLONE_SETTLS | sig, 0, 0, 0, tls, check_tls, tls) } {
-        Ok(p) => expect_bits(
-            c,
+        Ok(p) => c.reaped_bits(
             p,
             0,
             &[
@@ -956,7 +918,7 @@ fn exit_signals(c: &mut Checker) {
                 let mut info = Siginfo::default();
                 let r = waitid(P_PID, p as i32, Some(&mut info), WEXITED | WNOHANG);
                 c.err(no_waitid, r, Errno::ECHILD);
-                expect_exit(c, reaped, p, opt, 12);
+                c.reaped(reaped, p, opt, WaitStatus::Exited(12));
             }
             Err(e) => c.fail("clone with exit signal 0", e),
         }
@@ -975,7 +937,12 @@ fn exit_signals(c: &mut Checker) {
                         Errno::ECHILD,
                     );
                     let _ = write(w, b"x");
-                    expect_exit(c, "the SIGCHLD child is reaped by plain wait4", p, 0, 3);
+                    c.reaped(
+                        "the SIGCHLD child is reaped by plain wait4",
+                        p,
+                        0,
+                        WaitStatus::Exited(3),
+                    );
                 }
                 Err(e) => c.fail("clone a SIGCHLD child", e),
             }
@@ -994,7 +961,12 @@ fn exit_signals(c: &mut Checker) {
     // SAFETY: a fork-like child.
     match unsafe { clone(SIGUSR1 as u64, 0, 0, 0, 0, exit_12, 0) } {
         Ok(p) => {
-            expect_exit(c, "exit signal SIGUSR1: wait4 __WCLONE reaps the child", p, WCLONE, 12);
+            c.reaped(
+                "exit signal SIGUSR1: wait4 __WCLONE reaps the child",
+                p,
+                WCLONE,
+                WaitStatus::Exited(12),
+            );
             c.check(
                 "exit signal SIGUSR1: the parent's handler ran once",
                 USR1_COUNT.load(SeqCst) == 1,
@@ -1040,7 +1012,7 @@ fn sharing(c: &mut Checker, st: Stacks) {
     // SAFETY: the child runs on its own stack and writes only r's atomics.
     match unsafe { clone(CLONE_VM | sig, st.top(0), 0, 0, 0, record_local, arg(&r)) } {
         Ok(p) => {
-            expect_exit(c, "CLONE_VM child (a process) is reaped by wait4", p, 0, 13);
+            c.reaped("CLONE_VM child (a process) is reaped by wait4", p, 0, WaitStatus::Exited(13));
             c.check("CLONE_VM: the parent sees the child's writes", r.b.load(SeqCst) == p);
             c.check("CLONE_VM without CLONE_THREAD: the child has its own pid", p != me);
             c.check(
@@ -1090,7 +1062,7 @@ fn sharing(c: &mut Checker, st: Stacks) {
     // SAFETY: the child runs on its own stack; it only changes SIGUSR2's action.
     match unsafe { clone(flags, st.top(0), 0, 0, 0, install_handler, 0) } {
         Ok(p) => {
-            expect_exit(c, "CLONE_SIGHAND child exits 0", p, 0, 0);
+            c.reaped("CLONE_SIGHAND child exits 0", p, 0, WaitStatus::Exited(0));
             let h = sigaction_get(SIGUSR2).map(|a| a.handler);
             c.check(
                 "CLONE_SIGHAND: the child's rt_sigaction changed the parent's handler",
@@ -1119,7 +1091,7 @@ fn nproc(c: &mut Checker) {
     });
     match root {
         Ok(p) => {
-            expect_exit(c, "root forks despite RLIMIT_NPROC 1", p, 0, 0);
+            c.reaped("root forks despite RLIMIT_NPROC 1", p, 0, WaitStatus::Exited(0));
         }
         Err(e) => c.fail("root forks despite RLIMIT_NPROC 1", e),
     }
@@ -1156,14 +1128,14 @@ fn nproc(c: &mut Checker) {
             for (i, n) in names.iter().enumerate() {
                 c.check(n, bits & (1 << i) == 0);
             }
-            expect_exit(c, "the RLIMIT_NPROC child exits 0", p, 0, 0);
+            c.reaped("the RLIMIT_NPROC child exits 0", p, 0, WaitStatus::Exited(0));
         }
         Err(e) => c.fail("RLIMIT_NPROC: fork", e),
     }
     let _ = close(rep_r);
     match fork_with(|| 0) {
         Ok(p) => {
-            expect_exit(c, "root still forks after the fork bomb", p, 0, 0);
+            c.reaped("root still forks after the fork bomb", p, 0, WaitStatus::Exited(0));
         }
         Err(e) => c.fail("root still forks after the fork bomb", e),
     }

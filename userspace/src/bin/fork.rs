@@ -40,60 +40,6 @@ fn main(_args: Args, _env: Env) -> i32 {
 
 // ---- helpers ------------------------------------------------------------------
 
-/// Whether two statuses are the same, ignoring the core-dump flag (whether a
-/// core is written depends on the host's settings, not on fork).
-fn same(got: WaitStatus, want: WaitStatus) -> bool {
-    match (got, want) {
-        (WaitStatus::Signaled(a, _), WaitStatus::Signaled(b, _)) => a == b,
-        _ => got == want,
-    }
-}
-
-/// Reaps `pid` and checks its status.
-fn expect_status(c: &mut Checker, name: &str, pid: usize, want: WaitStatus) -> bool {
-    let mut st = 0;
-    match wait4(pid as i32, Some(&mut st), 0) {
-        Ok(p) if p == pid => {
-            let got = WaitStatus::from_raw(st);
-            if same(got, want) {
-                c.check(name, true)
-            } else {
-                c.fail(name, format_args!("{}, want {}", got, want));
-                false
-            }
-        }
-        Ok(_) => {
-            c.fail(name, "wait4 returned another pid");
-            false
-        }
-        Err(e) => {
-            c.fail(name, e);
-            false
-        }
-    }
-}
-
-/// Reaps `pid`, which reports its failed steps as bits of its exit status, and
-/// prints one line per entry of `names` (bit i = `names[i]` failed).
-fn expect_bits(c: &mut Checker, pid: usize, names: &[&str]) {
-    let mut st = 0;
-    let bits = match wait4(pid as i32, Some(&mut st), 0) {
-        Ok(p) if p == pid => match WaitStatus::from_raw(st) {
-            WaitStatus::Exited(code) => code,
-            other => {
-                for n in names {
-                    c.fail(n, format_args!("child {}", other));
-                }
-                return;
-            }
-        },
-        _ => 0xff,
-    };
-    for (i, n) in names.iter().enumerate() {
-        c.check(n, bits & (1 << i) == 0);
-    }
-}
-
 /// `prefix` followed by the decimal `n`, NUL-terminated, in `buf`.
 fn numbered<'a>(buf: &'a mut [u8; 64], prefix: &[u8], n: usize) -> &'a CStr {
     let mut digits = [0u8; 20];
@@ -181,7 +127,7 @@ fn return_values(c: &mut Checker) {
     c.check("getpid in the child is what fork returned", cpid == Some(child as u32));
     c.check("getppid in the child is the parent's pid", cppid == Some(me as u32));
     c.check("gettid in the child equals its pid", ctid == Some(child as u32));
-    expect_status(c, "fork child reaped with status 0", child, WaitStatus::Exited(0));
+    c.reaped("fork child reaped with status 0", child, 0, WaitStatus::Exited(0));
     let _ = close(r);
 }
 
@@ -276,7 +222,7 @@ fn statuses(c: &mut Checker) {
     }) {
         Ok(p) => {
             let name = "a write to 0x10 kills the child with SIGSEGV (WTERMSIG 11)";
-            expect_status(c, name, p, WaitStatus::Signaled(SIGSEGV, false));
+            c.reaped(name, p, 0, WaitStatus::Signaled(SIGSEGV, false));
         }
         Err(e) => c.fail("fork a child that faults", e),
     }
@@ -376,7 +322,7 @@ fn cow_private(c: &mut Checker) {
                 );
             }
             put_byte(p2c_w, 2);
-            expect_status(c, "cow child exits 0", child, WaitStatus::Exited(0));
+            c.reaped("cow child exits 0", child, 0, WaitStatus::Exited(0));
         }
         Err(e) => {
             c.fail("cow: fork", e);
@@ -422,9 +368,9 @@ fn kernel_write_cow(c: &mut Checker) {
             exit_group(bits)
         }
         Ok(child) => {
-            expect_bits(
-                c,
+            c.reaped_bits(
                 child,
+                0,
                 &[
                     "read() in the child fills its copy of a private page",
                     "read() in the child fills its copy of a stack buffer",
@@ -488,10 +434,10 @@ fn kernel_write_cow_parent(c: &mut Checker) {
                 (16..PAGE_SIZE).all(|i| unsafe { core::ptr::read_volatile(page.add(i)) } == b'q');
             c.check("read() in the parent fills its copy of a copy-on-write page", filled && rest);
             let _ = close(go_w);
-            expect_status(
-                c,
+            c.reaped(
                 "read() into a copy-on-write page in the parent leaves the child's page",
                 child,
+                0,
                 WaitStatus::Exited(0),
             );
         }
@@ -580,7 +526,7 @@ fn fds(c: &mut Checker) {
     };
     match fork_with(|| if write(fd, b"0123456789") == Ok(10) { 0 } else { 1 }) {
         Ok(p) => {
-            expect_status(c, "the child writes through the inherited fd", p, WaitStatus::Exited(0));
+            c.reaped("the child writes through the inherited fd", p, 0, WaitStatus::Exited(0));
             let r = lseek(fd, 0, SEEK_CUR);
             c.ok_eq("the child's write advanced the parent's offset (shared)", r, 10);
         }
@@ -601,9 +547,9 @@ fn fds(c: &mut Checker) {
         bits
     }) {
         Ok(p) => {
-            expect_bits(
-                c,
+            c.reaped_bits(
                 p,
+                0,
                 &[
                     "the child sees the parent's offset",
                     "the child seeks the inherited fd",
@@ -646,7 +592,7 @@ fn wnohang(c: &mut Checker) {
                 info.signo == 0 && info.pid() == 0,
             );
             let _ = put_byte(w, 1);
-            expect_status(c, "the child exits once released", p, WaitStatus::Exited(0));
+            c.reaped("the child exits once released", p, 0, WaitStatus::Exited(0));
         }
         Err(e) => c.fail("wnohang: fork", e),
     }
@@ -679,7 +625,7 @@ fn waitid_cases(c: &mut Checker) {
                 "waitid WNOWAIT leaves the child waitable",
                 r == Ok(0) && again.pid() == a as i32,
             );
-            expect_status(c, "wait4 reaps the child after WNOWAIT", a, WaitStatus::Exited(42));
+            c.reaped("wait4 reaps the child after WNOWAIT", a, 0, WaitStatus::Exited(42));
             c.err(
                 "the reaped child is gone (wait4 ECHILD)",
                 wait4(a as i32, None, WNOHANG),
@@ -819,12 +765,12 @@ fn subreaper(c: &mut Checker) {
     match child {
         Ok(p) => {
             let g = get_u32(rep_r);
-            expect_status(c, "the middle child exits, leaving an orphan", p, WaitStatus::Exited(0));
+            c.reaped("the middle child exits, leaving an orphan", p, 0, WaitStatus::Exited(0));
             let _ = put_byte(go_w, 1);
             match g {
-                Some(g) => expect_bits(
-                    c,
+                Some(g) => c.reaped_bits(
                     g as usize,
+                    0,
                     &[
                         "the grandchild's parent was the middle child",
                         "PR_SET_CHILD_SUBREAPER is not inherited by fork",

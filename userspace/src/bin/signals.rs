@@ -163,47 +163,6 @@ fn pending() -> u64 {
     set
 }
 
-/// Reaps `pid` and checks its status (ignoring the core flag).
-fn expect_status(c: &mut Checker, name: &str, pid: usize, want: WaitStatus) {
-    let mut st = 0;
-    match wait4(pid as i32, Some(&mut st), 0) {
-        Ok(p) if p == pid => {
-            let got = WaitStatus::from_raw(st);
-            let same = match (got, want) {
-                (WaitStatus::Signaled(a, _), WaitStatus::Signaled(b, _)) => a == b,
-                _ => got == want,
-            };
-            if same {
-                c.check(name, true);
-            } else {
-                c.fail(name, format_args!("{}, want {}", got, want));
-            }
-        }
-        Ok(_) => c.fail(name, "wait4 returned another pid"),
-        Err(e) => c.fail(name, e),
-    }
-}
-
-/// Reaps `pid`, which reports failed steps as bits of its exit status.
-fn expect_bits(c: &mut Checker, pid: usize, names: &[&str]) {
-    let mut st = 0;
-    let bits = match wait4(pid as i32, Some(&mut st), 0) {
-        Ok(p) if p == pid => match WaitStatus::from_raw(st) {
-            WaitStatus::Exited(code) => code,
-            other => {
-                for n in names {
-                    c.fail(n, format_args!("child {}", other));
-                }
-                return;
-            }
-        },
-        _ => 0xff,
-    };
-    for (i, n) in names.iter().enumerate() {
-        c.check(n, bits & (1 << i) == 0);
-    }
-}
-
 fn sleep_ms(ms: u64) {
     let _ = nanosleep(&Timespec::from_nanos(ms * MS), None);
 }
@@ -401,10 +360,10 @@ fn default_actions(c: &mut Checker) {
     }) {
         Ok(p) => {
             c.ok_eq("kill a child with SIGTERM", kill(p as i32, SIGTERM), 0);
-            expect_status(
-                c,
+            c.reaped(
                 "the default action of SIGTERM ends the child (WTERMSIG 15)",
                 p,
+                0,
                 WaitStatus::Signaled(SIGTERM, false),
             );
         }
@@ -429,12 +388,14 @@ fn default_actions(c: &mut Checker) {
         let _ = kill(me(), SIGUSR1);
         2
     }) {
-        Ok(p) => expect_status(
-            c,
-            "SA_RESETHAND: the second SIGUSR1 ends the process",
-            p,
-            WaitStatus::Signaled(SIGUSR1, false),
-        ),
+        Ok(p) => {
+            c.reaped(
+                "SA_RESETHAND: the second SIGUSR1 ends the process",
+                p,
+                0,
+                WaitStatus::Signaled(SIGUSR1, false),
+            );
+        }
         Err(e) => c.fail("SA_RESETHAND: fork", e),
     }
 
@@ -446,12 +407,14 @@ fn default_actions(c: &mut Checker) {
         unsafe { core::arch::asm!("mov byte ptr [{}], 1", in(reg) 0x10usize, options(nostack)) };
         3
     }) {
-        Ok(p) => expect_status(
-            c,
-            "a fault while SIGSEGV is blocked ends the process (WTERMSIG 11)",
-            p,
-            WaitStatus::Signaled(SIGSEGV, false),
-        ),
+        Ok(p) => {
+            c.reaped(
+                "a fault while SIGSEGV is blocked ends the process (WTERMSIG 11)",
+                p,
+                0,
+                WaitStatus::Signaled(SIGSEGV, false),
+            );
+        }
         Err(e) => c.fail("blocked SIGSEGV: fork", e),
     }
 }
@@ -1101,7 +1064,7 @@ fn eintr(c: &mut Checker) {
             );
             c.check("the handler ran for the interrupting signal", COUNT.load(SeqCst) >= 1);
             let _ = write(aw, b"x");
-            expect_status(c, "the signalling child exits 0", p, WaitStatus::Exited(0));
+            c.reaped("the signalling child exits 0", p, 0, WaitStatus::Exited(0));
         }
         Err(e) => c.fail("EINTR: fork", e),
     }
@@ -1121,7 +1084,7 @@ fn eintr(c: &mut Checker) {
                 "SA_RESTART: the interrupted read restarts and returns the data",
                 r == Ok(4) && &buf[..4] == b"data",
             );
-            expect_status(c, "the restarting child exits 0", p, WaitStatus::Exited(0));
+            c.reaped("the restarting child exits 0", p, 0, WaitStatus::Exited(0));
         }
         Err(e) => c.fail("SA_RESTART: fork", e),
     }
@@ -1136,10 +1099,10 @@ fn sigchld(c: &mut Checker) {
     COUNT.store(0, SeqCst);
     match fork_with(|| 3) {
         Ok(p) => {
-            expect_status(
-                c,
+            c.reaped(
                 "wait4 returns the child while SIGCHLD is handled",
                 p,
+                0,
                 WaitStatus::Exited(3),
             );
             c.check("the SIGCHLD handler ran once by then", COUNT.load(SeqCst) == 1);
@@ -1170,9 +1133,9 @@ fn fork_inherits(c: &mut Checker) {
         }
         bits
     }) {
-        Ok(p) => expect_bits(
-            c,
+        Ok(p) => c.reaped_bits(
             p,
+            0,
             &[
                 "fork: the child inherits the signal mask",
                 "fork: the child does not inherit pending signals",
@@ -1205,10 +1168,10 @@ fn kill_errors(c: &mut Checker) {
             let _ = waitid(P_PID, z as i32, Some(&mut info), WEXITED | WNOWAIT);
             c.ok_eq("kill(zombie, 0) succeeds", kill(z as i32, 0), 0);
             c.ok_eq("kill(zombie, SIGKILL) succeeds", kill(z as i32, SIGKILL), 0);
-            expect_status(
-                c,
+            c.reaped(
                 "a signal to a zombie does not change its status",
                 z,
+                0,
                 WaitStatus::Exited(4),
             );
             c.err("kill a reaped pid ESRCH", kill(z as i32, 0), Errno::ESRCH);
@@ -1251,9 +1214,9 @@ fn groups(c: &mut Checker) {
         }
         bits
     }) {
-        Ok(p) => expect_bits(
-            c,
+        Ok(p) => c.reaped_bits(
             p,
+            0,
             &[
                 "setsid in a child returns its pid",
                 "after setsid, getpgid(0) is its pid",
@@ -1282,9 +1245,9 @@ fn groups(c: &mut Checker) {
         }
         bits
     }) {
-        Ok(p) => expect_bits(
-            c,
+        Ok(p) => c.reaped_bits(
             p,
+            0,
             &[
                 "setpgid(0, 0) in a child",
                 "after setpgid(0, 0), getpgid(0) is its pid",

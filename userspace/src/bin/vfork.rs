@@ -107,23 +107,6 @@ fn number(buf: &mut [u8; 24], n: usize) -> &CStr {
     CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"0")
 }
 
-/// Reaps `pid` and checks that it exited with `code`.
-fn expect_exit(c: &mut Checker, name: &str, pid: usize, code: i32) {
-    let mut st = 0;
-    match wait4(pid as i32, Some(&mut st), 0) {
-        Ok(p) if p == pid => {
-            let got = WaitStatus::from_raw(st);
-            if got == WaitStatus::Exited(code) {
-                c.check(name, true);
-            } else {
-                c.fail(name, format_args!("{}, want exited {}", got, code));
-            }
-        }
-        Ok(_) => c.fail(name, "wait4 returned another pid"),
-        Err(e) => c.fail(name, e),
-    }
-}
-
 fn shared(arg: usize) -> &'static Shared {
     // SAFETY: every child function gets the address of a Shared on the
     // parent's stack, which lives until the parent has reaped the child (the
@@ -197,7 +180,7 @@ fn vfork_exit(c: &mut Checker) {
         "vfork: the child runs on the parent's stack, below the caller",
         local < here && here - local < STACK,
     );
-    expect_exit(c, "vfork: the child's exit status 5 is reaped", pid, 5);
+    c.reaped("vfork: the child's exit status 5 is reaped", pid, 0, WaitStatus::Exited(5));
 }
 
 fn vfork_exit_group(c: &mut Checker) {
@@ -211,7 +194,7 @@ fn vfork_exit_group(c: &mut Checker) {
         "vfork: the parent resumes after the child's exit_group",
         s.step.load(SeqCst) == 2 && s.value.load(SeqCst) == 0x66,
     );
-    expect_exit(c, "vfork: the child's exit_group status 6 is reaped", pid, 6);
+    c.reaped("vfork: the child's exit_group status 6 is reaped", pid, 0, WaitStatus::Exited(6));
 }
 
 fn vfork_exec(c: &mut Checker, prog: Option<&'static CStr>) {
@@ -239,7 +222,7 @@ fn vfork_exec(c: &mut Checker, prog: Option<&'static CStr>) {
     } else {
         c.fail("vfork + execve: execve succeeded in the child", Errno(e));
     }
-    expect_exit(c, name, pid, 7);
+    c.reaped(name, pid, 0, WaitStatus::Exited(7));
 }
 
 fn vfork_resumes_at_exec(c: &mut Checker, me: Option<&'static CStr>) {
@@ -279,7 +262,12 @@ fn vfork_resumes_at_exec(c: &mut Checker, me: Option<&'static CStr>) {
                 c.ok_eq(name, wait4(pid as i32, None, WNOHANG), 0);
             }
             let _ = write(w, b"x");
-            expect_exit(c, "vfork + execve: the exec'd program exits 7 once released", pid, 7);
+            c.reaped(
+                "vfork + execve: the exec'd program exits 7 once released",
+                pid,
+                0,
+                WaitStatus::Exited(7),
+            );
         }
         Err(e) => c.fail(name, e),
     }
@@ -305,7 +293,7 @@ fn vfork_exec_fails(c: &mut Checker) {
     };
     let e = Errno(s.errno.load(SeqCst));
     c.check("vfork + failed execve: the parent sees the child's ENOENT", e == Errno::ENOENT);
-    expect_exit(c, "vfork + failed execve: the child exits 127", pid, 127);
+    c.reaped("vfork + failed execve: the child exits 127", pid, 0, WaitStatus::Exited(127));
 }
 
 fn clone_vm_vfork(c: &mut Checker, prog: Option<&'static CStr>) {
@@ -339,7 +327,12 @@ fn clone_vm_vfork(c: &mut Checker, prog: Option<&'static CStr>) {
             "CLONE_VM|CLONE_VFORK: getpid in the child is the returned pid",
             s.pid.load(SeqCst) == pid,
         );
-        expect_exit(c, "CLONE_VM|CLONE_VFORK: the child's status 5 is reaped", pid, 5);
+        c.reaped(
+            "CLONE_VM|CLONE_VFORK: the child's status 5 is reaped",
+            pid,
+            0,
+            WaitStatus::Exited(5),
+        );
     }
 
     // As posix_spawn: the child execs on its own stack.
@@ -364,7 +357,7 @@ fn clone_vm_vfork(c: &mut Checker, prog: Option<&'static CStr>) {
                     } else {
                         c.fail("CLONE_VM|CLONE_VFORK + execve succeeded in the child", Errno(e));
                     }
-                    expect_exit(c, name, pid, 7);
+                    c.reaped(name, pid, 0, WaitStatus::Exited(7));
                 }
                 Err(e) => c.fail(name, e),
             }
