@@ -188,10 +188,11 @@ pub fn device_write(data: &[u8]) -> Result<(), crate::errno::Errno> {
 pub fn snapshot(label: &str, reset: bool) -> Result<(), crate::errno::Errno> {
     #[cfg(target_os = "none")]
     {
-        let buf = alloc::vec::Vec::from(label.as_bytes());
+        // The label lives in kernel memory (the heap or the kernel image),
+        // which the VMM reads by guest-physical address.
         let params = protocol::hypercall::Snapshot {
-            label: crate::arch::hypercall::gpa_of(&buf[0]),
-            len: buf.len() as u64,
+            label: crate::arch::hypercall::gpa_of(&label.as_bytes()[0]),
+            len: label.len() as u64,
             tsc: crate::arch::rdtsc(),
             reset: reset as u32,
             _pad: 0,
@@ -217,7 +218,7 @@ pub fn snapshot(label: &str, reset: bool) -> Result<(), crate::errno::Errno> {
 /// for CPUs that were idle or in user mode meanwhile.
 pub fn reset_counters() {
     use protocol::counters::resettable;
-    for cpu in 0..protocol::MAX_CPUS {
+    for cpu in 0..(global_get(CPUS_ONLINE) as usize).min(protocol::MAX_CPUS) {
         for &f in resettable::CPU {
             if let Some(w) = word(cpu_word(cpu, f)) {
                 w.store(0, Ordering::Relaxed);

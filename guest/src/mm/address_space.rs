@@ -171,10 +171,8 @@ impl MmInner {
             let block = edge & !(PT_SPAN - 1);
             let whole = start <= block && block + PT_SPAN <= end;
             if !whole && self.pt.is_shared(&DirectMap, block) {
-                if !self.pt.unshare_range(&DirectMap, block, block + 1) {
-                    return Err(ENOMEM);
-                }
-                ctr::global_add(ctr::PAGE_TABLES_UNSHARED, 1);
+                let n = self.pt.unshare_range(&DirectMap, block, block + 1).ok_or(ENOMEM)?;
+                ctr::global_add(ctr::PAGE_TABLES_UNSHARED, n);
                 self.flush(block, block + PT_SPAN);
             }
         }
@@ -352,10 +350,9 @@ impl Mm {
         if shared_table && (write || pte & PTE_P == 0) {
             // A page table shared with another address space since fork
             // (On-demand-fork): this space gets its own copy first.
-            if !inner.pt.unshare_range(&DirectMap, va, va + 1) {
-                return Err(FaultError::OutOfMemory);
-            }
-            ctr::global_add(ctr::PAGE_TABLES_UNSHARED, 1);
+            let n =
+                inner.pt.unshare_range(&DirectMap, va, va + 1).ok_or(FaultError::OutOfMemory)?;
+            ctr::global_add(ctr::PAGE_TABLES_UNSHARED, n);
             let block = va & !(PT_SPAN - 1);
             inner.flush(block, block + PT_SPAN);
             pte = inner.pt.lookup(&DirectMap, va);
@@ -514,12 +511,8 @@ impl Mm {
         let mut inner = self.inner.lock();
         // Shared page tables first become private: the reference counts below
         // then tell which pages another process still maps.
-        if inner.pt.is_any_shared(&DirectMap, addr, end) {
-            if !inner.pt.unshare_range(&DirectMap, addr, end) {
-                return Err(ENOMEM);
-            }
-            ctr::global_add(ctr::PAGE_TABLES_UNSHARED, 1);
-        }
+        let n = inner.pt.unshare_range(&DirectMap, addr, end).ok_or(ENOMEM)?;
+        ctr::global_add(ctr::PAGE_TABLES_UNSHARED, n);
         inner.vmas.protect_range(addr, end, prot)?;
         let mut updates = Vec::new();
         inner.pt.for_each_leaf(&DirectMap, addr, end, |va, pte| updates.push((va, pte)));

@@ -228,26 +228,17 @@ impl PageTable {
         })
     }
 
-    /// Whether any page table overlapping `[start, end)` is read-only through its
-    /// directory entry.
-    pub fn is_any_shared(&self, mem: &impl PhysMem, start: u64, end: u64) -> bool {
-        let mut any = false;
-        self.for_each_pt(mem, start, end, |va, pd| {
-            any |= mem.read_pte(pd, index(va, 1)) & PTE_RW == 0;
-        });
-        any
-    }
-
-    /// Make every page table in `[start, end)` private (see [`Self::unshare`]);
-    /// false when a table could not be allocated.
-    pub fn unshare_range(&mut self, mem: &impl PhysMem, start: u64, end: u64) -> bool {
+    /// Make every page table in `[start, end)` private (see [`Self::unshare`]):
+    /// how many were not, or None when a table could not be allocated.
+    pub fn unshare_range(&mut self, mem: &impl PhysMem, start: u64, end: u64) -> Option<u64> {
         let mut shared = alloc::vec::Vec::new();
         self.for_each_pt(mem, start, end, |va, pd| {
             if mem.read_pte(pd, index(va, 1)) & PTE_RW == 0 {
                 shared.push((pd, index(va, 1)));
             }
         });
-        shared.into_iter().all(|(pd, i)| self.unshare(mem, pd, i).is_some())
+        let n = shared.len() as u64;
+        shared.into_iter().all(|(pd, i)| self.unshare(mem, pd, i).is_some()).then_some(n)
     }
 
     /// Set the leaf entry for `va`, allocating (or unsharing) tables on the way.
@@ -768,7 +759,7 @@ mod tests {
         // The parent is the table's last user: its next change takes the table
         // back without a copy.
         assert!(parent.is_shared(&mem, 0x40_0000));
-        assert!(parent.unshare_range(&mem, 0x40_0000, 0x40_1000));
+        assert_eq!(parent.unshare_range(&mem, 0x40_0000, 0x40_1000), Some(1));
         assert_eq!(parent.pt_for(&mem, 0x40_0000), Some(table));
         assert!(!parent.is_shared(&mem, 0x40_0000));
         child.destroy(&mem);
