@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian machine to build and test the project: the Debian
 # packages the tests use, and a check that KVM is usable. The Rust toolchain and
-# the guest target come from rust-toolchain.toml (rustup installs them).
+# the guest target come from rust-toolchain.toml; vmm/build.rs adds the target
+# with rustup when the pinned toolchain lacks it (a fresh machine here).
 set -euo pipefail
 
 need=()

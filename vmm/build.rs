@@ -22,6 +22,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
 
+    ensure_guest_target();
     let target_dir = out_dir.join("guest-target");
     // The kernel is linked at Linux's __START_KERNEL_map (top 2 GiB), not as PIE.
     nested_cargo_build(
@@ -35,6 +36,45 @@ fn main() {
     std::fs::copy(&kernel, out_dir.join("kernel")).expect("copying the guest kernel");
 
     userspace::build(&root, &out_dir);
+}
+
+/// The guest target's standard library must be installed for the toolchain
+/// that runs this build. rustup does not add `targets = [...]` from
+/// rust-toolchain.toml to a toolchain that is already present,
+/// so a fresh machine has the pinned toolchain without it; install it here, once.
+fn ensure_guest_target() {
+    const TARGET: &str = "x86_64-unknown-none";
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if let Some(sysroot) = &sysroot {
+        if sysroot.join("lib/rustlib").join(TARGET).join("lib").is_dir() {
+            return;
+        }
+    }
+    let toolchain = std::env::var("RUSTUP_TOOLCHAIN").ok();
+    let mut cmd = Command::new("rustup");
+    cmd.args(["target", "add", TARGET]);
+    if let Some(t) = &toolchain {
+        cmd.args(["--toolchain", t]);
+    }
+    println!("cargo:warning=installing the guest target {TARGET} with rustup (once per toolchain)");
+    match cmd.status() {
+        Ok(s) if s.success() => {}
+        Ok(s) => panic!(
+            "`rustup target add {TARGET}` failed ({s}); the guest kernel needs that target. \
+             Install it by hand and build again."
+        ),
+        Err(e) => panic!(
+            "the guest target {TARGET} is not installed and rustup could not be run ({e}); \
+             install the target for toolchain {} and build again",
+            toolchain.as_deref().unwrap_or("in use")
+        ),
+    }
 }
 
 /// Build for x86_64-unknown-none with the `kernel` profile in `target_dir`,
