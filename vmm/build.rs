@@ -17,6 +17,8 @@ fn main() {
         "guest/build.rs",
         "guest/linker.ld",
         "protocol/src",
+        "uapi/src",
+        "uapi/Cargo.toml",
         ".cargo/config.toml",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());

@@ -29,7 +29,7 @@ macro_rules! errnos {
 
         /// Every error number (name, value, type), for the C header; the
         /// aliases `EWOULDBLOCK` and `EDEADLOCK` last.
-        pub const CONSTANTS: &[crate::Constant] = &[
+        pub(crate) const CONSTANTS: &[crate::Constant] = &[
             $(crate::Constant { name: stringify!($name), value: $value, ty: "i32" },)*
             crate::Constant { name: "EWOULDBLOCK", value: EAGAIN.0 as i128, ty: "i32" },
             crate::Constant { name: "EDEADLOCK", value: EDEADLK.0 as i128, ty: "i32" },

@@ -13,13 +13,13 @@
 //! crate): `u32`, or `i32` when it is negative — except where the ABI puts it
 //! in a field or register of another width, which then decides:
 //! system-call numbers and sizes are `usize`; clone flags, `sa_flags`,
-//! `rlim_t` and auxiliary-vector types are `u64`; `si_code` values are `i32`
-//! (`int si_code`, some negative); `d_type` is `u8`; ELF header fields have
+//! `rlim_t` and auxiliary-vector types are `u64`; `si_code` and `ss_flags`
+//! values are `i32` (C `int` fields; some codes are negative); `d_type` is `u8`; ELF header fields have
 //! their `Elf64_*` widths. Errors are [`errno::Errno`], clone flags
 //! [`sched::CloneFlags`].
 //!
-//! Every module's plain constants are listed in its `CONSTANTS` table (name,
-//! value, Rust type), from which the C header is generated.
+//! [`ALL_CONSTANTS`] lists every plain constant (name, value, Rust type) by
+//! module: the C header is generated from it and the tests check it.
 #![no_std]
 #![warn(missing_docs)]
 
@@ -63,16 +63,16 @@ macro_rules! constants {
         $( $(#[$meta])* pub const $name: $ty = $value; )*
 
         /// Every plain constant of this module (name, value, type), in
-        /// definition order: the C header is generated from these tables.
-        pub const CONSTANTS: &[$crate::Constant] = &[
+        /// definition order (listed by [`crate::ALL_CONSTANTS`]).
+        pub(crate) const CONSTANTS: &[$crate::Constant] = &[
             $( $crate::Constant { name: stringify!($name), value: $name as i128, ty: stringify!($ty) }, )*
         ];
     };
 }
 pub(crate) use constants;
 
-/// Every module's `CONSTANTS` table, by module name, in the order the C header
-/// lists them.
+/// Every plain constant, by module (clone flags as the `sched` module's
+/// second table), in the order the C header lists them.
 pub const ALL_CONSTANTS: &[(&str, &[Constant])] = &[
     ("unistd", unistd::CONSTANTS),
     ("errno", errno::CONSTANTS),

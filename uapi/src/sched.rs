@@ -1,6 +1,8 @@
 //! Clone flags, `struct clone_args` and scheduling policies
 //! (`include/uapi/linux/sched.h`), `struct sched_param`
-//! (`linux/sched/types.h`).
+//! (`linux/sched/types.h`). Each clone flag is defined once, in the list below,
+//! which makes both the [`CloneFlags`] type and a plain `u64` constant of the
+//! same name.
 
 use crate::Constant;
 
@@ -15,8 +17,16 @@ macro_rules! clone_flags {
             }
         }
 
+        $(
+            $(#[doc = $doc])*
+            ///
+            /// The raw `u64` bit, for code that builds arbitrary flag words (a
+            /// test of the kernel's checks); the kernel uses [`CloneFlags`].
+            pub const $name: u64 = CloneFlags::$name.bits();
+        )*
+
         /// Every clone flag (name, value, type), for the C header.
-        pub const CLONE_FLAG_CONSTANTS: &[Constant] = &[
+        pub(crate) const CLONE_FLAG_CONSTANTS: &[Constant] = &[
             $( Constant { name: stringify!($name), value: $value, ty: "u64" }, )*
         ];
     };

@@ -110,11 +110,11 @@ crate::constants! {
     SIG_SETMASK: u32 = 2;
 
     /// `ss_flags`: the thread is running on the alternate stack.
-    SS_ONSTACK: u32 = 1;
+    SS_ONSTACK: i32 = 1;
     /// `ss_flags`: the alternate stack is disabled.
-    SS_DISABLE: u32 = 2;
+    SS_DISABLE: i32 = 2;
     /// `ss_flags`: disable the alternate stack while a handler runs on it.
-    SS_AUTODISARM: u32 = 1 << 31;
+    SS_AUTODISARM: i32 = 1 << 31;
     /// The smallest alternate stack `sigaltstack` accepts.
     MINSIGSTKSZ: usize = 2048;
     /// A comfortable alternate stack size.

@@ -8,7 +8,7 @@ use core::ffi::CStr;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::abi::*;
-use crate::errno::{result, Errno};
+use crate::errno::{result, Errno, EINVAL};
 use crate::nr;
 use crate::syscall::*;
 
@@ -34,65 +34,77 @@ fn opt_mut_ptr<T>(r: Option<&mut T>) -> usize {
 
 pub fn read(fd: i32, buf: &mut [u8]) -> SysResult {
     // SAFETY: the kernel writes at most buf.len() bytes into buf.
-    result(unsafe { syscall3(nr::READ, fd as usize, buf.as_mut_ptr() as usize, buf.len()) })
+    result(unsafe { syscall3(nr::__NR_read, fd as usize, buf.as_mut_ptr() as usize, buf.len()) })
 }
 
 pub fn write(fd: i32, buf: &[u8]) -> SysResult {
     // SAFETY: the kernel only reads buf.
-    result(unsafe { syscall3(nr::WRITE, fd as usize, buf.as_ptr() as usize, buf.len()) })
+    result(unsafe { syscall3(nr::__NR_write, fd as usize, buf.as_ptr() as usize, buf.len()) })
 }
 
 pub fn readv(fd: i32, iov: &mut [IoVecMut<'_>]) -> SysResult {
     // SAFETY: each iovec describes a live mutable buffer (IoVecMut borrows it).
-    result(unsafe { syscall3(nr::READV, fd as usize, iov.as_mut_ptr() as usize, iov.len()) })
+    result(unsafe { syscall3(nr::__NR_readv, fd as usize, iov.as_mut_ptr() as usize, iov.len()) })
 }
 
 pub fn writev(fd: i32, iov: &[IoVec<'_>]) -> SysResult {
     // SAFETY: the kernel only reads the iovecs and the buffers they borrow.
-    result(unsafe { syscall3(nr::WRITEV, fd as usize, iov.as_ptr() as usize, iov.len()) })
+    result(unsafe { syscall3(nr::__NR_writev, fd as usize, iov.as_ptr() as usize, iov.len()) })
 }
 
 pub fn pread64(fd: i32, buf: &mut [u8], offset: i64) -> SysResult {
     // SAFETY: the kernel writes at most buf.len() bytes into buf.
     result(unsafe {
-        syscall4(nr::PREAD64, fd as usize, buf.as_mut_ptr() as usize, buf.len(), offset as usize)
+        syscall4(
+            nr::__NR_pread64,
+            fd as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            offset as usize,
+        )
     })
 }
 
 pub fn pwrite64(fd: i32, buf: &[u8], offset: i64) -> SysResult {
     // SAFETY: the kernel only reads buf.
     result(unsafe {
-        syscall4(nr::PWRITE64, fd as usize, buf.as_ptr() as usize, buf.len(), offset as usize)
+        syscall4(nr::__NR_pwrite64, fd as usize, buf.as_ptr() as usize, buf.len(), offset as usize)
     })
 }
 
 pub fn openat(dirfd: i32, path: &CStr, flags: u32, mode: u32) -> SysResult {
     // SAFETY: path is NUL-terminated and only read.
     result(unsafe {
-        syscall4(nr::OPENAT, dirfd as usize, path.as_ptr() as usize, flags as usize, mode as usize)
+        syscall4(
+            nr::__NR_openat,
+            dirfd as usize,
+            path.as_ptr() as usize,
+            flags as usize,
+            mode as usize,
+        )
     })
 }
 
 pub fn close(fd: i32) -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall1(nr::CLOSE, fd as usize) })
+    result(unsafe { syscall1(nr::__NR_close, fd as usize) })
 }
 
 pub fn lseek(fd: i32, offset: i64, whence: u32) -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall3(nr::LSEEK, fd as usize, offset as usize, whence as usize) })
+    result(unsafe { syscall3(nr::__NR_lseek, fd as usize, offset as usize, whence as usize) })
 }
 
-pub fn fstat(fd: i32, st: &mut Stat) -> SysResult {
+pub fn fstat(fd: i32, st: &mut stat) -> SysResult {
     // SAFETY: st is a live struct stat the kernel fills.
-    result(unsafe { syscall2(nr::FSTAT, fd as usize, mut_ptr(st)) })
+    result(unsafe { syscall2(nr::__NR_fstat, fd as usize, mut_ptr(st)) })
 }
 
-pub fn newfstatat(dirfd: i32, path: &CStr, st: &mut Stat, flags: u32) -> SysResult {
+pub fn newfstatat(dirfd: i32, path: &CStr, st: &mut stat, flags: u32) -> SysResult {
     // SAFETY: path is only read; st is a live struct stat the kernel fills.
     result(unsafe {
         syscall4(
-            nr::NEWFSTATAT,
+            nr::__NR_newfstatat,
             dirfd as usize,
             path.as_ptr() as usize,
             mut_ptr(st),
@@ -104,18 +116,22 @@ pub fn newfstatat(dirfd: i32, path: &CStr, st: &mut Stat, flags: u32) -> SysResu
 /// Reads directory records into `buf`; iterate them with [`Dirents`].
 pub fn getdents64(fd: i32, buf: &mut [u8]) -> SysResult {
     // SAFETY: the kernel writes at most buf.len() bytes into buf.
-    result(unsafe { syscall3(nr::GETDENTS64, fd as usize, buf.as_mut_ptr() as usize, buf.len()) })
+    result(unsafe {
+        syscall3(nr::__NR_getdents64, fd as usize, buf.as_mut_ptr() as usize, buf.len())
+    })
 }
 
 pub fn mkdirat(dirfd: i32, path: &CStr, mode: u32) -> SysResult {
     // SAFETY: path is only read.
-    result(unsafe { syscall3(nr::MKDIRAT, dirfd as usize, path.as_ptr() as usize, mode as usize) })
+    result(unsafe {
+        syscall3(nr::__NR_mkdirat, dirfd as usize, path.as_ptr() as usize, mode as usize)
+    })
 }
 
 pub fn unlinkat(dirfd: i32, path: &CStr, flags: u32) -> SysResult {
     // SAFETY: path is only read.
     result(unsafe {
-        syscall3(nr::UNLINKAT, dirfd as usize, path.as_ptr() as usize, flags as usize)
+        syscall3(nr::__NR_unlinkat, dirfd as usize, path.as_ptr() as usize, flags as usize)
     })
 }
 
@@ -123,91 +139,91 @@ pub fn unlinkat(dirfd: i32, path: &CStr, flags: u32) -> SysResult {
 pub fn pipe2(flags: u32) -> Result<[i32; 2], Errno> {
     let mut fds = [-1i32; 2];
     // SAFETY: the kernel writes two ints into fds.
-    result(unsafe { syscall2(nr::PIPE2, fds.as_mut_ptr() as usize, flags as usize) })?;
+    result(unsafe { syscall2(nr::__NR_pipe2, fds.as_mut_ptr() as usize, flags as usize) })?;
     Ok(fds)
 }
 
 pub fn dup(fd: i32) -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall1(nr::DUP, fd as usize) })
+    result(unsafe { syscall1(nr::__NR_dup, fd as usize) })
 }
 
 pub fn dup2(old: i32, new: i32) -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall2(nr::DUP2, old as usize, new as usize) })
+    result(unsafe { syscall2(nr::__NR_dup2, old as usize, new as usize) })
 }
 
 pub fn dup3(old: i32, new: i32, flags: u32) -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall3(nr::DUP3, old as usize, new as usize, flags as usize) })
+    result(unsafe { syscall3(nr::__NR_dup3, old as usize, new as usize, flags as usize) })
 }
 
 /// `fcntl` with an integer argument (F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD*).
 pub fn fcntl(fd: i32, cmd: u32, arg: usize) -> SysResult {
     // SAFETY: the commands this is meant for take no pointer; others the kernel
     // rejects or treats as integers.
-    result(unsafe { syscall3(nr::FCNTL, fd as usize, cmd as usize, arg) })
+    result(unsafe { syscall3(nr::__NR_fcntl, fd as usize, cmd as usize, arg) })
 }
 
 /// `ioctl(fd, TIOCGWINSZ, ws)`.
-pub fn ioctl_tiocgwinsz(fd: i32, ws: &mut Winsize) -> SysResult {
+pub fn ioctl_tiocgwinsz(fd: i32, ws: &mut winsize) -> SysResult {
     // SAFETY: ws is a live struct winsize the kernel fills.
-    result(unsafe { syscall3(nr::IOCTL, fd as usize, TIOCGWINSZ as usize, mut_ptr(ws)) })
+    result(unsafe { syscall3(nr::__NR_ioctl, fd as usize, TIOCGWINSZ as usize, mut_ptr(ws)) })
 }
 
 // ---- processes and identity -------------------------------------------------
 
 pub fn getpid() -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall0(nr::GETPID) })
+    result(unsafe { syscall0(nr::__NR_getpid) })
 }
 
 pub fn getppid() -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall0(nr::GETPPID) })
+    result(unsafe { syscall0(nr::__NR_getppid) })
 }
 
 pub fn gettid() -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall0(nr::GETTID) })
+    result(unsafe { syscall0(nr::__NR_gettid) })
 }
 
 pub fn getuid() -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall0(nr::GETUID) })
+    result(unsafe { syscall0(nr::__NR_getuid) })
 }
 
 pub fn geteuid() -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall0(nr::GETEUID) })
+    result(unsafe { syscall0(nr::__NR_geteuid) })
 }
 
 pub fn getgid() -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall0(nr::GETGID) })
+    result(unsafe { syscall0(nr::__NR_getgid) })
 }
 
 pub fn getegid() -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall0(nr::GETEGID) })
+    result(unsafe { syscall0(nr::__NR_getegid) })
 }
 
-pub fn uname(buf: &mut Utsname) -> SysResult {
+pub fn uname(buf: &mut new_utsname) -> SysResult {
     // SAFETY: buf is a live struct new_utsname the kernel fills.
-    result(unsafe { syscall1(nr::UNAME, mut_ptr(buf)) })
+    result(unsafe { syscall1(nr::__NR_uname, mut_ptr(buf)) })
 }
 
 /// `kill(pid, sig)`; signalling oneself may not return.
 pub fn kill(pid: i32, sig: u32) -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall2(nr::KILL, pid as usize, sig as usize) })
+    result(unsafe { syscall2(nr::__NR_kill, pid as usize, sig as usize) })
 }
 
 /// Ends the process (all threads) with `status & 0xff`.
 pub fn exit_group(status: i32) -> ! {
     // SAFETY: exit_group does not return.
     unsafe {
-        syscall1(nr::EXIT_GROUP, status as usize);
+        syscall1(nr::__NR_exit_group, status as usize);
     }
     // Only if a broken kernel returned.
     loop {
@@ -219,7 +235,7 @@ pub fn exit_group(status: i32) -> ! {
 /// `*tidptr` and wakes a futex there when the thread exits, hence `'static`.
 pub fn set_tid_address(tidptr: &'static AtomicU32) -> SysResult {
     // SAFETY: tidptr lives for the whole program; the kernel writes it only at exit.
-    result(unsafe { syscall1(nr::SET_TID_ADDRESS, ptr(tidptr)) })
+    result(unsafe { syscall1(nr::__NR_set_tid_address, ptr(tidptr)) })
 }
 
 /// `arch_prctl(code, addr)`.
@@ -230,7 +246,7 @@ pub fn set_tid_address(tidptr: &'static AtomicU32) -> SysResult {
 /// (thread-local storage); `ARCH_GET_*` write a `u64` at `addr`.
 pub unsafe fn arch_prctl(code: u32, addr: usize) -> SysResult {
     // SAFETY: forwarded to the caller.
-    result(unsafe { syscall2(nr::ARCH_PRCTL, code as usize, addr) })
+    result(unsafe { syscall2(nr::__NR_arch_prctl, code as usize, addr) })
 }
 
 /// The FS base (`arch_prctl(ARCH_GET_FS)`).
@@ -243,45 +259,53 @@ pub fn arch_get_fs() -> SysResult {
 
 // ---- time -------------------------------------------------------------------
 
-pub fn clock_gettime(clock: u32, tp: &mut Timespec) -> SysResult {
+pub fn clock_gettime(clock: u32, tp: &mut timespec) -> SysResult {
     // SAFETY: tp is a live timespec the kernel fills.
-    result(unsafe { syscall2(nr::CLOCK_GETTIME, clock as usize, mut_ptr(tp)) })
+    result(unsafe { syscall2(nr::__NR_clock_gettime, clock as usize, mut_ptr(tp)) })
 }
 
 /// Nanoseconds on `CLOCK_MONOTONIC` (0 if the call fails).
 pub fn monotonic_ns() -> u64 {
-    let mut t = Timespec::default();
+    let mut t = timespec::default();
     match clock_gettime(CLOCK_MONOTONIC, &mut t) {
         Ok(_) => t.as_nanos(),
         Err(_) => 0,
     }
 }
 
-pub fn nanosleep(req: &Timespec, rem: Option<&mut Timespec>) -> SysResult {
+pub fn nanosleep(req: &timespec, rem: Option<&mut timespec>) -> SysResult {
     // SAFETY: req is only read; rem, if any, is a live timespec.
-    result(unsafe { syscall2(nr::NANOSLEEP, ptr(req), opt_mut_ptr(rem)) })
+    result(unsafe { syscall2(nr::__NR_nanosleep, ptr(req), opt_mut_ptr(rem)) })
 }
 
 pub fn clock_nanosleep(
     clock: u32,
     flags: u32,
-    req: &Timespec,
-    rem: Option<&mut Timespec>,
+    req: &timespec,
+    rem: Option<&mut timespec>,
 ) -> SysResult {
     // SAFETY: req is only read; rem, if any, is a live timespec.
     result(unsafe {
-        syscall4(nr::CLOCK_NANOSLEEP, clock as usize, flags as usize, ptr(req), opt_mut_ptr(rem))
+        syscall4(
+            nr::__NR_clock_nanosleep,
+            clock as usize,
+            flags as usize,
+            ptr(req),
+            opt_mut_ptr(rem),
+        )
     })
 }
 
 pub fn sched_yield() -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall0(nr::SCHED_YIELD) })
+    result(unsafe { syscall0(nr::__NR_sched_yield) })
 }
 
 pub fn getrandom(buf: &mut [u8], flags: u32) -> SysResult {
     // SAFETY: the kernel writes at most buf.len() bytes into buf.
-    result(unsafe { syscall3(nr::GETRANDOM, buf.as_mut_ptr() as usize, buf.len(), flags as usize) })
+    result(unsafe {
+        syscall3(nr::__NR_getrandom, buf.as_mut_ptr() as usize, buf.len(), flags as usize)
+    })
 }
 
 // ---- resources --------------------------------------------------------------
@@ -289,33 +313,39 @@ pub fn getrandom(buf: &mut [u8], flags: u32) -> SysResult {
 pub fn prlimit64(
     pid: i32,
     resource: u32,
-    new: Option<&Rlimit>,
-    old: Option<&mut Rlimit>,
+    new: Option<&rlimit>,
+    old: Option<&mut rlimit>,
 ) -> SysResult {
     // SAFETY: new is only read, old is a live rlimit64 the kernel fills.
     result(unsafe {
-        syscall4(nr::PRLIMIT64, pid as usize, resource as usize, opt_ptr(new), opt_mut_ptr(old))
+        syscall4(
+            nr::__NR_prlimit64,
+            pid as usize,
+            resource as usize,
+            opt_ptr(new),
+            opt_mut_ptr(old),
+        )
     })
 }
 
-pub fn getrlimit(resource: u32, old: &mut Rlimit) -> SysResult {
+pub fn getrlimit(resource: u32, old: &mut rlimit) -> SysResult {
     // SAFETY: old is a live struct rlimit the kernel fills.
-    result(unsafe { syscall2(nr::GETRLIMIT, resource as usize, mut_ptr(old)) })
+    result(unsafe { syscall2(nr::__NR_getrlimit, resource as usize, mut_ptr(old)) })
 }
 
-pub fn setrlimit(resource: u32, new: &Rlimit) -> SysResult {
+pub fn setrlimit(resource: u32, new: &rlimit) -> SysResult {
     // SAFETY: new is only read.
-    result(unsafe { syscall2(nr::SETRLIMIT, resource as usize, ptr(new)) })
+    result(unsafe { syscall2(nr::__NR_setrlimit, resource as usize, ptr(new)) })
 }
 
 // ---- futex ------------------------------------------------------------------
 
 /// `futex(word, FUTEX_WAIT | flags, val, timeout)`: sleeps while `*word == val`.
-pub fn futex_wait(word: &AtomicU32, flags: u32, val: u32, timeout: Option<&Timespec>) -> SysResult {
+pub fn futex_wait(word: &AtomicU32, flags: u32, val: u32, timeout: Option<&timespec>) -> SysResult {
     // SAFETY: word is a live, aligned u32; timeout is only read.
     result(unsafe {
         syscall4(
-            nr::FUTEX,
+            nr::__NR_futex,
             ptr(word),
             (FUTEX_WAIT | flags) as usize,
             val as usize,
@@ -327,7 +357,9 @@ pub fn futex_wait(word: &AtomicU32, flags: u32, val: u32, timeout: Option<&Times
 /// `futex(word, FUTEX_WAKE | flags, n)`: the number of waiters woken.
 pub fn futex_wake(word: &AtomicU32, flags: u32, n: u32) -> SysResult {
     // SAFETY: word is a live, aligned u32 that is not written.
-    result(unsafe { syscall3(nr::FUTEX, ptr(word), (FUTEX_WAKE | flags) as usize, n as usize) })
+    result(unsafe {
+        syscall3(nr::__NR_futex, ptr(word), (FUTEX_WAKE | flags) as usize, n as usize)
+    })
 }
 
 // ---- memory -----------------------------------------------------------------
@@ -348,7 +380,15 @@ pub unsafe fn mmap(
 ) -> SysResult {
     // SAFETY: forwarded to the caller.
     result(unsafe {
-        syscall6(nr::MMAP, addr, len, prot as usize, flags as usize, fd as usize, offset as usize)
+        syscall6(
+            nr::__NR_mmap,
+            addr,
+            len,
+            prot as usize,
+            flags as usize,
+            fd as usize,
+            offset as usize,
+        )
     })
 }
 
@@ -357,7 +397,7 @@ pub unsafe fn mmap(
 /// Nothing may use the range afterwards.
 pub unsafe fn munmap(addr: usize, len: usize) -> SysResult {
     // SAFETY: forwarded to the caller.
-    result(unsafe { syscall2(nr::MUNMAP, addr, len) })
+    result(unsafe { syscall2(nr::__NR_munmap, addr, len) })
 }
 
 /// # Safety
@@ -365,7 +405,7 @@ pub unsafe fn munmap(addr: usize, len: usize) -> SysResult {
 /// The program must not access the range in ways the new protection forbids.
 pub unsafe fn mprotect(addr: usize, len: usize, prot: u32) -> SysResult {
     // SAFETY: forwarded to the caller.
-    result(unsafe { syscall3(nr::MPROTECT, addr, len, prot as usize) })
+    result(unsafe { syscall3(nr::__NR_mprotect, addr, len, prot as usize) })
 }
 
 /// `brk(addr)`: the new (or, on failure, unchanged) program break; `brk(0)` queries.
@@ -375,7 +415,7 @@ pub unsafe fn mprotect(addr: usize, len: usize, prot: u32) -> SysResult {
 /// Shrinking the break unmaps memory that must no longer be used.
 pub unsafe fn brk(addr: usize) -> usize {
     // SAFETY: forwarded to the caller.
-    unsafe { syscall1(nr::BRK, addr) as usize }
+    unsafe { syscall1(nr::__NR_brk, addr) as usize }
 }
 
 // ---- process creation, exit and wait ----------------------------------------
@@ -387,7 +427,7 @@ pub unsafe fn brk(addr: usize) -> usize {
 /// parent's remaining work; [`fork_with`] does that for you.
 pub fn fork() -> SysResult {
     // SAFETY: no memory is passed; the child runs on a private copy of ours.
-    result(unsafe { syscall0(nr::FORK) })
+    result(unsafe { syscall0(nr::__NR_fork) })
 }
 
 /// Forks a child that runs `f` and exits with its result (`exit_group`); the
@@ -404,7 +444,7 @@ pub fn fork_with(f: impl FnOnce() -> i32) -> SysResult {
 pub fn exit(status: i32) -> ! {
     // SAFETY: exit does not return.
     unsafe {
-        syscall1(nr::EXIT, status as usize);
+        syscall1(nr::__NR_exit, status as usize);
     }
     loop {
         core::hint::spin_loop();
@@ -489,7 +529,7 @@ unsafe extern "C" fn spawn_trampoline(req: *const SpawnReq) -> isize {
         entry = const core::mem::offset_of!(SpawnReq, entry),
         nr = const core::mem::offset_of!(SpawnReq, nr),
         args = const core::mem::offset_of!(SpawnReq, args),
-        exit = const nr::EXIT,
+        exit = const nr::__NR_exit,
     )
 }
 
@@ -514,7 +554,7 @@ unsafe fn spawn(nr: usize, args: [usize; 5], f: ChildFn, arg: usize) -> SysResul
 /// parent uses. It may end by execve or exit itself.
 pub unsafe fn vfork(f: ChildFn, arg: usize) -> SysResult {
     // SAFETY: forwarded to the caller.
-    unsafe { spawn(nr::VFORK, [0; 5], f, arg) }
+    unsafe { spawn(nr::__NR_vfork, [0; 5], f, arg) }
 }
 
 /// Raw `clone(flags, newsp, parent_tid, child_tid, tls)`: returns the child's
@@ -538,7 +578,7 @@ pub unsafe fn clone(
     arg: usize,
 ) -> SysResult {
     // SAFETY: forwarded to the caller.
-    unsafe { spawn(nr::CLONE, [flags as usize, newsp, parent_tid, child_tid, tls], f, arg) }
+    unsafe { spawn(nr::__NR_clone, [flags as usize, newsp, parent_tid, child_tid, tls], f, arg) }
 }
 
 /// `clone3(args, size)`: like [`clone`], the child runs `f(arg)` (on
@@ -547,75 +587,84 @@ pub unsafe fn clone(
 /// # Safety
 ///
 /// `size` bytes at `args` must be readable (they may extend past the
-/// `CloneArgs`, as the size checks of clone3 allow); otherwise as [`clone`].
-pub unsafe fn clone3(args: *const CloneArgs, size: usize, f: ChildFn, arg: usize) -> SysResult {
+/// `clone_args`, as the size checks of clone3 allow); otherwise as [`clone`].
+pub unsafe fn clone3(args: *const clone_args, size: usize, f: ChildFn, arg: usize) -> SysResult {
     // SAFETY: forwarded to the caller.
-    unsafe { spawn(nr::CLONE3, [args as usize, size, 0, 0, 0], f, arg) }
+    unsafe { spawn(nr::__NR_clone3, [args as usize, size, 0, 0, 0], f, arg) }
 }
 
 /// `wait4(pid, status, options, NULL)`: the pid of the child waited for (0 with
 /// `WNOHANG` when none is ready).
 pub fn wait4(pid: i32, status: Option<&mut i32>, options: u32) -> SysResult {
     // SAFETY: status, if any, is a live int the kernel fills; no rusage.
-    result(unsafe { syscall4(nr::WAIT4, pid as usize, opt_mut_ptr(status), options as usize, 0) })
+    result(unsafe {
+        syscall4(nr::__NR_wait4, pid as usize, opt_mut_ptr(status), options as usize, 0)
+    })
 }
 
 /// `waitid(idtype, id, info, options, NULL)`: 0 on success; `info` tells which
 /// child (`si_pid` 0 when `WNOHANG` found none).
-pub fn waitid(idtype: u32, id: i32, info: Option<&mut Siginfo>, options: u32) -> SysResult {
+pub fn waitid(idtype: u32, id: i32, info: Option<&mut siginfo_t>, options: u32) -> SysResult {
     // SAFETY: info, if any, is a live siginfo the kernel fills; no rusage.
     result(unsafe {
-        syscall5(nr::WAITID, idtype as usize, id as usize, opt_mut_ptr(info), options as usize, 0)
+        syscall5(
+            nr::__NR_waitid,
+            idtype as usize,
+            id as usize,
+            opt_mut_ptr(info),
+            options as usize,
+            0,
+        )
     })
 }
 
 /// `tkill(tid, sig)`.
 pub fn tkill(tid: i32, sig: u32) -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall2(nr::TKILL, tid as usize, sig as usize) })
+    result(unsafe { syscall2(nr::__NR_tkill, tid as usize, sig as usize) })
 }
 
 /// `tgkill(tgid, tid, sig)`.
 pub fn tgkill(tgid: i32, tid: i32, sig: u32) -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall3(nr::TGKILL, tgid as usize, tid as usize, sig as usize) })
+    result(unsafe { syscall3(nr::__NR_tgkill, tgid as usize, tid as usize, sig as usize) })
 }
 
 // ---- process groups, sessions, credentials, prctl ---------------------------
 
 pub fn getpgid(pid: i32) -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall1(nr::GETPGID, pid as usize) })
+    result(unsafe { syscall1(nr::__NR_getpgid, pid as usize) })
 }
 
 pub fn setpgid(pid: i32, pgid: i32) -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall2(nr::SETPGID, pid as usize, pgid as usize) })
+    result(unsafe { syscall2(nr::__NR_setpgid, pid as usize, pgid as usize) })
 }
 
 pub fn getpgrp() -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall0(nr::GETPGRP) })
+    result(unsafe { syscall0(nr::__NR_getpgrp) })
 }
 
 pub fn setsid() -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall0(nr::SETSID) })
+    result(unsafe { syscall0(nr::__NR_setsid) })
 }
 
 pub fn getsid(pid: i32) -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall1(nr::GETSID, pid as usize) })
+    result(unsafe { syscall1(nr::__NR_getsid, pid as usize) })
 }
 
 pub fn setuid(uid: u32) -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall1(nr::SETUID, uid as usize) })
+    result(unsafe { syscall1(nr::__NR_setuid, uid as usize) })
 }
 
 pub fn setgid(gid: u32) -> SysResult {
     // SAFETY: no memory is passed.
-    result(unsafe { syscall1(nr::SETGID, gid as usize) })
+    result(unsafe { syscall1(nr::__NR_setgid, gid as usize) })
 }
 
 /// `prctl(option, a2, a3, a4, a5)`.
@@ -626,7 +675,7 @@ pub fn setgid(gid: u32) -> SysResult {
 /// in ways the program must expect.
 pub unsafe fn prctl(option: u32, a2: usize, a3: usize, a4: usize, a5: usize) -> SysResult {
     // SAFETY: forwarded to the caller.
-    result(unsafe { syscall5(nr::PRCTL, option as usize, a2, a3, a4, a5) })
+    result(unsafe { syscall5(nr::__NR_prctl, option as usize, a2, a3, a4, a5) })
 }
 
 /// `prctl(PR_SET_CHILD_SUBREAPER, on)`.
@@ -668,23 +717,26 @@ unsafe extern "C" fn sigreturn_trampoline() -> ! {
         "syscall",
         "ud2",
         entry = sym SIGRETURN_ENTRY,
-        nr = const nr::RT_SIGRETURN,
+        nr = const nr::__NR_rt_sigreturn,
     )
 }
 
-/// The address of the library's signal restorer (for `SigAction::restorer`
+/// The address of the library's signal restorer (for `sigaction::sa_restorer`
 /// with `SA_RESTORER`).
 pub fn sigreturn_restorer() -> usize {
     sigreturn_trampoline as *const () as usize
 }
 
-impl SigAction {
-    /// An action running `handler` (an `extern "C" fn(i32)`, or with
-    /// `SA_SIGINFO` an `extern "C" fn(i32, *mut Siginfo, *mut Ucontext)`, or
-    /// `SIG_DFL`/`SIG_IGN`) with `flags | SA_RESTORER` and the library's
-    /// restorer, blocking `mask` while it runs.
-    pub fn new(handler: usize, flags: u64, mask: u64) -> SigAction {
-        SigAction { handler, flags: flags | SA_RESTORER, restorer: sigreturn_restorer(), mask }
+/// An action running `handler` (an `extern "C" fn(i32)`, or with
+/// `SA_SIGINFO` an `extern "C" fn(i32, *mut siginfo_t, *mut ucontext)`, or
+/// `SIG_DFL`/`SIG_IGN`) with `flags | SA_RESTORER` and the library's
+/// restorer, blocking `mask` while it runs.
+pub fn new_sigaction(handler: usize, flags: u64, mask: u64) -> sigaction {
+    sigaction {
+        sa_handler: handler,
+        sa_flags: flags | SA_RESTORER,
+        sa_restorer: sigreturn_restorer(),
+        sa_mask: mask,
     }
 }
 
@@ -698,18 +750,20 @@ impl SigAction {
 /// must return through a restorer such as [`sigreturn_restorer`].
 pub unsafe fn rt_sigaction(
     sig: u32,
-    act: Option<&SigAction>,
-    old: Option<&mut SigAction>,
+    act: Option<&sigaction>,
+    old: Option<&mut sigaction>,
 ) -> SysResult {
     SIGRETURN_ENTRY.store(crate::syscall::entry().unwrap_or(0), Ordering::Relaxed);
     // SAFETY: act is only read, old is a live kernel_sigaction; the caller
     // vouches for the handler.
-    result(unsafe { syscall4(nr::RT_SIGACTION, sig as usize, opt_ptr(act), opt_mut_ptr(old), 8) })
+    result(unsafe {
+        syscall4(nr::__NR_rt_sigaction, sig as usize, opt_ptr(act), opt_mut_ptr(old), 8)
+    })
 }
 
 /// The current action of `sig` (`rt_sigaction(sig, NULL, old, 8)`).
-pub fn sigaction_get(sig: u32) -> Result<SigAction, Errno> {
-    let mut old = SigAction::default();
+pub fn sigaction_get(sig: u32) -> Result<sigaction, Errno> {
+    let mut old = sigaction::default();
     // SAFETY: without a new action nothing changes; old is filled.
     unsafe { rt_sigaction(sig, None, Some(&mut old)) }?;
     Ok(old)
@@ -717,18 +771,20 @@ pub fn sigaction_get(sig: u32) -> Result<SigAction, Errno> {
 
 /// Sets `sig` to `SIG_DFL` or `SIG_IGN` (`handler`), no flags, empty mask.
 pub fn signal_disposition(sig: u32, handler: usize) -> SysResult {
-    let act = SigAction::new(handler, 0, 0);
+    let act = new_sigaction(handler, 0, 0);
     if handler != SIG_DFL && handler != SIG_IGN {
-        return Err(Errno::EINVAL);
+        return Err(EINVAL);
     }
     // SAFETY: SIG_DFL and SIG_IGN run no code of ours.
     unsafe { rt_sigaction(sig, Some(&act), None) }
 }
 
-/// `rt_sigprocmask(how, set, old, 8)` on 64-bit signal sets ([`sigbit`]).
+/// `rt_sigprocmask(how, set, old, 8)` on 64-bit signal sets ([`sigmask`]).
 pub fn rt_sigprocmask(how: u32, set: Option<&u64>, old: Option<&mut u64>) -> SysResult {
     // SAFETY: set is only read, old is a live u64 the kernel fills.
-    result(unsafe { syscall4(nr::RT_SIGPROCMASK, how as usize, opt_ptr(set), opt_mut_ptr(old), 8) })
+    result(unsafe {
+        syscall4(nr::__NR_rt_sigprocmask, how as usize, opt_ptr(set), opt_mut_ptr(old), 8)
+    })
 }
 
 /// The calling thread's signal mask.
@@ -741,7 +797,7 @@ pub fn sigmask_get() -> Result<u64, Errno> {
 /// `rt_sigpending(set, 8)`: the signals pending and blocked.
 pub fn rt_sigpending(set: &mut u64) -> SysResult {
     // SAFETY: set is a live u64 the kernel fills.
-    result(unsafe { syscall2(nr::RT_SIGPENDING, mut_ptr(set), 8) })
+    result(unsafe { syscall2(nr::__NR_rt_sigpending, mut_ptr(set), 8) })
 }
 
 /// `sigaltstack(new, old)`.
@@ -750,9 +806,9 @@ pub fn rt_sigpending(set: &mut u64) -> SysResult {
 ///
 /// A new stack must stay mapped, and unused by anything else, while handlers
 /// with `SA_ONSTACK` may run on it.
-pub unsafe fn sigaltstack(new: Option<&SigAltStack>, old: Option<&mut SigAltStack>) -> SysResult {
+pub unsafe fn sigaltstack(new: Option<&stack_t>, old: Option<&mut stack_t>) -> SysResult {
     // SAFETY: new is only read, old is a live stack_t; the caller vouches for the stack.
-    result(unsafe { syscall2(nr::SIGALTSTACK, opt_ptr(new), opt_mut_ptr(old)) })
+    result(unsafe { syscall2(nr::__NR_sigaltstack, opt_ptr(new), opt_mut_ptr(old)) })
 }
 
 /// Removes `path` (relative to `dirfd`) and, if it is a directory, everything

@@ -2,7 +2,7 @@
 //! and small reports between parent and child, polling for a state the kernel
 //! reaches a moment after what a program can wait for, and reaping.
 
-use crate::abi::{Timespec, WaitStatus, O_CLOEXEC};
+use crate::abi::{timespec, WaitStatus, O_CLOEXEC};
 use crate::calls::{close, getpid, monotonic_ns, nanosleep, pipe2, read, wait4, write};
 
 /// A close-on-exec pipe, `[read end, write end]` (`[-1, -1]` if it failed: the
@@ -53,7 +53,7 @@ pub fn wait_on(fd: i32) {
 
 /// Sleep one millisecond.
 pub fn nap() {
-    let _ = nanosleep(&Timespec::from_nanos(1_000_000), None);
+    let _ = nanosleep(&timespec::from_nanos(1_000_000), None);
 }
 
 /// Whether `cond` becomes true within 2 s (polled every millisecond).

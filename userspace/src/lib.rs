@@ -31,7 +31,8 @@ pub mod check;
 pub mod coord;
 pub mod errno;
 pub mod io;
-pub mod nr;
+/// Linux x86-64 system-call numbers ([`uapi::unistd`]: `nr::__NR_clone3`).
+pub use uapi::unistd as nr;
 pub mod rt;
 pub mod sched;
 pub mod syscall;
@@ -40,7 +41,7 @@ pub use abi::*;
 pub use calls::*;
 pub use check::Checker;
 pub use coord::*;
-pub use errno::Errno;
+pub use errno::*;
 pub use io::Bytes;
 #[cfg(target_os = "none")]
 pub use rt::_start;
@@ -72,9 +73,9 @@ mod tests {
 
     #[test]
     fn errno_names_and_results() {
-        assert_eq!(Errno::EINVAL.name(), Some("EINVAL"));
+        assert_eq!(EINVAL.name(), Some("EINVAL"));
         assert_eq!(std::format!("{}", Errno(999)), "errno 999");
-        assert_eq!(errno::result(-22), Err(Errno::EINVAL));
+        assert_eq!(errno::result(-22), Err(EINVAL));
         assert_eq!(errno::result(5), Ok(5));
         // A high user address is a success, not an error.
         assert_eq!(errno::result(-4096), Ok(-4096isize as usize));
@@ -91,9 +92,9 @@ mod tests {
         assert_eq!(&buf[..4], b"ping");
         assert_eq!(close(r).unwrap(), 0);
         assert_eq!(close(w).unwrap(), 0);
-        assert_eq!(close(w), Err(Errno::EBADF));
+        assert_eq!(close(w), Err(EBADF));
         // SAFETY: an unknown number does nothing.
-        assert_eq!(errno::result(unsafe { syscall::syscall0(1000) }), Err(Errno::ENOSYS));
+        assert_eq!(errno::result(unsafe { syscall::syscall0(1000) }), Err(ENOSYS));
     }
 
     // An AT_SYSINFO-style entry for the host: `syscall; ret`.
@@ -118,7 +119,7 @@ mod tests {
         // SAFETY: back to the syscall instruction.
         unsafe { syscall::set_entry(0) };
         assert_eq!(through, Ok(pid));
-        assert_eq!(bad, Err(Errno::EBADF));
+        assert_eq!(bad, Err(EBADF));
     }
 
     #[test]

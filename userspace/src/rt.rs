@@ -95,7 +95,7 @@ impl Env {
 }
 
 /// The value of auxiliary-vector entry `ty` (`AT_*`), if the kernel passed one.
-pub fn auxv(ty: usize) -> Option<usize> {
+pub fn auxv(ty: u64) -> Option<usize> {
     let mut p = AUXV.load(Ordering::Relaxed) as *const usize;
     if p.is_null() {
         return None;
@@ -104,10 +104,10 @@ pub fn auxv(ty: usize) -> Option<usize> {
         // SAFETY: AUXV points to the kernel's auxv on the initial stack, pairs
         // ending with AT_NULL, never written by the program.
         let (t, v) = unsafe { (*p, *p.add(1)) };
-        if t == AT_NULL {
+        if t as u64 == AT_NULL {
             return None;
         }
-        if t == ty {
+        if t as u64 == ty {
             return Some(v);
         }
         // SAFETY: not at AT_NULL yet, so the next pair exists.

@@ -9,9 +9,9 @@ use userspace::*;
 userspace::entry!(main);
 
 fn main(_args: Args, _env: Env) -> i32 {
-    let mut lim = Rlimit::default();
+    let mut lim = rlimit::default();
     if getrlimit(RLIMIT_CORE, &mut lim).is_ok() {
-        lim.cur = 0;
+        lim.rlim_cur = 0;
         let _ = setrlimit(RLIMIT_CORE, &lim);
     }
     let pid = getpid().expect("getpid");

@@ -67,7 +67,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     exit_signals(&mut c);
     sharing(&mut c, stacks);
     nproc(&mut c);
-    c.err("no child left at the end (__WALL)", wait4(-1, None, WALL | WNOHANG), Errno::ECHILD);
+    c.err("no child left at the end (__WALL)", wait4(-1, None, __WALL | WNOHANG), ECHILD);
     c.status()
 }
 
@@ -89,17 +89,17 @@ fn reap_within(pid: usize) -> Result<WaitStatus, &'static str> {
     let deadline = monotonic_ns() + 10_000 * MS;
     loop {
         let mut st = 0;
-        match wait4(pid as i32, Some(&mut st), WALL | WNOHANG) {
+        match wait4(pid as i32, Some(&mut st), __WALL | WNOHANG) {
             Ok(0) => {}
             Ok(p) if p == pid => return Ok(WaitStatus::from_raw(st)),
             _ => return Err("wait4 failed"),
         }
         if monotonic_ns() > deadline {
             let _ = kill(pid as i32, SIGKILL);
-            let _ = wait4(pid as i32, None, WALL);
+            let _ = wait4(pid as i32, None, __WALL);
             return Err("still running after 10 s (killed)");
         }
-        let _ = nanosleep(&Timespec::from_nanos(MS), None);
+        let _ = nanosleep(&timespec::from_nanos(MS), None);
     }
 }
 
@@ -114,14 +114,14 @@ fn eventually(cond: impl Fn() -> bool) -> bool {
         if monotonic_ns() > deadline {
             return false;
         }
-        let _ = nanosleep(&Timespec::from_nanos(MS), None);
+        let _ = nanosleep(&timespec::from_nanos(MS), None);
     }
 }
 
 /// Expects `r` to fail with `want`; reaps a child a wrong kernel made.
 fn expect_err(c: &mut Checker, name: &str, r: SysResult, want: Errno) {
     if let Ok(p) = r {
-        let _ = wait4(p as i32, None, WALL);
+        let _ = wait4(p as i32, None, __WALL);
     }
     c.err(name, r, want);
 }
@@ -138,7 +138,7 @@ fn wait_until(word: &AtomicU32, pred: impl Fn(u32) -> bool) -> bool {
         if now > deadline {
             return false;
         }
-        let t = Timespec::from_nanos((deadline - now).min(1000 * MS));
+        let t = timespec::from_nanos((deadline - now).min(1000 * MS));
         let _ = futex_wait(word, 0, v, Some(&t));
     }
 }
@@ -188,22 +188,18 @@ fn clone_checks(c: &mut Checker, st: Stacks) {
     let w = word.as_ptr() as usize;
     let sig = SIGCHLD as u64;
     let cases: [(&str, u64, Errno); 8] = [
-        ("clone CLONE_SIGHAND without CLONE_VM EINVAL", CLONE_SIGHAND | sig, Errno::EINVAL),
-        ("clone CLONE_THREAD without CLONE_SIGHAND EINVAL", CLONE_THREAD | CLONE_VM, Errno::EINVAL),
-        ("clone CLONE_FS|CLONE_NEWNS EINVAL", CLONE_FS | CLONE_NEWNS | sig, Errno::EINVAL),
-        ("clone CLONE_NEWUSER|CLONE_FS EINVAL", CLONE_NEWUSER | CLONE_FS | sig, Errno::EINVAL),
-        ("clone CLONE_THREAD|CLONE_NEWUSER EINVAL", THREAD | CLONE_NEWUSER, Errno::EINVAL),
-        ("clone CLONE_THREAD|CLONE_NEWPID EINVAL", THREAD | CLONE_NEWPID, Errno::EINVAL),
+        ("clone CLONE_SIGHAND without CLONE_VM EINVAL", CLONE_SIGHAND | sig, EINVAL),
+        ("clone CLONE_THREAD without CLONE_SIGHAND EINVAL", CLONE_THREAD | CLONE_VM, EINVAL),
+        ("clone CLONE_FS|CLONE_NEWNS EINVAL", CLONE_FS | CLONE_NEWNS | sig, EINVAL),
+        ("clone CLONE_NEWUSER|CLONE_FS EINVAL", CLONE_NEWUSER | CLONE_FS | sig, EINVAL),
+        ("clone CLONE_THREAD|CLONE_NEWUSER EINVAL", THREAD | CLONE_NEWUSER, EINVAL),
+        ("clone CLONE_THREAD|CLONE_NEWPID EINVAL", THREAD | CLONE_NEWPID, EINVAL),
         (
             "clone CLONE_PIDFD|CLONE_PARENT_SETTID (same pointer) EINVAL",
             CLONE_PIDFD | CLONE_PARENT_SETTID | sig,
-            Errno::EINVAL,
+            EINVAL,
         ),
-        (
-            "clone CLONE_PIDFD|CLONE_DETACHED EINVAL",
-            CLONE_PIDFD | CLONE_DETACHED | sig,
-            Errno::EINVAL,
-        ),
+        ("clone CLONE_PIDFD|CLONE_DETACHED EINVAL", CLONE_PIDFD | CLONE_DETACHED | sig, EINVAL),
     ];
     for (name, flags, want) in cases {
         // SAFETY: a child a wrong kernel makes runs exit_12 on its own stack.
@@ -236,11 +232,11 @@ fn clone_accepts(c: &mut Checker, st: Stacks) {
         Ok(p) => {
             c.check("clone accepts exit signal 65", true);
             let r = wait4(p as i32, None, 0);
-            c.err("exit signal 65: wait4 without __WALL/__WCLONE ECHILD", r, Errno::ECHILD);
+            c.err("exit signal 65: wait4 without __WALL/__WCLONE ECHILD", r, ECHILD);
             c.reaped(
                 "exit signal 65: wait4 __WALL reaps the child",
                 p,
-                WALL,
+                __WALL,
                 WaitStatus::Exited(12),
             );
         }
@@ -253,13 +249,13 @@ fn clone_accepts(c: &mut Checker, st: Stacks) {
 /// clone_args followed by the rest of a page, for the size rules.
 #[repr(C, align(8))]
 struct ArgsPage {
-    args: CloneArgs,
+    args: clone_args,
     tail: [u8; PAGE_SIZE - CLONE_ARGS_SIZE_VER2],
 }
 
 impl ArgsPage {
     fn new() -> ArgsPage {
-        let args = CloneArgs { exit_signal: SIGCHLD as u64, ..CloneArgs::default() };
+        let args = clone_args { exit_signal: SIGCHLD as u64, ..clone_args::default() };
         ArgsPage { args, tail: [0; PAGE_SIZE - CLONE_ARGS_SIZE_VER2] }
     }
 
@@ -274,10 +270,10 @@ impl ArgsPage {
 fn clone3_checks(c: &mut Checker, st: Stacks) {
     let mut p = ArgsPage::new();
     let sizes: [(&str, usize, Errno); 4] = [
-        ("clone3 size 0 EINVAL", 0, Errno::EINVAL),
-        ("clone3 size 63 (below CLONE_ARGS_SIZE_VER0) EINVAL", 63, Errno::EINVAL),
-        ("clone3 size 4097 (above a page) E2BIG", PAGE_SIZE + 1, Errno::E2BIG),
-        ("clone3 size 8192 E2BIG", 2 * PAGE_SIZE, Errno::E2BIG),
+        ("clone3 size 0 EINVAL", 0, EINVAL),
+        ("clone3 size 63 (below CLONE_ARGS_SIZE_VER0) EINVAL", 63, EINVAL),
+        ("clone3 size 4097 (above a page) E2BIG", PAGE_SIZE + 1, E2BIG),
+        ("clone3 size 8192 E2BIG", 2 * PAGE_SIZE, E2BIG),
     ];
     for (name, size, want) in sizes {
         let r = p.call(size, exit_12, 0);
@@ -285,7 +281,7 @@ fn clone3_checks(c: &mut Checker, st: Stacks) {
     }
     p.tail[4000 - CLONE_ARGS_SIZE_VER2] = 1;
     let r = p.call(PAGE_SIZE, exit_12, 0);
-    expect_err(c, "clone3 non-zero byte past struct clone_args E2BIG", r, Errno::E2BIG);
+    expect_err(c, "clone3 non-zero byte past struct clone_args E2BIG", r, E2BIG);
     match p.call(4000, exit_12, 0) {
         Ok(pid) => {
             c.reaped("clone3 does not read past its size argument", pid, 0, WaitStatus::Exited(12));
@@ -294,57 +290,57 @@ fn clone3_checks(c: &mut Checker, st: Stacks) {
     }
     p.tail[4000 - CLONE_ARGS_SIZE_VER2] = 0;
     // SAFETY: an unmapped address: the kernel's copy fails, no child is made.
-    let r = unsafe { clone3(0x10 as *const CloneArgs, CLONE_ARGS_SIZE_VER2, exit_12, 0) };
-    expect_err(c, "clone3 args at an unmapped address EFAULT", r, Errno::EFAULT);
+    let r = unsafe { clone3(0x10 as *const clone_args, CLONE_ARGS_SIZE_VER2, exit_12, 0) };
+    expect_err(c, "clone3 args at an unmapped address EFAULT", r, EFAULT);
 
-    let mut bad = |c: &mut Checker, name: &str, args: CloneArgs| {
+    let mut bad = |c: &mut Checker, name: &str, args: clone_args| {
         p.args = args;
         let r = p.call(CLONE_ARGS_SIZE_VER2, exit_12, 0);
-        expect_err(c, name, r, Errno::EINVAL);
+        expect_err(c, name, r, EINVAL);
     };
-    let base = CloneArgs { exit_signal: SIGCHLD as u64, ..CloneArgs::default() };
+    let base = clone_args { exit_signal: SIGCHLD as u64, ..clone_args::default() };
     let base0 = (st.top(0) - STACK) as u64;
-    bad(c, "clone3 exit_signal 65 EINVAL", CloneArgs { exit_signal: 65, ..base });
+    bad(c, "clone3 exit_signal 65 EINVAL", clone_args { exit_signal: 65, ..base });
     let hi = SIGCHLD as u64 | (1 << 32);
     bad(
         c,
         "clone3 exit_signal with bits above the low byte EINVAL",
-        CloneArgs { exit_signal: hi, ..base },
+        clone_args { exit_signal: hi, ..base },
     );
-    bad(c, "clone3 CLONE_DETACHED EINVAL", CloneArgs { flags: CLONE_DETACHED, ..base });
+    bad(c, "clone3 CLONE_DETACHED EINVAL", clone_args { flags: CLONE_DETACHED, ..base });
     let both = CLONE_SIGHAND | CLONE_CLEAR_SIGHAND | CLONE_VM;
-    let with_stack = CloneArgs { stack: base0, stack_size: STACK as u64, ..base };
+    let with_stack = clone_args { stack: base0, stack_size: STACK as u64, ..base };
     bad(
         c,
         "clone3 CLONE_SIGHAND|CLONE_CLEAR_SIGHAND EINVAL",
-        CloneArgs { flags: both, ..with_stack },
+        clone_args { flags: both, ..with_stack },
     );
     bad(
         c,
         "clone3 CLONE_SIGHAND without CLONE_VM EINVAL",
-        CloneArgs { flags: CLONE_SIGHAND, ..base },
+        clone_args { flags: CLONE_SIGHAND, ..base },
     );
     bad(
         c,
         "clone3 CLONE_THREAD with an exit signal EINVAL",
-        CloneArgs { flags: THREAD, ..with_stack },
+        clone_args { flags: THREAD, ..with_stack },
     );
     bad(
         c,
         "clone3 CLONE_PARENT with an exit signal EINVAL",
-        CloneArgs { flags: CLONE_PARENT, ..base },
+        clone_args { flags: CLONE_PARENT, ..base },
     );
     bad(
         c,
         "clone3 stack_size without stack EINVAL",
-        CloneArgs { stack_size: STACK as u64, ..base },
+        clone_args { stack_size: STACK as u64, ..base },
     );
-    bad(c, "clone3 stack without stack_size EINVAL", CloneArgs { stack: base0, ..base });
-    bad(c, "clone3 set_tid_size without set_tid EINVAL", CloneArgs { set_tid_size: 1, ..base });
+    bad(c, "clone3 stack without stack_size EINVAL", clone_args { stack: base0, ..base });
+    bad(c, "clone3 set_tid_size without set_tid EINVAL", clone_args { set_tid_size: 1, ..base });
     let tids = [0i32; 40];
     let set_tid = tids.as_ptr() as u64;
-    bad(c, "clone3 set_tid without set_tid_size EINVAL", CloneArgs { set_tid, ..base });
-    let many = CloneArgs { set_tid, set_tid_size: 33, ..base };
+    bad(c, "clone3 set_tid without set_tid_size EINVAL", clone_args { set_tid, ..base });
+    let many = clone_args { set_tid, set_tid_size: 33, ..base };
     bad(c, "clone3 set_tid_size 33 (above 32 pid levels) EINVAL", many);
 
     // Flag bits clone3 rejects: the exit-signal byte of clone() (bits 0-6; bit
@@ -352,12 +348,12 @@ fn clone3_checks(c: &mut Checker, st: Stacks) {
     let mut all = |c: &mut Checker, name: &str, bits: core::ops::RangeInclusive<u32>| {
         let mut failed = None;
         for b in bits {
-            p.args = CloneArgs { flags: 1 << b, ..base };
+            p.args = clone_args { flags: 1 << b, ..base };
             let r = p.call(CLONE_ARGS_SIZE_VER2, exit_12, 0);
             if let Ok(pid) = r {
-                let _ = wait4(pid as i32, None, WALL);
+                let _ = wait4(pid as i32, None, __WALL);
             }
-            if r != Err(Errno::EINVAL) && failed.is_none() {
+            if r != Err(EINVAL) && failed.is_none() {
                 failed = Some(b);
             }
         }
@@ -395,10 +391,10 @@ extern "C" fn record_local(a: usize) -> i32 {
 
 extern "C" fn check_handlers(_: usize) -> i32 {
     let mut bits = 0;
-    if sigaction_get(SIGUSR1).map(|a| a.handler) != Ok(SIG_DFL) {
+    if sigaction_get(SIGUSR1).map(|a| a.sa_handler) != Ok(SIG_DFL) {
         bits |= 1;
     }
-    if sigaction_get(SIGUSR2).map(|a| a.handler) != Ok(SIG_IGN) {
+    if sigaction_get(SIGUSR2).map(|a| a.sa_handler) != Ok(SIG_IGN) {
         bits |= 2;
     }
     bits
@@ -421,12 +417,12 @@ fn clone3_works(c: &mut Checker, st: Stacks) {
 
     // A stack: the child starts at stack + stack_size.
     let r = Report::default();
-    p.args = CloneArgs {
+    p.args = clone_args {
         flags: CLONE_VM,
         exit_signal: SIGCHLD as u64,
         stack: (st.top(1) - STACK) as u64,
         stack_size: STACK as u64,
-        ..CloneArgs::default()
+        ..clone_args::default()
     };
     match p.call(CLONE_ARGS_SIZE_VER2, record_local, arg(&r)) {
         Ok(pid) => {
@@ -443,12 +439,12 @@ fn clone3_works(c: &mut Checker, st: Stacks) {
     // Tid words.
     let ptid = AtomicU32::new(0);
     let ctid = AtomicU32::new(0);
-    p.args = CloneArgs {
+    p.args = clone_args {
         flags: CLONE_PARENT_SETTID | CLONE_CHILD_SETTID,
         exit_signal: SIGCHLD as u64,
         parent_tid: ptid.as_ptr() as u64,
         child_tid: ctid.as_ptr() as u64,
-        ..CloneArgs::default()
+        ..clone_args::default()
     };
     match p.call(CLONE_ARGS_SIZE_VER2, check_ctid, arg(&ctid)) {
         Ok(pid) => {
@@ -463,15 +459,15 @@ fn clone3_works(c: &mut Checker, st: Stacks) {
     }
 
     // exit_signal 0.
-    p.args = CloneArgs::default();
+    p.args = clone_args::default();
     match p.call(CLONE_ARGS_SIZE_VER2, exit_12, 0) {
         Ok(pid) => {
             let r = wait4(pid as i32, None, 0);
-            c.err("clone3 exit_signal 0: wait4 without __WALL ECHILD", r, Errno::ECHILD);
+            c.err("clone3 exit_signal 0: wait4 without __WALL ECHILD", r, ECHILD);
             c.reaped(
                 "clone3 exit_signal 0: wait4 __WALL reaps it",
                 pid,
-                WALL,
+                __WALL,
                 WaitStatus::Exited(12),
             );
         }
@@ -479,14 +475,14 @@ fn clone3_works(c: &mut Checker, st: Stacks) {
     }
 
     // CLONE_CLEAR_SIGHAND: handlers back to SIG_DFL, ignored stays ignored.
-    let act = SigAction::new(noop_handler as *const () as usize, 0, 0);
+    let act = new_sigaction(noop_handler as *const () as usize, 0, 0);
     // SAFETY: noop_handler does nothing.
     let set = unsafe { rt_sigaction(SIGUSR1, Some(&act), None) };
     if set.is_ok() && signal_disposition(SIGUSR2, SIG_IGN).is_ok() {
-        p.args = CloneArgs {
+        p.args = clone_args {
             flags: CLONE_CLEAR_SIGHAND,
             exit_signal: SIGCHLD as u64,
-            ..CloneArgs::default()
+            ..clone_args::default()
         };
         match p.call(CLONE_ARGS_SIZE_VER2, check_handlers, 0) {
             Ok(pid) => c.reaped_bits(
@@ -501,7 +497,7 @@ fn clone3_works(c: &mut Checker, st: Stacks) {
         }
         c.check(
             "CLONE_CLEAR_SIGHAND leaves the parent's handler",
-            sigaction_get(SIGUSR1).map(|a| a.handler) == Ok(noop_handler as *const () as usize),
+            sigaction_get(SIGUSR1).map(|a| a.sa_handler) == Ok(noop_handler as *const () as usize),
         );
     } else {
         c.fail("clone3 CLONE_CLEAR_SIGHAND", "rt_sigaction failed");
@@ -615,25 +611,21 @@ fn threads(c: &mut Checker, st: Stacks) {
         "CLONE_THREAD: getppid in the thread is the process's parent",
         Ok(r.c.load(SeqCst)) == getppid(),
     );
-    c.err(
-        "CLONE_FILES: the thread's close closed the process's fd",
-        fcntl(pw, F_GETFD, 0),
-        Errno::EBADF,
-    );
-    c.err("wait4 does not wait for a thread (ECHILD)", wait4(-1, None, WNOHANG), Errno::ECHILD);
-    let r2 = wait4(-1, None, WALL | WNOHANG);
-    c.err("wait4 __WALL does not wait for a thread (ECHILD)", r2, Errno::ECHILD);
-    let r3 = wait4(t as i32, None, WALL | WNOHANG);
-    c.err("wait4 for the thread's tid ECHILD", r3, Errno::ECHILD);
+    c.err("CLONE_FILES: the thread's close closed the process's fd", fcntl(pw, F_GETFD, 0), EBADF);
+    c.err("wait4 does not wait for a thread (ECHILD)", wait4(-1, None, WNOHANG), ECHILD);
+    let r2 = wait4(-1, None, __WALL | WNOHANG);
+    c.err("wait4 __WALL does not wait for a thread (ECHILD)", r2, ECHILD);
+    let r3 = wait4(t as i32, None, __WALL | WNOHANG);
+    c.err("wait4 for the thread's tid ECHILD", r3, ECHILD);
     c.ok_eq("tgkill(pid, thread tid, 0) finds the thread", tgkill(me as i32, t as i32, 0), 0);
     c.ok_eq("tkill(thread tid, 0) finds the thread", tkill(t as i32, 0), 0);
     set_wake(&r.go, 1);
     c.check("the thread exits (SYS_exit) and the process goes on", join(&tid));
     // The tid word is cleared when the thread releases its memory, a moment
     // before the kernel forgets the thread.
-    let gone = eventually(|| tgkill(me as i32, t as i32, 0) == Err(Errno::ESRCH));
+    let gone = eventually(|| tgkill(me as i32, t as i32, 0) == Err(ESRCH));
     c.check("tgkill of the exited thread ESRCH (once the kernel released it)", gone);
-    c.err("no child after the thread exited", wait4(-1, None, WALL | WNOHANG), Errno::ECHILD);
+    c.err("no child after the thread exited", wait4(-1, None, __WALL | WNOHANG), ECHILD);
     let _ = close(pr);
 }
 
@@ -652,7 +644,7 @@ extern "C" fn thread_block(a: usize) -> i32 {
 extern "C" fn thread_exit_group(a: usize) -> i32 {
     let r: &Report = from_arg(a);
     wait_until(&r.ready, |v| v >= 1);
-    let _ = nanosleep(&Timespec::from_nanos(10 * MS), None);
+    let _ = nanosleep(&timespec::from_nanos(10 * MS), None);
     exit_group(5)
 }
 
@@ -768,7 +760,7 @@ fn clone_parent(c: &mut Checker) {
         match unsafe { clone(CLONE_PARENT, 0, 0, 0, 0, parent_is, grandparent) } {
             Ok(s) => {
                 let mut bits = 0;
-                if wait4(s as i32, None, WALL | WNOHANG) != Err(Errno::ECHILD) {
+                if wait4(s as i32, None, __WALL | WNOHANG) != Err(ECHILD) {
                     bits |= 1;
                 }
                 if write(w, &(s as u32).to_ne_bytes()) != Ok(4) {
@@ -878,12 +870,12 @@ static USR1_CODE: AtomicUsize = AtomicUsize::new(0);
 static USR1_PID: AtomicUsize = AtomicUsize::new(0);
 static USR1_STATUS: AtomicUsize = AtomicUsize::new(0);
 
-extern "C" fn usr1_info(_sig: i32, info: *mut Siginfo, _uc: *mut Ucontext) {
+extern "C" fn usr1_info(_sig: i32, info: *mut siginfo_t, _uc: *mut ucontext) {
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let info = unsafe { &*info };
-    USR1_CODE.store(info.code as usize, SeqCst);
-    USR1_PID.store(info.pid() as usize, SeqCst);
-    USR1_STATUS.store(info.status() as usize, SeqCst);
+    USR1_CODE.store(info.si_code as usize, SeqCst);
+    USR1_PID.store(info.si_pid() as usize, SeqCst);
+    USR1_STATUS.store(info.si_status() as usize, SeqCst);
     let _ = USR1_COUNT.fetch_add(1, SeqCst);
 }
 
@@ -901,23 +893,23 @@ fn exit_signals(c: &mut Checker) {
             "exit signal 0: wait4 without __WCLONE/__WALL ECHILD",
             "exit signal 0: waitid without __WCLONE/__WALL ECHILD",
             "exit signal 0: wait4 __WCLONE reaps the child",
-            WCLONE,
+            __WCLONE,
         ),
         (
             "exit signal 0 (second child): wait4 without __WCLONE/__WALL ECHILD",
             "exit signal 0 (second child): waitid without __WCLONE/__WALL ECHILD",
             "exit signal 0: wait4 __WALL reaps the child",
-            WALL,
+            __WALL,
         ),
     ];
     for (no_wait4, no_waitid, reaped, opt) in cases {
         // SAFETY: a fork-like child.
         match unsafe { clone(0, 0, 0, 0, 0, exit_12, 0) } {
             Ok(p) => {
-                c.err(no_wait4, wait4(p as i32, None, 0), Errno::ECHILD);
-                let mut info = Siginfo::default();
+                c.err(no_wait4, wait4(p as i32, None, 0), ECHILD);
+                let mut info = siginfo_t::default();
                 let r = waitid(P_PID, p as i32, Some(&mut info), WEXITED | WNOHANG);
-                c.err(no_waitid, r, Errno::ECHILD);
+                c.err(no_waitid, r, ECHILD);
                 c.reaped(reaped, p, opt, WaitStatus::Exited(12));
             }
             Err(e) => c.fail("clone with exit signal 0", e),
@@ -930,12 +922,8 @@ fn exit_signals(c: &mut Checker) {
             // SAFETY: a fork-like child; it reads the pipe then exits 3.
             match unsafe { clone(SIGCHLD as u64, 0, 0, 0, 0, exit_3_after_go, r as usize) } {
                 Ok(p) => {
-                    let res = wait4(p as i32, None, WCLONE | WNOHANG);
-                    c.err(
-                        "wait4 __WCLONE does not see a SIGCHLD child (ECHILD)",
-                        res,
-                        Errno::ECHILD,
-                    );
+                    let res = wait4(p as i32, None, __WCLONE | WNOHANG);
+                    c.err("wait4 __WCLONE does not see a SIGCHLD child (ECHILD)", res, ECHILD);
                     let _ = write(w, b"x");
                     c.reaped(
                         "the SIGCHLD child is reaped by plain wait4",
@@ -951,7 +939,7 @@ fn exit_signals(c: &mut Checker) {
         }
     }
     // Exit signal SIGUSR1: the parent gets SIGUSR1 with the SIGCHLD-style siginfo.
-    let act = SigAction::new(usr1_info as *const () as usize, SA_SIGINFO, 0);
+    let act = new_sigaction(usr1_info as *const () as usize, SA_SIGINFO, 0);
     // SAFETY: usr1_info only stores into atomics.
     if unsafe { rt_sigaction(SIGUSR1, Some(&act), None) }.is_err() {
         c.fail("exit signal SIGUSR1: rt_sigaction", "failed");
@@ -964,7 +952,7 @@ fn exit_signals(c: &mut Checker) {
             c.reaped(
                 "exit signal SIGUSR1: wait4 __WCLONE reaps the child",
                 p,
-                WCLONE,
+                __WCLONE,
                 WaitStatus::Exited(12),
             );
             c.check(
@@ -999,7 +987,7 @@ extern "C" fn files_child(a: usize) -> i32 {
 }
 
 extern "C" fn install_handler(_: usize) -> i32 {
-    let act = SigAction::new(noop_handler as *const () as usize, 0, 0);
+    let act = new_sigaction(noop_handler as *const () as usize, 0, 0);
     // SAFETY: noop_handler does nothing.
     unsafe { rt_sigaction(SIGUSR2, Some(&act), None) }.is_err() as i32
 }
@@ -1042,11 +1030,7 @@ fn sharing(c: &mut Checker, st: Stacks) {
                     };
                     c.check("CLONE_FILES child reports its new fds", x > 0 && y > 0);
                     let r1 = fcntl(hi as i32, F_GETFD, 0);
-                    c.err(
-                        "CLONE_FILES: the child's close closed the parent's fd",
-                        r1,
-                        Errno::EBADF,
-                    );
+                    c.err("CLONE_FILES: the child's close closed the parent's fd", r1, EBADF);
                     let open = fcntl(x, F_GETFD, 0).is_ok() && fcntl(y, F_GETFD, 0).is_ok();
                     c.check("CLONE_FILES: fds the child opened are open in the parent", open);
                     let _ = close(x);
@@ -1063,7 +1047,7 @@ fn sharing(c: &mut Checker, st: Stacks) {
     match unsafe { clone(flags, st.top(0), 0, 0, 0, install_handler, 0) } {
         Ok(p) => {
             c.reaped("CLONE_SIGHAND child exits 0", p, 0, WaitStatus::Exited(0));
-            let h = sigaction_get(SIGUSR2).map(|a| a.handler);
+            let h = sigaction_get(SIGUSR2).map(|a| a.sa_handler);
             c.check(
                 "CLONE_SIGHAND: the child's rt_sigaction changed the parent's handler",
                 h == Ok(noop_handler as *const () as usize),
@@ -1077,7 +1061,7 @@ fn sharing(c: &mut Checker, st: Stacks) {
 // ---- RLIMIT_NPROC ---------------------------------------------------------------
 
 fn nproc(c: &mut Checker) {
-    let one = Rlimit { cur: 1, max: 1 };
+    let one = rlimit { rlim_cur: 1, rlim_max: 1 };
     // Root (uid 0) is exempt.
     let root = fork_with(|| {
         if setrlimit(RLIMIT_NPROC, &one).is_err() {
@@ -1153,11 +1137,11 @@ fn as_other_uid(uid: u32) -> u32 {
     {
         return u32::MAX; // nothing else was tested
     }
-    if setuid(0) != Err(Errno::EPERM) {
+    if setuid(0) != Err(EPERM) {
         bits |= 2;
     }
     // A bounded fork bomb: each child waits for EOF on the pipe.
-    let limit = |n: u64| setrlimit(RLIMIT_NPROC, &Rlimit { cur: n, max: n });
+    let limit = |n: u64| setrlimit(RLIMIT_NPROC, &rlimit { rlim_cur: n, rlim_max: n });
     if limit(20).is_err() {
         return bits | (u32::MAX << 2);
     }
@@ -1185,7 +1169,7 @@ fn as_other_uid(uid: u32) -> u32 {
         }
     }
     // The uid is unused, so its count is exact: the caller plus 19 children.
-    if n != 19 || error != Some(Errno::EAGAIN) {
+    if n != 19 || error != Some(EAGAIN) {
         bits |= 4;
     }
     let _ = close(w);
@@ -1212,7 +1196,7 @@ fn as_other_uid(uid: u32) -> u32 {
         Ok(0) => exit_group(0),
         Ok(z) => {
             // Wait until it is a zombie, without reaping it.
-            let mut info = Siginfo::default();
+            let mut info = siginfo_t::default();
             let _ = waitid(P_PID, z as i32, Some(&mut info), WEXITED | WNOWAIT);
             match fork() {
                 Ok(0) => exit_group(0),
@@ -1220,7 +1204,7 @@ fn as_other_uid(uid: u32) -> u32 {
                     let _ = wait4(p as i32, None, 0);
                     bits |= 32;
                 }
-                Err(Errno::EAGAIN) => {}
+                Err(EAGAIN) => {}
                 Err(_) => bits |= 32,
             }
             let _ = wait4(z as i32, None, 0);
@@ -1243,10 +1227,10 @@ fn as_other_uid(uid: u32) -> u32 {
             let _ = wait4(p as i32, None, 0);
             bits |= 128;
         }
-        Err(Errno::EAGAIN) => {}
+        Err(EAGAIN) => {}
         Err(_) => bits |= 128,
     }
-    if limit(2) != Err(Errno::EPERM) {
+    if limit(2) != Err(EPERM) {
         bits |= 256;
     }
     bits

@@ -16,7 +16,7 @@ use userspace::*;
 userspace::entry!(main);
 
 fn sleep_ms(ms: u64) {
-    let t = Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 };
+    let t = timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 };
     let _ = nanosleep(&t, None);
 }
 

@@ -49,7 +49,7 @@ fn fd_state(c: &mut Checker, arg: Option<&[u8]>, prefix: &[u8], want_open: bool)
     // F_GETFD succeeds on an open fd whatever its flags, EBADF on a closed one.
     let state = match fcntl(fd as i32, F_GETFD, 0) {
         Ok(_) => "open",
-        Err(Errno::EBADF) => "closed",
+        Err(EBADF) => "closed",
         Err(e) => {
             c.fail(name, e);
             return;

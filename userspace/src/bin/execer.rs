@@ -61,7 +61,7 @@ fn execve(path: usize, argv: usize, envp: usize) -> Result<usize, Errno> {
     // SAFETY: the kernel only reads through the three addresses and answers
     // EFAULT for bad ones; when the call succeeds the process image is replaced,
     // so nothing of this program runs (or is used) afterwards.
-    errno::result(unsafe { syscall::syscall3(nr::EXECVE, path, argv, envp) })
+    errno::result(unsafe { syscall::syscall3(nr::__NR_execve, path, argv, envp) })
 }
 
 /// A NULL-terminated pointer array holding `s`.
@@ -76,23 +76,23 @@ fn errors(c: &mut Checker, prog: &CStr) {
     let path = |p: &CStr| p.as_ptr() as usize;
 
     let r = execve(path(c"/tmp/execer/missing"), argv_p, envp_p);
-    c.err("execve missing file ENOENT", r, Errno::ENOENT);
-    c.err("execve directory EACCES", execve(path(c"/tmp"), argv_p, envp_p), Errno::EACCES);
+    c.err("execve missing file ENOENT", r, ENOENT);
+    c.err("execve directory EACCES", execve(path(c"/tmp"), argv_p, envp_p), EACCES);
     let noexec = c"/tmp/execer/noexec";
     if create(c, noexec, "without execute permission", 0o644, &[b"\x7fELF"]) {
         let r = execve(path(noexec), argv_p, envp_p);
-        c.err("execve file without execute permission EACCES", r, Errno::EACCES);
+        c.err("execve file without execute permission EACCES", r, EACCES);
     }
     // Bad pointers, each with everything else valid (Linux opens the file
     // before it reads argv and envp).
-    c.err("execve path 0x10 EFAULT", execve(0x10, argv_p, envp_p), Errno::EFAULT);
+    c.err("execve path 0x10 EFAULT", execve(0x10, argv_p, envp_p), EFAULT);
     let r = execve(path(prog), 0x10, envp_p);
-    c.err("execve argv 0x10 EFAULT", r, Errno::EFAULT);
+    c.err("execve argv 0x10 EFAULT", r, EFAULT);
     let bad_arg = [0x10usize, 0];
     let r = execve(path(prog), bad_arg.as_ptr() as usize, envp_p);
-    c.err("execve argv[0] 0x10 EFAULT", r, Errno::EFAULT);
+    c.err("execve argv[0] 0x10 EFAULT", r, EFAULT);
     let r = execve(path(prog), argv_p, 0x10);
-    c.err("execve envp 0x10 EFAULT", r, Errno::EFAULT);
+    c.err("execve envp 0x10 EFAULT", r, EFAULT);
 }
 
 /// Copies of `image` (and other files) that no loader accepts: ENOEXEC each.
@@ -131,7 +131,7 @@ fn enoexec(c: &mut Checker, path: &CStr, what: &str, parts: &[&[u8]]) {
     if create(c, path, what, 0o755, parts) {
         let argv = array(path);
         let r = execve(path.as_ptr() as usize, argv.as_ptr() as usize, 0);
-        c.err(Named("execve ", what, " ENOEXEC"), r, Errno::ENOEXEC);
+        c.err(Named("execve ", what, " ENOEXEC"), r, ENOEXEC);
     }
 }
 
@@ -185,7 +185,7 @@ fn create(c: &mut Checker, path: &CStr, what: &str, mode: u32, parts: &[&[u8]]) 
 fn write_all(fd: i32, mut buf: &[u8]) -> Result<(), Errno> {
     while !buf.is_empty() {
         match write(fd, buf)? {
-            0 => return Err(Errno::EIO),
+            0 => return Err(EIO),
             n => buf = &buf[n..],
         }
     }
@@ -201,11 +201,11 @@ fn read_file(path: &CStr) -> Result<&'static [u8], Errno> {
 }
 
 fn read_fd(fd: i32) -> Result<&'static [u8], Errno> {
-    let mut st = Stat::default();
+    let mut st = stat::default();
     fstat(fd, &mut st)?;
-    let size = usize::try_from(st.st_size).map_err(|_| Errno::EINVAL)?;
+    let size = usize::try_from(st.st_size).map_err(|_| EINVAL)?;
     if size == 0 || size > MAX_PROGRAM {
-        return Err(Errno::EFBIG);
+        return Err(EFBIG);
     }
     let len = size.next_multiple_of(PAGE_SIZE);
     // SAFETY: a new anonymous mapping aliases nothing.
@@ -217,7 +217,7 @@ fn read_fd(fd: i32) -> Result<&'static [u8], Errno> {
     let mut done = 0;
     while done < size {
         match read(fd, &mut buf[done..])? {
-            0 => return Err(Errno::EIO),
+            0 => return Err(EIO),
             n => done += n,
         }
     }
@@ -233,7 +233,7 @@ fn final_exec(c: &mut Checker, prog: &CStr) -> i32 {
         return c.status();
     };
     c.ok_eq("fd A F_GETFD 0", fcntl(a as i32, F_GETFD, 0), 0);
-    c.ok_eq("fd B F_GETFD FD_CLOEXEC", fcntl(b as i32, F_GETFD, 0), FD_CLOEXEC);
+    c.ok_eq("fd B F_GETFD FD_CLOEXEC", fcntl(b as i32, F_GETFD, 0), FD_CLOEXEC as usize);
 
     let mut arg_a = Text::new();
     let mut arg_b = Text::new();

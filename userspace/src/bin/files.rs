@@ -18,7 +18,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     let mut c = Checker::new();
     remove_tree(AT_FDCWD, DIR);
     if c.ok_eq("mkdirat", mkdirat(AT_FDCWD, DIR, 0o755), 0) {
-        c.err("mkdirat existing EEXIST", mkdirat(AT_FDCWD, DIR, 0o755), Errno::EEXIST);
+        c.err("mkdirat existing EEXIST", mkdirat(AT_FDCWD, DIR, 0o755), EEXIST);
         let dirfd = c.ok("open directory", openat(AT_FDCWD, DIR, O_RDONLY | O_DIRECTORY, 0));
         if let Some(dirfd) = dirfd {
             let dirfd = dirfd as i32;
@@ -42,11 +42,11 @@ fn file_io(c: &mut Checker, dirfd: i32) {
     };
     let fd = fd as i32;
     let r = openat(AT_FDCWD, FILE_A, excl, 0o644);
-    c.err("openat create exclusive again EEXIST", r, Errno::EEXIST);
+    c.err("openat create exclusive again EEXIST", r, EEXIST);
     let r = openat(AT_FDCWD, c"/tmp/files-rs/missing", O_RDONLY, 0);
-    c.err("openat missing ENOENT", r, Errno::ENOENT);
+    c.err("openat missing ENOENT", r, ENOENT);
     let r = openat(AT_FDCWD, FILE_A, O_RDONLY | O_DIRECTORY, 0);
-    c.err("openat O_DIRECTORY on a file ENOTDIR", r, Errno::ENOTDIR);
+    c.err("openat O_DIRECTORY on a file ENOTDIR", r, ENOTDIR);
 
     // write, read, readv, writev
     c.ok_eq("write 12 bytes", write(fd, b"hello world\n"), 12);
@@ -73,20 +73,20 @@ fn file_io(c: &mut Checker, dirfd: i32) {
     let r = pread64(fd, &mut buf, 0);
     c.check("pread64 sees pwrite64", r == Ok(19) && &buf[..19] == b"hello WORLD\nabcdefg");
     c.ok_eq("pread64 past end returns 0", pread64(fd, &mut buf, 100), 0);
-    c.err("pread64 negative offset EINVAL", pread64(fd, &mut buf, -1), Errno::EINVAL);
+    c.err("pread64 negative offset EINVAL", pread64(fd, &mut buf, -1), EINVAL);
 
     // lseek
     c.ok_eq("lseek cur relative", lseek(fd, -4, SEEK_CUR), 15);
-    c.err("lseek negative result EINVAL", lseek(fd, -100, SEEK_SET), Errno::EINVAL);
-    c.err("lseek cur before start EINVAL", lseek(fd, -1000, SEEK_CUR), Errno::EINVAL);
-    c.err("lseek end before start EINVAL", lseek(fd, -20, SEEK_END), Errno::EINVAL);
-    c.err("lseek bad whence EINVAL", lseek(fd, 0, 7), Errno::EINVAL);
+    c.err("lseek negative result EINVAL", lseek(fd, -100, SEEK_SET), EINVAL);
+    c.err("lseek cur before start EINVAL", lseek(fd, -1000, SEEK_CUR), EINVAL);
+    c.err("lseek end before start EINVAL", lseek(fd, -20, SEEK_END), EINVAL);
+    c.err("lseek bad whence EINVAL", lseek(fd, 0, 7), EINVAL);
     c.ok_eq("lseek position unchanged by errors", lseek(fd, 0, SEEK_CUR), 15);
     c.ok_eq("lseek beyond end", lseek(fd, 100, SEEK_SET), 100);
     c.ok_eq("read beyond end returns 0", read(fd, &mut buf), 0);
 
     // fstat, newfstatat
-    let mut st = Stat::default();
+    let mut st = stat::default();
     c.ok_eq("fstat", fstat(fd, &mut st), 0);
     c.check("fstat size 19", st.st_size == 19);
     c.check("fstat regular file", st.is_reg());
@@ -95,22 +95,22 @@ fn file_io(c: &mut Checker, dirfd: i32) {
     let r = newfstatat(dirfd, c"a", &mut st, 0);
     c.check("newfstatat relative to dirfd", r == Ok(0) && st.is_reg() && st.st_size == 19);
     let r = newfstatat(AT_FDCWD, c"/tmp/files-rs/missing", &mut st, 0);
-    c.err("newfstatat missing ENOENT", r, Errno::ENOENT);
+    c.err("newfstatat missing ENOENT", r, ENOENT);
     let r = newfstatat(AT_FDCWD, c"/tmp/files-rs/a/x", &mut st, 0);
-    c.err("newfstatat through a file ENOTDIR", r, Errno::ENOTDIR);
+    c.err("newfstatat through a file ENOTDIR", r, ENOTDIR);
 
     dups(c, fd);
 
     // close
     c.ok_eq("close", close(fd), 0);
-    c.err("close again EBADF", close(fd), Errno::EBADF);
-    c.err("fstat closed fd EBADF", fstat(fd, &mut st), Errno::EBADF);
-    c.err("read closed fd EBADF", read(fd, &mut buf), Errno::EBADF);
+    c.err("close again EBADF", close(fd), EBADF);
+    c.err("fstat closed fd EBADF", fstat(fd, &mut st), EBADF);
+    c.err("read closed fd EBADF", read(fd, &mut buf), EBADF);
 
     let r = openat(AT_FDCWD, FILE_A, O_RDONLY, 0);
     if let Some(ro) = c.ok("openat read-only", r) {
         let ro = ro as i32;
-        c.err("write to read-only fd EBADF", write(ro, b"x"), Errno::EBADF);
+        c.err("write to read-only fd EBADF", write(ro, b"x"), EBADF);
         let r = read(ro, &mut buf[..5]);
         c.check("read read-only fd", r == Ok(5) && &buf[..5] == b"hello");
         let _ = close(ro);
@@ -119,18 +119,18 @@ fn file_io(c: &mut Checker, dirfd: i32) {
 
 /// The lowest fd that is not open (probed with F_GETFD).
 fn lowest_free_fd() -> i32 {
-    (0..).find(|&fd| fcntl(fd, F_GETFD, 0) == Err(Errno::EBADF)).unwrap_or(-1)
+    (0..).find(|&fd| fcntl(fd, F_GETFD, 0) == Err(EBADF)).unwrap_or(-1)
 }
 
 fn dups(c: &mut Checker, fd: i32) {
     // fcntl flags: the file was opened without O_CLOEXEC
     c.ok_eq("fcntl F_GETFD", fcntl(fd, F_GETFD, 0), 0);
-    c.ok_eq("fcntl F_SETFD FD_CLOEXEC", fcntl(fd, F_SETFD, FD_CLOEXEC), 0);
-    c.ok_eq("fcntl F_GETFD after F_SETFD", fcntl(fd, F_GETFD, 0), FD_CLOEXEC);
+    c.ok_eq("fcntl F_SETFD FD_CLOEXEC", fcntl(fd, F_SETFD, FD_CLOEXEC as usize), 0);
+    c.ok_eq("fcntl F_GETFD after F_SETFD", fcntl(fd, F_GETFD, 0), FD_CLOEXEC as usize);
     let r = fcntl(fd, F_GETFL, 0).map(|f| f as u32 & O_ACCMODE);
     c.ok_eq("fcntl F_GETFL O_RDWR", r, O_RDWR);
-    c.err("fcntl bad fd EBADF", fcntl(999, F_GETFD, 0), Errno::EBADF);
-    c.err("fcntl bad command EINVAL", fcntl(fd, 9999, 0), Errno::EINVAL);
+    c.err("fcntl bad fd EBADF", fcntl(999, F_GETFD, 0), EBADF);
+    c.err("fcntl bad command EINVAL", fcntl(fd, 9999, 0), EINVAL);
 
     let low = lowest_free_fd() as usize;
     let Some(d) = c.ok("dup", dup(fd)) else {
@@ -141,23 +141,27 @@ fn dups(c: &mut Checker, fd: i32) {
     c.ok_eq("dup clears FD_CLOEXEC", fcntl(d, F_GETFD, 0), 0);
     let _ = lseek(fd, 3, SEEK_SET);
     c.ok_eq("dup shares the file offset", lseek(d, 0, SEEK_CUR), 3);
-    c.err("dup bad fd EBADF", dup(999), Errno::EBADF);
+    c.err("dup bad fd EBADF", dup(999), EBADF);
 
     c.ok_eq("dup2 same fd returns it", dup2(fd, fd), fd as usize);
     c.ok_eq("dup2 to a high fd", dup2(fd, 100), 100);
     c.ok_eq("dup2 clears FD_CLOEXEC", fcntl(100, F_GETFD, 0), 0);
     c.ok_eq("dup2 onto an open fd", dup2(fd, d), d as usize);
-    c.err("dup2 bad fd EBADF", dup2(999, 101), Errno::EBADF);
+    c.err("dup2 bad fd EBADF", dup2(999, 101), EBADF);
 
-    c.err("dup3 same fd EINVAL", dup3(fd, fd, 0), Errno::EINVAL);
+    c.err("dup3 same fd EINVAL", dup3(fd, fd, 0), EINVAL);
     c.ok_eq("dup3 O_CLOEXEC", dup3(fd, 101, O_CLOEXEC), 101);
-    c.ok_eq("dup3 O_CLOEXEC sets FD_CLOEXEC", fcntl(101, F_GETFD, 0), FD_CLOEXEC);
-    c.err("dup3 bad flags EINVAL", dup3(fd, 102, O_APPEND), Errno::EINVAL);
+    c.ok_eq("dup3 O_CLOEXEC sets FD_CLOEXEC", fcntl(101, F_GETFD, 0), FD_CLOEXEC as usize);
+    c.err("dup3 bad flags EINVAL", dup3(fd, 102, O_APPEND), EINVAL);
 
     let r = fcntl(fd, F_DUPFD_CLOEXEC, 50);
     c.check("fcntl F_DUPFD_CLOEXEC at least 50", matches!(r, Ok(n) if n >= 50));
     if let Ok(n) = r {
-        c.ok_eq("fcntl F_DUPFD_CLOEXEC sets FD_CLOEXEC", fcntl(n as i32, F_GETFD, 0), FD_CLOEXEC);
+        c.ok_eq(
+            "fcntl F_DUPFD_CLOEXEC sets FD_CLOEXEC",
+            fcntl(n as i32, F_GETFD, 0),
+            FD_CLOEXEC as usize,
+        );
         let _ = close(n as i32);
     }
     let r = fcntl(fd, F_DUPFD, 60);
@@ -276,31 +280,31 @@ fn listing(c: &mut Checker, dirfd: i32) {
     let mut buf = [0u8; 256];
     c.ok_eq("getdents64 at end returns 0", getdents64(dirfd, &mut buf), 0);
     let _ = lseek(dirfd, 0, SEEK_SET);
-    c.err("getdents64 buffer too small EINVAL", getdents64(dirfd, &mut buf[..8]), Errno::EINVAL);
+    c.err("getdents64 buffer too small EINVAL", getdents64(dirfd, &mut buf[..8]), EINVAL);
     let r = openat(dirfd, c"a", O_RDONLY | O_CLOEXEC, 0);
     if let Some(fd) = c.ok("openat relative to dirfd", r) {
         let r = getdents64(fd as i32, &mut buf);
-        c.err("getdents64 on a file ENOTDIR", r, Errno::ENOTDIR);
+        c.err("getdents64 on a file ENOTDIR", r, ENOTDIR);
         let _ = close(fd as i32);
     }
 }
 
 fn removal(c: &mut Checker, dirfd: i32) {
     let r = unlinkat(AT_FDCWD, c"/tmp/files-rs/sub", AT_REMOVEDIR);
-    c.err("unlinkat non-empty directory ENOTEMPTY", r, Errno::ENOTEMPTY);
+    c.err("unlinkat non-empty directory ENOTEMPTY", r, ENOTEMPTY);
     let r = unlinkat(AT_FDCWD, c"/tmp/files-rs/b", AT_REMOVEDIR);
-    c.err("unlinkat file with AT_REMOVEDIR ENOTDIR", r, Errno::ENOTDIR);
+    c.err("unlinkat file with AT_REMOVEDIR ENOTDIR", r, ENOTDIR);
     let r = unlinkat(AT_FDCWD, c"/tmp/files-rs/sub", 0);
-    c.err("unlinkat directory without AT_REMOVEDIR EISDIR", r, Errno::EISDIR);
+    c.err("unlinkat directory without AT_REMOVEDIR EISDIR", r, EISDIR);
     let r = unlinkat(dirfd, c"missing", 0);
-    c.err("unlinkat missing ENOENT", r, Errno::ENOENT);
+    c.err("unlinkat missing ENOENT", r, ENOENT);
     c.ok_eq("unlinkat file", unlinkat(dirfd, c"sub/inner", 0), 0);
     c.ok_eq("unlinkat empty directory", unlinkat(dirfd, c"sub", AT_REMOVEDIR), 0);
     let all = [c"a", c"b", c"c"].iter().all(|n| unlinkat(dirfd, n, 0) == Ok(0));
     c.check("unlinkat remaining files", all);
-    let mut st = Stat::default();
+    let mut st = stat::default();
     let r = newfstatat(AT_FDCWD, FILE_A, &mut st, 0);
-    c.err("newfstatat removed file ENOENT", r, Errno::ENOENT);
+    c.err("newfstatat removed file ENOENT", r, ENOENT);
     let empty = matches!(list(dirfd), Ok(l) if l.is(&[b".", b".."]));
     c.check("directory empty", empty);
 }
@@ -313,21 +317,21 @@ fn pipes(c: &mut Checker) {
     let mut buf = [0u8; 16];
     let n = read(r, &mut buf);
     c.check("pipe read", n == Ok(4) && &buf[..4] == b"ping");
-    c.ok_eq("pipe2 O_CLOEXEC read end", fcntl(r, F_GETFD, 0), FD_CLOEXEC);
-    c.ok_eq("pipe2 O_CLOEXEC write end", fcntl(w, F_GETFD, 0), FD_CLOEXEC);
+    c.ok_eq("pipe2 O_CLOEXEC read end", fcntl(r, F_GETFD, 0), FD_CLOEXEC as usize);
+    c.ok_eq("pipe2 O_CLOEXEC write end", fcntl(w, F_GETFD, 0), FD_CLOEXEC as usize);
     let acc = |fd| fcntl(fd, F_GETFL, 0).map(|f| f as u32 & O_ACCMODE);
     c.ok_eq("pipe read end O_RDONLY", acc(r), O_RDONLY);
     c.ok_eq("pipe write end O_WRONLY", acc(w), O_WRONLY);
-    let mut st = Stat::default();
+    let mut st = stat::default();
     c.check("fstat pipe is a fifo", fstat(r, &mut st) == Ok(0) && st.is_fifo());
-    c.err("lseek pipe ESPIPE", lseek(r, 0, SEEK_CUR), Errno::ESPIPE);
-    c.err("pread64 pipe ESPIPE", pread64(r, &mut buf, 0), Errno::ESPIPE);
-    c.err("read from write end EBADF", read(w, &mut buf), Errno::EBADF);
-    c.err("write to read end EBADF", write(r, b"x"), Errno::EBADF);
+    c.err("lseek pipe ESPIPE", lseek(r, 0, SEEK_CUR), ESPIPE);
+    c.err("pread64 pipe ESPIPE", pread64(r, &mut buf, 0), ESPIPE);
+    c.err("read from write end EBADF", read(w, &mut buf), EBADF);
+    c.err("write to read end EBADF", write(r, b"x"), EBADF);
     c.ok_eq("close write end", close(w), 0);
     c.ok_eq("pipe read after writer closed returns 0", read(r, &mut buf), 0);
     c.ok_eq("close read end", close(r), 0);
-    c.err("pipe2 bad flags EINVAL", pipe2(O_APPEND), Errno::EINVAL);
+    c.err("pipe2 bad flags EINVAL", pipe2(O_APPEND), EINVAL);
     let p = pipe2(0);
     c.check("pipe2 without O_CLOEXEC", matches!(p, Ok([r, _]) if fcntl(r, F_GETFD, 0) == Ok(0)));
     if let Ok([r, w]) = p {
@@ -337,7 +341,7 @@ fn pipes(c: &mut Checker) {
 }
 
 fn std_fds(c: &mut Checker) {
-    let mut st = Stat::default();
+    let mut st = stat::default();
     for fd in 0..3 {
         c.ok_eq(format_args!("fstat fd {}", fd), fstat(fd, &mut st), 0);
     }

@@ -34,7 +34,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     waitid_cases(&mut c);
     sigchld_ignored(&mut c);
     subreaper(&mut c);
-    c.err("no child left at the end", wait4(-1, None, WNOHANG), Errno::ECHILD);
+    c.err("no child left at the end", wait4(-1, None, WNOHANG), ECHILD);
     c.status()
 }
 
@@ -75,25 +75,25 @@ fn wr(p: *mut u64, v: u64) {
 // ---- the checks ---------------------------------------------------------------
 
 fn no_children(c: &mut Checker) {
-    c.err("wait4(-1) without children ECHILD", wait4(-1, None, 0), Errno::ECHILD);
-    c.err("wait4(-1, WNOHANG) without children ECHILD", wait4(-1, None, WNOHANG), Errno::ECHILD);
+    c.err("wait4(-1) without children ECHILD", wait4(-1, None, 0), ECHILD);
+    c.err("wait4(-1, WNOHANG) without children ECHILD", wait4(-1, None, WNOHANG), ECHILD);
     let me = pid() as i32;
-    c.err("wait4 for itself ECHILD", wait4(me, None, 0), Errno::ECHILD);
-    let mut info = Siginfo::default();
+    c.err("wait4 for itself ECHILD", wait4(me, None, 0), ECHILD);
+    let mut info = siginfo_t::default();
     let r = waitid(P_ALL, 0, Some(&mut info), WEXITED);
-    c.err("waitid(P_ALL) without children ECHILD", r, Errno::ECHILD);
+    c.err("waitid(P_ALL) without children ECHILD", r, ECHILD);
     // Argument checks come before the search for children.
-    c.err("wait4 unknown option bit EINVAL", wait4(-1, None, 0x100), Errno::EINVAL);
-    c.err("wait4 WEXITED (a waitid option) EINVAL", wait4(-1, None, WEXITED), Errno::EINVAL);
-    c.err("wait4 WNOWAIT (a waitid option) EINVAL", wait4(-1, None, WNOWAIT), Errno::EINVAL);
-    c.err("wait4 pid INT_MIN ESRCH", wait4(i32::MIN, None, 0), Errno::ESRCH);
+    c.err("wait4 unknown option bit EINVAL", wait4(-1, None, 0x100), EINVAL);
+    c.err("wait4 WEXITED (a waitid option) EINVAL", wait4(-1, None, WEXITED), EINVAL);
+    c.err("wait4 WNOWAIT (a waitid option) EINVAL", wait4(-1, None, WNOWAIT), EINVAL);
+    c.err("wait4 pid INT_MIN ESRCH", wait4(i32::MIN, None, 0), ESRCH);
     let r = waitid(P_ALL, 0, Some(&mut info), 0);
-    c.err("waitid without WEXITED/WSTOPPED/WCONTINUED EINVAL", r, Errno::EINVAL);
+    c.err("waitid without WEXITED/WSTOPPED/WCONTINUED EINVAL", r, EINVAL);
     let r = waitid(P_ALL, 0, Some(&mut info), WEXITED | 0x100);
-    c.err("waitid unknown option bit EINVAL", r, Errno::EINVAL);
-    c.err("waitid bad idtype EINVAL", waitid(7, 0, Some(&mut info), WEXITED), Errno::EINVAL);
-    c.err("waitid P_PID 0 EINVAL", waitid(P_PID, 0, Some(&mut info), WEXITED), Errno::EINVAL);
-    c.err("waitid P_PID -1 EINVAL", waitid(P_PID, -1, Some(&mut info), WEXITED), Errno::EINVAL);
+    c.err("waitid unknown option bit EINVAL", r, EINVAL);
+    c.err("waitid bad idtype EINVAL", waitid(7, 0, Some(&mut info), WEXITED), EINVAL);
+    c.err("waitid P_PID 0 EINVAL", waitid(P_PID, 0, Some(&mut info), WEXITED), EINVAL);
+    c.err("waitid P_PID -1 EINVAL", waitid(P_PID, -1, Some(&mut info), WEXITED), EINVAL);
 }
 
 fn return_values(c: &mut Checker) {
@@ -176,7 +176,7 @@ fn many_children(c: &mut Checker) {
     }
     c.check("wait4(-1) reaps each of the 100 children exactly once", once && made == CHILDREN);
     c.check("wait4 gives each child's exit status (WIFEXITED, WEXITSTATUS)", statuses_ok);
-    c.err("wait4(-1) ECHILD after the last child", wait4(-1, None, 0), Errno::ECHILD);
+    c.err("wait4(-1) ECHILD after the last child", wait4(-1, None, 0), ECHILD);
 }
 
 fn statuses(c: &mut Checker) {
@@ -214,7 +214,7 @@ fn statuses(c: &mut Checker) {
 
     // SIGSEGV from a write to address 0x10 (no core file: RLIMIT_CORE 0).
     match fork_with(|| {
-        let _ = setrlimit(RLIMIT_CORE, &Rlimit { cur: 0, max: 0 });
+        let _ = setrlimit(RLIMIT_CORE, &rlimit { rlim_cur: 0, rlim_max: 0 });
         // SAFETY: the write faults and the default action of SIGSEGV ends the
         // child; nothing of ours is at 0x10.
         unsafe { core::arch::asm!("mov dword ptr [{}], 1", in(reg) 0x10usize, options(nostack)) };
@@ -584,12 +584,12 @@ fn wnohang(c: &mut Checker) {
                 wait4(p as i32, None, WNOHANG),
                 0,
             );
-            let mut info = Siginfo::filled(0x55);
+            let mut info = siginfo_filled(0x55);
             let r = waitid(P_PID, p as i32, Some(&mut info), WEXITED | WNOHANG);
             c.ok_eq("waitid WNOHANG returns 0 while the child runs", r, 0);
             c.check(
                 "waitid WNOHANG with nothing to report: si_signo and si_pid 0",
-                info.signo == 0 && info.pid() == 0,
+                info.si_signo == 0 && info.si_pid() == 0,
             );
             let _ = put_byte(w, 1);
             c.reaped("the child exits once released", p, 0, WaitStatus::Exited(0));
@@ -599,15 +599,15 @@ fn wnohang(c: &mut Checker) {
     close_all(&[r, w]);
 }
 
-fn check_info(c: &mut Checker, what: &str, info: &Siginfo, pid: usize, code: i32, status: i32) {
-    c.check(format_args!("{}: si_signo SIGCHLD", what), info.signo == SIGCHLD as i32);
+fn check_info(c: &mut Checker, what: &str, info: &siginfo_t, pid: usize, code: i32, status: i32) {
+    c.check(format_args!("{}: si_signo SIGCHLD", what), info.si_signo == SIGCHLD as i32);
     let want = if code == CLD_EXITED { "CLD_EXITED" } else { "CLD_KILLED" };
-    c.check(format_args!("{}: si_code {}", what, want), info.code == code);
-    c.check(format_args!("{}: si_pid is the child", what), info.pid() == pid as i32);
-    c.check(format_args!("{}: si_status {}", what, status), info.status() == status);
+    c.check(format_args!("{}: si_code {}", what, want), info.si_code == code);
+    c.check(format_args!("{}: si_pid is the child", what), info.si_pid() == pid as i32);
+    c.check(format_args!("{}: si_status {}", what, status), info.si_status() == status);
     c.check(
         format_args!("{}: si_uid is the child's uid", what),
-        Ok(info.uid() as usize) == getuid(),
+        Ok(info.si_uid() as usize) == getuid(),
     );
 }
 
@@ -615,21 +615,21 @@ fn waitid_cases(c: &mut Checker) {
     // P_PID with WNOWAIT: reported, then still there.
     match fork_with(|| 42) {
         Ok(a) => {
-            let mut info = Siginfo::default();
+            let mut info = siginfo_t::default();
             let r = waitid(P_PID, a as i32, Some(&mut info), WEXITED | WNOWAIT);
             c.ok_eq("waitid P_PID WEXITED|WNOWAIT", r, 0);
             check_info(c, "waitid P_PID WNOWAIT", &info, a, CLD_EXITED, 42);
-            let mut again = Siginfo::default();
+            let mut again = siginfo_t::default();
             let r = waitid(P_PID, a as i32, Some(&mut again), WEXITED | WNOWAIT);
             c.check(
                 "waitid WNOWAIT leaves the child waitable",
-                r == Ok(0) && again.pid() == a as i32,
+                r == Ok(0) && again.si_pid() == a as i32,
             );
             c.reaped("wait4 reaps the child after WNOWAIT", a, 0, WaitStatus::Exited(42));
             c.err(
                 "the reaped child is gone (wait4 ECHILD)",
                 wait4(a as i32, None, WNOHANG),
-                Errno::ECHILD,
+                ECHILD,
             );
         }
         Err(e) => c.fail("waitid: fork", e),
@@ -637,20 +637,16 @@ fn waitid_cases(c: &mut Checker) {
     // P_ALL
     match fork_with(|| 7) {
         Ok(b) => {
-            let mut info = Siginfo::default();
+            let mut info = siginfo_t::default();
             let r = waitid(P_ALL, 0, Some(&mut info), WEXITED | WNOWAIT);
             c.check(
                 "waitid P_ALL WNOWAIT reports the child",
-                r == Ok(0) && info.pid() == b as i32 && info.status() == 7,
+                r == Ok(0) && info.si_pid() == b as i32 && info.si_status() == 7,
             );
-            let mut info = Siginfo::default();
+            let mut info = siginfo_t::default();
             let r = waitid(P_ALL, 0, Some(&mut info), WEXITED);
-            c.check("waitid P_ALL WEXITED reaps it", r == Ok(0) && info.pid() == b as i32);
-            c.err(
-                "the child reaped by waitid is gone",
-                wait4(b as i32, None, WNOHANG),
-                Errno::ECHILD,
-            );
+            c.check("waitid P_ALL WEXITED reaps it", r == Ok(0) && info.si_pid() == b as i32);
+            c.err("the child reaped by waitid is gone", wait4(b as i32, None, WNOHANG), ECHILD);
         }
         Err(e) => c.fail("waitid: fork", e),
     }
@@ -658,22 +654,22 @@ fn waitid_cases(c: &mut Checker) {
     let pg = getpgid(0).unwrap_or(0) as i32;
     match fork_with(|| 9) {
         Ok(d) => {
-            let mut info = Siginfo::default();
+            let mut info = siginfo_t::default();
             let r = waitid(P_PGID, pg, Some(&mut info), WEXITED);
             c.check(
                 "waitid P_PGID (own group) reaps the child",
-                r == Ok(0) && info.pid() == d as i32 && info.status() == 9,
+                r == Ok(0) && info.si_pid() == d as i32 && info.si_status() == 9,
             );
         }
         Err(e) => c.fail("waitid: fork", e),
     }
     match fork_with(|| 10) {
         Ok(e) => {
-            let mut info = Siginfo::default();
+            let mut info = siginfo_t::default();
             let r = waitid(P_PGID, 0, Some(&mut info), WEXITED);
             c.check(
                 "waitid P_PGID 0 means the caller's group",
-                r == Ok(0) && info.pid() == e as i32 && info.status() == 10,
+                r == Ok(0) && info.si_pid() == e as i32 && info.si_status() == 10,
             );
         }
         Err(e) => c.fail("waitid: fork", e),
@@ -686,11 +682,11 @@ fn waitid_cases(c: &mut Checker) {
         0
     }) {
         Ok(f) => {
-            let mut info = Siginfo::default();
+            let mut info = siginfo_t::default();
             let r = waitid(P_PGID, 0x7fff_fff0, Some(&mut info), WEXITED | WNOHANG);
-            c.err("waitid P_PGID of a group without our children ECHILD", r, Errno::ECHILD);
+            c.err("waitid P_PGID of a group without our children ECHILD", r, ECHILD);
             let _ = kill(f as i32, SIGKILL);
-            let mut info = Siginfo::default();
+            let mut info = siginfo_t::default();
             let r = waitid(P_PID, f as i32, Some(&mut info), WEXITED);
             c.ok_eq("waitid P_PID of a killed child", r, 0);
             check_info(c, "waitid of a killed child", &info, f, CLD_KILLED, SIGKILL as i32);
@@ -713,11 +709,11 @@ fn sigchld_ignored(c: &mut Checker) {
     c.err(
         "SIGCHLD ignored: wait4 ECHILD (children reaped by the kernel)",
         wait4(-1, None, 0),
-        Errno::ECHILD,
+        ECHILD,
     );
     // wait4 skips a child the kernel is releasing, so the pid may be found a
     // moment longer; it must not stay (no zombie).
-    let gone = eventually(|| pids.iter().all(|&p| kill(p as i32, 0) == Err(Errno::ESRCH)));
+    let gone = eventually(|| pids.iter().all(|&p| kill(p as i32, 0) == Err(ESRCH)));
     c.check("SIGCHLD ignored: no zombie left (kill ESRCH)", gone);
     c.ok("SIGCHLD back to SIG_DFL", signal_disposition(SIGCHLD, SIG_DFL));
 }

@@ -45,7 +45,7 @@ fn main(args: Args, _env: Env) -> i32 {
     );
     bomb(&mut c);
     signal_during_fork(&mut c);
-    c.err("no child left at the end", wait4(-1, None, WALL | WNOHANG), Errno::ECHILD);
+    c.err("no child left at the end", wait4(-1, None, __WALL | WNOHANG), ECHILD);
     c.status()
 }
 
@@ -78,7 +78,7 @@ fn detonate(ready_w: i32, go_r: i32) -> ! {
     let why = loop {
         match fork() {
             Ok(_) => continue, // parent and child alike go on forking
-            Err(Errno::EAGAIN) => break 1u8,
+            Err(EAGAIN) => break 1u8,
             Err(_) => break 2u8,
         }
     };
@@ -98,7 +98,7 @@ fn bomb(c: &mut Checker) {
             return 1;
         }
         let n = LIMIT as u64;
-        if setrlimit(RLIMIT_NPROC, &Rlimit { cur: n, max: n }).is_err() {
+        if setrlimit(RLIMIT_NPROC, &rlimit { rlim_cur: n, rlim_max: n }).is_err() {
             return 2;
         }
         detonate(ready_w, go_r)
@@ -166,7 +166,7 @@ fn bomb(c: &mut Checker) {
             return 1;
         }
         let n = LIMIT as u64;
-        if setrlimit(RLIMIT_NPROC, &Rlimit { cur: n, max: n }).is_err() {
+        if setrlimit(RLIMIT_NPROC, &rlimit { rlim_cur: n, rlim_max: n }).is_err() {
             return 2;
         }
         match fork_with(|| 0) {
@@ -226,7 +226,7 @@ fn forking_parent() -> u32 {
     }
     let Some(flag) = shared_words(1) else { return 1 };
     for (sig, f) in [(SIGUSR1, on_usr1 as extern "C" fn(i32)), (SIGUSR2, on_usr2)] {
-        let act = SigAction::new(f as usize, SA_RESTART, 0);
+        let act = new_sigaction(f as usize, SA_RESTART, 0);
         // SAFETY: the handlers only store to atomics.
         if unsafe { rt_sigaction(sig, Some(&act), None) }.is_err() {
             return 1;

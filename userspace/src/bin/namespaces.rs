@@ -25,10 +25,6 @@ use userspace::*;
 
 userspace::entry!(main);
 
-const SETHOSTNAME: usize = 170;
-const SETDOMAINNAME: usize = 171;
-const UNSHARE: usize = 272;
-const UMASK: usize = 95;
 /// A uid for the unprivileged checks.
 const OTHER_UID: u32 = 4321;
 
@@ -45,7 +41,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     uts(&mut c);
     unshare_uts(&mut c);
     unshare_other(&mut c);
-    c.err("no child left at the end", wait4(-1, None, WALL | WNOHANG), Errno::ECHILD);
+    c.err("no child left at the end", wait4(-1, None, __WALL | WNOHANG), ECHILD);
     c.status()
 }
 
@@ -53,13 +49,13 @@ fn main(_args: Args, _env: Env) -> i32 {
 
 fn unshare(flags: u64) -> SysResult {
     // SAFETY: no memory is passed.
-    userspace::errno::result(unsafe { syscall1(UNSHARE, flags as usize) })
+    userspace::errno::result(unsafe { syscall1(nr::__NR_unshare, flags as usize) })
 }
 
 /// `sethostname(ptr, len)` with any pointer and length (the checks use bad ones).
 fn sethostname_raw(ptr: usize, len: isize) -> SysResult {
     // SAFETY: the kernel only reads `len` bytes at `ptr`, or fails with EFAULT.
-    userspace::errno::result(unsafe { syscall2(SETHOSTNAME, ptr, len as usize) })
+    userspace::errno::result(unsafe { syscall2(nr::__NR_sethostname, ptr, len as usize) })
 }
 
 fn sethostname(name: &[u8]) -> SysResult {
@@ -68,16 +64,18 @@ fn sethostname(name: &[u8]) -> SysResult {
 
 fn setdomainname(name: &[u8]) -> SysResult {
     // SAFETY: the kernel only reads the bytes of `name`.
-    userspace::errno::result(unsafe { syscall2(SETDOMAINNAME, name.as_ptr() as usize, name.len()) })
+    userspace::errno::result(unsafe {
+        syscall2(nr::__NR_setdomainname, name.as_ptr() as usize, name.len())
+    })
 }
 
-fn names() -> Utsname {
-    let mut u = Utsname::default();
+fn names() -> new_utsname {
+    let mut u = new_utsname::default();
     let _ = uname(&mut u);
     u
 }
 
-fn same_names(a: &Utsname, b: &Utsname) -> bool {
+fn same_names(a: &new_utsname, b: &new_utsname) -> bool {
     a.sysname == b.sysname
         && a.nodename == b.nodename
         && a.release == b.release
@@ -185,9 +183,9 @@ extern "C" fn newpid_child(arg: usize) -> i32 {
     }
     match fork_with(|| 5) {
         Ok(g) => {
-            let mut info = Siginfo::default();
+            let mut info = siginfo_t::default();
             let r = waitid(P_PID, g as i32, Some(&mut info), WEXITED);
-            fail(6, g != 3 || r != Ok(0) || info.pid() != 3 || info.status() != 5);
+            fail(6, g != 3 || r != Ok(0) || info.si_pid() != 3 || info.si_status() != 5);
         }
         Err(_) => fail(6, true),
     }
@@ -202,13 +200,13 @@ extern "C" fn newpid_child(arg: usize) -> i32 {
     let _ = reap(b);
     fail(9, a != 4 || b != 5);
     // An init may not make siblings (it has no parent in its namespace).
-    fail(10, spawn(CLONE_PARENT, exit_0, 0) != Err(Errno::EINVAL));
+    fail(10, spawn(CLONE_PARENT, exit_0, 0) != Err(EINVAL));
     // A namespace inside this one: its init is 1 there, 6 here.
     match spawn(CLONE_NEWPID, nested_init, 0) {
         Ok(n) => fail(11, n != 6 || reap(n) != Some(WaitStatus::Exited(0))),
         Err(_) => fail(11, true),
     }
-    fail(12, kill(6, 0) != Err(Errno::ESRCH));
+    fail(12, kill(6, 0) != Err(ESRCH));
     send_report(arg, bits)
 }
 
@@ -268,11 +266,11 @@ fn newpid_basics(c: &mut Checker) {
     for (i, n) in names.iter().enumerate() {
         c.check(n, bits & (1 << i) == 0);
     }
-    let mut info = Siginfo::default();
+    let mut info = siginfo_t::default();
     let rr = waitid(P_PID, child as i32, Some(&mut info), WEXITED);
     c.check(
         "the parent reaps the namespace's init: si_pid as the parent sees it, status 0",
-        rr == Ok(0) && info.pid() == child as i32 && info.status() == 0,
+        rr == Ok(0) && info.si_pid() == child as i32 && info.si_status() == 0,
     );
     let _ = close(r);
 }
@@ -282,13 +280,13 @@ extern "C" fn clone3_child(_: usize) -> i32 {
 }
 
 fn clone3_newpid(c: &mut Checker) {
-    let args = CloneArgs {
+    let args = clone_args {
         flags: CLONE_NEWPID | CLONE_NEWUTS,
         exit_signal: SIGCHLD as u64,
         ..Default::default()
     };
     // SAFETY: no CLONE_VM: the child runs on a copy of our memory.
-    let r = unsafe { clone3(&args, core::mem::size_of::<CloneArgs>(), clone3_child, 0) };
+    let r = unsafe { clone3(&args, core::mem::size_of::<clone_args>(), clone3_child, 0) };
     match r {
         Ok(p) => {
             let st = reap(p);
@@ -507,15 +505,15 @@ fn unshare_pid_child(report_r: i32, report_w: i32) -> u32 {
     let before = pid();
     fail(0, unshare(CLONE_NEWPID) != Ok(0));
     fail(1, pid() != before || ppid() == 0);
-    fail(2, unshare(CLONE_NEWPID) != Err(Errno::EINVAL));
-    fail(3, spawn(CLONE_NEWPID, exit_0, 0) != Err(Errno::EINVAL));
+    fail(2, unshare(CLONE_NEWPID) != Err(EINVAL));
+    fail(3, spawn(CLONE_NEWPID, exit_0, 0) != Err(EINVAL));
     let prot = PROT_READ | PROT_WRITE;
     // SAFETY: a fresh private mapping only a (wrongly created) thread would use.
     let stack = unsafe { mmap(0, STACK, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) }.unwrap_or(0);
     let thread = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
     // SAFETY: a thread, if the kernel made one, runs exit_0 on its own stack.
     let t = unsafe { clone(thread, stack + STACK, 0, 0, 0, exit_0, 0) };
-    fail(4, t != Err(Errno::EINVAL));
+    fail(4, t != Err(EINVAL));
     let [go_r, go_w] = pipe();
     let [never_r, never_w] = pipe();
     // The first child is the new namespace's init.
@@ -553,7 +551,7 @@ fn unshare_pid_child(report_r: i32, report_w: i32) -> u32 {
     if let Ok(p) = late {
         let _ = reap(p);
     }
-    fail(9, late != Err(Errno::ENOMEM));
+    fail(9, late != Err(ENOMEM));
     bits
 }
 
@@ -602,13 +600,13 @@ extern "C" fn unprivileged_child(arg: usize) -> i32 {
         return send_report(arg, u32::MAX);
     }
     let before = names();
-    fail(0, spawn(CLONE_NEWPID, exit_0, 0) != Err(Errno::EPERM));
-    fail(1, spawn(CLONE_NEWUTS, exit_0, 0) != Err(Errno::EPERM));
-    fail(2, unshare(CLONE_NEWPID) != Err(Errno::EPERM));
-    fail(3, unshare(CLONE_NEWUTS) != Err(Errno::EPERM));
-    fail(4, sethostname(b"x") != Err(Errno::EPERM));
-    fail(5, sethostname_raw(b"x".as_ptr() as usize, 65) != Err(Errno::EPERM));
-    fail(6, setdomainname(b"x") != Err(Errno::EPERM));
+    fail(0, spawn(CLONE_NEWPID, exit_0, 0) != Err(EPERM));
+    fail(1, spawn(CLONE_NEWUTS, exit_0, 0) != Err(EPERM));
+    fail(2, unshare(CLONE_NEWPID) != Err(EPERM));
+    fail(3, unshare(CLONE_NEWUTS) != Err(EPERM));
+    fail(4, sethostname(b"x") != Err(EPERM));
+    fail(5, sethostname_raw(b"x".as_ptr() as usize, 65) != Err(EPERM));
+    fail(6, setdomainname(b"x") != Err(EPERM));
     fail(7, !same_names(&before, &names()));
     send_report(arg, bits)
 }
@@ -646,7 +644,7 @@ mod saved {
         pub const fn new() -> Self {
             Names(core::cell::UnsafeCell::new([0; 390]))
         }
-        pub fn set(&self, u: &userspace::Utsname) {
+        pub fn set(&self, u: &userspace::new_utsname) {
             // SAFETY: see the Sync impl: nothing reads while this writes.
             let b = unsafe { &mut *self.0.get() };
             let fields = [u.sysname, u.nodename, u.release, u.version, u.machine, u.domainname];
@@ -690,9 +688,9 @@ extern "C" fn uts_child(arg: usize) -> i32 {
     fail(4, shared.map(reap) != Ok(Some(WaitStatus::Exited(0))));
     let long = [b'h'; 64];
     fail(5, sethostname(&long) != Ok(0) || names().nodename != field(&long));
-    fail(6, sethostname_raw(long.as_ptr() as usize, 65) != Err(Errno::EINVAL));
-    fail(7, sethostname_raw(long.as_ptr() as usize, -1) != Err(Errno::EINVAL));
-    fail(8, sethostname_raw(0x10, 4) != Err(Errno::EFAULT));
+    fail(6, sethostname_raw(long.as_ptr() as usize, 65) != Err(EINVAL));
+    fail(7, sethostname_raw(long.as_ptr() as usize, -1) != Err(EINVAL));
+    fail(8, sethostname_raw(0x10, 4) != Err(EFAULT));
     fail(9, names().nodename != field(&long));
     fail(10, sethostname(b"") != Ok(0) || names().nodename != [0; 65]);
     // Not root, even in a namespace of its own: EPERM.
@@ -700,7 +698,7 @@ extern "C" fn uts_child(arg: usize) -> i32 {
         if setgid(OTHER_UID).is_err() || setuid(OTHER_UID).is_err() {
             return 2;
         }
-        (sethostname(b"y") != Err(Errno::EPERM)) as i32
+        (sethostname(b"y") != Err(EPERM)) as i32
     });
     fail(11, nonroot.map(reap) != Ok(Some(WaitStatus::Exited(0))));
     fail(12, names().sysname != field(b"Linux"));
@@ -765,7 +763,7 @@ fn unshare_uts(c: &mut Checker) {
 
 fn umask(mask: u32) -> usize {
     // SAFETY: no memory is passed; umask cannot fail.
-    unsafe { syscall1(UMASK, mask as usize) as usize }
+    unsafe { syscall1(nr::__NR_umask, mask as usize) as usize }
 }
 
 /// The caller's umask (set and put back).
@@ -792,7 +790,7 @@ extern "C" fn close_fd(fd_and_unshare: usize) -> i32 {
 }
 
 extern "C" fn unshare_sighand(_: usize) -> i32 {
-    (unshare(CLONE_SIGHAND) != Err(Errno::EINVAL)) as i32
+    (unshare(CLONE_SIGHAND) != Err(EINVAL)) as i32
 }
 
 fn unshare_other(c: &mut Checker) {
@@ -805,7 +803,7 @@ fn unshare_other(c: &mut Checker) {
         "unshare of what is not shared (threads, handlers, memory, fds, fs) succeeds",
         alone.map(reap) == Ok(Some(WaitStatus::Exited(0))),
     );
-    c.err("unshare of an unknown flag (bit 0) EINVAL", unshare(1), Errno::EINVAL);
+    c.err("unshare of an unknown flag (bit 0) EINVAL", unshare(1), EINVAL);
     // CLONE_FS shares the umask; unshare(CLONE_FS) makes it private again.
     let before = current_umask();
     for (unshare_first, name, changed) in [

@@ -21,7 +21,7 @@ fn arg(args: &Args, i: usize, default: u64) -> u64 {
 }
 
 fn now() -> u64 {
-    let mut t = Timespec::default();
+    let mut t = timespec::default();
     let _ = clock_gettime(CLOCK_MONOTONIC, &mut t);
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }

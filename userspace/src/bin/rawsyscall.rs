@@ -12,7 +12,7 @@ userspace::entry!(main);
 
 fn main(_args: Args, _env: Env) -> i32 {
     // SAFETY: getpid takes no arguments and touches no memory.
-    let raw = unsafe { syscall::raw_syscall3(nr::GETPID, 0, 0, 0) };
+    let raw = unsafe { syscall::raw_syscall3(nr::__NR_getpid, 0, 0, 0) };
     println!("raw syscall returned");
     if getpid() == Ok(raw as usize) {
         0

@@ -81,7 +81,7 @@ fn main(args: Args, _env: Env) -> i32 {
 /// there is no /dev/counters and nothing happens.
 fn settled_snapshot() {
     if let Ok(fd) = openat(AT_FDCWD, c"/dev/counters", O_WRONLY, 0) {
-        let _ = nanosleep(&Timespec::from_nanos(200_000_000), None);
+        let _ = nanosleep(&timespec::from_nanos(200_000_000), None);
         let _ = write(fd as i32, b"snapshot end");
         let _ = close(fd as i32);
     }
@@ -106,7 +106,7 @@ fn spin_until(deadline: u64) {
 }
 
 fn sleep_ms(ms: u64) {
-    let _ = nanosleep(&Timespec::from_nanos(ms * MS), None);
+    let _ = nanosleep(&timespec::from_nanos(ms * MS), None);
 }
 
 /// `n` words of anonymous memory shared with the children forked afterwards.
@@ -190,16 +190,16 @@ fn priorities(c: &mut Checker) {
         c.ok_eq(format_args!("sched_get_priority_min({name})"), sched_get_priority_min(p), min);
     }
     // (7 is SCHED_EXT on Linux kernels built with sched_ext.)
-    for p in [4, 8, -1, SCHED_FIFO | SCHED_RESET_ON_FORK] {
+    for p in [4, 8, u32::MAX, SCHED_FIFO | SCHED_RESET_ON_FORK] {
         c.err(
             format_args!("sched_get_priority_max({p:#x}) EINVAL"),
             sched_get_priority_max(p),
-            Errno::EINVAL,
+            EINVAL,
         );
         c.err(
             format_args!("sched_get_priority_min({p:#x}) EINVAL"),
             sched_get_priority_min(p),
-            Errno::EINVAL,
+            EINVAL,
         );
     }
 }
@@ -208,28 +208,28 @@ fn policies(c: &mut Checker) {
     let dead = dead_pid();
     c.ok_eq("sched_getscheduler(0) is SCHED_NORMAL", sched_getscheduler(0), 0);
     c.ok_eq("sched_getparam(0) is 0", sched_getparam(0), 0);
-    c.err("sched_getscheduler(-1) EINVAL", sched_getscheduler(-1), Errno::EINVAL);
-    c.err("sched_getscheduler(dead pid) ESRCH", sched_getscheduler(dead), Errno::ESRCH);
-    c.err("sched_getparam(-1) EINVAL", sched_getparam(-1), Errno::EINVAL);
-    c.err("sched_getparam(dead pid) ESRCH", sched_getparam(dead), Errno::ESRCH);
+    c.err("sched_getscheduler(-1) EINVAL", sched_getscheduler(-1), EINVAL);
+    c.err("sched_getscheduler(dead pid) ESRCH", sched_getscheduler(dead), ESRCH);
+    c.err("sched_getparam(-1) EINVAL", sched_getparam(-1), EINVAL);
+    c.err("sched_getparam(dead pid) ESRCH", sched_getparam(dead), ESRCH);
     // SAFETY: a null or unmapped pointer: the kernel fails the call.
     unsafe {
-        c.err("sched_getparam(0, NULL) EINVAL", sched_getparam_raw(0, 0), Errno::EINVAL);
-        c.err("sched_getparam(0, bad pointer) EFAULT", sched_getparam_raw(0, 8), Errno::EFAULT);
+        c.err("sched_getparam(0, NULL) EINVAL", sched_getparam_raw(0, 0), EINVAL);
+        c.err("sched_getparam(0, bad pointer) EFAULT", sched_getparam_raw(0, 8), EFAULT);
         c.err(
             "sched_setscheduler(0, FIFO, NULL) EINVAL",
             sched_setscheduler_raw(0, SCHED_FIFO, 0),
-            Errno::EINVAL,
+            EINVAL,
         );
         c.err(
             "sched_setscheduler(0, FIFO, bad pointer) EFAULT",
             sched_setscheduler_raw(0, SCHED_FIFO, 8),
-            Errno::EFAULT,
+            EFAULT,
         );
         c.err(
             "sched_setscheduler(-1, FIFO, bad pointer) EINVAL first",
             sched_setscheduler_raw(-1, SCHED_FIFO, 8),
-            Errno::EINVAL,
+            EINVAL,
         );
     }
     for (name, policy, prio) in [
@@ -238,34 +238,26 @@ fn policies(c: &mut Checker) {
         ("SCHED_RR at -1", SCHED_RR, -1),
         ("SCHED_NORMAL at 1", SCHED_NORMAL, 1),
         ("policy 4", 4, 0),
-        ("policy -1", -1, 0),
+        ("policy -1", u32::MAX, 0),
         ("SCHED_DEADLINE", SCHED_DEADLINE, 0),
     ] {
         c.err(
             format_args!("sched_setscheduler({name}) EINVAL"),
             sched_setscheduler(0, policy, prio),
-            Errno::EINVAL,
+            EINVAL,
         );
     }
-    c.err(
-        "sched_setscheduler(-1, ...) EINVAL",
-        sched_setscheduler(-1, SCHED_FIFO, 1),
-        Errno::EINVAL,
-    );
-    c.err(
-        "sched_setscheduler(dead pid) ESRCH",
-        sched_setscheduler(dead, SCHED_FIFO, 1),
-        Errno::ESRCH,
-    );
-    c.err("sched_setparam(dead pid) ESRCH", sched_setparam(dead, 0), Errno::ESRCH);
-    c.err("sched_setparam(SCHED_NORMAL, 5) EINVAL", sched_setparam(0, 5), Errno::EINVAL);
+    c.err("sched_setscheduler(-1, ...) EINVAL", sched_setscheduler(-1, SCHED_FIFO, 1), EINVAL);
+    c.err("sched_setscheduler(dead pid) ESRCH", sched_setscheduler(dead, SCHED_FIFO, 1), ESRCH);
+    c.err("sched_setparam(dead pid) ESRCH", sched_setparam(dead, 0), ESRCH);
+    c.err("sched_setparam(SCHED_NORMAL, 5) EINVAL", sched_setparam(0, 5), EINVAL);
     c.ok_eq("sched_setscheduler(0, SCHED_FIFO, 10)", sched_setscheduler(0, SCHED_FIFO, 10), 0);
     c.ok_eq("sched_getscheduler is SCHED_FIFO", sched_getscheduler(0), 1);
     c.ok_eq("sched_getparam is 10", sched_getparam(0), 10);
     c.ok_eq("sched_setparam(0, 20)", sched_setparam(0, 20), 0);
     c.ok_eq("sched_getparam is 20 after sched_setparam", sched_getparam(0), 20);
     c.ok_eq("sched_setparam keeps SCHED_FIFO", sched_getscheduler(0), 1);
-    c.err("sched_setparam(0, 0) for SCHED_FIFO EINVAL", sched_setparam(0, 0), Errno::EINVAL);
+    c.err("sched_setparam(0, 0) for SCHED_FIFO EINVAL", sched_setparam(0, 0), EINVAL);
     c.ok_eq(
         "sched_rr_get_interval of SCHED_FIFO is 0",
         sched_rr_get_interval(0).map(|t| t.as_nanos()),
@@ -277,8 +269,8 @@ fn policies(c: &mut Checker) {
         sched_rr_get_interval(0).map(|t| t.as_nanos()),
         100 * MS,
     );
-    c.err("sched_rr_get_interval(-1) EINVAL", sched_rr_get_interval(-1), Errno::EINVAL);
-    c.err("sched_rr_get_interval(dead pid) ESRCH", sched_rr_get_interval(dead), Errno::ESRCH);
+    c.err("sched_rr_get_interval(-1) EINVAL", sched_rr_get_interval(-1), EINVAL);
+    c.err("sched_rr_get_interval(dead pid) ESRCH", sched_rr_get_interval(dead), ESRCH);
     c.ok_eq("sched_setscheduler(0, SCHED_BATCH, 0)", sched_setscheduler(0, SCHED_BATCH, 0), 0);
     c.ok_eq("sched_getscheduler is SCHED_BATCH", sched_getscheduler(0), 3);
     c.ok_eq("sched_getparam of SCHED_BATCH is 0", sched_getparam(0), 0);
@@ -341,22 +333,22 @@ fn nice_values(c: &mut Checker) {
     c.ok_eq("nice 0", setpriority(PRIO_PROCESS, 0, 0), 0);
     let me = getpid().unwrap_or(0) as i32;
     c.ok_eq("getpriority(PRIO_PROCESS, own pid)", getpriority(PRIO_PROCESS, me), 20);
-    for which in [3, -1] {
+    for which in [3, -1i32] {
         c.err(
             format_args!("getpriority(which {which}) EINVAL"),
-            getpriority(which, 0),
-            Errno::EINVAL,
+            getpriority(which as u32, 0),
+            EINVAL,
         );
         c.err(
             format_args!("setpriority(which {which}) EINVAL"),
-            setpriority(which, 0, 0),
-            Errno::EINVAL,
+            setpriority(which as u32, 0, 0),
+            EINVAL,
         );
     }
-    c.err("getpriority(dead pid) ESRCH", getpriority(PRIO_PROCESS, dead), Errno::ESRCH);
-    c.err("setpriority(dead pid) ESRCH", setpriority(PRIO_PROCESS, dead, 0), Errno::ESRCH);
-    c.err("getpriority(PRIO_PROCESS, -1) ESRCH", getpriority(PRIO_PROCESS, -1), Errno::ESRCH);
-    c.err("getpriority(PRIO_PGRP, dead pid) ESRCH", getpriority(PRIO_PGRP, dead), Errno::ESRCH);
+    c.err("getpriority(dead pid) ESRCH", getpriority(PRIO_PROCESS, dead), ESRCH);
+    c.err("setpriority(dead pid) ESRCH", setpriority(PRIO_PROCESS, dead, 0), ESRCH);
+    c.err("getpriority(PRIO_PROCESS, -1) ESRCH", getpriority(PRIO_PROCESS, -1), ESRCH);
+    c.err("getpriority(PRIO_PGRP, dead pid) ESRCH", getpriority(PRIO_PGRP, dead), ESRCH);
     in_child(c, "process group", |cc| {
         cc.ok("setpgid(0, 0)", setpgid(0, 0));
         cc.ok_eq("setpriority(PRIO_PGRP, 0, 7)", setpriority(PRIO_PGRP, 0, 7), 0);
@@ -374,7 +366,7 @@ fn affinity(c: &mut Checker) {
         c.err(
             format_args!("sched_getaffinity(len {len}) EINVAL"),
             sched_getaffinity(0, &mut buf[..len]),
-            Errno::EINVAL,
+            EINVAL,
         );
     }
     c.ok_eq("sched_getaffinity(len 8) returns 8", sched_getaffinity(0, &mut buf[..8]), 8);
@@ -384,36 +376,24 @@ fn affinity(c: &mut Checker) {
         n >= 8 && n.is_multiple_of(8) && n <= 128,
     );
     c.check("the mask includes CPU 0", buf[0] & 1 == 1);
-    c.err(
-        "sched_getaffinity(dead pid) ESRCH",
-        sched_getaffinity(dead, &mut buf[..8]),
-        Errno::ESRCH,
-    );
-    c.err("sched_getaffinity(-1) ESRCH", sched_getaffinity(-1, &mut buf[..8]), Errno::ESRCH);
+    c.err("sched_getaffinity(dead pid) ESRCH", sched_getaffinity(dead, &mut buf[..8]), ESRCH);
+    c.err("sched_getaffinity(-1) ESRCH", sched_getaffinity(-1, &mut buf[..8]), ESRCH);
     let all = cpus();
     // SAFETY: an unmapped pointer: the kernel fails the call.
     unsafe {
-        c.err(
-            "sched_getaffinity(bad pointer) EFAULT",
-            sched_getaffinity_raw(0, 8, 8),
-            Errno::EFAULT,
-        );
-        c.err(
-            "sched_setaffinity(bad pointer) EFAULT",
-            sched_setaffinity_raw(0, 8, 8),
-            Errno::EFAULT,
-        );
+        c.err("sched_getaffinity(bad pointer) EFAULT", sched_getaffinity_raw(0, 8, 8), EFAULT);
+        c.err("sched_setaffinity(bad pointer) EFAULT", sched_setaffinity_raw(0, 8, 8), EFAULT);
         c.err(
             "sched_setaffinity(len 0) EINVAL (empty mask)",
             sched_setaffinity_raw(0, 0, 8),
-            Errno::EINVAL,
+            EINVAL,
         );
-        c.err("getcpu(bad pointer) EFAULT", getcpu_raw(8, 0), Errno::EFAULT);
+        c.err("getcpu(bad pointer) EFAULT", getcpu_raw(8, 0), EFAULT);
         c.ok_eq("getcpu(NULL, NULL)", getcpu_raw(0, 0), 0);
     }
-    c.err("sched_setaffinity(empty mask) EINVAL", set_cpu_mask(0, 0), Errno::EINVAL);
-    c.err("sched_setaffinity(only CPU 63) EINVAL", set_cpu_mask(0, 1 << 63), Errno::EINVAL);
-    c.err("sched_setaffinity(dead pid) ESRCH", set_cpu_mask(dead, 1), Errno::ESRCH);
+    c.err("sched_setaffinity(empty mask) EINVAL", set_cpu_mask(0, 0), EINVAL);
+    c.err("sched_setaffinity(only CPU 63) EINVAL", set_cpu_mask(0, 1 << 63), EINVAL);
+    c.err("sched_setaffinity(dead pid) ESRCH", set_cpu_mask(dead, 1), ESRCH);
     c.ok_eq("sched_setaffinity(CPU 0)", set_cpu_mask(0, 1), 0);
     c.ok_eq("running on CPU 0 when it returns", getcpu(), 0);
     c.ok_eq("sched_getaffinity shows CPU 0 only", get_cpu_mask(0), 1);
@@ -432,40 +412,40 @@ fn affinity(c: &mut Checker) {
 
 fn permissions(c: &mut Checker) {
     let parent = getpid().unwrap_or(0) as i32;
-    let zero = Rlimit { cur: 0, max: 0 };
+    let zero = rlimit { rlim_cur: 0, rlim_max: 0 };
     in_child(c, "non-root", |cc| {
         cc.ok("RLIMIT_NICE 0", setrlimit(RLIMIT_NICE, &zero));
         cc.ok("RLIMIT_RTPRIO 0", setrlimit(RLIMIT_RTPRIO, &zero));
         cc.ok("setuid(1000)", setuid(1000));
         cc.ok_eq("user: raise nice to 5", setpriority(PRIO_PROCESS, 0, 5), 0);
-        cc.err("user: lower nice to 4 EACCES", setpriority(PRIO_PROCESS, 0, 4), Errno::EACCES);
+        cc.err("user: lower nice to 4 EACCES", setpriority(PRIO_PROCESS, 0, 4), EACCES);
         cc.ok_eq("user: nice still 5", nice_of(0), 5);
         cc.ok_eq("user: same nice again", setpriority(PRIO_PROCESS, 0, 5), 0);
-        cc.err("user: SCHED_FIFO EPERM", sched_setscheduler(0, SCHED_FIFO, 1), Errno::EPERM);
-        cc.err("user: SCHED_RR EPERM", sched_setscheduler(0, SCHED_RR, 1), Errno::EPERM);
-        cc.err("user: invalid policy is still EINVAL", sched_setscheduler(0, 4, 0), Errno::EINVAL);
+        cc.err("user: SCHED_FIFO EPERM", sched_setscheduler(0, SCHED_FIFO, 1), EPERM);
+        cc.err("user: SCHED_RR EPERM", sched_setscheduler(0, SCHED_RR, 1), EPERM);
+        cc.err("user: invalid policy is still EINVAL", sched_setscheduler(0, 4, 0), EINVAL);
         cc.ok_eq("user: SCHED_BATCH", sched_setscheduler(0, SCHED_BATCH, 0), 0);
         cc.ok_eq("user: SCHED_NORMAL", sched_setscheduler(0, SCHED_NORMAL, 0), 0);
         cc.ok_eq("user: SCHED_IDLE", sched_setscheduler(0, SCHED_IDLE, 0), 0);
         cc.err(
             "user: leaving SCHED_IDLE needs RLIMIT_NICE",
             sched_setscheduler(0, SCHED_NORMAL, 0),
-            Errno::EPERM,
+            EPERM,
         );
         cc.err(
             "user: setpriority on root's process EPERM",
             setpriority(PRIO_PROCESS, parent, 5),
-            Errno::EPERM,
+            EPERM,
         );
         cc.err(
             "user: sched_setscheduler on root's process EPERM",
             sched_setscheduler(parent, SCHED_NORMAL, 0),
-            Errno::EPERM,
+            EPERM,
         );
         cc.err(
             "user: sched_setaffinity on root's process EPERM",
             set_cpu_mask(parent, u64::MAX),
-            Errno::EPERM,
+            EPERM,
         );
         cc.ok_eq("user: getpriority of root's process", getpriority(PRIO_PROCESS, parent), 20);
         cc.ok_eq("user: sched_getscheduler of root's process", sched_getscheduler(parent), 0);
@@ -478,11 +458,7 @@ fn permissions(c: &mut Checker) {
     in_child(c, "reset flag", |cc| {
         cc.ok_eq("root sets the reset flag", sched_setscheduler(0, SCHED_RESET_ON_FORK, 0), 0);
         cc.ok("setuid(1000)", setuid(1000));
-        cc.err(
-            "user may not clear the reset flag",
-            sched_setscheduler(0, SCHED_NORMAL, 0),
-            Errno::EPERM,
-        );
+        cc.err("user may not clear the reset flag", sched_setscheduler(0, SCHED_NORMAL, 0), EPERM);
         cc.ok_eq("user may keep it", sched_setscheduler(0, SCHED_RESET_ON_FORK, 0), 0);
     });
 }
@@ -493,28 +469,24 @@ fn permissions(c: &mut Checker) {
 /// that has it (the guest's pid 1).
 fn rlimits(c: &mut Checker) {
     in_child(c, "RLIMIT_NICE", |cc| {
-        cc.ok("RLIMIT_NICE 25", setrlimit(RLIMIT_NICE, &Rlimit { cur: 25, max: 25 }));
+        cc.ok("RLIMIT_NICE 25", setrlimit(RLIMIT_NICE, &rlimit { rlim_cur: 25, rlim_max: 25 }));
         cc.ok("setuid(1000)", setuid(1000));
         cc.ok_eq("user with RLIMIT_NICE 25: nice -5", setpriority(PRIO_PROCESS, 0, -5), 0);
         cc.err(
             "user with RLIMIT_NICE 25: nice -6 EACCES",
             setpriority(PRIO_PROCESS, 0, -6),
-            Errno::EACCES,
+            EACCES,
         );
     });
     in_child(c, "RLIMIT_RTPRIO", |cc| {
-        cc.ok("RLIMIT_RTPRIO 10", setrlimit(RLIMIT_RTPRIO, &Rlimit { cur: 10, max: 10 }));
+        cc.ok("RLIMIT_RTPRIO 10", setrlimit(RLIMIT_RTPRIO, &rlimit { rlim_cur: 10, rlim_max: 10 }));
         cc.ok("setuid(1000)", setuid(1000));
         cc.ok_eq(
             "user with RLIMIT_RTPRIO 10: SCHED_FIFO 10",
             sched_setscheduler(0, SCHED_FIFO, 10),
             0,
         );
-        cc.err(
-            "user with RLIMIT_RTPRIO 10: priority 11 EPERM",
-            sched_setparam(0, 11),
-            Errno::EPERM,
-        );
+        cc.err("user with RLIMIT_RTPRIO 10: priority 11 EPERM", sched_setparam(0, 11), EPERM);
         cc.ok_eq("user: lower the priority to 5", sched_setparam(0, 5), 0);
         cc.ok_eq("user: back to SCHED_NORMAL", sched_setscheduler(0, SCHED_NORMAL, 0), 0);
     });
@@ -802,7 +774,7 @@ fn pinned(c: &mut Checker, ms: u64) {
         i += 1;
         if i % 64 == 0 {
             // Sleep and wake up: the wake-up must honour the mask too.
-            let _ = nanosleep(&Timespec::from_nanos(1000), None);
+            let _ = nanosleep(&timespec::from_nanos(1000), None);
         }
     }
     c.check("a task pinned to CPU 1 never ran elsewhere", elsewhere == 0 && checks > 10);
@@ -1094,7 +1066,7 @@ fn forks(c: &mut Checker, parents: usize, children: usize) {
         Ok(sh[0].load(SeqCst)),
         (parents * children) as u64,
     );
-    c.err("no child left", wait4(-1, None, WNOHANG), Errno::ECHILD);
+    c.err("no child left", wait4(-1, None, WNOHANG), ECHILD);
 }
 
 // ---- yield: context switches between two tasks on one CPU -----------------------
@@ -1179,7 +1151,7 @@ static WRITER: Writer = Writer {
     tid: AtomicU32::new(0),
 };
 
-extern "C" fn writer_segv(_sig: i32, _info: *mut Siginfo, _uc: *mut Ucontext) {
+extern "C" fn writer_segv(_sig: i32, _info: *mut siginfo_t, _uc: *mut ucontext) {
     WRITER.state.store(2, SeqCst);
     exit(0);
 }
@@ -1237,7 +1209,7 @@ fn join_writer() -> bool {
         if monotonic_ns() > end {
             return false;
         }
-        let t = Timespec::from_nanos(10 * MS);
+        let t = timespec::from_nanos(10 * MS);
         let _ = futex_wait(&WRITER.tid, 0, v, Some(&t));
     }
 }
@@ -1252,7 +1224,7 @@ fn tlb(c: &mut Checker) {
     if cpus().count_ones() < 2 {
         return c.fail("tlb", "needs two CPUs");
     }
-    let act = SigAction::new(writer_segv as *const () as usize, SA_SIGINFO, 0);
+    let act = new_sigaction(writer_segv as *const () as usize, SA_SIGINFO, 0);
     // SAFETY: the handler only stores to an atomic and ends its thread.
     if let Err(e) = unsafe { rt_sigaction(SIGSEGV, Some(&act), None) } {
         return c.fail("sigaction", e);

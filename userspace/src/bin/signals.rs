@@ -41,7 +41,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     fork_inherits(&mut c);
     kill_errors(&mut c);
     groups(&mut c);
-    c.err("no child left at the end", wait4(-1, None, WALL | WNOHANG), Errno::ECHILD);
+    c.err("no child left at the end", wait4(-1, None, __WALL | WNOHANG), ECHILD);
     c.status()
 }
 
@@ -63,7 +63,7 @@ static EVENTS: AtomicU64 = AtomicU64::new(0);
 static NEVENTS: AtomicU32 = AtomicU32::new(0);
 
 type Handler = extern "C" fn(i32);
-type InfoHandler = extern "C" fn(i32, *mut Siginfo, *mut Ucontext);
+type InfoHandler = extern "C" fn(i32, *mut siginfo_t, *mut ucontext);
 
 fn h(f: Handler) -> usize {
     f as usize
@@ -75,7 +75,7 @@ fn hi(f: InfoHandler) -> usize {
 
 /// Installs `handler` for `sig` with the library's restorer.
 fn install(sig: u32, handler: usize, flags: u64, mask: u64) -> SysResult {
-    let act = SigAction::new(handler, flags, mask);
+    let act = new_sigaction(handler, flags, mask);
     // SAFETY: the handlers of this program only touch atomics and make system
     // calls (or, in assembly, only registers and their own statics).
     unsafe { rt_sigaction(sig, Some(&act), None) }
@@ -87,14 +87,14 @@ extern "C" fn count_handler(sig: i32) {
     let _ = COUNT.fetch_add(1, SeqCst);
 }
 
-extern "C" fn info_handler(sig: i32, info: *mut Siginfo, _uc: *mut Ucontext) {
+extern "C" fn info_handler(sig: i32, info: *mut siginfo_t, _uc: *mut ucontext) {
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let info = unsafe { &*info };
-    INFO_SIGNO.store(info.signo, SeqCst);
-    INFO_CODE.store(info.code, SeqCst);
-    INFO_PID.store(info.pid(), SeqCst);
-    INFO_UID.store(info.uid(), SeqCst);
-    INFO_STATUS.store(info.status(), SeqCst);
+    INFO_SIGNO.store(info.si_signo, SeqCst);
+    INFO_CODE.store(info.si_code, SeqCst);
+    INFO_PID.store(info.si_pid(), SeqCst);
+    INFO_UID.store(info.si_uid(), SeqCst);
+    INFO_STATUS.store(info.si_status(), SeqCst);
     LAST.store(sig, SeqCst);
     let _ = COUNT.fetch_add(1, SeqCst);
 }
@@ -127,11 +127,11 @@ extern "C" fn usr2_event(_: i32) {
 extern "C" fn altstack_handler(_: i32) {
     let local = 0u8;
     LOCAL.store(core::hint::black_box(&local) as *const u8 as usize, SeqCst);
-    let mut old = SigAltStack::default();
+    let mut old = stack_t::default();
     // SAFETY: querying changes nothing.
     let _ = unsafe { sigaltstack(None, Some(&mut old)) };
-    ALT_FLAGS.store(old.flags, SeqCst);
-    let off = SigAltStack { flags: SS_DISABLE, ..SigAltStack::default() };
+    ALT_FLAGS.store(old.ss_flags, SeqCst);
+    let off = stack_t { ss_flags: SS_DISABLE, ..stack_t::default() };
     // SAFETY: refused while on the stack (EPERM); had it worked, the handler
     // would keep running on the memory, which stays mapped.
     let r = unsafe { sigaltstack(Some(&off), None) };
@@ -164,7 +164,7 @@ fn pending() -> u64 {
 }
 
 fn sleep_ms(ms: u64) {
-    let _ = nanosleep(&Timespec::from_nanos(ms * MS), None);
+    let _ = nanosleep(&timespec::from_nanos(ms * MS), None);
 }
 
 // ---- the checks ---------------------------------------------------------------
@@ -176,18 +176,18 @@ fn basic(c: &mut Checker) {
     c.check("the handler ran before kill returned", COUNT.load(SeqCst) == 1);
     c.check("the handler gets the signal number", LAST.load(SeqCst) == SIGUSR1 as i32);
     let m = MASK_IN_HANDLER.load(SeqCst);
-    c.check("the handler runs with its signal blocked", m == sigbit(SIGUSR1));
+    c.check("the handler runs with its signal blocked", m == sigmask(SIGUSR1));
     c.ok_eq("the mask is restored after the handler", sigmask_get(), 0);
-    let want = SigAction::new(h(count_handler), 0, 0);
+    let want = new_sigaction(h(count_handler), 0, 0);
     c.check(
         "rt_sigaction returns the installed action (handler, SA_RESTORER, restorer, mask)",
         sigaction_get(SIGUSR1) == Ok(want),
     );
 
-    let _ = install(SIGUSR1, h(count_handler), 0, sigbit(SIGUSR2));
+    let _ = install(SIGUSR1, h(count_handler), 0, sigmask(SIGUSR2));
     let _ = kill(me(), SIGUSR1);
     let m = MASK_IN_HANDLER.load(SeqCst);
-    c.check("sa_mask is blocked while the handler runs", m == sigbit(SIGUSR1) | sigbit(SIGUSR2));
+    c.check("sa_mask is blocked while the handler runs", m == sigmask(SIGUSR1) | sigmask(SIGUSR2));
     let _ = install(SIGUSR1, h(count_handler), SA_NODEFER, 0);
     let _ = kill(me(), SIGUSR1);
     c.check(
@@ -223,7 +223,7 @@ fn siginfo(c: &mut Checker) {
 
 fn nesting(c: &mut Checker) {
     let _ = install(SIGUSR2, h(usr2_event), 0, 0);
-    let _ = install(SIGUSR1, h(usr1_raises_usr2), 0, sigbit(SIGUSR2));
+    let _ = install(SIGUSR1, h(usr1_raises_usr2), 0, sigmask(SIGUSR2));
     let _ = events();
     let _ = kill(me(), SIGUSR1);
     c.check("a signal blocked by sa_mask waits until the handler returns", events() == 0x321);
@@ -237,14 +237,14 @@ fn nesting(c: &mut Checker) {
 fn blocking(c: &mut Checker) {
     let _ = install(SIGUSR1, h(count_handler), 0, 0);
     let mut old = u64::MAX;
-    let r = rt_sigprocmask(SIG_BLOCK, Some(&sigbit(SIGUSR1)), Some(&mut old));
+    let r = rt_sigprocmask(SIG_BLOCK, Some(&sigmask(SIGUSR1)), Some(&mut old));
     c.check("rt_sigprocmask SIG_BLOCK returns the old mask", r == Ok(0) && old == 0);
     COUNT.store(0, SeqCst);
     let _ = kill(me(), SIGUSR1);
     let _ = kill(me(), SIGUSR1);
     c.check("a blocked signal is not delivered", COUNT.load(SeqCst) == 0);
-    c.check("a blocked signal is pending (rt_sigpending)", pending() == sigbit(SIGUSR1));
-    let r = rt_sigprocmask(SIG_UNBLOCK, Some(&sigbit(SIGUSR1)), None);
+    c.check("a blocked signal is pending (rt_sigpending)", pending() == sigmask(SIGUSR1));
+    let r = rt_sigprocmask(SIG_UNBLOCK, Some(&sigmask(SIGUSR1)), None);
     c.ok_eq("rt_sigprocmask SIG_UNBLOCK", r, 0);
     c.check(
         "unblocking delivers it before rt_sigprocmask returns, once (no queueing)",
@@ -256,21 +256,27 @@ fn blocking(c: &mut Checker) {
     let all = sigmask_get();
     c.check(
         "SIGKILL and SIGSTOP cannot be blocked",
-        r == Ok(0) && all == Ok(!(sigbit(SIGKILL) | sigbit(SIGSTOP))),
+        r == Ok(0) && all == Ok(!(sigmask(SIGKILL) | sigmask(SIGSTOP))),
     );
     let _ = rt_sigprocmask(SIG_SETMASK, Some(&0), None);
     c.ok_eq("SIG_SETMASK 0 unblocks everything", sigmask_get(), 0);
     let r = rt_sigprocmask(3, Some(&0), None);
-    c.err("rt_sigprocmask bad how EINVAL", r, Errno::EINVAL);
+    c.err("rt_sigprocmask bad how EINVAL", r, EINVAL);
     let mut cur = u64::MAX;
     let r = rt_sigprocmask(3, None, Some(&mut cur));
     c.check("rt_sigprocmask bad how without a new set only reads the mask", r == Ok(0) && cur == 0);
     let set = 0u64;
     // SAFETY: the kernel rejects the size before touching memory.
     let r = errno::result(unsafe {
-        syscall::syscall4(nr::RT_SIGPROCMASK, SIG_BLOCK as usize, &set as *const u64 as usize, 0, 4)
+        syscall::syscall4(
+            nr::__NR_rt_sigprocmask,
+            SIG_BLOCK as usize,
+            &set as *const u64 as usize,
+            0,
+            4,
+        )
     });
-    c.err("rt_sigprocmask sigsetsize 4 EINVAL", r, Errno::EINVAL);
+    c.err("rt_sigprocmask sigsetsize 4 EINVAL", r, EINVAL);
     let _ = signal_disposition(SIGUSR1, SIG_DFL);
 }
 
@@ -278,11 +284,11 @@ fn ignoring(c: &mut Checker) {
     let _ = signal_disposition(SIGUSR1, SIG_IGN);
     c.ok_eq("SIG_IGN: kill(self, SIGUSR1) returns 0", kill(me(), SIGUSR1), 0);
     c.check("SIG_IGN: the signal is discarded (not pending, process alive)", pending() == 0);
-    let _ = rt_sigprocmask(SIG_BLOCK, Some(&sigbit(SIGUSR1)), None);
+    let _ = rt_sigprocmask(SIG_BLOCK, Some(&sigmask(SIGUSR1)), None);
     let _ = kill(me(), SIGUSR1);
-    c.check("a blocked signal is queued even when ignored", pending() == sigbit(SIGUSR1));
+    c.check("a blocked signal is queued even when ignored", pending() == sigmask(SIGUSR1));
     let _ = signal_disposition(SIGUSR1, SIG_DFL);
-    c.check("setting SIG_DFL keeps it pending", pending() == sigbit(SIGUSR1));
+    c.check("setting SIG_DFL keeps it pending", pending() == sigmask(SIGUSR1));
     let _ = signal_disposition(SIGUSR1, SIG_IGN);
     c.check("setting SIG_IGN discards the pending signal", pending() == 0);
     let _ = rt_sigprocmask(SIG_SETMASK, Some(&0), None);
@@ -298,51 +304,54 @@ fn ignoring(c: &mut Checker) {
 }
 
 fn actions(c: &mut Checker) {
-    let act = SigAction::new(h(count_handler), 0, 0);
-    let ign = SigAction::new(SIG_IGN, 0, 0);
+    let act = new_sigaction(h(count_handler), 0, 0);
+    let ign = new_sigaction(SIG_IGN, 0, 0);
     // SAFETY: these are refused; count_handler is harmless anyway.
     unsafe {
         c.err(
             "rt_sigaction SIGKILL handler EINVAL",
             rt_sigaction(SIGKILL, Some(&act), None),
-            Errno::EINVAL,
+            EINVAL,
         );
         c.err(
             "rt_sigaction SIGKILL SIG_IGN EINVAL",
             rt_sigaction(SIGKILL, Some(&ign), None),
-            Errno::EINVAL,
+            EINVAL,
         );
         c.err(
             "rt_sigaction SIGSTOP handler EINVAL",
             rt_sigaction(SIGSTOP, Some(&act), None),
-            Errno::EINVAL,
+            EINVAL,
         );
-        c.err("rt_sigaction signal 0 EINVAL", rt_sigaction(0, None, None), Errno::EINVAL);
-        c.err("rt_sigaction signal 65 EINVAL", rt_sigaction(65, Some(&act), None), Errno::EINVAL);
+        c.err("rt_sigaction signal 0 EINVAL", rt_sigaction(0, None, None), EINVAL);
+        c.err("rt_sigaction signal 65 EINVAL", rt_sigaction(65, Some(&act), None), EINVAL);
     }
     let k = sigaction_get(SIGKILL);
-    c.check("rt_sigaction reads SIGKILL's action (SIG_DFL)", k.map(|a| a.handler) == Ok(SIG_DFL));
-    let mut old = SigAction::default();
+    c.check(
+        "rt_sigaction reads SIGKILL's action (SIG_DFL)",
+        k.map(|a| a.sa_handler) == Ok(SIG_DFL),
+    );
+    let mut old = sigaction::default();
     // SAFETY: the kernel rejects the size before touching memory.
     let r = errno::result(unsafe {
         syscall::syscall4(
-            nr::RT_SIGACTION,
+            nr::__NR_rt_sigaction,
             SIGUSR1 as usize,
             0,
-            &mut old as *mut SigAction as usize,
+            &mut old as *mut sigaction as usize,
             4,
         )
     });
-    c.err("rt_sigaction sigsetsize 4 EINVAL", r, Errno::EINVAL);
+    c.err("rt_sigaction sigsetsize 4 EINVAL", r, EINVAL);
 
     let _ = install(SIGUSR2, h(count_handler), 0, u64::MAX);
-    let m = sigaction_get(SIGUSR2).map(|a| a.mask);
+    let m = sigaction_get(SIGUSR2).map(|a| a.sa_mask);
     c.check(
         "rt_sigaction drops SIGKILL and SIGSTOP from sa_mask",
-        m == Ok(!(sigbit(SIGKILL) | sigbit(SIGSTOP))),
+        m == Ok(!(sigmask(SIGKILL) | sigmask(SIGSTOP))),
     );
     let _ = install(SIGUSR2, h(count_handler), SA_UNSUPPORTED, 0);
-    let f = sigaction_get(SIGUSR2).map(|a| a.flags);
+    let f = sigaction_get(SIGUSR2).map(|a| a.sa_flags);
     c.check("rt_sigaction drops unknown sa_flags bits (SA_UNSUPPORTED)", f == Ok(SA_RESTORER));
     let _ = signal_disposition(SIGUSR2, SIG_DFL);
 }
@@ -376,7 +385,7 @@ fn default_actions(c: &mut Checker) {
     COUNT.store(0, SeqCst);
     let _ = kill(me(), SIGUSR1);
     c.check("SA_RESETHAND: the handler runs once", COUNT.load(SeqCst) == 1);
-    let now = sigaction_get(SIGUSR1).map(|a| a.handler);
+    let now = sigaction_get(SIGUSR1).map(|a| a.sa_handler);
     c.check("SA_RESETHAND: the action is SIG_DFL after the delivery", now == Ok(SIG_DFL));
     match fork_with(|| {
         let _ = install(SIGUSR1, h(count_handler), SA_RESETHAND, 0);
@@ -400,9 +409,9 @@ fn default_actions(c: &mut Checker) {
     }
 
     match fork_with(|| {
-        let _ = setrlimit(RLIMIT_CORE, &Rlimit { cur: 0, max: 0 });
+        let _ = setrlimit(RLIMIT_CORE, &rlimit { rlim_cur: 0, rlim_max: 0 });
         let _ = install(SIGSEGV, hi(segv_handler), SA_SIGINFO, 0);
-        let _ = rt_sigprocmask(SIG_BLOCK, Some(&sigbit(SIGSEGV)), None);
+        let _ = rt_sigprocmask(SIG_BLOCK, Some(&sigmask(SIGSEGV)), None);
         // SAFETY: the write faults; with SIGSEGV blocked the kernel kills us.
         unsafe { core::arch::asm!("mov byte ptr [{}], 1", in(reg) 0x10usize, options(nostack)) };
         3
@@ -420,10 +429,10 @@ fn default_actions(c: &mut Checker) {
 }
 
 fn altstack(c: &mut Checker) {
-    let mut old = SigAltStack { sp: 1, flags: 0, _pad: 0, size: 1 };
+    let mut old = stack_t { ss_sp: 1, ss_flags: 0, _pad: 0, ss_size: 1 };
     // SAFETY: a query changes nothing.
     let r = unsafe { sigaltstack(None, Some(&mut old)) };
-    let off = SigAltStack { sp: 0, flags: SS_DISABLE, _pad: 0, size: 0 };
+    let off = stack_t { ss_sp: 0, ss_flags: SS_DISABLE, _pad: 0, ss_size: 0 };
     c.check("sigaltstack at start: disabled (SS_DISABLE, no stack)", r == Ok(0) && old == off);
     let prot = PROT_READ | PROT_WRITE;
     // SAFETY: a fresh private anonymous mapping for the alternate stack.
@@ -434,19 +443,19 @@ fn altstack(c: &mut Checker) {
             return;
         }
     };
-    let small = SigAltStack { sp: base, flags: 0, _pad: 0, size: 1024 };
+    let small = stack_t { ss_sp: base, ss_flags: 0, _pad: 0, ss_size: 1024 };
     // SAFETY: refused (too small).
     let r = unsafe { sigaltstack(Some(&small), None) };
-    c.err("sigaltstack smaller than MINSIGSTKSZ ENOMEM", r, Errno::ENOMEM);
-    let bad = SigAltStack { sp: base, flags: 4, _pad: 0, size: ALT_SIZE };
+    c.err("sigaltstack smaller than MINSIGSTKSZ ENOMEM", r, ENOMEM);
+    let bad = stack_t { ss_sp: base, ss_flags: 4, _pad: 0, ss_size: ALT_SIZE };
     // SAFETY: refused (bad flags).
     let r = unsafe { sigaltstack(Some(&bad), None) };
-    c.err("sigaltstack unknown flags EINVAL", r, Errno::EINVAL);
-    let ss = SigAltStack { sp: base, flags: 0, _pad: 0, size: ALT_SIZE };
+    c.err("sigaltstack unknown flags EINVAL", r, EINVAL);
+    let ss = stack_t { ss_sp: base, ss_flags: 0, _pad: 0, ss_size: ALT_SIZE };
     // SAFETY: the mapping stays for the rest of the program and only handlers use it.
     let r = unsafe { sigaltstack(Some(&ss), None) };
     c.ok_eq("sigaltstack sets a 64 KiB stack", r, 0);
-    let mut now = SigAltStack::default();
+    let mut now = stack_t::default();
     // SAFETY: a query.
     let _ = unsafe { sigaltstack(None, Some(&mut now)) };
     c.check("sigaltstack returns the stack set (flags 0)", now == ss);
@@ -459,10 +468,7 @@ fn altstack(c: &mut Checker) {
         (base..base + ALT_SIZE).contains(&local),
     );
     c.check("sigaltstack in the handler reports SS_ONSTACK", ALT_FLAGS.load(SeqCst) == SS_ONSTACK);
-    c.check(
-        "changing the alternate stack while on it EPERM",
-        ALT_CHANGE.load(SeqCst) == Errno::EPERM.0,
-    );
+    c.check("changing the alternate stack while on it EPERM", ALT_CHANGE.load(SeqCst) == EPERM.0);
     let _ = install(SIGUSR1, h(altstack_handler), 0, 0);
     let _ = kill(me(), SIGUSR1);
     let local = LOCAL.load(SeqCst);
@@ -476,10 +482,10 @@ fn altstack(c: &mut Checker) {
     // SAFETY: disabling: no handler will use the stack any more.
     let r = unsafe { sigaltstack(Some(&off), None) };
     c.ok_eq("sigaltstack SS_DISABLE", r, 0);
-    let mut now = SigAltStack::default();
+    let mut now = stack_t::default();
     // SAFETY: a query.
     let _ = unsafe { sigaltstack(None, Some(&mut now)) };
-    c.check("after SS_DISABLE sigaltstack reports SS_DISABLE", now.flags == SS_DISABLE);
+    c.check("after SS_DISABLE sigaltstack reports SS_DISABLE", now.ss_flags == SS_DISABLE);
     // SAFETY: nothing uses the mapping now.
     let _ = unsafe { munmap(base, ALT_SIZE) };
 }
@@ -884,7 +890,7 @@ fn register_roundtrip() -> (isize, u64) {
             "add rsp, 16",
             "pop rbp",
             "pop rbx",
-            inlateout("rax") nr::KILL as isize => ret,
+            inlateout("rax") nr::__NR_kill as isize => ret,
             inlateout("rdi") me() as usize => _,
             inlateout("rsi") SIGUSR1 as usize => _,
             inlateout("r11") entry => _,
@@ -957,26 +963,26 @@ const R12_FROM_HANDLER: u64 = 0x5a5a_0000_1234_5678;
 /// Records the fault's siginfo and ucontext, then changes the ucontext:
 /// resume after the faulting instruction, r12 = R12_FROM_HANDLER, SIGUSR2
 /// added to the mask restored by rt_sigreturn.
-extern "C" fn segv_handler(sig: i32, info: *mut Siginfo, uc: *mut Ucontext) {
+extern "C" fn segv_handler(sig: i32, info: *mut siginfo_t, uc: *mut ucontext) {
     // SAFETY: the kernel passes a valid siginfo and ucontext to an SA_SIGINFO
     // handler, and the ucontext is ours to change until we return.
     let (info, uc) = unsafe { (&*info, &mut *uc) };
-    let m = &uc.mcontext;
+    let m = &uc.uc_mcontext;
     for (slot, v) in SEGV.iter().zip([
         sig as u64,
-        info.code as u64,
-        info.addr() as u64,
+        info.si_code as u64,
+        info.si_addr() as u64,
         m.rip,
         m.cr2,
         m.trapno,
         m.err,
-        uc.sigmask,
+        uc.uc_sigmask,
     ]) {
         slot.store(v, SeqCst);
     }
-    uc.mcontext.rip = RESUME[0].load(SeqCst) as u64;
-    uc.mcontext.r12 = R12_FROM_HANDLER;
-    uc.sigmask |= sigbit(SIGUSR2);
+    uc.uc_mcontext.rip = RESUME[0].load(SeqCst) as u64;
+    uc.uc_mcontext.r12 = R12_FROM_HANDLER;
+    uc.uc_sigmask |= sigmask(SIGUSR2);
 }
 
 fn segv_ucontext(c: &mut Checker) {
@@ -1022,7 +1028,7 @@ fn segv_ucontext(c: &mut Checker) {
     let mask = sigmask_get();
     c.check(
         "rt_sigreturn loads the mask from uc_sigmask (SIGUSR2 blocked)",
-        mask == Ok(sigbit(SIGUSR2)),
+        mask == Ok(sigmask(SIGUSR2)),
     );
     let _ = rt_sigprocmask(SIG_SETMASK, Some(&0), None);
     let _ = signal_disposition(SIGSEGV, SIG_DFL);
@@ -1045,7 +1051,7 @@ fn eintr(c: &mut Checker) {
             sleep_ms(2);
             match read(ar, &mut b) {
                 Ok(1) => return 0,
-                Err(Errno::EAGAIN) => {}
+                Err(EAGAIN) => {}
                 _ => return 1,
             }
         }
@@ -1060,7 +1066,7 @@ fn eintr(c: &mut Checker) {
             c.err(
                 "a handled signal without SA_RESTART interrupts a blocking read (EINTR)",
                 r,
-                Errno::EINTR,
+                EINTR,
             );
             c.check("the handler ran for the interrupting signal", COUNT.load(SeqCst) >= 1);
             let _ = write(aw, b"x");
@@ -1118,17 +1124,17 @@ fn sigchld(c: &mut Checker) {
 
 fn fork_inherits(c: &mut Checker) {
     let _ = install(SIGUSR1, h(count_handler), 0, 0);
-    let _ = rt_sigprocmask(SIG_BLOCK, Some(&sigbit(SIGUSR2)), None);
+    let _ = rt_sigprocmask(SIG_BLOCK, Some(&sigmask(SIGUSR2)), None);
     let _ = kill(me(), SIGUSR2);
     match fork_with(|| {
         let mut bits = 0;
-        if sigmask_get() != Ok(sigbit(SIGUSR2)) {
+        if sigmask_get() != Ok(sigmask(SIGUSR2)) {
             bits |= 1;
         }
         if pending() != 0 {
             bits |= 2;
         }
-        if sigaction_get(SIGUSR1).map(|a| a.handler) != Ok(h(count_handler)) {
+        if sigaction_get(SIGUSR1).map(|a| a.sa_handler) != Ok(h(count_handler)) {
             bits |= 4;
         }
         bits
@@ -1144,7 +1150,7 @@ fn fork_inherits(c: &mut Checker) {
         ),
         Err(e) => c.fail("fork_inherits: fork", e),
     }
-    c.check("the parent's pending signal stays pending", pending() == sigbit(SIGUSR2));
+    c.check("the parent's pending signal stays pending", pending() == sigmask(SIGUSR2));
     let _ = signal_disposition(SIGUSR2, SIG_IGN);
     let _ = rt_sigprocmask(SIG_SETMASK, Some(&0), None);
     let _ = signal_disposition(SIGUSR2, SIG_DFL);
@@ -1152,19 +1158,19 @@ fn fork_inherits(c: &mut Checker) {
 }
 
 fn kill_errors(c: &mut Checker) {
-    c.err("kill signal 65 EINVAL", kill(me(), 65), Errno::EINVAL);
-    c.err("kill a pid that does not exist ESRCH", kill(0x7fff_fff0, 0), Errno::ESRCH);
-    c.err("tgkill signal 65 EINVAL", tgkill(me(), tid(), 65), Errno::EINVAL);
-    c.err("tgkill tgid 0 EINVAL", tgkill(0, tid(), 0), Errno::EINVAL);
-    c.err("tgkill tid 0 EINVAL", tgkill(me(), 0, 0), Errno::EINVAL);
-    c.err("tgkill a tgid that does not exist ESRCH", tgkill(0x7fff_fff0, tid(), 0), Errno::ESRCH);
-    c.err("tkill tid 0 EINVAL", tkill(0, 0), Errno::EINVAL);
-    c.err("tkill tid -1 EINVAL", tkill(-1, 0), Errno::EINVAL);
-    c.err("tkill a tid that does not exist ESRCH", tkill(0x7fff_fff0, 0), Errno::ESRCH);
+    c.err("kill signal 65 EINVAL", kill(me(), 65), EINVAL);
+    c.err("kill a pid that does not exist ESRCH", kill(0x7fff_fff0, 0), ESRCH);
+    c.err("tgkill signal 65 EINVAL", tgkill(me(), tid(), 65), EINVAL);
+    c.err("tgkill tgid 0 EINVAL", tgkill(0, tid(), 0), EINVAL);
+    c.err("tgkill tid 0 EINVAL", tgkill(me(), 0, 0), EINVAL);
+    c.err("tgkill a tgid that does not exist ESRCH", tgkill(0x7fff_fff0, tid(), 0), ESRCH);
+    c.err("tkill tid 0 EINVAL", tkill(0, 0), EINVAL);
+    c.err("tkill tid -1 EINVAL", tkill(-1, 0), EINVAL);
+    c.err("tkill a tid that does not exist ESRCH", tkill(0x7fff_fff0, 0), ESRCH);
     match fork_with(|| 4) {
         Ok(z) => {
             // Wait until it is a zombie, without reaping it.
-            let mut info = Siginfo::default();
+            let mut info = siginfo_t::default();
             let _ = waitid(P_PID, z as i32, Some(&mut info), WEXITED | WNOWAIT);
             c.ok_eq("kill(zombie, 0) succeeds", kill(z as i32, 0), 0);
             c.ok_eq("kill(zombie, SIGKILL) succeeds", kill(z as i32, SIGKILL), 0);
@@ -1174,7 +1180,7 @@ fn kill_errors(c: &mut Checker) {
                 0,
                 WaitStatus::Exited(4),
             );
-            c.err("kill a reaped pid ESRCH", kill(z as i32, 0), Errno::ESRCH);
+            c.err("kill a reaped pid ESRCH", kill(z as i32, 0), ESRCH);
         }
         Err(e) => c.fail("kill errors: fork", e),
     }
@@ -1189,10 +1195,10 @@ fn groups(c: &mut Checker) {
     let sid = getsid(0);
     c.check("getsid(0) succeeds", sid.is_ok());
     c.check("getsid(own pid) equals getsid(0)", getsid(pid) == sid);
-    c.err("getpgid of a pid that does not exist ESRCH", getpgid(0x7fff_fff0), Errno::ESRCH);
-    c.err("getsid of a pid that does not exist ESRCH", getsid(0x7fff_fff0), Errno::ESRCH);
-    c.err("setpgid pgid -1 EINVAL", setpgid(0, -1), Errno::EINVAL);
-    c.err("setpgid of a pid that does not exist ESRCH", setpgid(0x7fff_fff0, 0), Errno::ESRCH);
+    c.err("getpgid of a pid that does not exist ESRCH", getpgid(0x7fff_fff0), ESRCH);
+    c.err("getsid of a pid that does not exist ESRCH", getsid(0x7fff_fff0), ESRCH);
+    c.err("setpgid pgid -1 EINVAL", setpgid(0, -1), EINVAL);
+    c.err("setpgid of a pid that does not exist ESRCH", setpgid(0x7fff_fff0, 0), ESRCH);
 
     match fork_with(|| {
         let me = getpid().unwrap_or(0);
@@ -1206,10 +1212,10 @@ fn groups(c: &mut Checker) {
         if getsid(0) != Ok(me) {
             bits |= 4;
         }
-        if setsid() != Err(Errno::EPERM) {
+        if setsid() != Err(EPERM) {
             bits |= 8;
         }
-        if setpgid(0, 0) != Err(Errno::EPERM) {
+        if setpgid(0, 0) != Err(EPERM) {
             bits |= 16;
         }
         bits
@@ -1237,7 +1243,7 @@ fn groups(c: &mut Checker) {
         if getpgid(0) != Ok(me) {
             bits |= 2;
         }
-        if setsid() != Err(Errno::EPERM) {
+        if setsid() != Err(EPERM) {
             bits |= 4;
         }
         if getsid(0) != Ok(parent_sid) {
@@ -1276,7 +1282,7 @@ fn groups(c: &mut Checker) {
     let (l, m) = (leader as i32, member as i32);
     c.ok_eq("setpgid(child, child) makes it a group leader", setpgid(l, l), 0);
     c.ok_eq("getpgid(child) is the new group", getpgid(l), leader);
-    c.err("setpgid to a group that does not exist EPERM", setpgid(m, 0x7fff_fff0), Errno::EPERM);
+    c.err("setpgid to a group that does not exist EPERM", setpgid(m, 0x7fff_fff0), EPERM);
     c.ok_eq("setpgid(other child, group) joins the group", setpgid(m, l), 0);
     c.ok_eq("getpgid(other child) is the group", getpgid(m), leader);
     c.ok_eq("kill(-pgid, SIGTERM) signals the group", kill(-l, SIGTERM), 0);
@@ -1285,17 +1291,17 @@ fn groups(c: &mut Checker) {
     let first_ok = matches!(first, Ok(p) if p == leader || p == member)
         && WaitStatus::from_raw(st) == WaitStatus::Signaled(SIGTERM, false);
     c.check("wait4(-pgid) reaps a member killed by SIGTERM", first_ok);
-    let mut info = Siginfo::default();
+    let mut info = siginfo_t::default();
     let second = waitid(P_PGID, l, Some(&mut info), WEXITED);
     let other = if first == Ok(leader) { m } else { l };
     c.check(
         "waitid(P_PGID) reaps the other member, killed by SIGTERM",
         second == Ok(0)
-            && info.pid() == other
-            && info.code == CLD_KILLED
-            && info.status() == SIGTERM as i32,
+            && info.si_pid() == other
+            && info.si_code == CLD_KILLED
+            && info.si_status() == SIGTERM as i32,
     );
-    c.err("wait4(-pgid) ECHILD once the group is reaped", wait4(-l, None, WNOHANG), Errno::ECHILD);
+    c.err("wait4(-pgid) ECHILD once the group is reaped", wait4(-l, None, WNOHANG), ECHILD);
     let _ = close(r);
     let _ = close(w);
 }

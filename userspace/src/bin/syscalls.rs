@@ -27,7 +27,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     futexes(&mut c);
     // SAFETY: an unknown number does nothing.
     let r = errno::result(unsafe { syscall::syscall0(1000) });
-    c.err("unknown syscall ENOSYS", r, Errno::ENOSYS);
+    c.err("unknown syscall ENOSYS", r, ENOSYS);
     program_break(&mut c);
     mappings(&mut c);
     c.status()
@@ -43,7 +43,7 @@ fn identity(c: &mut Checker) {
     c.ok("geteuid", geteuid());
     c.ok("getgid", getgid());
     c.ok("getegid", getegid());
-    let mut u = Utsname::default();
+    let mut u = new_utsname::default();
     c.ok("uname", uname(&mut u));
     c.check("uname sysname non-empty", !cstr_field(&u.sysname).is_empty());
     c.check("uname machine x86_64", cstr_field(&u.machine) == b"x86_64");
@@ -72,28 +72,28 @@ fn arch(c: &mut Checker) {
     c.ok_eq("arch_prctl fs restored", arch_get_fs(), old);
     // SAFETY: an unknown code is rejected before anything is touched.
     let r = unsafe { arch_prctl(0x9999, 0) };
-    c.err("arch_prctl bad code EINVAL", r, Errno::EINVAL);
+    c.err("arch_prctl bad code EINVAL", r, EINVAL);
 }
 
 fn time(c: &mut Checker) {
-    let mut t1 = Timespec::default();
-    let mut t2 = Timespec::default();
+    let mut t1 = timespec::default();
+    let mut t2 = timespec::default();
     c.ok("clock_gettime monotonic", clock_gettime(CLOCK_MONOTONIC, &mut t1));
     let r = clock_gettime(CLOCK_MONOTONIC, &mut t2);
     c.check("clock_gettime monotonic non-decreasing", r.is_ok() && t2.as_nanos() >= t1.as_nanos());
     c.check("clock_gettime nsec in range", (0..1_000_000_000).contains(&t2.tv_nsec));
-    let mut rt = Timespec::default();
+    let mut rt = timespec::default();
     c.ok("clock_gettime realtime", clock_gettime(CLOCK_REALTIME, &mut rt));
-    c.err("clock_gettime bad clock EINVAL", clock_gettime(100, &mut rt), Errno::EINVAL);
+    c.err("clock_gettime bad clock EINVAL", clock_gettime(100, &mut rt), EINVAL);
 
-    let ten = Timespec::from_nanos(10 * MS);
+    let ten = timespec::from_nanos(10 * MS);
     let start = monotonic_ns();
     c.ok_eq("nanosleep 10 ms", nanosleep(&ten, None), 0);
     c.check("nanosleep slept at least 10 ms", monotonic_ns().saturating_sub(start) >= 10 * MS);
-    let neg = Timespec { tv_sec: 0, tv_nsec: -1 };
-    c.err("nanosleep negative nsec EINVAL", nanosleep(&neg, None), Errno::EINVAL);
-    let big = Timespec { tv_sec: 0, tv_nsec: 1_000_000_000 };
-    c.err("nanosleep nsec too large EINVAL", nanosleep(&big, None), Errno::EINVAL);
+    let neg = timespec { tv_sec: 0, tv_nsec: -1 };
+    c.err("nanosleep negative nsec EINVAL", nanosleep(&neg, None), EINVAL);
+    let big = timespec { tv_sec: 0, tv_nsec: 1_000_000_000 };
+    c.err("nanosleep nsec too large EINVAL", nanosleep(&big, None), EINVAL);
 
     let start = monotonic_ns();
     let r = clock_nanosleep(CLOCK_MONOTONIC, 0, &ten, None);
@@ -102,12 +102,12 @@ fn time(c: &mut Checker) {
         "clock_nanosleep relative slept at least 10 ms",
         monotonic_ns().saturating_sub(start) >= 10 * MS,
     );
-    let deadline = Timespec::from_nanos(monotonic_ns() + 10 * MS);
+    let deadline = timespec::from_nanos(monotonic_ns() + 10 * MS);
     let r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, None);
     c.ok_eq("clock_nanosleep absolute", r, 0);
     c.check("clock_nanosleep absolute reached deadline", monotonic_ns() >= deadline.as_nanos());
     let r = clock_nanosleep(100, 0, &ten, None);
-    c.err("clock_nanosleep bad clock EINVAL", r, Errno::EINVAL);
+    c.err("clock_nanosleep bad clock EINVAL", r, EINVAL);
     c.ok_eq("sched_yield", sched_yield(), 0);
 }
 
@@ -115,27 +115,27 @@ fn random_and_ioctl(c: &mut Checker) {
     let mut buf = [0u8; 16];
     c.ok_eq("getrandom 16 bytes", getrandom(&mut buf, GRND_NONBLOCK), 16);
     c.check("getrandom not all zero", buf.iter().any(|&b| b != 0));
-    c.err("getrandom bad flags EINVAL", getrandom(&mut buf, 0x100), Errno::EINVAL);
+    c.err("getrandom bad flags EINVAL", getrandom(&mut buf, 0x100), EINVAL);
 
     let _ = unlinkat(AT_FDCWD, IOCTL_FILE, 0);
     let flags = O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC;
-    let mut ws = Winsize::default();
+    let mut ws = winsize::default();
     if let Some(fd) = c.ok("ioctl test file created", openat(AT_FDCWD, IOCTL_FILE, flags, 0o644)) {
         let fd = fd as i32;
         let r = ioctl_tiocgwinsz(fd, &mut ws);
-        c.err("ioctl TIOCGWINSZ regular file ENOTTY", r, Errno::ENOTTY);
+        c.err("ioctl TIOCGWINSZ regular file ENOTTY", r, ENOTTY);
         let _ = close(fd);
         let _ = unlinkat(AT_FDCWD, IOCTL_FILE, 0);
     }
-    c.err("ioctl TIOCGWINSZ bad fd EBADF", ioctl_tiocgwinsz(999, &mut ws), Errno::EBADF);
+    c.err("ioctl TIOCGWINSZ bad fd EBADF", ioctl_tiocgwinsz(999, &mut ws), EBADF);
 }
 
 fn rlimits(c: &mut Checker) {
-    let mut orig = Rlimit::default();
+    let mut orig = rlimit::default();
     if c.ok("prlimit64 get nofile", prlimit64(0, RLIMIT_NOFILE, None, Some(&mut orig))).is_none() {
         return;
     }
-    let mut old = Rlimit::default();
+    let mut old = rlimit::default();
     let r = getrlimit(RLIMIT_NOFILE, &mut old);
     c.check("getrlimit nofile matches prlimit64", r.is_ok() && old == orig);
 
@@ -143,9 +143,9 @@ fn rlimits(c: &mut Checker) {
     let lowest = dup(1).unwrap_or(3);
     let _ = close(lowest as i32);
     let limit = lowest as u64 + 8;
-    let lowered = Rlimit { cur: limit, max: orig.max };
+    let lowered = rlimit { rlim_cur: limit, rlim_max: orig.rlim_max };
     c.ok("setrlimit nofile lower soft", setrlimit(RLIMIT_NOFILE, &lowered));
-    let mut now = Rlimit::default();
+    let mut now = rlimit::default();
     let r = prlimit64(0, RLIMIT_NOFILE, None, Some(&mut now));
     c.check("prlimit64 sees lowered soft limit", r.is_ok() && now == lowered);
 
@@ -164,15 +164,15 @@ fn rlimits(c: &mut Checker) {
             }
         }
     }
-    c.err("open until EMFILE", end, Errno::EMFILE);
+    c.err("open until EMFILE", end, EMFILE);
     let below = fds[..n].iter().all(|&fd| (fd as u64) < limit);
     c.check("EMFILE at the soft limit", n >= 1 && below && fds[0] as usize == lowest);
     for &fd in &fds[..n] {
         let _ = close(fd);
     }
 
-    let bad = Rlimit { cur: 200, max: 100 };
-    c.err("setrlimit soft above hard EINVAL", setrlimit(RLIMIT_NOFILE, &bad), Errno::EINVAL);
+    let bad = rlimit { rlim_cur: 200, rlim_max: 100 };
+    c.err("setrlimit soft above hard EINVAL", setrlimit(RLIMIT_NOFILE, &bad), EINVAL);
     let r = prlimit64(0, RLIMIT_NOFILE, Some(&orig), None);
     c.ok("prlimit64 restore nofile", r);
     let r = getrlimit(RLIMIT_NOFILE, &mut now);
@@ -181,13 +181,13 @@ fn rlimits(c: &mut Checker) {
 
 fn futexes(c: &mut Checker) {
     let word = AtomicU32::new(1);
-    let ten = Timespec::from_nanos(10 * MS);
+    let ten = timespec::from_nanos(10 * MS);
     for (flags, tag) in [(0, ""), (FUTEX_PRIVATE_FLAG, " private")] {
         let r = futex_wait(&word, flags, 2, None);
-        c.err(format_args!("futex wait{} wrong value EAGAIN", tag), r, Errno::EAGAIN);
+        c.err(format_args!("futex wait{} wrong value EAGAIN", tag), r, EAGAIN);
         let start = monotonic_ns();
         let r = futex_wait(&word, flags, 1, Some(&ten));
-        c.err(format_args!("futex wait{} timeout ETIMEDOUT", tag), r, Errno::ETIMEDOUT);
+        c.err(format_args!("futex wait{} timeout ETIMEDOUT", tag), r, ETIMEDOUT);
         let waited = monotonic_ns().saturating_sub(start) >= 10 * MS;
         c.check(format_args!("futex wait{} waited at least 10 ms", tag), waited);
         let r = futex_wake(&word, flags, 1);
@@ -246,23 +246,23 @@ fn mappings(c: &mut Checker) {
         c.check("mprotect writable again", read_words(a, LEN).nth(3) == Some(12));
         // SAFETY: an unaligned address is rejected before anything changes.
         let r = unsafe { mprotect(a + 1, PAGE_SIZE, PROT_READ) };
-        c.err("mprotect unaligned EINVAL", r, Errno::EINVAL);
+        c.err("mprotect unaligned EINVAL", r, EINVAL);
         // SAFETY: as above.
         let r = unsafe { munmap(a + 1, PAGE_SIZE) };
-        c.err("munmap unaligned EINVAL", r, Errno::EINVAL);
+        c.err("munmap unaligned EINVAL", r, EINVAL);
         // SAFETY: a zero length is rejected before anything changes.
         let r = unsafe { munmap(a, 0) };
-        c.err("munmap length 0 EINVAL", r, Errno::EINVAL);
+        c.err("munmap length 0 EINVAL", r, EINVAL);
         // SAFETY: the mapping is not used after this.
         let r = unsafe { munmap(a, LEN) };
         c.ok_eq("munmap", r, 0);
     }
     // SAFETY: invalid requests are rejected before anything is mapped.
     let r = unsafe { mmap(0, LEN, rw, MAP_ANONYMOUS, -1, 0) };
-    c.err("mmap without shared or private EINVAL", r, Errno::EINVAL);
+    c.err("mmap without shared or private EINVAL", r, EINVAL);
     // SAFETY: as above.
     let r = unsafe { mmap(0, 0, rw, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) };
-    c.err("mmap length 0 EINVAL", r, Errno::EINVAL);
+    c.err("mmap length 0 EINVAL", r, EINVAL);
 
     // SAFETY: a new anonymous mapping aliases nothing.
     let r = unsafe { mmap(0, LEN, rw, MAP_SHARED | MAP_ANONYMOUS, -1, 0) };

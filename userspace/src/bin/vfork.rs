@@ -52,7 +52,7 @@ fn main(args: Args, _env: Env) -> i32 {
     vfork_resumes_at_exec(&mut c, args.get(0));
     vfork_exec_fails(&mut c);
     clone_vm_vfork(&mut c, args.get(1));
-    c.err("no child left at the end", wait4(-1, None, WNOHANG), Errno::ECHILD);
+    c.err("no child left at the end", wait4(-1, None, WNOHANG), ECHILD);
     c.status()
 }
 
@@ -71,13 +71,13 @@ fn wait_mode(fd: Option<&[u8]>) -> i32 {
     loop {
         match read(fd, &mut b) {
             Ok(1) => return 7,
-            Err(Errno::EAGAIN) => {}
+            Err(EAGAIN) => {}
             _ => return 8,
         }
         if monotonic_ns() > deadline {
             return 9;
         }
-        let _ = nanosleep(&Timespec::from_nanos(MS), None);
+        let _ = nanosleep(&timespec::from_nanos(MS), None);
     }
 }
 
@@ -126,7 +126,7 @@ extern "C" fn child_exit(arg: usize) -> i32 {
     s.step.store(1, SeqCst);
     let local = 0u8;
     s.local.store(core::hint::black_box(&local) as *const u8 as usize, SeqCst);
-    let _ = nanosleep(&Timespec::from_nanos(20 * MS), None);
+    let _ = nanosleep(&timespec::from_nanos(20 * MS), None);
     s.pid.store(getpid().unwrap_or(0), SeqCst);
     s.ppid.store(getppid().unwrap_or(0), SeqCst);
     s.value.store(0xfeed_f00d, SeqCst);
@@ -139,7 +139,7 @@ extern "C" fn child_exit(arg: usize) -> i32 {
 extern "C" fn child_exit_group(arg: usize) -> i32 {
     let s = shared(arg);
     s.step.store(1, SeqCst);
-    let _ = nanosleep(&Timespec::from_nanos(20 * MS), None);
+    let _ = nanosleep(&timespec::from_nanos(20 * MS), None);
     s.value.store(0x66, SeqCst);
     s.step.store(2, SeqCst);
     exit_group(6)
@@ -152,7 +152,7 @@ extern "C" fn child_exec(arg: usize) -> i32 {
     s.step.store(1, SeqCst);
     // SAFETY: path, argv and envp point to a C string and NULL-terminated
     // arrays of C strings the suspended parent keeps alive.
-    let r = unsafe { syscall::syscall3(nr::EXECVE, s.path, s.argv, s.envp) };
+    let r = unsafe { syscall::syscall3(nr::__NR_execve, s.path, s.argv, s.envp) };
     s.errno.store(Errno::from_ret(r).map_or(-1, |e| e.0), SeqCst);
     127
 }
@@ -292,7 +292,7 @@ fn vfork_exec_fails(c: &mut Checker) {
         return;
     };
     let e = Errno(s.errno.load(SeqCst));
-    c.check("vfork + failed execve: the parent sees the child's ENOENT", e == Errno::ENOENT);
+    c.check("vfork + failed execve: the parent sees the child's ENOENT", e == ENOENT);
     c.reaped("vfork + failed execve: the child exits 127", pid, 0, WaitStatus::Exited(127));
 }
 
