@@ -117,7 +117,7 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
         }
     }
     if let Err(e) = crate::trap::init_entry_page() {
-        panic!("entry page: errno {e}");
+        panic!("entry page: errno {}", e.0);
     }
     match crate::trap::probe_syscall_instruction() {
         Ok(works) => {
@@ -133,7 +133,7 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
                 );
             }
         }
-        Err(e) => panic!("syscall self-test: errno {e}"),
+        Err(e) => panic!("syscall self-test: errno {}", e.0),
     }
     let (argv, envp) = arch::boot::init_args();
     if !argv.is_empty() {
@@ -191,7 +191,7 @@ fn run_init(
                 "kernel: cannot run {}: {} (errno {})",
                 alloc::string::String::from_utf8_lossy(&path),
                 e.message,
-                e.errno
+                e.errno.0
             );
             exit(exit_status::INIT_FAILED);
         }
@@ -199,7 +199,7 @@ fn run_init(
     let pid = crate::process::table::alloc_pid().expect("the first pid");
     let task = match crate::process::Task::new_user(pid, prog.mm, &prog.frame, false) {
         Ok(t) => t,
-        Err(e) => panic!("pid 1: errno {e}"),
+        Err(e) => panic!("pid 1: errno {}", e.0),
     };
     task.set_comm(&prog.name);
     crate::process::table::register(&task);

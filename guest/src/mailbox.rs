@@ -22,7 +22,7 @@ pub fn init() {
         Ok(t) => {
             KMAILBOXD.call_once(|| t);
         }
-        Err(e) => crate::println!("kernel: cannot start kmailboxd: errno {e}"),
+        Err(e) => crate::println!("kernel: cannot start kmailboxd: errno {}", e.0),
     }
 }
 
@@ -50,7 +50,7 @@ extern "C" fn kmailboxd(_: u64) -> ! {
         let args: [u64; 6] = core::array::from_fn(|i| load(word::ARGS + i));
         let (status, reply) = match handle(cmd, args) {
             Ok((status, reply)) => (status, reply),
-            Err(e) => (-(e as i64), Vec::new()),
+            Err(e) => (e.to_ret() as i64, Vec::new()),
         };
         for (i, chunk) in reply.chunks(8).enumerate() {
             let mut w = [0u8; 8];

@@ -175,7 +175,7 @@ pub fn exit_to_user_mode(frame: &mut TrapFrame) {
         if sig != 0 {
             drop(task);
             // A fatal signal ends the whole thread group (Linux: do_group_exit).
-            crate::process::exit::do_group_exit(signal::death_reason(sig as u8));
+            crate::process::exit::do_group_exit(signal::death_reason(sig));
         }
         if signal::do_signal(&task, frame) {
             continue;

@@ -56,8 +56,9 @@ pub fn mount_root(
                 Err(_) => {
                     let (parent, name) = fs
                         .lookup_parent(ROOT_INO, path)
-                        .map_err(|e| alloc::format!("{path}: errno {e}"))?;
-                    fs.mkdir(parent, &name, mode).map_err(|e| alloc::format!("{path}: errno {e}"))
+                        .map_err(|e| alloc::format!("{path}: errno {}", e.0))?;
+                    fs.mkdir(parent, &name, mode)
+                        .map_err(|e| alloc::format!("{path}: errno {}", e.0))
                 }
             }
         };
@@ -66,11 +67,11 @@ pub fn mount_root(
     let dev = ensure_dir(&mut fs, "/dev", 0o755)?;
     if fs.lookup(dev, "console").is_err() {
         fs.mknod(dev, "console", ramfs::S_IFCHR | 0o600, CONSOLE_RDEV)
-            .map_err(|e| alloc::format!("/dev/console: errno {e}"))?;
+            .map_err(|e| alloc::format!("/dev/console: errno {}", e.0))?;
     }
     if fs.lookup(dev, "counters").is_err() {
         fs.mknod(dev, "counters", ramfs::S_IFCHR | 0o600, COUNTERS_RDEV)
-            .map_err(|e| alloc::format!("/dev/counters: errno {e}"))?;
+            .map_err(|e| alloc::format!("/dev/counters: errno {}", e.0))?;
     }
     *ROOTFS.lock() = Some(fs);
     Ok(files)

@@ -2,98 +2,76 @@
 //! Linux's `copy_process` and `clone3_args_valid`, before anything is allocated.
 
 use crate::errno::{Errno, EINVAL};
-
-pub const CSIGNAL: u64 = 0x0000_00ff;
-pub const CLONE_NEWTIME: u64 = 0x0000_0080;
-pub const CLONE_VM: u64 = 0x0000_0100;
-pub const CLONE_FS: u64 = 0x0000_0200;
-pub const CLONE_FILES: u64 = 0x0000_0400;
-pub const CLONE_SIGHAND: u64 = 0x0000_0800;
-pub const CLONE_PIDFD: u64 = 0x0000_1000;
-pub const CLONE_PTRACE: u64 = 0x0000_2000;
-pub const CLONE_VFORK: u64 = 0x0000_4000;
-pub const CLONE_PARENT: u64 = 0x0000_8000;
-pub const CLONE_THREAD: u64 = 0x0001_0000;
-pub const CLONE_NEWNS: u64 = 0x0002_0000;
-pub const CLONE_SYSVSEM: u64 = 0x0004_0000;
-pub const CLONE_SETTLS: u64 = 0x0008_0000;
-pub const CLONE_PARENT_SETTID: u64 = 0x0010_0000;
-pub const CLONE_CHILD_CLEARTID: u64 = 0x0020_0000;
-pub const CLONE_DETACHED: u64 = 0x0040_0000;
-pub const CLONE_UNTRACED: u64 = 0x0080_0000;
-pub const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
-pub const CLONE_NEWCGROUP: u64 = 0x0200_0000;
-pub const CLONE_NEWUTS: u64 = 0x0400_0000;
-pub const CLONE_NEWIPC: u64 = 0x0800_0000;
-pub const CLONE_NEWUSER: u64 = 0x1000_0000;
-pub const CLONE_NEWPID: u64 = 0x2000_0000;
-pub const CLONE_NEWNET: u64 = 0x4000_0000;
-pub const CLONE_IO: u64 = 0x8000_0000;
-pub const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
-pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+pub use uapi::sched::{CloneFlags, CLONE_ARGS_SIZE_VER0, CLONE_ARGS_SIZE_VER2, CSIGNAL};
+use uapi::signal::_NSIG;
 
 /// Namespaces this kernel does not implement: requesting one is EINVAL.
-pub const UNSUPPORTED_NAMESPACES: u64 =
-    CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWTIME;
-
-/// The highest valid signal number.
-pub const NSIG: u64 = 64;
+pub const UNSUPPORTED_NAMESPACES: CloneFlags = CloneFlags::CLONE_NEWNS
+    .union(CloneFlags::CLONE_NEWCGROUP)
+    .union(CloneFlags::CLONE_NEWIPC)
+    .union(CloneFlags::CLONE_NEWUSER)
+    .union(CloneFlags::CLONE_NEWNET)
+    .union(CloneFlags::CLONE_NEWTIME);
 
 /// Checks of `copy_process` (Linux order). `caller_is_init`: the caller is a
 /// namespace's init (SIGNAL_UNKILLABLE), which may not create siblings.
 /// `pid_ns_unshared`: the caller's children go to another PID namespace than
 /// its own (after `unshare(CLONE_NEWPID)`), where its threads cannot go.
-pub fn check_flags(flags: u64, caller_is_init: bool, pid_ns_unshared: bool) -> Result<(), Errno> {
-    if flags & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS {
+pub fn check_flags(
+    flags: CloneFlags,
+    caller_is_init: bool,
+    pid_ns_unshared: bool,
+) -> Result<(), Errno> {
+    use CloneFlags as F;
+    if flags.contains(F::CLONE_NEWNS | F::CLONE_FS) {
         return Err(EINVAL);
     }
-    if flags & (CLONE_NEWUSER | CLONE_FS) == CLONE_NEWUSER | CLONE_FS {
+    if flags.contains(F::CLONE_NEWUSER | F::CLONE_FS) {
         return Err(EINVAL);
     }
-    if flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0 {
+    if flags.contains(F::CLONE_THREAD) && !flags.contains(F::CLONE_SIGHAND) {
         return Err(EINVAL);
     }
-    if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
+    if flags.contains(F::CLONE_SIGHAND) && !flags.contains(F::CLONE_VM) {
         return Err(EINVAL);
     }
-    if flags & CLONE_PARENT != 0 && caller_is_init {
+    if flags.contains(F::CLONE_PARENT) && caller_is_init {
         return Err(EINVAL);
     }
-    if flags & CLONE_THREAD != 0 && (flags & (CLONE_NEWUSER | CLONE_NEWPID) != 0 || pid_ns_unshared)
+    if flags.contains(F::CLONE_THREAD)
+        && (flags.intersects(F::CLONE_NEWUSER | F::CLONE_NEWPID) || pid_ns_unshared)
     {
         return Err(EINVAL);
     }
-    if flags & CLONE_PIDFD != 0 && flags & CLONE_DETACHED != 0 {
+    if flags.contains(F::CLONE_PIDFD | F::CLONE_DETACHED) {
         return Err(EINVAL);
     }
     Ok(())
 }
 
 /// Checks of `clone3_args_valid` on the flags and the exit signal.
-pub fn check_clone3(flags: u64, exit_signal: u64) -> Result<(), Errno> {
+pub fn check_clone3(flags: CloneFlags, exit_signal: u64) -> Result<(), Errno> {
+    use CloneFlags as F;
     const LEGACY: u64 = 0xffff_ffff;
-    if flags & !(LEGACY | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0 {
+    let clone3_only = F::CLONE_CLEAR_SIGHAND | F::CLONE_INTO_CGROUP;
+    if flags.bits() & !(LEGACY | clone3_only.bits()) != 0 {
         return Err(EINVAL);
     }
     // clone3 has a field for the exit signal and no use for CLONE_DETACHED.
-    if flags & (CLONE_DETACHED | (CSIGNAL & !CLONE_NEWTIME)) != 0 {
+    if flags.bits() & (F::CLONE_DETACHED.bits() | (CSIGNAL & !F::CLONE_NEWTIME.bits())) != 0 {
         return Err(EINVAL);
     }
-    if flags & (CLONE_CLEAR_SIGHAND | CLONE_SIGHAND) == CLONE_CLEAR_SIGHAND | CLONE_SIGHAND {
+    if flags.contains(F::CLONE_CLEAR_SIGHAND | F::CLONE_SIGHAND) {
         return Err(EINVAL);
     }
-    if exit_signal & !CSIGNAL != 0 || exit_signal > NSIG {
+    if exit_signal & !CSIGNAL != 0 || exit_signal > u64::from(_NSIG) {
         return Err(EINVAL);
     }
-    if flags & (CLONE_THREAD | CLONE_PARENT) != 0 && exit_signal != 0 {
+    if flags.intersects(F::CLONE_THREAD | F::CLONE_PARENT) && exit_signal != 0 {
         return Err(EINVAL);
     }
     Ok(())
 }
-
-/// `struct clone_args` sizes (Linux `copy_struct_from_user` rules).
-pub const CLONE_ARGS_SIZE_VER0: usize = 64;
-pub const CLONE_ARGS_SIZE_VER2: usize = 88;
 
 /// Check clone3's `size`: the bytes the kernel reads, or the errno. `tail` says
 /// whether bytes beyond what the kernel knows are all zero.
@@ -116,6 +94,16 @@ pub fn check_clone3_size(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use uapi::sched::*;
+
+    fn check_flags(flags: u64, init: bool, unshared: bool) -> Result<(), Errno> {
+        super::check_flags(CloneFlags::from_bits_retain(flags), init, unshared)
+    }
+
+    fn check_clone3(flags: u64, exit_signal: u64) -> Result<(), Errno> {
+        super::check_clone3(CloneFlags::from_bits_retain(flags), exit_signal)
+    }
 
     #[test]
     fn flag_table() {

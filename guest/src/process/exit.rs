@@ -205,7 +205,7 @@ fn forget_original_parent(father: &Arc<Task>) {
 /// signal (si_pid as the parent's namespace sees the child) and wake waiters;
 /// reap it at once if the parent ignores SIGCHLD or set SA_NOCLDWAIT.
 fn notify_parent(task: &Arc<Task>) {
-    let mut exit_signal = task.exit_signal.load(Ordering::Relaxed) as u8;
+    let mut exit_signal = task.exit_signal.load(Ordering::Relaxed);
     let Some(parent) = table::find(task.ppid.load(Ordering::Relaxed)) else {
         table::release(task);
         return;

@@ -19,7 +19,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::arch::task::KernelStack;
 use crate::arch::TrapFrame;
 use crate::errno::{Errno, EAGAIN, EINTR, EINVAL, ENOMEM, ESRCH};
-use crate::process::clone_flags::*;
+use crate::process::clone_flags::{check_flags, CloneFlags, UNSUPPORTED_NAMESPACES};
 use crate::process::fault_inject::{should_fail, Stage};
 use crate::process::rlimit::RLIMIT_NPROC;
 use crate::process::signal::{signal_pending, ERESTARTNOINTR};
@@ -30,7 +30,7 @@ use crate::sched;
 /// What a clone asks for (Linux `struct kernel_clone_args`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KernelCloneArgs {
-    pub flags: u64,
+    pub flags: CloneFlags,
     pub exit_signal: u32,
     pub stack: u64,
     pub stack_size: u64,
@@ -69,7 +69,10 @@ pub fn kernel_thread(
 ) -> Result<Arc<Task>, Errno> {
     let parent = sched::current_or_idle();
     let args = KernelCloneArgs {
-        flags: CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
+        flags: CloneFlags::CLONE_VM
+            | CloneFlags::CLONE_FS
+            | CloneFlags::CLONE_FILES
+            | CloneFlags::CLONE_UNTRACED,
         ..Default::default()
     };
     let pid = kernel_clone_from(parent, &args, ThreadStart::Kernel { entry, arg })?;
@@ -88,7 +91,7 @@ fn kernel_clone_from(
     // namespace than its own: no threads then (Linux).
     let pid_ns_unshared = !Arc::ptr_eq(parent.pid_ns(), &parent.nsproxy().pid_ns_for_children);
     check_flags(args.flags, parent.is_ns_init(), pid_ns_unshared)?;
-    if args.flags & UNSUPPORTED_NAMESPACES != 0 {
+    if args.flags.intersects(UNSUPPORTED_NAMESPACES) {
         // Only PID and UTS namespaces exist here.
         return Err(EINVAL);
     }
@@ -125,10 +128,10 @@ fn kernel_clone_from(
     count_clone(args.flags, &start);
     // The child's pid as the caller's namespace sees it (Linux `pid_vnr`).
     let pid = child.pid_nr_ns(parent.pid_ns());
-    if args.flags & CLONE_PARENT_SETTID != 0 {
+    if args.flags.contains(CloneFlags::CLONE_PARENT_SETTID) {
         let _ = crate::uaccess::write_u32(args.parent_tid, pid);
     }
-    let done = if args.flags & CLONE_VFORK != 0 {
+    let done = if args.flags.contains(CloneFlags::CLONE_VFORK) {
         let d = Arc::new(AtomicBool::new(false));
         *child.vfork_done.lock() = Some(d.clone());
         Some(d)
@@ -148,17 +151,17 @@ fn kernel_clone_from(
 
 /// Count a successful clone on this CPU and by kind (kernel threads are
 /// counted by `kernel_thread`).
-fn count_clone(flags: u64, start: &ThreadStart) {
+fn count_clone(flags: CloneFlags, start: &ThreadStart) {
     use crate::counters::*;
     cpu_add(crate::arch::cpu_id(), CPU_FORKS, 1);
     if matches!(start, ThreadStart::Kernel { .. }) {
         return;
     }
-    let kind = if flags & CLONE_VFORK != 0 {
+    let kind = if flags.contains(CloneFlags::CLONE_VFORK) {
         CLONES_VFORK
-    } else if flags & CLONE_THREAD != 0 {
+    } else if flags.contains(CloneFlags::CLONE_THREAD) {
         CLONES_THREAD
-    } else if flags & CLONE_VM != 0 {
+    } else if flags.contains(CloneFlags::CLONE_VM) {
         CLONES_VM
     } else {
         CLONES_FORK
@@ -242,7 +245,7 @@ fn copy_process(
     start: ThreadStart,
 ) -> Result<Arc<Task>, Errno> {
     let flags = args.flags;
-    let thread = flags & CLONE_THREAD != 0;
+    let thread = flags.contains(CloneFlags::CLONE_THREAD);
     // Signals that came before this point are handled before the fork, which
     // then starts again; process-group signals from now on are delayed to
     // appear after it (given to the child too).
@@ -269,7 +272,7 @@ fn copy_process(
     if should_fail(Stage::CopyFiles) {
         return Err(ENOMEM);
     }
-    let files = if flags & CLONE_FILES != 0 {
+    let files = if flags.contains(CloneFlags::CLONE_FILES) {
         parent.files()
     } else {
         Arc::new(parent.files().duplicate())
@@ -277,15 +280,19 @@ fn copy_process(
     if should_fail(Stage::CopyFs) {
         return Err(ENOMEM);
     }
-    let fs = if flags & CLONE_FS != 0 { parent.fs() } else { Arc::new(parent.fs().duplicate()) };
+    let fs = if flags.contains(CloneFlags::CLONE_FS) {
+        parent.fs()
+    } else {
+        Arc::new(parent.fs().duplicate())
+    };
     if should_fail(Stage::CopySighand) {
         return Err(ENOMEM);
     }
-    let sighand = if flags & CLONE_SIGHAND != 0 {
+    let sighand = if flags.contains(CloneFlags::CLONE_SIGHAND) {
         parent.sighand()
     } else {
         let h = parent.sighand().duplicate();
-        if flags & CLONE_CLEAR_SIGHAND != 0 {
+        if flags.contains(CloneFlags::CLONE_CLEAR_SIGHAND) {
             // Handlers reset to SIG_DFL; ignored signals stay ignored.
             for a in h.actions.lock().iter_mut() {
                 if a.handler != SIG_IGN {
@@ -297,7 +304,7 @@ fn copy_process(
     };
     // copy_mm: kernel threads (and the idle task) have no address space.
     let mm = match parent.mm() {
-        Some(mm) if flags & CLONE_VM != 0 => Some(mm),
+        Some(mm) if flags.contains(CloneFlags::CLONE_VM) => Some(mm),
         Some(mm) => Some(mm.fork()?),
         None if matches!(start, ThreadStart::Kernel { .. }) => None,
         None => return Err(EINVAL),
@@ -309,7 +316,11 @@ fn copy_process(
         parent.pid_ns(),
         creds.euid == 0,
     )?;
-    let fs_base = if flags & CLONE_SETTLS != 0 { args.tls } else { crate::arch::cpu::fs_base() };
+    let fs_base = if flags.contains(CloneFlags::CLONE_SETTLS) {
+        args.tls
+    } else {
+        crate::arch::cpu::fs_base()
+    };
 
     // The pid last, in the namespace for children (with a number in each
     // ancestor): EAGAIN when one is full, ENOMEM when it no longer takes
@@ -320,12 +331,13 @@ fn copy_process(
     let thread_pid = table::alloc_pid_ns(&nsproxy.pid_ns_for_children)?;
     let pid = thread_pid.global();
     let tgid_pid = if thread { parent.tgid_pid.clone() } else { thread_pid.clone() };
-    let (ppid, exit_signal) = if flags & (CLONE_PARENT | CLONE_THREAD) != 0 {
-        let sig = if thread { 0 } else { parent.exit_signal.load(Ordering::Relaxed) };
-        (parent.ppid.load(Ordering::Relaxed), sig)
-    } else {
-        (parent.pid, args.exit_signal)
-    };
+    let (ppid, exit_signal) =
+        if flags.intersects(CloneFlags::CLONE_PARENT | CloneFlags::CLONE_THREAD) {
+            let sig = if thread { 0 } else { parent.exit_signal.load(Ordering::Relaxed) };
+            (parent.ppid.load(Ordering::Relaxed), sig)
+        } else {
+            (parent.pid, args.exit_signal)
+        };
     let group = if thread { parent.group.clone() } else { ThreadGroup::new() };
     let child = Task::from_parts(TaskParts {
         pid,
@@ -372,13 +384,13 @@ fn copy_process(
     // The signal mask is inherited; pending signals are not. The alternate
     // signal stack is kept by fork and vfork, not by new threads (Linux).
     child.blocked.store(parent.blocked.load(Ordering::Relaxed), Ordering::Relaxed);
-    if flags & (CLONE_VM | CLONE_VFORK) != CLONE_VM {
+    if flags & (CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK) != CloneFlags::CLONE_VM {
         *child.altstack.lock() = *parent.altstack.lock();
     }
-    if flags & CLONE_CHILD_SETTID != 0 {
+    if flags.contains(CloneFlags::CLONE_CHILD_SETTID) {
         child.set_child_tid.store(args.child_tid, Ordering::Relaxed);
     }
-    if flags & CLONE_CHILD_CLEARTID != 0 {
+    if flags.contains(CloneFlags::CLONE_CHILD_CLEARTID) {
         child.clear_child_tid.store(args.child_tid, Ordering::Relaxed);
     }
     let child = Arc::new(child);

@@ -25,7 +25,7 @@ pub use task::Task;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitReason {
     Exited(u8),
-    Killed { signal: u8, core: bool },
+    Killed { signal: u32, core: bool },
 }
 
 impl ExitReason {
@@ -41,7 +41,7 @@ impl ExitReason {
     pub fn shell_status(self) -> u8 {
         match self {
             ExitReason::Exited(code) => code,
-            ExitReason::Killed { signal, .. } => 128u8.wrapping_add(signal),
+            ExitReason::Killed { signal, .. } => 128u8.wrapping_add(signal as u8),
         }
     }
 }

@@ -12,13 +12,13 @@
 use alloc::sync::Arc;
 
 use crate::errno::{Errno, EINVAL, ENOMEM, EPERM};
-use crate::process::clone_flags::{CLONE_NEWPID, CLONE_NEWUTS};
+use crate::process::clone_flags::CloneFlags;
 use crate::process::fault_inject::{should_fail, Stage};
 use crate::process::pid_namespace::PidNamespace;
 use crate::process::utsname::UtsNamespace;
 
 /// The namespace flags this kernel implements.
-pub const NS_FLAGS: u64 = CLONE_NEWPID | CLONE_NEWUTS;
+pub const NS_FLAGS: CloneFlags = CloneFlags::CLONE_NEWPID.union(CloneFlags::CLONE_NEWUTS);
 
 /// Linux `struct nsproxy` (the namespaces that exist here).
 pub struct NsProxy {
@@ -43,12 +43,12 @@ impl NsProxy {
 /// `unshare(CLONE_NEWPID)` (before the first child) is EINVAL, as Linux's
 /// `copy_pid_ns`; a namespace nested too deep is ENOSPC.
 pub fn copy_namespaces(
-    flags: u64,
+    flags: CloneFlags,
     old: &Arc<NsProxy>,
     active: &Arc<PidNamespace>,
     capable: bool,
 ) -> Result<Arc<NsProxy>, Errno> {
-    if flags & NS_FLAGS == 0 {
+    if !flags.intersects(NS_FLAGS) {
         return Ok(old.clone());
     }
     if !capable {
@@ -63,12 +63,12 @@ pub fn copy_namespaces(
 /// `unshare`'s part (Linux `unshare_nsproxy_namespaces`): None when no
 /// namespace flag is given.
 pub fn unshare_nsproxy_namespaces(
-    flags: u64,
+    flags: CloneFlags,
     old: &Arc<NsProxy>,
     active: &Arc<PidNamespace>,
     capable: bool,
 ) -> Result<Option<Arc<NsProxy>>, Errno> {
-    if flags & NS_FLAGS == 0 {
+    if !flags.intersects(NS_FLAGS) {
         return Ok(None);
     }
     if !capable {
@@ -79,13 +79,16 @@ pub fn unshare_nsproxy_namespaces(
 
 /// Linux `create_new_namespaces`, in its order (UTS before PID).
 fn create_new_namespaces(
-    flags: u64,
+    flags: CloneFlags,
     old: &Arc<NsProxy>,
     active: &Arc<PidNamespace>,
 ) -> Result<Arc<NsProxy>, Errno> {
-    let uts_ns =
-        if flags & CLONE_NEWUTS != 0 { Arc::new(old.uts_ns.copy()) } else { old.uts_ns.clone() };
-    let pid_ns_for_children = if flags & CLONE_NEWPID != 0 {
+    let uts_ns = if flags.contains(CloneFlags::CLONE_NEWUTS) {
+        Arc::new(old.uts_ns.copy())
+    } else {
+        old.uts_ns.clone()
+    };
+    let pid_ns_for_children = if flags.contains(CloneFlags::CLONE_NEWPID) {
         if !Arc::ptr_eq(active, &old.pid_ns_for_children) {
             return Err(EINVAL);
         }
@@ -106,16 +109,22 @@ mod tests {
     fn shared_unless_asked_and_only_for_root() {
         let root = PidNamespace::new_root();
         let init = NsProxy::initial(&root);
-        let same = copy_namespaces(0, &init, &root, false).unwrap();
+        let same = copy_namespaces(CloneFlags::empty(), &init, &root, false).unwrap();
         assert!(Arc::ptr_eq(&same, &init), "no flag: the parent's nsproxy is shared");
-        assert_eq!(copy_namespaces(CLONE_NEWUTS, &init, &root, false).err(), Some(EPERM));
-        assert_eq!(copy_namespaces(CLONE_NEWPID, &init, &root, false).err(), Some(EPERM));
-        let uts = copy_namespaces(CLONE_NEWUTS, &init, &root, true).unwrap();
+        assert_eq!(
+            copy_namespaces(CloneFlags::CLONE_NEWUTS, &init, &root, false).err(),
+            Some(EPERM)
+        );
+        assert_eq!(
+            copy_namespaces(CloneFlags::CLONE_NEWPID, &init, &root, false).err(),
+            Some(EPERM)
+        );
+        let uts = copy_namespaces(CloneFlags::CLONE_NEWUTS, &init, &root, true).unwrap();
         assert!(!Arc::ptr_eq(&uts.uts_ns, &init.uts_ns));
         assert!(Arc::ptr_eq(&uts.pid_ns_for_children, &root));
         uts.uts_ns.set(UtsField::Nodename, b"private");
         assert_eq!(&init.uts_ns.name().nodename[..8], b"kvmfork\0");
-        let pid = copy_namespaces(CLONE_NEWPID, &init, &root, true).unwrap();
+        let pid = copy_namespaces(CloneFlags::CLONE_NEWPID, &init, &root, true).unwrap();
         assert!(Arc::ptr_eq(&pid.uts_ns, &init.uts_ns));
         assert_eq!(pid.pid_ns_for_children.level, 1);
         assert!(Arc::ptr_eq(pid.pid_ns_for_children.parent.as_ref().unwrap(), &root));
@@ -125,17 +134,24 @@ mod tests {
     fn unshare_then_clone_newpid_is_einval() {
         let root = PidNamespace::new_root();
         let init = NsProxy::initial(&root);
-        assert!(unshare_nsproxy_namespaces(0, &init, &root, false).unwrap().is_none());
-        let after = unshare_nsproxy_namespaces(CLONE_NEWPID, &init, &root, true).unwrap().unwrap();
+        assert!(unshare_nsproxy_namespaces(CloneFlags::empty(), &init, &root, false)
+            .unwrap()
+            .is_none());
+        let after = unshare_nsproxy_namespaces(CloneFlags::CLONE_NEWPID, &init, &root, true)
+            .unwrap()
+            .unwrap();
         assert_eq!(after.pid_ns_for_children.level, 1);
         // The caller's own namespace is still the root: a second new one is refused.
         assert_eq!(
-            unshare_nsproxy_namespaces(CLONE_NEWPID, &after, &root, true).err(),
+            unshare_nsproxy_namespaces(CloneFlags::CLONE_NEWPID, &after, &root, true).err(),
             Some(EINVAL)
         );
-        assert_eq!(copy_namespaces(CLONE_NEWPID, &after, &root, true).err(), Some(EINVAL));
+        assert_eq!(
+            copy_namespaces(CloneFlags::CLONE_NEWPID, &after, &root, true).err(),
+            Some(EINVAL)
+        );
         // UTS alone still works.
-        assert!(copy_namespaces(CLONE_NEWUTS, &after, &root, true).is_ok());
+        assert!(copy_namespaces(CloneFlags::CLONE_NEWUTS, &after, &root, true).is_ok());
     }
 
     #[test]
@@ -144,10 +160,13 @@ mod tests {
         let mut ns = NsProxy::initial(&root);
         let mut active = root.clone();
         for _ in 0..32 {
-            ns = copy_namespaces(CLONE_NEWPID, &ns, &active, true).unwrap();
+            ns = copy_namespaces(CloneFlags::CLONE_NEWPID, &ns, &active, true).unwrap();
             active = ns.pid_ns_for_children.clone();
         }
         assert_eq!(active.level, 32);
-        assert_eq!(copy_namespaces(CLONE_NEWPID, &ns, &active, true).err(), Some(ENOSPC));
+        assert_eq!(
+            copy_namespaces(CloneFlags::CLONE_NEWPID, &ns, &active, true).err(),
+            Some(ENOSPC)
+        );
     }
 }

@@ -56,7 +56,7 @@ impl SigHand {
         Self { actions: spin::Mutex::new(*self.actions.lock()) }
     }
 
-    pub fn action(&self, sig: u8) -> SigAction {
+    pub fn action(&self, sig: u32) -> SigAction {
         self.actions.lock()[sig as usize]
     }
 }
@@ -153,7 +153,7 @@ pub struct Task {
     /// (On the heap: building a Task must not put it on the kernel stack.)
     pub siginfo: spin::Mutex<alloc::boxed::Box<[crate::process::signal::SigInfo; 65]>>,
     /// sigaltstack: (base, size, flags).
-    pub altstack: spin::Mutex<(u64, u64, u32)>,
+    pub altstack: spin::Mutex<(u64, u64, i32)>,
     /// The system call in progress, for restarting it after a signal: its
     /// number and where its entry instruction was (rip, rsp).
     pub syscall_restart: spin::Mutex<(u64, u64, u64)>,
@@ -411,7 +411,7 @@ impl Task {
         if s & 0x7f == 0 {
             ExitReason::Exited((s >> 8) as u8)
         } else {
-            ExitReason::Killed { signal: (s & 0x7f) as u8, core: s & 0x80 != 0 }
+            ExitReason::Killed { signal: (s & 0x7f) as u32, core: s & 0x80 != 0 }
         }
     }
 }

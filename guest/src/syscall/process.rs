@@ -4,9 +4,9 @@ use core::sync::atomic::Ordering;
 
 use super::{Args, SysResult};
 use crate::errno::{Errno, EFAULT, EINVAL, EPERM, ESRCH};
-use crate::process::clone_flags::{self, CLONE_PARENT_SETTID, CLONE_PIDFD, CSIGNAL};
+use crate::process::clone_flags::{self, CloneFlags, CSIGNAL};
 use crate::process::fork::{kernel_clone, KernelCloneArgs};
-use crate::process::signal::{NSIG, SIGCHLD, SIGKILL, SIGSTOP};
+use crate::process::signal::{_NSIG, SIGCHLD, SIGKILL, SIGSTOP};
 use crate::process::task::{SigAction, SIG_DFL, SIG_IGN};
 use crate::process::wait::{self, Which};
 use crate::process::{table, ExitReason, Task};
@@ -159,9 +159,8 @@ pub fn fork(frame: &crate::arch::TrapFrame) -> SysResult {
 }
 
 pub fn vfork(frame: &crate::arch::TrapFrame) -> SysResult {
-    use clone_flags::{CLONE_VFORK, CLONE_VM};
     let args = KernelCloneArgs {
-        flags: CLONE_VM | CLONE_VFORK,
+        flags: CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK,
         exit_signal: SIGCHLD as u32,
         ..Default::default()
     };
@@ -170,18 +169,19 @@ pub fn vfork(frame: &crate::arch::TrapFrame) -> SysResult {
 
 /// clone(flags, newsp, parent_tid, child_tid, tls) — x86-64 argument order.
 pub fn clone(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
-    let flags = a.u(0);
-    if flags & CLONE_PIDFD != 0 && flags & CLONE_PARENT_SETTID != 0 {
+    // Legacy clone takes any value in the low byte as the exit signal (Linux does
+    // not check it there; a child with an invalid one is a "clone" child), and
+    // the flags are the rest of the low 32 bits.
+    let exit_signal = a.u(0) & CSIGNAL;
+    let flags = CloneFlags::from_bits_retain(a.u(0) & !CSIGNAL & 0xffff_ffff);
+    if flags.contains(CloneFlags::CLONE_PIDFD | CloneFlags::CLONE_PARENT_SETTID) {
         return Err(EINVAL);
     }
-    if flags & CLONE_PIDFD != 0 {
+    if flags.contains(CloneFlags::CLONE_PIDFD) {
         return Err(EINVAL); // pidfds are not implemented
     }
-    // Legacy clone takes any value in the low byte as the exit signal (Linux does
-    // not check it there; a child with an invalid one is a "clone" child).
-    let exit_signal = flags & CSIGNAL;
     let args = KernelCloneArgs {
-        flags: flags & !CSIGNAL & 0xffff_ffff,
+        flags,
         exit_signal: exit_signal as u32,
         stack: a.u(1),
         stack_size: 0,
@@ -207,18 +207,18 @@ pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
         raw.get(8 * i..8 * i + 8).map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap()))
     };
     let (flags, pidfd, child_tid, parent_tid, exit_signal) =
-        (field(0), field(1), field(2), field(3), field(4));
+        (CloneFlags::from_bits_retain(field(0)), field(1), field(2), field(3), field(4));
     let (stack, stack_size, tls, set_tid, set_tid_size) =
         (field(5), field(6), field(7), field(8), field(9));
     clone_flags::check_clone3(flags, exit_signal)?;
     if (stack == 0) != (stack_size == 0)
         || set_tid != 0
         || set_tid_size != 0
-        || pidfd != 0 && flags & CLONE_PIDFD == 0
+        || pidfd != 0 && !flags.contains(CloneFlags::CLONE_PIDFD)
     {
         return Err(EINVAL);
     }
-    if flags & (CLONE_PIDFD | clone_flags::CLONE_INTO_CGROUP) != 0 {
+    if flags.intersects(CloneFlags::CLONE_PIDFD | CloneFlags::CLONE_INTO_CGROUP) {
         return Err(EINVAL); // pidfds and cgroups are not implemented
     }
     let args = KernelCloneArgs {
@@ -239,60 +239,64 @@ pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
 /// becomes its pid 1). CLONE_THREAD, CLONE_SIGHAND and CLONE_VM are accepted
 /// only when nothing is shared; namespaces this kernel lacks are EINVAL.
 pub fn unshare(a: &Args) -> SysResult {
-    use crate::process::clone_flags::*;
-    let mut flags = a.u(0);
-    if flags & CLONE_NEWUSER != 0 {
-        flags |= CLONE_THREAD | CLONE_FS;
+    use crate::process::clone_flags::UNSUPPORTED_NAMESPACES;
+    use CloneFlags as F;
+    let mut flags = CloneFlags::from_bits_retain(a.u(0));
+    if flags.contains(F::CLONE_NEWUSER) {
+        flags |= F::CLONE_THREAD | F::CLONE_FS;
     }
-    if flags & CLONE_VM != 0 {
-        flags |= CLONE_SIGHAND;
+    if flags.contains(F::CLONE_VM) {
+        flags |= F::CLONE_SIGHAND;
     }
-    if flags & CLONE_SIGHAND != 0 {
-        flags |= CLONE_THREAD;
+    if flags.contains(F::CLONE_SIGHAND) {
+        flags |= F::CLONE_THREAD;
     }
-    if flags & CLONE_NEWNS != 0 {
-        flags |= CLONE_FS;
+    if flags.contains(F::CLONE_NEWNS) {
+        flags |= F::CLONE_FS;
     }
     // check_unshare_flags
-    let known = CLONE_THREAD
-        | CLONE_FS
-        | CLONE_NEWNS
-        | CLONE_SIGHAND
-        | CLONE_VM
-        | CLONE_FILES
-        | CLONE_SYSVSEM
-        | CLONE_NEWUTS
-        | CLONE_NEWIPC
-        | CLONE_NEWNET
-        | CLONE_NEWUSER
-        | CLONE_NEWPID
-        | CLONE_NEWCGROUP
-        | CLONE_NEWTIME;
-    if flags & !known != 0 {
+    let known = F::CLONE_THREAD
+        | F::CLONE_FS
+        | F::CLONE_NEWNS
+        | F::CLONE_SIGHAND
+        | F::CLONE_VM
+        | F::CLONE_FILES
+        | F::CLONE_SYSVSEM
+        | F::CLONE_NEWUTS
+        | F::CLONE_NEWIPC
+        | F::CLONE_NEWNET
+        | F::CLONE_NEWUSER
+        | F::CLONE_NEWPID
+        | F::CLONE_NEWCGROUP
+        | F::CLONE_NEWTIME;
+    if !known.contains(flags) {
         return Err(EINVAL);
     }
     let me = task();
-    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0
+    if flags.intersects(F::CLONE_THREAD | F::CLONE_SIGHAND | F::CLONE_VM)
         && me.group.live.load(Ordering::Acquire) > 1
     {
         return Err(EINVAL);
     }
     // (The task's own reference plus the one taken here: more means shared.)
-    if flags & (CLONE_SIGHAND | CLONE_VM) != 0 && alloc::sync::Arc::strong_count(&me.sighand()) > 2
+    if flags.intersects(F::CLONE_SIGHAND | F::CLONE_VM)
+        && alloc::sync::Arc::strong_count(&me.sighand()) > 2
     {
         return Err(EINVAL);
     }
-    if flags & CLONE_VM != 0 && me.mm().is_some_and(|mm| alloc::sync::Arc::strong_count(&mm) > 2) {
+    if flags.contains(F::CLONE_VM)
+        && me.mm().is_some_and(|mm| alloc::sync::Arc::strong_count(&mm) > 2)
+    {
         return Err(EINVAL);
     }
     let fs = me.fs();
-    let new_fs = (flags & CLONE_FS != 0 && alloc::sync::Arc::strong_count(&fs) > 2)
+    let new_fs = (flags.contains(F::CLONE_FS) && alloc::sync::Arc::strong_count(&fs) > 2)
         .then(|| alloc::sync::Arc::new(fs.duplicate()));
     let files = me.files();
-    let new_files = (flags & CLONE_FILES != 0 && alloc::sync::Arc::strong_count(&files) > 2)
+    let new_files = (flags.contains(F::CLONE_FILES) && alloc::sync::Arc::strong_count(&files) > 2)
         .then(|| alloc::sync::Arc::new(files.duplicate()));
     let capable = me.creds().euid == 0;
-    if flags & UNSUPPORTED_NAMESPACES != 0 {
+    if flags.intersects(UNSUPPORTED_NAMESPACES) {
         return Err(if capable { EINVAL } else { EPERM });
     }
     let new_ns = crate::process::nsproxy::unshare_nsproxy_namespaces(
@@ -503,9 +507,9 @@ pub fn prctl(a: &Args) -> SysResult {
 
 // ---- signals ---------------------------------------------------------------
 
-fn valid_signal(sig: i32) -> Result<u8, Errno> {
-    if (0..=NSIG as i32).contains(&sig) {
-        Ok(sig as u8)
+fn valid_signal(sig: i32) -> Result<u32, Errno> {
+    if (0..=_NSIG as i32).contains(&sig) {
+        Ok(sig as u32)
     } else {
         Err(EINVAL)
     }
@@ -513,7 +517,7 @@ fn valid_signal(sig: i32) -> Result<u8, Errno> {
 
 /// rt_sigaction(sig, act, oldact, sigsetsize).
 pub fn rt_sigaction(a: &Args) -> SysResult {
-    use crate::process::signal::{sigbit, UNBLOCKABLE};
+    use crate::process::signal::{sigmask, UNBLOCKABLE};
     let (sig, act, old, setsize) = (a.i32(0), a.u(1), a.u(2), a.u(3));
     if setsize != 8 {
         return Err(EINVAL);
@@ -539,7 +543,7 @@ pub fn rt_sigaction(a: &Args) -> SysResult {
             && crate::process::signal::default_action(sig)
                 == crate::process::signal::DefaultAction::Ignore;
         if handler == SIG_IGN || dfl_ignores {
-            t.pending.fetch_and(!sigbit(sig), Ordering::AcqRel);
+            t.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
         }
     }
     if old != 0 {
@@ -700,7 +704,7 @@ pub fn tkill(a: &Args) -> SysResult {
     Ok(0)
 }
 
-fn send_signal_tkill(me: &Task, t: &alloc::sync::Arc<Task>, sig: u8) {
+fn send_signal_tkill(me: &Task, t: &alloc::sync::Arc<Task>, sig: u32) {
     let (info, force) = kill_info(me, t, crate::process::signal::SI_TKILL);
     crate::process::signal::send_signal_force(t, sig, info, force);
 }

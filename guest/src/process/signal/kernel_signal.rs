@@ -14,20 +14,20 @@ use crate::process::{ExitReason, Task};
 
 /// Internal: a blocking call interrupted by a signal, to be restarted if the
 /// handler has SA_RESTART (Linux ERESTARTSYS); user space sees EINTR otherwise.
-pub const ERESTARTSYS: Errno = 512;
+pub const ERESTARTSYS: Errno = Errno(512);
 
 /// Internal: a fork that found a signal pending; it is made again after the
 /// signal is handled, whatever the handler's SA_RESTART (Linux ERESTARTNOINTR).
-pub const ERESTARTNOINTR: Errno = 513;
+pub const ERESTARTNOINTR: Errno = Errno(513);
 
-fn disposition_ignores(task: &Task, sig: u8) -> bool {
+fn disposition_ignores(task: &Task, sig: u32) -> bool {
     let a = task.sighand().action(sig);
     a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
 }
 
 /// Send `sig` to `task` (kill, tgkill, exit signals; Linux `send_signal`).
 /// Ignored signals are dropped unless blocked; SIGKILL ends the task at once.
-pub fn send_signal_info(task: &Arc<Task>, sig: u8, info: SigInfo) {
+pub fn send_signal_info(task: &Arc<Task>, sig: u32, info: SigInfo) {
     send_signal_force(task, sig, info, info.code == SI_KERNEL);
 }
 
@@ -35,12 +35,12 @@ pub fn send_signal_info(task: &Arc<Task>, sig: u8, info: SigInfo) {
 /// from an ancestor PID namespace of the target's (Linux `send_signal_locked`):
 /// only then does a namespace's init take SIGKILL. Returns whether the signal
 /// was queued (not ignored).
-pub fn send_signal_force(task: &Arc<Task>, sig: u8, info: SigInfo, force: bool) -> bool {
+pub fn send_signal_force(task: &Arc<Task>, sig: u32, info: SigInfo, force: bool) -> bool {
     // Kernel threads take no signals (Linux `ignore_signals` in kthreadd).
-    if sig == 0 || sig > NSIG || task.kthread {
+    if sig == 0 || sig > _NSIG || task.kthread {
         return false;
     }
-    let blocked = task.blocked.load(Ordering::Relaxed) & sigbit(sig) != 0;
+    let blocked = task.blocked.load(Ordering::Relaxed) & sigmask(sig) != 0;
     // A namespace's init (SIGNAL_UNKILLABLE) ignores signals it has no handler
     // for, SIGKILL and SIGSTOP included unless forced from outside; the initial
     // namespace's init never takes those two (Linux `sig_task_ignored`). A
@@ -64,7 +64,7 @@ pub fn send_signal_force(task: &Arc<Task>, sig: u8, info: SigInfo, force: bool) 
         return false;
     }
     task.siginfo.lock()[sig as usize] = info;
-    task.pending.fetch_or(sigbit(sig), Ordering::AcqRel);
+    task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
     if !blocked {
         crate::sched::wake_up(task);
     }
@@ -75,34 +75,34 @@ pub fn send_signal_force(task: &Arc<Task>, sig: u8, info: SigInfo, force: bool) 
 /// (kill(0), kill(-pgrp), kill(-1), a namespace's end; Linux PIDTYPE_PGID and
 /// PIDTYPE_MAX): a fork in progress in that process gives it to its child too
 /// (the `multiprocess` delayed sets). The caller holds `table::TASKLIST`.
-pub fn send_group_signal(task: &Arc<Task>, sig: u8, info: SigInfo, force: bool) {
+pub fn send_group_signal(task: &Arc<Task>, sig: u32, info: SigInfo, force: bool) {
     if send_signal_force(task, sig, info, force) {
         for d in task.group.multiprocess.lock().iter() {
-            d.fetch_or(sigbit(sig), Ordering::AcqRel);
+            d.fetch_or(sigmask(sig), Ordering::AcqRel);
         }
     }
 }
 
 /// `send_signal_info` with a plain kernel origin.
-pub fn send_signal(task: &Arc<Task>, sig: u8) {
+pub fn send_signal(task: &Arc<Task>, sig: u32) {
     send_signal_info(task, sig, SigInfo { code: SI_KERNEL, ..Default::default() });
 }
 
 /// A synchronous signal the task must take (a fault, SIGSYS): if blocked or
 /// ignored it is unblocked and reset to the default action (Linux
 /// `force_sig_info`), so that the task dies rather than loops.
-pub fn force_sig_info(task: &Arc<Task>, sig: u8, info: SigInfo) {
+pub fn force_sig_info(task: &Arc<Task>, sig: u32, info: SigInfo) {
     let hand = task.sighand();
     {
         let mut actions = hand.actions.lock();
-        let blocked = task.blocked.load(Ordering::Relaxed) & sigbit(sig) != 0;
+        let blocked = task.blocked.load(Ordering::Relaxed) & sigmask(sig) != 0;
         if actions[sig as usize].handler == SIG_IGN || blocked {
             actions[sig as usize].handler = SIG_DFL;
-            task.blocked.fetch_and(!sigbit(sig), Ordering::AcqRel);
+            task.blocked.fetch_and(!sigmask(sig), Ordering::AcqRel);
         }
     }
     task.siginfo.lock()[sig as usize] = info;
-    task.pending.fetch_or(sigbit(sig), Ordering::AcqRel);
+    task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
     task.fatal_signal.store(0, Ordering::Relaxed);
     if task.sighand().action(sig).handler == SIG_DFL {
         // Even init dies of a fault it does not handle.
@@ -111,7 +111,7 @@ pub fn force_sig_info(task: &Arc<Task>, sig: u8, info: SigInfo) {
     crate::sched::wake_up(task);
 }
 
-pub fn force_sig(task: &Arc<Task>, sig: u8) {
+pub fn force_sig(task: &Arc<Task>, sig: u32) {
     force_sig_info(task, sig, SigInfo { code: SI_KERNEL, ..Default::default() });
 }
 
@@ -132,7 +132,7 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> bool {
         restart_if_interrupted(task, frame, None);
         return false;
     };
-    task.pending.fetch_and(!sigbit(sig), Ordering::AcqRel);
+    task.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
     let info = task.siginfo.lock()[sig as usize];
     let action = task.sighand().action(sig);
     if action.handler == SIG_IGN {
@@ -169,7 +169,7 @@ fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&Si
     }
     let nointr = task.restart_nointr.swap(false, Ordering::AcqRel);
     if !nointr && action.is_some_and(|a| a.flags & SA_RESTART == 0) {
-        frame.rax = (-(crate::errno::EINTR as i64)) as u64;
+        frame.rax = crate::errno::EINTR.to_ret() as u64;
         return;
     }
     // Re-enter the call: back to its entry instruction with its number.
@@ -186,7 +186,7 @@ const INFO_OFF: u64 = 8 + 304;
 /// Build the x86-64 `rt_sigframe` and point the registers at the handler.
 fn setup_rt_frame(
     task: &Task,
-    sig: u8,
+    sig: u32,
     a: &SigAction,
     info: &SigInfo,
     frame: &mut TrapFrame,
@@ -260,7 +260,7 @@ fn setup_rt_frame(
     frame.rflags &= !(0x400 | 0x100 | 0x10000); // DF, TF, RF
     let mut block = a.mask & !UNBLOCKABLE;
     if a.flags & SA_NODEFER == 0 {
-        block |= sigbit(sig);
+        block |= sigmask(sig);
     }
     task.blocked.fetch_or(block, Ordering::AcqRel);
     if a.flags & SA_RESETHAND != 0 {
@@ -313,7 +313,7 @@ pub fn sigaltstack(task: &Task, frame_rsp: u64, new: u64, old: u64) -> Result<u6
     if new != 0 {
         let b = crate::uaccess::read_bytes(new, 24)?;
         let nsp = u64::from_le_bytes(b[0..8].try_into().unwrap());
-        let nflags = u32::from_le_bytes(b[8..12].try_into().unwrap());
+        let nflags = i32::from_le_bytes(b[8..12].try_into().unwrap());
         let nsize = u64::from_le_bytes(b[16..24].try_into().unwrap());
         if on {
             return Err(EPERM);
@@ -325,7 +325,7 @@ pub fn sigaltstack(task: &Task, frame_rsp: u64, new: u64, old: u64) -> Result<u6
         if mode == SS_DISABLE {
             *task.altstack.lock() = (0, 0, SS_DISABLE);
         } else {
-            if nsize < MINSIGSTKSZ {
+            if nsize < MINSIGSTKSZ as u64 {
                 return Err(ENOMEM);
             }
             *task.altstack.lock() = (nsp, nsize, nflags & SS_AUTODISARM);
