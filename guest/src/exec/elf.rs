@@ -25,6 +25,12 @@ use core::fmt;
 use super::stack::{AT_ENTRY, AT_PHDR, AT_PHENT, AT_PHNUM};
 use crate::errno::{Errno, ENOEXEC};
 use crate::mm::frame::PAGE_SIZE;
+use uapi::elf::ELFMAG;
+pub use uapi::elf::{
+    EM_X86_64, ET_CORE, ET_DYN, ET_EXEC, ET_NONE, ET_REL, PF_R, PF_W, PF_X, PT_DYNAMIC,
+    PT_GNU_STACK, PT_INTERP, PT_LOAD, PT_PHDR, PT_TLS,
+};
+use uapi::mman::{PROT_EXEC, PROT_READ, PROT_WRITE};
 
 /// End of the user address space (Linux x86-64 `TASK_SIZE_MAX` with 4-level
 /// paging: the top page below the canonical hole is left unmapped).
@@ -34,35 +40,12 @@ pub const USER_TOP: u64 = 0x0000_7fff_ffff_f000;
 /// that a null pointer dereference always faults.
 pub const USER_MIN: u64 = 0x1_0000;
 
-pub const ET_NONE: u16 = 0;
-pub const ET_REL: u16 = 1;
-pub const ET_EXEC: u16 = 2;
-pub const ET_DYN: u16 = 3;
-pub const ET_CORE: u16 = 4;
-pub const EM_X86_64: u16 = 62;
-
-pub const PT_LOAD: u32 = 1;
-pub const PT_DYNAMIC: u32 = 2;
-pub const PT_INTERP: u32 = 3;
-pub const PT_PHDR: u32 = 6;
-pub const PT_TLS: u32 = 7;
-pub const PT_GNU_STACK: u32 = 0x6474_e551;
-
-pub const PF_X: u32 = 1;
-pub const PF_W: u32 = 2;
-pub const PF_R: u32 = 4;
-
-/// `PROT_*` values (the same as `mm::vma::Prot`'s bits).
-const PROT_READ: u32 = 1;
-const PROT_WRITE: u32 = 2;
-const PROT_EXEC: u32 = 4;
-
 const EHDR_SIZE: usize = 64;
 /// `sizeof(Elf64_Phdr)`, the only `e_phentsize` accepted.
 pub const PHDR_SIZE: u16 = 56;
 /// Linux's bound on the program header table (`load_elf_phdrs`).
 const MAX_PHDR_TABLE: usize = 65536;
-const MAGIC: &[u8; 4] = b"\x7fELF";
+
 const PAGE_MASK: u64 = PAGE_SIZE - 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -351,8 +334,8 @@ fn check_load(
 /// Check that `image` is a static x86-64 executable this kernel can load, and
 /// describe it.
 pub fn parse(image: &[u8]) -> Result<ElfImage, ElfError> {
-    let n = image.len().min(MAGIC.len());
-    if image[..n] != MAGIC[..n] {
+    let n = image.len().min(ELFMAG.len());
+    if image[..n] != ELFMAG[..n] {
         return Err(ElfError::NotElf);
     }
     match image.get(4) {
@@ -469,7 +452,7 @@ mod tests {
     fn build(etype: u16, entry: u64, phs: &[Ph], len: usize) -> Vec<u8> {
         let mut b = alloc::vec![0xccu8; len];
         b[..EHDR_SIZE].fill(0);
-        b[..4].copy_from_slice(MAGIC);
+        b[..4].copy_from_slice(ELFMAG);
         b[4] = 2; // ELFCLASS64
         b[5] = 1; // ELFDATA2LSB
         b[6] = 1; // EV_CURRENT

@@ -14,6 +14,8 @@ use crate::mm::frame::PAGE_SIZE;
 use crate::mm::vma::{Prot, VmFlags};
 use crate::process::task::Creds;
 use crate::syscall::SysResult;
+use uapi::binfmts::MAX_ARG_STRINGS;
+use uapi::stat::{S_IXGRP, S_IXOTH, S_IXUSR};
 
 /// Where a static PIE is loaded (Linux: ELF_ET_DYN_BASE, 2/3 of the address space).
 const PIE_BASE: u64 = 0x0000_5555_5555_4000;
@@ -21,7 +23,6 @@ const PIE_BASE: u64 = 0x0000_5555_5555_4000;
 const ARG_MAX: usize = (STACK_MAX / 4) as usize;
 /// Stack beyond the arguments that a new program starts with (Linux `stack_expand`).
 const STACK_EXPAND: u64 = 128 << 10;
-const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
 
 /// A program ready to run: its address space and first user registers.
 pub struct Program {
@@ -59,7 +60,7 @@ pub fn load_program(
         if !st.is_reg() {
             return Err(err(EACCES, "not a regular file"));
         }
-        if st.mode & 0o111 == 0 {
+        if st.mode & (S_IXUSR | S_IXGRP | S_IXOTH) == 0 {
             return Err(err(EACCES, "not executable (no x permission)"));
         }
         fs.file_data(ino).map(|d| d.to_vec()).map_err(|e| err(e, "read failed"))
@@ -154,8 +155,8 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> SysResu
         let old = old.actions.lock();
         let mut new = handlers.actions.lock();
         for (i, a) in old.iter().enumerate() {
-            if a.handler == crate::process::task::SIG_IGN {
-                new[i].handler = crate::process::task::SIG_IGN;
+            if a.sa_handler == crate::process::task::SIG_IGN {
+                new[i].sa_handler = crate::process::task::SIG_IGN;
             }
         }
     }

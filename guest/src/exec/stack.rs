@@ -23,40 +23,17 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::errno::{Errno, E2BIG, EINVAL};
-
-pub const AT_NULL: u64 = 0;
-pub const AT_IGNORE: u64 = 1;
-pub const AT_EXECFD: u64 = 2;
-pub const AT_PHDR: u64 = 3;
-pub const AT_PHENT: u64 = 4;
-pub const AT_PHNUM: u64 = 5;
-pub const AT_PAGESZ: u64 = 6;
-pub const AT_BASE: u64 = 7;
-pub const AT_FLAGS: u64 = 8;
-pub const AT_ENTRY: u64 = 9;
-pub const AT_NOTELF: u64 = 10;
-pub const AT_UID: u64 = 11;
-pub const AT_EUID: u64 = 12;
-pub const AT_GID: u64 = 13;
-pub const AT_EGID: u64 = 14;
-pub const AT_PLATFORM: u64 = 15;
-pub const AT_HWCAP: u64 = 16;
-pub const AT_CLKTCK: u64 = 17;
-pub const AT_SECURE: u64 = 23;
-pub const AT_BASE_PLATFORM: u64 = 24;
-pub const AT_RANDOM: u64 = 25;
-pub const AT_HWCAP2: u64 = 26;
-pub const AT_EXECFN: u64 = 31;
-pub const AT_SYSINFO: u64 = 32;
-pub const AT_SYSINFO_EHDR: u64 = 33;
-pub const AT_MINSIGSTKSZ: u64 = 51;
+pub use uapi::auxvec::{
+    AT_BASE, AT_BASE_PLATFORM, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_EXECFD, AT_EXECFN,
+    AT_FLAGS, AT_GID, AT_HWCAP, AT_HWCAP2, AT_IGNORE, AT_MINSIGSTKSZ, AT_NOTELF, AT_NULL,
+    AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PLATFORM, AT_RANDOM, AT_SECURE, AT_SYSINFO,
+    AT_SYSINFO_EHDR, AT_UID,
+};
+pub use uapi::binfmts::MAX_ARG_STRLEN;
 
 /// The entries `build_stack` adds itself (their values are addresses inside the
 /// image); the caller's `auxv` must not contain them.
 pub const RESERVED_AUXV: [u64; 4] = [AT_NULL, AT_RANDOM, AT_PLATFORM, AT_EXECFN];
-
-/// Linux's limit on one argument or environment string, NUL included.
-pub const MAX_ARG_STRLEN: usize = 32 * 4096;
 
 /// `AT_PLATFORM`'s string (`uname -m`).
 pub const PLATFORM: &[u8] = b"x86_64\0";

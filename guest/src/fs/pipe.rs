@@ -3,11 +3,10 @@
 use alloc::collections::VecDeque;
 
 use crate::errno::{Errno, EAGAIN, EPIPE};
+pub use uapi::limits::PIPE_BUF;
 
 /// Linux's default pipe capacity (16 pages).
 pub const PIPE_CAPACITY: usize = 65536;
-/// Writes up to this size are atomic (POSIX PIPE_BUF).
-pub const PIPE_BUF: usize = 4096;
 
 #[derive(Debug, Default)]
 pub struct PipeState {

@@ -74,45 +74,25 @@ use crate::errno::{
     Errno, EBUSY, EEXIST, EFBIG, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOMEM, ENOSPC, ENOTDIR,
     ENOTEMPTY, ENXIO, EPERM,
 };
+pub use uapi::dirent::{DT_CHR, DT_DIR, DT_REG};
+pub use uapi::fs::{RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT};
+pub use uapi::limits::{NAME_MAX, PATH_MAX};
+pub use uapi::stat::{
+    S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, S_ISUID,
+    S_ISVTX, S_IXGRP,
+};
 
 /// An inode number.
 pub type Ino = u64;
 
 /// The root directory's inode number.
 pub const ROOT_INO: Ino = 1;
-/// The longest name of one path component, in bytes.
-pub const NAME_MAX: usize = 255;
-/// Linux's `PATH_MAX`, which counts the terminating NUL: a path has at most 4095 bytes.
-pub const PATH_MAX: usize = 4096;
 /// The largest file size Linux allows (`MAX_LFS_FILESIZE`), the default limit.
 pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 /// `st_blksize` of every inode.
 pub const BLKSIZE: u32 = 4096;
 /// What tmpfs counts as the size of one directory entry in a directory's `st_size`.
 pub const BOGO_DIRENT_SIZE: u64 = 20;
-
-pub const S_IFMT: u32 = 0o170000;
-pub const S_IFSOCK: u32 = 0o140000;
-pub const S_IFLNK: u32 = 0o120000;
-pub const S_IFREG: u32 = 0o100000;
-pub const S_IFBLK: u32 = 0o060000;
-pub const S_IFDIR: u32 = 0o040000;
-pub const S_IFCHR: u32 = 0o020000;
-pub const S_IFIFO: u32 = 0o010000;
-pub const S_ISUID: u32 = 0o4000;
-pub const S_ISGID: u32 = 0o2000;
-pub const S_ISVTX: u32 = 0o1000;
-const S_IXGRP: u32 = 0o0010;
-
-/// `d_type` values of `linux_dirent64`.
-pub const DT_CHR: u8 = 2;
-pub const DT_DIR: u8 = 4;
-pub const DT_REG: u8 = 8;
-
-/// `renameat2` flags. Only `RENAME_NOREPLACE` is supported; the others give `EINVAL`.
-pub const RENAME_NOREPLACE: u32 = 1;
-pub const RENAME_EXCHANGE: u32 = 2;
-pub const RENAME_WHITEOUT: u32 = 4;
 
 /// A device number as `stat` reports it in `st_rdev` (glibc's `makedev`, which is
 /// the kernel's `new_encode_dev` for majors below 4096 and minors below 2^20).

@@ -17,23 +17,14 @@ use crate::process::Task;
 use crate::sched::current;
 use crate::syscall::{nr, Args, SysResult};
 use crate::uaccess;
+pub use uapi::fcntl::{
+    AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, FD_CLOEXEC, F_DUPFD,
+    F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, F_SETFL,
+};
+use uapi::fs::{SEEK_CUR, SEEK_END, SEEK_SET};
+use uapi::termios::TIOCGWINSZ;
+use uapi::uio::UIO_MAXIOV;
 
-pub const AT_FDCWD: i32 = -100;
-const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
-const AT_REMOVEDIR: u32 = 0x200;
-const AT_EACCESS: u32 = 0x200;
-const AT_EMPTY_PATH: u32 = 0x1000;
-const F_DUPFD: u32 = 0;
-const F_GETFD: u32 = 1;
-const F_SETFD: u32 = 2;
-const F_GETFL: u32 = 3;
-const F_SETFL: u32 = 4;
-const F_DUPFD_CLOEXEC: u32 = 1030;
-const FD_CLOEXEC: u64 = 1;
-const TIOCGWINSZ: u64 = 0x5413;
-const SEEK_SET: u32 = 0;
-const SEEK_CUR: u32 = 1;
-const SEEK_END: u32 = 2;
 /// Linux's MAX_RW_COUNT: one read or write moves at most this much.
 const MAX_RW_COUNT: usize = 0x7fff_f000;
 /// Bytes moved through the kernel per step of a large read or write.
@@ -89,7 +80,7 @@ fn files() -> Arc<FdTable> {
 }
 
 fn nofile_limit(t: &Task) -> u64 {
-    t.rlimits.lock().get(RLIMIT_NOFILE).map_or(1024, |r| r.cur)
+    t.rlimits.lock().get(RLIMIT_NOFILE).map_or(1024, |r| r.rlim_cur)
 }
 
 fn path_str(bytes: &[u8]) -> Result<&str, Errno> {
@@ -227,8 +218,8 @@ fn fcntl(fd: i32, cmd: u32, arg: u64) -> SysResult {
                 .alloc(min as usize, file, cmd == F_DUPFD_CLOEXEC, nofile_limit(&t))
                 .map(|fd| fd as u64)
         }
-        F_GETFD => Ok(if files.cloexec(fd)? { FD_CLOEXEC } else { 0 }),
-        F_SETFD => files.set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|_| 0),
+        F_GETFD => Ok(if files.cloexec(fd)? { u64::from(FD_CLOEXEC) } else { 0 }),
+        F_SETFD => files.set_cloexec(fd, arg & u64::from(FD_CLOEXEC) != 0).map(|_| 0),
         F_GETFL => Ok(file.flags() as u64),
         F_SETFL => {
             let old = file.flags();
@@ -242,7 +233,7 @@ fn fcntl(fd: i32, cmd: u32, arg: u64) -> SysResult {
 fn ioctl(fd: i32, req: u64, arg: u64) -> SysResult {
     let file = files().get(fd)?;
     match (&file.kind, req) {
-        (FileKind::Console { .. }, TIOCGWINSZ) => {
+        (FileKind::Console { .. }, req) if req == u64::from(TIOCGWINSZ) => {
             // struct winsize { rows, cols, xpixel, ypixel }: u16 each.
             let ws: [u8; 8] = [24, 0, 80, 0, 0, 0, 0, 0];
             uaccess::write_bytes(arg, &ws).map(|_| 0)
@@ -302,8 +293,7 @@ fn pwrite(fd: i32, buf: u64, len: usize, offset: i64) -> SysResult {
 
 /// The (base, len) pairs of a user iovec array (Linux `import_iovec`).
 fn iovecs(iov: u64, count: i32) -> Result<Vec<(u64, usize)>, Errno> {
-    const UIO_MAXIOV: i32 = 1024;
-    if !(0..=UIO_MAXIOV).contains(&count) {
+    if !(0..=UIO_MAXIOV as i32).contains(&count) {
         return Err(EINVAL);
     }
     let raw = uaccess::read_bytes(iov, 16 * count as usize)?;

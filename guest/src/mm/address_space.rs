@@ -15,6 +15,11 @@ use crate::mm::pagetable::{
 };
 use crate::mm::vma::{Prot, VmFlags, Vma, VmaSet};
 use crate::mm::{alloc_zeroed_frame, frame_refcount, get_frame, put_frame};
+pub use uapi::mman::{
+    MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN,
+    MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED,
+    MAP_SHARED_VALIDATE, MAP_STACK, MAP_TYPE,
+};
 
 /// Lowest address `mmap` hands out (Linux: `vm.mmap_min_addr` = 65536).
 pub const MMAP_MIN_ADDR: u64 = 0x1_0000;
@@ -24,22 +29,6 @@ pub const STACK_MAX: u64 = 8 << 20;
 /// `mmap` places areas top-down below this (Linux: mmap_base under the stack gap).
 pub const MMAP_BASE: u64 = STACK_TOP - STACK_MAX - (128 << 20);
 
-pub const MAP_SHARED: u32 = 0x01;
-pub const MAP_PRIVATE: u32 = 0x02;
-pub const MAP_SHARED_VALIDATE: u32 = 0x03;
-pub const MAP_TYPE: u32 = 0x0f;
-pub const MAP_FIXED: u32 = 0x10;
-pub const MAP_ANONYMOUS: u32 = 0x20;
-pub const MAP_GROWSDOWN: u32 = 0x100;
-pub const MAP_DENYWRITE: u32 = 0x800;
-pub const MAP_EXECUTABLE: u32 = 0x1000;
-pub const MAP_LOCKED: u32 = 0x2000;
-pub const MAP_NORESERVE: u32 = 0x4000;
-pub const MAP_POPULATE: u32 = 0x8000;
-pub const MAP_NONBLOCK: u32 = 0x1_0000;
-pub const MAP_STACK: u32 = 0x2_0000;
-pub const MAP_HUGETLB: u32 = 0x4_0000;
-pub const MAP_FIXED_NOREPLACE: u32 = 0x10_0000;
 const MAP_KNOWN: u32 = MAP_TYPE
     | MAP_FIXED
     | MAP_ANONYMOUS
@@ -495,8 +484,7 @@ impl Mm {
 
     /// `mprotect` (Linux `do_mprotect_pkey`).
     pub fn mprotect(&self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
-        const PROT_GROWSDOWN: u32 = 0x0100_0000;
-        const PROT_GROWSUP: u32 = 0x0200_0000;
+        use uapi::mman::{PROT_GROWSDOWN, PROT_GROWSUP};
         if !addr.is_multiple_of(PAGE_SIZE)
             || prot & (PROT_GROWSDOWN | PROT_GROWSUP) == PROT_GROWSDOWN | PROT_GROWSUP
         {

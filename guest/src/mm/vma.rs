@@ -109,9 +109,9 @@ flag_newtype! {
     /// Access permissions of an area: Linux's `PROT_*` values (`PROT_NONE` is
     /// `Prot::empty()`).
     Prot {
-        READ = 1,
-        WRITE = 2,
-        EXEC = 4,
+        READ = uapi::mman::PROT_READ,
+        WRITE = uapi::mman::PROT_WRITE,
+        EXEC = uapi::mman::PROT_EXEC,
     }
 }
 

@@ -108,7 +108,7 @@ fn zap_pid_ns_processes(me: &Arc<Task>, ns: &Arc<PidNamespace>) {
         ns.disable_adding();
     }
     // Children that exit from now on are reaped at once.
-    me.sighand().actions.lock()[SIGCHLD as usize].handler = SIG_IGN;
+    me.sighand().actions.lock()[SIGCHLD as usize].sa_handler = SIG_IGN;
     {
         let _tasklist = table::TASKLIST.lock();
         let info = SigInfo { code: SI_KERNEL, ..Default::default() };
@@ -212,9 +212,9 @@ fn notify_parent(task: &Arc<Task>) {
     };
     let sa = parent.sighand().action(SIGCHLD);
     let mut autoreap = false;
-    if exit_signal == SIGCHLD && (sa.handler == SIG_IGN || sa.flags & SA_NOCLDWAIT != 0) {
+    if exit_signal == SIGCHLD && (sa.sa_handler == SIG_IGN || sa.sa_flags & SA_NOCLDWAIT != 0) {
         autoreap = true;
-        if sa.handler == SIG_IGN {
+        if sa.sa_handler == SIG_IGN {
             exit_signal = 0;
         }
     }

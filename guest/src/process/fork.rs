@@ -261,7 +261,7 @@ fn copy_process(
     // RLIMIT_NPROC, per real user, counting the child first (so that forks
     // on two CPUs cannot both pass); root is exempt (CAP_SYS_RESOURCE/CAP_SYS_ADMIN).
     let creds = parent.creds();
-    let nproc = parent.rlimits.lock().get(RLIMIT_NPROC).map_or(u64::MAX, |r| r.cur);
+    let nproc = parent.rlimits.lock().get(RLIMIT_NPROC).map_or(u64::MAX, |r| r.rlim_cur);
     let charge = UserCharge::new(creds.uid);
     if creds.uid != 0 && creds.euid != 0 && charge.count as u64 > nproc {
         return Err(EAGAIN);
@@ -295,7 +295,7 @@ fn copy_process(
         if flags.contains(CloneFlags::CLONE_CLEAR_SIGHAND) {
             // Handlers reset to SIG_DFL; ignored signals stay ignored.
             for a in h.actions.lock().iter_mut() {
-                if a.handler != SIG_IGN {
+                if a.sa_handler != SIG_IGN {
                     *a = Default::default();
                 }
             }

@@ -1,41 +1,31 @@
-//! Resource limits (Linux: `struct rlimit`, `task->signal->rlim`).
+//! Resource limits (Linux: `struct rlimit`, `task->signal->rlim`); the
+//! resource numbers and `struct rlimit` are [`uapi::resource`]'s.
 
-pub const RLIM_INFINITY: u64 = u64::MAX;
-pub const RLIM_NLIMITS: usize = 16;
-
-pub const RLIMIT_CPU: usize = 0;
-pub const RLIMIT_FSIZE: usize = 1;
-pub const RLIMIT_DATA: usize = 2;
-pub const RLIMIT_STACK: usize = 3;
-pub const RLIMIT_CORE: usize = 4;
-pub const RLIMIT_NPROC: usize = 6;
-pub const RLIMIT_NOFILE: usize = 7;
-pub const RLIMIT_AS: usize = 9;
+pub use uapi::resource::{
+    rlimit, RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_DATA, RLIMIT_FSIZE, RLIMIT_LOCKS,
+    RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE, RLIMIT_NICE, RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_RTPRIO,
+    RLIMIT_SIGPENDING, RLIMIT_STACK, RLIM_INFINITY, RLIM_NLIMITS,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rlimit {
-    pub cur: u64,
-    pub max: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rlimits(pub [Rlimit; RLIM_NLIMITS]);
+pub struct Rlimits(pub [rlimit; RLIM_NLIMITS as usize]);
 
 impl Default for Rlimits {
     /// Linux's defaults for init (`INIT_RLIMITS`), with NOFILE 1024/4096.
     fn default() -> Self {
-        let inf = Rlimit { cur: RLIM_INFINITY, max: RLIM_INFINITY };
-        let mut r = [inf; RLIM_NLIMITS];
-        r[RLIMIT_STACK] = Rlimit { cur: 8 << 20, max: RLIM_INFINITY };
-        r[RLIMIT_CORE] = Rlimit { cur: 0, max: RLIM_INFINITY };
-        r[RLIMIT_NPROC] = Rlimit { cur: 4096, max: 4096 };
-        r[RLIMIT_NOFILE] = Rlimit { cur: 1024, max: 4096 };
-        r[8] = Rlimit { cur: 8 << 20, max: 8 << 20 }; // MEMLOCK
-        r[10] = inf; // LOCKS
-        r[11] = Rlimit { cur: 4096, max: 4096 }; // SIGPENDING
-        r[12] = Rlimit { cur: 819_200, max: 819_200 }; // MSGQUEUE
-        r[13] = Rlimit { cur: 0, max: 0 }; // NICE
-        r[14] = Rlimit { cur: 0, max: 0 }; // RTPRIO
+        let limit = |cur, max| rlimit { rlim_cur: cur, rlim_max: max };
+        let inf = limit(RLIM_INFINITY, RLIM_INFINITY);
+        let mut r = [inf; RLIM_NLIMITS as usize];
+        r[RLIMIT_STACK as usize] = limit(8 << 20, RLIM_INFINITY);
+        r[RLIMIT_CORE as usize] = limit(0, RLIM_INFINITY);
+        r[RLIMIT_NPROC as usize] = limit(4096, 4096);
+        r[RLIMIT_NOFILE as usize] = limit(1024, 4096);
+        r[RLIMIT_MEMLOCK as usize] = limit(8 << 20, 8 << 20);
+        r[RLIMIT_LOCKS as usize] = inf;
+        r[RLIMIT_SIGPENDING as usize] = limit(4096, 4096);
+        r[RLIMIT_MSGQUEUE as usize] = limit(819_200, 819_200);
+        r[RLIMIT_NICE as usize] = limit(0, 0);
+        r[RLIMIT_RTPRIO as usize] = limit(0, 0);
         Rlimits(r)
     }
 }
@@ -45,28 +35,28 @@ impl Rlimits {
     /// privilege (`privileged`: CAP_SYS_RESOURCE, here root).
     pub fn set(
         &mut self,
-        resource: usize,
-        new: Rlimit,
+        resource: u32,
+        new: rlimit,
         privileged: bool,
-    ) -> Result<Rlimit, crate::errno::Errno> {
+    ) -> Result<rlimit, crate::errno::Errno> {
         use crate::errno::{EINVAL, EPERM};
-        let old = *self.0.get(resource).ok_or(EINVAL)?;
-        if new.cur > new.max {
+        let old = *self.0.get(resource as usize).ok_or(EINVAL)?;
+        if new.rlim_cur > new.rlim_max {
             return Err(EINVAL);
         }
-        if new.max > old.max && !privileged {
+        if new.rlim_max > old.rlim_max && !privileged {
             return Err(EPERM);
         }
         // Linux caps NOFILE at sysctl_nr_open (1048576).
-        if resource == RLIMIT_NOFILE && new.max > 1 << 20 {
+        if resource == RLIMIT_NOFILE && new.rlim_max > 1 << 20 {
             return Err(EPERM);
         }
-        self.0[resource] = new;
+        self.0[resource as usize] = new;
         Ok(old)
     }
 
-    pub fn get(&self, resource: usize) -> Option<Rlimit> {
-        self.0.get(resource).copied()
+    pub fn get(&self, resource: u32) -> Option<rlimit> {
+        self.0.get(resource as usize).copied()
     }
 }
 
@@ -78,16 +68,19 @@ mod tests {
     fn set_follows_linux_rules() {
         let mut r = Rlimits::default();
         let nofile = r.get(RLIMIT_NOFILE).unwrap();
-        assert_eq!(r.set(RLIMIT_NOFILE, Rlimit { cur: 10, max: nofile.max }, false), Ok(nofile));
         assert_eq!(
-            r.set(RLIMIT_NOFILE, Rlimit { cur: 20, max: 10 }, false),
+            r.set(RLIMIT_NOFILE, rlimit { rlim_cur: 10, rlim_max: nofile.rlim_max }, false),
+            Ok(nofile)
+        );
+        assert_eq!(
+            r.set(RLIMIT_NOFILE, rlimit { rlim_cur: 20, rlim_max: 10 }, false),
             Err(crate::errno::EINVAL)
         );
         assert_eq!(
-            r.set(RLIMIT_NOFILE, Rlimit { cur: 10, max: 5000 }, false),
+            r.set(RLIMIT_NOFILE, rlimit { rlim_cur: 10, rlim_max: 5000 }, false),
             Err(crate::errno::EPERM)
         );
-        assert!(r.set(RLIMIT_NOFILE, Rlimit { cur: 10, max: 5000 }, true).is_ok());
-        assert_eq!(r.set(99, Rlimit { cur: 0, max: 0 }, true), Err(crate::errno::EINVAL));
+        assert!(r.set(RLIMIT_NOFILE, rlimit { rlim_cur: 10, rlim_max: 5000 }, true).is_ok());
+        assert_eq!(r.set(99, rlimit { rlim_cur: 0, rlim_max: 0 }, true), Err(crate::errno::EINVAL));
     }
 }

@@ -11,6 +11,10 @@ use crate::process::nsproxy::NsProxy;
 use crate::process::pid_namespace::{Pid, PidNamespace};
 use crate::process::rlimit::Rlimits;
 pub use crate::process::ExitReason;
+/// A signal's disposition (Linux keeps a `struct sigaction` in `struct
+/// k_sigaction`): SIG_DFL (0), SIG_IGN (1) or a handler address, and its flags.
+pub use uapi::signal::sigaction;
+pub use uapi::signal::{SA_NOCLDWAIT, SIG_DFL, SIG_IGN};
 
 /// User and group identity (Linux: `struct cred`, the parts used here).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,35 +32,21 @@ pub const TASK_RUNNING: u8 = 0;
 pub const TASK_INTERRUPTIBLE: u8 = 1;
 pub const EXIT_ZOMBIE: u8 = 2;
 
-/// A signal's disposition (Linux `struct k_sigaction`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SigAction {
-    /// SIG_DFL (0), SIG_IGN (1) or a handler address.
-    pub handler: u64,
-    pub flags: u64,
-    pub restorer: u64,
-    pub mask: u64,
-}
-
-pub const SIG_DFL: u64 = 0;
-pub const SIG_IGN: u64 = 1;
-pub const SA_NOCLDWAIT: u64 = 2;
-
 /// Signal handlers, shared by CLONE_SIGHAND (Linux `struct sighand_struct`).
 pub struct SigHand {
-    pub actions: spin::Mutex<[SigAction; 65]>,
+    pub actions: spin::Mutex<[sigaction; 65]>,
 }
 
 impl SigHand {
     pub fn new() -> Self {
-        Self { actions: spin::Mutex::new([SigAction::default(); 65]) }
+        Self { actions: spin::Mutex::new([sigaction::default(); 65]) }
     }
 
     pub fn duplicate(&self) -> Self {
         Self { actions: spin::Mutex::new(*self.actions.lock()) }
     }
 
-    pub fn action(&self, sig: u32) -> SigAction {
+    pub fn action(&self, sig: u32) -> sigaction {
         self.actions.lock()[sig as usize]
     }
 }

@@ -5,10 +5,9 @@
 //! Hardware-free, so it is unit-tested on the host.
 
 use crate::errno::{Errno, EINVAL, EPERM};
+pub use uapi::utsname::__NEW_UTS_LEN;
 
-/// Linux `__NEW_UTS_LEN`: a name is at most 64 bytes (plus a NUL in the struct).
-pub const NEW_UTS_LEN: usize = 64;
-const FIELD: usize = NEW_UTS_LEN + 1;
+const FIELD: usize = __NEW_UTS_LEN + 1;
 
 /// `struct new_utsname`: six NUL-padded 65-byte fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,7 +22,7 @@ pub struct NewUtsname {
 
 fn field(s: &[u8]) -> [u8; FIELD] {
     let mut f = [0u8; FIELD];
-    let n = s.len().min(NEW_UTS_LEN);
+    let n = s.len().min(__NEW_UTS_LEN);
     f[..n].copy_from_slice(&s[..n]);
     f
 }
@@ -104,7 +103,7 @@ pub fn check_set(len: i32, capable: bool) -> Result<usize, Errno> {
     if !capable {
         return Err(EPERM);
     }
-    if len < 0 || len as usize > NEW_UTS_LEN {
+    if len < 0 || len as usize > __NEW_UTS_LEN {
         return Err(EINVAL);
     }
     Ok(len as usize)

@@ -9,15 +9,9 @@ use crate::process::table;
 use crate::process::task::Task;
 use crate::process::ExitReason;
 use crate::sched;
-
-pub const WNOHANG: u32 = 1;
-pub const WUNTRACED: u32 = 2;
-pub const WEXITED: u32 = 4;
-pub const WCONTINUED: u32 = 8;
-pub const WNOWAIT: u32 = 0x0100_0000;
-pub const WNOTHREAD: u32 = 0x2000_0000;
-pub const WALL: u32 = 0x4000_0000;
-pub const WCLONE: u32 = 0x8000_0000;
+pub use uapi::wait::{
+    __WALL, __WCLONE, __WNOTHREAD, WCONTINUED, WEXITED, WNOHANG, WNOWAIT, WUNTRACED,
+};
 
 /// Which children a wait is for, by initial-namespace numbers (the caller
 /// translates what the user gave; a number that names nothing matches nothing).
@@ -47,11 +41,11 @@ fn eligible(c: &Task, which: Which, options: u32) -> bool {
     if !matches {
         return false;
     }
-    if options & WALL != 0 {
+    if options & __WALL != 0 {
         return true;
     }
     let clone_child = c.exit_signal.load(Ordering::Relaxed) != SIGCHLD as u32;
-    clone_child == (options & WCLONE != 0)
+    clone_child == (options & __WCLONE != 0)
 }
 
 /// Wait for a child in `which` to exit. None with WNOHANG when none has yet.

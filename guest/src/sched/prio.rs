@@ -4,24 +4,15 @@
 //! logic that the host unit-tests.
 
 use crate::errno::{Errno, EACCES, EINVAL, EPERM};
-
-pub const SCHED_NORMAL: u32 = 0;
-pub const SCHED_FIFO: u32 = 1;
-pub const SCHED_RR: u32 = 2;
-pub const SCHED_BATCH: u32 = 3;
-pub const SCHED_IDLE: u32 = 5;
-pub const SCHED_DEADLINE: u32 = 6;
-/// Or'ed into the policy of sched_setscheduler / sched_getscheduler.
-pub const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
+pub use uapi::resource::{PRIO_PGRP, PRIO_PROCESS, PRIO_USER};
+pub use uapi::sched::{
+    SCHED_BATCH, SCHED_DEADLINE, SCHED_FIFO, SCHED_IDLE, SCHED_NORMAL, SCHED_RESET_ON_FORK,
+    SCHED_RR,
+};
 
 pub const MAX_RT_PRIO: u32 = 100;
 pub const MIN_NICE: i32 = -20;
 pub const MAX_NICE: i32 = 19;
-
-/// `which` of getpriority/setpriority.
-pub const PRIO_PROCESS: i32 = 0;
-pub const PRIO_PGRP: i32 = 1;
-pub const PRIO_USER: i32 = 2;
 
 /// Bytes of a CPU mask as the kernel copies it (Linux `cpumask_size()`:
 /// `BITS_TO_LONGS(NR_CPUS) * sizeof(long)`; NR_CPUS is `protocol::MAX_CPUS`).

@@ -9,14 +9,10 @@ use super::{Args, SysResult};
 use crate::errno::{EAGAIN, EINVAL, ENOSYS, ETIMEDOUT};
 use crate::time::{monotonic_ns, realtime_ns, timespec_to_ns};
 use crate::uaccess;
-
-const FUTEX_WAIT: u32 = 0;
-const FUTEX_WAKE: u32 = 1;
-const FUTEX_WAIT_BITSET: u32 = 9;
-const FUTEX_WAKE_BITSET: u32 = 10;
-const FUTEX_PRIVATE_FLAG: u32 = 128;
-const FUTEX_CLOCK_REALTIME: u32 = 256;
-const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
+use uapi::futex::{
+    FUTEX_BITSET_MATCH_ANY, FUTEX_CLOCK_REALTIME, FUTEX_PRIVATE_FLAG, FUTEX_WAIT,
+    FUTEX_WAIT_BITSET, FUTEX_WAKE, FUTEX_WAKE_BITSET,
+};
 
 struct Waiter {
     key: (usize, u64),

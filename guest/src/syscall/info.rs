@@ -2,10 +2,11 @@
 
 use super::{Args, SysResult};
 use crate::errno::{EINVAL, EPERM};
-use crate::process::rlimit::{Rlimit, RLIMIT_NOFILE};
+use crate::process::rlimit::{rlimit, RLIMIT_NOFILE};
 use crate::process::utsname::{check_set, UtsField};
 use crate::sched::current;
 use crate::uaccess;
+use uapi::random::{GRND_INSECURE, GRND_NONBLOCK, GRND_RANDOM};
 
 /// `struct new_utsname` of the caller's UTS namespace: six 65-byte fields.
 pub fn uname(a: &Args) -> SysResult {
@@ -33,10 +34,6 @@ fn set_utsname(a: &Args, which: UtsField) -> SysResult {
     Ok(0)
 }
 
-const GRND_NONBLOCK: u32 = 1;
-const GRND_RANDOM: u32 = 2;
-const GRND_INSECURE: u32 = 4;
-
 pub fn getrandom(a: &Args) -> SysResult {
     let (buf, len, flags) = (a.u(0), a.u(1) as usize, a.u32(2));
     if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
@@ -58,8 +55,8 @@ pub fn getrandom(a: &Args) -> SysResult {
     Ok(len as u64)
 }
 
-fn rlimit_words(r: Rlimit) -> [u64; 2] {
-    [r.cur, r.max]
+fn rlimit_words(r: rlimit) -> [u64; 2] {
+    [r.rlim_cur, r.rlim_max]
 }
 
 /// `prlimit64(pid, resource, new, old)`: this process only (pid 0 or own).
@@ -69,13 +66,13 @@ pub fn prlimit64(a: &Args) -> SysResult {
     if pid != 0 && pid as u32 != t.tgid_vnr() {
         return Err(crate::errno::ESRCH);
     }
-    let resource = a.u32(1) as usize;
+    let resource = a.u32(1);
     let new = if a.u(2) != 0 { Some(uaccess::read_u64s::<2>(a.u(2))?) } else { None };
     let privileged = t.creds().euid == 0;
     let mut limits = t.rlimits.lock();
     let old = limits.get(resource).ok_or(EINVAL)?;
     if let Some([cur, max]) = new {
-        limits.set(resource, Rlimit { cur, max }, privileged)?;
+        limits.set(resource, rlimit { rlim_cur: cur, rlim_max: max }, privileged)?;
     }
     drop(limits);
     if a.u(3) != 0 {
@@ -86,7 +83,7 @@ pub fn prlimit64(a: &Args) -> SysResult {
 
 pub fn getrlimit(a: &Args) -> SysResult {
     let t = current().unwrap();
-    let r = t.rlimits.lock().get(a.u32(0) as usize).ok_or(EINVAL)?;
+    let r = t.rlimits.lock().get(a.u32(0)).ok_or(EINVAL)?;
     uaccess::write_u64s(a.u(1), &rlimit_words(r)).map(|_| 0)
 }
 
@@ -94,7 +91,7 @@ pub fn setrlimit(a: &Args) -> SysResult {
     let t = current().unwrap();
     let [cur, max] = uaccess::read_u64s::<2>(a.u(1))?;
     let privileged = t.creds().euid == 0;
-    t.rlimits.lock().set(a.u32(0) as usize, Rlimit { cur, max }, privileged)?;
+    t.rlimits.lock().set(a.u32(0), rlimit { rlim_cur: cur, rlim_max: max }, privileged)?;
     let _ = (EPERM, RLIMIT_NOFILE);
     Ok(0)
 }

@@ -7,11 +7,20 @@ use crate::errno::{Errno, EFAULT, EINVAL, EPERM, ESRCH};
 use crate::process::clone_flags::{self, CloneFlags, CSIGNAL};
 use crate::process::fork::{kernel_clone, KernelCloneArgs};
 use crate::process::signal::{_NSIG, SIGCHLD, SIGKILL, SIGSTOP};
-use crate::process::task::{SigAction, SIG_DFL, SIG_IGN};
+use crate::process::task::{sigaction, SIG_DFL, SIG_IGN};
 use crate::process::wait::{self, Which};
 use crate::process::{table, ExitReason, Task};
 use crate::sched::current;
 use crate::uaccess;
+use uapi::prctl::{
+    ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, PR_GET_CHILD_SUBREAPER, PR_GET_NAME,
+    PR_SET_CHILD_SUBREAPER, PR_SET_NAME,
+};
+use uapi::signal::{
+    SA_NOCLDSTOP, SA_NOCLDWAIT, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER,
+    SA_SIGINFO,
+};
+use uapi::wait::{P_ALL, P_PGID, P_PID};
 
 fn task() -> alloc::sync::Arc<Task> {
     current().expect("a system call without a task")
@@ -118,19 +127,16 @@ pub fn set_tid_address(a: &Args) -> SysResult {
     Ok(t.pid_vnr() as u64)
 }
 
-const ARCH_SET_GS: u64 = 0x1001;
-const ARCH_SET_FS: u64 = 0x1002;
-const ARCH_GET_FS: u64 = 0x1003;
-const ARCH_GET_GS: u64 = 0x1004;
-
 fn canonical_user(addr: u64) -> bool {
     addr < crate::arch::uaccess::USER_TOP
 }
 
 pub fn arch_prctl(a: &Args) -> SysResult {
     let t = task();
+    // The option is matched as the 64-bit register (a value above 32 bits is
+    // EINVAL).
     match a.u(0) {
-        ARCH_SET_FS => {
+        o if o == u64::from(ARCH_SET_FS) => {
             if !canonical_user(a.u(1)) {
                 return Err(EPERM);
             }
@@ -138,7 +144,7 @@ pub fn arch_prctl(a: &Args) -> SysResult {
             crate::arch::cpu::set_fs_base(a.u(1));
             Ok(0)
         }
-        ARCH_SET_GS => {
+        o if o == u64::from(ARCH_SET_GS) => {
             if !canonical_user(a.u(1)) {
                 return Err(EPERM);
             }
@@ -146,8 +152,12 @@ pub fn arch_prctl(a: &Args) -> SysResult {
             crate::arch::cpu::set_user_gs_base(a.u(1));
             Ok(0)
         }
-        ARCH_GET_FS => uaccess::write_u64s(a.u(1), &[crate::arch::cpu::fs_base()]).map(|_| 0),
-        ARCH_GET_GS => uaccess::write_u64s(a.u(1), &[t.gs_base.load(Ordering::Relaxed)]).map(|_| 0),
+        o if o == u64::from(ARCH_GET_FS) => {
+            uaccess::write_u64s(a.u(1), &[crate::arch::cpu::fs_base()]).map(|_| 0)
+        }
+        o if o == u64::from(ARCH_GET_GS) => {
+            uaccess::write_u64s(a.u(1), &[t.gs_base.load(Ordering::Relaxed)]).map(|_| 0)
+        }
         _ => Err(EINVAL),
     }
 }
@@ -344,9 +354,9 @@ pub fn wait4(a: &Args) -> SysResult {
         & !(wait::WNOHANG
             | wait::WUNTRACED
             | wait::WCONTINUED
-            | wait::WNOTHREAD
-            | wait::WCLONE
-            | wait::WALL)
+            | wait::__WNOTHREAD
+            | wait::__WCLONE
+            | wait::__WALL)
         != 0
     {
         return Err(EINVAL);
@@ -363,10 +373,6 @@ pub fn wait4(a: &Args) -> SysResult {
     }
 }
 
-const P_ALL: u32 = 0;
-const P_PID: u32 = 1;
-const P_PGID: u32 = 2;
-
 pub fn waitid(a: &Args) -> SysResult {
     let (idtype, id, infop, options, rusage) = (a.u32(0), a.u32(1), a.u(2), a.u32(3), a.u(4));
     let valid = wait::WNOHANG
@@ -374,9 +380,9 @@ pub fn waitid(a: &Args) -> SysResult {
         | wait::WUNTRACED
         | wait::WCONTINUED
         | wait::WNOWAIT
-        | wait::WNOTHREAD
-        | wait::WCLONE
-        | wait::WALL;
+        | wait::__WNOTHREAD
+        | wait::__WCLONE
+        | wait::__WALL;
     if options & !valid != 0 || options & (wait::WEXITED | wait::WUNTRACED | wait::WCONTINUED) == 0
     {
         return Err(EINVAL);
@@ -475,28 +481,25 @@ pub fn setsid() -> SysResult {
     Ok(me.tgid_vnr() as u64)
 }
 
-const PR_SET_NAME: u64 = 15;
-const PR_GET_NAME: u64 = 16;
-const PR_SET_CHILD_SUBREAPER: u64 = 36;
-const PR_GET_CHILD_SUBREAPER: u64 = 37;
-
 pub fn prctl(a: &Args) -> SysResult {
     let t = task();
+    // The option is matched as the 64-bit register (a value above 32 bits is
+    // EINVAL).
     match a.u(0) {
-        PR_SET_CHILD_SUBREAPER => {
+        o if o == u64::from(PR_SET_CHILD_SUBREAPER) => {
             t.child_subreaper.store(a.u(1) != 0, Ordering::Relaxed);
             Ok(0)
         }
-        PR_GET_CHILD_SUBREAPER => {
+        o if o == u64::from(PR_GET_CHILD_SUBREAPER) => {
             uaccess::write_u32(a.u(1), t.child_subreaper.load(Ordering::Relaxed) as u32).map(|_| 0)
         }
-        PR_SET_NAME => {
+        o if o == u64::from(PR_SET_NAME) => {
             let name = uaccess::read_bytes(a.u(1), 16)?;
             let n = name.iter().position(|&b| b == 0).unwrap_or(15);
             t.set_comm(&name[..n]);
             Ok(0)
         }
-        PR_GET_NAME => {
+        o if o == u64::from(PR_GET_NAME) => {
             let mut c = *t.comm.lock();
             c[15] = 0;
             uaccess::write_bytes(a.u(1), &c).map(|_| 0)
@@ -534,20 +537,32 @@ pub fn rt_sigaction(a: &Args) -> SysResult {
         if sig == SIGKILL || sig == SIGSTOP {
             return Err(EINVAL);
         }
-        const KNOWN: u64 =
-            0x1 | 0x2 | 0x4 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x4000_0000 | 0x8000_0000;
-        let new = SigAction { handler, flags: flags & KNOWN, restorer, mask: mask & !UNBLOCKABLE };
+        const KNOWN: u64 = SA_NOCLDSTOP
+            | SA_NOCLDWAIT
+            | SA_SIGINFO
+            | SA_RESTORER
+            | SA_ONSTACK
+            | SA_RESTART
+            | SA_NODEFER
+            | SA_RESETHAND;
+        let new = sigaction {
+            sa_handler: handler as usize,
+            sa_flags: flags & KNOWN,
+            sa_restorer: restorer as usize,
+            sa_mask: mask & !UNBLOCKABLE,
+        };
         hand.actions.lock()[sig as usize] = new;
         // Setting an ignoring disposition discards the pending signal (Linux).
-        let dfl_ignores = handler == SIG_DFL
+        let dfl_ignores = handler == SIG_DFL as u64
             && crate::process::signal::default_action(sig)
                 == crate::process::signal::DefaultAction::Ignore;
-        if handler == SIG_IGN || dfl_ignores {
+        if handler == SIG_IGN as u64 || dfl_ignores {
             t.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
         }
     }
     if old != 0 {
-        uaccess::write_u64s(old, &[prev.handler, prev.flags, prev.restorer, prev.mask])?;
+        let words = [prev.sa_handler as u64, prev.sa_flags, prev.sa_restorer as u64, prev.sa_mask];
+        uaccess::write_u64s(old, &words)?;
     }
     Ok(0)
 }

@@ -12,9 +12,7 @@ use crate::process::table;
 use crate::process::Task;
 use crate::sched::prio::{self, Caller, PRIO_PGRP, PRIO_PROCESS, PRIO_USER};
 use crate::uaccess;
-
-const RLIMIT_NICE: usize = 13;
-const RLIMIT_RTPRIO: usize = 14;
+use uapi::resource::{RLIMIT_NICE, RLIMIT_RTPRIO};
 
 fn me() -> Arc<Task> {
     crate::sched::current().expect("a system call without a task")
@@ -37,8 +35,8 @@ fn caller(me: &Task, target: &Task) -> Caller {
     Caller {
         cap_sys_nice: c.euid == 0,
         same_owner: c.euid == t.euid || c.euid == t.uid,
-        rlimit_rtprio: rl.get(RLIMIT_RTPRIO).map_or(0, |r| r.cur),
-        rlimit_nice: rl.get(RLIMIT_NICE).map_or(0, |r| r.cur),
+        rlimit_rtprio: rl.get(RLIMIT_RTPRIO).map_or(0, |r| r.rlim_cur),
+        rlimit_nice: rl.get(RLIMIT_NICE).map_or(0, |r| r.rlim_cur),
     }
 }
 
@@ -173,7 +171,7 @@ pub fn getcpu(a: &Args) -> SysResult {
 /// The tasks `which`/`who` name for getpriority/setpriority (Linux iterates
 /// threads: PRIO_PROCESS names one thread).
 fn prio_targets(me: &Arc<Task>, which: i32, who: i32) -> Result<Vec<Arc<Task>>, Errno> {
-    match which {
+    match which as u32 {
         PRIO_PROCESS => Ok(find_process_by_pid(me, who).into_iter().collect()),
         PRIO_PGRP => {
             let pgrp = match who {

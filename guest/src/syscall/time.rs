@@ -4,17 +4,12 @@ use super::{Args, SysResult};
 use crate::errno::{EFAULT, EINVAL};
 use crate::time::{monotonic_ns, ns_to_timespec, realtime_ns, timespec_to_ns};
 use crate::uaccess;
-
-pub const CLOCK_REALTIME: u32 = 0;
-pub const CLOCK_MONOTONIC: u32 = 1;
-pub const CLOCK_PROCESS_CPUTIME_ID: u32 = 2;
-pub const CLOCK_THREAD_CPUTIME_ID: u32 = 3;
-pub const CLOCK_MONOTONIC_RAW: u32 = 4;
-pub const CLOCK_REALTIME_COARSE: u32 = 5;
-pub const CLOCK_MONOTONIC_COARSE: u32 = 6;
-pub const CLOCK_BOOTTIME: u32 = 7;
-pub const CLOCK_TAI: u32 = 11;
-const TIMER_ABSTIME: u32 = 1;
+use uapi::time::TIMER_ABSTIME;
+pub use uapi::time::{
+    CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW,
+    CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_TAI,
+    CLOCK_THREAD_CPUTIME_ID,
+};
 
 /// The clock's current value in ns. The CPU-time clocks are the scheduler's
 /// accounting: the calling thread's, or its thread group's (live threads and

@@ -3,14 +3,16 @@
 //! on the user stack, and `rt_sigreturn`.
 
 use alloc::sync::Arc;
+use core::mem::{offset_of, size_of};
 use core::sync::atomic::Ordering;
 
 use super::*;
 use crate::arch::task::FpuState;
 use crate::arch::TrapFrame;
 use crate::errno::{Errno, EFAULT, EINVAL, ENOMEM, EPERM};
-use crate::process::task::{SigAction, SIG_DFL, SIG_IGN};
+use crate::process::task::{sigaction, SIG_DFL, SIG_IGN};
 use crate::process::{ExitReason, Task};
+use uapi::signal::{sigcontext, siginfo_t, stack_t, ucontext};
 
 /// Internal: a blocking call interrupted by a signal, to be restarted if the
 /// handler has SA_RESTART (Linux ERESTARTSYS); user space sees EINTR otherwise.
@@ -22,7 +24,8 @@ pub const ERESTARTNOINTR: Errno = Errno(513);
 
 fn disposition_ignores(task: &Task, sig: u32) -> bool {
     let a = task.sighand().action(sig);
-    a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
+    a.sa_handler == SIG_IGN
+        || (a.sa_handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
 }
 
 /// Send `sig` to `task` (kill, tgkill, exit signals; Linux `send_signal`).
@@ -51,7 +54,7 @@ pub fn send_signal_force(task: &Arc<Task>, sig: u32, info: SigInfo, force: bool)
         if global_init && kernel_only {
             return false;
         }
-        if task.sighand().action(sig).handler == SIG_DFL && !(force && kernel_only) {
+        if task.sighand().action(sig).sa_handler == SIG_DFL && !(force && kernel_only) {
             return false;
         }
     }
@@ -96,15 +99,15 @@ pub fn force_sig_info(task: &Arc<Task>, sig: u32, info: SigInfo) {
     {
         let mut actions = hand.actions.lock();
         let blocked = task.blocked.load(Ordering::Relaxed) & sigmask(sig) != 0;
-        if actions[sig as usize].handler == SIG_IGN || blocked {
-            actions[sig as usize].handler = SIG_DFL;
+        if actions[sig as usize].sa_handler == SIG_IGN || blocked {
+            actions[sig as usize].sa_handler = SIG_DFL;
             task.blocked.fetch_and(!sigmask(sig), Ordering::AcqRel);
         }
     }
     task.siginfo.lock()[sig as usize] = info;
     task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
     task.fatal_signal.store(0, Ordering::Relaxed);
-    if task.sighand().action(sig).handler == SIG_DFL {
+    if task.sighand().action(sig).sa_handler == SIG_DFL {
         // Even init dies of a fault it does not handle.
         task.fatal_signal.store(sig as u32, Ordering::Relaxed);
     }
@@ -135,11 +138,11 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> bool {
     task.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
     let info = task.siginfo.lock()[sig as usize];
     let action = task.sighand().action(sig);
-    if action.handler == SIG_IGN {
+    if action.sa_handler == SIG_IGN {
         restart_if_interrupted(task, frame, None);
         return true;
     }
-    if action.handler == SIG_DFL {
+    if action.sa_handler == SIG_DFL {
         match default_action(sig) {
             DefaultAction::Terminate | DefaultAction::CoreDump => {
                 if task.is_ns_init() && task.fatal_signal.load(Ordering::Relaxed) == 0 {
@@ -163,12 +166,12 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> bool {
 
 /// A call interrupted by a signal (rax = -ERESTARTSYS) is restarted when no
 /// handler runs or the handler has SA_RESTART, else it fails with EINTR.
-fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&SigAction>) {
+fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&sigaction>) {
     if !task.restart_pending.swap(false, Ordering::AcqRel) {
         return;
     }
     let nointr = task.restart_nointr.swap(false, Ordering::AcqRel);
-    if !nointr && action.is_some_and(|a| a.flags & SA_RESTART == 0) {
+    if !nointr && action.is_some_and(|a| a.sa_flags & SA_RESTART == 0) {
         frame.rax = crate::errno::EINTR.to_ret() as u64;
         return;
     }
@@ -179,25 +182,35 @@ fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&Si
     frame.rsp = rsp;
 }
 
-const FRAME_SIZE: u64 = 8 + 304 + 128;
+// The x86-64 `struct rt_sigframe`: the restorer's address (where the handler
+// returns), a `ucontext`, a `siginfo_t`; offsets from uapi's structures.
 const UC_OFF: u64 = 8;
-const INFO_OFF: u64 = 8 + 304;
+const INFO_OFF: u64 = UC_OFF + size_of::<ucontext>() as u64;
+const FRAME_SIZE: u64 = INFO_OFF + size_of::<siginfo_t>() as u64;
+/// `uc_stack`, `uc_mcontext` (the `sigcontext`) and `uc_sigmask` in the frame.
+const STACK_OFF: u64 = UC_OFF + offset_of!(ucontext, uc_stack) as u64;
+const SC_OFF: u64 = UC_OFF + offset_of!(ucontext, uc_mcontext) as u64;
+const SIGMASK_OFF: u64 = UC_OFF + offset_of!(ucontext, uc_sigmask) as u64;
+/// A `sigcontext` field's offset in the frame.
+const fn sc(offset: usize) -> u64 {
+    SC_OFF + offset as u64
+}
 
 /// Build the x86-64 `rt_sigframe` and point the registers at the handler.
 fn setup_rt_frame(
     task: &Task,
     sig: u32,
-    a: &SigAction,
+    a: &sigaction,
     info: &SigInfo,
     frame: &mut TrapFrame,
 ) -> Result<(), Errno> {
-    if a.flags & SA_RESTORER == 0 {
+    if a.sa_flags & SA_RESTORER == 0 {
         return Err(EFAULT); // x86-64 requires a restorer
     }
     let (ss_sp, ss_size, ss_flags) = *task.altstack.lock();
     let on_altstack =
         ss_flags & SS_DISABLE == 0 && frame.rsp > ss_sp && frame.rsp <= ss_sp + ss_size;
-    let mut sp = if a.flags & SA_ONSTACK != 0 && ss_flags & SS_DISABLE == 0 && !on_altstack {
+    let mut sp = if a.sa_flags & SA_ONSTACK != 0 && ss_flags & SS_DISABLE == 0 && !on_altstack {
         ss_sp + ss_size
     } else {
         frame.rsp - 128 // the red zone
@@ -211,11 +224,11 @@ fn setup_rt_frame(
     let mut b = [0u8; FRAME_SIZE as usize];
     let mut put =
         |off: u64, v: u64| b[off as usize..off as usize + 8].copy_from_slice(&v.to_le_bytes());
-    put(0, a.restorer);
+    put(0, a.sa_restorer as u64);
     // ucontext: uc_flags (UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS), uc_link, uc_stack.
     put(UC_OFF, 6);
     put(UC_OFF + 8, 0);
-    put(UC_OFF + 16, ss_sp);
+    put(STACK_OFF + offset_of!(stack_t, ss_sp) as u64, ss_sp);
     let stack_flags = if ss_flags & SS_DISABLE != 0 {
         SS_DISABLE
     } else if on_altstack {
@@ -223,27 +236,24 @@ fn setup_rt_frame(
     } else {
         0
     };
-    put(UC_OFF + 24, stack_flags as u64);
-    put(UC_OFF + 32, ss_size);
-    // sigcontext at uc + 40.
-    let sc = UC_OFF + 40;
+    put(STACK_OFF + offset_of!(stack_t, ss_flags) as u64, stack_flags as u64);
+    put(STACK_OFF + offset_of!(stack_t, ss_size) as u64, ss_size);
     let f = &*frame;
     let gprs = [
         f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15, f.rdi, f.rsi, f.rbp, f.rbx, f.rdx,
         f.rax, f.rcx, f.rsp, f.rip, f.rflags,
     ];
     for (i, v) in gprs.iter().enumerate() {
-        put(sc + 8 * i as u64, *v);
+        put(sc(offset_of!(sigcontext, r8)) + 8 * i as u64, *v);
     }
     // cs, gs, fs, ss (16 bits each).
-    put(sc + 144, f.cs | (f.ss << 48));
-    put(sc + 152, info.err);
-    put(sc + 160, info.trapno);
-    put(sc + 168, old_blocked);
-    put(sc + 176, if info.trapno == 14 { info.addr } else { 0 });
-    put(sc + 184, fpstate);
-    // uc_sigmask after the 256-byte sigcontext.
-    put(UC_OFF + 40 + 256, old_blocked);
+    put(sc(offset_of!(sigcontext, cs)), f.cs | (f.ss << 48));
+    put(sc(offset_of!(sigcontext, err)), info.err);
+    put(sc(offset_of!(sigcontext, trapno)), info.trapno);
+    put(sc(offset_of!(sigcontext, oldmask)), old_blocked);
+    put(sc(offset_of!(sigcontext, cr2)), if info.trapno == 14 { info.addr } else { 0 });
+    put(sc(offset_of!(sigcontext, fpstate)), fpstate);
+    put(SIGMASK_OFF, old_blocked);
     b[INFO_OFF as usize..].copy_from_slice(&siginfo_bytes(sig, info));
 
     crate::uaccess::write_bytes(fpstate, &FpuState::capture())?;
@@ -252,19 +262,19 @@ fn setup_rt_frame(
     FpuState::load_image(*FpuState::new().image());
 
     frame.rsp = base;
-    frame.rip = a.handler;
+    frame.rip = a.sa_handler as u64;
     frame.rdi = sig as u64;
     frame.rsi = base + INFO_OFF;
     frame.rdx = base + UC_OFF;
     frame.rax = 0;
     frame.rflags &= !(0x400 | 0x100 | 0x10000); // DF, TF, RF
-    let mut block = a.mask & !UNBLOCKABLE;
-    if a.flags & SA_NODEFER == 0 {
+    let mut block = a.sa_mask & !UNBLOCKABLE;
+    if a.sa_flags & SA_NODEFER == 0 {
         block |= sigmask(sig);
     }
     task.blocked.fetch_or(block, Ordering::AcqRel);
-    if a.flags & SA_RESETHAND != 0 {
-        task.sighand().actions.lock()[sig as usize] = SigAction::default();
+    if a.sa_flags & SA_RESETHAND != 0 {
+        task.sighand().actions.lock()[sig as usize] = sigaction::default();
     }
     Ok(())
 }
@@ -276,8 +286,7 @@ pub fn rt_sigreturn(task: &Task, frame: &mut TrapFrame) -> Result<u64, Errno> {
     let base = frame.rsp.wrapping_sub(8);
     let b = crate::uaccess::read_bytes(base, FRAME_SIZE as usize)?;
     let get = |off: u64| u64::from_le_bytes(b[off as usize..off as usize + 8].try_into().unwrap());
-    let sc = UC_OFF + 40;
-    let r = |i: u64| get(sc + 8 * i);
+    let r = |i: u64| get(sc(offset_of!(sigcontext, r8)) + 8 * i);
     let f = frame;
     (f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15) =
         (r(0), r(1), r(2), r(3), r(4), r(5), r(6), r(7));
@@ -288,9 +297,9 @@ pub fn rt_sigreturn(task: &Task, frame: &mut TrapFrame) -> Result<u64, Errno> {
     const USER_FLAGS: u64 =
         0x0001 | 0x0004 | 0x0010 | 0x0040 | 0x0080 | 0x0100 | 0x0400 | 0x0800 | 0x4_0000;
     f.rflags = (f.rflags & !USER_FLAGS) | (r(17) & USER_FLAGS) | 0x200;
-    let mask = get(UC_OFF + 40 + 256) & !UNBLOCKABLE;
+    let mask = get(SIGMASK_OFF) & !UNBLOCKABLE;
     task.blocked.store(mask, Ordering::Release);
-    let fpstate = get(sc + 184);
+    let fpstate = get(sc(offset_of!(sigcontext, fpstate)));
     if fpstate != 0 {
         let img = crate::uaccess::read_bytes(fpstate, 512)?;
         FpuState::load_image(img.try_into().unwrap());
