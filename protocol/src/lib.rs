@@ -27,15 +27,18 @@ pub const ABI_VERSION: u32 = 3;
 /// hypercall status slots are this long).
 pub const MAX_CPUS: usize = 64;
 
-/// Errno values used in hypercall status words (Linux's numbers, negated on the wire).
+/// Errno values used in hypercall status words: [`uapi::errno`]'s numbers as
+/// the `i64` of a status word (negated on the wire).
 pub mod errno {
-    pub const EPERM: i64 = 1;
-    pub const EFAULT: i64 = 14;
-    pub const EBUSY: i64 = 16;
-    pub const EINVAL: i64 = 22;
-    pub const E2BIG: i64 = 7;
-    pub const ENOSPC: i64 = 28;
-    pub const ENOSYS: i64 = 38;
+    macro_rules! wire {
+        ($($name:ident),*) => {
+            $(
+                #[doc = concat!("`", stringify!($name), "` as a status word's `i64`.")]
+                pub const $name: i64 = uapi::errno::$name.0 as i64;
+            )*
+        };
+    }
+    wire!(EPERM, EFAULT, EBUSY, EINVAL, E2BIG, ENOSPC, ENOSYS);
 }
 
 /// Compile-time layout checks shared by both sides.

@@ -12,12 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The longest name of one path component (Linux's `NAME_MAX`).
-pub const NAME_MAX: usize = 255;
+pub use uapi::limits::NAME_MAX;
+pub use uapi::stat::{S_IFDIR, S_IFREG};
 /// The longest guest path: Linux's `PATH_MAX` counts the NUL.
-pub const PATH_MAX: usize = 4095;
+pub const MAX_PATH_LEN: usize = uapi::limits::PATH_MAX - 1;
 
-const S_IFDIR: u32 = 0o040000;
-const S_IFREG: u32 = 0o100000;
 const TRAILER: &str = "TRAILER!!!";
 
 /// One file of the initramfs.
@@ -38,7 +37,7 @@ pub enum InitramfsError {
     BadPath { path: String, reason: &'static str },
     #[error("initramfs path '{path}' has a component of {len} bytes; at most {NAME_MAX}")]
     NameTooLong { path: String, len: usize },
-    #[error("initramfs path '{path}' is {len} bytes long; at most {PATH_MAX}")]
+    #[error("initramfs path '{path}' is {len} bytes long; at most {MAX_PATH_LEN}")]
     PathTooLong { path: String, len: usize },
     #[error("initramfs path '{0}' is given twice")]
     Duplicate(String),
@@ -61,7 +60,7 @@ fn check_path(path: &str) -> Result<Vec<&str>, InitramfsError> {
     let Some(rest) = path.strip_prefix('/') else {
         return Err(InitramfsError::NotAbsolute(path.to_string()));
     };
-    if path.len() > PATH_MAX {
+    if path.len() > MAX_PATH_LEN {
         return Err(InitramfsError::PathTooLong { path: path.to_string(), len: path.len() });
     }
     if rest.is_empty() {

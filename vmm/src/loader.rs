@@ -11,9 +11,7 @@ use crate::error::{Error, Result};
 
 const EHDR_SIZE: usize = 64;
 const PHDR_SIZE: usize = 56;
-const PT_LOAD: u32 = 1;
-const ET_EXEC: u16 = 2;
-const EM_X86_64: u16 = 62;
+use uapi::elf::{EM_X86_64, ET_EXEC, PT_LOAD};
 
 /// What the checks learned about a kernel image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

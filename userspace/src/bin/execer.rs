@@ -33,10 +33,6 @@ const DIR: &CStr = c"/tmp/execer";
 /// Larger programs are refused (the copy is read into memory).
 const MAX_PROGRAM: usize = 64 << 20;
 
-const EM_AARCH64: u16 = 183;
-const PT_INTERP: u32 = 3;
-const PT_GNU_STACK: u32 = 0x6474_e551;
-
 fn main(args: Args, _env: Env) -> i32 {
     let mut c = Checker::new();
     let Some(prog) = args.get(1) else {

@@ -183,11 +183,11 @@ fn create(dirfd: i32, name: &CStr) -> bool {
     }
 }
 
-const NAME_MAX: usize = 32;
+const LISTED_NAME_MAX: usize = 32;
 
 /// The names (and types) in a directory, sorted.
 struct Listing {
-    names: [[u8; NAME_MAX]; 16],
+    names: [[u8; LISTED_NAME_MAX]; 16],
     lens: [usize; 16],
     types: [u8; 16],
     n: usize,
@@ -222,7 +222,7 @@ impl Listing {
 /// getdents64 calls), sorted by name.
 fn list(dirfd: i32) -> Result<Listing, Errno> {
     let mut l = Listing {
-        names: [[0; NAME_MAX]; 16],
+        names: [[0; LISTED_NAME_MAX]; 16],
         lens: [0; 16],
         types: [0; 16],
         n: 0,
@@ -236,7 +236,7 @@ fn list(dirfd: i32) -> Result<Listing, Errno> {
             break;
         }
         for d in Dirents::new(&buf[..n]) {
-            if l.n == l.names.len() || d.name.len() > NAME_MAX {
+            if l.n == l.names.len() || d.name.len() > LISTED_NAME_MAX {
                 l.overflow = true;
                 continue;
             }
