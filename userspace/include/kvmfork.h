@@ -20,7 +20,8 @@
  *   registers of the `syscall` instruction when the kernel passed one, else use
  *   `syscall` (Linux passes none).
  * - `sys_*` wrappers for the calls the test programs use, Linux x86-64 numbers
- *   (SYS_*), errno values (E*), flag values and structures.
+ *   (SYS_*), errno values (E*), flag values (all from kvmfork_uapi.h, generated
+ *   from the uapi crate) and structures.
  * - memcpy, memmove, memset, memcmp, strlen, strcmp; `printf`/`fdprintf`
  *   (%d %i %u %x %s %c %% with l/ll/z sizes) that write one line per `write`,
  *   and `snprintf` into a buffer.
@@ -37,243 +38,21 @@
 typedef long ssize_t;
 typedef long off_t;
 
-/* ---- system-call numbers (arch/x86/entry/syscalls/syscall_64.tbl) ---- */
-#define SYS_read 0
-#define SYS_write 1
-#define SYS_open 2
-#define SYS_close 3
-#define SYS_stat 4
-#define SYS_fstat 5
-#define SYS_lseek 8
-#define SYS_mmap 9
-#define SYS_mprotect 10
-#define SYS_munmap 11
-#define SYS_brk 12
-#define SYS_rt_sigaction 13
-#define SYS_rt_sigprocmask 14
-#define SYS_rt_sigreturn 15
-#define SYS_ioctl 16
-#define SYS_pread64 17
-#define SYS_pwrite64 18
-#define SYS_readv 19
-#define SYS_writev 20
-#define SYS_pipe 22
-#define SYS_sched_yield 24
-#define SYS_dup 32
-#define SYS_dup2 33
-#define SYS_nanosleep 35
-#define SYS_getpid 39
-#define SYS_clone 56
-#define SYS_fork 57
-#define SYS_vfork 58
-#define SYS_execve 59
-#define SYS_exit 60
-#define SYS_wait4 61
-#define SYS_kill 62
-#define SYS_uname 63
-#define SYS_fcntl 72
-#define SYS_getdents 78
-#define SYS_getcwd 79
-#define SYS_chdir 80
-#define SYS_mkdir 83
-#define SYS_rmdir 84
-#define SYS_unlink 87
-#define SYS_getrlimit 97
-#define SYS_getuid 102
-#define SYS_getgid 104
-#define SYS_setuid 105
-#define SYS_setgid 106
-#define SYS_geteuid 107
-#define SYS_getegid 108
-#define SYS_setpgid 109
-#define SYS_getppid 110
-#define SYS_getpgrp 111
-#define SYS_setsid 112
-#define SYS_getpgid 121
-#define SYS_getsid 124
-#define SYS_rt_sigpending 127
-#define SYS_sigaltstack 131
-#define SYS_prctl 157
-#define SYS_arch_prctl 158
-#define SYS_setrlimit 160
-#define SYS_gettid 186
-#define SYS_tkill 200
-#define SYS_futex 202
-#define SYS_getdents64 217
-#define SYS_set_tid_address 218
-#define SYS_clock_gettime 228
-#define SYS_clock_getres 229
-#define SYS_clock_nanosleep 230
-#define SYS_exit_group 231
-#define SYS_tgkill 234
-#define SYS_waitid 247
-#define SYS_openat 257
-#define SYS_mkdirat 258
-#define SYS_newfstatat 262
-#define SYS_unlinkat 263
-#define SYS_dup3 292
-#define SYS_pipe2 293
-#define SYS_prlimit64 302
-#define SYS_getrandom 318
-#define SYS_clone3 435
+/* ---- constants: system-call numbers (SYS_* and __NR_*), errno values, flags,
+ * codes; generated from the uapi crate, the one definition of each ---- */
+#include "kvmfork_uapi.h"
 
-/* ---- errno (asm-generic/errno-base.h, errno.h) ---- */
-#define EPERM 1
-#define ENOENT 2
-#define ESRCH 3
-#define EINTR 4
-#define EIO 5
-#define ENXIO 6
-#define E2BIG 7
-#define ENOEXEC 8
-#define EBADF 9
-#define ECHILD 10
-#define EAGAIN 11
-#define ENOMEM 12
-#define EACCES 13
-#define EFAULT 14
-#define EBUSY 16
-#define EEXIST 17
-#define EXDEV 18
-#define ENODEV 19
-#define ENOTDIR 20
-#define EISDIR 21
-#define EINVAL 22
-#define ENFILE 23
-#define EMFILE 24
-#define ENOTTY 25
-#define EFBIG 27
-#define ENOSPC 28
-#define ESPIPE 29
-#define EROFS 30
-#define EMLINK 31
-#define EPIPE 32
-#define ERANGE 34
-#define EDEADLK 35
-#define ENAMETOOLONG 36
-#define ENOSYS 38
-#define ENOTEMPTY 39
-#define ELOOP 40
-#define ETIMEDOUT 110
+#define PAGE_SIZE 4096UL
 
-/* ---- flags ---- */
-#define O_RDONLY 0
-#define O_WRONLY 1
-#define O_RDWR 2
-#define O_ACCMODE 3
-#define O_CREAT 0100
-#define O_EXCL 0200
-#define O_NOCTTY 0400
-#define O_TRUNC 01000
-#define O_APPEND 02000
-#define O_NONBLOCK 04000
-#define O_DIRECTORY 0200000
-#define O_NOFOLLOW 0400000
-#define O_CLOEXEC 02000000
-
-#define AT_FDCWD (-100)
-#define AT_SYMLINK_NOFOLLOW 0x100
-#define AT_REMOVEDIR 0x200
-#define AT_EMPTY_PATH 0x1000
-
-#define SEEK_SET 0
-#define SEEK_CUR 1
-#define SEEK_END 2
-
-#define F_DUPFD 0
-#define F_GETFD 1
-#define F_SETFD 2
-#define F_GETFL 3
-#define F_SETFL 4
-#define F_DUPFD_CLOEXEC 1030
-#define FD_CLOEXEC 1
-
-#define S_IFMT 0170000
-#define S_IFSOCK 0140000
-#define S_IFLNK 0120000
-#define S_IFREG 0100000
-#define S_IFBLK 060000
-#define S_IFDIR 040000
-#define S_IFCHR 020000
-#define S_IFIFO 010000
+/* file types, wait status (functions of Linux's values) */
 #define S_ISREG(m) (((m) & S_IFMT) == S_IFREG)
 #define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
 #define S_ISFIFO(m) (((m) & S_IFMT) == S_IFIFO)
 #define S_ISCHR(m) (((m) & S_IFMT) == S_IFCHR)
-
-#define DT_UNKNOWN 0
-#define DT_FIFO 1
-#define DT_CHR 2
-#define DT_DIR 4
-#define DT_REG 8
-#define DT_LNK 10
-
-#define PROT_NONE 0
-#define PROT_READ 1
-#define PROT_WRITE 2
-#define PROT_EXEC 4
-#define MAP_SHARED 0x01
-#define MAP_PRIVATE 0x02
-#define MAP_FIXED 0x10
-#define MAP_ANONYMOUS 0x20
-#define PAGE_SIZE 4096UL
-
-#define CLOCK_REALTIME 0
-#define CLOCK_MONOTONIC 1
-#define TIMER_ABSTIME 1
-
-#define GRND_NONBLOCK 1
-#define GRND_RANDOM 2
-#define GRND_INSECURE 4
-
-#define TCGETS 0x5401
-#define TIOCGWINSZ 0x5413
-
-#define RLIMIT_CORE 4
-#define RLIMIT_NOFILE 7
-#define RLIM_INFINITY (~0UL)
-
-#define FUTEX_WAIT 0
-#define FUTEX_WAKE 1
-#define FUTEX_PRIVATE_FLAG 128
-
-#define ARCH_SET_GS 0x1001
-#define ARCH_SET_FS 0x1002
-#define ARCH_GET_FS 0x1003
-#define ARCH_GET_GS 0x1004
-
-#define SIGABRT 6
-#define SIGKILL 9
-#define SIGSEGV 11
-#define SIGSYS 31
-#define SIGUSR1 10
-#define SIGUSR2 12
-#define SIGTERM 15
-#define SIGCHLD 17
-
-/* wait4 status decoding and wait options */
 #define WIFEXITED(s) (((s) & 0x7f) == 0)
 #define WEXITSTATUS(s) (((s) >> 8) & 0xff)
 #define WIFSIGNALED(s) (((s) & 0x7f) != 0 && ((s) & 0x7f) != 0x7f)
 #define WTERMSIG(s) ((s) & 0x7f)
-#define WNOHANG 0x00000001
-#define WEXITED 0x00000004
-#define WNOWAIT 0x01000000
-#define __WALL 0x40000000
-#define __WCLONE 0x80000000
-#define P_ALL 0
-#define P_PID 1
-#define P_PGID 2
-#define CLD_EXITED 1
-#define CLD_KILLED 2
-
-#define PR_SET_CHILD_SUBREAPER 36
-#define PR_GET_CHILD_SUBREAPER 37
-#define RLIMIT_NPROC 6
-
-#define AT_NULL 0
-#define AT_PAGESZ 6
-#define AT_SYSINFO 32
 
 /* ---- structures (x86-64 layouts) ---- */
 struct timespec {
@@ -898,8 +677,6 @@ struct kf_elf64_rela {
     uint64_t r_offset, r_info;
     int64_t r_addend;
 };
-#define KF_PT_LOAD 1
-#define KF_PT_DYNAMIC 2
 #define KF_DT_NULL 0
 #define KF_DT_RELA 7
 #define KF_DT_RELASZ 8
@@ -937,10 +714,10 @@ static __attribute__((noinline)) void kvmfork_self_relocate(void)
     uint64_t dyn_vaddr = 0, base_vaddr = 0;
     int have_dyn = 0, have_base = 0;
     for (unsigned i = 0; i < __ehdr_start.e_phnum; i++) {
-        if (ph[i].p_type == KF_PT_DYNAMIC) {
+        if (ph[i].p_type == PT_DYNAMIC) {
             dyn_vaddr = ph[i].p_vaddr;
             have_dyn = 1;
-        } else if (ph[i].p_type == KF_PT_LOAD && ph[i].p_offset == 0 && !have_base) {
+        } else if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0 && !have_base) {
             base_vaddr = ph[i].p_vaddr;
             have_base = 1;
         }
