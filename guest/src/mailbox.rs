@@ -9,7 +9,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use protocol::mailbox::{command, word, ProcEntry, FAULT_STAGES, PROC_ENTRIES_MAX, REPLY_MAX};
+use protocol::mailbox::{command, word, FaultStage, ProcEntry, PROC_ENTRIES_MAX, REPLY_MAX};
 
 use crate::errno::EINVAL;
 use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
@@ -71,15 +71,8 @@ extern "C" fn kmailboxd(_: u64) -> ! {
 fn handle(cmd: u32, args: [u64; 6]) -> Result<(i64, Vec<u8>), crate::errno::Errno> {
     match cmd {
         command::INJECT_FAULT => {
-            let name = FAULT_STAGES.get(args[0] as usize).ok_or(EINVAL)?;
+            let stage = FaultStage::from_index(args[0]).ok_or(EINVAL)?;
             let nth = u32::try_from(args[1]).ok().filter(|&n| n >= 1).ok_or(EINVAL)?;
-            // The protocol's list and the kernel's are the same, in order (a
-            // host test in fault_inject.rs checks it); look up by name anyway.
-            let stage = crate::process::fault_inject::STAGES
-                .iter()
-                .find(|(_, n)| n == name)
-                .ok_or(EINVAL)?
-                .0;
             crate::process::fault_inject::arm(stage, nth);
             Ok((0, Vec::new()))
         }

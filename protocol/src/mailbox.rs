@@ -30,16 +30,58 @@ pub mod command {
     pub const SHUTDOWN: u32 = 4;
 }
 
-/// `copy_process` stages that fault injection can fail, by index.
-pub const FAULT_STAGES: [&str; 7] = [
-    "dup_task_struct",
-    "copy_files",
-    "copy_fs",
-    "copy_sighand",
-    "copy_mm",
-    "alloc_pid",
-    "copy_namespaces",
-];
+macro_rules! fault_stages {
+    ($($(#[$meta:meta])* $stage:ident = $name:literal,)*) => {
+        /// The stages of `copy_process` that fault injection can fail, in
+        /// order, except that stages added later come last: the index is the
+        /// ABI ([`command::INJECT_FAULT`]'s `args[0]`), the name that of
+        /// `--fail-at STAGE:N` and the kernel's `fail=STAGE:N`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum FaultStage {
+            $($(#[$meta])* $stage,)*
+        }
+
+        impl FaultStage {
+            /// Every stage, by index.
+            pub const ALL: [FaultStage; FAULT_STAGES.len()] = [$(FaultStage::$stage),*];
+
+            /// The stage's name (Linux's function).
+            pub const fn name(self) -> &'static str {
+                FAULT_STAGES[self as usize]
+            }
+        }
+
+        /// The stages' names, by index.
+        pub const FAULT_STAGES: [&str; [$($name),*].len()] = [$($name),*];
+    };
+}
+
+fault_stages! {
+    /// The task's kernel stack.
+    DupTaskStruct = "dup_task_struct",
+    CopyFiles = "copy_files",
+    CopyFs = "copy_fs",
+    CopySighand = "copy_sighand",
+    /// Each page copied by `copy_page_range` counts as one reach of this stage,
+    /// so N > 1 fails part-way through the copy.
+    CopyMm = "copy_mm",
+    AllocPid = "alloc_pid",
+    /// The new `nsproxy` of a clone that asks for new namespaces (reached only
+    /// with CLONE_NEWPID or CLONE_NEWUTS; between `copy_mm` and `alloc_pid`).
+    CopyNamespaces = "copy_namespaces",
+}
+
+impl FaultStage {
+    /// The stage of index `i`.
+    pub fn from_index(i: u64) -> Option<FaultStage> {
+        usize::try_from(i).ok().and_then(|i| FaultStage::ALL.get(i).copied())
+    }
+
+    /// The stage named `name`.
+    pub fn from_name(name: &str) -> Option<FaultStage> {
+        FaultStage::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
 
 #[repr(C, align(4096))]
 #[derive(Clone, Copy)]
