@@ -12,11 +12,13 @@
 //! bindgen gives it from Linux's headers (the convention of the `linux-raw-sys`
 //! crate): `u32`, or `i32` when it is negative — except where the ABI puts it
 //! in a field or register of another width, which then decides:
-//! system-call numbers and sizes are `usize`; clone flags, `sa_flags`,
-//! `rlim_t` and auxiliary-vector types are `u64`; `si_code` and `ss_flags`
-//! values are `i32` (C `int` fields; some codes are negative); `d_type` is `u8`; ELF header fields have
-//! their `Elf64_*` widths. Errors are [`errno::Errno`], clone flags
-//! [`sched::CloneFlags`].
+//! system-call numbers, sizes and pointers (`SIG_DFL`) are `usize`; clone
+//! flags, `sa_flags`, `rlim_t` and auxiliary-vector types are `u64`;
+//! `si_code` and `ss_flags` values are `i32` (C `int` fields; some codes are
+//! negative); `d_type` is `u8`; ELF header fields have their `Elf64_*` widths.
+//! Errors are [`errno::Errno`] (with the `-errno` conversions), clone flags
+//! [`sched::CloneFlags`] (and a raw `u64` of each flag, for building arbitrary
+//! flag words).
 //!
 //! [`ALL_CONSTANTS`] lists every plain constant (name, value, Rust type) by
 //! module: the C header is generated from it and the tests check it.
