@@ -8,6 +8,7 @@ set -euo pipefail
 need=()
 command -v setpriv >/dev/null || need+=(util-linux)   # tests run the VMM as an unprivileged user
 command -v cc >/dev/null || need+=(gcc)               # builds the C test programs (vmm/build.rs)
+[ -e /usr/include/linux/sched.h ] || need+=(linux-libc-dev) # Linux's headers: uapi's tests check its values
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
