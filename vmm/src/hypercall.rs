@@ -57,12 +57,10 @@ fn read_param<T: Pod>(mem: &GuestMemoryMmap, gpa: u64) -> Result<T, i64> {
     crate::pod::read(mem, gpa).map_err(|_| -EFAULT)
 }
 
-/// Bytes `[addr, addr + len)` of guest memory, or `-EFAULT`.
+/// Bytes `[addr, addr + len)` of guest memory, or `-EFAULT`. Callers bound `len`
+/// (`CONSOLE_MAX`, `PANIC_MAX`, `LABEL_MAX`) first; `read_slice` fails unless the
+/// whole range, which must not wrap, is guest memory.
 fn read_bytes(mem: &GuestMemoryMmap, addr: u64, len: u64) -> Result<Vec<u8>, i64> {
-    let end = addr.checked_add(len).ok_or(-EFAULT)?;
-    if !mem.check_range(GuestAddress(addr), len as usize) || end < addr {
-        return Err(-EFAULT);
-    }
     let mut buf = vec![0u8; len as usize];
     mem.read_slice(&mut buf, GuestAddress(addr)).map_err(|_| -EFAULT)?;
     Ok(buf)
@@ -206,6 +204,10 @@ mod tests {
         );
         put(&m, 0x1000, ConsoleWrite { buf: u64::MAX - 2, len: 8, ..Default::default() });
         assert_eq!(handle(Hypercall::Console, 0x1000, &m, &c).0, -EFAULT, "wrapping buffer");
+        put(&m, 0x1000, ConsoleWrite { buf: (1 << 20) - 2, len: 3, ..Default::default() });
+        assert_eq!(handle(Hypercall::Console, 0x1000, &m, &c).0, -EFAULT, "buffer past the end");
+        put(&m, 0x1000, ConsoleWrite { buf: (1 << 20) - 2, len: 2, ..Default::default() });
+        assert_eq!(handle(Hypercall::Console, 0x1000, &m, &c).0, 2, "buffer ending at the end");
         put(&m, 0x1000, ConsoleWrite { buf: 0, len: CONSOLE_MAX + 1, ..Default::default() });
         assert_eq!(handle(Hypercall::Console, 0x1000, &m, &c).0, -E2BIG);
         put(&m, 0x1000, Exit { status: 256, _pad: 0 });
