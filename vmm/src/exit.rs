@@ -1,8 +1,12 @@
 //! The exit dispatcher: what to do about each kind of vCPU exit.
 //!
-//! A pure function from a description of the exit to an action, so that every
-//! path is unit-tested without KVM. The vCPU loop (`vcpu.rs`) performs the action.
+//! Pure functions, so that every path is unit-tested without KVM: [`handle`] takes
+//! what `KVM_RUN` returned, names the exit ([`Exit`], counted under one of
+//! [`EXIT_REASONS`]), answers an `in` or MMIO read, and says what the vCPU thread
+//! does next ([`Action`], decided by [`dispatch`]). The vCPU loop (`vcpu.rs`)
+//! performs the action.
 
+use kvm_ioctls::VcpuExit;
 use protocol::hypercall::Hypercall;
 
 /// An exit, reduced to what the decision needs.
@@ -28,14 +32,19 @@ pub enum Exit<'a> {
     FailEntry {
         reason: u64,
     },
-    InternalError {
-        suberror: u32,
-    },
+    /// `KVM_EXIT_INTERNAL_ERROR`; its suberror is in `kvm_run`.
+    InternalError,
     SystemEvent {
         kind: u32,
     },
     /// KVM_RUN returned EINTR (a signal, or `immediate_exit`).
     Interrupted,
+    /// KVM_RUN returned EAGAIN (nothing happened; run again).
+    Again,
+    /// KVM_RUN failed with this errno.
+    RunFailed {
+        errno: i32,
+    },
     Other(&'static str),
 }
 
@@ -53,6 +62,9 @@ pub const EXIT_REASONS: [&str; 10] = [
     "other",
 ];
 
+/// A vCPU's exits that reached the VMM, indexed like [`EXIT_REASONS`].
+pub type ExitCounts = [u64; EXIT_REASONS.len()];
+
 impl Exit<'_> {
     /// Index into [`EXIT_REASONS`].
     pub fn reason_index(&self) -> usize {
@@ -64,9 +76,9 @@ impl Exit<'_> {
             Exit::Hlt => 4,
             Exit::Shutdown => 5,
             Exit::FailEntry { .. } => 6,
-            Exit::InternalError { .. } => 7,
-            Exit::Interrupted => 8,
-            Exit::SystemEvent { .. } | Exit::Other(_) => 9,
+            Exit::InternalError => 7,
+            Exit::Interrupted | Exit::Again => 8,
+            Exit::SystemEvent { .. } | Exit::RunFailed { .. } | Exit::Other(_) => 9,
         }
     }
 }
@@ -83,8 +95,72 @@ pub enum Action {
     Fill(u8),
     /// Check whether the VM is stopping; otherwise resume.
     CheckStop,
+    /// KVM could not go on: crash with [`internal_error`] of the suberror in `kvm_run`.
+    InternalError,
     /// The VM cannot go on.
     Crash(String),
+}
+
+/// What `KVM_RUN` returned, as an [`Exit`], and the buffer of an `in` or MMIO
+/// read (whose answer the guest sees when it runs again). One arm per exit.
+pub fn from_run<'a>(
+    run: Result<VcpuExit<'a>, kvm_ioctls::Error>,
+) -> (Exit<'a>, Option<&'a mut [u8]>) {
+    match run {
+        Ok(VcpuExit::IoOut(port, data)) => (Exit::IoOut { port, data }, None),
+        Ok(VcpuExit::IoIn(port, data)) => (Exit::IoIn { port, size: data.len() }, Some(data)),
+        Ok(VcpuExit::MmioRead(addr, data)) => {
+            (Exit::MmioRead { addr, size: data.len() }, Some(data))
+        }
+        Ok(VcpuExit::MmioWrite(addr, _)) => (Exit::MmioWrite { addr }, None),
+        Ok(VcpuExit::Hlt) => (Exit::Hlt, None),
+        Ok(VcpuExit::Shutdown) => (Exit::Shutdown, None),
+        Ok(VcpuExit::FailEntry(reason, _)) => (Exit::FailEntry { reason }, None),
+        Ok(VcpuExit::InternalError) => (Exit::InternalError, None),
+        Ok(VcpuExit::SystemEvent(kind, _)) => (Exit::SystemEvent { kind }, None),
+        Ok(other) => (Exit::Other(exit_name(&other)), None),
+        Err(e) if e.errno() == libc::EINTR => (Exit::Interrupted, None),
+        Err(e) if e.errno() == libc::EAGAIN => (Exit::Again, None),
+        Err(e) => (Exit::RunFailed { errno: e.errno() }, None),
+    }
+}
+
+/// The whole decision about one `KVM_RUN` result: the index of its reason in
+/// [`EXIT_REASONS`] and what the vCPU thread does next. An `in` or MMIO read is
+/// answered here, in the buffer KVM gave.
+pub fn handle(run: Result<VcpuExit, kvm_ioctls::Error>) -> (usize, Action) {
+    let (exit, buffer) = from_run(run);
+    let action = match (dispatch(&exit), buffer) {
+        (Action::Fill(byte), Some(buffer)) => {
+            buffer.fill(byte);
+            Action::Resume
+        }
+        (action, _) => action,
+    };
+    (exit.reason_index(), action)
+}
+
+/// Why the VM crashed on `KVM_EXIT_INTERNAL_ERROR` with `suberror`.
+pub fn internal_error(suberror: u32) -> String {
+    format!(
+        "KVM internal error, suberror {suberror}{}",
+        if suberror == 1 { " (instruction emulation failed)" } else { "" }
+    )
+}
+
+fn exit_name(e: &VcpuExit) -> &'static str {
+    match e {
+        VcpuExit::Debug(_) => "KVM_EXIT_DEBUG",
+        VcpuExit::Exception => "KVM_EXIT_EXCEPTION",
+        VcpuExit::Hypercall(_) => "KVM_EXIT_HYPERCALL",
+        VcpuExit::IrqWindowOpen => "KVM_EXIT_IRQ_WINDOW_OPEN",
+        VcpuExit::X86Rdmsr(_) => "KVM_EXIT_X86_RDMSR",
+        VcpuExit::X86Wrmsr(_) => "KVM_EXIT_X86_WRMSR",
+        VcpuExit::MemoryFault { .. } => "KVM_EXIT_MEMORY_FAULT",
+        VcpuExit::IoapicEoi(_) => "KVM_EXIT_IOAPIC_EOI",
+        VcpuExit::Unknown => "KVM_EXIT_UNKNOWN",
+        _ => "an exit reason this VMM does not handle",
+    }
 }
 
 pub fn dispatch(exit: &Exit) -> Action {
@@ -106,6 +182,7 @@ pub fn dispatch(exit: &Exit) -> Action {
         Exit::IoIn { .. } => Action::Fill(0xff),
         Exit::MmioRead { .. } => Action::Fill(0xff),
         Exit::Interrupted => Action::CheckStop,
+        Exit::Again => Action::Resume,
         // With the in-kernel irqchip KVM handles hlt itself; seeing it means the
         // guest halted in a way that cannot wake.
         Exit::Hlt => Action::Crash("vCPU halted outside the in-kernel irqchip".into()),
@@ -113,10 +190,10 @@ pub fn dispatch(exit: &Exit) -> Action {
         Exit::FailEntry { reason } => Action::Crash(format!(
             "KVM could not enter the guest (hardware entry failure reason {reason:#x})"
         )),
-        Exit::InternalError { suberror } => Action::Crash(format!(
-            "KVM internal error, suberror {suberror}{}",
-            if suberror == 1 { " (instruction emulation failed)" } else { "" }
-        )),
+        Exit::InternalError => Action::InternalError,
+        Exit::RunFailed { errno } => {
+            Action::Crash(format!("KVM_RUN failed: {}", std::io::Error::from_raw_os_error(errno)))
+        }
         Exit::SystemEvent { kind } => {
             Action::Crash(format!("system event {kind} (reset or shutdown request)"))
         }
@@ -158,7 +235,7 @@ mod tests {
     fn fatal_exits_say_why() {
         for (exit, text) in [
             (Exit::Shutdown, "triple fault"),
-            (Exit::InternalError { suberror: 1 }, "emulation failed"),
+            (Exit::RunFailed { errno: libc::EFAULT }, "KVM_RUN failed: Bad address"),
             (Exit::FailEntry { reason: 0x21 }, "0x21"),
             (Exit::Hlt, "halted"),
             (Exit::Other("KVM_EXIT_DEBUG"), "KVM_EXIT_DEBUG"),
@@ -170,5 +247,67 @@ mod tests {
             assert!(exit.reason_index() < EXIT_REASONS.len());
         }
         assert_eq!(dispatch(&Exit::Interrupted), Action::CheckStop);
+        assert!(internal_error(1).contains("emulation failed"));
+        assert_eq!(internal_error(3), "KVM internal error, suberror 3");
+    }
+
+    /// `handle` with the reason's name.
+    fn handled(run: Result<VcpuExit, kvm_ioctls::Error>) -> (&'static str, Action) {
+        let (reason, action) = handle(run);
+        (EXIT_REASONS[reason], action)
+    }
+
+    fn crash_saying(text: &str) -> impl Fn(&(&'static str, Action)) -> bool + '_ {
+        move |(_, a)| matches!(a, Action::Crash(m) if m.contains(text))
+    }
+
+    #[test]
+    fn every_kvm_run_result_is_counted_and_decided() {
+        let gpa = 0x1000u32.to_le_bytes();
+        assert_eq!(
+            handled(Ok(VcpuExit::IoOut(Hypercall::Exit as u16, &gpa))),
+            ("io_out", Action::Hypercall { call: Hypercall::Exit, gpa: 0x1000 })
+        );
+        assert_eq!(
+            handled(Ok(VcpuExit::MmioWrite(0xd000_0000, &[1]))),
+            ("mmio_write", Action::Resume)
+        );
+
+        let r = handled(Ok(VcpuExit::Hlt));
+        assert!(r.0 == "hlt" && crash_saying("halted")(&r), "{r:?}");
+        let r = handled(Ok(VcpuExit::Shutdown));
+        assert!(r.0 == "shutdown" && crash_saying("triple fault")(&r), "{r:?}");
+        let r = handled(Ok(VcpuExit::FailEntry(0x21, 0)));
+        assert!(r.0 == "fail_entry" && crash_saying("0x21")(&r), "{r:?}");
+        assert_eq!(handled(Ok(VcpuExit::InternalError)), ("internal_error", Action::InternalError));
+        let r = handled(Ok(VcpuExit::SystemEvent(1, &[])));
+        assert!(r.0 == "other" && crash_saying("system event 1")(&r), "{r:?}");
+        let r = handled(Ok(VcpuExit::Debug(Default::default())));
+        assert!(r.0 == "other" && crash_saying("KVM_EXIT_DEBUG")(&r), "{r:?}");
+        let r = handled(Ok(VcpuExit::Unsupported(99)));
+        assert!(r.0 == "other" && crash_saying("does not handle")(&r), "{r:?}");
+
+        let err = kvm_ioctls::Error::new;
+        assert_eq!(handled(Err(err(libc::EINTR))), ("interrupted", Action::CheckStop));
+        assert_eq!(handled(Err(err(libc::EAGAIN))), ("interrupted", Action::Resume));
+        let r = handled(Err(err(libc::EFAULT)));
+        assert_eq!(r.0, "other");
+        assert_eq!(
+            r.1,
+            Action::Crash(format!("KVM_RUN failed: {}", std::io::Error::from_raw_os_error(14)))
+        );
+    }
+
+    #[test]
+    fn reads_from_nothing_are_answered_in_kvms_buffer() {
+        let mut data = [0u8; 2];
+        assert_eq!(handled(Ok(VcpuExit::IoIn(0x3f8, &mut data))), ("io_in", Action::Resume));
+        assert_eq!(data, [0xff; 2]);
+        let mut data = [0u8; 8];
+        assert_eq!(
+            handled(Ok(VcpuExit::MmioRead(0xd000_0000, &mut data))),
+            ("mmio_read", Action::Resume)
+        );
+        assert_eq!(data, [0xff; 8]);
     }
 }

@@ -53,8 +53,9 @@ pub use protocol::mailbox::{ProcEntry, FAULT_STAGES};
 pub use report::ExitReport;
 pub use stats::KvmStats;
 
+use exit::ExitCounts;
 use machine::Shared;
-use vcpu::{ExitCounts, Vcpu};
+use vcpu::Vcpu;
 
 /// The guest kernel built by `build.rs` and embedded in this binary.
 pub static DEFAULT_KERNEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel"));

@@ -7,10 +7,9 @@ use protocol::boot::COUNTERS_GPA;
 use protocol::counters::CounterPage;
 use vm_memory::GuestMemoryMmap;
 
-use crate::exit::EXIT_REASONS;
+use crate::exit::{ExitCounts, EXIT_REASONS};
 use crate::machine::{GuestExit, ReadyMark, Shared, Snapshot};
 use crate::stats::KvmStats;
-use crate::vcpu::ExitCounts;
 
 #[derive(Clone, Debug)]
 pub struct ExitReport {

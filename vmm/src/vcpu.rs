@@ -10,11 +10,11 @@ use std::thread::JoinHandle;
 use kvm_bindings::{
     kvm_mp_state, kvm_run, CpuId, Msrs, KVM_MAX_CPUID_ENTRIES, KVM_MP_STATE_RUNNABLE,
 };
-use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use vm_memory::{Bytes, GuestAddress};
 
 use crate::error::{Error, Result};
-use crate::exit::{dispatch, Action, Exit, EXIT_REASONS};
+use crate::exit::{self, Action, ExitCounts, EXIT_REASONS};
 use crate::hypercall::{self, Effect};
 use crate::machine::{GuestExit, Shared};
 use crate::{cpuid, regs};
@@ -98,9 +98,6 @@ struct VcpuThread {
     shared: Arc<Shared>,
     exits: ExitCounts,
 }
-
-/// What a vCPU thread returns: its userspace exits by reason.
-pub type ExitCounts = [u64; EXIT_REASONS.len()];
 
 impl Vcpu {
     /// Create vCPU `index` of `count` and set it up to enter the kernel at `entry`.
@@ -187,62 +184,16 @@ impl VcpuThread {
         self.exits
     }
 
+    /// Run the vCPU until its next exit and act on it (`exit::handle` decides).
     fn run_once(&mut self) {
-        let (action, reason) = match self.fd.run() {
-            Ok(VcpuExit::IoOut(port, data)) => {
-                let e = Exit::IoOut { port, data };
-                (dispatch(&e), e.reason_index())
-            }
-            Ok(VcpuExit::IoIn(port, data)) => {
-                let e = Exit::IoIn { port, size: data.len() };
-                if let Action::Fill(b) = dispatch(&e) {
-                    data.fill(b);
-                }
-                (Action::Resume, e.reason_index())
-            }
-            Ok(VcpuExit::MmioRead(addr, data)) => {
-                let e = Exit::MmioRead { addr, size: data.len() };
-                if let Action::Fill(b) = dispatch(&e) {
-                    data.fill(b);
-                }
-                (Action::Resume, e.reason_index())
-            }
-            Ok(VcpuExit::MmioWrite(addr, _)) => {
-                let e = Exit::MmioWrite { addr };
-                (dispatch(&e), e.reason_index())
-            }
-            Ok(VcpuExit::Hlt) => (dispatch(&Exit::Hlt), Exit::Hlt.reason_index()),
-            Ok(VcpuExit::Shutdown) => (dispatch(&Exit::Shutdown), Exit::Shutdown.reason_index()),
-            Ok(VcpuExit::FailEntry(reason, _)) => {
-                let e = Exit::FailEntry { reason };
-                (dispatch(&e), e.reason_index())
-            }
-            Ok(VcpuExit::InternalError) => {
-                let e = Exit::InternalError { suberror: self.internal_suberror() };
-                (dispatch(&e), e.reason_index())
-            }
-            Ok(VcpuExit::SystemEvent(kind, _)) => {
-                let e = Exit::SystemEvent { kind };
-                (dispatch(&e), e.reason_index())
-            }
-            Ok(other) => {
-                let e = Exit::Other(exit_name(&other));
-                (dispatch(&e), e.reason_index())
-            }
-            Err(e) if e.errno() == libc::EINTR => {
-                (dispatch(&Exit::Interrupted), Exit::Interrupted.reason_index())
-            }
-            Err(e) if e.errno() == libc::EAGAIN => {
-                (Action::Resume, Exit::Interrupted.reason_index())
-            }
-            Err(e) => (Action::Crash(format!("KVM_RUN failed: {e}")), EXIT_REASONS.len() - 1),
-        };
+        let (reason, action) = exit::handle(self.fd.run());
         self.exits[reason] += 1;
         self.perform(action);
     }
 
     fn perform(&mut self, action: Action) {
         match action {
+            // `exit::handle` answered a read (`Fill`) in KVM's buffer already.
             Action::Resume | Action::Fill(_) => {}
             Action::CheckStop => {
                 if !self.shared.stopping.load(Ordering::Acquire) {
@@ -255,6 +206,10 @@ impl VcpuThread {
                     hypercall::handle(call, gpa, &self.shared.memory, &self.shared.hc);
                 self.answer(status);
                 self.apply(effect);
+            }
+            Action::InternalError => {
+                let suberror = self.internal_suberror();
+                self.crash(exit::internal_error(suberror))
             }
             Action::Crash(reason) => self.crash(reason),
         }
@@ -318,21 +273,6 @@ impl VcpuThread {
         let run = self.fd.get_kvm_run();
         // SAFETY: called only for KVM_EXIT_INTERNAL_ERROR, whose union member is `internal`.
         unsafe { run.__bindgen_anon_1.internal.suberror }
-    }
-}
-
-fn exit_name(e: &VcpuExit) -> &'static str {
-    match e {
-        VcpuExit::Debug(_) => "KVM_EXIT_DEBUG",
-        VcpuExit::Exception => "KVM_EXIT_EXCEPTION",
-        VcpuExit::Hypercall(_) => "KVM_EXIT_HYPERCALL",
-        VcpuExit::IrqWindowOpen => "KVM_EXIT_IRQ_WINDOW_OPEN",
-        VcpuExit::X86Rdmsr(_) => "KVM_EXIT_X86_RDMSR",
-        VcpuExit::X86Wrmsr(_) => "KVM_EXIT_X86_WRMSR",
-        VcpuExit::MemoryFault { .. } => "KVM_EXIT_MEMORY_FAULT",
-        VcpuExit::IoapicEoi(_) => "KVM_EXIT_IOAPIC_EOI",
-        VcpuExit::Unknown => "KVM_EXIT_UNKNOWN",
-        _ => "an exit reason this VMM does not handle",
     }
 }
 
