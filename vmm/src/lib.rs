@@ -46,11 +46,10 @@ use vmm_sys_util::signal::Killable;
 pub use error::{Error, Result};
 pub use exit::EXIT_REASONS;
 pub use layout::{MAX_MEMORY, MIB};
-pub use machine::{GuestExit, ReadyMark, Snapshot};
 pub use mailbox::{Command, Reply};
 pub use protocol;
 pub use protocol::mailbox::{ProcEntry, FAULT_STAGES};
-pub use report::ExitReport;
+pub use report::{ExitReport, GuestExit, ReadyMark, Snapshot};
 pub use stats::KvmStats;
 
 use exit::ExitCounts;
@@ -305,7 +304,7 @@ pub struct RunningVm {
 impl RunningVm {
     /// The guest's counter page, read now without stopping the guest.
     pub fn counters(&self) -> CounterPage {
-        report::read_counters(&self.shared.memory)
+        vm::read_counters(&self.shared.memory)
     }
 
     /// KVM's statistics for the VM and each vCPU, now.
@@ -335,7 +334,7 @@ impl RunningVm {
         }
         let shared = self.shared.clone();
         let exits = self.stop();
-        Ok(report::collect(&shared, exits))
+        Ok(shared.report(exits))
     }
 
     /// Stop and join every vCPU thread; their exit counts.

@@ -1,86 +1,18 @@
-//! State shared by the vCPU threads and the VMM's control thread.
+//! State shared by the vCPU threads and the VMM's control thread, and the
+//! report made from it when the VM ends.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use protocol::counters::CounterPage;
-use protocol::exit_status;
-use protocol::hypercall::{exception_name, ExceptionReport, GPR_NAMES};
 use vm_memory::GuestMemoryMmap;
 use vmm_sys_util::eventfd::EventFd;
 
+use crate::exit::ExitCounts;
 use crate::hypercall;
+use crate::report::{ExitReport, GuestExit, ReadyMark, Snapshot};
 use crate::stats::{KvmStats, StatsFile};
-
-/// How the guest ended.
-#[derive(Clone, Debug, PartialEq)]
-pub enum GuestExit {
-    /// The guest chose this exit status.
-    Status(u8),
-    /// The kernel reported an unhandled CPU exception.
-    Exception(ExceptionReport),
-    Panic {
-        cpu: u32,
-        message: String,
-    },
-    /// The VM could not go on (triple fault, emulation failure, KVM error).
-    Crashed {
-        cpu: u32,
-        rip: u64,
-        reason: String,
-    },
-    /// The time given to `wait` ran out.
-    Timeout(Duration),
-}
-
-impl GuestExit {
-    /// The VMM's exit code for this end (see `protocol::exit_status`).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            GuestExit::Status(s) => *s,
-            GuestExit::Exception(_) => exit_status::GUEST_EXCEPTION,
-            GuestExit::Panic { .. } => exit_status::GUEST_PANIC,
-            GuestExit::Crashed { .. } => exit_status::VM_CRASHED,
-            GuestExit::Timeout(_) => exit_status::TIMEOUT,
-        }
-    }
-
-    /// A report for a person, for every end but a chosen status.
-    pub fn describe(&self) -> Option<String> {
-        match self {
-            GuestExit::Status(_) => None,
-            GuestExit::Exception(r) => {
-                let mut s = format!(
-                    "guest kernel exception: {} (vector {}) on cpu {}\n  error code {:#x}  rip {:#018x}  cs {:#x}  rflags {:#x}\n  rsp {:#018x}  ss {:#x}  cr2 {:#018x}  cr3 {:#x}\n",
-                    exception_name(r.vector), r.vector, r.cpu, r.error_code, r.rip, r.cs, r.rflags, r.rsp, r.ss, r.cr2, r.cr3
-                );
-                for (i, (name, v)) in GPR_NAMES.iter().zip(r.gprs).enumerate() {
-                    s += &format!("  {name:>3} {v:#018x}{}", if i % 4 == 3 { "\n" } else { "" });
-                }
-                Some(s.trim_end().to_string())
-            }
-            GuestExit::Panic { cpu, message } => {
-                Some(format!("guest kernel panic on cpu {cpu}: {message}"))
-            }
-            GuestExit::Crashed { cpu, rip, reason } => {
-                Some(format!("guest crashed on cpu {cpu} at rip {rip:#x}: {reason}"))
-            }
-            GuestExit::Timeout(t) => {
-                Some(format!("guest did not finish within {:.1} s; stopped it", t.as_secs_f64()))
-            }
-        }
-    }
-}
-
-/// When the guest reported ready.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReadyMark {
-    /// Since the VMM's start (`VmBuilder::started_at`).
-    pub after: Duration,
-    /// KVM exits of all vCPUs up to that moment.
-    pub exits: u64,
-}
+use crate::vm;
 
 pub struct Shared {
     pub memory: GuestMemoryMmap,
@@ -108,19 +40,6 @@ pub struct Shared {
     /// The sequence number of the last command posted (held while posting, so
     /// one command is outstanding at a time).
     pub mailbox_seq: Mutex<u64>,
-}
-
-/// The counters and KVM's statistics at one moment the guest chose.
-#[derive(Clone, Debug)]
-pub struct Snapshot {
-    pub label: String,
-    /// The guest's TSC when it asked, and the VMM's clock since its start.
-    pub guest_tsc: u64,
-    pub after: Duration,
-    pub counters: Box<CounterPage>,
-    pub kvm: KvmStats,
-    /// Whether the guest reset its counters after this snapshot.
-    pub reset: bool,
 }
 
 impl Shared {
@@ -206,7 +125,7 @@ impl Shared {
             label,
             guest_tsc,
             after: self.started.elapsed(),
-            counters: Box::new(crate::report::read_counters(&self.memory)),
+            counters: Box::new(vm::read_counters(&self.memory)),
             kvm: self.kvm_stats(),
             reset,
         };
@@ -238,6 +157,24 @@ impl Shared {
         KvmStats {
             vm: self.vm_stats.as_ref().and_then(|s| s.read().ok()).unwrap_or_default(),
             vcpus: self.vcpu_stats.iter().map(|s| s.read().unwrap_or_default()).collect(),
+        }
+    }
+
+    /// The report of a VM whose vCPUs stopped with these exit counts.
+    pub fn report(&self, vcpu_exits: Vec<ExitCounts>) -> ExitReport {
+        ExitReport {
+            exit: self.end().expect("a stopped VM has an end"),
+            console: String::from_utf8_lossy(&self.console.lock().unwrap()).into_owned(),
+            stdout: String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned(),
+            stderr: String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned(),
+            counters: vm::read_counters(&self.memory),
+            kvm: self.kvm_stats(),
+            vcpu_exits,
+            hypercall_errors: self.hypercall_errors.load(std::sync::atomic::Ordering::Relaxed),
+            ready: self.ready(),
+            elapsed: self.started.elapsed(),
+            tsc_khz: self.tsc_khz,
+            snapshots: self.snapshots.lock().unwrap().clone(),
         }
     }
 }

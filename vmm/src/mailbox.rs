@@ -12,7 +12,8 @@ use protocol::mailbox::{command, Mailbox, ProcEntry, FAULT_STAGES, PROC_ENTRY_SI
 use vm_memory::{Bytes, GuestAddress};
 
 use crate::error::{Error, Result};
-use crate::machine::{Shared, Snapshot};
+use crate::machine::Shared;
+use crate::report::Snapshot;
 
 /// A command for the guest.
 #[derive(Clone, Debug, PartialEq, Eq)]

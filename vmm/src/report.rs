@@ -1,15 +1,97 @@
-//! What a finished VM reports: how it ended, its console, counters and statistics.
+//! What a finished VM reports: how it ended, its console, counters and statistics
+//! (plain data and its formatting; `machine` fills it in).
 
 use std::fmt::Write;
 use std::time::Duration;
 
-use protocol::boot::COUNTERS_GPA;
 use protocol::counters::CounterPage;
-use vm_memory::GuestMemoryMmap;
+use protocol::exit_status;
+use protocol::hypercall::{exception_name, ExceptionReport, GPR_NAMES};
 
 use crate::exit::{ExitCounts, EXIT_REASONS};
-use crate::machine::{GuestExit, ReadyMark, Shared, Snapshot};
 use crate::stats::KvmStats;
+
+/// How the guest ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GuestExit {
+    /// The guest chose this exit status.
+    Status(u8),
+    /// The kernel reported an unhandled CPU exception.
+    Exception(ExceptionReport),
+    Panic {
+        cpu: u32,
+        message: String,
+    },
+    /// The VM could not go on (triple fault, emulation failure, KVM error).
+    Crashed {
+        cpu: u32,
+        rip: u64,
+        reason: String,
+    },
+    /// The time given to `wait` ran out.
+    Timeout(Duration),
+}
+
+impl GuestExit {
+    /// The VMM's exit code for this end (see `protocol::exit_status`).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            GuestExit::Status(s) => *s,
+            GuestExit::Exception(_) => exit_status::GUEST_EXCEPTION,
+            GuestExit::Panic { .. } => exit_status::GUEST_PANIC,
+            GuestExit::Crashed { .. } => exit_status::VM_CRASHED,
+            GuestExit::Timeout(_) => exit_status::TIMEOUT,
+        }
+    }
+
+    /// A report for a person, for every end but a chosen status.
+    pub fn describe(&self) -> Option<String> {
+        match self {
+            GuestExit::Status(_) => None,
+            GuestExit::Exception(r) => {
+                let mut s = format!(
+                    "guest kernel exception: {} (vector {}) on cpu {}\n  error code {:#x}  rip {:#018x}  cs {:#x}  rflags {:#x}\n  rsp {:#018x}  ss {:#x}  cr2 {:#018x}  cr3 {:#x}\n",
+                    exception_name(r.vector), r.vector, r.cpu, r.error_code, r.rip, r.cs, r.rflags, r.rsp, r.ss, r.cr2, r.cr3
+                );
+                for (i, (name, v)) in GPR_NAMES.iter().zip(r.gprs).enumerate() {
+                    s += &format!("  {name:>3} {v:#018x}{}", if i % 4 == 3 { "\n" } else { "" });
+                }
+                Some(s.trim_end().to_string())
+            }
+            GuestExit::Panic { cpu, message } => {
+                Some(format!("guest kernel panic on cpu {cpu}: {message}"))
+            }
+            GuestExit::Crashed { cpu, rip, reason } => {
+                Some(format!("guest crashed on cpu {cpu} at rip {rip:#x}: {reason}"))
+            }
+            GuestExit::Timeout(t) => {
+                Some(format!("guest did not finish within {:.1} s; stopped it", t.as_secs_f64()))
+            }
+        }
+    }
+}
+
+/// When the guest reported ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadyMark {
+    /// Since the VMM's start (`VmBuilder::started_at`).
+    pub after: Duration,
+    /// KVM exits of all vCPUs up to that moment.
+    pub exits: u64,
+}
+
+/// The counters and KVM's statistics at one moment the guest chose.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub label: String,
+    /// The guest's TSC when it asked, and the VMM's clock since its start.
+    pub guest_tsc: u64,
+    pub after: Duration,
+    pub counters: Box<CounterPage>,
+    pub kvm: KvmStats,
+    /// Whether the guest reset its counters after this snapshot.
+    pub reset: bool,
+}
 
 #[derive(Clone, Debug)]
 pub struct ExitReport {
@@ -36,27 +118,6 @@ pub struct ExitReport {
     /// Snapshots of the counters and KVM's statistics the guest took (by writing
     /// to `/dev/counters`), in order.
     pub snapshots: Vec<Snapshot>,
-}
-
-pub(crate) fn read_counters(mem: &GuestMemoryMmap) -> CounterPage {
-    crate::pod::read(mem, COUNTERS_GPA).unwrap_or_default()
-}
-
-pub(crate) fn collect(shared: &Shared, vcpu_exits: Vec<ExitCounts>) -> ExitReport {
-    ExitReport {
-        exit: shared.end().expect("a stopped VM has an end"),
-        console: String::from_utf8_lossy(&shared.console.lock().unwrap()).into_owned(),
-        stdout: String::from_utf8_lossy(&shared.stdout.lock().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&shared.stderr.lock().unwrap()).into_owned(),
-        counters: read_counters(&shared.memory),
-        kvm: shared.kvm_stats(),
-        vcpu_exits,
-        hypercall_errors: shared.hypercall_errors.load(std::sync::atomic::Ordering::Relaxed),
-        ready: shared.ready(),
-        elapsed: shared.started.elapsed(),
-        tsc_khz: shared.tsc_khz,
-        snapshots: shared.snapshots.lock().unwrap().clone(),
-    }
 }
 
 /// The counters of a counter page by name: global ones, every online CPU's, the

@@ -16,7 +16,8 @@ use vm_memory::{Bytes, GuestAddress};
 use crate::error::{Error, Result};
 use crate::exit::{self, Action, ExitCounts, EXIT_REASONS};
 use crate::hypercall::{self, Effect};
-use crate::machine::{GuestExit, Shared};
+use crate::machine::Shared;
+use crate::report::GuestExit;
 use crate::{cpuid, regs};
 
 /// Where a vCPU thread is in its life.

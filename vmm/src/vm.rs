@@ -8,7 +8,7 @@ use protocol::boot::{
     CMDLINE_GPA, COUNTERS_GPA, COUNTERS_SIZE, INIT_ARGS_GPA, INIT_ARGS_MAX, MEM_MAP_MAX,
     STATUS_GPA,
 };
-use protocol::counters::COUNTERS_MAGIC;
+use protocol::counters::{CounterPage, COUNTERS_MAGIC};
 use vm_memory::{
     Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion,
     MemoryRegionAddress,
@@ -83,6 +83,12 @@ fn host_entropy() -> [u8; 32] {
         seed[..16].copy_from_slice(&t.as_nanos().to_le_bytes());
     }
     seed
+}
+
+/// The guest's counter page, read now (a torn read is possible while vCPUs run:
+/// the counters are statistics).
+pub fn read_counters(mem: &GuestMemoryMmap) -> CounterPage {
+    pod::read(mem, COUNTERS_GPA).unwrap_or_default()
 }
 
 /// KVM's local APIC timer counts at 1 GHz (`APIC_BUS_CYCLE_NS` = 1) with divide-by-1.
