@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use common::{env_or, ms, Stats};
 use forkbench::{Output, Sample};
-use vmm::{ExitReport, GuestExit, Vm};
+use vmm::{ExitReport, GuestExit, Vmm};
 
 /// The sizes of the cost-versus-size curve, MiB.
 const SIZES: &[u64] = &[1, 16, 256, 1024];
@@ -156,7 +156,7 @@ fn run_host(args: &[String]) -> Output {
 }
 
 fn run_guest(vcpus: u32, memory_mib: u64, args: &[String]) -> (ExitReport, Output) {
-    let r = Vm::builder()
+    let r = Vmm::builder()
         .vcpus(vcpus)
         .memory_mib(memory_mib)
         .cmdline("quiet")

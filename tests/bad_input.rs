@@ -4,7 +4,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use vmm::{Error, Vm, DEFAULT_KERNEL};
+use vmm::{Error, Vmm, DEFAULT_KERNEL};
 
 fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("vmm-bad-input-{}", std::process::id()));
@@ -14,7 +14,7 @@ fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
-fn boot_err(b: vmm::VmBuilder) -> Error {
+fn boot_err(b: vmm::VmmBuilder) -> Error {
     match b.boot() {
         Ok(_) => panic!("boot should have failed"),
         Err(e) => e,
@@ -23,7 +23,7 @@ fn boot_err(b: vmm::VmBuilder) -> Error {
 
 #[test]
 fn missing_kvm_device() {
-    let e = boot_err(Vm::builder().kvm_path("/nonexistent/kvm"));
+    let e = boot_err(Vmm::builder().kvm_path("/nonexistent/kvm"));
     assert!(matches!(e, Error::KvmOpen { .. }), "{e}");
     assert!(e.to_string().contains("No such file or directory"), "{e}");
     assert!(e.to_string().contains("is KVM available?"), "{e}");
@@ -31,7 +31,7 @@ fn missing_kvm_device() {
 
 #[test]
 fn a_device_that_is_not_kvm() {
-    let e = boot_err(Vm::builder().kvm_path("/dev/null"));
+    let e = boot_err(Vmm::builder().kvm_path("/dev/null"));
     assert!(matches!(e, Error::NotKvm { .. }), "{e}");
     assert!(e.to_string().contains("/dev/null is not a KVM device"), "{e}");
 }
@@ -65,7 +65,7 @@ fn no_permission_on_dev_kvm() {
 
 #[test]
 fn missing_kernel_file() {
-    let e = boot_err(Vm::builder().kernel("/nonexistent/kernel.elf"));
+    let e = boot_err(Vmm::builder().kernel("/nonexistent/kernel.elf"));
     assert!(matches!(e, Error::KernelRead { .. }), "{e}");
 }
 
@@ -73,7 +73,7 @@ fn missing_kernel_file() {
 fn truncated_kernel() {
     for len in [10, 40, 100, DEFAULT_KERNEL.len() / 2] {
         let p = temp_file(&format!("truncated-{len}"), &DEFAULT_KERNEL[..len]);
-        let e = boot_err(Vm::builder().kernel(&p));
+        let e = boot_err(Vmm::builder().kernel(&p));
         assert!(matches!(e, Error::KernelElf { .. }), "{len}: {e}");
         assert!(e.to_string().contains("truncated"), "{len}: {e}");
     }
@@ -83,42 +83,42 @@ fn truncated_kernel() {
 fn kernel_for_another_architecture() {
     let mut image = DEFAULT_KERNEL.to_vec();
     image[18..20].copy_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
-    let e = boot_err(Vm::builder().kernel(temp_file("aarch64", &image)));
+    let e = boot_err(Vmm::builder().kernel(temp_file("aarch64", &image)));
     assert!(e.to_string().contains("built for AArch64 (e_machine 183), not x86-64"), "{e}");
-    let e = boot_err(Vm::builder().kernel(temp_file("script", b"#!/bin/sh\necho hi\n")));
+    let e = boot_err(Vmm::builder().kernel(temp_file("script", b"#!/bin/sh\necho hi\n")));
     assert!(e.to_string().contains("not an ELF file"), "{e}");
 }
 
 #[test]
 fn memory_too_small_or_too_large() {
-    let e = boot_err(Vm::builder().memory_mib(4));
+    let e = boot_err(Vmm::builder().memory_mib(4));
     assert!(matches!(e, Error::MemoryTooSmall { have_mib: 4, .. }), "{e}");
     assert!(e.to_string().contains("use --memory"), "{e}");
-    let e = boot_err(Vm::builder().memory_mib(1 << 40));
+    let e = boot_err(Vmm::builder().memory_mib(1 << 40));
     assert!(matches!(e, Error::MemoryTooLarge { .. }), "{e}");
 }
 
 #[test]
 fn smallest_memory_that_is_accepted_boots() {
-    let need = match boot_err(Vm::builder().memory_mib(1)) {
+    let need = match boot_err(Vmm::builder().memory_mib(1)) {
         Error::MemoryTooSmall { need_mib, .. } => need_mib,
         e => panic!("{e}"),
     };
-    let r = Vm::builder().memory_mib(need).cmdline("quiet").boot().unwrap();
+    let r = Vmm::builder().memory_mib(need).cmdline("quiet").boot().unwrap();
     assert_eq!(r.wait(Some(common::TIMEOUT)).unwrap().exit, vmm::GuestExit::Status(0));
 }
 
 #[test]
 fn vcpu_counts() {
-    let e = boot_err(Vm::builder().vcpus(0));
+    let e = boot_err(Vmm::builder().vcpus(0));
     assert!(matches!(e, Error::VcpuCount { requested: 0, .. }), "{e}");
-    let e = boot_err(Vm::builder().vcpus(10_000));
+    let e = boot_err(Vmm::builder().vcpus(10_000));
     assert!(matches!(e, Error::VcpuCount { requested: 10_000, .. }), "{e}");
 }
 
 #[test]
 fn command_line_too_long_or_unknown() {
-    let e = boot_err(Vm::builder().cmdline("x".repeat(5000)));
+    let e = boot_err(Vmm::builder().cmdline("x".repeat(5000)));
     assert!(matches!(e, Error::CmdlineTooLong { len: 5000, .. }), "{e}");
     let r = common::run(1, "quiet selftest=bogus");
     assert_eq!(r.exit, vmm::GuestExit::Status(vmm::protocol::exit_status::BAD_CMDLINE));

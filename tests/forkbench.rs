@@ -15,7 +15,7 @@ use std::process::Command;
 use forkbench::{cpu_sum, Output};
 use vmm::programs::path;
 use vmm::protocol::counters::CounterPage;
-use vmm::{ExitReport, GuestExit, Vm};
+use vmm::{ExitReport, GuestExit, Vmm};
 
 const REPS: u64 = 2;
 const SIZE_MIB: u64 = 1;
@@ -120,7 +120,7 @@ fn forkbench_on_the_host() {
 }
 
 fn in_guest(tput: bool) -> (ExitReport, Output) {
-    let r = Vm::builder()
+    let r = Vmm::builder()
         .vcpus(if tput { 2 } else { 1 })
         .memory_mib(256)
         .cmdline("quiet")

@@ -32,7 +32,7 @@ fn random_malformed_hypercalls_leave_the_vmm_healthy() {
 
 #[test]
 fn abi_version_mismatch_is_refused_by_the_guest() {
-    let vm = vmm::Vm::builder().abi_version(999).boot().unwrap();
+    let vm = vmm::Vmm::builder().abi_version(999).boot().unwrap();
     let r = vm.wait(Some(common::TIMEOUT)).unwrap();
     assert_eq!(r.exit, GuestExit::Status(vmm::protocol::exit_status::ABI_MISMATCH));
     let expected = format!(

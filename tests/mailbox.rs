@@ -7,9 +7,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use vmm::programs::path;
-use vmm::{Command, GuestExit, Reply, Vm};
+use vmm::{Command, GuestExit, Reply, Vmm};
 
-fn processes(vm: &vmm::RunningVm) -> Vec<vmm::ProcEntry> {
+fn processes(vm: &vmm::Vmm) -> Vec<vmm::ProcEntry> {
     match vm.command(&Command::ProcessTable).expect("process table") {
         Reply::Processes(p) => p,
         other => panic!("not a process table: {other:?}"),
@@ -18,7 +18,7 @@ fn processes(vm: &vmm::RunningVm) -> Vec<vmm::ProcEntry> {
 
 #[test]
 fn process_table_and_shutdown() {
-    let vm = Vm::builder()
+    let vm = Vmm::builder()
         .vcpus(2)
         .cmdline("quiet")
         .program(path("ctl"), &["sleepers", "3"])
@@ -58,7 +58,7 @@ fn process_table_and_shutdown() {
 /// Arm a fault at `stage` through the mailbox while `ctl forkloop` forks: the
 /// next fork fails with `errno`, the one after works, and nothing leaked.
 fn inject_while_running(stage: &str, errno: &str) {
-    let vm = Vm::builder().cmdline("quiet").program(path("ctl"), &["forkloop"]).boot().unwrap();
+    let vm = Vmm::builder().cmdline("quiet").program(path("ctl"), &["forkloop"]).boot().unwrap();
     vm.command(&Command::InjectFault { stage: stage.into(), nth: 1 }).unwrap();
     let r = vm.wait(Some(common::TIMEOUT)).unwrap();
     assert_eq!(r.exit, GuestExit::Status(0), "{stage}: {}\n{}", r.console, r.stdout);
@@ -76,7 +76,7 @@ fn fault_injection_through_the_mailbox() {
 #[test]
 fn bad_commands_are_refused_and_the_guest_goes_on() {
     let vm =
-        Vm::builder().cmdline("quiet").program(path("ctl"), &["sleepers", "0"]).boot().unwrap();
+        Vmm::builder().cmdline("quiet").program(path("ctl"), &["sleepers", "0"]).boot().unwrap();
     let e = vm.command(&Command::InjectFault { stage: "nope".into(), nth: 1 }).unwrap_err();
     assert!(e.to_string().contains("unknown copy_process stage"), "{e}");
     let e = vm.command(&Command::InjectFault { stage: "copy_fs".into(), nth: 0 }).unwrap_err();
@@ -89,7 +89,7 @@ fn bad_commands_are_refused_and_the_guest_goes_on() {
 
 #[test]
 fn counter_snapshots_from_the_guest_and_the_vmm() {
-    let r = Vm::builder()
+    let r = Vmm::builder()
         .cmdline("quiet")
         .program(path("ctl"), &["snapshots"])
         .boot()
@@ -114,7 +114,7 @@ fn counter_snapshots_from_the_guest_and_the_vmm() {
 
     // The VMM's own snapshot through the mailbox.
     let vm =
-        Vm::builder().cmdline("quiet").program(path("ctl"), &["sleepers", "1"]).boot().unwrap();
+        Vmm::builder().cmdline("quiet").program(path("ctl"), &["sleepers", "1"]).boot().unwrap();
     let snap = match vm.command(&Command::Counters { reset: false }).unwrap() {
         Reply::Counters(s) => s,
         other => panic!("{other:?}"),

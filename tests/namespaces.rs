@@ -10,7 +10,7 @@ mod common;
 use std::process::{Command, Stdio};
 
 use vmm::programs::path;
-use vmm::{GuestExit, Vm};
+use vmm::{GuestExit, Vmm};
 
 /// What `namespaces` prints on Linux 6.x as root (every check passes).
 const TRANSCRIPT: &str = "\
@@ -111,7 +111,7 @@ fn the_transcript_is_what_linux_prints() {
 #[test]
 fn pid_and_uts_namespaces_in_the_guest_match_linux() {
     for vcpus in [1, 2] {
-        let r = Vm::builder()
+        let r = Vmm::builder()
             .vcpus(vcpus)
             .memory_mib(256)
             .cmdline("quiet")

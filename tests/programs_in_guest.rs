@@ -8,11 +8,11 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
 use vmm::programs::path;
-use vmm::{ExitReport, GuestExit, Vm};
+use vmm::{ExitReport, GuestExit, Vmm};
 
 /// Run `name` with `args` as pid 1 in a guest with `vcpus`.
 fn in_guest(name: &str, args: &[&str], vcpus: u32) -> ExitReport {
-    Vm::builder()
+    Vmm::builder()
         .vcpus(vcpus)
         .memory_mib(256)
         .cmdline("quiet")
@@ -140,7 +140,7 @@ fn raw_syscall_instruction_is_sigsys_on_this_host_and_the_kernel_goes_on() {
 fn missing_or_bad_program_is_a_clear_error() {
     let bad = std::env::temp_dir().join(format!("notelf-{}", std::process::id()));
     std::fs::write(&bad, b"#!/bin/sh\necho hi\n").unwrap();
-    let r = Vm::builder()
+    let r = Vmm::builder()
         .cmdline("quiet")
         .program(&bad, &[] as &[&str])
         .boot()
@@ -152,7 +152,7 @@ fn missing_or_bad_program_is_a_clear_error() {
     assert!(r.console.contains("errno 8"), "ENOEXEC: {}", r.console);
     // A dynamically linked program (the host's own ls).
     if std::path::Path::new("/bin/ls").exists() {
-        let r = Vm::builder()
+        let r = Vmm::builder()
             .cmdline("quiet")
             .program("/bin/ls", &[] as &[&str])
             .boot()
@@ -171,7 +171,7 @@ fn missing_or_bad_program_is_a_clear_error() {
     let aarch64 = std::env::temp_dir().join(format!("aarch64-{}", std::process::id()));
     std::fs::write(&aarch64, &arm).unwrap();
     for (file, text) in [(&truncated, "truncated"), (&aarch64, "AArch64")] {
-        let r = Vm::builder()
+        let r = Vmm::builder()
             .cmdline("quiet")
             .program(file, &[] as &[&str])
             .boot()
@@ -187,7 +187,7 @@ fn missing_or_bad_program_is_a_clear_error() {
         assert!(r.console.contains(text) && r.console.contains("errno 8"), "{}", r.console);
     }
     // A file the VMM cannot read is its own clear error.
-    let e = Vm::builder().program("/nonexistent/prog", &[] as &[&str]).boot().err().unwrap();
+    let e = Vmm::builder().program("/nonexistent/prog", &[] as &[&str]).boot().err().unwrap();
     assert!(e.to_string().contains("cannot read /nonexistent/prog"), "{e}");
 }
 
@@ -217,7 +217,7 @@ fn execve_from_a_program_matches_linux() {
     // checks its arguments, environment and that O_CLOEXEC closed one fd.
     let (code, out, err) = on_host("execer", &[path("execed").to_str().unwrap()]);
     assert_eq!(code, 0, "on Linux: {out}{err}");
-    let r = Vm::builder()
+    let r = Vmm::builder()
         .cmdline("quiet")
         .file(path("execed"), "/bin/execed")
         .program(path("execer"), &["/bin/execed"])
@@ -290,7 +290,7 @@ fn signals_match_linux() {
 fn vfork_suspends_the_parent_until_exit_or_exec() {
     let (code, out, err) = on_host("vfork", &[path("exitcode").to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
-    let r = Vm::builder()
+    let r = Vmm::builder()
         .cmdline("quiet")
         .file(path("exitcode"), "/bin/exitcode")
         .program(path("vfork"), &["/bin/exitcode"])
@@ -318,7 +318,7 @@ fn injected(stage: &str, nth: u32, errno: &str) {
 fn injected_with(stage: &str, nth: u32, errno: &str, args: &[&str]) {
     let clean = in_guest("forkonce", args, 1);
     assert_eq!(clean.stdout, "first fork: ok\nsecond fork: ok\n");
-    let r = Vm::builder()
+    let r = Vmm::builder()
         .cmdline(format!("quiet fail={stage}:{nth}"))
         .program(path("forkonce"), args)
         .boot()
@@ -378,7 +378,7 @@ fn reused_frames_are_zeroed() {
     // 3 x 64 MiB in a 112 MiB guest: after the never-used frames run out, freed
     // frames are reused and must be zeroed (`rep stosq` in ring 0) — every fresh
     // page reads zero before it is written.
-    let r = Vm::builder()
+    let r = Vmm::builder()
         .memory_mib(112)
         .cmdline("quiet")
         .program(path("mmap64"), &["3"])
@@ -455,7 +455,7 @@ fn process_counters() {
     let nr_processes = cpus.iter().fold(0u64, |a, c| a.wrapping_add(c.process_count));
     assert_eq!(nr_processes, g.nr_threads);
     // A failed clone is a copy_process call but no fork.
-    let r = Vm::builder()
+    let r = Vmm::builder()
         .cmdline("quiet fail=copy_fs:1")
         .program(path("forkonce"), &[] as &[&str])
         .boot()

@@ -10,11 +10,11 @@ use std::process::{Command, Stdio};
 
 use vmm::programs::path;
 use vmm::protocol::counters::CpuCounters;
-use vmm::{ExitReport, GuestExit, Vm};
+use vmm::{ExitReport, GuestExit, Vmm};
 
 /// Run `sched ARGS` as pid 1 in a guest with `vcpus` and kernel command line `cmdline`.
 fn sched_in(vcpus: u32, cmdline: &str, args: &[&str]) -> ExitReport {
-    Vm::builder()
+    Vmm::builder()
         .vcpus(vcpus)
         .memory_mib(256)
         .cmdline(cmdline)

@@ -5,14 +5,14 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use vmm::{ExitReport, Vm};
+use vmm::{ExitReport, Vmm};
 
 /// Generous: a guest that hangs is caught, and a slow, loaded machine is not a failure.
 pub const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Boot the embedded kernel with `vcpus` and `cmdline`, wait for its end.
 pub fn run(vcpus: u32, cmdline: &str) -> ExitReport {
-    let vm = Vm::builder().vcpus(vcpus).memory_mib(128).cmdline(cmdline).boot().expect("boot");
+    let vm = Vmm::builder().vcpus(vcpus).memory_mib(128).cmdline(cmdline).boot().expect("boot");
     vm.wait(Some(TIMEOUT)).expect("wait")
 }
 

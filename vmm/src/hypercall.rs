@@ -46,11 +46,17 @@ pub enum Effect {
 /// VM-wide state some calls check.
 #[derive(Debug, Default)]
 pub struct Context {
-    pub cpu_count: u32,
-    pub cpus_started: AtomicBool,
-    pub ready: AtomicBool,
+    cpu_count: u32,
+    cpus_started: AtomicBool,
+    ready: AtomicBool,
     /// Snapshots accepted so far.
-    pub snapshots: AtomicU64,
+    snapshots: AtomicU64,
+}
+
+impl Context {
+    pub fn new(cpu_count: u32) -> Self {
+        Self { cpu_count, ..Default::default() }
+    }
 }
 
 fn read_param<T: Pod>(mem: &GuestMemoryMmap, gpa: u64) -> Result<T, i64> {
@@ -171,7 +177,7 @@ mod tests {
     }
 
     fn ctx() -> Context {
-        Context { cpu_count: 2, ..Default::default() }
+        Context::new(2)
     }
 
     fn put<T: Copy>(m: &GuestMemoryMmap, gpa: u64, v: T) {

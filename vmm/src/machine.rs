@@ -1,76 +1,124 @@
 //! State shared by the vCPU threads and the VMM's control thread, and the
 //! report made from it when the VM ends.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use vm_memory::GuestMemoryMmap;
+use protocol::hypercall::{stream, Hypercall};
 use vmm_sys_util::eventfd::EventFd;
 
 use crate::exit::ExitCounts;
-use crate::hypercall;
+use crate::hypercall::{self, Effect};
 use crate::report::{ExitReport, GuestExit, ReadyMark, Snapshot};
-use crate::stats::{KvmStats, StatsFile};
-use crate::vm;
+use crate::stats::{KvmStats, StatsFiles};
+use crate::vm::Vm;
 
-pub struct Shared {
-    pub memory: GuestMemoryMmap,
-    pub hc: hypercall::Context,
-    pub echo_console: bool,
-    /// The kernel's messages, and the user programs' stdout and stderr.
-    pub console: Mutex<Vec<u8>>,
-    pub stdout: Mutex<Vec<u8>>,
-    pub stderr: Mutex<Vec<u8>>,
-    pub stopping: AtomicBool,
-    pub hypercall_errors: AtomicU64,
-    pub started: Instant,
+/// What the shared state starts from.
+pub struct Setup {
+    pub vm: Arc<Vm>,
+    /// KVM's statistics files of the VM and each vCPU.
+    pub stats: StatsFiles,
+    pub cpu_count: u32,
     /// The guest's TSC frequency.
     pub tsc_khz: u64,
+    /// Copy console output to the VMM's stdout and stderr as it arrives.
+    pub echo_console: bool,
+    /// The moment boot timings are measured from.
+    pub started: Instant,
+    /// Written when the guest ends (the control thread's event loop waits on it).
+    pub exit_evt: EventFd,
+}
+
+/// The VM as its vCPU threads and the control thread share it: how it ended,
+/// its console, the start gate of the secondary CPUs, snapshots, mailbox replies.
+pub struct Shared {
+    hc: hypercall::Context,
+    echo_console: bool,
+    /// The kernel's messages, and the user programs' stdout and stderr.
+    console: Mutex<Vec<u8>>,
+    stdout: Mutex<Vec<u8>>,
+    stderr: Mutex<Vec<u8>>,
+    stopping: AtomicBool,
+    hypercall_errors: AtomicU64,
+    started: Instant,
+    tsc_khz: u64,
     end: Mutex<Option<GuestExit>>,
     exit_evt: EventFd,
     start_gate: (Mutex<bool>, Condvar),
     ready: Mutex<Option<ReadyMark>>,
-    pub vcpu_stats: Vec<StatsFile>,
-    pub vm_stats: Option<StatsFile>,
     /// Snapshots the guest asked for (`Snapshot` hypercall), in order.
-    pub snapshots: Mutex<Vec<Snapshot>>,
+    snapshots: Mutex<Vec<Snapshot>>,
     /// The sequence number of the last mailbox command answered.
     mailbox: (Mutex<u64>, Condvar),
-    /// The sequence number of the last command posted (held while posting, so
-    /// one command is outstanding at a time).
-    pub mailbox_seq: Mutex<u64>,
+    // Statistics fds keep KVM's VM alive: declared before `vm`, so closed
+    // before the guest memory can be unmapped (see `Vm`).
+    stats: StatsFiles,
+    vm: Arc<Vm>,
 }
 
 impl Shared {
-    pub fn new(
-        memory: GuestMemoryMmap,
-        cpu_count: u32,
-        echo_console: bool,
-        started: Instant,
-        exit_evt: EventFd,
-    ) -> Self {
+    pub fn new(s: Setup) -> Self {
         Self {
-            memory,
-            hc: hypercall::Context { cpu_count, ..Default::default() },
-            echo_console,
+            hc: hypercall::Context::new(s.cpu_count),
+            echo_console: s.echo_console,
             console: Mutex::new(Vec::new()),
             stdout: Mutex::new(Vec::new()),
             stderr: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
             hypercall_errors: AtomicU64::new(0),
-            started,
-            tsc_khz: 0,
+            started: s.started,
+            tsc_khz: s.tsc_khz,
             end: Mutex::new(None),
-            exit_evt,
+            exit_evt: s.exit_evt,
             start_gate: (Mutex::new(false), Condvar::new()),
             ready: Mutex::new(None),
-            vcpu_stats: Vec::new(),
-            vm_stats: None,
             snapshots: Mutex::new(Vec::new()),
             mailbox: (Mutex::new(0), Condvar::new()),
-            mailbox_seq: Mutex::new(0),
+            stats: s.stats,
+            vm: s.vm,
         }
+    }
+
+    pub fn vm(&self) -> &Vm {
+        &self.vm
+    }
+
+    /// Whether the VM is stopping (its end is recorded; vCPUs leave `KVM_RUN`).
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Check hypercall `call` with parameters at `gpa`: the status for the
+    /// caller and the effect for the VMM to apply (`hypercall::handle`).
+    pub fn hypercall(&self, call: Hypercall, gpa: u64) -> (i64, Effect) {
+        hypercall::handle(call, gpa, self.vm.memory(), &self.hc)
+    }
+
+    /// Count a hypercall answered with an error (for the report).
+    pub fn count_hypercall_error(&self) {
+        self.hypercall_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Bytes written to console `stream`: kept for the report, and with
+    /// `echo_console` copied at once, the program's stdout to the VMM's stdout,
+    /// its stderr and the kernel's messages to the VMM's stderr.
+    pub fn console_write(&self, to: u32, bytes: &[u8]) {
+        if self.echo_console {
+            let _ = if to == stream::STDOUT {
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes).and_then(|_| out.flush())
+            } else {
+                std::io::stderr().lock().write_all(bytes)
+            };
+        }
+        let capture = match to {
+            stream::STDOUT => &self.stdout,
+            stream::STDERR => &self.stderr,
+            _ => &self.console,
+        };
+        capture.lock().unwrap().extend_from_slice(bytes);
     }
 
     /// Record how the guest ended (the first end wins) and wake the control loop.
@@ -105,7 +153,7 @@ impl Shared {
         while !*open {
             open = self.start_gate.1.wait(open).unwrap();
         }
-        !self.stopping.load(Ordering::Acquire)
+        !self.stopping()
     }
 
     pub fn mark_ready(&self) {
@@ -125,11 +173,22 @@ impl Shared {
             label,
             guest_tsc,
             after: self.started.elapsed(),
-            counters: Box::new(vm::read_counters(&self.memory)),
+            counters: Box::new(self.vm.counters()),
             kvm: self.kvm_stats(),
             reset,
         };
         self.snapshots.lock().unwrap().push(snap);
+    }
+
+    /// How many snapshots the guest took so far.
+    pub fn snapshot_count(&self) -> usize {
+        self.snapshots.lock().unwrap().len()
+    }
+
+    /// The last snapshot labelled `label` among those after the first `skip`.
+    pub fn last_snapshot_since(&self, skip: usize, label: &str) -> Option<Snapshot> {
+        let snaps = self.snapshots.lock().unwrap();
+        snaps.get(skip..)?.iter().rev().find(|s| s.label == label).cloned()
     }
 
     pub fn mailbox_replied(&self, seq: u64) {
@@ -145,7 +204,7 @@ impl Shared {
         let mut last = self.mailbox.0.lock().unwrap();
         while *last < seq {
             let now = Instant::now();
-            if now >= deadline || self.stopping.load(Ordering::Acquire) {
+            if now >= deadline || self.stopping() {
                 return false;
             }
             last = self.mailbox.1.wait_timeout(last, deadline - now).unwrap().0;
@@ -154,10 +213,7 @@ impl Shared {
     }
 
     pub fn kvm_stats(&self) -> KvmStats {
-        KvmStats {
-            vm: self.vm_stats.as_ref().and_then(|s| s.read().ok()).unwrap_or_default(),
-            vcpus: self.vcpu_stats.iter().map(|s| s.read().unwrap_or_default()).collect(),
-        }
+        self.stats.read()
     }
 
     /// The report of a VM whose vCPUs stopped with these exit counts.
@@ -167,10 +223,10 @@ impl Shared {
             console: String::from_utf8_lossy(&self.console.lock().unwrap()).into_owned(),
             stdout: String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned(),
             stderr: String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned(),
-            counters: vm::read_counters(&self.memory),
+            counters: self.vm.counters(),
             kvm: self.kvm_stats(),
             vcpu_exits,
-            hypercall_errors: self.hypercall_errors.load(std::sync::atomic::Ordering::Relaxed),
+            hypercall_errors: self.hypercall_errors.load(Ordering::Relaxed),
             ready: self.ready(),
             elapsed: self.started.elapsed(),
             tsc_khz: self.tsc_khz,

@@ -3,6 +3,7 @@
 //! for the guest's `MailboxReply` hypercall. Never polls guest memory.
 
 use std::mem::offset_of;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use kvm_bindings::kvm_msi;
@@ -46,77 +47,84 @@ fn field(offset: usize) -> GuestAddress {
     GuestAddress(MAILBOX_GPA + offset as u64)
 }
 
-/// Post `cmd` and wait for its reply.
-pub fn post(shared: &Shared, vm: &VmFd, cmd: &Command) -> Result<Reply> {
-    let fail = |what: String| Error::Mailbox(what);
-    let (code, args) = match cmd {
-        Command::InjectFault { stage, nth } => {
-            let i = FAULT_STAGES.iter().position(|s| s == stage).ok_or_else(|| {
-                fail(format!("unknown copy_process stage {stage:?}; one of {FAULT_STAGES:?}"))
-            })?;
-            if *nth == 0 {
-                return Err(fail("fault injection counts reaches from 1".into()));
+/// The VMM's side of the mailbox (its outbox): one command outstanding at a time.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// The sequence number of the last command posted (held while posting).
+    last_posted: Mutex<u64>,
+}
+
+impl Outbox {
+    /// Post `cmd` and wait for its reply.
+    pub fn post(&self, shared: &Shared, cmd: &Command) -> Result<Reply> {
+        let fail = |what: String| Error::Mailbox(what);
+        let (code, args) = match cmd {
+            Command::InjectFault { stage, nth } => {
+                let i = FAULT_STAGES.iter().position(|s| s == stage).ok_or_else(|| {
+                    fail(format!("unknown copy_process stage {stage:?}; one of {FAULT_STAGES:?}"))
+                })?;
+                if *nth == 0 {
+                    return Err(fail("fault injection counts reaches from 1".into()));
+                }
+                (command::INJECT_FAULT, [i as u64, *nth as u64])
             }
-            (command::INJECT_FAULT, [i as u64, *nth as u64])
+            Command::Counters { reset } => (command::COUNTERS, [*reset as u64, 0]),
+            Command::ProcessTable => (command::PROCESS_TABLE, [0, 0]),
+            Command::Shutdown(status) => (command::SHUTDOWN, [*status as u64, 0]),
+        };
+        let mut last = self.last_posted.lock().unwrap();
+        let seq = *last + 1;
+        let mem = shared.vm().memory();
+        let write = |off: usize, v: u64| {
+            mem.write_obj(v, field(off)).map_err(|e| fail(format!("writing the mailbox: {e}")))
+        };
+        write(offset_of!(Mailbox, command), code as u64)?;
+        for (i, a) in args.iter().enumerate() {
+            write(offset_of!(Mailbox, args) + 8 * i, *a)?;
         }
-        Command::Counters { reset } => (command::COUNTERS, [*reset as u64, 0]),
-        Command::ProcessTable => (command::PROCESS_TABLE, [0, 0]),
-        Command::Shutdown(status) => (command::SHUTDOWN, [*status as u64, 0]),
-    };
-    let mut last = shared.mailbox_seq.lock().unwrap();
-    let seq = *last + 1;
-    let mem = &shared.memory;
-    let write = |off: usize, v: u64| {
-        mem.write_obj(v, field(off)).map_err(|e| fail(format!("writing the mailbox: {e}")))
-    };
-    write(offset_of!(Mailbox, command), code as u64)?;
-    for (i, a) in args.iter().enumerate() {
-        write(offset_of!(Mailbox, args) + 8 * i, *a)?;
-    }
-    let snapshots_before = shared.snapshots.lock().unwrap().len();
-    write(offset_of!(Mailbox, seq), seq)?;
-    *last = seq;
-    ring(vm)?;
-    if let Command::Shutdown(_) = cmd {
-        return Ok(Reply::Done);
-    }
-    if !shared.wait_mailbox(seq, REPLY_TIMEOUT) {
-        return Err(fail(match shared.end() {
-            Some(end) => format!("the guest ended before answering ({end:?})"),
-            None => format!("no reply within {REPLY_TIMEOUT:?}"),
-        }));
-    }
-    let read = |off: usize| -> Result<u64> {
-        mem.read_obj(field(off)).map_err(|e| fail(format!("reading the mailbox: {e}")))
-    };
-    let status = read(offset_of!(Mailbox, status))? as i64;
-    if status < 0 {
-        return Err(fail(format!("the guest refused the command: errno {}", -status)));
-    }
-    Ok(match cmd {
-        Command::ProcessTable => {
-            let len =
-                (read(offset_of!(Mailbox, reply_len))? as usize).min(protocol::mailbox::REPLY_MAX);
-            let mut bytes = vec![0u8; len];
-            mem.read_slice(&mut bytes, field(offset_of!(Mailbox, reply)))
-                .map_err(|e| fail(format!("reading the reply: {e}")))?;
-            let entries = bytes
-                .chunks_exact(PROC_ENTRY_SIZE)
-                .map(|c| ProcEntry::decode(c.try_into().expect("chunks_exact")))
-                .take(status as usize)
-                .collect();
-            Reply::Processes(entries)
+        let snapshots_before = shared.snapshot_count();
+        write(offset_of!(Mailbox, seq), seq)?;
+        *last = seq;
+        ring(shared.vm().fd())?;
+        if let Command::Shutdown(_) = cmd {
+            return Ok(Reply::Done);
         }
-        Command::Counters { .. } => {
-            let snaps = shared.snapshots.lock().unwrap();
-            let snap = snaps
-                .get(snapshots_before..)
-                .and_then(|s| s.iter().rev().find(|s| s.label == "mailbox"))
-                .ok_or_else(|| fail("the guest answered without a snapshot".into()))?;
-            Reply::Counters(Box::new(snap.clone()))
+        if !shared.wait_mailbox(seq, REPLY_TIMEOUT) {
+            return Err(fail(match shared.end() {
+                Some(end) => format!("the guest ended before answering ({end:?})"),
+                None => format!("no reply within {REPLY_TIMEOUT:?}"),
+            }));
         }
-        _ => Reply::Done,
-    })
+        let read = |off: usize| -> Result<u64> {
+            mem.read_obj(field(off)).map_err(|e| fail(format!("reading the mailbox: {e}")))
+        };
+        let status = read(offset_of!(Mailbox, status))? as i64;
+        if status < 0 {
+            return Err(fail(format!("the guest refused the command: errno {}", -status)));
+        }
+        Ok(match cmd {
+            Command::ProcessTable => {
+                let len = (read(offset_of!(Mailbox, reply_len))? as usize)
+                    .min(protocol::mailbox::REPLY_MAX);
+                let mut bytes = vec![0u8; len];
+                mem.read_slice(&mut bytes, field(offset_of!(Mailbox, reply)))
+                    .map_err(|e| fail(format!("reading the reply: {e}")))?;
+                let entries = bytes
+                    .chunks_exact(PROC_ENTRY_SIZE)
+                    .map(|c| ProcEntry::decode(c.try_into().expect("chunks_exact")))
+                    .take(status as usize)
+                    .collect();
+                Reply::Processes(entries)
+            }
+            Command::Counters { .. } => {
+                let snap = shared
+                    .last_snapshot_since(snapshots_before, "mailbox")
+                    .ok_or_else(|| fail("the guest answered without a snapshot".into()))?;
+                Reply::Counters(Box::new(snap))
+            }
+            _ => Reply::Done,
+        })
+    }
 }
 
 /// Raise the mailbox vector on CPU 0 (fixed delivery, physical destination 0).

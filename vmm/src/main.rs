@@ -134,7 +134,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut b = vmm::Vm::builder()
+    let mut b = vmm::Vmm::builder()
         .started_at(started)
         .vcpus(a.vcpus)
         .memory_mib(a.memory_mib)

@@ -120,6 +120,24 @@ impl StatsFile {
     }
 }
 
+/// The statistics files of a VM and each of its vCPUs.
+#[derive(Debug, Default)]
+pub struct StatsFiles {
+    /// The VM's (absent where KVM refuses one).
+    pub vm: Option<StatsFile>,
+    pub vcpus: Vec<StatsFile>,
+}
+
+impl StatsFiles {
+    /// Every value now (a file that cannot be read gives no values).
+    pub fn read(&self) -> KvmStats {
+        KvmStats {
+            vm: self.vm.as_ref().and_then(|s| s.read().ok()).unwrap_or_default(),
+            vcpus: self.vcpus.iter().map(|s| s.read().unwrap_or_default()).collect(),
+        }
+    }
+}
+
 /// KVM statistics of a VM and each of its vCPUs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KvmStats {

@@ -1,23 +1,24 @@
 //! The vCPU object: configuration into 64-bit mode, and a thread that runs it
-//! through an explicit state machine. Exits are decided by `exit::dispatch`.
+//! through an explicit state machine. Exits are decided by `exit::handle`.
 
 use std::cell::Cell;
-use std::io::Write;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Once};
 use std::thread::JoinHandle;
 
 use kvm_bindings::{
     kvm_mp_state, kvm_run, CpuId, Msrs, KVM_MAX_CPUID_ENTRIES, KVM_MP_STATE_RUNNABLE,
 };
-use kvm_ioctls::{Kvm, VcpuFd, VmFd};
+use kvm_ioctls::{Kvm, VcpuFd};
 use vm_memory::{Bytes, GuestAddress};
+use vmm_sys_util::signal::Killable;
 
 use crate::error::{Error, Result};
 use crate::exit::{self, Action, ExitCounts, EXIT_REASONS};
-use crate::hypercall::{self, Effect};
+use crate::hypercall::Effect;
 use crate::machine::Shared;
 use crate::report::GuestExit;
+use crate::stats::StatsFile;
+use crate::vm::Vm;
 use crate::{cpuid, regs};
 
 /// Where a vCPU thread is in its life.
@@ -85,25 +86,40 @@ fn register_kick_handler() {
     });
 }
 
-/// A configured vCPU whose thread has not started.
+/// A vCPU: KVM's vCPU fd, and the VM it belongs to.
 pub struct Vcpu {
     index: u32,
+    // Declared before `vm`: the vCPU fd closes before this reference to the VM
+    // (and its guest memory) is dropped (see `Vm`).
     fd: VcpuFd,
+    vm: Arc<Vm>,
 }
 
 /// The vCPU as its thread runs it.
 struct VcpuThread {
-    index: u32,
-    fd: VcpuFd,
+    vcpu: Vcpu,
     state: VcpuState,
     shared: Arc<Shared>,
     exits: ExitCounts,
 }
 
+/// The control thread's handle on a vCPU thread.
+pub struct VcpuHandle {
+    thread: JoinHandle<ExitCounts>,
+}
+
 impl Vcpu {
-    /// Create vCPU `index` of `count` and set it up to enter the kernel at `entry`.
-    pub fn new(kvm: &Kvm, vm: &VmFd, index: u32, count: u32, entry: u64) -> Result<Self> {
-        let fd = vm.create_vcpu(index as u64).map_err(Error::kvm("creating a vCPU"))?;
+    /// Create vCPU `index` of `count` in `vm` and set it up to enter the kernel at
+    /// `entry`.
+    pub fn new(kvm: &Kvm, vm: &Arc<Vm>, index: u32, count: u32, entry: u64) -> Result<Self> {
+        let fd = vm.fd().create_vcpu(index as u64).map_err(Error::kvm("creating a vCPU"))?;
+        let vcpu = Self { index, fd, vm: vm.clone() };
+        vcpu.configure(kvm, count, entry)?;
+        Ok(vcpu)
+    }
+
+    fn configure(&self, kvm: &Kvm, count: u32, entry: u64) -> Result<()> {
+        let (fd, index) = (&self.fd, self.index);
         let mut cpuid: CpuId = kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(Error::kvm("reading supported CPUID"))?;
@@ -125,11 +141,13 @@ impl Vcpu {
             .map_err(Error::kvm("setting special registers"))?;
         fd.set_regs(&regs::boot_regs(entry, index)).map_err(Error::kvm("setting registers"))?;
         fd.set_fpu(&regs::boot_fpu()).map_err(Error::kvm("setting FPU state"))?;
-        Ok(Self { index, fd })
+        Ok(())
     }
 
-    pub fn fd(&self) -> &VcpuFd {
-        &self.fd
+    /// KVM's statistics file of this vCPU.
+    pub fn stats_file(&self) -> Result<StatsFile> {
+        StatsFile::open(&self.fd)
+            .map_err(|source| Error::Kvm { what: "opening vCPU statistics", source })
     }
 
     pub fn tsc_khz(&self) -> Result<u32> {
@@ -137,45 +155,57 @@ impl Vcpu {
     }
 
     /// Start the vCPU's thread.
-    pub fn spawn(self, shared: Arc<Shared>) -> Result<JoinHandle<ExitCounts>> {
+    pub fn spawn(self, shared: Arc<Shared>) -> Result<VcpuHandle> {
         register_kick_handler();
+        let name = format!("vcpu{}", self.index);
         let t = VcpuThread {
-            index: self.index,
-            fd: self.fd,
+            vcpu: self,
             state: VcpuState::Created,
             shared,
             exits: [0; EXIT_REASONS.len()],
         };
-        std::thread::Builder::new()
-            .name(format!("vcpu{}", t.index))
-            .spawn(move || t.run())
-            .map_err(Error::Thread)
+        let thread =
+            std::thread::Builder::new().name(name).spawn(move || t.run()).map_err(Error::Thread)?;
+        Ok(VcpuHandle { thread })
+    }
+}
+
+impl VcpuHandle {
+    /// Make the thread leave `KVM_RUN` (it then sees that the VM is stopping).
+    pub fn kick(&self) {
+        let _ = self.thread.kill(kick_signal());
+    }
+
+    /// Wait for the thread to end; its exit counts (none if it panicked).
+    pub fn join(self) -> ExitCounts {
+        self.thread.join().unwrap_or_default()
     }
 }
 
 impl VcpuThread {
     fn transition(&mut self, event: VcpuEvent) {
         self.state = self.state.next(event).unwrap_or_else(|| {
-            panic!("vCPU {}: impossible event {event:?} in state {:?}", self.index, self.state)
+            let (index, state) = (self.vcpu.index, self.state);
+            panic!("vCPU {index}: impossible event {event:?} in state {state:?}")
         });
     }
 
     fn run(mut self) -> ExitCounts {
-        KVM_RUN.with(|r| r.set(self.fd.get_kvm_run() as *mut kvm_run));
-        self.transition(VcpuEvent::ThreadStart { boot_cpu: self.index == 0 });
+        KVM_RUN.with(|r| r.set(self.vcpu.fd.get_kvm_run() as *mut kvm_run));
+        self.transition(VcpuEvent::ThreadStart { boot_cpu: self.vcpu.index == 0 });
         if self.state == VcpuState::Parked {
             if !self.shared.wait_for_start() {
                 self.transition(VcpuEvent::Stop);
             } else {
                 self.transition(VcpuEvent::Released);
                 let runnable = kvm_mp_state { mp_state: KVM_MP_STATE_RUNNABLE };
-                if let Err(e) = self.fd.set_mp_state(runnable) {
+                if let Err(e) = self.vcpu.fd.set_mp_state(runnable) {
                     self.crash(format!("KVM_SET_MP_STATE failed: {e}"));
                 }
             }
         }
         while self.state == VcpuState::Running {
-            if self.shared.stopping.load(Ordering::Acquire) {
+            if self.shared.stopping() {
                 self.transition(VcpuEvent::Stop);
                 break;
             }
@@ -187,7 +217,7 @@ impl VcpuThread {
 
     /// Run the vCPU until its next exit and act on it (`exit::handle` decides).
     fn run_once(&mut self) {
-        let (reason, action) = exit::handle(self.fd.run());
+        let (reason, action) = exit::handle(self.vcpu.fd.run());
         self.exits[reason] += 1;
         self.perform(action);
     }
@@ -197,14 +227,13 @@ impl VcpuThread {
             // `exit::handle` answered a read (`Fill`) in KVM's buffer already.
             Action::Resume | Action::Fill(_) => {}
             Action::CheckStop => {
-                if !self.shared.stopping.load(Ordering::Acquire) {
-                    self.fd.set_kvm_immediate_exit(0);
+                if !self.shared.stopping() {
+                    self.vcpu.fd.set_kvm_immediate_exit(0);
                 }
             }
             Action::Reject { errno } => self.answer(-errno),
             Action::Hypercall { call, gpa } => {
-                let (status, effect) =
-                    hypercall::handle(call, gpa, &self.shared.memory, &self.shared.hc);
+                let (status, effect) = self.shared.hypercall(call, gpa);
                 self.answer(status);
                 self.apply(effect);
             }
@@ -219,35 +248,18 @@ impl VcpuThread {
     /// Write the hypercall's result into this vCPU's status slot.
     fn answer(&self, status: i64) {
         if status < 0 {
-            self.shared.hypercall_errors.fetch_add(1, Ordering::Relaxed);
+            self.shared.count_hypercall_error();
         }
-        let slot = protocol::boot::STATUS_GPA + 8 * self.index as u64;
+        let slot = protocol::boot::STATUS_GPA + 8 * self.vcpu.index as u64;
         // The status page is inside RAM by construction; a failure here would be a
         // VMM bug, and the guest would only see a stale status.
-        let _ = self.shared.memory.write_obj(status, GuestAddress(slot));
+        let _ = self.vcpu.vm.memory().write_obj(status, GuestAddress(slot));
     }
 
     fn apply(&mut self, effect: Effect) {
         match effect {
             Effect::None => {}
-            Effect::Console(stream, bytes) => {
-                // The program's stdout goes to the VMM's stdout; its stderr and the
-                // kernel's messages to the VMM's stderr.
-                if self.shared.echo_console {
-                    let _ = if stream == protocol::hypercall::stream::STDOUT {
-                        let mut out = std::io::stdout().lock();
-                        out.write_all(&bytes).and_then(|_| out.flush())
-                    } else {
-                        std::io::stderr().lock().write_all(&bytes)
-                    };
-                }
-                let capture = match stream {
-                    protocol::hypercall::stream::STDOUT => &self.shared.stdout,
-                    protocol::hypercall::stream::STDERR => &self.shared.stderr,
-                    _ => &self.shared.console,
-                };
-                capture.lock().unwrap().extend_from_slice(&bytes);
-            }
+            Effect::Console(stream, bytes) => self.shared.console_write(stream, &bytes),
             Effect::Exit(status) => self.end(GuestExit::Status(status)),
             Effect::Exception(report) => self.end(GuestExit::Exception(report)),
             Effect::Panic { cpu, message } => self.end(GuestExit::Panic { cpu, message }),
@@ -266,13 +278,15 @@ impl VcpuThread {
     }
 
     fn crash(&mut self, reason: String) {
-        let rip = self.fd.get_regs().map(|r| r.rip).unwrap_or(0);
-        self.end(GuestExit::Crashed { cpu: self.index, rip, reason });
+        let rip = self.vcpu.fd.get_regs().map(|r| r.rip).unwrap_or(0);
+        self.end(GuestExit::Crashed { cpu: self.vcpu.index, rip, reason });
     }
 
     fn internal_suberror(&mut self) -> u32 {
-        let run = self.fd.get_kvm_run();
-        // SAFETY: called only for KVM_EXIT_INTERNAL_ERROR, whose union member is `internal`.
+        let run = self.vcpu.fd.get_kvm_run();
+        // SAFETY: called only for `Action::InternalError`, which `exit::handle`
+        // returns only for KVM_EXIT_INTERNAL_ERROR, before the next KVM_RUN: the
+        // union's member in this `kvm_run` is `internal`, a plain integer struct.
         unsafe { run.__bindgen_anon_1.internal.suberror }
     }
 }

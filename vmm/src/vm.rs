@@ -1,5 +1,5 @@
-//! The VM object: guest memory and its KVM slots, the in-kernel irqchip, and the
-//! boot structures written before any vCPU runs.
+//! The VM object: KVM's VM fd and the guest memory it owns (its slots, the
+//! in-kernel irqchip), and the boot structures written before any vCPU runs.
 
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Kvm, VmFd};
@@ -22,34 +22,80 @@ use crate::pod;
 /// for a guest that never leaves long mode); inside the MMIO hole.
 const TSS_ADDRESS: usize = 0xfffb_d000;
 
-/// Create the VM with `memory` bytes of RAM registered with KVM.
-pub fn create(kvm: &Kvm, memory: u64) -> Result<(VmFd, GuestMemoryMmap)> {
-    let vm = kvm.create_vm().map_err(Error::kvm("creating the VM"))?;
-    vm.set_tss_address(TSS_ADDRESS).map_err(Error::kvm("setting the TSS address"))?;
-    vm.create_irq_chip().map_err(Error::kvm("creating the in-kernel irqchip"))?;
+/// The VM: KVM's VM object and the guest memory registered with it.
+///
+/// KVM reaches guest memory through the host addresses registered here for as
+/// long as its VM exists, which is until the last fd that refers to it closes:
+/// this VM fd, every vCPU fd, every statistics fd. The memory is unmapped only
+/// after all of them are closed, by construction:
+///
+/// - fields drop in declaration order, so `fd` closes before `memory` unmaps;
+/// - a vCPU fd exists only inside a `vcpu::Vcpu`, which holds an `Arc<Vm>`
+///   declared after its fd: the `Vm`, and so the memory, outlives every vCPU fd;
+/// - the statistics fds live in `machine::Shared`, declared before its
+///   `Arc<Vm>`.
+///
+/// (`GuestMemoryMmap` clones share one mapping, which lasts until the last
+/// clone drops: a clone can only keep the memory mapped longer.)
+pub struct Vm {
+    // Declared first: closed before `memory` is unmapped (see above).
+    fd: VmFd,
+    memory: GuestMemoryMmap,
+}
 
-    let ranges: Vec<_> = layout::ram_ranges(memory)
-        .into_iter()
-        .map(|(s, l)| (GuestAddress(s), l as usize))
-        .collect();
-    let mem = GuestMemoryMmap::from_ranges(&ranges)
-        .map_err(|e| Error::MemoryAlloc { mib: memory / MIB, reason: e.to_string() })?;
-    for (slot, region) in mem.iter().enumerate() {
-        let host = region
-            .get_host_address(MemoryRegionAddress(0))
-            .map_err(|e| Error::MemoryAlloc { mib: memory / MIB, reason: e.to_string() })?;
-        let r = kvm_userspace_memory_region {
-            slot: slot as u32,
-            guest_phys_addr: region.start_addr().0,
-            memory_size: region.len(),
-            userspace_addr: host as u64,
-            flags: 0,
+impl Vm {
+    /// Create the VM with `memory` bytes of RAM registered with KVM.
+    pub fn create(kvm: &Kvm, memory: u64) -> Result<Self> {
+        let fd = kvm.create_vm().map_err(Error::kvm("creating the VM"))?;
+        fd.set_tss_address(TSS_ADDRESS).map_err(Error::kvm("setting the TSS address"))?;
+        fd.create_irq_chip().map_err(Error::kvm("creating the in-kernel irqchip"))?;
+
+        let alloc = |e: &dyn std::fmt::Display| Error::MemoryAlloc {
+            mib: memory / MIB,
+            reason: e.to_string(),
         };
-        // SAFETY: the mapping behind `host` is owned by `mem`, which the VM keeps alive
-        // (in `Shared`) for as long as the VM fd exists; regions do not overlap.
-        unsafe { vm.set_user_memory_region(r) }.map_err(Error::kvm("registering guest memory"))?;
+        let ranges: Vec<_> = layout::ram_ranges(memory)
+            .into_iter()
+            .map(|(s, l)| (GuestAddress(s), l as usize))
+            .collect();
+        let memory = GuestMemoryMmap::from_ranges(&ranges).map_err(|e| alloc(&e))?;
+        // From here on the fd and the memory are one value, dropped in field
+        // order even if a registration below fails.
+        let vm = Self { fd, memory };
+        for (slot, region) in vm.memory.iter().enumerate() {
+            let host = region.get_host_address(MemoryRegionAddress(0)).map_err(|e| alloc(&e))?;
+            let r = kvm_userspace_memory_region {
+                slot: slot as u32,
+                guest_phys_addr: region.start_addr().0,
+                memory_size: region.len(),
+                userspace_addr: host as u64,
+                flags: 0,
+            };
+            // SAFETY: `host` is the start of `region`'s mapping of `region.len()`
+            // bytes, owned by `vm.memory`, which stays mapped until every fd of this
+            // VM is closed (the ownership rules in `Vm`'s documentation); the
+            // regions of one `GuestMemoryMmap` do not overlap, in guest-physical
+            // or host memory, and each gets its own slot.
+            unsafe { vm.fd.set_user_memory_region(r) }
+                .map_err(Error::kvm("registering guest memory"))?;
+        }
+        Ok(vm)
     }
-    Ok((vm, mem))
+
+    /// KVM's VM object (vCPUs are created from it; `KVM_SIGNAL_MSI` goes to it).
+    pub fn fd(&self) -> &VmFd {
+        &self.fd
+    }
+
+    pub fn memory(&self) -> &GuestMemoryMmap {
+        &self.memory
+    }
+
+    /// The guest's counter page, read now (a torn read is possible while vCPUs
+    /// run: the counters are statistics).
+    pub fn counters(&self) -> CounterPage {
+        pod::read(&self.memory, COUNTERS_GPA).unwrap_or_default()
+    }
 }
 
 /// Everything the boot protocol promises to be in memory before the first
@@ -83,12 +129,6 @@ fn host_entropy() -> [u8; 32] {
         seed[..16].copy_from_slice(&t.as_nanos().to_le_bytes());
     }
     seed
-}
-
-/// The guest's counter page, read now (a torn read is possible while vCPUs run:
-/// the counters are statistics).
-pub fn read_counters(mem: &GuestMemoryMmap) -> CounterPage {
-    pod::read(mem, COUNTERS_GPA).unwrap_or_default()
 }
 
 /// KVM's local APIC timer counts at 1 GHz (`APIC_BUS_CYCLE_NS` = 1) with divide-by-1.

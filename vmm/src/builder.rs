@@ -1,0 +1,251 @@
+//! Building a VM, as Firecracker's `builder`: check the configuration, create
+//! the KVM objects (`Vm`, `Vcpu`s), load the kernel and write the boot
+//! structures, then hand everything to a [`Vmm`] that starts the vCPUs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+use crate::control::Vmm;
+use crate::error::{Error, Result};
+use crate::layout::{self, MAX_MEMORY, MIB};
+use crate::machine::{Setup, Shared};
+use crate::stats::{StatsFile, StatsFiles};
+use crate::vcpu::Vcpu;
+use crate::vm::{self, Vm};
+use crate::{initramfs, kvm, loader};
+
+/// The guest kernel built by `build.rs` and embedded in this binary.
+pub static DEFAULT_KERNEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel"));
+
+pub const DEFAULT_MEMORY_MIB: u64 = 256;
+
+impl Vmm {
+    /// Configure a VM; [`VmmBuilder::boot`] boots it.
+    pub fn builder() -> VmmBuilder {
+        VmmBuilder::new()
+    }
+}
+
+#[derive(Clone, Debug)]
+enum KernelSource {
+    Embedded,
+    Path(PathBuf),
+}
+
+/// Configures and boots a VM: [`Vmm::builder`] makes one.
+#[derive(Clone, Debug)]
+pub struct VmmBuilder {
+    /// The first program (host path) and its arguments, run as pid 1.
+    program: Option<(PathBuf, Vec<String>)>,
+    /// Extra files: (host path, guest path).
+    files: Vec<(PathBuf, String)>,
+    env: Vec<String>,
+    vcpus: u32,
+    memory_mib: u64,
+    kernel: KernelSource,
+    cmdline: String,
+    kvm_path: PathBuf,
+    echo_console: bool,
+    started: Instant,
+    abi_version: u32,
+}
+
+impl VmmBuilder {
+    /// The defaults: one vCPU, [`DEFAULT_MEMORY_MIB`], the embedded kernel, no
+    /// program, `/dev/kvm`.
+    fn new() -> Self {
+        Self {
+            program: None,
+            files: Vec::new(),
+            env: vec!["HOME=/".into(), "TERM=linux".into(), "PATH=/bin".into()],
+            vcpus: 1,
+            memory_mib: DEFAULT_MEMORY_MIB,
+            kernel: KernelSource::Embedded,
+            cmdline: String::new(),
+            kvm_path: PathBuf::from("/dev/kvm"),
+            echo_console: false,
+            started: Instant::now(),
+            abi_version: protocol::ABI_VERSION,
+        }
+    }
+
+    /// Run `path` (a static x86-64 ELF on the host) as pid 1 with `args`. It is
+    /// packed into the initramfs as `/bin/NAME` and gets `argv[0] = /bin/NAME`;
+    /// its exit status becomes the VM's (death by signal N: 128 + N).
+    pub fn program<S: AsRef<str>>(mut self, path: impl AsRef<Path>, args: &[S]) -> Self {
+        let args = args.iter().map(|a| a.as_ref().to_string()).collect();
+        self.program = Some((path.as_ref().into(), args));
+        self
+    }
+
+    /// Put host file `host` into the guest at `guest` (an absolute path).
+    pub fn file(mut self, host: impl AsRef<Path>, guest: impl Into<String>) -> Self {
+        self.files.push((host.as_ref().into(), guest.into()));
+        self
+    }
+
+    /// Add `KEY=VALUE` to the program's environment (default HOME, TERM, PATH).
+    pub fn env(mut self, kv: impl Into<String>) -> Self {
+        self.env.push(kv.into());
+        self
+    }
+
+    pub fn vcpus(mut self, n: u32) -> Self {
+        self.vcpus = n;
+        self
+    }
+
+    pub fn memory_mib(mut self, mib: u64) -> Self {
+        self.memory_mib = mib;
+        self
+    }
+
+    /// Boot this kernel ELF instead of the embedded one.
+    pub fn kernel(mut self, path: impl AsRef<Path>) -> Self {
+        self.kernel = KernelSource::Path(path.as_ref().into());
+        self
+    }
+
+    pub fn cmdline(mut self, cmdline: impl Into<String>) -> Self {
+        self.cmdline = cmdline.into();
+        self
+    }
+
+    /// The KVM device to open (default `/dev/kvm`).
+    pub fn kvm_path(mut self, path: impl AsRef<Path>) -> Self {
+        self.kvm_path = path.as_ref().into();
+        self
+    }
+
+    /// Copy the guest's console output to stdout as it arrives (the CLI does).
+    pub fn echo_console(mut self, echo: bool) -> Self {
+        self.echo_console = echo;
+        self
+    }
+
+    /// The moment boot timings are measured from (default: when `builder()` ran).
+    pub fn started_at(mut self, t: Instant) -> Self {
+        self.started = t;
+        self
+    }
+
+    /// Pass another ABI version in the boot info (to test the guest's refusal).
+    #[doc(hidden)]
+    pub fn abi_version(mut self, v: u32) -> Self {
+        self.abi_version = v;
+        self
+    }
+
+    /// Check the configuration, create the VM and start its vCPUs.
+    pub fn boot(self) -> Result<Vmm> {
+        if self.vcpus == 0 {
+            return Err(Error::VcpuCount { requested: 0, max: protocol::MAX_CPUS as u32 });
+        }
+        let (what, image) = match &self.kernel {
+            KernelSource::Embedded => {
+                ("(embedded kernel)".to_string(), std::borrow::Cow::Borrowed(DEFAULT_KERNEL))
+            }
+            KernelSource::Path(p) => (
+                p.display().to_string(),
+                std::borrow::Cow::Owned(
+                    std::fs::read(p)
+                        .map_err(|source| Error::KernelRead { path: p.clone(), source })?,
+                ),
+            ),
+        };
+        let kernel = loader::inspect(&what, &image)?;
+        let (initramfs, init_argv) = self.initramfs()?;
+        let memory = self.memory_mib.checked_mul(MIB).filter(|&m| m <= MAX_MEMORY).ok_or(
+            Error::MemoryTooLarge { have_mib: self.memory_mib, max_mib: MAX_MEMORY / MIB },
+        )?;
+        let need_mib = layout::min_memory_mib(kernel.phys_end + initramfs.len() as u64);
+        if self.memory_mib < need_mib {
+            return Err(Error::MemoryTooSmall {
+                have_mib: self.memory_mib,
+                need_mib,
+                kernel_end_kib: kernel.phys_end.div_ceil(1024),
+            });
+        }
+        if self.cmdline.len() as u64 > protocol::boot::CMDLINE_MAX {
+            return Err(Error::CmdlineTooLong {
+                len: self.cmdline.len(),
+                max: protocol::boot::CMDLINE_MAX,
+            });
+        }
+
+        let kvm = kvm::open(&self.kvm_path)?;
+        let max = kvm::max_vcpus(&kvm);
+        if self.vcpus > max {
+            return Err(Error::VcpuCount { requested: self.vcpus, max });
+        }
+        let vm = Arc::new(Vm::create(&kvm, memory)?);
+        loader::load(&what, &image, vm.memory())?;
+
+        let exit_evt = EventFd::new(EFD_NONBLOCK)
+            .map_err(|source| Error::Kvm { what: "creating an eventfd", source })?;
+        let evt = exit_evt
+            .try_clone()
+            .map_err(|source| Error::Kvm { what: "cloning an eventfd", source })?;
+        let vcpus = (0..self.vcpus)
+            .map(|i| Vcpu::new(&kvm, &vm, i, self.vcpus, kernel.entry))
+            .collect::<Result<Vec<_>>>()?;
+        let stats = StatsFiles {
+            vm: StatsFile::open(vm.fd()).ok(),
+            vcpus: vcpus.iter().map(Vcpu::stats_file).collect::<Result<_>>()?,
+        };
+        let tsc_khz = vcpus[0].tsc_khz()? as u64;
+        vm::write_boot_structures(
+            vm.memory(),
+            &vm::BootParams {
+                memory,
+                cpu_count: self.vcpus,
+                tsc_khz,
+                kernel: (kernel.phys_start, kernel.phys_end),
+                cmdline: &self.cmdline,
+                abi_version: self.abi_version,
+                init: init_argv.as_ref().map(|argv| (argv.as_slice(), self.env.as_slice())),
+                initramfs: &initramfs,
+            },
+        )?;
+
+        let shared = Shared::new(Setup {
+            vm,
+            stats,
+            cpu_count: self.vcpus,
+            tsc_khz,
+            echo_console: self.echo_console,
+            started: self.started,
+            exit_evt: evt,
+        });
+        Vmm::start(shared, vcpus, exit_evt)
+    }
+}
+
+impl VmmBuilder {
+    /// The initramfs image (the program and the extra files) and pid 1's argv.
+    fn initramfs(&self) -> Result<(Vec<u8>, Option<Vec<String>>)> {
+        let err = |e: initramfs::InitramfsError| Error::Initramfs(e.to_string());
+        let mut entries = Vec::new();
+        let mut argv = None;
+        if let Some((path, args)) = &self.program {
+            let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+                Error::Initramfs(format!("program path {} has no file name", path.display()))
+            })?;
+            let guest = format!("/bin/{name}");
+            let image = std::fs::read(path)
+                .map_err(|source| Error::FileRead { path: path.clone(), source })?;
+            entries.push(initramfs::Entry { path: guest.clone(), mode: 0o755, data: image });
+            argv = Some(std::iter::once(guest).chain(args.iter().cloned()).collect());
+        }
+        for (host, guest) in &self.files {
+            entries.push(initramfs::load_file(host, guest).map_err(err)?);
+        }
+        if entries.is_empty() {
+            return Ok((Vec::new(), argv));
+        }
+        Ok((initramfs::build(&entries).map_err(err)?, argv))
+    }
+}

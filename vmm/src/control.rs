@@ -1,0 +1,100 @@
+//! The control thread's side of a booted VM: [`Vmm`] owns the vCPU threads,
+//! posts mailbox commands, and runs the event loop that waits for the guest's end.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::counters::CounterPage;
+use vmm_sys_util::eventfd::EventFd;
+
+use crate::error::Result;
+use crate::event_loop;
+use crate::exit::ExitCounts;
+use crate::machine::Shared;
+use crate::mailbox::{Command, Outbox, Reply};
+use crate::report::{ExitReport, GuestExit, ReadyMark};
+use crate::stats::KvmStats;
+use crate::vcpu::{Vcpu, VcpuHandle};
+
+/// A booted VM and the VMM around it: the vCPU threads, the control side of the
+/// mailbox, and the event loop that waits for the guest's end. Dropping it stops
+/// the vCPUs, as [`Vmm::wait`] does. [`Vmm::builder`] configures and boots one.
+pub struct Vmm {
+    shared: Arc<Shared>,
+    vcpus: Vec<VcpuHandle>,
+    mailbox: Outbox,
+    exit_evt: EventFd,
+}
+
+impl Vmm {
+    /// Start a thread for each vCPU (the boot CPU runs, the others wait for the
+    /// guest's `StartCpus`).
+    pub(crate) fn start(shared: Shared, vcpus: Vec<Vcpu>, exit_evt: EventFd) -> Result<Self> {
+        let mut vmm = Vmm {
+            shared: Arc::new(shared),
+            vcpus: Vec::with_capacity(vcpus.len()),
+            mailbox: Outbox::default(),
+            exit_evt,
+        };
+        for v in vcpus {
+            // On failure, dropping `vmm` stops the threads already started.
+            vmm.vcpus.push(v.spawn(vmm.shared.clone())?);
+        }
+        Ok(vmm)
+    }
+
+    /// The guest's counter page, read now without stopping the guest.
+    pub fn counters(&self) -> CounterPage {
+        self.shared.vm().counters()
+    }
+
+    /// KVM's statistics for the VM and each vCPU, now.
+    pub fn kvm_stats(&self) -> KvmStats {
+        self.shared.kvm_stats()
+    }
+
+    /// Post a command to the guest's control mailbox and wait for its answer
+    /// (up to 30 s). The guest carries it out in its kernel thread `kmailboxd`,
+    /// which runs once the first program has started; a command posted earlier
+    /// waits for it.
+    pub fn command(&self, cmd: &Command) -> Result<Reply> {
+        self.mailbox.post(&self.shared, cmd)
+    }
+
+    /// When the guest reported ready, if it has.
+    pub fn ready(&self) -> Option<ReadyMark> {
+        self.shared.ready()
+    }
+
+    /// Run the event loop until the guest ends or `timeout` passes, then stop every
+    /// vCPU and report.
+    pub fn wait(mut self, timeout: Option<Duration>) -> Result<ExitReport> {
+        let timed_out = event_loop::run_until_exit(&self.exit_evt, timeout)?;
+        if timed_out {
+            self.shared.finish(GuestExit::Timeout(timeout.unwrap_or_default()));
+        }
+        let exits = self.stop();
+        Ok(self.shared.report(exits))
+    }
+
+    /// Stop and join every vCPU thread; their exit counts.
+    fn stop(&mut self) -> Vec<ExitCounts> {
+        self.shared.finish(GuestExit::Crashed {
+            cpu: 0,
+            rip: 0,
+            reason: "stopped by the VMM".into(),
+        });
+        for v in &self.vcpus {
+            v.kick();
+        }
+        self.vcpus.drain(..).map(VcpuHandle::join).collect()
+    }
+}
+
+impl Drop for Vmm {
+    fn drop(&mut self) {
+        if !self.vcpus.is_empty() {
+            self.stop();
+        }
+    }
+}
