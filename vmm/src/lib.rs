@@ -19,6 +19,17 @@
 //! (`machine::Shared`) with them; that state owns the `vm::Vm`, which owns the VM
 //! fd and the guest memory and outlives every fd that refers to it (its
 //! documentation says how the types make sure).
+//!
+//! Modules point one way: each uses only those before it in this list (this
+//! file only declares them and re-exports; `layering` below checks it):
+//!
+//! 1. plain data and pure logic: `error`, `pod`, `layout`, `cpuid`, `regs`,
+//!    `stats`, `exit`, `hypercall`, `report`, `loader`, `initramfs`,
+//!    `programs`, `event_loop`;
+//! 2. the KVM objects without threads: `kvm`, `vm`;
+//! 3. `machine`, the state the vCPU threads and the control thread share;
+//! 4. `vcpu` (a vCPU and its thread), `mailbox` (commands to the guest);
+//! 5. `control` ([`Vmm`]: the booted VM), `builder` ([`VmmBuilder`]).
 
 mod builder;
 mod control;
@@ -51,3 +62,85 @@ pub use protocol;
 pub use protocol::mailbox::{ProcEntry, FAULT_STAGES};
 pub use report::{ExitReport, GuestExit, ReadyMark, Snapshot};
 pub use stats::KvmStats;
+
+/// The order of the module list above, checked on the sources.
+#[cfg(test)]
+mod layering {
+    /// Every module from the bottom up, with its source.
+    const LAYERS: &[(&str, &str)] = &[
+        ("error", include_str!("error.rs")),
+        ("pod", include_str!("pod.rs")),
+        ("layout", include_str!("layout.rs")),
+        ("cpuid", include_str!("cpuid.rs")),
+        ("regs", include_str!("regs.rs")),
+        ("stats", include_str!("stats.rs")),
+        ("exit", include_str!("exit.rs")),
+        ("hypercall", include_str!("hypercall.rs")),
+        ("report", include_str!("report.rs")),
+        ("loader", include_str!("loader.rs")),
+        ("initramfs", include_str!("initramfs.rs")),
+        ("programs", include_str!("programs.rs")),
+        ("event_loop", include_str!("event_loop.rs")),
+        ("kvm", include_str!("kvm.rs")),
+        ("vm", include_str!("vm.rs")),
+        ("machine", include_str!("machine.rs")),
+        ("vcpu", include_str!("vcpu.rs")),
+        ("mailbox", include_str!("mailbox.rs")),
+        ("control", include_str!("control.rs")),
+        ("builder", include_str!("builder.rs")),
+    ];
+
+    /// The names `src` reaches through `crate::` (`crate::a::f`, `crate::{a, b::C}`).
+    fn uses(src: &str) -> Vec<&str> {
+        let ident = |s: &str| s.find(|c: char| !c.is_alphanumeric() && c != '_').unwrap_or(s.len());
+        let mut names = Vec::new();
+        for (at, _) in src.match_indices("crate::") {
+            let rest = &src[at + "crate::".len()..];
+            let Some(list) = rest.strip_prefix('{') else {
+                names.push(&rest[..ident(rest)]);
+                continue;
+            };
+            // The top-level items of the braces.
+            let (mut depth, mut item) = (0, true);
+            for (i, c) in list.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => item = true,
+                    c if item && depth == 0 && !c.is_whitespace() => {
+                        names.push(&list[i..i + ident(&list[i..])]);
+                        item = false;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn uses_finds_every_form() {
+        let src = "use crate::a::B;\nuse crate::{c, d::{E, F}, g};\nlet x = crate::h::f();";
+        assert_eq!(uses(src), ["a", "c", "d", "g", "h"]);
+    }
+
+    #[test]
+    fn modules_point_one_way() {
+        for (layer, (name, src)) in LAYERS.iter().enumerate() {
+            for used in uses(src) {
+                let Some(at) = LAYERS.iter().position(|(n, _)| *n == used) else {
+                    panic!("{name}.rs uses crate::{used}, which is not a module: use the module that defines it");
+                };
+                assert!(at <= layer, "{name}.rs uses {used}, which comes after it in LAYERS");
+            }
+        }
+        let declared: Vec<&str> = include_str!("lib.rs")
+            .lines()
+            .filter_map(|l| l.trim_start_matches("pub ").strip_prefix("mod ")?.strip_suffix(';'))
+            .collect();
+        let mut listed: Vec<&str> = LAYERS.iter().map(|(n, _)| *n).collect();
+        listed.sort_unstable();
+        assert_eq!(declared, listed, "lib.rs declares (sorted) exactly the modules of LAYERS");
+    }
+}
