@@ -68,12 +68,30 @@ thread_local! {
     static KVM_RUN: Cell<*mut kvm_run> = const { Cell::new(std::ptr::null_mut()) };
 }
 
+/// Registers this thread's `kvm_run` for the kick signal's handler until dropped.
+struct KickTarget;
+
+impl KickTarget {
+    fn set(fd: &mut VcpuFd) -> Self {
+        KVM_RUN.with(|r| r.set(fd.get_kvm_run() as *mut kvm_run));
+        KickTarget
+    }
+}
+
+impl Drop for KickTarget {
+    fn drop(&mut self) {
+        KVM_RUN.with(|r| r.set(std::ptr::null_mut()));
+    }
+}
+
 extern "C" fn handle_kick(_: i32, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
     let run = KVM_RUN.with(|r| r.get());
     if !run.is_null() {
-        // SAFETY: the pointer is this thread's kvm_run mapping, set by the vCPU loop
-        // and valid while its VcpuFd lives (the loop clears it before dropping the fd).
-        // A volatile store of one byte is async-signal-safe.
+        // SAFETY: the pointer is this thread's kvm_run mapping, registered by a
+        // `KickTarget` that is a local of `VcpuThread::run`: it is dropped (and the
+        // pointer cleared) before the `VcpuThread` that owns the vCPU fd and its
+        // mapping, on return and on unwinding alike. A volatile store of one byte
+        // is async-signal-safe.
         unsafe { std::ptr::write_volatile(&raw mut (*run).immediate_exit, 1) };
     }
 }
@@ -191,7 +209,8 @@ impl VcpuThread {
     }
 
     fn run(mut self) -> ExitCounts {
-        KVM_RUN.with(|r| r.set(self.vcpu.fd.get_kvm_run() as *mut kvm_run));
+        // A local: dropped before `self`, which owns the fd (see `handle_kick`).
+        let _kick = KickTarget::set(&mut self.vcpu.fd);
         self.transition(VcpuEvent::ThreadStart { boot_cpu: self.vcpu.index == 0 });
         if self.state == VcpuState::Parked {
             if !self.shared.wait_for_start() {
@@ -211,7 +230,6 @@ impl VcpuThread {
             }
             self.run_once();
         }
-        KVM_RUN.with(|r| r.set(std::ptr::null_mut()));
         self.exits
     }
 
