@@ -67,3 +67,80 @@ fn frame_allocator_and_heap_are_accounted() {
     let usable = g.frames_free + g.frames_in_use;
     assert!(usable < 128 * 256 && usable > 120 * 256, "{usable} frames usable");
 }
+
+/// The KVM objects this process holds: fds of KVM VMs, vCPUs and their
+/// statistics, and threads named `vcpuN`.
+fn kvm_objects() -> (Vec<String>, usize) {
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|target| target.to_string_lossy().into_owned())
+        .filter(|target| target.starts_with("anon_inode:kvm"))
+        .collect();
+    let threads = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("vcpu"))
+        .count();
+    (fds, threads)
+}
+
+/// Poll `kvm_objects` until it shows none (a joined thread leaves
+/// `/proc/self/task` a moment after it ends), up to 10 s.
+fn no_kvm_objects_left() -> (Vec<String>, usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = kvm_objects();
+        if now == (Vec::new(), 0) || std::time::Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// A `Vmm` owns its vCPU threads and KVM objects: dropping one whose guest is
+/// still running (its vCPUs halted in KVM_RUN) stops and joins the threads and
+/// closes every KVM fd, as `wait` does.
+#[test]
+fn a_dropped_vm_leaves_no_thread_or_kvm_fd() {
+    const ALONE: &str = "KVMFORK_TEST_ALONE";
+    if std::env::var_os(ALONE).is_none() {
+        // Run in a process of its own: other tests' VMs would be counted too.
+        let name = "a_dropped_vm_leaves_no_thread_or_kvm_fd";
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--test-threads=1", "--nocapture"])
+            .env(ALONE, "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("1 passed"), "{text}");
+        return;
+    }
+    assert_eq!(kvm_objects(), (Vec::new(), 0), "nothing before the first boot");
+    let boot = || {
+        let vm = vmm::Vmm::builder()
+            .vcpus(2)
+            .cmdline("quiet")
+            .program(vmm::programs::path("ctl"), &["sleepers", "0"])
+            .boot()
+            .unwrap();
+        let deadline = std::time::Instant::now() + common::TIMEOUT;
+        while vm.ready().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(vm.ready().is_some(), "the guest reported ready");
+        let (fds, threads) = kvm_objects();
+        assert_eq!(threads, 2, "{fds:?}");
+        assert!(fds.iter().any(|f| f == "anon_inode:kvm-vm"), "{fds:?}");
+        assert_eq!(fds.iter().filter(|f| f.starts_with("anon_inode:kvm-vcpu:")).count(), 2);
+        vm
+    };
+
+    drop(boot());
+    assert_eq!(no_kvm_objects_left(), (Vec::new(), 0), "after drop");
+
+    let r = boot().wait(Some(std::time::Duration::from_millis(100))).unwrap();
+    assert!(matches!(r.exit, GuestExit::Timeout(_)), "{:?}", r.exit);
+    assert_eq!(no_kvm_objects_left(), (Vec::new(), 0), "after wait");
+}
