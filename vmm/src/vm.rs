@@ -30,10 +30,11 @@ const TSS_ADDRESS: usize = 0xfffb_d000;
 /// after all of them are closed, by construction:
 ///
 /// - fields drop in declaration order, so `fd` closes before `memory` unmaps;
-/// - a vCPU fd exists only inside a `vcpu::Vcpu`, which holds an `Arc<Vm>`
-///   declared after its fd: the `Vm`, and so the memory, outlives every vCPU fd;
-/// - the statistics fds live in `machine::Shared`, declared before its
-///   `Arc<Vm>`.
+/// - vCPU fds are created only by `vcpu::Vcpu::new`, straight into a `Vcpu`,
+///   which holds an `Arc<Vm>` declared after its fd: the `Vm`, and so the
+///   memory, outlives every vCPU fd;
+/// - the statistics fds (`builder` opens them) live in `machine::Shared`,
+///   declared before its `Arc<Vm>`.
 ///
 /// (`GuestMemoryMmap` clones share one mapping, which lasts until the last
 /// clone drops: a clone can only keep the memory mapped longer.)
