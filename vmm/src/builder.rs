@@ -11,14 +11,12 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use crate::control::Vmm;
 use crate::error::{Error, Result};
 use crate::layout::{self, MAX_MEMORY, MIB};
+use crate::loader::{self, DEFAULT_KERNEL};
 use crate::machine::{Setup, Shared};
 use crate::stats::{StatsFile, StatsFiles};
 use crate::vcpu::Vcpu;
 use crate::vm::{self, Vm};
-use crate::{initramfs, kvm, loader};
-
-/// The guest kernel built by `build.rs` and embedded in this binary.
-pub static DEFAULT_KERNEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel"));
+use crate::{initramfs, kvm};
 
 pub const DEFAULT_MEMORY_MIB: u64 = 256;
 

@@ -9,6 +9,9 @@ use vm_memory::GuestMemoryMmap;
 
 use crate::error::{Error, Result};
 
+/// The guest kernel built by `build.rs` and embedded in this binary.
+pub static DEFAULT_KERNEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel"));
+
 const EHDR_SIZE: usize = 64;
 const PHDR_SIZE: usize = 56;
 use uapi::elf::{EM_X86_64, ET_EXEC, PT_LOAD};
