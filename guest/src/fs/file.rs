@@ -36,6 +36,8 @@ pub enum FileKind {
     /// record the counters under LABEL (and then resets them); reads see end
     /// of file.
     Counters,
+    /// `/dev/null`: reads see end of file, writes are discarded.
+    Null,
 }
 
 pub struct File {
@@ -78,7 +80,7 @@ impl Drop for File {
                 pipe_changed();
             }
             FileKind::Inode { ino, .. } => release_inode(*ino),
-            FileKind::Console { .. } | FileKind::Counters => {}
+            FileKind::Console { .. } | FileKind::Counters | FileKind::Null => {}
         }
     }
 }

@@ -32,11 +32,13 @@ pub fn acquire_inode(ino: u64) {
 
 /// `/dev/console`'s device number (Linux: 5, 1).
 pub const CONSOLE_RDEV: u64 = ramfs::makedev(5, 1);
+/// `/dev/null`'s device number (Linux: 1, 3).
+pub const NULL_RDEV: u64 = ramfs::makedev(1, 3);
 /// `/dev/counters`: a misc device (major 10) in the locally-assigned minor range.
 pub const COUNTERS_RDEV: u64 = ramfs::makedev(10, 240);
 
-/// Mount the root file system: unpack `initramfs`, then make sure `/tmp` (1777)
-/// and `/dev/console` exist. `capacity` bounds the file data it holds.
+/// Mount the root file system: unpack `initramfs`, then make sure `/tmp` (1777),
+/// `/dev/console`, `/dev/null` and `/dev/counters` exist. `capacity` bounds the file data it holds.
 pub fn mount_root(
     initramfs: &[u8],
     capacity: u64,
@@ -68,6 +70,10 @@ pub fn mount_root(
     if fs.lookup(dev, "console").is_err() {
         fs.mknod(dev, "console", ramfs::S_IFCHR | 0o600, CONSOLE_RDEV)
             .map_err(|e| alloc::format!("/dev/console: errno {}", e.0))?;
+    }
+    if fs.lookup(dev, "null").is_err() {
+        fs.mknod(dev, "null", ramfs::S_IFCHR | 0o666, NULL_RDEV)
+            .map_err(|e| alloc::format!("/dev/null: errno {e}"))?;
     }
     if fs.lookup(dev, "counters").is_err() {
         fs.mknod(dev, "counters", ramfs::S_IFCHR | 0o600, COUNTERS_RDEV)

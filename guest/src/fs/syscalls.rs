@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use super::file::*;
-use super::kernel_fs::{with_fs, CONSOLE_RDEV, COUNTERS_RDEV};
+use super::kernel_fs::{with_fs, CONSOLE_RDEV, COUNTERS_RDEV, NULL_RDEV};
 use super::pipe::{Outcome, PipeState};
 use super::ramfs::{self, Ino, Stat, S_IFCHR, S_IFIFO};
 use crate::arch::TrapFrame;
@@ -62,6 +62,12 @@ pub fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::__NR_chdir => chdir(a.u(0)),
         nr::__NR_access => faccessat(AT_FDCWD, a.u(0), a.u32(1), 0),
         nr::__NR_faccessat => faccessat(a.i32(0), a.u(1), a.u32(2), a.u32(3)),
+        nr::__NR_readlink => readlinkat(AT_FDCWD, a.u(0), a.i32(2)),
+        nr::__NR_readlinkat => readlinkat(a.i32(0), a.u(1), a.i32(3)),
+        nr::__NR_chmod => fchmodat(AT_FDCWD, a.u(0), a.u32(1)),
+        nr::__NR_fchmod => fchmod(a.i32(0), a.u32(1)),
+        nr::__NR_fchmodat => fchmodat(a.i32(0), a.u(1), a.u32(2)),
+        nr::__NR_poll => poll(a.u(0), a.u(1), a.i32(2)),
         nr::__NR_umask => {
             let fs = task().fs();
             Ok(fs.umask.swap(a.u32(0) & 0o777, Ordering::Relaxed) as u64)
@@ -163,6 +169,9 @@ fn openat(dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
     } else if stat.is_chr() && stat.rdev == COUNTERS_RDEV {
         release_inode_now(ino);
         FileKind::Counters
+    } else if stat.is_chr() && stat.rdev == NULL_RDEV {
+        release_inode_now(ino);
+        FileKind::Null
     } else {
         FileKind::Inode { ino, dir: stat.is_dir() }
     };
@@ -377,7 +386,7 @@ fn console_write(file: &File, data: &[u8]) -> SysResult {
 /// Read into user memory at `buf`: at the file position (advancing it) or at `at`.
 fn do_read(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
     match &file.kind {
-        FileKind::Console { .. } | FileKind::Counters => Ok(0),
+        FileKind::Console { .. } | FileKind::Counters | FileKind::Null => Ok(0),
         FileKind::Inode { dir: true, .. } => Err(EISDIR),
         FileKind::Inode { ino, dir: false } => {
             let mut done = 0usize;
@@ -427,6 +436,8 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
             }
             Ok(len as u64)
         }
+        // Linux's write_null: the buffer is not even read.
+        FileKind::Null => Ok(len as u64),
         FileKind::Counters => {
             let data = uaccess::read_bytes(buf, len.min(CHUNK))?;
             crate::counters::device_write(&data)?;
@@ -585,6 +596,7 @@ fn file_stat(file: &File) -> Result<Stat, Errno> {
         FileKind::Inode { ino, .. } => with_fs(|fs| fs.stat(*ino)),
         FileKind::Console { .. } => Ok(synthetic_stat(S_IFCHR | 0o620, CONSOLE_RDEV, 0x1000_0001)),
         FileKind::Counters => Ok(synthetic_stat(S_IFCHR | 0o600, COUNTERS_RDEV, 0x1000_0002)),
+        FileKind::Null => Ok(synthetic_stat(S_IFCHR | 0o666, NULL_RDEV, 0x1000_0003)),
         FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Ok(synthetic_stat(
             S_IFIFO | 0o600,
             0,
@@ -618,6 +630,123 @@ fn newfstatat(dirfd: i32, path: u64, buf: u64, flags: u32) -> SysResult {
         with_fs(|fs| fs.lookup(start, s).and_then(|ino| fs.stat(ino)))?
     };
     uaccess::write_bytes(buf, &stat_bytes(&st)).map(|_| 0)
+}
+
+/// `fchmodat(dirfd, path, mode)`: the owner or root may change the mode.
+fn fchmodat(dirfd: i32, path: u64, mode: u32) -> SysResult {
+    let p = read_path(path)?;
+    let start = start_dir(dirfd, &p)?;
+    let ino = with_fs(|fs| fs.lookup(start, path_str(&p)?))?;
+    chmod_inode(ino, mode)
+}
+
+fn fchmod(fd: i32, mode: u32) -> SysResult {
+    match files().get(fd)?.kind {
+        FileKind::Inode { ino, .. } => chmod_inode(ino, mode),
+        // Devices and pipes have no inode here that keeps a mode.
+        _ => Ok(0),
+    }
+}
+
+fn chmod_inode(ino: Ino, mode: u32) -> SysResult {
+    let euid = task().creds().euid;
+    with_fs(|fs| {
+        if euid != 0 && fs.stat(ino)?.uid != euid {
+            return Err(EPERM);
+        }
+        fs.chmod(ino, mode)
+    })
+    .map(|_| 0)
+}
+
+const POLLIN: u16 = 0x001;
+const POLLOUT: u16 = 0x004;
+const POLLERR: u16 = 0x008;
+const POLLHUP: u16 = 0x010;
+const POLLNVAL: u16 = 0x020;
+const POLLRDNORM: u16 = 0x040;
+const POLLWRNORM: u16 = 0x100;
+
+/// What `file` is ready for now (Linux's `f_op->poll` masks): files and
+/// devices always; a pipe's read end when it holds data (POLLHUP once no
+/// writer is left), its write end when there is room (POLLERR once no reader
+/// is left).
+fn poll_mask(file: &File) -> u16 {
+    const ALWAYS: u16 = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+    match &file.kind {
+        FileKind::PipeRead(p) => {
+            let p = p.lock();
+            let data = if p.is_empty() { 0 } else { POLLIN | POLLRDNORM };
+            data | if p.writers == 0 { POLLHUP } else { 0 }
+        }
+        FileKind::PipeWrite(p) => {
+            let p = p.lock();
+            let room = p.len() < super::pipe::PIPE_CAPACITY;
+            let out = if room { POLLOUT | POLLWRNORM } else { 0 };
+            out | if p.readers == 0 { POLLERR } else { 0 }
+        }
+        _ => ALWAYS,
+    }
+}
+
+/// `poll(fds, nfds, timeout_ms)`: fill each `struct pollfd`'s revents and
+/// return how many are non-zero, waiting (for pipes) up to the timeout; a
+/// negative timeout waits without end.
+fn poll(fds: u64, nfds: u64, timeout_ms: i32) -> SysResult {
+    let t = task();
+    if nfds > nofile_limit(&t) {
+        return Err(EINVAL);
+    }
+    let n = nfds as usize;
+    let mut raw = uaccess::read_bytes(fds, n * 8)?;
+    let entries: Vec<(i32, u16)> = raw
+        .chunks_exact(8)
+        .map(|c| (i32::from_le_bytes([c[0], c[1], c[2], c[3]]), u16::from_le_bytes([c[4], c[5]])))
+        .collect();
+    let deadline = (timeout_ms >= 0)
+        .then(|| crate::time::monotonic_ns().saturating_add(timeout_ms as u64 * 1_000_000));
+    let table = t.files();
+    let scan = |raw: &mut [u8]| -> u64 {
+        let mut ready = 0;
+        for (i, &(fd, events)) in entries.iter().enumerate() {
+            let revents = if fd < 0 {
+                0
+            } else {
+                match table.get(fd) {
+                    Ok(f) => poll_mask(&f) & (events | POLLERR | POLLHUP),
+                    Err(_) => POLLNVAL,
+                }
+            };
+            raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&revents.to_le_bytes());
+            ready += (revents != 0) as u64;
+        }
+        ready
+    };
+    loop {
+        let ready = scan(&mut raw);
+        let expired = deadline.is_some_and(|d| crate::time::monotonic_ns() >= d);
+        if ready > 0 || expired {
+            uaccess::write_bytes(fds, &raw)?;
+            return Ok(ready);
+        }
+        if crate::process::signal::signal_pending(&t) {
+            return Err(crate::process::signal::ERESTARTNOHAND);
+        }
+        let mut probe = raw.clone();
+        crate::sched::wait_event(Some(&PIPE_WAIT), deadline, || scan(&mut probe) > 0);
+    }
+}
+
+/// `readlinkat`: this file system has no symbolic links, so an existing path
+/// is EINVAL (not a link) and a missing one the lookup's error, as Linux.
+fn readlinkat(dirfd: i32, path: u64, bufsiz: i32) -> SysResult {
+    if bufsiz <= 0 {
+        return Err(EINVAL);
+    }
+    let p = read_path(path)?;
+    let start = start_dir(dirfd, &p)?;
+    with_fs(|fs| fs.lookup(start, path_str(&p)?))?;
+    Err(EINVAL)
 }
 
 fn faccessat(dirfd: i32, path: u64, mode: u32, flags: u32) -> SysResult {

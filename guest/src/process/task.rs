@@ -153,6 +153,15 @@ pub struct Task {
     /// The interrupted call restarts whatever the handler's SA_RESTART says
     /// (Linux ERESTARTNOINTR: a fork that a signal interrupted).
     pub restart_nointr: AtomicBool,
+    /// The interrupted call restarts only if no handler runs, whatever
+    /// SA_RESTART says (Linux ERESTARTNOHAND: `pause`, `rt_sigsuspend`).
+    pub restart_nohand: AtomicBool,
+    /// The mask `rt_sigsuspend` replaced, put back once the signal that ended
+    /// it is handled: saved in that handler's frame, or restored on the way
+    /// to user mode if none runs (Linux `saved_sigmask`), while
+    /// `restore_sigmask` is set (TIF_RESTORE_SIGMASK).
+    pub saved_sigmask: AtomicU64,
+    pub restore_sigmask: AtomicBool,
     /// The boot self-test task that probes the `syscall` instruction.
     pub probe: bool,
     /// A kernel thread (Linux `PF_KTHREAD`): no address space of its own, never
@@ -233,6 +242,9 @@ impl Task {
             syscall_restart: spin::Mutex::new((0, 0, 0)),
             restart_pending: AtomicBool::new(false),
             restart_nointr: AtomicBool::new(false),
+            restart_nohand: AtomicBool::new(false),
+            saved_sigmask: AtomicU64::new(0),
+            restore_sigmask: AtomicBool::new(false),
             probe: p.probe,
             kthread: p.kthread,
             se: crate::sched::SchedEntity::new(),

@@ -47,18 +47,33 @@ pub fn do_syscall(frame: &mut TrapFrame, entry_rip: u64, entry_rsp: u64) {
     ctr::cpu_add(cpu, ctr::CPU_SYSCALLS, 1);
     ctr::syscall_counted(number);
     let result = dispatch(number, &args, frame);
-    if result == Err(ENOSYS) {
-        ctr::syscall_enosys(number);
-    }
-    if result == Err(crate::process::signal::ERESTARTSYS) {
-        if let Some(t) = crate::sched::current() {
-            t.restart_pending.store(true, core::sync::atomic::Ordering::Relaxed);
-        }
-    }
     frame.rax = match result {
         Ok(v) => v,
-        Err(e) => e.to_ret() as u64,
+        Err(e) => {
+            syscall_failed(number, e);
+            e.to_ret() as u64
+        }
     };
+}
+
+/// Bookkeeping for a failed call, out of the common path: unknown numbers
+/// are counted; an interrupted call is marked for restart (after the signal,
+/// by `do_signal`).
+#[inline(never)]
+fn syscall_failed(number: u64, e: Errno) {
+    use crate::process::signal::{ERESTARTNOHAND, ERESTARTSYS};
+    if e == ENOSYS {
+        ctr::syscall_enosys(number);
+    }
+    if e == ERESTARTSYS || e == ERESTARTNOHAND {
+        if let Some(t) = crate::sched::current() {
+            use core::sync::atomic::Ordering::Relaxed;
+            t.restart_pending.store(true, Relaxed);
+            if e == ERESTARTNOHAND {
+                t.restart_nohand.store(true, Relaxed);
+            }
+        }
+    }
 }
 
 fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
@@ -92,6 +107,8 @@ fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::__NR_rt_sigaction => process::rt_sigaction(a),
         nr::__NR_rt_sigprocmask => process::rt_sigprocmask(a),
         nr::__NR_rt_sigpending => process::rt_sigpending(a),
+        nr::__NR_rt_sigsuspend => process::rt_sigsuspend(a),
+        nr::__NR_pause => process::pause(),
         nr::__NR_rt_sigreturn => process::rt_sigreturn(frame),
         nr::__NR_sigaltstack => process::sigaltstack(a, frame),
         nr::__NR_tkill => process::tkill(a),

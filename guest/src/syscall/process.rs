@@ -596,6 +596,34 @@ pub fn rt_sigprocmask(a: &Args) -> SysResult {
     Ok(0)
 }
 
+/// `rt_sigsuspend(mask, 8)`: wait for a signal with `mask` blocked; the old
+/// mask comes back once the signal is handled (see `Task::saved_sigmask`).
+/// Always fails: EINTR after a handler, restarted if none ran.
+pub fn rt_sigsuspend(a: &Args) -> SysResult {
+    use crate::process::signal::UNBLOCKABLE;
+    if a.u(1) != 8 {
+        return Err(EINVAL);
+    }
+    let mask = uaccess::read_u64s::<1>(a.u(0))?[0] & !UNBLOCKABLE;
+    let t = task();
+    let old = t.blocked.swap(mask, Ordering::AcqRel);
+    t.saved_sigmask.store(old, Ordering::Relaxed);
+    t.restore_sigmask.store(true, Ordering::Relaxed);
+    sleep_until_signal(&t)
+}
+
+/// `pause()`: wait for a signal.
+pub fn pause() -> SysResult {
+    sleep_until_signal(&task())
+}
+
+fn sleep_until_signal(t: &Task) -> SysResult {
+    while !crate::process::signal::signal_pending(t) {
+        crate::sched::wait_event(None, None, || false);
+    }
+    Err(crate::process::signal::ERESTARTNOHAND)
+}
+
 pub fn rt_sigpending(a: &Args) -> SysResult {
     if a.u(1) > 8 {
         return Err(EINVAL);

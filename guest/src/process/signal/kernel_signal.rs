@@ -22,6 +22,10 @@ pub const ERESTARTSYS: Errno = Errno(512);
 /// signal is handled, whatever the handler's SA_RESTART (Linux ERESTARTNOINTR).
 pub const ERESTARTNOINTR: Errno = Errno(513);
 
+/// Internal: a wait for any signal (`pause`, `rt_sigsuspend`): made again if
+/// no handler runs, else EINTR whatever SA_RESTART says (Linux ERESTARTNOHAND).
+pub const ERESTARTNOHAND: Errno = Errno(514);
+
 fn disposition_ignores(task: &Task, sig: u32) -> bool {
     let a = task.sighand().action(sig);
     a.sa_handler == SIG_IGN
@@ -133,6 +137,11 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> bool {
         next_signal(task.pending.load(Ordering::Acquire), task.blocked.load(Ordering::Acquire))
     else {
         restart_if_interrupted(task, frame, None);
+        // No handler took the mask rt_sigsuspend saved: it comes back now.
+        if task.restore_sigmask.load(Ordering::Relaxed) {
+            task.restore_sigmask.store(false, Ordering::Relaxed);
+            task.blocked.store(task.saved_sigmask.load(Ordering::Relaxed), Ordering::Release);
+        }
         return false;
     };
     task.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
@@ -171,7 +180,10 @@ fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&si
         return;
     }
     let nointr = task.restart_nointr.swap(false, Ordering::AcqRel);
-    if !nointr && action.is_some_and(|a| a.sa_flags & SA_RESTART == 0) {
+    let nohand = task.restart_nohand.swap(false, Ordering::AcqRel);
+    if (nohand && action.is_some())
+        || (!nointr && action.is_some_and(|a| a.sa_flags & SA_RESTART == 0))
+    {
         frame.rax = crate::errno::EINTR.to_ret() as u64;
         return;
     }
@@ -220,7 +232,14 @@ fn setup_rt_frame(
     let fpstate = sp;
     let base = ((sp - FRAME_SIZE) & !15) - 8;
 
-    let old_blocked = task.blocked.load(Ordering::Acquire);
+    // The mask rt_sigreturn restores: the one rt_sigsuspend replaced, if it
+    // did (Linux `sigmask_to_save`).
+    let saved = task.restore_sigmask.load(Ordering::Relaxed);
+    let old_blocked = if saved {
+        task.saved_sigmask.load(Ordering::Relaxed)
+    } else {
+        task.blocked.load(Ordering::Acquire)
+    };
     let mut b = [0u8; FRAME_SIZE as usize];
     let mut put =
         |off: u64, v: u64| b[off as usize..off as usize + 8].copy_from_slice(&v.to_le_bytes());
@@ -258,6 +277,9 @@ fn setup_rt_frame(
 
     crate::uaccess::write_bytes(fpstate, &FpuState::capture())?;
     crate::uaccess::write_bytes(base, &b)?;
+    if saved {
+        task.restore_sigmask.store(false, Ordering::Relaxed);
+    }
     // The handler starts with a clean x87/SSE state.
     FpuState::load_image(*FpuState::new().image());
 
