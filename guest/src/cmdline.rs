@@ -12,6 +12,7 @@
 //! | `hang` | after everything else, idle forever instead of exiting |
 //! | `fail=STAGE:N` | fault injection: the Nth reach of a copy_process stage fails |
 //! | `sched_child_runs_first=0\|1` | a forked child runs before its parent where they share a CPU (Linux's sysctl; default 0) |
+//! | `syscall=auto\|int3\|insn` | the system-call entry programs get: the one the boot self-test picks (default), the `int3` gate (as where `syscall` is broken: programs' own `syscall` sites are patched or refused), or the `syscall` instruction (boot fails where it does not work) |
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultKind {
@@ -34,6 +35,18 @@ impl FaultKind {
     }
 }
 
+/// Which system-call entry programs use (`syscall=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SyscallEntry {
+    /// The boot self-test decides: `syscall` where it reaches ring 0, else the int3 gate.
+    #[default]
+    Auto,
+    /// The int3 gate, as on a host where `syscall` is broken, wherever it works.
+    Int3,
+    /// The `syscall` instruction; the boot fails where the self-test finds it broken.
+    Insn,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
     pub quiet: bool,
@@ -47,6 +60,7 @@ pub struct Options {
     pub hang: bool,
     pub fail: Option<(crate::process::fault_inject::Stage, u32)>,
     pub sched_child_runs_first: bool,
+    pub syscall: SyscallEntry,
 }
 
 impl Default for Options {
@@ -63,6 +77,7 @@ impl Default for Options {
             hang: false,
             fail: None,
             sched_child_runs_first: false,
+            syscall: SyscallEntry::Auto,
         }
     }
 }
@@ -130,6 +145,14 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
                     _ => return Err(bad()),
                 }
             }
+            "syscall" => {
+                o.syscall = match value {
+                    "auto" => SyscallEntry::Auto,
+                    "int3" => SyscallEntry::Int3,
+                    "insn" => SyscallEntry::Insn,
+                    _ => return Err(bad()),
+                }
+            }
             _ => return Err(ParseError::UnknownOption(word)),
         }
     }
@@ -159,6 +182,15 @@ mod tests {
         assert!(!parse("sched_child_runs_first=0").unwrap().sched_child_runs_first);
         assert!(parse("sched_child_runs_first=2").is_err());
         assert!(parse("sched_child_runs_first").is_err());
+        assert_eq!(parse("").unwrap().syscall, SyscallEntry::Auto);
+        assert_eq!(parse("syscall=auto").unwrap().syscall, SyscallEntry::Auto);
+        assert_eq!(parse("syscall=int3").unwrap().syscall, SyscallEntry::Int3);
+        assert_eq!(parse("syscall=insn").unwrap().syscall, SyscallEntry::Insn);
+        assert_eq!(
+            parse("syscall=sysenter").unwrap_err(),
+            ParseError::BadValue { key: "syscall", value: "sysenter" }
+        );
+        assert!(parse("syscall").is_err());
     }
 
     #[test]

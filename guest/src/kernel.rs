@@ -119,21 +119,35 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
     if let Err(e) = crate::trap::init_entry_page() {
         panic!("entry page: errno {}", e.0);
     }
-    match crate::trap::probe_syscall_instruction() {
-        Ok(works) => {
-            ctr::global_set(ctr::SYSCALL_INSN, if works { 1 } else { 2 });
-            if !options.quiet {
-                println!(
-                    "kernel: the syscall instruction {}",
-                    if works {
-                        "works from ring 3"
-                    } else {
-                        "does not reach ring 0 here: using the int3 gate"
-                    }
-                );
-            }
-        }
+    let works = match crate::trap::probe_syscall_instruction() {
+        Ok(works) => works,
         Err(e) => panic!("syscall self-test: errno {}", e.0),
+    };
+    ctr::global_set(ctr::SYSCALL_INSN, if works { 1 } else { 2 });
+    use crate::cmdline::SyscallEntry;
+    let insn = match options.syscall {
+        SyscallEntry::Auto => works,
+        SyscallEntry::Int3 => false,
+        SyscallEntry::Insn if works => true,
+        SyscallEntry::Insn => {
+            println!(
+                "kernel: syscall=insn: the syscall instruction does not reach ring 0 on this \
+                 host (boot self-test); use syscall=auto or syscall=int3"
+            );
+            exit(exit_status::SELFTEST_FAILED);
+        }
+    };
+    let entry = if insn { crate::trap::ENTRY_INSN } else { crate::trap::ENTRY_INT3 };
+    crate::trap::set_syscall_entry(entry);
+    ctr::global_set(ctr::SYSCALL_ENTRY, entry as u64);
+    if !options.quiet {
+        let found = if works { "works from ring 3" } else { "does not reach ring 0 here" };
+        let using = match (works, insn) {
+            (true, true) => "",
+            (true, false) => ": using the int3 gate (syscall=int3)",
+            _ => ": using the int3 gate",
+        };
+        println!("kernel: the syscall instruction {found}{using}");
     }
     let (argv, envp) = arch::boot::init_args();
     if !argv.is_empty() {

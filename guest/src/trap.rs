@@ -20,9 +20,27 @@ pub const SYSCALL_UNTESTED: u8 = 0;
 pub const SYSCALL_WORKS: u8 = 1;
 pub const SYSCALL_BROKEN: u8 = 2;
 
-/// The AT_SYSINFO value for programs: the gate the self-test chose.
+/// The entry programs use: the `syscall` instruction (LSTAR) where it works,
+/// else the int3 gate — or the int3 gate wherever `syscall=int3` asks for it.
+/// Where the int3 gate is in use, a program's own `syscall` instructions are
+/// either patched by exec (`exec::zpoline`) or end it with SIGSYS.
+static SYSCALL_ENTRY: AtomicU8 = AtomicU8::new(ENTRY_INT3);
+pub const ENTRY_INSN: u8 = 1;
+pub const ENTRY_INT3: u8 = 2;
+
+/// Choose the entry (boot, after the self-test; before any program runs).
+pub fn set_syscall_entry(entry: u8) {
+    SYSCALL_ENTRY.store(entry, Ordering::Relaxed);
+}
+
+/// Whether programs enter the kernel with the `syscall` instruction.
+pub fn uses_syscall_insn() -> bool {
+    SYSCALL_ENTRY.load(Ordering::Relaxed) == ENTRY_INSN
+}
+
+/// The AT_SYSINFO value for programs: the gate of the entry in use.
 pub fn syscall_gate() -> u64 {
-    if SYSCALL_INSN.load(Ordering::Relaxed) == SYSCALL_WORKS {
+    if uses_syscall_insn() {
         GATE_SYSCALL
     } else {
         GATE_INT3
@@ -54,7 +72,7 @@ pub fn user_exception(frame: &mut TrapFrame) {
             let addr = fault_address();
             ctr::cpu_add(cpu_id(), ctr::CPU_PAGE_FAULTS_USER, 1);
             if frame.rip == syscall_entry_address() {
-                raw_syscall_broken(frame);
+                raw_syscall_refused(frame, false);
                 return;
             }
             let write = frame.error_code & PF_WRITE != 0;
@@ -79,7 +97,7 @@ pub fn user_exception(frame: &mut TrapFrame) {
             }
         }
         13 if frame.rip == syscall_entry_address() => {
-            raw_syscall_broken(frame);
+            raw_syscall_refused(frame, false);
             return;
         }
         0 | 16 | 19 => SIGFPE,
@@ -99,7 +117,9 @@ pub fn user_exception(frame: &mut TrapFrame) {
 }
 
 /// `call *AT_SYSINFO` reached the kernel: return straight to the caller's return
-/// address and pop it (KVM-HOSTS.md rule 2), then run the call.
+/// address and pop it (KVM-HOSTS.md rule 2), then run the call. (Inlined: each
+/// caller passes a constant gate.)
+#[inline(always)]
 fn gate_entry(frame: &mut TrapFrame, gate: u64) {
     let entry_rsp = frame.rsp;
     let mut ret = [0u8; 8];
@@ -108,24 +128,67 @@ fn gate_entry(frame: &mut TrapFrame, gate: u64) {
         signal::force_sig(&task, SIGSEGV);
         return;
     }
-    frame.rip = u64::from_le_bytes(ret);
+    let ret = u64::from_le_bytes(ret);
+    if !is_canonical(ret) {
+        // The gate's return fails as a `ret` there would (the CPU cannot
+        // return to a non-canonical address): SIGSEGV at the gate, the call
+        // not made.
+        frame.rip = gate;
+        bad_return_address();
+        return;
+    }
+    frame.rip = ret;
     frame.rsp += 8;
+    if gate == GATE_SYSCALL {
+        // What the `syscall` instruction leaves in rcx and r11 (the gate's
+        // contract: both clobbered), so that the return can be `sysretq`.
+        frame.rcx = frame.rip;
+        frame.r11 = frame.rflags;
+    }
     // A restart re-enters through the gate with the return address in place.
     crate::syscall::do_syscall(frame, gate, entry_rsp);
 }
 
-/// The program executed `syscall` on a host where it does not reach the kernel
-/// (it lands at the kernel's entry still in ring 3): kill it with SIGSYS.
-fn raw_syscall_broken(frame: &TrapFrame) {
+/// Whether `addr` is canonical (4-level paging: bits 63..47 all equal), so
+/// that the CPU can return to ring 3 there; elsewhere `iretq` (and on Intel
+/// `sysretq`) faults in ring 0.
+pub fn is_canonical(addr: u64) -> bool {
+    ((addr as i64) << 16 >> 16) as u64 == addr
+}
+
+/// The task was about to return to user mode at an address the CPU refuses
+/// (not canonical): SIGSEGV, as Linux's fixup of a faulting `iretq` gives
+/// (`fixup_bad_iret`: a #GP from user mode, si_code SI_KERNEL).
+fn bad_return_address() {
+    let task = sched::current().expect("a user return without a task");
+    let info = SigInfo { code: signal::SI_KERNEL, trapno: 13, ..Default::default() };
+    signal::force_sig_info(&task, SIGSEGV, info);
+}
+
+/// The program executed `syscall` where the kernel does not take it: on a host
+/// where it does not reach the kernel (it lands at the kernel's entry still in
+/// ring 3), or with `syscall=int3`. Kill it with SIGSYS and say why.
+fn raw_syscall_refused(frame: &TrapFrame, forced: bool) {
     let task = sched::current().unwrap();
-    crate::println!(
-        "kernel: pid {} ({}): killed by SIGSYS: it executed the syscall instruction (return \
-         address {:#x}), which this host's KVM does not deliver to the kernel; enter the kernel \
-         through the AT_SYSINFO entry instead",
-        task.pid,
-        task.comm(),
-        frame.rcx
-    );
+    if forced {
+        crate::println!(
+            "kernel: pid {} ({}): killed by SIGSYS: it executed the syscall instruction at {:#x}, \
+             which this kernel does not take (syscall=int3); enter the kernel through the \
+             AT_SYSINFO entry instead",
+            task.pid,
+            task.comm(),
+            frame.rip.wrapping_sub(2)
+        );
+    } else {
+        crate::println!(
+            "kernel: pid {} ({}): killed by SIGSYS: it executed the syscall instruction (return \
+             address {:#x}), which this host's KVM does not deliver to the kernel; enter the \
+             kernel through the AT_SYSINFO entry instead",
+            task.pid,
+            task.comm(),
+            frame.rcx
+        );
+    }
     // Not catchable: the saved user RIP is the kernel's entry, not the program's.
     task.fatal_signal.store(SIGSYS as u32, Ordering::Relaxed);
 }
@@ -153,6 +216,10 @@ pub fn syscall_insn(frame: &mut TrapFrame) {
         PROBE_RESULT.store(ok as u64, Ordering::Relaxed);
         return;
     }
+    if !uses_syscall_insn() {
+        raw_syscall_refused(frame, true);
+        return;
+    }
     if frame.rip == GATE_SYSCALL + 2 {
         // Through the entry page's gate: return to the caller's return address.
         gate_entry(frame, GATE_SYSCALL);
@@ -162,13 +229,58 @@ pub fn syscall_insn(frame: &mut TrapFrame) {
     }
 }
 
+/// Whether a return from a `syscall` entry may use `sysretq` (Linux
+/// `syscall_return_slowpath`'s checks): `sysretq` loads RIP from rcx and RFLAGS
+/// from r11, so they must hold what the frame says; it cannot restore RF and
+/// would trap at once with TF; and on Intel CPUs it faults in ring 0, on the
+/// user's stack, when RIP is not canonical. Everything else returns by `iretq`.
+pub fn sysret_allowed(frame: &TrapFrame) -> bool {
+    use protocol::boot::selectors::{USER_CS, USER_DS};
+    const TF: u64 = 1 << 8;
+    const RF: u64 = 1 << 16;
+    frame.rcx == frame.rip
+        && frame.r11 == frame.rflags
+        && frame.cs == USER_CS as u64
+        && frame.ss == USER_DS as u64
+        && frame.rip < crate::arch::uaccess::USER_TOP
+        && frame.rflags & (TF | RF) == 0
+}
+
 pub fn timer_tick() {
     sched::scheduler_tick();
 }
 
 /// Work before returning to user mode: a pending fatal signal ends the task; a
-/// task whose time slice ended yields (Linux `exit_to_user_mode_loop`).
+/// task whose time slice ended yields (Linux `exit_to_user_mode_loop`). The
+/// return address is checked last, whatever set it (a gate's caller, a signal
+/// handler, `rt_sigreturn`): the CPU cannot return to a non-canonical one.
+///
+/// As Linux's `exit_to_user_mode_prepare`, the common case — nothing to do —
+/// is a few loads inlined into every way back; the loop is out of line
+/// (KVM-HOSTS.md rule 1: each ring-0 instruction counts on every system call).
+#[inline(always)]
 pub fn exit_to_user_mode(frame: &mut TrapFrame) {
+    if let Some(task) = sched::current() {
+        let idle = task.fatal_signal.load(Ordering::Relaxed) == 0
+            && signal::next_signal(
+                task.pending.load(Ordering::Acquire),
+                task.blocked.load(Ordering::Acquire),
+            )
+            .is_none()
+            && !task.restart_pending.load(Ordering::Relaxed)
+            && !task.restore_sigmask.load(Ordering::Relaxed)
+            && !task.need_resched.load(Ordering::Relaxed)
+            && is_canonical(frame.rip);
+        drop(task);
+        if idle {
+            return;
+        }
+    }
+    exit_to_user_mode_loop(frame)
+}
+
+#[inline(never)]
+fn exit_to_user_mode_loop(frame: &mut TrapFrame) {
     loop {
         let Some(task) = sched::current() else { return };
         let sig = task.fatal_signal.load(Ordering::Relaxed);
@@ -182,10 +294,15 @@ pub fn exit_to_user_mode(frame: &mut TrapFrame) {
         }
         let resched = task.need_resched.load(Ordering::Relaxed);
         drop(task);
-        if !resched {
-            return;
+        if resched {
+            sched::schedule();
+            continue;
         }
-        sched::schedule();
+        if !is_canonical(frame.rip) {
+            bad_return_address();
+            continue;
+        }
+        return;
     }
 }
 

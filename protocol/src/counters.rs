@@ -90,7 +90,11 @@ pub struct CpuCounters {
     pub cow_reuses: u64,
     /// Successful `copy_process` calls on this CPU.
     pub forks: u64,
-    reserved: [u64; 8],
+    /// Returns from `syscall` entries by `sysretq` (the others use `iretq`).
+    pub sysret_returns: u64,
+    /// System calls entered through a patched `syscall` site (zpoline).
+    pub zpoline_entries: u64,
+    reserved: [u64; 6],
 }
 }
 
@@ -166,7 +170,23 @@ pub struct GlobalCounters {
     /// their last user) by a write, a new page, munmap or mprotect.
     pub fork_page_tables_shared: u64,
     pub page_tables_unshared: u64,
-    reserved: [u64; 14],
+    /// The system-call entry programs get: 1 the `syscall` instruction, 2 the
+    /// int3 gate (the self-test's choice or the `syscall=` command-line word).
+    pub syscall_entry: u64,
+    /// Tables of `syscall` sites the VMM shipped that the kernel accepted at
+    /// boot, and refused (malformed, for a missing or changed file, a site that
+    /// is not a `syscall` instruction in an executable segment).
+    pub zpoline_tables: u64,
+    pub zpoline_tables_refused: u64,
+    /// Executions whose `syscall` sites exec patched, and the sites patched.
+    pub zpoline_execs: u64,
+    pub zpoline_sites_patched: u64,
+    /// TSC cycles spent loading programs (exec's `load_program`: reading the
+    /// ELF, building the address space, copying the segments, the stack), and
+    /// programs loaded.
+    pub load_program_tsc: u64,
+    pub load_program_calls: u64,
+    reserved: [u64; 7],
 }
 }
 
@@ -186,14 +206,16 @@ pub mod resettable {
     pub const CPU: &[usize] = words!(CpuCounters: timer_ticks, ipis_received, ipis_sent,
         hypercalls, idle_halts, spurious, page_faults_user, page_faults_kernel, syscalls,
         context_switches, preemptions, migrations, wakeup_ipis, busy_tsc,
-        tlb_shootdowns_sent, tlb_shootdowns_received, cow_copies, cow_reuses, forks);
+        tlb_shootdowns_sent, tlb_shootdowns_received, cow_copies, cow_reuses, forks,
+        sysret_returns, zpoline_entries);
 
     pub const GLOBAL: &[usize] = words!(GlobalCounters: pages_zero_filled, kstack_cache_hits,
         clones_fork, clones_vfork, clones_thread, clones_vm, clones_kthread,
         copy_process_tsc, copy_process_calls, copy_page_range_tsc, copy_page_range_calls,
         do_wp_page_tsc, do_wp_page_calls, do_exit_tsc, do_exit_calls, wait_tsc, wait_calls,
         fork_ptes_copied, pages_shared_filled, faults_bad, mailbox_commands,
-        fork_page_tables_shared, page_tables_unshared);
+        fork_page_tables_shared, page_tables_unshared, zpoline_execs, zpoline_sites_patched,
+        load_program_tsc, load_program_calls);
 }
 
 /// System calls are counted per number up to this one (larger numbers in the last slot).

@@ -38,7 +38,9 @@ pub use uapi::unistd as nr;
 /// Run the system call in `frame` (number in rax, arguments in rdi, rsi, rdx,
 /// r10, r8, r9) and put the result, or `-errno`, in rax.
 pub fn do_syscall(frame: &mut TrapFrame, entry_rip: u64, entry_rsp: u64) {
-    let number = frame.rax;
+    // Linux takes the number from eax (its entry sign-extends it to an int):
+    // the upper half of rax does not select another call.
+    let number = frame.rax as u32 as u64;
     if let Some(t) = crate::sched::current() {
         *t.syscall_restart.lock() = (number, entry_rip, entry_rsp);
     }

@@ -158,7 +158,10 @@ trap_return:
     iretq
 
     // The `syscall` instruction (used only where the boot self-test showed that it
-    // works): build the same frame an interrupt from ring 3 would have built.
+    // works): build the same frame an interrupt from ring 3 would have built, run
+    // the call and the work before the return (do_syscall_64), then return with
+    // `sysretq` where that restores the frame exactly and safely, else through
+    // trap_return's `iretq` (Linux entry_SYSCALL_64).
     .align 16
     .global syscall_entry
 syscall_entry:
@@ -172,13 +175,56 @@ syscall_entry:
     push rcx
     push 0
     push {syscall_vec}
-    jmp trap_common_kernel_gs
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    cld
+    mov rdi, rsp
+    call {do_syscall_64}
+    test al, al
+    jz trap_return
+    // do_syscall_64 checked that rcx == rip and r11 == rflags (what sysretq
+    // loads), that rip is a user address (Intel's sysretq faults in ring 0 on a
+    // non-canonical one) and that RF and TF are clear. Interrupts are off until
+    // sysretq loads RFLAGS.
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    mov rsp, [rsp + 40]
+    swapgs
+    sysretq
 
     // A new task's first return to user space: switch_to returns here with the
-    // task's TrapFrame on top of its kernel stack.
+    // task's TrapFrame on top of its kernel stack; the work before a return to
+    // user mode (signals, the return address check) runs as on any other return.
     .global ret_from_fork
 ret_from_fork:
-    call {schedule_tail}
+    mov rdi, rsp
+    call {ret_from_fork_user}
     jmp trap_return
 
     // A kernel thread's first instructions: finish the switch, then call its
@@ -274,6 +320,8 @@ exception_stubs:
     entry = sym super::boot::kernel_entry,
     do_trap = sym super::traps::do_trap,
     schedule_tail = sym super::traps::schedule_tail,
+    do_syscall_64 = sym super::traps::do_syscall_64,
+    ret_from_fork_user = sym super::traps::ret_from_fork_user,
     timer_vec = const super::cpu::LOCAL_TIMER_VECTOR as u64,
     resched_vec = const super::cpu::RESCHEDULE_VECTOR as u64,
     callfn_vec = const super::cpu::CALL_FUNCTION_VECTOR as u64,

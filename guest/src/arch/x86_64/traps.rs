@@ -79,7 +79,6 @@ pub extern "C" fn do_trap(frame: &mut TrapFrame) {
     match frame.vector {
         v if v < 32 && from_user => crate::trap::user_exception(frame),
         v if v < 32 => kernel_exception(frame),
-        SYSCALL_VECTOR => crate::trap::syscall_insn(frame),
         v if v == LOCAL_TIMER_VECTOR as u64 => {
             crate::counters::cpu_add(cpu_id(), crate::counters::CPU_TIMER_TICKS, 1);
             apic::eoi();
@@ -166,7 +165,28 @@ fn report_kernel_exception(frame: &TrapFrame) -> ! {
     }
 }
 
-/// First code a new task runs in the kernel (from `ret_from_fork`).
+/// A system call made with the `syscall` instruction (from `syscall_entry`):
+/// run it and the work before the return to user mode; true if the return may
+/// use `sysretq` (Linux `do_syscall_64`).
+pub extern "C" fn do_syscall_64(frame: &mut TrapFrame) -> bool {
+    crate::trap::syscall_insn(frame);
+    crate::trap::exit_to_user_mode(frame);
+    let sysret = crate::trap::sysret_allowed(frame);
+    if sysret {
+        crate::counters::cpu_add(cpu_id(), crate::counters::CPU_SYSRET_RETURNS, 1);
+    }
+    sysret
+}
+
+/// First code a new user task runs in the kernel (from `ret_from_fork`, with
+/// the task's frame): finish the switch, then the work before a return to
+/// user mode (Linux `ret_from_fork` → `syscall_exit_to_user_mode`).
+pub extern "C" fn ret_from_fork_user(frame: &mut TrapFrame) {
+    crate::sched::schedule_tail();
+    crate::trap::exit_to_user_mode(frame);
+}
+
+/// First code a new kernel thread runs (from `ret_from_kernel_thread`).
 pub extern "C" fn schedule_tail() {
     crate::sched::schedule_tail();
 }
