@@ -61,6 +61,22 @@ pub fn user_exception(frame: &mut TrapFrame) {
         probe_result(frame);
         return;
     }
+    // A patched `syscall` site's `call *%rax` (exec::zpoline): the fetch at
+    // the address equal to the system-call number faults (#PF), or the number
+    // is not a canonical address (#GP at the call).
+    let zpoline = match frame.vector {
+        14 => frame.error_code & PF_INSTR != 0 && frame.rip == frame.rax,
+        13 => true,
+        _ => false,
+    };
+    if zpoline {
+        if let Some((site, entry_rsp)) = zpoline_site(frame, &task) {
+            // Paths that never return: no reference to the task (see above).
+            drop(task);
+            zpoline_syscall(frame, site, entry_rsp);
+            return;
+        }
+    }
     let sig = match frame.vector {
         // `int3` leaves rip after itself: the gate's int3 is a system call.
         3 if frame.rip == GATE_INT3 + 1 => {
@@ -147,6 +163,35 @@ fn gate_entry(frame: &mut TrapFrame, gate: u64) {
     }
     // A restart re-enters through the gate with the return address in place.
     crate::syscall::do_syscall(frame, gate, entry_rsp);
+}
+
+/// Whether this fault is a system call through a patched `syscall` site
+/// (exec::zpoline): `call *%rax` faulted fetching at the address equal to the
+/// number (#PF: the return address is on the stack), or on a number that is
+/// not a canonical address (#GP at the `call` itself, nothing pushed). It is
+/// one only if this address space was patched and the `call` is one of its
+/// sites: the site and the RSP before the `call`. Any other fault is handled
+/// as such (a NULL function pointer called elsewhere is SIGSEGV, as on Linux).
+fn zpoline_site(frame: &TrapFrame, task: &crate::process::Task) -> Option<(u64, u64)> {
+    let (site, entry_rsp) = if frame.vector == 14 {
+        let mut ret = [0u8; 8];
+        copy_from_user(&mut ret, frame.rsp).ok()?;
+        (u64::from_le_bytes(ret).wrapping_sub(2), frame.rsp.wrapping_add(8))
+    } else {
+        (frame.rip, frame.rsp)
+    };
+    let patched = task.with_mm(|mm| mm.zpoline().is_some_and(|z| z.is_site(site)))?;
+    patched.then_some((site, entry_rsp))
+}
+
+/// Run the system call of patched site `site` (see [`zpoline_site`]): as
+/// through the AT_SYSINFO gate, return straight to the instruction after the
+/// site, the return address popped; a restart re-executes the `call`.
+fn zpoline_syscall(frame: &mut TrapFrame, site: u64, entry_rsp: u64) {
+    ctr::cpu_add(cpu_id(), ctr::CPU_ZPOLINE_ENTRIES, 1);
+    frame.rip = site + 2;
+    frame.rsp = entry_rsp;
+    crate::syscall::do_syscall(frame, site, entry_rsp);
 }
 
 /// Whether `addr` is canonical (4-level paging: bits 63..47 all equal), so

@@ -10,6 +10,7 @@
 //!   and the guest-physical layout it describes.
 //! * [`counters`]: the counter page the guest updates with plain stores and the VMM
 //!   reads at any time without an exit.
+//! * [`sites`]: the index of `syscall` sites in shipped executables (zpoline).
 //! * [`mailbox`]: commands the VMM posts to the guest (fault injection, counter
 //!   snapshots, the process table, shutdown), rung by an interrupt.
 #![no_std]
@@ -18,6 +19,7 @@ pub mod boot;
 pub mod counters;
 pub mod hypercall;
 pub mod mailbox;
+pub mod sites;
 
 /// Version of everything in this crate. The guest refuses to run on a VMM whose
 /// boot info carries another version, and says so.

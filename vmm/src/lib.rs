@@ -25,7 +25,7 @@
 //!
 //! 1. plain data and pure logic: `error`, `pod`, `layout`, `cpuid`, `regs`,
 //!    `stats`, `exit`, `hypercall`, `report`, `loader`, `initramfs`,
-//!    `programs`, `event_loop`;
+//!    `zpoline`, `programs`, `event_loop`;
 //! 2. the KVM objects without threads: `kvm`, `vm`;
 //! 3. `machine`, the state the vCPU threads and the control thread share;
 //! 4. `vcpu` (a vCPU and its thread), `mailbox` (commands to the guest);
@@ -51,6 +51,7 @@ mod report;
 mod stats;
 mod vcpu;
 mod vm;
+pub mod zpoline;
 
 pub use builder::{VmmBuilder, DEFAULT_MEMORY_MIB};
 pub use control::Vmm;
@@ -80,6 +81,7 @@ mod layering {
         ("report", include_str!("report.rs")),
         ("loader", include_str!("loader.rs")),
         ("initramfs", include_str!("initramfs.rs")),
+        ("zpoline", include_str!("zpoline.rs")),
         ("programs", include_str!("programs.rs")),
         ("event_loop", include_str!("event_loop.rs")),
         ("kvm", include_str!("kvm.rs")),

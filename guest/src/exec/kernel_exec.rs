@@ -6,7 +6,9 @@ use alloc::vec::Vec;
 
 use super::elf::{self, ElfKind};
 use super::stack::{self, build_stack};
+use super::zpoline::Zpoline;
 use crate::arch::TrapFrame;
+use crate::counters as ctr;
 use crate::errno::*;
 use crate::fs::ramfs::{self, ROOT_INO};
 use crate::mm::address_space::{Mm, STACK_MAX, STACK_TOP};
@@ -53,8 +55,23 @@ pub fn load_program(
     envp: &[Vec<u8>],
     creds: Creds,
 ) -> Result<Program, LoadError> {
+    let t0 = crate::arch::rdtsc();
+    let r = load_program_inner(cwd, path, argv, envp, creds);
+    ctr::global_add(ctr::LOAD_PROGRAM_TSC, crate::arch::rdtsc().wrapping_sub(t0));
+    ctr::global_add(ctr::LOAD_PROGRAM_CALLS, 1);
+    r
+}
+
+fn load_program_inner(
+    cwd: u64,
+    path: &[u8],
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    creds: Creds,
+) -> Result<Program, LoadError> {
     let p = core::str::from_utf8(path).map_err(|_| err(ENOENT, "path is not UTF-8"))?;
-    let image: Vec<u8> = crate::fs::with_fs(|fs| {
+    // Shared, not copied: a write to the file meanwhile gives it a new copy.
+    let (image, sites) = crate::fs::with_fs(|fs| {
         let ino = fs.lookup(cwd, p).map_err(|e| err(e, "no such file"))?;
         let st = fs.stat(ino).map_err(|e| err(e, "stat failed"))?;
         if !st.is_reg() {
@@ -63,7 +80,8 @@ pub fn load_program(
         if st.mode & (S_IXUSR | S_IXGRP | S_IXOTH) == 0 {
             return Err(err(EACCES, "not executable (no x permission)"));
         }
-        fs.file_data(ino).map(|d| d.to_vec()).map_err(|e| err(e, "read failed"))
+        let image = fs.file_data_shared(ino).map_err(|e| err(e, "read failed"))?;
+        Ok((image, fs.syscall_sites(ino)))
     })?;
     let parsed = elf::parse(&image).map_err(|e| err(e.errno(), alloc::format!("{e}")))?;
     let bias = if parsed.kind == ElfKind::StaticPie { PIE_BASE } else { 0 };
@@ -71,6 +89,16 @@ pub fn load_program(
         parsed.with_bias(bias).ok_or_else(|| err(ENOEXEC, "does not fit the address space"))?;
 
     let mm = Mm::new().map_err(|e| err(e, "out of memory"))?;
+    // Where `syscall` does not reach the kernel, the program's own `syscall`
+    // sites (as the VMM found them) become `call *%rax` in its private copy of
+    // the text; the file is not changed.
+    let mut patches = Vec::new();
+    if let Some(table) = sites.filter(|t| !t.is_empty() && !crate::trap::uses_syscall_insn()) {
+        patches = table.patches(&image, bias);
+        ctr::global_add(ctr::ZPOLINE_EXECS, 1);
+        ctr::global_add(ctr::ZPOLINE_SITES_PATCHED, patches.len() as u64 / 2);
+        mm.set_zpoline(Zpoline { table, bias });
+    }
     let oom = |e: Errno| err(e, "out of memory loading the program");
     let mut prev: Option<(u64, Prot)> = None;
     for seg in &img.segments {
@@ -86,7 +114,7 @@ pub fn load_program(
         if start < end {
             mm.map_anon(start, end, prot, VmFlags::empty()).map_err(oom)?;
         }
-        mm.populate(seg.vaddr, seg.file_bytes(&image)).map_err(oom)?;
+        mm.populate_patched(seg.vaddr, seg.file_bytes(&image), &patches).map_err(oom)?;
         prev = Some((end, prot));
     }
     let (_, load_end) = img.load_range();

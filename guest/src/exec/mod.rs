@@ -2,6 +2,7 @@
 //! tested), and `execve` itself (Linux `fs/exec.c`, `load_elf_binary`).
 pub mod elf;
 pub mod stack;
+pub mod zpoline;
 
 #[cfg(target_os = "none")]
 mod kernel_exec;

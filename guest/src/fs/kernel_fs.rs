@@ -51,6 +51,16 @@ pub fn mount_root(
     } else {
         fs.unpack_cpio(initramfs).map_err(|e| alloc::format!("initramfs: {e:?}"))?
     };
+    // The VMM's `syscall` site tables go to their executables' inodes.
+    let sites = crate::exec::zpoline::bind_index(&mut fs);
+    crate::counters::global_set(crate::counters::ZPOLINE_TABLES, sites.accepted as u64);
+    crate::counters::global_set(
+        crate::counters::ZPOLINE_TABLES_REFUSED,
+        sites.refused.len() as u64,
+    );
+    for why in &sites.refused {
+        crate::println!("kernel: syscall site table ignored: {why}");
+    }
     let ensure_dir =
         |fs: &mut RamFs, path: &str, mode: u32| -> Result<Ino, alloc::string::String> {
             match fs.lookup(ROOT_INO, path) {

@@ -67,6 +67,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::cpio::{self, CpioError};
@@ -81,6 +82,7 @@ pub use uapi::stat::{
     S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, S_ISUID,
     S_ISVTX, S_IXGRP,
 };
+use crate::exec::zpoline::SiteTable;
 
 /// An inode number.
 pub type Ino = u64;
@@ -223,9 +225,15 @@ fn errno_name(e: Errno) -> &'static str {
 }
 
 enum Kind {
-    Regular { data: Vec<u8> },
+    /// Shared with an exec in progress (`file_data_shared`); a write while it
+    /// is copies it first.
+    Regular {
+        data: Arc<Vec<u8>>,
+    },
     Directory(Dir),
-    CharDevice { rdev: u64 },
+    CharDevice {
+        rdev: u64,
+    },
 }
 
 struct Dir {
@@ -255,6 +263,10 @@ struct Inode {
     mtime: u64,
     ctime: u64,
     open_count: u32,
+    /// The `syscall` sites of this executable as the VMM found them
+    /// (`exec::zpoline`), bound at boot; dropped by the first change to the
+    /// file's data, so a table never describes other contents.
+    syscall_sites: Option<Arc<SiteTable>>,
 }
 
 impl Inode {
@@ -344,6 +356,7 @@ impl RamFs {
                 mtime: 0,
                 ctime: 0,
                 open_count: 0,
+                syscall_sites: None,
             },
         );
         Self {
@@ -524,6 +537,7 @@ impl RamFs {
                 mtime: now,
                 ctime: now,
                 open_count: 0,
+                syscall_sites: None,
             },
         );
         self.add_entry(parent, name, ino);
@@ -602,7 +616,12 @@ impl RamFs {
             return Err(EISDIR);
         }
         let name = self.new_name(parent, name, false)?;
-        Ok(self.insert(parent, name, Kind::Regular { data: Vec::new() }, S_IFREG | mode & 0o7777))
+        Ok(self.insert(
+            parent,
+            name,
+            Kind::Regular { data: Arc::new(Vec::new()) },
+            S_IFREG | mode & 0o7777,
+        ))
     }
 
     /// Create directory `name` in `parent` with permission bits `mode & 0o1777`
@@ -628,7 +647,7 @@ impl RamFs {
     /// `/`; `ENOENT` for a missing name with a trailing `/` or a removed parent.
     pub fn mknod(&mut self, parent: Ino, name: &str, mode: u32, rdev: u64) -> Result<Ino, Errno> {
         let kind = match mode & S_IFMT {
-            0 | S_IFREG => Kind::Regular { data: Vec::new() },
+            0 | S_IFREG => Kind::Regular { data: Arc::new(Vec::new()) },
             S_IFCHR => Kind::CharDevice { rdev },
             S_IFDIR | S_IFBLK | S_IFIFO | S_IFSOCK => return Err(EPERM),
             _ => return Err(EINVAL),
@@ -832,9 +851,43 @@ impl RamFs {
     /// [`RamFs::read_at`].
     pub fn file_data(&self, ino: Ino) -> Result<&[u8], Errno> {
         match &self.inode(ino)?.kind {
-            Kind::Regular { data } => Ok(data),
+            Kind::Regular { data } => Ok(data.as_slice()),
             Kind::Directory(_) => Err(EISDIR),
             Kind::CharDevice { .. } => Err(ENXIO),
+        }
+    }
+
+    /// The contents of regular file `ino`, shared rather than copied (exec reads
+    /// them without holding the file system's lock; a write meanwhile gives
+    /// the file a new copy). Errors as [`RamFs::read_at`].
+    pub fn file_data_shared(&self, ino: Ino) -> Result<Arc<Vec<u8>>, Errno> {
+        match &self.inode(ino)?.kind {
+            Kind::Regular { data } => Ok(data.clone()),
+            Kind::Directory(_) => Err(EISDIR),
+            Kind::CharDevice { .. } => Err(ENXIO),
+        }
+    }
+
+    /// Bind the `syscall` site table of executable `ino` (a regular file) until
+    /// its data next changes. Errors: `ENOENT`, `EINVAL` for other kinds.
+    pub fn set_syscall_sites(&mut self, ino: Ino, table: Arc<SiteTable>) -> Result<(), Errno> {
+        let i = self.inode_mut(ino)?;
+        if !matches!(i.kind, Kind::Regular { .. }) {
+            return Err(EINVAL);
+        }
+        i.syscall_sites = Some(table);
+        Ok(())
+    }
+
+    /// The `syscall` site table bound to `ino`, if any (see
+    /// [`RamFs::set_syscall_sites`]).
+    pub fn syscall_sites(&self, ino: Ino) -> Option<Arc<SiteTable>> {
+        self.inode(ino).ok()?.syscall_sites.clone()
+    }
+
+    fn drop_syscall_sites(&mut self, ino: Ino) {
+        if let Some(i) = self.inodes.get_mut(&ino) {
+            i.syscall_sites = None;
         }
     }
 
@@ -851,7 +904,7 @@ impl RamFs {
         let free = self.capacity.saturating_sub(self.used);
         let max = self.max_file_size;
         let file = match &mut self.inode_mut(ino)?.kind {
-            Kind::Regular { data } => data,
+            Kind::Regular { data } => Arc::make_mut(data),
             Kind::Directory(_) => return Err(EISDIR),
             Kind::CharDevice { .. } => return Err(ENXIO),
         };
@@ -882,6 +935,7 @@ impl RamFs {
         file[start..end_us].copy_from_slice(&data[..n]);
         self.used += growth;
         self.touch(ino);
+        self.drop_syscall_sites(ino);
         Ok(n)
     }
 
@@ -895,7 +949,7 @@ impl RamFs {
         let free = self.capacity.saturating_sub(self.used);
         let max = self.max_file_size;
         let file = match &mut self.inode_mut(ino)?.kind {
-            Kind::Regular { data } => data,
+            Kind::Regular { data } => Arc::make_mut(data),
             Kind::Directory(_) => return Err(EISDIR),
             Kind::CharDevice { .. } => return Err(EINVAL),
         };
@@ -922,6 +976,7 @@ impl RamFs {
             self.used -= old - len;
         }
         self.touch(ino);
+        self.drop_syscall_sites(ino);
         Ok(())
     }
 
@@ -1211,6 +1266,21 @@ mod tests {
         let ino = fs.create(p, &name, 0o644).unwrap();
         assert_eq!(fs.write_at(ino, 0, data), Ok(data.len()));
         ino
+    }
+
+    #[test]
+    fn shared_contents_stay_as_they_were() {
+        let mut fs = fs();
+        let f = write_file(&mut fs, "/exe", b"version 1");
+        let held = fs.file_data_shared(f).unwrap();
+        assert_eq!(fs.write_at(f, 8, b"2"), Ok(1));
+        assert_eq!(held.as_slice(), b"version 1", "an exec's copy is not written");
+        assert_eq!(fs.file_data(f).unwrap(), b"version 2");
+        let held = fs.file_data_shared(f).unwrap();
+        fs.truncate(f, 3).unwrap();
+        assert_eq!((held.as_slice(), fs.file_data(f).unwrap()), (&b"version 2"[..], &b"ver"[..]));
+        assert_eq!(fs.used_bytes(), 3);
+        assert_eq!(fs.file_data_shared(ROOT_INO), Err(EISDIR));
     }
 
     #[test]

@@ -118,6 +118,9 @@ pub struct Mm {
     /// A CPU spinning on this lock answers TLB shootdowns (the holder may be
     /// waiting for it: see `arch::tlb`).
     inner: spin::mutex::Mutex<MmInner, crate::arch::tlb::TlbRelax>,
+    /// The patched `syscall` sites of the program's text, if exec patched it
+    /// (`exec::zpoline`); set once by exec, kept by fork.
+    zpoline: spin::Once<crate::exec::zpoline::Zpoline>,
 }
 
 /// The leaf entry for a page of an area with `prot`; `writable` is false where
@@ -192,6 +195,7 @@ impl Mm {
                 brk_start: 0,
                 brk: 0,
             }),
+            zpoline: spin::Once::new(),
         });
         let entry = crate::arch::entry_page::ENTRY_PAGE_VA;
         {
@@ -217,6 +221,16 @@ impl Mm {
 
     pub fn root(&self) -> u64 {
         self.inner.lock().pt.root
+    }
+
+    /// Record that exec patched the program's `syscall` sites (once).
+    pub fn set_zpoline(&self, z: crate::exec::zpoline::Zpoline) {
+        self.zpoline.call_once(|| z);
+    }
+
+    /// The patched `syscall` sites, if exec patched any.
+    pub fn zpoline(&self) -> Option<&crate::exec::zpoline::Zpoline> {
+        self.zpoline.get()
     }
 
     /// The child's copy for fork (Linux `dup_mmap` + `copy_page_range`): the same
@@ -247,6 +261,10 @@ impl Mm {
                 brk_start: parent.brk_start,
                 brk: parent.brk,
             }),
+            zpoline: match self.zpoline.get() {
+                Some(z) => spin::Once::initialized(z.clone()),
+                None => spin::Once::new(),
+            },
         });
         let mut write_protected = false;
         {
@@ -571,27 +589,50 @@ impl Mm {
     /// Write `data` at user address `va` of this (not necessarily loaded) address
     /// space, allocating its pages (exec: segments and the initial stack).
     pub fn populate(&self, va: u64, data: &[u8]) -> Result<(), Errno> {
+        self.populate_patched(va, data, &[])
+    }
+
+    /// [`Mm::populate`], then `(address, byte)` from `patches` (in increasing
+    /// address order) written over what landed there: exec's rewrite of the
+    /// text it copies (`exec::zpoline`). Pages that `data` fills entirely are
+    /// not zeroed first.
+    pub fn populate_patched(
+        &self,
+        va: u64,
+        data: &[u8],
+        patches: &[(u64, u8)],
+    ) -> Result<(), Errno> {
         let mut inner = self.inner.lock();
         let mut done = 0usize;
+        let mut next_patch = 0;
         while done < data.len() {
             let addr = va + done as u64;
             let page = page_down(addr);
+            let off = (addr - page) as usize;
+            let n = (PAGE_SIZE as usize - off).min(data.len() - done);
             let prot = inner.vmas.find(addr).ok_or(EINVAL)?.prot;
             let pte = inner.pt.lookup(&DirectMap, page);
             let frame = if pte & PTE_P != 0 {
                 pte & PTE_ADDR
             } else {
-                let f = alloc_zeroed_frame().ok_or(ENOMEM)?;
+                let whole = n == PAGE_SIZE as usize;
+                let f = if whole { crate::mm::alloc_frame() } else { alloc_zeroed_frame() };
+                let f = f.ok_or(ENOMEM)?;
                 if inner.pt.set(&DirectMap, page, leaf(f, prot, true)).is_none() {
                     put_frame(f);
                     return Err(ENOMEM);
                 }
                 f
             };
-            let off = (addr - page) as usize;
-            let n = (PAGE_SIZE as usize - off).min(data.len() - done);
-            crate::arch::boot::phys_slice_mut(frame + off as u64, n)
-                .copy_from_slice(&data[done..done + n]);
+            let dst = crate::arch::boot::phys_slice_mut(frame + off as u64, n);
+            dst.copy_from_slice(&data[done..done + n]);
+            let end = addr + n as u64;
+            while let Some(&(at, byte)) = patches.get(next_patch).filter(|p| p.0 < end) {
+                if at >= addr {
+                    dst[(at - addr) as usize] = byte;
+                }
+                next_patch += 1;
+            }
             done += n;
         }
         Ok(())

@@ -372,6 +372,12 @@ impl Task {
         self.mm.lock().clone()
     }
 
+    /// `f` on the address space, without taking a reference to it (for short
+    /// looks on hot paths; the lock is held meanwhile).
+    pub fn with_mm<R>(&self, f: impl FnOnce(&Mm) -> R) -> Option<R> {
+        self.mm.lock().as_deref().map(f)
+    }
+
     pub fn files(&self) -> Arc<crate::fs::file::FdTable> {
         self.files.lock().clone()
     }
