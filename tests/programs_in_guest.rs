@@ -117,23 +117,36 @@ fn exit_status_and_death_by_signal() {
     assert_eq!(r.exit, GuestExit::Status(1), "{}", r.console);
     assert_eq!(r.stdout, "FAIL still alive after kill(getpid(), SIGABRT): Ok(0)\n");
     // Pid 1 dies of a signal the kernel forces (a fault or SIGSYS: see
-    // raw_syscall_instruction_is_sigsys...), with 128 + N as the VM's status.
+    // tests/zpoline.rs), with 128 + N as the VM's status.
 }
 
 #[test]
-fn raw_syscall_instruction_is_sigsys_on_this_host_and_the_kernel_goes_on() {
-    let r = in_guest("rawsyscall", &[], 2);
-    if r.counters.global.syscall_insn == 1 {
-        // A host where `syscall` works (hardware KVM): it behaves as on Linux.
-        assert_eq!(r.exit, GuestExit::Status(0));
-        assert_eq!(r.stdout, on_host("rawsyscall", &[]).1);
-        return;
+fn raw_syscall_instruction_works_as_on_linux() {
+    // Through LSTAR where `syscall` reaches ring 0; where it does not (this
+    // machine's kvm_pvm), through the site the VMM found and exec rewrote
+    // (zpoline; tests/zpoline.rs has the details, and the SIGSYS a program
+    // the VMM did not decode gets).
+    let r = same_as_linux("rawsyscall", &[]);
+    let zpoline: u64 = r.counters.cpu.iter().map(|c| c.zpoline_entries).sum();
+    match r.counters.global.syscall_entry {
+        1 => assert_eq!(zpoline, 0),
+        2 => assert!(zpoline > 0, "{}", r.console),
+        other => panic!("syscall_entry {other}"),
     }
-    assert_eq!(r.counters.global.syscall_insn, 2, "the boot self-test ran");
-    assert_eq!(r.exit, GuestExit::Status(128 + 31), "SIGSYS; kernel said:\n{}", r.console);
-    assert!(r.console.contains("pid 1 (rawsyscall): killed by SIGSYS"), "{}", r.console);
-    assert!(r.console.contains("AT_SYSINFO"), "the message says what to do: {}", r.console);
-    assert_eq!(r.stdout, "", "nothing ran after the syscall");
+}
+
+#[test]
+fn returns_to_bad_addresses_and_bad_calls_are_sigsegv_as_on_linux() {
+    // A handler, an rt_sigreturn frame or a system call's return address
+    // that is not canonical; a call through NULL, and `call *%rax` to a
+    // system-call number from code that is not a patched site.
+    checks_match_linux_few("badrip");
+}
+
+fn checks_match_linux_few(name: &str) {
+    let r = same_as_linux(name, &[]);
+    assert_eq!(r.exit, GuestExit::Status(0), "{name}: every check passes");
+    assert!(r.stdout.lines().filter(|l| l.starts_with("ok ")).count() >= 5, "{}", r.stdout);
 }
 
 #[test]

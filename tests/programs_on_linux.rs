@@ -86,10 +86,26 @@ fn mmap64_touches_64_mib() {
 }
 
 #[test]
+fn badrip_passes_on_linux() {
+    let o = run("badrip", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
+    let out = text(&o.stdout);
+    assert_eq!(out.lines().filter(|l| l.starts_with("ok ")).count(), 7, "{out}");
+    assert!(out.contains("si_code 128 si_addr 0x0 rip 0x8000000000001000"), "{out}");
+    assert!(out.contains("si_code 1 si_addr 0x27 rip 0x27"), "{out}");
+}
+
+#[test]
 fn rawsyscall_works_on_linux() {
     let o = run("rawsyscall", &[]);
     assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
-    assert_eq!(text(&o.stdout), "raw syscall returned\n");
+    assert_eq!(
+        text(&o.stdout),
+        "raw syscall returned\ngetpid again: the pid\nnumber 1000: ENOSYS\n\
+         number 0x7fff_0000_1000 (4096 in eax): ENOSYS\n\
+         getpid with 0x8000_0000 in the upper half: the pid\n\
+         getpid with 0xffff_ffff in the upper half: the pid\nnumber -1: ENOSYS\n"
+    );
 }
 
 #[test]
@@ -279,6 +295,7 @@ fn programs_are_static_executables() {
     names.sort();
     let want = [
         "abort",
+        "badrip",
         "clone",
         "cowtables",
         "ctl",
