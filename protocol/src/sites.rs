@@ -4,10 +4,10 @@
 //! instruction does not reach ring 0 (the zpoline technique: exec patches each
 //! site of the new process's private copy of the text into `call *%rax`).
 //!
-//! The VMM puts the index into the initramfs as one file, [`INDEX_PATH`]. The
-//! kernel reads it once at boot, binds each table to the file's inode (a
-//! later write to the file drops it), and removes the index: programs see the
-//! files they were given and nothing else.
+//! The VMM puts the index into the initramfs as one member, [`INDEX_PATH`].
+//! The kernel reads it in place at boot and does not unpack it (programs see
+//! the files they were given and nothing else), and binds each table to the
+//! file's inode (a later write to the file drops it).
 //!
 //! Layout, little-endian:
 //!
@@ -49,7 +49,7 @@ impl<'a> Record<'a> {
     }
 
     /// The site addresses, in the order written.
-    pub fn sites(&self) -> impl Iterator<Item = u64> + 'a {
+    pub fn sites(&self) -> impl Iterator<Item = u64> + Clone + 'a {
         self.sites.chunks_exact(8).map(|c| {
             let mut w = [0u8; 8];
             w.copy_from_slice(c);

@@ -253,6 +253,37 @@ mod tests {
         assert_eq!(sites::records(&index(&[])).count(), 0);
     }
 
+    /// What the VMM ships, the guest finds, skips when unpacking and binds.
+    #[test]
+    fn the_guest_finds_and_binds_the_index() {
+        use guest::fs::ramfs::{RamFs, ROOT_INO};
+        let raw = std::fs::read(crate::programs::path("rawsyscall")).unwrap();
+        let table = table_for("/bin/raw", &raw).unwrap();
+        let entries = [
+            crate::initramfs::Entry { path: "/bin/raw".into(), mode: 0o755, data: raw },
+            crate::initramfs::Entry {
+                path: protocol::sites::INDEX_PATH.into(),
+                mode: 0o600,
+                data: index(std::slice::from_ref(&table)),
+            },
+        ];
+        let archive = crate::initramfs::build(&entries).unwrap();
+        let (name, bytes) = guest::exec::zpoline::find_index(&archive).unwrap();
+        assert_eq!(bytes, &entries[1].data[..]);
+        let mut fs = RamFs::new(16 << 20);
+        assert_eq!(fs.unpack_cpio_except(&archive, name).unwrap(), 2, "bin and bin/raw");
+        assert!(fs.lookup(ROOT_INO, protocol::sites::INDEX_PATH).is_err());
+        let r = guest::exec::zpoline::bind_index(&mut fs, bytes);
+        assert_eq!((r.accepted, r.refused.len()), (1, 0), "{r:?}");
+        let ino = fs.lookup(ROOT_INO, "/bin/raw").unwrap();
+        assert_eq!(fs.syscall_sites(ino).unwrap().len(), table.sites.len());
+        assert_eq!(
+            guest::exec::zpoline::find_index(&archive[..100]),
+            None,
+            "cut in the first header"
+        );
+    }
+
     /// The test programs and, where installed, Debian's static busybox: the
     /// sweep finds the `syscall` instructions that `objdump -d` shows.
     #[test]

@@ -19,10 +19,12 @@
 //! Linux's siginfo, a call through a NULL pointer from anywhere but a patched
 //! site is still SIGSEGV, and any system-call number works.
 //!
-//! The site tables come from the VMM (`protocol::sites`): [`bind_index`] reads
-//! the index at boot, checks each table against its executable ([`SiteTable::new`]:
-//! every site must be `0f 05` inside the file bytes of an executable segment)
-//! and binds it to the file's inode, where the file's next write drops it.
+//! The site tables come from the VMM (`protocol::sites`): at boot
+//! [`find_index`] finds the index in the initramfs (it is read in place, never
+//! unpacked as a file), and [`bind_index`] checks each table against its
+//! executable ([`SiteTable::new`]: every site must be `0f 05` inside the file
+//! bytes of an executable segment) and binds it to the file's inode, where the
+//! file's next write drops it.
 //! Exec patches its private copy of the text ([`SiteTable::patch`]); the file
 //! itself never changes.
 
@@ -98,7 +100,7 @@ impl SiteTable {
     pub fn new(
         image: &[u8],
         table_file_size: u64,
-        sites: impl IntoIterator<Item = u64>,
+        sites: impl Iterator<Item = u64> + Clone,
     ) -> Result<SiteTable, SiteError> {
         if image.len() as u64 != table_file_size {
             return Err(SiteError::SizeMismatch {
@@ -106,15 +108,20 @@ impl SiteTable {
                 file: image.len() as u64,
             });
         }
+        // The table's memory first, then the parse's: freed last, the parse
+        // leaves no hole below the table in the kernel heap, whose first-fit
+        // allocator would walk past it on every allocation from then on.
+        let n = sites.clone().count();
+        let (mut vaddrs, mut offsets) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let elf = elf::parse(image).map_err(SiteError::NotElf)?;
-        let text: Vec<_> = elf.segments.iter().filter(|s| s.prot & PROT_EXEC != 0).collect();
-        let (mut vaddrs, mut offsets) = (Vec::new(), Vec::new());
         for vaddr in sites {
             if vaddrs.last().is_some_and(|&last: &u64| vaddr < last.saturating_add(2)) {
                 return Err(SiteError::NotIncreasing { vaddr });
             }
-            let offset = text
+            let offset = elf
+                .segments
                 .iter()
+                .filter(|s| s.prot & PROT_EXEC != 0)
                 .find(|s| {
                     vaddr >= s.vaddr
                         && vaddr.checked_add(2).is_some_and(|e| e <= s.vaddr + s.filesz)
@@ -128,6 +135,7 @@ impl SiteTable {
             vaddrs.push(vaddr);
             offsets.push(offset);
         }
+        drop(elf);
         let base = vaddrs.first().map_or(0, |&v| v & !0xfff);
         let pages = vaddrs.last().map_or(0, |&v| ((v - base) >> 12) + 1) as usize;
         let mut first = Vec::with_capacity(pages + 1);
@@ -195,40 +203,38 @@ pub struct BindReport {
     pub refused: Vec<String>,
 }
 
-/// Read the VMM's index ([`sites::INDEX_PATH`]) from `fs`, bind each table
-/// that checks out to its executable's inode, and remove the index. A
-/// malformed index or table is refused with a message and never stops the
-/// rest; there is nothing to do when the index is absent.
-pub fn bind_index(fs: &mut RamFs) -> BindReport {
-    let mut report = BindReport::default();
-    let Ok(index_ino) = fs.lookup(ROOT_INO, sites::INDEX_PATH) else {
-        return report;
-    };
-    let mut bound = Vec::new();
-    if let Ok(index) = fs.file_data(index_ino) {
-        for record in sites::records(index) {
-            match record {
-                Ok(r) => {
-                    let path = String::from_utf8_lossy(r.path).into_owned();
-                    match check_record(fs, &path, &r) {
-                        Ok(found) => bound.push(found),
-                        Err(why) => report.refused.push(format!("{path}: {why}")),
-                    }
-                }
-                Err(e) => report.refused.push(index_error(e)),
-            }
-        }
-    } else {
-        report.refused.push(format!("{} is not a regular file", sites::INDEX_PATH));
-    }
-    for (ino, table) in bound {
-        if fs.set_syscall_sites(ino, Arc::new(table)).is_ok() {
-            report.accepted += 1;
-        }
-    }
+/// The member of the initramfs `archive` that is the VMM's index
+/// ([`sites::INDEX_PATH`]): its name as the archive spells it (to unpack
+/// everything else) and its bytes, read in place. The kernel never stores the
+/// index as a file: programs see exactly the files they were given, and no
+/// allocation is made and freed for it (holes early in the kernel heap would
+/// slow every later allocation of its first-fit allocator).
+pub fn find_index(archive: &[u8]) -> Option<(&str, &[u8])> {
     let name = &sites::INDEX_PATH[1..];
-    if fs.unlink(ROOT_INO, name).is_err() {
-        let _ = fs.rmdir(ROOT_INO, name);
+    crate::fs::cpio::entries(archive)
+        .map_while(Result::ok)
+        .find(|e| e.name.trim_start_matches("./").trim_start_matches('/') == name)
+        .map(|e| (e.name, e.data))
+}
+
+/// Bind each table of `index` (the VMM's, see [`find_index`]) that checks out
+/// to its executable's inode in `fs`. A malformed index or table is refused
+/// with a message and never stops the rest.
+pub fn bind_index(fs: &mut RamFs, index: &[u8]) -> BindReport {
+    let mut report = BindReport::default();
+    for record in sites::records(index) {
+        let checked = record.map_err(index_error).and_then(|r| {
+            check_record(fs, &r)
+                .map_err(|why| format!("{}: {why}", String::from_utf8_lossy(r.path)))
+        });
+        match checked {
+            Ok((ino, table)) => {
+                if fs.set_syscall_sites(ino, Arc::new(table)).is_ok() {
+                    report.accepted += 1;
+                }
+            }
+            Err(message) => report.refused.push(message),
+        }
     }
     report
 }
@@ -239,9 +245,9 @@ fn index_error(e: IndexError) -> String {
 
 fn check_record(
     fs: &RamFs,
-    path: &str,
     r: &sites::Record<'_>,
 ) -> Result<(crate::fs::ramfs::Ino, SiteTable), String> {
+    let path = core::str::from_utf8(r.path).map_err(|_| String::from("path is not UTF-8"))?;
     let ino = fs.lookup(ROOT_INO, path).map_err(|e| format!("no such file (errno {e})"))?;
     if !fs.stat(ino).is_ok_and(|s| s.is_reg()) {
         return Err(String::from("not a regular file"));
@@ -297,7 +303,7 @@ mod tests {
     fn checks_and_patches_the_sites() {
         let image = exe(TEXT);
         let size = image.len() as u64;
-        let t = SiteTable::new(&image, size, [0x401005, 0x40100d]).unwrap();
+        let t = SiteTable::new(&image, size, [0x401005, 0x40100d].into_iter()).unwrap();
         assert_eq!(t.len(), 2);
         assert!(t.contains(0x401005) && t.contains(0x40100d) && !t.contains(0x401009));
         assert!(!t.contains(0) && !t.contains(0x400005) && !t.contains(u64::MAX));
@@ -333,13 +339,13 @@ mod tests {
         assert_eq!(new(&[0x401005, 0x401005]), Err(SiteError::NotIncreasing { vaddr: 0x401005 }));
         assert_eq!(new(&[0x401005, 0x401006]), Err(SiteError::NotIncreasing { vaddr: 0x401006 }));
         assert_eq!(
-            SiteTable::new(&image, size + 1, [0x401005]),
+            SiteTable::new(&image, size + 1, [0x401005].into_iter()),
             Err(SiteError::SizeMismatch { table: size + 1, file: size })
         );
         let mut notelf = image.clone();
         notelf[0] = 0;
         assert_eq!(
-            SiteTable::new(&notelf, size, [0x401005]),
+            SiteTable::new(&notelf, size, [0x401005].into_iter()),
             Err(SiteError::NotElf(ElfError::NotElf))
         );
         let empty = new(&[]).unwrap();
@@ -393,7 +399,7 @@ mod tests {
     }
 
     #[test]
-    fn binds_good_tables_refuses_bad_ones_and_removes_the_index() {
+    fn binds_good_tables_and_refuses_bad_ones() {
         let mut fs = RamFs::new(1 << 20);
         fs.mkdir(ROOT_INO, "bin", 0o755).unwrap();
         let image = exe(TEXT);
@@ -408,8 +414,7 @@ mod tests {
             ("/bin/text", 10, &[0x401005]),
             ("/bin", size, &[0x401005]),
         ]);
-        put(&mut fs, sites::INDEX_PATH, &idx);
-        let r = bind_index(&mut fs);
+        let r = bind_index(&mut fs, &idx);
         assert_eq!(r.accepted, 1, "{r:?}");
         assert_eq!(r.refused.len(), 4, "{r:?}");
         assert!(r.refused[0].starts_with("/bin/other: site 0x401007 is not a syscall"), "{r:?}");
@@ -418,14 +423,13 @@ mod tests {
         assert!(r.refused[3].starts_with("/bin: not a regular file"), "{r:?}");
         assert_eq!(fs.syscall_sites(good).unwrap().len(), 2);
         assert!(fs.syscall_sites(other).is_none());
-        assert!(fs.lookup(ROOT_INO, sites::INDEX_PATH).is_err(), "the index is removed");
         // A hard link shares the table; a write to the file drops it.
         fs.link(good, ROOT_INO, "alias").unwrap();
         assert!(fs.syscall_sites(fs.lookup(ROOT_INO, "/alias").unwrap()).is_some());
         fs.write_at(good, 0x1005, &SYSCALL_INSN).unwrap();
         assert!(fs.syscall_sites(good).is_none(), "any write drops it, even an identical one");
-        // Nothing to do without an index.
-        assert_eq!(bind_index(&mut fs), BindReport::default());
+        // An empty index (no records) binds nothing and refuses nothing.
+        assert_eq!(bind_index(&mut fs, &index(&[])), BindReport::default());
     }
 
     #[test]
@@ -481,18 +485,10 @@ mod tests {
             fs.mkdir(ROOT_INO, "bin", 0o755).unwrap();
             put(&mut fs, "/bin/good", &image);
             put(&mut fs, "/bin/good2", &image);
-            put(&mut fs, sites::INDEX_PATH, &idx);
-            let r = bind_index(&mut fs);
+            let r = bind_index(&mut fs, &idx);
             assert_eq!(r.accepted, accepted, "{message}: {r:?}");
             assert_eq!(r.refused.len(), 1, "{message}: {r:?}");
             assert!(r.refused[0].contains(message), "{message}: {r:?}");
-            assert!(fs.lookup(ROOT_INO, sites::INDEX_PATH).is_err());
         }
-        // An index that is a directory is removed too.
-        let mut fs = RamFs::new(1 << 20);
-        fs.mkdir(ROOT_INO, &sites::INDEX_PATH[1..], 0o755).unwrap();
-        let r = bind_index(&mut fs);
-        assert_eq!(r.refused.len(), 1);
-        assert!(fs.lookup(ROOT_INO, sites::INDEX_PATH).is_err());
     }
 }

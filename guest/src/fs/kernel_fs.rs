@@ -46,13 +46,19 @@ pub fn mount_root(
 ) -> Result<usize, alloc::string::String> {
     let mut fs = RamFs::new(capacity);
     fs.set_time(now_ns);
+    // The VMM's `syscall` site index is read in place, not unpacked; its
+    // tables go to their executables' inodes.
+    let index = crate::exec::zpoline::find_index(initramfs);
     let files = if initramfs.is_empty() {
         0
     } else {
-        fs.unpack_cpio(initramfs).map_err(|e| alloc::format!("initramfs: {e:?}"))?
+        let skip = index.map_or("", |(name, _)| name);
+        fs.unpack_cpio_except(initramfs, skip).map_err(|e| alloc::format!("initramfs: {e:?}"))?
     };
-    // The VMM's `syscall` site tables go to their executables' inodes.
-    let sites = crate::exec::zpoline::bind_index(&mut fs);
+    let sites = match index {
+        Some((_, index)) => crate::exec::zpoline::bind_index(&mut fs, index),
+        None => Default::default(),
+    };
     crate::counters::global_set(crate::counters::ZPOLINE_TABLES, sites.accepted as u64);
     crate::counters::global_set(
         crate::counters::ZPOLINE_TABLES_REFUSED,

@@ -1148,11 +1148,20 @@ impl RamFs {
     /// failing operation; `Cpio` for a malformed archive. What was unpacked before
     /// the error stays.
     pub fn unpack_cpio(&mut self, archive: &[u8]) -> Result<usize, UnpackError> {
+        self.unpack_cpio_except(archive, "")
+    }
+
+    /// [`RamFs::unpack_cpio`] without the member named `skip` (as the archive
+    /// names it, without the leading `/`; "" skips nothing).
+    pub fn unpack_cpio_except(&mut self, archive: &[u8], skip: &str) -> Result<usize, UnpackError> {
         let mut count = 0;
         let mut links: BTreeMap<(u32, u32, u32), Ino> = BTreeMap::new();
         let mut dir_times = Vec::new();
         for entry in cpio::entries(archive) {
             let e = entry?;
+            if !skip.is_empty() && e.name == skip {
+                continue;
+            }
             let fs_err = |errno| UnpackError::Fs { name: String::from(e.name), errno };
             let components: Vec<&str> =
                 e.name.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
