@@ -63,7 +63,7 @@ pub fn user_exception(frame: &mut TrapFrame) {
     }
     // A patched `syscall` site's `call *%rax` (exec::zpoline): the fetch at
     // the address equal to the system-call number faults (#PF), or the number
-    // is not a canonical address (#GP at the call).
+    // is not a canonical address (#GP, at the target or at the call).
     let zpoline = match frame.vector {
         14 => frame.error_code & PF_INSTR != 0 && frame.rip == frame.rax,
         13 => true,
@@ -166,19 +166,22 @@ fn gate_entry(frame: &mut TrapFrame, gate: u64) {
 }
 
 /// Whether this fault is a system call through a patched `syscall` site
-/// (exec::zpoline): `call *%rax` faulted fetching at the address equal to the
-/// number (#PF: the return address is on the stack), or on a number that is
-/// not a canonical address (#GP at the `call` itself, nothing pushed). It is
-/// one only if this address space was patched and the `call` is one of its
-/// sites: the site and the RSP before the `call`. Any other fault is handled
-/// as such (a NULL function pointer called elsewhere is SIGSEGV, as on Linux).
+/// (exec::zpoline): `call *%rax` pushed the return address and the fetch at
+/// the address equal to the number faulted (#PF; a #GP for a number that is
+/// not a canonical address on AMD CPUs and QEMU), or, for such a number on
+/// Intel CPUs, the call itself raised #GP with nothing pushed. It is one only
+/// if this address space was patched and the `call` is one of its sites: the
+/// site and the RSP before the `call`. Any other fault is handled as such (a
+/// NULL function pointer called elsewhere is SIGSEGV, as on Linux).
 fn zpoline_site(frame: &TrapFrame, task: &crate::process::Task) -> Option<(u64, u64)> {
-    let (site, entry_rsp) = if frame.vector == 14 {
+    let (site, entry_rsp) = if frame.rip == frame.rax {
         let mut ret = [0u8; 8];
         copy_from_user(&mut ret, frame.rsp).ok()?;
         (u64::from_le_bytes(ret).wrapping_sub(2), frame.rsp.wrapping_add(8))
-    } else {
+    } else if frame.vector == 13 {
         (frame.rip, frame.rsp)
+    } else {
+        return None;
     };
     let patched = task.with_mm(|mm| mm.zpoline().is_some_and(|z| z.is_site(site)))?;
     patched.then_some((site, entry_rsp))

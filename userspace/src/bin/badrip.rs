@@ -9,12 +9,16 @@
 //! from a patched `syscall` site as a system call (zpoline): through a NULL
 //! function pointer, and to address 39 (getpid's number) with `call *%rax`
 //! from code that is not such a site.
-//! Each case runs in a child whose SIGSEGV handler prints what it got.
+//! Each case runs in a child whose SIGSEGV handler prints what it got: the
+//! signal, and what every x86-64 CPU reports the same way (QEMU's emulation,
+//! the reference Linux of the SVM lane, returns to a non-canonical address
+//! and faults there instead of faulting in ring 0, so siginfo and the `ret`
+//! case's rip differ from silicon's).
 //! One line per check, exit status = number of failed checks.
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering::SeqCst};
 
 use userspace::*;
 
@@ -27,15 +31,16 @@ const BAD_HIGH_HALF: u64 = 0x0000_8000_0000_0000;
 
 fn main(_args: Args, _env: Env) -> i32 {
     let mut c = Checker::new();
-    for (name, case, handled) in [
-        ("a handler at a non-canonical address", handler_at as fn(), true),
-        ("a handler at a non-canonical address, no SIGSEGV handler", handler_at, false),
-        ("rt_sigreturn to a non-canonical rip", sigreturn_to, true),
-        ("rt_sigreturn to a non-canonical rip, no SIGSEGV handler", sigreturn_to, false),
-        ("a system call returning to a non-canonical address", return_to, true),
-        ("a call through a NULL function pointer", call_null, true),
-        ("call *%rax to 39 (getpid's number), not from a syscall site", call_39, true),
+    for (name, case, handled, show) in [
+        ("a handler at a non-canonical address", handler_at as fn(), true, RIP),
+        ("a handler at a non-canonical address, no SIGSEGV handler", handler_at, false, 0),
+        ("rt_sigreturn to a non-canonical rip", sigreturn_to, true, RIP),
+        ("rt_sigreturn to a non-canonical rip, no SIGSEGV handler", sigreturn_to, false, 0),
+        ("a system call returning to a non-canonical address", return_to, true, 0),
+        ("a call through a NULL function pointer", call_null, true, RIP | INFO),
+        ("call *%rax to 39 (getpid's number), not from a syscall site", call_39, true, RIP | INFO),
     ] {
+        SHOW.store(show, SeqCst);
         let pid = fork_with(|| {
             if handled {
                 let act = new_sigaction(segv_handler as usize, SA_SIGINFO, 0);
@@ -63,6 +68,10 @@ fn main(_args: Args, _env: Env) -> i32 {
 }
 
 static SEEN_RIP: AtomicU64 = AtomicU64::new(0);
+/// What the handler prints besides the signal: the interrupted rip, siginfo.
+static SHOW: AtomicU8 = AtomicU8::new(0);
+const RIP: u8 = 1;
+const INFO: u8 = 2;
 
 extern "C" fn segv_handler(sig: i32, info: *mut siginfo_t, uc: *mut ucontext) {
     // SAFETY: the kernel passes a valid siginfo and ucontext to an SA_SIGINFO handler.
@@ -72,13 +81,15 @@ extern "C" fn segv_handler(sig: i32, info: *mut siginfo_t, uc: *mut ucontext) {
         BAD | BAD_HIGH_HALF | 0 | 39 => v,
         _ => 1,
     };
-    println!(
-        "  SIGSEGV {} si_code {} si_addr {:#x} rip {:#x} (1: another address)",
-        sig,
-        info.si_code,
-        known(info.si_addr() as u64),
-        known(uc.uc_mcontext.rip)
-    );
+    let show = SHOW.load(SeqCst);
+    print!("  SIGSEGV {sig}");
+    if show & INFO != 0 {
+        print!(" si_code {} si_addr {:#x}", info.si_code, known(info.si_addr() as u64));
+    }
+    if show & RIP != 0 {
+        print!(" rip {:#x}", known(uc.uc_mcontext.rip));
+    }
+    println!(" (1: another address)");
     exit(0);
 }
 
