@@ -104,7 +104,8 @@ fn rawsyscall_works_on_linux() {
         "raw syscall returned\ngetpid again: the pid\nnumber 1000: ENOSYS\n\
          number 0x7fff_0000_1000 (4096 in eax): ENOSYS\n\
          getpid with 0x8000_0000 in the upper half: the pid\n\
-         getpid with 0xffff_ffff in the upper half: the pid\nnumber -1: ENOSYS\n"
+         getpid with 0xffff_ffff in the upper half: the pid\nnumber -1: ENOSYS\n\
+         getpid across a page boundary: the pid\n"
     );
 }
 

@@ -11,7 +11,7 @@ use crate::arch::TrapFrame;
 use crate::counters as ctr;
 use crate::errno::*;
 use crate::fs::ramfs::{self, ROOT_INO};
-use crate::mm::address_space::{Mm, STACK_MAX, STACK_TOP};
+use crate::mm::address_space::{Mm, Rewrite, STACK_MAX, STACK_TOP};
 use crate::mm::frame::PAGE_SIZE;
 use crate::mm::vma::{Prot, VmFlags};
 use crate::process::task::Creds;
@@ -91,14 +91,14 @@ fn load_program_inner(
     let mm = Mm::new().map_err(|e| err(e, "out of memory"))?;
     // Where `syscall` does not reach the kernel, the program's own `syscall`
     // sites (as the VMM found them) become `call *%rax` in its private copy of
-    // the text; the file is not changed.
-    let mut patches = Vec::new();
-    if let Some(table) = sites.filter(|t| !t.is_empty() && !crate::trap::uses_syscall_insn()) {
-        patches = table.patches(&image, bias);
-        ctr::global_add(ctr::ZPOLINE_EXECS, 1);
-        ctr::global_add(ctr::ZPOLINE_SITES_PATCHED, patches.len() as u64 / 2);
-        mm.set_zpoline(Zpoline { table, bias });
-    }
+    // the text, as it is copied; the file is not changed.
+    let table = sites.filter(|t| !t.is_empty() && !crate::trap::uses_syscall_insn());
+    let rewrite = table.as_ref().map(|t| Rewrite {
+        sites: t.sites(),
+        bias,
+        from: super::zpoline::SYSCALL_INSN,
+        to: super::zpoline::CALL_RAX,
+    });
     let oom = |e: Errno| err(e, "out of memory loading the program");
     let mut prev: Option<(u64, Prot)> = None;
     for seg in &img.segments {
@@ -114,8 +114,13 @@ fn load_program_inner(
         if start < end {
             mm.map_anon(start, end, prot, VmFlags::empty()).map_err(oom)?;
         }
-        mm.populate_patched(seg.vaddr, seg.file_bytes(&image), &patches).map_err(oom)?;
+        mm.populate_rewritten(seg.vaddr, seg.file_bytes(&image), rewrite.as_ref()).map_err(oom)?;
         prev = Some((end, prot));
+    }
+    if let Some(table) = table {
+        ctr::global_add(ctr::ZPOLINE_EXECS, 1);
+        ctr::global_add(ctr::ZPOLINE_SITES_PATCHED, table.len() as u64);
+        mm.set_zpoline(Zpoline { table, bias });
     }
     let (_, load_end) = img.load_range();
     mm.set_brk_start(page_up(load_end));

@@ -162,20 +162,11 @@ impl SiteTable {
         }
     }
 
-    /// What exec writes over its copy of `image` (the file the table was
-    /// checked against) loaded at `bias`: `call *%rax` over each site that
-    /// holds `syscall` there, as (address, byte) pairs in increasing address
-    /// order. A site that does not (the image is not that file) is left alone.
-    pub fn patches(&self, image: &[u8], bias: u64) -> Vec<(u64, u8)> {
-        let mut out = Vec::with_capacity(2 * self.len());
-        for (&vaddr, &off) in self.vaddrs.iter().zip(self.offsets.iter()) {
-            let at = off as usize;
-            if image.get(at..at + 2) == Some(&SYSCALL_INSN[..]) {
-                let va = vaddr.wrapping_add(bias);
-                out.extend_from_slice(&[(va, CALL_RAX[0]), (va + 1, CALL_RAX[1])]);
-            }
-        }
-        out
+    /// The sites' link-time addresses, increasing (exec rewrites them as it
+    /// copies the text: `Mm::populate_rewritten`, checking that each still
+    /// holds `syscall`).
+    pub fn sites(&self) -> &[u64] {
+        &self.vaddrs
     }
 }
 
@@ -307,13 +298,7 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert!(t.contains(0x401005) && t.contains(0x40100d) && !t.contains(0x401009));
         assert!(!t.contains(0) && !t.contains(0x400005) && !t.contains(u64::MAX));
-        let p = t.patches(&image, 0);
-        assert_eq!(p, [(0x401005, 0xff), (0x401006, 0xd0), (0x40100d, 0xff), (0x40100e, 0xd0)]);
-        assert_eq!(t.patches(&image, 0x1000)[0], (0x402005, 0xff), "at the load bias");
-        // A copy that is not the file's bytes is left alone.
-        let mut other = image.clone();
-        other[0x1005] = 0x90;
-        assert_eq!(t.patches(&other, 0).len(), 2, "only the second site");
+        assert_eq!(t.sites(), [0x401005, 0x40100d]);
         // With a bias: addresses in the loaded image.
         let z = Zpoline { table: Arc::new(t), bias: 0x1000_0000 };
         assert!(z.is_site(0x1040_1005) && !z.is_site(0x401005) && !z.is_site(5));

@@ -75,6 +75,16 @@ impl Drop for SharedAnon {
     }
 }
 
+/// Sites that exec rewrites as it copies a program's text
+/// ([`Mm::populate_rewritten`]): 2-byte instructions at `sites` (increasing
+/// link-time addresses) plus `bias`, `from` becoming `to`.
+pub struct Rewrite<'a> {
+    pub sites: &'a [u64],
+    pub bias: u64,
+    pub from: [u8; 2],
+    pub to: [u8; 2],
+}
+
 /// What backs an area's pages.
 #[derive(Clone)]
 pub enum Backing {
@@ -589,22 +599,26 @@ impl Mm {
     /// Write `data` at user address `va` of this (not necessarily loaded) address
     /// space, allocating its pages (exec: segments and the initial stack).
     pub fn populate(&self, va: u64, data: &[u8]) -> Result<(), Errno> {
-        self.populate_patched(va, data, &[])
+        self.populate_rewritten(va, data, None)
     }
 
-    /// [`Mm::populate`], then `(address, byte)` from `patches` (in increasing
-    /// address order) written over what landed there: exec's rewrite of the
-    /// text it copies (`exec::zpoline`). Pages that `data` fills entirely are
-    /// not zeroed first.
-    pub fn populate_patched(
+    /// [`Mm::populate`], then each 2-byte site of `rw` that landed holding
+    /// `rw.from` rewritten to `rw.to`: exec's rewrite of the text it copies
+    /// (`exec::zpoline`). Pages that `data` fills entirely are not zeroed
+    /// first.
+    pub fn populate_rewritten(
         &self,
         va: u64,
         data: &[u8],
-        patches: &[(u64, u8)],
+        rw: Option<&Rewrite<'_>>,
     ) -> Result<(), Errno> {
         let mut inner = self.inner.lock();
         let mut done = 0usize;
-        let mut next_patch = 0;
+        let sites = rw.map_or(&[][..], |r| r.sites);
+        let bias = rw.map_or(0, |r| r.bias);
+        // The first site at or after `va`.
+        let mut next = sites.partition_point(|&s| s.wrapping_add(bias) < va);
+        let mut straddling = Vec::new();
         while done < data.len() {
             let addr = va + done as u64;
             let page = page_down(addr);
@@ -627,13 +641,29 @@ impl Mm {
             let dst = crate::arch::boot::phys_slice_mut(frame + off as u64, n);
             dst.copy_from_slice(&data[done..done + n]);
             let end = addr + n as u64;
-            while let Some(&(at, byte)) = patches.get(next_patch).filter(|p| p.0 < end) {
-                if at >= addr {
-                    dst[(at - addr) as usize] = byte;
+            if let Some(rw) = rw {
+                while let Some(at) = sites.get(next).map(|&s| s.wrapping_add(bias)) {
+                    if at >= end {
+                        break;
+                    }
+                    let i = (at - addr) as usize;
+                    match dst.get_mut(i..i + 2) {
+                        Some(b) if *b == rw.from => b.copy_from_slice(&rw.to),
+                        Some(_) => {}
+                        // Across this page's end: after the copy.
+                        None => straddling.push(at),
+                    }
+                    next += 1;
                 }
-                next_patch += 1;
             }
             done += n;
+        }
+        drop(inner);
+        for at in straddling.into_iter().filter(|&at| at + 2 <= va + data.len() as u64) {
+            let i = (at - va) as usize;
+            if data[i..i + 2] == rw.map_or([0; 2], |r| r.from) {
+                self.populate(at, &rw.map_or([0; 2], |r| r.to))?;
+            }
         }
         Ok(())
     }

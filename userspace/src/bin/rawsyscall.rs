@@ -14,6 +14,22 @@ use userspace::*;
 
 userspace::entry!(main);
 
+// getpid with its `syscall` across a page boundary (the last byte of one
+// page, the first of the next): a rewrite of the site must handle both pages.
+core::arch::global_asm!(
+    ".text",
+    ".p2align 12",
+    ".fill 4090, 1, 0xcc",
+    "straddling_getpid:",
+    "mov eax, 39",
+    "syscall",
+    "ret",
+);
+
+unsafe extern "C" {
+    fn straddling_getpid() -> isize;
+}
+
 fn raw(nr: usize) -> isize {
     // SAFETY: getpid and unknown numbers take no arguments and touch no memory.
     unsafe { syscall::raw_syscall3(nr, 0, 0, 0) }
@@ -39,6 +55,9 @@ fn main(_args: Args, _env: Env) -> i32 {
     say("getpid with 0x8000_0000 in the upper half", raw(0x8000_0000_0000_0000 | nr::__NR_getpid));
     say("getpid with 0xffff_ffff in the upper half", raw(0xffff_ffff_0000_0000 | nr::__NR_getpid));
     say("number -1", raw(usize::MAX));
+    // SAFETY: the stub makes getpid and returns its result; it clobbers rcx,
+    // r11 and rax only, which the C ABI lets a call clobber.
+    say("getpid across a page boundary", unsafe { straddling_getpid() });
     if first == pid {
         0
     } else {
