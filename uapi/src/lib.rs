@@ -35,6 +35,7 @@ pub mod fs;
 pub mod futex;
 pub mod limits;
 pub mod mman;
+pub mod poll;
 pub mod prctl;
 pub mod random;
 pub mod resource;
@@ -96,6 +97,7 @@ pub const ALL_CONSTANTS: &[(&str, &[Constant])] = &[
     ("utsname", utsname::CONSTANTS),
     ("limits", limits::CONSTANTS),
     ("uio", uio::CONSTANTS),
+    ("poll", poll::CONSTANTS),
     ("binfmts", binfmts::CONSTANTS),
     ("auxvec", auxvec::CONSTANTS),
     ("elf", elf::CONSTANTS),

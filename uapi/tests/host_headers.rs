@@ -37,6 +37,7 @@ const HEADERS: &[&str] = &[
     "linux/utsname.h",
     "linux/limits.h",
     "linux/uio.h",
+    "asm-generic/poll.h",
     "linux/binfmts.h",
     "linux/auxvec.h",
     "x86_64-linux-gnu/asm/auxvec.h",

@@ -34,6 +34,7 @@ fn structures_match_libc() {
     same_layout!(resource::rlimit, libc::rlimit64: rlim_cur rlim_max);
     same_layout!(termios::winsize, libc::winsize: ws_row ws_col ws_xpixel ws_ypixel);
     same_layout!(uio::iovec, libc::iovec: iov_base iov_len);
+    same_layout!(poll::pollfd, libc::pollfd: fd events revents);
     same_layout!(utsname::new_utsname, libc::utsname: sysname nodename release version machine
         domainname);
     same_layout!(signal::stack_t, libc::stack_t: ss_sp ss_flags ss_size);

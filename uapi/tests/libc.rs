@@ -107,6 +107,11 @@ fn limits() {
 }
 
 #[test]
+fn poll() {
+    same!(poll: POLLIN POLLPRI POLLOUT POLLERR POLLHUP POLLNVAL POLLRDNORM POLLRDBAND POLLWRNORM POLLWRBAND);
+}
+
+#[test]
 fn uio() {
     same!(uio: UIO_MAXIOV);
 }

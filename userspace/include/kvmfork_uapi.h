@@ -1231,6 +1231,18 @@
 /* ---- uapi::uio ---- */
 #define UIO_MAXIOV 1024
 
+/* ---- uapi::poll ---- */
+#define POLLIN 1
+#define POLLPRI 2
+#define POLLOUT 4
+#define POLLERR 8
+#define POLLHUP 16
+#define POLLNVAL 32
+#define POLLRDNORM 64
+#define POLLRDBAND 128
+#define POLLWRNORM 256
+#define POLLWRBAND 512
+
 /* ---- uapi::binfmts ---- */
 #define MAX_ARG_STRLEN 0x20000
 #define MAX_ARG_STRINGS 0x7fffffff

@@ -75,6 +75,7 @@ use crate::errno::{
     Errno, EBUSY, EEXIST, EFBIG, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOMEM, ENOSPC, ENOTDIR,
     ENOTEMPTY, ENXIO, EPERM,
 };
+use crate::exec::zpoline::SiteTable;
 pub use uapi::dirent::{DT_CHR, DT_DIR, DT_REG};
 pub use uapi::fs::{RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT};
 pub use uapi::limits::{NAME_MAX, PATH_MAX};
@@ -82,7 +83,6 @@ pub use uapi::stat::{
     S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, S_ISUID,
     S_ISVTX, S_IXGRP,
 };
-use crate::exec::zpoline::SiteTable;
 
 /// An inode number.
 pub type Ino = u64;

@@ -659,20 +659,14 @@ fn chmod_inode(ino: Ino, mode: u32) -> SysResult {
     .map(|_| 0)
 }
 
-const POLLIN: u16 = 0x001;
-const POLLOUT: u16 = 0x004;
-const POLLERR: u16 = 0x008;
-const POLLHUP: u16 = 0x010;
-const POLLNVAL: u16 = 0x020;
-const POLLRDNORM: u16 = 0x040;
-const POLLWRNORM: u16 = 0x100;
+use uapi::poll::{POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLRDNORM, POLLWRNORM};
 
 /// What `file` is ready for now (Linux's `f_op->poll` masks): files and
 /// devices always; a pipe's read end when it holds data (POLLHUP once no
 /// writer is left), its write end when there is room (POLLERR once no reader
 /// is left).
-fn poll_mask(file: &File) -> u16 {
-    const ALWAYS: u16 = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+fn poll_mask(file: &File) -> i16 {
+    const ALWAYS: i16 = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
     match &file.kind {
         FileKind::PipeRead(p) => {
             let p = p.lock();
@@ -699,9 +693,10 @@ fn poll(fds: u64, nfds: u64, timeout_ms: i32) -> SysResult {
     }
     let n = nfds as usize;
     let mut raw = uaccess::read_bytes(fds, n * 8)?;
-    let entries: Vec<(i32, u16)> = raw
+    // struct pollfd (uapi::poll::pollfd): fd, events, revents.
+    let entries: Vec<(i32, i16)> = raw
         .chunks_exact(8)
-        .map(|c| (i32::from_le_bytes([c[0], c[1], c[2], c[3]]), u16::from_le_bytes([c[4], c[5]])))
+        .map(|c| (i32::from_le_bytes([c[0], c[1], c[2], c[3]]), i16::from_le_bytes([c[4], c[5]])))
         .collect();
     let deadline = (timeout_ms >= 0)
         .then(|| crate::time::monotonic_ns().saturating_add(timeout_ms as u64 * 1_000_000));

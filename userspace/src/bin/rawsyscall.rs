@@ -42,7 +42,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     let say = |what: &str, r: isize| {
         let shown = match r {
             r if r == pid => "the pid",
-            -38 => "ENOSYS",
+            r if r == ENOSYS.to_ret() => "ENOSYS",
             _ => "something else",
         };
         println!("{what}: {shown}");
