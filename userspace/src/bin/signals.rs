@@ -1069,8 +1069,12 @@ fn eintr(c: &mut Checker) {
                 EINTR,
             );
             c.check("the handler ran for the interrupting signal", COUNT.load(SeqCst) >= 1);
+            // The child may signal once more before it sees the ack: blocked
+            // meanwhile, that signal cannot interrupt the wait (EINTR).
+            let _ = rt_sigprocmask(SIG_BLOCK, Some(&sigmask(SIGUSR1)), None);
             let _ = write(aw, b"x");
             c.reaped("the signalling child exits 0", p, 0, WaitStatus::Exited(0));
+            let _ = rt_sigprocmask(SIG_UNBLOCK, Some(&sigmask(SIGUSR1)), None);
         }
         Err(e) => c.fail("EINTR: fork", e),
     }
