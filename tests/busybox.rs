@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use vmm::programs::path;
-use vmm::{ExitReport, GuestExit, Vm};
+use vmm::{ExitReport, GuestExit, Vmm};
 
 const BUSYBOX: &str = "/bin/busybox";
 /// busybox execs itself for every applet a script runs: ring 0 copies its
@@ -89,7 +89,7 @@ fn on_host(script: &Path) -> (u8, String, String) {
 
 /// `busybox sh SCRIPT` as pid 1 (environment HOME=/ TERM=linux PATH=/bin).
 fn in_guest(script: &Path, entry: &str, vcpus: u32, files: &[(&Path, &str)]) -> ExitReport {
-    let mut b = Vm::builder()
+    let mut b = Vmm::builder()
         .vcpus(vcpus)
         .memory_mib(256)
         .cmdline(format!("quiet {entry}"))

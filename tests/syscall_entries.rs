@@ -13,11 +13,11 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
 use vmm::programs::path;
-use vmm::{ExitReport, GuestExit, Vm};
+use vmm::{ExitReport, GuestExit, Vmm};
 
 /// Run `name` as pid 1 with `entry` on the kernel command line.
 fn in_guest(entry: &str, vcpus: u32, name: &str, args: &[&str], files: &[&str]) -> ExitReport {
-    let mut b = Vm::builder()
+    let mut b = Vmm::builder()
         .vcpus(vcpus)
         .memory_mib(256)
         .cmdline(format!("quiet {entry}"))

@@ -12,13 +12,13 @@ use std::process::{Command, Stdio};
 
 use vmm::programs::path;
 use vmm::zpoline::{self, Table};
-use vmm::{ExitReport, GuestExit, Vm, VmBuilder};
+use vmm::{ExitReport, GuestExit, Vmm, VmmBuilder};
 
-fn rawsyscall() -> VmBuilder {
-    Vm::builder().cmdline("syscall=int3").program(path("rawsyscall"), &[] as &[&str])
+fn rawsyscall() -> VmmBuilder {
+    Vmm::builder().cmdline("syscall=int3").program(path("rawsyscall"), &[] as &[&str])
 }
 
-fn run(b: VmBuilder) -> ExitReport {
+fn run(b: VmmBuilder) -> ExitReport {
     b.boot().expect("boot").wait(Some(common::TIMEOUT)).expect("wait")
 }
 
@@ -67,7 +67,7 @@ fn a_program_the_vmm_did_not_decode_gets_sigsys_with_the_message() {
 fn exec_patches_a_program_started_by_another() {
     // execer checks execve's errors, then execs a program that executes
     // `syscall`: the new image is patched as pid 1's was.
-    let r = run(Vm::builder()
+    let r = run(Vmm::builder()
         .cmdline("quiet syscall=int3")
         .file(path("rawsyscall"), "/bin/rawsyscall")
         .program(path("execer"), &["/bin/rawsyscall"]));
@@ -143,7 +143,7 @@ fn bad_site_tables_are_refused_and_the_kernel_goes_on() {
 
 #[test]
 fn the_index_path_is_reserved() {
-    let e = Vm::builder()
+    let e = Vmm::builder()
         .file(path("hello"), vmm::protocol::sites::INDEX_PATH)
         .program(path("hello"), &[] as &[&str])
         .boot()
@@ -160,7 +160,7 @@ fn where_syscall_works_it_is_not_patched() {
         eprintln!("skipped: `syscall` does not reach ring 0 on this host");
         return;
     }
-    let r = run(Vm::builder().cmdline("syscall=insn").program(path("rawsyscall"), &[] as &[&str]));
+    let r = run(Vmm::builder().cmdline("syscall=insn").program(path("rawsyscall"), &[] as &[&str]));
     assert_eq!(r.exit, GuestExit::Status(0), "{}", r.console);
     assert_eq!(r.stdout, linux_stdout("rawsyscall"));
     assert_eq!((r.counters.global.zpoline_execs, zpoline_entries(&r)), (0, 0));
