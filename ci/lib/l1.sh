@@ -1,0 +1,251 @@
+# shellcheck shell=bash
+# The host side of the hardware-virtualization lanes (ci/svm-lane.sh,
+# ci/vmx-lane.sh): the L1 kernel (Debian's stock kernel, downloaded once and
+# cached), the initramfs around ci/l1/init, the test binaries copied into it at
+# their own absolute paths, and the report. See docs/hwvirt-lanes.md.
+#
+# Sourced; expects `set -euo pipefail`, $ROOT (the repository) and $W (the
+# lane's scratch directory) to be set, and calls lane_fail on errors.
+
+CACHE=${KVMFORK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kvmfork}
+
+log() { echo "$LANE_NAME: $*" >&2; }
+lane_fail() {
+    log "error: $*"
+    exit 2
+}
+now() { date +%s; }
+
+# need TOOL PACKAGE...: fail with the package to install when TOOL is missing.
+need() {
+    local tool=$1
+    shift
+    command -v "$tool" > /dev/null || lane_fail "missing $tool: run ci/setup.sh (apt-get install $*)"
+}
+
+# ---------------------------------------------------------------------------
+# The L1 kernel: linux-image-*-amd64, the package linux-image-amd64 depends on.
+# The cache keeps vmlinuz, System.map, config and the modules KVM needs
+# (decompressed), about 15 MB, in $CACHE/l1-kernel/PACKAGE_VERSION.
+
+# The package and version apt would install now ("" if apt cannot say).
+l1_kernel_candidate() {
+    local pkg ver
+    pkg=$(apt-cache depends linux-image-amd64 2> /dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }') || true
+    [ -n "$pkg" ] || return 0
+    ver=$(apt-cache policy "$pkg" 2> /dev/null | awk '/Candidate:/ { print $2 }') || true
+    [ -n "$ver" ] && [ "$ver" != "(none)" ] && echo "${pkg}_$ver"
+}
+
+# The modules in the closure of $@ (names as in modinfo: kvm-amd), dependencies
+# first, from an unpacked package's module tree $1.
+l1_module_order() {
+    local tree=$1
+    shift
+    local -A seen=()
+    local out=()
+    visit() {
+        local m=${1//_/-} f deps d
+        [ -n "${seen[$m]:-}" ] && return
+        seen[$m]=1
+        f=$(find "$tree" -name "$m.ko*" -print -quit)
+        if [ -z "$f" ]; then
+            f=$(find "$tree" -name "${m//-/_}.ko*" -print -quit)
+        fi
+        [ -n "$f" ] || lane_fail "the kernel package has no module $m"
+        deps=$(l1_ko_cat "$f" | tr '\0' '\n' | sed -n 's/^depends=//p' | head -1)
+        for d in ${deps//,/ }; do visit "$d"; done
+        out+=("$m:$f")
+    }
+    local m
+    for m in "$@"; do visit "$m"; done
+    printf '%s\n' "${out[@]}"
+}
+
+l1_ko_cat() {
+    case "$1" in
+        *.xz) xz -dc "$1" ;;
+        *.zst) zstd -qdc "$1" ;;
+        *.gz) gzip -dc "$1" ;;
+        *) cat "$1" ;;
+    esac
+}
+
+# Sets KDIR to the cached kernel, downloading and unpacking it the first time.
+l1_kernel() {
+    local want dir tmp deb
+    want=$(l1_kernel_candidate)
+    if [ -n "$want" ] && [ -f "$CACHE/l1-kernel/$want/complete" ]; then
+        KDIR=$CACHE/l1-kernel/$want
+        return
+    fi
+    if [ -z "$want" ]; then
+        # apt cannot say (no package lists, offline): the newest cached kernel.
+        dir=$(ls -dt "$CACHE"/l1-kernel/*/complete 2> /dev/null | head -1 || true)
+        [ -n "$dir" ] || lane_fail "apt cannot resolve linux-image-amd64 and no L1 kernel is cached in $CACHE/l1-kernel: run ci/setup.sh (it runs apt-get update)"
+        KDIR=$(dirname "$dir")
+        log "apt cannot resolve linux-image-amd64; using the cached $(basename "$KDIR")"
+        return
+    fi
+    need apt-get apt
+    need dpkg-deb dpkg
+    log "downloading the L1 kernel ${want%%_*} ${want#*_} (once; cached in $CACHE/l1-kernel)"
+    mkdir -p "$CACHE/l1-kernel"
+    tmp=$(mktemp -d "$CACHE/l1-kernel/.fetch.XXXXXX")
+    (cd "$tmp" && apt-get download -q "${want%%_*}=${want#*_}" 2>&1 | { grep -v unsandboxed || true; }) ||
+        { rm -rf "$tmp"; lane_fail "apt-get download ${want%%_*}=${want#*_} failed"; }
+    deb=$(ls "$tmp"/*.deb)
+    dpkg-deb -x "$deb" "$tmp/x"
+    mkdir -p "$tmp/k/mod"
+    cp "$tmp"/x/boot/vmlinuz-* "$tmp/k/vmlinuz"
+    cp "$tmp"/x/boot/System.map-* "$tmp/k/System.map"
+    cp "$tmp"/x/boot/config-* "$tmp/k/config"
+    basename "$tmp"/x/boot/vmlinuz-* | sed 's/^vmlinuz-//' > "$tmp/k/release"
+    local line m f
+    for line in $(l1_module_order "$tmp/x/lib/modules" kvm-amd kvm-intel); do
+        m=${line%%:*} f=${line#*:}
+        l1_ko_cat "$f" > "$tmp/k/mod/$m.ko"
+        echo "$m" >> "$tmp/k/mod/order"
+    done
+    # The dependencies of each, so a lane loads exactly what its module needs.
+    for m in kvm-amd kvm-intel; do
+        l1_module_order "$tmp/x/lib/modules" "$m" | cut -d: -f1 > "$tmp/k/mod/$m.deps"
+    done
+    touch "$tmp/k/complete"
+    rm -rf "${CACHE:?}/l1-kernel/$want"
+    mv "$tmp/k" "$CACHE/l1-kernel/$want"
+    rm -rf "$tmp"
+    KDIR=$CACHE/l1-kernel/$want
+}
+
+# ---------------------------------------------------------------------------
+# The project's test binaries, as `cargo test` builds them.
+
+# Builds the workspace's tests and sets:
+#   TESTS      lines "NAME<TAB>DIR<TAB>EXECUTABLE": every test binary (integration
+#              tests by target name, unit tests as lib:NAME / bin:NAME), DIR the
+#              package directory cargo runs it from
+#   VMM_BIN    the vmm binary the tests run (CARGO_BIN_EXE_vmm)
+#   OUT_DIRS   the workspace packages' build-script output directories
+l1_build_tests() {
+    local json=$W/cargo-test.json
+    log "cargo test --workspace --no-run"
+    (cd "$ROOT" && cargo test --workspace --no-run --message-format=json > "$json") ||
+        lane_fail "building the tests failed"
+    need jq jq
+    TESTS=$(jq -r 'select(.reason == "compiler-artifact" and .profile.test and .executable != null)
+        | [ (if .target.kind == ["test"] then .target.name else "\(.target.kind[0]):\(.target.name)" end),
+            (.manifest_path | sub("/[^/]*$"; "")), .executable ] | @tsv' "$json")
+    VMM_BIN=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | not)
+        and .target.name == "vmm" and .target.kind == ["bin"]) | .executable' "$json" | tail -1)
+    OUT_DIRS=$(jq -r 'select(.reason == "build-script-executed" and (.package_id | startswith("path+")))
+        | .out_dir' "$json")
+    [ -n "$TESTS" ] && [ -x "$VMM_BIN" ] || lane_fail "cargo produced no test binaries or no vmm binary"
+}
+
+# ---------------------------------------------------------------------------
+# The initramfs.
+
+# l1_root: a fresh $W/root with busybox, ci/l1/init and the modules of $1
+# (kvm-amd or kvm-intel, with "PARAMS" in $2).
+l1_root() {
+    local vendor=$1 params=${2:-} m
+    need busybox busybox-static
+    need cpio cpio
+    if ldd /bin/busybox > /dev/null 2>&1; then
+        lane_fail "/bin/busybox is not statically linked: apt-get install busybox-static"
+    fi
+    rm -rf "$W/root"
+    mkdir -p "$W/root"/{bin,lane/mod,proc,sys,dev,tmp,etc,root}
+    cp /bin/busybox "$W/root/bin/busybox"
+    cp "$ROOT/ci/l1/init" "$W/root/init"
+    chmod +x "$W/root/init"
+    : > "$W/root/lane/modules"
+    while read -r m; do
+        cp "$KDIR/mod/$m.ko" "$W/root/lane/mod/"
+        if [ "$m" = "$vendor" ]; then echo "$m $params"; else echo "$m"; fi >> "$W/root/lane/modules"
+    done < "$KDIR/mod/$vendor.deps"
+    echo kvmfork-l1 > "$W/root/etc/hostname"
+    echo "root:x:0:0:root:/root:/bb/sh" > "$W/root/etc/passwd"
+    echo "nobody:x:65534:65534:nobody:/nonexistent:/bb/false" >> "$W/root/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' > "$W/root/etc/group"
+}
+
+declare -A L1_COPIED=()
+
+# l1_copy PATH...: each file (or directory tree) into the root at the same
+# absolute path, ELF files without debug information (set LANE_STRIP=0 to keep
+# it), with the shared libraries and loader of dynamically linked ones.
+l1_copy() {
+    local p f
+    for p in "$@"; do
+        p=$(readlink -f "$p")
+        if [ -d "$p" ]; then
+            # Skip nested cargo target directories (they hold CACHEDIR.TAG).
+            while IFS= read -r -d '' f; do l1_copy_file "$f"; done < <(
+                find "$p" \( -type d -exec test -e '{}/CACHEDIR.TAG' ';' -prune \) -o -type f -print0)
+        else
+            l1_copy_file "$p"
+        fi
+    done
+}
+
+l1_copy_file() {
+    local f=$1 dst lib
+    [ -n "${L1_COPIED[$f]:-}" ] && return
+    L1_COPIED[$f]=1
+    dst=$W/root$f
+    mkdir -p "$(dirname "$dst")"
+    if [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+        if [ "${LANE_STRIP:-1}" = 1 ]; then
+            strip --strip-debug -o "$dst" "$f" 2> /dev/null || cp -p "$f" "$dst"
+            chmod --reference="$f" "$dst"
+        else
+            cp -p "$f" "$dst"
+        fi
+        # Shared libraries and the loader, at their own paths.
+        for lib in $(ldd "$f" 2> /dev/null | grep -oE '/[^ ]+' || true); do
+            [ -e "$lib" ] || continue
+            [ -n "${L1_COPIED[$lib]:-}" ] && continue
+            L1_COPIED[$lib]=1
+            mkdir -p "$W/root$(dirname "$lib")"
+            cp -L "$lib" "$W/root$lib"
+        done
+    else
+        cp -p "$f" "$dst"
+    fi
+}
+
+# l1_pack LEVEL: $W/initrd.gz from $W/root.
+l1_pack() {
+    (cd "$W/root" && find . | cpio -o -H newc --quiet | gzip "-${1:-1}") > "$W/initrd.gz"
+}
+
+# ---------------------------------------------------------------------------
+# Running L1 and reading its results.
+
+# The symbol at or below each kernel address on stdin ("ADDR" per line) from
+# System.map (L1 boots with nokaslr, so addresses match).
+l1_symbolize() {
+    awk -v map="$KDIR/System.map" '
+        BEGIN {
+            while ((getline l < map) > 0) {
+                split(l, f, " ")
+                if (f[2] ~ /^[tTwW]$/) { n++; a[n] = tolower(f[1]); s[n] = f[3] }
+            }
+        }
+        {
+            x = tolower($1); while (length(x) < 16) x = "0" x
+            lo = 1; hi = n; best = 0
+            while (lo <= hi) { mid = int((lo + hi) / 2); if (a[mid] <= x) { best = mid; lo = mid + 1 } else hi = mid - 1 }
+            print $1, (best && substr(x, 1, 8) == "ffffffff" ? s[best] : "?")
+        }'
+}
+
+# The report: a summary of every job, then the output of each that failed.
+# l1_report RESULT-LOG... (one per boot, in order). Writes $W/summary.txt and
+# $W/failures.txt; returns 0 when every planned job ran and passed.
+l1_report() {
+    awk -v lists="$W/lists.tsv" -v planned="$W/planned.txt" -v failures="$W/failures.txt" \
+        -f "$ROOT/ci/lib/report.awk" "$@" > "$W/summary.txt"
+}
