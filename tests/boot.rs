@@ -3,6 +3,9 @@
 
 mod common;
 
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
 use vmm::GuestExit;
 
 fn boots_with(vcpus: u32) {
@@ -143,4 +146,81 @@ fn a_dropped_vm_leaves_no_thread_or_kvm_fd() {
     let r = boot().wait(Some(std::time::Duration::from_millis(100))).unwrap();
     assert!(matches!(r.exit, GuestExit::Timeout(_)), "{:?}", r.exit);
     assert_eq!(no_kvm_objects_left(), (Vec::new(), 0), "after wait");
+}
+
+/// The fds the VMM opens: /dev/kvm, the VM, its vCPUs and their statistics,
+/// and the eventfd, epoll and timer of the event loop.
+fn opened_by_the_vmm(target: &str) -> bool {
+    target == "/dev/kvm"
+        || target.starts_with("anon_inode:kvm")
+        || ["anon_inode:[eventfd]", "anon_inode:[eventpoll]", "anon_inode:[timerfd]"]
+            .contains(&target)
+}
+
+/// (fd, what it refers to) for each open fd of process `pid` ("self" or a number).
+fn fds_of(pid: &str) -> Vec<(u32, String)> {
+    let dir = format!("/proc/{pid}/fd");
+    let mut fds: Vec<(u32, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let fd = e.file_name().to_str()?.parse().ok()?;
+            Some((fd, std::fs::read_link(e.path()).ok()?.to_string_lossy().into_owned()))
+        })
+        .collect();
+    fds.sort();
+    fds
+}
+
+/// Whether this process's `fd` is close-on-exec (O_CLOEXEC in its fdinfo flags),
+/// or None if it was closed meanwhile.
+fn close_on_exec(fd: u32) -> Option<bool> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
+    let flags = info.lines().find_map(|l| l.strip_prefix("flags:"))?.trim();
+    Some(u32::from_str_radix(flags, 8).ok()? & 0o2000000 != 0)
+}
+
+#[test]
+fn the_vmms_fds_are_close_on_exec() {
+    // A VM that idles until its wait times out, on another thread, as when one
+    // test boots a VM while another starts a host program.
+    let vm = vmm::Vmm::builder().vcpus(2).cmdline("quiet hang").boot().expect("boot");
+    let waiter = std::thread::spawn(move || vm.wait(Some(Duration::from_secs(2))).expect("wait"));
+    // Once the waiter's event loop is up, every kind of fd the VMM opens exists.
+    let deadline = Instant::now() + common::TIMEOUT;
+    let expected = ["anon_inode:kvm-vm", "anon_inode:kvm-vcpu:1", "anon_inode:[eventfd]"];
+    let ours = loop {
+        let fds = fds_of("self");
+        let have = |t: &str| fds.iter().any(|(_, x)| x == t);
+        if expected.iter().all(|t| have(t))
+            && fds.iter().any(|(_, x)| x.starts_with("anon_inode:kvm-vcpu-stats"))
+            && have("anon_inode:[eventpoll]")
+            && have("anon_inode:[timerfd]")
+        {
+            break fds;
+        }
+        assert!(Instant::now() < deadline, "the VM's fds never all showed up: {fds:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let inheritable: Vec<_> = ours
+        .iter()
+        .filter(|(fd, t)| opened_by_the_vmm(t) && close_on_exec(*fd) == Some(false))
+        .collect();
+    assert!(inheritable.is_empty(), "fds without close-on-exec: {inheritable:?} (all: {ours:?})");
+
+    // A host program started now inherits none of them. `spawn` returns once the
+    // child has executed `cat`, which then waits on its stdin.
+    let mut child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("cat runs");
+    let theirs = fds_of(&child.id().to_string());
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    let leaked: Vec<_> = theirs.iter().filter(|(_, t)| opened_by_the_vmm(t)).collect();
+    assert!(leaked.is_empty(), "a host program inherited {leaked:?} (its fds: {theirs:?})");
+
+    let r = waiter.join().unwrap();
+    assert!(matches!(r.exit, GuestExit::Timeout(_)), "{:?}\n{}", r.exit, r.console);
 }

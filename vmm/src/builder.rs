@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+use vmm_sys_util::eventfd::{EventFd, EFD_CLOEXEC, EFD_NONBLOCK};
 
 use crate::control::Vmm;
 use crate::error::{Error, Result};
@@ -203,7 +203,9 @@ impl VmmBuilder {
         let vm = Arc::new(Vm::create(&kvm, memory)?);
         loader::load(&what, &image, vm.memory())?;
 
-        let exit_evt = EventFd::new(EFD_NONBLOCK)
+        // Close-on-exec, as every fd the VMM opens: a host program started by
+        // another thread must not inherit it (tests/boot.rs checks them all).
+        let exit_evt = EventFd::new(EFD_NONBLOCK | EFD_CLOEXEC)
             .map_err(|source| Error::Kvm { what: "creating an eventfd", source })?;
         let evt = exit_evt
             .try_clone()
