@@ -23,7 +23,7 @@ fn boots_with(vcpus: u32) {
     }
     let ready = r.ready.expect("the guest reported ready");
     assert!(ready.after <= r.elapsed);
-    // KVM's statistics were read from every vCPU, and ring-0 code ran on each.
+    // KVM's statistics were read from every vCPU, each of which left the guest.
     assert_eq!(r.kvm.vcpus.len(), vcpus as usize);
     for (cpu, s) in r.kvm.vcpus.iter().enumerate() {
         assert!(s.get("exits").copied().unwrap_or(0) > 0, "cpu {cpu}: {s:?}");
@@ -51,6 +51,35 @@ fn boots_on_2_vcpus() {
 #[test]
 fn boots_on_4_vcpus() {
     boots_with(4);
+}
+
+/// What the tests take this machine's KVM to be (`vmm::KvmKind`, which decides
+/// whether they assert ring-0 instruction counts) agrees with what the guest
+/// sees: where KVM emulates ring 0 it counted the kernel's boot instruction by
+/// instruction; on hardware virtualization the `syscall` instruction reaches
+/// ring 0 (the kernel's boot self-test).
+#[test]
+fn the_kvm_kind_agrees_with_the_guest() {
+    let kind = vmm::KvmKind::detect();
+    let r = common::run(1, "quiet");
+    assert_eq!(r.exit, GuestExit::Status(0), "{}", r.console);
+    let insns = r.kvm.vcpu_total("insn_emulation");
+    match kind {
+        vmm::KvmKind::Pvm => {
+            assert!(insns > 10_000, "kvm_pvm: a boot is {insns} emulated ring-0 instructions")
+        }
+        vmm::KvmKind::Vmx | vmm::KvmKind::Svm => assert_eq!(
+            r.counters.global.syscall_insn,
+            1,
+            "{}: the kernel found the syscall instruction broken",
+            kind.module()
+        ),
+        vmm::KvmKind::Unknown => panic!(
+            "cannot tell which KVM module backs /dev/kvm (none of kvm_pvm, kvm_intel with vmx, \
+             kvm_amd with svm in /sys/module and /proc/cpuinfo): tests would not know whether \
+             to expect ring-0 instruction counts"
+        ),
+    }
 }
 
 #[test]
@@ -210,11 +239,8 @@ fn the_vmms_fds_are_close_on_exec() {
 
     // A host program started now inherits none of them. `spawn` returns once the
     // child has executed `cat`, which then waits on its stdin.
-    let mut child = Command::new("cat")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("cat runs");
+    let mut child =
+        Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::null()).spawn().expect("cat runs");
     let theirs = fds_of(&child.id().to_string());
     drop(child.stdin.take());
     child.wait().unwrap();

@@ -37,6 +37,7 @@ mod cpuid;
 mod error;
 mod event_loop;
 mod exit;
+pub mod host;
 mod hypercall;
 pub mod initramfs;
 mod kvm;
@@ -57,6 +58,7 @@ pub use builder::{VmmBuilder, DEFAULT_MEMORY_MIB};
 pub use control::Vmm;
 pub use error::{Error, Result};
 pub use exit::EXIT_REASONS;
+pub use host::KvmKind;
 pub use layout::{MAX_MEMORY, MIB};
 pub use loader::DEFAULT_KERNEL;
 pub use mailbox::{Command, Reply};
@@ -71,6 +73,7 @@ mod layering {
     /// Every module from the bottom up, with its source.
     const LAYERS: &[(&str, &str)] = &[
         ("error", include_str!("error.rs")),
+        ("host", include_str!("host.rs")),
         ("pod", include_str!("pod.rs")),
         ("layout", include_str!("layout.rs")),
         ("cpuid", include_str!("cpuid.rs")),
