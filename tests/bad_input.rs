@@ -105,7 +105,8 @@ fn smallest_memory_that_is_accepted_boots() {
         e => panic!("{e}"),
     };
     let r = Vmm::builder().memory_mib(need).cmdline("quiet").boot().unwrap();
-    assert_eq!(r.wait(Some(common::TIMEOUT)).unwrap().exit, vmm::GuestExit::Status(0));
+    let r = r.wait(Some(common::TIMEOUT)).unwrap();
+    assert_eq!(r.exit, vmm::GuestExit::Status(0), "{}", common::explain(&r));
 }
 
 #[test]
@@ -121,7 +122,8 @@ fn command_line_too_long_or_unknown() {
     let e = boot_err(Vmm::builder().cmdline("x".repeat(5000)));
     assert!(matches!(e, Error::CmdlineTooLong { len: 5000, .. }), "{e}");
     let r = common::run(1, "quiet selftest=bogus");
-    assert_eq!(r.exit, vmm::GuestExit::Status(vmm::protocol::exit_status::BAD_CMDLINE));
+    let want = vmm::GuestExit::Status(vmm::protocol::exit_status::BAD_CMDLINE);
+    assert_eq!(r.exit, want, "{}", common::explain(&r));
     assert!(
         r.console.contains("bad command line: bad value 'bogus' for 'selftest'"),
         "{}",

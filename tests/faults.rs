@@ -21,7 +21,12 @@ fn fault(vcpus: u32, spec: &str, vector: u32, cpu: u32) {
         }
         other => panic!("expected an exception report, got {other:?}\n{}", r.console),
     }
-    assert_eq!(r.exit_code(), vmm::protocol::exit_status::GUEST_EXCEPTION);
+    assert_eq!(
+        r.exit_code(),
+        vmm::protocol::exit_status::GUEST_EXCEPTION,
+        "{}",
+        common::explain(&r)
+    );
     let text = r.exit.describe().unwrap();
     assert!(text.contains(&format!("(vector {vector}) on cpu {cpu}")), "{text}");
 }
@@ -66,12 +71,13 @@ fn panic_is_reported_with_its_message() {
         }
         other => panic!("expected a panic, got {other:?}"),
     }
-    assert_eq!(r.exit_code(), vmm::protocol::exit_status::GUEST_PANIC);
+    assert_eq!(r.exit_code(), vmm::protocol::exit_status::GUEST_PANIC, "{}", common::explain(&r));
 }
 
 #[test]
 fn fault_on_a_cpu_that_does_not_exist_is_a_command_line_error() {
     let r = common::run(2, "quiet fault=ud@5");
-    assert_eq!(r.exit, GuestExit::Status(vmm::protocol::exit_status::BAD_CMDLINE));
+    let want = GuestExit::Status(vmm::protocol::exit_status::BAD_CMDLINE);
+    assert_eq!(r.exit, want, "{}", common::explain(&r));
     assert!(r.console.contains("there is no cpu 5"), "{}", r.console);
 }

@@ -16,7 +16,7 @@ fn random_malformed_hypercalls_leave_the_vmm_healthy() {
     for (vcpus, seed) in [(1, 1), (2, 99)] {
         let r = common::run(vcpus, &format!("quiet hcfuzz=3000 seed={seed}"));
         // The guest checked every answer; any wrong one fails it with status 1.
-        assert_eq!(r.exit, GuestExit::Status(0), "{}", r.console);
+        assert_eq!(r.exit, GuestExit::Status(0), "{}", common::explain(&r));
         assert!(r.console.contains("0 wrong"), "{}", r.console);
         let rejected = count_after(&r.console, "rejected");
         let ignored = count_after(&r.console, "ignored");
@@ -34,7 +34,8 @@ fn random_malformed_hypercalls_leave_the_vmm_healthy() {
 fn abi_version_mismatch_is_refused_by_the_guest() {
     let vm = vmm::Vmm::builder().abi_version(999).boot().unwrap();
     let r = vm.wait(Some(common::TIMEOUT)).unwrap();
-    assert_eq!(r.exit, GuestExit::Status(vmm::protocol::exit_status::ABI_MISMATCH));
+    let want = GuestExit::Status(vmm::protocol::exit_status::ABI_MISMATCH);
+    assert_eq!(r.exit, want, "{}", common::explain(&r));
     let expected = format!(
         "this kernel speaks ABI version {}, the VMM passed version 999",
         vmm::protocol::ABI_VERSION

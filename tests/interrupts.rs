@@ -6,7 +6,7 @@ use vmm::GuestExit;
 
 fn timer_ticks_on_every_cpu(vcpus: u32) {
     let r = common::run(vcpus, "quiet selftest=timer ticks=3");
-    assert_eq!(r.exit, GuestExit::Status(0), "{}", r.console);
+    assert_eq!(r.exit, GuestExit::Status(0), "{}", common::explain(&r));
     for cpu in 0..vcpus as usize {
         let prefix = format!("selftest timer: cpu {cpu}: ");
         let line = r.console.lines().find(|l| l.starts_with(&prefix)).expect("a line per CPU");
@@ -29,7 +29,7 @@ fn timer_ticks_on_every_cpu_4() {
 
 fn every_cpu_interrupts_every_other(vcpus: u32) {
     let r = common::run(vcpus, "quiet selftest=ipi");
-    assert_eq!(r.exit, GuestExit::Status(0), "{}", r.console);
+    assert_eq!(r.exit, GuestExit::Status(0), "{}", common::explain(&r));
     let all = (1u64 << vcpus) - 1;
     for cpu in 0..vcpus as usize {
         let c = r.counters.cpu[cpu];
@@ -64,7 +64,7 @@ fn halted_cpus_are_woken_by_interrupts() {
     // Secondary CPUs spend the run halted (`sti; hlt`), not spinning: KVM counts
     // their halts, and the guest counts its idle loops.
     let r = common::run(2, "quiet selftest=timer ticks=5");
-    assert_eq!(r.exit, GuestExit::Status(0));
+    assert_eq!(r.exit, GuestExit::Status(0), "{}", common::explain(&r));
     assert!(r.counters.cpu[1].idle_halts >= 4, "{:?}", r.counters.cpu[1]);
     assert!(r.kvm.vcpus[1].get("halt_exits").copied().unwrap_or(0) > 0, "{:?}", r.kvm.vcpus[1]);
 }

@@ -48,8 +48,8 @@ fn process_table_and_shutdown() {
     }
     vm.command(&Command::Shutdown(7)).unwrap();
     let r = vm.wait(Some(common::TIMEOUT)).unwrap();
-    assert_eq!(r.exit, GuestExit::Status(7), "{}", r.console);
-    assert_eq!(r.stdout, "ready\n");
+    assert_eq!(r.exit, GuestExit::Status(7), "{}", common::explain(&r));
+    assert_eq!(r.stdout, "ready\n", "{}", common::explain(&r));
     assert!(r.console.contains("shutdown requested by the VMM (status 7)"), "{}", r.console);
     assert_eq!(r.counters.global.clones_kthread, 1);
     assert!(r.counters.global.mailbox_commands >= 2);
@@ -61,8 +61,9 @@ fn inject_while_running(stage: &str, errno: &str) {
     let vm = Vmm::builder().cmdline("quiet").program(path("ctl"), &["forkloop"]).boot().unwrap();
     vm.command(&Command::InjectFault { stage: stage.into(), nth: 1 }).unwrap();
     let r = vm.wait(Some(common::TIMEOUT)).unwrap();
-    assert_eq!(r.exit, GuestExit::Status(0), "{stage}: {}\n{}", r.console, r.stdout);
-    assert_eq!(r.stdout, format!("fork failed: {errno}\nnext fork: ok\n"), "{stage}");
+    assert_eq!(r.exit, GuestExit::Status(0), "{stage}: {}", common::explain(&r));
+    let want = format!("fork failed: {errno}\nnext fork: ok\n");
+    assert_eq!(r.stdout, want, "{stage}: {}", common::explain(&r));
     let g = r.counters.global;
     assert_eq!((g.fault_injections, g.fault_injection_leaks), (1, 0), "{stage}: {}", r.console);
 }
@@ -84,7 +85,8 @@ fn bad_commands_are_refused_and_the_guest_goes_on() {
     // Still answering.
     assert!(processes(&vm).iter().any(|p| p.pid == 1));
     vm.command(&Command::Shutdown(0)).unwrap();
-    assert_eq!(vm.wait(Some(common::TIMEOUT)).unwrap().exit, GuestExit::Status(0));
+    let r = vm.wait(Some(common::TIMEOUT)).unwrap();
+    assert_eq!(r.exit, GuestExit::Status(0), "{}", common::explain(&r));
 }
 
 #[test]
@@ -96,8 +98,9 @@ fn counter_snapshots_from_the_guest_and_the_vmm() {
         .unwrap()
         .wait(Some(common::TIMEOUT))
         .unwrap();
-    assert_eq!(r.exit, GuestExit::Status(0), "{}\n{}", r.console, r.stdout);
-    assert_eq!(r.stdout, "bad commands: Some(EINVAL) Some(EINVAL)\nread: Err(EBADF)\n");
+    assert_eq!(r.exit, GuestExit::Status(0), "{}", common::explain(&r));
+    let want = "bad commands: Some(EINVAL) Some(EINVAL)\nread: Err(EBADF)\n";
+    assert_eq!(r.stdout, want, "{}", common::explain(&r));
     let labels: Vec<_> = r.snapshots.iter().map(|s| (s.label.as_str(), s.reset)).collect();
     assert_eq!(labels, [("before", false), ("after", false), ("zero", true), ("end", false)]);
     const GETPID: usize = 39;

@@ -7,6 +7,7 @@ mod common;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
+use common::Linux;
 use vmm::programs::path;
 use vmm::{ExitReport, GuestExit, Vmm};
 
@@ -34,15 +35,8 @@ fn on_host(name: &str, args: &[&str]) -> (u8, String, String) {
 fn same_as_linux(name: &str, args: &[&str]) -> ExitReport {
     let (code, out, err) = on_host(name, args);
     let r = in_guest(name, args, 1);
-    assert_eq!(
-        r.exit,
-        GuestExit::Status(code),
-        "{name}: kernel said:\n{}\nstdout:\n{}",
-        r.console,
-        r.stdout
-    );
-    assert_eq!(r.stdout, out, "{name}: stdout differs from Linux");
-    assert_eq!(r.stderr, err, "{name}: stderr differs from Linux");
+    let linux = Linux { status: code, stdout: &out, stderr: Some(&err) };
+    common::assert_matches_linux(name, &r, linux);
     r
 }
 
@@ -56,11 +50,11 @@ fn hello_rust_and_c_match_linux() {
 
 fn checks_match_linux(name: &str) -> String {
     let r = same_as_linux(name, &[]);
-    assert_eq!(r.exit, GuestExit::Status(0), "{name}: every check passes");
+    assert_eq!(r.exit, GuestExit::Status(0), "{name}: every check passes\n{}", common::explain(&r));
     assert!(
         r.stdout.lines().count() > 20 && r.stdout.lines().all(|l| l.starts_with("ok ")),
-        "{}",
-        r.stdout
+        "{name}: at least 20 checks, all ok\n{}",
+        common::explain(&r)
     );
     r.stdout
 }
@@ -69,7 +63,7 @@ fn checks_match_linux(name: &str) -> String {
 fn system_calls_match_linux_rust_and_c() {
     let rust = checks_match_linux("syscalls");
     let c = checks_match_linux("syscalls_c");
-    assert_eq!(rust, c);
+    assert!(rust == c, "the Rust and C programs differ at {}", common::first_difference(&rust, &c));
     // The unknown system call the program makes (number 1000) is counted per
     // number as ENOSYS; known calls are counted too.
     let r = in_guest("syscalls", &[], 1);
@@ -84,7 +78,7 @@ fn system_calls_match_linux_rust_and_c() {
 fn files_match_linux_rust_and_c() {
     let rust = checks_match_linux("files");
     let c = checks_match_linux("files_c");
-    assert_eq!(rust, c);
+    assert!(rust == c, "the Rust and C programs differ at {}", common::first_difference(&rust, &c));
 }
 
 #[test]
@@ -114,8 +108,13 @@ fn exit_status_and_death_by_signal() {
     let (code, _, _) = on_host("abort", &[]);
     assert_eq!(code, 128 + 6, "SIGABRT on the host");
     let r = in_guest("abort", &[], 1);
-    assert_eq!(r.exit, GuestExit::Status(1), "{}", r.console);
-    assert_eq!(r.stdout, "FAIL still alive after kill(getpid(), SIGABRT): Ok(0)\n");
+    assert_eq!(r.exit, GuestExit::Status(1), "{}", common::explain(&r));
+    assert_eq!(
+        r.stdout,
+        "FAIL still alive after kill(getpid(), SIGABRT): Ok(0)\n",
+        "{}",
+        common::explain(&r)
+    );
     // Pid 1 dies of a signal the kernel forces (a fault or SIGSYS: see
     // tests/zpoline.rs), with 128 + N as the VM's status.
 }
@@ -145,8 +144,12 @@ fn returns_to_bad_addresses_and_bad_calls_are_sigsegv_as_on_linux() {
 
 fn checks_match_linux_few(name: &str) {
     let r = same_as_linux(name, &[]);
-    assert_eq!(r.exit, GuestExit::Status(0), "{name}: every check passes");
-    assert!(r.stdout.lines().filter(|l| l.starts_with("ok ")).count() >= 5, "{}", r.stdout);
+    assert_eq!(r.exit, GuestExit::Status(0), "{name}: every check passes\n{}", common::explain(&r));
+    assert!(
+        r.stdout.lines().filter(|l| l.starts_with("ok ")).count() >= 5,
+        "{name}: at least 5 checks\n{}",
+        common::explain(&r)
+    );
 }
 
 #[test]
@@ -160,7 +163,12 @@ fn missing_or_bad_program_is_a_clear_error() {
         .unwrap()
         .wait(Some(common::TIMEOUT))
         .unwrap();
-    assert_eq!(r.exit, GuestExit::Status(vmm::protocol::exit_status::INIT_FAILED));
+    assert_eq!(
+        r.exit,
+        GuestExit::Status(vmm::protocol::exit_status::INIT_FAILED),
+        "{}",
+        common::explain(&r)
+    );
     assert!(r.console.contains("cannot run /bin/notelf-"), "{}", r.console);
     assert!(r.console.contains("errno 8"), "ENOEXEC: {}", r.console);
     // A dynamically linked program (the host's own ls).
@@ -172,7 +180,12 @@ fn missing_or_bad_program_is_a_clear_error() {
             .unwrap()
             .wait(Some(common::TIMEOUT))
             .unwrap();
-        assert_eq!(r.exit, GuestExit::Status(vmm::protocol::exit_status::INIT_FAILED));
+        assert_eq!(
+            r.exit,
+            GuestExit::Status(vmm::protocol::exit_status::INIT_FAILED),
+            "{}",
+            common::explain(&r)
+        );
         assert!(r.console.contains("dynamically linked"), "{}", r.console);
     }
     // A truncated copy and one built for another architecture.
@@ -217,10 +230,15 @@ fn extra_files_and_cli() {
         path("hello").to_str().unwrap(),
         "x",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
-    assert_eq!(common::stdout(&o), "hello from rust\nargc 2\nargv[0] hello\nargv[1] x\n");
+    assert_eq!(o.status.code(), Some(0), "{}", common::explain_output(&o));
+    assert_eq!(
+        common::stdout(&o),
+        "hello from rust\nargc 2\nargv[0] hello\nargv[1] x\n",
+        "{}",
+        common::explain_output(&o)
+    );
     let o = common::vmm(&["run", path("exitcode").to_str().unwrap(), "9"]);
-    assert_eq!(o.status.code(), Some(9));
+    assert_eq!(o.status.code(), Some(9), "{}", common::explain_output(&o));
 }
 
 #[test]
@@ -238,8 +256,8 @@ fn execve_from_a_program_matches_linux() {
         .unwrap()
         .wait(Some(common::TIMEOUT))
         .unwrap();
-    assert_eq!(r.exit, GuestExit::Status(0), "kernel said:\n{}\n{}", r.console, r.stdout);
-    assert_eq!(r.stdout, out, "execer/execed output differs from Linux");
+    let linux = Linux { status: 0, stdout: &out, stderr: None };
+    common::assert_matches_linux("execer/execed", &r, linux);
     assert!(r.stdout.contains("ok execed fd B with O_CLOEXEC is closed"), "{}", r.stdout);
 }
 
@@ -266,8 +284,8 @@ fn fork_on_two_and_four_vcpus() {
     for vcpus in [2, 4] {
         let (code, out, _) = on_host("fork", &[]);
         let r = in_guest("fork", &[], vcpus);
-        assert_eq!(r.exit, GuestExit::Status(code), "{vcpus} vCPUs: {}", r.console);
-        assert_eq!(r.stdout, out, "{vcpus} vCPUs");
+        let linux = Linux { status: code, stdout: &out, stderr: None };
+        common::assert_matches_linux(&format!("fork on {vcpus} vCPUs"), &r, linux);
         assert!(r.counters.global.total_forks > 100, "{}", r.counters.global.total_forks);
         // Freed kernel stacks were reused from the per-CPU caches.
         assert!(r.counters.global.kstack_cache_hits > 0);
@@ -311,8 +329,7 @@ fn vfork_suspends_the_parent_until_exit_or_exec() {
         .unwrap()
         .wait(Some(common::TIMEOUT))
         .unwrap();
-    assert_eq!(r.exit, GuestExit::Status(0), "{}\n{}", r.console, r.stdout);
-    assert_eq!(r.stdout, out);
+    common::assert_matches_linux("vfork", &r, Linux { status: 0, stdout: &out, stderr: None });
     // 7 vforks (vfork() and clone(CLONE_VM|CLONE_VFORK)), nothing else.
     let g = r.counters.global;
     assert_eq!((g.clones_vfork, g.clones_fork, g.clones_vm, g.clones_thread), (7, 0, 0, 0));
@@ -330,7 +347,7 @@ fn injected(stage: &str, nth: u32, errno: &str) {
 /// and CLONE_NEWUTS).
 fn injected_with(stage: &str, nth: u32, errno: &str, args: &[&str]) {
     let clean = in_guest("forkonce", args, 1);
-    assert_eq!(clean.stdout, "first fork: ok\nsecond fork: ok\n");
+    assert_eq!(clean.stdout, "first fork: ok\nsecond fork: ok\n", "{}", common::explain(&clean));
     let r = Vmm::builder()
         .cmdline(format!("quiet fail={stage}:{nth}"))
         .program(path("forkonce"), args)
@@ -342,9 +359,9 @@ fn injected_with(stage: &str, nth: u32, errno: &str, args: &[&str]) {
         r.stdout,
         format!("first fork: {errno}\nsecond fork: ok\n"),
         "{stage}: {}",
-        r.console
+        common::explain(&r)
     );
-    assert_eq!(r.exit, GuestExit::Status(0));
+    assert_eq!(r.exit, GuestExit::Status(0), "{stage}: {}", common::explain(&r));
     let (g, c) = (r.counters.global, clean.counters.global);
     assert_eq!(g.fault_injections, 1, "{stage}: the injection fired once");
     assert_eq!(g.fault_injection_leaks, 0, "{stage}: {}", r.console);
@@ -380,10 +397,20 @@ fn fault_injection_at_every_copy_process_stage_leaks_nothing() {
 #[test]
 fn fault_injection_cli_flag() {
     let o = common::vmm(&["run", "--fail-at", "alloc_pid:1", path("forkonce").to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
-    assert_eq!(common::stdout(&o), "first fork: EAGAIN\nsecond fork: ok\n");
+    assert_eq!(o.status.code(), Some(0), "{}", common::explain_output(&o));
+    assert_eq!(
+        common::stdout(&o),
+        "first fork: EAGAIN\nsecond fork: ok\n",
+        "{}",
+        common::explain_output(&o)
+    );
     let o = common::vmm(&["run", "--fail-at", "bogus:1"]);
-    assert_eq!(o.status.code(), Some(vmm::protocol::exit_status::BAD_CMDLINE as i32));
+    assert_eq!(
+        o.status.code(),
+        Some(vmm::protocol::exit_status::BAD_CMDLINE as i32),
+        "{}",
+        common::explain_output(&o)
+    );
 }
 
 #[test]
@@ -399,8 +426,8 @@ fn reused_frames_are_zeroed() {
         .unwrap()
         .wait(Some(common::TIMEOUT))
         .unwrap();
-    assert_eq!(r.exit, GuestExit::Status(0), "{}\n{}", r.console, r.stdout);
-    assert_eq!(r.stdout, "ok 64 MiB\nok 64 MiB\nok 64 MiB\n");
+    assert_eq!(r.exit, GuestExit::Status(0), "{}", common::explain(&r));
+    assert_eq!(r.stdout, "ok 64 MiB\nok 64 MiB\nok 64 MiB\n", "{}", common::explain(&r));
     assert!(r.counters.global.pages_zero_filled >= 3 * 16384);
 }
 
@@ -427,8 +454,8 @@ fn fork_bomb_and_signals_during_fork_match_linux() {
     let (code, out, err) = on_host("forkstress", &[]);
     assert_eq!((code, err.as_str()), (0, ""), "on Linux: {out}");
     let r = in_guest("forkstress", &[], 2);
-    assert_eq!(r.exit, GuestExit::Status(0), "kernel said:\n{}\n{}", r.console, r.stdout);
-    assert_eq!(r.stdout, out, "forkstress output differs from Linux");
+    let linux = Linux { status: 0, stdout: &out, stderr: None };
+    common::assert_matches_linux("forkstress on 2 vCPUs", &r, linux);
     assert!(r.stdout.contains("ok a signal to the process group while its member forks"));
 }
 
@@ -438,8 +465,8 @@ fn forked_children_run_on_every_cpu() {
         let n = (2 * vcpus).to_string();
         let (_, out, _) = on_host("forkstress", &["spread", &n]);
         let r = in_guest("forkstress", &["spread", &n], vcpus);
-        assert_eq!(r.exit, GuestExit::Status(0), "{vcpus} vCPUs: {}\n{}", r.console, r.stdout);
-        assert_eq!(r.stdout, out);
+        let linux = Linux { status: 0, stdout: &out, stderr: None };
+        common::assert_matches_linux(&format!("forkstress spread on {vcpus} vCPUs"), &r, linux);
         // The children spin making system calls until all have started: every
         // CPU ran some of them.
         let calls: Vec<u64> = r.counters.cpu[..vcpus as usize].iter().map(|c| c.syscalls).collect();
@@ -451,7 +478,7 @@ fn forked_children_run_on_every_cpu() {
 fn process_counters() {
     // forkonce: two forks, two waits, three exits (the children and pid 1).
     let r = in_guest("forkonce", &[], 1);
-    assert_eq!(r.stdout, "first fork: ok\nsecond fork: ok\n");
+    assert_eq!(r.stdout, "first fork: ok\nsecond fork: ok\n", "{}", common::explain(&r));
     let g = r.counters.global;
     let cpus = &r.counters.cpu;
     let forks: u64 = cpus.iter().map(|c| c.forks).sum();
@@ -475,15 +502,16 @@ fn process_counters() {
         .unwrap()
         .wait(Some(common::TIMEOUT))
         .unwrap();
-    assert_eq!(r.stdout, "first fork: ENOMEM\nsecond fork: ok\n");
+    assert_eq!(r.stdout, "first fork: ENOMEM\nsecond fork: ok\n", "{}", common::explain(&r));
     let g = r.counters.global;
     let forks: u64 = r.counters.cpu.iter().map(|c| c.forks).sum();
     assert_eq!(g.copy_process_calls, forks + 1);
     assert_eq!(g.clones_fork, 1);
     // vfork, threads and other CLONE_VM children are counted by kind.
-    let (_, out, _) = on_host("clone", &[]);
+    let (code, out, _) = on_host("clone", &[]);
     let r = in_guest("clone", &[], 2);
-    assert_eq!(r.stdout, out);
+    let linux = Linux { status: code, stdout: &out, stderr: None };
+    common::assert_matches_linux("clone on 2 vCPUs", &r, linux);
     let g = r.counters.global;
     // The program makes 6 threads, 3 other CLONE_VM children and 48 processes.
     assert_eq!((g.clones_thread, g.clones_vm, g.clones_fork), (6, 3, 48));

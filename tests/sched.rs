@@ -31,15 +31,8 @@ fn sched(vcpus: u32, args: &[&str]) -> ExitReport {
 
 /// Every check passed: exit status 0 and no FAIL line.
 fn assert_passed(r: &ExitReport, what: &str) {
-    assert_eq!(
-        r.exit,
-        GuestExit::Status(0),
-        "{what}: kernel said:\n{}\nstdout:\n{}\nstderr:\n{}",
-        r.console,
-        r.stdout,
-        r.stderr
-    );
-    assert!(!r.stdout.contains("FAIL"), "{what}:\n{}", r.stdout);
+    assert_eq!(r.exit, GuestExit::Status(0), "{what}: {}", common::explain(r));
+    assert!(!r.stdout.contains("FAIL"), "{what}: {}", common::explain(r));
 }
 
 /// The numbers after `key ` on the line that starts with it.
@@ -89,7 +82,8 @@ fn system_calls_match_linux() {
     for vcpus in [2, 4] {
         let r = sched(vcpus, &["syscalls"]);
         assert_passed(&r, "sched syscalls");
-        assert_eq!(r.stdout, host_out, "{vcpus} vCPUs: output differs from Linux");
+        let linux = common::Linux { status: 0, stdout: &host_out, stderr: None };
+        common::assert_matches_linux(&format!("sched syscalls on {vcpus} vCPUs"), &r, linux);
         assert_queues_empty(&r, vcpus);
     }
     for line in [
@@ -310,7 +304,12 @@ fn sched_child_runs_first_on_the_command_line() {
     let n = numbers(&r, "child_first");
     assert!(n[0] < 20, "{n:?}");
     let r = sched_in(1, "quiet sched_child_runs_first=2", &["childfirst", "1"]);
-    assert_eq!(r.exit, GuestExit::Status(2), "a bad value is a bad command line: {}", r.console);
+    assert_eq!(
+        r.exit,
+        GuestExit::Status(2),
+        "a bad value is a bad command line: {}",
+        common::explain(&r)
+    );
 }
 
 #[test]

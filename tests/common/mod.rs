@@ -62,3 +62,84 @@ pub fn syscall_entries() -> &'static [&'static str] {
         }
     })
 }
+
+/// The last `n` lines of `text`, with a note of how many came before.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let skip = lines.len().saturating_sub(n);
+    let mut s = if skip > 0 { format!("  ({skip} earlier lines)\n") } else { String::new() };
+    for l in &lines[skip..] {
+        s += "  ";
+        s += l;
+        s += "\n";
+    }
+    s
+}
+
+/// How a guest run ended and what it said, for assertion messages: the end (a
+/// crash report in full), the program's `FAIL` lines, and the ends of its
+/// stdout and stderr and of the kernel's console.
+pub fn explain(r: &ExitReport) -> String {
+    let end = r.exit.describe().unwrap_or_else(|| format!("{:?}", r.exit));
+    let fails: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+    format!(
+        "the guest ended: {end}\nFAIL lines of the program: {}\n{}stdout:\n{}stderr:\n{}console:\n{}",
+        fails.len(),
+        tail(&fails.join("\n"), 20),
+        tail(&r.stdout, 30),
+        tail(&r.stderr, 15),
+        tail(&r.console, 40)
+    )
+}
+
+/// Where `got` first differs from `want`, line by line.
+pub fn first_difference(want: &str, got: &str) -> String {
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    match (0..w.len().max(g.len())).find(|&i| w.get(i) != g.get(i)) {
+        None => "the same lines (line endings differ)".into(),
+        Some(i) => format!(
+            "line {}: expected {:?}, got {:?} ({} lines expected, {} got)",
+            i + 1,
+            w.get(i).copied().unwrap_or("<end>"),
+            g.get(i).copied().unwrap_or("<end>"),
+            w.len(),
+            g.len()
+        ),
+    }
+}
+
+/// What the same program did on the host's Linux.
+pub struct Linux<'a> {
+    pub status: u8,
+    pub stdout: &'a str,
+    /// None: stderr is not compared.
+    pub stderr: Option<&'a str>,
+}
+
+/// The guest run `r` of `what` ended like the Linux run: same exit status,
+/// stdout (and stderr); otherwise a failure that names each difference and the
+/// first differing line, then `explain`s the guest run.
+pub fn assert_matches_linux(what: &str, r: &ExitReport, linux: Linux) {
+    let mut problems = Vec::new();
+    if r.exit != vmm::GuestExit::Status(linux.status) {
+        problems.push(format!("exit: {:?} in the guest, status {} on Linux", r.exit, linux.status));
+    }
+    if r.stdout != linux.stdout {
+        problems.push(format!(
+            "stdout differs from Linux at {}",
+            first_difference(linux.stdout, &r.stdout)
+        ));
+    }
+    if let Some(err) = linux.stderr {
+        if r.stderr != err {
+            problems
+                .push(format!("stderr differs from Linux at {}", first_difference(err, &r.stderr)));
+        }
+    }
+    assert!(problems.is_empty(), "{what}: {}\n{}", problems.join("; "), explain(r));
+}
+
+/// How a `vmm` command ended, for assertion messages.
+pub fn explain_output(o: &Output) -> String {
+    format!("{}\nstdout:\n{}stderr:\n{}", o.status, tail(&stdout(o), 30), tail(&stderr(o), 40))
+}
