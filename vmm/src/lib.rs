@@ -52,6 +52,7 @@ mod report;
 mod stats;
 mod vcpu;
 mod vm;
+pub mod vmentry;
 pub mod zpoline;
 
 pub use builder::{VmmBuilder, DEFAULT_MEMORY_MIB};
@@ -78,6 +79,7 @@ mod layering {
         ("layout", include_str!("layout.rs")),
         ("cpuid", include_str!("cpuid.rs")),
         ("regs", include_str!("regs.rs")),
+        ("vmentry", include_str!("vmentry.rs")),
         ("stats", include_str!("stats.rs")),
         ("exit", include_str!("exit.rs")),
         ("hypercall", include_str!("hypercall.rs")),
