@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -237,10 +238,15 @@ fn the_vmms_fds_are_close_on_exec() {
         .collect();
     assert!(inheritable.is_empty(), "fds without close-on-exec: {inheritable:?} (all: {ours:?})");
 
-    // A host program started now inherits none of them. `spawn` returns once the
-    // child has executed `cat`, which then waits on its stdin.
+    // A host program started now inherits none of them. `cat` echoes a line
+    // once it runs: its exec, close-on-exec included, is over by then (`spawn`
+    // may return before: a vfork parent resumes when the child's new memory is
+    // in place, before the kernel closes the close-on-exec fds).
     let mut child =
-        Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::null()).spawn().expect("cat runs");
+        Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("cat runs");
+    child.stdin.as_mut().unwrap().write_all(b"running\n").unwrap();
+    let mut line = [0u8; 8];
+    child.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
     let theirs = fds_of(&child.id().to_string());
     drop(child.stdin.take());
     child.wait().unwrap();
