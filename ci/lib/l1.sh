@@ -222,16 +222,176 @@ l1_pack() {
 }
 
 # ---------------------------------------------------------------------------
-# Running L1 and reading its results.
+# The plan: what L1 runs (ci/l1/init's job functions).
 
-# The symbol at or below each kernel address on stdin ("ADDR" per line) from
-# System.map (L1 boots with nokaslr, so addresses match).
+# l1_plan_begin: an empty plan, job list and test list.
+l1_plan_begin() {
+    PLAN=$W/root/lane/plan
+    : > "$PLAN"
+    : > "$W/planned.txt"
+    : > "$W/lists.tsv"
+}
+
+# l1_plan_tests TIMEOUT REPEAT JOBS TEST-ARGS...: a libtest job per test binary
+# in $TESTS (only those named in JOBS, a newline-separated list, if not empty),
+# REPEAT times each, with the binaries copied into the root and each test's
+# name listed (for naming the tests a timed-out job did not finish).
+l1_plan_tests() {
+    local limit=$1 repeat=$2 only=$3 name dir exe tests r job a
+    shift 3
+    while IFS=$'\t' read -r name dir exe; do
+        if [ -n "$only" ] && ! grep -qxF "$name" <<< "$only"; then continue; fi
+        l1_copy "$exe"
+        mkdir -p "$W/root$dir"
+        tests=$(cd "$dir" && "$exe" --list --format terse "$@" 2> /dev/null | sed -n 's/: test$//p') || true
+        for r in $(seq 1 "$repeat"); do
+            job=$name
+            [ "$repeat" = 1 ] || job="$name#$r"
+            echo "$job" >> "$W/planned.txt"
+            [ -z "$tests" ] || sed "s|^|$job\t|" <<< "$tests" >> "$W/lists.tsv"
+            printf 'libtest %q %q %q %q' "$job" "$limit" "$dir" "$exe" >> "$PLAN"
+            for a in "$@"; do printf ' %q' "$a" >> "$PLAN"; done
+            echo >> "$PLAN"
+        done
+    done <<< "$TESTS"
+}
+
+# l1_copy_test_support: what the test binaries use besides themselves: the vmm
+# binary, the build scripts' output (the test programs), and the host programs
+# tests run: a dynamically linked /bin/ls (to check it is refused),
+# util-linux's setpriv and unshare. /bin/busybox (static) is in every root.
+l1_copy_test_support() {
+    local tool p
+    l1_copy "$VMM_BIN"
+    # shellcheck disable=SC2086
+    l1_copy $OUT_DIRS
+    for tool in /bin/ls setpriv unshare; do
+        p=$(command -v "$tool" || true)
+        [ -z "$p" ] || l1_copy "$p"
+    done
+}
+
+# ---------------------------------------------------------------------------
+# Running L1 and reading its results.
+#
+# A lane defines:
+#   lane_start       start the emulator in the background on $W/initrd.boot.gz;
+#                    set EMU_PID; L1's console goes to $CONSOLE, its results
+#                    port to $RESULTS_RAW
+#   lane_cpus N      (optional) where L1's CPUs are, sampled N times: "cpuN SYMBOL; ..."
+# and sets LANE_TIMEOUT, HB_DEAD, BOOT_DEAD, LANE_BOOTS, deadline.
+
+# The jobs earlier boots finished, as an extra cpio archive appended to the initramfs.
+l1_initrd_for_boot() {
+    mkdir -p "$W/skip/lane"
+    cat "$W"/results.* 2> /dev/null | sed -n 's/^@@job end \([^ ]*\) .*/\1/p' > "$W/skip/lane/skip" || true
+    (cd "$W/skip" && echo lane/skip | cpio -o -H newc --quiet | gzip -1) | cat "$W/initrd.gz" - > "$W/initrd.boot.gz"
+}
+
+l1_current_job() {
+    awk '/^@@job begin/ { j = $3 } /^@@job end/ { j = "" } END { print j }' "$RESULTS_RAW" 2> /dev/null
+}
+
+# One L1 boot. Sets outcome (done, error, crashed, timeout, hung, livelock) and detail.
+l1_boot() {
+    local hb=0 hb_at c rc tpid job syms started
+    CONSOLE=$W/console.$boot
+    RESULTS_RAW=$W/results.$boot.raw
+    : > "$CONSOLE"
+    : > "$RESULTS_RAW"
+    l1_initrd_for_boot
+    lane_start
+    tail --pid="$EMU_PID" -n +1 -F "$CONSOLE" 2> /dev/null | grep --line-buffered -av '^@@hb' | sed -u 's/^/  L1| /' &
+    tpid=$!
+    started=$(now)
+    hb_at=$started
+    outcome=""
+    while kill -0 "$EMU_PID" 2> /dev/null; do
+        sleep 2
+        c=$(grep -ac '^@@hb' "$CONSOLE" || true)
+        if [ "$c" != "$hb" ]; then hb=$c hb_at=$(now); fi
+        if [ "$(now)" -ge "$deadline" ]; then
+            outcome=timeout
+            job=$(l1_current_job)
+            detail="the whole-run timeout (LANE_TIMEOUT=$LANE_TIMEOUT s) fired during ${job:-set-up}"
+            syms=$(lane_cpus 1)
+            [ -z "$syms" ] || detail="$detail; L1 CPUs in: $syms"
+            break
+        fi
+        # Before the first heartbeat L1 is booting (BOOT_DEAD); then HB_DEAD.
+        if { [ "$hb" = 0 ] && [ $(( $(now) - started )) -ge "$BOOT_DEAD" ]; } ||
+            { [ "$hb" != 0 ] && [ $(( $(now) - hb_at )) -ge "$HB_DEAD" ]; }; then
+            job=$(l1_current_job)
+            syms=$(lane_cpus 3)
+            # A CPU in the int3 handler or in text patching: the livelock of
+            # QEMU's multi-threaded TCG (docs/hwvirt-lanes.md), not a test's doing.
+            if grep -qE "${LIVELOCK_RE:-int3|text_poke|kprobe|do_sync_core}" <<< "$syms"; then
+                outcome=livelock
+                detail="L1 livelocked in kernel text patching during ${job:-set-up}"
+            else
+                outcome=hung
+                detail="L1 stopped responding during ${job:-set-up}"
+            fi
+            if [ "$hb" = 0 ]; then
+                detail="$detail (no heartbeat within $BOOT_DEAD s of the start"
+            else
+                detail="$detail (no heartbeat for $HB_DEAD s"
+            fi
+            detail="$detail${syms:+; L1 CPUs in: $syms})"
+            break
+        fi
+    done
+    [ -z "$outcome" ] || kill "$EMU_PID" 2> /dev/null || true
+    rc=0
+    wait "$EMU_PID" || rc=$?
+    sleep 0.5
+    kill "$tpid" 2> /dev/null || true
+    wait "$tpid" 2> /dev/null || true
+    ! declare -F lane_booted > /dev/null || lane_booted
+    { echo "@@boot $boot"; tr -d '\r' < "$RESULTS_RAW"; } > "$W/results.$boot"
+    [ -z "$outcome" ] || return 0
+    if grep -q '^@@lane done' "$RESULTS_RAW"; then
+        outcome=done detail=""
+    elif grep -q '^@@lane error' "$RESULTS_RAW"; then
+        outcome=error detail=$(sed -n 's/^@@lane error //p' "$RESULTS_RAW" | head -1)
+    else
+        job=$(l1_current_job)
+        outcome=crashed
+        detail="L1 ended during ${job:-set-up} without finishing (emulator exit $rc; console: $CONSOLE)"
+    fi
+}
+
+# l1_run: boot L1 until the plan is done, booting again (at most LANE_BOOTS
+# times in all) only after a livelock, for the jobs not finished yet.
+l1_run() {
+    rm -f "$W"/results.* "$W"/console.* "$W"/boots.txt "$W"/failures.txt "$W"/summary.txt
+    : > "$W/boots.txt"
+    boot=0
+    while :; do
+        boot=$((boot + 1))
+        log "L1 boot $boot"
+        local t=$(now)
+        l1_boot
+        log "L1 boot $boot: $outcome after $(( $(now) - t )) s${detail:+: $detail}"
+        if [ "$outcome" = livelock ] && [ $boot -lt "$LANE_BOOTS" ] && [ $(( deadline - $(now) )) -gt 60 ]; then
+            printf '%s\tretried\t%s\n' $boot "$detail" >> "$W/boots.txt"
+            continue
+        fi
+        printf '%s\t%s\t%s\n' $boot "$outcome" "$detail" >> "$W/boots.txt"
+        break
+    done
+}
+
+# The symbol at or below each kernel address on stdin ("ADDR" per line), from
+# L1's /proc/kallsyms as an earlier boot saved it (L1 boots with nokaslr and
+# loads the same modules in the same order, so addresses match; Debian's
+# System.map is a placeholder).
 l1_symbolize() {
-    awk -v map="$KDIR/System.map" '
+    awk -v map="$KDIR/kallsyms" '
         BEGIN {
             while ((getline l < map) > 0) {
                 split(l, f, " ")
-                if (f[2] ~ /^[tTwW]$/) { n++; a[n] = tolower(f[1]); s[n] = f[3] }
+                if (f[2] ~ /^[tTwW]$/) { n++; a[n] = tolower(f[1]); s[n] = f[3] f[4] }
             }
         }
         {
@@ -242,10 +402,20 @@ l1_symbolize() {
         }'
 }
 
-# The report: a summary of every job, then the output of each that failed.
-# l1_report RESULT-LOG... (one per boot, in order). Writes $W/summary.txt and
-# $W/failures.txt; returns 0 when every planned job ran and passed.
+# l1_report HEADING: the summary of every job, then the output of each that
+# failed; returns 0 when every planned job ran and passed.
 l1_report() {
-    awk -v lists="$W/lists.tsv" -v planned="$W/planned.txt" -v failures="$W/failures.txt" \
-        -f "$ROOT/ci/lib/report.awk" "$@" > "$W/summary.txt"
+    local status=0
+    awk -v failures="$W/failures.txt" -f "$ROOT/ci/lib/report.awk" \
+        "$W/lists.tsv" "$W/planned.txt" "$W/boots.txt" \
+        $(for b in $(seq 1 "$boot"); do echo "$W/results.$b"; done) > "$W/summary.txt" || status=1
+    if [ -s "$W/failures.txt" ]; then
+        echo
+        echo "$LANE_NAME: output of the jobs that did not pass (also in $W/failures.txt):"
+        head -n "${LANE_PRINT_LINES:-3000}" "$W/failures.txt"
+    fi
+    echo
+    echo "$LANE_NAME: SUMMARY ($1)"
+    cat "$W/summary.txt"
+    return $status
 }

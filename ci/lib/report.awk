@@ -21,6 +21,7 @@ function begin_job(j) {
     nout[j] = 0
     nok[j] = 0; nfail[j] = 0; nign[j] = 0
     failedlist[j] = ""
+    slow[j] = ""
     crash[j, "n"] = 0; crash[j, "more"] = 0
     check[j, "n"] = 0; check[j, "more"] = 0
 }
@@ -77,6 +78,10 @@ cur == "" { next }
         else if (res == "ignored") nign[j]++
         else { nfail[j]++; failedlist[j] = failedlist[j] (failedlist[j] == "" ? "" : ", ") t }
     }
+    if (match($0, /^test .* has been running for over/)) {
+        t = $0; sub(/^test /, "", t); sub(/ has been running for over.*/, "", t)
+        slow[j] = slow[j] (slow[j] == "" ? "" : ", ") t
+    }
     if ($0 ~ /guest (crashed|kernel exception|kernel panic|did not finish)|triple fault|Crashed \{|Exception\(ExceptionReport|Panic \{ cpu|emulation failure|KVM_EXIT_[A-Z_]+|internal error/) {
         l = $0; sub(/^[ \t]+/, "", l)
         add_unique(crash, j, substr(l, 1, 200))
@@ -114,12 +119,14 @@ END {
         } else if (s == "timeout") {
             printf "  TIMEOUT  %-26s killed after %s s (the per-job timeout fired)", j, secs[j]
             if (nfail[j]) printf "; FAILED before that: %s", failedlist[j]
-            if (nlist[j]) printf "; did not finish: %s", joblist(j, ", ")
+            if (slow[j] != "") printf "; running for over 60 s: %s", slow[j]
+            if (nlist[j]) printf "; did not finish (running or not started): %s", joblist(j, ", ")
             printf "\n"
         } else if (s == "interrupted") {
             printf "  STOPPED  %-26s L1 stopped during this job (boot %d: %s)", j, boot_of[j], bootout[boot_of[j]]
             if (nfail[j]) printf "; FAILED before that: %s", failedlist[j]
-            if (nlist[j]) printf "; did not finish: %s", joblist(j, ", ")
+            if (slow[j] != "") printf "; running for over 60 s: %s", slow[j]
+            if (nlist[j]) printf "; did not finish (running or not started): %s", joblist(j, ", ")
             printf "\n"
         } else {
             printf "  NOT RUN  %-26s\n", j
