@@ -301,9 +301,14 @@ l1_boot() {
     : > "$RESULTS_RAW"
     l1_initrd_for_boot
     lane_start
-    tail --pid="$EMU_PID" -n +1 -F "$CONSOLE" 2> /dev/null | grep --line-buffered -av '^@@hb' | sed -u 's/^/  L1| /' &
-    tpid=$!
     started=$(now)
+    # L1's console as it comes, with the host's seconds since the emulator started.
+    tail --pid="$EMU_PID" -n +1 -F "$CONSOLE" 2> /dev/null | grep --line-buffered -av '^@@hb' |
+        while IFS= read -r line; do
+            printf -v t '%(%s)T' -1
+            printf '  L1 %4ds| %s\n' $((t - started)) "${line%$'\r'}"
+        done &
+    tpid=$!
     hb_at=$started
     outcome=""
     while kill -0 "$EMU_PID" 2> /dev/null; do
