@@ -14,6 +14,12 @@
 #   ci/svm-lane.sh programs_in_guest sched  # only these test binaries (jobs)
 #   ci/svm-lane.sh --repeat 5 programs_in_guest -- reused_frames_are_zeroed
 #   ci/svm-lane.sh --list                   # the jobs
+#   ci/svm-lane.sh --plan my.plan --copy ./tool   # your own jobs instead
+#
+# A plan is a shell fragment ci/l1/init runs in L1 with its job functions
+# (`expect`, `same`, `libtest`; see ci/vmx-smoke.plan), $VMM the vmm binary and
+# $P the test programs at their host paths; --copy puts host files into L1 at
+# the same absolute paths (with their shared libraries).
 #
 # Arguments after `--` go to every test binary (libtest: a filter, --exact, ...).
 # Environment (defaults in brackets):
@@ -47,11 +53,13 @@ HB_DEAD=${HB_DEAD:-90}
 BOOT_DEAD=${BOOT_DEAD:-120}
 LANE_BOOTS=${LANE_BOOTS:-3}
 
-repeat=1 list=0 want="" targs=()
+repeat=1 list=0 want="" targs=() own_plan="" copies=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --repeat) repeat=$2; shift 2 ;;
         --list) list=1; shift ;;
+        --plan) own_plan=$(readlink -f "$2"); shift 2 ;;
+        --copy) copies+=("$2"); shift 2 ;;
         --) shift; targs=("$@"); break ;;
         -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) lane_fail "unknown option $1 (see --help)" ;;
@@ -80,23 +88,33 @@ done <<< "$want"
 l1_kernel
 l1_root kvm-amd ""
 l1_plan_begin
-l1_plan_tests "$JOB_TIMEOUT" "$repeat" "$want" "${targs[@]}"
+if [ -n "$own_plan" ]; then
+    cp "$own_plan" "$PLAN"
+    sed -n 's/^ *\(same\|expect\|libtest\) \([^ ]*\) .*/\2/p' "$PLAN" > "$W/planned.txt"
+else
+    l1_plan_tests "$JOB_TIMEOUT" "$repeat" "$want" "${targs[@]}"
+fi
 l1_copy_test_support
+[ ${#copies[@]} = 0 ] || l1_copy "${copies[@]}"
 cc -static -O2 -o "$W/root/lane/kvm-hold" "$ROOT/ci/l1/kvm-hold.c" ||
     lane_fail "cannot build ci/l1/kvm-hold.c statically (apt-get install libc6-dev)"
 kallsyms=0
 [ -s "$KDIR/kallsyms" ] || kallsyms=1
-printf 'LANE=svm\nLANE_HB=5\nLANE_KEEPER=%s\nLANE_KALLSYMS=%s\n' "$SVM_KEEPER" $kallsyms > "$W/root/lane/config"
+{
+    printf 'LANE=svm\nLANE_HB=5\nLANE_KEEPER=%s\nLANE_KALLSYMS=%s\n' "$SVM_KEEPER" $kallsyms
+    printf 'VMM=%q\n' "$VMM_BIN"
+    printf 'P=%q\n' "$PROGRAMS"
+} > "$W/root/lane/config"
 l1_pack 1
 t_packed=$(now)
-log "$(wc -l < "$W/planned.txt") jobs; initramfs $(du -m "$W/initrd.gz" | cut -f1) MB; L1 kernel $(cat "$KDIR/release"); QEMU TCG thread=$SVM_TCG, keeper VM ${SVM_KEEPER/1/on}; $(( t_packed - t_start )) s so far"
+log "$(wc -l < "$W/planned.txt") jobs; initramfs $(du -m "$W/initrd.gz" | cut -f1) MB; L1 kernel $(cat "$KDIR/release"); QEMU TCG thread=$SVM_TCG, keeper VM $([ "$SVM_KEEPER" = 1 ] && echo on || echo off); $(( t_packed - t_start )) s so far"
 
 lane_start() {
     rm -f "$W/mon.in" "$W/mon.out"
     mkfifo "$W/mon.in" "$W/mon.out"
     qemu-system-x86_64 -accel "tcg,thread=$SVM_TCG" -cpu max -smp "$SVM_SMP" -m "$SVM_MEM" \
         -kernel "$KDIR/vmlinuz" -initrd "$W/initrd.boot.gz" \
-        -append "console=ttyS0 panic=-1 nokaslr rdinit=/init quiet loglevel=5" \
+        -append "console=ttyS0 panic=-1 nokaslr rdinit=/init quiet loglevel=4" \
         -display none -no-reboot -nic none \
         -chardev "file,id=con,path=$CONSOLE" -serial chardev:con \
         -chardev "file,id=res,path=$RESULTS_RAW" -serial chardev:res \
@@ -131,7 +149,7 @@ l1_run
 t_end=$(now)
 status=0
 qemu=$(qemu-system-x86_64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')
-l1_report "kvm_amd in QEMU $qemu TCG thread=$SVM_TCG, keeper VM ${SVM_KEEPER/1/on}; L1 $(cat "$KDIR/release"), $SVM_SMP CPUs" || status=1
+l1_report "kvm_amd in QEMU $qemu TCG thread=$SVM_TCG, keeper VM $([ "$SVM_KEEPER" = 1 ] && echo on || echo off); L1 $(cat "$KDIR/release"), $SVM_SMP CPUs" || status=1
 echo "$LANE_NAME: wall $(( t_end - t_start )) s: build $(( t_built - t_start )) s, initramfs $(( t_packed - t_built )) s, L1 $(( t_end - t_packed )) s in $boot boot(s)"
 if [ $status = 0 ]; then echo "$LANE_NAME: PASS"; else echo "$LANE_NAME: FAIL"; fi
 exit $status

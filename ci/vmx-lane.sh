@@ -81,12 +81,9 @@ else
     # The vmm binary and the test programs only: Bochs reads the initramfs
     # through the BIOS, so it is kept small.
     l1_copy "$VMM_BIN"
-    programs=""
-    for d in $OUT_DIRS; do [ ! -d "$d/programs" ] || programs=$d/programs; done
-    [ -n "$programs" ] || lane_fail "no build script made the test programs (OUT_DIR/programs)"
-    l1_copy "$programs"
-    # What vfork and execer execute, at the same path in L1 as in the guest.
-    cp "$programs/exitcode" "$W/root/bin/exitcode"
+    l1_copy "$PROGRAMS"
+    # What vfork executes, at the same path in L1 as in the guest.
+    cp "$PROGRAMS/exitcode" "$W/root/bin/exitcode"
     cp "$ROOT/ci/vmx-smoke.plan" "$PLAN"
     sed -n 's/^\(same\|expect\) \([^ ]*\) .*/\2/p' "$PLAN" > "$W/planned.txt"
 fi
@@ -94,7 +91,7 @@ fi
     echo "LANE=vmx"
     echo "LANE_HB=10"
     printf 'VMM=%q\n' "$VMM_BIN"
-    printf 'P=%q\n' "${programs:-}"
+    printf 'P=%q\n' "$PROGRAMS"
 } > "$W/root/lane/config"
 l1_pack 6
 t_packed=$(now)
@@ -119,7 +116,7 @@ TIMEOUT 0
 LABEL l1
   KERNEL vmlinuz
   INITRD initrd.gz
-  APPEND console=ttyS0,115200 panic=-1 nokaslr rdinit=/init quiet loglevel=5 mitigations=off tsc_early_khz=$((VMX_IPS / 1000))
+  APPEND console=ttyS0,115200 panic=-1 nokaslr rdinit=/init quiet loglevel=4 mitigations=off tsc_early_khz=$((VMX_IPS / 1000))
 CFG
         mcopy -o -i disk.img "$KDIR/vmlinuz" ::vmlinuz
         mcopy -o -i disk.img initrd.boot.gz ::initrd.gz

@@ -127,6 +127,7 @@ l1_kernel() {
 #              package directory cargo runs it from
 #   VMM_BIN    the vmm binary the tests run (CARGO_BIN_EXE_vmm)
 #   OUT_DIRS   the workspace packages' build-script output directories
+#   PROGRAMS   the test programs (vmm's OUT_DIR/programs)
 l1_build_tests() {
     local json=$W/cargo-test.json
     log "cargo test --workspace --no-run"
@@ -141,6 +142,10 @@ l1_build_tests() {
     OUT_DIRS=$(jq -r 'select(.reason == "build-script-executed" and (.package_id | startswith("path+")))
         | .out_dir' "$json")
     [ -n "$TESTS" ] && [ -x "$VMM_BIN" ] || lane_fail "cargo produced no test binaries or no vmm binary"
+    PROGRAMS=""
+    local d
+    for d in $OUT_DIRS; do [ ! -d "$d/programs" ] || PROGRAMS=$d/programs; done
+    [ -n "$PROGRAMS" ] || lane_fail "no build script made the test programs (OUT_DIR/programs)"
 }
 
 # ---------------------------------------------------------------------------
@@ -288,8 +293,12 @@ l1_initrd_for_boot() {
     (cd "$W/skip" && echo lane/skip | cpio -o -H newc --quiet | gzip -1) | cat "$W/initrd.gz" - > "$W/initrd.boot.gz"
 }
 
+# Where L1 is in the plan: "JOB", "set-up (before the first job)" or "the end
+# (after JOB)".
 l1_current_job() {
-    awk '/^@@job begin/ { j = $3 } /^@@job end/ { j = "" } END { print j }' "$RESULTS_RAW" 2> /dev/null
+    awk '/^@@job begin/ { j = $3 } /^@@job end/ { last = $3; j = "" }
+        END { print (j != "" ? j : last == "" ? "set-up (before the first job)" : "the end (after " last ")") }' \
+        "$RESULTS_RAW" 2> /dev/null
 }
 
 # One L1 boot. Sets outcome (done, error, crashed, timeout, hung, livelock) and detail.
@@ -318,7 +327,7 @@ l1_boot() {
         if [ "$(now)" -ge "$deadline" ]; then
             outcome=timeout
             job=$(l1_current_job)
-            detail="the whole-run timeout (LANE_TIMEOUT=$LANE_TIMEOUT s) fired during ${job:-set-up}"
+            detail="the whole-run timeout (LANE_TIMEOUT=$LANE_TIMEOUT s) fired during $job"
             syms=$(lane_cpus 1)
             [ -z "$syms" ] || detail="$detail; L1 CPUs in: $syms"
             break
@@ -332,10 +341,10 @@ l1_boot() {
             # QEMU's multi-threaded TCG (docs/hwvirt-lanes.md), not a test's doing.
             if grep -qE "${LIVELOCK_RE:-int3|text_poke|kprobe|do_sync_core}" <<< "$syms"; then
                 outcome=livelock
-                detail="L1 livelocked in kernel text patching during ${job:-set-up}"
+                detail="L1 livelocked in kernel text patching during $job"
             else
                 outcome=hung
-                detail="L1 stopped responding during ${job:-set-up}"
+                detail="L1 stopped responding during $job"
             fi
             if [ "$hb" = 0 ]; then
                 detail="$detail (no heartbeat within $BOOT_DEAD s of the start"
@@ -362,7 +371,7 @@ l1_boot() {
     else
         job=$(l1_current_job)
         outcome=crashed
-        detail="L1 ended during ${job:-set-up} without finishing (emulator exit $rc; console: $CONSOLE)"
+        detail="L1 ended during $job without finishing (emulator exit $rc; console: $CONSOLE)"
     fi
 }
 

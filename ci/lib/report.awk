@@ -97,6 +97,7 @@ END {
     for (b = 1; b <= nboots; b++) {
         printf "  boot %d: %s%s\n", b, bootout[b], (bootdetail[b] != "" ? ": " bootdetail[b] : "")
         if (bootout[b] == "retried") nretried++
+        else if (bootout[b] != "done") nbad++
     }
     if (lane_error != "") { printf "  L1 set-up failed: %s\n", lane_error; nbad++ }
     for (p = 1; p <= nplan; p++) {
