@@ -262,9 +262,9 @@ l1_plan_tests() {
 }
 
 # l1_copy_test_support: what the test binaries use besides themselves: the vmm
-# binary, the build scripts' output (the test programs), and the host programs
-# tests run: a dynamically linked /bin/ls (to check it is refused),
-# util-linux's setpriv and unshare. /bin/busybox (static) is in every root.
+# binary, the build scripts' output (the test programs), the host programs
+# tests run (a dynamically linked /bin/ls, to check it is refused; util-linux's
+# setpriv and unshare; /bin/busybox, static, is in every root) and the sources.
 l1_copy_test_support() {
     local tool p
     l1_copy "$VMM_BIN"
@@ -274,6 +274,15 @@ l1_copy_test_support() {
         p=$(command -v "$tool" || true)
         [ -z "$p" ] || l1_copy "$p"
     done
+    # The source tree (1.6 MB): tests read files next to them
+    # (CARGO_MANIFEST_DIR/../tests/...).
+    if git -C "$ROOT" rev-parse --git-dir > /dev/null 2>&1; then
+        while IFS= read -r -d '' p; do
+            [ -f "$ROOT/$p" ] && l1_copy_file "$ROOT/$p"
+        done < <(git -C "$ROOT" ls-files -z --cached --others --exclude-standard)
+    else
+        l1_copy "$ROOT/tests"
+    fi
 }
 
 # ---------------------------------------------------------------------------
