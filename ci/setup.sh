@@ -13,6 +13,7 @@ packages=(
     "util-linux" # setpriv and unshare: tests run the VMM as another user, compare namespaces
     "gcc" # the C test programs (vmm/build.rs); the SVM lane's kvm-hold
     "libc6-dev" # kvm-hold is linked statically
+    "linux-libc-dev" # Linux's headers: uapi's tests check its values against them
     "binutils" # strip: the lanes copy test binaries without debug information
     "jq" # the lanes read cargo's JSON messages
     "cpio" # the lanes' initramfs
