@@ -182,9 +182,15 @@ declare -A L1_COPIED=()
 # absolute path, ELF files without debug information (set LANE_STRIP=0 to keep
 # it), with the shared libraries and loader of dynamically linked ones.
 l1_copy() {
-    local p f
+    local p f orig
     for p in "$@"; do
+        orig=$(realpath -s "$p")
         p=$(readlink -f "$p")
+        # A symbolic link keeps its name in L1, pointing to the file.
+        if [ "$orig" != "$p" ] && [ ! -e "$W/root$orig" ]; then
+            mkdir -p "$W/root$(dirname "$orig")"
+            ln -s "$p" "$W/root$orig"
+        fi
         if [ -d "$p" ]; then
             # Skip nested cargo target directories (they hold CACHEDIR.TAG).
             while IFS= read -r -d '' f; do l1_copy_file "$f"; done < <(
@@ -266,7 +272,7 @@ l1_plan_tests() {
 # tests run (a dynamically linked /bin/ls, to check it is refused; util-linux's
 # setpriv and unshare; /bin/busybox, static, is in every root) and the sources.
 l1_copy_test_support() {
-    local tool p
+    local tool p f
     l1_copy "$VMM_BIN"
     # shellcheck disable=SC2086
     l1_copy $OUT_DIRS
@@ -274,6 +280,12 @@ l1_copy_test_support() {
         p=$(command -v "$tool" || true)
         [ -z "$p" ] || l1_copy "$p"
     done
+    # The C compiler's front end (about 35 MB): uapi's tests check C headers
+    # with `cc -fsyntax-only` (no assembler, linker or libc headers needed).
+    if p=$(command -v cc); then
+        f=$(cc -print-prog-name=cc1)
+        l1_copy "$p" "$f" "$(dirname "$f")/liblto_plugin.so" "$(cc -print-file-name=include)"
+    fi
     # The source tree (1.6 MB): tests read files next to them
     # (CARGO_MANIFEST_DIR/../tests/...).
     if git -C "$ROOT" rev-parse --git-dir > /dev/null 2>&1; then
