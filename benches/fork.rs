@@ -274,6 +274,8 @@ fn thousands(v: f64) -> String {
 /// Builds the rows of every case the guest and the host both ran.
 fn rows(guest: &[(ExitReport, Output)], host: &[Output], tsc_khz: u64) -> Vec<Row> {
     let mut rows = Vec::new();
+    // KVM counts ring-0 instructions only where it emulates ring 0 (kvm_pvm).
+    let counts_ring0 = vmm::KvmKind::detect().emulates_ring0();
     for (report, gout) in guest {
         let ring0 = forkbench::ring0(report).unwrap_or_else(|e| panic!("snapshots: {e}"));
         let pairs = forkbench::snapshot_pairs(report).unwrap();
@@ -284,7 +286,8 @@ fn rows(guest: &[(ExitReport, Output)], host: &[Output], tsc_khz: u64) -> Vec<Ro
                 continue;
             }
             let ops: u64 = gs.iter().map(|s| s.ops).sum();
-            let ring0_per_op = ring0.get(&key).map(|(n, _)| *n as f64 / ops as f64);
+            let ring0_per_op =
+                ring0.get(&key).filter(|_| counts_ring0).map(|(n, _)| *n as f64 / ops as f64);
             let p = pairs.get(&key).map(Vec::as_slice).unwrap_or(&[]);
             let exits_per_op = (!p.is_empty()).then(|| {
                 let exits: u64 = p
@@ -412,7 +415,9 @@ fn print_boot(rows: &[BootRow], host: Stats) {
     line("kernel entry → ready (guest TSC)", &|r| cell(r.guest_ready_ms));
     line("process spawn → exit (wall)", &|r| cell(r.wall_ms));
     line("KVM exits until ready", &|r| format!("{:.0}", r.exits.median));
-    line("ring-0 instructions, whole run", &|r| thousands(r.insns.median));
+    if vmm::KvmKind::detect().emulates_ring0() {
+        line("ring-0 instructions, whole run", &|r| thousands(r.insns.median));
+    }
     line(
         &format!("ratio spawn → exit / host spawn+exit+wait `/bin/true` ({:.2} ms)", host.median),
         &|r| format!("{:.0}×", r.wall_ms.median / host.median),
@@ -521,6 +526,14 @@ fn main() {
     let started = Instant::now();
     let cfg = Config::from_env();
     let out_dir = common::out_dir();
+    let kvm = vmm::KvmKind::detect();
+    if !kvm.emulates_ring0() {
+        println!(
+            "this KVM ({}) runs the guest's ring 0 on the CPU: KVM does not count ring-0 \
+             instructions here, and the table shows none",
+            kvm.module()
+        );
+    }
     println!(
         "fork benchmark{}: reps {}, size curve {:?} MiB × {} (touched by {}), COW {} pages, \
          throughput {} forks per parent, boot {} runs",
