@@ -25,8 +25,9 @@ need() {
 
 # ---------------------------------------------------------------------------
 # The L1 kernel: linux-image-*-amd64, the package linux-image-amd64 depends on.
-# The cache keeps vmlinuz, System.map, config and the modules KVM needs
-# (decompressed), about 15 MB, in $CACHE/l1-kernel/PACKAGE_VERSION.
+# The cache keeps vmlinuz, config and the modules KVM needs (decompressed),
+# about 15 MB, in $CACHE/l1-kernel/PACKAGE_VERSION, and L1's kernel symbols
+# once a boot has written them (kallsyms).
 
 # The package and version apt would install now ("" if apt cannot say).
 l1_kernel_candidate() {
@@ -34,7 +35,7 @@ l1_kernel_candidate() {
     pkg=$(apt-cache depends linux-image-amd64 2> /dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }') || true
     [ -n "$pkg" ] || return 0
     ver=$(apt-cache policy "$pkg" 2> /dev/null | awk '/Candidate:/ { print $2 }') || true
-    [ -n "$ver" ] && [ "$ver" != "(none)" ] && echo "${pkg}_$ver"
+    if [ -n "$ver" ] && [ "$ver" != "(none)" ]; then echo "${pkg}_$ver"; fi
 }
 
 # The modules in the closure of $@ (names as in modinfo: kvm-amd), dependencies
@@ -92,24 +93,25 @@ l1_kernel() {
     log "downloading the L1 kernel ${want%%_*} ${want#*_} (once; cached in $CACHE/l1-kernel)"
     mkdir -p "$CACHE/l1-kernel"
     tmp=$(mktemp -d "$CACHE/l1-kernel/.fetch.XXXXXX")
-    (cd "$tmp" && apt-get download -q "${want%%_*}=${want#*_}" 2>&1 | { grep -v unsandboxed || true; }) ||
+    (cd "$tmp" && apt-get download -q "${want%%_*}=${want#*_}" 2>&1 | { grep -v unsandboxed || true; } >&2) ||
         { rm -rf "$tmp"; lane_fail "apt-get download ${want%%_*}=${want#*_} failed"; }
     deb=$(ls "$tmp"/*.deb)
     dpkg-deb -x "$deb" "$tmp/x"
     mkdir -p "$tmp/k/mod"
     cp "$tmp"/x/boot/vmlinuz-* "$tmp/k/vmlinuz"
-    cp "$tmp"/x/boot/System.map-* "$tmp/k/System.map"
     cp "$tmp"/x/boot/config-* "$tmp/k/config"
     basename "$tmp"/x/boot/vmlinuz-* | sed 's/^vmlinuz-//' > "$tmp/k/release"
-    local line m f
-    for line in $(l1_module_order "$tmp/x/lib/modules" kvm-amd kvm-intel); do
+    local line m f order
+    order=$(l1_module_order "$tmp/x/lib/modules" kvm-amd kvm-intel)
+    for line in $order; do
         m=${line%%:*} f=${line#*:}
         l1_ko_cat "$f" > "$tmp/k/mod/$m.ko"
-        echo "$m" >> "$tmp/k/mod/order"
     done
-    # The dependencies of each, so a lane loads exactly what its module needs.
+    # The dependencies of each, in load order, so a lane loads exactly what its
+    # module needs.
     for m in kvm-amd kvm-intel; do
-        l1_module_order "$tmp/x/lib/modules" "$m" | cut -d: -f1 > "$tmp/k/mod/$m.deps"
+        order=$(l1_module_order "$tmp/x/lib/modules" "$m")
+        cut -d: -f1 <<< "$order" > "$tmp/k/mod/$m.deps"
     done
     touch "$tmp/k/complete"
     rm -rf "${CACHE:?}/l1-kernel/$want"
