@@ -29,7 +29,7 @@
 #                 multi-threaded TCG livelocks in that patching) [1]
 #   SVM_SMP, SVM_MEM  L1's CPUs and memory [2, 3G]
 #   LANE_TIMEOUT  the whole run, every L1 boot included, seconds [840]
-#   JOB_TIMEOUT   one test binary, seconds [300]
+#   JOB_TIMEOUT   one test binary, seconds [420]
 #   HB_DEAD       seconds without L1's heartbeat before L1 counts as hung [90]
 #   LANE_BOOTS    L1 boots at most: a livelocked L1 is booted again for the
 #                 jobs it did not finish, and the summary says so [3]
@@ -48,7 +48,7 @@ SVM_KEEPER=${SVM_KEEPER:-1}
 SVM_SMP=${SVM_SMP:-2}
 SVM_MEM=${SVM_MEM:-3G}
 LANE_TIMEOUT=${LANE_TIMEOUT:-840}
-JOB_TIMEOUT=${JOB_TIMEOUT:-300}
+JOB_TIMEOUT=${JOB_TIMEOUT:-420}
 HB_DEAD=${HB_DEAD:-90}
 BOOT_DEAD=${BOOT_DEAD:-120}
 LANE_BOOTS=${LANE_BOOTS:-3}
