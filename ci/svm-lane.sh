@@ -126,8 +126,8 @@ lane_start() {
 # QEMU's monitor (a pair of FIFOs): the kernel function each L1 CPU is in,
 # from `info registers -a`, sampled $1 times: "CPU#N SYMBOL[,SYMBOL]; ...".
 lane_cpus() {
-    local i
-    for i in $(seq 1 "$1"); do
+    local _
+    for _ in $(seq 1 "$1"); do
         echo "info registers -a" > "$W/mon.in"
         sleep 1
         timeout 2 cat "$W/mon.out" 2> /dev/null | tee -a "$W/regs.$boot" |
