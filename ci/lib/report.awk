@@ -133,8 +133,8 @@ END {
             printf "  NOT RUN  %-26s\n", j
         }
         for (i = 1; i <= check[j, "n"]; i++) printf "             %s\n", check[j, i]
-        for (i = 1; i <= crash[j, "n"]; i++) printf "             crash: %s\n", crash[j, i]
-        if (crash[j, "more"]) printf "             (%d more crash lines)\n", crash[j, "more"]
+        for (i = 1; i <= crash[j, "n"]; i++) printf "             the guest: %s\n", crash[j, i]
+        if (crash[j, "more"]) printf "             (%d more such lines)\n", crash[j, "more"]
         if (started[j] && nout[j] > 0) {
             printf "==== %s (%s, boot %d): its output ====\n", j, s, boot_of[j] > failures
             for (i = 1; i <= nout[j]; i++) print out[j, i] > failures
