@@ -12,7 +12,7 @@
 # explains the lane and what it does not cover.
 #
 #   ci/vmx-lane.sh                 # the smoke set (CI)
-#   ci/vmx-lane.sh --full          # every test binary (an hour or more)
+#   ci/vmx-lane.sh --full          # every test binary (about 16 minutes)
 #   ci/vmx-lane.sh --full boot sched -- --test-threads=1
 #
 # Environment (defaults in brackets):
