@@ -41,9 +41,15 @@ pub fn do_exit(reason: ExitReason) -> ! {
             None => zap_pid_ns_processes(&task, &ns),
         }
     }
+    // Linux `exit_notify` runs under `tasklist_lock`, and so does this: the
+    // task becomes reapable only once its children are handed over, and
+    // `do_wait`, which looks under the same lock, sees every child in exactly
+    // one parent's list (never an orphan in transit, which would be ECHILD).
+    let tasklist = table::TASKLIST.lock();
     task.set_exit(reason);
     let remaining = task.group.live.fetch_sub(1, Ordering::AcqRel) - 1;
     exit_notify(&task, remaining);
+    drop(tasklist);
     crate::counters::global_add(crate::counters::DO_EXIT_TSC, crate::arch::rdtsc() - t0);
     crate::counters::global_add(crate::counters::DO_EXIT_CALLS, 1);
     drop(task);
@@ -125,11 +131,14 @@ fn zap_pid_ns_processes(me: &Arc<Task>, ns: &Arc<PidNamespace>) {
         // A dying task takes no signals: forget what came (SIGKILL included).
         me.fatal_signal.store(0, Ordering::Relaxed);
         me.pending.store(0, Ordering::Relaxed);
-        let zombies: Vec<Arc<Task>> =
-            me.children.lock().iter().filter(|c| reapable(c)).cloned().collect();
-        for z in &zombies {
-            me.children.lock().retain(|c| !Arc::ptr_eq(c, z));
-            table::release(z);
+        {
+            let _tasklist = table::TASKLIST.lock();
+            let zombies: Vec<Arc<Task>> =
+                me.children.lock().iter().filter(|c| reapable(c)).cloned().collect();
+            for z in &zombies {
+                me.children.lock().retain(|c| !Arc::ptr_eq(c, z));
+                table::release(z);
+            }
         }
         let done = || me.children.lock().is_empty() && ns.nr_pids() <= own;
         if done() {
@@ -141,6 +150,7 @@ fn zap_pid_ns_processes(me: &Arc<Task>, ns: &Arc<PidNamespace>) {
     }
 }
 
+/// Under `table::TASKLIST` (see `do_exit`).
 fn exit_notify(task: &Arc<Task>, remaining: u32) {
     forget_original_parent(task);
     if task.tgid != task.pid {

@@ -420,6 +420,14 @@ fn copy_process(
         // no siginfo of their own, as Linux's shared_pending).
         child.pending.store(d.signals.load(Ordering::Acquire), Ordering::Release);
     }
+    if flags.intersects(CloneFlags::CLONE_PARENT | CloneFlags::CLONE_THREAD) {
+        // The parent's parent may have exited since `ppid` was read, and this
+        // process moved to a new one: take it under the lock (Linux reads
+        // `real_parent` under `tasklist_lock`), or the child would join the
+        // children of a task that already handed its children over.
+        child.ppid.store(parent.ppid.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+    let ppid = child.ppid.load(Ordering::Relaxed);
     table::register_charged(&child);
     charge.commit();
     if !thread {

@@ -60,6 +60,11 @@ pub fn do_wait(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
 fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
     let me = sched::current().expect("wait without a task");
     loop {
+        // Under the task-list lock, which exit holds while it hands children
+        // to their new parent (Linux: `do_wait` under `tasklist_lock`): a
+        // child is in exactly one list, and reapable only once its own
+        // children have moved.
+        let tasklist = table::TASKLIST.lock();
         let (any, zombie) = {
             let children = me.children.lock();
             let mut any = false;
@@ -82,6 +87,7 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
             }
             return Ok(Some(r));
         }
+        drop(tasklist);
         if !any {
             return Err(ECHILD);
         }

@@ -8,7 +8,10 @@
 //! - a signal sent to the process group while a fork is in progress is not
 //!   lost for the child (Linux: the fork is restarted if the signal came
 //!   first, or the child gets it too), and one sent to the parent alone is
-//!   not given to the child.
+//!   not given to the child;
+//! - orphans are never lost on their way to their subreaper: a subreaper
+//!   polling `wait4` while its child exits (and hands its own children over)
+//!   sees the child, then its orphans, never `ECHILD` in between.
 //!
 //! With the arguments `spread N`: N children spin at the same time, each
 //! making system calls, until all have started (for the tests that look at
@@ -44,6 +47,7 @@ fn main(args: Args, _env: Env) -> i32 {
         0,
     );
     bomb(&mut c);
+    orphans_in_transit(&mut c);
     signal_during_fork(&mut c);
     c.err("no child left at the end", wait4(-1, None, __WALL | WNOHANG), ECHILD);
     c.status()
@@ -179,6 +183,76 @@ fn bomb(c: &mut Checker) {
         again.map(reap) == Ok(Some(WaitStatus::Exited(0))),
     );
     let _ = close(ready_r);
+}
+
+// ---- orphans on their way to the subreaper ----------------------------------------------
+
+/// Rounds of the orphan check, and the children each exiting child leaves.
+const ORPHAN_ROUNDS: usize = 40;
+const ORPHANS: usize = 6;
+
+/// Each round: a child forks ORPHANS grandchildren (blocked on a pipe) and
+/// exits at once, while this process, their subreaper, polls `wait4(-1,
+/// WNOHANG)`. It must reap the child and then every orphan: `ECHILD` before
+/// that means an orphan was in neither parent's list when it looked (Linux
+/// moves them under `tasklist_lock`, which `wait4` also takes).
+fn orphans_in_transit(c: &mut Checker) {
+    let mut lost = 0;
+    let mut reaped_all = true;
+    for _ in 0..ORPHAN_ROUNDS {
+        let [go_r, go_w] = pipe();
+        let child = fork_with(|| {
+            for _ in 0..ORPHANS {
+                let g = fork_with(|| {
+                    let _ = close(go_w);
+                    wait_on(go_r);
+                    0
+                });
+                if g.is_err() {
+                    return 1;
+                }
+            }
+            0
+        });
+        let _ = close(go_r);
+        if child.is_err() {
+            let _ = close(go_w);
+            reaped_all = false;
+            break;
+        }
+        let mut reaped = 0;
+        loop {
+            let mut st = 0;
+            match wait4(-1, Some(&mut st), WNOHANG) {
+                Ok(0) => core::hint::spin_loop(),
+                Ok(p) => {
+                    reaped += 1;
+                    reaped_all &= st == 0;
+                    if Ok(p) == child {
+                        // The orphans may go now.
+                        let _ = close(go_w);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if reaped != 1 + ORPHANS {
+            lost += 1;
+            // Whatever was missed arrives later: collect it for the next round.
+            let _ = close(go_w);
+            while wait4(-1, None, 0).is_ok() {}
+        }
+    }
+    let name = "orphans are never lost on their way to their subreaper (40 rounds of a child \
+                exiting while its 6 children move to the subreaper that polls wait4)";
+    if lost > 0 || !reaped_all {
+        c.fail(
+            name,
+            format_args!("ECHILD too early in {lost} rounds, exit statuses all 0: {reaped_all}"),
+        );
+    } else {
+        c.check(name, true);
+    }
 }
 
 // ---- signals arriving during fork ------------------------------------------------------
