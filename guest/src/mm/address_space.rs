@@ -160,10 +160,12 @@ fn page_up(a: u64) -> Option<u64> {
 impl MmInner {
     /// Invalidate stale translations of `[start, end)` wherever this address
     /// space is loaded (one CR3 reload beats many invlpg beyond a few pages).
-    fn flush(&self, start: u64, end: u64) {
+    fn flush(&mut self, start: u64, end: u64) {
         // Here and on every other CPU that has this address space loaded
         // (TLB shootdown); returns when none holds a stale translation.
         crate::arch::tlb::flush_tlb_mm_range(self.pt.root, start, end);
+        // Page tables unsharing left behind can go now.
+        self.pt.release_deferred(&DirectMap);
     }
 
     /// Unshare the page tables that `[start, end)` covers only in part, so that
@@ -288,7 +290,7 @@ impl Mm {
                     (v.start, v.end, private && v.prot.contains(Prot::WRITE), private && anon)
                 })
                 .collect();
-            let fail = |c: spin::MutexGuard<'_, MmInner>, parent: &MmInner, flush: bool| {
+            let fail = |c: spin::MutexGuard<'_, MmInner>, parent: &mut MmInner, flush: bool| {
                 drop(c);
                 if flush {
                     parent.flush(0, USER_TOP);
@@ -306,8 +308,8 @@ impl Mm {
                         crate::process::fault_inject::Stage::CopyMm,
                     );
                     match c.pt.share_pt_from(&mut parent.pt, &DirectMap, block) {
-                        _ if injected => return fail(c, &parent, write_protected),
-                        None => return fail(c, &parent, write_protected),
+                        _ if injected => return fail(c, &mut parent, write_protected),
+                        None => return fail(c, &mut parent, write_protected),
                         Some(true) => {
                             write_protected = true;
                             ctr::global_add(ctr::FORK_PAGE_TABLES_SHARED, 1);
@@ -330,7 +332,7 @@ impl Mm {
                     ctr::global_add(ctr::FORK_PTES_COPIED, copied);
                     match r {
                         Ok(wp) => write_protected |= wp,
-                        Err(wp) => return fail(c, &parent, write_protected || wp),
+                        Err(wp) => return fail(c, &mut parent, write_protected || wp),
                     }
                 }
             }
@@ -338,6 +340,8 @@ impl Mm {
         if write_protected {
             parent.flush(0, USER_TOP);
         }
+        // Tables the parent unshared on the way are released with its next
+        // flush (or its end), never before one.
         drop(parent);
         Ok(child)
     }
@@ -706,7 +710,13 @@ fn wp_page_copy_or_reuse(
         let new = crate::mm::alloc_frame().ok_or(FaultError::OutOfMemory)?;
         mmu::copy_frame(new, old);
         inner.pt.set(&DirectMap, va, leaf(new, prot, true));
+        // Our reference goes after the flush: until then another CPU running
+        // this space may still read the old page through its TLB, and if the
+        // other users dropped theirs meanwhile the page would be free (Linux:
+        // `ptep_clear_flush` before `page_remove_rmap`).
+        inner.flush(va, va + PAGE_SIZE);
         put_frame(old);
+        return Ok(());
     }
     inner.flush(va, va + PAGE_SIZE);
     Ok(())

@@ -70,6 +70,12 @@ pub struct PageTable {
     upper: alloc::vec::Vec<u64>,
     /// Page tables (level 1), each holding a reference; some may be shared.
     pts: alloc::vec::Vec<u64>,
+    /// Shared tables this space turned out to be the last user of when it
+    /// unshared them (their users unshared at the same time), with the page
+    /// references they held: released by [`Self::release_deferred`] after the
+    /// TLB flush that follows, since until then another CPU running this
+    /// space may still walk them through a cached directory entry.
+    deferred: Zapped,
 }
 
 /// What [`PageTable::zap_range`] unmapped: pages and page tables to release once
@@ -99,12 +105,22 @@ impl PageTable {
         for &i in kernel_slots {
             mem.write_pte(root, i, mem.read_pte(kernel_root, i));
         }
-        Some(Self { root, upper: alloc::vec::Vec::new(), pts: alloc::vec::Vec::new() })
+        Some(Self {
+            root,
+            upper: alloc::vec::Vec::new(),
+            pts: alloc::vec::Vec::new(),
+            deferred: Zapped::default(),
+        })
     }
 
     /// A placeholder owning nothing (what remains after `destroy` took the real one).
     pub fn new_empty() -> Self {
-        Self { root: 0, upper: alloc::vec::Vec::new(), pts: alloc::vec::Vec::new() }
+        Self {
+            root: 0,
+            upper: alloc::vec::Vec::new(),
+            pts: alloc::vec::Vec::new(),
+            deferred: Zapped::default(),
+        }
     }
 
     /// The kernel PML4 entries in use in `kernel_root` (scanned once at boot).
@@ -189,8 +205,10 @@ impl PageTable {
             mem.write_pte(new, j, pte);
         }
         if mem.table_put_last(old) {
-            // Everyone else unshared meanwhile: the old table's own references go.
-            Zapped { pages: Self::present_pages(mem, old), tables: alloc::vec![old] }.release(mem);
+            // Everyone else unshared meanwhile: the old table's own references
+            // go, once no CPU can walk it any more (see `deferred`).
+            self.deferred.pages.extend(Self::present_pages(mem, old));
+            self.deferred.tables.push(old);
         }
         mem.write_pte(pd, i, new | TABLE_FLAGS);
         let slot = self.pts.iter().position(|&t| t == old).expect("a table of this space");
@@ -226,6 +244,12 @@ impl PageTable {
             let e = mem.read_pte(pd, index(va, 1));
             e & PTE_P != 0 && e & PTE_RW == 0
         })
+    }
+
+    /// Release what unsharing left to release (call after the TLB flush of
+    /// the range that was unshared).
+    pub fn release_deferred(&mut self, mem: &impl PhysMem) {
+        core::mem::take(&mut self.deferred).release(mem);
     }
 
     /// Make every page table in `[start, end)` private (see [`Self::unshare`]):
@@ -457,6 +481,7 @@ impl PageTable {
     /// this space's reference to each page table (the last user of a table
     /// releases the pages it maps), then free the upper tables and the PML4.
     pub fn destroy(self, mem: &impl PhysMem) {
+        self.deferred.release(mem);
         for t in self.pts {
             if mem.table_put_last(t) {
                 Zapped { pages: Self::present_pages(mem, t), tables: alloc::vec![t] }.release(mem);
@@ -473,7 +498,8 @@ impl PageTable {
     /// [`Self::destroy`] for an address space whose pages all lie in `areas`
     /// (its VMAs): a page table's last user reads only the entries inside the
     /// areas instead of all 512 (entries outside them were cleared by munmap).
-    pub fn destroy_within(self, mem: &impl PhysMem, areas: &[(u64, u64)]) {
+    pub fn destroy_within(mut self, mem: &impl PhysMem, areas: &[(u64, u64)]) {
+        self.release_deferred(mem);
         // Drop this space's reference to each table first: a table still shared
         // with another space costs one decrement and is never walked.
         let mut last: alloc::vec::Vec<u64> =
@@ -498,7 +524,12 @@ impl PageTable {
             }
             Zapped { pages, tables: last }.release(mem);
         }
-        let upper = PageTable { root: self.root, upper: self.upper, pts: alloc::vec::Vec::new() };
+        let upper = PageTable {
+            root: self.root,
+            upper: self.upper,
+            pts: alloc::vec::Vec::new(),
+            deferred: Zapped::default(),
+        };
         upper.destroy(mem);
     }
 
@@ -521,6 +552,9 @@ mod tests {
         freed: RefCell<BTreeSet<u64>>,
         table_refs: RefCell<BTreeMap<u64, u32>>,
         page_refs: RefCell<BTreeMap<u64, i64>>,
+        /// What the next `table_users` answers instead of the truth (a
+        /// count that another address space changes right after it is read).
+        stale_users: RefCell<Option<u32>>,
     }
 
     impl PhysMem for FakeMem {
@@ -555,7 +589,7 @@ mod tests {
             false
         }
         fn table_users(&self, t: u64) -> u32 {
-            self.table_refs.borrow()[&t]
+            self.stale_users.borrow_mut().take().unwrap_or_else(|| self.table_refs.borrow()[&t])
         }
         fn page_get(&self, f: u64) {
             *self.page_refs.borrow_mut().entry(f).or_insert(0) += 1;
@@ -768,6 +802,27 @@ mod tests {
             assert_eq!(mem.page_refs(p), 0, "{p:#x}");
         }
         assert!(mem.table_refs.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_table_whose_last_user_unshares_it_is_freed_only_after_the_flush() {
+        let mem = FakeMem::default();
+        let (mut parent, child, table) = forked(&mem);
+        // The child drops its use while the parent unshares: the parent saw
+        // two users (so it copies), and is the last one when it lets go.
+        child.destroy(&mem);
+        *mem.stale_users.borrow_mut() = Some(2);
+        assert_eq!(parent.unshare_range(&mem, 0x40_0000, 0x40_1000), Some(1));
+        let copy = parent.pt_for(&mem, 0x40_0000).unwrap();
+        assert_ne!(copy, table);
+        assert!(!mem.freed.borrow().contains(&table), "not freed before the TLB flush");
+        assert_eq!(mem.page_refs(0x10_0000), 2, "the old table's reference still held");
+        parent.release_deferred(&mem);
+        assert!(mem.freed.borrow().contains(&table), "freed after it");
+        assert_eq!((mem.page_refs(0x10_0000), mem.page_refs(0x11_0000)), (1, 1));
+        parent.destroy(&mem);
+        assert_eq!((mem.page_refs(0x10_0000), mem.page_refs(0x11_0000)), (0, 0));
+        assert!(mem.table_refs.borrow().is_empty(), "every table freed once");
     }
 
     #[test]
