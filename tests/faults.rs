@@ -29,6 +29,15 @@ fn fault(vcpus: u32, spec: &str, vector: u32, cpu: u32) {
     );
     let text = r.exit.describe().unwrap();
     assert!(text.contains(&format!("(vector {vector}) on cpu {cpu}")), "{text}");
+    // The report names the kernel function, from the embedded kernel's symbols.
+    let report = r.describe().unwrap();
+    let function =
+        format!("  at fault_{spec_kind}_insn", spec_kind = spec.split('@').next().unwrap());
+    assert!(report.contains(&function), "no {function:?} in:\n{report}");
+    // ... and the exception is the last one the kernel recorded for that CPU.
+    let rec = &r.counters.crash[cpu as usize];
+    assert!(rec.exceptions > 0, "{report}");
+    assert_eq!((rec.vector, rec.rip), (vector as u64, rip), "{report}");
 }
 
 #[test]
@@ -72,6 +81,68 @@ fn panic_is_reported_with_its_message() {
         other => panic!("expected a panic, got {other:?}"),
     }
     assert_eq!(r.exit_code(), vmm::protocol::exit_status::GUEST_PANIC, "{}", common::explain(&r));
+}
+
+/// A page fault on an unmapped stack cannot be delivered on that stack either:
+/// the CPU raises #DF on the double-fault handler's own stack (IST), which
+/// reports it with the function it arose in.
+#[test]
+fn double_fault_is_reported_from_its_own_stack_with_the_function() {
+    for (vcpus, spec, cpu) in [(1, "df", 0), (2, "df@1", 1)] {
+        let r = common::run(vcpus, &format!("quiet fault={spec}"));
+        let line =
+            r.console.lines().find(|l| l.starts_with("fault: raising")).expect("announcement");
+        let rip = common::hex_after(line, "at rip").expect("rip");
+        let cr2 = common::hex_after(line, "cr2").expect("cr2");
+        let report = r.describe().unwrap_or_default();
+        match &r.exit {
+            GuestExit::Exception(e) => {
+                assert_eq!((e.vector, e.cpu), (8, cpu), "{report}");
+                assert_eq!(e.rip, rip, "{report}");
+                assert_eq!(e.cr2, cr2, "the page fault that could not be delivered");
+            }
+            other => panic!("expected a double-fault report, got {other:?}\n{}", r.console),
+        }
+        assert!(report.contains("#DF double fault (vector 8)"), "{report}");
+        assert!(report.contains("  at fault_df_insn+0x3"), "{report}");
+        // The handler wrote what it found into the counter page first.
+        let rec = &r.counters.crash[cpu as usize];
+        assert_eq!(rec.double_faults, 1, "{report}");
+        assert_eq!((rec.df_rip, rec.df_cr2), (rip, cr2), "{report}");
+        assert!(rec.df_gs_base >= 0xffff_8000_0000_0000, "the kernel's GS: {:#x}", rec.df_gs_base);
+        assert!(report.contains("1 double fault(s), the last at rip"), "{report}");
+    }
+}
+
+/// A triple fault (here: a #GP whose handler faults again with no stack to
+/// deliver anything on) ends the VM with KVM_EXIT_SHUTDOWN; the report says
+/// which exception the kernel took last, from the counter page, not just
+/// where the reset left the CPU.
+#[test]
+fn triple_fault_reports_the_last_exception() {
+    let r = common::run(2, "quiet fault=tf@1");
+    let line = r.console.lines().find(|l| l.starts_with("fault: raising")).expect("announcement");
+    let gp_rip = common::hex_after(line, "at rip").expect("rip");
+    let report = r.describe().unwrap_or_default();
+    match &r.exit {
+        GuestExit::Crashed { cpu, reason, .. } => {
+            assert_eq!(*cpu, 1, "{report}");
+            assert!(reason.contains("triple fault"), "{report}");
+        }
+        other => panic!("expected a triple fault, got {other:?}\n{}", r.console),
+    }
+    assert_eq!(r.exit_code(), vmm::protocol::exit_status::VM_CRASHED);
+    let rec = &r.counters.crash[1];
+    assert_eq!((rec.vector, rec.rip), (13, gp_rip), "{report}");
+    assert!(
+        report.contains(&format!(
+            "cpu 1: last exception: #GP general protection (vector 13) from kernel mode at rip \
+             {gp_rip:#x} fault_gp_insn"
+        )),
+        "{report}"
+    );
+    assert!(report.contains("KVM_CAP_X86_TRIPLE_FAULT_EVENT: "), "{report}");
+    assert!(report.contains("kernel console, last"), "{report}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! | `quiet` | no banner |
 //! | `selftest=timer,ipi` | run these self-tests after boot (comma-separated) |
 //! | `ticks=N` | timer self-test: ticks each CPU must see (default 3) |
-//! | `fault=ud\|pf\|gp\|de\|panic[@CPU]` | raise that fault on CPU (default 0) after boot |
+//! | `fault=ud\|pf\|gp\|de\|df\|tf\|panic[@CPU]` | raise that fault on CPU (default 0) after boot (`df`: a page fault on a broken stack, which double-faults; `tf`: a #GP whose handler then faults with no double-fault stack left: a triple fault) |
 //! | `hcfuzz=N` | issue N malformed hypercalls and check every answer |
 //! | `seed=N` | seed for `hcfuzz` (default 1) |
 //! | `exit=N` | exit status when everything else succeeded (default 0) |
@@ -20,6 +20,8 @@ pub enum FaultKind {
     PageFault,
     GeneralProtection,
     DivideError,
+    DoubleFault,
+    TripleFault,
     Panic,
 }
 
@@ -30,7 +32,8 @@ impl FaultKind {
             Self::InvalidOpcode => Some(6),
             Self::GeneralProtection => Some(13),
             Self::PageFault => Some(14),
-            Self::Panic => None,
+            Self::DoubleFault => Some(8),
+            Self::TripleFault | Self::Panic => None,
         }
     }
 }
@@ -128,6 +131,8 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
                     "pf" => FaultKind::PageFault,
                     "gp" => FaultKind::GeneralProtection,
                     "de" => FaultKind::DivideError,
+                    "df" => FaultKind::DoubleFault,
+                    "tf" => FaultKind::TripleFault,
                     "panic" => FaultKind::Panic,
                     _ => return Err(bad()),
                 };

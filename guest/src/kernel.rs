@@ -51,6 +51,9 @@ pub fn wait_until(mut done: impl FnMut() -> bool) {
 
 /// Bring-up common to every CPU once its descriptor tables are loaded.
 fn cpu_online(cpu: usize, info: &BootInfo) {
+    if let Some(record) = arch::boot::crash_record(cpu) {
+        arch::cpu::set_crash_record(record as u64);
+    }
     apic::init((info.apic_timer_hz / HZ) as u32);
     ctr::cpu_set(cpu, ctr::CPU_ONLINE_TSC, rdtsc());
     ctr::cpu_set(cpu, ctr::CPU_ONLINE, 1);
@@ -262,6 +265,10 @@ fn raise_fault(kind: FaultKind, cpu: usize) -> ! {
         Some(v) => println!(
             "fault: raising vector {v} on cpu {cpu} at rip {rip:#x}{}",
             cr2.map(|a| alloc::format!(" cr2 {a:#x}")).unwrap_or_default()
+        ),
+        None if kind == FaultKind::TripleFault => println!(
+            "fault: raising a triple fault on cpu {cpu}: vector 13 at rip {rip:#x} whose \
+             handler then faults with no double-fault stack"
         ),
         None => println!("fault: raising a panic on cpu {cpu}"),
     }

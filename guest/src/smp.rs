@@ -26,11 +26,13 @@ impl Job {
     }
 
     fn decode(v: u32) -> Option<Job> {
-        const KINDS: [FaultKind; 5] = [
+        const KINDS: [FaultKind; 7] = [
             FaultKind::InvalidOpcode,
             FaultKind::PageFault,
             FaultKind::GeneralProtection,
             FaultKind::DivideError,
+            FaultKind::DoubleFault,
+            FaultKind::TripleFault,
             FaultKind::Panic,
         ];
         match v {

@@ -41,10 +41,10 @@ pub const INIT_ARGS_GPA: u64 = 0x5000;
 pub const INIT_ARGS_MAX: u64 = 0xb000;
 /// [`crate::counters::CounterPage`].
 pub const COUNTERS_GPA: u64 = 0x1_0000;
-pub const COUNTERS_SIZE: u64 = 0x8000;
+pub const COUNTERS_SIZE: u64 = 0xa000;
 /// [`crate::mailbox::Mailbox`].
-pub const MAILBOX_GPA: u64 = 0x1_8000;
-pub const MAILBOX_SIZE: u64 = 0x8000;
+pub const MAILBOX_GPA: u64 = 0x1_a000;
+pub const MAILBOX_SIZE: u64 = 0x6000;
 /// Boot page tables: PML4, two PDPTs, then page directories for the direct map.
 pub const PAGE_TABLES_GPA: u64 = 0x2_0000;
 pub const PAGE_TABLES_END: u64 = 0x10_0000;

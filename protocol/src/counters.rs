@@ -233,6 +233,42 @@ pub struct CounterPage {
     pub syscalls: [u64; SYSCALL_SLOTS],
     /// System calls answered ENOSYS (unknown numbers), by number.
     pub syscalls_enosys: [u64; SYSCALL_SLOTS],
+    /// What each CPU last went through, for the VMM's crash reports.
+    pub crash: [CrashRecord; MAX_CPUS],
+}
+
+/// One CPU's crash record: the last exception its kernel handler was entered
+/// for (written with plain stores on every exception entry but the `int3`
+/// system-call gate's, no exit), and what the double-fault handler found (it
+/// runs on its own stack and writes here before anything else, so that the
+/// VMM can report it even when the guest cannot make a hypercall any more).
+/// The VMM reads it after the guest stopped. Counts are written last.
+#[repr(C, align(128))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CrashRecord {
+    /// Exceptions entered (vectors 0-31 but #BP); the fields below are the last.
+    pub exceptions: u64,
+    pub vector: u64,
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rsp: u64,
+    /// CR2 for a page fault (0 for other vectors).
+    pub cr2: u64,
+    pub _reserved: u64,
+    /// Double faults taken, and the last one's frame and machine state: the
+    /// interrupted RIP and RSP (architecturally undefined for #DF, in practice
+    /// the instruction whose fault could not be delivered), CR2 (the address
+    /// of a page fault that led to it), CR3, and both GS bases (a user value in
+    /// GS_BASE means the kernel ran with the user's GS).
+    pub double_faults: u64,
+    pub df_rip: u64,
+    pub df_cs: u64,
+    pub df_rsp: u64,
+    pub df_cr2: u64,
+    pub df_cr3: u64,
+    pub df_gs_base: u64,
+    pub df_kernel_gs_base: u64,
 }
 
 impl Default for CounterPage {
@@ -245,6 +281,7 @@ impl Default for CounterPage {
             cpu: [CpuCounters::default(); MAX_CPUS],
             syscalls: [0; SYSCALL_SLOTS],
             syscalls_enosys: [0; SYSCALL_SLOTS],
+            crash: [CrashRecord::default(); MAX_CPUS],
         }
     }
 }

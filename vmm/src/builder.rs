@@ -201,6 +201,7 @@ impl VmmBuilder {
             return Err(Error::VcpuCount { requested: self.vcpus, max });
         }
         let vm = Arc::new(Vm::create(&kvm, memory)?);
+        let triple_fault_event = vm::enable_triple_fault_event(vm.fd());
         loader::load(&what, &image, vm.memory())?;
 
         // Close-on-exec, as every fd the VMM opens: a host program started by
@@ -240,6 +241,8 @@ impl VmmBuilder {
             echo_console: self.echo_console,
             started: self.started,
             exit_evt: evt,
+            kernel_image: image,
+            triple_fault_event,
         });
         Vmm::start(shared, vcpus, exit_evt)
     }

@@ -24,7 +24,8 @@
 //! file only declares them and re-exports; `layering` below checks it):
 //!
 //! 1. plain data and pure logic: `error`, `pod`, `layout`, `cpuid`, `regs`,
-//!    `stats`, `exit`, `hypercall`, `report`, `loader`, `initramfs`,
+//!    `stats`, `exit`, `hypercall`, `report`, `loader`, `symbols` (the kernel
+//!    ELF's symbols), `crash` (crash and hang reports), `initramfs`,
 //!    `zpoline`, `programs`, `event_loop`;
 //! 2. the KVM objects without threads: `kvm`, `vm`;
 //! 3. `machine`, the state the vCPU threads and the control thread share;
@@ -34,6 +35,7 @@
 mod builder;
 mod control;
 mod cpuid;
+mod crash;
 mod error;
 mod event_loop;
 mod exit;
@@ -50,6 +52,7 @@ pub mod programs;
 mod regs;
 mod report;
 mod stats;
+mod symbols;
 mod vcpu;
 mod vm;
 pub mod vmentry;
@@ -65,7 +68,7 @@ pub use loader::DEFAULT_KERNEL;
 pub use mailbox::{Command, Reply};
 pub use protocol;
 pub use protocol::mailbox::{ProcEntry, FAULT_STAGES};
-pub use report::{ExitReport, GuestExit, ReadyMark, Snapshot};
+pub use report::{ExitReport, GuestExit, ReadyMark, Snapshot, TripleFaultEvent};
 pub use stats::KvmStats;
 
 /// The order of the module list above, checked on the sources.
@@ -85,6 +88,8 @@ mod layering {
         ("hypercall", include_str!("hypercall.rs")),
         ("report", include_str!("report.rs")),
         ("loader", include_str!("loader.rs")),
+        ("symbols", include_str!("symbols.rs")),
+        ("crash", include_str!("crash.rs")),
         ("initramfs", include_str!("initramfs.rs")),
         ("zpoline", include_str!("zpoline.rs")),
         ("programs", include_str!("programs.rs")),

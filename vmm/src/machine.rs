@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 use protocol::hypercall::{stream, Hypercall};
 use vmm_sys_util::eventfd::EventFd;
 
+use crate::crash::{self, VcpuEnd};
 use crate::exit::ExitCounts;
 use crate::hypercall::{self, Effect};
-use crate::report::{ExitReport, GuestExit, ReadyMark, Snapshot};
+use crate::report::{ExitReport, GuestExit, ReadyMark, Snapshot, TripleFaultEvent};
 use crate::stats::{KvmStats, StatsFiles};
+use crate::symbols::Symbols;
 use crate::vm::Vm;
 
 /// What the shared state starts from.
@@ -29,6 +31,10 @@ pub struct Setup {
     pub started: Instant,
     /// Written when the guest ends (the control thread's event loop waits on it).
     pub exit_evt: EventFd,
+    /// The kernel ELF the guest runs (its symbols name functions in reports).
+    pub kernel_image: std::borrow::Cow<'static, [u8]>,
+    /// Whether KVM reports pending triple faults (`KVM_CAP_X86_TRIPLE_FAULT_EVENT`).
+    pub triple_fault_event: TripleFaultEvent,
 }
 
 /// The VM as its vCPU threads and the control thread share it: how it ended,
@@ -52,6 +58,10 @@ pub struct Shared {
     snapshots: Mutex<Vec<Snapshot>>,
     /// The sequence number of the last mailbox command answered.
     mailbox: (Mutex<u64>, Condvar),
+    kernel_image: std::borrow::Cow<'static, [u8]>,
+    triple_fault_event: TripleFaultEvent,
+    /// Each vCPU's state when it stopped (for crash and hang reports).
+    vcpu_ends: Mutex<Vec<Option<VcpuEnd>>>,
     // Statistics fds keep KVM's VM alive: declared before `vm`, so closed
     // before the guest memory can be unmapped (see `Vm`).
     stats: StatsFiles,
@@ -76,8 +86,18 @@ impl Shared {
             ready: Mutex::new(None),
             snapshots: Mutex::new(Vec::new()),
             mailbox: (Mutex::new(0), Condvar::new()),
+            kernel_image: s.kernel_image,
+            triple_fault_event: s.triple_fault_event,
+            vcpu_ends: Mutex::new(vec![None; s.cpu_count as usize]),
             stats: s.stats,
             vm: s.vm,
+        }
+    }
+
+    /// Record vCPU `end.cpu`'s state as it stops.
+    pub fn record_vcpu_end(&self, end: VcpuEnd) {
+        if let Some(slot) = self.vcpu_ends.lock().unwrap().get_mut(end.cpu as usize) {
+            *slot = Some(end);
         }
     }
 
@@ -218,12 +238,30 @@ impl Shared {
 
     /// The report of a VM whose vCPUs stopped with these exit counts.
     pub fn report(&self, vcpu_exits: Vec<ExitCounts>) -> ExitReport {
+        let exit = self.end().expect("a stopped VM has an end");
+        let console = String::from_utf8_lossy(&self.console.lock().unwrap()).into_owned();
+        let counters = self.vm.counters();
+        let crash = if matches!(exit, GuestExit::Status(_)) {
+            None
+        } else {
+            let ends = self.vcpu_ends.lock().unwrap().clone();
+            crash::details(&crash::Inputs {
+                exit: &exit,
+                mem: self.vm.memory(),
+                counters: &counters,
+                cpus: ends.len(),
+                ends: &ends,
+                symbols: &Symbols::from_elf(&self.kernel_image),
+                console: &console,
+                triple_fault_event: &self.triple_fault_event,
+            })
+        };
         ExitReport {
-            exit: self.end().expect("a stopped VM has an end"),
-            console: String::from_utf8_lossy(&self.console.lock().unwrap()).into_owned(),
+            exit,
+            console,
             stdout: String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned(),
             stderr: String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned(),
-            counters: self.vm.counters(),
+            counters,
             kvm: self.kvm_stats(),
             vcpu_exits,
             hypercall_errors: self.hypercall_errors.load(Ordering::Relaxed),
@@ -231,6 +269,8 @@ impl Shared {
             elapsed: self.started.elapsed(),
             tsc_khz: self.tsc_khz,
             snapshots: self.snapshots.lock().unwrap().clone(),
+            crash,
+            triple_fault_event: self.triple_fault_event.clone(),
         }
     }
 }

@@ -160,7 +160,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit_status::VMM_ERROR);
         }
     };
-    if let Some(text) = report.exit.describe() {
+    if let Some(text) = report.describe() {
         eprintln!("vmm: {text}");
     }
     if a.stats {

@@ -71,6 +71,29 @@ impl GuestExit {
     }
 }
 
+/// Whether KVM reports pending triple faults in the vCPU events
+/// (`KVM_CAP_X86_TRIPLE_FAULT_EVENT`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum TripleFaultEvent {
+    /// Enabled with `KVM_ENABLE_CAP`.
+    On,
+    /// The host has it, but enabling it failed (the error).
+    Off(String),
+    /// `KVM_CHECK_EXTENSION` says the host does not have it.
+    #[default]
+    Unsupported,
+}
+
+impl std::fmt::Display for TripleFaultEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::On => write!(f, "on"),
+            Self::Off(e) => write!(f, "off (enabling it failed: {e})"),
+            Self::Unsupported => write!(f, "off (this host's KVM does not have it)"),
+        }
+    }
+}
+
 /// When the guest reported ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReadyMark {
@@ -118,6 +141,12 @@ pub struct ExitReport {
     /// Snapshots of the counters and KVM's statistics the guest took (by writing
     /// to `/dev/counters`), in order.
     pub snapshots: Vec<Snapshot>,
+    /// For an end the guest did not choose: where each CPU was (kernel
+    /// functions named), the last exception each took, the decoded error
+    /// code, the console's last lines (see `crash`).
+    pub crash: Option<String>,
+    /// Whether KVM reported pending triple faults (`KVM_CAP_X86_TRIPLE_FAULT_EVENT`).
+    pub triple_fault_event: TripleFaultEvent,
 }
 
 /// The counters of a counter page by name: global ones, every online CPU's, the
@@ -208,6 +237,16 @@ fn interesting(name: &str) -> bool {
 impl ExitReport {
     pub fn exit_code(&self) -> u8 {
         self.exit.exit_code()
+    }
+
+    /// How the guest ended, for a person (None for an exit status it chose):
+    /// `GuestExit::describe` and the crash details.
+    pub fn describe(&self) -> Option<String> {
+        let head = self.exit.describe()?;
+        Some(match &self.crash {
+            Some(d) if !d.is_empty() => format!("{head}\n{d}"),
+            _ => head,
+        })
     }
 
     /// Guest time from kernel entry to ready, measured by the guest's TSC.

@@ -12,6 +12,7 @@ use kvm_ioctls::{Kvm, VcpuFd};
 use vm_memory::{Bytes, GuestAddress};
 use vmm_sys_util::signal::Killable;
 
+use crate::crash::VcpuEnd;
 use crate::error::{Error, Result};
 use crate::exit::{self, Action, ExitCounts, EXIT_REASONS};
 use crate::hypercall::Effect;
@@ -223,6 +224,7 @@ impl VcpuThread {
                 }
             }
         }
+        let ran = self.state == VcpuState::Running;
         while self.state == VcpuState::Running {
             if self.shared.stopping() {
                 self.transition(VcpuEvent::Stop);
@@ -230,7 +232,23 @@ impl VcpuThread {
             }
             self.run_once();
         }
+        if ran {
+            self.shared.record_vcpu_end(self.capture());
+        }
         self.exits
+    }
+
+    /// Where this vCPU is, for reports (what KVM lets us read; defaults where
+    /// it refuses).
+    fn capture(&self) -> VcpuEnd {
+        let fd = &self.vcpu.fd;
+        VcpuEnd {
+            cpu: self.vcpu.index,
+            regs: fd.get_regs().unwrap_or_default(),
+            sregs: fd.get_sregs().unwrap_or_default(),
+            events: fd.get_vcpu_events().ok(),
+            mp_state: fd.get_mp_state().ok().map(|m| m.mp_state),
+        }
     }
 
     /// Run the vCPU until its next exit and act on it (`exit::handle` decides).

@@ -99,6 +99,22 @@ impl Vm {
     }
 }
 
+/// Turn on `KVM_CAP_X86_TRIPLE_FAULT_EVENT` where the host has it: KVM then
+/// reports a pending triple fault in `KVM_GET_VCPU_EVENTS` (crash reports).
+pub fn enable_triple_fault_event(vm: &VmFd) -> crate::report::TripleFaultEvent {
+    use crate::report::TripleFaultEvent;
+    let cap = kvm_bindings::KVM_CAP_X86_TRIPLE_FAULT_EVENT;
+    if vm.check_extension_raw(cap as libc::c_ulong) <= 0 {
+        return TripleFaultEvent::Unsupported;
+    }
+    let mut enable = kvm_bindings::kvm_enable_cap { cap, ..Default::default() };
+    enable.args[0] = 1;
+    match vm.enable_cap(&enable) {
+        Ok(()) => TripleFaultEvent::On,
+        Err(e) => TripleFaultEvent::Off(e.to_string()),
+    }
+}
+
 /// Everything the boot protocol promises to be in memory before the first
 /// instruction: page tables, GDT, boot info, command line, counter page header.
 pub struct BootParams<'a> {

@@ -58,6 +58,19 @@ pub fn counter_words() -> &'static [AtomicU64] {
     unsafe { core::slice::from_raw_parts(base as *const AtomicU64, words) }
 }
 
+/// CPU `cpu`'s crash record in the counter page (None before the page is
+/// known, or if the VMM's page is too small for it).
+pub fn crash_record(cpu: usize) -> Option<*mut protocol::counters::CrashRecord> {
+    use protocol::counters::{CounterPage, CrashRecord};
+    let base = COUNTERS_BASE.load(Ordering::Relaxed);
+    let bytes = COUNTERS_WORDS.load(Ordering::Relaxed) * 8;
+    let off = core::mem::offset_of!(CounterPage, crash) + cpu * core::mem::size_of::<CrashRecord>();
+    let fits = base != 0
+        && cpu < protocol::MAX_CPUS
+        && (off + core::mem::size_of::<CrashRecord>()) as u64 <= bytes;
+    fits.then(|| (base + off as u64) as *mut CrashRecord)
+}
+
 /// The control mailbox (`protocol::mailbox::Mailbox`) as words: the VMM writes
 /// the command words, the guest the reply words.
 pub fn mailbox_words() -> &'static [AtomicU64] {

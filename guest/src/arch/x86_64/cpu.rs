@@ -23,6 +23,7 @@ const SYSCALL_MASK: u64 = 0x4_7700;
 /// Offsets in `PerCpu`, used by the entry assembly as `gs:[offset]`.
 pub const PERCPU_KERNEL_RSP: usize = 8;
 pub const PERCPU_USER_RSP: usize = 16;
+pub const PERCPU_CRASH_RECORD: usize = 24;
 
 /// Linux's vectors for the local APIC's sources.
 pub const LOCAL_TIMER_VECTOR: u8 = 0xec;
@@ -58,9 +59,12 @@ struct PerCpu {
     kernel_rsp: u64,
     /// Scratch for the `syscall` entry (`gs:[PERCPU_USER_RSP]`).
     user_rsp: u64,
+    /// This CPU's `CrashRecord` in the counter page (0 until the page is known).
+    crash_record: u64,
 }
 const _: () = assert!(core::mem::offset_of!(PerCpu, kernel_rsp) == PERCPU_KERNEL_RSP);
 const _: () = assert!(core::mem::offset_of!(PerCpu, user_rsp) == PERCPU_USER_RSP);
+const _: () = assert!(core::mem::offset_of!(PerCpu, crash_record) == PERCPU_CRASH_RECORD);
 
 struct CpuAreas(UnsafeCell<[CpuArea; MAX_CPUS]>);
 // SAFETY: CPU `n` only ever touches `areas[n]`, from `cpu_init(n)` and through its
@@ -110,6 +114,8 @@ pub fn idt_init() {
             // #BP is the system-call gate where `syscall` is broken: ring 3 may raise it.
             idt[v] = idt_gate(stub, ist, v == 3);
         }
+        // #DF has its own entry (on its own stack, trusting nothing but it).
+        idt[8] = idt_gate(entry::double_fault_entry as *const () as u64, IST_DOUBLE_FAULT, false);
         idt[LOCAL_TIMER_VECTOR as usize] =
             idt_gate(entry::timer_entry as *const () as u64, 0, false);
         idt[RESCHEDULE_VECTOR as usize] =
@@ -172,6 +178,61 @@ pub fn cpu_init(cpu: usize) {
     );
     wrmsr(MSR_LSTAR, entry::syscall_entry as *const () as u64);
     wrmsr(MSR_SYSCALL_MASK, SYSCALL_MASK);
+}
+
+/// The CPU whose double-fault stack holds `addr` (the #DF handler learns its
+/// CPU this way: it cannot trust GS).
+pub fn cpu_of_double_fault_stack(addr: u64) -> Option<usize> {
+    // SAFETY: only addresses are computed; no reference into the areas is formed.
+    let base = unsafe { core::ptr::addr_of!((*CPU_AREAS.0.get())[0]) } as u64;
+    let size = size_of::<CpuArea>() as u64;
+    let cpu = addr.checked_sub(base)? / size;
+    let ist = base + cpu * size + core::mem::offset_of!(CpuArea, ist) as u64;
+    let slot = (IST_DOUBLE_FAULT - 1) as u64 * IST_STACK_SIZE as u64;
+    let on_df_stack = addr > ist + slot && addr <= ist + slot + IST_STACK_SIZE as u64;
+    (cpu < MAX_CPUS as u64 && on_df_stack).then_some(cpu as usize)
+}
+
+/// Point GS_BASE at `cpu`'s per-CPU data again (the #DF handler, which may have
+/// been entered with the user's GS); returns the GS bases it found (GS_BASE,
+/// KERNEL_GS_BASE).
+pub fn repair_gs_base(cpu: usize) -> (u64, u64) {
+    let found = (rdmsr(MSR_GS_BASE), rdmsr(MSR_KERNEL_GS_BASE));
+    // SAFETY: only the address of `cpu`'s area is taken.
+    let percpu = unsafe { core::ptr::addr_of!((*CPU_AREAS.0.get())[cpu].percpu) } as u64;
+    wrmsr(MSR_GS_BASE, percpu);
+    found
+}
+
+/// For the triple-fault test: make this CPU's double-fault stack `top` (an
+/// unmapped address, so that no double fault can be delivered any more).
+pub fn set_double_fault_stack(top: u64) {
+    let cpu = cpu_id();
+    // SAFETY: this CPU's own TSS (see `CpuAreas`); the CPU reads the IST slot
+    // only when it delivers a double fault.
+    unsafe {
+        (*CPU_AREAS.0.get())[cpu].tss.interrupt_stack_table[(IST_DOUBLE_FAULT - 1) as usize] =
+            x86_64::VirtAddr::new(top)
+    };
+}
+
+/// Tell the exception entry where this CPU's crash record is (`cpu_online`).
+pub fn set_crash_record(addr: u64) {
+    let cpu = cpu_id();
+    // SAFETY: this CPU's own area (see `CpuAreas`); read only by this CPU.
+    unsafe { (*CPU_AREAS.0.get())[cpu].percpu.crash_record = addr };
+}
+
+/// This CPU's crash record's address (0 before `set_crash_record`).
+#[inline(always)]
+pub fn crash_record() -> u64 {
+    let addr: u64;
+    // SAFETY: as for `cpu_id`.
+    unsafe {
+        asm!("mov {}, gs:[{off}]", out(reg) addr, off = const PERCPU_CRASH_RECORD,
+             options(nostack, preserves_flags, readonly))
+    };
+    addr
 }
 
 /// Make `top` the kernel stack that entries from ring 3 switch to (TSS.RSP0 and the

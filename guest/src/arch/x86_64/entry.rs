@@ -157,6 +157,32 @@ trap_return:
 3:  add rsp, 16
     iretq
 
+    // #DF, on its own stack (IST): it trusts neither GS nor the interrupted
+    // stack. The frame has the layout of every other entry's.
+    .align 16
+    .global double_fault_entry
+double_fault_entry:
+    push 8
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    cld
+    mov rdi, rsp
+    call {do_double_fault}
+    ud2
+
     // The `syscall` instruction (used only where the boot self-test showed that it
     // works): build the same frame an interrupt from ring 3 would have built, run
     // the call and the work before the return (do_syscall_64), then return with
@@ -319,6 +345,7 @@ exception_stubs:
     stacks = sym BOOT_STACKS,
     entry = sym super::boot::kernel_entry,
     do_trap = sym super::traps::do_trap,
+    do_double_fault = sym super::traps::do_double_fault,
     schedule_tail = sym super::traps::schedule_tail,
     do_syscall_64 = sym super::traps::do_syscall_64,
     ret_from_fork_user = sym super::traps::ret_from_fork_user,
@@ -346,6 +373,7 @@ unsafe extern "C" {
     pub fn spurious_entry();
     pub fn mailbox_entry();
     pub fn apic_error_entry();
+    pub fn double_fault_entry();
     pub fn syscall_entry();
     pub fn ret_from_fork();
     pub fn ret_from_kernel_thread();

@@ -13,7 +13,7 @@ pub const NONCANONICAL_ADDRESS: u64 = 0x8000_0000_0000_0000;
 global_asm!(
     r#"
     .text
-    .global fault_ud_insn, fault_pf_insn, fault_gp_insn, fault_de_insn
+    .global fault_ud_insn, fault_pf_insn, fault_gp_insn, fault_de_insn, fault_df_insn
 fault_ud_insn:
     ud2
 fault_pf_insn:
@@ -22,6 +22,10 @@ fault_pf_insn:
 fault_gp_insn:
     mov rax, [rdi]
     ret
+fault_df_insn:
+    mov rsp, rdi
+    push rax
+    ud2
 fault_de_insn:
     xor edx, edx
     xor ecx, ecx
@@ -36,7 +40,12 @@ unsafe extern "C" {
     fn fault_pf_insn(addr: u64);
     fn fault_gp_insn(addr: u64);
     fn fault_de_insn();
+    fn fault_df_insn(stack: u64) -> !;
 }
+
+/// Set by `fault=tf`: the next kernel exception's handler breaks its stack.
+static TRIPLE_FAULT_ARMED: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
 
 /// The RIP the exception for `kind` will report, and the faulting address (CR2)
 /// where there is one.
@@ -47,6 +56,13 @@ pub fn expected(kind: FaultKind) -> (u64, Option<u64>) {
         FaultKind::GeneralProtection => (fault_gp_insn as *const () as u64, None),
         // `div ecx` is the fourth instruction: xor edx,edx (2) xor ecx,ecx (2) mov eax,1 (5).
         FaultKind::DivideError => (fault_de_insn as *const () as u64 + 9, None),
+        // `push rax` after the 3-byte `mov rsp, rdi`: its page fault cannot be
+        // delivered on that stack either, so the CPU raises #DF (the RIP a #DF
+        // saves is architecturally undefined; CPUs save this one).
+        FaultKind::DoubleFault => {
+            (fault_df_insn as *const () as u64 + 3, Some(UNMAPPED_ADDRESS - 8))
+        }
+        FaultKind::TripleFault => (fault_gp_insn as *const () as u64, None),
         FaultKind::Panic => (0, None),
     }
 }
@@ -61,7 +77,24 @@ pub fn trigger(kind: FaultKind) {
             FaultKind::PageFault => fault_pf_insn(UNMAPPED_ADDRESS),
             FaultKind::GeneralProtection => fault_gp_insn(NONCANONICAL_ADDRESS),
             FaultKind::DivideError => fault_de_insn(),
+            FaultKind::DoubleFault => fault_df_insn(UNMAPPED_ADDRESS),
+            FaultKind::TripleFault => {
+                // No double fault can be delivered on this CPU any more.
+                super::cpu::set_double_fault_stack(UNMAPPED_ADDRESS);
+                TRIPLE_FAULT_ARMED.store(true, core::sync::atomic::Ordering::SeqCst);
+                fault_gp_insn(NONCANONICAL_ADDRESS)
+            }
             FaultKind::Panic => panic!("deliberate panic requested on the command line"),
         }
+    }
+}
+
+/// Called by the kernel-exception handler: with `fault=tf` armed, fault again
+/// on an unmapped stack (a page fault that cannot be delivered, then a double
+/// fault that cannot be either: the CPU shuts down).
+pub fn cascade_if_armed() {
+    if TRIPLE_FAULT_ARMED.load(core::sync::atomic::Ordering::SeqCst) {
+        // SAFETY: deliberately ends the machine (see above).
+        unsafe { fault_df_insn(UNMAPPED_ADDRESS) }
     }
 }

@@ -2,6 +2,7 @@
 //! registers in a `TrapFrame`. Policy for traps from user mode lives in
 //! `crate::trap`; this file handles the kernel's own faults and the interrupts.
 
+use protocol::counters::CrashRecord;
 use protocol::hypercall::{ExceptionReport, Hypercall};
 
 use super::cpu::{
@@ -76,6 +77,10 @@ pub fn fault_address() -> u64 {
 
 pub extern "C" fn do_trap(frame: &mut TrapFrame) {
     let from_user = frame.from_user();
+    // Every exception but #BP (the system-call gate where `syscall` is broken).
+    if frame.vector < 32 && frame.vector != 3 {
+        record_exception(frame);
+    }
     match frame.vector {
         v if v < 32 && from_user => crate::trap::user_exception(frame),
         v if v < 32 => kernel_exception(frame),
@@ -119,6 +124,59 @@ pub extern "C" fn do_trap(frame: &mut TrapFrame) {
     }
 }
 
+/// Note the exception in this CPU's crash record (`protocol::counters::CrashRecord`)
+/// with plain stores: the VMM reports it if the kernel dies afterwards.
+#[inline(always)]
+fn record_exception(frame: &TrapFrame) {
+    let rec = super::cpu::crash_record() as *mut CrashRecord;
+    if rec.is_null() {
+        return;
+    }
+    let cr2 = if frame.vector == 14 { read_cr2() } else { 0 };
+    // SAFETY: `crash_record` is this CPU's record in the counter page (set by
+    // `cpu_online` from the validated boot info); only this CPU writes it.
+    unsafe {
+        use core::ptr::{addr_of_mut, write_volatile};
+        write_volatile(addr_of_mut!((*rec).vector), frame.vector);
+        write_volatile(addr_of_mut!((*rec).error_code), frame.error_code);
+        write_volatile(addr_of_mut!((*rec).rip), frame.rip);
+        write_volatile(addr_of_mut!((*rec).cs), frame.cs);
+        write_volatile(addr_of_mut!((*rec).rsp), frame.rsp);
+        write_volatile(addr_of_mut!((*rec).cr2), cr2);
+        let n = addr_of_mut!((*rec).exceptions);
+        write_volatile(n, n.read_volatile().wrapping_add(1));
+    }
+}
+
+/// The double-fault handler (IST stack; see `entry::double_fault_entry`): learn
+/// the CPU from the stack, repair GS, record everything in the crash record
+/// first (the VMM reads it even if what follows fails), then report.
+pub extern "C" fn do_double_fault(frame: &mut TrapFrame) -> ! {
+    let here = frame as *const TrapFrame as u64;
+    let cr2 = read_cr2();
+    let cr3 = read_cr3();
+    if let Some(cpu) = super::cpu::cpu_of_double_fault_stack(here) {
+        let (gs, kernel_gs) = super::cpu::repair_gs_base(cpu);
+        if let Some(rec) = super::boot::crash_record(cpu) {
+            // SAFETY: `cpu`'s record in the counter page; only `cpu` (this CPU,
+            // on its own double-fault stack) writes it.
+            unsafe {
+                use core::ptr::{addr_of_mut, write_volatile};
+                write_volatile(addr_of_mut!((*rec).df_rip), frame.rip);
+                write_volatile(addr_of_mut!((*rec).df_cs), frame.cs);
+                write_volatile(addr_of_mut!((*rec).df_rsp), frame.rsp);
+                write_volatile(addr_of_mut!((*rec).df_cr2), cr2);
+                write_volatile(addr_of_mut!((*rec).df_cr3), cr3);
+                write_volatile(addr_of_mut!((*rec).df_gs_base), gs);
+                write_volatile(addr_of_mut!((*rec).df_kernel_gs_base), kernel_gs);
+                let n = addr_of_mut!((*rec).double_faults);
+                write_volatile(n, n.read_volatile().wrapping_add(1));
+            }
+        }
+    }
+    report_kernel_exception(frame)
+}
+
 /// True if `rip` is inside the user-copy routine (its faults are expected).
 fn in_uaccess(rip: u64) -> bool {
     rip >= entry::uaccess_begin as *const () as u64 && rip < entry::uaccess_end as *const () as u64
@@ -134,6 +192,7 @@ fn kernel_exception(frame: &mut TrapFrame) {
         }
         return;
     }
+    super::fault::cascade_if_armed();
     report_kernel_exception(frame)
 }
 

@@ -1,0 +1,148 @@
+//! Kernel symbols for crash reports: a guest RIP becomes `function+0xoffset`.
+//!
+//! The guest kernel is built without debug information but keeps its ELF symbol
+//! table (`strip = "debuginfo"` in the `kernel` profile); `object` reads the table and
+//! `rustc-demangle` turns Rust's mangled names back into paths. Nothing here runs
+//! unless a report needs it. The embedded image (`include_bytes!`) has no
+//! alignment, so `object` is built with its `unaligned` feature.
+
+use object::{Object, ObjectSymbol, SymbolKind};
+
+/// A table of symbols sorted by address: (start, size, demangled name); size
+/// 0 for assembly labels without one.
+#[derive(Clone, Debug, Default)]
+struct Table(Vec<(u64, u64, String)>);
+
+impl Table {
+    fn new(mut syms: Vec<(u64, u64, String)>) -> Self {
+        // Sized symbols (functions, objects) before labels at the same address.
+        syms.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        syms.dedup_by_key(|s| s.0);
+        Self(syms)
+    }
+
+    /// The symbol containing `addr` and the offset into it. A symbol with a
+    /// size contains `[start, start + size)`; a label without one reaches up to
+    /// the next symbol (and never far).
+    fn lookup(&self, addr: u64) -> Option<(&str, u64)> {
+        let i = self.0.partition_point(|s| s.0 <= addr).checked_sub(1)?;
+        let (start, size, name) = &self.0[i];
+        let off = addr - start;
+        let inside = if *size > 0 {
+            off < *size
+        } else {
+            self.0.get(i + 1).is_none_or(|n| addr < n.0) && off < 0x1000
+        };
+        inside.then_some((name.as_str(), off))
+    }
+}
+
+/// The kernel's symbols: code (functions and assembly labels) and data.
+#[derive(Clone, Debug, Default)]
+pub struct Symbols {
+    code: Table,
+    data: Table,
+}
+
+impl Symbols {
+    /// The symbols of the ELF `image` (none if it has no symbol table or does
+    /// not parse: a report then shows bare addresses).
+    pub fn from_elf(image: &[u8]) -> Self {
+        let Ok(file) = object::File::parse(image) else { return Self::default() };
+        let (mut code, mut data) = (Vec::new(), Vec::new());
+        for s in file.symbols() {
+            let is_code = match s.kind() {
+                SymbolKind::Text | SymbolKind::Label | SymbolKind::Unknown => true,
+                SymbolKind::Data => false,
+                _ => continue,
+            };
+            let Ok(name) = s.name() else { continue };
+            if s.address() == 0
+                || s.section_index().is_none()
+                || name.is_empty()
+                || name.starts_with(".L")
+                || name.starts_with('$')
+            {
+                continue;
+            }
+            let entry = (s.address(), s.size(), format!("{:#}", rustc_demangle::demangle(name)));
+            if is_code {
+                code.push(entry);
+            } else {
+                data.push(entry);
+            }
+        }
+        Self { code: Table::new(code), data: Table::new(data) }
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.code.0.is_empty()
+    }
+
+    /// The function (or assembly label) containing `addr`, and the offset.
+    pub fn lookup_code(&self, addr: u64) -> Option<(&str, u64)> {
+        self.code.lookup(addr)
+    }
+
+    /// A code address as `name+0xoff` (the bare address when no symbol contains it).
+    pub fn describe(&self, addr: u64) -> String {
+        match self.code.lookup(addr) {
+            Some((name, 0)) => name.to_string(),
+            Some((name, off)) => format!("{name}+{off:#x}"),
+            None => format!("{addr:#x}"),
+        }
+    }
+
+    /// A data address (a stack pointer, say) as `name+0xoff`, or what region
+    /// of the guest's address space it is in.
+    pub fn describe_data(&self, addr: u64) -> String {
+        use protocol::boot::{KERNEL_MAP_BASE, PAGE_OFFSET};
+        match self.data.lookup(addr) {
+            Some((name, off)) => format!("{name}+{off:#x}"),
+            None if addr >= KERNEL_MAP_BASE => "the kernel image".into(),
+            None if addr >= PAGE_OFFSET => "the direct map (heap, kernel stacks, frames)".into(),
+            None if addr >= 1 << 47 => "not a canonical kernel address".into(),
+            None => "a user address".into(),
+        }
+    }
+
+    /// The address of the function or label named `name` (demangled, no hash).
+    #[cfg(test)]
+    pub fn address_of(&self, name: &str) -> Option<u64> {
+        self.code.0.iter().find(|s| s.2 == name).map(|s| s.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kernel() -> Symbols {
+        Symbols::from_elf(crate::DEFAULT_KERNEL)
+    }
+
+    #[test]
+    fn the_embedded_kernel_keeps_its_symbol_table() {
+        let s = kernel();
+        assert!(!s.is_empty(), "the kernel ELF has no symbols (stripped?)");
+        // A Rust function, demangled without its hash, and an assembly label.
+        let f = s.address_of("guest::arch::x86_64::traps::do_trap").expect("do_trap");
+        assert_eq!(s.describe(f), "guest::arch::x86_64::traps::do_trap");
+        assert_eq!(s.describe(f + 5), "guest::arch::x86_64::traps::do_trap+0x5");
+        let t = s.address_of("trap_return").expect("the trap_return label");
+        assert!(s.describe(t + 1).starts_with("trap_return+0x1"), "{}", s.describe(t + 1));
+    }
+
+    #[test]
+    fn addresses_outside_every_symbol_stay_bare() {
+        let s = kernel();
+        assert_eq!(s.describe(0x1234), "0x1234");
+        assert_eq!(s.describe(u64::MAX), format!("{:#x}", u64::MAX));
+        assert!(Symbols::from_elf(b"not an elf").is_empty());
+        let boot_stacks = s.data.0.iter().find(|d| d.2 == "BOOT_STACKS").expect("BOOT_STACKS").0;
+        assert_eq!(s.describe_data(boot_stacks + 0x3980), "BOOT_STACKS+0x3980");
+        assert_eq!(s.describe_data(0xdead_b000), "a user address");
+        assert_eq!(Symbols::from_elf(b"").describe(0xffff_ffff_8020_0000), "0xffffffff80200000");
+    }
+}
