@@ -4,7 +4,8 @@
 //! actions; what rt_sigaction refuses; sigaltstack and SA_ONSTACK;
 //! SA_RESETHAND, SA_NODEFER, sa_mask; rt_sigreturn restoring every register,
 //! the flags and the mask from the frame (and a handler changing them in the
-//! ucontext); SIGSEGV's siginfo and ucontext; EINTR and SA_RESTART; SIGCHLD;
+//! ucontext); SIGSEGV's siginfo and ucontext; a return to a non-canonical
+//! address (SIGSEGV, never a kernel crash); EINTR and SA_RESTART; SIGCHLD;
 //! what fork inherits; kill/tgkill/tkill errors; process groups and sessions.
 //! One line per check, exit status = number of failed checks.
 #![no_std]
@@ -36,6 +37,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     altstack(&mut c);
     registers(&mut c);
     segv_ucontext(&mut c);
+    bad_return_address(&mut c);
     eintr(&mut c);
     sigchld(&mut c);
     fork_inherits(&mut c);
@@ -1032,6 +1034,56 @@ fn segv_ucontext(c: &mut Checker) {
     );
     let _ = rt_sigprocmask(SIG_SETMASK, Some(&0), None);
     let _ = signal_disposition(SIGSEGV, SIG_DFL);
+}
+
+/// Not a canonical address: the CPU refuses to return to user mode there.
+const NONCANONICAL: u64 = 0x8000_0000_0000_0000;
+
+extern "C" fn noncanonical_rip_handler(_sig: i32, _info: *mut siginfo_t, uc: *mut ucontext) {
+    // SAFETY: the ucontext of an SA_SIGINFO handler is ours to change.
+    unsafe { (*uc).uc_mcontext.rip = NONCANONICAL };
+}
+
+/// A return to user mode at a non-canonical rip (one rt_sigreturn restores,
+/// or a handler's address) faults in the kernel's return path: Linux makes it
+/// the task's own fault (`fixup_bad_iret`), SIGSEGV, which kills it here.
+fn bad_return_address(c: &mut Checker) {
+    let child = fork_with(|| {
+        if install(SIGUSR1, hi(noncanonical_rip_handler), SA_SIGINFO, 0).is_err() {
+            return 1;
+        }
+        let _ = kill(me(), SIGUSR1);
+        2
+    });
+    match child {
+        Ok(p) => {
+            c.reaped(
+                "rt_sigreturn to a non-canonical rip: the process gets SIGSEGV",
+                p,
+                0,
+                WaitStatus::Signaled(SIGSEGV, false),
+            );
+        }
+        Err(e) => c.fail("bad return address: fork", e),
+    }
+    let child = fork_with(|| {
+        if install(SIGUSR1, NONCANONICAL as usize, 0, 0).is_err() {
+            return 1;
+        }
+        let _ = kill(me(), SIGUSR1);
+        2
+    });
+    match child {
+        Ok(p) => {
+            c.reaped(
+                "a handler at a non-canonical address: the process gets SIGSEGV",
+                p,
+                0,
+                WaitStatus::Signaled(SIGSEGV, false),
+            );
+        }
+        Err(e) => c.fail("bad return address: fork", e),
+    }
 }
 
 fn eintr(c: &mut Checker) {

@@ -113,7 +113,37 @@ exc_stub_\vec:
     // the GS bases are swapped so that gs: addresses this CPU's data.
 trap_common:
     test byte ptr [rsp + 24], 3
+    jz trap_common_from_kernel
+    swapgs
+    jmp trap_common_kernel_gs
+trap_common_from_kernel:
+    // A fault of trap_return's iretq to user mode (a frame the CPU refuses,
+    // e.g. a non-canonical rip from rt_sigreturn) comes from kernel mode but
+    // with the user's GS (Linux: `fixup_bad_iret`). Make it the fault of the
+    // user mode it tried to return to: the iret frame it refused is where the
+    // saved rsp points (the CPU aligned its own frame below it to 16 bytes);
+    // put the vector and error code right below it and use it as the frame.
+    cmp qword ptr [rsp + 16], offset trap_return_iret
+    jne trap_common_kernel_gs
+    push rax
+    mov rax, [rsp + 48]
+    test byte ptr [rax + 8], 3
+    pop rax
     jz trap_common_kernel_gs
+    push rax
+    push rcx
+    mov rax, [rsp + 56]
+    mov rcx, [rsp + 24]
+    mov [rax - 8], rcx
+    mov rcx, [rsp + 16]
+    mov [rax - 16], rcx
+    mov rcx, [rsp + 8]
+    mov [rax - 24], rcx
+    mov rcx, [rsp]
+    mov [rax - 32], rcx
+    lea rsp, [rax - 32]
+    pop rcx
+    pop rax
     swapgs
 trap_common_kernel_gs:
     push rax
@@ -155,6 +185,8 @@ trap_return:
     jz 3f
     swapgs
 3:  add rsp, 16
+    .global trap_return_iret
+trap_return_iret:
     iretq
 
     // #DF, on its own stack (IST): it trusts neither GS nor the interrupted
@@ -374,6 +406,7 @@ unsafe extern "C" {
     pub fn mailbox_entry();
     pub fn apic_error_entry();
     pub fn double_fault_entry();
+    pub fn trap_return_iret();
     pub fn syscall_entry();
     pub fn ret_from_fork();
     pub fn ret_from_kernel_thread();
