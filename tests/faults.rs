@@ -145,6 +145,33 @@ fn triple_fault_reports_the_last_exception() {
     assert!(report.contains("kernel console, last"), "{report}");
 }
 
+/// Kernel code that runs with the user's GS base (an unbalanced swapgs) is
+/// caught at its next exception: the entry code sees a user GS base from
+/// kernel mode outside the entry and exit windows, takes the kernel's, and
+/// the kernel panics naming the instruction.
+#[test]
+fn kernel_code_running_with_the_user_gs_is_named() {
+    for (vcpus, spec, cpu) in [(1, "gs", 0), (2, "gs@1", 1)] {
+        let r = common::run(vcpus, &format!("quiet fault={spec}"));
+        let line =
+            r.console.lines().find(|l| l.starts_with("fault: raising")).expect("announcement");
+        let rip = common::hex_after(line, "at rip").expect("rip");
+        match &r.exit {
+            GuestExit::Panic { cpu: c, message } => {
+                assert_eq!(*c, cpu);
+                assert!(
+                    message.contains(&format!(
+                        "kernel code at {rip:#x} ran with the user's GS base (vector 0x6"
+                    )),
+                    "{message}"
+                );
+            }
+            other => panic!("expected a panic, got {other:?}\n{}", r.console),
+        }
+        assert_eq!(r.counters.cpu[cpu as usize].entry_window_events, 0);
+    }
+}
+
 #[test]
 fn fault_on_a_cpu_that_does_not_exist_is_a_command_line_error() {
     let r = common::run(2, "quiet fault=ud@5");

@@ -5,7 +5,7 @@
 //! | `quiet` | no banner |
 //! | `selftest=timer,ipi` | run these self-tests after boot (comma-separated) |
 //! | `ticks=N` | timer self-test: ticks each CPU must see (default 3) |
-//! | `fault=ud\|pf\|gp\|de\|df\|tf\|panic[@CPU]` | raise that fault on CPU (default 0) after boot (`df`: a page fault on a broken stack, which double-faults; `tf`: a #GP whose handler then faults with no double-fault stack left: a triple fault) |
+//! | `fault=ud\|pf\|gp\|de\|df\|tf\|gs\|panic[@CPU]` | raise that fault on CPU (default 0) after boot (`df`: a page fault on a broken stack, which double-faults; `tf`: a #GP whose handler then faults with no double-fault stack left: a triple fault; `gs`: a #UD in kernel code running with the user's GS base, an unbalanced swapgs) |
 //! | `hcfuzz=N` | issue N malformed hypercalls and check every answer |
 //! | `seed=N` | seed for `hcfuzz` (default 1) |
 //! | `exit=N` | exit status when everything else succeeded (default 0) |
@@ -22,6 +22,7 @@ pub enum FaultKind {
     DivideError,
     DoubleFault,
     TripleFault,
+    UserGs,
     Panic,
 }
 
@@ -33,7 +34,7 @@ impl FaultKind {
             Self::GeneralProtection => Some(13),
             Self::PageFault => Some(14),
             Self::DoubleFault => Some(8),
-            Self::TripleFault | Self::Panic => None,
+            Self::TripleFault | Self::UserGs | Self::Panic => None,
         }
     }
 }
@@ -133,6 +134,7 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
                     "de" => FaultKind::DivideError,
                     "df" => FaultKind::DoubleFault,
                     "tf" => FaultKind::TripleFault,
+                    "gs" => FaultKind::UserGs,
                     "panic" => FaultKind::Panic,
                     _ => return Err(bad()),
                 };

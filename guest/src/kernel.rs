@@ -270,6 +270,9 @@ fn raise_fault(kind: FaultKind, cpu: usize) -> ! {
             "fault: raising a triple fault on cpu {cpu}: vector 13 at rip {rip:#x} whose \
              handler then faults with no double-fault stack"
         ),
+        None if kind == FaultKind::UserGs => {
+            println!("fault: raising vector 6 with the user's GS base on cpu {cpu} at rip {rip:#x}")
+        }
         None => println!("fault: raising a panic on cpu {cpu}"),
     }
     if cpu == 0 {

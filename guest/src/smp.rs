@@ -26,13 +26,14 @@ impl Job {
     }
 
     fn decode(v: u32) -> Option<Job> {
-        const KINDS: [FaultKind; 7] = [
+        const KINDS: [FaultKind; 8] = [
             FaultKind::InvalidOpcode,
             FaultKind::PageFault,
             FaultKind::GeneralProtection,
             FaultKind::DivideError,
             FaultKind::DoubleFault,
             FaultKind::TripleFault,
+            FaultKind::UserGs,
             FaultKind::Panic,
         ];
         match v {

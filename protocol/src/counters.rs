@@ -94,7 +94,14 @@ pub struct CpuCounters {
     pub sysret_returns: u64,
     /// System calls entered through a patched `syscall` site (zpoline).
     pub zpoline_entries: u64,
-    reserved: [u64; 6],
+    /// Interrupts that arrived while the interrupted kernel code had
+    /// interrupts disabled: impossible on a correct CPU; a hypervisor that
+    /// delivers events it must hold back (see the guest's `traps.rs`).
+    pub irqs_while_disabled: u64,
+    /// Of those, the ones that caught the kernel's entry or exit code while
+    /// it ran with the user's GS base (made harmless by the entry code).
+    pub entry_window_events: u64,
+    reserved: [u64; 4],
 }
 }
 
@@ -255,7 +262,9 @@ pub struct CrashRecord {
     pub rsp: u64,
     /// CR2 for a page fault (0 for other vectors).
     pub cr2: u64,
-    pub _reserved: u64,
+    /// Where the last interrupt that arrived with interrupts disabled
+    /// interrupted the kernel (see `CpuCounters::irqs_while_disabled`).
+    pub irq_while_disabled_rip: u64,
     /// Double faults taken, and the last one's frame and machine state: the
     /// interrupted RIP and RSP (architecturally undefined for #DF, in practice
     /// the instruction whose fault could not be delivered), CR2 (the address

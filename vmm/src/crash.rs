@@ -167,6 +167,16 @@ fn last_exceptions(s: &mut String, i: &Inputs) {
         if rec.exceptions > 0 {
             let _ = writeln!(s, "  cpu {cpu}: last exception: {}", exception_line(i, rec));
         }
+        let disabled = i.counters.cpu[cpu].irqs_while_disabled;
+        if disabled > 0 {
+            let _ = writeln!(
+                s,
+                "  cpu {cpu}: {disabled} interrupt(s) arrived while interrupts were disabled \
+                 (the host delivered events it must hold back), the last at rip {:#x} {}",
+                rec.irq_while_disabled_rip,
+                i.symbols.describe(rec.irq_while_disabled_rip)
+            );
+        }
         if rec.double_faults > 0 {
             let _ = writeln!(
                 s,

@@ -19,6 +19,11 @@ pub const BOOT_STACK_SIZE: usize = 1 << BOOT_STACK_SHIFT;
 /// Pseudo-vector in `TrapFrame::vector` for entries through the `syscall` instruction.
 pub const SYSCALL_VECTOR: u64 = 0x100;
 
+/// Set in `TrapFrame::vector` by the entry code: the event interrupted kernel
+/// code running with the user's GS base (see `trap_common_check_gs`);
+/// `trap_return` swaps it back.
+pub const USER_GS_FLAG: u64 = 0x1000;
+
 #[repr(C, align(4096))]
 pub struct BootStacks(UnsafeCell<[u8; BOOT_STACK_SIZE * MAX_CPUS]>);
 // SAFETY: each CPU uses only its own slice, selected by its index in `_start`;
@@ -59,6 +64,10 @@ exc_stub_\vec:
     jmp trap_common
     .endm
 
+    // From here to trap_common's swapgs, an entry from user mode still has
+    // the user's GS (see `user_gs_window`).
+    .global entry_user_gs_start
+entry_user_gs_start:
     exc_stub 0, 0
     exc_stub 1, 0
     exc_stub 2, 0
@@ -114,6 +123,8 @@ exc_stub_\vec:
 trap_common:
     test byte ptr [rsp + 24], 3
     jz trap_common_from_kernel
+    .global trap_common_user_swapgs
+trap_common_user_swapgs:
     swapgs
     jmp trap_common_kernel_gs
 trap_common_from_kernel:
@@ -124,12 +135,12 @@ trap_common_from_kernel:
     // saved rsp points (the CPU aligned its own frame below it to 16 bytes);
     // put the vector and error code right below it and use it as the frame.
     cmp qword ptr [rsp + 16], offset trap_return_iret
-    jne trap_common_kernel_gs
+    jne trap_common_check_gs
     push rax
     mov rax, [rsp + 48]
     test byte ptr [rax + 8], 3
     pop rax
-    jz trap_common_kernel_gs
+    jz trap_common_check_gs
     push rax
     push rcx
     mov rax, [rsp + 56]
@@ -145,6 +156,27 @@ trap_common_from_kernel:
     pop rcx
     pop rax
     swapgs
+    jmp trap_common_kernel_gs
+trap_common_check_gs:
+    // From kernel mode the GS base is the kernel's (a kernel address; the
+    // user's never is) except in the entry and exit windows around swapgs,
+    // which an event can only interrupt if the CPU (or hypervisor) delivers
+    // it with interrupts disabled (Linux's paranoid entry covers the same
+    // windows for NMIs). Then take the kernel's GS and flag the frame, so
+    // that trap_return gives the interrupted code its GS back and do_trap
+    // checks that the interrupted code is in such a window.
+    push rax
+    push rcx
+    push rdx
+    mov ecx, {msr_gs_base}
+    rdmsr
+    test edx, edx
+    js 4f
+    swapgs
+    or qword ptr [rsp + 24], {user_gs_flag}
+4:  pop rdx
+    pop rcx
+    pop rax
 trap_common_kernel_gs:
     push rax
     push rbx
@@ -182,9 +214,13 @@ trap_return:
     pop rbx
     pop rax
     test byte ptr [rsp + 24], 3
-    jz 3f
-    swapgs
-3:  add rsp, 16
+    jnz 3f
+    test qword ptr [rsp], {user_gs_flag}
+    jz 5f
+3:  swapgs
+    .global trap_return_user_gs
+trap_return_user_gs:
+5:  add rsp, 16
     .global trap_return_iret
 trap_return_iret:
     iretq
@@ -274,6 +310,8 @@ syscall_entry:
     pop rax
     mov rsp, [rsp + 40]
     swapgs
+    .global syscall_return_sysretq
+syscall_return_sysretq:
     sysretq
 
     // A new task's first return to user space: switch_to returns here with the
@@ -390,6 +428,8 @@ exception_stubs:
     error_vec = const super::cpu::ERROR_APIC_VECTOR as u64,
     syscall_vec = const SYSCALL_VECTOR,
     user_rsp = const PERCPU_USER_RSP,
+    user_gs_flag = const USER_GS_FLAG,
+    msr_gs_base = const super::cpu::MSR_GS_BASE,
     kernel_rsp = const PERCPU_KERNEL_RSP,
     user_ds = const protocol::boot::selectors::USER_DS as u64,
     user_cs = const protocol::boot::selectors::USER_CS as u64,
@@ -407,6 +447,10 @@ unsafe extern "C" {
     pub fn apic_error_entry();
     pub fn double_fault_entry();
     pub fn trap_return_iret();
+    pub fn trap_return_user_gs();
+    pub fn entry_user_gs_start();
+    pub fn trap_common_user_swapgs();
+    pub fn syscall_return_sysretq();
     pub fn syscall_entry();
     pub fn ret_from_fork();
     pub fn ret_from_kernel_thread();

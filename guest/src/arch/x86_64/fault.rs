@@ -14,6 +14,7 @@ global_asm!(
     r#"
     .text
     .global fault_ud_insn, fault_pf_insn, fault_gp_insn, fault_de_insn, fault_df_insn
+    .global fault_gs_insn
 fault_ud_insn:
     ud2
 fault_pf_insn:
@@ -25,6 +26,10 @@ fault_gp_insn:
 fault_df_insn:
     mov rsp, rdi
     push rax
+    ud2
+fault_gs_insn:
+    cli
+    swapgs
     ud2
 fault_de_insn:
     xor edx, edx
@@ -41,6 +46,7 @@ unsafe extern "C" {
     fn fault_gp_insn(addr: u64);
     fn fault_de_insn();
     fn fault_df_insn(stack: u64) -> !;
+    fn fault_gs_insn();
 }
 
 /// Set by `fault=tf`: the next kernel exception's handler breaks its stack.
@@ -63,6 +69,8 @@ pub fn expected(kind: FaultKind) -> (u64, Option<u64>) {
             (fault_df_insn as *const () as u64 + 3, Some(UNMAPPED_ADDRESS - 8))
         }
         FaultKind::TripleFault => (fault_gp_insn as *const () as u64, None),
+        // The `ud2` after `cli` (1 byte: no interrupt comes first) and `swapgs` (3).
+        FaultKind::UserGs => (fault_gs_insn as *const () as u64 + 4, None),
         FaultKind::Panic => (0, None),
     }
 }
@@ -78,6 +86,7 @@ pub fn trigger(kind: FaultKind) {
             FaultKind::GeneralProtection => fault_gp_insn(NONCANONICAL_ADDRESS),
             FaultKind::DivideError => fault_de_insn(),
             FaultKind::DoubleFault => fault_df_insn(UNMAPPED_ADDRESS),
+            FaultKind::UserGs => fault_gs_insn(),
             FaultKind::TripleFault => {
                 // No double fault can be delivered on this CPU any more.
                 super::cpu::set_double_fault_stack(UNMAPPED_ADDRESS);

@@ -9,7 +9,7 @@ use super::cpu::{
     cpu_id, read_cr2, read_cr3, CALL_FUNCTION_VECTOR, ERROR_APIC_VECTOR, INVALIDATE_TLB_VECTOR,
     LOCAL_TIMER_VECTOR, MAILBOX_VECTOR, RESCHEDULE_VECTOR, SPURIOUS_APIC_VECTOR,
 };
-use super::entry::{self, SYSCALL_VECTOR};
+use super::entry::{self, SYSCALL_VECTOR, USER_GS_FLAG};
 use super::{apic, hypercall::hypercall};
 
 /// Registers as the entry code leaves them on the kernel stack (lowest address
@@ -77,6 +77,11 @@ pub fn fault_address() -> u64 {
 
 pub extern "C" fn do_trap(frame: &mut TrapFrame) {
     let from_user = frame.from_user();
+    let user_gs = frame.vector & USER_GS_FLAG != 0;
+    if !from_user {
+        frame.vector &= !USER_GS_FLAG;
+        kernel_entry_checks(frame, user_gs);
+    }
     // Every exception but #BP (the system-call gate where `syscall` is broken).
     if frame.vector < 32 && frame.vector != 3 {
         record_exception(frame);
@@ -121,6 +126,55 @@ pub extern "C" fn do_trap(frame: &mut TrapFrame) {
     }
     if from_user {
         crate::trap::exit_to_user_mode(frame);
+    } else if user_gs {
+        // trap_return gives the interrupted entry code its user GS back.
+        frame.vector |= USER_GS_FLAG;
+    }
+}
+
+/// Whether `rip` is where kernel code legitimately runs with the user's GS
+/// base: an entry stub or trap_common before its swapgs, the `syscall`
+/// entry's swapgs, trap_return after its swapgs, the `sysretq` after the
+/// `syscall` exit's swapgs.
+fn user_gs_window(rip: u64) -> bool {
+    let at = |f: unsafe extern "C" fn()| f as *const () as u64;
+    (at(entry::entry_user_gs_start)..=at(entry::trap_common_user_swapgs)).contains(&rip)
+        || rip == at(entry::syscall_entry)
+        || (at(entry::trap_return_user_gs)..=at(entry::trap_return_iret)).contains(&rip)
+        || rip == at(entry::syscall_return_sysretq)
+}
+
+/// Checks of an entry from kernel mode. An interrupt that arrives while the
+/// interrupted code had interrupts disabled is impossible on a correct CPU
+/// (interrupt gates and `syscall` clear IF): it is counted, as the mark of a
+/// host that delivers events it must hold back. QEMU's TCG emulation of AMD
+/// SVM is one: under kvm_amd there, an interrupt KVM injected is now and then
+/// delivered a second time, at the first instructions of its own handler,
+/// before the handler's swapgs. One that caught an entry or exit window with
+/// the user's GS was made harmless by the entry code; anything else that ran
+/// with the user's GS is a kernel bug.
+fn kernel_entry_checks(frame: &TrapFrame, user_gs: bool) {
+    const IF: u64 = 1 << 9;
+    let interrupt = frame.vector >= 32 && frame.vector != SYSCALL_VECTOR;
+    if interrupt && frame.rflags & IF == 0 {
+        crate::counters::cpu_add(cpu_id(), crate::counters::CPU_IRQS_WHILE_DISABLED, 1);
+        let rec = super::cpu::crash_record() as *mut CrashRecord;
+        if !rec.is_null() {
+            // SAFETY: this CPU's own record (see `record_exception`).
+            unsafe {
+                core::ptr::addr_of_mut!((*rec).irq_while_disabled_rip).write_volatile(frame.rip)
+            };
+        }
+    }
+    if user_gs {
+        if !user_gs_window(frame.rip) {
+            panic!(
+                "kernel code at {:#x} ran with the user's GS base (vector {:#x} found it): \
+                 an unbalanced swapgs",
+                frame.rip, frame.vector
+            );
+        }
+        crate::counters::cpu_add(cpu_id(), crate::counters::CPU_ENTRY_WINDOW_EVENTS, 1);
     }
 }
 
