@@ -36,12 +36,17 @@ fn halt_forever() -> ! {
 }
 
 /// Sleep (halting) until `done()` holds. The condition is checked with interrupts
-/// off and the halt re-enables them atomically, so no wake-up is lost.
+/// off and the halt re-enables them atomically, so no wake-up is lost. Returns
+/// with interrupts as they were: kernel code runs with them off, and takes
+/// interrupts only where it halts.
 pub fn wait_until(mut done: impl FnMut() -> bool) {
+    let was_on = arch::cpu::interrupts_enabled();
     loop {
         arch::interrupts_disable();
         if done() {
-            arch::interrupts_enable();
+            if was_on {
+                arch::interrupts_enable();
+            }
             return;
         }
         ctr::cpu_add(cpu_id(), ctr::CPU_IDLE_HALTS, 1);
@@ -197,6 +202,10 @@ fn run_init(
     envp: &[u8],
     fail: Option<(crate::process::fault_inject::Stage, u32)>,
 ) -> ! {
+    // Kernel code, boot code too, runs with interrupts off: an interrupt
+    // handler that takes a lock (the heap's, when a wake-up grows a run
+    // queue) must never find it held by the code it interrupted.
+    assert!(!arch::cpu::interrupts_enabled(), "boot code runs with interrupts on");
     let argv = strings(argv);
     let envp = strings(envp);
     let path = argv[0].clone();

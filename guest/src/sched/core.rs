@@ -699,12 +699,16 @@ pub fn idle_has_work() -> bool {
     nr_running(cpu) > 0 || balance::load_balance(cpu, 0) > 0
 }
 
-/// The idle loop: run whatever is runnable, halt when nothing is, until `done()`.
+/// The idle loop: run whatever is runnable, halt when nothing is, until
+/// `done()`. Returns with interrupts as they were (see `kernel::wait_until`).
 pub fn idle_until(mut done: impl FnMut() -> bool) {
+    let was_on = arch::cpu::interrupts_enabled();
     loop {
         arch::interrupts_disable();
         if done() {
-            arch::interrupts_enable();
+            if was_on {
+                arch::interrupts_enable();
+            }
             return;
         }
         if idle_has_work() {
