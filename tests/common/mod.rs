@@ -80,7 +80,7 @@ pub fn tail(text: &str, n: usize) -> String {
 /// crash report in full), the program's `FAIL` lines, and the ends of its
 /// stdout and stderr and of the kernel's console.
 pub fn explain(r: &ExitReport) -> String {
-    let end = r.exit.describe().unwrap_or_else(|| format!("{:?}", r.exit));
+    let end = r.describe().unwrap_or_else(|| format!("{:?}", r.exit));
     let fails: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
     format!(
         "the guest ended: {end}\nFAIL lines of the program: {}\n{}stdout:\n{}stderr:\n{}console:\n{}",
