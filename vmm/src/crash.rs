@@ -305,7 +305,8 @@ fn gate_text(i: &Inputs, lo: u64, hi: u64) -> String {
 }
 
 /// List the words on the stack at `rsp` that are addresses inside kernel
-/// functions: likely return addresses (the kernel keeps no frame pointers).
+/// functions right after a `call`: likely return addresses (the kernel keeps
+/// no frame pointers, so stale ones from earlier calls show up too).
 fn stack_scan(s: &mut String, i: &Inputs, cr3: u64, rsp: u64) {
     if rsp < KERNEL_MAP_BASE.min(PAGE_OFFSET) {
         return;
@@ -318,7 +319,7 @@ fn stack_scan(s: &mut String, i: &Inputs, cr3: u64, rsp: u64) {
             continue;
         }
         if let Some((name, off)) = i.symbols.lookup_code(w) {
-            if off > 0 {
+            if off > 0 && i.symbols.follows_call(w) {
                 found.push(format!("    [rsp+{:#x}] {name}+{off:#x}", 8 * k));
             }
         }
@@ -327,7 +328,7 @@ fn stack_scan(s: &mut String, i: &Inputs, cr3: u64, rsp: u64) {
         }
     }
     if !found.is_empty() {
-        let _ = writeln!(s, "  code addresses on the stack (likely callers, innermost first):");
+        let _ = writeln!(s, "  return addresses on the stack (likely callers, innermost first):");
         for f in found {
             let _ = writeln!(s, "{f}");
         }

@@ -6,7 +6,7 @@
 //! unless a report needs it. The embedded image (`include_bytes!`) has no
 //! alignment, so `object` is built with its `unaligned` feature.
 
-use object::{Object, ObjectSymbol, SymbolKind};
+use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 
 /// A table of symbols sorted by address: (start, size, demangled name); size
 /// 0 for assembly labels without one.
@@ -42,6 +42,8 @@ impl Table {
 pub struct Symbols {
     code: Table,
     data: Table,
+    /// The executable sections' bytes, by address (to tell return addresses).
+    text: Vec<(u64, Vec<u8>)>,
 }
 
 impl Symbols {
@@ -72,7 +74,46 @@ impl Symbols {
                 data.push(entry);
             }
         }
-        Self { code: Table::new(code), data: Table::new(data) }
+        let text = file
+            .sections()
+            .filter(|sec| sec.kind() == object::SectionKind::Text)
+            .filter_map(|sec| Some((sec.address(), sec.data().ok()?.to_vec())))
+            .collect();
+        Self { code: Table::new(code), data: Table::new(data), text }
+    }
+
+    /// The kernel's code bytes `[addr - n, addr)`, if they are in its image.
+    fn code_before(&self, addr: u64, n: u64) -> Option<&[u8]> {
+        let (base, bytes) =
+            self.text.iter().find(|(b, d)| addr > *b && addr <= b + d.len() as u64)?;
+        let end = (addr - base) as usize;
+        bytes.get(end.checked_sub(n as usize)?..end)
+    }
+
+    /// Whether `addr` directly follows a `call` in the kernel's code: what a
+    /// return address on a stack looks like (`call rel32`, or `call` through a
+    /// register or memory operand, with or without REX).
+    pub fn follows_call(&self, addr: u64) -> bool {
+        // FF /2 with a ModRM byte (and SIB, displacement) of `len` bytes.
+        let indirect = |len: u64| {
+            let Some(b) = self.code_before(addr, len) else { return false };
+            let at = usize::from(b[0] & 0xf0 == 0x40 && b[0] != 0x40);
+            let (op, modrm) = (b[at], b.get(at + 1).copied().unwrap_or(0));
+            if op != 0xff || (modrm >> 3) & 7 != 2 {
+                return false;
+            }
+            let (md, rm) = (modrm >> 6, modrm & 7);
+            let sib = usize::from(md != 3 && rm == 4);
+            let disp = match (md, rm) {
+                (0, 5) => 4,
+                (0, _) if sib == 1 && b.get(at + 2).is_some_and(|s| s & 7 == 5) => 4,
+                (1, _) => 1,
+                (2, _) => 4,
+                _ => 0,
+            };
+            at + 2 + sib + disp == len as usize
+        };
+        self.code_before(addr, 5).is_some_and(|b| b[0] == 0xe8) || (2..=8).any(indirect)
     }
 
     #[cfg(test)]
@@ -132,6 +173,9 @@ mod tests {
         assert_eq!(s.describe(f + 5), "guest::arch::x86_64::traps::do_trap+0x5");
         let t = s.address_of("trap_return").expect("the trap_return label");
         assert!(s.describe(t + 1).starts_with("trap_return+0x1"), "{}", s.describe(t + 1));
+        // trap_common calls do_trap right before trap_return: a return address.
+        assert!(s.follows_call(t));
+        assert!(!s.follows_call(f + 1), "inside do_trap's prologue");
     }
 
     #[test]
