@@ -179,6 +179,8 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> SysResu
     task.files().close_on_exec();
     task.fs_base.store(0, core::sync::atomic::Ordering::Relaxed);
     crate::arch::cpu::set_fs_base(0);
+    task.gs_base.store(0, core::sync::atomic::Ordering::Relaxed);
+    crate::arch::cpu::set_user_gs_base(0);
     task.set_comm(&prog.name);
     // Handled signals go back to their default action; ignored ones stay
     // ignored; the alternate stack is gone (Linux `flush_signal_handlers`).

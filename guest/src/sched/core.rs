@@ -472,6 +472,8 @@ fn prepare_switch(p: &Task, n: &Task) {
         arch::cpu::set_kernel_stack(n.kernel_stack_top());
         n.fpu.restore();
         arch::cpu::set_fs_base(n.fs_base.load(Relaxed));
+        // The GS base ARCH_SET_GS gave it (each task's own, as its FS base).
+        arch::cpu::load_user_gs_base(n.gs_base.load(Relaxed));
     }
     // The idle task and kernel threads run on the kernel's own tables, so that
     // an exited process's page tables are never left loaded.

@@ -64,6 +64,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     leader_exits_first(&mut c, stacks);
     clone_parent(&mut c);
     settls(&mut c, stacks);
+    gs_bases(&mut c);
     exit_signals(&mut c);
     sharing(&mut c, stacks);
     nproc(&mut c);
@@ -861,6 +862,53 @@ fn settls(c: &mut Checker, st: Stacks) {
         Err(e) => c.fail("clone a thread with CLONE_SETTLS", e),
     }
     c.check("a thread's CLONE_SETTLS leaves the caller's FS base", arch_get_fs() == before);
+}
+
+// ---- GS bases -------------------------------------------------------------------
+
+static GS_WORDS: [u64; 2] = [0x6500_0000_0000_0001, 0x6500_0000_0000_0002];
+
+fn read_gs0() -> u64 {
+    let v: u64;
+    // SAFETY: called only where GS points at one of GS_WORDS, a readable u64.
+    unsafe { core::arch::asm!("mov {}, qword ptr gs:[0]", out(reg) v, options(nostack, readonly)) };
+    v
+}
+
+/// ARCH_SET_GS in one process is not another's: parent and child set
+/// different GS bases and read through gs while they take turns on the CPUs
+/// (sched_yield), each must read its own word every time.
+fn gs_bases(c: &mut Checker) {
+    const ROUNDS: usize = 200;
+    let at = |i: usize| &GS_WORDS[i] as *const u64 as usize;
+    // SAFETY: nothing in this program uses GS-relative storage.
+    if let Err(e) = unsafe { arch_prctl(ARCH_SET_GS, at(0)) } {
+        return c.fail("arch_prctl ARCH_SET_GS", e);
+    }
+    let child = fork_with(|| {
+        // SAFETY: as above.
+        if unsafe { arch_prctl(ARCH_SET_GS, at(1)) }.is_err() {
+            return 2;
+        }
+        let mut bad = 0;
+        for _ in 0..ROUNDS {
+            bad |= (read_gs0() != GS_WORDS[1]) as i32;
+            let _ = sched_yield();
+        }
+        bad
+    });
+    let mut bad = false;
+    for _ in 0..ROUNDS {
+        bad |= read_gs0() != GS_WORDS[0];
+        let _ = sched_yield();
+    }
+    match child {
+        Ok(p) => c.reaped_bits(p, 0, &["the child reads its own GS base across switches"]),
+        Err(e) => c.fail("fork for the GS check", e),
+    }
+    c.check("the parent keeps its GS base while the child has another", !bad);
+    // SAFETY: as above; back to no GS base.
+    let _ = unsafe { arch_prctl(ARCH_SET_GS, 0) };
 }
 
 // ---- exit signals -------------------------------------------------------------

@@ -142,6 +142,8 @@ pub fn cpu_init(cpu: usize) {
         let area = &mut (*CPU_AREAS.0.get())[cpu];
         area.percpu.cpu = cpu as u64;
         wrmsr(MSR_GS_BASE, &area.percpu as *const PerCpu as u64);
+        // No user GS base yet: what USER_GS_LOADED says.
+        wrmsr(MSR_KERNEL_GS_BASE, 0);
 
         for (i, stack) in area.ist.iter().enumerate() {
             let top = stack.as_ptr() as u64 + IST_STACK_SIZE as u64;
@@ -266,9 +268,23 @@ pub fn fs_base() -> u64 {
     rdmsr(MSR_FS_BASE)
 }
 
+/// The user GS base each CPU has loaded (KERNEL_GS_BASE while in the kernel),
+/// so that a switch between tasks with the same one (almost always 0) costs
+/// no MSR write.
+static USER_GS_LOADED: [core::sync::atomic::AtomicU64; MAX_CPUS] =
+    [const { core::sync::atomic::AtomicU64::new(0) }; MAX_CPUS];
+
 /// The user's GS base while in the kernel (swapped in on return to ring 3).
 pub fn set_user_gs_base(v: u64) {
+    USER_GS_LOADED[cpu_id()].store(v, core::sync::atomic::Ordering::Relaxed);
     wrmsr(MSR_KERNEL_GS_BASE, v);
+}
+
+/// `set_user_gs_base` unless this CPU has `v` loaded already (context switch).
+pub fn load_user_gs_base(v: u64) {
+    if USER_GS_LOADED[cpu_id()].load(core::sync::atomic::Ordering::Relaxed) != v {
+        set_user_gs_base(v);
+    }
 }
 
 pub fn user_gs_base() -> u64 {
