@@ -142,6 +142,9 @@ fn triple_fault_reports_the_last_exception() {
         "{report}"
     );
     assert!(report.contains("KVM_CAP_X86_TRIPLE_FAULT_EVENT: "), "{report}");
+    // The page tables the CPU had loaded, checked by the VMM (intact here).
+    assert!(report.contains("cpu 1's page tables (root 0x"), "{report}");
+    assert!(report.contains("kernel half as at boot"), "{report}");
     assert!(report.contains("kernel console, last"), "{report}");
 }
 

@@ -87,6 +87,7 @@ pub fn details(i: &Inputs) -> Option<String> {
             if let Some(e) = end_of(i, *cpu) {
                 describe_end(&mut s, i, e, true);
             }
+            page_tables(&mut s, i, *cpu);
         }
         GuestExit::Timeout(_) | GuestExit::Panic { .. } => {}
     }
@@ -157,6 +158,54 @@ fn describe_end(s: &mut String, i: &Inputs, e: &VcpuEnd, full: bool) {
         if ev.flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT != 0 && ev.triple_fault.pending != 0 {
             let _ = writeln!(s, "  cpu {}: KVM has a triple fault pending", e.cpu);
         }
+    }
+}
+
+/// The kernel's static that holds each CPU's loaded page-table root.
+pub const LOADED_ROOT: &str = "guest::arch::x86_64::tlb::LOADED_ROOT";
+/// The kernel's IDT.
+pub const IDT: &str = "guest::arch::x86_64::cpu::IDT";
+
+/// After a crash (the CPU's own registers may be gone: kvm_amd resets a vCPU
+/// that shut down), check the page tables the kernel says `cpu` had loaded:
+/// a kernel half that differs from the boot tables, or an IDT or stack that
+/// does not translate, is why nothing could be delivered.
+fn page_tables(s: &mut String, i: &Inputs, cpu: u32) {
+    let Some(slots) = i.symbols.data_address_of(LOADED_ROOT) else { return };
+    let at = slots + 8 * cpu as u64 - KERNEL_MAP_BASE;
+    let Ok(loaded) = i.mem.read_obj::<u64>(GuestAddress(at)) else { return };
+    let boot = protocol::boot::PAGE_TABLES_GPA;
+    // 0: the CPU never switched from the tables it booted on.
+    let root = if loaded == 0 { boot } else { loaded };
+    let entry = |table: u64, k: u64| i.mem.read_obj::<u64>(GuestAddress(table + 8 * k)).ok();
+    let differ: Vec<String> = (256..512)
+        .filter(|&k| entry(root, k) != entry(boot, k))
+        .map(|k| {
+            format!(
+                "PML4[{k}] {:#x} (boot tables: {:#x})",
+                entry(root, k).unwrap_or(0),
+                entry(boot, k).unwrap_or(0)
+            )
+        })
+        .collect();
+    let _ = write!(s, "  cpu {cpu}'s page tables (root {root:#x}, from {LOADED_ROOT}): ");
+    if differ.is_empty() {
+        let _ = writeln!(s, "kernel half as at boot");
+    } else {
+        let _ = writeln!(s, "kernel half CHANGED: {}", differ.join(", "));
+    }
+    let rec = &i.counters.crash[cpu as usize];
+    let mut check = |what: &str, va: u64| {
+        if let Err(e) = translate(i.mem, root, va) {
+            let _ = writeln!(s, "    {what} {va:#x} does not translate: {e}");
+        }
+    };
+    if let Some(idt) = i.symbols.data_address_of(IDT) {
+        check("the IDT at", idt);
+        check("the IDT's end at", idt + 0xfff);
+    }
+    if rec.exceptions > 0 && rec.cs & 3 == 0 {
+        check("the last exception's stack at", rec.rsp);
     }
 }
 

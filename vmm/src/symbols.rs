@@ -153,11 +153,17 @@ impl Symbols {
     pub fn address_of(&self, name: &str) -> Option<u64> {
         self.code.0.iter().find(|s| s.2 == name).map(|s| s.0)
     }
+
+    /// The address of the static named `name` (demangled, no hash).
+    pub fn data_address_of(&self, name: &str) -> Option<u64> {
+        self.data.0.iter().find(|s| s.2 == name).map(|s| s.0)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crash::{IDT, LOADED_ROOT};
 
     fn kernel() -> Symbols {
         Symbols::from_elf(crate::DEFAULT_KERNEL)
@@ -186,6 +192,8 @@ mod tests {
         assert!(Symbols::from_elf(b"not an elf").is_empty());
         let boot_stacks = s.data.0.iter().find(|d| d.2 == "BOOT_STACKS").expect("BOOT_STACKS").0;
         assert_eq!(s.describe_data(boot_stacks + 0x3980), "BOOT_STACKS+0x3980");
+        assert!(s.data_address_of(LOADED_ROOT).is_some(), "crash.rs reads it");
+        assert!(s.data_address_of(IDT).is_some(), "crash.rs reads it");
         assert_eq!(s.describe_data(0xdead_b000), "a user address");
         assert_eq!(Symbols::from_elf(b"").describe(0xffff_ffff_8020_0000), "0xffffffff80200000");
     }
