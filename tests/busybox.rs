@@ -16,7 +16,7 @@ mod common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -74,7 +74,7 @@ fn host_path() -> PathBuf {
 
 /// `busybox sh SCRIPT` on the host: (exit status or 128 + signal, stdout, stderr).
 fn on_host(script: &Path) -> (u8, String, String) {
-    let o = Command::new(busybox())
+    let o = common::host_command(busybox())
         .arg("sh")
         .arg(script)
         .env_clear()

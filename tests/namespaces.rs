@@ -102,7 +102,8 @@ fn the_transcript_is_what_linux_prints() {
         eprintln!("this host cannot create PID/UTS namespaces: the transcript is the reference");
         return;
     }
-    let o = Command::new(path("namespaces")).stdin(Stdio::null()).output().expect("host run");
+    let o =
+        common::host_command(path("namespaces")).stdin(Stdio::null()).output().expect("host run");
     assert_eq!(String::from_utf8_lossy(&o.stderr), "");
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out == TRANSCRIPT, "Linux differs at {}", common::first_difference(TRANSCRIPT, &out));

@@ -5,7 +5,7 @@
 mod common;
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::Linux;
 use vmm::programs::path;
@@ -26,7 +26,11 @@ fn in_guest(name: &str, args: &[&str], vcpus: u32) -> ExitReport {
 
 /// Run `name` on the host: (exit code or 128 + signal, stdout, stderr).
 fn on_host(name: &str, args: &[&str]) -> (u8, String, String) {
-    let o = Command::new(path(name)).args(args).stdin(Stdio::null()).output().expect("host run");
+    let o = common::host_command(path(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("host run");
     let code = o.status.code().map_or_else(|| 128 + o.status.signal().unwrap() as u8, |c| c as u8);
     (code, String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use vmm::programs::path;
 use vmm::protocol::counters::CpuCounters;
@@ -71,7 +71,7 @@ fn assert_queues_empty(r: &ExitReport, vcpus: u32) {
 
 #[test]
 fn system_calls_match_linux() {
-    let host = Command::new(path("sched"))
+    let host = common::host_command(path("sched"))
         .arg("syscalls")
         .stdin(Stdio::null())
         .output()

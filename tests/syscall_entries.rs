@@ -10,7 +10,7 @@
 mod common;
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use vmm::programs::path;
 use vmm::{ExitReport, GuestExit, Vmm};
@@ -30,7 +30,11 @@ fn in_guest(entry: &str, vcpus: u32, name: &str, args: &[&str], files: &[&str]) 
 
 /// Run `name` on the host: (exit code or 128 + signal, stdout).
 fn on_host(name: &str, args: &[&str]) -> (u8, String) {
-    let o = Command::new(path(name)).args(args).stdin(Stdio::null()).output().expect("host run");
+    let o = common::host_command(path(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("host run");
     let code = o.status.code().map_or_else(|| 128 + o.status.signal().unwrap() as u8, |c| c as u8);
     (code, String::from_utf8_lossy(&o.stdout).into())
 }

@@ -8,7 +8,7 @@
 mod common;
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use vmm::programs::path;
 use vmm::zpoline::{self, Table};
@@ -23,7 +23,7 @@ fn run(b: VmmBuilder) -> ExitReport {
 }
 
 fn linux_stdout(name: &str) -> String {
-    let o = Command::new(path(name)).stdin(Stdio::null()).output().expect("host run");
+    let o = common::host_command(path(name)).stdin(Stdio::null()).output().expect("host run");
     assert!(o.status.success(), "{name} on Linux: {:?}", o.status.signal());
     String::from_utf8_lossy(&o.stdout).into()
 }

@@ -143,3 +143,35 @@ pub fn assert_matches_linux(what: &str, r: &ExitReport, linux: Linux) {
 pub fn explain_output(o: &Output) -> String {
     format!("{}\nstdout:\n{}stderr:\n{}", o.status, tail(&stdout(o), 30), tail(&stderr(o), 40))
 }
+
+/// `Command::new(program)` for a host run that is compared with the guest:
+/// the program starts as the guest's pid 1 does, with every signal's
+/// disposition at its default and none blocked. A test runner started in the
+/// background of a non-interactive shell has SIGINT and SIGQUIT ignored, and
+/// ignored dispositions survive exec: without this a shell script's `trap ...
+/// INT` would silently do nothing on the host and the comparison would blame
+/// the guest.
+pub fn host_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new(program);
+    // SAFETY: the closure runs in the child between fork and exec and calls
+    // only async-signal-safe functions (sigaction, sigprocmask) on its own
+    // stack data; it allocates nothing and takes no locks.
+    unsafe {
+        c.pre_exec(|| {
+            for sig in 1..libc::SIGRTMIN() {
+                if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+                    continue;
+                }
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+            }
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    c
+}
