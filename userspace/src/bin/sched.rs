@@ -807,9 +807,17 @@ fn forkidle(c: &mut Checker, n: u32) {
             Err(e) => return c.fail("fork", e),
         }
     }
+    // Not all n: when the parent forks again, the CPU of the child it just
+    // reaped may still be finishing that child's exit (wait4 returns once the
+    // child is a zombie; on a loaded host its vCPU thread can be preempted
+    // right there), so it is not idle and keeping the child on the parent's
+    // CPU is the right choice then. A scheduler that never places a child on
+    // an idle CPU gets 0.
     c.check(
-        format_args!("{n} forked children ran on another (idle) CPU than their parent"),
-        elsewhere == n,
+        format_args!(
+            "at least 3/4 of {n} forked children ran on another (idle) CPU than their parent"
+        ),
+        4 * elsewhere >= 3 * n,
     );
     println!("forkidle {elsewhere} of {n}");
 }
