@@ -9,10 +9,12 @@ use std::time::Instant;
 use vmm_sys_util::eventfd::{EventFd, EFD_CLOEXEC, EFD_NONBLOCK};
 
 use crate::control::Vmm;
+use crate::debuginfo::Unwinder;
 use crate::error::{Error, Result};
 use crate::layout::{self, MAX_MEMORY, MIB};
 use crate::loader::{self, DEFAULT_KERNEL};
-use crate::machine::{Setup, Shared};
+use crate::machine::{ProfileSetup, Setup, Shared};
+use crate::profile::Span;
 use crate::stats::{StatsFile, StatsFiles};
 use crate::vcpu::Vcpu;
 use crate::vm::{self, Vm};
@@ -51,6 +53,8 @@ pub struct VmmBuilder {
     abi_version: u32,
     syscall_sites: bool,
     site_index: Option<Vec<u8>>,
+    /// Profile the kernel: `Some(None)` the whole run, `Some(Some(span))` a span.
+    profile: Option<Option<Span>>,
 }
 
 impl VmmBuilder {
@@ -71,6 +75,7 @@ impl VmmBuilder {
             abi_version: protocol::ABI_VERSION,
             syscall_sites: true,
             site_index: None,
+            profile: None,
         }
     }
 
@@ -143,6 +148,21 @@ impl VmmBuilder {
         self
     }
 
+    /// Profile every ring-0 instruction of the whole run with its call stack
+    /// (`ExitReport::profile`; see [`crate::profile::Profile`]). Slow: one exit per
+    /// kernel instruction (a few µs each).
+    pub fn profile(mut self) -> Self {
+        self.profile = Some(None);
+        self
+    }
+
+    /// Profile only between the guest's counter snapshots labelled `from` and
+    /// `to` (each `from` starts a span, the next `to` ends it).
+    pub fn profile_span(mut self, from: impl Into<String>, to: impl Into<String>) -> Self {
+        self.profile = Some(Some(Span { from: from.into(), to: to.into() }));
+        self
+    }
+
     /// Ship these bytes as the `syscall` site index instead of the one the VMM
     /// computes (to test the guest's refusal of bad indexes).
     #[doc(hidden)]
@@ -176,6 +196,10 @@ impl VmmBuilder {
             ),
         };
         let kernel = loader::inspect(&what, &image)?;
+        let profile = match &self.profile {
+            None => None,
+            Some(span) => Some(profile_setup(&image, span.clone())?),
+        };
         let (initramfs, init_argv) = self.initramfs()?;
         let memory = self.memory_mib.checked_mul(MIB).filter(|&m| m <= MAX_MEMORY).ok_or(
             Error::MemoryTooLarge { have_mib: self.memory_mib, max_mib: MAX_MEMORY / MIB },
@@ -230,6 +254,10 @@ impl VmmBuilder {
                 abi_version: self.abi_version,
                 init: init_argv.as_ref().map(|argv| (argv.as_slice(), self.env.as_slice())),
                 initramfs: &initramfs,
+                apic_timer_hz: match profile {
+                    Some(_) => vm::APIC_TIMER_HZ * vm::PROFILE_TICK_STRETCH,
+                    None => vm::APIC_TIMER_HZ,
+                },
             },
         )?;
 
@@ -243,9 +271,32 @@ impl VmmBuilder {
             exit_evt: evt,
             kernel_image: image,
             triple_fault_event,
+            profile,
         });
         Vmm::start(shared, vcpus, exit_evt)
     }
+}
+
+/// What the profiler needs from the kernel `image`.
+fn profile_setup(image: &[u8], span: Option<Span>) -> Result<ProfileSetup> {
+    if let Some(s) = &span {
+        if s.from == s.to {
+            return Err(Error::Profile(format!(
+                "the span's first and last snapshot labels are the same ({:?})",
+                s.from
+            )));
+        }
+    }
+    let unwinder = Unwinder::new(image).map_err(Error::Profile)?;
+    let trap_common = unwinder.symbol("trap_common");
+    let entries = [trap_common, unwinder.symbol("syscall_entry")].into_iter().flatten().collect();
+    Ok(ProfileSetup {
+        image: image.into(),
+        unwinder: Arc::new(unwinder),
+        entries,
+        trap_common,
+        span,
+    })
 }
 
 impl VmmBuilder {

@@ -40,6 +40,8 @@ impl Vmm {
             // On failure, dropping `vmm` stops the threads already started.
             vmm.vcpus.push(v.spawn(vmm.shared.clone())?);
         }
+        let threads: Vec<libc::pthread_t> = vmm.vcpus.iter().map(VcpuHandle::pthread).collect();
+        vmm.shared.set_vcpu_threads(&threads);
         Ok(vmm)
     }
 
@@ -84,6 +86,8 @@ impl Vmm {
             rip: 0,
             reason: "stopped by the VMM".into(),
         });
+        // No kicks from the profiler once a thread may have been joined.
+        self.shared.clear_vcpu_threads();
         for v in &self.vcpus {
             v.kick();
         }

@@ -40,6 +40,8 @@ pub enum Error {
     EventLoop(String),
     #[error("mailbox: {0}")]
     Mailbox(String),
+    #[error("cannot profile: {0}")]
+    Profile(String),
 }
 
 fn kvm_open_hint(e: &std::io::Error) -> &'static str {

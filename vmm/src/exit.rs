@@ -37,6 +37,12 @@ pub enum Exit<'a> {
     SystemEvent {
         kind: u32,
     },
+    /// `KVM_EXIT_DEBUG` (the profiler's single steps and breakpoints): the
+    /// address of the next instruction, and DR6.
+    Debug {
+        pc: u64,
+        dr6: u64,
+    },
     /// KVM_RUN returned EINTR (a signal, or `immediate_exit`).
     Interrupted,
     /// KVM_RUN returned EAGAIN (nothing happened; run again).
@@ -49,7 +55,7 @@ pub enum Exit<'a> {
 }
 
 /// Reasons a vCPU's exit counts are kept under.
-pub const EXIT_REASONS: [&str; 10] = [
+pub const EXIT_REASONS: [&str; 11] = [
     "io_out",
     "io_in",
     "mmio_read",
@@ -60,6 +66,7 @@ pub const EXIT_REASONS: [&str; 10] = [
     "internal_error",
     "interrupted",
     "other",
+    "debug",
 ];
 
 /// A vCPU's exits that reached the VMM, indexed like [`EXIT_REASONS`].
@@ -79,6 +86,7 @@ impl Exit<'_> {
             Exit::InternalError => 7,
             Exit::Interrupted | Exit::Again => 8,
             Exit::SystemEvent { .. } | Exit::RunFailed { .. } | Exit::Other(_) => 9,
+            Exit::Debug { .. } => 10,
         }
     }
 }
@@ -95,6 +103,8 @@ pub enum Action {
     Fill(u8),
     /// Check whether the VM is stopping; otherwise resume.
     CheckStop,
+    /// A debug exit: the profiler's (`breakpoint`: DR6 names one of DR0–DR3).
+    Debug { pc: u64, breakpoint: bool },
     /// KVM could not go on: crash with [`internal_error`] of the suberror in `kvm_run`.
     InternalError,
     /// The VM cannot go on.
@@ -118,6 +128,7 @@ pub fn from_run<'a>(
         Ok(VcpuExit::FailEntry(reason, _)) => (Exit::FailEntry { reason }, None),
         Ok(VcpuExit::InternalError) => (Exit::InternalError, None),
         Ok(VcpuExit::SystemEvent(kind, _)) => (Exit::SystemEvent { kind }, None),
+        Ok(VcpuExit::Debug(d)) => (Exit::Debug { pc: d.pc, dr6: d.dr6 }, None),
         Ok(other) => (Exit::Other(exit_name(&other)), None),
         Err(e) if e.errno() == libc::EINTR => (Exit::Interrupted, None),
         Err(e) if e.errno() == libc::EAGAIN => (Exit::Again, None),
@@ -150,7 +161,6 @@ pub fn internal_error(suberror: u32) -> String {
 
 fn exit_name(e: &VcpuExit) -> &'static str {
     match e {
-        VcpuExit::Debug(_) => "KVM_EXIT_DEBUG",
         VcpuExit::Exception => "KVM_EXIT_EXCEPTION",
         VcpuExit::Hypercall(_) => "KVM_EXIT_HYPERCALL",
         VcpuExit::IrqWindowOpen => "KVM_EXIT_IRQ_WINDOW_OPEN",
@@ -198,6 +208,7 @@ pub fn dispatch(exit: &Exit) -> Action {
             Action::Crash(format!("system event {kind} (reset or shutdown request)"))
         }
         Exit::Other(what) => Action::Crash(format!("unexpected exit: {what}")),
+        Exit::Debug { pc, dr6 } => Action::Debug { pc, breakpoint: dr6 & 0xf != 0 },
     }
 }
 
@@ -238,7 +249,7 @@ mod tests {
             (Exit::RunFailed { errno: libc::EFAULT }, "KVM_RUN failed: Bad address"),
             (Exit::FailEntry { reason: 0x21 }, "0x21"),
             (Exit::Hlt, "halted"),
-            (Exit::Other("KVM_EXIT_DEBUG"), "KVM_EXIT_DEBUG"),
+            (Exit::Other("KVM_EXIT_EXCEPTION"), "KVM_EXIT_EXCEPTION"),
         ] {
             match dispatch(&exit) {
                 Action::Crash(msg) => assert!(msg.contains(text), "{msg}"),
@@ -282,8 +293,20 @@ mod tests {
         assert_eq!(handled(Ok(VcpuExit::InternalError)), ("internal_error", Action::InternalError));
         let r = handled(Ok(VcpuExit::SystemEvent(1, &[])));
         assert!(r.0 == "other" && crash_saying("system event 1")(&r), "{r:?}");
-        let r = handled(Ok(VcpuExit::Debug(Default::default())));
-        assert!(r.0 == "other" && crash_saying("KVM_EXIT_DEBUG")(&r), "{r:?}");
+        let step =
+            kvm_bindings::kvm_debug_exit_arch { pc: 0x1000, dr6: 0xffff4ff0, ..Default::default() };
+        assert_eq!(
+            handled(Ok(VcpuExit::Debug(step))),
+            ("debug", Action::Debug { pc: 0x1000, breakpoint: false })
+        );
+        let bp =
+            kvm_bindings::kvm_debug_exit_arch { pc: 0x2000, dr6: 0xffff0ff2, ..Default::default() };
+        assert_eq!(
+            handled(Ok(VcpuExit::Debug(bp))),
+            ("debug", Action::Debug { pc: 0x2000, breakpoint: true })
+        );
+        let r = handled(Ok(VcpuExit::Exception));
+        assert!(r.0 == "other" && crash_saying("KVM_EXIT_EXCEPTION")(&r), "{r:?}");
         let r = handled(Ok(VcpuExit::Unsupported(99)));
         assert!(r.0 == "other" && crash_saying("does not handle")(&r), "{r:?}");
 

@@ -24,9 +24,10 @@
 //! file only declares them and re-exports; `layering` below checks it):
 //!
 //! 1. plain data and pure logic: `error`, `pod`, `layout`, `cpuid`, `regs`,
-//!    `stats`, `exit`, `hypercall`, `report`, `loader`, `symbols` (the kernel
-//!    ELF's symbols), `crash` (crash and hang reports), `initramfs`,
-//!    `zpoline`, `programs`, `event_loop`;
+//!    `stats`, `exit`, `hypercall`, `symbols` (the kernel ELF's symbols),
+//!    `debuginfo` (its unwinding and inlining information), `profile` (the
+//!    ring-0 profiler's record), `report`, `loader`, `crash` (crash and hang
+//!    reports), `initramfs`, `zpoline`, `programs`, `event_loop`;
 //! 2. the KVM objects without threads: `kvm`, `vm`;
 //! 3. `machine`, the state the vCPU threads and the control thread share;
 //! 4. `vcpu` (a vCPU and its thread), `mailbox` (commands to the guest);
@@ -36,6 +37,7 @@ mod builder;
 mod control;
 mod cpuid;
 mod crash;
+mod debuginfo;
 mod error;
 mod event_loop;
 mod exit;
@@ -48,6 +50,7 @@ mod loader;
 mod machine;
 mod mailbox;
 mod pod;
+mod profile;
 pub mod programs;
 mod regs;
 mod report;
@@ -66,6 +69,7 @@ pub use host::KvmKind;
 pub use layout::{MAX_MEMORY, MIB};
 pub use loader::DEFAULT_KERNEL;
 pub use mailbox::{Command, Reply};
+pub use profile::{FunctionCost, Profile, Span as ProfileSpan, TraceStats};
 pub use protocol;
 pub use protocol::mailbox::{ProcEntry, FAULT_STAGES};
 pub use report::{ExitReport, GuestExit, ReadyMark, Snapshot, TripleFaultEvent};
@@ -86,9 +90,11 @@ mod layering {
         ("stats", include_str!("stats.rs")),
         ("exit", include_str!("exit.rs")),
         ("hypercall", include_str!("hypercall.rs")),
+        ("symbols", include_str!("symbols.rs")),
+        ("debuginfo", include_str!("debuginfo.rs")),
+        ("profile", include_str!("profile.rs")),
         ("report", include_str!("report.rs")),
         ("loader", include_str!("loader.rs")),
-        ("symbols", include_str!("symbols.rs")),
         ("crash", include_str!("crash.rs")),
         ("initramfs", include_str!("initramfs.rs")),
         ("zpoline", include_str!("zpoline.rs")),

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 
 use protocol::hypercall::{stream, Hypercall};
 use vmm_sys_util::eventfd::EventFd;
+use vmm_sys_util::signal::Killable;
 
 use crate::crash::{self, VcpuEnd};
+use crate::debuginfo::{Symbolizer, Unwinder};
 use crate::exit::ExitCounts;
 use crate::hypercall::{self, Effect};
+use crate::profile::{RawProfile, Span};
 use crate::report::{ExitReport, GuestExit, ReadyMark, Snapshot, TripleFaultEvent};
 use crate::stats::{KvmStats, StatsFiles};
 use crate::symbols::Symbols;
@@ -35,6 +38,53 @@ pub struct Setup {
     pub kernel_image: std::borrow::Cow<'static, [u8]>,
     /// Whether KVM reports pending triple faults (`KVM_CAP_X86_TRIPLE_FAULT_EVENT`).
     pub triple_fault_event: TripleFaultEvent,
+    /// Profile the kernel (`profile`), if asked to.
+    pub profile: Option<ProfileSetup>,
+}
+
+/// Signal used to kick a vCPU thread out of KVM_RUN.
+pub fn kick_signal() -> i32 {
+    vmm_sys_util::signal::SIGRTMIN()
+}
+
+/// What the profiler needs from the kernel image, and when to profile.
+pub struct ProfileSetup {
+    /// The kernel ELF (for names at the end).
+    pub image: Arc<[u8]>,
+    pub unwinder: Arc<Unwinder>,
+    /// The kernel's entry points from user mode, where an armed vCPU stops.
+    pub entries: Vec<u64>,
+    /// `trap_common`, where the IDT's stubs lead (its entry stubs are counted).
+    pub trap_common: Option<u64>,
+    /// Only between these snapshots; `None`: the whole run.
+    pub span: Option<Span>,
+}
+
+/// The profiler's shared state: the setup, whether it is on (and a count of
+/// changes, so that each vCPU thread notices one), the records the vCPU
+/// threads hand in, and the threads to kick when it changes.
+struct Profiler {
+    setup: ProfileSetup,
+    /// `changes << 1 | on`.
+    state: AtomicU64,
+    spans: AtomicU64,
+    records: Mutex<RawProfile>,
+    threads: Mutex<Vec<VcpuThreadId>>,
+}
+
+/// A vCPU thread to kick (its `pthread_t`, valid while the thread is joinable:
+/// `Vmm` clears the list before joining).
+#[derive(Clone, Copy)]
+struct VcpuThreadId(libc::pthread_t);
+
+// SAFETY: the ids come from the `JoinHandle`s of the VM's vCPU threads
+// (`Vmm::start`), and `Vmm` clears the list (under its lock, which every kick
+// holds) before it joins any of them: a listed id names a thread that is
+// running or has ended but not been joined, for which pthread_kill is valid.
+unsafe impl Killable for VcpuThreadId {
+    fn pthread_handle(&self) -> libc::pthread_t {
+        self.0
+    }
 }
 
 /// The VM as its vCPU threads and the control thread share it: how it ended,
@@ -66,6 +116,7 @@ pub struct Shared {
     // before the guest memory can be unmapped (see `Vm`).
     stats: StatsFiles,
     vm: Arc<Vm>,
+    profiler: Option<Profiler>,
 }
 
 impl Shared {
@@ -91,6 +142,69 @@ impl Shared {
             vcpu_ends: Mutex::new(vec![None; s.cpu_count as usize]),
             stats: s.stats,
             vm: s.vm,
+            profiler: s.profile.map(|setup| {
+                // Without a span the profile covers the whole run: on from the start.
+                let on = setup.span.is_none();
+                Profiler {
+                    setup,
+                    state: AtomicU64::new(if on { 0b11 } else { 0 }),
+                    spans: AtomicU64::new(0),
+                    records: Mutex::new(RawProfile::default()),
+                    threads: Mutex::new(Vec::new()),
+                }
+            }),
+        }
+    }
+
+    /// The profiler's setup, if this VM is profiled.
+    pub fn profile_setup(&self) -> Option<&ProfileSetup> {
+        self.profiler.as_ref().map(|p| &p.setup)
+    }
+
+    /// The profiler's state: (changes so far, on); `(0, false)` without one.
+    pub fn profile_state(&self) -> (u64, bool) {
+        let s = self.profiler.as_ref().map_or(0, |p| p.state.load(Ordering::Acquire));
+        (s >> 1, s & 1 == 1)
+    }
+
+    /// Hand in a vCPU's profile record (when its thread ends).
+    pub fn submit_profile(&self, raw: RawProfile) {
+        if let Some(p) = &self.profiler {
+            p.records.lock().unwrap().merge(raw);
+        }
+    }
+
+    /// The vCPU threads the profiler kicks when it goes on or off.
+    pub fn set_vcpu_threads(&self, threads: &[libc::pthread_t]) {
+        if let Some(p) = &self.profiler {
+            *p.threads.lock().unwrap() = threads.iter().map(|&t| VcpuThreadId(t)).collect();
+        }
+    }
+
+    /// Forget the vCPU threads (before they are joined).
+    pub fn clear_vcpu_threads(&self) {
+        if let Some(p) = &self.profiler {
+            p.threads.lock().unwrap().clear();
+        }
+    }
+
+    /// Turn the profiler on or off and make every vCPU but `caller` notice
+    /// (the caller sees the change before it runs the guest again).
+    fn switch_profile(&self, on: bool, caller: u32) {
+        let Some(p) = &self.profiler else { return };
+        let s = p.state.load(Ordering::Acquire);
+        if (s & 1 == 1) == on {
+            return;
+        }
+        p.state.store(((s >> 1) + 1) << 1 | u64::from(on), Ordering::Release);
+        if !on {
+            p.spans.fetch_add(1, Ordering::Relaxed);
+        }
+        let threads = p.threads.lock().unwrap();
+        for (i, t) in threads.iter().enumerate() {
+            if i as u32 != caller {
+                let _ = t.kill(kick_signal());
+            }
         }
     }
 
@@ -188,7 +302,15 @@ impl Shared {
 
     /// Record a snapshot (the calling vCPU is stopped in the hypercall, so the
     /// counters it writes are quiescent; other vCPUs may still be running).
-    pub fn snapshot(&self, label: String, guest_tsc: u64, reset: bool) {
+    /// A profile span's first label turns the profiler on, its last off.
+    pub fn snapshot(&self, cpu: u32, label: String, guest_tsc: u64, reset: bool) {
+        if let Some(span) = self.profiler.as_ref().and_then(|p| p.setup.span.as_ref()) {
+            if label == span.from {
+                self.switch_profile(true, cpu);
+            } else if label == span.to {
+                self.switch_profile(false, cpu);
+            }
+        }
         let snap = Snapshot {
             label,
             guest_tsc,
@@ -271,6 +393,12 @@ impl Shared {
             snapshots: self.snapshots.lock().unwrap().clone(),
             crash,
             triple_fault_event: self.triple_fault_event.clone(),
+            profile: self.profiler.as_ref().map(|p| {
+                let raw = std::mem::take(&mut *p.records.lock().unwrap());
+                let mut profile = raw.symbolize(&mut Symbolizer::new(&p.setup.image));
+                profile.spans = p.spans.load(Ordering::Relaxed);
+                profile
+            }),
         }
     }
 }

@@ -9,6 +9,7 @@ use protocol::exit_status;
 use protocol::hypercall::{exception_name, ExceptionReport, GPR_NAMES};
 
 use crate::exit::{ExitCounts, EXIT_REASONS};
+use crate::profile::Profile;
 use crate::stats::KvmStats;
 
 /// How the guest ended.
@@ -147,6 +148,8 @@ pub struct ExitReport {
     pub crash: Option<String>,
     /// Whether KVM reported pending triple faults (`KVM_CAP_X86_TRIPLE_FAULT_EVENT`).
     pub triple_fault_event: TripleFaultEvent,
+    /// The ring-0 profile, when the VM was profiled (`VmmBuilder::profile`).
+    pub profile: Option<Profile>,
 }
 
 /// The counters of a counter page by name: global ones, every online CPU's, the
@@ -267,6 +270,24 @@ impl ExitReport {
         let a = self.snapshot(from)?.kvm.vcpu_total("insn_emulation");
         let b = self.snapshot(to)?.kvm.vcpu_total("insn_emulation");
         b.checked_sub(a)
+    }
+
+    /// Ring-0 instructions emulated in every span from a snapshot labelled
+    /// `from` to the next labelled `to`, added up (none if no span closed).
+    pub fn insns_in_spans(&self, from: &str, to: &str) -> Option<u64> {
+        let (mut start, mut sum, mut closed) = (None, 0, false);
+        for s in &self.snapshots {
+            let insns = s.kvm.vcpu_total("insn_emulation");
+            if s.label == from && start.is_none() {
+                start = Some(insns);
+            } else if s.label == to {
+                if let Some(a) = start.take() {
+                    sum += insns.saturating_sub(a);
+                    closed = true;
+                }
+            }
+        }
+        closed.then_some(sum)
     }
 
     /// Exits of `reason` (one of [`EXIT_REASONS`]) that reached the VMM, all vCPUs.

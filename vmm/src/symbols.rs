@@ -82,6 +82,19 @@ impl Symbols {
         Self { code: Table::new(code), data: Table::new(data), text }
     }
 
+    /// The kernel's code bytes from `addr` to the end of its section.
+    pub fn code_from(&self, addr: u64) -> Option<&[u8]> {
+        let (base, bytes) =
+            self.text.iter().find(|(b, d)| addr >= *b && addr < b + d.len() as u64)?;
+        Some(&bytes[(addr - base) as usize..])
+    }
+
+    /// The code symbols (functions and assembly labels) in address order:
+    /// start, size (0 for a label) and name.
+    pub fn code_symbols(&self) -> impl Iterator<Item = (u64, u64, &str)> {
+        self.code.0.iter().map(|(a, n, s)| (*a, *n, s.as_str()))
+    }
+
     /// The kernel's code bytes `[addr - n, addr)`, if they are in its image.
     fn code_before(&self, addr: u64, n: u64) -> Option<&[u8]> {
         let (base, bytes) =
@@ -149,7 +162,6 @@ impl Symbols {
     }
 
     /// The address of the function or label named `name` (demangled, no hash).
-    #[cfg(test)]
     pub fn address_of(&self, name: &str) -> Option<u64> {
         self.code.0.iter().find(|s| s.2 == name).map(|s| s.0)
     }

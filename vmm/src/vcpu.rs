@@ -2,21 +2,28 @@
 //! through an explicit state machine. Exits are decided by `exit::handle`.
 
 use std::cell::Cell;
+use std::collections::HashMap;
+use std::os::unix::thread::JoinHandleExt;
 use std::sync::{Arc, Once};
 use std::thread::JoinHandle;
 
 use kvm_bindings::{
-    kvm_mp_state, kvm_run, CpuId, Msrs, KVM_MAX_CPUID_ENTRIES, KVM_MP_STATE_RUNNABLE,
+    kvm_guest_debug, kvm_mp_state, kvm_regs, kvm_run, CpuId, Msrs, KVM_GUESTDBG_ENABLE,
+    KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_HW_BP, KVM_MAX_CPUID_ENTRIES, KVM_MP_STATE_RUNNABLE,
 };
 use kvm_ioctls::{Kvm, VcpuFd};
-use vm_memory::{Bytes, GuestAddress};
+use protocol::boot::{KERNEL_MAP_BASE, KERNEL_MAP_SIZE, PAGE_OFFSET};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 use vmm_sys_util::signal::Killable;
 
 use crate::crash::VcpuEnd;
+use crate::debuginfo::StartRegs;
 use crate::error::{Error, Result};
 use crate::exit::{self, Action, ExitCounts, EXIT_REASONS};
 use crate::hypercall::Effect;
-use crate::machine::Shared;
+use crate::layout::MAX_MEMORY;
+use crate::machine::{kick_signal, Shared};
+use crate::profile::{on_debug_exit, DebugAction, Mode, Recorder};
 use crate::report::GuestExit;
 use crate::stats::StatsFile;
 use crate::vm::Vm;
@@ -57,11 +64,6 @@ impl VcpuState {
             _ => None,
         }
     }
-}
-
-/// Signal used to kick a vCPU thread out of KVM_RUN.
-pub fn kick_signal() -> i32 {
-    vmm_sys_util::signal::SIGRTMIN()
 }
 
 thread_local! {
@@ -108,6 +110,9 @@ fn register_kick_handler() {
 /// A vCPU: KVM's vCPU fd, and the VM it belongs to.
 pub struct Vcpu {
     index: u32,
+    /// KVM fills the registers into `kvm_run` at each exit when asked
+    /// (`KVM_CAP_SYNC_REGS`): the profiler reads them there, without an ioctl.
+    sync_regs: bool,
     // Declared before `vm`: the vCPU fd closes before this reference to the VM
     // (and its guest memory) is dropped (see `Vm`).
     fd: VcpuFd,
@@ -120,6 +125,21 @@ struct VcpuThread {
     state: VcpuState,
     shared: Arc<Shared>,
     exits: ExitCounts,
+    /// The profiler's side of this vCPU, when the VM is profiled.
+    tracer: Option<Tracer>,
+}
+
+/// How this vCPU is traced for the profiler (see `profile`).
+#[derive(Default)]
+struct Tracer {
+    mode: Mode,
+    /// The profiler state change last applied (`Shared::profile_state`).
+    seen: u64,
+    rec: Recorder,
+    /// Scratch space for a stack.
+    stack: Vec<u64>,
+    /// Entry-stub instructions by vector (decoded once).
+    stubs: HashMap<u64, Vec<u64>>,
 }
 
 /// The control thread's handle on a vCPU thread.
@@ -132,7 +152,9 @@ impl Vcpu {
     /// `entry`.
     pub fn new(kvm: &Kvm, vm: &Arc<Vm>, index: u32, count: u32, entry: u64) -> Result<Self> {
         let fd = vm.fd().create_vcpu(index as u64).map_err(Error::kvm("creating a vCPU"))?;
-        let vcpu = Self { index, fd, vm: vm.clone() };
+        let sync = kvm.check_extension_int(kvm_ioctls::Cap::SyncRegs);
+        let sync_regs = sync > 0 && sync as u32 & kvm_bindings::KVM_SYNC_X86_REGS != 0;
+        let vcpu = Self { index, sync_regs, fd, vm: vm.clone() };
         vcpu.configure(kvm, count, entry)?;
         Ok(vcpu)
     }
@@ -180,6 +202,7 @@ impl Vcpu {
         let t = VcpuThread {
             vcpu: self,
             state: VcpuState::Created,
+            tracer: shared.profile_setup().map(|_| Tracer::default()),
             shared,
             exits: [0; EXIT_REASONS.len()],
         };
@@ -193,6 +216,11 @@ impl VcpuHandle {
     /// Make the thread leave `KVM_RUN` (it then sees that the VM is stopping).
     pub fn kick(&self) {
         let _ = self.thread.kill(kick_signal());
+    }
+
+    /// The thread's id, to kick it.
+    pub fn pthread(&self) -> libc::pthread_t {
+        self.thread.as_pthread_t()
     }
 
     /// Wait for the thread to end; its exit counts (none if it panicked).
@@ -212,6 +240,9 @@ impl VcpuThread {
     fn run(mut self) -> ExitCounts {
         // A local: dropped before `self`, which owns the fd (see `handle_kick`).
         let _kick = KickTarget::set(&mut self.vcpu.fd);
+        if self.tracer.is_some() && self.vcpu.sync_regs {
+            self.vcpu.fd.set_sync_valid_reg(kvm_ioctls::SyncReg::Register);
+        }
         self.transition(VcpuEvent::ThreadStart { boot_cpu: self.vcpu.index == 0 });
         if self.state == VcpuState::Parked {
             if !self.shared.wait_for_start() {
@@ -230,10 +261,14 @@ impl VcpuThread {
                 self.transition(VcpuEvent::Stop);
                 break;
             }
+            self.follow_profiler();
             self.run_once();
         }
         if ran {
             self.shared.record_vcpu_end(self.capture());
+        }
+        if let Some(t) = self.tracer.take() {
+            self.shared.submit_profile(t.rec.finish());
         }
         self.exits
     }
@@ -255,6 +290,9 @@ impl VcpuThread {
     fn run_once(&mut self) {
         let (reason, action) = exit::handle(self.vcpu.fd.run());
         self.exits[reason] += 1;
+        if !matches!(action, Action::Debug { .. }) {
+            self.trace_other_exit();
+        }
         self.perform(action);
     }
 
@@ -278,6 +316,7 @@ impl VcpuThread {
                 self.crash(exit::internal_error(suberror))
             }
             Action::Crash(reason) => self.crash(reason),
+            Action::Debug { pc, breakpoint } => self.debug_exit(pc, breakpoint),
         }
     }
 
@@ -302,7 +341,7 @@ impl VcpuThread {
             Effect::StartCpus => self.shared.release_cpus(),
             Effect::Ready { .. } => self.shared.mark_ready(),
             Effect::Snapshot { label, guest_tsc, reset } => {
-                self.shared.snapshot(label, guest_tsc, reset)
+                self.shared.snapshot(self.vcpu.index, label, guest_tsc, reset)
             }
             Effect::MailboxReply { seq } => self.shared.mailbox_replied(seq),
         }
@@ -318,6 +357,159 @@ impl VcpuThread {
         self.end(GuestExit::Crashed { cpu: self.vcpu.index, rip, reason });
     }
 
+    /// Apply a change of the profiler's state (on at a span's start, off at
+    /// its end): trace in the mode the vCPU's next instruction calls for.
+    fn follow_profiler(&mut self) {
+        let Some(t) = &self.tracer else { return };
+        let (seen, on) = self.shared.profile_state();
+        if seen == t.seen {
+            return;
+        }
+        let regs = if on { self.vcpu.fd.get_regs().ok() } else { None };
+        let mode = regs.map_or(Mode::Off, |r| Mode::at(r.rip));
+        let t = self.tracer.as_mut().unwrap();
+        t.seen = seen;
+        t.rec.drop_pending();
+        self.set_trace_mode(mode);
+        if let Some(r) = regs.filter(|_| mode == Mode::Stepping) {
+            self.capture_insn(&r);
+        }
+    }
+
+    /// Tell KVM how to trace this vCPU.
+    fn set_trace_mode(&mut self, mode: Mode) {
+        let mut dbg = kvm_guest_debug::default();
+        match mode {
+            Mode::Off => {}
+            Mode::Stepping => dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP,
+            Mode::Armed => {
+                dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+                let entries = self.shared.profile_setup().map_or(&[][..], |s| &s.entries[..]);
+                for (i, &addr) in entries.iter().take(4).enumerate() {
+                    // DR7: global enable of breakpoint i; RW and LEN 0 (execution).
+                    dbg.arch.debugreg[i] = addr;
+                    dbg.arch.debugreg[7] |= 2 << (2 * i);
+                }
+            }
+        }
+        if let Err(e) = self.vcpu.fd.set_guest_debug(&dbg) {
+            self.crash(format!("KVM_SET_GUEST_DEBUG failed (profiling): {e}"));
+            return;
+        }
+        if let Some(t) = &mut self.tracer {
+            t.mode = mode;
+        }
+    }
+
+    /// Capture the instruction at `regs.rip` with its call stack.
+    fn capture_insn(&mut self, regs: &kvm_regs) {
+        let (Some(t), Some(setup)) = (self.tracer.as_mut(), self.shared.profile_setup()) else {
+            return;
+        };
+        let mem = self.vcpu.vm.memory();
+        let start = StartRegs { rip: regs.rip, rsp: regs.rsp, rbp: regs.rbp };
+        setup.unwinder.unwind(start, |va| read_kernel_u64(mem, va), &mut t.stack);
+        t.rec.capture(&t.stack);
+    }
+
+    /// A `KVM_EXIT_DEBUG`: the profiler's single step or breakpoint.
+    fn debug_exit(&mut self, pc: u64, breakpoint: bool) {
+        let Some(t) = &mut self.tracer else {
+            self.crash("unexpected exit: KVM_EXIT_DEBUG".into());
+            return;
+        };
+        match on_debug_exit(t.mode, pc, breakpoint) {
+            DebugAction::Step => {
+                t.rec.commit();
+                self.capture_now();
+            }
+            DebugAction::ReturnedToUser => {
+                t.rec.commit();
+                t.rec.stats.user_returns += 1;
+                self.set_trace_mode(Mode::Armed);
+            }
+            DebugAction::Entered => {
+                t.rec.stats.kernel_entries += 1;
+                self.count_entry_stub(pc);
+                self.set_trace_mode(Mode::Stepping);
+                self.capture_now();
+            }
+            DebugAction::Ignore if t.mode == Mode::Armed && pc < crate::profile::KERNEL_HALF => {
+                t.rec.stats.user_steps += 1
+            }
+            DebugAction::Ignore if t.mode == Mode::Armed => t.rec.stats.stray_exits += 1,
+            DebugAction::Ignore => {}
+        }
+    }
+
+    fn capture_now(&mut self) {
+        match self.exit_regs() {
+            Ok(regs) => self.capture_insn(&regs),
+            Err(e) => self.crash(format!("KVM_GET_REGS failed (profiling): {e}")),
+        }
+    }
+
+    /// The registers at the last exit: from `kvm_run` where KVM fills them in,
+    /// else by `KVM_GET_REGS`.
+    fn exit_regs(&self) -> std::result::Result<kvm_regs, kvm_ioctls::Error> {
+        if self.vcpu.sync_regs {
+            Ok(self.vcpu.fd.sync_regs().regs)
+        } else {
+            self.vcpu.fd.get_regs()
+        }
+    }
+
+    /// Any other exit while stepping: if the captured instruction completed
+    /// (an `out` to a hypercall port completes before the exit, and no debug
+    /// exit follows it), count it and capture the next.
+    fn trace_other_exit(&mut self) {
+        let Some(t) = &self.tracer else { return };
+        if t.mode != Mode::Stepping {
+            return;
+        }
+        let Ok(regs) = self.exit_regs() else { return };
+        let t = self.tracer.as_mut().unwrap();
+        if t.rec.pending_pc() == Some(regs.rip) {
+            return;
+        }
+        t.rec.commit();
+        if Mode::at(regs.rip) == Mode::Stepping {
+            self.capture_insn(&regs);
+        } else {
+            t.rec.stats.user_returns += 1;
+            self.set_trace_mode(Mode::Armed);
+        }
+    }
+
+    /// A breakpoint at `pc`, a kernel entry point: when it is `trap_common`,
+    /// the stub the IDT named for the vector on the stack ran before it,
+    /// unstepped; count its instructions.
+    fn count_entry_stub(&mut self, pc: u64) {
+        let Some(setup) = self.shared.profile_setup() else { return };
+        if setup.trap_common != Some(pc) {
+            return;
+        }
+        let mem = self.vcpu.vm.memory();
+        let Ok(regs) = self.exit_regs() else { return };
+        let Some(vector) = read_kernel_u64(mem, regs.rsp).filter(|&v| v < 256) else { return };
+        let fd = &self.vcpu.fd;
+        let t = self.tracer.as_mut().unwrap();
+        let stub = t.stubs.entry(vector).or_insert_with(|| {
+            fd.get_sregs()
+                .ok()
+                .filter(|s| u64::from(s.idt.limit) >= vector * 16 + 15)
+                .and_then(|s| {
+                    let gate = s.idt.base + vector * 16;
+                    let lo = read_kernel_u64(mem, gate)?;
+                    let hi = read_kernel_u64(mem, gate + 8)?;
+                    Some((lo & 0xffff) | ((lo >> 32) & 0xffff_0000) | (hi & 0xffff_ffff) << 32)
+                })
+                .and_then(|handler| setup.unwinder.stub_instructions(handler, pc))
+                .unwrap_or_default()
+        });
+        t.rec.add_stub(stub);
+    }
+
     fn internal_suberror(&mut self) -> u32 {
         let run = self.vcpu.fd.get_kvm_run();
         // SAFETY: called only for `Action::InternalError`, which `exit::handle`
@@ -325,6 +517,20 @@ impl VcpuThread {
         // union's member in this `kvm_run` is `internal`, a plain integer struct.
         unsafe { run.__bindgen_anon_1.internal.suberror }
     }
+}
+
+/// A 64-bit word of the kernel's memory at virtual address `va`: the kernel
+/// map and the direct map are linear (`protocol::boot`), so no page tables are
+/// walked. `None` outside them or outside RAM.
+fn read_kernel_u64(mem: &GuestMemoryMmap, va: u64) -> Option<u64> {
+    let gpa = if va >= KERNEL_MAP_BASE {
+        Some(va - KERNEL_MAP_BASE).filter(|&o| o < KERNEL_MAP_SIZE)
+    } else if va >= PAGE_OFFSET {
+        Some(va - PAGE_OFFSET).filter(|&o| o < MAX_MEMORY)
+    } else {
+        None
+    }?;
+    mem.read_obj::<u64>(GuestAddress(gpa)).ok()
 }
 
 #[cfg(test)]
