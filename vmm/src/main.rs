@@ -28,6 +28,12 @@ options:
   --fail-at STAGE:N  fault injection: the Nth reach of a copy_process stage fails
                      (dup_task_struct, copy_files, copy_fs, copy_sighand, copy_mm,
                      alloc_pid); the guest checks that nothing leaked
+  --profile OUT      profile every ring-0 instruction with its call stack (single
+                     steps: slow); write OUT.folded (folded stacks), OUT.svg (flame
+                     graph) and OUT.txt (top functions)
+  --profile-from LABEL, --profile-to LABEL
+                     profile only between the guest's counter snapshots with these
+                     labels (`snapshot LABEL` written to /dev/counters)
 
 exit codes: the guest's status; 1 VMM error; 2 usage; 124 timeout;
 125 guest kernel exception; 126 guest kernel panic; 127 VM crashed";
@@ -45,6 +51,9 @@ struct Args {
     files: Vec<(PathBuf, String)>,
     env: Vec<String>,
     program: Option<(PathBuf, Vec<String>)>,
+    profile: Option<PathBuf>,
+    profile_from: Option<String>,
+    profile_to: Option<String>,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
@@ -67,6 +76,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         files: Vec::new(),
         env: Vec::new(),
         program: None,
+        profile: None,
+        profile_from: None,
+        profile_to: None,
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
@@ -109,6 +121,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                 }
                 a.env.push(kv);
             }
+            "--profile" => a.profile = Some(value("--profile")?.into()),
+            "--profile-from" => a.profile_from = Some(value("--profile-from")?),
+            "--profile-to" => a.profile_to = Some(value("--profile-to")?),
             "-h" | "--help" => return Err(String::new()),
             other if other.starts_with('-') => return Err(format!("unknown option '{other}'")),
             program => {
@@ -117,7 +132,54 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             }
         }
     }
+    match (&a.profile, &a.profile_from, &a.profile_to) {
+        (None, Some(_), _) | (None, _, Some(_)) => {
+            return Err("--profile-from and --profile-to need --profile".into())
+        }
+        (Some(_), Some(_), None) | (Some(_), None, Some(_)) => {
+            return Err("--profile-from and --profile-to go together".into())
+        }
+        _ => {}
+    }
     Ok(a)
+}
+
+/// Write the profile's files next to `out` and print its summary and top
+/// functions; an error names the file that could not be written.
+fn write_profile(a: &Args, out: &std::path::Path, report: &vmm::ExitReport) -> Result<(), String> {
+    let Some(profile) = &report.profile else { return Ok(()) };
+    let with_ext = |ext: &str| {
+        let mut p = out.as_os_str().to_owned();
+        p.push(ext);
+        PathBuf::from(p)
+    };
+    let write = |ext: &str, data: &[u8]| {
+        let path = with_ext(ext);
+        std::fs::write(&path, data).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    let kvm = match (&a.profile_from, &a.profile_to) {
+        (Some(f), Some(t)) => report.insns_in_spans(f, t),
+        _ => Some(report.kvm.vcpu_total("insn_emulation")),
+    };
+    let mut text = profile.summary();
+    if let Some(k) = kvm {
+        text += &format!("; KVM's insn_emulation for the same span(s): {k}");
+    }
+    if let (Some(_), 0) = (&a.profile_from, profile.spans) {
+        text += "; the span's snapshots never came: nothing profiled";
+    }
+    text += "\n\n";
+    text += &profile.top_table(40, 1);
+    write(".folded", profile.folded().as_bytes())?;
+    let title = match (&a.profile_from, &a.profile_to) {
+        (Some(f), Some(t)) => format!("ring-0 instructions from {f:?} to {t:?}"),
+        _ => "ring-0 instructions".to_string(),
+    };
+    let svg = profile.flamegraph(&title).map_err(|e| format!("flame graph: {e}"))?;
+    write(".svg", &svg)?;
+    write(".txt", text.as_bytes())?;
+    eprintln!("{}", text.lines().take(24).collect::<Vec<_>>().join("\n"));
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -138,7 +200,7 @@ fn main() -> ExitCode {
         .started_at(started)
         .vcpus(a.vcpus)
         .memory_mib(a.memory_mib)
-        .cmdline(a.cmdline)
+        .cmdline(a.cmdline.clone())
         .kvm_path(&a.kvm)
         .echo_console(true);
     if let Some(k) = &a.kernel {
@@ -153,6 +215,11 @@ fn main() -> ExitCode {
     if let Some((program, args)) = &a.program {
         b = b.program(program, args);
     }
+    b = match (&a.profile, &a.profile_from, &a.profile_to) {
+        (Some(_), Some(f), Some(t)) => b.profile_span(f.clone(), t.clone()),
+        (Some(_), _, _) => b.profile(),
+        _ => b,
+    };
     let report = match b.boot().and_then(|vm| vm.wait(a.timeout)) {
         Ok(r) => r,
         Err(e) => {
@@ -170,6 +237,12 @@ fn main() -> ExitCode {
         let json = serde_json::to_string_pretty(&report.to_json()).expect("JSON of plain values");
         if let Err(e) = std::fs::write(path, json + "\n") {
             eprintln!("vmm: error: cannot write {}: {e}", path.display());
+            return ExitCode::from(exit_status::VMM_ERROR);
+        }
+    }
+    if let Some(out) = &a.profile {
+        if let Err(e) = write_profile(&a, out, &report) {
+            eprintln!("vmm: error: {e}");
             return ExitCode::from(exit_status::VMM_ERROR);
         }
     }
@@ -205,6 +278,10 @@ mod tests {
             Some((PathBuf::from("/bin/prog"), vec!["-x".into(), "--vcpus".into(), "2".into()]))
         );
         assert_eq!(a.vcpus, 1);
+        let a =
+            parse_args(&args("run --profile /tmp/p --profile-from a --profile-to b x")).unwrap();
+        assert_eq!(a.profile, Some(PathBuf::from("/tmp/p")));
+        assert_eq!((a.profile_from.as_deref(), a.profile_to.as_deref()), (Some("a"), Some("b")));
     }
 
     #[test]
@@ -215,5 +292,11 @@ mod tests {
         assert!(parse_args(&args("run --vcpus x")).unwrap_err().contains("whole number"));
         assert!(parse_args(&args("run --timeout -1")).unwrap_err().contains("positive"));
         assert!(parse_args(&args("run --frobnicate")).unwrap_err().contains("unknown option"));
+        assert!(parse_args(&args("run --profile-from a --profile-to b"))
+            .unwrap_err()
+            .contains("need --profile"));
+        assert!(parse_args(&args("run --profile p --profile-from a"))
+            .unwrap_err()
+            .contains("go together"));
     }
 }
