@@ -1,0 +1,96 @@
+//! The exact ring-0 profiler (`VmmBuilder::profile`, `vmm run --profile`):
+//! a profile counts the kernel's instructions that KVM emulated (on a host
+//! that emulates ring 0, KVM's `insn_emulation` counts the same instructions:
+//! they agree within 2 %), never steps user code, and names the kernel
+//! functions of each call stack, inlined ones included (`copy_process` is
+//! inlined into `kernel_clone_from`), under the system call that ran them.
+
+mod common;
+
+use vmm::programs::path;
+use vmm::{ExitReport, GuestExit, KvmKind, Profile, Vmm};
+
+const COPY_PROCESS: &str = "guest::process::fork::copy_process";
+
+fn profiled(b: vmm::VmmBuilder, program: &str, args: &[&str]) -> (ExitReport, Profile) {
+    let r = b
+        .vcpus(1)
+        .memory_mib(256)
+        .cmdline("quiet")
+        .program(path(program), args)
+        .boot()
+        .expect("boot")
+        .wait(Some(common::TIMEOUT))
+        .expect("wait");
+    assert_eq!(r.exit, GuestExit::Status(0), "{}", common::explain(&r));
+    let p = r.profile.clone().expect("a profiled run reports its profile");
+    (r, p)
+}
+
+/// `got` is within 2 % of `want`.
+fn assert_close(what: &str, got: u64, want: u64) {
+    let diff = got.abs_diff(want) as f64 / want.max(1) as f64;
+    assert!(
+        diff <= 0.02,
+        "{what}: profile {got}, KVM's insn_emulation {want} ({:.2} %)",
+        diff * 100.0
+    );
+}
+
+fn check_common(p: &Profile) {
+    assert_eq!(p.stats.user_steps, 0, "user instructions were stepped: {}", p.summary());
+    assert_eq!(p.stats.stray_exits, 0, "{}", p.summary());
+    assert_eq!(p.total(), p.stats.instructions, "every counted instruction is in a stack");
+    // Every stack starts at a kernel entry or the boot code, never at a bare address.
+    for (stack, n) in p.stacks.iter().take(50) {
+        assert!(!stack.starts_with("0x"), "an unnamed root ({n} instructions): {stack}");
+    }
+}
+
+#[test]
+fn a_span_counts_what_kvm_emulated_and_names_copy_process_under_clone() {
+    let label = |c| format!("{c} clone_thread_join size_mib=0");
+    let b = Vmm::builder().profile_span(label('b'), label('e'));
+    let (r, p) = profiled(b, "forkbench", &["cases=thread", "reps=3"]);
+    assert_eq!(p.spans, 1, "{}", p.summary());
+    check_common(&p);
+    // The thread is created by clone(2): copy_process runs under its handler.
+    let under = p.under("guest::syscall::process::clone", COPY_PROCESS);
+    assert!(under > 0, "copy_process not under clone; top:\n{}", p.top_table(20, 1));
+    assert_eq!(p.under("guest::syscall::process::fork", COPY_PROCESS), 0, "no fork(2) in the span");
+    if KvmKind::detect().emulates_ring0() {
+        let kvm = r.insns_in_spans(&label('b'), &label('e')).expect("the span's snapshots");
+        assert_close("the span", p.total(), kvm);
+    }
+}
+
+#[test]
+fn a_whole_run_profile_names_fork_and_writes_a_flame_graph() {
+    let (r, p) = profiled(Vmm::builder().profile(), "forkonce", &[]);
+    assert_eq!(p.spans, 0);
+    check_common(&p);
+    assert!(p.under("guest::syscall::process::fork", COPY_PROCESS) > 0, "{}", p.top_table(20, 1));
+    if KvmKind::detect().emulates_ring0() {
+        assert_close("the whole run", p.total(), r.kvm.vcpu_total("insn_emulation"));
+    }
+    let svg = String::from_utf8(p.flamegraph("forkonce").expect("flame graph")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("copy_process"), "{}", &svg[..svg.len().min(500)]);
+    let folded = p.folded();
+    assert_eq!(folded.lines().count(), p.stacks.len());
+    let top = p.top_table(10, 1);
+    assert_eq!(top.lines().count(), 2 + 10 + 1, "{top}");
+}
+
+#[test]
+fn a_span_that_never_comes_profiles_nothing() {
+    let b = Vmm::builder().profile_span("never", "either");
+    let (_, p) = profiled(b, "hello", &[]);
+    assert_eq!((p.spans, p.total()), (0, 0), "{}", p.summary());
+}
+
+#[test]
+fn a_span_from_a_label_to_itself_is_refused() {
+    let e = Vmm::builder().profile_span("x", "x").program(path("hello"), &[] as &[&str]).boot();
+    let msg = e.err().expect("refused").to_string();
+    assert!(msg.contains("cannot profile") && msg.contains("same"), "{msg}");
+}
