@@ -343,7 +343,8 @@ impl Profile {
     /// user mode than entries seen (each span, or the run, may start in the
     /// kernel once). Then the entry breakpoints did not fire, and whatever
     /// the kernel ran after the first return to user mode is missing: so in
-    /// the SVM lane (kvm_amd under QEMU's emulated SVM) for now.
+    /// the SVM lane, whose QEMU (7.2) does not arm L2's DR7 breakpoints on
+    /// `VMRUN` (fixed in QEMU 9.1).
     pub fn missed_entries(&self) -> bool {
         self.stats.user_returns > self.stats.kernel_entries + self.spans.max(1)
     }
