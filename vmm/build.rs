@@ -33,6 +33,7 @@ fn main() {
         &target_dir,
         "-Ccode-model=kernel\x1f-Crelocation-model=static",
         "the guest kernel",
+        true,
     );
     let kernel = target_dir.join("x86_64-unknown-none/kernel/kernel");
     std::fs::copy(&kernel, out_dir.join("kernel")).expect("copying the guest kernel");
@@ -82,13 +83,16 @@ fn ensure_guest_target() {
 /// Build for x86_64-unknown-none with the `kernel` profile in `target_dir`,
 /// with exactly `rustflags` (CARGO_ENCODED_RUSTFLAGS); panics with `what`.
 /// Settings of the outer build (host flags, clippy's wrapper, coverage) must
-/// not leak into the nested one.
+/// not leak into the nested one. `dwarf`: keep the profile's limited debug
+/// information (the kernel's, for the profiler); without it the DWARF is
+/// left out and only the symbol table stays (the user programs).
 pub fn nested_cargo_build(
     root: &Path,
     args: &[&str],
     target_dir: &Path,
     rustflags: &str,
     what: &str,
+    dwarf: bool,
 ) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -106,8 +110,14 @@ pub fn nested_cargo_build(
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_RUSTFLAGS",
         "CARGO_MAKEFLAGS",
+        "CARGO_PROFILE_KERNEL_DEBUG",
+        "CARGO_PROFILE_KERNEL_STRIP",
     ] {
         cmd.env_remove(var);
+    }
+    if !dwarf {
+        cmd.env("CARGO_PROFILE_KERNEL_DEBUG", "false")
+            .env("CARGO_PROFILE_KERNEL_STRIP", "debuginfo");
     }
     cmd.env("CARGO_ENCODED_RUSTFLAGS", rustflags);
     let status = cmd.status().unwrap_or_else(|e| panic!("running cargo to build {what}: {e}"));

@@ -34,6 +34,7 @@ pub fn build(root: &Path, out_dir: &Path) {
         &target_dir,
         "-Crelocation-model=static",
         "the user programs (userspace/)",
+        false,
     );
     let built = target_dir.join("x86_64-unknown-none/kernel");
     for name in rust_names {
