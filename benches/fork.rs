@@ -21,6 +21,12 @@
 //! | `BENCH_BOOT_RUNS` | boots measured | 10 / 3 |
 //! | `BENCH_TOUCH` | `populate` (MAP_POPULATE) or `write` for the curve | populate |
 //! | `BENCH_OUT` | where `fork.json` and `fork.svg` go | `$CARGO_TARGET_DIR/bench` |
+//! | `BENCH_PROFILE` | `1`: instead of timing, profile each latency case's ring-0 instructions | unset |
+//!
+//! With `BENCH_PROFILE=1` each latency case runs alone in a profiled guest
+//! (`VmmBuilder::profile_span` between its snapshots; one VM exit per ring-0
+//! instruction, so a minute or two in all) and `profile-CASE.folded`, `.svg`
+//! and `.txt` (the top functions per operation) go to `BENCH_OUT`.
 //!
 //! 1 GiB is left out when the host's available memory cannot hold the guest
 //! and the host's copy at once.
@@ -522,10 +528,65 @@ fn side_json(s: &Side) -> serde_json::Value {
     })
 }
 
+/// Profile each latency case alone (`BENCH_PROFILE=1`): (file name, forkbench
+/// case, snapshot key, operations per snapshot pair).
+fn profile_cases(cfg: &Config, out_dir: &Path) {
+    let reps = cfg.reps;
+    let cow = cfg.cow_pages.min(64);
+    let cases = [
+        ("fork-exit-wait", "fork", "fork_exit_wait size_mib=0".to_string(), 1),
+        ("vfork-exit-wait", "vfork", "vfork_exit_wait size_mib=0".to_string(), 1),
+        ("thread-create-join", "thread", "clone_thread_join size_mib=0".to_string(), 1),
+        ("fork-execve-wait", "exec", "fork_execve_wait size_mib=0".to_string(), 1),
+        ("cow-fault-child", "cow", format!("cow_child pages={cow}"), cow),
+    ];
+    for (name, case, key, ops_per_pair) in cases {
+        let args = [format!("cases={case}"), format!("reps={reps}"), format!("cow_pages={cow}")];
+        let t = Instant::now();
+        let r = Vmm::builder()
+            .vcpus(1)
+            .memory_mib(256)
+            .cmdline("quiet")
+            .program(vmm::programs::path("forkbench"), &args)
+            .profile_span(format!("b {key}"), format!("e {key}"))
+            .boot()
+            .expect("booting the guest")
+            .wait(Some(Duration::from_secs(3600)))
+            .expect("running the guest");
+        assert_eq!(r.exit, GuestExit::Status(0), "forkbench {case}: {:?}\n{}", r.exit, r.console);
+        let p = r.profile.as_ref().expect("a profile");
+        // The cow case's `b` snapshot comes once per sample, the others' once.
+        let ops = p.spans.max(1) * ops_per_pair * if case == "cow" { 1 } else { reps };
+        let kvm = r.insns_in_spans(&format!("b {key}"), &format!("e {key}")).unwrap_or(0);
+        let text = format!(
+            "{name}: {ops} operations; {}; KVM's insn_emulation: {kvm}\n\nper operation:\n\n{}",
+            p.summary(),
+            p.top_table(30, ops)
+        );
+        let write = |ext: &str, data: &[u8]| {
+            let path = out_dir.join(format!("profile-{name}.{ext}"));
+            std::fs::write(&path, data).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        };
+        write("folded", p.folded().as_bytes());
+        write("svg", &p.flamegraph(&format!("{name}, {ops} operations")).expect("flame graph"));
+        write("txt", text.as_bytes());
+        println!(
+            "{}\n({:.1} s)\n",
+            text.lines().take(16).collect::<Vec<_>>().join("\n"),
+            t.elapsed().as_secs_f64()
+        );
+    }
+    println!("wrote profile-*.folded, .svg, .txt in {}", out_dir.display());
+}
+
 fn main() {
     let started = Instant::now();
     let cfg = Config::from_env();
     let out_dir = common::out_dir();
+    if std::env::var_os("BENCH_PROFILE").is_some_and(|v| v == "1") {
+        profile_cases(&cfg, &out_dir);
+        return;
+    }
     let kvm = vmm::KvmKind::detect();
     if !kvm.emulates_ring0() {
         println!(
