@@ -26,8 +26,10 @@ fn process_table_and_shutdown() {
         .unwrap();
     // The children exist once the table shows init plus three sleepers.
     let deadline = Instant::now() + common::TIMEOUT;
+    let mut asked = 0;
     let table = loop {
         let t = processes(&vm);
+        asked += 1;
         if t.iter().filter(|p| p.kthread == 0).count() == 4
             && t.iter().all(|p| p.kthread == 1 || p.state == b'S')
         {
@@ -52,7 +54,11 @@ fn process_table_and_shutdown() {
     assert_eq!(r.stdout, "ready\n", "{}", common::explain(&r));
     assert!(r.console.contains("shutdown requested by the VMM (status 7)"), "{}", r.console);
     assert_eq!(r.counters.global.clones_kthread, 1);
-    assert!(r.counters.global.mailbox_commands >= 2);
+    // Every process-table command was counted once; the shutdown never
+    // finishes, so it is not (kmailboxd counts a command after answering it
+    // and before reading the next). The table may be complete on the first
+    // ask (it was in the SVM lane), so the count is what this test asked.
+    assert_eq!(r.counters.global.mailbox_commands, asked);
 }
 
 /// Arm a fault at `stage` through the mailbox while `ctl forkloop` forks: the

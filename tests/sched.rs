@@ -185,12 +185,27 @@ fn fair(vcpus: u32, a: i32, b: i32) -> (f64, f64) {
     (x, y)
 }
 
+/// `fair(vcpus, a, b)` until the CPU-time ratio is in `range`, at most three
+/// times. The guest has no steal-time accounting: a vCPU thread the host
+/// stops (the SVM lane's emulated L1 stops them for long stretches) counts
+/// as CPU time of whichever task was current, and one such stall can swing a
+/// 2 s share. A scheduler that splits by the wrong weights misses every time.
+fn fair_ratio_within(vcpus: u32, a: i32, b: i32, range: std::ops::RangeInclusive<f64>) {
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (x, y) = fair(vcpus, a, b);
+        if range.contains(&(x / y)) {
+            return;
+        }
+        seen.push(format!("{x} vs {y} ns, ratio {}", x / y));
+    }
+    panic!("{vcpus} vCPUs, nice {a}/{b}: want a ratio in {range:?}, three runs gave {seen:?}");
+}
+
 #[test]
 fn two_nice_0_tasks_get_equal_cpu_time() {
     for vcpus in [2, 4] {
-        let (a, b) = fair(vcpus, 0, 0);
-        let ratio = a / b;
-        assert!((0.9..=1.0 / 0.9).contains(&ratio), "{vcpus} vCPUs: {a} vs {b} ns, ratio {ratio}");
+        fair_ratio_within(vcpus, 0, 0, 0.9..=1.0 / 0.9);
     }
 }
 
@@ -198,12 +213,7 @@ fn two_nice_0_tasks_get_equal_cpu_time() {
 fn nice_0_and_nice_5_share_by_linuxs_weights() {
     let want = 1024.0 / 335.0;
     for vcpus in [2, 4] {
-        let (a, b) = fair(vcpus, 0, 5);
-        let ratio = a / b;
-        assert!(
-            (want * 0.8..=want * 1.2).contains(&ratio),
-            "{vcpus} vCPUs: {a} vs {b} ns, ratio {ratio}, want {want}"
-        );
+        fair_ratio_within(vcpus, 0, 5, want * 0.8..=want * 1.2);
     }
 }
 
