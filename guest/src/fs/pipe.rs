@@ -30,6 +30,18 @@ impl PipeState {
     }
 
     pub fn read(&mut self, out: &mut [u8]) -> Outcome {
+        let o = self.peek(out);
+        if let Outcome::Done(n) = o {
+            self.consume(n);
+        }
+        o
+    }
+
+    /// Copy what a read would return into `out` without taking it from the
+    /// pipe: the caller [`consume`](Self::consume)s it once the copy to user
+    /// memory succeeded, so a read that faults loses nothing (Linux
+    /// `pipe_read` advances `buf->offset` only after `copy_page_to_iter`).
+    pub fn peek(&self, out: &mut [u8]) -> Outcome {
         if out.is_empty() {
             return Outcome::Done(0);
         }
@@ -37,10 +49,15 @@ impl PipeState {
             return if self.writers == 0 { Outcome::Done(0) } else { Outcome::WouldBlock };
         }
         let n = out.len().min(self.buf.len());
-        for (o, b) in out.iter_mut().zip(self.buf.drain(..n)) {
-            *o = b;
+        for (o, b) in out.iter_mut().zip(self.buf.iter()) {
+            *o = *b;
         }
         Outcome::Done(n)
+    }
+
+    /// Drop the first `n` bytes (after a successful [`peek`](Self::peek)).
+    pub fn consume(&mut self, n: usize) {
+        self.buf.drain(..n.min(self.buf.len()));
     }
 
     /// Write what fits; writes of at most PIPE_BUF bytes are all or nothing.
@@ -87,6 +104,8 @@ mod tests {
         let mut out = [0u8; 8];
         assert_eq!(p.read(&mut out), Outcome::WouldBlock);
         assert_eq!(p.write(b"hello"), Ok(Outcome::Done(5)));
+        assert_eq!(p.peek(&mut out[..2]), Outcome::Done(2));
+        assert_eq!((&out[..2], p.len()), (&b"he"[..], 5), "peek takes nothing");
         assert_eq!(p.read(&mut out[..3]), Outcome::Done(3));
         assert_eq!(&out[..3], b"hel");
         p.writers = 0;

@@ -413,10 +413,29 @@ fn do_read(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
             Ok(done as u64)
         }
         FileKind::PipeRead(pipe) => {
+            // Peek, copy to the user, and only then take the bytes out of the
+            // pipe: a read that faults leaves the data for the next reader
+            // (Linux `pipe_read`). The pipe lock is held over the copy so that
+            // no other reader takes the same bytes; a fault in it is only a
+            // recovered EFAULT, never a sleep (user memory is resident or
+            // missing, and the copy does not block).
             let mut kbuf = vec![0u8; len.min(crate::fs::pipe::PIPE_CAPACITY)];
-            let n = pipe_wait(file, || pipe.lock().read(&mut kbuf))?;
-            uaccess::write_bytes(buf, &kbuf[..n])?;
-            Ok(n as u64)
+            let mut fault = None;
+            let n = pipe_wait(file, || {
+                let mut p = pipe.lock();
+                let o = p.peek(&mut kbuf);
+                if let Outcome::Done(n) = o {
+                    match uaccess::write_bytes(buf, &kbuf[..n]) {
+                        Ok(()) => p.consume(n),
+                        Err(e) => fault = Some(e),
+                    }
+                }
+                o
+            })?;
+            match fault {
+                Some(e) => Err(e),
+                None => Ok(n as u64),
+            }
         }
         FileKind::PipeWrite(_) => Err(EBADF),
     }
@@ -430,7 +449,13 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
             let mut done = 0usize;
             while done < len {
                 let n = (len - done).min(CHUNK);
-                let data = uaccess::read_bytes(buf + done as u64, n)?;
+                // What was written stays written: a fault after the first
+                // chunk ends the call with the count so far.
+                let data = match uaccess::read_bytes(buf + done as u64, n) {
+                    Ok(d) => d,
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => return Ok(done as u64),
+                };
                 console_write(file, &data)?;
                 done += n;
             }

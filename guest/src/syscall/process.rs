@@ -584,11 +584,9 @@ pub fn rt_sigprocmask(a: &Args) -> SysResult {
             2 => s,
             _ => return Err(EINVAL),
         };
-        if old != 0 {
-            uaccess::write_u64s(old, &[cur]).map_err(|_| EFAULT)?;
-        }
+        // Linux sets the new mask before it copies the old one out: a bad
+        // `oldset` is EFAULT with the new mask in place.
         t.blocked.store(new, Ordering::Release);
-        return Ok(0);
     }
     if old != 0 {
         uaccess::write_u64s(old, &[cur]).map_err(|_| EFAULT)?;

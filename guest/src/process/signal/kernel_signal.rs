@@ -331,18 +331,12 @@ pub fn rt_sigreturn(task: &Task, frame: &mut TrapFrame) -> Result<u64, Errno> {
 
 /// `sigaltstack(ss, old_ss)`.
 pub fn sigaltstack(task: &Task, frame_rsp: u64, new: u64, old: u64) -> Result<u64, Errno> {
+    // Linux's order (`sys_sigaltstack`): copy the new stack in (EFAULT changes
+    // nothing), apply it, then copy the old one out (EFAULT after the change).
+    let new = if new != 0 { Some(crate::uaccess::read_bytes(new, 24)?) } else { None };
     let (sp, size, flags) = *task.altstack.lock();
     let on = flags & SS_DISABLE == 0 && frame_rsp > sp && frame_rsp <= sp + size;
-    if old != 0 {
-        let f = if on { SS_ONSTACK } else { flags & !SS_AUTODISARM };
-        let mut b = [0u8; 24];
-        b[0..8].copy_from_slice(&sp.to_le_bytes());
-        b[8..12].copy_from_slice(&f.to_le_bytes());
-        b[16..24].copy_from_slice(&size.to_le_bytes());
-        crate::uaccess::write_bytes(old, &b)?;
-    }
-    if new != 0 {
-        let b = crate::uaccess::read_bytes(new, 24)?;
+    if let Some(b) = new {
         let nsp = u64::from_le_bytes(b[0..8].try_into().unwrap());
         let nflags = i32::from_le_bytes(b[8..12].try_into().unwrap());
         let nsize = u64::from_le_bytes(b[16..24].try_into().unwrap());
@@ -361,6 +355,14 @@ pub fn sigaltstack(task: &Task, frame_rsp: u64, new: u64, old: u64) -> Result<u6
             }
             *task.altstack.lock() = (nsp, nsize, nflags & SS_AUTODISARM);
         }
+    }
+    if old != 0 {
+        let f = if on { SS_ONSTACK } else { flags & !SS_AUTODISARM };
+        let mut b = [0u8; 24];
+        b[0..8].copy_from_slice(&sp.to_le_bytes());
+        b[8..12].copy_from_slice(&f.to_le_bytes());
+        b[16..24].copy_from_slice(&size.to_le_bytes());
+        crate::uaccess::write_bytes(old, &b)?;
     }
     Ok(0)
 }
