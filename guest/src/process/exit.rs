@@ -52,6 +52,13 @@ pub fn do_exit(reason: ExitReason) -> ! {
     drop(tasklist);
     crate::counters::global_add(crate::counters::DO_EXIT_TSC, crate::arch::rdtsc() - t0);
     crate::counters::global_add(crate::counters::DO_EXIT_CALLS, 1);
+    if task.tgid == 1 && remaining == 0 {
+        // The first process is gone: its end is the VM's end, now, whatever
+        // else still runs (Linux panics "Attempted to kill init!"; here the
+        // VMM gets its status). Waiting for this CPU's idle task to notice
+        // could take as long as every other runnable task's turn.
+        crate::kernel::exit(task.exit_reason().shell_status());
+    }
     drop(task);
     sched::exit_current()
 }
