@@ -193,7 +193,12 @@ pub struct GlobalCounters {
     /// programs loaded.
     pub load_program_tsc: u64,
     pub load_program_calls: u64,
-    reserved: [u64; 7],
+    /// Bytes of the kernel heap's arenas (the boot one and those it grew by;
+    /// `heap_bytes` is what is allocated in them).
+    pub heap_arena_bytes: u64,
+    /// Processes the OOM killer killed (`Out of memory: Killed process ...`).
+    pub oom_kills: u64,
+    reserved: [u64; 5],
 }
 }
 
@@ -222,7 +227,7 @@ pub mod resettable {
         do_wp_page_tsc, do_wp_page_calls, do_exit_tsc, do_exit_calls, wait_tsc, wait_calls,
         fork_ptes_copied, pages_shared_filled, faults_bad, mailbox_commands,
         fork_page_tables_shared, page_tables_unshared, zpoline_execs, zpoline_sites_patched,
-        load_program_tsc, load_program_calls);
+        load_program_tsc, load_program_calls, oom_kills);
 }
 
 /// System calls are counted per number up to this one (larger numbers in the last slot).

@@ -101,6 +101,41 @@ impl FrameAllocator {
     pub fn free_frames(&self) -> u64 {
         self.total - self.in_use
     }
+
+    /// Make room in the free list for every frame, so that freeing never
+    /// allocates: the kernel heap grows from this allocator (under its lock),
+    /// so this allocator must never need the heap once the heap exists.
+    pub fn reserve_free_list(&mut self) -> Result<(), alloc::collections::TryReserveError> {
+        self.free_list.try_reserve_exact(self.total as usize)
+    }
+
+    /// `n` contiguous frames from the top of the last range, which nothing
+    /// else takes from (the cursor allocates upwards): the kernel heap grows
+    /// down from there, and gives back with [`Self::free_top`].
+    pub fn alloc_top(&mut self, n: u64) -> Option<u64> {
+        let bytes = n.checked_mul(PAGE_SIZE)?;
+        let last = self.nranges.checked_sub(1)?;
+        let (start, end) = self.ranges[last];
+        let floor = if self.cur == last { self.next } else { start };
+        if self.cur > last || end < floor + bytes {
+            return None;
+        }
+        self.ranges[last].1 = end - bytes;
+        self.in_use += n;
+        Some(end - bytes)
+    }
+
+    /// Give back `n` frames at `base` that [`Self::alloc_top`] returned last
+    /// (false, and nothing changes, if they are not at the top boundary).
+    pub fn free_top(&mut self, base: u64, n: u64) -> bool {
+        let Some(last) = self.nranges.checked_sub(1) else { return false };
+        if self.ranges[last].1 != base {
+            return false;
+        }
+        self.ranges[last].1 = base + n * PAGE_SIZE;
+        self.in_use -= n;
+        true
+    }
 }
 
 #[cfg(test)]
@@ -139,6 +174,22 @@ mod tests {
         assert_eq!(a.free_frames(), 1);
         assert_eq!(a.alloc(), Some((0x2000, false)));
         assert_eq!(a.alloc(), None);
+    }
+
+    #[test]
+    fn the_top_grows_down_to_the_cursor_and_back() {
+        let mut a = FrameAllocator::new(&[region(0x1000, 0x8000, MemoryKind::Usable)]);
+        a.reserve_free_list().unwrap();
+        assert_eq!(a.alloc_contiguous(2), Some(0x1000));
+        assert_eq!(a.alloc_top(3), Some(0x6000));
+        assert_eq!(a.alloc_top(4), None, "would cross the cursor");
+        assert_eq!(a.alloc_top(2), Some(0x4000));
+        assert_eq!(a.free_frames(), 1);
+        assert!(!a.free_top(0x6000, 3), "only the last one taken goes back");
+        assert!(a.free_top(0x4000, 2));
+        assert!(a.free_top(0x6000, 3));
+        assert_eq!(a.free_frames(), 6);
+        assert_eq!(a.alloc_contiguous(6), Some(0x3000), "the cursor reaches the top again");
     }
 
     #[test]

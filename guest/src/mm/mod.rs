@@ -9,7 +9,7 @@ pub mod address_space;
 
 #[cfg(target_os = "none")]
 mod kernel_mm {
-    use core::sync::atomic::{AtomicU32, Ordering};
+    use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
     use super::frame::{FrameAllocator, PAGE_SIZE};
     use crate::arch::mmu;
@@ -18,9 +18,21 @@ mod kernel_mm {
 
     static FRAMES: spin::Mutex<Option<FrameAllocator>> = spin::Mutex::new(None);
 
-    /// Heap size for `memory_bytes` of RAM: 1/16 of it, between 1 and 64 MiB.
+    /// The boot arena of the kernel heap for `memory_bytes` of RAM: 1/64 of
+    /// it, between 1 and 16 MiB. The heap grows from the frame allocator
+    /// beyond it (`heap_grow`).
     pub fn heap_size_for(memory_bytes: u64) -> u64 {
-        (memory_bytes / 16).clamp(1 << 20, 64 << 20) & !(PAGE_SIZE - 1)
+        (memory_bytes / 64).clamp(1 << 20, 16 << 20) & !(PAGE_SIZE - 1)
+    }
+
+    /// Frames held back from user-driven allocations (page faults, page
+    /// tables, anything a system call asks for) so that the kernel heap, whose
+    /// failure would be a panic, can still grow: 1/32 of RAM, at least 2 MiB
+    /// (Linux keeps `min_free_kbytes` for its atomic allocations the same way).
+    static RESERVE: AtomicU64 = AtomicU64::new(0);
+
+    pub fn reserve_frames() -> u64 {
+        RESERVE.load(Ordering::Relaxed)
     }
 
     /// Set up the frame allocator over the boot memory map, the per-frame
@@ -33,6 +45,9 @@ mod kernel_mm {
             .alloc_contiguous(heap_bytes / PAGE_SIZE)
             .ok_or("not enough memory for the kernel heap")?;
         crate::arch::heap::init(heap, heap_bytes as usize);
+        // From now on freeing a frame must not allocate (the heap grows from
+        // the frame allocator, under its lock).
+        frames.reserve_free_list().map_err(|_| "not enough memory for the free-frame list")?;
         let top = info.regions().iter().map(|r| r.base + r.len).max().unwrap_or(0);
         let counts = (top / PAGE_SIZE) as usize;
         let bytes = (counts * 4) as u64;
@@ -41,9 +56,40 @@ mod kernel_mm {
             .ok_or("not enough memory for the frame reference counts")?;
         mmu::init_refcounts(map, counts);
         mmu::init_kernel_root();
+        RESERVE.store((frames.total_frames() / 32).max(512), Ordering::Relaxed);
         publish(&frames);
         *FRAMES.lock() = Some(frames);
         Ok(())
+    }
+
+    /// `bytes` (whole pages) of contiguous memory for the kernel heap, from
+    /// the top of RAM; may use the reserve. Called with the heap's lock held:
+    /// the frame allocator never allocates from the heap.
+    pub fn heap_grow(bytes: u64) -> Option<u64> {
+        let mut guard = FRAMES.lock();
+        let frames = guard.as_mut()?;
+        let phys = frames.alloc_top(bytes / PAGE_SIZE)?;
+        publish(frames);
+        Some(phys)
+    }
+
+    /// Give back a heap arena that `heap_grow` returned last; false (and it
+    /// stays the heap's) otherwise.
+    pub fn heap_shrink(phys: u64, bytes: u64) -> bool {
+        let mut guard = FRAMES.lock();
+        let Some(frames) = guard.as_mut() else { return false };
+        let done = frames.free_top(phys, bytes / PAGE_SIZE);
+        if done {
+            publish(frames);
+        }
+        done
+    }
+
+    /// Whether a fork may take memory now: more than twice the reserve is
+    /// free, so that the heap growth a new task needs never has to come from
+    /// the last of it.
+    pub fn fork_memory_ok() -> bool {
+        crate::counters::global_get(counters::FRAMES_FREE) > 2 * reserve_frames()
     }
 
     fn publish(frames: &FrameAllocator) {
@@ -63,6 +109,9 @@ mod kernel_mm {
     fn take(zeroed: bool) -> Option<u64> {
         let mut guard = FRAMES.lock();
         let frames = guard.as_mut()?;
+        if frames.free_frames() <= reserve_frames() {
+            return None;
+        }
         let (f, is_zero) = if zeroed { frames.alloc_prefer_zero()? } else { frames.alloc()? };
         publish(frames);
         drop(guard);
@@ -126,6 +175,6 @@ mod kernel_mm {
 
 #[cfg(target_os = "none")]
 pub use kernel_mm::{
-    alloc_frame, alloc_zeroed_frame, frame_refcount, get_frame, heap_size_for, init, put_frame,
-    put_frame_unless_last,
+    alloc_frame, alloc_zeroed_frame, fork_memory_ok, frame_refcount, get_frame, heap_grow,
+    heap_shrink, heap_size_for, init, put_frame, put_frame_unless_last, reserve_frames,
 };

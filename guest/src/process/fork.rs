@@ -257,6 +257,12 @@ fn copy_process(
     if should_fail(Stage::DupTaskStruct) {
         return Err(ENOMEM);
     }
+    // Memory for the kernel's side of a task must not come from the last
+    // frames, which the heap needs to never fail (checked first: a fork bomb
+    // at the limit retries this path without end, so it must be cheap).
+    if !crate::mm::fork_memory_ok() {
+        return Err(ENOMEM);
+    }
     let kstack = KernelStack::new().ok_or(ENOMEM)?;
     // RLIMIT_NPROC, per real user, counting the child first (so that forks
     // on two CPUs cannot both pass); root is exempt (CAP_SYS_RESOURCE/CAP_SYS_ADMIN).
@@ -269,6 +275,7 @@ fn copy_process(
     if table::nr_threads() >= table::MAX_THREADS {
         return Err(EAGAIN);
     }
+
     if should_fail(Stage::CopyFiles) {
         return Err(ENOMEM);
     }

@@ -1,39 +1,140 @@
-//! The kernel heap (`alloc`): a first-fit allocator over a physically contiguous
-//! range of the direct map, set up once at boot.
+//! The kernel heap (`alloc`): first-fit allocators over arenas of the direct
+//! map. The first arena is set up at boot; when no arena can serve a request
+//! the heap grows by another arena of frames taken from the top of RAM
+//! (`mm::heap_grow`, which may use the frames held back from user-driven
+//! allocations), and an arena that becomes empty again is given back when it
+//! is the one taken last (`mm::heap_shrink`). The backing store (arenas of
+//! contiguous frames) is separate from the allocator in each arena, so another
+//! allocator can sit on the same arenas.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 
 use linked_list_allocator::Heap;
 
-struct KernelHeap(spin::Mutex<Heap>);
+/// Arenas at most (the boot one included).
+const MAX_ARENAS: usize = 64;
+/// The smallest growth: 2 MiB.
+const MIN_GROWTH: usize = 2 << 20;
 
-#[global_allocator]
-static HEAP: KernelHeap = KernelHeap(spin::Mutex::new(Heap::empty()));
+struct Arena {
+    base: usize,
+    len: usize,
+    heap: Heap,
+}
 
-// SAFETY: allocation and deallocation go through the locked `Heap`, which hands out
-// disjoint blocks of the range given to `init`.
-unsafe impl GlobalAlloc for KernelHeap {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let mut heap = self.0.lock();
-        let p = heap.allocate_first_fit(layout).map_or(core::ptr::null_mut(), |p| p.as_ptr());
-        crate::counters::global_set(crate::counters::HEAP_BYTES, heap.used() as u64);
-        p
+struct Arenas {
+    arenas: [Option<Arena>; MAX_ARENAS],
+    /// Bytes of all arenas.
+    size: usize,
+}
+
+impl Arenas {
+    const fn new() -> Self {
+        Self { arenas: [const { None }; MAX_ARENAS], size: 0 }
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let mut heap = self.0.lock();
-        if let Some(p) = NonNull::new(ptr) {
-            // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc contract).
-            unsafe { heap.deallocate(p, layout) };
+    fn used(&self) -> usize {
+        self.arenas.iter().flatten().map(|a| a.heap.used()).sum()
+    }
+
+    fn try_alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        self.arenas.iter_mut().flatten().find_map(|a| a.heap.allocate_first_fit(layout).ok())
+    }
+
+    /// Add an arena of `len` bytes at virtual `base` (memory the heap owns from now on).
+    fn add(&mut self, base: usize, len: usize) -> bool {
+        let Some(slot) = self.arenas.iter_mut().find(|a| a.is_none()) else { return false };
+        let mut heap = Heap::empty();
+        // SAFETY: the range is RAM given to the heap for good (until `shrink`
+        // takes it back empty), mapped read/write by the direct map.
+        unsafe { heap.init(base as *mut u8, len) };
+        *slot = Some(Arena { base, len, heap });
+        self.size += len;
+        true
+    }
+
+    /// Grow by an arena that can hold `layout`, from `mm::heap_grow`.
+    fn grow(&mut self, layout: Layout) -> bool {
+        // Room for the block, its alignment and the allocator's bookkeeping;
+        // at least MIN_GROWTH, and an eighth of the heap (fewer, larger arenas
+        // as it grows).
+        let need = layout.size() + layout.align() + 64;
+        let len = need.max(MIN_GROWTH).max(self.size / 8).next_multiple_of(4096);
+        if self.arenas.iter().all(|a| a.is_some()) {
+            return false;
         }
-        crate::counters::global_set(crate::counters::HEAP_BYTES, heap.used() as u64);
+        // Short of frames, only what this request needs.
+        let need = need.next_multiple_of(4096);
+        let got = crate::mm::heap_grow(len as u64)
+            .map(|p| (p, len))
+            .or_else(|| crate::mm::heap_grow(need as u64).map(|p| (p, need)));
+        match got {
+            Some((phys, len)) => self.add(super::phys_to_virt(phys) as usize, len),
+            None => false,
+        }
+    }
+
+    fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        let addr = ptr.as_ptr() as usize;
+        let Some(i) = self
+            .arenas
+            .iter()
+            .position(|a| a.as_ref().is_some_and(|a| addr >= a.base && addr < a.base + a.len))
+        else {
+            return;
+        };
+        let a = self.arenas[i].as_mut().unwrap();
+        // SAFETY: `ptr` came from this arena's `allocate_first_fit` with this
+        // layout (GlobalAlloc contract; arenas do not overlap).
+        unsafe { a.heap.deallocate(ptr, layout) };
+        // The boot arena (slot 0) stays; another one that is empty again goes
+        // back if it is the last one taken from the top of RAM.
+        if i > 0 && a.heap.used() == 0 {
+            let (base, len) = (a.base, a.len);
+            if crate::mm::heap_shrink(super::virt_to_phys(base as u64), len as u64) {
+                self.arenas[i] = None;
+                self.size -= len;
+            }
+        }
     }
 }
 
-/// Give the heap `len` bytes at physical `phys` (frames the caller allocated for it).
+struct KernelHeap(spin::Mutex<Arenas>);
+
+#[global_allocator]
+static HEAP: KernelHeap = KernelHeap(spin::Mutex::new(Arenas::new()));
+
+fn publish(a: &Arenas) {
+    crate::counters::global_set(crate::counters::HEAP_BYTES, a.used() as u64);
+    crate::counters::global_set(crate::counters::HEAP_ARENA_BYTES, a.size as u64);
+}
+
+// SAFETY: allocation and deallocation go through the locked arenas, each of
+// which hands out disjoint blocks of its own range; ranges never overlap (each
+// comes from the frame allocator once).
+unsafe impl GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let mut arenas = self.0.lock();
+        let mut p = arenas.try_alloc(layout);
+        if p.is_none() && arenas.size > 0 && arenas.grow(layout) {
+            p = arenas.try_alloc(layout);
+        }
+        publish(&arenas);
+        p.map_or(core::ptr::null_mut(), |p| p.as_ptr())
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let mut arenas = self.0.lock();
+        if let Some(p) = NonNull::new(ptr) {
+            arenas.dealloc(p, layout);
+        }
+        publish(&arenas);
+    }
+}
+
+/// Give the heap its boot arena: `len` bytes at physical `phys` (frames the
+/// caller allocated for it).
 pub fn init(phys: u64, len: usize) {
-    // SAFETY: the range is RAM from the frame allocator, owned by the heap from now
-    // on, mapped read/write by the direct map; `init` runs once, on the boot CPU.
-    unsafe { HEAP.0.lock().init(super::phys_to_virt(phys) as *mut u8, len) }
+    HEAP.0.lock().add(super::phys_to_virt(phys) as usize, len);
 }
