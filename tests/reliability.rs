@@ -80,3 +80,81 @@ fn fork_bomb_ends_with_pid_1_and_no_panic() {
 fn fork_bomb_sixty_seconds() {
     check_bomb(&forkbomb(2, 32, 60), 60, 32);
 }
+
+fn oomhog(mode: &str) -> ExitReport {
+    Vmm::builder()
+        .vcpus(2)
+        .memory_mib(64)
+        .cmdline("quiet")
+        .program(path("oomhog"), &[mode])
+        .boot()
+        .expect("boot")
+        .wait(Some(common::TIMEOUT))
+        .expect("wait")
+}
+
+/// The one line the OOM killer printed (Linux's format), for pid 1 (`init`)
+/// or another process.
+fn oom_line(r: &ExitReport, init: bool) -> String {
+    let lines: Vec<&str> = r.console.lines().filter(|l| l.starts_with("Out of memory: ")).collect();
+    assert_eq!(lines.len(), 1, "one OOM kill\n{}", common::explain(r));
+    let pid: u32 = lines[0]
+        .strip_prefix("Out of memory: Killed process ")
+        .and_then(|s| s.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("a pid in {}", lines[0]));
+    assert_eq!(pid == 1, init, "the victim: {}", lines[0]);
+    let want = format!("Out of memory: Killed process {pid} (oomhog) total-vm:");
+    assert!(lines[0].starts_with(&want), "{}\n{}", lines[0], common::explain(r));
+    for field in
+        ["kB, anon-rss:", "kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:", "kB oom_score_adj:0"]
+    {
+        assert!(lines[0].contains(field), "{field} in {}", lines[0]);
+    }
+    assert_eq!(r.counters.global.oom_kills, 1, "counted");
+    lines[0].to_string()
+}
+
+/// Every OOM run: the checks passed and the victim's memory came back.
+fn oom_checks_pass(r: &ExitReport) {
+    assert_eq!(r.exit, GuestExit::Status(0), "{}", common::explain(r));
+    assert!(r.stdout.lines().all(|l| l.starts_with("ok ")), "{}", r.stdout);
+}
+
+/// A child writes all of RAM: it is killed (SIGKILL, Linux's line, the
+/// counter), and pid 1 can use memory afterwards.
+#[test]
+fn oom_kills_a_child_hog() {
+    let r = oomhog("child");
+    oom_checks_pass(&r);
+    let line = oom_line(&r, false);
+    let rss: u64 =
+        line.split("anon-rss:").nth(1).and_then(|s| s.split("kB").next()).unwrap().parse().unwrap();
+    assert!(rss > 40 << 10, "the hog's resident memory: {line}");
+}
+
+/// The fault that finds no memory is pid 1's, but the victim is the largest
+/// process (never init while others exist) and pid 1's write completes.
+#[test]
+fn oom_spares_the_faulting_pid_1_and_kills_the_largest() {
+    let r = oomhog("bystander");
+    oom_checks_pass(&r);
+    oom_line(&r, false);
+}
+
+/// A thread of a process writes all of RAM: the whole thread group dies.
+#[test]
+fn oom_kills_the_whole_thread_group() {
+    let r = oomhog("thread");
+    oom_checks_pass(&r);
+    oom_line(&r, false);
+}
+
+/// pid 1 alone writes all of RAM: it is the only process, so it is the
+/// victim, and the VM ends with 128 + SIGKILL.
+#[test]
+fn oom_kills_pid_1_when_it_is_alone() {
+    let r = oomhog("self");
+    assert_eq!(r.exit, GuestExit::Status(128 + 9), "{}", common::explain(&r));
+    oom_line(&r, true);
+}

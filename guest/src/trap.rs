@@ -95,6 +95,17 @@ pub fn user_exception(frame: &mut TrapFrame) {
             let exec = frame.error_code & PF_INSTR != 0;
             match task.mm().map(|mm| mm.handle_fault(addr, write, exec)) {
                 Some(Ok(())) => return,
+                Some(Err(crate::mm::address_space::FaultError::OutOfMemory)) => {
+                    // Linux `pagefault_out_of_memory`: the OOM killer frees
+                    // memory and the access is retried; a victim dies with
+                    // its SIGKILL on the way back to user mode.
+                    use crate::mm::oom_kill::{out_of_memory, OomOutcome};
+                    if out_of_memory(&task) == OomOutcome::Retry {
+                        drop(task);
+                        crate::sched::yield_current();
+                    }
+                    return;
+                }
                 result => {
                     let code = match result {
                         Some(Err(crate::mm::address_space::FaultError::Access)) => SEGV_ACCERR,

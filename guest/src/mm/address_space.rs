@@ -106,6 +106,14 @@ impl PartialEq for Backing {
     }
 }
 
+/// See [`Mm::oom_footprint`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OomFootprint {
+    pub total_vm_pages: u64,
+    pub rss_pages: u64,
+    pub pgtable_pages: u64,
+}
+
 /// Why a fault could not be resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultError {
@@ -670,6 +678,19 @@ impl Mm {
             }
         }
         Ok(())
+    }
+
+    /// What the OOM killer weighs (Linux `total_vm`, `get_mm_rss`,
+    /// `mm_pgtables_bytes`): mapped pages, present pages, page-table pages.
+    pub fn oom_footprint(&self) -> OomFootprint {
+        let inner = self.inner.lock();
+        let mut rss = 0;
+        inner.pt.for_each_leaf(&DirectMap, 0, USER_TOP, |_, _| rss += 1);
+        OomFootprint {
+            total_vm_pages: inner.vmas.total_pages(),
+            rss_pages: rss,
+            pgtable_pages: inner.pt.page_tables() as u64,
+        }
     }
 
     /// Bytes of mapped areas (for tests and counters).

@@ -1,6 +1,7 @@
 //! Memory management: physical frames and the kernel heap.
 
 pub mod frame;
+pub mod oom_kill;
 pub mod pagetable;
 pub mod vma;
 
