@@ -7,8 +7,17 @@ use alloc::vec::Vec;
 use crate::arch::uaccess::{copy_from_user, copy_to_user};
 use crate::errno::{Errno, EFAULT, ENAMETOOLONG};
 
+/// `len` bytes of user memory at `addr`: EFAULT for a range outside user
+/// space (Linux `access_ok`, checked before anything is allocated), ENOMEM
+/// when the kernel cannot hold them: a user-chosen length never makes an
+/// infallible allocation.
 pub fn read_bytes(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
-    let mut v = vec![0u8; len];
+    if !crate::arch::uaccess::user_range_ok(addr, len) {
+        return Err(EFAULT);
+    }
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| crate::errno::ENOMEM)?;
+    v.resize(len, 0);
     copy_from_user(&mut v, addr)?;
     Ok(v)
 }

@@ -350,8 +350,11 @@ fn writev(fd: i32, iov: u64, count: i32) -> SysResult {
         return Err(EBADF);
     }
     let vecs = iovecs(iov, count)?;
-    // Console writes are gathered so that one writev is one line of output.
-    if matches!(file.kind, FileKind::Console { .. }) {
+    // Console writes are gathered so that one writev is one line of output
+    // (up to CHUNK bytes: larger ones go out iovec by iovec, in chunks, so a
+    // user-chosen total never sizes a kernel buffer).
+    let total = vecs.iter().map(|(_, len)| *len as u64).sum::<u64>();
+    if matches!(file.kind, FileKind::Console { .. }) && total <= CHUNK as u64 {
         let mut all = Vec::new();
         for (base, len) in &vecs {
             all.extend_from_slice(&uaccess::read_bytes(*base, *len)?);

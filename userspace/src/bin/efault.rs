@@ -78,6 +78,12 @@ fn main(_args: Args, _env: Env) -> i32 {
         // SAFETY: see above.
         let r = unsafe { syscall3(nr::__NR_writev, fd, iov, 1) };
         expect_efault(c, "writev", "iov_base", tag, r);
+        // A terabyte from a bad base to stdout: EFAULT, never a kernel buffer
+        // of the user's size.
+        let huge = [IoVec::raw(bad, 1 << 40)];
+        // SAFETY: see above.
+        let r = unsafe { syscall3(nr::__NR_writev, 1, huge.as_ptr() as usize, 1) };
+        expect_efault(c, "writev", "1 TiB to stdout", tag, r);
 
         let at = AT_FDCWD as usize;
         // SAFETY: see above.
