@@ -3,6 +3,7 @@
 //! | word | meaning |
 //! |---|---|
 //! | `quiet` | no banner |
+//! | `pid_max=N` | pids wrap below N (at least 301), as Linux's boot parameter |
 //! | `selftest=timer,ipi` | run these self-tests after boot (comma-separated) |
 //! | `ticks=N` | timer self-test: ticks each CPU must see (default 3) |
 //! | `fault=ud\|pf\|gp\|de\|df\|tf\|gs\|panic[@CPU]` | raise that fault on CPU (default 0) after boot (`df`: a page fault on a broken stack, which double-faults; `tf`: a #GP whose handler then faults with no double-fault stack left: a triple fault; `gs`: a #UD in kernel code running with the user's GS base, an unbalanced swapgs) |
@@ -65,6 +66,8 @@ pub struct Options {
     pub fail: Option<(crate::process::fault_inject::Stage, u32)>,
     pub sched_child_runs_first: bool,
     pub syscall: SyscallEntry,
+    /// `pid_max=N`: the largest pid + 1 (Linux's boot parameter).
+    pub pid_max: Option<u32>,
 }
 
 impl Default for Options {
@@ -82,6 +85,7 @@ impl Default for Options {
             fail: None,
             sched_child_runs_first: false,
             syscall: SyscallEntry::Auto,
+            pid_max: None,
         }
     }
 }
@@ -142,6 +146,7 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
                 o.fault = Some((kind, cpu));
             }
             "hcfuzz" => o.hcfuzz = number(key, value)?,
+            "pid_max" => o.pid_max = Some(value.parse().map_err(|_| bad())?),
             "seed" => o.seed = number(key, value)?,
             "exit" => o.exit = value.parse().map_err(|_| bad())?,
             "fail" => o.fail = Some(crate::process::fault_inject::parse(value).ok_or_else(bad)?),
@@ -169,6 +174,12 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pid_max() {
+        assert_eq!(parse("pid_max=301").unwrap().pid_max, Some(301));
+        assert!(parse("pid_max=x").is_err());
+    }
 
     #[test]
     fn empty_line_gives_defaults() {

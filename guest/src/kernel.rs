@@ -96,6 +96,10 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
         }
     };
 
+    // Before anything creates the initial PID namespace (the idle tasks do).
+    if let Some(max) = options.pid_max {
+        crate::process::pid::set_pid_max(max);
+    }
     cpu_online(0, info);
     crate::sched::init_cpu();
     crate::sched::CHILD_RUNS_FIRST

@@ -9,6 +9,21 @@ pub const PID_MAX_DEFAULT: u32 = 32768;
 /// Pids below this are not handed out again after the first wrap.
 pub const RESERVED_PIDS: u32 = 300;
 
+/// `pid_max` for new PID namespaces (the kernel command line's `pid_max=N`,
+/// Linux's boot parameter; at least `RESERVED_PIDS + 1`, as Linux's `pid_max_min`).
+static PID_MAX: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(PID_MAX_DEFAULT);
+
+pub fn pid_max() -> u32 {
+    PID_MAX.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+pub fn set_pid_max(max: u32) {
+    PID_MAX.store(
+        max.clamp(RESERVED_PIDS + 1, 4 * 1024 * 1024),
+        core::sync::atomic::Ordering::Relaxed,
+    );
+}
+
 pub struct PidAllocator {
     last: u32,
     max: u32,

@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::errno::{Errno, EAGAIN, ENOMEM, ENOSPC};
-use crate::process::pid::{PidAllocator, PID_MAX_DEFAULT};
+use crate::process::pid::{pid_max, PidAllocator};
 
 /// Linux's `MAX_PID_NS_LEVEL`: the initial namespace is level 0, the deepest
 /// allowed is level 32.
@@ -51,7 +51,7 @@ impl PidNamespace {
             level,
             parent,
             pids: spin::Mutex::new(NsPids {
-                alloc: PidAllocator::new(PID_MAX_DEFAULT),
+                alloc: PidAllocator::new(pid_max()),
                 map: BTreeMap::new(),
                 adding: true,
             }),
