@@ -309,6 +309,8 @@ fn programs_are_static_executables() {
         "fork",
         "fork_c",
         "forkbench",
+        // Guest only (a fork bomb, an OOM hog): tests/reliability.rs.
+        "forkbomb",
         "forkonce",
         "forkstress",
         "hello",
@@ -316,6 +318,7 @@ fn programs_are_static_executables() {
         "hello_pie",
         "mmap64",
         "namespaces",
+        "oomhog",
         "opcost",
         "rawsyscall",
         "sched",

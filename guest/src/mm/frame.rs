@@ -20,6 +20,9 @@ pub struct FrameAllocator {
     free_list: Vec<u64>,
     total: u64,
     in_use: u64,
+    /// Frames at or above this address in the last range may have been
+    /// written (the heap's arenas, given back by `free_top`): not zero.
+    dirty_from: u64,
 }
 
 impl FrameAllocator {
@@ -38,7 +41,16 @@ impl FrameAllocator {
             }
         }
         let next = if nranges > 0 { ranges[0].0 } else { 0 };
-        Self { ranges, nranges, cur: 0, next, free_list: Vec::new(), total, in_use: 0 }
+        Self {
+            ranges,
+            nranges,
+            cur: 0,
+            next,
+            free_list: Vec::new(),
+            total,
+            in_use: 0,
+            dirty_from: u64::MAX,
+        }
     }
 
     /// `n` physically contiguous frames from the never-allocated part (boot use).
@@ -74,13 +86,13 @@ impl FrameAllocator {
             self.in_use += 1;
             return Some((f, false));
         }
-        self.alloc_contiguous(1).map(|f| (f, true))
+        self.alloc_contiguous(1).map(|f| (f, f < self.dirty_from))
     }
 
     /// One frame, preferring a never-used (zero) one: zeroing a page costs far
     /// more than anything else here when ring 0 is emulated.
     pub fn alloc_prefer_zero(&mut self) -> Option<(u64, bool)> {
-        self.alloc_contiguous(1).map(|f| (f, true)).or_else(|| self.alloc())
+        self.alloc_contiguous(1).map(|f| (f, f < self.dirty_from)).or_else(|| self.alloc())
     }
 
     pub fn free(&mut self, frame: u64) {
@@ -134,6 +146,8 @@ impl FrameAllocator {
         }
         self.ranges[last].1 = base + n * PAGE_SIZE;
         self.in_use -= n;
+        // The heap wrote them: the cursor must not hand them out as zero.
+        self.dirty_from = self.dirty_from.min(base);
         true
     }
 }
@@ -189,7 +203,9 @@ mod tests {
         assert!(a.free_top(0x4000, 2));
         assert!(a.free_top(0x6000, 3));
         assert_eq!(a.free_frames(), 6);
-        assert_eq!(a.alloc_contiguous(6), Some(0x3000), "the cursor reaches the top again");
+        assert_eq!(a.alloc(), Some((0x3000, true)), "never used: zero");
+        assert_eq!(a.alloc(), Some((0x4000, false)), "the heap's once: not zero");
+        assert_eq!(a.alloc_contiguous(4), Some(0x5000), "the cursor reaches the top again");
     }
 
     #[test]
