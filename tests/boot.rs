@@ -93,12 +93,12 @@ fn exit_status_is_the_guests() {
 fn frame_allocator_and_heap_are_accounted() {
     let r = common::run(1, "quiet");
     let g = r.counters.global;
-    // 128 MiB: the heap's boot arena is 1/64 of RAM (2 MiB = 512 frames) and it
-    // has not grown, the frame reference counts take 4 bytes per frame (32
+    // 128 MiB: the heap's boot arena is 1/16 of RAM (8 MiB = 2048 frames) and
+    // it has not grown, the frame reference counts take 4 bytes per frame (32
     // frames), the entry page 1. Everything the boot self-test of `syscall`
     // allocated (a process, its page tables) is freed.
-    assert_eq!(g.heap_arena_bytes, 2 << 20, "the boot arena only");
-    assert_eq!(g.frames_in_use, 512 + 32 + 1);
+    assert_eq!(g.heap_arena_bytes, 8 << 20, "the boot arena only");
+    assert_eq!(g.frames_in_use, 2048 + 32 + 1);
     let usable = g.frames_free + g.frames_in_use;
     assert!(usable < 128 * 256 && usable > 120 * 256, "{usable} frames usable");
 }

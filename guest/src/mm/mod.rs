@@ -19,11 +19,12 @@ mod kernel_mm {
 
     static FRAMES: spin::Mutex<Option<FrameAllocator>> = spin::Mutex::new(None);
 
-    /// The boot arena of the kernel heap for `memory_bytes` of RAM: 1/64 of
-    /// it, between 1 and 16 MiB. The heap grows from the frame allocator
-    /// beyond it (`heap_grow`).
+    /// The boot arena of the kernel heap for `memory_bytes` of RAM: 1/16 of
+    /// it, between 1 and 64 MiB (what the whole heap used to be). The heap
+    /// grows from the frame allocator beyond it (`heap_grow`); a larger boot
+    /// arena keeps the first-fit allocator's walks over several arenas rare.
     pub fn heap_size_for(memory_bytes: u64) -> u64 {
-        (memory_bytes / 64).clamp(1 << 20, 16 << 20) & !(PAGE_SIZE - 1)
+        (memory_bytes / 16).clamp(1 << 20, 64 << 20) & !(PAGE_SIZE - 1)
     }
 
     /// Frames held back from user-driven allocations (page faults, page

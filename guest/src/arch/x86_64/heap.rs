@@ -23,34 +23,46 @@ struct Arena {
     heap: Heap,
 }
 
+/// The arenas in use are `arenas[..n]` (the boot one first); `used` and
+/// `size` are kept as running sums: every allocation holds the heap's lock,
+/// and on these hosts each instruction under it counts.
 struct Arenas {
     arenas: [Option<Arena>; MAX_ARENAS],
-    /// Bytes of all arenas.
+    n: usize,
+    /// Bytes of all arenas, and bytes allocated in them.
     size: usize,
+    used: usize,
 }
 
 impl Arenas {
     const fn new() -> Self {
-        Self { arenas: [const { None }; MAX_ARENAS], size: 0 }
-    }
-
-    fn used(&self) -> usize {
-        self.arenas.iter().flatten().map(|a| a.heap.used()).sum()
+        Self { arenas: [const { None }; MAX_ARENAS], n: 0, size: 0, used: 0 }
     }
 
     fn try_alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        self.arenas.iter_mut().flatten().find_map(|a| a.heap.allocate_first_fit(layout).ok())
+        for a in self.arenas[..self.n].iter_mut().flatten() {
+            let before = a.heap.used();
+            if let Ok(p) = a.heap.allocate_first_fit(layout) {
+                self.used += a.heap.used() - before;
+                return Some(p);
+            }
+        }
+        None
     }
 
     /// Add an arena of `len` bytes at virtual `base` (memory the heap owns from now on).
     fn add(&mut self, base: usize, len: usize) -> bool {
-        let Some(slot) = self.arenas.iter_mut().find(|a| a.is_none()) else { return false };
+        if self.n == MAX_ARENAS {
+            return false;
+        }
         let mut heap = Heap::empty();
         // SAFETY: the range is RAM given to the heap for good (until `shrink`
         // takes it back empty), mapped read/write by the direct map.
         unsafe { heap.init(base as *mut u8, len) };
-        *slot = Some(Arena { base, len, heap });
+        self.arenas[self.n] = Some(Arena { base, len, heap });
+        self.n += 1;
         self.size += len;
+        publish_size(self.size);
         true
     }
 
@@ -61,7 +73,7 @@ impl Arenas {
         // as it grows).
         let need = layout.size() + layout.align() + 64;
         let len = need.max(MIN_GROWTH).max(self.size / 8).next_multiple_of(4096);
-        if self.arenas.iter().all(|a| a.is_some()) {
+        if self.n == MAX_ARENAS {
             return false;
         }
         // Short of frames, only what this request needs.
@@ -77,24 +89,28 @@ impl Arenas {
 
     fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) {
         let addr = ptr.as_ptr() as usize;
-        let Some(i) = self
-            .arenas
+        let Some(i) = self.arenas[..self.n]
             .iter()
             .position(|a| a.as_ref().is_some_and(|a| addr >= a.base && addr < a.base + a.len))
         else {
             return;
         };
         let a = self.arenas[i].as_mut().unwrap();
+        let before = a.heap.used();
         // SAFETY: `ptr` came from this arena's `allocate_first_fit` with this
         // layout (GlobalAlloc contract; arenas do not overlap).
         unsafe { a.heap.deallocate(ptr, layout) };
+        self.used -= before - a.heap.used();
         // The boot arena (slot 0) stays; another one that is empty again goes
         // back if it is the last one taken from the top of RAM.
         if i > 0 && a.heap.used() == 0 {
             let (base, len) = (a.base, a.len);
             if crate::mm::heap_shrink(super::virt_to_phys(base as u64), len as u64) {
-                self.arenas[i] = None;
+                self.n -= 1;
+                self.arenas.swap(i, self.n);
+                self.arenas[self.n] = None;
                 self.size -= len;
+                publish_size(self.size);
             }
         }
     }
@@ -106,8 +122,11 @@ struct KernelHeap(spin::Mutex<Arenas>);
 static HEAP: KernelHeap = KernelHeap(spin::Mutex::new(Arenas::new()));
 
 fn publish(a: &Arenas) {
-    crate::counters::global_set(crate::counters::HEAP_BYTES, a.used() as u64);
-    crate::counters::global_set(crate::counters::HEAP_ARENA_BYTES, a.size as u64);
+    crate::counters::global_set(crate::counters::HEAP_BYTES, a.used as u64);
+}
+
+fn publish_size(size: usize) {
+    crate::counters::global_set(crate::counters::HEAP_ARENA_BYTES, size as u64);
 }
 
 // SAFETY: allocation and deallocation go through the locked arenas, each of
