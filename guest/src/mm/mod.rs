@@ -30,6 +30,7 @@ mod kernel_mm {
     /// Frames held back from user-driven allocations (page faults, page
     /// tables, anything a system call asks for) so that the kernel heap, whose
     /// failure would be a panic, can still grow: 1/32 of RAM, at least 2 MiB
+    /// (1/16 of RAM in the smallest machines, which could not boot otherwise)
     /// (Linux keeps `min_free_kbytes` for its atomic allocations the same way).
     static RESERVE: AtomicU64 = AtomicU64::new(0);
 
@@ -58,7 +59,8 @@ mod kernel_mm {
             .ok_or("not enough memory for the frame reference counts")?;
         mmu::init_refcounts(map, counts);
         mmu::init_kernel_root();
-        RESERVE.store((frames.total_frames() / 32).max(512), Ordering::Relaxed);
+        let total = frames.total_frames();
+        RESERVE.store((total / 32).max(512.min(total / 16)), Ordering::Relaxed);
         publish(&frames);
         *FRAMES.lock() = Some(frames);
         Ok(())
