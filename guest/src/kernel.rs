@@ -120,13 +120,21 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
         );
     }
     // The root file system first: every task, the boot probe's too, has a cwd.
+    // The VMM's `syscall` site index (exec::zpoline) is read in place, not
+    // unpacked; its tables go to their executables' inodes.
+    let initramfs = arch::boot::initramfs();
+    let index = crate::exec::zpoline::find_index(initramfs);
+    let skip = index.map_or("", |(name, _)| name);
     let capacity = info.memory_bytes / 2;
-    match crate::fs::mount_root(arch::boot::initramfs(), capacity, crate::time::realtime_ns()) {
+    match crate::fs::mount_root(initramfs, skip, capacity, crate::time::realtime_ns()) {
         Ok(_) => {}
         Err(e) => {
             println!("kernel: cannot unpack the initramfs: {e}");
             exit(exit_status::INIT_FAILED);
         }
+    }
+    if let Some((_, index)) = index {
+        crate::exec::zpoline::bind_root_index(index);
     }
     if let Err(e) = crate::trap::init_entry_page() {
         panic!("entry page: errno {}", e.0);

@@ -22,13 +22,12 @@
 //! The site tables come from the VMM (`protocol::sites`): at boot
 //! [`find_index`] finds the index in the initramfs (it is read in place, never
 //! unpacked as a file), and [`bind_index`] checks each table against its
-//! executable ([`SiteTable::new`]: every site must be `0f 05` inside the file
+//! executable ([`check_sites`]: every site must be `0f 05` inside the file
 //! bytes of an executable segment) and binds it to the file's inode, where the
 //! file's next write drops it.
 //! Exec patches its private copy of the text ([`SiteTable::patch`]); the file
 //! itself never changes.
 
-use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -38,28 +37,9 @@ use protocol::sites::{self, IndexError};
 
 use super::elf::{self, ElfError};
 use crate::fs::ramfs::{RamFs, ROOT_INO};
+pub use crate::mm::zpoline::{SiteTable, Zpoline, CALL_RAX, SYSCALL_INSN};
 
-/// `syscall`.
-pub const SYSCALL_INSN: [u8; 2] = [0x0f, 0x05];
-/// `call *%rax`.
-pub const CALL_RAX: [u8; 2] = [0xff, 0xd0];
 const PROT_EXEC: u32 = 4;
-
-/// The `syscall` sites of one executable, checked against its contents.
-#[derive(Debug, PartialEq, Eq)]
-pub struct SiteTable {
-    /// Link-time addresses of the sites, increasing.
-    vaddrs: Box<[u64]>,
-    /// The file offset of each site.
-    offsets: Box<[u64]>,
-    /// Page of the first site (its address rounded down to 4 KiB).
-    base: u64,
-    /// `first[p]`: index of the first site at or above page `p` from `base`
-    /// (one more entry than pages): the sites of page `p` are
-    /// `first[p]..first[p + 1]`, so a lookup scans one page's few sites
-    /// instead of searching them all (it runs on every zpoline system call).
-    first: Box<[u32]>,
-}
 
 /// Why a site table was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,95 +74,44 @@ impl core::fmt::Display for SiteError {
     }
 }
 
-impl SiteTable {
-    /// Check `sites` (link-time addresses) against executable `image`, of
-    /// `table_file_size` bytes when the VMM decoded it.
-    pub fn new(
-        image: &[u8],
-        table_file_size: u64,
-        sites: impl Iterator<Item = u64> + Clone,
-    ) -> Result<SiteTable, SiteError> {
-        if image.len() as u64 != table_file_size {
-            return Err(SiteError::SizeMismatch {
-                table: table_file_size,
-                file: image.len() as u64,
-            });
+/// Check `sites` (link-time addresses) against executable `image`, of
+/// `table_file_size` bytes when the VMM decoded it: its table.
+pub fn check_sites(
+    image: &[u8],
+    table_file_size: u64,
+    sites: impl Iterator<Item = u64> + Clone,
+) -> Result<SiteTable, SiteError> {
+    if image.len() as u64 != table_file_size {
+        return Err(SiteError::SizeMismatch { table: table_file_size, file: image.len() as u64 });
+    }
+    // The table's memory first, then the parse's: freed last, the parse
+    // leaves no hole below the table in the kernel heap, whose first-fit
+    // allocator would walk past it on every allocation from then on.
+    let n = sites.clone().count();
+    let (mut vaddrs, mut offsets) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let elf = elf::parse(image).map_err(SiteError::NotElf)?;
+    for vaddr in sites {
+        if vaddrs.last().is_some_and(|&last: &u64| vaddr < last.saturating_add(2)) {
+            return Err(SiteError::NotIncreasing { vaddr });
         }
-        // The table's memory first, then the parse's: freed last, the parse
-        // leaves no hole below the table in the kernel heap, whose first-fit
-        // allocator would walk past it on every allocation from then on.
-        let n = sites.clone().count();
-        let (mut vaddrs, mut offsets) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let elf = elf::parse(image).map_err(SiteError::NotElf)?;
-        for vaddr in sites {
-            if vaddrs.last().is_some_and(|&last: &u64| vaddr < last.saturating_add(2)) {
-                return Err(SiteError::NotIncreasing { vaddr });
-            }
-            let offset = elf
-                .segments
-                .iter()
-                .filter(|s| s.prot & PROT_EXEC != 0)
-                .find(|s| {
-                    vaddr >= s.vaddr
-                        && vaddr.checked_add(2).is_some_and(|e| e <= s.vaddr + s.filesz)
-                })
-                .map(|s| s.offset + (vaddr - s.vaddr))
-                .ok_or(SiteError::OutsideText { vaddr })?;
-            let at = offset as usize;
-            if image.get(at..at + 2) != Some(&SYSCALL_INSN[..]) {
-                return Err(SiteError::NotSyscall { vaddr });
-            }
-            vaddrs.push(vaddr);
-            offsets.push(offset);
+        let offset = elf
+            .segments
+            .iter()
+            .filter(|s| s.prot & PROT_EXEC != 0)
+            .find(|s| {
+                vaddr >= s.vaddr && vaddr.checked_add(2).is_some_and(|e| e <= s.vaddr + s.filesz)
+            })
+            .map(|s| s.offset + (vaddr - s.vaddr))
+            .ok_or(SiteError::OutsideText { vaddr })?;
+        let at = offset as usize;
+        if image.get(at..at + 2) != Some(&SYSCALL_INSN[..]) {
+            return Err(SiteError::NotSyscall { vaddr });
         }
-        drop(elf);
-        let base = vaddrs.first().map_or(0, |&v| v & !0xfff);
-        let pages = vaddrs.last().map_or(0, |&v| ((v - base) >> 12) + 1) as usize;
-        let mut first = Vec::with_capacity(pages + 1);
-        for p in 0..=pages as u64 {
-            first.push(vaddrs.partition_point(|&v| v < base + (p << 12)) as u32);
-        }
-        Ok(SiteTable { vaddrs: vaddrs.into(), offsets: offsets.into(), base, first: first.into() })
+        vaddrs.push(vaddr);
+        offsets.push(offset);
     }
-
-    pub fn len(&self) -> usize {
-        self.vaddrs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.vaddrs.is_empty()
-    }
-
-    /// Whether a site starts at link-time address `vaddr`.
-    pub fn contains(&self, vaddr: u64) -> bool {
-        let page = (vaddr.wrapping_sub(self.base) >> 12) as usize;
-        match (self.first.get(page), self.first.get(page + 1)) {
-            (Some(&a), Some(&b)) => self.vaddrs[a as usize..b as usize].contains(&vaddr),
-            _ => false,
-        }
-    }
-
-    /// The sites' link-time addresses, increasing (exec rewrites them as it
-    /// copies the text: `Mm::populate_rewritten`, checking that each still
-    /// holds `syscall`).
-    pub fn sites(&self) -> &[u64] {
-        &self.vaddrs
-    }
-}
-
-/// A patched address space's sites: the table and where the image was loaded.
-#[derive(Clone, Debug)]
-pub struct Zpoline {
-    pub table: Arc<SiteTable>,
-    /// Load bias (static PIE), added to the table's link-time addresses.
-    pub bias: u64,
-}
-
-impl Zpoline {
-    /// Whether user address `addr` is a patched site of this address space.
-    pub fn is_site(&self, addr: u64) -> bool {
-        addr.checked_sub(self.bias).is_some_and(|v| self.table.contains(v))
-    }
+    drop(elf);
+    Ok(SiteTable::from_checked(vaddrs, offsets))
 }
 
 /// What [`bind_index`] did.
@@ -230,6 +159,22 @@ pub fn bind_index(fs: &mut RamFs, index: &[u8]) -> BindReport {
     report
 }
 
+/// At boot, once the root file system is mounted (without the index member,
+/// whose bytes `index` are): bind the tables of the VMM's index to the root
+/// file system's executables, count them and say which were refused.
+#[cfg(target_os = "none")]
+pub fn bind_root_index(index: &[u8]) {
+    let sites = crate::fs::with_fs(|fs| bind_index(fs, index));
+    crate::counters::global_set(crate::counters::ZPOLINE_TABLES, sites.accepted as u64);
+    crate::counters::global_set(
+        crate::counters::ZPOLINE_TABLES_REFUSED,
+        sites.refused.len() as u64,
+    );
+    for why in &sites.refused {
+        crate::println!("kernel: syscall site table ignored: {why}");
+    }
+}
+
 fn index_error(e: IndexError) -> String {
     format!("{}: {e}", sites::INDEX_PATH)
 }
@@ -244,7 +189,7 @@ fn check_record(
         return Err(String::from("not a regular file"));
     }
     let image = fs.file_data(ino).map_err(|e| format!("unreadable (errno {e})"))?;
-    SiteTable::new(image, r.file_size, r.sites()).map(|t| (ino, t)).map_err(|e| format!("{e}"))
+    check_sites(image, r.file_size, r.sites()).map(|t| (ino, t)).map_err(|e| format!("{e}"))
 }
 
 #[cfg(test)]
@@ -294,7 +239,7 @@ mod tests {
     fn checks_and_patches_the_sites() {
         let image = exe(TEXT);
         let size = image.len() as u64;
-        let t = SiteTable::new(&image, size, [0x401005, 0x40100d].into_iter()).unwrap();
+        let t = check_sites(&image, size, [0x401005, 0x40100d].into_iter()).unwrap();
         assert_eq!(t.len(), 2);
         assert!(t.contains(0x401005) && t.contains(0x40100d) && !t.contains(0x401009));
         assert!(!t.contains(0) && !t.contains(0x400005) && !t.contains(u64::MAX));
@@ -308,7 +253,7 @@ mod tests {
     fn refuses_bad_tables() {
         let image = exe(TEXT);
         let size = image.len() as u64;
-        let new = |sites: &[u64]| SiteTable::new(&image, size, sites.iter().copied());
+        let new = |sites: &[u64]| check_sites(&image, size, sites.iter().copied());
         assert_eq!(new(&[0x401004]), Err(SiteError::NotSyscall { vaddr: 0x401004 }));
         // The immediate of `mov eax, 0x050f` is `0f 05` too: a table naming it
         // passes the kernel's check, which sees bytes, not instructions. Only
@@ -324,13 +269,13 @@ mod tests {
         assert_eq!(new(&[0x401005, 0x401005]), Err(SiteError::NotIncreasing { vaddr: 0x401005 }));
         assert_eq!(new(&[0x401005, 0x401006]), Err(SiteError::NotIncreasing { vaddr: 0x401006 }));
         assert_eq!(
-            SiteTable::new(&image, size + 1, [0x401005].into_iter()),
+            check_sites(&image, size + 1, [0x401005].into_iter()),
             Err(SiteError::SizeMismatch { table: size + 1, file: size })
         );
         let mut notelf = image.clone();
         notelf[0] = 0;
         assert_eq!(
-            SiteTable::new(&notelf, size, [0x401005].into_iter()),
+            check_sites(&notelf, size, [0x401005].into_iter()),
             Err(SiteError::NotElf(ElfError::NotElf))
         );
         let empty = new(&[]).unwrap();
@@ -350,7 +295,7 @@ mod tests {
             }
         }
         let image = exe(&text);
-        let t = SiteTable::new(&image, image.len() as u64, sites.iter().copied()).unwrap();
+        let t = check_sites(&image, image.len() as u64, sites.iter().copied()).unwrap();
         for v in 0x400000..0x403000u64 {
             assert_eq!(t.contains(v), sites.contains(&v), "{v:#x}");
         }

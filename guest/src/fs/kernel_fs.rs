@@ -37,36 +37,22 @@ pub const NULL_RDEV: u64 = ramfs::makedev(1, 3);
 /// `/dev/counters`: a misc device (major 10) in the locally-assigned minor range.
 pub const COUNTERS_RDEV: u64 = ramfs::makedev(10, 240);
 
-/// Mount the root file system: unpack `initramfs`, then make sure `/tmp` (1777),
+/// Mount the root file system: unpack `initramfs` but its member `skip` (as
+/// the archive names it; "" skips nothing), then make sure `/tmp` (1777),
 /// `/dev/console`, `/dev/null` and `/dev/counters` exist. `capacity` bounds the file data it holds.
 pub fn mount_root(
     initramfs: &[u8],
+    skip: &str,
     capacity: u64,
     now_ns: u64,
 ) -> Result<usize, alloc::string::String> {
     let mut fs = RamFs::new(capacity);
     fs.set_time(now_ns);
-    // The VMM's `syscall` site index is read in place, not unpacked; its
-    // tables go to their executables' inodes.
-    let index = crate::exec::zpoline::find_index(initramfs);
     let files = if initramfs.is_empty() {
         0
     } else {
-        let skip = index.map_or("", |(name, _)| name);
         fs.unpack_cpio_except(initramfs, skip).map_err(|e| alloc::format!("initramfs: {e:?}"))?
     };
-    let sites = match index {
-        Some((_, index)) => crate::exec::zpoline::bind_index(&mut fs, index),
-        None => Default::default(),
-    };
-    crate::counters::global_set(crate::counters::ZPOLINE_TABLES, sites.accepted as u64);
-    crate::counters::global_set(
-        crate::counters::ZPOLINE_TABLES_REFUSED,
-        sites.refused.len() as u64,
-    );
-    for why in &sites.refused {
-        crate::println!("kernel: syscall site table ignored: {why}");
-    }
     let ensure_dir =
         |fs: &mut RamFs, path: &str, mode: u32| -> Result<Ino, alloc::string::String> {
             match fs.lookup(ROOT_INO, path) {

@@ -75,7 +75,7 @@ use crate::errno::{
     Errno, EBUSY, EEXIST, EFBIG, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOMEM, ENOSPC, ENOTDIR,
     ENOTEMPTY, ENXIO, EPERM,
 };
-use crate::exec::zpoline::SiteTable;
+use crate::mm::zpoline::SiteTable;
 pub use uapi::dirent::{DT_CHR, DT_DIR, DT_REG};
 pub use uapi::fs::{RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT};
 pub use uapi::limits::{NAME_MAX, PATH_MAX};

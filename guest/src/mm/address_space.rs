@@ -138,7 +138,7 @@ pub struct Mm {
     inner: spin::mutex::Mutex<MmInner, crate::arch::tlb::TlbRelax>,
     /// The patched `syscall` sites of the program's text, if exec patched it
     /// (`exec::zpoline`); set once by exec, kept by fork.
-    zpoline: spin::Once<crate::exec::zpoline::Zpoline>,
+    zpoline: spin::Once<crate::mm::zpoline::Zpoline>,
 }
 
 /// The leaf entry for a page of an area with `prot`; `writable` is false where
@@ -244,12 +244,12 @@ impl Mm {
     }
 
     /// Record that exec patched the program's `syscall` sites (once).
-    pub fn set_zpoline(&self, z: crate::exec::zpoline::Zpoline) {
+    pub fn set_zpoline(&self, z: crate::mm::zpoline::Zpoline) {
         self.zpoline.call_once(|| z);
     }
 
     /// The patched `syscall` sites, if exec patched any.
-    pub fn zpoline(&self) -> Option<&crate::exec::zpoline::Zpoline> {
+    pub fn zpoline(&self) -> Option<&crate::mm::zpoline::Zpoline> {
         self.zpoline.get()
     }
 

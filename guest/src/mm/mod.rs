@@ -4,6 +4,7 @@ pub mod frame;
 pub mod oom_kill;
 pub mod pagetable;
 pub mod vma;
+pub mod zpoline;
 
 #[cfg(target_os = "none")]
 pub mod address_space;
