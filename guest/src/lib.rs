@@ -4,6 +4,30 @@
 //! ordinary safe Rust. Modules without hardware access (`cmdline`, `mm::frame`,
 //! `console`, `hcfuzz`) also build for the host, where `cargo test` runs their unit
 //! tests.
+//!
+//! # Layers
+//!
+//! The modules form layers that only point down: a module uses modules of its
+//! own layer and of the layers before it in this table, never one after it.
+//! Lower layers that must call up (the trap entry calling the system-call
+//! table, the scheduler asking whether a signal is pending) call what the
+//! upper layer registered with them. `cargo test -p guest --test layers`
+//! reads this table and every path in `src/` (`use` trees, `crate::`,
+//! `super::`, paths in macro arguments, exported macros) and names each one that
+//! points up; `docs/architecture.md` explains the order.
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | lib | `errno` `cmdline` `counters` `hcfuzz` `random` | plain logic and the counter page, no hardware |
+//! | arch | `arch` | the CPU, the VMM's interface, every `unsafe` block |
+//! | services | `console` `time` `uaccess` | the console, clocks, typed user-memory access |
+//! | mm | `mm` | frames, page tables, areas, address spaces |
+//! | sched | `sched` | tasks as the scheduler sees them, run queues, wait queues |
+//! | fs | `fs` | files, descriptor tables, pipes, the RAM file system |
+//! | process | `process` | the process side of tasks: fork, exit, wait, signals, namespaces |
+//! | exec | `exec` | loading programs, `execve` |
+//! | syscall | `syscall` | the system-call table and its calls |
+//! | kernel | `trap` `smp` `mailbox` `selftest` `kernel` | boot, trap policy, cross-CPU jobs, the VMM's mailbox |
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
