@@ -249,7 +249,7 @@ fn raw_syscall_refused(frame: &TrapFrame, forced: bool) {
         );
     }
     // Not catchable: the saved user RIP is the kernel's entry, not the program's.
-    task.fatal_signal.store(SIGSYS as u32, Ordering::Relaxed);
+    task.fatal_signal.store(SIGSYS, Ordering::Relaxed);
 }
 
 /// The boot probe: `syscall` then `int3`. Which trap arrives tells whether the

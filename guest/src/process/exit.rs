@@ -206,7 +206,7 @@ fn forget_original_parent(father: &Arc<Task>) {
             t.ppid.store(reaper.pid, Ordering::Relaxed);
         }
         if !threaded {
-            c.exit_signal.store(SIGCHLD as u32, Ordering::Relaxed);
+            c.exit_signal.store(SIGCHLD, Ordering::Relaxed);
         }
     }
     reaper.children.lock().extend(children.iter().cloned());

@@ -44,7 +44,7 @@ fn eligible(c: &Task, which: Which, options: u32) -> bool {
     if options & __WALL != 0 {
         return true;
     }
-    let clone_child = c.exit_signal.load(Ordering::Relaxed) != SIGCHLD as u32;
+    let clone_child = c.exit_signal.load(Ordering::Relaxed) != SIGCHLD;
     clone_child == (options & __WCLONE != 0)
 }
 

@@ -165,13 +165,13 @@ pub fn arch_prctl(a: &Args) -> SysResult {
 // ---- creation ------------------------------------------------------------
 
 pub fn fork(frame: &crate::arch::TrapFrame) -> SysResult {
-    kernel_clone(&KernelCloneArgs { exit_signal: SIGCHLD as u32, ..Default::default() }, frame)
+    kernel_clone(&KernelCloneArgs { exit_signal: SIGCHLD, ..Default::default() }, frame)
 }
 
 pub fn vfork(frame: &crate::arch::TrapFrame) -> SysResult {
     let args = KernelCloneArgs {
         flags: CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK,
-        exit_signal: SIGCHLD as u32,
+        exit_signal: SIGCHLD,
         ..Default::default()
     };
     kernel_clone(&args, frame)

@@ -63,7 +63,7 @@ pub fn send_signal_force(task: &Arc<Task>, sig: u32, info: SigInfo, force: bool)
         }
     }
     if sig == SIGKILL {
-        task.fatal_signal.store(SIGKILL as u32, Ordering::Relaxed);
+        task.fatal_signal.store(SIGKILL, Ordering::Relaxed);
         crate::sched::wake_up(task);
         return true;
     }
@@ -113,7 +113,7 @@ pub fn force_sig_info(task: &Arc<Task>, sig: u32, info: SigInfo) {
     task.fatal_signal.store(0, Ordering::Relaxed);
     if task.sighand().action(sig).sa_handler == SIG_DFL {
         // Even init dies of a fault it does not handle.
-        task.fatal_signal.store(sig as u32, Ordering::Relaxed);
+        task.fatal_signal.store(sig, Ordering::Relaxed);
     }
     crate::sched::wake_up(task);
 }
