@@ -1,26 +1,15 @@
 //! Boot: validate the hand-off, bring up memory and every CPU, report ready, then
 //! run what the command line asks for and exit.
 
-use core::sync::atomic::{AtomicU32, Ordering};
-
 use protocol::boot::{BootInfo, BOOT_MAGIC};
 use protocol::exit_status;
 use protocol::hypercall::{Exit, Hypercall, PanicReport, Ready, StartCpus};
 use protocol::ABI_VERSION;
 
-use crate::arch::{self, apic, cpu_id, hypercall::hypercall, rdtsc};
+use crate::arch::{self, apic, cpu_count, cpu_id, hypercall::hypercall, rdtsc, wait_until};
 use crate::cmdline::{self, FaultKind, Options};
 use crate::counters::{self as ctr, cpu_get};
 use crate::{println, smp};
-
-/// Timer interrupts per second on every CPU.
-pub const HZ: u64 = 100;
-
-static CPU_COUNT: AtomicU32 = AtomicU32::new(1);
-
-pub fn cpu_count() -> usize {
-    CPU_COUNT.load(Ordering::Relaxed) as usize
-}
 
 /// Stop the VM with `status` (the VMM's exit code).
 pub fn exit(status: u8) -> ! {
@@ -35,31 +24,12 @@ fn halt_forever() -> ! {
     }
 }
 
-/// Sleep (halting) until `done()` holds. The condition is checked with interrupts
-/// off and the halt re-enables them atomically, so no wake-up is lost. Returns
-/// with interrupts as they were: kernel code runs with them off, and takes
-/// interrupts only where it halts.
-pub fn wait_until(mut done: impl FnMut() -> bool) {
-    let was_on = arch::cpu::interrupts_enabled();
-    loop {
-        arch::interrupts_disable();
-        if done() {
-            if was_on {
-                arch::interrupts_enable();
-            }
-            return;
-        }
-        ctr::cpu_add(cpu_id(), ctr::CPU_IDLE_HALTS, 1);
-        arch::wait_for_interrupt();
-    }
-}
-
 /// Bring-up common to every CPU once its descriptor tables are loaded.
 fn cpu_online(cpu: usize, info: &BootInfo) {
     if let Some(record) = arch::boot::crash_record(cpu) {
         arch::cpu::set_crash_record(record as u64);
     }
-    apic::init((info.apic_timer_hz / HZ) as u32);
+    apic::init((info.apic_timer_hz / crate::sched::HZ) as u32);
     ctr::cpu_set(cpu, ctr::CPU_ONLINE_TSC, rdtsc());
     ctr::cpu_set(cpu, ctr::CPU_ONLINE, 1);
     ctr::global_add(ctr::CPUS_ONLINE, 1);
@@ -79,7 +49,6 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
     ctr::global_set(ctr::BOOT_TSC, boot_tsc);
     crate::time::init(boot_tsc, info.tsc_khz, info.realtime_ns);
     crate::random::init(info.random_seed);
-    CPU_COUNT.store(info.cpu_count, Ordering::Relaxed);
 
     if let Err(e) = crate::mm::init(info) {
         panic!("memory: {e} ({} MiB of RAM)", info.memory_bytes >> 20);

@@ -6,9 +6,9 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use protocol::MAX_CPUS;
 
 use crate::arch::{apic, cpu::CALL_FUNCTION_VECTOR, cpu::RESCHEDULE_VECTOR};
+use crate::arch::{cpu_count, wait_until};
 use crate::cmdline::FaultKind;
 use crate::counters as ctr;
-use crate::kernel::{cpu_count, wait_until};
 use crate::println;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

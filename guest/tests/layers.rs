@@ -413,14 +413,12 @@ fn src_dir() -> PathBuf {
 const KNOWN_UPWARD: &[(&str, &str)] = &[
     ("arch/x86_64/boot.rs", "kernel"),
     ("arch/x86_64/mmu.rs", "mm"),
-    ("arch/x86_64/tlb.rs", "kernel"),
     ("arch/x86_64/traps.rs", "mailbox"),
     ("arch/x86_64/traps.rs", "sched"),
     ("arch/x86_64/traps.rs", "smp"),
     ("arch/x86_64/traps.rs", "trap"),
     ("cmdline.rs", "process"),
     ("counters.rs", "arch"),
-    ("exec/kernel_exec.rs", "kernel"),
     ("exec/kernel_exec.rs", "syscall"),
     ("exec/kernel_exec.rs", "trap"),
     ("fs/syscalls.rs", "exec"),
@@ -429,13 +427,9 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     ("mm/address_space.rs", "process"),
     ("mm/address_space.rs", "trap"),
     ("process/exit.rs", "syscall"),
-    ("sched/balance.rs", "kernel"),
     ("sched/balance.rs", "process"),
-    ("sched/core.rs", "kernel"),
     ("sched/core.rs", "process"),
-    ("sched/wait.rs", "kernel"),
     ("sched/wait.rs", "process"),
-    ("syscall/sched.rs", "kernel"),
 ];
 
 #[test]

@@ -140,7 +140,7 @@ fn load_program_inner(
         (stack::AT_GID, creds.gid as u64),
         (stack::AT_EGID, creds.egid as u64),
         (stack::AT_SECURE, 0),
-        (stack::AT_CLKTCK, crate::kernel::HZ),
+        (stack::AT_CLKTCK, crate::sched::HZ),
         (stack::AT_HWCAP, crate::arch::cpu::hwcap()),
         (stack::AT_SYSINFO, crate::trap::syscall_gate()),
     ]);

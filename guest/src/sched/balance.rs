@@ -109,7 +109,7 @@ mod kernel {
     use core::sync::atomic::Ordering;
 
     use super::super::core::{attach_task, detach_queued, double_rq_lock, nr_running, IrqSave, Rq};
-    use crate::kernel::cpu_count;
+    use crate::arch::cpu_count;
     use crate::process::Task;
 
     /// Pull up to `imbalance` tasks from `busiest` to `this` (Linux

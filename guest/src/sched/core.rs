@@ -29,12 +29,9 @@ use super::prio::{self, SchedParams};
 use super::runlist::RunList;
 use super::{balance, rt};
 use crate::arch::task::SwitchSlots;
-use crate::arch::{self, cpu_id};
+use crate::arch::{self, cpu_count, cpu_id};
 use crate::counters as ctr;
-use crate::kernel::cpu_count;
 use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
-
-const _: () = assert!(super::HZ == crate::kernel::HZ);
 
 /// Nanoseconds per tick.
 pub const TICK_NSEC: u64 = 1_000_000_000 / super::HZ;
@@ -702,7 +699,7 @@ pub fn idle_has_work() -> bool {
 }
 
 /// The idle loop: run whatever is runnable, halt when nothing is, until
-/// `done()`. Returns with interrupts as they were (see `kernel::wait_until`).
+/// `done()`. Returns with interrupts as they were (see `arch::wait_until`).
 pub fn idle_until(mut done: impl FnMut() -> bool) {
     let was_on = arch::cpu::interrupts_enabled();
     loop {

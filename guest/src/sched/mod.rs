@@ -28,7 +28,8 @@ mod wait;
 
 pub use entity::{SchedEntity, TASK_NEW};
 
-/// Timer ticks per second (the kernel's HZ; `core.rs` checks they agree).
+/// Timer interrupts per second on every CPU (Linux `HZ`): the local APIC
+/// timer's period, the scheduler's tick and `AT_CLKTCK`.
 pub const HZ: u64 = 100;
 
 #[cfg(target_os = "none")]
@@ -39,4 +40,4 @@ pub use self::core::{
     CHILD_RUNS_FIRST, TICK_NSEC,
 };
 #[cfg(target_os = "none")]
-pub use wait::{wait_event, wait_event_killable, wait_until, WaitQueue};
+pub use wait::{wait_event, wait_event_killable, WaitQueue};

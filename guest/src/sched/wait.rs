@@ -43,7 +43,7 @@ fn wait_event_common(
     let Some(task) = current() else {
         // No task (boot code): halt until the condition holds.
         let mut ok = false;
-        crate::kernel::wait_until(|| {
+        crate::arch::wait_until(|| {
             ok = cond();
             ok || deadline.is_some_and(|d| crate::time::monotonic_ns() >= d)
         });
@@ -104,9 +104,4 @@ impl WaitQueue {
             wake_up(&t);
         }
     }
-}
-
-/// Halt until `done()` holds (boot code without a task).
-pub fn wait_until(done: impl FnMut() -> bool) {
-    wait_event(None, None, done);
 }

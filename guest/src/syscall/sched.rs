@@ -41,7 +41,7 @@ fn caller(me: &Task, target: &Task) -> Caller {
 }
 
 fn online_mask() -> u64 {
-    let n = crate::kernel::cpu_count();
+    let n = crate::arch::cpu_count();
     if n >= 64 {
         u64::MAX
     } else {
@@ -136,7 +136,7 @@ pub fn sched_setaffinity(a: &Args) -> SysResult {
     if !c.same_owner && !c.cap_sys_nice {
         return Err(EPERM);
     }
-    let mask = prio::effective_mask(requested, crate::kernel::cpu_count())?;
+    let mask = prio::effective_mask(requested, crate::arch::cpu_count())?;
     crate::sched::set_cpus_allowed(&p, mask);
     Ok(0)
 }
@@ -144,7 +144,7 @@ pub fn sched_setaffinity(a: &Args) -> SysResult {
 /// sched_getaffinity(pid, len, mask): the number of bytes written.
 pub fn sched_getaffinity(a: &Args) -> SysResult {
     let (pid, len, ptr) = (a.i32(0), a.u32(1), a.u(2));
-    let n = prio::getaffinity_len(len, crate::kernel::cpu_count())?;
+    let n = prio::getaffinity_len(len, crate::arch::cpu_count())?;
     let p = find_process_by_pid(&me(), pid)?;
     let mask = p.se.cpus_allowed.load(core::sync::atomic::Ordering::Relaxed) & online_mask();
     copy_to_user(ptr, &mask.to_le_bytes()[..n])?;

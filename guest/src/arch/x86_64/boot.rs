@@ -38,8 +38,10 @@ pub fn boot_info() -> &'static BootInfo {
     boot_info_unchecked()
 }
 
-/// Record the shared pages' addresses from a validated boot info.
+/// Record the shared pages' addresses and the CPU count from a validated boot
+/// info.
 pub fn set_shared_pages(info: &BootInfo) {
+    super::cpu::set_cpu_count(info.cpu_count as usize);
     STATUS_BASE.store(phys_to_virt(info.status_gpa), Ordering::Relaxed);
     COUNTERS_BASE.store(phys_to_virt(info.counters_gpa), Ordering::Relaxed);
     COUNTERS_WORDS.store(info.counters_size / 8, Ordering::Relaxed);

@@ -344,6 +344,39 @@ pub fn wait_for_interrupt() {
     unsafe { asm!("sti", "hlt", options(nomem, nostack)) }
 }
 
+/// CPUs the VMM started (`BootInfo::cpu_count`, recorded at boot).
+static CPU_COUNT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(1);
+
+/// The number of CPUs (all online once boot is over).
+#[inline]
+pub fn cpu_count() -> usize {
+    CPU_COUNT.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+pub(super) fn set_cpu_count(n: usize) {
+    CPU_COUNT.store(n.clamp(1, MAX_CPUS), core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Sleep (halting) until `done()` holds. The condition is checked with interrupts
+/// off and the halt re-enables them atomically, so no wake-up is lost. For code
+/// that runs without a task (boot); tasks sleep with `sched::wait_event`.
+/// Returns with interrupts as they were: kernel code runs with them off, and
+/// takes interrupts only where it halts.
+pub fn wait_until(mut done: impl FnMut() -> bool) {
+    let was_on = interrupts_enabled();
+    loop {
+        interrupts_disable();
+        if done() {
+            if was_on {
+                interrupts_enable();
+            }
+            return;
+        }
+        crate::counters::cpu_add(cpu_id(), crate::counters::CPU_IDLE_HALTS, 1);
+        wait_for_interrupt();
+    }
+}
+
 /// Idle: halt with interrupts enabled; the caller re-checks its condition.
 #[inline(always)]
 pub fn idle() {

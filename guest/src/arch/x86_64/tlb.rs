@@ -88,7 +88,7 @@ fn wake_waiters(cpu: usize) {
 /// The CPUs that have the address space whose root is `root` loaded (Linux
 /// `mm_cpumask`).
 pub fn mm_cpumask(root: u64) -> u64 {
-    let n = crate::kernel::cpu_count();
+    let n = cpu::cpu_count();
     (0..n).filter(|&c| LOADED_ROOT[c].load(Acquire) == root).fold(0, |m, c| m | 1 << c)
 }
 
