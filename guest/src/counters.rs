@@ -111,14 +111,17 @@ pub const fn cpu_word(cpu: usize, field: usize) -> usize {
     (offset_of!(CounterPage, cpu) + cpu * size_of::<CpuCounters>()) / 8 + field
 }
 
-#[cfg(target_os = "none")]
-fn words() -> &'static [AtomicU64] {
-    crate::arch::counter_words()
+/// The counter page, once `arch` has handed it over at boot (never on the host).
+static PAGE: spin::Once<&'static [AtomicU64]> = spin::Once::new();
+
+/// Use `words` (the counter page the VMM reserved, as words) from now on.
+pub fn init(words: &'static [AtomicU64]) {
+    PAGE.call_once(|| words);
 }
 
-#[cfg(not(target_os = "none"))]
+#[inline]
 fn words() -> &'static [AtomicU64] {
-    &[]
+    PAGE.get().copied().unwrap_or(&[])
 }
 
 fn word(index: usize) -> Option<&'static AtomicU64> {
@@ -190,39 +193,13 @@ pub fn parse_device_command(data: &[u8]) -> Option<(bool, &str)> {
     ok.then_some((reset, label))
 }
 
-/// A write to `/dev/counters`.
-pub fn device_write(data: &[u8]) -> Result<(), crate::errno::Errno> {
-    let (reset, label) = parse_device_command(data).ok_or(crate::errno::EINVAL)?;
-    snapshot(label, reset)
-}
-
-/// Have the VMM record the counters and its statistics under `label`; then
-/// reset the counters if asked. ENOSPC once the VMM keeps no more snapshots.
-pub fn snapshot(label: &str, reset: bool) -> Result<(), crate::errno::Errno> {
-    #[cfg(target_os = "none")]
-    {
-        // The label lives in kernel memory (the heap or the kernel image),
-        // which the VMM reads by guest-physical address.
-        let params = protocol::hypercall::Snapshot {
-            label: crate::arch::hypercall::gpa_of(&label.as_bytes()[0]),
-            len: label.len() as u64,
-            tsc: crate::arch::rdtsc(),
-            reset: reset as u32,
-            _pad: 0,
-        };
-        let status =
-            crate::arch::hypercall::hypercall(protocol::hypercall::Hypercall::Snapshot, &params);
-        if status < 0 {
-            return Err(crate::errno::ENOSPC);
-        }
-    }
-    #[cfg(not(target_os = "none"))]
-    let _ = label;
+/// The VMM recorded a snapshot (`arch::hypercall::snapshot`): count it, and
+/// reset the counters if it was a reset.
+pub fn snapshot_taken(reset: bool) {
     global_add(if reset { RESETS } else { SNAPSHOTS }, 1);
     if reset {
         reset_counters();
     }
-    Ok(())
 }
 
 /// Zero the event counters (`protocol::counters::resettable`) of every CPU and

@@ -80,7 +80,7 @@ fn handle(cmd: u32, args: [u64; 6]) -> Result<(i64, Vec<u8>), crate::errno::Errn
             if args[0] > 1 {
                 return Err(EINVAL);
             }
-            crate::counters::snapshot("mailbox", args[0] == 1)?;
+            crate::arch::hypercall::snapshot("mailbox", args[0] == 1)?;
             Ok((0, Vec::new()))
         }
         command::PROCESS_TABLE => {

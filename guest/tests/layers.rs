@@ -418,7 +418,6 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     ("arch/x86_64/traps.rs", "smp"),
     ("arch/x86_64/traps.rs", "trap"),
     ("cmdline.rs", "process"),
-    ("counters.rs", "arch"),
     ("exec/kernel_exec.rs", "syscall"),
     ("exec/kernel_exec.rs", "trap"),
     ("fs/syscalls.rs", "exec"),

@@ -468,7 +468,8 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
         FileKind::Null => Ok(len as u64),
         FileKind::Counters => {
             let data = uaccess::read_bytes(buf, len.min(CHUNK))?;
-            crate::counters::device_write(&data)?;
+            let (reset, label) = crate::counters::parse_device_command(&data).ok_or(EINVAL)?;
+            crate::arch::hypercall::snapshot(label, reset)?;
             Ok(data.len() as u64)
         }
         FileKind::Inode { dir: true, .. } => Err(EISDIR),

@@ -8,6 +8,7 @@ use protocol::hypercall::StatusSlots;
 
 static BOOT_INFO: AtomicU64 = AtomicU64::new(0);
 static STATUS_BASE: AtomicU64 = AtomicU64::new(0);
+/// The counter page (virtual address, size in words), for the crash records.
 static COUNTERS_BASE: AtomicU64 = AtomicU64::new(0);
 static COUNTERS_WORDS: AtomicU64 = AtomicU64::new(0);
 
@@ -43,21 +44,26 @@ pub fn boot_info() -> &'static BootInfo {
 pub fn set_shared_pages(info: &BootInfo) {
     super::cpu::set_cpu_count(info.cpu_count as usize);
     STATUS_BASE.store(phys_to_virt(info.status_gpa), Ordering::Relaxed);
-    COUNTERS_BASE.store(phys_to_virt(info.counters_gpa), Ordering::Relaxed);
-    COUNTERS_WORDS.store(info.counters_size / 8, Ordering::Relaxed);
+    let words = counter_words(info);
+    COUNTERS_BASE.store(words.as_ptr() as u64, Ordering::Relaxed);
+    COUNTERS_WORDS.store(words.len() as u64, Ordering::Relaxed);
+    crate::counters::init(words);
 }
 
 /// The counter page as words the guest updates atomically and the VMM reads.
-pub fn counter_words() -> &'static [AtomicU64] {
-    let base = COUNTERS_BASE.load(Ordering::Relaxed);
-    let words = COUNTERS_WORDS.load(Ordering::Relaxed) as usize;
-    if base == 0 {
+fn counter_words(info: &BootInfo) -> &'static [AtomicU64] {
+    if info.counters_gpa == 0 || info.counters_size == 0 {
         return &[];
     }
     // SAFETY: the VMM reserved `counters_size` bytes at `counters_gpa` for the
     // counter page (memory kind Boot, never handed to the frame allocator); it is
     // 8-byte aligned and mapped by the direct map; AtomicU64 has u64's layout.
-    unsafe { core::slice::from_raw_parts(base as *const AtomicU64, words) }
+    unsafe {
+        core::slice::from_raw_parts(
+            phys_to_virt(info.counters_gpa) as *const AtomicU64,
+            (info.counters_size / 8) as usize,
+        )
+    }
 }
 
 /// CPU `cpu`'s crash record in the counter page (None before the page is

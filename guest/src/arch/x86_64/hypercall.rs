@@ -18,6 +18,26 @@ pub fn hypercall<T>(call: Hypercall, params: &T) -> i64 {
     status_slot(cpu_id()).load(Ordering::Relaxed) as i64
 }
 
+/// Have the VMM record the counters and its statistics under `label` (the
+/// `Snapshot` hypercall); then reset the counters if asked. ENOSPC once the
+/// VMM keeps no more snapshots.
+pub fn snapshot(label: &str, reset: bool) -> Result<(), crate::errno::Errno> {
+    // The label lives in kernel memory (the heap or the kernel image), which
+    // the VMM reads by guest-physical address.
+    let params = protocol::hypercall::Snapshot {
+        label: gpa_of(&label.as_bytes()[0]),
+        len: label.len() as u64,
+        tsc: super::cpu::rdtsc(),
+        reset: reset as u32,
+        _pad: 0,
+    };
+    if hypercall(Hypercall::Snapshot, &params) < 0 {
+        return Err(crate::errno::ENOSPC);
+    }
+    crate::counters::snapshot_taken(reset);
+    Ok(())
+}
+
 /// A raw 32-bit port write (also used by the hypercall fuzzer).
 pub fn out32(port: u16, value: u32) {
     // SAFETY: port I/O to the VMM's hypercall ports or to ports with no device;
