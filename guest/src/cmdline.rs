@@ -63,7 +63,7 @@ pub struct Options {
     pub seed: u64,
     pub exit: u8,
     pub hang: bool,
-    pub fail: Option<(crate::process::fault_inject::Stage, u32)>,
+    pub fail: Option<(crate::fault_inject::Stage, u32)>,
     pub sched_child_runs_first: bool,
     pub syscall: SyscallEntry,
     /// `pid_max=N`: the largest pid + 1 (Linux's boot parameter).
@@ -149,7 +149,7 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
             "pid_max" => o.pid_max = Some(value.parse().map_err(|_| bad())?),
             "seed" => o.seed = number(key, value)?,
             "exit" => o.exit = value.parse().map_err(|_| bad())?,
-            "fail" => o.fail = Some(crate::process::fault_inject::parse(value).ok_or_else(bad)?),
+            "fail" => o.fail = Some(crate::fault_inject::parse(value).ok_or_else(bad)?),
             "sched_child_runs_first" => {
                 o.sched_child_runs_first = match value {
                     "0" => false,

@@ -178,11 +178,7 @@ fn strings(block: &[u8]) -> alloc::vec::Vec<alloc::vec::Vec<u8>> {
 }
 
 /// Run the first program as pid 1; its end is the VM's end.
-fn run_init(
-    argv: &[u8],
-    envp: &[u8],
-    fail: Option<(crate::process::fault_inject::Stage, u32)>,
-) -> ! {
+fn run_init(argv: &[u8], envp: &[u8], fail: Option<(crate::fault_inject::Stage, u32)>) -> ! {
     // Kernel code, boot code too, runs with interrupts off: an interrupt
     // handler that takes a lock (the heap's, when a wake-up grows a run
     // queue) must never find it held by the code it interrupted.
@@ -214,7 +210,7 @@ fn run_init(
     crate::mailbox::init();
     // Fault injection (`fail=STAGE:N`) counts the program's clones only.
     if let Some((stage, n)) = fail {
-        crate::process::fault_inject::arm(stage, n);
+        crate::fault_inject::arm(stage, n);
     }
     crate::sched::run(task.clone());
     exit(task.exit_reason().shell_status())

@@ -18,7 +18,7 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | lib | `errno` `cmdline` `counters` `hcfuzz` `random` | plain logic and the counter page, no hardware |
+//! | lib | `errno` `cmdline` `counters` `fault_inject` `hcfuzz` `random` | plain logic and the counter page, no hardware |
 //! | arch | `arch` | the CPU, the VMM's interface, every `unsafe` block |
 //! | services | `console` `time` `uaccess` | the console, clocks, typed user-memory access |
 //! | mm | `mm` | frames, page tables, areas, address spaces |
@@ -37,6 +37,7 @@ pub mod console;
 pub mod counters;
 pub mod errno;
 pub mod exec;
+pub mod fault_inject;
 pub mod fs;
 pub mod hcfuzz;
 pub mod mm;

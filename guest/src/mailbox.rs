@@ -73,7 +73,7 @@ fn handle(cmd: u32, args: [u64; 6]) -> Result<(i64, Vec<u8>), crate::errno::Errn
         command::INJECT_FAULT => {
             let stage = FaultStage::from_index(args[0]).ok_or(EINVAL)?;
             let nth = u32::try_from(args[1]).ok().filter(|&n| n >= 1).ok_or(EINVAL)?;
-            crate::process::fault_inject::arm(stage, nth);
+            crate::fault_inject::arm(stage, nth);
             Ok((0, Vec::new()))
         }
         command::COUNTERS => {

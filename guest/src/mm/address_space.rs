@@ -312,9 +312,8 @@ impl Mm {
                 let hi = end & !(PT_SPAN - 1);
                 let blocks = shareable && lo < hi;
                 for block in (lo..hi).step_by(PT_SPAN as usize).filter(|_| blocks) {
-                    let injected = crate::process::fault_inject::should_fail(
-                        crate::process::fault_inject::Stage::CopyMm,
-                    );
+                    let injected =
+                        crate::fault_inject::should_fail(crate::fault_inject::Stage::CopyMm);
                     match c.pt.share_pt_from(&mut parent.pt, &DirectMap, block) {
                         _ if injected => return fail(c, &mut parent, write_protected),
                         None => return fail(c, &mut parent, write_protected),
@@ -333,9 +332,7 @@ impl Mm {
                     let mut copied = 0;
                     let r = c.pt.copy_range_from(&mut parent.pt, &DirectMap, s, e, cow, |_| {
                         copied += 1;
-                        !crate::process::fault_inject::should_fail(
-                            crate::process::fault_inject::Stage::CopyMm,
-                        )
+                        !crate::fault_inject::should_fail(crate::fault_inject::Stage::CopyMm)
                     });
                     ctr::global_add(ctr::FORK_PTES_COPIED, copied);
                     match r {

@@ -2,7 +2,6 @@
 pub mod clone_flags;
 #[cfg(target_os = "none")]
 pub mod exit;
-pub mod fault_inject;
 #[cfg(target_os = "none")]
 pub mod fork;
 pub mod nsproxy;

@@ -1,7 +1,10 @@
 //! Fault injection for `copy_process` (Linux: fail_nth / failslab, in
-//! miniature): `fail=STAGE:N` on the kernel command line makes the Nth time that
+//! miniature, and like Linux's `lib/fault-inject.c` below everything that uses
+//! it): `fail=STAGE:N` on the kernel command line makes the Nth time that
 //! stage is reached fail as its allocation would (ENOMEM; EAGAIN for the pid).
-//! `kernel_clone` then checks that the failed clone left nothing behind.
+//! `kernel_clone` then checks that the failed clone left nothing behind. The
+//! stages are reached in `process` (the task, files, fs, sighand, namespaces,
+//! the pid) and in `mm` (`copy_mm`, once per page copied).
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
