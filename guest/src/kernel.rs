@@ -105,7 +105,7 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
     if let Some((_, index)) = index {
         crate::exec::zpoline::bind_root_index(index);
     }
-    if let Err(e) = crate::trap::init_entry_page() {
+    if let Err(e) = crate::mm::address_space::init_entry_page() {
         panic!("entry page: errno {}", e.0);
     }
     let works = match crate::trap::probe_syscall_instruction() {
@@ -126,8 +126,12 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
             exit(exit_status::SELFTEST_FAILED);
         }
     };
-    let entry = if insn { crate::trap::ENTRY_INSN } else { crate::trap::ENTRY_INT3 };
-    crate::trap::set_syscall_entry(entry);
+    let entry = if insn {
+        crate::arch::entry_page::ENTRY_INSN
+    } else {
+        crate::arch::entry_page::ENTRY_INT3
+    };
+    crate::arch::entry_page::set_syscall_entry(entry);
     ctr::global_set(ctr::SYSCALL_ENTRY, entry as u64);
     if !options.quiet {
         let found = if works { "works from ring 3" } else { "does not reach ring 0 here" };

@@ -2,9 +2,12 @@
 //! entry page's gates or the `syscall` instruction, and faults, which end in a
 //! signal when they cannot be resolved.
 
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::arch::entry_page::{GATE_INT3, GATE_SYSCALL, PROBE_AFTER_SYSCALL, PROBE_SYSCALL_NR};
+use crate::arch::entry_page::{
+    uses_syscall_insn, GATE_INT3, GATE_SYSCALL, PROBE_AFTER_SYSCALL, PROBE_SYSCALL_NR,
+    SYSCALL_BROKEN, SYSCALL_INSN, SYSCALL_WORKS,
+};
 use crate::arch::traps::{fault_address, PF_INSTR, PF_WRITE};
 use crate::arch::uaccess::copy_from_user;
 use crate::arch::{cpu_id, TrapFrame};
@@ -13,39 +16,6 @@ use crate::process::signal::{
     self, SigInfo, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP,
 };
 use crate::sched;
-
-/// Outcome of the boot self-test of the `syscall` instruction.
-pub static SYSCALL_INSN: AtomicU8 = AtomicU8::new(SYSCALL_UNTESTED);
-pub const SYSCALL_UNTESTED: u8 = 0;
-pub const SYSCALL_WORKS: u8 = 1;
-pub const SYSCALL_BROKEN: u8 = 2;
-
-/// The entry programs use: the `syscall` instruction (LSTAR) where it works,
-/// else the int3 gate — or the int3 gate wherever `syscall=int3` asks for it.
-/// Where the int3 gate is in use, a program's own `syscall` instructions are
-/// either patched by exec (`exec::zpoline`) or end it with SIGSYS.
-static SYSCALL_ENTRY: AtomicU8 = AtomicU8::new(ENTRY_INT3);
-pub const ENTRY_INSN: u8 = 1;
-pub const ENTRY_INT3: u8 = 2;
-
-/// Choose the entry (boot, after the self-test; before any program runs).
-pub fn set_syscall_entry(entry: u8) {
-    SYSCALL_ENTRY.store(entry, Ordering::Relaxed);
-}
-
-/// Whether programs enter the kernel with the `syscall` instruction.
-pub fn uses_syscall_insn() -> bool {
-    SYSCALL_ENTRY.load(Ordering::Relaxed) == ENTRY_INSN
-}
-
-/// The AT_SYSINFO value for programs: the gate of the entry in use.
-pub fn syscall_gate() -> u64 {
-    if uses_syscall_insn() {
-        GATE_SYSCALL
-    } else {
-        GATE_INT3
-    }
-}
 
 fn syscall_entry_address() -> u64 {
     crate::arch::cpu::syscall_entry_address()
@@ -372,22 +342,6 @@ pub fn uaccess_fault(addr: u64, error_code: u64) -> bool {
         Some(mm) => mm.handle_fault(addr, error_code & PF_WRITE != 0, false).is_ok(),
         None => false,
     }
-}
-
-static ENTRY_FRAME: AtomicU64 = AtomicU64::new(0);
-
-/// Put the entry page's code in a frame that every address space maps.
-pub fn init_entry_page() -> Result<(), crate::errno::Errno> {
-    let frame = crate::mm::alloc_frame().ok_or(crate::errno::ENOMEM)?;
-    crate::arch::boot::phys_slice_mut(frame, 4096)
-        .copy_from_slice(crate::arch::entry_page::contents());
-    ENTRY_FRAME.store(frame, Ordering::Relaxed);
-    Ok(())
-}
-
-/// The frame holding the entry page (mapped read + execute into every process).
-pub fn entry_frame() -> u64 {
-    ENTRY_FRAME.load(Ordering::Relaxed)
 }
 
 /// The boot self-test: run `syscall` from ring 3 and see where it lands.

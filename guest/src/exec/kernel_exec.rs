@@ -92,7 +92,7 @@ fn load_program_inner(
     // Where `syscall` does not reach the kernel, the program's own `syscall`
     // sites (as the VMM found them) become `call *%rax` in its private copy of
     // the text, as it is copied; the file is not changed.
-    let table = sites.filter(|t| !t.is_empty() && !crate::trap::uses_syscall_insn());
+    let table = sites.filter(|t| !t.is_empty() && !crate::arch::entry_page::uses_syscall_insn());
     let rewrite = table.as_ref().map(|t| Rewrite {
         sites: t.sites(),
         bias,
@@ -142,7 +142,7 @@ fn load_program_inner(
         (stack::AT_SECURE, 0),
         (stack::AT_CLKTCK, crate::sched::HZ),
         (stack::AT_HWCAP, crate::arch::cpu::hwcap()),
-        (stack::AT_SYSINFO, crate::trap::syscall_gate()),
+        (stack::AT_SYSINFO, crate::arch::entry_page::syscall_gate()),
     ]);
     let mut random = [0u8; 16];
     crate::random::get_random_bytes(&mut random);

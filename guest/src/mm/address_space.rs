@@ -4,6 +4,7 @@
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::mmu::{self, DirectMap};
 use crate::arch::uaccess::USER_TOP;
@@ -204,6 +205,24 @@ impl MmInner {
     }
 }
 
+/// The frame holding the entry page (`arch::entry_page`), mapped read +
+/// execute into every address space at `ENTRY_PAGE_VA`.
+static ENTRY_FRAME: AtomicU64 = AtomicU64::new(0);
+
+/// Put the entry page's code in a frame that every address space maps (boot,
+/// before the first address space).
+pub fn init_entry_page() -> Result<(), Errno> {
+    let frame = crate::mm::alloc_frame().ok_or(ENOMEM)?;
+    crate::arch::boot::phys_slice_mut(frame, PAGE_SIZE as usize)
+        .copy_from_slice(crate::arch::entry_page::contents());
+    ENTRY_FRAME.store(frame, Ordering::Relaxed);
+    Ok(())
+}
+
+fn entry_frame() -> u64 {
+    ENTRY_FRAME.load(Ordering::Relaxed)
+}
+
 impl Mm {
     /// An empty address space with the entry page mapped.
     pub fn new() -> Result<Arc<Mm>, Errno> {
@@ -229,7 +248,7 @@ impl Mm {
                 0,
                 Backing::EntryPage,
             ))?;
-            let frame = crate::trap::entry_frame();
+            let frame = entry_frame();
             get_frame(frame);
             if inner.pt.set(&DirectMap, entry, leaf(frame, prot, false)).is_none() {
                 put_frame(frame);

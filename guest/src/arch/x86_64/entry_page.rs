@@ -10,6 +10,7 @@
 //! address and pops it (KVM-HOSTS.md rule 2), so nothing after a gate runs.
 
 use core::arch::global_asm;
+use core::sync::atomic::{AtomicU8, Ordering};
 
 /// Fixed user address of the entry page (just below the top of user space).
 pub const ENTRY_PAGE_VA: u64 = 0x0000_7fff_fffe_e000;
@@ -58,6 +59,39 @@ pub const GATE_INT3: u64 = ENTRY_PAGE_VA;
 pub const GATE_SYSCALL: u64 = ENTRY_PAGE_VA + 16;
 pub const PROBE: u64 = ENTRY_PAGE_VA + 32;
 pub const PROBE_AFTER_SYSCALL: u64 = PROBE + 7;
+
+/// Outcome of the boot self-test of the `syscall` instruction (`trap`).
+pub static SYSCALL_INSN: AtomicU8 = AtomicU8::new(SYSCALL_UNTESTED);
+pub const SYSCALL_UNTESTED: u8 = 0;
+pub const SYSCALL_WORKS: u8 = 1;
+pub const SYSCALL_BROKEN: u8 = 2;
+
+/// The entry programs use: the `syscall` instruction (LSTAR) where it works,
+/// else the int3 gate — or the int3 gate wherever `syscall=int3` asks for it.
+/// Where the int3 gate is in use, a program's own `syscall` instructions are
+/// either patched by exec (`exec::zpoline`) or end it with SIGSYS.
+static SYSCALL_ENTRY: AtomicU8 = AtomicU8::new(ENTRY_INT3);
+pub const ENTRY_INSN: u8 = 1;
+pub const ENTRY_INT3: u8 = 2;
+
+/// Choose the entry (boot, after the self-test; before any program runs).
+pub fn set_syscall_entry(entry: u8) {
+    SYSCALL_ENTRY.store(entry, Ordering::Relaxed);
+}
+
+/// Whether programs enter the kernel with the `syscall` instruction.
+pub fn uses_syscall_insn() -> bool {
+    SYSCALL_ENTRY.load(Ordering::Relaxed) == ENTRY_INSN
+}
+
+/// The AT_SYSINFO value for programs: the gate of the entry in use.
+pub fn syscall_gate() -> u64 {
+    if uses_syscall_insn() {
+        GATE_SYSCALL
+    } else {
+        GATE_INT3
+    }
+}
 
 /// The page's bytes (to copy into the frame mapped into user space).
 pub fn contents() -> &'static [u8; 4096] {
