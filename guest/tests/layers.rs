@@ -421,7 +421,6 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     ("fs/syscalls.rs", "exec"),
     ("fs/syscalls.rs", "process"),
     ("fs/syscalls.rs", "syscall"),
-    ("process/exit.rs", "syscall"),
     ("sched/balance.rs", "process"),
     ("sched/core.rs", "process"),
     ("sched/wait.rs", "process"),

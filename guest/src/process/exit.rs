@@ -23,7 +23,7 @@ pub fn do_exit(reason: ExitReason) -> ! {
     // (while the address space is still ours).
     let ctid = task.clear_child_tid.swap(0, Ordering::Relaxed);
     if ctid != 0 && crate::uaccess::write_u32(ctid, 0).is_ok() {
-        crate::syscall::futex::futex_wake(ctid, 1);
+        crate::process::futex::futex_wake(ctid, 1);
     }
     crate::process::fork::vfork_release(&task);
     // exit_mm: leave the address space (others may still share it).

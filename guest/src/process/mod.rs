@@ -4,6 +4,8 @@ pub mod clone_flags;
 pub mod exit;
 #[cfg(target_os = "none")]
 pub mod fork;
+#[cfg(target_os = "none")]
+pub mod futex;
 pub mod nsproxy;
 pub mod pid;
 pub mod pid_namespace;

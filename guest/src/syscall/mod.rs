@@ -1,7 +1,7 @@
 //! The Linux x86-64 system-call table: numbers, argument decoding, errno
 //! encoding. Each call is implemented in the module of what it acts on.
 
-pub mod futex;
+mod futex;
 mod info;
 mod mm;
 mod process;
