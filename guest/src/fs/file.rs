@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::errno::{Errno, EBADF, EINVAL, EMFILE};
-use crate::fs::pipe::PipeState;
+use crate::fs::pipe::Pipe;
 pub use uapi::fcntl::{
     O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOCTTY,
     O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
@@ -30,8 +30,8 @@ pub enum FileKind {
         ino: u64,
         dir: bool,
     },
-    PipeRead(Arc<spin::Mutex<PipeState>>),
-    PipeWrite(Arc<spin::Mutex<PipeState>>),
+    PipeRead(Arc<Pipe>),
+    PipeWrite(Arc<Pipe>),
     /// `/dev/counters`: a write of `snapshot LABEL` or `reset LABEL` has the VMM
     /// record the counters under LABEL (and then resets them); reads see end
     /// of file.
@@ -73,11 +73,11 @@ impl Drop for File {
         match &self.kind {
             FileKind::PipeRead(p) => {
                 p.lock().readers -= 1;
-                pipe_changed();
+                p.wake_all();
             }
             FileKind::PipeWrite(p) => {
                 p.lock().writers -= 1;
-                pipe_changed();
+                p.wake_all();
             }
             FileKind::Inode { ino, .. } => release_inode(*ino),
             FileKind::Console { .. } | FileKind::Counters | FileKind::Null => {}
@@ -89,14 +89,6 @@ impl Drop for File {
 fn release_inode(ino: u64) {
     crate::fs::release_inode(ino);
 }
-
-#[cfg(target_os = "none")]
-fn pipe_changed() {
-    crate::fs::syscalls::pipe_changed();
-}
-
-#[cfg(not(target_os = "none"))]
-fn pipe_changed() {}
 
 #[cfg(target_os = "none")]
 fn acquire_inode(ino: u64) {
@@ -332,7 +324,7 @@ mod tests {
 
     #[test]
     fn pipe_ends_track_readers_and_writers() {
-        let p = Arc::new(spin::Mutex::new(PipeState::new()));
+        let p = Arc::new(Pipe::new());
         let r = File::new(FileKind::PipeRead(p.clone()), O_RDONLY);
         let w = File::new(FileKind::PipeWrite(p.clone()), O_WRONLY);
         drop(w);

@@ -86,6 +86,42 @@ impl PipeState {
     }
 }
 
+/// A pipe (Linux `struct pipe_inode_info`): its buffer and ends, shared by
+/// the files of both ends, and the tasks waiting for data, for space or for
+/// the other end to close (one queue per pipe: a change to one pipe wakes only
+/// its own waiters).
+pub struct Pipe {
+    state: spin::Mutex<PipeState>,
+    #[cfg(target_os = "none")]
+    pub wait: crate::sched::WaitQueue,
+}
+
+impl Pipe {
+    pub fn new() -> Self {
+        Self {
+            state: spin::Mutex::new(PipeState::new()),
+            #[cfg(target_os = "none")]
+            wait: crate::sched::WaitQueue::new(),
+        }
+    }
+
+    pub fn lock(&self) -> spin::MutexGuard<'_, PipeState> {
+        self.state.lock()
+    }
+
+    /// Something changed (data, space, an end closed): wake this pipe's waiters.
+    pub fn wake_all(&self) {
+        #[cfg(target_os = "none")]
+        self.wait.wake_all();
+    }
+}
+
+impl Default for Pipe {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Non-blocking callers turn WouldBlock into EAGAIN.
 pub fn nonblocking(o: Outcome) -> Result<usize, Errno> {
     match o {

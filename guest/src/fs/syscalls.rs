@@ -8,7 +8,7 @@ use core::sync::atomic::Ordering;
 
 use super::file::*;
 use super::kernel_fs::{with_fs, CONSOLE_RDEV, COUNTERS_RDEV, NULL_RDEV};
-use super::pipe::{Outcome, PipeState};
+use super::pipe::{Outcome, Pipe};
 use super::ramfs::{self, Ino, Stat, S_IFCHR, S_IFIFO};
 use crate::arch::TrapFrame;
 use crate::errno::*;
@@ -424,7 +424,7 @@ fn do_read(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
             // missing, and the copy does not block).
             let mut kbuf = vec![0u8; len.min(crate::fs::pipe::PIPE_CAPACITY)];
             let mut fault = None;
-            let n = pipe_wait(file, || {
+            let n = pipe_wait(file, pipe, || {
                 let mut p = pipe.lock();
                 let o = p.peek(&mut kbuf);
                 if let Outcome::Done(n) = o {
@@ -506,8 +506,8 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
         }
         FileKind::PipeWrite(pipe) => {
             let data = uaccess::read_bytes(buf, len.min(crate::fs::pipe::PIPE_CAPACITY))?;
-            match pipe_wait(file, || pipe.lock().write(&data).unwrap_or(Outcome::Done(usize::MAX)))
-            {
+            let write = || pipe.lock().write(&data).unwrap_or(Outcome::Done(usize::MAX));
+            match pipe_wait(file, pipe, write) {
                 Ok(usize::MAX) => {
                     crate::process::signal::send_signal(&task(), crate::process::signal::SIGPIPE);
                     Err(EPIPE)
@@ -519,27 +519,19 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
     }
 }
 
-/// Tasks blocked on any pipe (one queue for all pipes: every change wakes them
-/// to re-check; simple, and pipes are few).
-static PIPE_WAIT: crate::sched::WaitQueue = crate::sched::WaitQueue::new();
-
-/// Wake pipe readers and writers (data, space or an end closed).
-pub fn pipe_changed() {
-    PIPE_WAIT.wake_all();
-}
-
-/// Retry a pipe operation until it can proceed (or EAGAIN when non-blocking).
-fn pipe_wait(file: &File, mut op: impl FnMut() -> Outcome) -> Result<usize, Errno> {
+/// Retry an operation on `pipe` until it can proceed (or EAGAIN when
+/// non-blocking), sleeping on the pipe's wait queue.
+fn pipe_wait(file: &File, pipe: &Pipe, mut op: impl FnMut() -> Outcome) -> Result<usize, Errno> {
     loop {
         match op() {
             Outcome::Done(n) => {
-                pipe_changed();
+                pipe.wake_all();
                 return Ok(n);
             }
             Outcome::WouldBlock if file.flags() & O_NONBLOCK != 0 => return Err(EAGAIN),
             Outcome::WouldBlock => {
                 let mut result = None;
-                crate::sched::wait_event(Some(&PIPE_WAIT), None, || {
+                crate::sched::wait_event(Some(&pipe.wait), None, || {
                     match op() {
                         Outcome::Done(n) => result = Some(n),
                         Outcome::WouldBlock => {}
@@ -547,7 +539,7 @@ fn pipe_wait(file: &File, mut op: impl FnMut() -> Outcome) -> Result<usize, Errn
                     result.is_some()
                 });
                 if let Some(n) = result {
-                    pipe_changed();
+                    pipe.wake_all();
                     return Ok(n);
                 }
                 if crate::process::signal::signal_pending(&task()) {
@@ -756,8 +748,19 @@ fn poll(fds: u64, nfds: u64, timeout_ms: i32) -> SysResult {
         if crate::process::signal::signal_pending(&t) {
             return Err(crate::process::signal::ERESTARTNOHAND);
         }
+        // Sleep on the wait queue of every pipe polled (other files are
+        // always ready, so there are only pipes here).
+        let pipes: Vec<Arc<Pipe>> = entries
+            .iter()
+            .filter_map(|&(fd, _)| table.get(fd).ok())
+            .filter_map(|f| match &f.kind {
+                FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect();
+        let queues: Vec<&crate::sched::WaitQueue> = pipes.iter().map(|p| &p.wait).collect();
         let mut probe = raw.clone();
-        crate::sched::wait_event(Some(&PIPE_WAIT), deadline, || scan(&mut probe) > 0);
+        crate::sched::wait_event_any(&queues, deadline, || scan(&mut probe) > 0);
     }
 }
 
@@ -897,7 +900,7 @@ fn pipe2(fds: u64, flags: u32) -> SysResult {
     }
     let t = task();
     let files = t.files();
-    let state = Arc::new(spin::Mutex::new(PipeState::new()));
+    let state = Arc::new(Pipe::new());
     let status = flags & O_NONBLOCK;
     let r = File::new(FileKind::PipeRead(state.clone()), O_RDONLY | status);
     let w = File::new(FileKind::PipeWrite(state), O_WRONLY | status);

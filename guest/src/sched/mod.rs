@@ -40,4 +40,4 @@ pub use self::core::{
     CHILD_RUNS_FIRST, TICK_NSEC,
 };
 #[cfg(target_os = "none")]
-pub use wait::{wait_event, wait_event_killable, WaitQueue};
+pub use wait::{wait_event, wait_event_any, wait_event_killable, WaitQueue};

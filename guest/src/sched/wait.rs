@@ -17,12 +17,22 @@ pub fn wait_event(
     deadline: Option<u64>,
     cond: impl FnMut() -> bool,
 ) -> bool {
-    wait_event_common(wq, deadline, cond, false)
+    wait_event_common(wq.as_slice(), deadline, cond, false)
+}
+
+/// `wait_event` registered with every queue of `wqs` (poll: a wake-up of any
+/// of the polled files re-checks).
+pub fn wait_event_any(
+    wqs: &[&WaitQueue],
+    deadline: Option<u64>,
+    cond: impl FnMut() -> bool,
+) -> bool {
+    wait_event_common(wqs, deadline, cond, false)
 }
 
 /// `wait_event` that only a fatal signal interrupts (Linux `TASK_KILLABLE`).
 pub fn wait_event_killable(wq: Option<&WaitQueue>, cond: impl FnMut() -> bool) -> bool {
-    wait_event_common(wq, None, cond, true)
+    wait_event_common(wq.as_slice(), None, cond, true)
 }
 
 /// `wait_event_killable` with a deadline (monotonic ns).
@@ -31,11 +41,11 @@ pub fn wait_event_killable_timeout(
     deadline: u64,
     cond: impl FnMut() -> bool,
 ) -> bool {
-    wait_event_common(wq, Some(deadline), cond, true)
+    wait_event_common(wq.as_slice(), Some(deadline), cond, true)
 }
 
 fn wait_event_common(
-    wq: Option<&WaitQueue>,
+    wqs: &[&WaitQueue],
     deadline: Option<u64>,
     mut cond: impl FnMut() -> bool,
     killable_only: bool,
@@ -51,7 +61,7 @@ fn wait_event_common(
     };
     loop {
         task.state.store(TASK_INTERRUPTIBLE, Ordering::Release);
-        if let Some(wq) = wq {
+        for wq in wqs {
             wq.add(&task);
         }
         if let Some(d) = deadline {
@@ -66,7 +76,7 @@ fn wait_event_common(
         };
         if ok || expired || killed {
             task.state.store(TASK_RUNNING, Ordering::Release);
-            if let Some(wq) = wq {
+            for wq in wqs {
                 wq.remove(&task);
             }
             return ok;
