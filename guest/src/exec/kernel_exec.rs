@@ -15,7 +15,6 @@ use crate::mm::address_space::{Mm, Rewrite, STACK_MAX, STACK_TOP};
 use crate::mm::frame::PAGE_SIZE;
 use crate::mm::vma::{Prot, VmFlags};
 use crate::process::task::Creds;
-use crate::syscall::SysResult;
 use uapi::binfmts::MAX_ARG_STRINGS;
 use uapi::stat::{S_IXGRP, S_IXOTH, S_IXUSR};
 
@@ -162,7 +161,7 @@ fn load_program_inner(
 }
 
 /// `execve(path, argv, envp)`.
-pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> SysResult {
+pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<u64, Errno> {
     let path = crate::uaccess::read_cstr(path, ramfs::PATH_MAX - 1)?;
     if path.is_empty() {
         return Err(ENOENT);

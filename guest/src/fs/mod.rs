@@ -7,6 +7,4 @@ pub mod ramfs;
 #[cfg(target_os = "none")]
 mod kernel_fs;
 #[cfg(target_os = "none")]
-pub mod syscalls;
-#[cfg(target_os = "none")]
 pub use kernel_fs::*;

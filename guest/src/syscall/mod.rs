@@ -1,6 +1,7 @@
 //! The Linux x86-64 system-call table: numbers, argument decoding, errno
 //! encoding. Each call is implemented in the module of what it acts on.
 
+mod fs;
 mod futex;
 mod info;
 mod mm;
@@ -11,6 +12,7 @@ mod time;
 use crate::arch::TrapFrame;
 use crate::counters as ctr;
 use crate::errno::{Errno, ENOSYS};
+use uapi::fcntl::{AT_FDCWD, AT_REMOVEDIR};
 
 /// Arguments in the `syscall` register convention.
 #[derive(Clone, Copy, Debug)]
@@ -147,6 +149,44 @@ fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::__NR_mmap => mm::mmap(a),
         nr::__NR_munmap => mm::munmap(a),
         nr::__NR_mprotect => mm::mprotect(a),
-        _ => crate::fs::syscalls::dispatch(number, a, frame),
+        nr::__NR_read => fs::read(a.i32(0), a.u(1), a.u(2) as usize),
+        nr::__NR_write => fs::write(a.i32(0), a.u(1), a.u(2) as usize),
+        nr::__NR_pread64 => fs::pread(a.i32(0), a.u(1), a.u(2) as usize, a.u(3) as i64),
+        nr::__NR_pwrite64 => fs::pwrite(a.i32(0), a.u(1), a.u(2) as usize, a.u(3) as i64),
+        nr::__NR_readv => fs::readv(a.i32(0), a.u(1), a.i32(2)),
+        nr::__NR_writev => fs::writev(a.i32(0), a.u(1), a.i32(2)),
+        nr::__NR_open => fs::openat(AT_FDCWD, a.u(0), a.u32(1), a.u32(2)),
+        nr::__NR_openat => fs::openat(a.i32(0), a.u(1), a.u32(2), a.u32(3)),
+        nr::__NR_close => fs::close(a.i32(0)),
+        nr::__NR_lseek => fs::lseek(a.i32(0), a.u(1) as i64, a.u32(2)),
+        nr::__NR_fstat => fs::fstat(a.i32(0), a.u(1)),
+        nr::__NR_stat | nr::__NR_lstat => fs::newfstatat(AT_FDCWD, a.u(0), a.u(1), 0),
+        nr::__NR_newfstatat => fs::newfstatat(a.i32(0), a.u(1), a.u(2), a.u32(3)),
+        nr::__NR_getdents64 => fs::getdents64(a.i32(0), a.u(1), a.u(2) as usize),
+        nr::__NR_mkdir => fs::mkdirat(AT_FDCWD, a.u(0), a.u32(1)),
+        nr::__NR_mkdirat => fs::mkdirat(a.i32(0), a.u(1), a.u32(2)),
+        nr::__NR_unlink => fs::unlinkat(AT_FDCWD, a.u(0), 0),
+        nr::__NR_rmdir => fs::unlinkat(AT_FDCWD, a.u(0), AT_REMOVEDIR),
+        nr::__NR_unlinkat => fs::unlinkat(a.i32(0), a.u(1), a.u32(2)),
+        nr::__NR_pipe => fs::pipe2(a.u(0), 0),
+        nr::__NR_pipe2 => fs::pipe2(a.u(0), a.u32(1)),
+        nr::__NR_dup => fs::dup(a.i32(0)),
+        nr::__NR_dup2 => fs::dup2(a.i32(0), a.i32(1)),
+        nr::__NR_dup3 => fs::dup3(a.i32(0), a.i32(1), a.u32(2)),
+        nr::__NR_fcntl => fs::fcntl(a.i32(0), a.u32(1), a.u(2)),
+        nr::__NR_ioctl => fs::ioctl(a.i32(0), a.u(1), a.u(2)),
+        nr::__NR_getcwd => fs::getcwd(a.u(0), a.u(1) as usize),
+        nr::__NR_chdir => fs::chdir(a.u(0)),
+        nr::__NR_access => fs::faccessat(AT_FDCWD, a.u(0), a.u32(1), 0),
+        nr::__NR_faccessat => fs::faccessat(a.i32(0), a.u(1), a.u32(2), a.u32(3)),
+        nr::__NR_readlink => fs::readlinkat(AT_FDCWD, a.u(0), a.i32(2)),
+        nr::__NR_readlinkat => fs::readlinkat(a.i32(0), a.u(1), a.i32(3)),
+        nr::__NR_chmod => fs::fchmodat(AT_FDCWD, a.u(0), a.u32(1)),
+        nr::__NR_fchmod => fs::fchmod(a.i32(0), a.u32(1)),
+        nr::__NR_fchmodat => fs::fchmodat(a.i32(0), a.u(1), a.u32(2)),
+        nr::__NR_poll => fs::poll(a.u(0), a.u(1), a.i32(2)),
+        nr::__NR_umask => fs::umask(a.u32(0)),
+        nr::__NR_execve => crate::exec::execve(a.u(0), a.u(1), a.u(2), frame),
+        _ => Err(ENOSYS),
     }
 }

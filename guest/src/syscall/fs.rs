@@ -1,21 +1,21 @@
 //! File system calls (Linux `fs/open.c`, `fs/read_write.c`, `fs/namei.c`,
-//! `fs/stat.c`, `fs/readdir.c`, `fs/pipe.c`, `fs/fcntl.c`, `fs/file.c`).
+//! `fs/stat.c`, `fs/readdir.c`, `fs/pipe.c`, `fs/fcntl.c`, `fs/file.c`), on the
+//! current task's descriptor table and the file system of `crate::fs`.
 
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use super::file::*;
-use super::kernel_fs::{with_fs, CONSOLE_RDEV, COUNTERS_RDEV, NULL_RDEV};
-use super::pipe::{Outcome, Pipe};
-use super::ramfs::{self, Ino, Stat, S_IFCHR, S_IFIFO};
-use crate::arch::TrapFrame;
+use super::SysResult;
 use crate::errno::*;
+use crate::fs::file::*;
+use crate::fs::pipe::{Outcome, Pipe};
+use crate::fs::ramfs::{self, Ino, Stat, S_IFCHR, S_IFIFO};
+use crate::fs::{with_fs, CONSOLE_RDEV, COUNTERS_RDEV, NULL_RDEV};
 use crate::process::rlimit::RLIMIT_NOFILE;
 use crate::process::Task;
 use crate::sched::current;
-use crate::syscall::{nr, Args, SysResult};
 use crate::uaccess;
 pub use uapi::fcntl::{
     AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, FD_CLOEXEC, F_DUPFD,
@@ -30,51 +30,13 @@ const MAX_RW_COUNT: usize = 0x7fff_f000;
 /// Bytes moved through the kernel per step of a large read or write.
 const CHUNK: usize = 64 * 1024;
 
-pub fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
-    match number as usize {
-        nr::__NR_read => read(a.i32(0), a.u(1), a.u(2) as usize),
-        nr::__NR_write => write(a.i32(0), a.u(1), a.u(2) as usize),
-        nr::__NR_pread64 => pread(a.i32(0), a.u(1), a.u(2) as usize, a.u(3) as i64),
-        nr::__NR_pwrite64 => pwrite(a.i32(0), a.u(1), a.u(2) as usize, a.u(3) as i64),
-        nr::__NR_readv => readv(a.i32(0), a.u(1), a.i32(2)),
-        nr::__NR_writev => writev(a.i32(0), a.u(1), a.i32(2)),
-        nr::__NR_open => openat(AT_FDCWD, a.u(0), a.u32(1), a.u32(2)),
-        nr::__NR_openat => openat(a.i32(0), a.u(1), a.u32(2), a.u32(3)),
-        nr::__NR_close => files().close(a.i32(0)).map(|_| 0),
-        nr::__NR_lseek => lseek(a.i32(0), a.u(1) as i64, a.u32(2)),
-        nr::__NR_fstat => fstat(a.i32(0), a.u(1)),
-        nr::__NR_stat | nr::__NR_lstat => newfstatat(AT_FDCWD, a.u(0), a.u(1), 0),
-        nr::__NR_newfstatat => newfstatat(a.i32(0), a.u(1), a.u(2), a.u32(3)),
-        nr::__NR_getdents64 => getdents64(a.i32(0), a.u(1), a.u(2) as usize),
-        nr::__NR_mkdir => mkdirat(AT_FDCWD, a.u(0), a.u32(1)),
-        nr::__NR_mkdirat => mkdirat(a.i32(0), a.u(1), a.u32(2)),
-        nr::__NR_unlink => unlinkat(AT_FDCWD, a.u(0), 0),
-        nr::__NR_rmdir => unlinkat(AT_FDCWD, a.u(0), AT_REMOVEDIR),
-        nr::__NR_unlinkat => unlinkat(a.i32(0), a.u(1), a.u32(2)),
-        nr::__NR_pipe => pipe2(a.u(0), 0),
-        nr::__NR_pipe2 => pipe2(a.u(0), a.u32(1)),
-        nr::__NR_dup => dup(a.i32(0)),
-        nr::__NR_dup2 => dup2(a.i32(0), a.i32(1)),
-        nr::__NR_dup3 => dup3(a.i32(0), a.i32(1), a.u32(2)),
-        nr::__NR_fcntl => fcntl(a.i32(0), a.u32(1), a.u(2)),
-        nr::__NR_ioctl => ioctl(a.i32(0), a.u(1), a.u(2)),
-        nr::__NR_getcwd => getcwd(a.u(0), a.u(1) as usize),
-        nr::__NR_chdir => chdir(a.u(0)),
-        nr::__NR_access => faccessat(AT_FDCWD, a.u(0), a.u32(1), 0),
-        nr::__NR_faccessat => faccessat(a.i32(0), a.u(1), a.u32(2), a.u32(3)),
-        nr::__NR_readlink => readlinkat(AT_FDCWD, a.u(0), a.i32(2)),
-        nr::__NR_readlinkat => readlinkat(a.i32(0), a.u(1), a.i32(3)),
-        nr::__NR_chmod => fchmodat(AT_FDCWD, a.u(0), a.u32(1)),
-        nr::__NR_fchmod => fchmod(a.i32(0), a.u32(1)),
-        nr::__NR_fchmodat => fchmodat(a.i32(0), a.u(1), a.u32(2)),
-        nr::__NR_poll => poll(a.u(0), a.u(1), a.i32(2)),
-        nr::__NR_umask => {
-            let fs = task().fs();
-            Ok(fs.umask.swap(a.u32(0) & 0o777, Ordering::Relaxed) as u64)
-        }
-        nr::__NR_execve => crate::exec::execve(a.u(0), a.u(1), a.u(2), frame),
-        _ => Err(ENOSYS),
-    }
+pub fn close(fd: i32) -> SysResult {
+    files().close(fd).map(|_| 0)
+}
+
+pub fn umask(mask: u32) -> SysResult {
+    let fs = task().fs();
+    Ok(fs.umask.swap(mask & 0o777, Ordering::Relaxed) as u64)
 }
 
 fn task() -> Arc<Task> {
@@ -118,7 +80,7 @@ fn read_path(addr: u64) -> Result<Vec<u8>, Errno> {
 
 // ---- open, close, dup, fcntl ----------------------------------------------
 
-fn openat(dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
+pub fn openat(dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
     let path = read_path(path)?;
     let start = start_dir(dirfd, &path)?;
     let p = path_str(&path)?;
@@ -185,14 +147,14 @@ fn release_inode_now(ino: Ino) {
     });
 }
 
-fn dup(fd: i32) -> SysResult {
+pub fn dup(fd: i32) -> SysResult {
     let t = task();
     let files = t.files();
     let f = files.get(fd)?;
     files.alloc(0, f, false, nofile_limit(&t)).map(|fd| fd as u64)
 }
 
-fn dup2(old: i32, new: i32) -> SysResult {
+pub fn dup2(old: i32, new: i32) -> SysResult {
     let t = task();
     let files = t.files();
     let f = files.get(old)?;
@@ -202,7 +164,7 @@ fn dup2(old: i32, new: i32) -> SysResult {
     files.install(new, f, false, nofile_limit(&t)).map(|fd| fd as u64)
 }
 
-fn dup3(old: i32, new: i32, flags: u32) -> SysResult {
+pub fn dup3(old: i32, new: i32, flags: u32) -> SysResult {
     let cloexec = dup3_flags(flags)?;
     if old == new {
         return Err(EINVAL);
@@ -213,7 +175,7 @@ fn dup3(old: i32, new: i32, flags: u32) -> SysResult {
     files.install(new, f, cloexec, nofile_limit(&t)).map(|fd| fd as u64)
 }
 
-fn fcntl(fd: i32, cmd: u32, arg: u64) -> SysResult {
+pub fn fcntl(fd: i32, cmd: u32, arg: u64) -> SysResult {
     let t = task();
     let files = t.files();
     let file = files.get(fd)?;
@@ -239,7 +201,7 @@ fn fcntl(fd: i32, cmd: u32, arg: u64) -> SysResult {
     }
 }
 
-fn ioctl(fd: i32, req: u64, arg: u64) -> SysResult {
+pub fn ioctl(fd: i32, req: u64, arg: u64) -> SysResult {
     let file = files().get(fd)?;
     match (&file.kind, req) {
         (FileKind::Console { .. }, req) if req == u64::from(TIOCGWINSZ) => {
@@ -253,7 +215,7 @@ fn ioctl(fd: i32, req: u64, arg: u64) -> SysResult {
 
 // ---- read and write --------------------------------------------------------
 
-fn read(fd: i32, buf: u64, len: usize) -> SysResult {
+pub fn read(fd: i32, buf: u64, len: usize) -> SysResult {
     let file = files().get(fd)?;
     if !file.readable() {
         return Err(EBADF);
@@ -261,7 +223,7 @@ fn read(fd: i32, buf: u64, len: usize) -> SysResult {
     do_read(&file, buf, len.min(MAX_RW_COUNT), None)
 }
 
-fn write(fd: i32, buf: u64, len: usize) -> SysResult {
+pub fn write(fd: i32, buf: u64, len: usize) -> SysResult {
     let file = files().get(fd)?;
     if !file.writable() {
         return Err(EBADF);
@@ -269,7 +231,7 @@ fn write(fd: i32, buf: u64, len: usize) -> SysResult {
     do_write(&file, buf, len.min(MAX_RW_COUNT), None)
 }
 
-fn pread(fd: i32, buf: u64, len: usize, offset: i64) -> SysResult {
+pub fn pread(fd: i32, buf: u64, len: usize, offset: i64) -> SysResult {
     let file = files().get(fd)?;
     if !file.readable() {
         return Err(EBADF);
@@ -286,7 +248,7 @@ fn pread(fd: i32, buf: u64, len: usize, offset: i64) -> SysResult {
     }
 }
 
-fn pwrite(fd: i32, buf: u64, len: usize, offset: i64) -> SysResult {
+pub fn pwrite(fd: i32, buf: u64, len: usize, offset: i64) -> SysResult {
     let file = files().get(fd)?;
     if !file.writable() {
         return Err(EBADF);
@@ -323,7 +285,7 @@ fn iovecs(iov: u64, count: i32) -> Result<Vec<(u64, usize)>, Errno> {
     Ok(v)
 }
 
-fn readv(fd: i32, iov: u64, count: i32) -> SysResult {
+pub fn readv(fd: i32, iov: u64, count: i32) -> SysResult {
     let file = files().get(fd)?;
     if !file.readable() {
         return Err(EBADF);
@@ -344,7 +306,7 @@ fn readv(fd: i32, iov: u64, count: i32) -> SysResult {
     Ok(done)
 }
 
-fn writev(fd: i32, iov: u64, count: i32) -> SysResult {
+pub fn writev(fd: i32, iov: u64, count: i32) -> SysResult {
     let file = files().get(fd)?;
     if !file.writable() {
         return Err(EBADF);
@@ -550,7 +512,7 @@ fn pipe_wait(file: &File, pipe: &Pipe, mut op: impl FnMut() -> Outcome) -> Resul
     }
 }
 
-fn lseek(fd: i32, offset: i64, whence: u32) -> SysResult {
+pub fn lseek(fd: i32, offset: i64, whence: u32) -> SysResult {
     let file = files().get(fd)?;
     let ino = match file.kind {
         FileKind::Inode { ino, .. } => ino,
@@ -626,12 +588,12 @@ fn file_stat(file: &File) -> Result<Stat, Errno> {
     }
 }
 
-fn fstat(fd: i32, buf: u64) -> SysResult {
+pub fn fstat(fd: i32, buf: u64) -> SysResult {
     let st = file_stat(&*files().get(fd)?)?;
     uaccess::write_bytes(buf, &stat_bytes(&st)).map(|_| 0)
 }
 
-fn newfstatat(dirfd: i32, path: u64, buf: u64, flags: u32) -> SysResult {
+pub fn newfstatat(dirfd: i32, path: u64, buf: u64, flags: u32) -> SysResult {
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | 0x800) != 0 {
         return Err(EINVAL);
     }
@@ -654,14 +616,14 @@ fn newfstatat(dirfd: i32, path: u64, buf: u64, flags: u32) -> SysResult {
 }
 
 /// `fchmodat(dirfd, path, mode)`: the owner or root may change the mode.
-fn fchmodat(dirfd: i32, path: u64, mode: u32) -> SysResult {
+pub fn fchmodat(dirfd: i32, path: u64, mode: u32) -> SysResult {
     let p = read_path(path)?;
     let start = start_dir(dirfd, &p)?;
     let ino = with_fs(|fs| fs.lookup(start, path_str(&p)?))?;
     chmod_inode(ino, mode)
 }
 
-fn fchmod(fd: i32, mode: u32) -> SysResult {
+pub fn fchmod(fd: i32, mode: u32) -> SysResult {
     match files().get(fd)?.kind {
         FileKind::Inode { ino, .. } => chmod_inode(ino, mode),
         // Devices and pipes have no inode here that keeps a mode.
@@ -696,7 +658,7 @@ fn poll_mask(file: &File) -> i16 {
         }
         FileKind::PipeWrite(p) => {
             let p = p.lock();
-            let room = p.len() < super::pipe::PIPE_CAPACITY;
+            let room = p.len() < crate::fs::pipe::PIPE_CAPACITY;
             let out = if room { POLLOUT | POLLWRNORM } else { 0 };
             out | if p.readers == 0 { POLLERR } else { 0 }
         }
@@ -707,7 +669,7 @@ fn poll_mask(file: &File) -> i16 {
 /// `poll(fds, nfds, timeout_ms)`: fill each `struct pollfd`'s revents and
 /// return how many are non-zero, waiting (for pipes) up to the timeout; a
 /// negative timeout waits without end.
-fn poll(fds: u64, nfds: u64, timeout_ms: i32) -> SysResult {
+pub fn poll(fds: u64, nfds: u64, timeout_ms: i32) -> SysResult {
     let t = task();
     if nfds > nofile_limit(&t) {
         return Err(EINVAL);
@@ -766,7 +728,7 @@ fn poll(fds: u64, nfds: u64, timeout_ms: i32) -> SysResult {
 
 /// `readlinkat`: this file system has no symbolic links, so an existing path
 /// is EINVAL (not a link) and a missing one the lookup's error, as Linux.
-fn readlinkat(dirfd: i32, path: u64, bufsiz: i32) -> SysResult {
+pub fn readlinkat(dirfd: i32, path: u64, bufsiz: i32) -> SysResult {
     if bufsiz <= 0 {
         return Err(EINVAL);
     }
@@ -776,7 +738,7 @@ fn readlinkat(dirfd: i32, path: u64, bufsiz: i32) -> SysResult {
     Err(EINVAL)
 }
 
-fn faccessat(dirfd: i32, path: u64, mode: u32, flags: u32) -> SysResult {
+pub fn faccessat(dirfd: i32, path: u64, mode: u32, flags: u32) -> SysResult {
     if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(EINVAL);
     }
@@ -803,7 +765,7 @@ fn faccessat(dirfd: i32, path: u64, mode: u32, flags: u32) -> SysResult {
     }
 }
 
-fn getdents64(fd: i32, buf: u64, count: usize) -> SysResult {
+pub fn getdents64(fd: i32, buf: u64, count: usize) -> SysResult {
     let file = files().get(fd)?;
     let ino = match file.kind {
         FileKind::Inode { ino, dir: true } => ino,
@@ -837,7 +799,7 @@ fn getdents64(fd: i32, buf: u64, count: usize) -> SysResult {
 
 // ---- namespace -------------------------------------------------------------
 
-fn mkdirat(dirfd: i32, path: u64, mode: u32) -> SysResult {
+pub fn mkdirat(dirfd: i32, path: u64, mode: u32) -> SysResult {
     let p = read_path(path)?;
     let start = start_dir(dirfd, &p)?;
     let t = task();
@@ -851,7 +813,7 @@ fn mkdirat(dirfd: i32, path: u64, mode: u32) -> SysResult {
     .map(|_| 0)
 }
 
-fn unlinkat(dirfd: i32, path: u64, flags: u32) -> SysResult {
+pub fn unlinkat(dirfd: i32, path: u64, flags: u32) -> SysResult {
     if flags & !AT_REMOVEDIR != 0 {
         return Err(EINVAL);
     }
@@ -868,7 +830,7 @@ fn unlinkat(dirfd: i32, path: u64, flags: u32) -> SysResult {
     .map(|_| 0)
 }
 
-fn getcwd(buf: u64, size: usize) -> SysResult {
+pub fn getcwd(buf: u64, size: usize) -> SysResult {
     let cwd = task().fs().cwd();
     let mut path = with_fs(|fs| fs.path_of(cwd))?.into_bytes();
     path.push(0);
@@ -878,7 +840,7 @@ fn getcwd(buf: u64, size: usize) -> SysResult {
     uaccess::write_bytes(buf, &path).map(|_| path.len() as u64)
 }
 
-fn chdir(path: u64) -> SysResult {
+pub fn chdir(path: u64) -> SysResult {
     let p = read_path(path)?;
     let start = start_dir(AT_FDCWD, &p)?;
     // The working directory holds a reference on its inode (see FsStruct).
@@ -894,7 +856,7 @@ fn chdir(path: u64) -> SysResult {
     Ok(0)
 }
 
-fn pipe2(fds: u64, flags: u32) -> SysResult {
+pub fn pipe2(fds: u64, flags: u32) -> SysResult {
     if flags & !(O_CLOEXEC | O_NONBLOCK | 0o40000) != 0 {
         return Err(EINVAL);
     }
