@@ -412,7 +412,6 @@ fn src_dir() -> PathBuf {
 /// that removes one deletes its entry (an entry that no longer matches fails).
 const KNOWN_UPWARD: &[(&str, &str)] = &[
     ("arch/x86_64/boot.rs", "kernel"),
-    ("arch/x86_64/mmu.rs", "mm"),
     ("arch/x86_64/traps.rs", "mailbox"),
     ("arch/x86_64/traps.rs", "sched"),
     ("arch/x86_64/traps.rs", "smp"),

@@ -6,7 +6,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::arch::mmu::{self, DirectMap};
+use crate::arch::mmu;
 use crate::arch::uaccess::USER_TOP;
 use crate::counters as ctr;
 use crate::errno::{Errno, EEXIST, EINVAL, ENODEV, ENOMEM};
@@ -16,6 +16,7 @@ use crate::mm::pagetable::{
 };
 use crate::mm::vma::{Prot, VmFlags, Vma, VmaSet};
 use crate::mm::{alloc_zeroed_frame, frame_refcount, get_frame, put_frame};
+use crate::mm::{new_page_table, DirectMap};
 pub use uapi::mman::{
     MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN,
     MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED,
@@ -226,7 +227,7 @@ fn entry_frame() -> u64 {
 impl Mm {
     /// An empty address space with the entry page mapped.
     pub fn new() -> Result<Arc<Mm>, Errno> {
-        let pt = mmu::new_page_table().ok_or(ENOMEM)?;
+        let pt = new_page_table().ok_or(ENOMEM)?;
         let mm = Arc::new(Mm {
             inner: spin::mutex::Mutex::new(MmInner {
                 pt,
@@ -291,7 +292,7 @@ impl Mm {
     /// The body of [`Mm::fork`] (Linux `dup_mmap`, whose page-table part is
     /// `copy_page_range`).
     fn dup_mmap(&self) -> Result<Arc<Mm>, Errno> {
-        let pt = mmu::new_page_table().ok_or(ENOMEM)?;
+        let pt = new_page_table().ok_or(ENOMEM)?;
         let mut parent = self.inner.lock();
         let child = Arc::new(Mm {
             inner: spin::mutex::Mutex::new(MmInner {

@@ -14,11 +14,17 @@ mod kernel_mm {
     use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
     use super::frame::{FrameAllocator, PAGE_SIZE};
+    use super::pagetable::{PageTable, PhysMem};
     use crate::arch::mmu;
     use crate::counters;
     use protocol::boot::BootInfo;
 
     static FRAMES: spin::Mutex<Option<FrameAllocator>> = spin::Mutex::new(None);
+    /// One reference count per physical frame (Linux: `page->_refcount` in
+    /// `mem_map`), in frames taken at boot.
+    static REFCOUNTS: spin::Once<&'static [AtomicU32]> = spin::Once::new();
+    /// The PML4 entries of the kernel half that every address space shares.
+    static KERNEL_SLOTS: spin::Once<alloc::vec::Vec<usize>> = spin::Once::new();
 
     /// The boot arena of the kernel heap for `memory_bytes` of RAM: 1/16 of
     /// it, between 1 and 64 MiB (what the whole heap used to be). The heap
@@ -58,8 +64,9 @@ mod kernel_mm {
         let map = frames
             .alloc_contiguous(bytes.div_ceil(PAGE_SIZE))
             .ok_or("not enough memory for the frame reference counts")?;
-        mmu::init_refcounts(map, counts);
+        REFCOUNTS.call_once(|| mmu::frame_counters(map, counts));
         mmu::init_kernel_root();
+        KERNEL_SLOTS.call_once(|| PageTable::kernel_slots(&DirectMap, mmu::kernel_root()));
         let total = frames.total_frames();
         RESERVE.store((total / 32).max(512.min(total / 16)), Ordering::Relaxed);
         publish(&frames);
@@ -104,7 +111,7 @@ mod kernel_mm {
 
     #[track_caller]
     fn refcount(frame: u64) -> &'static AtomicU32 {
-        let counts = mmu::refcounts();
+        let counts: &[AtomicU32] = REFCOUNTS.get().copied().unwrap_or(&[]);
         match counts.get((frame / PAGE_SIZE) as usize) {
             Some(c) => c,
             None => panic!("frame {frame:#x} is not RAM (a corrupted page-table entry?)"),
@@ -176,10 +183,64 @@ mod kernel_mm {
     pub fn frame_refcount(frame: u64) -> u32 {
         refcount(frame).load(Ordering::Relaxed)
     }
+
+    /// Page tables as seen through the direct map; new tables come from the
+    /// frame allocator, and their users are counted in the frames' counts.
+    pub struct DirectMap;
+
+    impl PhysMem for DirectMap {
+        #[inline]
+        fn read_pte(&self, table: u64, index: usize) -> u64 {
+            mmu::read_pte(table, index)
+        }
+
+        #[inline]
+        fn write_pte(&self, table: u64, index: usize, pte: u64) {
+            mmu::write_pte(table, index, pte)
+        }
+
+        fn alloc_table(&self) -> Option<u64> {
+            let t = alloc_zeroed_frame()?;
+            counters::global_add(counters::PAGE_TABLE_PAGES, 1);
+            Some(t)
+        }
+
+        fn free_table(&self, table: u64) {
+            counters::global_sub(counters::PAGE_TABLE_PAGES, 1);
+            put_frame(table)
+        }
+
+        fn table_get(&self, table: u64) {
+            get_frame(table)
+        }
+
+        fn table_put_last(&self, table: u64) -> bool {
+            put_frame_unless_last(table)
+        }
+
+        fn table_users(&self, table: u64) -> u32 {
+            frame_refcount(table)
+        }
+
+        fn page_get(&self, frame: u64) {
+            get_frame(frame)
+        }
+
+        fn page_put(&self, frame: u64) {
+            put_frame(frame)
+        }
+    }
+
+    /// A new address space's page tables (the kernel half shared).
+    pub fn new_page_table() -> Option<PageTable> {
+        let slots = KERNEL_SLOTS.get().map_or(&[][..], |v| v.as_slice());
+        PageTable::new(&DirectMap, mmu::kernel_root(), slots)
+    }
 }
 
 #[cfg(target_os = "none")]
 pub use kernel_mm::{
     alloc_frame, alloc_zeroed_frame, fork_memory_ok, frame_refcount, get_frame, heap_grow,
-    heap_shrink, heap_size_for, init, put_frame, put_frame_unless_last, reserve_frames,
+    heap_shrink, heap_size_for, init, new_page_table, put_frame, put_frame_unless_last,
+    reserve_frames, DirectMap,
 };

@@ -1,83 +1,42 @@
-//! The MMU: page-table memory through the direct map, CR3, TLB invalidation,
-//! and the per-frame reference counts' memory.
+//! The MMU: page-table entries through the direct map, CR3, TLB invalidation,
+//! whole-frame copies, and the memory of the per-frame counters (whose logic
+//! is `mm`'s).
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::mm::pagetable::{PageTable, PhysMem};
-
 use super::boot::phys_to_virt;
 
-static REFCOUNTS: AtomicU64 = AtomicU64::new(0);
-static REFCOUNTS_LEN: AtomicU64 = AtomicU64::new(0);
 static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
 
-/// Page tables as seen through the direct map; new tables come from the frame
-/// allocator.
-pub struct DirectMap;
-
-impl PhysMem for DirectMap {
-    fn read_pte(&self, table: u64, index: usize) -> u64 {
-        // SAFETY: `table` is a page-table frame (from the boot tables or
-        // `alloc_table`), mapped by the direct map; index < 512 by construction.
-        unsafe { core::ptr::read_volatile((phys_to_virt(table) as *const u64).add(index)) }
-    }
-
-    fn write_pte(&self, table: u64, index: usize, pte: u64) {
-        // SAFETY: as for `read_pte`; the caller holds the address space's lock, so
-        // page-table updates do not race.
-        unsafe { core::ptr::write_volatile((phys_to_virt(table) as *mut u64).add(index), pte) }
-    }
-
-    fn alloc_table(&self) -> Option<u64> {
-        let t = crate::mm::alloc_zeroed_frame()?;
-        crate::counters::global_add(crate::counters::PAGE_TABLE_PAGES, 1);
-        Some(t)
-    }
-
-    fn free_table(&self, table: u64) {
-        crate::counters::global_sub(crate::counters::PAGE_TABLE_PAGES, 1);
-        crate::mm::put_frame(table)
-    }
-
-    fn table_get(&self, table: u64) {
-        crate::mm::get_frame(table)
-    }
-
-    fn table_put_last(&self, table: u64) -> bool {
-        crate::mm::put_frame_unless_last(table)
-    }
-
-    fn table_users(&self, table: u64) -> u32 {
-        crate::mm::frame_refcount(table)
-    }
-
-    fn page_get(&self, frame: u64) {
-        crate::mm::get_frame(frame)
-    }
-
-    fn page_put(&self, frame: u64) {
-        crate::mm::put_frame(frame)
-    }
+/// Entry `index` (0..512) of the page table in frame `table` (a frame the
+/// boot tables or `mm` made a page table).
+#[inline]
+pub fn read_pte(table: u64, index: usize) -> u64 {
+    debug_assert!(index < 512);
+    // SAFETY: `table` is a page-table frame (see above), mapped by the direct
+    // map; the index is kept inside it.
+    unsafe { core::ptr::read_volatile((phys_to_virt(table) as *const u64).add(index % 512)) }
 }
 
-static KERNEL_SLOTS: spin::Once<alloc::vec::Vec<usize>> = spin::Once::new();
+/// Write entry `index` (0..512) of the page table in frame `table`.
+#[inline]
+pub fn write_pte(table: u64, index: usize, pte: u64) {
+    debug_assert!(index < 512);
+    // SAFETY: as for `read_pte`; the caller holds the address space's lock, so
+    // page-table updates do not race.
+    unsafe { core::ptr::write_volatile((phys_to_virt(table) as *mut u64).add(index % 512), pte) }
+}
 
-/// Record the boot page tables' root (the kernel half every address space shares)
-/// and which of its PML4 entries are in use.
+/// Record the boot page tables' root: the kernel half every address space
+/// shares, and the tables the idle task and kernel threads run on. Boot CPU,
+/// once.
 pub fn init_kernel_root() {
-    let root = super::cpu::read_cr3();
-    KERNEL_ROOT.store(root, Ordering::Relaxed);
-    KERNEL_SLOTS.call_once(|| PageTable::kernel_slots(&DirectMap, root));
+    KERNEL_ROOT.store(super::cpu::read_cr3(), Ordering::Relaxed);
 }
 
 pub fn kernel_root() -> u64 {
     KERNEL_ROOT.load(Ordering::Relaxed)
-}
-
-/// A new address space's page tables (kernel half shared).
-pub fn new_page_table() -> Option<PageTable> {
-    PageTable::new(&DirectMap, kernel_root(), KERNEL_SLOTS.get().map_or(&[], |v| v.as_slice()))
 }
 
 /// Switch to the address space whose PML4 is at `root` (or reload it: every
@@ -127,20 +86,15 @@ pub fn copy_frame(dst: u64, src: u64) {
     }
 }
 
-/// Use `len` counters at physical `phys` (zeroed frames) as the frame refcounts.
-pub fn init_refcounts(phys: u64, len: usize) {
-    REFCOUNTS.store(phys_to_virt(phys), Ordering::Relaxed);
-    REFCOUNTS_LEN.store(len as u64, Ordering::Relaxed);
-}
-
-/// One reference count per physical frame (Linux: `page->_refcount` in `mem_map`).
-pub fn refcounts() -> &'static [AtomicU32] {
-    let base = REFCOUNTS.load(Ordering::Relaxed);
-    let len = REFCOUNTS_LEN.load(Ordering::Relaxed) as usize;
-    if base == 0 {
-        return &[];
-    }
-    // SAFETY: `init_refcounts` was given frames reserved for this array (zeroed,
-    // mapped by the direct map, never freed); AtomicU32 has u32's layout.
-    unsafe { core::slice::from_raw_parts(base as *const AtomicU32, len) }
+/// `len` counters in the frames at physical `phys`, which the caller gives up
+/// for good (zeroed, never freed): the memory of `mm`'s per-frame reference
+/// counts (Linux `mem_map`). Boot, once.
+pub fn frame_counters(phys: u64, len: usize) -> &'static [AtomicU32] {
+    static TAKEN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    assert!(!TAKEN.swap(true, Ordering::AcqRel), "frame counters are set up once");
+    // SAFETY: the frames are RAM the caller allocated for this array and never
+    // frees or hands out again (see above), mapped by the direct map, 4-byte
+    // aligned (page aligned); zeroed frames are valid AtomicU32s (u32's layout).
+    // Made once, so no other reference to this memory exists.
+    unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const AtomicU32, len) }
 }
