@@ -11,6 +11,61 @@ use crate::cmdline::{self, FaultKind, Options};
 use crate::counters::{self as ctr, cpu_get};
 use crate::{println, smp};
 
+/// The kernel as arch sees it: where arch hands over.
+struct Kernel;
+
+impl arch::Kernel for Kernel {
+    fn start_kernel(boot_info: &'static BootInfo) -> ! {
+        start_kernel(boot_info)
+    }
+
+    fn start_secondary(cpu: usize) -> ! {
+        start_secondary(cpu)
+    }
+
+    #[inline(always)]
+    fn user_exception(frame: &mut arch::TrapFrame) {
+        crate::trap::user_exception(frame)
+    }
+
+    #[inline(always)]
+    fn syscall(frame: &mut arch::TrapFrame) {
+        crate::trap::syscall_insn(frame)
+    }
+
+    #[inline(always)]
+    fn exit_to_user_mode(frame: &mut arch::TrapFrame) {
+        crate::trap::exit_to_user_mode(frame)
+    }
+
+    #[inline(always)]
+    fn sysret_allowed(frame: &arch::TrapFrame) -> bool {
+        crate::trap::sysret_allowed(frame)
+    }
+
+    fn uaccess_fault(addr: u64, err: u64) -> bool {
+        crate::trap::uaccess_fault(addr, err)
+    }
+
+    fn timer_tick() {
+        crate::trap::timer_tick()
+    }
+
+    fn call_function(cpu: usize) {
+        smp::call_function_interrupt(cpu)
+    }
+
+    fn mailbox() {
+        crate::mailbox::doorbell()
+    }
+
+    fn schedule_tail() {
+        crate::sched::schedule_tail()
+    }
+}
+
+crate::kernel!(Kernel);
+
 /// Stop the VM with `status` (the VMM's exit code).
 pub fn exit(status: u8) -> ! {
     hypercall(Hypercall::Exit, &Exit { status: status as u32, _pad: 0 });

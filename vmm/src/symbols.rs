@@ -185,15 +185,20 @@ mod tests {
     fn the_embedded_kernel_keeps_its_symbol_table() {
         let s = kernel();
         assert!(!s.is_empty(), "the kernel ELF has no symbols (stripped?)");
-        // A Rust function, demangled without its hash, and an assembly label.
-        let f = s.address_of("guest::arch::x86_64::traps::do_trap").expect("do_trap");
-        assert_eq!(s.describe(f), "guest::arch::x86_64::traps::do_trap");
-        assert_eq!(s.describe(f + 5), "guest::arch::x86_64::traps::do_trap+0x5");
+        // A Rust function, demangled without its hash.
+        let p = s.address_of("guest::sched::core::sched_fork").expect("sched_fork");
+        assert_eq!(s.describe(p), "guest::sched::core::sched_fork");
+        // The trap entry's Rust half (arch's generic `do_trap` instantiated for
+        // the kernel by `kernel!`, under the name the assembly calls) and an
+        // assembly label.
+        let f = s.address_of("__kernel_trap").expect("__kernel_trap");
+        assert_eq!(s.describe(f), "__kernel_trap");
+        assert_eq!(s.describe(f + 5), "__kernel_trap+0x5");
         let t = s.address_of("trap_return").expect("the trap_return label");
         assert!(s.describe(t + 1).starts_with("trap_return+0x1"), "{}", s.describe(t + 1));
-        // trap_common calls do_trap right before trap_return: a return address.
+        // trap_common calls __kernel_trap right before trap_return: a return address.
         assert!(s.follows_call(t));
-        assert!(!s.follows_call(f + 1), "inside do_trap's prologue");
+        assert!(!s.follows_call(f + 1), "inside __kernel_trap's prologue");
     }
 
     #[test]

@@ -12,6 +12,11 @@ static STATUS_BASE: AtomicU64 = AtomicU64::new(0);
 static COUNTERS_BASE: AtomicU64 = AtomicU64::new(0);
 static COUNTERS_WORDS: AtomicU64 = AtomicU64::new(0);
 
+unsafe extern "Rust" {
+    /// The kernel's entry point, defined by `kernel!` (see `entry::Kernel`).
+    safe fn __kernel_main(boot_info: &'static BootInfo, cpu: usize) -> !;
+}
+
 /// Called from `_start` on every CPU with `rdi` = boot info, `rsi` = CPU index.
 pub extern "C" fn kernel_entry(boot_info: u64, cpu: u64) -> ! {
     super::cpu::cpu_init(cpu as usize);
@@ -21,10 +26,8 @@ pub extern "C" fn kernel_entry(boot_info: u64, cpu: u64) -> ! {
         // report a mismatch); the protocol fixes it, so take it from there until then.
         STATUS_BASE.store(phys_to_virt(protocol::boot::STATUS_GPA), Ordering::Relaxed);
         super::cpu::idt_init();
-        crate::kernel::start_kernel(boot_info_unchecked())
-    } else {
-        crate::kernel::start_secondary(cpu as usize)
     }
+    __kernel_main(boot_info_unchecked(), cpu as usize)
 }
 
 fn boot_info_unchecked() -> &'static BootInfo {

@@ -4,6 +4,16 @@
 //!
 //! The VMM enters `_start` on every vCPU in 64-bit mode with paging on, `rdi` =
 //! boot info (direct-map address) and `rsi` = CPU index (see `protocol::boot`).
+//!
+//! Where arch hands over to the kernel it calls the [`Kernel`] implementation
+//! that the layer booting the kernel installs with [`crate::kernel!`] (as
+//! Asterinas' kernel registers itself with OSTD's `#[ostd::main]`): the boot
+//! entry, traps and interrupts arch does not handle itself, and a new task's
+//! first steps. The macro defines the symbols that arch calls by name
+//! (`__kernel_main`, `__kernel_trap`, `__kernel_syscall_64`,
+//! `__kernel_ret_from_fork`, `__kernel_schedule_tail`), each
+//! instantiating arch's code for the kernel's type, so the calls are direct
+//! and cost nothing over naming the kernel's functions.
 
 use core::arch::global_asm;
 use core::cell::UnsafeCell;
@@ -23,6 +33,80 @@ pub const SYSCALL_VECTOR: u64 = 0x100;
 /// code running with the user's GS base (see `trap_common_check_gs`);
 /// `trap_return` swaps it back.
 pub const USER_GS_FLAG: u64 = 0x1000;
+
+/// What the kernel does where arch hands over to it.
+pub trait Kernel {
+    /// The boot CPU's entry (the boot info not yet validated).
+    fn start_kernel(boot_info: &'static protocol::boot::BootInfo) -> !;
+    /// Every other CPU's entry, once its descriptor tables are loaded.
+    fn start_secondary(cpu: usize) -> !;
+    /// An exception raised by user code (vectors 0..32 from ring 3).
+    fn user_exception(frame: &mut super::TrapFrame);
+    /// A system call made with the `syscall` instruction.
+    fn syscall(frame: &mut super::TrapFrame);
+    /// Work before any return to user mode (signals, rescheduling).
+    fn exit_to_user_mode(frame: &mut super::TrapFrame);
+    /// Whether the return from a `syscall` instruction with `frame` may use
+    /// `sysretq` (see `syscall_entry`).
+    fn sysret_allowed(frame: &super::TrapFrame) -> bool;
+    /// A page fault at user address `addr` (error code `err`) inside the
+    /// kernel's user-copy routine: true if it was resolved (the copy goes on),
+    /// false to fail the copy.
+    fn uaccess_fault(addr: u64, err: u64) -> bool;
+    /// The local timer's tick, after its EOI.
+    fn timer_tick();
+    /// CALL_FUNCTION_VECTOR arrived on this CPU (before its EOI).
+    fn call_function(cpu: usize);
+    /// The VMM rang the mailbox doorbell (after its EOI).
+    fn mailbox();
+    /// The first thing a new task runs (`ret_from_fork`,
+    /// `ret_from_kernel_thread`), before it returns to user mode or calls its
+    /// kernel function.
+    fn schedule_tail();
+}
+
+/// Install `$k`, a type implementing [`Kernel`], as the kernel arch hands over
+/// to (once, in the layer that boots the kernel).
+#[macro_export]
+macro_rules! kernel {
+    ($k:ty) => {
+        // The symbols arch calls (declared in `arch::x86_64::boot` and called
+        // by name from `entry.rs`'s assembly), with the signatures there.
+        #[allow(unsafe_code)]
+        #[unsafe(export_name = "__kernel_main")]
+        fn __kernel_main(boot_info: &'static ::protocol::boot::BootInfo, cpu: usize) -> ! {
+            if cpu == 0 {
+                <$k as $crate::arch::Kernel>::start_kernel(boot_info)
+            } else {
+                <$k as $crate::arch::Kernel>::start_secondary(cpu)
+            }
+        }
+
+        #[allow(unsafe_code)]
+        #[unsafe(export_name = "__kernel_trap")]
+        extern "C" fn __kernel_trap(frame: &mut $crate::arch::TrapFrame) {
+            $crate::arch::traps::do_trap::<$k>(frame)
+        }
+
+        #[allow(unsafe_code)]
+        #[unsafe(export_name = "__kernel_syscall_64")]
+        extern "C" fn __kernel_syscall_64(frame: &mut $crate::arch::TrapFrame) -> bool {
+            $crate::arch::traps::do_syscall_64::<$k>(frame)
+        }
+
+        #[allow(unsafe_code)]
+        #[unsafe(export_name = "__kernel_ret_from_fork")]
+        extern "C" fn __kernel_ret_from_fork(frame: &mut $crate::arch::TrapFrame) {
+            $crate::arch::traps::ret_from_fork_user::<$k>(frame)
+        }
+
+        #[allow(unsafe_code)]
+        #[unsafe(export_name = "__kernel_schedule_tail")]
+        extern "C" fn __kernel_schedule_tail() {
+            <$k as $crate::arch::Kernel>::schedule_tail()
+        }
+    };
+}
 
 #[repr(C, align(4096))]
 pub struct BootStacks(UnsafeCell<[u8; BOOT_STACK_SIZE * MAX_CPUS]>);
@@ -195,7 +279,7 @@ trap_common_kernel_gs:
     push r15
     cld
     mov rdi, rsp
-    call {do_trap}
+    call __kernel_trap
     .global trap_return
 trap_return:
     pop r15
@@ -286,7 +370,7 @@ syscall_entry:
     push r15
     cld
     mov rdi, rsp
-    call {do_syscall_64}
+    call __kernel_syscall_64
     test al, al
     jz trap_return
     // do_syscall_64 checked that rcx == rip and r11 == rflags (what sysretq
@@ -320,7 +404,7 @@ syscall_return_sysretq:
     .global ret_from_fork
 ret_from_fork:
     mov rdi, rsp
-    call {ret_from_fork_user}
+    call __kernel_ret_from_fork
     jmp trap_return
 
     // A kernel thread's first instructions: finish the switch, then call its
@@ -328,7 +412,7 @@ ret_from_fork:
     // function never returns (it ends with do_exit).
     .global ret_from_kernel_thread
 ret_from_kernel_thread:
-    call {schedule_tail}
+    call __kernel_schedule_tail
     mov rdi, r12
     call rbx
     ud2
@@ -414,11 +498,7 @@ exception_stubs:
     stack_shift = const BOOT_STACK_SHIFT,
     stacks = sym BOOT_STACKS,
     entry = sym super::boot::kernel_entry,
-    do_trap = sym super::traps::do_trap,
     do_double_fault = sym super::traps::do_double_fault,
-    schedule_tail = sym super::traps::schedule_tail,
-    do_syscall_64 = sym super::traps::do_syscall_64,
-    ret_from_fork_user = sym super::traps::ret_from_fork_user,
     timer_vec = const super::cpu::LOCAL_TIMER_VECTOR as u64,
     resched_vec = const super::cpu::RESCHEDULE_VECTOR as u64,
     callfn_vec = const super::cpu::CALL_FUNCTION_VECTOR as u64,

@@ -5,7 +5,7 @@
 pub mod apic;
 pub mod boot;
 pub mod cpu;
-mod entry;
+pub mod entry;
 pub mod entry_page;
 pub mod fault;
 pub mod heap;
@@ -21,4 +21,5 @@ pub use cpu::{
     cpu_count, cpu_id, idle, interrupts_disable, interrupts_enable, rdtsc, wait_for_interrupt,
     wait_until,
 };
+pub use entry::Kernel;
 pub use traps::TrapFrame;

@@ -1,6 +1,9 @@
 //! `do_trap`: every exception, interrupt and system call arrives here with the
-//! registers in a `TrapFrame`. Policy for traps from user mode lives in
-//! `crate::trap`; this file handles the kernel's own faults and the interrupts.
+//! registers in a `TrapFrame`. This file handles the kernel's own faults and
+//! the interrupts arch owns (TLB shootdowns, spurious and error interrupts);
+//! everything else goes to the kernel's [`Kernel`] implementation (traps from
+//! user mode, the timer tick, cross-CPU calls, the mailbox doorbell), which
+//! `kernel!` installs. arch never names the layers above.
 
 use protocol::counters::CrashRecord;
 use protocol::hypercall::{ExceptionReport, Hypercall};
@@ -9,7 +12,7 @@ use super::cpu::{
     cpu_id, read_cr2, read_cr3, CALL_FUNCTION_VECTOR, ERROR_APIC_VECTOR, INVALIDATE_TLB_VECTOR,
     LOCAL_TIMER_VECTOR, MAILBOX_VECTOR, RESCHEDULE_VECTOR, SPURIOUS_APIC_VECTOR,
 };
-use super::entry::{self, SYSCALL_VECTOR, USER_GS_FLAG};
+use super::entry::{self, Kernel, SYSCALL_VECTOR, USER_GS_FLAG};
 use super::{apic, hypercall::hypercall};
 
 /// Registers as the entry code leaves them on the kernel stack (lowest address
@@ -75,7 +78,11 @@ pub fn fault_address() -> u64 {
     read_cr2()
 }
 
-pub extern "C" fn do_trap(frame: &mut TrapFrame) {
+/// The trap entry's Rust half, instantiated for the kernel by `kernel!`
+/// (`__kernel_trap`): the kernel's handlers are called directly, as if arch
+/// named them, and inlined where the compiler sees fit.
+#[inline(always)]
+pub fn do_trap<K: Kernel>(frame: &mut TrapFrame) {
     let from_user = frame.from_user();
     let user_gs = frame.vector & USER_GS_FLAG != 0;
     if !from_user {
@@ -87,12 +94,12 @@ pub extern "C" fn do_trap(frame: &mut TrapFrame) {
         record_exception(frame);
     }
     match frame.vector {
-        v if v < 32 && from_user => crate::trap::user_exception(frame),
-        v if v < 32 => kernel_exception(frame),
+        v if v < 32 && from_user => K::user_exception(frame),
+        v if v < 32 => kernel_exception::<K>(frame),
         v if v == LOCAL_TIMER_VECTOR as u64 => {
             crate::counters::cpu_add(cpu_id(), crate::counters::CPU_TIMER_TICKS, 1);
             apic::eoi();
-            crate::trap::timer_tick();
+            K::timer_tick();
         }
         v if v == RESCHEDULE_VECTOR as u64 => {
             crate::counters::cpu_add(cpu_id(), crate::counters::CPU_IPIS_RECEIVED, 1);
@@ -106,12 +113,12 @@ pub extern "C" fn do_trap(frame: &mut TrapFrame) {
         v if v == CALL_FUNCTION_VECTOR as u64 => {
             let cpu = cpu_id();
             crate::counters::cpu_add(cpu, crate::counters::CPU_IPIS_RECEIVED, 1);
-            crate::smp::call_function_interrupt(cpu);
+            K::call_function(cpu);
             apic::eoi();
         }
         v if v == MAILBOX_VECTOR as u64 => {
             apic::eoi();
-            crate::mailbox::doorbell();
+            K::mailbox();
         }
         v if v == SPURIOUS_APIC_VECTOR as u64 => {
             // No EOI for a spurious interrupt.
@@ -125,7 +132,7 @@ pub extern "C" fn do_trap(frame: &mut TrapFrame) {
         v => panic!("unexpected trap vector {v:#x}"),
     }
     if from_user {
-        crate::trap::exit_to_user_mode(frame);
+        K::exit_to_user_mode(frame);
     } else if user_gs {
         // trap_return gives the interrupted entry code its user GS back.
         frame.vector |= USER_GS_FLAG;
@@ -236,12 +243,12 @@ fn in_uaccess(rip: u64) -> bool {
     rip >= entry::uaccess_begin as *const () as u64 && rip < entry::uaccess_end as *const () as u64
 }
 
-fn kernel_exception(frame: &mut TrapFrame) {
+fn kernel_exception<K: Kernel>(frame: &mut TrapFrame) {
     if frame.vector == 14 && in_uaccess(frame.rip) {
         crate::counters::cpu_add(cpu_id(), crate::counters::CPU_PAGE_FAULTS_KERNEL, 1);
         // A user address the kernel touched on the user's behalf: resolve it as
         // the user's own access would be (demand paging), or fail the copy.
-        if !crate::trap::uaccess_fault(read_cr2(), frame.error_code) {
+        if !K::uaccess_fault(read_cr2(), frame.error_code) {
             frame.rip = entry::uaccess_fixup as *const () as u64;
         }
         return;
@@ -278,13 +285,15 @@ fn report_kernel_exception(frame: &TrapFrame) -> ! {
     }
 }
 
-/// A system call made with the `syscall` instruction (from `syscall_entry`):
-/// run it and the work before the return to user mode; true if the return may
-/// use `sysretq` (Linux `do_syscall_64`).
-pub extern "C" fn do_syscall_64(frame: &mut TrapFrame) -> bool {
-    crate::trap::syscall_insn(frame);
-    crate::trap::exit_to_user_mode(frame);
-    let sysret = crate::trap::sysret_allowed(frame);
+/// A system call made with the `syscall` instruction (from `syscall_entry`,
+/// as `__kernel_syscall_64` for the kernel `K`): run it and the work before
+/// the return to user mode; true if the return may use `sysretq` (Linux
+/// `do_syscall_64`).
+#[inline(always)]
+pub fn do_syscall_64<K: Kernel>(frame: &mut TrapFrame) -> bool {
+    K::syscall(frame);
+    K::exit_to_user_mode(frame);
+    let sysret = K::sysret_allowed(frame);
     if sysret {
         crate::counters::cpu_add(cpu_id(), crate::counters::CPU_SYSRET_RETURNS, 1);
     }
@@ -292,14 +301,11 @@ pub extern "C" fn do_syscall_64(frame: &mut TrapFrame) -> bool {
 }
 
 /// First code a new user task runs in the kernel (from `ret_from_fork`, with
-/// the task's frame): finish the switch, then the work before a return to
-/// user mode (Linux `ret_from_fork` → `syscall_exit_to_user_mode`).
-pub extern "C" fn ret_from_fork_user(frame: &mut TrapFrame) {
-    crate::sched::schedule_tail();
-    crate::trap::exit_to_user_mode(frame);
-}
-
-/// First code a new kernel thread runs (from `ret_from_kernel_thread`).
-pub extern "C" fn schedule_tail() {
-    crate::sched::schedule_tail();
+/// the task's frame, as `__kernel_ret_from_fork`): finish the switch, then the
+/// work before a return to user mode (Linux `ret_from_fork` →
+/// `syscall_exit_to_user_mode`).
+#[inline(always)]
+pub fn ret_from_fork_user<K: Kernel>(frame: &mut TrapFrame) {
+    K::schedule_tail();
+    K::exit_to_user_mode(frame);
 }
