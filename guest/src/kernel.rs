@@ -60,7 +60,7 @@ impl arch::Kernel for Kernel {
     }
 
     fn schedule_tail() {
-        crate::sched::schedule_tail()
+        crate::process::fork::schedule_tail()
     }
 }
 
@@ -125,7 +125,7 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
         crate::process::pid::set_pid_max(max);
     }
     cpu_online(0, info);
-    crate::sched::init_cpu();
+    crate::sched::init_cpu(crate::process::Task::new_idle(cpu_id()));
     crate::sched::CHILD_RUNS_FIRST
         .store(options.sched_child_runs_first, core::sync::atomic::Ordering::Relaxed);
     hypercall(Hypercall::StartCpus, &StartCpus::default());
@@ -207,7 +207,7 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
 /// Secondary CPUs: come online, tell the boot CPU, then idle and run posted jobs.
 pub fn start_secondary(cpu: usize) -> ! {
     cpu_online(cpu, arch::boot_info());
-    crate::sched::init_cpu();
+    crate::sched::init_cpu(crate::process::Task::new_idle(cpu_id()));
     apic::send_ipi(0, arch::cpu::RESCHEDULE_VECTOR);
     ctr::cpu_add(cpu, ctr::CPU_IPIS_SENT, 1);
     loop {
@@ -218,7 +218,9 @@ pub fn start_secondary(cpu: usize) -> ! {
                 smp::run_job(cpu, job);
             }
             // Runnable work here, or pulled from a busier CPU (newidle balance).
-            None if crate::sched::idle_has_work() => crate::sched::schedule(),
+            None if crate::sched::idle_has_work::<crate::process::PosixThread>() => {
+                crate::sched::schedule::<crate::process::PosixThread>()
+            }
             None => {
                 ctr::cpu_add(cpu, ctr::CPU_IDLE_HALTS, 1);
                 arch::wait_for_interrupt();

@@ -44,7 +44,7 @@ fn store(i: usize, v: u64) {
 extern "C" fn kmailboxd(_: u64) -> ! {
     let mut answered = load(word::REPLY_SEQ);
     loop {
-        crate::sched::wait_event(None, None, || load(word::SEQ) != answered);
+        crate::process::wait_event(None, None, || load(word::SEQ) != answered);
         let seq = load(word::SEQ);
         let cmd = load(word::COMMAND) as u32;
         let args: [u64; 6] = core::array::from_fn(|i| load(word::ARGS + i));

@@ -23,7 +23,7 @@ fn syscall_entry_address() -> u64 {
 
 /// An exception raised by user code.
 pub fn user_exception(frame: &mut TrapFrame) {
-    let task = sched::current().expect("a user trap without a task");
+    let task = crate::process::current().expect("a user trap without a task");
     // Paths that never return (exit) must not hold a reference to the task: it
     // would never be dropped, and the task and its address space would leak.
     if task.probe {
@@ -72,7 +72,7 @@ pub fn user_exception(frame: &mut TrapFrame) {
                     use crate::mm::oom_kill::{out_of_memory, OomOutcome};
                     if out_of_memory(&task) == OomOutcome::Retry {
                         drop(task);
-                        crate::sched::yield_current();
+                        crate::sched::yield_current::<crate::process::PosixThread>();
                     }
                     return;
                 }
@@ -121,7 +121,7 @@ fn gate_entry(frame: &mut TrapFrame, gate: u64) {
     let entry_rsp = frame.rsp;
     let mut ret = [0u8; 8];
     if copy_from_user(&mut ret, frame.rsp).is_err() {
-        let task = sched::current().unwrap();
+        let task = crate::process::current().unwrap();
         signal::force_sig(&task, SIGSEGV);
         return;
     }
@@ -189,7 +189,7 @@ pub fn is_canonical(addr: u64) -> bool {
 /// (not canonical): SIGSEGV, as Linux's fixup of a faulting `iretq` gives
 /// (`fixup_bad_iret`: a #GP from user mode, si_code SI_KERNEL).
 fn bad_return_address() {
-    let task = sched::current().expect("a user return without a task");
+    let task = crate::process::current().expect("a user return without a task");
     let info = SigInfo { code: signal::SI_KERNEL, trapno: 13, ..Default::default() };
     signal::force_sig_info(&task, SIGSEGV, info);
 }
@@ -198,7 +198,7 @@ fn bad_return_address() {
 /// where it does not reach the kernel (it lands at the kernel's entry still in
 /// ring 3), or with `syscall=int3`. Kill it with SIGSYS and say why.
 fn raw_syscall_refused(frame: &TrapFrame, forced: bool) {
-    let task = sched::current().unwrap();
+    let task = crate::process::current().unwrap();
     if forced {
         crate::println!(
             "kernel: pid {} ({}): killed by SIGSYS: it executed the syscall instruction at {:#x}, \
@@ -232,14 +232,14 @@ fn probe_result(frame: &mut TrapFrame) {
         SYSCALL_BROKEN
     };
     SYSCALL_INSN.store(verdict, Ordering::Relaxed);
-    sched::exit_current();
+    crate::sched::exit_current::<crate::process::PosixThread>();
 }
 
 static PROBE_RESULT: AtomicU64 = AtomicU64::new(0);
 
 /// A system call made with the `syscall` instruction (where it works).
 pub fn syscall_insn(frame: &mut TrapFrame) {
-    let probe = sched::current().expect("a system call without a task").probe;
+    let probe = crate::process::current().expect("a system call without a task").probe;
     if probe {
         let ok = frame.rax == PROBE_SYSCALL_NR && frame.rcx == PROBE_AFTER_SYSCALL;
         PROBE_RESULT.store(ok as u64, Ordering::Relaxed);
@@ -276,7 +276,7 @@ pub fn sysret_allowed(frame: &TrapFrame) -> bool {
 }
 
 pub fn timer_tick() {
-    sched::scheduler_tick();
+    crate::sched::scheduler_tick::<crate::process::PosixThread>();
 }
 
 /// Work before returning to user mode: a pending fatal signal ends the task; a
@@ -289,7 +289,7 @@ pub fn timer_tick() {
 /// (KVM-HOSTS.md rule 1: each ring-0 instruction counts on every system call).
 #[inline(always)]
 pub fn exit_to_user_mode(frame: &mut TrapFrame) {
-    if let Some(task) = sched::current() {
+    if let Some(task) = crate::process::current() {
         let idle = task.fatal_signal.load(Ordering::Relaxed) == 0
             && signal::next_signal(
                 task.pending.load(Ordering::Acquire),
@@ -311,7 +311,7 @@ pub fn exit_to_user_mode(frame: &mut TrapFrame) {
 #[inline(never)]
 fn exit_to_user_mode_loop(frame: &mut TrapFrame) {
     loop {
-        let Some(task) = sched::current() else { return };
+        let Some(task) = crate::process::current() else { return };
         let sig = task.fatal_signal.load(Ordering::Relaxed);
         if sig != 0 {
             drop(task);
@@ -324,7 +324,7 @@ fn exit_to_user_mode_loop(frame: &mut TrapFrame) {
         let resched = task.need_resched.load(Ordering::Relaxed);
         drop(task);
         if resched {
-            sched::schedule();
+            crate::sched::schedule::<crate::process::PosixThread>();
             continue;
         }
         if !is_canonical(frame.rip) {
@@ -338,7 +338,7 @@ fn exit_to_user_mode_loop(frame: &mut TrapFrame) {
 /// A page fault in the kernel's user-copy routine at user address `addr`:
 /// true if resolved (the copy is retried), false to fail it with EFAULT.
 pub fn uaccess_fault(addr: u64, error_code: u64) -> bool {
-    match sched::current().and_then(|t| t.mm()) {
+    match crate::process::current().and_then(|t| t.mm()) {
         Some(mm) => mm.handle_fault(addr, error_code & PF_WRITE != 0, false).is_ok(),
         None => false,
     }

@@ -408,11 +408,6 @@ fn src_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-/// Upward paths not removed yet, by (file, module pointed at): each commit
-/// that removes one deletes its entry (an entry that no longer matches fails).
-const KNOWN_UPWARD: &[(&str, &str)] =
-    &[("sched/balance.rs", "process"), ("sched/core.rs", "process"), ("sched/wait.rs", "process")];
-
 #[test]
 fn layers_only_point_down() {
     let lib_rs = std::fs::read_to_string(src_dir().join("lib.rs")).unwrap();
@@ -420,12 +415,7 @@ fn layers_only_point_down() {
     assert!(layers.len() >= 5, "lib.rs's layer table was not found or is cut short");
     let mut sources = Vec::new();
     read_sources(&src_dir(), Path::new(""), &mut sources);
-    let mut violations = check(&layers, &sources).unwrap_or_else(|e| panic!("{e}"));
-    for (file, module) in KNOWN_UPWARD {
-        let known = |v: &Violation| v.file == *file && v.to_module == *module;
-        assert!(violations.iter().any(known), "KNOWN_UPWARD: {file} no longer uses {module}");
-        violations.retain(|v| !known(v));
-    }
+    let violations = check(&layers, &sources).unwrap_or_else(|e| panic!("{e}"));
     let report: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
     assert!(report.is_empty(), "{} paths point up a layer:\n{}", report.len(), report.join("\n"));
 }

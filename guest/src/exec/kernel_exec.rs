@@ -168,7 +168,7 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
     }
     let argv = crate::uaccess::read_cstr_array(argv, MAX_ARG_STRINGS, ARG_MAX)?;
     let envp = crate::uaccess::read_cstr_array(envp, MAX_ARG_STRINGS, ARG_MAX)?;
-    let task = crate::sched::current().expect("execve without a task");
+    let task = crate::process::current().expect("execve without a task");
     let cwd = if path.first() == Some(&b'/') { ROOT_INO } else { task.fs().cwd() };
     let prog = load_program(cwd, &path, &argv, &envp, task.creds()).map_err(|e| e.errno)?;
     // The point of no return (Linux `begin_new_exec`).

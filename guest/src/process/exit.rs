@@ -10,13 +10,12 @@ use crate::process::signal::{SigInfo, SIGCHLD, SIGKILL, SI_KERNEL};
 use crate::process::table;
 use crate::process::task::{Task, SA_NOCLDWAIT, SIG_IGN};
 use crate::process::ExitReason;
-use crate::sched;
 
 /// End the current task: release what it holds, record how it ended, notify its
 /// parent, hand its children to a reaper, and switch away for good.
 pub fn do_exit(reason: ExitReason) -> ! {
     let t0 = crate::arch::rdtsc();
-    let task = sched::current().expect("do_exit without a task");
+    let task = crate::process::current().expect("do_exit without a task");
     // A group exit (exit_group, a fatal signal) decides every thread's status.
     let reason = task.group.exit.lock().unwrap_or(reason);
     // CLONE_CHILD_CLEARTID / set_tid_address: clear the word and wake a waiter
@@ -52,6 +51,13 @@ pub fn do_exit(reason: ExitReason) -> ! {
     drop(tasklist);
     crate::counters::global_add(crate::counters::DO_EXIT_TSC, crate::arch::rdtsc() - t0);
     crate::counters::global_add(crate::counters::DO_EXIT_CALLS, 1);
+    // A thread's CPU time goes to its group's total (CLOCK_PROCESS_CPUTIME_ID).
+    if task.tgid != task.pid {
+        let runtime = crate::sched::task_sched_runtime(&task);
+        if let Some(leader) = table::find(task.tgid) {
+            leader.se.exited_threads_runtime.fetch_add(runtime, Ordering::Relaxed);
+        }
+    }
     if task.tgid == 1 && remaining == 0 {
         // The first process is gone: its end is the VM's end, now, whatever
         // else still runs (Linux panics "Attempted to kill init!"; here the
@@ -60,13 +66,13 @@ pub fn do_exit(reason: ExitReason) -> ! {
         crate::kernel::exit(task.exit_reason().shell_status());
     }
     drop(task);
-    sched::exit_current()
+    crate::sched::exit_current::<crate::process::PosixThread>()
 }
 
 /// End the whole thread group (Linux `do_group_exit`): the first group exit
 /// decides the status; the other threads are killed.
 pub fn do_group_exit(reason: ExitReason) -> ! {
-    let task = sched::current().expect("do_group_exit without a task");
+    let task = crate::process::current().expect("do_group_exit without a task");
     {
         let mut exit = task.group.exit.lock();
         if exit.is_none() {
@@ -151,7 +157,7 @@ fn zap_pid_ns_processes(me: &Arc<Task>, ns: &Arc<PidNamespace>) {
         if done() {
             return;
         }
-        sched::wait_event(Some(&me.wait_chld), None, || {
+        crate::process::wait_event(Some(&me.wait_chld), None, || {
             done() || me.children.lock().iter().any(reapable)
         });
     }

@@ -54,7 +54,7 @@ static VFORK_WAIT: sched::WaitQueue = sched::WaitQueue::new();
 /// Create a task as `args` asks; the child's pid. The parent's registers are
 /// `frame` (the child returns 0 from the same call).
 pub fn kernel_clone(args: &KernelCloneArgs, frame: &TrapFrame) -> Result<u64, Errno> {
-    let parent = sched::current().expect("clone without a task");
+    let parent = crate::process::current().expect("clone without a task");
     kernel_clone_from(parent, args, ThreadStart::User(frame))
 }
 
@@ -67,7 +67,7 @@ pub fn kernel_thread(
     arg: u64,
     name: &[u8],
 ) -> Result<Arc<Task>, Errno> {
-    let parent = sched::current_or_idle();
+    let parent = crate::process::current_or_idle();
     let args = KernelCloneArgs {
         flags: CloneFlags::CLONE_VM
             | CloneFlags::CLONE_FS
@@ -144,9 +144,22 @@ fn kernel_clone_from(
     if let Some(d) = done {
         // Killable only (Linux `wait_for_vfork_done`): a handled signal must not
         // let the parent run while the child still borrows its memory.
-        sched::wait_event_killable(Some(&VFORK_WAIT), || d.load(Ordering::Acquire));
+        crate::process::wait_event_killable(Some(&VFORK_WAIT), || d.load(Ordering::Acquire));
     }
     Ok(pid as u64)
+}
+
+/// The first thing a new task runs (Linux `schedule_tail`): finish the switch
+/// to it, then write its tid where CLONE_CHILD_SETTID asked (in its own
+/// address space).
+pub fn schedule_tail() {
+    sched::schedule_tail::<crate::process::PosixThread>();
+    if let Some(t) = crate::process::current() {
+        let at = t.set_child_tid.swap(0, Ordering::Relaxed);
+        if at != 0 {
+            let _ = crate::uaccess::write_u32(at, t.pid_vnr());
+        }
+    }
 }
 
 /// Count a successful clone on this CPU and by kind (kernel threads are

@@ -23,7 +23,7 @@ static WAITERS: spin::mutex::Mutex<Vec<Waiter>, crate::arch::tlb::TlbRelax> =
     spin::mutex::Mutex::new(Vec::new());
 
 fn key(uaddr: u64) -> (usize, u64) {
-    let mm = crate::sched::current().and_then(|t| t.mm()).map_or(0, |m| Arc::as_ptr(&m) as usize);
+    let mm = crate::process::current().and_then(|t| t.mm()).map_or(0, |m| Arc::as_ptr(&m) as usize);
     (mm, uaddr)
 }
 
@@ -72,10 +72,10 @@ pub fn futex_wait(uaddr: u64, val: u32, bitset: u32, deadline: Option<u64>) -> R
         if uaccess::read_u32(uaddr)? != val {
             return Err(EAGAIN);
         }
-        let task = crate::sched::current().expect("futex wait without a task");
+        let task = crate::process::current().expect("futex wait without a task");
         waiters.push(Waiter { key: k, bitset, woken: woken.clone(), task });
     }
-    crate::sched::wait_event(None, deadline, || woken.load(Ordering::Acquire));
+    crate::process::wait_event(None, deadline, || woken.load(Ordering::Acquire));
     if woken.load(Ordering::Acquire) {
         return Ok(0);
     }

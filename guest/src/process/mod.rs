@@ -20,7 +20,9 @@ pub mod utsname;
 pub mod wait;
 
 #[cfg(target_os = "none")]
-pub use task::Task;
+pub use task::{
+    current, current_or_idle, wait_event, wait_event_any, wait_event_killable, PosixThread, Task,
+};
 
 /// How a task ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,9 +1,14 @@
-//! The task (Linux: `struct task_struct`).
+//! The task (Linux: `struct task_struct`): the scheduler's part
+//! (`sched::Task`: stack, registers, state, scheduling entity, address space)
+//! and the process's, `PosixThread` (identity, credentials, files, signals,
+//! exit), which the scheduler's task carries and dereferences to. `Task` is
+//! `sched::Task<PosixThread>`; this module keeps the scheduler instance for
+//! it and answers the scheduler's questions (`TaskData`).
 
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
-use crate::arch::task::{Context, FpuState, HasContext, KernelStack};
+use crate::arch::task::{FpuState, KernelStack};
 use crate::arch::TrapFrame;
 use crate::errno::{Errno, ENOMEM};
 use crate::mm::address_space::Mm;
@@ -11,6 +16,7 @@ use crate::process::nsproxy::NsProxy;
 use crate::process::pid_namespace::{Pid, PidNamespace};
 use crate::process::rlimit::Rlimits;
 pub use crate::process::ExitReason;
+use crate::sched::{Scheduler, TaskData, WaitQueue};
 /// A signal's disposition (Linux keeps a `struct sigaction` in `struct
 /// k_sigaction`): SIG_DFL (0), SIG_IGN (1) or a handler address, and its flags.
 pub use uapi::signal::sigaction;
@@ -27,10 +33,68 @@ pub struct Creds {
     pub sgid: u32,
 }
 
-/// Scheduler states (Linux: `__state`, `exit_state`).
-pub const TASK_RUNNING: u8 = 0;
-pub const TASK_INTERRUPTIBLE: u8 = 1;
-pub const EXIT_ZOMBIE: u8 = 2;
+/// Task states (the scheduler's).
+pub use crate::sched::{EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
+
+/// A task: the scheduler's part, with the process's (`PosixThread`) in it.
+pub type Task = crate::sched::Task<PosixThread>;
+
+/// The scheduler of the kernel's tasks (its run queues and switch slots).
+static SCHEDULER: Scheduler<PosixThread> = Scheduler::new();
+
+impl TaskData for PosixThread {
+    #[inline(always)]
+    fn scheduler() -> &'static Scheduler<Self> {
+        &SCHEDULER
+    }
+
+    fn signal_pending(task: &Task) -> bool {
+        crate::process::signal::signal_pending(task)
+    }
+
+    fn fatal_signal_pending(task: &Task) -> bool {
+        task.fatal_signal.load(Ordering::Relaxed) != 0
+    }
+
+    fn describe(task: &Task) -> alloc::string::String {
+        alloc::format!("pid {} ({})", task.pid, task.comm())
+    }
+}
+
+/// The task running on this CPU (none: its idle task runs).
+#[inline]
+pub fn current() -> Option<Arc<Task>> {
+    crate::sched::current::<PosixThread>()
+}
+
+/// The task running on this CPU, its idle task included (the parent of kernel
+/// threads created at boot).
+pub fn current_or_idle() -> Arc<Task> {
+    crate::sched::current_or_idle::<PosixThread>()
+}
+
+/// `sched::wait_event` for the current task.
+pub fn wait_event(
+    wq: Option<&WaitQueue>,
+    deadline: Option<u64>,
+    cond: impl FnMut() -> bool,
+) -> bool {
+    crate::sched::wait_event::<PosixThread>(wq, deadline, cond)
+}
+
+/// `sched::wait_event_any` for the current task.
+pub fn wait_event_any(
+    wqs: &[&WaitQueue],
+    deadline: Option<u64>,
+    cond: impl FnMut() -> bool,
+) -> bool {
+    crate::sched::wait_event_any::<PosixThread>(wqs, deadline, cond)
+}
+
+/// `sched::wait_event_killable` for the current task.
+pub fn wait_event_killable(wq: Option<&WaitQueue>, cond: impl FnMut() -> bool) -> bool {
+    crate::sched::wait_event_killable::<PosixThread>(wq, cond)
+}
 
 /// Signal handlers, shared by CLONE_SIGHAND (Linux `struct sighand_struct`).
 pub struct SigHand {
@@ -79,7 +143,9 @@ impl ThreadGroup {
     }
 }
 
-pub struct Task {
+/// The process's part of a task (Asterinas: `PosixThread`; Linux keeps it all
+/// in `task_struct`).
+pub struct PosixThread {
     /// The task's number in the initial PID namespace (the task table's key);
     /// `thread_pid` has its number in every namespace it is visible in.
     pub pid: u32,
@@ -95,20 +161,6 @@ pub struct Task {
     pub sid: AtomicU32,
     /// The program name (Linux: `comm`), for messages.
     pub comm: spin::Mutex<[u8; 16]>,
-    /// The kernel stack (none for a CPU's idle task, which runs on its boot stack).
-    pub kstack: Option<KernelStack>,
-    pub context: Context,
-    pub fpu: FpuState,
-    /// TASK_RUNNING (on a run queue or running), TASK_INTERRUPTIBLE, EXIT_ZOMBIE.
-    pub state: core::sync::atomic::AtomicU8,
-    /// In its CPU's run queue (set and cleared under that queue's lock).
-    pub on_rq: AtomicBool,
-    /// The CPU whose run queue the task belongs to.
-    pub cpu: AtomicU32,
-    /// The task should give up the CPU at its next return to user mode.
-    pub need_resched: AtomicBool,
-    pub idle: bool,
-    pub mm: spin::Mutex<Option<Arc<Mm>>>,
     pub files: spin::Mutex<Arc<crate::fs::file::FdTable>>,
     pub fs: spin::Mutex<Arc<crate::fs::file::FsStruct>>,
     pub sighand: spin::Mutex<Arc<SigHand>>,
@@ -119,7 +171,7 @@ pub struct Task {
     /// Signal sent to the parent at exit (Linux `exit_signal`; 0: a "clone" child).
     pub exit_signal: AtomicU32,
     /// Where this task sleeps in wait4/waitid (Linux `signal->wait_chldexit`).
-    pub wait_chld: crate::sched::WaitQueue,
+    pub wait_chld: WaitQueue,
     /// Set when a vfork child exits or execs; its parent waits for it.
     pub vfork_done: spin::Mutex<Option<Arc<AtomicBool>>>,
     /// PR_SET_CHILD_SUBREAPER.
@@ -127,9 +179,6 @@ pub struct Task {
     /// Wait status once the task has exited (Linux's encoding).
     pub exit_status: AtomicI32,
     pub exited: AtomicBool,
-    /// Thread-local storage bases, restored when the task runs.
-    pub fs_base: AtomicU64,
-    pub gs_base: AtomicU64,
     /// `set_tid_address`/`CLONE_CHILD_CLEARTID`: cleared and woken at exit.
     pub clear_child_tid: AtomicU64,
     /// CLONE_CHILD_SETTID: the child writes its tid there when it first runs.
@@ -167,9 +216,6 @@ pub struct Task {
     /// A kernel thread (Linux `PF_KTHREAD`): no address space of its own, never
     /// in user mode, deaf to signals.
     pub kthread: bool,
-    /// The scheduler's state of the task (policy, priorities, vruntime, CPU
-    /// time, affinity; Linux's scheduling fields and `sched_entity`).
-    pub se: crate::sched::SchedEntity,
 }
 
 /// What a new task is made of; the rest starts at its default.
@@ -196,7 +242,7 @@ pub struct TaskParts {
 
 impl Task {
     pub fn from_parts(p: TaskParts) -> Task {
-        Task {
+        let data = PosixThread {
             pid: p.pid,
             group: p.group,
             tgid: p.tgid,
@@ -207,15 +253,6 @@ impl Task {
             pgid: AtomicU32::new(p.pid),
             sid: AtomicU32::new(p.pid),
             comm: spin::Mutex::new([0; 16]),
-            kstack: p.kstack,
-            context: Context::new(),
-            fpu: p.fpu,
-            state: core::sync::atomic::AtomicU8::new(TASK_RUNNING),
-            on_rq: AtomicBool::new(false),
-            cpu: AtomicU32::new(crate::arch::cpu_id() as u32),
-            need_resched: AtomicBool::new(false),
-            idle: p.idle,
-            mm: spin::Mutex::new(p.mm),
             files: spin::Mutex::new(p.files),
             fs: spin::Mutex::new(p.fs),
             sighand: spin::Mutex::new(p.sighand),
@@ -223,13 +260,11 @@ impl Task {
             rlimits: spin::Mutex::new(p.rlimits),
             children: spin::Mutex::new(alloc::vec::Vec::new()),
             exit_signal: AtomicU32::new(17),
-            wait_chld: crate::sched::WaitQueue::new(),
+            wait_chld: WaitQueue::new(),
             vfork_done: spin::Mutex::new(None),
             child_subreaper: AtomicBool::new(false),
             exit_status: AtomicI32::new(0),
             exited: AtomicBool::new(false),
-            fs_base: AtomicU64::new(0),
-            gs_base: AtomicU64::new(0),
             clear_child_tid: AtomicU64::new(0),
             set_child_tid: AtomicU64::new(0),
             fatal_signal: AtomicU32::new(0),
@@ -247,8 +282,8 @@ impl Task {
             restore_sigmask: AtomicBool::new(false),
             probe: p.probe,
             kthread: p.kthread,
-            se: crate::sched::SchedEntity::new(),
-        }
+        };
+        Task::new(p.kstack, p.fpu, p.idle, p.mm, data)
     }
 
     /// A task that starts in user mode with `frame` in address space `mm`.
@@ -315,7 +350,9 @@ impl Task {
         t.set_comm(b"swapper");
         Arc::new(t)
     }
+}
 
+impl PosixThread {
     pub fn nsproxy(&self) -> Arc<NsProxy> {
         self.nsproxy.lock().clone()
     }
@@ -357,25 +394,6 @@ impl Task {
 
     pub fn sighand(&self) -> Arc<SigHand> {
         self.sighand.lock().clone()
-    }
-
-    /// Top of the kernel stack entries from user mode land on.
-    pub fn kernel_stack_top(&self) -> u64 {
-        self.kstack.as_ref().map_or(0, |k| k.top())
-    }
-
-    pub fn state(&self) -> u8 {
-        self.state.load(Ordering::Acquire)
-    }
-
-    pub fn mm(&self) -> Option<Arc<Mm>> {
-        self.mm.lock().clone()
-    }
-
-    /// `f` on the address space, without taking a reference to it (for short
-    /// looks on hot paths; the lock is held meanwhile).
-    pub fn with_mm<R>(&self, f: impl FnOnce(&Mm) -> R) -> Option<R> {
-        self.mm.lock().as_deref().map(f)
     }
 
     pub fn files(&self) -> Arc<crate::fs::file::FdTable> {
@@ -421,11 +439,5 @@ impl Task {
         } else {
             ExitReason::Killed { signal: (s & 0x7f) as u32, core: s & 0x80 != 0 }
         }
-    }
-}
-
-impl HasContext for Task {
-    fn context(&self) -> &Context {
-        &self.context
     }
 }

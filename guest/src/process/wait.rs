@@ -8,7 +8,6 @@ use crate::process::signal::SIGCHLD;
 use crate::process::table;
 use crate::process::task::Task;
 use crate::process::ExitReason;
-use crate::sched;
 pub use uapi::wait::{
     __WALL, __WCLONE, __WNOTHREAD, WCONTINUED, WEXITED, WNOHANG, WNOWAIT, WUNTRACED,
 };
@@ -58,7 +57,7 @@ pub fn do_wait(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
 }
 
 fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
-    let me = sched::current().expect("wait without a task");
+    let me = crate::process::current().expect("wait without a task");
     loop {
         // Under the task-list lock, which exit holds while it hands children
         // to their new parent (Linux: `do_wait` under `tasklist_lock`): a
@@ -100,7 +99,7 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
         }
         // Re-check when a child can be reaped, or when none is left to wait
         // for (children reaped by the kernel when SIGCHLD is ignored: ECHILD).
-        sched::wait_event(Some(&me.wait_chld), None, || {
+        crate::process::wait_event(Some(&me.wait_chld), None, || {
             let children = me.children.lock();
             let mut eligible_children = children.iter().filter(|c| eligible(c, which, options));
             let mut any = false;

@@ -109,17 +109,17 @@ mod kernel {
     use core::sync::atomic::Ordering;
 
     use super::super::core::{attach_task, detach_queued, double_rq_lock, nr_running, IrqSave, Rq};
+    use super::super::task::{Task, TaskData};
     use crate::arch::cpu_count;
-    use crate::process::Task;
 
     /// Pull up to `imbalance` tasks from `busiest` to `this` (Linux
     /// `detach_tasks` + `attach_tasks`): RT tasks that would preempt what
     /// `this` runs first (Linux `pull_rt_task`), then fair tasks from the back
     /// of the queue (they would run there last). Only tasks allowed on `this`
     /// and not on a CPU (`on_cpu`).
-    fn move_tasks(this: usize, leaving: u32, busiest: usize, imbalance: u32) -> u32 {
+    fn move_tasks<D: TaskData>(this: usize, leaving: u32, busiest: usize, imbalance: u32) -> u32 {
         let _irq = IrqSave::new();
-        let (mut dst, mut src) = double_rq_lock(this, busiest);
+        let (mut dst, mut src) = double_rq_lock::<D>(this, busiest);
         let this_load = dst.nr_running.saturating_sub(leaving);
         let n = super::imbalance(this_load, src.nr_running).min(imbalance);
         let mut moved = 0;
@@ -131,18 +131,18 @@ mod kernel {
         moved
     }
 
-    fn movable(t: &Task, this: usize) -> bool {
+    fn movable<D>(t: &Task<D>, this: usize) -> bool {
         t.se.allowed(this) && !t.se.on_cpu.load(Ordering::Acquire)
     }
 
     /// A task to move from `src` to `dst` (CPU `this`), whose running task is
     /// going to sleep if `curr_leaving`.
-    fn detach_one(
-        src: &mut Rq,
-        dst: &Rq,
+    fn detach_one<D: TaskData>(
+        src: &mut Rq<D>,
+        dst: &Rq<D>,
         this: usize,
         curr_leaving: bool,
-    ) -> Option<(Arc<Task>, u64)> {
+    ) -> Option<(Arc<Task<D>>, u64)> {
         let dst_prio = match dst.curr.as_ref() {
             Some(c) if !c.idle && !curr_leaving => c.se.rt_prio(),
             _ => 0,
@@ -160,7 +160,7 @@ mod kernel {
     /// Called by an idle CPU before it halts (Linux `newidle_balance`: then
     /// `leaving` is the running task that is going to sleep, not counted) and
     /// periodically from the tick (Linux `rebalance_domains`).
-    pub fn load_balance(this: usize, leaving: u32) -> u32 {
+    pub fn load_balance<D: TaskData>(this: usize, leaving: u32) -> u32 {
         let n = cpu_count();
         if n <= 1 {
             return 0;
@@ -176,7 +176,7 @@ mod kernel {
         let mut tried = 0u64;
         while let Some((busiest, imb)) = super::find_busiest(n, this, tried, load) {
             tried |= 1 << busiest;
-            let moved = move_tasks(this, leaving, busiest, imb);
+            let moved = move_tasks::<D>(this, leaving, busiest, imb);
             if moved > 0 {
                 return moved;
             }
@@ -185,7 +185,7 @@ mod kernel {
     }
 
     /// Where a waking task goes (see `select_task_rq_wake`).
-    pub fn select_wake_cpu(t: &Task, prev: usize) -> usize {
+    pub fn select_wake_cpu<D>(t: &Task<D>, prev: usize) -> usize {
         super::select_task_rq_wake(
             cpu_count(),
             t.se.cpus_allowed.load(Ordering::Relaxed),

@@ -23,15 +23,15 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 
 use protocol::MAX_CPUS;
 
-use super::entity::TASK_NEW;
+use super::entity::{EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_NEW, TASK_RUNNING};
 use super::fair::{self, CfsRq, Tunables};
 use super::prio::{self, SchedParams};
 use super::runlist::RunList;
+use super::task::{Task, TaskData};
 use super::{balance, rt};
 use crate::arch::task::SwitchSlots;
 use crate::arch::{self, cpu_count, cpu_id};
 use crate::counters as ctr;
-use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
 
 /// Nanoseconds per tick.
 pub const TICK_NSEC: u64 = 1_000_000_000 / super::HZ;
@@ -40,18 +40,18 @@ pub const TICK_NSEC: u64 = 1_000_000_000 / super::HZ;
 const BUSY_BALANCE_INTERVAL_NS: u64 = 4 * TICK_NSEC;
 
 /// One CPU's run queue (Linux `struct rq`).
-pub(super) struct Rq {
+pub(super) struct Rq<D> {
     pub cpu: usize,
     /// The running task (the idle task when nothing else runs).
-    pub curr: Option<Arc<Task>>,
-    pub idle: Option<Arc<Task>>,
-    pub cfs: CfsRq<Arc<Task>>,
+    pub curr: Option<Arc<Task<D>>>,
+    pub idle: Option<Arc<Task<D>>>,
+    pub cfs: CfsRq<Arc<Task<D>>>,
     /// RT tasks waiting, highest priority first.
-    pub rt: RunList<Arc<Task>>,
+    pub rt: RunList<Arc<Task<D>>>,
     /// Runnable tasks, the running one included (not the idle task).
     pub nr_running: u32,
     /// Sleepers with a deadline (monotonic ns), and the earliest deadline.
-    timers: Vec<(u64, Arc<Task>)>,
+    timers: Vec<(u64, Arc<Task<D>>)>,
     next_timer: u64,
     next_balance: u64,
     /// Put the running RT task at the back of its priority when it is put
@@ -60,11 +60,11 @@ pub(super) struct Rq {
     /// Runnable tasks that may no longer run here, with their vruntime
     /// relative to this queue's min_vruntime: moved once this CPU has switched
     /// away from them.
-    migrate_pending: Vec<(Arc<Task>, u64)>,
+    migrate_pending: Vec<(Arc<Task<D>>, u64)>,
     busy_tsc: u64,
 }
 
-impl Rq {
+impl<D> Rq<D> {
     const fn new() -> Self {
         Self {
             cpu: 0,
@@ -88,7 +88,7 @@ impl Rq {
         ctr::cpu_set(self.cpu, ctr::CPU_NR_RUNNING, n as u64);
     }
 
-    pub fn is_curr(&self, p: &Task) -> bool {
+    pub fn is_curr(&self, p: &Task<D>) -> bool {
         self.curr.as_ref().is_some_and(|c| core::ptr::eq(&**c, p))
     }
 
@@ -98,13 +98,47 @@ impl Rq {
     }
 }
 
-static RQ: [spin::Mutex<Rq>; MAX_CPUS] = [const { spin::Mutex::new(Rq::new()) }; MAX_CPUS];
+/// The scheduler's per-CPU state for tasks of kind `D`: the run queues, the
+/// switch slots (which own each CPU's running task) and the tasks waiting for
+/// a migration. The layer that defines `D` keeps the one instance
+/// (`TaskData::scheduler`).
+pub struct Scheduler<D> {
+    rq: [spin::Mutex<Rq<D>>; MAX_CPUS],
+    /// Per CPU: owner of the running task and, during a switch, of the previous one.
+    switch: [SwitchSlots<Task<D>>; MAX_CPUS],
+    /// Tasks waiting for another task to leave a CPU it may no longer run on.
+    migration_wait: super::wait::WaitQueue,
+}
+
+impl<D: TaskData> Scheduler<D> {
+    pub const fn new() -> Self {
+        Self {
+            rq: [const { spin::Mutex::new(Rq::new()) }; MAX_CPUS],
+            switch: [const { SwitchSlots::new() }; MAX_CPUS],
+            migration_wait: super::wait::WaitQueue::new(),
+        }
+    }
+}
+
+impl<D: TaskData> Default for Scheduler<D> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[inline]
+fn rq_of<D: TaskData>(cpu: usize) -> &'static spin::Mutex<Rq<D>> {
+    &D::scheduler().rq[cpu]
+}
+
+#[inline]
+fn switch_slots<D: TaskData>(cpu: usize) -> &'static SwitchSlots<Task<D>> {
+    &D::scheduler().switch[cpu]
+}
 /// `nr_running` of each queue, readable without its lock (placement hints).
 static NR_RUNNING: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
 /// The queue has `migrate_pending` work.
 static MIGRATE_PENDING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
-/// Per CPU: owner of the running task and, during a switch, of the previous one.
-static SWITCH: [SwitchSlots<Task>; MAX_CPUS] = [const { SwitchSlots::new() }; MAX_CPUS];
 
 /// Linux `sysctl_sched_child_runs_first` (kernel command line
 /// `sched_child_runs_first=1`): a forked child that shares its parent's CPU
@@ -154,22 +188,22 @@ impl Drop for IrqSave {
     }
 }
 
-type RqGuard = spin::MutexGuard<'static, Rq>;
+type RqGuard<D> = spin::MutexGuard<'static, Rq<D>>;
 
 /// Run `f` on `cpu`'s run queue with interrupts off: the timer tick takes the
 /// same lock, so holding it with interrupts on could deadlock the CPU against
 /// itself (Linux: `rq_lock_irqsave`).
-fn with_rq<R>(cpu: usize, f: impl FnOnce(&mut Rq) -> R) -> R {
+fn with_rq<D: TaskData, R>(cpu: usize, f: impl FnOnce(&mut Rq<D>) -> R) -> R {
     let _irq = IrqSave::new();
-    f(&mut RQ[cpu].lock())
+    f(&mut rq_of::<D>(cpu).lock())
 }
 
 /// Lock the run queue `p` belongs to (Linux `task_rq_lock`); interrupts must
 /// be off. `p.cpu` may change until its queue's lock is held.
-fn task_rq_lock(p: &Task) -> (usize, RqGuard) {
+fn task_rq_lock<D: TaskData>(p: &Task<D>) -> (usize, RqGuard<D>) {
     loop {
         let cpu = p.cpu.load(Acquire) as usize;
-        let rq = RQ[cpu].lock();
+        let rq = rq_of::<D>(cpu).lock();
         if p.cpu.load(Acquire) as usize == cpu {
             return (cpu, rq);
         }
@@ -177,21 +211,21 @@ fn task_rq_lock(p: &Task) -> (usize, RqGuard) {
 }
 
 /// Lock two different run queues in CPU order; returns (a's, b's) guards.
-pub(super) fn double_rq_lock(a: usize, b: usize) -> (RqGuard, RqGuard) {
+pub(super) fn double_rq_lock<D: TaskData>(a: usize, b: usize) -> (RqGuard<D>, RqGuard<D>) {
     debug_assert_ne!(a, b);
     if a < b {
-        let ga = RQ[a].lock();
-        (ga, RQ[b].lock())
+        let ga = rq_of::<D>(a).lock();
+        (ga, rq_of::<D>(b).lock())
     } else {
-        let gb = RQ[b].lock();
-        (RQ[a].lock(), gb)
+        let gb = rq_of::<D>(b).lock();
+        (rq_of::<D>(a).lock(), gb)
     }
 }
 
 // ---- accounting and the lists -------------------------------------------------
 
 /// Count `p` as runnable on `rq` (Linux `activate_task`'s accounting).
-fn account_enqueue(rq: &mut Rq, p: &Task) {
+fn account_enqueue<D: TaskData>(rq: &mut Rq<D>, p: &Task<D>) {
     if !p.se.is_rt() {
         rq.cfs.add_load(p.se.weight());
     }
@@ -200,7 +234,7 @@ fn account_enqueue(rq: &mut Rq, p: &Task) {
 }
 
 /// Stop counting `p` (Linux `deactivate_task`'s accounting).
-fn account_dequeue(rq: &mut Rq, p: &Task) {
+fn account_dequeue<D: TaskData>(rq: &mut Rq<D>, p: &Task<D>) {
     if !p.se.is_rt() {
         rq.cfs.sub_load(p.se.weight());
     }
@@ -209,7 +243,7 @@ fn account_dequeue(rq: &mut Rq, p: &Task) {
 }
 
 /// Put `p` in its class's list (RT: at the head of its priority when `head`).
-fn enqueue_list(rq: &mut Rq, p: &Arc<Task>, head: bool) {
+fn enqueue_list<D: TaskData>(rq: &mut Rq<D>, p: &Arc<Task<D>>, head: bool) {
     if p.se.is_rt() {
         let key = rt::rt_key(p.se.rt_prio());
         if head {
@@ -223,14 +257,18 @@ fn enqueue_list(rq: &mut Rq, p: &Arc<Task>, head: bool) {
     p.on_rq.store(true, Relaxed);
 }
 
-fn activate_task(rq: &mut Rq, p: &Arc<Task>) {
+fn activate_task<D: TaskData>(rq: &mut Rq<D>, p: &Arc<Task<D>>) {
     account_enqueue(rq, p);
     enqueue_list(rq, p, false);
 }
 
 /// Take the queued task at `index` of the RT (`rt`) or fair list off `rq`:
 /// the task and its vruntime relative to `rq`'s min_vruntime.
-pub(super) fn detach_queued(rq: &mut Rq, index: usize, rt: bool) -> (Arc<Task>, u64) {
+pub(super) fn detach_queued<D: TaskData>(
+    rq: &mut Rq<D>,
+    index: usize,
+    rt: bool,
+) -> (Arc<Task<D>>, u64) {
     let (_, p) = if rt { rq.rt.remove_at(index) } else { rq.cfs.tasks.remove_at(index) }
         .expect("a queued task at index");
     p.on_rq.store(false, Relaxed);
@@ -242,7 +280,7 @@ pub(super) fn detach_queued(rq: &mut Rq, index: usize, rt: bool) -> (Arc<Task>, 
 /// Make `p` (detached from another queue, `rel` its relative vruntime)
 /// runnable on `rq` (Linux `attach_task`), and preempt what runs there if it
 /// should.
-pub(super) fn attach_task(rq: &mut Rq, p: &Arc<Task>, rel: u64, migrated: bool) {
+pub(super) fn attach_task<D: TaskData>(rq: &mut Rq<D>, p: &Arc<Task<D>>, rel: u64, migrated: bool) {
     p.cpu.store(rq.cpu as u32, Release);
     p.se.vruntime.store(rq.cfs.min_vruntime.wrapping_add(rel), Relaxed);
     activate_task(rq, p);
@@ -255,7 +293,7 @@ pub(super) fn attach_task(rq: &mut Rq, p: &Arc<Task>, rel: u64, migrated: bool) 
 
 /// Charge the running task for the time since it was last charged (Linux
 /// `update_curr`): its CPU time, its vruntime, the CPU's busy time.
-fn update_curr(rq: &mut Rq) {
+fn update_curr<D: TaskData>(rq: &mut Rq<D>) {
     let Some(curr) = rq.curr.as_ref() else { return };
     if curr.idle {
         return;
@@ -282,7 +320,7 @@ fn update_curr(rq: &mut Rq) {
 /// Ask the task running on `rq` to reschedule (Linux `resched_curr`): at its
 /// next return to user mode, or at once if it is the idle task; another CPU
 /// gets a reschedule IPI.
-fn resched_curr(rq: &Rq) {
+fn resched_curr<D: TaskData>(rq: &Rq<D>) {
     let Some(curr) = rq.curr.as_ref() else { return };
     if curr.need_resched.swap(true, AcqRel) {
         return;
@@ -299,7 +337,7 @@ fn resched_curr(rq: &Rq) {
 /// `check_preempt_curr`): anything preempts the idle task, RT beats fair and
 /// lower RT priorities, and a fair task preempts another fair one that is more
 /// than the wakeup granularity ahead of it in vruntime.
-fn check_preempt_curr(rq: &mut Rq, p: &Task) {
+fn check_preempt_curr<D: TaskData>(rq: &mut Rq<D>, p: &Task<D>) {
     let Some(curr) = rq.curr.as_ref() else { return };
     let (curr_idle, curr_rt) = (curr.idle, curr.se.is_rt());
     let (curr_prio, curr_policy) = (curr.se.rt_prio(), curr.se.policy.load(Relaxed));
@@ -326,7 +364,7 @@ fn check_preempt_curr(rq: &mut Rq, p: &Task) {
 }
 
 /// Where a waking fair task goes in vruntime (Linux `place_entity`, sleeper).
-fn place_waking(rq: &Rq, p: &Task) {
+fn place_waking<D: TaskData>(rq: &Rq<D>, p: &Task<D>) {
     if !p.se.is_rt() {
         let v = fair::place_entity(rq.cfs.min_vruntime, p.se.vruntime(), false, 0, tunables());
         p.se.vruntime.store(v, Relaxed);
@@ -337,7 +375,7 @@ fn place_waking(rq: &Rq, p: &Task) {
 /// task with the smallest vruntime (skipping `skip`, a task that yielded, when
 /// another one waits), else the idle task. A task whose affinity no longer
 /// includes this CPU is set aside to be moved after the switch.
-fn pick_next_task(rq: &mut Rq, skip: Option<&Arc<Task>>) -> Arc<Task> {
+fn pick_next_task<D: TaskData>(rq: &mut Rq<D>, skip: Option<&Arc<Task<D>>>) -> Arc<Task<D>> {
     loop {
         let p = if let Some((_, p)) = rq.rt.pop_first() {
             p
@@ -364,20 +402,20 @@ fn pick_next_task(rq: &mut Rq, skip: Option<&Arc<Task>>) -> Arc<Task> {
 
 /// Give the CPU to the next runnable task (Linux `__schedule`). The current task
 /// keeps running if nothing else is runnable and it is itself runnable.
-pub fn schedule() {
-    __schedule(false);
+pub fn schedule<D: TaskData>() {
+    __schedule::<D>(false);
 }
 
 /// sched_yield: the current task goes behind the other runnable tasks of its
 /// class (RT: the back of its priority; fair: the next pick skips it once).
-pub fn yield_current() {
-    __schedule(true);
+pub fn yield_current<D: TaskData>() {
+    __schedule::<D>(true);
 }
 
-fn __schedule(yielding: bool) {
+fn __schedule<D: TaskData>(yielding: bool) {
     let _irq = IrqSave::new();
     let cpu = cpu_id();
-    let mut rq = RQ[cpu].lock();
+    let mut rq = rq_of::<D>(cpu).lock();
     let going_idle =
         rq.queued() == 0 && rq.curr.as_ref().is_some_and(|c| !c.idle && c.state() != TASK_RUNNING);
     if going_idle && cpu_count() > 1 {
@@ -385,8 +423,8 @@ fn __schedule(yielding: bool) {
         // `newidle_balance`), counting the task that leaves as gone. Nothing
         // has changed yet, so the lock can be dropped meanwhile.
         drop(rq);
-        balance::load_balance(cpu, 1);
-        rq = RQ[cpu].lock();
+        balance::load_balance::<D>(cpu, 1);
+        rq = rq_of::<D>(cpu).lock();
     }
     update_curr(&mut rq);
     let prev = rq.curr.clone().expect("a CPU always has a current task");
@@ -402,7 +440,7 @@ fn __schedule(yielding: bool) {
         se.prev_sum_exec_runtime.store(se.sum_exec_runtime.load(Relaxed), Relaxed);
         drop(rq);
         if MIGRATE_PENDING[cpu].load(Relaxed) {
-            drain_migrations(cpu);
+            drain_migrations::<D>(cpu);
         }
         return;
     }
@@ -428,7 +466,7 @@ fn __schedule(yielding: bool) {
         drop(prev);
         drop(next);
         if MIGRATE_PENDING[cpu].load(Relaxed) {
-            drain_migrations(cpu);
+            drain_migrations::<D>(cpu);
         }
         return;
     }
@@ -447,19 +485,15 @@ fn __schedule(yielding: bool) {
     drop(rq);
     prepare_switch(&prev, &next);
     drop(prev);
-    SWITCH[cpu].switch(next);
+    switch_slots::<D>(cpu).switch(next);
     // Running again, possibly on another CPU.
-    finish_task_switch();
+    finish_task_switch::<D>();
 }
 
 /// Machine state of the next task: kernel stack, address space, TLS, FPU.
-fn prepare_switch(p: &Task, n: &Task) {
+fn prepare_switch<D: TaskData>(p: &Task<D>, n: &Task<D>) {
     if p.kstack.as_ref().is_some_and(|k| !k.canary_intact()) {
-        panic!(
-            "kernel stack overflow in pid {} ({}): the stack-end canary is overwritten",
-            p.pid,
-            p.comm()
-        );
+        panic!("kernel stack overflow in {}: the stack-end canary is overwritten", D::describe(p));
     }
     if !p.idle {
         p.fpu.save();
@@ -483,25 +517,25 @@ fn prepare_switch(p: &Task, n: &Task) {
 /// After a switch (Linux `finish_task_switch`): the previous task is off this
 /// CPU (`on_cpu` cleared: another CPU may now run it); drop the reference that
 /// kept it alive, and hand tasks that may not run here to other CPUs.
-pub(super) fn finish_task_switch() {
+pub(super) fn finish_task_switch<D: TaskData>() {
     let cpu = cpu_id();
-    let prev = SWITCH[cpu].finish();
+    let prev = switch_slots::<D>(cpu).finish();
     if let Some(p) = &prev {
         p.se.on_cpu.store(false, Release);
     }
     drop(prev);
     if MIGRATE_PENDING[cpu].load(Relaxed) {
-        drain_migrations(cpu);
+        drain_migrations::<D>(cpu);
     }
 }
 
 /// Move the tasks set aside in `cpu`'s `migrate_pending` to CPUs they may run
 /// on (Linux: the migration done by `__set_cpus_allowed_ptr` via the stopper).
-fn drain_migrations(cpu: usize) {
+fn drain_migrations<D: TaskData>(cpu: usize) {
     let _irq = IrqSave::new();
     loop {
         let item = {
-            let mut rq = RQ[cpu].lock();
+            let mut rq = rq_of::<D>(cpu).lock();
             let item = rq.migrate_pending.pop();
             if rq.migrate_pending.is_empty() {
                 MIGRATE_PENDING[cpu].store(false, Relaxed);
@@ -511,36 +545,29 @@ fn drain_migrations(cpu: usize) {
         let Some((p, rel)) = item else { break };
         let target = balance::select_wake_cpu(&p, cpu);
         if target == cpu {
-            attach_task(&mut RQ[cpu].lock(), &p, rel, false);
+            attach_task(&mut rq_of::<D>(cpu).lock(), &p, rel, false);
         } else {
             let (_src, mut dst) = double_rq_lock(cpu, target);
             attach_task(&mut dst, &p, rel, true);
         }
     }
-    MIGRATION_WAIT.wake_all();
+    D::scheduler().migration_wait.wake_all();
 }
 
-/// First thing a new task runs (from `ret_from_fork`): finish the switch, and
-/// write its tid where CLONE_CHILD_SETTID asked (in its own address space).
-pub fn schedule_tail() {
-    finish_task_switch();
-    if let Some(t) = current() {
-        let at = t.set_child_tid.swap(0, Relaxed);
-        if at != 0 {
-            let _ = crate::uaccess::write_u32(at, t.pid_vnr());
-        }
-    }
+/// First thing a new task runs (from `ret_from_fork`): finish the switch.
+pub fn schedule_tail<D: TaskData>() {
+    finish_task_switch::<D>();
 }
 
 // ---- the running task ---------------------------------------------------------
 
-/// Make the code running on this CPU its idle task (boot, once per CPU).
-pub fn init_cpu() {
+/// Make the code running on this CPU its idle task `idle` (boot, once per CPU).
+pub fn init_cpu<D: TaskData>(idle: Arc<Task<D>>) {
     let cpu = cpu_id();
     consts();
-    let idle = Task::new_idle(cpu);
+    idle.cpu.store(cpu as u32, Relaxed);
     idle.se.on_cpu.store(true, Relaxed);
-    SWITCH[cpu].set_current(idle.clone());
+    switch_slots::<D>(cpu).set_current(idle.clone());
     with_rq(cpu, |rq| {
         rq.cpu = cpu;
         rq.idle = Some(idle.clone());
@@ -549,36 +576,29 @@ pub fn init_cpu() {
 }
 
 /// The task running on this CPU (no lock: only this CPU changes it).
-pub fn current() -> Option<Arc<Task>> {
-    SWITCH[cpu_id()].current().filter(|t| !t.idle)
+pub fn current<D: TaskData>() -> Option<Arc<Task<D>>> {
+    switch_slots::<D>(cpu_id()).current().filter(|t| !t.idle)
 }
 
 /// The task running on this CPU, its idle task included (the parent of kernel
 /// threads created at boot).
-pub fn current_or_idle() -> Arc<Task> {
-    SWITCH[cpu_id()].current().expect("a CPU always has a current task")
+pub fn current_or_idle<D: TaskData>() -> Arc<Task<D>> {
+    switch_slots::<D>(cpu_id()).current().expect("a CPU always has a current task")
 }
 
 /// Number of tasks waiting to run on `cpu` (not the running one).
-pub fn queue_len(cpu: usize) -> usize {
-    with_rq(cpu, |rq| rq.queued())
+pub fn queue_len<D: TaskData>(cpu: usize) -> usize {
+    with_rq::<D, _>(cpu, |rq| rq.queued())
 }
 
-/// The current task gives up the CPU for good (exit): it must already be a zombie.
-pub fn exit_current() -> ! {
-    if let Some(t) = current() {
-        // Its CPU time goes to the thread group's total (CLOCK_PROCESS_CPUTIME_ID).
-        let runtime = task_sched_runtime(&t);
-        if t.tgid != t.pid {
-            if let Some(leader) = crate::process::table::find(t.tgid) {
-                leader.se.exited_threads_runtime.fetch_add(runtime, Relaxed);
-            }
-        }
+/// The current task gives up the CPU for good (exit).
+pub fn exit_current<D: TaskData>() -> ! {
+    if let Some(t) = current::<D>() {
         let cpu = t.cpu.load(Relaxed) as usize;
         with_rq(cpu, |rq| rq.timers.retain(|(_, s)| !Arc::ptr_eq(s, &t)));
         t.state.store(EXIT_ZOMBIE, Release);
     }
-    schedule();
+    schedule::<D>();
     unreachable!("an exited task was scheduled again");
 }
 
@@ -588,7 +608,7 @@ pub fn exit_current() -> ! {
 /// CPU if it is still switching out there or that CPU is idle, else on an idle
 /// CPU it may run on, else on its last CPU; preempting what runs there if it
 /// should. False if it was not asleep.
-pub fn wake_up(p: &Arc<Task>) -> bool {
+pub fn wake_up<D: TaskData>(p: &Arc<Task<D>>) -> bool {
     let _irq = IrqSave::new();
     let (cpu, mut rq) = task_rq_lock(p);
     if p.state.compare_exchange(TASK_INTERRUPTIBLE, TASK_RUNNING, AcqRel, Acquire).is_err() {
@@ -615,7 +635,7 @@ pub fn wake_up(p: &Arc<Task>) -> bool {
     let rel = p.se.vruntime().wrapping_sub(rq.cfs.min_vruntime);
     p.cpu.store(target as u32, Release);
     drop(rq);
-    let mut rq = RQ[target].lock();
+    let mut rq = rq_of::<D>(target).lock();
     p.se.vruntime.store(rq.cfs.min_vruntime.wrapping_add(rel), Relaxed);
     place_waking(&rq, p);
     let rel = p.se.vruntime().wrapping_sub(rq.cfs.min_vruntime);
@@ -630,7 +650,7 @@ pub fn wake_up(p: &Arc<Task>) -> bool {
 /// own), kept relative until `wake_up_new_task` picks its queue. With
 /// `sched_child_runs_first` the parent and child swap vruntimes so that the
 /// child runs first where they share a CPU.
-pub fn sched_fork(p: &Task, parent: &Task) {
+pub fn sched_fork<D: TaskData>(p: &Task<D>, parent: &Task<D>) {
     p.state.store(TASK_NEW, Release);
     let params = parent.se.params().for_child();
     p.se.set_params(&params);
@@ -661,7 +681,7 @@ pub fn sched_fork(p: &Task, parent: &Task) {
 /// CPU it may run on if there is one, else the least loaded (this CPU, where
 /// the parent's data is cached, on a tie); preempting what runs there if it
 /// should (with an IPI when that is another CPU).
-pub fn wake_up_new_task(p: Arc<Task>) {
+pub fn wake_up_new_task<D: TaskData>(p: Arc<Task<D>>) {
     let this = cpu_id();
     let target = balance::select_task_rq_fork(
         cpu_count(),
@@ -672,9 +692,9 @@ pub fn wake_up_new_task(p: Arc<Task>) {
     start_new_task(&p, target);
 }
 
-fn start_new_task(p: &Arc<Task>, cpu: usize) {
+fn start_new_task<D: TaskData>(p: &Arc<Task<D>>, cpu: usize) {
     let _irq = IrqSave::new();
-    let mut rq = RQ[cpu].lock();
+    let mut rq = rq_of::<D>(cpu).lock();
     let rel = p.se.vruntime();
     p.state.store(TASK_RUNNING, Release);
     attach_task(&mut rq, p, rel, false);
@@ -682,10 +702,10 @@ fn start_new_task(p: &Arc<Task>, cpu: usize) {
 
 /// Run `task` (pid 1, or the boot probe) on this CPU and return when it has
 /// exited: the caller is this CPU's idle task.
-pub fn run(task: Arc<Task>) {
+pub fn run<D: TaskData>(task: Arc<Task<D>>) {
     task.se.vruntime.store(0, Relaxed);
     start_new_task(&task, cpu_id());
-    idle_until(|| task.state() == EXIT_ZOMBIE);
+    idle_until::<D>(|| task.state() == EXIT_ZOMBIE);
 }
 
 // ---- idle --------------------------------------------------------------------
@@ -693,14 +713,14 @@ pub fn run(task: Arc<Task>) {
 /// Whether this CPU's idle task should call `schedule`: something is runnable
 /// here, or could be pulled from a busier CPU (Linux `newidle_balance`).
 /// Interrupts off.
-pub fn idle_has_work() -> bool {
+pub fn idle_has_work<D: TaskData>() -> bool {
     let cpu = cpu_id();
-    nr_running(cpu) > 0 || balance::load_balance(cpu, 0) > 0
+    nr_running(cpu) > 0 || balance::load_balance::<D>(cpu, 0) > 0
 }
 
 /// The idle loop: run whatever is runnable, halt when nothing is, until
 /// `done()`. Returns with interrupts as they were (see `arch::wait_until`).
-pub fn idle_until(mut done: impl FnMut() -> bool) {
+pub fn idle_until<D: TaskData>(mut done: impl FnMut() -> bool) {
     let was_on = arch::cpu::interrupts_enabled();
     loop {
         arch::interrupts_disable();
@@ -710,8 +730,8 @@ pub fn idle_until(mut done: impl FnMut() -> bool) {
             }
             return;
         }
-        if idle_has_work() {
-            schedule();
+        if idle_has_work::<D>() {
+            schedule::<D>();
             continue;
         }
         ctr::cpu_add(cpu_id(), ctr::CPU_IDLE_HALTS, 1);
@@ -722,7 +742,7 @@ pub fn idle_until(mut done: impl FnMut() -> bool) {
 // ---- timers and the tick -----------------------------------------------------
 
 /// Wake `task` (the caller, on its CPU) at `deadline` (monotonic ns).
-pub(super) fn add_timer(deadline: u64, task: &Arc<Task>) {
+pub(super) fn add_timer<D: TaskData>(deadline: u64, task: &Arc<Task<D>>) {
     let cpu = task.cpu.load(Relaxed) as usize;
     with_rq(cpu, |rq| {
         if !rq.timers.iter().any(|(d, t)| *d == deadline && Arc::ptr_eq(t, task)) {
@@ -736,10 +756,10 @@ pub(super) fn add_timer(deadline: u64, task: &Arc<Task>) {
 /// end its slice if it has had it (fair: `check_preempt_tick`; SCHED_RR: its
 /// time slice), wake expired sleepers, and on a busy CPU pull work from the
 /// busiest one now and then.
-pub fn scheduler_tick() {
+pub fn scheduler_tick<D: TaskData>() {
     let cpu = cpu_id();
     let now = crate::time::monotonic_ns();
-    let (timers_due, balance_due) = with_rq(cpu, |rq| {
+    let (timers_due, balance_due) = with_rq::<D, _>(cpu, |rq| {
         update_curr(rq);
         task_tick(rq);
         let busy = rq.curr.as_ref().is_some_and(|c| !c.idle);
@@ -751,23 +771,25 @@ pub fn scheduler_tick() {
     });
     if timers_due {
         // One expired timer at a time: no allocation in interrupt context.
-        while let Some(t) = with_rq(cpu, |rq| match rq.timers.iter().position(|(d, _)| *d <= now) {
-            Some(i) => Some(rq.timers.swap_remove(i).1),
-            None => {
-                rq.next_timer = rq.timers.iter().map(|(d, _)| *d).min().unwrap_or(u64::MAX);
-                None
-            }
-        }) {
+        while let Some(t) =
+            with_rq::<D, _>(cpu, |rq| match rq.timers.iter().position(|(d, _)| *d <= now) {
+                Some(i) => Some(rq.timers.swap_remove(i).1),
+                None => {
+                    rq.next_timer = rq.timers.iter().map(|(d, _)| *d).min().unwrap_or(u64::MAX);
+                    None
+                }
+            })
+        {
             wake_up(&t);
         }
     }
     if balance_due {
-        balance::load_balance(cpu, 0);
+        balance::load_balance::<D>(cpu, 0);
     }
 }
 
 /// The running task's share of the tick (Linux `task_tick_fair`, `task_tick_rt`).
-fn task_tick(rq: &mut Rq) {
+fn task_tick<D: TaskData>(rq: &mut Rq<D>) {
     let Some(curr) = rq.curr.as_ref() else { return };
     if curr.idle {
         return;
@@ -811,7 +833,7 @@ fn task_tick(rq: &mut Rq) {
 
 /// The CPU time of `p` in ns, the running slice included (Linux
 /// `task_sched_runtime`).
-pub fn task_sched_runtime(p: &Task) -> u64 {
+pub fn task_sched_runtime<D: TaskData>(p: &Task<D>) -> u64 {
     let _irq = IrqSave::new();
     let (_, mut rq) = task_rq_lock(p);
     if rq.is_curr(p) {
@@ -824,7 +846,7 @@ pub fn task_sched_runtime(p: &Task) -> u64 {
 /// requeue it accordingly (Linux `__sched_setscheduler`'s second half and
 /// `set_user_nice`): a queued RT task whose priority was lowered goes to the
 /// head of its new priority, one raised to the tail.
-pub fn sched_setattr(p: &Arc<Task>, new: &SchedParams) {
+pub fn sched_setattr<D: TaskData>(p: &Arc<Task<D>>, new: &SchedParams) {
     let _irq = IrqSave::new();
     let (_, mut rq) = task_rq_lock(p);
     let old = p.se.params();
@@ -862,12 +884,9 @@ pub fn sched_setattr(p: &Arc<Task>, new: &SchedParams) {
     }
 }
 
-/// Tasks waiting for another task to leave a CPU it may no longer run on.
-static MIGRATION_WAIT: super::wait::WaitQueue = super::wait::WaitQueue::new();
-
 /// Whether `p` is off every CPU its mask excludes: on an allowed one, or not
 /// runnable (its wake-up will honour the mask).
-fn placed_by_mask(p: &Task) -> bool {
+fn placed_by_mask<D: TaskData>(p: &Task<D>) -> bool {
     p.se.allowed(p.cpu.load(Acquire) as usize)
         || (p.state() != TASK_RUNNING && !p.se.on_cpu.load(Acquire) && !p.on_rq.load(Acquire))
 }
@@ -878,14 +897,16 @@ fn placed_by_mask(p: &Task) -> bool {
 /// sleeps until then (Linux `affine_move_task` waits for the migration too);
 /// a sleeping one moves at its wake-up. The caller itself moves on its way
 /// back to user mode.
-pub fn set_cpus_allowed(p: &Arc<Task>, mask: u64) {
+pub fn set_cpus_allowed<D: TaskData>(p: &Arc<Task<D>>, mask: u64) {
     if __set_cpus_allowed(p, mask) && current().is_none_or(|c| !Arc::ptr_eq(&c, p)) {
         while !placed_by_mask(p) {
             let deadline = crate::time::monotonic_ns() + TICK_NSEC;
-            super::wait::wait_event_killable_timeout(Some(&MIGRATION_WAIT), deadline, || {
-                placed_by_mask(p)
-            });
-            if current().is_some_and(|c| c.fatal_signal.load(Relaxed) != 0) {
+            super::wait::wait_event_killable_timeout::<D>(
+                Some(&D::scheduler().migration_wait),
+                deadline,
+                || placed_by_mask(p),
+            );
+            if current::<D>().is_some_and(|c| D::fatal_signal_pending(&c)) {
                 return;
             }
         }
@@ -893,7 +914,7 @@ pub fn set_cpus_allowed(p: &Arc<Task>, mask: u64) {
 }
 
 /// The work of `set_cpus_allowed`; true if `p` still has to leave its CPU.
-fn __set_cpus_allowed(p: &Arc<Task>, mask: u64) -> bool {
+fn __set_cpus_allowed<D: TaskData>(p: &Arc<Task<D>>, mask: u64) -> bool {
     let _irq = IrqSave::new();
     let (cpu, rq) = task_rq_lock(p);
     p.se.cpus_allowed.store(mask, Relaxed);
@@ -930,7 +951,7 @@ fn __set_cpus_allowed(p: &Arc<Task>, mask: u64) -> bool {
 /// sched_rr_get_interval: SCHED_RR's time slice, 0 for SCHED_FIFO, and for a
 /// fair task its slice rounded down to whole ticks (0 on an otherwise idle
 /// queue), as Linux reports jiffies.
-pub fn rr_interval(p: &Task) -> u64 {
+pub fn rr_interval<D: TaskData>(p: &Task<D>) -> u64 {
     match p.se.policy.load(Relaxed) {
         prio::SCHED_RR => rt::RR_TIMESLICE_NS,
         prio::SCHED_FIFO => 0,

@@ -9,6 +9,10 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::
 use super::fair;
 use super::prio::{self, SchedParams};
 
+/// Task states (Linux: `__state`, `exit_state`).
+pub const TASK_RUNNING: u8 = 0;
+pub const TASK_INTERRUPTIBLE: u8 = 1;
+pub const EXIT_ZOMBIE: u8 = 2;
 /// A task being created (Linux `TASK_NEW`): not runnable, so no wake-up can
 /// touch it, until `wake_up_new_task` makes it TASK_RUNNING.
 pub const TASK_NEW: u8 = 3;

@@ -5,52 +5,56 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use super::core::{add_timer, current, schedule, wake_up};
-use crate::process::task::{Task, TASK_INTERRUPTIBLE, TASK_RUNNING};
+use super::core::{add_timer, current, schedule};
+use super::entity::{TASK_INTERRUPTIBLE, TASK_RUNNING};
+use super::task::{Task, TaskData, Wake};
 
 /// Sleep until `cond()` holds or `deadline` (monotonic ns) passes, registering
 /// with `wq` so that `WaitQueue::wake_all` re-checks. Returns the last value of
 /// `cond()`, which is evaluated exactly once per check (it may act, e.g. read a
 /// pipe). A fatal signal for the task also ends the wait.
-pub fn wait_event(
+pub fn wait_event<D: TaskData>(
     wq: Option<&WaitQueue>,
     deadline: Option<u64>,
     cond: impl FnMut() -> bool,
 ) -> bool {
-    wait_event_common(wq.as_slice(), deadline, cond, false)
+    wait_event_common::<D>(wq.as_slice(), deadline, cond, false)
 }
 
 /// `wait_event` registered with every queue of `wqs` (poll: a wake-up of any
 /// of the polled files re-checks).
-pub fn wait_event_any(
+pub fn wait_event_any<D: TaskData>(
     wqs: &[&WaitQueue],
     deadline: Option<u64>,
     cond: impl FnMut() -> bool,
 ) -> bool {
-    wait_event_common(wqs, deadline, cond, false)
+    wait_event_common::<D>(wqs, deadline, cond, false)
 }
 
 /// `wait_event` that only a fatal signal interrupts (Linux `TASK_KILLABLE`).
-pub fn wait_event_killable(wq: Option<&WaitQueue>, cond: impl FnMut() -> bool) -> bool {
-    wait_event_common(wq.as_slice(), None, cond, true)
+pub fn wait_event_killable<D: TaskData>(
+    wq: Option<&WaitQueue>,
+    cond: impl FnMut() -> bool,
+) -> bool {
+    wait_event_common::<D>(wq.as_slice(), None, cond, true)
 }
 
 /// `wait_event_killable` with a deadline (monotonic ns).
-pub fn wait_event_killable_timeout(
+pub fn wait_event_killable_timeout<D: TaskData>(
     wq: Option<&WaitQueue>,
     deadline: u64,
     cond: impl FnMut() -> bool,
 ) -> bool {
-    wait_event_common(wq.as_slice(), Some(deadline), cond, true)
+    wait_event_common::<D>(wq.as_slice(), Some(deadline), cond, true)
 }
 
-fn wait_event_common(
+fn wait_event_common<D: TaskData>(
     wqs: &[&WaitQueue],
     deadline: Option<u64>,
     mut cond: impl FnMut() -> bool,
     killable_only: bool,
 ) -> bool {
-    let Some(task) = current() else {
+    let Some(task) = current::<D>() else {
         // No task (boot code): halt until the condition holds.
         let mut ok = false;
         crate::arch::wait_until(|| {
@@ -69,11 +73,8 @@ fn wait_event_common(
         }
         let ok = cond();
         let expired = deadline.is_some_and(|d| crate::time::monotonic_ns() >= d);
-        let killed = if killable_only {
-            task.fatal_signal.load(Ordering::Relaxed) != 0
-        } else {
-            crate::process::signal::signal_pending(&task)
-        };
+        let killed =
+            if killable_only { D::fatal_signal_pending(&task) } else { D::signal_pending(&task) };
         if ok || expired || killed {
             task.state.store(TASK_RUNNING, Ordering::Release);
             for wq in wqs {
@@ -81,14 +82,16 @@ fn wait_event_common(
             }
             return ok;
         }
-        schedule();
+        schedule::<D>();
     }
 }
 
-/// Tasks sleeping until something happens (Linux `wait_queue_head_t`).
+/// Tasks sleeping until something happens (Linux `wait_queue_head_t`). It
+/// holds them as `dyn Wake`, so that layers below the one that defines the
+/// tasks (a pipe in `fs`) can own one.
 #[derive(Default)]
 pub struct WaitQueue {
-    waiters: spin::Mutex<Vec<Arc<Task>>>,
+    waiters: spin::Mutex<Vec<Arc<dyn Wake>>>,
 }
 
 impl WaitQueue {
@@ -96,22 +99,22 @@ impl WaitQueue {
         Self { waiters: spin::Mutex::new(Vec::new()) }
     }
 
-    fn add(&self, task: &Arc<Task>) {
+    fn add<D: TaskData>(&self, task: &Arc<Task<D>>) {
         let mut w = self.waiters.lock();
-        if !w.iter().any(|t| Arc::ptr_eq(t, task)) {
+        if !w.iter().any(|t| core::ptr::addr_eq(Arc::as_ptr(t), Arc::as_ptr(task))) {
             w.push(task.clone());
         }
     }
 
-    fn remove(&self, task: &Arc<Task>) {
-        self.waiters.lock().retain(|t| !Arc::ptr_eq(t, task));
+    fn remove<D: TaskData>(&self, task: &Arc<Task<D>>) {
+        self.waiters.lock().retain(|t| !core::ptr::addr_eq(Arc::as_ptr(t), Arc::as_ptr(task)));
     }
 
     /// Wake every waiter; each re-checks its condition.
     pub fn wake_all(&self) {
-        let waiters: Vec<Arc<Task>> = core::mem::take(&mut *self.waiters.lock());
+        let waiters: Vec<Arc<dyn Wake>> = core::mem::take(&mut *self.waiters.lock());
         for t in waiters {
-            wake_up(&t);
+            t.wake();
         }
     }
 }

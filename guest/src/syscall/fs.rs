@@ -13,9 +13,9 @@ use crate::fs::file::*;
 use crate::fs::pipe::{Outcome, Pipe};
 use crate::fs::ramfs::{self, Ino, Stat, S_IFCHR, S_IFIFO};
 use crate::fs::{with_fs, CONSOLE_RDEV, COUNTERS_RDEV, NULL_RDEV};
+use crate::process::current;
 use crate::process::rlimit::RLIMIT_NOFILE;
 use crate::process::Task;
-use crate::sched::current;
 use crate::uaccess;
 pub use uapi::fcntl::{
     AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, FD_CLOEXEC, F_DUPFD,
@@ -493,7 +493,7 @@ fn pipe_wait(file: &File, pipe: &Pipe, mut op: impl FnMut() -> Outcome) -> Resul
             Outcome::WouldBlock if file.flags() & O_NONBLOCK != 0 => return Err(EAGAIN),
             Outcome::WouldBlock => {
                 let mut result = None;
-                crate::sched::wait_event(Some(&pipe.wait), None, || {
+                crate::process::wait_event(Some(&pipe.wait), None, || {
                     match op() {
                         Outcome::Done(n) => result = Some(n),
                         Outcome::WouldBlock => {}
@@ -722,7 +722,7 @@ pub fn poll(fds: u64, nfds: u64, timeout_ms: i32) -> SysResult {
             .collect();
         let queues: Vec<&crate::sched::WaitQueue> = pipes.iter().map(|p| &p.wait).collect();
         let mut probe = raw.clone();
-        crate::sched::wait_event_any(&queues, deadline, || scan(&mut probe) > 0);
+        crate::process::wait_event_any(&queues, deadline, || scan(&mut probe) > 0);
     }
 }
 

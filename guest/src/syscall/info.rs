@@ -2,9 +2,9 @@
 
 use super::{Args, SysResult};
 use crate::errno::{EINVAL, EPERM};
+use crate::process::current;
 use crate::process::rlimit::{rlimit, RLIMIT_NOFILE};
 use crate::process::utsname::{check_set, UtsField};
-use crate::sched::current;
 use crate::uaccess;
 use uapi::random::{GRND_INSECURE, GRND_NONBLOCK, GRND_RANDOM};
 

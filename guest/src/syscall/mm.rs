@@ -2,7 +2,7 @@
 
 use super::{Args, SysResult};
 use crate::errno::ENOMEM;
-use crate::sched::current;
+use crate::process::current;
 
 fn mm() -> Result<alloc::sync::Arc<crate::mm::address_space::Mm>, crate::errno::Errno> {
     current().and_then(|t| t.mm()).ok_or(ENOMEM)

@@ -43,7 +43,7 @@ pub fn do_syscall(frame: &mut TrapFrame, entry_rip: u64, entry_rsp: u64) {
     // Linux takes the number from eax (its entry sign-extends it to an int):
     // the upper half of rax does not select another call.
     let number = frame.rax as u32 as u64;
-    if let Some(t) = crate::sched::current() {
+    if let Some(t) = crate::process::current() {
         *t.syscall_restart.lock() = (number, entry_rip, entry_rsp);
     }
     let args = Args { a: [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9] };
@@ -70,7 +70,7 @@ fn syscall_failed(number: u64, e: Errno) {
         ctr::syscall_enosys(number);
     }
     if e == ERESTARTSYS || e == ERESTARTNOHAND {
-        if let Some(t) = crate::sched::current() {
+        if let Some(t) = crate::process::current() {
             use core::sync::atomic::Ordering::Relaxed;
             t.restart_pending.store(true, Relaxed);
             if e == ERESTARTNOHAND {

@@ -5,12 +5,12 @@ use core::sync::atomic::Ordering;
 use super::{Args, SysResult};
 use crate::errno::{Errno, EFAULT, EINVAL, EPERM, ESRCH};
 use crate::process::clone_flags::{self, CloneFlags, CSIGNAL};
+use crate::process::current;
 use crate::process::fork::{kernel_clone, KernelCloneArgs};
 use crate::process::signal::{_NSIG, SIGCHLD, SIGKILL, SIGSTOP};
 use crate::process::task::{sigaction, SIG_DFL, SIG_IGN};
 use crate::process::wait::{self, Which};
 use crate::process::{table, ExitReason, Task};
-use crate::sched::current;
 use crate::uaccess;
 use uapi::prctl::{
     ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, PR_GET_CHILD_SUBREAPER, PR_GET_NAME,
@@ -617,7 +617,7 @@ pub fn pause() -> SysResult {
 
 fn sleep_until_signal(t: &Task) -> SysResult {
     while !crate::process::signal::signal_pending(t) {
-        crate::sched::wait_event(None, None, || false);
+        crate::process::wait_event(None, None, || false);
     }
     Err(crate::process::signal::ERESTARTNOHAND)
 }

@@ -15,7 +15,7 @@ use crate::uaccess;
 use uapi::resource::{RLIMIT_NICE, RLIMIT_RTPRIO};
 
 fn me() -> Arc<Task> {
-    crate::sched::current().expect("a system call without a task")
+    crate::process::current().expect("a system call without a task")
 }
 
 /// Linux `find_process_by_pid`: 0 is the caller, else the task with that
@@ -51,7 +51,7 @@ fn online_mask() -> u64 {
 
 /// sched_yield.
 pub fn sched_yield() -> SysResult {
-    crate::sched::yield_current();
+    crate::sched::yield_current::<crate::process::PosixThread>();
     Ok(0)
 }
 

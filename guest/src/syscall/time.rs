@@ -24,11 +24,11 @@ fn clock_now(clock: i32) -> Result<u64, crate::errno::Errno> {
             Ok(monotonic_ns())
         }
         CLOCK_THREAD_CPUTIME_ID => {
-            let me = crate::sched::current().expect("a clock read without a task");
+            let me = crate::process::current().expect("a clock read without a task");
             Ok(crate::sched::task_sched_runtime(&me))
         }
         CLOCK_PROCESS_CPUTIME_ID => {
-            let me = crate::sched::current().expect("a clock read without a task");
+            let me = crate::process::current().expect("a clock read without a task");
             let threads = crate::process::table::all();
             let live: u64 = threads
                 .iter()
@@ -89,7 +89,7 @@ pub fn time(a: &Args) -> SysResult {
 /// Sleep until the monotonic clock reaches `deadline`; EINTR with the time left
 /// when a signal interrupts.
 fn sleep_until(deadline: u64) -> Result<(), u64> {
-    if crate::sched::wait_event(None, Some(deadline), || monotonic_ns() >= deadline) {
+    if crate::process::wait_event(None, Some(deadline), || monotonic_ns() >= deadline) {
         Ok(())
     } else {
         Err(deadline.saturating_sub(monotonic_ns()))
