@@ -420,6 +420,34 @@ fn layers_only_point_down() {
     assert!(report.is_empty(), "{} paths point up a layer:\n{}", report.len(), report.join("\n"));
 }
 
+/// `unsafe` stays in arch: lib.rs denies `unsafe_code` for the crate and
+/// allows it for `arch` alone; no other file may allow it again (an inner
+/// `#![allow(unsafe_code)]` would undo the crate's deny for its module).
+#[test]
+fn unsafe_code_is_allowed_in_arch_only() {
+    let mut sources = Vec::new();
+    read_sources(&src_dir(), Path::new(""), &mut sources);
+    let mut found = Vec::new();
+    for s in sources.iter().filter(|s| !s.file.starts_with("arch/")) {
+        let lines: Vec<&str> = s.text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let code: String = line.split("//").next().unwrap_or("").split_whitespace().collect();
+            let allows = ["allow(", "expect(", "warn("]
+                .iter()
+                .any(|a| code.contains(a) && code.contains("unsafe_code"));
+            // lib.rs: the one exception, on the declaration of `arch`.
+            let arch =
+                s.file == "lib.rs" && lines.get(i + 1).is_some_and(|l| *l == "pub mod arch;");
+            if allows && !arch {
+                found.push(format!("guest/src/{}:{}: {}", s.file, i + 1, line.trim()));
+            }
+        }
+    }
+    let lib_rs = &sources.iter().find(|s| s.file == "lib.rs").unwrap().text;
+    assert!(lib_rs.contains("#![deny(unsafe_code)]"), "lib.rs denies unsafe_code");
+    assert!(found.is_empty(), "unsafe_code allowed outside arch:\n{}", found.join("\n"));
+}
+
 /// The check finds every form of reference: a fixture with one upward path
 /// of each kind, and the downward and same-layer paths it must leave alone.
 #[test]
