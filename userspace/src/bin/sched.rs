@@ -1255,6 +1255,7 @@ fn tlb(c: &mut Checker) {
             // SAFETY: the page is mapped in the child (a copy-on-write copy).
             let v1 = unsafe { core::ptr::read_volatile(page as *const u64) };
             sleep_ms(20);
+            // SAFETY: as above.
             let v2 = unsafe { core::ptr::read_volatile(page as *const u64) };
             (v1 != v2) as i32
         }) {
@@ -1275,8 +1276,10 @@ fn tlb(c: &mut Checker) {
     c.ok("mprotect(PROT_READ) while another CPU writes", unsafe {
         mprotect(page, 4096, PROT_READ)
     });
+    // SAFETY: the page is mapped (read-only now) for the rest of the program.
     let v1 = unsafe { core::ptr::read_volatile(page as *const u64) };
     sleep_ms(20);
+    // SAFETY: as above.
     let v2 = unsafe { core::ptr::read_volatile(page as *const u64) };
     c.check("mprotect: no write lands after it returns", v1 == v2);
     c.check("mprotect: the writer faulted", WRITER.state.load(SeqCst) == 2);
