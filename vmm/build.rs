@@ -25,11 +25,20 @@ fn main() {
     }
 
     ensure_guest_target();
-    let target_dir = out_dir.join("guest-target");
+    // KVMFORK_KERNEL_DEBUG=1: a kernel with debug assertions (the checks that
+    // interrupts are off where a function requires it, among others), built
+    // apart so that switching back and forth rebuilds nothing.
+    println!("cargo:rerun-if-env-changed=KVMFORK_KERNEL_DEBUG");
+    let debug = std::env::var("KVMFORK_KERNEL_DEBUG").is_ok_and(|v| v == "1");
+    let mut args = vec!["--package", "guest", "--bin", "kernel", "--features", "kernel"];
+    if debug {
+        args.extend(["--config", "profile.kernel.debug-assertions=true"]);
+    }
+    let target_dir = out_dir.join(if debug { "guest-target-debug" } else { "guest-target" });
     // The kernel is linked at Linux's __START_KERNEL_map (top 2 GiB), not as PIE.
     nested_cargo_build(
         &root,
-        &["--package", "guest", "--bin", "kernel", "--features", "kernel"],
+        &args,
         &target_dir,
         "-Ccode-model=kernel\x1f-Crelocation-model=static",
         "the guest kernel",

@@ -108,7 +108,7 @@ mod kernel {
     use alloc::sync::Arc;
     use core::sync::atomic::Ordering;
 
-    use super::super::core::{attach_task, detach_queued, double_rq_lock, nr_running, IrqSave, Rq};
+    use super::super::core::{attach_task, detach_queued, double_rq_lock, nr_running, Rq};
     use super::super::task::{Task, TaskData};
     use crate::arch::cpu_count;
 
@@ -118,8 +118,8 @@ mod kernel {
     /// of the queue (they would run there last). Only tasks allowed on `this`
     /// and not on a CPU (`on_cpu`).
     fn move_tasks<D: TaskData>(this: usize, leaving: u32, busiest: usize, imbalance: u32) -> u32 {
-        let _irq = IrqSave::new();
-        let (mut dst, mut src) = double_rq_lock::<D>(this, busiest);
+        let irq = crate::arch::irq::disable_local();
+        let (mut dst, mut src) = double_rq_lock::<D>(this, busiest, &irq);
         let this_load = dst.nr_running.saturating_sub(leaving);
         let n = super::imbalance(this_load, src.nr_running).min(imbalance);
         let mut moved = 0;

@@ -29,6 +29,7 @@ use super::prio::{self, SchedParams};
 use super::runlist::RunList;
 use super::task::{Task, TaskData};
 use super::{balance, rt};
+use crate::arch::irq::{assert_irqs_disabled, disable_local, IrqGuard, IrqSpinLock};
 use crate::arch::task::SwitchSlots;
 use crate::arch::{self, cpu_count, cpu_id};
 use crate::counters as ctr;
@@ -103,7 +104,7 @@ impl<D> Rq<D> {
 /// a migration. The layer that defines `D` keeps the one instance
 /// (`TaskData::scheduler`).
 pub struct Scheduler<D> {
-    rq: [spin::Mutex<Rq<D>>; MAX_CPUS],
+    rq: [IrqSpinLock<Rq<D>>; MAX_CPUS],
     /// Per CPU: owner of the running task and, during a switch, of the previous one.
     switch: [SwitchSlots<Task<D>>; MAX_CPUS],
     /// Tasks waiting for another task to leave a CPU it may no longer run on.
@@ -113,7 +114,7 @@ pub struct Scheduler<D> {
 impl<D: TaskData> Scheduler<D> {
     pub const fn new() -> Self {
         Self {
-            rq: [const { spin::Mutex::new(Rq::new()) }; MAX_CPUS],
+            rq: [const { IrqSpinLock::new(Rq::new()) }; MAX_CPUS],
             switch: [const { SwitchSlots::new() }; MAX_CPUS],
             migration_wait: super::wait::WaitQueue::new(),
         }
@@ -127,7 +128,7 @@ impl<D: TaskData> Default for Scheduler<D> {
 }
 
 #[inline]
-fn rq_of<D: TaskData>(cpu: usize) -> &'static spin::Mutex<Rq<D>> {
+fn rq_of<D: TaskData>(cpu: usize) -> &'static IrqSpinLock<Rq<D>> {
     &D::scheduler().rq[cpu]
 }
 
@@ -168,42 +169,21 @@ pub(super) fn nr_running(cpu: usize) -> u32 {
     NR_RUNNING[cpu].load(Relaxed)
 }
 
-/// Interrupts off while it lives, restored to what they were (Linux
-/// `local_irq_save`/`local_irq_restore`).
-pub(super) struct IrqSave(bool);
-
-impl IrqSave {
-    pub fn new() -> Self {
-        let on = arch::cpu::interrupts_enabled();
-        arch::interrupts_disable();
-        IrqSave(on)
-    }
-}
-
-impl Drop for IrqSave {
-    fn drop(&mut self) {
-        if self.0 {
-            arch::interrupts_enable();
-        }
-    }
-}
-
-type RqGuard<D> = spin::MutexGuard<'static, Rq<D>>;
+type RqGuard<'a, D> = spin::MutexGuard<'a, Rq<D>>;
 
 /// Run `f` on `cpu`'s run queue with interrupts off: the timer tick takes the
 /// same lock, so holding it with interrupts on could deadlock the CPU against
 /// itself (Linux: `rq_lock_irqsave`).
 fn with_rq<D: TaskData, R>(cpu: usize, f: impl FnOnce(&mut Rq<D>) -> R) -> R {
-    let _irq = IrqSave::new();
     f(&mut rq_of::<D>(cpu).lock())
 }
 
-/// Lock the run queue `p` belongs to (Linux `task_rq_lock`); interrupts must
-/// be off. `p.cpu` may change until its queue's lock is held.
-fn task_rq_lock<D: TaskData>(p: &Task<D>) -> (usize, RqGuard<D>) {
+/// Lock the run queue `p` belongs to (Linux `task_rq_lock`), with interrupts
+/// off (`irq`). `p.cpu` may change until its queue's lock is held.
+fn task_rq_lock<'a, D: TaskData>(p: &Task<D>, irq: &'a IrqGuard) -> (usize, RqGuard<'a, D>) {
     loop {
         let cpu = p.cpu.load(Acquire) as usize;
-        let rq = rq_of::<D>(cpu).lock();
+        let rq = rq_of::<D>(cpu).lock_irqs_off(irq);
         if p.cpu.load(Acquire) as usize == cpu {
             return (cpu, rq);
         }
@@ -211,14 +191,19 @@ fn task_rq_lock<D: TaskData>(p: &Task<D>) -> (usize, RqGuard<D>) {
 }
 
 /// Lock two different run queues in CPU order; returns (a's, b's) guards.
-pub(super) fn double_rq_lock<D: TaskData>(a: usize, b: usize) -> (RqGuard<D>, RqGuard<D>) {
+/// Interrupts are off for as long as `irq` lives.
+pub(super) fn double_rq_lock<'a, D: TaskData>(
+    a: usize,
+    b: usize,
+    irq: &'a IrqGuard,
+) -> (RqGuard<'a, D>, RqGuard<'a, D>) {
     debug_assert_ne!(a, b);
     if a < b {
-        let ga = rq_of::<D>(a).lock();
-        (ga, rq_of::<D>(b).lock())
+        let ga = rq_of::<D>(a).lock_irqs_off(irq);
+        (ga, rq_of::<D>(b).lock_irqs_off(irq))
     } else {
-        let gb = rq_of::<D>(b).lock();
-        (rq_of::<D>(a).lock(), gb)
+        let gb = rq_of::<D>(b).lock_irqs_off(irq);
+        (rq_of::<D>(a).lock_irqs_off(irq), gb)
     }
 }
 
@@ -413,9 +398,9 @@ pub fn yield_current<D: TaskData>() {
 }
 
 fn __schedule<D: TaskData>(yielding: bool) {
-    let _irq = IrqSave::new();
+    let irq = disable_local();
     let cpu = cpu_id();
-    let mut rq = rq_of::<D>(cpu).lock();
+    let mut rq = rq_of::<D>(cpu).lock_irqs_off(&irq);
     let going_idle =
         rq.queued() == 0 && rq.curr.as_ref().is_some_and(|c| !c.idle && c.state() != TASK_RUNNING);
     if going_idle && cpu_count() > 1 {
@@ -424,7 +409,7 @@ fn __schedule<D: TaskData>(yielding: bool) {
         // has changed yet, so the lock can be dropped meanwhile.
         drop(rq);
         balance::load_balance::<D>(cpu, 1);
-        rq = rq_of::<D>(cpu).lock();
+        rq = rq_of::<D>(cpu).lock_irqs_off(&irq);
     }
     update_curr(&mut rq);
     let prev = rq.curr.clone().expect("a CPU always has a current task");
@@ -518,6 +503,7 @@ fn prepare_switch<D: TaskData>(p: &Task<D>, n: &Task<D>) {
 /// CPU (`on_cpu` cleared: another CPU may now run it); drop the reference that
 /// kept it alive, and hand tasks that may not run here to other CPUs.
 pub(super) fn finish_task_switch<D: TaskData>() {
+    assert_irqs_disabled();
     let cpu = cpu_id();
     let prev = switch_slots::<D>(cpu).finish();
     if let Some(p) = &prev {
@@ -532,10 +518,10 @@ pub(super) fn finish_task_switch<D: TaskData>() {
 /// Move the tasks set aside in `cpu`'s `migrate_pending` to CPUs they may run
 /// on (Linux: the migration done by `__set_cpus_allowed_ptr` via the stopper).
 fn drain_migrations<D: TaskData>(cpu: usize) {
-    let _irq = IrqSave::new();
+    let irq = disable_local();
     loop {
         let item = {
-            let mut rq = rq_of::<D>(cpu).lock();
+            let mut rq = rq_of::<D>(cpu).lock_irqs_off(&irq);
             let item = rq.migrate_pending.pop();
             if rq.migrate_pending.is_empty() {
                 MIGRATE_PENDING[cpu].store(false, Relaxed);
@@ -545,9 +531,9 @@ fn drain_migrations<D: TaskData>(cpu: usize) {
         let Some((p, rel)) = item else { break };
         let target = balance::select_wake_cpu(&p, cpu);
         if target == cpu {
-            attach_task(&mut rq_of::<D>(cpu).lock(), &p, rel, false);
+            attach_task(&mut rq_of::<D>(cpu).lock_irqs_off(&irq), &p, rel, false);
         } else {
-            let (_src, mut dst) = double_rq_lock(cpu, target);
+            let (_src, mut dst) = double_rq_lock(cpu, target, &irq);
             attach_task(&mut dst, &p, rel, true);
         }
     }
@@ -609,8 +595,8 @@ pub fn exit_current<D: TaskData>() -> ! {
 /// CPU it may run on, else on its last CPU; preempting what runs there if it
 /// should. False if it was not asleep.
 pub fn wake_up<D: TaskData>(p: &Arc<Task<D>>) -> bool {
-    let _irq = IrqSave::new();
-    let (cpu, mut rq) = task_rq_lock(p);
+    let irq = disable_local();
+    let (cpu, mut rq) = task_rq_lock(p, &irq);
     if p.state.compare_exchange(TASK_INTERRUPTIBLE, TASK_RUNNING, AcqRel, Acquire).is_err() {
         return false;
     }
@@ -635,7 +621,7 @@ pub fn wake_up<D: TaskData>(p: &Arc<Task<D>>) -> bool {
     let rel = p.se.vruntime().wrapping_sub(rq.cfs.min_vruntime);
     p.cpu.store(target as u32, Release);
     drop(rq);
-    let mut rq = rq_of::<D>(target).lock();
+    let mut rq = rq_of::<D>(target).lock_irqs_off(&irq);
     p.se.vruntime.store(rq.cfs.min_vruntime.wrapping_add(rel), Relaxed);
     place_waking(&rq, p);
     let rel = p.se.vruntime().wrapping_sub(rq.cfs.min_vruntime);
@@ -693,7 +679,6 @@ pub fn wake_up_new_task<D: TaskData>(p: Arc<Task<D>>) {
 }
 
 fn start_new_task<D: TaskData>(p: &Arc<Task<D>>, cpu: usize) {
-    let _irq = IrqSave::new();
     let mut rq = rq_of::<D>(cpu).lock();
     let rel = p.se.vruntime();
     p.state.store(TASK_RUNNING, Release);
@@ -714,6 +699,7 @@ pub fn run<D: TaskData>(task: Arc<Task<D>>) {
 /// here, or could be pulled from a busier CPU (Linux `newidle_balance`).
 /// Interrupts off.
 pub fn idle_has_work<D: TaskData>() -> bool {
+    assert_irqs_disabled();
     let cpu = cpu_id();
     nr_running(cpu) > 0 || balance::load_balance::<D>(cpu, 0) > 0
 }
@@ -757,6 +743,7 @@ pub(super) fn add_timer<D: TaskData>(deadline: u64, task: &Arc<Task<D>>) {
 /// time slice), wake expired sleepers, and on a busy CPU pull work from the
 /// busiest one now and then.
 pub fn scheduler_tick<D: TaskData>() {
+    assert_irqs_disabled();
     let cpu = cpu_id();
     let now = crate::time::monotonic_ns();
     let (timers_due, balance_due) = with_rq::<D, _>(cpu, |rq| {
@@ -834,8 +821,8 @@ fn task_tick<D: TaskData>(rq: &mut Rq<D>) {
 /// The CPU time of `p` in ns, the running slice included (Linux
 /// `task_sched_runtime`).
 pub fn task_sched_runtime<D: TaskData>(p: &Task<D>) -> u64 {
-    let _irq = IrqSave::new();
-    let (_, mut rq) = task_rq_lock(p);
+    let irq = disable_local();
+    let (_, mut rq) = task_rq_lock(p, &irq);
     if rq.is_curr(p) {
         update_curr(&mut rq);
     }
@@ -847,8 +834,8 @@ pub fn task_sched_runtime<D: TaskData>(p: &Task<D>) -> u64 {
 /// `set_user_nice`): a queued RT task whose priority was lowered goes to the
 /// head of its new priority, one raised to the tail.
 pub fn sched_setattr<D: TaskData>(p: &Arc<Task<D>>, new: &SchedParams) {
-    let _irq = IrqSave::new();
-    let (_, mut rq) = task_rq_lock(p);
+    let irq = disable_local();
+    let (_, mut rq) = task_rq_lock(p, &irq);
     let old = p.se.params();
     let old_prio = p.se.rt_prio();
     let was_rt = p.se.is_rt();
@@ -915,8 +902,8 @@ pub fn set_cpus_allowed<D: TaskData>(p: &Arc<Task<D>>, mask: u64) {
 
 /// The work of `set_cpus_allowed`; true if `p` still has to leave its CPU.
 fn __set_cpus_allowed<D: TaskData>(p: &Arc<Task<D>>, mask: u64) -> bool {
-    let _irq = IrqSave::new();
-    let (cpu, rq) = task_rq_lock(p);
+    let irq = disable_local();
+    let (cpu, rq) = task_rq_lock(p, &irq);
     p.se.cpus_allowed.store(mask, Relaxed);
     if mask & (1u64 << cpu) != 0 {
         return false;
@@ -932,7 +919,7 @@ fn __set_cpus_allowed<D: TaskData>(p: &Arc<Task<D>>, mask: u64) -> bool {
     }
     let target = balance::select_wake_cpu(p, cpu);
     drop(rq);
-    let (mut src, mut dst) = double_rq_lock(cpu, target);
+    let (mut src, mut dst) = double_rq_lock(cpu, target, &irq);
     if p.cpu.load(Relaxed) as usize != cpu || p.se.on_cpu.load(Acquire) {
         return !placed_by_mask(p);
     }
@@ -956,8 +943,8 @@ pub fn rr_interval<D: TaskData>(p: &Task<D>) -> u64 {
         prio::SCHED_RR => rt::RR_TIMESLICE_NS,
         prio::SCHED_FIFO => 0,
         _ => {
-            let _irq = IrqSave::new();
-            let (_, rq) = task_rq_lock(p);
+            let irq = disable_local();
+            let (_, rq) = task_rq_lock(p, &irq);
             if rq.cfs.load == 0 {
                 return 0;
             }

@@ -12,6 +12,8 @@ use core::ptr::NonNull;
 
 use linked_list_allocator::Heap;
 
+use super::irq::IrqSpinLock;
+
 /// Arenas at most (the boot one included).
 const MAX_ARENAS: usize = 64;
 /// The smallest growth: 2 MiB.
@@ -116,10 +118,12 @@ impl Arenas {
     }
 }
 
-struct KernelHeap(spin::Mutex<Arenas>);
+/// Held with interrupts off: an interrupt handler may free memory (the last
+/// reference to a task dropped in the tick).
+struct KernelHeap(IrqSpinLock<Arenas>);
 
 #[global_allocator]
-static HEAP: KernelHeap = KernelHeap(spin::Mutex::new(Arenas::new()));
+static HEAP: KernelHeap = KernelHeap(IrqSpinLock::new(Arenas::new()));
 
 fn publish(a: &Arenas) {
     crate::counters::global_set(crate::counters::HEAP_BYTES, a.used as u64);

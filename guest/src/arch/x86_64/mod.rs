@@ -10,6 +10,7 @@ pub mod entry_page;
 pub mod fault;
 pub mod heap;
 pub mod hypercall;
+pub mod irq;
 pub mod mmu;
 pub mod task;
 pub mod tlb;

@@ -4,6 +4,7 @@
 use alloc::boxed::Box;
 use core::cell::UnsafeCell;
 
+use super::irq::IrqSpinLock;
 use super::traps::TrapFrame;
 
 pub const KERNEL_STACK_SIZE: usize = 16 * 1024;
@@ -20,26 +21,20 @@ pub struct KernelStack(Option<Box<UnsafeCell<StackMemory>>>);
 /// NR_CACHED_STACKS).
 const CACHED_STACKS: usize = 2;
 
-struct StackCache(spin::Mutex<[Option<Box<UnsafeCell<StackMemory>>>; CACHED_STACKS]>);
-// SAFETY: the cached stacks are plain memory owned by the cache; the mutex
+struct StackCache(IrqSpinLock<[Option<Box<UnsafeCell<StackMemory>>>; CACHED_STACKS]>);
+// SAFETY: the cached stacks are plain memory owned by the cache; the lock
 // serialises access.
 unsafe impl Sync for StackCache {}
 
 static STACK_CACHES: [StackCache; protocol::MAX_CPUS] =
-    [const { StackCache(spin::Mutex::new([None, None])) }; protocol::MAX_CPUS];
+    [const { StackCache(IrqSpinLock::new([None, None])) }; protocol::MAX_CPUS];
 
-/// Run `f` on this CPU's stack cache with interrupts off (a task, and with it
-/// its stack, can be freed in the timer interrupt).
+/// Run `f` on this CPU's stack cache, held with interrupts off (a task, and
+/// with it its stack, can be freed in the timer interrupt).
 fn with_cache<R>(
     f: impl FnOnce(&mut [Option<Box<UnsafeCell<StackMemory>>>; CACHED_STACKS]) -> R,
 ) -> R {
-    let on = super::cpu::interrupts_enabled();
-    super::cpu::interrupts_disable();
-    let r = f(&mut STACK_CACHES[super::cpu::cpu_id()].0.lock());
-    if on {
-        super::cpu::interrupts_enable();
-    }
-    r
+    f(&mut STACK_CACHES[super::cpu::cpu_id()].0.lock())
 }
 
 // SAFETY: the stack is used only by the task that owns it, on one CPU at a time;
@@ -245,6 +240,7 @@ impl<T: HasContext> SwitchSlots<T> {
     /// Switch from the current task to `next` (interrupts off). Returns when the
     /// task that called it runs again; the other side must call `finish`.
     pub fn switch(&self, next: alloc::sync::Arc<T>) {
+        super::irq::assert_irqs_disabled();
         let (prev, next) = {
             let mut s = self.slots.lock();
             self.curr.store(

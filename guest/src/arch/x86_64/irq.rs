@@ -1,0 +1,103 @@
+//! Local interrupts and the locks that must keep them off (Asterinas:
+//! `ostd::trap::irq::disable_local` and `SpinLock<T, LocalIrqDisabled>`;
+//! Linux: `local_irq_save`, `spin_lock_irqsave`).
+//!
+//! The rule: a lock that an interrupt handler takes (a run queue: the tick
+//! and wake-up IPIs; the heap and the kernel-stack cache: a task freed in an
+//! interrupt) is held with this CPU's interrupts off, or the handler could
+//! spin forever on a lock its own CPU holds. [`IrqSpinLock`] makes the rule a
+//! type: its guard turns interrupts off before it locks and restores them
+//! after it unlocks. `docs/locking.md` has the lock order.
+
+use core::marker::PhantomData;
+
+use super::cpu::{interrupts_disable, interrupts_enable, interrupts_enabled};
+
+/// Interrupts off on this CPU while it lives; dropped, they are back to what
+/// they were (Linux `local_irq_save`/`local_irq_restore`). Not `Send`: it
+/// belongs to the CPU that made it.
+#[must_use]
+pub struct IrqGuard {
+    was_enabled: bool,
+    _cpu_local: PhantomData<*const ()>,
+}
+
+/// Turn this CPU's interrupts off until the guard is dropped.
+#[inline]
+pub fn disable_local() -> IrqGuard {
+    let was_enabled = interrupts_enabled();
+    interrupts_disable();
+    IrqGuard { was_enabled, _cpu_local: PhantomData }
+}
+
+impl Drop for IrqGuard {
+    #[inline]
+    fn drop(&mut self) {
+        if self.was_enabled {
+            interrupts_enable();
+        }
+    }
+}
+
+/// For functions that require this CPU's interrupts off: a debug-build
+/// check (the kernel built with `KVMFORK_KERNEL_DEBUG=1`; see the README).
+#[inline(always)]
+#[track_caller]
+pub fn assert_irqs_disabled() {
+    debug_assert!(!interrupts_enabled(), "interrupts must be off here");
+}
+
+/// A spin lock held with local interrupts off (Asterinas `SpinLock<T,
+/// LocalIrqDisabled>`): `lock` disables them first and the guard restores
+/// them after unlocking, so an interrupt handler on this CPU never finds it
+/// held. Where interrupts are already off and a guard proves it,
+/// `lock_irqs_off` takes the lock without saving and restoring them (two
+/// locks taken together, a lock taken under an `IrqGuard` that must outlive
+/// it).
+pub struct IrqSpinLock<T> {
+    inner: spin::Mutex<T>,
+}
+
+/// The guard of an [`IrqSpinLock`]: the lock is released (the first field
+/// dropped) before interrupts are restored.
+pub struct IrqSpinLockGuard<'a, T> {
+    inner: spin::MutexGuard<'a, T>,
+    _irq: IrqGuard,
+}
+
+impl<T> IrqSpinLock<T> {
+    pub const fn new(value: T) -> Self {
+        Self { inner: spin::Mutex::new(value) }
+    }
+
+    /// Interrupts off, then the lock.
+    #[inline]
+    pub fn lock(&self) -> IrqSpinLockGuard<'_, T> {
+        let irq = disable_local();
+        IrqSpinLockGuard { inner: self.inner.lock(), _irq: irq }
+    }
+
+    /// The lock, with interrupts already off for as long as `irq` lives.
+    #[inline]
+    pub fn lock_irqs_off<'a>(&'a self, irq: &'a IrqGuard) -> spin::MutexGuard<'a, T> {
+        let _ = irq;
+        assert_irqs_disabled();
+        self.inner.lock()
+    }
+}
+
+impl<T> core::ops::Deref for IrqSpinLockGuard<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T> core::ops::DerefMut for IrqSpinLockGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
