@@ -14,11 +14,11 @@
 //! fatal signal for the parent fails the fork (EINTR: the parent is dying).
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::task::KernelStack;
 use crate::arch::TrapFrame;
-use crate::errno::{Errno, EAGAIN, EINTR, EINVAL, ENOMEM, ESRCH};
+use crate::errno::{Errno, EAGAIN, EINTR, EINVAL, ENOMEM};
 use crate::fault_inject::{should_fail, Stage};
 use crate::process::clone_flags::{check_flags, CloneFlags, UNSUPPORTED_NAMESPACES};
 use crate::process::rlimit::RLIMIT_NPROC;
@@ -48,14 +48,13 @@ pub enum ThreadStart<'a> {
     Kernel { entry: extern "C" fn(u64) -> !, arg: u64 },
 }
 
-/// Tasks waiting for a vfork child to exit or exec.
-static VFORK_WAIT: sched::WaitQueue = sched::WaitQueue::new();
-
-/// Create a task as `args` asks; the child's pid. The parent's registers are
-/// `frame` (the child returns 0 from the same call).
+/// Create a task as `args` asks; the child's pid as the caller's namespace
+/// sees it. The parent's registers are `frame` (the child returns 0 from the
+/// same call).
 pub fn kernel_clone(args: &KernelCloneArgs, frame: &TrapFrame) -> Result<u64, Errno> {
     let parent = crate::process::current().expect("clone without a task");
-    kernel_clone_from(parent, args, ThreadStart::User(frame))
+    let (_, pid) = kernel_clone_from(parent, args, ThreadStart::User(frame))?;
+    Ok(pid as u64)
 }
 
 /// Start a kernel thread running `entry(arg)` (Linux `kernel_thread`): a task
@@ -75,18 +74,19 @@ pub fn kernel_thread(
             | CloneFlags::CLONE_UNTRACED,
         ..Default::default()
     };
-    let pid = kernel_clone_from(parent, &args, ThreadStart::Kernel { entry, arg })?;
-    let task = table::find(pid as u32).ok_or(ESRCH)?;
+    let (task, _) = kernel_clone_from(parent, &args, ThreadStart::Kernel { entry, arg })?;
     task.set_comm(name);
     crate::counters::global_add(crate::counters::CLONES_KTHREAD, 1);
     Ok(task)
 }
 
+/// `kernel_clone` for `parent`: the child, and its pid in `parent`'s PID
+/// namespace.
 fn kernel_clone_from(
     parent: Arc<Task>,
     args: &KernelCloneArgs,
     start: ThreadStart,
-) -> Result<u64, Errno> {
+) -> Result<(Arc<Task>, u32), Errno> {
     // After unshare(CLONE_NEWPID) the caller's children go to another PID
     // namespace than its own: no threads then (Linux).
     let pid_ns_unshared = !Arc::ptr_eq(parent.pid_ns(), &parent.nsproxy().pid_ns_for_children);
@@ -131,22 +131,22 @@ fn kernel_clone_from(
     if args.flags.contains(CloneFlags::CLONE_PARENT_SETTID) {
         let _ = crate::uaccess::write_u32(args.parent_tid, pid);
     }
-    let done = if args.flags.contains(CloneFlags::CLONE_VFORK) {
-        let d = Arc::new(AtomicBool::new(false));
-        *child.vfork_done.lock() = Some(d.clone());
-        Some(d)
-    } else {
-        None
-    };
+    // The parent waits on a completion of its own (Linux's `vfork_done`), which
+    // the child completes when it exits or execs: no other task is woken.
+    let vfork = args.flags.contains(CloneFlags::CLONE_VFORK).then(|| {
+        let done = Arc::new(sched::Completion::new());
+        *child.vfork_done.lock() = Some(done.clone());
+        done
+    });
     // Placed on an idle or the least loaded CPU, threads included: TLB
     // shootdowns keep a shared address space coherent across CPUs.
-    sched::wake_up_new_task(child);
-    if let Some(d) = done {
+    sched::wake_up_new_task(child.clone());
+    if let Some(done) = vfork {
         // Killable only (Linux `wait_for_vfork_done`): a handled signal must not
         // let the parent run while the child still borrows its memory.
-        crate::process::wait_event_killable(Some(&VFORK_WAIT), || d.load(Ordering::Acquire));
+        crate::process::wait_event_killable(Some(&done.wait), || done.is_done());
     }
-    Ok(pid as u64)
+    Ok((child, pid))
 }
 
 /// The first thing a new task runs (Linux `schedule_tail`): finish the switch
@@ -246,9 +246,8 @@ fn resources() -> [u64; 6] {
 
 /// A vfork child exited or exec'd: release its parent (Linux `mm_release`).
 pub fn vfork_release(task: &Task) {
-    if let Some(d) = task.vfork_done.lock().take() {
-        d.store(true, Ordering::Release);
-        VFORK_WAIT.wake_all();
+    if let Some(done) = task.vfork_done.lock().take() {
+        done.complete_all();
     }
 }
 

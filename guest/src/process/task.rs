@@ -173,7 +173,7 @@ pub struct PosixThread {
     /// Where this task sleeps in wait4/waitid (Linux `signal->wait_chldexit`).
     pub wait_chld: WaitQueue,
     /// Set when a vfork child exits or execs; its parent waits for it.
-    pub vfork_done: spin::Mutex<Option<Arc<AtomicBool>>>,
+    pub vfork_done: spin::Mutex<Option<Arc<crate::sched::Completion>>>,
     /// PR_SET_CHILD_SUBREAPER.
     pub child_subreaper: AtomicBool,
     /// Wait status once the task has exited (Linux's encoding).

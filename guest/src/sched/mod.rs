@@ -50,4 +50,4 @@ pub use self::core::{
 #[cfg(target_os = "none")]
 pub use task::{Task, TaskData, Wake};
 #[cfg(target_os = "none")]
-pub use wait::{wait_event, wait_event_any, wait_event_killable, WaitQueue};
+pub use wait::{wait_event, wait_event_any, wait_event_killable, Completion, WaitQueue};

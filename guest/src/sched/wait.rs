@@ -118,3 +118,29 @@ impl WaitQueue {
         }
     }
 }
+
+/// Something that happens once, with its own waiters (Linux `struct
+/// completion`): completing it wakes only the tasks waiting for it.
+#[derive(Default)]
+pub struct Completion {
+    done: core::sync::atomic::AtomicBool,
+    /// The tasks waiting for `done`.
+    pub wait: WaitQueue,
+}
+
+impl Completion {
+    pub const fn new() -> Self {
+        Self { done: core::sync::atomic::AtomicBool::new(false), wait: WaitQueue::new() }
+    }
+
+    /// Whether `complete_all` ran.
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Mark it done and wake every waiter (Linux `complete_all`).
+    pub fn complete_all(&self) {
+        self.done.store(true, Ordering::Release);
+        self.wait.wake_all();
+    }
+}
