@@ -184,11 +184,10 @@ pub fn clone(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
     // the flags are the rest of the low 32 bits.
     let exit_signal = a.u(0) & CSIGNAL;
     let flags = CloneFlags::from_bits_retain(a.u(0) & !CSIGNAL & 0xffff_ffff);
-    if flags.contains(CloneFlags::CLONE_PIDFD | CloneFlags::CLONE_PARENT_SETTID) {
-        return Err(EINVAL);
-    }
     if flags.contains(CloneFlags::CLONE_PIDFD) {
-        return Err(EINVAL); // pidfds are not implemented
+        // pidfds are not implemented (Linux also refuses CLONE_PIDFD with
+        // CLONE_PARENT_SETTID here: both would write through parent_tid).
+        return Err(EINVAL);
     }
     let args = KernelCloneArgs {
         flags,
