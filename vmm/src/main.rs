@@ -27,7 +27,8 @@ options:
   --env KEY=VALUE    add to the program's environment
   --fail-at STAGE:N  fault injection: the Nth reach of a copy_process stage fails
                      (dup_task_struct, copy_files, copy_fs, copy_sighand, copy_mm,
-                     alloc_pid); the guest checks that nothing leaked
+                     copy_namespaces, alloc_pid); the guest checks that nothing
+                     leaked
   --profile OUT      profile every ring-0 instruction with its call stack (single
                      steps: slow); write OUT.folded (folded stacks), OUT.svg (flame
                      graph) and OUT.txt (top functions)
@@ -252,6 +253,15 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The usage text names every fault-injection stage the guest knows.
+    #[test]
+    fn usage_names_every_fault_stage() {
+        let text = super::USAGE.split_whitespace().collect::<Vec<_>>().join(" ");
+        for stage in vmm::FAULT_STAGES {
+            assert!(text.contains(stage), "--fail-at's usage text omits {stage}");
+        }
+    }
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
