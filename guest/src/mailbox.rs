@@ -28,6 +28,7 @@ pub fn init() {
 
 /// The doorbell rang (interrupt context): wake the thread.
 pub fn doorbell() {
+    crate::arch::irq::assert_irqs_disabled();
     if let Some(t) = KMAILBOXD.get() {
         crate::sched::wake_up(t);
     }

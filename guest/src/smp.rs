@@ -90,6 +90,7 @@ fn ping_all(me: usize) {
 
 /// CALL_FUNCTION_VECTOR handler body: record who pinged us.
 pub fn call_function_interrupt(me: usize) {
+    crate::arch::irq::assert_irqs_disabled();
     let bits = PENDING[me].swap(0, Ordering::AcqRel);
     if bits == 0 {
         return;

@@ -105,6 +105,7 @@ fn flush_pending(cpu: usize) -> bool {
 
 /// INVALIDATE_TLB_VECTOR's handler.
 pub fn flush_tlb_interrupt() {
+    super::irq::assert_irqs_disabled();
     let cpu = cpu_id();
     if !flush_pending(cpu) {
         // Already covered (by a CR3 load since): the waiters may still be asleep.

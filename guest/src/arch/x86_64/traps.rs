@@ -83,6 +83,8 @@ pub fn fault_address() -> u64 {
 /// named them, and inlined where the compiler sees fit.
 #[inline(always)]
 pub fn do_trap<K: Kernel>(frame: &mut TrapFrame) {
+    // Every gate is an interrupt gate: kernel code runs with interrupts off.
+    super::irq::assert_irqs_disabled();
     let from_user = frame.from_user();
     let user_gs = frame.vector & USER_GS_FLAG != 0;
     if !from_user {
@@ -291,6 +293,8 @@ fn report_kernel_exception(frame: &TrapFrame) -> ! {
 /// `do_syscall_64`).
 #[inline(always)]
 pub fn do_syscall_64<K: Kernel>(frame: &mut TrapFrame) -> bool {
+    // IA32_FMASK clears IF on `syscall`.
+    super::irq::assert_irqs_disabled();
     K::syscall(frame);
     K::exit_to_user_mode(frame);
     let sysret = K::sysret_allowed(frame);
@@ -306,6 +310,7 @@ pub fn do_syscall_64<K: Kernel>(frame: &mut TrapFrame) -> bool {
 /// `syscall_exit_to_user_mode`).
 #[inline(always)]
 pub fn ret_from_fork_user<K: Kernel>(frame: &mut TrapFrame) {
+    super::irq::assert_irqs_disabled();
     K::schedule_tail();
     K::exit_to_user_mode(frame);
 }
