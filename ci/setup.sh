@@ -2,7 +2,7 @@
 # Prepare a fresh Debian machine to build and test the project: the Debian
 # packages the tests and the hardware-virtualization lanes use (only those
 # missing are installed), the lanes' L1 kernel (downloaded once, cached), and a
-# check that KVM is usable. The Rust toolchain and the guest target come from
+# check that KVM is usable (a warning, not a failure: see .ci/run). The Rust toolchain and the guest target come from
 # rust-toolchain.toml; vmm/build.rs adds the target with rustup when the pinned
 # toolchain lacks it (a fresh machine here).
 set -euo pipefail
@@ -51,4 +51,6 @@ if ! ci/l1-kernel.sh > /dev/null 2>&1; then
 fi
 echo "setup: L1 kernel for the lanes in $(ci/l1-kernel.sh)"
 
-ci/check-kvm.sh
+# Without a usable /dev/kvm the host unit tests and the lanes still run; the
+# VM tests cannot (.ci/run reports them as not run, and fails).
+ci/check-kvm.sh || echo "setup: WARNING: no usable /dev/kvm: the VM tests cannot run here" >&2
