@@ -114,7 +114,7 @@ pub fn user_exception(frame: &mut TrapFrame) {
 }
 
 /// `call *AT_SYSINFO` reached the kernel: return straight to the caller's return
-/// address and pop it (KVM-HOSTS.md rule 2), then run the call. (Inlined: each
+/// address and pop it (docs/hosts.md rule 2), then run the call. (Inlined: each
 /// caller passes a constant gate.)
 #[inline(always)]
 fn gate_entry(frame: &mut TrapFrame, gate: u64) {
@@ -286,7 +286,7 @@ pub fn timer_tick() {
 ///
 /// As Linux's `exit_to_user_mode_prepare`, the common case — nothing to do —
 /// is a few loads inlined into every way back; the loop is out of line
-/// (KVM-HOSTS.md rule 1: each ring-0 instruction counts on every system call).
+/// (docs/hosts.md rule 1: each ring-0 instruction counts on every system call).
 #[inline(always)]
 pub fn exit_to_user_mode(frame: &mut TrapFrame) {
     if let Some(task) = crate::process::current() {

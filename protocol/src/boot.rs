@@ -53,7 +53,7 @@ pub const MMIO_HOLE_START: u64 = 3 << 30;
 pub const MMIO_HOLE_END: u64 = 4 << 30;
 
 /// Linux's x86-64 GDT layout. These hosts' KVM only switches modes correctly with
-/// exactly these selectors (see KVM-HOSTS.md); hardware KVM does not mind.
+/// exactly these selectors (see docs/hosts.md); hardware KVM does not mind.
 pub mod selectors {
     pub const KERNEL_CS: u16 = 0x10;
     pub const KERNEL_DS: u16 = 0x18;

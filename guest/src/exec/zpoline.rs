@@ -9,7 +9,7 @@
 //! fault as a system call by three facts: the mm was patched, the faulting RIP
 //! is rax, and the return address on the stack follows a patched site (a
 //! binary search in the site table). It pops the return address and returns
-//! straight to it, exactly as the `AT_SYSINFO` gate does (KVM-HOSTS.md rule 2),
+//! straight to it, exactly as the `AT_SYSINFO` gate does (docs/hosts.md rule 2),
 //! so `vfork`, `clone` with a new stack and `rt_sigreturn` behave as with the
 //! gate, and a restart re-executes the patched `call`.
 //!

@@ -7,7 +7,7 @@
 //! * `probe` — the boot self-test: `syscall` with the probe number, then `int3`.
 //!
 //! Programs `call` a gate; the kernel returns straight to the caller's return
-//! address and pops it (KVM-HOSTS.md rule 2), so nothing after a gate runs.
+//! address and pops it (docs/hosts.md rule 2), so nothing after a gate runs.
 
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicU8, Ordering};

@@ -1,7 +1,7 @@
 //! x86-64: entry, descriptor tables, exceptions, the local APIC, hypercalls.
 //!
 //! Only instructions that these hosts' ring-0 emulator implements are used (see
-//! KVM-HOSTS.md); each one is exercised by the VM tests in `tests/`.
+//! docs/hosts.md); each one is exercised by the VM tests in `tests/`.
 pub mod apic;
 pub mod boot;
 pub mod cpu;

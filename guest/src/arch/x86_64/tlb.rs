@@ -16,7 +16,7 @@
 //!   records the generation it covered (`FLUSH_DONE`), then wakes the waiters
 //!   with a reschedule IPI. Any CR3 load covers the requests posted before it,
 //!   so a target that switches address space acknowledges by doing so.
-//! - Waiting: never by spinning in ring 0 (KVM-HOSTS.md rule 3; an IPI to a
+//! - Waiting: never by spinning in ring 0 (docs/hosts.md rule 3; an IPI to a
 //!   vCPU busy in ring 0 can take milliseconds). The flusher halts with
 //!   interrupts enabled until each target has acknowledged or no longer has
 //!   the root loaded; meanwhile it answers other CPUs' requests itself.
@@ -45,7 +45,7 @@ static FLUSH_GEN: [[AtomicU64; MAX_CPUS]; MAX_CPUS] =
     [const { [const { AtomicU64::new(0) }; MAX_CPUS] }; MAX_CPUS];
 
 /// Invalidate this many pages one by one at most; beyond, reload CR3
-/// (KVM-HOSTS.md: one CR3 reload beats per-page `invlpg` beyond ~3 pages).
+/// (docs/hosts.md: one CR3 reload beats per-page `invlpg` beyond ~3 pages).
 const INVLPG_MAX_PAGES: u64 = 4;
 
 /// Bits set in `mask`, lowest first.
