@@ -69,7 +69,7 @@ pub fn user_exception(frame: &mut TrapFrame) {
                     // Linux `pagefault_out_of_memory`: the OOM killer frees
                     // memory and the access is retried; a victim dies with
                     // its SIGKILL on the way back to user mode.
-                    use crate::mm::oom_kill::{out_of_memory, OomOutcome};
+                    use crate::process::oom_kill::{out_of_memory, OomOutcome};
                     if out_of_memory(&task) == OomOutcome::Retry {
                         drop(task);
                         crate::sched::yield_current::<crate::process::PosixThread>();

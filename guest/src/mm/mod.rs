@@ -54,7 +54,8 @@ mod kernel_mm {
         let heap = frames
             .alloc_contiguous(heap_bytes / PAGE_SIZE)
             .ok_or("not enough memory for the kernel heap")?;
-        crate::arch::heap::init(heap, heap_bytes as usize);
+        let backing = crate::arch::heap::HeapBacking { grow: heap_grow, shrink: heap_shrink };
+        crate::arch::heap::init(heap, heap_bytes as usize, backing);
         // From now on freeing a frame must not allocate (the heap grows from
         // the frame allocator, under its lock).
         frames.reserve_free_list().map_err(|_| "not enough memory for the free-frame list")?;

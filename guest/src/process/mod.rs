@@ -7,6 +7,8 @@ pub mod fork;
 #[cfg(target_os = "none")]
 pub mod futex;
 pub mod nsproxy;
+#[cfg(target_os = "none")]
+pub mod oom_kill;
 pub mod pid;
 pub mod pid_namespace;
 pub mod rlimit;

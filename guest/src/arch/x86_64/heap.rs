@@ -1,9 +1,11 @@
 //! The kernel heap (`alloc`): first-fit allocators over arenas of the direct
 //! map. The first arena is set up at boot; when no arena can serve a request
 //! the heap grows by another arena of frames taken from the top of RAM
-//! (`mm::heap_grow`, which may use the frames held back from user-driven
-//! allocations), and an arena that becomes empty again is given back when it
-//! is the one taken last (`mm::heap_shrink`). The backing store (arenas of
+//! (through [`HeapBacking::grow`], which mm installs at boot: `mm::heap_grow`
+//! may use the frames held back from user-driven allocations), and an arena
+//! that becomes empty again is given back when it is the one taken last
+//! ([`HeapBacking::shrink`], `mm::heap_shrink`). arch sits below mm, so it
+//! calls the frame allocator only through these functions mm hands it. The backing store (arenas of
 //! contiguous frames) is separate from the allocator in each arena, so another
 //! allocator can sit on the same arenas.
 
@@ -25,6 +27,17 @@ struct Arena {
     heap: Heap,
 }
 
+/// Where the heap gets arenas beyond the boot one, and gives them back: the
+/// frame allocator's functions, installed by mm with the boot arena.
+#[derive(Clone, Copy)]
+pub struct HeapBacking {
+    /// `bytes` of contiguous frames: their physical address, or None.
+    pub grow: fn(bytes: u64) -> Option<u64>,
+    /// Take back `bytes` at physical `phys` (the last range `grow` gave):
+    /// false if it cannot (then the arena stays).
+    pub shrink: fn(phys: u64, bytes: u64) -> bool,
+}
+
 /// The arenas in use are `arenas[..n]` (the boot one first); `used` and
 /// `size` are kept as running sums: every allocation holds the heap's lock,
 /// and on these hosts each instruction under it counts.
@@ -34,11 +47,13 @@ struct Arenas {
     /// Bytes of all arenas, and bytes allocated in them.
     size: usize,
     used: usize,
+    /// None until `init`: the heap cannot grow before mm is up.
+    backing: Option<HeapBacking>,
 }
 
 impl Arenas {
     const fn new() -> Self {
-        Self { arenas: [const { None }; MAX_ARENAS], n: 0, size: 0, used: 0 }
+        Self { arenas: [const { None }; MAX_ARENAS], n: 0, size: 0, used: 0, backing: None }
     }
 
     fn try_alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
@@ -68,7 +83,7 @@ impl Arenas {
         true
     }
 
-    /// Grow by an arena that can hold `layout`, from `mm::heap_grow`.
+    /// Grow by an arena that can hold `layout`, from [`HeapBacking::grow`].
     fn grow(&mut self, layout: Layout) -> bool {
         // Room for the block, its alignment and the allocator's bookkeeping;
         // at least MIN_GROWTH, and an eighth of the heap (fewer, larger arenas
@@ -80,9 +95,10 @@ impl Arenas {
         }
         // Short of frames, only what this request needs.
         let need = need.next_multiple_of(4096);
-        let got = crate::mm::heap_grow(len as u64)
+        let Some(backing) = self.backing else { return false };
+        let got = (backing.grow)(len as u64)
             .map(|p| (p, len))
-            .or_else(|| crate::mm::heap_grow(need as u64).map(|p| (p, need)));
+            .or_else(|| (backing.grow)(need as u64).map(|p| (p, need)));
         match got {
             Some((phys, len)) => self.add(super::phys_to_virt(phys) as usize, len),
             None => false,
@@ -107,7 +123,8 @@ impl Arenas {
         // back if it is the last one taken from the top of RAM.
         if i > 0 && a.heap.used() == 0 {
             let (base, len) = (a.base, a.len);
-            if crate::mm::heap_shrink(super::virt_to_phys(base as u64), len as u64) {
+            let shrink = self.backing.map(|b| b.shrink);
+            if shrink.is_some_and(|f| f(super::virt_to_phys(base as u64), len as u64)) {
                 self.n -= 1;
                 self.arenas.swap(i, self.n);
                 self.arenas[self.n] = None;
@@ -157,7 +174,9 @@ unsafe impl GlobalAlloc for KernelHeap {
 }
 
 /// Give the heap its boot arena: `len` bytes at physical `phys` (frames the
-/// caller allocated for it).
-pub fn init(phys: u64, len: usize) {
-    HEAP.0.lock().add(super::phys_to_virt(phys) as usize, len);
+/// caller allocated for it), and where to grow from.
+pub fn init(phys: u64, len: usize, backing: HeapBacking) {
+    let mut arenas = HEAP.0.lock();
+    arenas.backing = Some(backing);
+    arenas.add(super::phys_to_virt(phys) as usize, len);
 }

@@ -1,0 +1,101 @@
+//! The OOM killer's process side (Linux `mm/oom_kill.c` `out_of_memory`):
+//! choosing among the processes and killing the victim need the process
+//! table and signals, which sit above mm; the arithmetic (`oom_badness`,
+//! `select_bad_process`) is mm's (`mm::oom_kill`), tested on the host.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::mm::oom_kill::{oom_badness, select_bad_process, Candidate};
+use crate::process::signal::{force_sig, SIGKILL};
+use crate::process::{table, Task};
+
+/// The thread group last chosen, until its memory is back (0: none).
+static OOM_VICTIM: AtomicU32 = AtomicU32::new(0);
+/// One OOM kill at a time (Linux `oom_lock`).
+static OOM_LOCK: spin::Mutex<()> = spin::Mutex::new(());
+
+/// What the faulting task does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OomOutcome {
+    /// A victim was killed, or one is still giving its memory back:
+    /// retry the fault (after letting others run).
+    Retry,
+    /// The caller itself was chosen: it dies with its pending SIGKILL.
+    KilledCurrent,
+}
+
+/// A page fault could not get memory (Linux `pagefault_out_of_memory` ->
+/// `out_of_memory`): choose and kill a victim, or wait for the last one.
+pub fn out_of_memory(current: &Arc<Task>) -> OomOutcome {
+    let _guard = OOM_LOCK.lock();
+    let tasks = table::all();
+    // A victim gives its memory back when its last thread has exited
+    // (the address space goes with `exit_mm`, its frames once the TLBs
+    // are flushed): until then, no second victim.
+    let dying = |t: &Arc<Task>| {
+        !t.kthread
+            && !t.exited.load(Ordering::Acquire)
+            && t.fatal_signal.load(Ordering::Relaxed) != 0
+    };
+    let victim = OOM_VICTIM.load(Ordering::Acquire);
+    if victim != 0 && tasks.iter().any(|t| t.tgid == victim && !t.exited.load(Ordering::Acquire)) {
+        return outcome_for(current);
+    }
+    // Per process: the leader's (or any live thread's) address space.
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut footprints = Vec::new();
+    for t in tasks.iter().filter(|t| !t.kthread && !t.idle) {
+        if candidates.iter().any(|c| c.tgid == t.tgid) {
+            continue;
+        }
+        let Some(mm) = t.mm() else { continue };
+        if t.fatal_signal.load(Ordering::Relaxed) != 0 {
+            // Already dying: its memory comes back without our help.
+            continue;
+        }
+        let f = mm.oom_footprint();
+        let points = oom_badness(f.rss_pages, 0, f.pgtable_pages);
+        candidates.push(Candidate { tgid: t.tgid, points, init: t.tgid == 1 });
+        footprints.push((t.clone(), mm, f));
+    }
+    let chosen = select_bad_process(&candidates);
+    if chosen.is_none_or(|tgid| tgid == 1) && tasks.iter().any(dying) {
+        // Nothing to kill but init, and others are already dying: their
+        // memory comes back first.
+        return outcome_for(current);
+    }
+    let Some(tgid) = chosen else { return outcome_for(current) };
+    let (leader, mm, f) = footprints.iter().find(|(t, _, _)| t.tgid == tgid).unwrap();
+    OOM_VICTIM.store(tgid, Ordering::Release);
+    let kb = |pages: u64| pages * 4;
+    crate::println!(
+        "Out of memory: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:0kB, \
+         shmem-rss:0kB, UID:{} pgtables:{}kB oom_score_adj:0",
+        tgid,
+        leader.comm(),
+        kb(f.total_vm_pages),
+        kb(f.rss_pages),
+        leader.creds().uid,
+        kb(f.pgtable_pages)
+    );
+    crate::counters::global_add(crate::counters::OOM_KILLS, 1);
+    // The thread group, and any other process sharing the address space
+    // (Linux `__oom_kill_process`), but never a kernel thread.
+    for t in tasks.iter().filter(|t| !t.kthread) {
+        let shares = t.mm().is_some_and(|m| Arc::ptr_eq(&m, mm));
+        if t.tgid == tgid || shares {
+            force_sig(t, SIGKILL);
+        }
+    }
+    outcome_for(current)
+}
+
+fn outcome_for(current: &Task) -> OomOutcome {
+    if current.fatal_signal.load(Ordering::Relaxed) != 0 {
+        OomOutcome::KilledCurrent
+    } else {
+        OomOutcome::Retry
+    }
+}
