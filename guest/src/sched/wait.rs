@@ -80,7 +80,11 @@ fn wait_event_common<D: TaskData>(
             for wq in wqs {
                 wq.remove(&task);
             }
-            return ok;
+            // As Linux's `___wait_cond_timeout`: on a timeout the condition is
+            // read again, since it may have come true after `cond()` above
+            // (a sleep whose condition is the deadline itself, with the
+            // clock read twice, would otherwise report an interruption).
+            return ok || (expired && cond());
         }
         schedule::<D>();
     }
