@@ -104,3 +104,37 @@ fn a_span_from_a_label_to_itself_is_refused() {
     let msg = e.err().expect("refused").to_string();
     assert!(msg.contains("cannot profile") && msg.contains("same"), "{msg}");
 }
+
+#[test]
+fn a_span_charges_kvm_exits_to_the_kernel_functions_that_caused_them() {
+    let label = |c| format!("{c} fork_exit_wait size_mib=0");
+    let b = Vmm::builder().profile_span(label('b'), label('e'));
+    let (r, p) = profiled(b, "forkbench", &["cases=fork", "reps=2"]);
+    check_common(&p);
+    if !KvmKind::detect().emulates_ring0() {
+        return;
+    }
+    // Every increment of a cause between the span's snapshots is charged to
+    // some instruction (or to user mode), none twice.
+    for stat in ["insn_emulation_fail", "pf_taken", "tlb_flush", "invlpg"] {
+        let kvm = r.stat_in_spans(&label('b'), &label('e'), stat).expect("the span's snapshots");
+        let charged = p.event_total(stat);
+        assert!(
+            charged.abs_diff(kvm) <= 1,
+            "{stat}: charged {charged}, KVM {kvm}\n{}",
+            p.exit_table(1)
+        );
+    }
+    // The address-space switch flushes the TLB (load_cr3, one per switch at
+    // least), and fork saves the parent's FPU registers for the child
+    // (fxsave, which this host's emulator hands back: an emulation failure).
+    let under = |stat: &str, f: &str| {
+        p.events.iter().filter(|e| e.0 == stat && e.1.contains(f)).map(|e| e.2).sum::<u64>()
+    };
+    assert!(under("tlb_flush", "load_cr3") >= 2, "{}", p.exits_folded());
+    assert!(under("insn_emulation_fail", COPY_PROCESS) >= 2, "{}", p.exits_folded());
+    let table = p.exit_table(2);
+    assert!(table.contains("| `tlb_flush` |") && table.contains("after_cr3_load"), "{table}");
+    // User page faults (copy-on-write) are taken while user code runs.
+    assert!(under("pf_taken", vmm::USER_MODE) > 0, "{}", p.exits_folded());
+}

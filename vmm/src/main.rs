@@ -31,7 +31,9 @@ options:
                      leaked
   --profile OUT      profile every ring-0 instruction with its call stack (single
                      steps: slow); write OUT.folded (folded stacks), OUT.svg (flame
-                     graph) and OUT.txt (top functions)
+                     graph), OUT.txt (top functions), OUT.exits.txt and
+                     OUT.exits.folded (KVM exits and their causes by kernel
+                     function, and by call stack)
   --profile-from LABEL, --profile-to LABEL
                      profile only between the guest's counter snapshots with these
                      labels (`snapshot LABEL` written to /dev/counters)
@@ -179,6 +181,13 @@ fn write_profile(a: &Args, out: &std::path::Path, report: &vmm::ExitReport) -> R
     let svg = profile.flamegraph(&title).map_err(|e| format!("flame graph: {e}"))?;
     write(".svg", &svg)?;
     write(".txt", text.as_bytes())?;
+    let exits = format!(
+        "KVM statistics charged to the instruction that ran when they went up \
+         (whole profile; `exits` less the profiler's own debug exits)\n\n{}",
+        profile.exit_table(1)
+    );
+    write(".exits.txt", exits.as_bytes())?;
+    write(".exits.folded", profile.exits_folded().as_bytes())?;
     eprintln!("{}", text.lines().take(24).collect::<Vec<_>>().join("\n"));
     Ok(())
 }

@@ -21,11 +21,47 @@
 //! On this machine's KVM (kvm_pvm) ring 0 is emulated and the debug exits come
 //! from the emulator, one per emulated instruction; KVM's `insn_emulation`
 //! counts the same instructions, which is what the tests compare with.
+//!
+//! **Exits by instruction.** At every exit it sees while tracing, the vCPU
+//! thread reads the vCPU's KVM statistics named in [`EXIT_STATS`] (one
+//! `pread` of its stats file) and charges what went up since the previous
+//! exit to the instruction that ran in between, under its call stack (less
+//! the debug exit the stepping itself caused). What went up while user code
+//! ran unstepped is charged to [`USER_MODE`]. So the exits KVM handles without
+//! the VMM (emulation failures, page faults it takes, TLB flushes, interrupt
+//! windows) are explained by the kernel function whose instruction caused
+//! them: [`Profile::exit_table`].
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::debuginfo::Symbolizer;
+
+/// The vCPU statistics the tracer charges to instructions (those KVM lacks
+/// stay 0). `exits` is every exit; the others are causes, which overlap.
+pub const EXIT_STATS: &[&str] = &[
+    "exits",
+    "insn_emulation_fail",
+    "pf_taken",
+    "tlb_flush",
+    "invlpg",
+    "irq_window_exits",
+    "irq_exits",
+    "halt_exits",
+    "hypercalls",
+    "io_exits",
+    "mmio_exits",
+    "signal_exits",
+    "nmi_window_exits",
+    "request_irq_exits",
+    "irq_injections",
+];
+
+/// The frame name for what happened while user code ran (not stepped).
+/// The frame name for what went up while user code ran (not stepped),
+/// counted from the return to user mode (`iretq`, `sysretq`) to the next
+/// exit in the kernel: the kernel entry's own exits are in it.
+pub const USER_MODE: &str = "[user mode and kernel entry]";
 
 /// The first address of the kernel half of the address space.
 pub const KERNEL_HALF: u64 = 0xffff_8000_0000_0000;
@@ -122,6 +158,9 @@ impl TraceStats {
 #[derive(Debug, Default)]
 pub struct Recorder {
     stacks: HashMap<Vec<u64>, u64>,
+    /// Statistic increments (index into `EXIT_STATS`) by stack; the empty
+    /// stack is user mode.
+    events: HashMap<(usize, Vec<u64>), u64>,
     pending: Vec<u64>,
     has_pending: bool,
     pub stats: TraceStats,
@@ -160,6 +199,21 @@ impl Recorder {
         self.has_pending = false;
     }
 
+    /// Statistics went up by `deltas` (indexed like `EXIT_STATS`) since the
+    /// last exit: charge them to the captured instruction, or to user mode
+    /// when none is captured (`in_user`).
+    pub fn charge(&mut self, deltas: &[u64], in_user: bool) {
+        let stack: &[u64] = if in_user || !self.has_pending { &[] } else { &self.pending };
+        for (i, &d) in deltas.iter().enumerate().filter(|(_, &d)| d > 0) {
+            match self.events.get_mut(&(i, stack.to_vec())) {
+                Some(n) => *n += d,
+                None => {
+                    self.events.insert((i, stack.to_vec()), d);
+                }
+            }
+        }
+    }
+
     /// Count entry-stub instructions that ran unstepped, each its own stack.
     pub fn add_stub(&mut self, pcs: &[u64]) {
         for &pc in pcs {
@@ -172,7 +226,7 @@ impl Recorder {
     /// The record so far, as raw data.
     pub fn finish(mut self) -> RawProfile {
         self.has_pending = false;
-        RawProfile { stacks: self.stacks, stats: self.stats }
+        RawProfile { stacks: self.stacks, events: self.events, stats: self.stats }
     }
 }
 
@@ -180,6 +234,7 @@ impl Recorder {
 #[derive(Debug, Default)]
 pub struct RawProfile {
     pub stacks: HashMap<Vec<u64>, u64>,
+    pub events: HashMap<(usize, Vec<u64>), u64>,
     pub stats: TraceStats,
 }
 
@@ -189,16 +244,20 @@ impl RawProfile {
         for (k, v) in other.stacks {
             *self.stacks.entry(k).or_default() += v;
         }
+        for (k, v) in other.events {
+            *self.events.entry(k).or_default() += v;
+        }
         self.stats.add(&other.stats);
     }
 
     /// The profile with names: each address becomes the functions it is in
     /// (inlined ones included), outermost first.
     pub fn symbolize(&self, sym: &mut Symbolizer) -> Profile {
-        let mut folded: HashMap<String, u64> = HashMap::new();
-        let mut line = String::new();
-        for (stack, &n) in &self.stacks {
-            line.clear();
+        let mut fold = |stack: &[u64]| {
+            if stack.is_empty() {
+                return USER_MODE.to_string();
+            }
+            let mut line = String::new();
             for &addr in stack.iter().rev() {
                 for name in sym.frames(addr) {
                     if !line.is_empty() {
@@ -208,11 +267,22 @@ impl RawProfile {
                     line.push_str(&name.replace(';', ","));
                 }
             }
-            *folded.entry(line.clone()).or_default() += n;
+            line
+        };
+        let mut folded: HashMap<String, u64> = HashMap::new();
+        for (stack, &n) in &self.stacks {
+            *folded.entry(fold(stack)).or_default() += n;
         }
         let mut stacks: Vec<(String, u64)> = folded.into_iter().collect();
         stacks.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        Profile { stacks, stats: self.stats, spans: 0 }
+        let mut ev: HashMap<(&'static str, String), u64> = HashMap::new();
+        for ((i, stack), &n) in &self.events {
+            *ev.entry((EXIT_STATS[*i], fold(stack))).or_default() += n;
+        }
+        let mut events: Vec<(String, String, u64)> =
+            ev.into_iter().map(|((k, st), n)| (k.to_string(), st, n)).collect();
+        events.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)).then_with(|| a.1.cmp(&b.1)));
+        Profile { stacks, events, stats: self.stats, spans: 0 }
     }
 }
 
@@ -239,6 +309,9 @@ pub fn is_library(name: &str) -> bool {
 #[derive(Clone, Debug, Default)]
 pub struct Profile {
     pub stacks: Vec<(String, u64)>,
+    /// KVM statistic increments by (statistic, folded stack), charged to the
+    /// instruction that ran when they happened (`USER_MODE` for user code).
+    pub events: Vec<(String, String, u64)>,
     pub stats: TraceStats,
     /// Spans profiled to their end (0 when profiling the whole run).
     pub spans: u64,
@@ -320,6 +393,57 @@ impl Profile {
             );
         }
         let _ = writeln!(s, "| {} | 100 % | | (all ring-0 instructions) |", self.total() / per);
+        s
+    }
+
+    /// The statistics' increments as folded stacks, each rooted at the
+    /// statistic's name (`tlb_flush;...;load_cr3 4`).
+    pub fn exits_folded(&self) -> String {
+        let mut s = String::new();
+        for (stat, stack, n) in &self.events {
+            let _ = writeln!(s, "{stat};{stack} {n}");
+        }
+        s
+    }
+
+    /// How much statistic `stat` went up in the profile.
+    pub fn event_total(&self, stat: &str) -> u64 {
+        self.events.iter().filter(|e| e.0 == stat).map(|e| e.2).sum()
+    }
+
+    /// Statistic `stat`'s increments by function: the innermost frame that
+    /// is not a library helper, with the instruction's own frame (leaf)
+    /// beside it when that differs; most first.
+    pub fn events_by_function(&self, stat: &str) -> Vec<(String, u64)> {
+        let mut by: HashMap<String, u64> = HashMap::new();
+        for (_, stack, n) in self.events.iter().filter(|e| e.0 == stat) {
+            let frames: Vec<&str> = stack.split(';').collect();
+            let leaf = frames.last().copied().unwrap_or("");
+            let owner = frames.iter().rev().find(|f| !is_library(f)).copied().unwrap_or(leaf);
+            let name = if owner == leaf { owner.to_string() } else { format!("{owner} ({leaf})") };
+            *by.entry(name).or_default() += n;
+        }
+        let mut v: Vec<(String, u64)> = by.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    /// Every statistic of `EXIT_STATS` that went up, by function, as a
+    /// Markdown table; counts divided by `per` (operations in the profile).
+    /// `exits` counts every exit, the other rows say why.
+    pub fn exit_table(&self, per: u64) -> String {
+        let per = per.max(1) as f64;
+        let mut s = "| statistic | per op | function |\n|---|---:|---|\n".to_string();
+        for stat in EXIT_STATS {
+            let total = self.event_total(stat);
+            if total == 0 {
+                continue;
+            }
+            let _ = writeln!(s, "| `{stat}` | **{:.2}** | (all) |", total as f64 / per);
+            for (f, n) in self.events_by_function(stat) {
+                let _ = writeln!(s, "| | {:.2} | `{f}` |", n as f64 / per);
+            }
+        }
         s
     }
 
@@ -417,6 +541,7 @@ mod tests {
 
     fn profile(lines: &[(&str, u64)]) -> Profile {
         Profile {
+            events: vec![],
             stacks: lines.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
             stats: TraceStats::default(),
             spans: 0,
@@ -477,6 +602,45 @@ mod tests {
         assert!(p.summary().contains("INCOMPLETE"), "{}", p.summary());
         p.spans = 2;
         assert!(!p.missed_entries(), "each span may start in the kernel");
+    }
+
+    #[test]
+    fn statistics_are_charged_to_the_captured_instruction_or_user_mode() {
+        let mut r = Recorder::default();
+        let mut d = vec![0; EXIT_STATS.len()];
+        d[2] = 1; // pf_taken
+        r.charge(&d, true);
+        r.capture(&[K + 8, K + 0x100]);
+        d[2] = 0;
+        d[3] = 2; // tlb_flush
+        r.charge(&d, false);
+        r.commit();
+        let raw = r.finish();
+        assert_eq!(raw.events.get(&(2, vec![])), Some(&1));
+        assert_eq!(raw.events.get(&(3, vec![K + 8, K + 0x100])), Some(&2));
+        assert_eq!(raw.events.len(), 2);
+    }
+
+    #[test]
+    fn exits_by_function_name_the_innermost_kernel_frame() {
+        let mut p = profile(&[]);
+        p.events = vec![
+            ("tlb_flush".into(), "a;load_cr3;core::sync::atomic::atomic_load".into(), 3),
+            ("tlb_flush".into(), "b;load_cr3".into(), 1),
+            ("pf_taken".into(), USER_MODE.into(), 4),
+        ];
+        assert_eq!(p.event_total("tlb_flush"), 4);
+        assert_eq!(
+            p.events_by_function("tlb_flush"),
+            vec![
+                ("load_cr3 (core::sync::atomic::atomic_load)".to_string(), 3),
+                ("load_cr3".to_string(), 1)
+            ]
+        );
+        let t = p.exit_table(2);
+        assert!(t.contains("| `tlb_flush` | **2.00** | (all) |"), "{t}");
+        assert!(t.contains(&format!("| | 2.00 | `{USER_MODE}` |")), "{t}");
+        assert!(p.exits_folded().contains("pf_taken;[user mode and kernel entry] 4"));
     }
 
     #[test]

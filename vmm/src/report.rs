@@ -275,9 +275,15 @@ impl ExitReport {
     /// Ring-0 instructions emulated in every span from a snapshot labelled
     /// `from` to the next labelled `to`, added up (none if no span closed).
     pub fn insns_in_spans(&self, from: &str, to: &str) -> Option<u64> {
+        self.stat_in_spans(from, to, "insn_emulation")
+    }
+
+    /// How much the vCPU statistic `stat` went up in the spans (as
+    /// `insns_in_spans`).
+    pub fn stat_in_spans(&self, from: &str, to: &str, stat: &str) -> Option<u64> {
         let (mut start, mut sum, mut closed) = (None, 0, false);
         for s in &self.snapshots {
-            let insns = s.kvm.vcpu_total("insn_emulation");
+            let insns = s.kvm.vcpu_total(stat);
             if s.label == from && start.is_none() {
                 start = Some(insns);
             } else if s.label == to {

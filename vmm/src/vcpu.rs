@@ -136,6 +136,12 @@ struct Tracer {
     /// The profiler state change last applied (`Shared::profile_state`).
     seen: u64,
     rec: Recorder,
+    /// This vCPU's KVM statistics, read at each exit while tracing (see
+    /// `profile::EXIT_STATS`); absent where KVM has no stats file.
+    stats: Option<(StatsFile, Vec<Option<u32>>)>,
+    stats_buf: Vec<u8>,
+    /// `EXIT_STATS` at the last exit seen while tracing (`None`: not tracing).
+    last_stats: Option<Vec<u64>>,
     /// Scratch space for a stack.
     stack: Vec<u64>,
     /// Entry-stub instructions by vector (decoded once).
@@ -290,6 +296,9 @@ impl VcpuThread {
     fn run_once(&mut self) {
         let (reason, action) = exit::handle(self.vcpu.fd.run());
         self.exits[reason] += 1;
+        if self.tracer.is_some() {
+            self.charge_stats(matches!(action, Action::Debug { .. }));
+        }
         if !matches!(action, Action::Debug { .. }) {
             self.trace_other_exit();
         }
@@ -371,9 +380,51 @@ impl VcpuThread {
         t.seen = seen;
         t.rec.drop_pending();
         self.set_trace_mode(mode);
+        let base = if mode == Mode::Off { None } else { self.read_exit_stats() };
+        if let Some(t) = &mut self.tracer {
+            t.last_stats = base;
+        }
         if let Some(r) = regs.filter(|_| mode == Mode::Stepping) {
             self.capture_insn(&r);
         }
+    }
+
+    /// KVM's `EXIT_STATS` of this vCPU now (`None` if unreadable).
+    fn read_exit_stats(&mut self) -> Option<Vec<u64>> {
+        let t = self.tracer.as_mut()?;
+        if t.stats.is_none() {
+            let f = self.vcpu.stats_file().ok()?;
+            let sel = f.select(crate::profile::EXIT_STATS);
+            t.stats = Some((f, sel));
+        }
+        let (f, sel) = t.stats.as_ref()?;
+        let mut v = vec![0; sel.len()];
+        f.read_selected(sel, &mut t.stats_buf, &mut v).ok()?;
+        Some(v)
+    }
+
+    /// Charge what KVM's statistics counted since the last exit to the
+    /// instruction that ran (less the debug exit the stepping caused).
+    fn charge_stats(&mut self, debug_exit: bool) {
+        let Some(t) = &self.tracer else { return };
+        if t.mode == Mode::Off || t.last_stats.is_none() {
+            return;
+        }
+        let Some(now) = self.read_exit_stats() else { return };
+        let t = self.tracer.as_mut().unwrap();
+        let last = t.last_stats.replace(now.clone()).unwrap_or_default();
+        let mut d: Vec<u64> = now.iter().zip(&last).map(|(a, b)| a.saturating_sub(*b)).collect();
+        if debug_exit {
+            // EXIT_STATS[0] is `exits`.
+            d[0] = d[0].saturating_sub(1);
+        }
+        // On a host that emulates ring 0 stepping stays on across user mode:
+        // the exit after an `iretq`/`sysretq` comes at the next kernel entry,
+        // and what went up in between happened in user mode (or entering).
+        let returned = t.rec.pending_pc().and_then(|pc| read_kernel_u64(self.vcpu.vm.memory(), pc));
+        let returned = returned.is_some_and(|w| w & 0xffff == 0xcf48 || w & 0xff_ffff == 0x07_0f48);
+        let in_user = t.mode == Mode::Armed || returned;
+        t.rec.charge(&d, in_user);
     }
 
     /// Tell KVM how to trace this vCPU.
