@@ -756,7 +756,12 @@ fn wp_page_copy_or_reuse(
         put_frame(old);
         return Ok(());
     }
-    inner.flush(va, va + PAGE_SIZE);
+    // Reuse only adds write permission to the same page: no flush (Linux
+    // `wp_page_reuse`). This CPU's page fault already dropped its TLB entry
+    // for `va` (x86 invalidates the faulting address's entries on #PF); a
+    // stale read-only entry on another CPU of this space at worst makes a
+    // write fault there, which `handle_fault` finds already resolved (also
+    // for the kernel's user accesses: `uaccess_fault` retries).
     Ok(())
 }
 
