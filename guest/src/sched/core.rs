@@ -480,7 +480,10 @@ fn prepare_switch<D: TaskData>(p: &Task<D>, n: &Task<D>) {
     if p.kstack.as_ref().is_some_and(|k| !k.canary_intact()) {
         panic!("kernel stack overflow in {}: the stack-end canary is overwritten", D::describe(p));
     }
-    if !p.idle {
+    // An exited task never runs again: its registers are not saved (Linux
+    // drops the FPU state of an exiting task, `fpu__drop`). On a host that
+    // emulates ring 0 that `fxsave` is an exit.
+    if !p.idle && p.state() != EXIT_ZOMBIE {
         p.fpu.save();
         p.fs_base.store(arch::cpu::fs_base(), Relaxed);
     }
