@@ -158,18 +158,29 @@ fn idle_cpus_pull_work_from_a_busy_one() {
     // All the children start queued on CPU 0 (pinned, then unpinned): the
     // other CPUs must pull them (newidle and periodic balancing).
     for vcpus in [2u32, 4] {
-        let n = (2 * vcpus).to_string();
-        let r = sched(vcpus, &["balance", &n, "1500"]);
-        assert_passed(&r, "sched balance");
-        assert_eq!(numbers(&r, "cpus_seen"), [(1u64 << vcpus) - 1], "{vcpus} vCPUs");
-        let spin_tsc = r.tsc_khz * 1500;
-        for (i, c) in cpus(&r, vcpus).iter().enumerate() {
-            assert!(c.busy_tsc > spin_tsc / 2, "{vcpus} vCPUs: cpu {i} busy {}", c.busy_tsc);
-            if i > 0 {
+        // Every run: every CPU ran a child, pulled work, and the queues end
+        // empty. That each CPU was busy for at least half the 1.5 s is
+        // timing: with 4 vCPUs on the SVM lane's 2-CPU L1 a vCPU thread can
+        // wait long for the host, so up to three runs for it.
+        let mut idle = Vec::new();
+        for _ in 0..3 {
+            let n = (2 * vcpus).to_string();
+            let r = sched(vcpus, &["balance", &n, "1500"]);
+            assert_passed(&r, "sched balance");
+            assert_eq!(numbers(&r, "cpus_seen"), [(1u64 << vcpus) - 1], "{vcpus} vCPUs");
+            let spin_tsc = r.tsc_khz * 1500;
+            for (i, c) in cpus(&r, vcpus).iter().enumerate().skip(1) {
                 assert!(c.migrations > 0, "{vcpus} vCPUs: cpu {i} pulled nothing: {c:?}");
             }
+            assert_queues_empty(&r, vcpus);
+            let busy: Vec<u64> = cpus(&r, vcpus).iter().map(|c| c.busy_tsc).collect();
+            if busy.iter().all(|&b| b > spin_tsc / 2) {
+                idle.clear();
+                break;
+            }
+            idle.push(format!("busy TSC per CPU {busy:?}, want > {}", spin_tsc / 2));
         }
-        assert_queues_empty(&r, vcpus);
+        assert!(idle.is_empty(), "{vcpus} vCPUs: a CPU stayed idle in three runs: {idle:?}");
     }
 }
 
