@@ -290,20 +290,7 @@ pub fn readv(fd: i32, iov: u64, count: i32) -> SysResult {
     if !file.readable() {
         return Err(EBADF);
     }
-    let mut done = 0u64;
-    for (base, len) in iovecs(iov, count)? {
-        match do_read(&file, base, len, None) {
-            Ok(n) => {
-                done += n;
-                if (n as usize) < len {
-                    break;
-                }
-            }
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        }
-    }
-    Ok(done)
+    each_iovec(iovecs(iov, count)?, |base, len| do_read(&file, base, len, None))
 }
 
 pub fn writev(fd: i32, iov: u64, count: i32) -> SysResult {
@@ -323,9 +310,16 @@ pub fn writev(fd: i32, iov: u64, count: i32) -> SysResult {
         }
         return console_write(&file, &all);
     }
+    each_iovec(vecs, |base, len| do_write(&file, base, len, None))
+}
+
+/// `op` on each iovec in turn, as Linux's `do_loop_readv_writev`: the bytes
+/// of all; a short transfer ends the call; an error is the call's result only
+/// when nothing was transferred before it.
+fn each_iovec(vecs: Vec<(u64, usize)>, mut op: impl FnMut(u64, usize) -> SysResult) -> SysResult {
     let mut done = 0u64;
     for (base, len) in vecs {
-        match do_write(&file, base, len, None) {
+        match op(base, len) {
             Ok(n) => {
                 done += n;
                 if (n as usize) < len {
