@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
-
 use common::Linux;
 use vmm::programs::path;
 use vmm::{ExitReport, GuestExit, Vmm};
@@ -26,13 +23,7 @@ fn in_guest(name: &str, args: &[&str], vcpus: u32) -> ExitReport {
 
 /// Run `name` on the host: (exit code or 128 + signal, stdout, stderr).
 fn on_host(name: &str, args: &[&str]) -> (u8, String, String) {
-    let o = common::host_command(path(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("host run");
-    let code = o.status.code().map_or_else(|| 128 + o.status.signal().unwrap() as u8, |c| c as u8);
-    (code, String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+    common::run_on_host(path(name), args)
 }
 
 /// Same exit status, stdout and stderr in the guest as on the host.

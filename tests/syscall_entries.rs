@@ -9,9 +9,6 @@
 
 mod common;
 
-use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
-
 use vmm::programs::path;
 use vmm::{ExitReport, GuestExit, Vmm};
 
@@ -30,13 +27,8 @@ fn in_guest(entry: &str, vcpus: u32, name: &str, args: &[&str], files: &[&str]) 
 
 /// Run `name` on the host: (exit code or 128 + signal, stdout).
 fn on_host(name: &str, args: &[&str]) -> (u8, String) {
-    let o = common::host_command(path(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("host run");
-    let code = o.status.code().map_or_else(|| 128 + o.status.signal().unwrap() as u8, |c| c as u8);
-    (code, String::from_utf8_lossy(&o.stdout).into())
+    let (code, out, _) = common::run_on_host(path(name), args);
+    (code, out)
 }
 
 /// The entry the guest reports it used: 1 `syscall`, 2 the int3 gate.

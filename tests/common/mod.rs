@@ -175,3 +175,16 @@ pub fn host_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     }
     c
 }
+
+/// Run `program args` on the host as [`host_command`] starts it, stdin from
+/// /dev/null: (exit status, or 128 + the signal that killed it; stdout; stderr).
+pub fn run_on_host(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> (u8, String, String) {
+    use std::os::unix::process::ExitStatusExt;
+    let o = host_command(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("host run");
+    let code = o.status.code().map_or_else(|| 128 + o.status.signal().unwrap() as u8, |c| c as u8);
+    (code, String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+}
