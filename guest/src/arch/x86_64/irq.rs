@@ -70,11 +70,27 @@ impl<T> IrqSpinLock<T> {
         Self { inner: spin::Mutex::new(value) }
     }
 
-    /// Interrupts off, then the lock.
+    /// Interrupts off, then the lock. While another CPU holds it, this one
+    /// waits with its interrupts as they were before the call (Linux's
+    /// `__raw_spin_lock_irqsave` in `kernel/locking/spinlock.c` with
+    /// `CONFIG_GENERIC_LOCKBREAK`): only the attempt to take the lock runs with
+    /// them off, so a CPU waiting for a holder that its hypervisor has
+    /// descheduled still takes its tick and IPIs (and its hypervisor the
+    /// interrupts that make it exit), instead of spinning for as long as the
+    /// holder is away with every interrupt blocked. The kernel does not
+    /// preempt itself, so a wait with interrupts on never switches tasks.
     #[inline]
     pub fn lock(&self) -> IrqSpinLockGuard<'_, T> {
-        let irq = disable_local();
-        IrqSpinLockGuard { inner: self.inner.lock(), _irq: irq }
+        loop {
+            let irq = disable_local();
+            if let Some(inner) = self.inner.try_lock() {
+                return IrqSpinLockGuard { inner, _irq: irq };
+            }
+            drop(irq);
+            while self.inner.is_locked() {
+                core::hint::spin_loop();
+            }
+        }
     }
 
     /// The lock, with interrupts already off for as long as `irq` lives.
