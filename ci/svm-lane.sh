@@ -23,7 +23,11 @@
 #
 # Arguments after `--` go to every test binary (libtest: a filter, --exact, ...).
 # Environment (defaults in brackets):
-#   SVM_TCG       QEMU TCG threading: multi (L2's vCPUs run in parallel) or single [multi]
+#   SVM_TCG       QEMU TCG threading: single (one host thread runs both L1
+#                 CPUs, interleaved) or multi (in parallel) [single]. Under
+#                 multi, QEMU 7.2's nested SVM breaks L1 itself now and then:
+#                 L1 triple faults and hangs with an L1 CPU that never leaves
+#                 L2 (docs/hwvirt-lanes.md, "thread=single")
 #   SVM_KEEPER    1: hold an idle VM in L1 for the whole run, so that test VMs
 #                 coming and going never patch L1's kernel text (QEMU's
 #                 multi-threaded TCG livelocks in that patching) [1]
@@ -43,7 +47,7 @@ W=${LANE_WORK:-$ROOT/target/svm-lane}
 # shellcheck source=lib/l1.sh
 . "$ROOT/ci/lib/l1.sh"
 
-SVM_TCG=${SVM_TCG:-multi}
+SVM_TCG=${SVM_TCG:-single}
 SVM_KEEPER=${SVM_KEEPER:-1}
 SVM_SMP=${SVM_SMP:-2}
 SVM_MEM=${SVM_MEM:-3G}
@@ -110,16 +114,17 @@ t_packed=$(now)
 log "$(wc -l < "$W/planned.txt") jobs; initramfs $(du -m "$W/initrd.gz" | cut -f1) MB; L1 kernel $(cat "$KDIR/release"); QEMU TCG thread=$SVM_TCG, keeper VM $([ "$SVM_KEEPER" = 1 ] && echo on || echo off); $(( t_packed - t_start )) s so far"
 
 lane_start() {
+    EMU_LOG="$W/qemu.$boot.log"
     rm -f "$W/mon.in" "$W/mon.out"
     mkfifo "$W/mon.in" "$W/mon.out"
     qemu-system-x86_64 -accel "tcg,thread=$SVM_TCG" -cpu max -smp "$SVM_SMP" -m "$SVM_MEM" \
         -kernel "$KDIR/vmlinuz" -initrd "$W/initrd.boot.gz" \
         -append "console=ttyS0 panic=-1 nokaslr rdinit=/init quiet loglevel=4" \
-        -display none -no-reboot -nic none \
+        -display none -no-reboot -nic none -d cpu_reset \
         -chardev "file,id=con,path=$CONSOLE" -serial chardev:con \
         -chardev "file,id=res,path=$RESULTS_RAW" -serial chardev:res \
         -chardev "file,id=ksyms,path=$W/kallsyms.$boot" -serial chardev:ksyms \
-        -monitor "pipe:$W/mon" > "$W/qemu.$boot.log" 2>&1 &
+        -monitor "pipe:$W/mon" > "$EMU_LOG" 2>&1 &
     EMU_PID=$!
 }
 

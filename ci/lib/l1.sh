@@ -394,7 +394,13 @@ l1_boot() {
     else
         job=$(l1_current_job)
         outcome=crashed
-        detail="L1 ended during $job without finishing (emulator exit $rc; console: $CONSOLE)"
+        local why="emulator exit $rc"
+        # QEMU's `-d cpu_reset` log names a triple fault of L1 itself (one
+        # in L2 is a #VMEXIT to L1's KVM instead, and the VMM reports it).
+        if [ -n "${EMU_LOG:-}" ] && grep -q '^Triple fault' "$EMU_LOG" 2> /dev/null; then
+            why="L1 triple-faulted, emulator exit $rc; $EMU_LOG"
+        fi
+        detail="L1 ended during $job without finishing ($why; console: $CONSOLE)"
     fi
 }
 
