@@ -51,3 +51,9 @@ crate::constants! {
     /// What `mmap` returns on failure in C (`(void *)-1`).
     MAP_FAILED: usize = usize::MAX;
 }
+
+/// The end of the x86-64 user address space with 4-level paging (Linux
+/// `TASK_SIZE_MAX`: the top page below the canonical hole is never mapped).
+/// Not in the uapi headers, but part of the ABI: `access_ok` checks user
+/// ranges against it, `mmap` never maps above it.
+pub const TASK_SIZE_MAX: u64 = 0x0000_7fff_ffff_f000;

@@ -34,7 +34,7 @@ use uapi::mman::{PROT_EXEC, PROT_READ, PROT_WRITE};
 
 /// End of the user address space (Linux x86-64 `TASK_SIZE_MAX` with 4-level
 /// paging: the top page below the canonical hole is left unmapped).
-pub const USER_TOP: u64 = 0x0000_7fff_ffff_f000;
+pub const USER_TOP: u64 = uapi::mman::TASK_SIZE_MAX;
 
 /// Lowest address a program may map (Linux's default `vm.mmap_min_addr`), so
 /// that a null pointer dereference always faults.

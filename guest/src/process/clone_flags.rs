@@ -2,6 +2,7 @@
 //! Linux's `copy_process` and `clone3_args_valid`, before anything is allocated.
 
 use crate::errno::{Errno, EINVAL};
+use uapi::mman::TASK_SIZE_MAX;
 pub use uapi::sched::{CloneFlags, CLONE_ARGS_SIZE_VER0, CLONE_ARGS_SIZE_VER2, CSIGNAL};
 use uapi::signal::_NSIG;
 
@@ -71,6 +72,16 @@ pub fn check_clone3(flags: CloneFlags, exit_signal: u64) -> Result<(), Errno> {
         return Err(EINVAL);
     }
     Ok(())
+}
+
+/// clone3's stack (Linux `clone3_stack_valid`): none at all, or an address and
+/// a size that together lie in user space (`access_ok`), the end included.
+pub fn clone3_stack_valid(stack: u64, stack_size: u64) -> bool {
+    match (stack, stack_size) {
+        (0, 0) => true,
+        (0, _) | (_, 0) => false,
+        _ => stack.checked_add(stack_size).is_some_and(|end| end <= TASK_SIZE_MAX),
+    }
 }
 
 /// Check clone3's `size`: the bytes the kernel reads, or the errno. `tail` says
@@ -150,5 +161,12 @@ mod tests {
         assert_eq!(check_clone3_size(96, |_| Ok(false)), Err(crate::errno::E2BIG));
         assert_eq!(check_clone3_size(96, |_| Ok(true)), Ok(88));
         assert_eq!(check_clone3_size(64, |_| unreachable!()), Ok(64));
+        assert!(clone3_stack_valid(0, 0));
+        assert!(!clone3_stack_valid(0, 4096) && !clone3_stack_valid(4096, 0));
+        assert!(clone3_stack_valid(0x1000, 0x2000));
+        assert!(clone3_stack_valid(TASK_SIZE_MAX - 0x2000, 0x2000), "ends at TASK_SIZE_MAX");
+        assert!(!clone3_stack_valid(TASK_SIZE_MAX - 0x1000, 0x2000), "ends above it");
+        assert!(!clone3_stack_valid(0xffff_8880_0000_0000, 0x4000), "a kernel address");
+        assert!(!clone3_stack_valid(0x1000, u64::MAX), "wraps");
     }
 }

@@ -225,7 +225,7 @@ pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
     let (stack, stack_size, tls, set_tid, set_tid_size) =
         (field(5), field(6), field(7), field(8), field(9));
     clone_flags::check_clone3(flags, exit_signal)?;
-    if (stack == 0) != (stack_size == 0)
+    if !clone_flags::clone3_stack_valid(stack, stack_size)
         || set_tid != 0
         || set_tid_size != 0
         || pidfd != 0 && !flags.contains(CloneFlags::CLONE_PIDFD)

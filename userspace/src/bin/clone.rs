@@ -337,6 +337,14 @@ fn clone3_checks(c: &mut Checker, st: Stacks) {
         clone_args { stack_size: STACK as u64, ..base },
     );
     bad(c, "clone3 stack without stack_size EINVAL", clone_args { stack: base0, ..base });
+    // Linux clone3_stack_valid: the stack must pass access_ok, i.e. lie below
+    // TASK_SIZE_MAX (0x7ffffffff000) without wrapping.
+    let kernel = clone_args { stack: 0xffff_8880_0000_0000, stack_size: STACK as u64, ..base };
+    bad(c, "clone3 stack at a kernel address EINVAL", kernel);
+    let across = clone_args { stack: 0x7fff_ffff_e000, stack_size: 0x2000, ..base };
+    bad(c, "clone3 stack ending above TASK_SIZE_MAX EINVAL", across);
+    let wraps = clone_args { stack: 0x1000, stack_size: u64::MAX, ..base };
+    bad(c, "clone3 stack_size wrapping the address space EINVAL", wraps);
     bad(c, "clone3 set_tid_size without set_tid EINVAL", clone_args { set_tid_size: 1, ..base });
     let tids = [0i32; 40];
     let set_tid = tids.as_ptr() as u64;

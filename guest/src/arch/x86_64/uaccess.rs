@@ -6,7 +6,7 @@ use crate::errno::{Errno, EFAULT};
 
 /// First address above user space (Linux: TASK_SIZE_MAX, one guard page below
 /// the canonical hole).
-pub const USER_TOP: u64 = 0x0000_7fff_ffff_f000;
+pub const USER_TOP: u64 = uapi::mman::TASK_SIZE_MAX;
 
 /// Whether `[addr, addr + len)` lies in user space.
 pub fn user_range_ok(addr: u64, len: usize) -> bool {
