@@ -115,3 +115,39 @@ fn usage_errors_exit_2() {
     let o = common::vmm(&["--help"]);
     assert!(o.status.success() && common::stdout(&o).contains("exit codes"));
 }
+
+/// `--fail-at` is checked by the VMM, with the valid stages in the message,
+/// before anything boots (issue 12, item 6).
+#[test]
+fn a_bad_fail_at_is_a_usage_error_naming_the_stages() {
+    for spec in ["bogus:1", "copy_mm", "copy_mm:0", "copy_mm:x"] {
+        let o = common::vmm(&["run", "--fail-at", spec]);
+        assert_eq!(o.status.code(), Some(2), "{spec}: {}", common::explain_output(&o));
+        let e = common::stderr(&o);
+        assert!(e.contains(&format!("not '{spec}'")), "{e}");
+        for stage in vmm::FAULT_STAGES {
+            assert!(e.lines().next().unwrap().contains(stage), "{stage} in {e}");
+        }
+        assert!(e.contains("usage: vmm run"), "{e}");
+    }
+}
+
+/// An output file that cannot be written is found before the program runs:
+/// the program's output never appears, and nothing is left behind.
+#[test]
+fn an_unwritable_output_is_an_error_before_the_program_runs() {
+    let dir = std::env::temp_dir().join(format!("vmm-unwritable-{}", std::process::id()));
+    let hello = vmm::programs::path("hello");
+    for (option, path) in [
+        ("--stats-json", dir.join("no-such-dir/stats.json")),
+        ("--profile", dir.join("no-such-dir/prof")),
+    ] {
+        let o = common::vmm(&["run", option, path.to_str().unwrap(), hello.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{}", common::explain_output(&o));
+        let e = common::stderr(&o);
+        assert!(e.contains(&format!("{option}: cannot write {}", dir.display())), "{e}");
+        assert!(e.contains("No such file or directory"), "{e}");
+        assert_eq!(common::stdout(&o), "", "the program did not run");
+    }
+    assert!(!dir.exists());
+}

@@ -112,6 +112,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             }
             "--fail-at" => {
                 let spec = value("--fail-at")?;
+                check_fail_at(&spec)?;
                 if !a.cmdline.is_empty() {
                     a.cmdline.push(' ');
                 }
@@ -146,6 +147,73 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     }
     Ok(a)
 }
+
+/// `--fail-at STAGE:N`, checked here rather than by the guest at boot: a
+/// stage `copy_process` has and a reach counted from 1.
+fn check_fail_at(spec: &str) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "--fail-at takes STAGE:N, N counting from 1 and STAGE one of {}; not '{spec}'",
+            vmm::FAULT_STAGES.join(", ")
+        )
+    };
+    let (stage, n) = spec.split_once(':').ok_or_else(bad)?;
+    if !vmm::FAULT_STAGES.contains(&stage) {
+        return Err(bad());
+    }
+    match n.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(()),
+        _ => Err(bad()),
+    }
+}
+
+/// The files the run will write (`--stats-json`, `--profile`'s), opened
+/// before the guest boots so that an unwritable path is an error at once and
+/// not after the program has run. Files created here are removed again if the
+/// VM never ran.
+struct Outputs {
+    created: Vec<PathBuf>,
+}
+
+impl Outputs {
+    fn claim(a: &Args) -> Result<Self, String> {
+        let mut paths = Vec::new();
+        if let Some(p) = &a.stats_json {
+            paths.push(("--stats-json", p.clone()));
+        }
+        if let Some(out) = &a.profile {
+            for ext in PROFILE_FILES {
+                let mut p = out.as_os_str().to_owned();
+                p.push(ext);
+                paths.push(("--profile", PathBuf::from(p)));
+            }
+        }
+        let mut claimed = Outputs { created: Vec::new() };
+        for (option, path) in paths {
+            let existed = path.exists();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| format!("{option}: cannot write {}: {e}", path.display()))?;
+            if !existed {
+                claimed.created.push(path);
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// The VM did not run: leave no empty files behind.
+    fn release(self) {
+        for p in self.created {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The files `--profile OUT` writes, by suffix.
+const PROFILE_FILES: [&str; 5] = [".folded", ".svg", ".txt", ".exits.txt", ".exits.folded"];
 
 /// Write the profile's files next to `out` and print its summary and top
 /// functions; an error names the file that could not be written.
@@ -230,9 +298,17 @@ fn main() -> ExitCode {
         (Some(_), _, _) => b.profile(),
         _ => b,
     };
+    let outputs = match Outputs::claim(&a) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("vmm: error: {e}");
+            return ExitCode::from(exit_status::VMM_ERROR);
+        }
+    };
     let report = match b.boot().and_then(|vm| vm.wait(a.timeout)) {
         Ok(r) => r,
         Err(e) => {
+            outputs.release();
             eprintln!("vmm: error: {e}");
             return ExitCode::from(exit_status::VMM_ERROR);
         }
@@ -317,5 +393,10 @@ mod tests {
         assert!(parse_args(&args("run --profile p --profile-from a"))
             .unwrap_err()
             .contains("go together"));
+        assert!(parse_args(&args("run --fail-at copy_mm:2")).is_ok());
+        for bad in ["copy_mm", "copy_mm:0", "copy_mm:-1", "copy_mm:", "nope:1", ":1"] {
+            let e = parse_args(&args(&format!("run --fail-at {bad}"))).unwrap_err();
+            assert!(e.contains("alloc_pid") && e.contains(&format!("not '{bad}'")), "{e}");
+        }
     }
 }
