@@ -123,6 +123,35 @@ fn smallest_memory_that_is_accepted_boots() {
     assert_eq!(r.exit, vmm::GuestExit::Status(0), "{}", common::explain(&r));
 }
 
+/// Issue 12, item 5: an initramfs that does not fit is refused by the VMM in
+/// words, counting its files twice (archive and RAM fs) and the guest's own
+/// reservations; the memory it asks for then boots and unpacks it.
+#[test]
+fn an_initramfs_that_does_not_fit_names_the_memory_it_needs() {
+    let big = temp_file("big24", &vec![0x5a; 24 << 20]);
+    let hello = vmm::programs::path("hello");
+    let b = || {
+        Vmm::builder()
+            .memory_mib(40)
+            .cmdline("quiet")
+            .file(&big, "/big")
+            .program(hello, &[] as &[&str])
+    };
+    let need = match boot_err(b()) {
+        Error::MemoryTooSmall { need_mib, files_kib, .. } => {
+            // 24 MiB and the program, in whole pages.
+            assert!(files_kib > 24 << 10 && files_kib < 25 << 10, "{files_kib} KiB");
+            need_mib
+        }
+        e => panic!("{e}"),
+    };
+    let e = boot_err(b()).to_string();
+    assert!(e.contains("the initramfs's files take 245"), "{e}");
+    assert!(e.contains(&format!("use --memory {need} or more")), "{e}");
+    let r = b().memory_mib(need).boot().unwrap().wait(Some(common::TIMEOUT)).unwrap();
+    assert_eq!(r.exit, vmm::GuestExit::Status(0), "{}", common::explain(&r));
+}
+
 #[test]
 fn vcpu_counts() {
     let e = boot_err(Vmm::builder().vcpus(0));

@@ -200,16 +200,31 @@ impl VmmBuilder {
             None => None,
             Some(span) => Some(profile_setup(&image, span.clone())?),
         };
-        let (initramfs, init_argv) = self.initramfs()?;
+        let (initramfs, init_argv, file_bytes) = self.initramfs()?;
         let memory = self.memory_mib.checked_mul(MIB).filter(|&m| m <= MAX_MEMORY).ok_or(
             Error::MemoryTooLarge { have_mib: self.memory_mib, max_mib: MAX_MEMORY / MIB },
         )?;
-        let need_mib = layout::min_memory_mib(kernel.phys_end + initramfs.len() as u64);
+        // The files are in RAM twice while the guest unpacks them: in the
+        // archive and in its RAM fs, which holds at most half of RAM (as
+        // Linux's tmpfs by default).
+        let fits = |mib: u64| {
+            protocol::boot::memory::fits(
+                mib * MIB,
+                kernel.phys_end,
+                initramfs.len() as u64,
+                file_bytes,
+                layout::MIN_FREE_AFTER_KERNEL,
+            )
+        };
+        let need_mib = (layout::min_memory_mib(kernel.phys_end)..=MAX_MEMORY / MIB)
+            .find(|&mib| fits(mib))
+            .unwrap_or(MAX_MEMORY / MIB + 1);
         if self.memory_mib < need_mib {
             return Err(Error::MemoryTooSmall {
                 have_mib: self.memory_mib,
                 need_mib,
                 kernel_end_kib: kernel.phys_end.div_ceil(1024),
+                files_kib: file_bytes.div_ceil(1024),
             });
         }
         if self.cmdline.len() as u64 > protocol::boot::CMDLINE_MAX {
@@ -300,8 +315,9 @@ fn profile_setup(image: &[u8], span: Option<Span>) -> Result<ProfileSetup> {
 }
 
 impl VmmBuilder {
-    /// The initramfs image (the program and the extra files) and pid 1's argv.
-    fn initramfs(&self) -> Result<(Vec<u8>, Option<Vec<String>>)> {
+    /// The initramfs image (the program and the extra files), pid 1's argv,
+    /// and what the files take in the guest's RAM fs (whole pages).
+    fn initramfs(&self) -> Result<(Vec<u8>, Option<Vec<String>>, u64)> {
         let err = |e: initramfs::InitramfsError| Error::Initramfs(e.to_string());
         let mut entries = Vec::new();
         let mut argv = None;
@@ -339,8 +355,9 @@ impl VmmBuilder {
             entries.push(initramfs::Entry { path, mode: 0o600, data });
         }
         if entries.is_empty() {
-            return Ok((Vec::new(), argv));
+            return Ok((Vec::new(), argv, 0));
         }
-        Ok((initramfs::build(&entries).map_err(err)?, argv))
+        let file_bytes = entries.iter().map(|e| (e.data.len() as u64).next_multiple_of(4096)).sum();
+        Ok((initramfs::build(&entries).map_err(err)?, argv, file_bytes))
     }
 }

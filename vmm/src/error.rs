@@ -18,8 +18,8 @@ pub enum Error {
     KernelRead { path: PathBuf, source: std::io::Error },
     #[error("bad kernel ELF {what}: {reason}")]
     KernelElf { what: String, reason: String },
-    #[error("guest memory of {have_mib} MiB is too small: the kernel image ends at {kernel_end_kib} KiB and needs {need_mib} MiB in all; use --memory {need_mib} or more")]
-    MemoryTooSmall { have_mib: u64, need_mib: u64, kernel_end_kib: u64 },
+    #[error("guest memory of {have_mib} MiB is too small: the kernel image ends at {kernel_end_kib} KiB{}, so {need_mib} MiB are needed in all; use --memory {need_mib} or more", files_note(*files_kib))]
+    MemoryTooSmall { have_mib: u64, need_mib: u64, kernel_end_kib: u64, files_kib: u64 },
     #[error("guest memory of {have_mib} MiB is too large: at most {max_mib} MiB")]
     MemoryTooLarge { have_mib: u64, max_mib: u64 },
     #[error("cannot allocate {mib} MiB of guest memory: {reason}")]
@@ -63,3 +63,14 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The part of [`Error::MemoryTooSmall`]'s message about the initramfs.
+fn files_note(files_kib: u64) -> String {
+    if files_kib == 0 {
+        return String::new();
+    }
+    format!(
+        " and the initramfs's files take {files_kib} KiB (in RAM twice while the guest unpacks \
+         them, and at most half of RAM in its RAM fs)"
+    )
+}

@@ -51,7 +51,7 @@ pub fn mount_root(
     let files = if initramfs.is_empty() {
         0
     } else {
-        fs.unpack_cpio_except(initramfs, skip).map_err(|e| alloc::format!("initramfs: {e:?}"))?
+        fs.unpack_cpio_except(initramfs, skip).map_err(|e| alloc::format!("{e}"))?
     };
     let ensure_dir =
         |fs: &mut RamFs, path: &str, mode: u32| -> Result<Ino, alloc::string::String> {

@@ -198,7 +198,12 @@ impl core::fmt::Display for UnpackError {
             ),
             Self::BadName { name } => write!(f, "initramfs: '{name}' has a '..' component"),
             Self::Fs { name, errno } => {
-                write!(f, "initramfs: cannot create '{name}': {} ({errno})", errno_name(*errno))
+                write!(
+                    f,
+                    "initramfs: cannot create '{name}': {} (errno {})",
+                    errno_name(*errno),
+                    errno.0
+                )
             }
         }
     }

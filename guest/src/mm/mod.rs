@@ -31,7 +31,7 @@ mod kernel_mm {
     /// grows from the frame allocator beyond it (`heap_grow`); a larger boot
     /// arena keeps the first-fit allocator's walks over several arenas rare.
     pub fn heap_size_for(memory_bytes: u64) -> u64 {
-        (memory_bytes / 16).clamp(1 << 20, 64 << 20) & !(PAGE_SIZE - 1)
+        protocol::boot::memory::boot_heap_bytes(memory_bytes)
     }
 
     /// Frames held back from user-driven allocations (page faults, page
@@ -69,7 +69,7 @@ mod kernel_mm {
         mmu::init_kernel_root();
         KERNEL_SLOTS.call_once(|| PageTable::kernel_slots(&DirectMap, mmu::kernel_root()));
         let total = frames.total_frames();
-        RESERVE.store((total / 32).max(512.min(total / 16)), Ordering::Relaxed);
+        RESERVE.store(protocol::boot::memory::frame_reserve(total as u64) as _, Ordering::Relaxed);
         publish(&frames);
         *FRAMES.lock() = Some(frames);
         Ok(())
