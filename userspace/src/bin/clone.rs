@@ -338,11 +338,11 @@ fn clone3_checks(c: &mut Checker, st: Stacks) {
     );
     bad(c, "clone3 stack without stack_size EINVAL", clone_args { stack: base0, ..base });
     // Linux clone3_stack_valid: the stack must pass access_ok, i.e. lie below
-    // TASK_SIZE_MAX (0x7ffffffff000) without wrapping.
+    // TASK_SIZE_MAX without wrapping. (Not a stack just above 0x7ffffffff000:
+    // a Linux with 5-level paging, such as the SVM lane's L1 under QEMU's
+    // `-cpu max`, has TASK_SIZE_MAX at 2^56 - 4096 and accepts it.)
     let kernel = clone_args { stack: 0xffff_8880_0000_0000, stack_size: STACK as u64, ..base };
     bad(c, "clone3 stack at a kernel address EINVAL", kernel);
-    let across = clone_args { stack: 0x7fff_ffff_e000, stack_size: 0x2000, ..base };
-    bad(c, "clone3 stack ending above TASK_SIZE_MAX EINVAL", across);
     let wraps = clone_args { stack: 0x1000, stack_size: u64::MAX, ..base };
     bad(c, "clone3 stack_size wrapping the address space EINVAL", wraps);
     bad(c, "clone3 set_tid_size without set_tid EINVAL", clone_args { set_tid_size: 1, ..base });
