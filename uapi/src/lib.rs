@@ -42,6 +42,7 @@ pub mod resource;
 pub mod sched;
 pub mod signal;
 pub mod stat;
+pub mod statfs;
 pub mod termios;
 pub mod time;
 pub mod uio;
@@ -82,6 +83,7 @@ pub const ALL_CONSTANTS: &[(&str, &[Constant])] = &[
     ("fcntl", fcntl::CONSTANTS),
     ("fs", fs::CONSTANTS),
     ("stat", stat::CONSTANTS),
+    ("statfs", statfs::CONSTANTS),
     ("dirent", dirent::CONSTANTS),
     ("mman", mman::CONSTANTS),
     ("time", time::CONSTANTS),

@@ -26,6 +26,12 @@ crate::constants! {
     CLOCK_TAI: u32 = 11;
     /// `clock_nanosleep`: the time is absolute.
     TIMER_ABSTIME: u32 = 0x01;
+    /// `setitimer`: real (wall-clock) time; SIGALRM.
+    ITIMER_REAL: u32 = 0;
+    /// `setitimer`: the process's user CPU time; SIGVTALRM.
+    ITIMER_VIRTUAL: u32 = 1;
+    /// `setitimer`: the process's user and system CPU time; SIGPROF.
+    ITIMER_PROF: u32 = 2;
 }
 
 /// `struct timespec` (64-bit `__kernel_timespec`).
@@ -64,5 +70,17 @@ pub struct timeval {
     pub tv_usec: i64,
 }
 
+/// `struct itimerval` (`__kernel_old_itimerval`: `setitimer`, `getitimer`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub struct itimerval {
+    /// The reload value after each expiry (zero: one shot).
+    pub it_interval: timeval,
+    /// The time to the next expiry (zero: disarmed).
+    pub it_value: timeval,
+}
+
 const _: () = assert!(core::mem::size_of::<timespec>() == 16);
+const _: () = assert!(core::mem::size_of::<itimerval>() == 32);
 const _: () = assert!(core::mem::size_of::<timeval>() == 16);

@@ -981,6 +981,19 @@
 #define S_IWOTH 2
 #define S_IXOTH 1
 
+/* ---- uapi::statfs ---- */
+#define ST_RDONLY 1
+#define ST_NOSUID 2
+#define ST_NODEV 4
+#define ST_NOEXEC 8
+#define ST_SYNCHRONOUS 16
+#define ST_VALID 32
+#define ST_NOATIME 1024
+#define ST_RELATIME 0x1000
+#define TMPFS_MAGIC 0x1021994
+#define RAMFS_MAGIC 0x858458f6
+#define PIPEFS_MAGIC 0x50495045
+
 /* ---- uapi::dirent ---- */
 #define DT_UNKNOWN 0
 #define DT_FIFO 1
@@ -1030,6 +1043,9 @@
 #define CLOCK_BOOTTIME_ALARM 9
 #define CLOCK_TAI 11
 #define TIMER_ABSTIME 1
+#define ITIMER_REAL 0
+#define ITIMER_VIRTUAL 1
+#define ITIMER_PROF 2
 
 /* ---- uapi::random ---- */
 #define GRND_NONBLOCK 1

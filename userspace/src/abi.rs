@@ -19,6 +19,7 @@ pub use uapi::resource::*;
 pub use uapi::sched::*;
 pub use uapi::signal::*;
 pub use uapi::stat::*;
+pub use uapi::statfs::*;
 pub use uapi::termios::*;
 pub use uapi::time::*;
 pub use uapi::uio::*;
