@@ -521,3 +521,31 @@ fn process_counters() {
     assert_eq!(nr_processes, g.nr_threads);
     // vfork's are counted in vfork_suspends_the_parent_until_exit_or_exec.
 }
+
+/// `name`'s checks on the host, then in the guest on 1, 2 and 4 vCPUs: the
+/// same lines, all "ok", and the same exit status (0) every time.
+fn checks_match_linux_on_1_2_4_vcpus(name: &str, args: &[&str]) -> String {
+    let (code, out, err) = on_host(name, args);
+    assert_eq!((code, err.as_str()), (0, ""), "{name} on Linux:\n{out}");
+    assert!(
+        out.lines().count() > 20 && out.lines().all(|l| l.starts_with("ok ")),
+        "{name}: at least 20 checks, all ok on Linux:\n{out}"
+    );
+    for vcpus in [1, 2, 4] {
+        let r = in_guest(name, args, vcpus);
+        let linux = Linux { status: code, stdout: &out, stderr: Some(&err) };
+        common::assert_matches_linux(&format!("{name} on {vcpus} vCPUs"), &r, linux);
+    }
+    out
+}
+
+#[test]
+fn file_attributes_match_linux() {
+    // chown/fchown/lchown/fchownat (-1, AT_EMPTY_PATH, the set-ID bits they
+    // clear), chmod/fchmod/fchmodat, truncate/ftruncate and their errors,
+    // statfs/fstatfs as tmpfs reports them, and the permission checks for a
+    // user that is not root; bad pointers are EFAULT with nothing changed.
+    let out = checks_match_linux_on_1_2_4_vcpus("fsattr", &[]);
+    assert!(out.contains("ok f_type TMPFS_MAGIC"), "{out}");
+    assert!(out.contains("ok the unprivileged child's checks pass"), "{out}");
+}

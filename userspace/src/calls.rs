@@ -113,6 +113,85 @@ pub fn newfstatat(dirfd: i32, path: &CStr, st: &mut stat, flags: u32) -> SysResu
     })
 }
 
+// ---- attributes: owner, mode, size, file system -------------------------------
+
+pub fn fchownat(dirfd: i32, path: &CStr, uid: u32, gid: u32, flags: u32) -> SysResult {
+    // SAFETY: path is only read.
+    result(unsafe {
+        syscall5(
+            nr::__NR_fchownat,
+            dirfd as usize,
+            path.as_ptr() as usize,
+            uid as usize,
+            gid as usize,
+            flags as usize,
+        )
+    })
+}
+
+pub fn chown(path: &CStr, uid: u32, gid: u32) -> SysResult {
+    // SAFETY: path is only read.
+    result(unsafe { syscall3(nr::__NR_chown, path.as_ptr() as usize, uid as usize, gid as usize) })
+}
+
+pub fn lchown(path: &CStr, uid: u32, gid: u32) -> SysResult {
+    // SAFETY: path is only read.
+    result(unsafe { syscall3(nr::__NR_lchown, path.as_ptr() as usize, uid as usize, gid as usize) })
+}
+
+pub fn fchown(fd: i32, uid: u32, gid: u32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall3(nr::__NR_fchown, fd as usize, uid as usize, gid as usize) })
+}
+
+pub fn chmod(path: &CStr, mode: u32) -> SysResult {
+    // SAFETY: path is only read.
+    result(unsafe { syscall2(nr::__NR_chmod, path.as_ptr() as usize, mode as usize) })
+}
+
+pub fn fchmod(fd: i32, mode: u32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall2(nr::__NR_fchmod, fd as usize, mode as usize) })
+}
+
+/// `fchmodat(dirfd, path, mode)` (the system call has no flags argument).
+pub fn fchmodat(dirfd: i32, path: &CStr, mode: u32) -> SysResult {
+    // SAFETY: path is only read.
+    result(unsafe {
+        syscall3(nr::__NR_fchmodat, dirfd as usize, path.as_ptr() as usize, mode as usize)
+    })
+}
+
+pub fn chdir(path: &CStr) -> SysResult {
+    // SAFETY: path is only read.
+    result(unsafe { syscall1(nr::__NR_chdir, path.as_ptr() as usize) })
+}
+
+pub fn umask(mask: u32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall1(nr::__NR_umask, mask as usize) })
+}
+
+pub fn truncate(path: &CStr, length: i64) -> SysResult {
+    // SAFETY: path is only read.
+    result(unsafe { syscall2(nr::__NR_truncate, path.as_ptr() as usize, length as usize) })
+}
+
+pub fn ftruncate(fd: i32, length: i64) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall2(nr::__NR_ftruncate, fd as usize, length as usize) })
+}
+
+pub fn statfs(path: &CStr, buf: &mut statfs) -> SysResult {
+    // SAFETY: path is only read; buf is a live struct statfs the kernel fills.
+    result(unsafe { syscall2(nr::__NR_statfs, path.as_ptr() as usize, mut_ptr(buf)) })
+}
+
+pub fn fstatfs(fd: i32, buf: &mut statfs) -> SysResult {
+    // SAFETY: buf is a live struct statfs the kernel fills.
+    result(unsafe { syscall2(nr::__NR_fstatfs, fd as usize, mut_ptr(buf)) })
+}
+
 /// Reads directory records into `buf`; iterate them with [`Dirents`].
 pub fn getdents64(fd: i32, buf: &mut [u8]) -> SysResult {
     // SAFETY: the kernel writes at most buf.len() bytes into buf.
@@ -419,6 +498,30 @@ pub unsafe fn brk(addr: usize) -> usize {
 }
 
 // ---- process creation, exit and wait ----------------------------------------
+
+// ---- interval timers -------------------------------------------------------
+
+pub fn getitimer(which: u32, cur: &mut itimerval) -> SysResult {
+    // SAFETY: cur is a live struct itimerval the kernel fills.
+    result(unsafe { syscall2(nr::__NR_getitimer, which as usize, mut_ptr(cur)) })
+}
+
+pub fn setitimer(which: u32, new: Option<&itimerval>, old: Option<&mut itimerval>) -> SysResult {
+    // SAFETY: new is only read, old is a live struct itimerval the kernel fills.
+    result(unsafe { syscall3(nr::__NR_setitimer, which as usize, opt_ptr(new), opt_mut_ptr(old)) })
+}
+
+/// `alarm(seconds)`: the seconds left of the previous alarm.
+pub fn alarm(seconds: u32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall1(nr::__NR_alarm, seconds as usize) })
+}
+
+/// `pause()`: returns (EINTR) once a handled signal has run.
+pub fn pause() -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall0(nr::__NR_pause) })
+}
 
 /// `fork()`: `Ok(0)` in the child, `Ok(child pid)` in the parent. Like libc's
 /// `fork`, it returns twice into the same Rust frame; that is sound because the

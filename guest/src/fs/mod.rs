@@ -1,4 +1,5 @@
 //! File systems: the initramfs (cpio newc) and the RAM file system it unpacks into.
+pub mod attr;
 pub mod cpio;
 pub mod file;
 pub mod pipe;

@@ -1021,8 +1021,9 @@ impl RamFs {
     }
 
     /// Change the owner and/or group (`None`: unchanged, like -1 for `chown`); ctime
-    /// changes. As Linux, a non-directory loses its set-user-ID bit, and its
-    /// set-group-ID bit if group-executable.
+    /// changes. The mode is left alone: which set-ID bits a `chown` clears
+    /// depends on the caller ([`crate::fs::attr::chown`]), and a new file's
+    /// owner is set with it intact.
     pub fn chown(&mut self, ino: Ino, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
         let i = self.inode_mut(ino)?;
         if let Some(uid) = uid {
@@ -1031,14 +1032,20 @@ impl RamFs {
         if let Some(gid) = gid {
             i.gid = gid;
         }
-        if !i.is_dir() {
-            i.mode &= !S_ISUID;
-            if i.mode & S_IXGRP != 0 {
-                i.mode &= !S_ISGID;
-            }
-        }
         self.touch_ctime(ino);
         Ok(())
+    }
+
+    /// Blocks of `BLKSIZE` held by regular files (each file rounded up to whole
+    /// blocks, as tmpfs counts pages), unlinked-but-open ones included.
+    pub fn used_blocks(&self) -> u64 {
+        self.inodes
+            .values()
+            .map(|i| match &i.kind {
+                Kind::Regular { data } => (data.len() as u64).div_ceil(BLKSIZE as u64),
+                _ => 0,
+            })
+            .sum()
     }
 
     /// `utimensat`: set atime and/or mtime (`None`: `UTIME_OMIT`; for `UTIME_NOW`
@@ -1240,7 +1247,6 @@ impl RamFs {
             }
             self.chmod(ino, e.mode).map_err(fs_err)?;
             self.chown(ino, Some(e.uid), Some(e.gid)).map_err(fs_err)?;
-            self.chmod(ino, e.mode).map_err(fs_err)?; // chown may have dropped setuid/setgid
             let mtime = u64::from(e.mtime) * 1_000_000_000;
             self.set_times(ino, Some(mtime), Some(mtime)).map_err(fs_err)?;
             if ty == S_IFDIR {
@@ -1785,7 +1791,11 @@ mod tests {
         fs.chmod(f, 0o6755).unwrap();
         fs.chown(f, Some(1000), None).unwrap();
         let st = fs.stat(f).unwrap();
-        assert_eq!((st.uid, st.gid, st.mode), (1000, 0, S_IFREG | 0o755));
+        assert_eq!((st.uid, st.gid, st.mode), (1000, 0, S_IFREG | 0o6755));
+        assert_eq!(fs.used_blocks(), 0);
+        let g = fs.create(ROOT_INO, "g", 0o644).unwrap();
+        fs.write_at(g, 4095, b"ab").unwrap();
+        assert_eq!(fs.used_blocks(), 2);
         fs.chown(f, None, Some(100)).unwrap();
         assert_eq!((fs.stat(f).unwrap().uid, fs.stat(f).unwrap().gid), (1000, 100));
         let d = fs.mkdir(ROOT_INO, "d", 0o2755).unwrap();

@@ -9,6 +9,7 @@ use core::sync::atomic::Ordering;
 
 use super::SysResult;
 use crate::errno::*;
+use crate::fs::attr;
 use crate::fs::file::*;
 use crate::fs::pipe::{Outcome, Pipe};
 use crate::fs::ramfs::{self, Ino, Stat, S_IFCHR, S_IFIFO};
@@ -528,13 +529,16 @@ pub fn lseek(fd: i32, offset: i64, whence: u32) -> SysResult {
 
 // ---- metadata ----------------------------------------------------------------
 
+/// `st_dev` of every file on the RAM file system.
+const ST_DEV: u64 = 0x0f;
+
 /// Linux x86-64 `struct stat` (144 bytes).
 fn stat_bytes(st: &Stat) -> [u8; 144] {
     let mut b = [0u8; 144];
     let mut put = |off: usize, v: u64, size: usize| {
         b[off..off + size].copy_from_slice(&v.to_le_bytes()[..size])
     };
-    put(0, 0x0f, 8); // st_dev: one device for the RAM file system
+    put(0, ST_DEV, 8); // one device for the RAM file system
     put(8, st.ino, 8);
     put(16, st.nlink as u64, 8);
     put(24, st.mode as u64, 4);
@@ -609,12 +613,50 @@ pub fn newfstatat(dirfd: i32, path: u64, buf: u64, flags: u32) -> SysResult {
     uaccess::write_bytes(buf, &stat_bytes(&st)).map(|_| 0)
 }
 
-/// `fchmodat(dirfd, path, mode)`: the owner or root may change the mode.
-pub fn fchmodat(dirfd: i32, path: u64, mode: u32) -> SysResult {
-    let p = read_path(path)?;
+// ---- attributes: chmod, chown, truncate, statfs ---------------------------------
+
+/// The caller's file-system credentials (the effective ids here).
+fn fs_cred() -> attr::FsCred {
+    let c = task().creds();
+    attr::FsCred { fsuid: c.euid, fsgid: c.egid }
+}
+
+fn owner_of(st: &Stat) -> attr::Owner {
+    attr::Owner { mode: st.mode, uid: st.uid, gid: st.gid }
+}
+
+/// The inode `path` names at `dirfd`, or with AT_EMPTY_PATH and an empty path
+/// the one `dirfd` refers to (the working directory for AT_FDCWD); `Ok(None)`
+/// for a descriptor without an inode here (a pipe, a device file).
+fn inode_at(dirfd: i32, path: u64, flags: u32) -> Result<Option<Ino>, Errno> {
+    let p = uaccess::read_cstr(path, ramfs::PATH_MAX - 1)?;
+    if p.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(ENOENT);
+        }
+        if dirfd == AT_FDCWD {
+            return Ok(Some(task().fs().cwd()));
+        }
+        return match files().get(dirfd)?.kind {
+            FileKind::Inode { ino, .. } => Ok(Some(ino)),
+            _ => Ok(None),
+        };
+    }
     let start = start_dir(dirfd, &p)?;
-    let ino = with_fs(|fs| fs.lookup(start, path_str(&p)?))?;
-    chmod_inode(ino, mode)
+    with_fs(|fs| fs.lookup(start, path_str(&p)?)).map(Some)
+}
+
+/// `fchmodat(dirfd, path, mode)` (and `fchmodat2` with its flags, `chmod`):
+/// Linux `chmod_common` — the owner or a capable caller; the set-group-ID bit
+/// only for a member of the file's group (or a capable caller).
+pub fn fchmodat(dirfd: i32, path: u64, mode: u32, flags: u32) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    match inode_at(dirfd, path, flags)? {
+        Some(ino) => chmod_inode(ino, mode),
+        None => Ok(0),
+    }
 }
 
 pub fn fchmod(fd: i32, mode: u32) -> SysResult {
@@ -626,14 +668,179 @@ pub fn fchmod(fd: i32, mode: u32) -> SysResult {
 }
 
 fn chmod_inode(ino: Ino, mode: u32) -> SysResult {
-    let euid = task().creds().euid;
+    let cred = fs_cred();
     with_fs(|fs| {
-        if euid != 0 && fs.stat(ino)?.uid != euid {
-            return Err(EPERM);
-        }
-        fs.chmod(ino, mode)
+        let new = attr::chmod(owner_of(&fs.stat(ino)?), cred, mode)?;
+        fs.chmod(ino, new)
     })
     .map(|_| 0)
+}
+
+/// `fchownat(dirfd, path, uid, gid, flags)` (and `chown`, `lchown`): Linux
+/// `chown_common`; -1 leaves an id as it is. There are no symbolic links here,
+/// so AT_SYMLINK_NOFOLLOW changes nothing.
+pub fn fchownat(dirfd: i32, path: u64, uid: u32, gid: u32, flags: u32) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    match inode_at(dirfd, path, flags)? {
+        Some(ino) => chown_inode(ino, uid, gid),
+        None => Ok(0),
+    }
+}
+
+pub fn fchown(fd: i32, uid: u32, gid: u32) -> SysResult {
+    match files().get(fd)?.kind {
+        FileKind::Inode { ino, .. } => chown_inode(ino, uid, gid),
+        _ => Ok(0),
+    }
+}
+
+fn chown_inode(ino: Ino, uid: u32, gid: u32) -> SysResult {
+    let cred = fs_cred();
+    let uid = (uid != u32::MAX).then_some(uid);
+    let gid = (gid != u32::MAX).then_some(gid);
+    with_fs(|fs| {
+        let cur = owner_of(&fs.stat(ino)?);
+        let new = attr::chown(cur, cred, uid, gid)?;
+        fs.chown(ino, uid, gid)?;
+        if new.mode != cur.mode {
+            fs.chmod(ino, new.mode)?;
+        }
+        Ok(())
+    })
+    .map(|_| 0)
+}
+
+/// Linux `do_truncate` on a regular file the caller may write: the new size
+/// (zeros when it grows), and the set-ID bits a caller without CAP_FSETID loses.
+fn truncate_inode(ino: Ino, len: u64, cred: attr::FsCred) -> Result<(), Errno> {
+    with_fs(|fs| {
+        let cur = owner_of(&fs.stat(ino)?);
+        fs.truncate(ino, len)?;
+        let mode = attr::truncate_mode(cur, cred);
+        if mode != cur.mode {
+            fs.chmod(ino, mode)?;
+        }
+        Ok(())
+    })
+}
+
+/// `truncate(path, length)` (Linux `do_sys_truncate`, `vfs_truncate`).
+pub fn truncate(path: u64, len: i64) -> SysResult {
+    if len < 0 {
+        return Err(EINVAL);
+    }
+    let p = read_path(path)?;
+    let start = start_dir(AT_FDCWD, &p)?;
+    let cred = fs_cred();
+    let (ino, st) = with_fs(|fs| {
+        let ino = fs.lookup(start, path_str(&p)?)?;
+        Ok::<_, Errno>((ino, fs.stat(ino)?))
+    })?;
+    if st.is_dir() {
+        return Err(EISDIR);
+    }
+    if !st.is_reg() {
+        return Err(EINVAL);
+    }
+    if !attr::may_write(owner_of(&st), cred) {
+        return Err(EACCES);
+    }
+    truncate_inode(ino, len as u64, cred).map(|_| 0)
+}
+
+/// `ftruncate(fd, length)` (Linux `do_sys_ftruncate`): a regular file open
+/// for writing, else EINVAL.
+pub fn ftruncate(fd: i32, len: i64) -> SysResult {
+    if len < 0 {
+        return Err(EINVAL);
+    }
+    let file = files().get(fd)?;
+    match file.kind {
+        FileKind::Inode { ino, dir: false } if file.writable() => {
+            truncate_inode(ino, len as u64, fs_cred()).map(|_| 0)
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+/// The RAM file system's `struct statfs`, as Linux's tmpfs fills it
+/// (`shmem_statfs`): 4 KiB blocks; the size limit is the capacity (half the
+/// guest's memory, tmpfs's default), the free blocks what is left of it but at
+/// most what the frame allocator has free; as many inodes as blocks (tmpfs's
+/// default `nr_inodes` is half the RAM pages too).
+fn ramfs_statfs() -> uapi::statfs::statfs {
+    use uapi::statfs::{ST_VALID, TMPFS_MAGIC};
+    let (capacity, used, inodes) =
+        with_fs(|fs| (fs.capacity(), fs.used_blocks(), fs.inode_count() as u64));
+    let bsize = u64::from(ramfs::BLKSIZE);
+    let blocks = capacity / bsize;
+    let frames_free = crate::counters::global_get(crate::counters::FRAMES_FREE);
+    let free = blocks.saturating_sub(used).min(frames_free);
+    uapi::statfs::statfs {
+        f_type: TMPFS_MAGIC as i64,
+        f_bsize: bsize as i64,
+        f_blocks: blocks,
+        f_bfree: free,
+        f_bavail: free,
+        f_files: blocks,
+        f_ffree: blocks.saturating_sub(inodes),
+        // st_dev's number (huge_encode_dev), as file systems without a uuid.
+        f_fsid: [ST_DEV as i32, 0],
+        f_namelen: ramfs::NAME_MAX as i64,
+        f_frsize: bsize as i64,
+        // The root file system is mounted without options (Linux's rootfs).
+        f_flags: ST_VALID as i64,
+        f_spare: [0; 4],
+    }
+}
+
+fn statfs_bytes(s: &uapi::statfs::statfs) -> [u8; 120] {
+    let mut b = [0u8; 120];
+    let words = [
+        s.f_type as u64,
+        s.f_bsize as u64,
+        s.f_blocks,
+        s.f_bfree,
+        s.f_bavail,
+        s.f_files,
+        s.f_ffree,
+        (s.f_fsid[0] as u32 as u64) | ((s.f_fsid[1] as u32 as u64) << 32),
+        s.f_namelen as u64,
+        s.f_frsize as u64,
+        s.f_flags as u64,
+    ];
+    for (i, w) in words.iter().enumerate() {
+        b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    }
+    b
+}
+
+/// `statfs(path, buf)`: the file system `path` is on (the RAM file system).
+pub fn statfs(path: u64, buf: u64) -> SysResult {
+    let p = read_path(path)?;
+    let start = start_dir(AT_FDCWD, &p)?;
+    with_fs(|fs| fs.lookup(start, path_str(&p)?))?;
+    uaccess::write_bytes(buf, &statfs_bytes(&ramfs_statfs())).map(|_| 0)
+}
+
+/// `fstatfs(fd, buf)`: a pipe is on Linux's pipefs; everything else is on the
+/// RAM file system (device files included: Linux's devtmpfs is tmpfs too).
+pub fn fstatfs(fd: i32, buf: u64) -> SysResult {
+    let file = files().get(fd)?;
+    let st = match file.kind {
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => uapi::statfs::statfs {
+            f_type: uapi::statfs::PIPEFS_MAGIC as i64,
+            f_bsize: i64::from(ramfs::BLKSIZE),
+            f_namelen: ramfs::NAME_MAX as i64,
+            f_frsize: i64::from(ramfs::BLKSIZE),
+            f_flags: uapi::statfs::ST_VALID as i64,
+            ..Default::default()
+        },
+        _ => ramfs_statfs(),
+    };
+    uaccess::write_bytes(buf, &statfs_bytes(&st)).map(|_| 0)
 }
 
 use uapi::poll::{POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLRDNORM, POLLWRNORM};

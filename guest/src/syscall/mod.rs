@@ -12,7 +12,7 @@ mod time;
 use crate::arch::TrapFrame;
 use crate::counters as ctr;
 use crate::errno::{Errno, ENOSYS};
-use uapi::fcntl::{AT_FDCWD, AT_REMOVEDIR};
+use uapi::fcntl::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW};
 
 /// Arguments in the `syscall` register convention.
 #[derive(Clone, Copy, Debug)]
@@ -181,9 +181,18 @@ fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::__NR_faccessat => fs::faccessat(a.i32(0), a.u(1), a.u32(2), a.u32(3)),
         nr::__NR_readlink => fs::readlinkat(AT_FDCWD, a.u(0), a.i32(2)),
         nr::__NR_readlinkat => fs::readlinkat(a.i32(0), a.u(1), a.i32(3)),
-        nr::__NR_chmod => fs::fchmodat(AT_FDCWD, a.u(0), a.u32(1)),
+        nr::__NR_chmod => fs::fchmodat(AT_FDCWD, a.u(0), a.u32(1), 0),
         nr::__NR_fchmod => fs::fchmod(a.i32(0), a.u32(1)),
-        nr::__NR_fchmodat => fs::fchmodat(a.i32(0), a.u(1), a.u32(2)),
+        nr::__NR_fchmodat => fs::fchmodat(a.i32(0), a.u(1), a.u32(2), 0),
+        nr::__NR_fchmodat2 => fs::fchmodat(a.i32(0), a.u(1), a.u32(2), a.u32(3)),
+        nr::__NR_chown => fs::fchownat(AT_FDCWD, a.u(0), a.u32(1), a.u32(2), 0),
+        nr::__NR_lchown => fs::fchownat(AT_FDCWD, a.u(0), a.u32(1), a.u32(2), AT_SYMLINK_NOFOLLOW),
+        nr::__NR_fchown => fs::fchown(a.i32(0), a.u32(1), a.u32(2)),
+        nr::__NR_fchownat => fs::fchownat(a.i32(0), a.u(1), a.u32(2), a.u32(3), a.u32(4)),
+        nr::__NR_truncate => fs::truncate(a.u(0), a.u(1) as i64),
+        nr::__NR_ftruncate => fs::ftruncate(a.i32(0), a.u(1) as i64),
+        nr::__NR_statfs => fs::statfs(a.u(0), a.u(1)),
+        nr::__NR_fstatfs => fs::fstatfs(a.i32(0), a.u(1)),
         nr::__NR_poll => fs::poll(a.u(0), a.u(1), a.i32(2)),
         nr::__NR_umask => fs::umask(a.u32(0)),
         nr::__NR_execve => crate::exec::execve(a.u(0), a.u(1), a.u(2), frame),
