@@ -549,3 +549,13 @@ fn file_attributes_match_linux() {
     assert!(out.contains("ok f_type TMPFS_MAGIC"), "{out}");
     assert!(out.contains("ok the unprivileged child's checks pass"), "{out}");
 }
+
+#[test]
+fn interval_timers_and_alarm_match_linux() {
+    // setitimer/getitimer/alarm: values, rounding and errors; SIGALRM once,
+    // periodically and while blocked; ITIMER_VIRTUAL and ITIMER_PROF from CPU
+    // time; cleared by fork, kept by execve (the program execs itself).
+    let out = checks_match_linux_on_1_2_4_vcpus("itimer", &[]);
+    assert!(out.contains("ok after execve: REAL kept"), "{out}");
+    assert!(out.contains("ok PROF: SIGPROF three times, periodically"), "{out}");
+}

@@ -47,8 +47,8 @@ impl arch::Kernel for Kernel {
         crate::trap::uaccess_fault(addr, err)
     }
 
-    fn timer_tick() {
-        crate::trap::timer_tick()
+    fn timer_tick(user: bool) {
+        crate::trap::timer_tick(user)
     }
 
     fn call_function(cpu: usize) {

@@ -275,8 +275,11 @@ pub fn sysret_allowed(frame: &TrapFrame) -> bool {
         && frame.rflags & (TF | RF) == 0
 }
 
-pub fn timer_tick() {
+/// The timer tick (`user`: it interrupted user mode): the scheduler's, then
+/// the interval timers' (real ones due, CPU time charged to the process).
+pub fn timer_tick(user: bool) {
     crate::sched::scheduler_tick::<crate::process::PosixThread>();
+    crate::process::itimer::tick(user);
 }
 
 /// Work before returning to user mode: a pending fatal signal ends the task; a

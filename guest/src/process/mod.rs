@@ -6,6 +6,7 @@ pub mod exit;
 pub mod fork;
 #[cfg(target_os = "none")]
 pub mod futex;
+pub mod itimer;
 pub mod nsproxy;
 #[cfg(target_os = "none")]
 pub mod oom_kill;

@@ -131,6 +131,9 @@ pub struct ThreadGroup {
     /// collects the signals sent to a whole process group meanwhile, which the
     /// child gets too, as if they had been sent after the fork.
     pub multiprocess: spin::Mutex<alloc::vec::Vec<Arc<AtomicU64>>>,
+    /// The interval timers (Linux `signal->real_timer`, `it[]`): a fork child
+    /// starts without, `execve` keeps them. Taken by the timer tick.
+    pub itimers: crate::arch::irq::IrqSpinLock<crate::process::itimer::Itimers>,
 }
 
 impl ThreadGroup {
@@ -139,6 +142,7 @@ impl ThreadGroup {
             live: AtomicU32::new(1),
             exit: spin::Mutex::new(None),
             multiprocess: spin::Mutex::new(alloc::vec::Vec::new()),
+            itimers: crate::arch::irq::IrqSpinLock::new(crate::process::itimer::Itimers::default()),
         })
     }
 }

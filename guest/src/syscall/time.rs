@@ -127,3 +127,47 @@ pub fn clock_nanosleep(a: &Args) -> SysResult {
         }
     }
 }
+
+// ---- interval timers (Linux kernel/time/itimer.c) ------------------------------
+
+use crate::process::itimer::{self, Which};
+
+/// `struct itimerval` bytes: interval, then value, each a `timeval`.
+fn write_itimerval(addr: u64, (value, interval): (u64, u64)) -> Result<(), crate::errno::Errno> {
+    let (is, iu) = itimer::ns_to_timeval(interval);
+    let (vs, vu) = itimer::ns_to_timeval(value);
+    uaccess::write_u64s(addr, &[is as u64, iu as u64, vs as u64, vu as u64])
+}
+
+pub fn getitimer(a: &Args) -> SysResult {
+    let which = Which::from_raw(a.i32(0)).ok_or(EINVAL)?;
+    write_itimerval(a.u(1), itimer::get(which)).map(|_| 0)
+}
+
+/// `setitimer(which, new, old)`: as Linux, a NULL `new` disarms (a misfeature
+/// Linux keeps), and `old` is written after the change: a bad `old` is EFAULT
+/// with the timer set.
+pub fn setitimer(a: &Args) -> SysResult {
+    let (value, interval) = if a.u(1) != 0 {
+        let [is, iu, vs, vu] = uaccess::read_u64s::<4>(a.u(1))?;
+        let interval = itimer::timeval_to_ns(is as i64, iu as i64).ok_or(EINVAL)?;
+        let value = itimer::timeval_to_ns(vs as i64, vu as i64).ok_or(EINVAL)?;
+        (value, interval)
+    } else {
+        (0, 0)
+    };
+    let which = Which::from_raw(a.i32(0)).ok_or(EINVAL)?;
+    let old = itimer::set(which, value, interval);
+    if a.u(2) != 0 {
+        write_itimerval(a.u(2), old)?;
+    }
+    Ok(0)
+}
+
+/// `alarm(seconds)`: ITIMER_REAL once; the previous one's seconds left,
+/// rounded (Linux `alarm_setitimer`).
+pub fn alarm(a: &Args) -> SysResult {
+    let secs = u64::from(a.u32(0));
+    let (old, _) = itimer::set(Which::Real, secs * 1_000_000_000, 0);
+    Ok(itimer::alarm_seconds(old))
+}

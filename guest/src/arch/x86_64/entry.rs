@@ -53,8 +53,8 @@ pub trait Kernel {
     /// kernel's user-copy routine: true if it was resolved (the copy goes on),
     /// false to fail the copy.
     fn uaccess_fault(addr: u64, err: u64) -> bool;
-    /// The local timer's tick, after its EOI.
-    fn timer_tick();
+    /// The local timer's tick, after its EOI (`user`: it interrupted ring 3).
+    fn timer_tick(user: bool);
     /// CALL_FUNCTION_VECTOR arrived on this CPU (before its EOI).
     fn call_function(cpu: usize);
     /// The VMM rang the mailbox doorbell (after its EOI).

@@ -101,7 +101,7 @@ pub fn do_trap<K: Kernel>(frame: &mut TrapFrame) {
         v if v == LOCAL_TIMER_VECTOR as u64 => {
             crate::counters::cpu_add(cpu_id(), crate::counters::CPU_TIMER_TICKS, 1);
             apic::eoi();
-            K::timer_tick();
+            K::timer_tick(from_user);
         }
         v if v == RESCHEDULE_VECTOR as u64 => {
             crate::counters::cpu_add(cpu_id(), crate::counters::CPU_IPIS_RECEIVED, 1);

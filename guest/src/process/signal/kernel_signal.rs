@@ -90,6 +90,36 @@ pub fn send_group_signal(task: &Arc<Task>, sig: u32, info: SigInfo, force: bool)
     }
 }
 
+/// A signal from the kernel sent in interrupt context (a timer's expiry; Linux
+/// `SEND_SIG_PRIV`): `send_signal_force`'s rules, with locks only tried, so
+/// that the tick never spins on a lock the code it interrupted holds.
+/// `None`: a lock was busy and nothing was done (the caller tries again
+/// later); else whether the signal was queued.
+pub fn send_signal_irq(task: &Arc<Task>, sig: u32) -> Option<bool> {
+    if task.kthread || task.exited.load(Ordering::Relaxed) {
+        return Some(false);
+    }
+    let blocked = task.blocked.load(Ordering::Relaxed) & sigmask(sig) != 0;
+    let action = {
+        let hand = task.sighand.try_lock()?;
+        let actions = hand.actions.try_lock()?;
+        actions[sig as usize]
+    };
+    let ignored = action.sa_handler == SIG_IGN
+        || (action.sa_handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore);
+    // A namespace's init ignores what it has no handler for; anyone ignores
+    // an ignored signal that is not blocked.
+    if !blocked && (ignored || (action.sa_handler == SIG_DFL && task.is_ns_init())) {
+        return Some(false);
+    }
+    task.siginfo.try_lock()?[sig as usize] = SigInfo { code: SI_KERNEL, ..Default::default() };
+    task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
+    if !blocked {
+        crate::sched::wake_up(task);
+    }
+    Some(true)
+}
+
 /// `send_signal_info` with a plain kernel origin.
 pub fn send_signal(task: &Arc<Task>, sig: u32) {
     send_signal_info(task, sig, SigInfo { code: SI_KERNEL, ..Default::default() });
@@ -145,6 +175,9 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> bool {
         return false;
     };
     task.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
+    if sig == SIGALRM {
+        crate::process::itimer::sigalrm_dequeued(task);
+    }
     let info = task.siginfo.lock()[sig as usize];
     let action = task.sighand().action(sig);
     if action.sa_handler == SIG_IGN {
