@@ -18,7 +18,8 @@
 //! them, `execve` keeps them and a `fork` child starts with none.
 //! The arithmetic here builds for the host and is tested there; the kernel
 //! part (`kernel_itimer`) keeps the armed real timers and runs them on the
-//! tick.
+//! tick. CPU time is counted only while a CPU-time timer is armed (all the
+//! timers need): the tick of a process without one is one atomic load.
 
 /// Nanoseconds per microsecond (a `timeval`'s unit).
 pub const NSEC_PER_USEC: u64 = 1_000;
@@ -93,7 +94,8 @@ pub struct Itimers {
     pub real: RealItimer,
     pub virt: CpuItimer,
     pub prof: CpuItimer,
-    /// User and system CPU time charged by ticks (ns).
+    /// User and system CPU time charged by ticks (ns) while a CPU-time timer
+    /// is armed (all the timers read: see [`Itimers::cpu_armed`]).
     pub utime: u64,
     pub stime: u64,
     /// Expiries whose signal could not be sent yet (see `Expired`).
@@ -209,6 +211,13 @@ impl Itimers {
         fired
     }
 
+    /// Whether the tick has CPU time to charge: a CPU-time timer is armed or
+    /// its signal is still to be sent. (Only then is CPU time counted, so a
+    /// tick of a process without them takes no lock.)
+    pub fn cpu_armed(&self) -> bool {
+        self.virt.expires != 0 || self.prof.expires != 0 || self.unsent.virt || self.unsent.prof
+    }
+
     /// Whether the real timer is due at `now`; it is then no longer active
     /// (until its SIGALRM is dequeued: [`Itimers::rearm_real`]).
     pub fn real_due(&mut self, now: u64) -> bool {
@@ -304,5 +313,8 @@ mod tests {
         assert_eq!(t.account_tick(TICK, false), Expired { virt: true, prof: false });
         assert_eq!((t.utime, t.stime), (3 * TICK, 2 * TICK));
         assert_eq!(t.set(Which::Virtual, 0, 0, 0, TICK), (3 * TICK, 3 * TICK));
+        assert!(!t.cpu_armed(), "nothing armed, nothing to send");
+        t.set(Which::Prof, TICK, 0, 0, TICK);
+        assert!(t.cpu_armed());
     }
 }

@@ -134,6 +134,8 @@ pub struct ThreadGroup {
     /// The interval timers (Linux `signal->real_timer`, `it[]`): a fork child
     /// starts without, `execve` keeps them. Taken by the timer tick.
     pub itimers: crate::arch::irq::IrqSpinLock<crate::process::itimer::Itimers>,
+    /// `itimers.cpu_armed()`, kept by whoever changes it, read by the tick.
+    pub cpu_itimers: AtomicBool,
 }
 
 impl ThreadGroup {
@@ -143,6 +145,7 @@ impl ThreadGroup {
             exit: spin::Mutex::new(None),
             multiprocess: spin::Mutex::new(alloc::vec::Vec::new()),
             itimers: crate::arch::irq::IrqSpinLock::new(crate::process::itimer::Itimers::default()),
+            cpu_itimers: AtomicBool::new(false),
         })
     }
 }

@@ -67,6 +67,7 @@ pub fn set(which: Which, value: u64, interval: u64) -> (u64, u64) {
     let (old, real) = {
         let mut it = itimers(&t);
         let old = it.set(which, value, interval, monotonic_ns(), TICK_NSEC);
+        t.group.cpu_itimers.store(it.cpu_armed(), Relaxed);
         (old, it.real.active.then_some(it.real.expires))
     };
     if which == Which::Real {
@@ -94,7 +95,7 @@ pub fn tick(user: bool) {
         run_real_timers(now);
     }
     let Some(t) = crate::process::current() else { return };
-    if t.kthread {
+    if t.kthread || !t.group.cpu_itimers.load(Relaxed) {
         return;
     }
     let fired = itimers(&t).account_tick(TICK_NSEC, user);
@@ -109,6 +110,8 @@ pub fn tick(user: bool) {
             }
         }
     }
+    let it = itimers(&t);
+    t.group.cpu_itimers.store(it.cpu_armed(), Relaxed);
 }
 
 /// Send SIGALRM for every real timer due at `now` (Linux `it_real_fn`).
