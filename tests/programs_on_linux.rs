@@ -313,9 +313,11 @@ fn programs_are_static_executables() {
         "forkbomb",
         "forkonce",
         "forkstress",
+        "fsattr",
         "hello",
         "hello_c",
         "hello_pie",
+        "itimer",
         "mmap64",
         "namespaces",
         "oomhog",
@@ -418,4 +420,27 @@ fn sched_syscalls_pass_on_linux() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
     let o = run("sched", &["nosuch"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn fsattr_and_itimer_pass_on_linux() {
+    // What the guest must match (tests/programs_in_guest.rs): Linux's chown,
+    // chmod, truncate and statfs rules on tmpfs, and its interval timers.
+    let out = run_checks("fsattr");
+    for line in [
+        "ok f_type TMPFS_MAGIC",
+        "ok both set-ID bits cleared",
+        "ok not the owner: chown -1 -1 checks nothing",
+        "ok set-ID bits cleared by truncate",
+    ] {
+        assert!(out.contains(line), "fsattr: {line}\n{out}");
+    }
+    let out = run_checks("itimer");
+    for line in [
+        "ok unblocked: one SIGALRM for the ten periods",
+        "ok the fork child has no timers",
+        "ok after execve: REAL kept",
+    ] {
+        assert!(out.contains(line), "itimer: {line}\n{out}");
+    }
 }
