@@ -16,6 +16,7 @@ use crate::process::ExitReason;
 pub fn do_exit(reason: ExitReason) -> ! {
     let t0 = crate::arch::rdtsc();
     let task = crate::process::current().expect("do_exit without a task");
+    synchronize_group_exit(&task, reason);
     // A group exit (exit_group, a fatal signal) decides every thread's status.
     let reason = task.group.exit.lock().unwrap_or(reason);
     // CLONE_CHILD_CLEARTID / set_tid_address: clear the word and wake a waiter
@@ -47,6 +48,13 @@ pub fn do_exit(reason: ExitReason) -> ! {
     let tasklist = table::TASKLIST.lock();
     task.set_exit(reason);
     let remaining = task.group.live.fetch_sub(1, Ordering::AcqRel) - 1;
+    if remaining == 0 {
+        // The group is dead: its status is decided by now (the thread that
+        // began exiting last decided it before it got here, and the `live`
+        // counts are taken under this lock), whichever thread finishes last.
+        let status = task.group.exit.lock().unwrap_or(reason);
+        task.set_exit(status);
+    }
     exit_notify(&task, remaining);
     drop(tasklist);
     crate::counters::global_add(crate::counters::DO_EXIT_TSC, crate::arch::rdtsc() - t0);
@@ -69,23 +77,50 @@ pub fn do_exit(reason: ExitReason) -> ! {
     crate::sched::exit_current::<crate::process::PosixThread>()
 }
 
+/// A task begins to exit (Linux `synchronize_group_exit`): it takes no more
+/// signals, and if it is the last thread of its group to begin exiting and
+/// nothing decided the group's status yet (exit_group, a fatal signal), its
+/// own status is the group's. So a process whose main thread called `exit(3)`
+/// and whose last other thread then called `exit(5)` ends with status 5, and
+/// of threads exiting at once on several CPUs the one that took the group's
+/// lock last decides.
+fn synchronize_group_exit(task: &Task, reason: ExitReason) {
+    task.exiting.store(true, Ordering::Release);
+    let mut exit = task.group.exit.lock();
+    let quick = task.group.quick_threads.fetch_sub(1, Ordering::AcqRel) - 1;
+    if quick == 0 && exit.is_none() {
+        *exit = Some(reason);
+    }
+}
+
 /// End the whole thread group (Linux `do_group_exit`): the first group exit
 /// decides the status; the other threads are killed.
 pub fn do_group_exit(reason: ExitReason) -> ! {
     let task = crate::process::current().expect("do_group_exit without a task");
-    {
+    let first = {
         let mut exit = task.group.exit.lock();
-        if exit.is_none() {
+        let first = exit.is_none();
+        if first {
             *exit = Some(reason);
         }
-    }
-    if task.group.live.load(Ordering::Acquire) > 1 {
-        for t in table::all().iter().filter(|t| t.tgid == task.tgid && t.pid != task.pid) {
-            crate::process::signal::force_sig(t, crate::process::signal::SIGKILL);
-        }
+        first
+    };
+    if first && task.group.live.load(Ordering::Acquire) > 1 {
+        zap_other_threads(&task);
     }
     drop(task);
     do_exit(reason)
+}
+
+/// SIGKILL to every other thread of `task`'s group (Linux `zap_other_threads`),
+/// under the task-list lock: a thread being cloned meanwhile either joins the
+/// list first (and is killed here) or its clone sees the group's status set
+/// and fails.
+pub fn zap_other_threads(task: &Task) {
+    let _tasklist = table::TASKLIST.lock();
+    for t in table::all().iter().filter(|t| t.tgid == task.tgid && t.pid != task.pid) {
+        crate::process::signal::force_sig(t, crate::process::signal::SIGKILL);
+    }
 }
 
 /// Another thread of `task`'s process that has not exited (Linux `find_alive_thread`).
@@ -174,9 +209,9 @@ fn exit_notify(task: &Arc<Task>, remaining: u32) {
             if let Some(leader) =
                 table::find(task.tgid).filter(|l| l.exited.load(Ordering::Acquire))
             {
-                if let Some(reason) = *task.group.exit.lock() {
-                    leader.set_exit(reason);
-                }
+                // The leader waited as a zombie (Linux `delay_group_leader`);
+                // the process's status is the group's (`do_exit`).
+                leader.set_exit(task.exit_reason());
                 notify_parent(&leader);
             }
         }

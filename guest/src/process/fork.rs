@@ -432,7 +432,20 @@ fn copy_process(
         return Err(e);
     }
     if thread {
+        // Under the group's lock, as Linux counts `quick_threads` under
+        // siglock: a group whose status is decided takes no new thread (its
+        // threads were all sent SIGKILL, this one's caller included, which
+        // was seen above), and the count the last exiting thread reads is exact.
+        let exit = parent.group.exit.lock();
+        if exit.is_some() {
+            drop(exit);
+            drop(tasklist);
+            drop(child);
+            table::free_unattached(&thread_pid);
+            return Err(EINTR);
+        }
         parent.group.live.fetch_add(1, Ordering::AcqRel);
+        parent.group.quick_threads.fetch_add(1, Ordering::AcqRel);
     }
     if let Some(d) = &delayed {
         // Group signals sent during the fork: pending in the child too (with

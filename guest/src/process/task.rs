@@ -122,10 +122,19 @@ impl Default for SigHand {
 }
 
 /// What the threads of a process share for exiting (Linux: parts of
-/// `signal_struct`): how many are alive, and the group's exit status once
-/// exit_group or a fatal signal decided it.
+/// `signal_struct`): how many are alive, and the group's exit status once it
+/// is decided.
 pub struct ThreadGroup {
+    /// Threads that have not finished exiting (Linux `signal->live`): the last
+    /// to finish makes the process reapable and notifies its parent.
     pub live: AtomicU32,
+    /// Threads that have not begun to exit (Linux `signal->quick_threads`),
+    /// changed under `exit`'s lock: the last one to begin decides the group's
+    /// status if nothing else did (`exit::synchronize_group_exit`).
+    pub quick_threads: AtomicU32,
+    /// The group's exit status once decided (Linux SIGNAL_GROUP_EXIT with
+    /// `group_exit_code`): by exit_group, a fatal signal, or the last thread
+    /// to begin exiting. Also the group's "siglock" for deciding it.
     pub exit: spin::Mutex<Option<ExitReason>>,
     /// Forks in progress in this process (Linux `signal->multiprocess`): each
     /// collects the signals sent to a whole process group meanwhile, which the
@@ -142,6 +151,7 @@ impl ThreadGroup {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             live: AtomicU32::new(1),
+            quick_threads: AtomicU32::new(1),
             exit: spin::Mutex::new(None),
             multiprocess: spin::Mutex::new(alloc::vec::Vec::new()),
             itimers: crate::arch::irq::IrqSpinLock::new(crate::process::itimer::Itimers::default()),
@@ -186,6 +196,8 @@ pub struct PosixThread {
     /// Wait status once the task has exited (Linux's encoding).
     pub exit_status: AtomicI32,
     pub exited: AtomicBool,
+    /// The task has begun to exit (Linux PF_EXITING): it takes no more signals.
+    pub exiting: AtomicBool,
     /// `set_tid_address`/`CLONE_CHILD_CLEARTID`: cleared and woken at exit.
     pub clear_child_tid: AtomicU64,
     /// CLONE_CHILD_SETTID: the child writes its tid there when it first runs.
@@ -272,6 +284,7 @@ impl Task {
             child_subreaper: AtomicBool::new(false),
             exit_status: AtomicI32::new(0),
             exited: AtomicBool::new(false),
+            exiting: AtomicBool::new(false),
             clear_child_tid: AtomicU64::new(0),
             set_child_tid: AtomicU64::new(0),
             fatal_signal: AtomicU32::new(0),
