@@ -295,7 +295,7 @@ pub fn exit_to_user_mode(frame: &mut TrapFrame) {
     if let Some(task) = crate::process::current() {
         let idle = task.fatal_signal.load(Ordering::Relaxed) == 0
             && signal::next_signal(
-                task.pending.load(Ordering::Acquire),
+                signal::pending_for(&task),
                 task.blocked.load(Ordering::Acquire),
             )
             .is_none()

@@ -179,6 +179,7 @@ fn zap_pid_ns_processes(me: &Arc<Task>, ns: &Arc<PidNamespace>) {
         // A dying task takes no signals: forget what came (SIGKILL included).
         me.fatal_signal.store(0, Ordering::Relaxed);
         me.pending.store(0, Ordering::Relaxed);
+        me.group.shared_pending.store(0, Ordering::Relaxed);
         {
             let _tasklist = table::TASKLIST.lock();
             let zombies: Vec<Arc<Task>> =
@@ -295,7 +296,7 @@ fn notify_parent(task: &Arc<Task>) {
             status,
             ..Default::default()
         };
-        crate::process::signal::send_signal_force(&parent, exit_signal, info, false);
+        crate::process::signal::send_process_signal(&parent, exit_signal, info, false);
     }
     if autoreap {
         parent.children.lock().retain(|c| !Arc::ptr_eq(c, task));

@@ -448,9 +448,9 @@ fn copy_process(
         parent.group.quick_threads.fetch_add(1, Ordering::AcqRel);
     }
     if let Some(d) = &delayed {
-        // Group signals sent during the fork: pending in the child too (with
-        // no siginfo of their own, as Linux's shared_pending).
-        child.pending.store(d.signals.load(Ordering::Acquire), Ordering::Release);
+        // Group signals sent during the fork: pending in the child's process
+        // too (with no siginfo of their own, in Linux's shared_pending).
+        child.group.shared_pending.store(d.signals.load(Ordering::Acquire), Ordering::Release);
     }
     if flags.intersects(CloneFlags::CLONE_PARENT | CloneFlags::CLONE_THREAD) {
         // The parent's parent may have exited since `ppid` was read, and this

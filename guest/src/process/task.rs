@@ -121,9 +121,9 @@ impl Default for SigHand {
     }
 }
 
-/// What the threads of a process share for exiting (Linux: parts of
-/// `signal_struct`): how many are alive, and the group's exit status once it
-/// is decided.
+/// What the threads of a process share for exiting and for signals (Linux:
+/// parts of `signal_struct`): how many are alive, the group's exit status once
+/// it is decided, and the signals sent to the process as a whole.
 pub struct ThreadGroup {
     /// Threads that have not finished exiting (Linux `signal->live`): the last
     /// to finish makes the process reapable and notifies its parent.
@@ -136,6 +136,15 @@ pub struct ThreadGroup {
     /// `group_exit_code`): by exit_group, a fatal signal, or the last thread
     /// to begin exiting. Also the group's "siglock" for deciding it.
     pub exit: spin::Mutex<Option<ExitReason>>,
+    /// Signals sent to the process (Linux `signal->shared_pending`): any
+    /// thread that does not block one may take it.
+    pub shared_pending: AtomicU64,
+    /// What each of them carries (standard signals do not queue).
+    pub shared_siginfo: spin::Mutex<alloc::boxed::Box<[crate::process::signal::SigInfo; 65]>>,
+    /// The thread a process-directed signal was last given to (Linux
+    /// `signal->curr_target`, by tid; 0: the leader): the search for a thread
+    /// that wants the next one starts there.
+    pub curr_target: AtomicU32,
     /// Forks in progress in this process (Linux `signal->multiprocess`): each
     /// collects the signals sent to a whole process group meanwhile, which the
     /// child gets too, as if they had been sent after the fork.
@@ -153,6 +162,11 @@ impl ThreadGroup {
             live: AtomicU32::new(1),
             quick_threads: AtomicU32::new(1),
             exit: spin::Mutex::new(None),
+            shared_pending: AtomicU64::new(0),
+            shared_siginfo: spin::Mutex::new(alloc::boxed::Box::new(
+                [crate::process::signal::SigInfo::default(); 65],
+            )),
+            curr_target: AtomicU32::new(0),
             multiprocess: spin::Mutex::new(alloc::vec::Vec::new()),
             itimers: crate::arch::irq::IrqSpinLock::new(crate::process::itimer::Itimers::default()),
             cpu_itimers: AtomicBool::new(false),

@@ -561,7 +561,12 @@ pub fn rt_sigaction(a: &Args) -> SysResult {
             && crate::process::signal::default_action(sig)
                 == crate::process::signal::DefaultAction::Ignore;
         if handler == SIG_IGN as u64 || dfl_ignores {
-            t.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
+            // From the process's pending set and every thread's (Linux
+            // `do_sigaction`: `flush_sigqueue_mask` for each).
+            t.group.shared_pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
+            for u in table::all().iter().filter(|u| u.tgid == t.tgid) {
+                u.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
+            }
         }
     }
     if old != 0 {
@@ -631,7 +636,8 @@ pub fn rt_sigpending(a: &Args) -> SysResult {
         return Err(EINVAL);
     }
     let t = task();
-    let p = t.pending.load(Ordering::Acquire) & t.blocked.load(Ordering::Acquire);
+    // The thread's own and its process's (Linux `do_sigpending`).
+    let p = crate::process::signal::pending_for(&t) & t.blocked.load(Ordering::Acquire);
     uaccess::write_bytes(a.u(0), &p.to_le_bytes()[..a.u(1) as usize]).map(|_| 0)
 }
 
@@ -672,18 +678,23 @@ fn kill_info(me: &Task, target: &Task, code: i32) -> (crate::process::signal::Si
 }
 
 pub fn kill(a: &Args) -> SysResult {
-    use crate::process::signal::{send_group_signal, send_signal_force, SI_USER};
+    use crate::process::signal::{send_group_signal, send_process_signal, SI_USER};
     let (pid, sig) = (a.i32(0), valid_signal(a.i32(1))?);
     let me = task();
     if pid > 0 {
-        // The process of the task numbered `pid` (a thread's tid names its process).
+        // The process of the task numbered `pid` (a thread's tid names its
+        // process): any of its threads may take the signal, also when its
+        // leader has exited and waits as a zombie for the others (Linux
+        // `kill_pid_info` with PIDTYPE_TGID). Under the task-list lock, so
+        // that a fatal signal reaches a thread being cloned.
         let t = find_vpid(&me, pid).and_then(|t| table::find(t.tgid)).ok_or(ESRCH)?;
         if !may_signal(&me, &t) {
             return Err(EPERM);
         }
-        if sig != 0 && !t.exited.load(Ordering::Relaxed) {
+        if sig != 0 {
             let (info, force) = kill_info(&me, &t, SI_USER);
-            send_signal_force(&t, sig, info, force);
+            let _tasklist = table::TASKLIST.lock();
+            send_process_signal(&t, sig, info, force);
         }
         return Ok(0);
     }
@@ -722,7 +733,7 @@ pub fn kill(a: &Args) -> SysResult {
     for t in &targets {
         if may_signal(&me, t) {
             sent = true;
-            if sig != 0 && !t.exited.load(Ordering::Relaxed) {
+            if sig != 0 {
                 let (info, force) = kill_info(&me, t, SI_USER);
                 send_group_signal(t, sig, info, force);
             }

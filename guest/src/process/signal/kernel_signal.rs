@@ -32,8 +32,17 @@ fn disposition_ignores(task: &Task, sig: u32) -> bool {
         || (a.sa_handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
 }
 
-/// Send `sig` to `task` (kill, tgkill, exit signals; Linux `send_signal`).
-/// Ignored signals are dropped unless blocked; SIGKILL ends the task at once.
+/// Whom a signal is sent to (Linux `enum pid_type`): one thread (tkill,
+/// tgkill, a kernel signal to a task) or its whole process (kill, process
+/// groups, exit signals), which any of its threads may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PidType {
+    Pid,
+    Tgid,
+}
+
+/// Send `sig` to thread `task` (Linux `send_signal` with PIDTYPE_PID).
+/// Ignored signals are dropped unless blocked; SIGKILL ends the task's process.
 pub fn send_signal_info(task: &Arc<Task>, sig: u32, info: SigInfo) {
     send_signal_force(task, sig, info, info.code == SI_KERNEL);
 }
@@ -43,8 +52,33 @@ pub fn send_signal_info(task: &Arc<Task>, sig: u32, info: SigInfo) {
 /// only then does a namespace's init take SIGKILL. Returns whether the signal
 /// was queued (not ignored).
 pub fn send_signal_force(task: &Arc<Task>, sig: u32, info: SigInfo, force: bool) -> bool {
+    send_signal_locked(task, sig, info, force, PidType::Pid)
+}
+
+/// Send `sig` to the process of `task` (Linux `group_send_sig_info`,
+/// PIDTYPE_TGID): queued for the process, taken by any thread that does not
+/// block it (`complete_signal`), even when `task`, its leader, has exited.
+pub fn send_process_signal(task: &Arc<Task>, sig: u32, info: SigInfo, force: bool) -> bool {
+    send_signal_locked(task, sig, info, force, PidType::Tgid)
+}
+
+/// Linux `send_signal_locked`: `prepare_signal` (drop it if the process is
+/// dying or `task` ignores it), queue it for the thread or the process, and
+/// `complete_signal` (choose a thread to wake, or kill the whole group).
+pub fn send_signal_locked(
+    task: &Arc<Task>,
+    sig: u32,
+    info: SigInfo,
+    force: bool,
+    ty: PidType,
+) -> bool {
     // Kernel threads take no signals (Linux `ignore_signals` in kthreadd).
     if sig == 0 || sig > _NSIG || task.kthread {
+        return false;
+    }
+    // The process is dying (Linux SIGNAL_GROUP_EXIT in `prepare_signal`):
+    // nothing more to do.
+    if task.group.exit.lock().is_some() {
         return false;
     }
     let blocked = task.blocked.load(Ordering::Relaxed) & sigmask(sig) != 0;
@@ -62,20 +96,95 @@ pub fn send_signal_force(task: &Arc<Task>, sig: u32, info: SigInfo, force: bool)
             return false;
         }
     }
-    if sig == SIGKILL {
-        task.fatal_signal.store(SIGKILL, Ordering::Relaxed);
-        crate::sched::wake_up(task);
-        return true;
-    }
-    if disposition_ignores(task, sig) && !blocked {
+    if sig != SIGKILL && disposition_ignores(task, sig) && !blocked {
         return false;
     }
-    task.siginfo.lock()[sig as usize] = info;
-    task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
-    if !blocked {
-        crate::sched::wake_up(task);
+    // SIGKILL is not queued: `complete_signal` kills the group at once.
+    if sig != SIGKILL {
+        match ty {
+            PidType::Pid => {
+                task.siginfo.lock()[sig as usize] = info;
+                task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
+            }
+            PidType::Tgid => {
+                task.group.shared_siginfo.lock()[sig as usize] = info;
+                task.group.shared_pending.fetch_or(sigmask(sig), Ordering::AcqRel);
+            }
+        }
     }
+    complete_signal(sig, task, ty);
     true
+}
+
+/// Whether thread `t` should be woken for `sig` (Linux `wants_signal`): it
+/// does not block it, is not exiting, and (but for SIGKILL) is running or
+/// has not been woken for a signal already (Linux TIF_SIGPENDING: here, a
+/// signal of its own it does not block, or a fatal one; the process's
+/// pending set, which just got `sig`, does not count).
+fn wants_signal(sig: u32, t: &Arc<Task>) -> bool {
+    if t.blocked.load(Ordering::Acquire) & sigmask(sig) != 0 && sig != SIGKILL {
+        return false;
+    }
+    if t.exiting.load(Ordering::Acquire) || t.exited.load(Ordering::Acquire) {
+        return false;
+    }
+    if sig == SIGKILL {
+        return true;
+    }
+    let running = crate::process::current().is_some_and(|c| Arc::ptr_eq(&c, t));
+    let woken = t.fatal_signal.load(Ordering::Relaxed) != 0
+        || next_signal(t.pending.load(Ordering::Acquire), t.blocked.load(Ordering::Acquire))
+            .is_some();
+    running || !woken
+}
+
+/// A signal whose delivery kills the process (Linux `sig_fatal`): its action
+/// is the default one, and that terminates (with or without a core).
+fn sig_fatal(task: &Task, sig: u32) -> bool {
+    sig == SIGKILL
+        || (task.sighand().action(sig).sa_handler == SIG_DFL
+            && matches!(default_action(sig), DefaultAction::Terminate | DefaultAction::CoreDump))
+}
+
+/// After queueing `sig` for `p` (Linux `complete_signal`): find a thread that
+/// wants it — `p` itself if it does, else (for a process-directed signal)
+/// the next thread of the group that does, from the last one chosen on —
+/// and wake it. None wants it: it stays pending until a thread unblocks it.
+/// A fatal signal (its default action kills, SIGKILL or not) decides the
+/// group's exit status and sends SIGKILL to every thread; core-dumping ones
+/// are left to the thread that takes them (`do_signal`, `do_group_exit`).
+fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
+    let t = if wants_signal(sig, p) {
+        p.clone()
+    } else if ty == PidType::Pid {
+        return;
+    } else {
+        // Round robin over the group (Linux `signal->curr_target`, `next_thread`).
+        let threads: alloc::vec::Vec<Arc<Task>> =
+            crate::process::table::all().into_iter().filter(|t| t.tgid == p.tgid).collect();
+        let from = p.group.curr_target.load(Ordering::Relaxed);
+        let start = threads.iter().position(|t| t.pid >= from).unwrap_or(0);
+        let n = threads.len();
+        let Some(t) = (0..n).map(|i| &threads[(start + i) % n]).find(|t| wants_signal(sig, t))
+        else {
+            return;
+        };
+        p.group.curr_target.store(t.pid, Ordering::Relaxed);
+        t.clone()
+    };
+    if sig_fatal(p, sig) && default_action(sig) != DefaultAction::CoreDump {
+        let mut exit = p.group.exit.lock();
+        if exit.is_none() {
+            *exit = Some(death_reason(sig));
+            drop(exit);
+            for t in crate::process::table::all().iter().filter(|t| t.tgid == p.tgid) {
+                t.fatal_signal.store(SIGKILL, Ordering::Relaxed);
+                crate::sched::wake_up(t);
+            }
+            return;
+        }
+    }
+    crate::sched::wake_up(&t);
 }
 
 /// Send `sig` to process `task` as part of a signal to several processes
@@ -83,7 +192,7 @@ pub fn send_signal_force(task: &Arc<Task>, sig: u32, info: SigInfo, force: bool)
 /// PIDTYPE_MAX): a fork in progress in that process gives it to its child too
 /// (the `multiprocess` delayed sets). The caller holds `table::TASKLIST`.
 pub fn send_group_signal(task: &Arc<Task>, sig: u32, info: SigInfo, force: bool) {
-    if send_signal_force(task, sig, info, force) {
+    if send_process_signal(task, sig, info, force) {
         for d in task.group.multiprocess.lock().iter() {
             d.fetch_or(sigmask(sig), Ordering::AcqRel);
         }
@@ -155,17 +264,39 @@ pub fn force_sig(task: &Arc<Task>, sig: u32) {
 /// Something must interrupt a blocking call: a fatal signal or a deliverable one.
 pub fn signal_pending(task: &Task) -> bool {
     task.fatal_signal.load(Ordering::Relaxed) != 0
-        || next_signal(task.pending.load(Ordering::Acquire), task.blocked.load(Ordering::Acquire))
-            .is_some()
+        || next_signal(pending_for(task), task.blocked.load(Ordering::Acquire)).is_some()
+}
+
+/// The signals pending for `task`: its own and its process's.
+pub fn pending_for(task: &Task) -> u64 {
+    task.pending.load(Ordering::Acquire) | task.group.shared_pending.load(Ordering::Acquire)
+}
+
+/// Take the next signal `task` does not block (Linux `dequeue_signal`): its
+/// own first, then its process's (which another thread may take first).
+fn dequeue_signal(task: &Task) -> Option<(u32, SigInfo)> {
+    loop {
+        let blocked = task.blocked.load(Ordering::Acquire);
+        if let Some(sig) = next_signal(task.pending.load(Ordering::Acquire), blocked) {
+            task.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
+            return Some((sig, task.siginfo.lock()[sig as usize]));
+        }
+        let shared = &task.group.shared_pending;
+        let sig = next_signal(shared.load(Ordering::Acquire), blocked)?;
+        // Under the siginfo lock, so that the bit and what it carries go together.
+        let infos = task.group.shared_siginfo.lock();
+        if shared.fetch_and(!sigmask(sig), Ordering::AcqRel) & sigmask(sig) != 0 {
+            return Some((sig, infos[sig as usize]));
+        }
+        // Another thread took it first: look again.
+    }
 }
 
 /// Deliver one pending signal on the way back to user mode (Linux
 /// `arch_do_signal_or_restart`). Returns true if one was handled (a frame was
 /// set up or it was discarded), so the caller looks again.
 pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> bool {
-    let Some(sig) =
-        next_signal(task.pending.load(Ordering::Acquire), task.blocked.load(Ordering::Acquire))
-    else {
+    let Some((sig, info)) = dequeue_signal(task) else {
         restart_if_interrupted(task, frame, None);
         // No handler took the mask rt_sigsuspend saved: it comes back now.
         if task.restore_sigmask.load(Ordering::Relaxed) {
@@ -174,11 +305,9 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> bool {
         }
         return false;
     };
-    task.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
     if sig == SIGALRM {
         crate::process::itimer::sigalrm_dequeued(task);
     }
-    let info = task.siginfo.lock()[sig as usize];
     let action = task.sighand().action(sig);
     if action.sa_handler == SIG_IGN {
         restart_if_interrupted(task, frame, None);
