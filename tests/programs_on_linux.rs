@@ -216,7 +216,7 @@ fn hello_pie_relocates_itself() {
 #[test]
 fn process_creation_programs_pass() {
     let exitcode = path("exitcode").to_str().unwrap();
-    let cases: [(&str, &[&str], &[&str]); 5] = [
+    let cases: [(&str, &[&str], &[&str]); 7] = [
         (
             "fork",
             &[],
@@ -255,6 +255,24 @@ fn process_creation_programs_pass() {
                 "CLONE_CHILD_CLEARTID: the word is cleared and the futex waiter woken at exit",
                 "exit_group(5) in a thread ends every thread: the process's status is 5",
                 "RLIMIT_NPROC 20: 19 forks succeed, the 20th process fails EAGAIN",
+            ],
+        ),
+        (
+            "groupexit",
+            &[],
+            &[
+                "main thread exit(3), then the last thread exit(5): wait4 reports 5",
+                "no SIGCHLD when the main thread exits",
+                "main thread exit(3) racing exit_group(7) in a thread: 7, every round",
+            ],
+        ),
+        (
+            "groupsig",
+            &[],
+            &[
+                "the main thread and worker 1 block it: the handler runs once, in worker 2",
+                "the first thread to unblock it takes it (worker 1)",
+                "the remaining thread takes it and the process dies: status SIGTERM",
             ],
         ),
         (
@@ -314,6 +332,8 @@ fn programs_are_static_executables() {
         "forkonce",
         "forkstress",
         "fsattr",
+        "groupexit",
+        "groupsig",
         "hello",
         "hello_c",
         "hello_pie",

@@ -36,6 +36,7 @@ pub use uapi::unistd as nr;
 pub mod rt;
 pub mod sched;
 pub mod syscall;
+pub mod thread;
 
 pub use abi::*;
 pub use calls::*;
