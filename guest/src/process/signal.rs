@@ -80,6 +80,23 @@ pub fn next_signal(pending: u64, blocked: u64) -> Option<u32> {
     (ready != 0).then(|| ready.trailing_zeros() + 1)
 }
 
+/// Linux `complete_signal`'s search over a thread group, `tids` in list
+/// order: the index of the first thread at or after `curr_target` (wrapping
+/// round) that `wants` the signal — so the thread chosen last is asked first.
+pub fn next_target(tids: &[u32], curr_target: u32, wants: impl Fn(usize) -> bool) -> Option<usize> {
+    let n = tids.len();
+    let start = tids.iter().position(|&t| t >= curr_target).unwrap_or(0);
+    (0..n).map(|i| (start + i) % n).find(|&i| wants(i))
+}
+
+/// Whether `sig`, about to be taken with its action (`default`: SIG_DFL),
+/// kills the whole process at once (Linux `sig_fatal` in `complete_signal`):
+/// SIGKILL, or a default action that terminates. Core-dumping signals are
+/// left to the thread that takes them.
+pub fn kills_group_at_once(sig: u32, default: bool) -> bool {
+    sig == SIGKILL || (default && default_action(sig) == DefaultAction::Terminate)
+}
+
 #[cfg(target_os = "none")]
 mod kernel_signal;
 #[cfg(target_os = "none")]
@@ -103,6 +120,33 @@ mod tests {
             &SigInfo { code: CLD_EXITED, pid: 7, uid: 3, status: 5, ..Default::default() },
         );
         assert_eq!((b[0], b[8], b[16], b[20], b[24]), (17, 1, 7, 3, 5));
+    }
+
+    #[test]
+    fn process_directed_signal_goes_to_the_next_thread_that_wants_it() {
+        let tids = [10, 12, 15];
+        // The leader (curr_target 0) first, then on in tid order.
+        assert_eq!(next_target(&tids, 0, |_| true), Some(0));
+        assert_eq!(next_target(&tids, 0, |i| i == 2), Some(2));
+        // From the thread chosen last, wrapping round.
+        assert_eq!(next_target(&tids, 12, |i| i != 1), Some(2));
+        assert_eq!(next_target(&tids, 15, |i| i == 0), Some(0));
+        // That thread exited: the next one on.
+        assert_eq!(next_target(&tids, 13, |_| true), Some(2));
+        assert_eq!(next_target(&tids, 16, |_| true), Some(0));
+        assert_eq!(next_target(&tids, 0, |_| false), None);
+        assert_eq!(next_target(&[], 0, |_| true), None);
+    }
+
+    #[test]
+    fn which_signals_kill_the_group_at_once() {
+        assert!(kills_group_at_once(SIGKILL, false));
+        assert!(kills_group_at_once(SIGTERM, true));
+        assert!(!kills_group_at_once(SIGTERM, false), "a handler");
+        assert!(!kills_group_at_once(SIGSEGV, true), "a core dump: the taker's do_group_exit");
+        assert!(!kills_group_at_once(SIGCHLD, true));
+        assert!(!kills_group_at_once(SIGSTOP, true));
+        assert!(!kills_group_at_once(SIGCONT, true));
     }
 
     #[test]

@@ -138,14 +138,6 @@ fn wants_signal(sig: u32, t: &Arc<Task>) -> bool {
     running || !woken
 }
 
-/// A signal whose delivery kills the process (Linux `sig_fatal`): its action
-/// is the default one, and that terminates (with or without a core).
-fn sig_fatal(task: &Task, sig: u32) -> bool {
-    sig == SIGKILL
-        || (task.sighand().action(sig).sa_handler == SIG_DFL
-            && matches!(default_action(sig), DefaultAction::Terminate | DefaultAction::CoreDump))
-}
-
 /// After queueing `sig` for `p` (Linux `complete_signal`): find a thread that
 /// wants it — `p` itself if it does, else (for a process-directed signal)
 /// the next thread of the group that does, from the last one chosen on —
@@ -162,17 +154,16 @@ fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
         // Round robin over the group (Linux `signal->curr_target`, `next_thread`).
         let threads: alloc::vec::Vec<Arc<Task>> =
             crate::process::table::all().into_iter().filter(|t| t.tgid == p.tgid).collect();
+        let tids: alloc::vec::Vec<u32> = threads.iter().map(|t| t.pid).collect();
         let from = p.group.curr_target.load(Ordering::Relaxed);
-        let start = threads.iter().position(|t| t.pid >= from).unwrap_or(0);
-        let n = threads.len();
-        let Some(t) = (0..n).map(|i| &threads[(start + i) % n]).find(|t| wants_signal(sig, t))
-        else {
+        let Some(i) = next_target(&tids, from, |i| wants_signal(sig, &threads[i])) else {
             return;
         };
-        p.group.curr_target.store(t.pid, Ordering::Relaxed);
-        t.clone()
+        p.group.curr_target.store(tids[i], Ordering::Relaxed);
+        threads[i].clone()
     };
-    if sig_fatal(p, sig) && default_action(sig) != DefaultAction::CoreDump {
+    let default = p.sighand().action(sig).sa_handler == SIG_DFL;
+    if kills_group_at_once(sig, default) {
         let mut exit = p.group.exit.lock();
         if exit.is_none() {
             *exit = Some(death_reason(sig));
