@@ -431,11 +431,14 @@ fn copy_process(
         table::free_unattached(&thread_pid);
         return Err(e);
     }
-    if thread {
-        // Under the group's lock, as Linux counts `quick_threads` under
-        // siglock: a group whose status is decided takes no new thread (its
-        // threads were all sent SIGKILL, this one's caller included, which
-        // was seen above), and the count the last exiting thread reads is exact.
+    // A new thread joins under the group's lock, held until it is in the
+    // table, as Linux counts `quick_threads` and links the thread under
+    // siglock: a group whose status is decided takes no new thread (its
+    // threads were all sent SIGKILL, this one's caller included, which was
+    // seen above, or are being sent it: `complete_signal` decides under this
+    // lock, then kills what the table holds), and the count the last exiting
+    // thread reads is exact.
+    let group_lock = if thread {
         let exit = parent.group.exit.lock();
         if exit.is_some() {
             drop(exit);
@@ -446,7 +449,10 @@ fn copy_process(
         }
         parent.group.live.fetch_add(1, Ordering::AcqRel);
         parent.group.quick_threads.fetch_add(1, Ordering::AcqRel);
-    }
+        Some(exit)
+    } else {
+        None
+    };
     if let Some(d) = &delayed {
         // Group signals sent during the fork: pending in the child's process
         // too (with no siginfo of their own, in Linux's shared_pending).
@@ -461,6 +467,7 @@ fn copy_process(
     }
     let ppid = child.ppid.load(Ordering::Relaxed);
     table::register_charged(&child);
+    drop(group_lock);
     charge.commit();
     if !thread {
         match table::find(ppid) {
