@@ -131,7 +131,8 @@ fn wants_signal(sig: u32, t: &Arc<Task>) -> bool {
     if sig == SIGKILL {
         return true;
     }
-    let running = crate::process::current().is_some_and(|c| Arc::ptr_eq(&c, t));
+    // Linux `task_curr`: on a CPU now (or switching out).
+    let running = t.se.on_cpu.load(Ordering::Acquire);
     let woken = t.fatal_signal.load(Ordering::Relaxed) != 0
         || next_signal(t.pending.load(Ordering::Acquire), t.blocked.load(Ordering::Acquire))
             .is_some();
