@@ -2,8 +2,9 @@
 //! and small reports between parent and child, polling for a state the kernel
 //! reaches a moment after what a program can wait for, and reaping.
 
-use crate::abi::{timespec, WaitStatus, O_CLOEXEC};
-use crate::calls::{close, getpid, monotonic_ns, nanosleep, pipe2, read, wait4, write};
+use crate::abi::{timespec, WaitStatus, O_CLOEXEC, SIGKILL, WNOHANG};
+use crate::calls::{close, getpid, kill, monotonic_ns, nanosleep, pipe2, read, wait4, write};
+use crate::check::Checker;
 
 /// A close-on-exec pipe, `[read end, write end]` (`[-1, -1]` if it failed: the
 /// checks that use it then fail visibly).
@@ -82,4 +83,35 @@ pub fn reap(pid: usize) -> Option<WaitStatus> {
 /// This process's pid (0 if getpid failed, which it cannot).
 pub fn pid() -> usize {
     getpid().unwrap_or(0)
+}
+
+/// Reaps `pid`, giving up after `secs` seconds (then it is killed and reaped):
+/// a check of a process that should have ended fails instead of hanging.
+pub fn reap_within(pid: usize, secs: u64) -> Result<WaitStatus, &'static str> {
+    let deadline = monotonic_ns() + secs * 1_000_000_000;
+    loop {
+        let mut st = 0;
+        match wait4(pid as i32, Some(&mut st), WNOHANG) {
+            Ok(0) => {}
+            Ok(p) if p == pid => return Ok(WaitStatus::from_raw(st)),
+            _ => return Err("wait4 failed"),
+        }
+        if monotonic_ns() > deadline {
+            let _ = kill(pid as i32, SIGKILL);
+            let _ = wait4(pid as i32, None, 0);
+            return Err("still running at the deadline (killed)");
+        }
+        nap();
+    }
+}
+
+/// Checks that `pid` ends, within `secs` seconds, with status `want`.
+pub fn status_is(c: &mut Checker, name: &str, pid: usize, want: WaitStatus, secs: u64) {
+    match reap_within(pid, secs) {
+        Ok(s) if s == want => {
+            c.check(name, true);
+        }
+        Ok(s) => c.fail(name, format_args!("{}, want {}", s, want)),
+        Err(why) => c.fail(name, why),
+    }
 }

@@ -6,7 +6,9 @@
 use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
 
 use crate::abi::*;
-use crate::calls::{clone, futex_wait, futex_wake, mmap, monotonic_ns, ChildFn, SysResult};
+use crate::calls::{
+    clone, futex_wait, futex_wake, mmap, monotonic_ns, set_tid_address, ChildFn, SysResult,
+};
 
 /// The flags of a POSIX thread (pthread_create), without the tid flags.
 pub const THREAD_FLAGS: u64 =
@@ -45,6 +47,30 @@ pub unsafe fn spawn_thread(top: usize, tid: &AtomicU32, f: ChildFn, arg: usize) 
     let word = tid.as_ptr() as usize;
     // SAFETY: forwarded to the caller.
     unsafe { clone(flags, top, word, word, 0, f, arg) }
+}
+
+impl Stacks {
+    /// Starts a thread running `f(arg)` on stack `i` ([`spawn_thread`]);
+    /// whether clone succeeded. Each stack must serve one live thread at a
+    /// time: the programs give thread `i` stack `i`.
+    pub fn spawn(self, i: usize, tid: &'static AtomicU32, f: ChildFn, arg: usize) -> bool {
+        // SAFETY: stack i is this thread's alone (the callers' convention
+        // above); tid is static and arg a plain number.
+        unsafe { spawn_thread(self.top(i), tid, f, arg) }.is_ok()
+    }
+}
+
+/// Makes `word` the calling thread's clear-tid word (set_tid_address) and
+/// stores its tid there: `join(word)` then waits for this thread, the main
+/// thread included, to exit. Whether set_tid_address succeeded.
+pub fn leader_word(word: &'static AtomicU32) -> bool {
+    match set_tid_address(word) {
+        Ok(me) => {
+            word.store(me as u32, SeqCst);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// Waits (futex) until `pred(word)`, at most `ms` milliseconds; whether it held.

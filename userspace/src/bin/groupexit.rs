@@ -12,7 +12,7 @@
 
 use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
 
-use userspace::thread::{spawn_thread, wait_until, Stacks};
+use userspace::thread::{leader_word, wait_until, Stacks};
 use userspace::*;
 
 userspace::entry!(main);
@@ -45,52 +45,6 @@ static GO: AtomicU32 = AtomicU32::new(0);
 static T1: AtomicU32 = AtomicU32::new(0);
 static T2: AtomicU32 = AtomicU32::new(0);
 
-/// In a child: make LEADER the main thread's clear-tid word.
-fn leader_word() -> bool {
-    match set_tid_address(&LEADER) {
-        Ok(me) => {
-            LEADER.store(me as u32, SeqCst);
-            true
-        }
-        Err(_) => false,
-    }
-}
-
-fn spawn(stacks: Stacks, i: usize, tid: &'static AtomicU32, f: ChildFn, arg: usize) -> bool {
-    // SAFETY: each thread has stack i to itself; tid is static and arg a
-    // plain number.
-    unsafe { spawn_thread(stacks.top(i), tid, f, arg) }.is_ok()
-}
-
-/// Reaps `pid`, giving up after 10 s (then it is killed).
-fn reap_within(pid: usize) -> Result<WaitStatus, &'static str> {
-    let deadline = monotonic_ns() + 10_000_000_000;
-    loop {
-        let mut st = 0;
-        match wait4(pid as i32, Some(&mut st), WNOHANG) {
-            Ok(0) => {}
-            Ok(p) if p == pid => return Ok(WaitStatus::from_raw(st)),
-            _ => return Err("wait4 failed"),
-        }
-        if monotonic_ns() > deadline {
-            let _ = kill(pid as i32, SIGKILL);
-            let _ = wait4(pid as i32, None, 0);
-            return Err("still running after 10 s (killed)");
-        }
-        nap();
-    }
-}
-
-fn status_is(c: &mut Checker, name: &str, pid: usize, want: WaitStatus) {
-    match reap_within(pid) {
-        Ok(s) if s == want => {
-            c.check(name, true);
-        }
-        Ok(s) => c.fail(name, format_args!("{}, want {}", s, want)),
-        Err(why) => c.fail(name, why),
-    }
-}
-
 fn sigchld_pending() -> bool {
     let mut set = 0;
     rt_sigpending(&mut set).is_ok() && set & sigmask(SIGCHLD) != 0
@@ -118,8 +72,8 @@ fn leader_first_then_thread(c: &mut Checker, stacks: Stacks) {
     let _ = signal_disposition(SIGCHLD, SIG_IGN);
     let _ = signal_disposition(SIGCHLD, SIG_DFL);
     let child = fork_with(|| {
-        if !leader_word()
-            || !spawn(stacks, 0, &T1, after_leader_exit5, (down_r << 16 | up_w) as usize)
+        if !leader_word(&LEADER)
+            || !stacks.spawn(0, &T1, after_leader_exit5, (down_r << 16 | up_w) as usize)
         {
             return 100;
         }
@@ -157,6 +111,7 @@ fn leader_first_then_thread(c: &mut Checker, stacks: Stacks) {
         "main thread exit(3), then the last thread exit(5): wait4 reports 5",
         p,
         WaitStatus::Exited(5),
+        10,
     );
     let _ = signal_disposition(SIGCHLD, SIG_IGN);
     let _ = signal_disposition(SIGCHLD, SIG_DFL);
@@ -172,7 +127,7 @@ extern "C" fn exit9(_: usize) -> i32 {
 
 fn thread_first_then_leader(c: &mut Checker, stacks: Stacks) {
     let child = fork_with(|| {
-        if !spawn(stacks, 0, &T1, exit9, 0) || !wait_until(&T1, |v| v == 0) {
+        if !stacks.spawn(0, &T1, exit9, 0) || !wait_until(&T1, |v| v == 0) {
             return 100;
         }
         exit(4)
@@ -183,6 +138,7 @@ fn thread_first_then_leader(c: &mut Checker, stacks: Stacks) {
             "a thread exit(9), then the main thread exit(4): wait4 reports 4",
             p,
             WaitStatus::Exited(4),
+            10,
         ),
         Err(e) => c.fail("fork", e),
     }
@@ -205,9 +161,9 @@ fn two_threads_at_once(c: &mut Checker, stacks: Stacks) {
     let mut bad = None;
     for _ in 0..ROUNDS {
         let child = fork_with(|| {
-            if !leader_word()
-                || !spawn(stacks, 0, &T1, exit_after_leader, 5)
-                || !spawn(stacks, 1, &T2, exit_after_leader, 6)
+            if !leader_word(&LEADER)
+                || !stacks.spawn(0, &T1, exit_after_leader, 5)
+                || !stacks.spawn(1, &T2, exit_after_leader, 6)
             {
                 return 100;
             }
@@ -217,7 +173,7 @@ fn two_threads_at_once(c: &mut Checker, stacks: Stacks) {
             bad = Some(WaitStatus::Exited(-1));
             break;
         };
-        match reap_within(p) {
+        match reap_within(p, 10) {
             Ok(WaitStatus::Exited(5 | 6)) => {}
             Ok(s) => bad = Some(s),
             Err(_) => bad = Some(WaitStatus::Exited(-2)),
@@ -247,7 +203,7 @@ fn exit_group_races_leader_exit(c: &mut Checker, stacks: Stacks) {
     for _ in 0..ROUNDS {
         let child = fork_with(|| {
             GO.store(0, SeqCst);
-            if !spawn(stacks, 0, &T1, exit_group_on_go, 0) {
+            if !stacks.spawn(0, &T1, exit_group_on_go, 0) {
                 return 100;
             }
             GO.store(1, SeqCst);
@@ -257,7 +213,7 @@ fn exit_group_races_leader_exit(c: &mut Checker, stacks: Stacks) {
             bad = Some(WaitStatus::Exited(-1));
             break;
         };
-        match reap_within(p) {
+        match reap_within(p, 10) {
             Ok(WaitStatus::Exited(7)) => {}
             Ok(s) => bad = Some(s),
             Err(_) => bad = Some(WaitStatus::Exited(-2)),
@@ -288,7 +244,7 @@ extern "C" fn wait_forever_after_leader(a: usize) -> i32 {
 fn leader_first_then_killed(c: &mut Checker, stacks: Stacks) {
     let [r, w] = coord::pipe();
     let child = fork_with(|| {
-        if !leader_word() || !spawn(stacks, 0, &T1, wait_forever_after_leader, w as usize) {
+        if !leader_word(&LEADER) || !stacks.spawn(0, &T1, wait_forever_after_leader, w as usize) {
             return 100;
         }
         exit(3)
@@ -306,5 +262,6 @@ fn leader_first_then_killed(c: &mut Checker, stacks: Stacks) {
         "main thread exit(3), then SIGKILL: the status is SIGKILL",
         p,
         WaitStatus::Signaled(SIGKILL, false),
+        10,
     );
 }

@@ -12,7 +12,9 @@
 
 use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
 
-use userspace::thread::{join, set_wake, spawn_thread, wait_until, wait_until_ms, Stacks};
+use userspace::thread::{
+    join, leader_word, set_wake, spawn_thread, wait_until, wait_until_ms, Stacks,
+};
 use userspace::*;
 
 userspace::entry!(main);
@@ -188,50 +190,6 @@ fn forever() -> ! {
     }
 }
 
-fn spawn(stacks: Stacks, i: usize, tid: &'static AtomicU32, f: ChildFn, arg: usize) -> bool {
-    // SAFETY: each thread has stack i to itself; tid is static, arg a number.
-    unsafe { spawn_thread(stacks.top(i), tid, f, arg) }.is_ok()
-}
-
-fn leader_word() -> bool {
-    match set_tid_address(&LEADER) {
-        Ok(me) => {
-            LEADER.store(me as u32, SeqCst);
-            true
-        }
-        Err(_) => false,
-    }
-}
-
-/// Reaps `pid`, giving up after 5 s (then it is killed).
-fn reap_within(pid: usize) -> Result<WaitStatus, &'static str> {
-    let deadline = monotonic_ns() + 5_000_000_000;
-    loop {
-        let mut st = 0;
-        match wait4(pid as i32, Some(&mut st), WNOHANG) {
-            Ok(0) => {}
-            Ok(p) if p == pid => return Ok(WaitStatus::from_raw(st)),
-            _ => return Err("wait4 failed"),
-        }
-        if monotonic_ns() > deadline {
-            let _ = kill(pid as i32, SIGKILL);
-            let _ = wait4(pid as i32, None, 0);
-            return Err("still running after 5 s (killed)");
-        }
-        nap();
-    }
-}
-
-fn status_is(c: &mut Checker, name: &str, pid: usize, want: WaitStatus) {
-    match reap_within(pid) {
-        Ok(s) if s == want => {
-            c.check(name, true);
-        }
-        Ok(s) => c.fail(name, format_args!("{}, want {}", s, want)),
-        Err(why) => c.fail(name, why),
-    }
-}
-
 /// Unblocks SIGTERM, tells the parent (fd `a`), waits for ever.
 extern "C" fn unblock_term_and_wait(a: usize) -> i32 {
     mask(SIG_UNBLOCK, SIGTERM);
@@ -249,8 +207,8 @@ fn fatal_to_a_process(c: &mut Checker, stacks: Stacks) {
     let [r, w] = coord::pipe();
     let child = fork_with(|| {
         mask(SIG_BLOCK, SIGTERM);
-        if !spawn(stacks, 0, &T1, ready_and_wait, w as usize)
-            || !spawn(stacks, 1, &T2, unblock_term_and_wait, w as usize)
+        if !stacks.spawn(0, &T1, ready_and_wait, w as usize)
+            || !stacks.spawn(1, &T2, unblock_term_and_wait, w as usize)
         {
             return 100;
         }
@@ -270,6 +228,7 @@ fn fatal_to_a_process(c: &mut Checker, stacks: Stacks) {
         "the thread that does not block SIGTERM takes it and every thread dies: status SIGTERM",
         p,
         WaitStatus::Signaled(SIGTERM, false),
+        5,
     );
 }
 
@@ -285,7 +244,7 @@ extern "C" fn after_leader_wait(a: usize) -> i32 {
 fn fatal_after_leader_exit(c: &mut Checker, stacks: Stacks) {
     let [r, w] = coord::pipe();
     let child = fork_with(|| {
-        if !leader_word() || !spawn(stacks, 0, &T1, after_leader_wait, w as usize) {
+        if !leader_word(&LEADER) || !stacks.spawn(0, &T1, after_leader_wait, w as usize) {
             return 100;
         }
         exit(3)
@@ -303,6 +262,7 @@ fn fatal_after_leader_exit(c: &mut Checker, stacks: Stacks) {
         "the remaining thread takes it and the process dies: status SIGTERM",
         p,
         WaitStatus::Signaled(SIGTERM, false),
+        5,
     );
 }
 
@@ -322,7 +282,7 @@ fn fatal_while_blocked(c: &mut Checker, stacks: Stacks) {
     let ([up_r, up_w], [down_r, down_w]) = (coord::pipe(), coord::pipe());
     let child = fork_with(|| {
         mask(SIG_BLOCK, SIGTERM);
-        if !spawn(stacks, 0, &T1, pending_then_unblock, (down_r << 16 | up_w) as usize) {
+        if !stacks.spawn(0, &T1, pending_then_unblock, (down_r << 16 | up_w) as usize) {
             return 100;
         }
         forever()
@@ -341,6 +301,7 @@ fn fatal_while_blocked(c: &mut Checker, stacks: Stacks) {
         "once a thread unblocks it, the process dies: status SIGTERM",
         p,
         WaitStatus::Signaled(SIGTERM, false),
+        5,
     );
     close_all(&[up_r, down_r, down_w]);
 }
@@ -354,7 +315,7 @@ extern "C" fn tell_tid_and_wait(a: usize) -> i32 {
 fn sigkill_to_one_thread(c: &mut Checker, stacks: Stacks) {
     let [r, w] = coord::pipe();
     let child = fork_with(|| {
-        if !spawn(stacks, 0, &T1, tell_tid_and_wait, w as usize) {
+        if !stacks.spawn(0, &T1, tell_tid_and_wait, w as usize) {
             return 100;
         }
         forever()
@@ -370,7 +331,7 @@ fn sigkill_to_one_thread(c: &mut Checker, stacks: Stacks) {
     let t = t.unwrap_or(0) as i32;
     c.ok_eq("tgkill(pid, thread, SIGKILL)", tgkill(p as i32, t, SIGKILL), 0);
     let name = "SIGKILL to one thread kills the process: status SIGKILL";
-    status_is(c, name, p, WaitStatus::Signaled(SIGKILL, false));
+    status_is(c, name, p, WaitStatus::Signaled(SIGKILL, false), 5);
 }
 
 /// Waits for the main thread's exit, tells the parent (fd `a`), waits for
@@ -392,7 +353,7 @@ fn handled_after_leader_exit(c: &mut Checker, stacks: Stacks) {
     let [r, w] = coord::pipe();
     let child = fork_with(|| {
         HANDLED.store(0, SeqCst);
-        if !leader_word() || !spawn(stacks, 0, &T1, handler_after_leader, w as usize) {
+        if !leader_word(&LEADER) || !stacks.spawn(0, &T1, handler_after_leader, w as usize) {
             return 100;
         }
         exit(0)
@@ -410,5 +371,6 @@ fn handled_after_leader_exit(c: &mut Checker, stacks: Stacks) {
         "the remaining thread runs the handler, then exit(10) is the process's status",
         p,
         WaitStatus::Exited(10),
+        5,
     );
 }
