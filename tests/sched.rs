@@ -321,9 +321,16 @@ fn a_thousand_forks_from_four_parents_on_four_vcpus() {
 
 #[test]
 fn sched_child_runs_first_on_the_command_line() {
+    // Linux's task_fork_fair swaps the two vruntimes only when the parent's
+    // lies strictly before the child's place, max(parent, min_vruntime +
+    // slice): when another queued task holds min_vruntime a slice or more
+    // behind the parent, the places are equal, nothing is swapped, and the
+    // parent goes on (the suite on a loaded host saw 19 of 20 once). So: all
+    // or nearly all, against about none without the option.
     let r = sched_in(1, "quiet sched_child_runs_first=1", &["childfirst", "20"]);
     assert_passed(&r, "sched childfirst");
-    assert_eq!(numbers(&r, "child_first"), [20, 20]);
+    let n = numbers(&r, "child_first");
+    assert!(n[0] >= 18 && n[1] == 20, "{n:?}");
     // Off by default (Linux's default): the parent usually goes on first.
     let r = sched(1, &["childfirst", "20"]);
     let n = numbers(&r, "child_first");
