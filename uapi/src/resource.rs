@@ -45,6 +45,13 @@ crate::constants! {
     PRIO_PGRP: u32 = 1;
     /// `getpriority`/`setpriority`: a user's processes.
     PRIO_USER: u32 = 2;
+
+    /// `getrusage`: the calling process (all its threads, live and exited).
+    RUSAGE_SELF: i32 = 0;
+    /// `getrusage`: the calling process's children that it has waited for.
+    RUSAGE_CHILDREN: i32 = -1;
+    /// `getrusage`: the calling thread.
+    RUSAGE_THREAD: i32 = 1;
 }
 
 /// `struct rlimit` (and `struct rlimit64`, the same on x86-64).
@@ -59,3 +66,46 @@ pub struct rlimit {
 }
 
 const _: () = assert!(core::mem::size_of::<rlimit>() == 16);
+
+/// `struct rusage` (`getrusage`, `wait4`): the times, then fourteen `long`s
+/// of which Linux fills `ru_maxrss` (KiB), `ru_minflt`, `ru_majflt`,
+/// `ru_inblock`, `ru_oublock`, `ru_nvcsw` and `ru_nivcsw`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub struct rusage {
+    /// User CPU time.
+    pub ru_utime: crate::time::timeval,
+    /// System CPU time.
+    pub ru_stime: crate::time::timeval,
+    /// Maximum resident set size, KiB.
+    pub ru_maxrss: i64,
+    /// Unused (0).
+    pub ru_ixrss: i64,
+    /// Unused (0).
+    pub ru_idrss: i64,
+    /// Unused (0).
+    pub ru_isrss: i64,
+    /// Page faults resolved without I/O.
+    pub ru_minflt: i64,
+    /// Page faults that needed I/O.
+    pub ru_majflt: i64,
+    /// Unused (0).
+    pub ru_nswap: i64,
+    /// Blocks read.
+    pub ru_inblock: i64,
+    /// Blocks written.
+    pub ru_oublock: i64,
+    /// Unused (0).
+    pub ru_msgsnd: i64,
+    /// Unused (0).
+    pub ru_msgrcv: i64,
+    /// Unused (0).
+    pub ru_nsignals: i64,
+    /// Voluntary context switches.
+    pub ru_nvcsw: i64,
+    /// Involuntary context switches.
+    pub ru_nivcsw: i64,
+}
+
+const _: () = assert!(core::mem::size_of::<rusage>() == 144);

@@ -13,6 +13,7 @@ pub mod oom_kill;
 pub mod pid;
 pub mod pid_namespace;
 pub mod rlimit;
+pub mod rusage;
 pub mod signal;
 #[cfg(target_os = "none")]
 pub mod table;
