@@ -132,6 +132,12 @@ struct MmInner {
     vmas: VmaSet<Backing>,
     brk_start: u64,
     brk: u64,
+    /// Pages this space has mapped for itself (Linux `get_mm_rss`), and the
+    /// most it has had (`hiwater_rss`). A page table shared since fork and
+    /// then dropped whole (its pages are the other space's) is not
+    /// subtracted: an overcount until the space ends.
+    rss: u64,
+    hiwater_rss: u64,
 }
 
 pub struct Mm {
@@ -197,8 +203,16 @@ impl MmInner {
     /// [`Self::prepare_zap`]).
     fn zap(&mut self, start: u64, end: u64) {
         let zapped = self.pt.zap_range(&DirectMap, start, end).expect("edges unshared first");
+        self.rss = self.rss.saturating_sub(zapped.pages.len() as u64);
         self.flush(start, end);
         zapped.release(&DirectMap);
+    }
+
+    /// `n` more pages mapped (Linux `add_mm_counter`, and the high-water
+    /// mark `update_hiwater_rss` keeps).
+    fn add_rss(&mut self, n: u64) {
+        self.rss += n;
+        self.hiwater_rss = self.hiwater_rss.max(self.rss);
     }
 
     fn insert(&mut self, vma: Vma<Backing>) -> Result<(), Errno> {
@@ -234,6 +248,8 @@ impl Mm {
                 vmas: VmaSet::new(),
                 brk_start: 0,
                 brk: 0,
+                rss: 0,
+                hiwater_rss: 0,
             }),
             zpoline: spin::Once::new(),
         });
@@ -300,6 +316,10 @@ impl Mm {
                 vmas: parent.vmas.clone(),
                 brk_start: parent.brk_start,
                 brk: parent.brk,
+                // The child maps what the parent does (Linux's `dup_mm`
+                // copies the high-water mark with the rest).
+                rss: parent.rss,
+                hiwater_rss: parent.hiwater_rss,
             }),
             zpoline: match self.zpoline.get() {
                 Some(z) => spin::Once::initialized(z.clone()),
@@ -425,6 +445,7 @@ impl Mm {
             put_frame(frame);
             return Err(FaultError::OutOfMemory);
         }
+        inner.add_rss(1);
         Ok(())
     }
 
@@ -514,6 +535,7 @@ impl Mm {
                 crate::mm::alloc_zeroed_frame().map(|f| leaf(f, prot, true))
             });
             ctr::global_add(ctr::PAGES_ZERO_FILLED, filled);
+            inner.add_rss(filled);
             return Ok(start);
         }
         drop(inner);
@@ -665,6 +687,7 @@ impl Mm {
                     put_frame(f);
                     return Err(ENOMEM);
                 }
+                inner.add_rss(1);
                 f
             };
             let dst = crate::arch::boot::phys_slice_mut(frame + off as u64, n);
@@ -708,6 +731,11 @@ impl Mm {
             rss_pages: rss,
             pgtable_pages: inner.pt.page_tables() as u64,
         }
+    }
+
+    /// The most pages this space has had mapped (Linux `get_mm_hiwater_rss`).
+    pub fn hiwater_rss_pages(&self) -> u64 {
+        self.inner.lock().hiwater_rss
     }
 
     /// Bytes of mapped areas (for tests and counters).
