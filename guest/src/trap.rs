@@ -64,7 +64,11 @@ pub fn user_exception(frame: &mut TrapFrame) {
             let write = frame.error_code & PF_WRITE != 0;
             let exec = frame.error_code & PF_INSTR != 0;
             match task.mm().map(|mm| mm.handle_fault(addr, write, exec)) {
-                Some(Ok(())) => return,
+                Some(Ok(())) => {
+                    // Resolved without I/O (Linux `mm_account_fault`).
+                    task.min_flt.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+                    return;
+                }
                 Some(Err(crate::mm::address_space::FaultError::OutOfMemory)) => {
                     // Linux `pagefault_out_of_memory`: the OOM killer frees
                     // memory and the access is retried; a victim dies with
@@ -341,10 +345,13 @@ fn exit_to_user_mode_loop(frame: &mut TrapFrame) {
 /// A page fault in the kernel's user-copy routine at user address `addr`:
 /// true if resolved (the copy is retried), false to fail it with EFAULT.
 pub fn uaccess_fault(addr: u64, error_code: u64) -> bool {
-    match crate::process::current().and_then(|t| t.mm()) {
-        Some(mm) => mm.handle_fault(addr, error_code & PF_WRITE != 0, false).is_ok(),
-        None => false,
+    let Some(task) = crate::process::current() else { return false };
+    let Some(mm) = task.mm() else { return false };
+    let ok = mm.handle_fault(addr, error_code & PF_WRITE != 0, false).is_ok();
+    if ok {
+        task.min_flt.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     }
+    ok
 }
 
 /// The boot self-test: run `syscall` from ring 3 and see where it lands.

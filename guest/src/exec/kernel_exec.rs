@@ -174,6 +174,10 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
     // The point of no return (Linux `begin_new_exec`).
     crate::arch::mmu::load_cr3(prog.mm.root());
     let old = task.mm.lock().replace(prog.mm);
+    // Linux `exec_mmap`: the old space's high-water RSS stays the process's.
+    if let Some(old) = &old {
+        crate::process::rusage::leave_mm(&task, old);
+    }
     drop(old);
     task.files().close_on_exec();
     task.fs_base.store(0, core::sync::atomic::Ordering::Relaxed);

@@ -29,6 +29,9 @@ pub fn do_exit(reason: ExitReason) -> ! {
     // exit_mm: leave the address space (others may still share it).
     let mm = task.mm.lock().take();
     crate::arch::mmu::load_cr3(crate::arch::mmu::kernel_root());
+    if let Some(mm) = &mm {
+        crate::process::rusage::leave_mm(&task, mm);
+    }
     drop(mm);
     // exit_files, exit_fs: drop this task's references.
     *task.files.lock() = Arc::new(crate::fs::file::FdTable::new());
@@ -46,6 +49,10 @@ pub fn do_exit(reason: ExitReason) -> ! {
     // `do_wait`, which looks under the same lock, sees every child in exactly
     // one parent's list (never an orphan in transit, which would be ECHILD).
     let tasklist = table::TASKLIST.lock();
+    // The thread's CPU time, faults and switches go to its process (Linux
+    // `__exit_signal`) in the section that marks it exited: counted once,
+    // and before its parent can reap the process.
+    crate::process::rusage::exit_thread_accounting(&task);
     task.set_exit(reason);
     let remaining = task.group.live.fetch_sub(1, Ordering::AcqRel) - 1;
     if remaining == 0 {
@@ -59,13 +66,6 @@ pub fn do_exit(reason: ExitReason) -> ! {
     drop(tasklist);
     crate::counters::global_add(crate::counters::DO_EXIT_TSC, crate::arch::rdtsc() - t0);
     crate::counters::global_add(crate::counters::DO_EXIT_CALLS, 1);
-    // A thread's CPU time goes to its group's total (CLOCK_PROCESS_CPUTIME_ID).
-    if task.tgid != task.pid {
-        let runtime = crate::sched::task_sched_runtime(&task);
-        if let Some(leader) = table::find(task.tgid) {
-            leader.se.exited_threads_runtime.fetch_add(runtime, Ordering::Relaxed);
-        }
-    }
     if task.tgid == 1 && remaining == 0 {
         // The first process is gone: its end is the VM's end, now, whatever
         // else still runs (Linux panics "Attempted to kill init!"; here the

@@ -154,6 +154,10 @@ pub struct ThreadGroup {
     pub itimers: crate::arch::irq::IrqSpinLock<crate::process::itimer::Itimers>,
     /// `itimers.cpu_armed()`, kept by whoever changes it, read by the tick.
     pub cpu_itimers: AtomicBool,
+    /// Resource usage of the exited threads and the reaped children (Linux
+    /// `signal->utime`, `cutime`, `maxrss`, `cmaxrss`...), changed under the
+    /// task-list lock.
+    pub usage: spin::Mutex<crate::process::rusage::GroupUsage>,
 }
 
 impl ThreadGroup {
@@ -170,6 +174,7 @@ impl ThreadGroup {
             multiprocess: spin::Mutex::new(alloc::vec::Vec::new()),
             itimers: crate::arch::irq::IrqSpinLock::new(crate::process::itimer::Itimers::default()),
             cpu_itimers: AtomicBool::new(false),
+            usage: spin::Mutex::new(crate::process::rusage::GroupUsage::default()),
         })
     }
 }
@@ -249,6 +254,10 @@ pub struct PosixThread {
     /// A kernel thread (Linux `PF_KTHREAD`): no address space of its own, never
     /// in user mode, deaf to signals.
     pub kthread: bool,
+    /// Page faults resolved without I/O (Linux `min_flt`).
+    pub min_flt: AtomicU64,
+    /// What `getrusage(RUSAGE_THREAD)` last reported (Linux `prev_cputime`).
+    pub prev_cputime: spin::Mutex<crate::process::rusage::PrevCputime>,
 }
 
 /// What a new task is made of; the rest starts at its default.
@@ -316,6 +325,11 @@ impl Task {
             restore_sigmask: AtomicBool::new(false),
             probe: p.probe,
             kthread: p.kthread,
+            min_flt: AtomicU64::new(0),
+            prev_cputime: spin::Mutex::new(crate::process::rusage::PrevCputime {
+                utime: 0,
+                stime: 0,
+            }),
         };
         Task::new(p.kstack, p.fpu, p.idle, p.mm, data)
     }

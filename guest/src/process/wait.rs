@@ -27,6 +27,8 @@ pub struct Reaped {
     pub pid: u32,
     pub uid: u32,
     pub reason: ExitReason,
+    /// Its resource usage and its reaped children's (`wait4`'s rusage).
+    pub usage: crate::process::rusage::Usage,
 }
 
 /// Linux `eligible_child`: __WALL takes every child; otherwise a "clone" child
@@ -79,8 +81,10 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
         };
         if let Some(z) = zombie {
             let pid = z.tgid_nr_ns(me.pid_ns());
-            let r = Reaped { pid, uid: z.creds().uid, reason: z.exit_reason() };
-            if options & WNOWAIT == 0 {
+            let nowait = options & WNOWAIT != 0;
+            let usage = crate::process::rusage::reap_accounting(&me, &z, nowait);
+            let r = Reaped { pid, uid: z.creds().uid, reason: z.exit_reason(), usage };
+            if !nowait {
                 me.children.lock().retain(|c| !Arc::ptr_eq(c, &z));
                 table::release(&z);
             }

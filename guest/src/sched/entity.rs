@@ -47,9 +47,11 @@ pub struct SchedEntity {
     /// Voluntary and involuntary context switches (Linux `nvcsw`, `nivcsw`).
     pub nvcsw: AtomicU64,
     pub nivcsw: AtomicU64,
-    /// Thread-group leader: CPU time of the group's threads that have exited
-    /// (CLOCK_PROCESS_CPUTIME_ID counts them, as Linux's `signal->sum_sched_runtime`).
-    pub exited_threads_runtime: AtomicU64,
+    /// Timer ticks charged to the task as user and as system time, in ns
+    /// (Linux `utime`, `stime` without VIRT_CPU_ACCOUNTING): the ratio that
+    /// splits `sum_exec_runtime` for `getrusage` (`cputime_adjust`).
+    pub utime: AtomicU64,
+    pub stime: AtomicU64,
 }
 
 impl SchedEntity {
@@ -70,7 +72,8 @@ impl SchedEntity {
             nr_migrations: AtomicU64::new(0),
             nvcsw: AtomicU64::new(0),
             nivcsw: AtomicU64::new(0),
-            exited_threads_runtime: AtomicU64::new(0),
+            utime: AtomicU64::new(0),
+            stime: AtomicU64::new(0),
         }
     }
 

@@ -101,6 +101,7 @@ fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::__NR_clone => process::clone(a, frame),
         nr::__NR_clone3 => process::clone3(a, frame),
         nr::__NR_wait4 => process::wait4(a),
+        nr::__NR_getrusage => process::getrusage(a),
         nr::__NR_waitid => process::waitid(a),
         nr::__NR_getpgid => process::getpgid(a),
         nr::__NR_getpgrp => process::getpgid(&Args { a: [0; 6] }),

@@ -344,12 +344,24 @@ fn which_for_wait4(pid: i32) -> Result<Which, Errno> {
     })
 }
 
-/// struct rusage: not accounted yet, reported as zeros.
-fn write_rusage(addr: u64) -> Result<(), Errno> {
+/// `struct rusage` at `addr` (if not NULL): `usage`, or zeros when no child
+/// was reaped (WNOHANG).
+fn write_rusage(addr: u64, usage: Option<&crate::process::rusage::Usage>) -> Result<(), Errno> {
     if addr != 0 {
-        uaccess::write_bytes(addr, &[0u8; 144])?;
+        let bytes = usage.map_or([0u8; 144], |u| u.to_bytes());
+        uaccess::write_bytes(addr, &bytes)?;
     }
     Ok(())
+}
+
+/// `getrusage(who, usage)` (Linux `kernel/sys.c`): EINVAL for another `who`,
+/// EFAULT for a bad pointer.
+pub fn getrusage(a: &Args) -> SysResult {
+    use crate::process::rusage::{self, Who};
+    let who = Who::from_raw(a.i32(0)).ok_or(EINVAL)?;
+    let usage = rusage::getrusage(&task(), who);
+    uaccess::write_bytes(a.u(1), &usage.to_bytes())?;
+    Ok(0)
 }
 
 pub fn wait4(a: &Args) -> SysResult {
@@ -371,7 +383,7 @@ pub fn wait4(a: &Args) -> SysResult {
             if status != 0 {
                 uaccess::write_u32(status, r.reason.wait_status() as u32)?;
             }
-            write_rusage(rusage)?;
+            write_rusage(rusage, Some(&r.usage))?;
             Ok(r.pid as u64)
         }
     }
@@ -419,7 +431,7 @@ pub fn waitid(a: &Args) -> SysResult {
         }
         uaccess::write_bytes(infop, &info)?;
     }
-    write_rusage(rusage)?;
+    write_rusage(rusage, r.as_ref().map(|r| &r.usage))?;
     Ok(0)
 }
 

@@ -29,16 +29,7 @@ fn clock_now(clock: i32) -> Result<u64, crate::errno::Errno> {
         }
         CLOCK_PROCESS_CPUTIME_ID => {
             let me = crate::process::current().expect("a clock read without a task");
-            let threads = crate::process::table::all();
-            let live: u64 = threads
-                .iter()
-                .filter(|t| t.tgid == me.tgid)
-                .map(|t| crate::sched::task_sched_runtime(t))
-                .sum();
-            let exited = threads.iter().find(|t| t.pid == me.tgid).map_or(0, |l| {
-                l.se.exited_threads_runtime.load(core::sync::atomic::Ordering::Relaxed)
-            });
-            Ok(live + exited)
+            Ok(crate::process::rusage::process_sched_runtime(&me))
         }
         _ => Err(EINVAL),
     }

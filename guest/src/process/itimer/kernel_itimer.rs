@@ -95,6 +95,13 @@ pub fn tick(user: bool) {
         run_real_timers(now);
     }
     let Some(t) = crate::process::current() else { return };
+    // The tick is the task's, as user or system time (Linux
+    // `account_process_tick`): the ratio `getrusage` splits its runtime in.
+    if user {
+        t.se.utime.fetch_add(TICK_NSEC, Relaxed);
+    } else {
+        t.se.stime.fetch_add(TICK_NSEC, Relaxed);
+    }
     if t.kthread || !t.group.cpu_itimers.load(Relaxed) {
         return;
     }
