@@ -597,3 +597,15 @@ fn interval_timers_and_alarm_match_linux() {
     assert!(out.contains("ok after execve: REAL kept"), "{out}");
     assert!(out.contains("ok PROF: SIGPROF three times, periodically"), "{out}");
 }
+
+#[test]
+fn resource_usage_matches_linux() {
+    // getrusage(SELF, CHILDREN, THREAD), wait4's rusage, CLOCK_PROCESS_ and
+    // CLOCK_THREAD_CPUTIME_ID: which figures move and by at least how much,
+    // never backwards, an exited thread's figures kept by its process,
+    // children's (and grandchildren's) only once reaped, EINVAL and EFAULT.
+    let out = checks_match_linux_on_1_2_4_vcpus("rusage", &[]);
+    assert!(out.contains("ok the exited thread's 40 ms stay in RUSAGE_SELF"), "{out}");
+    assert!(out.contains("ok RUSAGE_CHILDREN after the reap is wait4's rusage"), "{out}");
+    assert!(out.contains("ok touching 512 new pages: 512 minor faults or more"), "{out}");
+}

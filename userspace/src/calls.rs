@@ -705,6 +705,40 @@ pub fn wait4(pid: i32, status: Option<&mut i32>, options: u32) -> SysResult {
     })
 }
 
+/// `wait4(pid, status, options, usage)`: as [`wait4`], with the child's
+/// resource usage (zeros when `WNOHANG` found none).
+pub fn wait4_rusage(
+    pid: i32,
+    status: Option<&mut i32>,
+    options: u32,
+    usage: &mut rusage,
+) -> SysResult {
+    // SAFETY: status, if any, and usage are live structs the kernel fills.
+    result(unsafe {
+        syscall4(
+            nr::__NR_wait4,
+            pid as usize,
+            opt_mut_ptr(status),
+            options as usize,
+            usage as *mut rusage as usize,
+        )
+    })
+}
+
+/// `getrusage(who, usage)`.
+pub fn getrusage(who: i32, usage: &mut rusage) -> SysResult {
+    // SAFETY: usage is a live struct rusage the kernel fills.
+    result(unsafe { syscall2(nr::__NR_getrusage, who as usize, usage as *mut rusage as usize) })
+}
+
+/// `clock_getres(clock, res)`.
+pub fn clock_getres(clock: u32, res: &mut timespec) -> SysResult {
+    // SAFETY: res is a live timespec the kernel fills.
+    result(unsafe {
+        syscall2(nr::__NR_clock_getres, clock as usize, res as *mut timespec as usize)
+    })
+}
+
 /// `waitid(idtype, id, info, options, NULL)`: 0 on success; `info` tells which
 /// child (`si_pid` 0 when `WNOHANG` found none).
 pub fn waitid(idtype: u32, id: i32, info: Option<&mut siginfo_t>, options: u32) -> SysResult {
