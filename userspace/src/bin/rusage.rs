@@ -53,15 +53,30 @@ fn spin(ns: u64) {
     core::hint::black_box(x);
 }
 
-/// Map `pages` fresh pages and write to each: that many minor faults.
+/// Pages of read/write memory between two PROT_NONE pages in [`touch`]: no
+/// area can hold a 2 MiB-aligned huge page, so Linux (with transparent huge
+/// pages "always") takes a fault per page, as this kernel does.
+const RUN: usize = 128;
+
+/// Map `pages` fresh pages and write to each: that many minor faults. The
+/// mapping has a PROT_NONE page after every [`RUN`] pages; (address, length)
+/// for munmap.
 fn touch(pages: usize) -> Option<(usize, usize)> {
-    let len = pages * PAGE_SIZE;
+    let len = (pages + pages.div_ceil(RUN)) * PAGE_SIZE;
     // SAFETY: a fresh anonymous mapping that nothing else uses.
     let at =
         unsafe { mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) }.ok()?;
-    for p in 0..pages {
-        // SAFETY: inside the mapping just made.
-        unsafe { core::ptr::write_volatile((at + p * PAGE_SIZE) as *mut u8, 1) };
+    let (mut page, mut left) = (at, pages);
+    while left > 0 {
+        let n = left.min(RUN);
+        for p in 0..n {
+            // SAFETY: inside the mapping just made.
+            unsafe { core::ptr::write_volatile((page + p * PAGE_SIZE) as *mut u8, 1) };
+        }
+        // SAFETY: the guard page is in the mapping and never used.
+        unsafe { mprotect(page + n * PAGE_SIZE, PAGE_SIZE, PROT_NONE) }.ok()?;
+        page += (n + 1) * PAGE_SIZE;
+        left -= n;
     }
     Some((at, len))
 }
@@ -182,7 +197,9 @@ fn self_usage(c: &mut Checker) {
         "touching 512 new pages: 512 minor faults or more",
         after.ru_minflt - before.ru_minflt >= 512,
     );
-    c.check("and max RSS is 2 MiB or more", after.ru_maxrss >= 2048);
+    // Linux's RSS counters are per CPU and read without the CPUs' pending
+    // counts (a batch of pages each): what getrusage sees may lag.
+    c.check("and max RSS is 1.5 MiB or more (2 MiB touched)", after.ru_maxrss >= 1536);
     // SAFETY: the mapping is not used again.
     let _ = unsafe { munmap(at, len) };
     c.check("max RSS stays after munmap", usage(RUSAGE_SELF).ru_maxrss >= after.ru_maxrss);
@@ -320,7 +337,7 @@ fn children(c: &mut Checker) {
         cpu(&theirs) >= 65 * MS,
     );
     c.check("wait4's rusage: 1024 minor faults or more", theirs.ru_minflt >= 1024);
-    c.check("wait4's rusage: max RSS 4 MiB or more", theirs.ru_maxrss >= 4096);
+    c.check("wait4's rusage: max RSS 3.5 MiB or more (4 MiB touched)", theirs.ru_maxrss >= 3584);
     c.check("wait4's rusage: a voluntary switch or more", theirs.ru_nvcsw >= 1);
     let reaped = usage(RUSAGE_CHILDREN);
     c.check("RUSAGE_CHILDREN after the reap is wait4's rusage", reaped == theirs);
