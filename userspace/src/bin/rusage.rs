@@ -66,17 +66,15 @@ fn touch(pages: usize) -> Option<(usize, usize)> {
     // SAFETY: a fresh anonymous mapping that nothing else uses.
     let at =
         unsafe { mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) }.ok()?;
-    let (mut page, mut left) = (at, pages);
-    while left > 0 {
-        let n = left.min(RUN);
-        for p in 0..n {
-            // SAFETY: inside the mapping just made.
-            unsafe { core::ptr::write_volatile((page + p * PAGE_SIZE) as *mut u8, 1) };
-        }
+    // The guard pages first: a write before would fault in the area whole.
+    for run in 0..pages.div_ceil(RUN) {
+        let guard = run * (RUN + 1) + (pages - run * RUN).min(RUN);
         // SAFETY: the guard page is in the mapping and never used.
-        unsafe { mprotect(page + n * PAGE_SIZE, PAGE_SIZE, PROT_NONE) }.ok()?;
-        page += (n + 1) * PAGE_SIZE;
-        left -= n;
+        unsafe { mprotect(at + guard * PAGE_SIZE, PAGE_SIZE, PROT_NONE) }.ok()?;
+    }
+    for p in (0..pages).map(|p| p + p / RUN) {
+        // SAFETY: inside the mapping just made, not a guard page.
+        unsafe { core::ptr::write_volatile((at + p * PAGE_SIZE) as *mut u8, 1) };
     }
     Some((at, len))
 }
