@@ -1081,6 +1081,9 @@
 #define PRIO_PROCESS 0
 #define PRIO_PGRP 1
 #define PRIO_USER 2
+#define RUSAGE_SELF 0
+#define RUSAGE_CHILDREN (-1)
+#define RUSAGE_THREAD 1
 
 /* ---- uapi::futex ---- */
 #define FUTEX_WAIT 0
