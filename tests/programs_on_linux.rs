@@ -343,6 +343,7 @@ fn programs_are_static_executables() {
         "oomhog",
         "opcost",
         "rawsyscall",
+        "rusage",
         "sched",
         "signals",
         "syscalls",
@@ -462,5 +463,19 @@ fn fsattr_and_itimer_pass_on_linux() {
         "ok after execve: REAL kept",
     ] {
         assert!(out.contains(line), "itimer: {line}\n{out}");
+    }
+}
+
+#[test]
+fn rusage_passes_on_linux() {
+    // What the guest must match (tests/programs_in_guest.rs): Linux's
+    // getrusage, wait4's rusage and CPU-time clocks.
+    let out = run_checks("rusage");
+    for line in [
+        "ok the exited thread's 40 ms stay in RUSAGE_SELF",
+        "ok an exited child not reaped yet is not in RUSAGE_CHILDREN",
+        "ok RUSAGE_CHILDREN after the reap is wait4's rusage",
+    ] {
+        assert!(out.contains(line), "rusage: {line}\n{out}");
     }
 }

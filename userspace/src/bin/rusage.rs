@@ -340,9 +340,11 @@ fn children(c: &mut Checker) {
     let reaped = usage(RUSAGE_CHILDREN);
     c.check("RUSAGE_CHILDREN after the reap is wait4's rusage", reaped == theirs);
     let mine = usage(RUSAGE_SELF);
+    // (Not its time: the parent's forks are system time of its own, and
+    // slow under an emulating hypervisor.)
     c.check(
-        "the child's faults and time are not the parent's own",
-        mine.ru_minflt - mine_before.ru_minflt < 512 && cpu(&mine) - cpu(&mine_before) < 40 * MS,
+        "the child's faults are not the parent's own",
+        mine.ru_minflt - mine_before.ru_minflt < 512,
     );
     // A child the parent does not wait for is not counted until it is.
     let Ok(pid) = fork_with(|| {
