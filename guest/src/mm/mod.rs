@@ -69,7 +69,7 @@ mod kernel_mm {
         mmu::init_kernel_root();
         KERNEL_SLOTS.call_once(|| PageTable::kernel_slots(&DirectMap, mmu::kernel_root()));
         let total = frames.total_frames();
-        RESERVE.store(protocol::boot::memory::frame_reserve(total as u64) as _, Ordering::Relaxed);
+        RESERVE.store(protocol::boot::memory::frame_reserve(total), Ordering::Relaxed);
         publish(&frames);
         *FRAMES.lock() = Some(frames);
         Ok(())
