@@ -30,6 +30,7 @@ pub mod calls;
 pub mod check;
 pub mod coord;
 pub mod errno;
+pub mod fuzz;
 pub mod io;
 /// Linux x86-64 system-call numbers ([`uapi::unistd`]: `nr::__NR_clone3`).
 pub use uapi::unistd as nr;
