@@ -332,6 +332,8 @@ fn programs_are_static_executables() {
         "forkonce",
         "forkstress",
         "fsattr",
+        // Guest only (pid 1 only; a system-call fuzzer): tests/fuzz.rs.
+        "fuzz",
         "groupexit",
         "groupsig",
         "hello",
