@@ -54,7 +54,7 @@ fn check(r: &ExitReport, seed: &str) -> String {
     let snap = |label: &str| {
         let s: Vec<_> = r.snapshots.iter().filter(|s| s.label == label).collect();
         assert_eq!(s.len(), 1, "one {label} snapshot\n{}", common::explain(r));
-        s[0].counters.global.clone()
+        s[0].counters.global
     };
     let (a, b) = (snap("fuzz-before"), snap("fuzz-after"));
     assert_eq!(fields(&a), fields(&b), "seed {seed}: back to the state before the fuzzing");

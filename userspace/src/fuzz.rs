@@ -22,7 +22,7 @@ impl Rng {
         Rng((z ^ (z >> 31)) | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -33,7 +33,7 @@ impl Rng {
 
     /// Uniform in `0..n` (`n > 0`).
     pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next() >> 32) * n) >> 32
+        ((self.next_u64() >> 32) * n) >> 32
     }
 
     /// True with probability `num/den`.
@@ -48,7 +48,7 @@ impl Rng {
     /// Mixes `v` (a pid after a fork) into the state, so that two processes
     /// that were one do not go on making the same calls.
     pub fn mix(&mut self, v: u64) {
-        *self = Rng::new(self.next() ^ v.rotate_left(17));
+        *self = Rng::new(self.next_u64() ^ v.rotate_left(17));
     }
 }
 
@@ -88,7 +88,7 @@ impl Enosys {
 /// table, huge).
 pub fn pick_nr(rng: &mut Rng, table: &[usize], enosys: &Enosys) -> usize {
     if rng.chance(1, 100) {
-        let any = rng.next() as usize;
+        let any = rng.next_u64() as usize;
         return rng.pick(&[NR_SLOTS - 1, 1000, usize::MAX, 0x4000_0000, 0x8000_0000, any]);
     }
     loop {
@@ -168,7 +168,7 @@ pub fn arg(rng: &mut Rng, p: &Pools) -> u64 {
             }
             f
         }
-        3 => rng.next(),
+        3 => rng.next_u64(),
         // Descriptors of every kind, and invalid ones.
         4 => {
             if p.nfds > 0 && rng.chance(3, 4) {
@@ -183,7 +183,7 @@ pub fn arg(rng: &mut Rng, p: &Pools) -> u64 {
                 let base = p.ptrs[rng.below(p.nptrs as u64) as usize] as u64;
                 base.wrapping_add(rng.pick(&[0, 0, 0, 1, 8, 0xff8, 0xffc]))
             } else {
-                rng.next()
+                rng.next_u64()
             }
         }
         7 => rng.pick(&BAD_POINTERS) as u64,
@@ -239,17 +239,17 @@ mod tests {
     fn seeded_and_spread() {
         let (mut a, mut b) = (Rng::new(7), Rng::new(7));
         for _ in 0..100 {
-            assert_eq!(a.next(), b.next());
+            assert_eq!(a.next_u64(), b.next_u64());
         }
         let mut hits = [0u32; 10];
         for _ in 0..10_000 {
             hits[a.below(10) as usize] += 1;
         }
         assert!(hits.iter().all(|&h| (800..1200).contains(&h)), "{hits:?}");
-        assert_ne!(Rng::new(0).next(), Rng::new(1).next());
+        assert_ne!(Rng::new(0).next_u64(), Rng::new(1).next_u64());
         let mut c = a;
         c.mix(42);
-        assert_ne!(a.next(), c.next());
+        assert_ne!(a.next_u64(), c.next_u64());
     }
 
     #[test]

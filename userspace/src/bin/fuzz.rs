@@ -209,7 +209,7 @@ fn round(
         setup_fs();
         let mut kids = [0i32; 64];
         for k in kids.iter_mut().take(o.procs) {
-            *k = spawn(rng.next(), shared, o);
+            *k = spawn(rng.next_u64(), shared, o);
             s.spawned += 1;
         }
         let gen_end = (monotonic_ns() + o.gen_ms * 1_000_000).min(end);
@@ -221,7 +221,7 @@ fn round(
                     s.reaped += 1;
                     s.count(st);
                     if let Some(k) = kids.iter_mut().take(o.procs).find(|k| **k == p as i32) {
-                        *k = spawn(rng.next(), shared, o);
+                        *k = spawn(rng.next_u64(), shared, o);
                         s.spawned += 1;
                     }
                 }
@@ -436,7 +436,7 @@ fn child(seed: u64, shared: &'static Shared, o: &Opts) -> i32 {
     // SAFETY: `arena..arena + ARENA` is mapped read-write and ours alone.
     let mem = unsafe { core::slice::from_raw_parts_mut(arena as *mut u8, ARENA) };
     for chunk in mem.chunks_mut(8) {
-        chunk.copy_from_slice(&rng.next().to_le_bytes());
+        chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
     }
     // 0x1000: 8 iovecs into 0x2000.. (16 to 512 bytes each).
     for i in 0..8 {
