@@ -108,16 +108,22 @@ fn values(c: &mut Checker) {
     c.check("disarming returns value and interval", v > 2 * SEC && i == SEC);
     c.check("a disarmed REAL keeps no interval", get(ITIMER_REAL) == (0, 0));
     // A CPU-time timer reads its value plus up to a tick at once (Linux
-    // set_cpu_itimer adds the tick in progress) and keeps its interval.
+    // set_cpu_itimer adds the tick in progress) and keeps its interval. Ticks
+    // are charged whole: one that lands in this process while it runs charges
+    // a full tick (4-10 ms) however little ran, and a loaded host lands more
+    // of them there (the suite saw 990 ms once), so up to 50 ms may be gone.
     set(ITIMER_VIRTUAL, SEC, 250 * MS);
     let (v, i) = get(ITIMER_VIRTUAL);
-    c.check("VIRTUAL 1 s (and at most a tick)", v > 990 * MS && v <= 1020 * MS && i == 250 * MS);
+    c.check(
+        "VIRTUAL 1 s (less what ticks charged)",
+        v > 950 * MS && v <= 1020 * MS && i == 250 * MS,
+    );
     let (v, _) = set(ITIMER_VIRTUAL, 0, 0);
-    c.check("disarming VIRTUAL returns what was left", v > 990 * MS && v <= 1020 * MS);
+    c.check("disarming VIRTUAL returns what was left", v > 950 * MS && v <= 1020 * MS);
     c.check("VIRTUAL disarmed", get(ITIMER_VIRTUAL) == (0, 0));
     set(ITIMER_PROF, 2 * SEC, 0);
     let (v, i) = get(ITIMER_PROF);
-    c.check("PROF 2 s", v > 1990 * MS && v <= 2020 * MS && i == 0);
+    c.check("PROF 2 s", v > 1950 * MS && v <= 2020 * MS && i == 0);
     set(ITIMER_PROF, 0, 0);
     // A NULL new value disarms (a misfeature Linux keeps).
     set(ITIMER_REAL, 5 * SEC, 0);
