@@ -14,7 +14,6 @@ mod common;
 use std::time::Duration;
 
 use vmm::programs::path;
-use vmm::protocol::counters::GlobalCounters;
 use vmm::{ExitReport, GuestExit, Vmm};
 
 /// `clone` (56) leaks its task on some flag combinations (README,
@@ -33,17 +32,6 @@ fn fuzz(args: &[&str], timeout_secs: u64) -> ExitReport {
         .expect("wait")
 }
 
-fn fields(g: &GlobalCounters) -> [(&'static str, u64); 6] {
-    [
-        ("frames_in_use", g.frames_in_use),
-        ("kstacks_in_use", g.kstacks_in_use),
-        ("pids_in_use", g.pids_in_use),
-        ("open_files", g.open_files),
-        ("page_table_pages", g.page_table_pages),
-        ("nr_threads", g.nr_threads),
-    ]
-}
-
 /// The run ended with pid 1's status 0, its first line carries the seed, and
 /// the state after the fuzz tree is reaped is the state before. Returns the
 /// figures line.
@@ -57,7 +45,11 @@ fn check(r: &ExitReport, seed: &str) -> String {
         s[0].counters.global
     };
     let (a, b) = (snap("fuzz-before"), snap("fuzz-after"));
-    assert_eq!(fields(&a), fields(&b), "seed {seed}: back to the state before the fuzzing");
+    assert_eq!(
+        common::kernel_resources(&a),
+        common::kernel_resources(&b),
+        "seed {seed}: back to the state before the fuzzing"
+    );
     // 2 CPUs × 2 cached stacks (arch/x86_64/task.rs CACHED_STACKS) × 16 KiB,
     // and a page of RAM-fs bookkeeping (directory entries created and
     // removed leave capacity behind).

@@ -233,17 +233,11 @@ fn soak(forks: u64) -> (Box<CounterPage>, Box<CounterPage>) {
 fn check_soak(forks: u64) {
     let (a, b) = soak(forks);
     let (a, b) = (&a.global, &b.global);
-    let fields = |g: &vmm::protocol::counters::GlobalCounters| {
-        [
-            ("frames_in_use", g.frames_in_use),
-            ("kstacks_in_use", g.kstacks_in_use),
-            ("pids_in_use", g.pids_in_use),
-            ("open_files", g.open_files),
-            ("page_table_pages", g.page_table_pages),
-            ("nr_threads", g.nr_threads),
-        ]
-    };
-    assert_eq!(fields(a), fields(b), "back to the first round's state");
+    assert_eq!(
+        common::kernel_resources(a),
+        common::kernel_resources(b),
+        "back to the first round's state"
+    );
     assert_eq!(b.total_forks - a.total_forks, forks + 4, "the second round's forks");
     // 4 CPUs × 2 cached stacks (arch/x86_64/task.rs CACHED_STACKS) × 16 KiB.
     let cache_slack = 4 * 2 * (16 << 10);

@@ -188,3 +188,16 @@ pub fn run_on_host(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> (u8, 
     let code = o.status.code().map_or_else(|| 128 + o.status.signal().unwrap() as u8, |c| c as u8);
     (code, String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
 }
+
+/// The kernel resources a run must give back, by name, from the counter
+/// page: what a leak check compares before and after (the soak, the fuzzer).
+pub fn kernel_resources(g: &vmm::protocol::counters::GlobalCounters) -> [(&'static str, u64); 6] {
+    [
+        ("frames_in_use", g.frames_in_use),
+        ("kstacks_in_use", g.kstacks_in_use),
+        ("pids_in_use", g.pids_in_use),
+        ("open_files", g.open_files),
+        ("page_table_pages", g.page_table_pages),
+        ("nr_threads", g.nr_threads),
+    ]
+}

@@ -14,6 +14,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
 
+use userspace::thread::wait_until;
 use userspace::*;
 
 userspace::entry!(main);
@@ -125,23 +126,6 @@ fn expect_err(c: &mut Checker, name: &str, r: SysResult, want: Errno) {
         let _ = wait4(p as i32, None, __WALL);
     }
     c.err(name, r, want);
-}
-
-/// Waits (futex) until `pred(word)`, at most 10 s.
-fn wait_until(word: &AtomicU32, pred: impl Fn(u32) -> bool) -> bool {
-    let deadline = monotonic_ns() + 10_000 * MS;
-    loop {
-        let v = word.load(SeqCst);
-        if pred(v) {
-            return true;
-        }
-        let now = monotonic_ns();
-        if now > deadline {
-            return false;
-        }
-        let t = timespec::from_nanos((deadline - now).min(1000 * MS));
-        let _ = futex_wait(word, 0, v, Some(&t));
-    }
 }
 
 fn set_wake(word: &AtomicU32, v: u32) {
