@@ -216,7 +216,7 @@ fn hello_pie_relocates_itself() {
 #[test]
 fn process_creation_programs_pass() {
     let exitcode = path("exitcode").to_str().unwrap();
-    let cases: [(&str, &[&str], &[&str]); 7] = [
+    let cases: [(&str, &[&str], &[&str]); 8] = [
         (
             "fork",
             &[],
@@ -273,6 +273,14 @@ fn process_creation_programs_pass() {
                 "the main thread and worker 1 block it: the handler runs once, in worker 2",
                 "the first thread to unblock it takes it (worker 1)",
                 "the remaining thread takes it and the process dies: status SIGTERM",
+            ],
+        ),
+        (
+            "sigdeath",
+            &[],
+            &[
+                "blocked SIGTERM, then unblocked: killed by SIGTERM (25 of 25)",
+                "SIGUSR1 handler on an unmapped alternate stack: killed by SIGSEGV (25 of 25)",
             ],
         ),
         (
@@ -347,6 +355,7 @@ fn programs_are_static_executables() {
         "rawsyscall",
         "rusage",
         "sched",
+        "sigdeath",
         "signals",
         "syscalls",
         "syscalls_c",

@@ -325,8 +325,13 @@ fn exit_to_user_mode_loop(frame: &mut TrapFrame) {
             // A fatal signal ends the whole thread group (Linux: do_group_exit).
             crate::process::exit::do_group_exit(signal::death_reason(sig));
         }
-        if signal::do_signal(&task, frame) {
-            continue;
+        match signal::do_signal(&task, frame) {
+            signal::Delivery::Handled => continue,
+            signal::Delivery::GroupExit(reason) => {
+                drop(task);
+                crate::process::exit::do_group_exit(reason);
+            }
+            signal::Delivery::Nothing => {}
         }
         let resched = task.need_resched.load(Ordering::Relaxed);
         drop(task);

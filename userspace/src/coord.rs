@@ -2,8 +2,10 @@
 //! and small reports between parent and child, polling for a state the kernel
 //! reaches a moment after what a program can wait for, and reaping.
 
-use crate::abi::{timespec, WaitStatus, O_CLOEXEC, SIGKILL, WNOHANG};
-use crate::calls::{close, getpid, kill, monotonic_ns, nanosleep, pipe2, read, wait4, write};
+use crate::abi::{timespec, WaitStatus, AT_FDCWD, O_CLOEXEC, O_WRONLY, SIGKILL, WNOHANG};
+use crate::calls::{
+    close, getpid, kill, monotonic_ns, nanosleep, openat, pipe2, read, wait4, write,
+};
 use crate::check::Checker;
 
 /// A close-on-exec pipe, `[read end, write end]` (`[-1, -1]` if it failed: the
@@ -113,5 +115,20 @@ pub fn status_is(c: &mut Checker, name: &str, pid: usize, want: WaitStatus, secs
         }
         Ok(s) => c.fail(name, format_args!("{}, want {}", s, want)),
         Err(why) => c.fail(name, why),
+    }
+}
+
+/// In the guest: `snapshot LABEL` to /dev/counters, so the VMM records the
+/// counter page (tests compare two such snapshots). On Linux there is no
+/// /dev/counters and nothing happens. Labels longer than 64 bytes are cut.
+pub fn counters_snapshot(label: &str) {
+    let mut buf = [0u8; 73];
+    let cmd = b"snapshot ";
+    let label = &label.as_bytes()[..label.len().min(buf.len() - cmd.len())];
+    buf[..cmd.len()].copy_from_slice(cmd);
+    buf[cmd.len()..cmd.len() + label.len()].copy_from_slice(label);
+    if let Ok(fd) = openat(AT_FDCWD, c"/dev/counters", O_WRONLY | O_CLOEXEC, 0) {
+        let _ = write(fd as i32, &buf[..cmd.len() + label.len()]);
+        let _ = close(fd as i32);
     }
 }

@@ -144,7 +144,7 @@ fn supervise(o: &Opts) -> i32 {
     let warmup = (o.calls / 10).clamp(1, 500);
     round(o, warmup, o.gen_ms, shared, &mut rng, &mut st, &mut c);
     cleanup(&names_root, &names_dev);
-    snapshot("fuzz-before");
+    counters_snapshot("fuzz-before");
     let before = shared.calls.load(Ordering::Relaxed);
     st = Stats::default();
     let start = monotonic_ns();
@@ -153,7 +153,7 @@ fn supervise(o: &Opts) -> i32 {
     }
     let ms = (monotonic_ns() - start) / 1_000_000;
     cleanup(&names_root, &names_dev);
-    snapshot("fuzz-after");
+    counters_snapshot("fuzz-after");
     let calls = shared.calls.load(Ordering::Relaxed) - before;
     let Stats { gens, spawned, killed, reaped, exited, by_signal, .. } = st;
     println!(
@@ -277,19 +277,6 @@ impl Stats {
             WaitStatus::Signaled(sig, _) => self.by_signal[(sig as usize).min(31)] += 1,
             _ => self.exited += 1,
         }
-    }
-}
-
-/// `snapshot LABEL` to /dev/counters (the VMM records the counter page).
-fn snapshot(label: &str) {
-    let mut buf = [0u8; 80];
-    let cmd = b"snapshot ";
-    buf[..cmd.len()].copy_from_slice(cmd);
-    buf[cmd.len()..cmd.len() + label.len()].copy_from_slice(label.as_bytes());
-    let n = cmd.len() + label.len();
-    if let Ok(fd) = openat(AT_FDCWD, c"/dev/counters", O_WRONLY | O_CLOEXEC, 0) {
-        let _ = write(fd as i32, &buf[..n]);
-        let _ = close(fd as i32);
     }
 }
 

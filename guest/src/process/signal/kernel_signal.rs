@@ -284,10 +284,26 @@ fn dequeue_signal(task: &Task) -> Option<(u32, SigInfo)> {
     }
 }
 
+/// What delivering a signal came to (`do_signal`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Nothing was pending for the task.
+    Nothing,
+    /// One was handled (a frame was set up, or it was ignored or discarded):
+    /// look again.
+    Handled,
+    /// Its default action ends the thread group (or no frame fit and Linux
+    /// forces SIGSEGV): the caller calls `do_group_exit` with this, once it
+    /// holds no reference to the task. `do_group_exit` does not return, so a
+    /// reference held in a caller's frame would never be dropped and the
+    /// task (its kernel stack, its heap) would outlive its reaping.
+    GroupExit(ExitReason),
+}
+
 /// Deliver one pending signal on the way back to user mode (Linux
-/// `arch_do_signal_or_restart`). Returns true if one was handled (a frame was
-/// set up or it was discarded), so the caller looks again.
-pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> bool {
+/// `arch_do_signal_or_restart`; `get_signal`'s fatal case is left to the
+/// caller, see [`Delivery::GroupExit`]).
+pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> Delivery {
     let Some((sig, info)) = dequeue_signal(task) else {
         restart_if_interrupted(task, frame, None);
         // No handler took the mask rt_sigsuspend saved: it comes back now.
@@ -295,7 +311,7 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> bool {
             task.restore_sigmask.store(false, Ordering::Relaxed);
             task.blocked.store(task.saved_sigmask.load(Ordering::Relaxed), Ordering::Release);
         }
-        return false;
+        return Delivery::Nothing;
     };
     if sig == SIGALRM {
         crate::process::itimer::sigalrm_dequeued(task);
@@ -303,28 +319,28 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> bool {
     let action = task.sighand().action(sig);
     if action.sa_handler == SIG_IGN {
         restart_if_interrupted(task, frame, None);
-        return true;
+        return Delivery::Handled;
     }
     if action.sa_handler == SIG_DFL {
         match default_action(sig) {
             DefaultAction::Terminate | DefaultAction::CoreDump => {
                 if task.is_ns_init() && task.fatal_signal.load(Ordering::Relaxed) == 0 {
-                    return true;
+                    return Delivery::Handled;
                 }
-                crate::process::exit::do_group_exit(death_reason(sig))
+                return Delivery::GroupExit(death_reason(sig));
             }
             _ => {
                 restart_if_interrupted(task, frame, None);
-                return true;
+                return Delivery::Handled;
             }
         }
     }
     restart_if_interrupted(task, frame, Some(&action));
     if setup_rt_frame(task, sig, &action, &info, frame).is_err() {
         // No room for the frame: Linux forces SIGSEGV.
-        crate::process::exit::do_group_exit(ExitReason::Killed { signal: SIGSEGV, core: false });
+        return Delivery::GroupExit(ExitReason::Killed { signal: SIGSEGV, core: false });
     }
-    true
+    Delivery::Handled
 }
 
 /// A call interrupted by a signal (rax = -ERESTARTSYS) is restarted when no
