@@ -351,7 +351,11 @@ impl Mm {
                 let lo = start.next_multiple_of(PT_SPAN);
                 let hi = end & !(PT_SPAN - 1);
                 let blocks = shareable && lo < hi;
-                for block in (lo..hi).step_by(PT_SPAN as usize).filter(|_| blocks) {
+                // Only the tables the parent has: an area's size (up to
+                // 128 TiB, MAP_NORESERVE) must not set the cost of a fork.
+                let tables =
+                    if blocks { parent.pt.present_tables(&DirectMap, lo, hi) } else { Vec::new() };
+                for block in tables {
                     let injected =
                         crate::fault_inject::should_fail(crate::fault_inject::Stage::CopyMm);
                     match c.pt.share_pt_from(&mut parent.pt, &DirectMap, block) {
@@ -540,8 +544,13 @@ impl Mm {
         }
         drop(inner);
         if flags & MAP_POPULATE != 0 {
+            // The first page that cannot be had ends it (Linux `__mm_populate`
+            // stops at an error and mmap succeeds): going on would take a
+            // failing fault per page of a range that may be 128 TiB.
             for va in (start..start + len).step_by(PAGE_SIZE as usize) {
-                let _ = self.handle_fault(va, prot.contains(Prot::WRITE), false);
+                if self.handle_fault(va, prot.contains(Prot::WRITE), false).is_err() {
+                    break;
+                }
             }
         }
         Ok(start)

@@ -318,10 +318,8 @@ impl PageTable {
         cow: bool,
         mut admit: impl FnMut(u64) -> bool,
     ) -> Result<bool, bool> {
-        let mut tables = alloc::vec::Vec::new();
-        parent.for_each_pt(mem, start, end, |base, _| tables.push(base));
         let mut protected = false;
-        for base in tables {
+        for base in parent.present_tables(mem, start, end) {
             // Write-protecting needs the parent's own copy of a shared table.
             let from = if cow { parent.pt_for_write(mem, base) } else { parent.pt_for(mem, base) };
             let (Some(from), Some(to)) = (from, self.pt_for_write(mem, base)) else {
@@ -412,6 +410,15 @@ impl PageTable {
             }
         }
         Some(out)
+    }
+
+    /// The 2 MiB-aligned addresses of the present page tables overlapping
+    /// `[start, end)`, found by walking the upper levels (absent ones are
+    /// skipped whole: the cost follows what is mapped, not the range's size).
+    pub fn present_tables(&self, mem: &impl PhysMem, start: u64, end: u64) -> alloc::vec::Vec<u64> {
+        let mut tables = alloc::vec::Vec::new();
+        self.for_each_pt(mem, start, end, |base, _| tables.push(base));
+        tables
     }
 
     /// `f(base, pd)` for each present page table overlapping `[start, end)`:
