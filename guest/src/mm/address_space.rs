@@ -528,32 +528,44 @@ impl Mm {
             (VmFlags::empty(), Backing::Anon)
         };
         let vflags = if flags & MAP_GROWSDOWN != 0 { vflags | VmFlags::GROWSDOWN } else { vflags };
-        let private_anon = matches!(backing, Backing::Anon);
         inner.insert(Vma::new(start, start + len, prot, vflags, 0, backing))?;
-        if flags & MAP_POPULATE != 0 && private_anon && !prot.is_empty() {
-            // Zeroed pages straight into the page tables, one pass per table
-            // (Linux `populate_vma_page_range`, without a fault per page).
-            // Running out of memory stops it quietly, as in Linux: the rest is
-            // demand-faulted later.
-            let filled = inner.pt.fill(&DirectMap, start, start + len, || {
+        Ok(start)
+    }
+
+    /// Fault in `[start, start + len)` after an `mmap` with MAP_POPULATE
+    /// (Linux `mm_populate`, outside the mmap itself): private anonymous
+    /// memory gets zeroed pages straight into the page tables, one pass per
+    /// table (`populate_vma_page_range` without a fault per page); anything
+    /// else a fault per page. The first page that cannot be had ends it, as
+    /// does `stop()` (the caller's fatal signal: Linux's `__get_user_pages`
+    /// checks one per page): going on would be a failing fault per page of a
+    /// range that may be 128 TiB, or minutes of zeroing that SIGKILL could not
+    /// end. What is not populated is demand-faulted later; mmap succeeded.
+    pub fn mm_populate(&self, start: u64, len: u64, stop: impl Fn() -> bool) {
+        let Some(end) = page_up(len).and_then(|l| start.checked_add(l)) else { return };
+        let mut inner = self.inner.lock();
+        let Some(vma) = inner.vmas.find(start) else { return };
+        let (prot, end) = (vma.prot, end.min(vma.end));
+        if prot.is_empty() {
+            return;
+        }
+        if matches!(vma.backing, Backing::Anon) && !vma.flags.contains(VmFlags::SHARED) {
+            let filled = inner.pt.fill(&DirectMap, start, end, || {
+                if stop() {
+                    return None;
+                }
                 crate::mm::alloc_zeroed_frame().map(|f| leaf(f, prot, true))
             });
             ctr::global_add(ctr::PAGES_ZERO_FILLED, filled);
             inner.add_rss(filled);
-            return Ok(start);
+            return;
         }
         drop(inner);
-        if flags & MAP_POPULATE != 0 {
-            // The first page that cannot be had ends it (Linux `__mm_populate`
-            // stops at an error and mmap succeeds): going on would take a
-            // failing fault per page of a range that may be 128 TiB.
-            for va in (start..start + len).step_by(PAGE_SIZE as usize) {
-                if self.handle_fault(va, prot.contains(Prot::WRITE), false).is_err() {
-                    break;
-                }
+        for va in (start..end).step_by(PAGE_SIZE as usize) {
+            if stop() || self.handle_fault(va, prot.contains(Prot::WRITE), false).is_err() {
+                break;
             }
         }
-        Ok(start)
     }
 
     /// `munmap` (Linux `do_munmap`).

@@ -53,7 +53,7 @@ impl TaskData for PosixThread {
     }
 
     fn fatal_signal_pending(task: &Task) -> bool {
-        task.fatal_signal.load(Ordering::Relaxed) != 0
+        crate::process::signal::fatal_signal_pending(task)
     }
 
     fn describe(task: &Task) -> alloc::string::String {

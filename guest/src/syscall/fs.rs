@@ -16,6 +16,7 @@ use crate::fs::ramfs::{self, Ino, Stat, S_IFCHR, S_IFIFO};
 use crate::fs::{with_fs, CONSOLE_RDEV, COUNTERS_RDEV, NULL_RDEV};
 use crate::process::current;
 use crate::process::rlimit::RLIMIT_NOFILE;
+use crate::process::signal::fatal_signal_pending;
 use crate::process::Task;
 use crate::uaccess;
 pub use uapi::fcntl::{
@@ -352,7 +353,15 @@ fn do_read(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
             let mut done = 0usize;
             let mut pos = at.unwrap_or_else(|| file.pos.load(Ordering::Relaxed));
             let mut kbuf = vec![0u8; len.min(CHUNK)];
+            let me = task();
             while done < len {
+                if fatal_signal_pending(&me) {
+                    // Linux `filemap_read`: a fatal signal ends a long read.
+                    if done == 0 {
+                        return Err(EINTR);
+                    }
+                    break;
+                }
                 let want = (len - done).min(kbuf.len());
                 let n = with_fs(|fs| fs.read_at(*ino, pos, &mut kbuf[..want]))?;
                 if n == 0 {
@@ -407,7 +416,14 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
     match &file.kind {
         FileKind::Console { .. } => {
             let mut done = 0usize;
+            let me = task();
             while done < len {
+                // As Linux's `tty_write` (a signal ends a long write): a
+                // write of terabytes from a mapped area would otherwise hold
+                // the task for hours, SIGKILL or not.
+                if fatal_signal_pending(&me) {
+                    return if done == 0 { Err(EINTR) } else { Ok(done as u64) };
+                }
                 let n = (len - done).min(CHUNK);
                 // What was written stays written: a fault after the first
                 // chunk ends the call with the count so far.
@@ -437,7 +453,15 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
                 None if file.flags() & O_APPEND != 0 => with_fs(|fs| fs.stat(*ino))?.size,
                 None => file.pos.load(Ordering::Relaxed),
             };
+            let me = task();
             while done < len {
+                // Linux `generic_perform_write`: a fatal signal ends it.
+                if fatal_signal_pending(&me) {
+                    if done == 0 {
+                        return Err(EINTR);
+                    }
+                    break;
+                }
                 let n = (len - done).min(CHUNK);
                 let data = match uaccess::read_bytes(buf + done as u64, n) {
                     Ok(d) => d,

@@ -253,6 +253,12 @@ pub fn force_sig(task: &Arc<Task>, sig: u32) {
     force_sig_info(task, sig, SigInfo { code: SI_KERNEL, ..Default::default() });
 }
 
+/// A fatal signal ends `task` at its next return to user mode (Linux
+/// `fatal_signal_pending`): long work in a system call stops for it.
+pub fn fatal_signal_pending(task: &Task) -> bool {
+    task.fatal_signal.load(Ordering::Relaxed) != 0
+}
+
 /// Something must interrupt a blocking call: a fatal signal or a deliverable one.
 pub fn signal_pending(task: &Task) -> bool {
     task.fatal_signal.load(Ordering::Relaxed) != 0
