@@ -424,12 +424,7 @@ impl PageTable {
     /// `f(base, pd)` for each present page table overlapping `[start, end)`:
     /// the 2 MiB-aligned address it maps and the page directory holding it.
     fn for_each_pt(&self, mem: &impl PhysMem, start: u64, end: u64, mut f: impl FnMut(u64, u64)) {
-        self.walk(mem, self.root, 3, 0, start, end, 1, &mut |va, _| {
-            // The walk reports the directory entry; find its directory again.
-            if let Some(pd) = self.pd_for(mem, va) {
-                f(va, pd);
-            }
-        });
+        self.walk(mem, self.root, 3, 0, start, end, 1, &mut |va, _, pd| f(va, pd));
     }
 
     /// Call `f(va, pte)` for every present leaf in `[start, end)`, skipping
@@ -441,10 +436,11 @@ impl PageTable {
         end: u64,
         mut f: impl FnMut(u64, u64),
     ) {
-        self.walk(mem, self.root, 3, 0, start, end, 0, &mut f);
+        self.walk(mem, self.root, 3, 0, start, end, 0, &mut |va, pte, _| f(va, pte));
     }
 
-    /// Visit the present entries of level `stop` overlapping `[start, end)`.
+    /// Visit the present entries of level `stop` overlapping `[start, end)`:
+    /// `f(address it maps, entry, table holding it)`.
     #[allow(clippy::too_many_arguments)]
     fn walk(
         &self,
@@ -455,7 +451,7 @@ impl PageTable {
         start: u64,
         end: u64,
         stop: u32,
-        f: &mut impl FnMut(u64, u64),
+        f: &mut impl FnMut(u64, u64, u64),
     ) {
         let span = 1u64 << (12 + 9 * level);
         // Only the entries that overlap [start, end): no scan of all 512.
@@ -477,7 +473,7 @@ impl PageTable {
             }
             let lo = base + i as u64 * span;
             if level == stop {
-                f(lo, e);
+                f(lo, e, table);
             } else {
                 self.walk(mem, e & PTE_ADDR, level - 1, lo, start, end, stop, f);
             }
