@@ -118,16 +118,16 @@ pub fn do_group_exit(reason: ExitReason) -> ! {
 /// and fails.
 pub fn zap_other_threads(task: &Task) {
     let _tasklist = table::TASKLIST.lock();
-    for t in table::all().iter().filter(|t| t.tgid == task.tgid && t.pid != task.pid) {
+    for t in table::threads_of(&task.group).iter().filter(|t| t.pid != task.pid) {
         crate::process::signal::force_sig(t, crate::process::signal::SIGKILL);
     }
 }
 
 /// Another thread of `task`'s process that has not exited (Linux `find_alive_thread`).
 fn find_alive_thread(task: &Task) -> Option<Arc<Task>> {
-    table::all()
+    table::threads_of(&task.group)
         .into_iter()
-        .find(|t| t.tgid == task.tgid && t.pid != task.pid && !t.exited.load(Ordering::Acquire))
+        .find(|t| t.pid != task.pid && !t.exited.load(Ordering::Acquire))
 }
 
 /// The task that inherits `father`'s children (Linux `find_new_reaper`): another
@@ -242,9 +242,8 @@ fn forget_original_parent(father: &Arc<Task>) {
         return;
     };
     let threaded = reaper.tgid == father.tgid;
-    let all = table::all();
     for c in &children {
-        for t in all.iter().filter(|t| t.tgid == c.tgid) {
+        for t in table::threads_of(&c.group).iter() {
             t.ppid.store(reaper.pid, Ordering::Relaxed);
         }
         if !threaded {

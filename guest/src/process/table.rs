@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 use crate::errno::Errno;
 use crate::process::nsproxy::NsProxy;
 use crate::process::pid_namespace::{self, Pid, PidNamespace};
+use crate::process::task::ThreadGroup;
 use crate::process::Task;
 
 static TASKS: spin::Mutex<BTreeMap<u32, Arc<Task>>> = spin::Mutex::new(BTreeMap::new());
@@ -158,6 +159,11 @@ pub fn uncharge_user(uid: u32) {
 /// process of a namespace becomes its child reaper.
 pub fn register_charged(task: &Arc<Task>) {
     TASKS.lock().insert(task.pid, task.clone());
+    {
+        let mut threads = task.group.threads.lock();
+        let at = threads.partition_point(|(tid, _)| *tid < task.pid);
+        threads.insert(at, (task.pid, Arc::downgrade(task)));
+    }
     attach(task.pid);
     if task.is_group_leader() {
         attach(task.pgid.load(core::sync::atomic::Ordering::Relaxed));
@@ -179,6 +185,7 @@ pub fn release(task: &Arc<Task>) {
     if !was_there {
         return;
     }
+    task.group.threads.lock().retain(|(tid, _)| *tid != task.pid);
     if task.is_group_leader() {
         detach(task.pgid.load(core::sync::atomic::Ordering::Relaxed));
         detach(task.sid.load(core::sync::atomic::Ordering::Relaxed));
@@ -226,6 +233,12 @@ pub fn change_user(old: u32, new: u32) {
         *n = n.saturating_sub(1);
     }
     *u.entry(new).or_insert(0) += 1;
+}
+
+/// The threads of the process `group` belongs to that are in the table, by
+/// tid (Linux `for_each_thread`): O(threads), not O(tasks).
+pub fn threads_of(group: &ThreadGroup) -> Vec<Arc<Task>> {
+    group.threads.lock().iter().filter_map(|(_, t)| t.upgrade()).collect()
 }
 
 /// Every task (for kill -1 and process groups).

@@ -158,6 +158,12 @@ pub struct ThreadGroup {
     /// `signal->utime`, `cutime`, `maxrss`, `cmaxrss`...), changed under the
     /// task-list lock.
     pub usage: spin::Mutex<crate::process::rusage::GroupUsage>,
+    /// The group's threads in the task table, by tid (Linux
+    /// `signal->thread_head`): kept by `table::register_charged` and
+    /// `table::release`, so that finding a process's threads does not visit
+    /// every task in the system. Weak: a task owns its group, not the
+    /// reverse.
+    pub threads: spin::Mutex<alloc::vec::Vec<(u32, alloc::sync::Weak<Task>)>>,
 }
 
 impl ThreadGroup {
@@ -175,6 +181,7 @@ impl ThreadGroup {
             itimers: crate::arch::irq::IrqSpinLock::new(crate::process::itimer::Itimers::default()),
             cpu_itimers: AtomicBool::new(false),
             usage: spin::Mutex::new(crate::process::rusage::GroupUsage::default()),
+            threads: spin::Mutex::new(alloc::vec::Vec::new()),
         })
     }
 }

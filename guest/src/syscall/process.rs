@@ -576,7 +576,7 @@ pub fn rt_sigaction(a: &Args) -> SysResult {
             // From the process's pending set and every thread's (Linux
             // `do_sigaction`: `flush_sigqueue_mask` for each).
             t.group.shared_pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
-            for u in table::all().iter().filter(|u| u.tgid == t.tgid) {
+            for u in table::threads_of(&t.group).iter() {
                 u.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
             }
         }

@@ -37,7 +37,7 @@ fn mm_hiwater_kib(task: &Task) -> u64 {
 /// `thread_group_cputime` over the live threads). Under the task-list lock.
 fn live_threads(me: &Task) -> (Cputime, Counts) {
     let (mut cputime, mut counts) = (Cputime::default(), Counts::default());
-    for t in table::all().iter().filter(|t| t.tgid == me.tgid && !t.exited.load(Acquire)) {
+    for t in table::threads_of(&me.group).iter().filter(|t| !t.exited.load(Acquire)) {
         cputime.add(&task_cputime(t));
         counts.add(&task_counts(t));
     }

@@ -153,8 +153,7 @@ fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
         return;
     } else {
         // Round robin over the group (Linux `signal->curr_target`, `next_thread`).
-        let threads: alloc::vec::Vec<Arc<Task>> =
-            crate::process::table::all().into_iter().filter(|t| t.tgid == p.tgid).collect();
+        let threads = crate::process::table::threads_of(&p.group);
         let tids: alloc::vec::Vec<u32> = threads.iter().map(|t| t.pid).collect();
         let from = p.group.curr_target.load(Ordering::Relaxed);
         let Some(i) = next_target(&tids, from, |i| wants_signal(sig, &threads[i])) else {
@@ -169,7 +168,7 @@ fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
         if exit.is_none() {
             *exit = Some(death_reason(sig));
             drop(exit);
-            for t in crate::process::table::all().iter().filter(|t| t.tgid == p.tgid) {
+            for t in crate::process::table::threads_of(&p.group).iter() {
                 t.fatal_signal.store(SIGKILL, Ordering::Relaxed);
                 crate::sched::wake_up(t);
             }
