@@ -356,8 +356,10 @@ fn a_process_killed_while_a_signal_is_delivered_leaves_nothing_behind() {
     // the process, or a handler frame that does not fit (forced SIGSEGV),
     // came from `do_signal` while the return-to-user loop held a reference
     // to the task, and `do_group_exit` never returns: every such death left
-    // its task, kernel stack and ~26 KiB of heap behind. Statuses as on
-    // Linux; after 3 x 25 such deaths, everything is as after the warm-up.
+    // its task, kernel stack and ~26 KiB of heap behind. And a sleep ended
+    // early left its timer queued on its CPU, holding the task until the
+    // deadline, if it exited on another. Statuses as on Linux; after 4 x 25
+    // such ends, everything is as after the warm-up.
     let r = matches_linux_on_1_2_4_vcpus("sigdeath", 4);
     let snap = |label: &str| {
         let s: Vec<_> = r.snapshots.iter().filter(|s| s.label == label).collect();

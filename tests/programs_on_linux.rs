@@ -281,6 +281,7 @@ fn process_creation_programs_pass() {
             &[
                 "blocked SIGTERM, then unblocked: killed by SIGTERM (25 of 25)",
                 "SIGUSR1 handler on an unmapped alternate stack: killed by SIGSEGV (25 of 25)",
+                "a sleep of years ended by a handled SIGALRM, then exit on another CPU: status 0 (25 of 25)",
             ],
         ),
         (

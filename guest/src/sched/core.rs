@@ -583,8 +583,8 @@ pub fn queue_len<D: TaskData>(cpu: usize) -> usize {
 /// The current task gives up the CPU for good (exit).
 pub fn exit_current<D: TaskData>() -> ! {
     if let Some(t) = current::<D>() {
-        let cpu = t.cpu.load(Relaxed) as usize;
-        with_rq(cpu, |rq| rq.timers.retain(|(_, s)| !Arc::ptr_eq(s, &t)));
+        // Every CPU's: a sleep may have left one where the task ran before.
+        del_timers(u64::MAX, &t);
         t.state.store(EXIT_ZOMBIE, Release);
     }
     schedule::<D>();
@@ -730,8 +730,9 @@ pub fn idle_until<D: TaskData>(mut done: impl FnMut() -> bool) {
 
 // ---- timers and the tick -----------------------------------------------------
 
-/// Wake `task` (the caller, on its CPU) at `deadline` (monotonic ns).
-pub(super) fn add_timer<D: TaskData>(deadline: u64, task: &Arc<Task<D>>) {
+/// Wake `task` (the caller, on its CPU) at `deadline` (monotonic ns). Returns
+/// the CPU whose queue holds the timer, for [`del_timer`].
+pub(super) fn add_timer<D: TaskData>(deadline: u64, task: &Arc<Task<D>>) -> usize {
     let cpu = task.cpu.load(Relaxed) as usize;
     with_rq(cpu, |rq| {
         if !rq.timers.iter().any(|(d, t)| *d == deadline && Arc::ptr_eq(t, task)) {
@@ -739,6 +740,17 @@ pub(super) fn add_timer<D: TaskData>(deadline: u64, task: &Arc<Task<D>>) {
             rq.next_timer = rq.next_timer.min(deadline);
         }
     });
+    cpu
+}
+
+/// Cancel `task`'s timers on the CPUs in `cpus` (a bit per CPU): a sleep that
+/// ended before its deadline (Linux `hrtimer_cancel` in
+/// `schedule_hrtimeout_range`). Left in place, the timer would hold the task
+/// until the deadline, which a sleep of years puts after its exit and reaping.
+pub(super) fn del_timers<D: TaskData>(cpus: u64, task: &Arc<Task<D>>) {
+    for cpu in (0..cpu_count()).filter(|c| cpus & (1 << c) != 0) {
+        with_rq(cpu, |rq| rq.timers.retain(|(_, t)| !Arc::ptr_eq(t, task)));
+    }
 }
 
 /// Timer tick on this CPU (Linux `scheduler_tick`): charge the running task,

@@ -5,7 +5,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use super::core::{add_timer, current, schedule};
+use super::core::{add_timer, current, del_timers, schedule};
 use super::entity::{TASK_INTERRUPTIBLE, TASK_RUNNING};
 use super::task::{Task, TaskData, Wake};
 
@@ -63,13 +63,16 @@ fn wait_event_common<D: TaskData>(
         });
         return ok;
     };
+    // The CPUs whose queues got a timer for this sleep (the task may move
+    // between checks): cancelled when it ends.
+    let mut timer_cpus = 0u64;
     loop {
         task.state.store(TASK_INTERRUPTIBLE, Ordering::Release);
         for wq in wqs {
             wq.add(&task);
         }
         if let Some(d) = deadline {
-            add_timer(d, &task);
+            timer_cpus |= 1 << add_timer(d, &task);
         }
         let ok = cond();
         let expired = deadline.is_some_and(|d| crate::time::monotonic_ns() >= d);
@@ -79,6 +82,9 @@ fn wait_event_common<D: TaskData>(
             task.state.store(TASK_RUNNING, Ordering::Release);
             for wq in wqs {
                 wq.remove(&task);
+            }
+            if timer_cpus != 0 {
+                del_timers(timer_cpus, &task);
             }
             // As Linux's `___wait_cond_timeout`: on a timeout the condition is
             // read again, since it may have come true after `cond()` above

@@ -6,6 +6,11 @@
 //! - a SIGUSR1 whose handler runs on an alternate stack that is not mapped:
 //!   no frame fits, and the process dies of SIGSEGV.
 //!
+//! - and one that once left its task behind without dying of a signal: a
+//!   sleep of years, ended early by a handled SIGALRM, then `exit` on
+//!   another CPU (the sleep's timer stayed queued on the first CPU, holding
+//!   the task until its deadline: the fuzzer's long runs).
+//!
 //! Each is done `ROUNDS` times (first argument, default 25) by fresh children
 //! and the wait statuses are compared. In the guest the test reads the
 //! counter snapshots `sigdeath-before` (after one warm-up round) and
@@ -26,19 +31,30 @@ fn main(args: Args, _env: Env) -> i32 {
         .and_then(|s| s.parse().ok())
         .unwrap_or(25u32);
     let mut c = Checker::new();
+    // Default actions, whatever this program inherited (a shell starts
+    // background jobs with SIGQUIT ignored).
+    for sig in [SIGTERM, SIGQUIT, SIGUSR1] {
+        let _ = signal_disposition(sig, SIG_DFL);
+    }
     // No core files (the host's Linux would dump SIGQUIT and SIGSEGV).
     let mut lim = rlimit::default();
     if getrlimit(RLIMIT_CORE, &mut lim).is_ok() {
         lim.rlim_cur = 0;
         let _ = setrlimit(RLIMIT_CORE, &lim);
     }
-    let cases: [(&str, fn() -> i32, u32); 3] = [
-        ("blocked SIGTERM, then unblocked: killed by SIGTERM", unblocked_term, SIGTERM),
-        ("blocked SIGQUIT, then unblocked: killed by SIGQUIT", unblocked_quit, SIGQUIT),
+    let killed = |sig| WaitStatus::Signaled(sig, false);
+    let cases: [(&str, fn() -> i32, WaitStatus); 4] = [
+        ("blocked SIGTERM, then unblocked: killed by SIGTERM", unblocked_term, killed(SIGTERM)),
+        ("blocked SIGQUIT, then unblocked: killed by SIGQUIT", unblocked_quit, killed(SIGQUIT)),
         (
             "SIGUSR1 handler on an unmapped alternate stack: killed by SIGSEGV",
             bad_altstack,
-            SIGSEGV,
+            killed(SIGSEGV),
+        ),
+        (
+            "a sleep of years ended by a handled SIGALRM, then exit on another CPU: status 0",
+            interrupted_sleep,
+            WaitStatus::Exited(0),
         ),
     ];
     for (_, f, want) in cases {
@@ -63,15 +79,15 @@ fn main(args: Args, _env: Env) -> i32 {
     c.status()
 }
 
-/// Runs `f` in a new child and reaps it: Ok if it was killed by `want`
-/// without a core dump, else what happened instead.
-fn die(f: fn() -> i32, want: u32) -> Result<WaitStatus, WaitStatus> {
+/// Runs `f` in a new child and reaps it: Ok if it ended with `want`, else
+/// what happened instead.
+fn die(f: fn() -> i32, want: WaitStatus) -> Result<WaitStatus, WaitStatus> {
     let pid = match fork_with(f) {
         Ok(pid) => pid,
         Err(_) => return Err(WaitStatus::Exited(-1)),
     };
     match reap_within(pid, 10) {
-        Ok(s) if s == WaitStatus::Signaled(want, false) => Ok(s),
+        Ok(s) if s == want => Ok(s),
         Ok(s) => Err(s),
         Err(_) => Err(WaitStatus::Exited(-2)),
     }
@@ -111,4 +127,29 @@ fn bad_altstack() -> i32 {
     }
     let _ = kill(pid() as i32, SIGUSR1);
     103
+}
+
+extern "C" fn on_alrm(_: i32) {}
+
+fn interrupted_sleep() -> i32 {
+    let act = new_sigaction(on_alrm as usize, 0, 0);
+    // SAFETY: on_alrm does nothing.
+    if unsafe { rt_sigaction(SIGALRM, Some(&act), None) }.is_err() {
+        return 101;
+    }
+    let _ = sched::sched_setaffinity(0, &[1]);
+    let in_10ms = itimerval {
+        it_interval: timeval::default(),
+        it_value: timeval { tv_sec: 0, tv_usec: 10_000 },
+    };
+    if setitimer(ITIMER_REAL, Some(&in_10ms), None).is_err() {
+        return 102;
+    }
+    let years = timespec { tv_sec: 100 * 365 * 86_400, tv_nsec: 0 };
+    if nanosleep(&years, None) != Err(EINTR) {
+        return 103;
+    }
+    // On one CPU this fails (EINVAL) and the exit is on the same CPU.
+    let _ = sched::sched_setaffinity(0, &[2]);
+    0
 }
