@@ -14,7 +14,10 @@ use crate::fs::ramfs::{self, ROOT_INO};
 use crate::mm::address_space::{Mm, Rewrite, STACK_MAX, STACK_TOP};
 use crate::mm::frame::PAGE_SIZE;
 use crate::mm::vma::{Prot, VmFlags};
-use crate::process::task::Creds;
+use crate::process::signal::SIGCHLD;
+use crate::process::task::{Creds, Task};
+use crate::process::{exit, table};
+use core::sync::atomic::Ordering;
 use uapi::binfmts::MAX_ARG_STRINGS;
 use uapi::stat::{S_IXGRP, S_IXOTH, S_IXUSR};
 
@@ -171,7 +174,22 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
     let task = crate::process::current().expect("execve without a task");
     let cwd = if path.first() == Some(&b'/') { ROOT_INO } else { task.fs().cwd() };
     let prog = load_program(cwd, &path, &argv, &envp, task.creds()).map_err(|e| e.errno)?;
-    // The point of no return (Linux `begin_new_exec`).
+    // The point of no return (Linux `begin_new_exec`): this becomes the only
+    // thread of its process. If a group exit or a fatal signal came first,
+    // the new image is dropped and the task dies of it on the way out.
+    if de_thread(&task).is_err() {
+        drop(prog);
+        return Err(EAGAIN);
+    }
+    // The descriptor table is this process's own (Linux `unshare_files`):
+    // close-on-exec closes descriptors for the new image only, not for a
+    // process that shares the table (CLONE_FILES).
+    {
+        let mut files = task.files.lock();
+        if Arc::strong_count(&files) > 1 {
+            *files = Arc::new(files.duplicate());
+        }
+    }
     crate::arch::mmu::load_cr3(prog.mm.root());
     let old = task.mm.lock().replace(prog.mm);
     // Linux `exec_mmap`: the old space's high-water RSS stays the process's.
@@ -203,4 +221,77 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
     crate::process::fork::vfork_release(&task);
     *frame = prog.frame;
     Ok(0)
+}
+
+/// Make `task` the only thread of its process (Linux `de_thread`): every
+/// other thread gets SIGKILL and the exec waits until they are gone — released,
+/// or for the leader, a zombie. A thread that is not the leader then takes the
+/// leader's pid (`exchange_tids`), its place in the parent's children, its
+/// process group and session, and the old leader is released without a wait
+/// status of its own (its CPU time was added to the process's when it
+/// exited). Err: a group exit, a fatal signal or another thread's exec came
+/// first, and the task is to die (Linux EAGAIN past the point of no return).
+pub fn de_thread(task: &Arc<Task>) -> Result<(), Errno> {
+    let group = &task.group;
+    // Linux `thread_group_empty`: a leader that exited first is still there.
+    if group.live.load(Ordering::Acquire) > 1 || !task.is_group_leader() {
+        {
+            let exit = group.exit.lock();
+            if exit.is_some() || group.group_exec_task.load(Ordering::Relaxed) != 0 {
+                return Err(EAGAIN);
+            }
+            group.group_exec_task.store(task.pid(), Ordering::Relaxed);
+        }
+        exit::zap_other_threads(task);
+        // Under the task-list lock, which `exit_notify` holds while it releases
+        // a thread or makes the leader a zombie, and then wakes `exec_wait`.
+        let others_gone = || {
+            let _tasklist = table::TASKLIST.lock();
+            table::all()
+                .iter()
+                .filter(|t| t.tgid == task.tgid && t.pid() != task.pid())
+                .all(|t| t.is_group_leader() && t.exited.load(Ordering::Acquire))
+        };
+        if !crate::process::wait_event_killable(Some(&group.exec_wait), others_gone) {
+            let _tasklist = table::TASKLIST.lock();
+            group.group_exec_task.store(0, Ordering::Relaxed);
+            return Err(EAGAIN);
+        }
+        if !task.is_group_leader() {
+            let tasklist = table::TASKLIST.lock();
+            let leader = table::find(task.tgid).expect("a thread group without its leader");
+            table::exchange_tids(task, &leader);
+            // transfer_pid PGID, SID: the process's group and session go
+            // with the leadership (their pid uses are counted once, for it).
+            task.pgid.store(leader.pgid.load(Ordering::Relaxed), Ordering::Relaxed);
+            task.sid.store(leader.sid.load(Ordering::Relaxed), Ordering::Relaxed);
+            let ppid = leader.ppid.load(Ordering::Relaxed);
+            task.ppid.store(ppid, Ordering::Relaxed);
+            // Before the parent's `do_wait` can see this task as its child
+            // (as a thread, its exit signal is 0: a "clone" child).
+            task.exit_signal.store(SIGCHLD, Ordering::Relaxed);
+            // list_replace_init(&leader->sibling, &tsk->sibling).
+            if let Some(parent) = table::find(ppid) {
+                for c in parent.children.lock().iter_mut() {
+                    if Arc::ptr_eq(c, &leader) {
+                        *c = task.clone();
+                    }
+                }
+            }
+            // A namespace's init that execs from a thread stays its reaper.
+            let ns = task.pid_ns();
+            if task.is_ns_init() {
+                ns.set_child_reaper(task.pid());
+            }
+            leader.exit_signal.store(0, Ordering::Relaxed);
+            table::release(&leader);
+            drop(tasklist);
+        }
+        let _exit = group.exit.lock();
+        group.group_exec_task.store(0, Ordering::Relaxed);
+    }
+    // "We have changed execution domain": the parent hears of this process
+    // with SIGCHLD, whatever signal it was cloned with.
+    task.exit_signal.store(SIGCHLD, Ordering::Relaxed);
+    Ok(())
 }
