@@ -342,6 +342,21 @@ fn thread_group_exit_status_matches_linux() {
 }
 
 #[test]
+fn execve_from_a_thread_matches_linux() {
+    // Issue 13 item 1 (Linux `de_thread`): a thread that is not the leader
+    // execs while the leader and a spinning thread run; the new image has the
+    // process's pid as its tid, the same parent, no trace of the other
+    // threads or of its old tid, the dead threads' CPU time, and its status is
+    // what wait4 reports (nothing for the old leader). Also: exec after the
+    // leader's exit, exec from the leader, two execs at once, exec racing
+    // exit_group, SIGKILL during exec, CLONE_FILES and close-on-exec, and the
+    // exit signal reset to SIGCHLD.
+    let r = matches_linux_on_1_2_4_vcpus("dethread", 30);
+    // Each of the 2 x 20 racing rounds of two threads, and the other cases, ran.
+    assert!(r.counters.global.clones_thread >= 2 + 1 + 2 + 3 * 2 * 20, "{}", common::explain(&r));
+}
+
+#[test]
 fn process_directed_signals_match_linux() {
     // Issue 13 item 4: kill(pid) goes to a thread that does not block the
     // signal (the main thread first), stays pending for the process while all
