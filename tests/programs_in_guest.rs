@@ -357,6 +357,16 @@ fn execve_from_a_thread_matches_linux() {
 }
 
 #[test]
+fn shebang_scripts_match_linux() {
+    // Issue 13 item 8, `#!` (Linux fs/binfmt_script.c): the interpreter's
+    // argv (name, one optional argument, the script's path, the arguments),
+    // the 256-byte line, ENOEXEC/EACCES/ENOENT for bad lines and
+    // interpreters, five nested scripts and ELOOP for six. The interpreter is
+    // the program itself, as argv[0] names it (/bin/shebang in the guest).
+    matches_linux_on_1_2_4_vcpus("shebang", 30);
+}
+
+#[test]
 fn process_directed_signals_match_linux() {
     // Issue 13 item 4: kill(pid) goes to a thread that does not block the
     // signal (the main thread first), stays pending for the process while all

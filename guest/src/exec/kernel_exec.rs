@@ -4,6 +4,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use super::binfmt_script;
 use super::elf::{self, ElfKind};
 use super::stack::{self, build_stack};
 use super::zpoline::Zpoline;
@@ -14,6 +15,7 @@ use crate::fs::ramfs::{self, ROOT_INO};
 use crate::mm::address_space::{Mm, Rewrite, STACK_MAX, STACK_TOP};
 use crate::mm::frame::PAGE_SIZE;
 use crate::mm::vma::{Prot, VmFlags};
+use crate::mm::zpoline::SiteTable;
 use crate::process::signal::SIGCHLD;
 use crate::process::task::{Creds, Task};
 use crate::process::{exit, table};
@@ -49,7 +51,32 @@ fn page_up(x: u64) -> u64 {
     (x + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
 }
 
-/// Load the executable at `path` (resolved from `cwd`) into a new address space.
+/// The file a loader reads (Linux `open_exec`): a regular file with execute
+/// permission, shared, not copied (a write to it meanwhile gives it a new
+/// copy), and where the VMM found its `syscall` instructions.
+fn open_exec(cwd: u64, path: &[u8]) -> Result<(Arc<Vec<u8>>, Option<Arc<SiteTable>>), LoadError> {
+    // Linux walks "" (an empty `#!` name) to the working directory.
+    if path.is_empty() {
+        return Err(err(EACCES, "not a regular file"));
+    }
+    let p = core::str::from_utf8(path).map_err(|_| err(ENOENT, "path is not UTF-8"))?;
+    crate::fs::with_fs(|fs| {
+        let ino = fs.lookup(cwd, p).map_err(|e| err(e, "no such file"))?;
+        let st = fs.stat(ino).map_err(|e| err(e, "stat failed"))?;
+        if !st.is_reg() {
+            return Err(err(EACCES, "not a regular file"));
+        }
+        if st.mode & (S_IXUSR | S_IXGRP | S_IXOTH) == 0 {
+            return Err(err(EACCES, "not executable (no x permission)"));
+        }
+        let image = fs.file_data_shared(ino).map_err(|e| err(e, "read failed"))?;
+        Ok((image, fs.syscall_sites(ino)))
+    })
+}
+
+/// Load the executable at `path` (resolved from `cwd`) into a new address
+/// space; a `#!` script runs its interpreter (with the arguments Linux gives
+/// it) instead.
 pub fn load_program(
     cwd: u64,
     path: &[u8],
@@ -71,20 +98,29 @@ fn load_program_inner(
     envp: &[Vec<u8>],
     creds: Creds,
 ) -> Result<Program, LoadError> {
-    let p = core::str::from_utf8(path).map_err(|_| err(ENOENT, "path is not UTF-8"))?;
-    // Shared, not copied: a write to the file meanwhile gives it a new copy.
-    let (image, sites) = crate::fs::with_fs(|fs| {
-        let ino = fs.lookup(cwd, p).map_err(|e| err(e, "no such file"))?;
-        let st = fs.stat(ino).map_err(|e| err(e, "stat failed"))?;
-        if !st.is_reg() {
-            return Err(err(EACCES, "not a regular file"));
+    // Linux `exec_binprm`: a `#!` script names its interpreter, which is
+    // loaded in its place with the arguments `load_script` gives it, up to
+    // MAX_BINFMT_DEPTH times.
+    let mut script_argv: Option<Vec<Vec<u8>>> = None;
+    let mut interp: Vec<u8> = path.to_vec();
+    let mut depth = 0;
+    let (image, sites) = loop {
+        if depth > binfmt_script::MAX_BINFMT_DEPTH {
+            return Err(err(ELOOP, "too many levels of #! interpreters"));
         }
-        if st.mode & (S_IXUSR | S_IXGRP | S_IXOTH) == 0 {
-            return Err(err(EACCES, "not executable (no x permission)"));
+        let (image, sites) = open_exec(cwd, &interp)?;
+        if !binfmt_script::is_script(&image) {
+            break (image, sites);
         }
-        let image = fs.file_data_shared(ino).map_err(|e| err(e, "read failed"))?;
-        Ok((image, fs.syscall_sites(ino)))
-    })?;
+        let (name, arg) =
+            binfmt_script::parse(&image).map_err(|e| err(e, "a #! line without an interpreter"))?;
+        let args = script_argv.as_deref().unwrap_or(argv);
+        let next = binfmt_script::interpreter_argv(&name, arg.as_deref(), &interp, args);
+        script_argv = Some(next);
+        interp = name;
+        depth += 1;
+    };
+    let argv = script_argv.as_deref().unwrap_or(argv);
     let parsed = elf::parse(&image).map_err(|e| err(e.errno(), alloc::format!("{e}")))?;
     let bias = if parsed.kind == ElfKind::StaticPie { PIE_BASE } else { 0 };
     let img =
