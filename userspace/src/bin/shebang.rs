@@ -7,7 +7,8 @@
 //! scripts run, a sixth is ELOOP; a missing, non-executable or non-program
 //! interpreter fails as Linux fails. The interpreter is this program
 //! (argv[0], told by SHEBANG_INTERP in its environment): it prints its argv
-//! with its own path as SELF and checks it against SHEBANG_WANT. The scripts
+//! with its own path as SELF and checks it against SHEBANG_WANT, and its
+//! name (PR_GET_NAME) against the script's. The scripts
 //! live in /tmp/shebang. One line per check, exit status = failed checks.
 #![no_std]
 #![no_main]
@@ -213,6 +214,8 @@ fn exec_case(
     envp.put(b"SHEBANG_SELF=").put(me).end();
     envp.put(b"SHEBANG_CASE=").put(name).end();
     envp.put(b"SHEBANG_WANT=").put(want.map_or(b"", |w| w.to_bytes())).end();
+    let base = path.to_bytes().rsplit(|&b| b == b'/').next().unwrap_or(b"");
+    envp.put(b"SHEBANG_COMM=").put(&base[..base.len().min(15)]).end();
     let mut dir = Strs::new();
     dir.push(cwd);
     let child = fork_with(|| {
@@ -286,5 +289,12 @@ fn interpreter(args: &Args, env: &Env) -> i32 {
     } else {
         c.fail(format_args!("{case}: argv {}", Bytes(got)), format_args!("want {}", Bytes(want)));
     }
+    // The task's name is the script's (Linux: `kbasename(bprm->filename)`).
+    let mut comm = [0u8; 16];
+    // SAFETY: PR_GET_NAME writes 16 bytes to a live buffer of 16.
+    let _ = unsafe { prctl(PR_GET_NAME, comm.as_mut_ptr() as usize, 0, 0, 0) };
+    let comm = cstr_field(&comm);
+    let want = env.var(b"SHEBANG_COMM").unwrap_or(b"");
+    c.check(format_args!("{case}: comm {}, the script's name", Bytes(comm)), comm == want);
     c.status()
 }
