@@ -352,8 +352,23 @@ fn execve_from_a_thread_matches_linux() {
     // exit_group, SIGKILL during exec, CLONE_FILES and close-on-exec, and the
     // exit signal reset to SIGCHLD.
     let r = matches_linux_on_1_2_4_vcpus("dethread", 30);
-    // Each of the 2 x 20 racing rounds of two threads, and the other cases, ran.
+    // Each of the 3 x 20 racing rounds of two threads, and the other cases, ran.
     assert!(r.counters.global.clones_thread >= 2 + 1 + 2 + 3 * 2 * 20, "{}", common::explain(&r));
+    // The killed threads, the released leaders and their pids were given back.
+    let snap = |label: &str| {
+        let s: Vec<_> = r.snapshots.iter().filter(|s| s.label == label).collect();
+        assert_eq!(s.len(), 1, "one {label} snapshot\n{}", common::explain(&r));
+        s[0].counters.global
+    };
+    let (a, b) = (snap("dethread-before"), snap("dethread-after"));
+    assert_eq!(common::kernel_resources(&a), common::kernel_resources(&b));
+    // The per-CPU caches of kernel stacks (4 CPUs x 2 x 16 KiB) may fill.
+    assert!(
+        b.heap_bytes <= a.heap_bytes + 4 * 2 * (16 << 10),
+        "heap {} B before, {} B after",
+        a.heap_bytes,
+        b.heap_bytes
+    );
 }
 
 #[test]
