@@ -293,9 +293,11 @@ pub fn de_thread(task: &Arc<Task>) -> Result<(), Errno> {
             group.group_exec_task.store(0, Ordering::Relaxed);
             return Err(EAGAIN);
         }
-        if !task.is_group_leader() {
+        // The leader stays in the table until its process is reaped, which
+        // cannot happen while this thread lives.
+        let leader = if task.is_group_leader() { None } else { table::find(task.tgid) };
+        if let Some(leader) = leader {
             let tasklist = table::TASKLIST.lock();
-            let leader = table::find(task.tgid).expect("a thread group without its leader");
             table::exchange_tids(task, &leader);
             // transfer_pid PGID, SID: the process's group and session go
             // with the leadership (their pid uses are counted once, for it).
