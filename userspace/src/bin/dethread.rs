@@ -17,7 +17,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
 
-use userspace::thread::{leader_word, wait_until, Stacks};
+use userspace::thread::{leader_word, set_wake, wait_until, wait_until_ms, Stacks};
 use userspace::*;
 
 userspace::entry!(main);
@@ -253,11 +253,13 @@ extern "C" fn spinner(_: usize) -> i32 {
         if usecs(&u.ru_utime) + usecs(&u.ru_stime) >= SPIN_US {
             break;
         }
-        for _ in 0..100_000 {
-            core::hint::spin_loop();
+        // Plain work, not `pause`: a KVM with pause-loop exiting would
+        // spend the time in its exits, not in this thread.
+        for i in 0..100_000u32 {
+            core::hint::black_box(i);
         }
     }
-    SPUN.store(1, SeqCst);
+    set_wake(&SPUN, 1);
     loop {
         core::hint::spin_loop();
         let _ = sched_yield();
@@ -266,7 +268,8 @@ extern "C" fn spinner(_: usize) -> i32 {
 
 /// Waits for the spinner, then execs `image thread PID PPID T1 MYTID A B`.
 extern "C" fn exec_after_spin(_: usize) -> i32 {
-    if !wait_until(&SPUN, |v| v == 1) {
+    // The spinner may share a CPU with the main thread: time enough.
+    if !wait_until_ms(&SPUN, 60_000, |v| v == 1) {
         exit_group(101);
     }
     let mut a = Argv::new();
@@ -305,10 +308,13 @@ fn exec_from_a_thread(c: &mut Checker, stacks: Stacks) {
     let mut u = rusage::default();
     let mut st = 0;
     let r = wait4_rusage(p as i32, Some(&mut st), 0, &mut u);
-    c.check(
-        "exec from a thread: wait4 reports the new image's exit status",
-        r == Ok(p) && WaitStatus::from_raw(st) == WaitStatus::Exited(IMAGE_OK),
-    );
+    let name = "exec from a thread: wait4 reports the new image's exit status";
+    if r == Ok(p) && WaitStatus::from_raw(st) == WaitStatus::Exited(IMAGE_OK) {
+        c.check(name, true);
+    } else {
+        // 101: the spinning thread never got its CPU time; 102: execve failed.
+        c.fail(name, format_args!("{r:?}: {}", WaitStatus::from_raw(st)));
+    }
     c.check(
         "exec from a thread: wait4's rusage has the dead threads' CPU time",
         usecs(&u.ru_utime) + usecs(&u.ru_stime) >= SPIN_US,
@@ -365,7 +371,7 @@ extern "C" fn block_forever(_: usize) -> i32 {
 }
 
 extern "C" fn spin_forever(_: usize) -> i32 {
-    GO.store(1, SeqCst);
+    set_wake(&GO, 1);
     loop {
         core::hint::spin_loop();
     }
