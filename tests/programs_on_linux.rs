@@ -216,7 +216,7 @@ fn hello_pie_relocates_itself() {
 #[test]
 fn process_creation_programs_pass() {
     let exitcode = path("exitcode").to_str().unwrap();
-    let cases: [(&str, &[&str], &[&str]); 8] = [
+    let cases: [(&str, &[&str], &[&str]); 10] = [
         (
             "fork",
             &[],
@@ -264,6 +264,28 @@ fn process_creation_programs_pass() {
                 "main thread exit(3), then the last thread exit(5): wait4 reports 5",
                 "no SIGCHLD when the main thread exits",
                 "main thread exit(3) racing exit_group(7) in a thread: 7, every round",
+            ],
+        ),
+        (
+            "dethread",
+            &[],
+            &[
+                "image: gettid() == getpid()",
+                "image: the fd with O_CLOEXEC is closed",
+                "exec from a thread: wait4 reports the new image's exit status",
+                "exec from a thread: no wait status for the old leader",
+                "two threads exec at once: one image runs as the process (20 rounds)",
+                "SIGKILL while a thread execs: the process dies of it (20 rounds)",
+            ],
+        ),
+        (
+            "shebang",
+            &[],
+            &[
+                "spaces: argv SELF|one  two|/tmp/shebang/spaces|a|b",
+                "long: argv SELF|<arg to byte 255>|/tmp/shebang/long|a|b",
+                "lvl6: execve fails with ELOOP",
+                "bare: execve fails with EACCES",
             ],
         ),
         (
@@ -327,6 +349,7 @@ fn programs_are_static_executables() {
         "clone",
         "cowtables",
         "ctl",
+        "dethread",
         "efault",
         "execed",
         "execer",
@@ -356,6 +379,7 @@ fn programs_are_static_executables() {
         "rawsyscall",
         "rusage",
         "sched",
+        "shebang",
         "sigdeath",
         "signals",
         "syscalls",

@@ -110,7 +110,7 @@ fn proc_entry(t: &Task) -> ProcEntry {
         _ => b'D',
     };
     ProcEntry {
-        pid: t.pid as i32,
+        pid: t.pid() as i32,
         tgid: t.tgid as i32,
         ppid: t.ppid.load(Ordering::Relaxed) as i32,
         pgid: t.pgid.load(Ordering::Relaxed) as i32,

@@ -208,7 +208,7 @@ fn raw_syscall_refused(frame: &TrapFrame, forced: bool) {
             "kernel: pid {} ({}): killed by SIGSYS: it executed the syscall instruction at {:#x}, \
              which this kernel does not take (syscall=int3); enter the kernel through the \
              AT_SYSINFO entry instead",
-            task.pid,
+            task.pid(),
             task.comm(),
             frame.rip.wrapping_sub(2)
         );
@@ -217,7 +217,7 @@ fn raw_syscall_refused(frame: &TrapFrame, forced: bool) {
             "kernel: pid {} ({}): killed by SIGSYS: it executed the syscall instruction (return \
              address {:#x}), which this host's KVM does not deliver to the kernel; enter the \
              kernel through the AT_SYSINFO entry instead",
-            task.pid,
+            task.pid(),
             task.comm(),
             frame.rcx
         );

@@ -4,6 +4,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use super::binfmt_script;
 use super::elf::{self, ElfKind};
 use super::stack::{self, build_stack};
 use super::zpoline::Zpoline;
@@ -14,7 +15,11 @@ use crate::fs::ramfs::{self, ROOT_INO};
 use crate::mm::address_space::{Mm, Rewrite, STACK_MAX, STACK_TOP};
 use crate::mm::frame::PAGE_SIZE;
 use crate::mm::vma::{Prot, VmFlags};
-use crate::process::task::Creds;
+use crate::mm::zpoline::SiteTable;
+use crate::process::signal::SIGCHLD;
+use crate::process::task::{Creds, Task};
+use crate::process::{exit, table};
+use core::sync::atomic::Ordering;
 use uapi::binfmts::MAX_ARG_STRINGS;
 use uapi::stat::{S_IXGRP, S_IXOTH, S_IXUSR};
 
@@ -46,7 +51,32 @@ fn page_up(x: u64) -> u64 {
     (x + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
 }
 
-/// Load the executable at `path` (resolved from `cwd`) into a new address space.
+/// The file a loader reads (Linux `open_exec`): a regular file with execute
+/// permission, shared, not copied (a write to it meanwhile gives it a new
+/// copy), and where the VMM found its `syscall` instructions.
+fn open_exec(cwd: u64, path: &[u8]) -> Result<(Arc<Vec<u8>>, Option<Arc<SiteTable>>), LoadError> {
+    // Linux walks "" (an empty `#!` name) to the working directory.
+    if path.is_empty() {
+        return Err(err(EACCES, "not a regular file"));
+    }
+    let p = core::str::from_utf8(path).map_err(|_| err(ENOENT, "path is not UTF-8"))?;
+    crate::fs::with_fs(|fs| {
+        let ino = fs.lookup(cwd, p).map_err(|e| err(e, "no such file"))?;
+        let st = fs.stat(ino).map_err(|e| err(e, "stat failed"))?;
+        if !st.is_reg() {
+            return Err(err(EACCES, "not a regular file"));
+        }
+        if st.mode & (S_IXUSR | S_IXGRP | S_IXOTH) == 0 {
+            return Err(err(EACCES, "not executable (no x permission)"));
+        }
+        let image = fs.file_data_shared(ino).map_err(|e| err(e, "read failed"))?;
+        Ok((image, fs.syscall_sites(ino)))
+    })
+}
+
+/// Load the executable at `path` (resolved from `cwd`) into a new address
+/// space; a `#!` script runs its interpreter (with the arguments Linux gives
+/// it) instead.
 pub fn load_program(
     cwd: u64,
     path: &[u8],
@@ -68,20 +98,29 @@ fn load_program_inner(
     envp: &[Vec<u8>],
     creds: Creds,
 ) -> Result<Program, LoadError> {
-    let p = core::str::from_utf8(path).map_err(|_| err(ENOENT, "path is not UTF-8"))?;
-    // Shared, not copied: a write to the file meanwhile gives it a new copy.
-    let (image, sites) = crate::fs::with_fs(|fs| {
-        let ino = fs.lookup(cwd, p).map_err(|e| err(e, "no such file"))?;
-        let st = fs.stat(ino).map_err(|e| err(e, "stat failed"))?;
-        if !st.is_reg() {
-            return Err(err(EACCES, "not a regular file"));
+    // Linux `exec_binprm`: a `#!` script names its interpreter, which is
+    // loaded in its place with the arguments `load_script` gives it, up to
+    // MAX_BINFMT_DEPTH times.
+    let mut script_argv: Option<Vec<Vec<u8>>> = None;
+    let mut interp: Vec<u8> = path.to_vec();
+    let mut depth = 0;
+    let (image, sites) = loop {
+        if depth > binfmt_script::MAX_BINFMT_DEPTH {
+            return Err(err(ELOOP, "too many levels of #! interpreters"));
         }
-        if st.mode & (S_IXUSR | S_IXGRP | S_IXOTH) == 0 {
-            return Err(err(EACCES, "not executable (no x permission)"));
+        let (image, sites) = open_exec(cwd, &interp)?;
+        if !binfmt_script::is_script(&image) {
+            break (image, sites);
         }
-        let image = fs.file_data_shared(ino).map_err(|e| err(e, "read failed"))?;
-        Ok((image, fs.syscall_sites(ino)))
-    })?;
+        let (name, arg) =
+            binfmt_script::parse(&image).map_err(|e| err(e, "a #! line without an interpreter"))?;
+        let args = script_argv.as_deref().unwrap_or(argv);
+        let next = binfmt_script::interpreter_argv(&name, arg.as_deref(), &interp, args);
+        script_argv = Some(next);
+        interp = name;
+        depth += 1;
+    };
+    let argv = script_argv.as_deref().unwrap_or(argv);
     let parsed = elf::parse(&image).map_err(|e| err(e.errno(), alloc::format!("{e}")))?;
     let bias = if parsed.kind == ElfKind::StaticPie { PIE_BASE } else { 0 };
     let img =
@@ -171,7 +210,22 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
     let task = crate::process::current().expect("execve without a task");
     let cwd = if path.first() == Some(&b'/') { ROOT_INO } else { task.fs().cwd() };
     let prog = load_program(cwd, &path, &argv, &envp, task.creds()).map_err(|e| e.errno)?;
-    // The point of no return (Linux `begin_new_exec`).
+    // The point of no return (Linux `begin_new_exec`): this becomes the only
+    // thread of its process. If a group exit or a fatal signal came first,
+    // the new image is dropped and the task dies of it on the way out.
+    if de_thread(&task).is_err() {
+        drop(prog);
+        return Err(EAGAIN);
+    }
+    // The descriptor table is this process's own (Linux `unshare_files`):
+    // close-on-exec closes descriptors for the new image only, not for a
+    // process that shares the table (CLONE_FILES).
+    {
+        let mut files = task.files.lock();
+        if Arc::strong_count(&files) > 1 {
+            *files = Arc::new(files.duplicate());
+        }
+    }
     crate::arch::mmu::load_cr3(prog.mm.root());
     let old = task.mm.lock().replace(prog.mm);
     // Linux `exec_mmap`: the old space's high-water RSS stays the process's.
@@ -203,4 +257,79 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
     crate::process::fork::vfork_release(&task);
     *frame = prog.frame;
     Ok(0)
+}
+
+/// Make `task` the only thread of its process (Linux `de_thread`): every
+/// other thread gets SIGKILL and the exec waits until they are gone — released,
+/// or for the leader, a zombie. A thread that is not the leader then takes the
+/// leader's pid (`exchange_tids`), its place in the parent's children, its
+/// process group and session, and the old leader is released without a wait
+/// status of its own (its CPU time was added to the process's when it
+/// exited). Err: a group exit, a fatal signal or another thread's exec came
+/// first, and the task is to die (Linux EAGAIN past the point of no return).
+pub fn de_thread(task: &Arc<Task>) -> Result<(), Errno> {
+    let group = &task.group;
+    // Linux `thread_group_empty`: a leader that exited first is still there.
+    if group.live.load(Ordering::Acquire) > 1 || !task.is_group_leader() {
+        {
+            let exit = group.exit.lock();
+            if exit.is_some() || group.group_exec_task.load(Ordering::Relaxed) != 0 {
+                return Err(EAGAIN);
+            }
+            group.group_exec_task.store(task.pid(), Ordering::Relaxed);
+        }
+        exit::zap_other_threads(task);
+        // Under the task-list lock, which `exit_notify` holds while it releases
+        // a thread or makes the leader a zombie, and then wakes `exec_wait`.
+        let others_gone = || {
+            let _tasklist = table::TASKLIST.lock();
+            table::all()
+                .iter()
+                .filter(|t| t.tgid == task.tgid && t.pid() != task.pid())
+                .all(|t| t.is_group_leader() && t.exited.load(Ordering::Acquire))
+        };
+        if !crate::process::wait_event_killable(Some(&group.exec_wait), others_gone) {
+            let _tasklist = table::TASKLIST.lock();
+            group.group_exec_task.store(0, Ordering::Relaxed);
+            return Err(EAGAIN);
+        }
+        // The leader stays in the table until its process is reaped, which
+        // cannot happen while this thread lives.
+        let leader = if task.is_group_leader() { None } else { table::find(task.tgid) };
+        if let Some(leader) = leader {
+            let tasklist = table::TASKLIST.lock();
+            table::exchange_tids(task, &leader);
+            // transfer_pid PGID, SID: the process's group and session go
+            // with the leadership (their pid uses are counted once, for it).
+            task.pgid.store(leader.pgid.load(Ordering::Relaxed), Ordering::Relaxed);
+            task.sid.store(leader.sid.load(Ordering::Relaxed), Ordering::Relaxed);
+            let ppid = leader.ppid.load(Ordering::Relaxed);
+            task.ppid.store(ppid, Ordering::Relaxed);
+            // Before the parent's `do_wait` can see this task as its child
+            // (as a thread, its exit signal is 0: a "clone" child).
+            task.exit_signal.store(SIGCHLD, Ordering::Relaxed);
+            // list_replace_init(&leader->sibling, &tsk->sibling).
+            if let Some(parent) = table::find(ppid) {
+                for c in parent.children.lock().iter_mut() {
+                    if Arc::ptr_eq(c, &leader) {
+                        *c = task.clone();
+                    }
+                }
+            }
+            // A namespace's init that execs from a thread stays its reaper.
+            let ns = task.pid_ns();
+            if task.is_ns_init() {
+                ns.set_child_reaper(task.pid());
+            }
+            leader.exit_signal.store(0, Ordering::Relaxed);
+            table::release(&leader);
+            drop(tasklist);
+        }
+        let _exit = group.exit.lock();
+        group.group_exec_task.store(0, Ordering::Relaxed);
+    }
+    // "We have changed execution domain": the parent hears of this process
+    // with SIGCHLD, whatever signal it was cloned with.
+    task.exit_signal.store(SIGCHLD, Ordering::Relaxed);
+    Ok(())
 }

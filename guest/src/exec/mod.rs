@@ -1,5 +1,6 @@
 //! Program loading: ELF checks and the System V initial stack (pure, host
-//! tested), and `execve` itself (Linux `fs/exec.c`, `load_elf_binary`).
+//! tested), `#!` scripts (`binfmt_script`), and `execve` itself (Linux `fs/exec.c`, `load_elf_binary`).
+pub mod binfmt_script;
 pub mod elf;
 pub mod stack;
 pub mod zpoline;

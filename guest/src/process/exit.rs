@@ -38,9 +38,9 @@ pub fn do_exit(reason: ExitReason) -> ! {
     // The init of a PID namespace takes everything in it along (before it
     // becomes a zombie its parent could reap), unless a thread of it lives on.
     let ns = task.pid_ns().clone();
-    if ns.level > 0 && ns.child_reaper() == task.pid {
+    if ns.level > 0 && ns.child_reaper() == task.pid() {
         match find_alive_thread(&task) {
-            Some(t) => ns.set_child_reaper(t.pid),
+            Some(t) => ns.set_child_reaper(t.pid()),
             None => zap_pid_ns_processes(&task, &ns),
         }
     }
@@ -94,16 +94,23 @@ fn synchronize_group_exit(task: &Task, reason: ExitReason) {
 }
 
 /// End the whole thread group (Linux `do_group_exit`): the first group exit
-/// decides the status; the other threads are killed.
+/// decides the status; the other threads are killed. While another thread's
+/// execve takes the process over (`de_thread`), the exec wins: this thread
+/// just exits (Linux: with status 0, which nobody sees).
 pub fn do_group_exit(reason: ExitReason) -> ! {
     let task = crate::process::current().expect("do_group_exit without a task");
-    let first = {
+    let (first, reason) = {
         let mut exit = task.group.exit.lock();
-        let first = exit.is_none();
-        if first {
-            *exit = Some(reason);
+        match *exit {
+            Some(_) => (false, reason),
+            None if task.group.group_exec_task.load(Ordering::Relaxed) != 0 => {
+                (false, ExitReason::Exited(0))
+            }
+            None => {
+                *exit = Some(reason);
+                (true, reason)
+            }
         }
-        first
     };
     if first && task.group.live.load(Ordering::Acquire) > 1 {
         zap_other_threads(&task);
@@ -118,8 +125,9 @@ pub fn do_group_exit(reason: ExitReason) -> ! {
 /// and fails.
 pub fn zap_other_threads(task: &Task) {
     let _tasklist = table::TASKLIST.lock();
-    for t in table::threads_of(&task.group).iter().filter(|t| t.pid != task.pid) {
-        crate::process::signal::force_sig(t, crate::process::signal::SIGKILL);
+    let others = table::threads_of(&task.group).into_iter().filter(|t| t.pid() != task.pid());
+    for t in others.filter(|t| !t.exited.load(Ordering::Acquire)) {
+        crate::process::signal::force_sig(&t, crate::process::signal::SIGKILL);
     }
 }
 
@@ -127,7 +135,7 @@ pub fn zap_other_threads(task: &Task) {
 fn find_alive_thread(task: &Task) -> Option<Arc<Task>> {
     table::threads_of(&task.group)
         .into_iter()
-        .find(|t| t.pid != task.pid && !t.exited.load(Ordering::Acquire))
+        .find(|t| t.pid() != task.pid() && !t.exited.load(Ordering::Acquire))
 }
 
 /// The task that inherits `father`'s children (Linux `find_new_reaper`): another
@@ -137,10 +145,10 @@ fn find_new_reaper(father: &Arc<Task>) -> Option<Arc<Task>> {
     if let Some(t) = find_alive_thread(father) {
         return Some(t);
     }
-    let level = father.thread_pid.level();
+    let level = father.pid_ns().level;
     let mut ppid = father.ppid.load(Ordering::Relaxed);
     while let Some(p) = table::find(ppid) {
-        if p.thread_pid.level() != level {
+        if p.pid_ns().level != level {
             break;
         }
         if p.child_subreaper.load(Ordering::Relaxed) && !p.exited.load(Ordering::Acquire) {
@@ -202,7 +210,13 @@ fn zap_pid_ns_processes(me: &Arc<Task>, ns: &Arc<PidNamespace>) {
 /// Under `table::TASKLIST` (see `do_exit`).
 fn exit_notify(task: &Arc<Task>, remaining: u32) {
     forget_original_parent(task);
-    if task.tgid != task.pid {
+    if task.group.group_exec_task.load(Ordering::Relaxed) != 0 {
+        // A thread's execve waits for this one to be gone (released, or the
+        // leader a zombie): it looks again once this is done, under the same
+        // lock (Linux: the `notify_count` wake-ups).
+        task.group.exec_wait.wake_all();
+    }
+    if !task.is_group_leader() {
         // A thread: nobody waits for it (Linux: autoreaped). The last one out
         // reports a group leader that exited before it.
         table::release(task);
@@ -244,7 +258,7 @@ fn forget_original_parent(father: &Arc<Task>) {
     let threaded = reaper.tgid == father.tgid;
     for c in &children {
         for t in table::threads_of(&c.group).iter() {
-            t.ppid.store(reaper.pid, Ordering::Relaxed);
+            t.ppid.store(reaper.pid(), Ordering::Relaxed);
         }
         if !threaded {
             c.exit_signal.store(SIGCHLD, Ordering::Relaxed);

@@ -355,7 +355,7 @@ fn copy_process(
             let sig = if thread { 0 } else { parent.exit_signal.load(Ordering::Relaxed) };
             (parent.ppid.load(Ordering::Relaxed), sig)
         } else {
-            (parent.pid, args.exit_signal)
+            (parent.pid(), args.exit_signal)
         };
     let group = if thread { parent.group.clone() } else { ThreadGroup::new() };
     let child = Task::from_parts(TaskParts {

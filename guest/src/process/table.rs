@@ -158,21 +158,17 @@ pub fn uncharge_user(uid: u32) {
 /// its group and session; for a process, this CPU's `process_count`. The first
 /// process of a namespace becomes its child reaper.
 pub fn register_charged(task: &Arc<Task>) {
-    TASKS.lock().insert(task.pid, task.clone());
-    {
-        let mut threads = task.group.threads.lock();
-        let at = threads.partition_point(|(tid, _)| *tid < task.pid);
-        threads.insert(at, (task.pid, Arc::downgrade(task)));
-    }
-    attach(task.pid);
+    TASKS.lock().insert(task.pid(), task.clone());
+    join_thread_list(task);
+    attach(task.pid());
     if task.is_group_leader() {
         attach(task.pgid.load(core::sync::atomic::Ordering::Relaxed));
         attach(task.sid.load(core::sync::atomic::Ordering::Relaxed));
         let cpu = crate::arch::cpu_id();
         crate::counters::cpu_add(cpu, crate::counters::CPU_PROCESS_COUNT, 1);
     }
-    if task.thread_pid.vnr() == 1 {
-        task.thread_pid.ns().set_child_reaper(task.pid);
+    if task.pid_vnr() == 1 {
+        task.pid_ns().set_child_reaper(task.pid());
     }
     crate::counters::global_add(crate::counters::TOTAL_FORKS, 1);
     crate::counters::global_set(crate::counters::NR_THREADS, nr_threads() as u64);
@@ -181,11 +177,11 @@ pub fn register_charged(task: &Arc<Task>) {
 /// Remove a reaped (or auto-reaped) task (Linux `release_task`): its uses of
 /// pids end, and its counts.
 pub fn release(task: &Arc<Task>) {
-    let was_there = TASKS.lock().remove(&task.pid).is_some();
+    let was_there = TASKS.lock().remove(&task.pid()).is_some();
     if !was_there {
         return;
     }
-    task.group.threads.lock().retain(|(tid, _)| *tid != task.pid);
+    leave_thread_list(task);
     if task.is_group_leader() {
         detach(task.pgid.load(core::sync::atomic::Ordering::Relaxed));
         detach(task.sid.load(core::sync::atomic::Ordering::Relaxed));
@@ -193,9 +189,39 @@ pub fn release(task: &Arc<Task>) {
         let cpu = crate::arch::cpu_id();
         crate::counters::cpu_add(cpu, crate::counters::CPU_PROCESS_COUNT, u64::MAX);
     }
-    detach(task.pid);
+    detach(task.pid());
     uncharge_user(task.creds().uid);
     crate::counters::global_set(crate::counters::NR_THREADS, nr_threads() as u64);
+}
+
+/// `task`, a thread execing, and `leader`, its process's leader, trade pids
+/// (Linux `exchange_tids` in `de_thread`): the table finds each under its new
+/// number. The caller holds `TASKLIST`. Each number keeps its one use as a
+/// task's pid; the process group and session uses go with the leadership.
+pub fn exchange_tids(task: &Arc<Task>, leader: &Arc<Task>) {
+    let mut tasks = TASKS.lock();
+    task.exchange_tids(leader);
+    tasks.insert(task.pid(), task.clone());
+    tasks.insert(leader.pid(), leader.clone());
+    drop(tasks);
+    // The group's thread list is by tid: both move.
+    for t in [task, leader] {
+        leave_thread_list(t);
+        join_thread_list(t);
+    }
+}
+
+/// Enter `task` in its group's thread list, in tid order.
+fn join_thread_list(task: &Arc<Task>) {
+    let mut threads = task.group.threads.lock();
+    let at = threads.partition_point(|(tid, _)| *tid < task.pid());
+    threads.insert(at, (task.pid(), Arc::downgrade(task)));
+}
+
+/// Take `task` out of its group's thread list.
+fn leave_thread_list(task: &Arc<Task>) {
+    let me = Arc::as_ptr(task);
+    task.group.threads.lock().retain(|(_, t)| !core::ptr::eq(t.as_ptr(), me));
 }
 
 /// A process moves to process group `new` (setpgid, setsid).

@@ -57,7 +57,7 @@ impl TaskData for PosixThread {
     }
 
     fn describe(task: &Task) -> alloc::string::String {
-        alloc::format!("pid {} ({})", task.pid, task.comm())
+        alloc::format!("pid {} ({})", task.pid(), task.comm())
     }
 }
 
@@ -164,6 +164,14 @@ pub struct ThreadGroup {
     /// every task in the system. Weak: a task owns its group, not the
     /// reverse.
     pub threads: spin::Mutex<alloc::vec::Vec<(u32, alloc::sync::Weak<Task>)>>,
+    /// The thread whose execve is taking the process over (Linux
+    /// `signal->group_exec_task`, by tid; 0: none), set and cleared under
+    /// `exit`'s lock: the other threads die without deciding the group's
+    /// status, and a second exec or an exit_group gives way to it.
+    pub group_exec_task: AtomicU32,
+    /// Where that exec waits for the other threads to be gone (Linux
+    /// `notify_count` and the wake-ups in `exit_notify`, `__exit_signal`).
+    pub exec_wait: WaitQueue,
 }
 
 impl ThreadGroup {
@@ -182,6 +190,8 @@ impl ThreadGroup {
             cpu_itimers: AtomicBool::new(false),
             usage: spin::Mutex::new(crate::process::rusage::GroupUsage::default()),
             threads: spin::Mutex::new(alloc::vec::Vec::new()),
+            group_exec_task: AtomicU32::new(0),
+            exec_wait: WaitQueue::new(),
         })
     }
 }
@@ -189,13 +199,16 @@ impl ThreadGroup {
 /// The process's part of a task (Asterinas: `PosixThread`; Linux keeps it all
 /// in `task_struct`).
 pub struct PosixThread {
-    /// The task's number in the initial PID namespace (the task table's key);
-    /// `thread_pid` has its number in every namespace it is visible in.
-    pub pid: u32,
+    /// The task's number in the initial PID namespace (the task table's key;
+    /// `pid()`); `thread_pid` has its number in every namespace it is visible
+    /// in. Both change once, when a thread that is not the leader execs and
+    /// takes the leader's (Linux `exchange_tids` in `de_thread`), under the
+    /// task table's lock.
+    pid_nr: AtomicU32,
     pub group: Arc<ThreadGroup>,
     pub tgid: u32,
     /// Linux `thread_pid` and the thread group's `PIDTYPE_TGID` pid.
-    pub thread_pid: Arc<Pid>,
+    thread_pid: spin::Mutex<Arc<Pid>>,
     pub tgid_pid: Arc<Pid>,
     /// The task's namespaces (Linux `nsproxy`).
     pub nsproxy: spin::Mutex<Arc<NsProxy>>,
@@ -292,10 +305,10 @@ pub struct TaskParts {
 impl Task {
     pub fn from_parts(p: TaskParts) -> Task {
         let data = PosixThread {
-            pid: p.pid,
+            pid_nr: AtomicU32::new(p.pid),
             group: p.group,
             tgid: p.tgid,
-            thread_pid: p.thread_pid,
+            thread_pid: spin::Mutex::new(p.thread_pid),
             tgid_pid: p.tgid_pid,
             nsproxy: spin::Mutex::new(p.nsproxy),
             ppid: AtomicU32::new(p.ppid),
@@ -408,19 +421,42 @@ impl Task {
 }
 
 impl PosixThread {
+    /// The task's number in the initial PID namespace (Linux `task->pid`).
+    #[inline]
+    pub fn pid(&self) -> u32 {
+        self.pid_nr.load(Ordering::Relaxed)
+    }
+
+    /// The task's pid (Linux `task_pid`).
+    pub fn thread_pid(&self) -> Arc<Pid> {
+        self.thread_pid.lock().clone()
+    }
+
+    /// Trade pids with `other`, a thread of the same process (Linux
+    /// `exchange_tids`): only `table::exchange_tids` calls this, with the
+    /// table re-keyed under its lock.
+    pub(super) fn exchange_tids(&self, other: &PosixThread) {
+        let (a, b) = (self.pid(), other.pid());
+        self.pid_nr.store(b, Ordering::Relaxed);
+        other.pid_nr.store(a, Ordering::Relaxed);
+        core::mem::swap(&mut *self.thread_pid.lock(), &mut *other.thread_pid.lock());
+    }
+
     pub fn nsproxy(&self) -> Arc<NsProxy> {
         self.nsproxy.lock().clone()
     }
 
     /// The PID namespace the task lives in (Linux `task_active_pid_ns`).
     pub fn pid_ns(&self) -> &Arc<PidNamespace> {
-        self.thread_pid.ns()
+        // A thread lives in its process's namespace (CLONE_THREAD with
+        // CLONE_NEWPID is EINVAL), and the process's pid never changes.
+        self.tgid_pid.ns()
     }
 
     /// The task's tid / its process's pid as the task itself sees them
     /// (Linux `task_pid_vnr`, `task_tgid_vnr` of current).
     pub fn pid_vnr(&self) -> u32 {
-        self.thread_pid.vnr()
+        self.thread_pid.lock().vnr()
     }
 
     pub fn tgid_vnr(&self) -> u32 {
@@ -430,7 +466,7 @@ impl PosixThread {
     /// The tid / pid as namespace `ns` sees them, 0 if invisible there (Linux
     /// `task_pid_nr_ns`, `task_tgid_nr_ns`).
     pub fn pid_nr_ns(&self, ns: &PidNamespace) -> u32 {
-        self.thread_pid.nr_ns(ns)
+        self.thread_pid.lock().nr_ns(ns)
     }
 
     pub fn tgid_nr_ns(&self, ns: &PidNamespace) -> u32 {
@@ -438,7 +474,7 @@ impl PosixThread {
     }
 
     pub fn is_group_leader(&self) -> bool {
-        self.pid == self.tgid
+        self.pid() == self.tgid
     }
 
     /// The process is a namespace's init (Linux SIGNAL_UNKILLABLE): it takes

@@ -36,7 +36,7 @@ pub struct Reaped {
 fn eligible(c: &Task, which: Which, options: u32) -> bool {
     let matches = match which {
         Which::Any => true,
-        Which::Pid(p) => c.pid == p,
+        Which::Pid(p) => c.pid() == p,
         Which::Pgid(g) => c.pgid.load(Ordering::Relaxed) == g,
     };
     if !matches {

@@ -9,7 +9,7 @@
 //!   without execute permission (EACCES), a bad path, argv, argv[0] or envp
 //!   pointer (EFAULT);
 //! - files no loader accepts (ENOEXEC): an empty file, text that is neither ELF
-//!   nor `#!` (scripts are not tested: the guest does not run them), the
+//!   nor `#!` (scripts: the `shebang` program), the
 //!   program truncated to 100 bytes (its program headers cut off), the program
 //!   with e_machine AArch64, and the program with its PT_GNU_STACK header turned
 //!   into a PT_INTERP (Linux: an interpreter path shorter than 2 bytes; the

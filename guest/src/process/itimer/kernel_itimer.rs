@@ -30,7 +30,7 @@ fn publish_next(list: &[(u64, Weak<Task>)]) {
 /// The task that gets the process's SIGALRM: its leader (Linux sends it to
 /// the thread group's pid).
 fn leader_of(t: &Arc<Task>) -> Arc<Task> {
-    if t.pid == t.tgid {
+    if t.pid() == t.tgid {
         return t.clone();
     }
     crate::process::table::find(t.tgid).unwrap_or_else(|| t.clone())

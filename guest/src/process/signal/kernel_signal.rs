@@ -154,7 +154,7 @@ fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
     } else {
         // Round robin over the group (Linux `signal->curr_target`, `next_thread`).
         let threads = crate::process::table::threads_of(&p.group);
-        let tids: alloc::vec::Vec<u32> = threads.iter().map(|t| t.pid).collect();
+        let tids: alloc::vec::Vec<u32> = threads.iter().map(|t| t.pid()).collect();
         let from = p.group.curr_target.load(Ordering::Relaxed);
         let Some(i) = next_target(&tids, from, |i| wants_signal(sig, &threads[i])) else {
             return;
