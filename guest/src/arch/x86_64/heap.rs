@@ -26,8 +26,9 @@
 //!
 //! Locks, all held with interrupts off (an interrupt handler may free memory:
 //! the last reference to a task dropped in the tick): a class's partial list
-//! ([`NODES`]), then the arenas ([`HEAP`]); never the other way round, and a
-//! slab is never taken from or given to the arenas under a class's lock.
+//! ([`NODES`]) and the arenas ([`HEAP`]), never both at once (a slab is taken
+//! from or given back to the arenas after the class's lock is dropped); the
+//! arenas grow from the frame allocator under their lock.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
