@@ -98,6 +98,15 @@ fn frame_allocator_and_heap_are_accounted() {
     // frames), the entry page 1. Everything the boot self-test of `syscall`
     // allocated (a process, its page tables) is freed.
     assert_eq!(g.heap_arena_bytes, 8 << 20, "the boot arena only");
+    // The size-class caches' slabs are blocks of the arenas; what the kernel
+    // holds at the end of boot (heap_bytes) is mostly small objects in them.
+    assert!(
+        g.heap_slab_bytes > 0 && g.heap_slab_bytes < g.heap_arena_bytes,
+        "{} bytes of slabs in {} of arenas",
+        g.heap_slab_bytes,
+        g.heap_arena_bytes
+    );
+    assert!(g.heap_bytes > 0 && g.heap_bytes < g.heap_arena_bytes, "{} heap bytes", g.heap_bytes);
     assert_eq!(g.frames_in_use, 2048 + 32 + 1);
     let usable = g.frames_free + g.frames_in_use;
     assert!(usable < 128 * 256 && usable > 120 * 256, "{usable} frames usable");

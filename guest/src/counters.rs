@@ -77,6 +77,7 @@ global_field!(LOAD_PROGRAM_TSC, load_program_tsc);
 global_field!(LOAD_PROGRAM_CALLS, load_program_calls);
 global_field!(HEAP_ARENA_BYTES, heap_arena_bytes);
 global_field!(OOM_KILLS, oom_kills);
+global_field!(HEAP_SLAB_BYTES, heap_slab_bytes);
 cpu_field!(CPU_IRQS_WHILE_DISABLED, irqs_while_disabled);
 cpu_field!(CPU_ENTRY_WINDOW_EVENTS, entry_window_events);
 cpu_field!(CPU_CONTEXT_SWITCHES, context_switches);

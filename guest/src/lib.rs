@@ -18,7 +18,7 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | lib | `errno` `cmdline` `counters` `fault_inject` `hcfuzz` `random` | plain logic and the counter page, no hardware |
+//! | lib | `errno` `cmdline` `counters` `fault_inject` `hcfuzz` `random` `slab` | plain logic and the counter page, no hardware |
 //! | arch | `arch` | the CPU, the VMM's interface, every `unsafe` block |
 //! | services | `console` `time` `uaccess` | the console, clocks, typed user-memory access |
 //! | mm | `mm` | frames, page tables, areas, address spaces |
@@ -43,6 +43,7 @@ pub mod errno;
 pub mod fault_inject;
 pub mod hcfuzz;
 pub mod random;
+pub mod slab;
 
 // arch
 #[cfg(target_os = "none")]

@@ -116,7 +116,9 @@ pub struct GlobalCounters {
     pub frames_in_use: u64,
     /// Frames free.
     pub frames_free: u64,
-    /// Kernel heap bytes allocated.
+    /// Kernel heap bytes allocated: what the heap's callers hold, each small
+    /// allocation counted as its size class (16 B to 2 KiB), a larger one as
+    /// the block the arenas gave.
     pub heap_bytes: u64,
     /// TSC at kernel entry on the boot CPU, and when the guest reported ready.
     pub boot_tsc: u64,
@@ -198,7 +200,11 @@ pub struct GlobalCounters {
     pub heap_arena_bytes: u64,
     /// Processes the OOM killer killed (`Out of memory: Killed process ...`).
     pub oom_kills: u64,
-    reserved: [u64; 5],
+    /// Bytes of the kernel heap's arenas that are slabs of the size-class
+    /// caches (Linux's `Slab:` in /proc/meminfo): the small objects counted
+    /// in `heap_bytes` live in them, with the caches' free objects.
+    pub heap_slab_bytes: u64,
+    reserved: [u64; 4],
 }
 }
 
