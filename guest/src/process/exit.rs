@@ -202,6 +202,7 @@ fn zap_pid_ns_processes(me: &Arc<Task>, ns: &Arc<PidNamespace>) {
 /// Under `table::TASKLIST` (see `do_exit`).
 fn exit_notify(task: &Arc<Task>, remaining: u32) {
     forget_original_parent(task);
+    crate::process::pidfd::do_notify_pidfd(&task.thread_pid);
     if task.tgid != task.pid {
         // A thread: nobody waits for it (Linux: autoreaped). The last one out
         // reports a group leader that exited before it.
@@ -213,6 +214,7 @@ fn exit_notify(task: &Arc<Task>, remaining: u32) {
                 // The leader waited as a zombie (Linux `delay_group_leader`);
                 // the process's status is the group's (`do_exit`).
                 leader.set_exit(task.exit_reason());
+                crate::process::pidfd::do_notify_pidfd(&leader.thread_pid);
                 notify_parent(&leader);
             }
         }

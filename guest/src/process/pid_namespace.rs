@@ -125,15 +125,42 @@ pub struct Upid {
 }
 
 /// A pid (Linux `struct pid`): its numbers from the initial namespace (index 0)
-/// down to the namespace it was allocated in (index `level`).
+/// down to the namespace it was allocated in (index `level`). It outlives its
+/// numbers while something holds it (a pidfd): once no task uses it its
+/// numbers are freed and may name another process, but this object never
+/// names anything else.
 pub struct Pid {
     numbers: Vec<Upid>,
+    /// Its inode number on pidfs (Linux `pid->ino`): unique for the life of
+    /// the kernel, so two pidfds of one pid have the same `st_ino`.
+    ino: u64,
+    /// Pollers of its pidfds (Linux `pid->wait_pidfd`), woken when a task
+    /// using it exits or is reaped.
+    #[cfg(target_os = "none")]
+    pub wait_pidfd: crate::sched::WaitQueue,
 }
 
+/// The next pidfs inode number (Linux starts at 2: 1 is the root's).
+static NEXT_INO: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(2);
+
 impl Pid {
+    fn new(numbers: Vec<Upid>) -> Pid {
+        Pid {
+            numbers,
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            #[cfg(target_os = "none")]
+            wait_pidfd: crate::sched::WaitQueue::new(),
+        }
+    }
+
     /// A pid that was never allocated (the idle tasks' 0, the boot probe).
     pub fn unallocated(nr: u32, ns: &Arc<PidNamespace>) -> Pid {
-        Pid { numbers: alloc::vec![Upid { nr, ns: ns.clone() }] }
+        Pid::new(alloc::vec![Upid { nr, ns: ns.clone() }])
+    }
+
+    /// Its pidfs inode number.
+    pub fn ino(&self) -> u64 {
+        self.ino
     }
 
     pub fn level(&self) -> u32 {
@@ -189,7 +216,7 @@ pub fn alloc_pid(ns: &Arc<PidNamespace>) -> Result<Pid, Errno> {
     }
     numbers.reverse();
     let global = numbers[0].nr;
-    let pid = Pid { numbers };
+    let pid = Pid::new(numbers);
     if !ns.adding() {
         unwind(ns, &pid.numbers);
         return Err(ENOMEM);
@@ -311,7 +338,7 @@ mod tests {
         assert_eq!(alloc_pid(&ns).err(), Some(EAGAIN));
         assert_eq!(ns.nr_pids(), 0, "the number taken in the child namespace was returned");
         // Still no process in the child namespace: its first is pid 1 again.
-        free_pid(&Pid { numbers: alloc::vec![Upid { nr: 400, ns: root.clone() }] });
+        free_pid(&Pid::new(alloc::vec![Upid { nr: 400, ns: root.clone() }]));
         let p = alloc_pid(&ns).unwrap();
         assert_eq!((p.vnr(), p.global()), (1, 400));
     }
