@@ -24,7 +24,7 @@ use crate::process::clone_flags::{check_flags, CloneFlags, UNSUPPORTED_NAMESPACE
 use crate::process::rlimit::RLIMIT_NPROC;
 use crate::process::signal::{signal_pending, ERESTARTNOINTR};
 use crate::process::table;
-use crate::process::task::{Task, TaskParts, ThreadGroup, SIG_IGN};
+use crate::process::task::{sigaction, Task, TaskParts, ThreadGroup, SIG_DFL, SIG_IGN};
 use crate::sched;
 
 /// What a clone asks for (Linux `struct kernel_clone_args`).
@@ -322,11 +322,12 @@ fn copy_process(
     } else {
         let h = parent.sighand().duplicate();
         if flags.contains(CloneFlags::CLONE_CLEAR_SIGHAND) {
-            // Handlers reset to SIG_DFL; ignored signals stay ignored.
+            // Linux `flush_signal_handlers(p, 0)`: handlers reset to SIG_DFL,
+            // ignored signals stay ignored; every action loses its flags,
+            // restorer and mask.
             for a in h.actions.lock().iter_mut() {
-                if a.sa_handler != SIG_IGN {
-                    *a = Default::default();
-                }
+                let handler = if a.sa_handler == SIG_IGN { SIG_IGN } else { SIG_DFL };
+                *a = sigaction { sa_handler: handler, ..Default::default() };
             }
         }
         Arc::new(h)
