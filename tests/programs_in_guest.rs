@@ -452,6 +452,10 @@ fn fault_injection_at_every_copy_process_stage_leaks_nothing() {
     injected_with("copy_namespaces", 1, "ENOMEM", &["newns"]);
     injected_with("copy_mm", 2, "ENOMEM", &["newns"]);
     injected_with("alloc_pid", 1, "EAGAIN", &["newns"]);
+    // CLONE_PIDFD: its own stage (after alloc_pid), and the pid stage before
+    // it; forkonce also checks that no descriptor number stays taken.
+    injected_with("pidfd_prepare", 1, "ENOMEM", &["pidfd"]);
+    injected_with("alloc_pid", 1, "EAGAIN", &["pidfd"]);
 }
 
 #[test]
@@ -635,4 +639,19 @@ fn resource_usage_matches_linux() {
     assert!(out.contains("ok the exited thread's 40 ms stay in RUSAGE_SELF"), "{out}");
     assert!(out.contains("ok RUSAGE_CHILDREN after the reap is wait4's rusage"), "{out}");
     assert!(out.contains("ok touching 512 new pages: 512 minor faults or more"), "{out}");
+}
+
+#[test]
+fn pidfds_match_linux() {
+    // Issue 13 item 6: pidfd_open (flags, ESRCH, ENOENT for a thread without
+    // PIDFD_THREAD), CLONE_PIDFD for clone and clone3 (EFAULT leaves no child
+    // and no descriptor), waitid(P_PIDFD) (non-children: ECHILD; a
+    // non-blocking pidfd: EAGAIN), poll/ppoll (POLLIN at exit, POLLHUP once
+    // reaped, a process whose main thread left first), pidfd_send_signal
+    // (siginfo rules, scopes, ESRCH once reaped), pidfd_getfd, the pidfd as a
+    // file (fstat, fcntl, read/write/lseek), across fork and execve, and
+    // CLONE_CLEAR_SIGHAND.
+    let out = checks_match_linux_on_1_2_4_vcpus("pidfd", &[]);
+    assert!(out.contains("ok pidfd_send_signal after the reap: ESRCH"), "{out}");
+    assert!(out.contains("ok after execve: the pidfd without close-on-exec is there"), "{out}");
 }
