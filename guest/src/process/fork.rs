@@ -39,6 +39,11 @@ pub struct KernelCloneArgs {
     pub child_tid: u64,
     /// Where CLONE_PIDFD writes the pidfd (clone: `parent_tid`).
     pub pidfd: u64,
+    /// clone3's `set_tid`: the pid wanted in the child's namespace, then in
+    /// its parent's, ... (`set_tid_size` of them, at most
+    /// `MAX_PID_NS_LEVEL`).
+    pub set_tid: [i32; 32],
+    pub set_tid_size: usize,
 }
 
 /// How the child starts (Linux `copy_thread`'s two cases): returning to user
@@ -358,7 +363,9 @@ fn copy_process(
     if should_fail(Stage::AllocPid) {
         return Err(EAGAIN);
     }
-    let thread_pid = table::alloc_pid_ns(&nsproxy.pid_ns_for_children)?;
+    let set_tid = &args.set_tid[..args.set_tid_size.min(args.set_tid.len())];
+    let thread_pid =
+        table::alloc_pid_set_tid(&nsproxy.pid_ns_for_children, set_tid, creds.euid == 0)?;
     let pid = thread_pid.global();
     // CLONE_PIDFD: a descriptor number and the pidfd, in the parent's table
     // (after copy_files, so that a child with a table of its own does not

@@ -13,7 +13,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::errno::{Errno, EAGAIN, ENOMEM, ENOSPC};
+use crate::errno::{Errno, EAGAIN, EEXIST, EINVAL, ENOMEM, ENOSPC, EPERM};
 use crate::process::pid::{pid_max, PidAllocator};
 
 /// Linux's `MAX_PID_NS_LEVEL`: the initial namespace is level 0, the deepest
@@ -199,10 +199,54 @@ impl Pid {
 /// namespace has no free number, ENOMEM when `ns` no longer accepts processes
 /// (its init has exited). On failure nothing stays allocated.
 pub fn alloc_pid(ns: &Arc<PidNamespace>) -> Result<Pid, Errno> {
+    alloc_pid_set_tid(ns, &[], true)
+}
+
+/// `alloc_pid` with clone3's `set_tid`: `set_tid[0]` is the number wanted in
+/// `ns`, `set_tid[1]` in its parent, and so on for as many levels as given
+/// (Linux `alloc_pid`): EINVAL for more numbers than levels, for a number
+/// below 1 or not below the namespace's `pid_max`, or other than 1 in a
+/// namespace without an init yet; EPERM unless `capable`
+/// (CAP_CHECKPOINT_RESTORE/CAP_SYS_ADMIN; root here); EEXIST for a number in
+/// use. Each level is checked, then allocated, from `ns` up, and a failure
+/// gives back the numbers taken below it.
+pub fn alloc_pid_set_tid(
+    ns: &Arc<PidNamespace>,
+    set_tid: &[i32],
+    capable: bool,
+) -> Result<Pid, Errno> {
+    if set_tid.len() > ns.level as usize + 1 {
+        return Err(EINVAL);
+    }
     let mut numbers: Vec<Upid> = Vec::with_capacity(ns.level as usize + 1);
     let mut tmp = Some(ns.clone());
     while let Some(n) = tmp {
-        let nr = n.pids.lock().alloc.alloc();
+        let wanted = set_tid.get(numbers.len()).copied();
+        let nr = match wanted {
+            Some(tid) => {
+                let mut p = n.pids.lock();
+                let err = if tid < 1 || tid as u32 >= p.alloc.max() {
+                    Some(EINVAL)
+                } else if tid != 1 && n.child_reaper() == 0 {
+                    Some(EINVAL)
+                } else if !capable {
+                    Some(EPERM)
+                } else if !p.alloc.alloc_exact(tid as u32) {
+                    Some(EEXIST)
+                } else {
+                    None
+                };
+                drop(p);
+                match err {
+                    Some(e) => {
+                        unwind(ns, &numbers);
+                        return Err(e);
+                    }
+                    None => Some(tid as u32),
+                }
+            }
+            None => n.pids.lock().alloc.alloc(),
+        };
         match nr {
             Some(nr) => {
                 tmp = n.parent.clone();
@@ -328,6 +372,33 @@ mod tests {
         assert_eq!(p.numbers().len(), 33);
         assert_eq!(p.vnr(), 1);
         assert!(p.numbers().iter().all(|u| u.ns.find(u.nr) == Some(p.global())));
+    }
+
+    #[test]
+    fn set_tid_checks_in_linux_order_and_unwinds() {
+        let root = PidNamespace::new_root();
+        let init = alloc_pid(&root).unwrap();
+        root.set_child_reaper(init.global());
+        let ns = PidNamespace::new_child(&root).unwrap();
+        assert_eq!(alloc_pid_set_tid(&ns, &[1, 2, 3], true).err(), Some(EINVAL), "3 > 2 levels");
+        assert_eq!(alloc_pid_set_tid(&ns, &[2], true).err(), Some(EINVAL), "no init in ns yet");
+        assert_eq!(alloc_pid_set_tid(&ns, &[0], true).err(), Some(EINVAL));
+        assert_eq!(alloc_pid_set_tid(&ns, &[-1], true).err(), Some(EINVAL));
+        assert_eq!(alloc_pid_set_tid(&ns, &[4 << 20], true).err(), Some(EINVAL), "pid_max");
+        assert_eq!(alloc_pid_set_tid(&ns, &[1], false).err(), Some(EPERM));
+        let ns_init = alloc_pid_set_tid(&ns, &[1], true).unwrap();
+        ns.set_child_reaper(ns_init.global());
+        assert_eq!((ns_init.vnr(), ns_init.global()), (1, 2));
+        // 5 here, then 1 in the root namespace: taken, so 5 is given back.
+        assert_eq!(alloc_pid_set_tid(&ns, &[5, 1], true).err(), Some(EEXIST));
+        assert_eq!(ns.find(5), None);
+        let five = alloc_pid_set_tid(&ns, &[5], true).unwrap();
+        assert_eq!(five.vnr(), 5);
+        assert_eq!(alloc_pid_set_tid(&ns, &[5], true).err(), Some(EEXIST));
+        let both = alloc_pid_set_tid(&ns, &[9, 300], true).unwrap();
+        assert_eq!((both.vnr(), both.global()), (9, 300));
+        let next = alloc_pid(&ns).unwrap();
+        assert_eq!(next.vnr(), 2, "set_tid leaves the cyclic cursor alone");
     }
 
     #[test]

@@ -202,6 +202,7 @@ pub fn clone(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
         // CLONE_PIDFD writes the pidfd where CLONE_PARENT_SETTID would write
         // the tid (the two together are EINVAL).
         pidfd: a.u(2),
+        ..Default::default()
     };
     kernel_clone(&args, frame)
 }
@@ -224,8 +225,18 @@ pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
         (CloneFlags::from_bits_retain(field(0)), field(1), field(2), field(3), field(4));
     let (stack, stack_size, tls, set_tid, set_tid_size) =
         (field(5), field(6), field(7), field(8), field(9));
+    // Linux `copy_clone_args_from_user`: set_tid's size (at most one pid per
+    // namespace level), then the array itself (EFAULT), before the flags.
+    let set_tid_size = clone_flags::check_set_tid(set_tid, set_tid_size)?;
+    let mut pids = [0i32; 32];
+    if set_tid_size > 0 {
+        let raw = uaccess::read_bytes(set_tid, 4 * set_tid_size)?;
+        for (p, b) in pids.iter_mut().zip(raw.chunks_exact(4)) {
+            *p = i32::from_le_bytes(b.try_into().unwrap());
+        }
+    }
     clone_flags::check_clone3(flags, exit_signal)?;
-    if !clone_flags::clone3_stack_valid(stack, stack_size) || set_tid != 0 || set_tid_size != 0 {
+    if !clone_flags::clone3_stack_valid(stack, stack_size) {
         return Err(EINVAL);
     }
     if flags.contains(CloneFlags::CLONE_INTO_CGROUP) {
@@ -240,6 +251,8 @@ pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
         parent_tid,
         child_tid,
         pidfd,
+        set_tid: pids,
+        set_tid_size,
     };
     kernel_clone(&args, frame)
 }

@@ -1,7 +1,8 @@
 //! pidfds (issue 13 item 6; Linux 6.x `pidfd_open`, `pidfd_send_signal`,
 //! `pidfd_getfd`, CLONE_PIDFD for clone and clone3, `waitid(P_PIDFD)`,
 //! `poll`/`ppoll` on a pidfd, `fstat`/`fcntl`/`close` on one, pidfds across
-//! fork and execve) and CLONE_CLEAR_SIGHAND. One line per check, exit status =
+//! fork and execve), CLONE_CLEAR_SIGHAND and clone3's `set_tid` (in a new
+//! PID namespace: run as root). One line per check, exit status =
 //! number of failed checks. Run with the argument `exec FD1 FD2` it is the
 //! image a child execs: it checks the pidfds it was given.
 #![no_std]
@@ -29,6 +30,7 @@ fn main(args: Args, _env: Env) -> i32 {
     threads(&mut c);
     across_fork_and_exec(&mut c, &args);
     clear_sighand(&mut c);
+    set_tid(&mut c);
     c.err("no child left at the end", wait4(-1, None, WNOHANG), ECHILD);
     c.status()
 }
@@ -732,4 +734,113 @@ fn clear_sighand(c: &mut Checker) {
     }
     let _ = signal_disposition(SIGUSR2, SIG_DFL);
     let _ = signal_disposition(SIGHUP, SIG_DFL);
+}
+
+// ---- clone3's set_tid -------------------------------------------------------------------
+
+/// clone3 with `set_tid` (its first `size` entries; `at` overrides the
+/// array's address), the child exiting with `code`.
+fn clone3_tid(
+    set_tid: &[i32],
+    size: u64,
+    at: Option<u64>,
+    flags: u64,
+    f: ChildFn,
+    code: usize,
+) -> SysResult {
+    let args = clone_args {
+        flags,
+        exit_signal: SIGCHLD as u64,
+        set_tid: at.unwrap_or(set_tid.as_ptr() as u64),
+        set_tid_size: size,
+        ..Default::default()
+    };
+    // SAFETY: args and set_tid are live; no CLONE_VM.
+    unsafe { clone3(&args, core::mem::size_of::<clone_args>(), f, code) }
+}
+
+/// The init of a new PID namespace: set_tid there. Bit per failed check.
+extern "C" fn ns_init(_: usize) -> i32 {
+    let mut bits = 0;
+    let seven = clone3_tid(&[7], 1, None, 0, child_exits, 0);
+    if seven != Ok(7) {
+        bits |= 1;
+    }
+    // The first child is a zombie: 7 is still taken.
+    if clone3_tid(&[7], 1, None, 0, child_exits, 0) != Err(EEXIST) {
+        bits |= 2;
+    }
+    // 5 here and 1 in the parent namespace, whose init has it: EEXIST, and 5
+    // is given back.
+    if clone3_tid(&[5, 1], 2, None, 0, child_exits, 0) != Err(EEXIST)
+        || clone3_tid(&[5], 1, None, 0, child_exits, 0) != Ok(5)
+    {
+        bits |= 4;
+    }
+    if clone3_tid(&[5, 1, 1], 3, None, 0, child_exits, 0) != Err(EINVAL) {
+        bits |= 8;
+    }
+    if fork_with(|| 0) != Ok(2) {
+        bits |= 16;
+    }
+    let unprivileged = fork_with(|| {
+        if setuid(65534).is_err() {
+            return 1;
+        }
+        (clone3_tid(&[9], 1, None, 0, child_exits, 0) != Err(EPERM)) as i32
+    });
+    if unprivileged.map_or(true, |p| reap(p) != Some(WaitStatus::Exited(0))) {
+        bits |= 32;
+    }
+    while wait4(-1, None, 0).is_ok() {}
+    bits
+}
+
+fn set_tid(c: &mut Checker) {
+    let one = [1i32];
+    c.err("set_tid_size 33: EINVAL", clone3_tid(&[1; 33], 33, None, 0, child_exits, 0), EINVAL);
+    c.err(
+        "set_tid_size without set_tid: EINVAL",
+        clone3_tid(&one, 1, Some(0), 0, child_exits, 0),
+        EINVAL,
+    );
+    c.err("set_tid without a size: EINVAL", clone3_tid(&one, 0, None, 0, child_exits, 0), EINVAL);
+    c.err(
+        "set_tid at a bad address: EFAULT",
+        clone3_tid(&one, 1, Some(8), 0, child_exits, 0),
+        EFAULT,
+    );
+    c.err(
+        "more pids than namespace levels: EINVAL",
+        clone3_tid(&[1, 1], 2, None, 0, child_exits, 0),
+        EINVAL,
+    );
+    c.err("set_tid 0: EINVAL", clone3_tid(&[0], 1, None, 0, child_exits, 0), EINVAL);
+    c.err("set_tid -1: EINVAL", clone3_tid(&[-1], 1, None, 0, child_exits, 0), EINVAL);
+    c.err(
+        "set_tid at PID_MAX_LIMIT: EINVAL",
+        clone3_tid(&[4 << 20], 1, None, 0, child_exits, 0),
+        EINVAL,
+    );
+    c.err("set_tid 1, the init's: EEXIST", clone3_tid(&one, 1, None, 0, child_exits, 0), EEXIST);
+    c.err(
+        "CLONE_NEWPID with set_tid 2 (no init there yet): EINVAL",
+        clone3_tid(&[2], 1, None, CLONE_NEWPID, child_exits, 0),
+        EINVAL,
+    );
+    let init = clone3_tid(&one, 1, None, CLONE_NEWPID, ns_init, 0);
+    if let Some(init) = c.ok("CLONE_NEWPID with set_tid 1", init) {
+        c.reaped_bits(
+            init,
+            0,
+            &[
+                "in the new namespace set_tid 7 gives pid 7",
+                "7 again while its zombie waits: EEXIST",
+                "5 there and 1 in the parent namespace: EEXIST, and 5 stays free",
+                "three pids at level 1: EINVAL",
+                "set_tid leaves the allocation cursor: the next fork is pid 2",
+                "a non-root process: EPERM",
+            ],
+        );
+    }
 }
