@@ -42,12 +42,15 @@ fn delay_group_leader(t: &Task) -> bool {
     t.is_group_leader() && t.group.live.load(Ordering::Acquire) > 0
 }
 
-/// Linux `pidfd_poll`: readable once the process (the thread, for a
-/// PIDFD_THREAD pidfd) has exited, hung up once it is reaped.
-pub fn pidfd_poll(pid: &Arc<Pid>, thread: bool) -> i16 {
+/// Linux `pidfd_poll` (6.15 and later): readable once the task has exited,
+/// unless it is a process's main thread waiting for the other threads — for
+/// a PIDFD_THREAD pidfd too (its waiters are told when the last thread
+/// exits, or never if one of them execs and takes over the pid); hung up
+/// once it is reaped (at once for a thread other than the main one).
+pub fn pidfd_poll(pid: &Arc<Pid>) -> i16 {
     match pid_task(pid) {
         None => POLLIN | POLLRDNORM | POLLHUP,
-        Some(t) if t.exited.load(Ordering::Acquire) && (thread || !delay_group_leader(&t)) => {
+        Some(t) if t.exited.load(Ordering::Acquire) && !delay_group_leader(&t) => {
             POLLIN | POLLRDNORM
         }
         Some(_) => 0,
@@ -56,7 +59,7 @@ pub fn pidfd_poll(pid: &Arc<Pid>, thread: bool) -> i16 {
 
 impl AnonFile for PidFile {
     fn poll(&self) -> i16 {
-        pidfd_poll(&self.pid, self.thread)
+        pidfd_poll(&self.pid)
     }
 
     fn wait_queue(&self) -> &crate::sched::WaitQueue {

@@ -537,6 +537,7 @@ fn threads(c: &mut Checker) {
     T_TID.store(0, SeqCst);
     let pid = fork_with(|| threaded_child(stacks, r1)).unwrap_or(0);
     let fd = pidfd_open(pid as i32, 0).map_or(-1, |f| f as i32);
+    let lt = pidfd_open(pid as i32, PIDFD_THREAD).map_or(-1, |f| f as i32);
     let _ = put_byte(w1, 1);
     // The main thread is a zombie now (nothing to wait for: poll a while).
     nap();
@@ -545,6 +546,12 @@ fn threads(c: &mut Checker) {
         poll1(fd, POLLIN, 50),
         Polled(0, 0),
     );
+    c.ok_eq(
+        "a PIDFD_THREAD pidfd of that main thread: nothing either (Linux 6.15+)",
+        poll1(lt, POLLIN, 50),
+        Polled(0, 0),
+    );
+    let _ = close(lt);
     c.ok_eq("pidfd_send_signal(0) still finds it", pidfd_send_signal(fd, 0, None, 0), 0);
     c.ok_eq("SIGKILL ends the other thread", pidfd_send_signal(fd, SIGKILL, None, 0), 0);
     c.ok_eq("then the process polls POLLIN", poll1(fd, POLLIN, -1), Polled(1, POLLIN));
