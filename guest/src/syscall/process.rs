@@ -869,7 +869,7 @@ pub fn pidfd_send_signal(a: &Args) -> SysResult {
     if !me.pid_ns().is_ancestor_of(pid.ns()) {
         return Err(EINVAL);
     }
-    #[derive(PartialEq, PartialOrd)]
+    #[derive(PartialEq)]
     enum Scope {
         Thread,
         Process,
@@ -928,18 +928,21 @@ pub fn pidfd_send_signal(a: &Args) -> SysResult {
             .into_iter()
             .filter(|t| t.is_group_leader() && t.pgid.load(Ordering::Relaxed) == g)
             .collect();
-        let mut result = Err(ESRCH);
+        // Success if any was signalled, else the last error (ESRCH: none).
+        let (mut success, mut last) = (false, ESRCH);
         for t in &members {
-            let r = check_kill_permission(&me, t, sig);
-            if r.is_ok() && sig != 0 {
-                let (info, force) = info_for(t);
-                send_group_signal(t, sig as u32, info, force);
-            }
-            if result.is_err() {
-                result = r;
+            match check_kill_permission(&me, t, sig) {
+                Ok(()) => {
+                    success = true;
+                    if sig != 0 {
+                        let (info, force) = info_for(t);
+                        send_group_signal(t, sig as u32, info, force);
+                    }
+                }
+                Err(e) => last = e,
             }
         }
-        return result.map(|_| 0);
+        return if success { Ok(0) } else { Err(last) };
     }
     // Linux `kill_pid_info_type`: the task of the pid, while not reaped.
     let t = pidfd::pid_task(&pid).ok_or(ESRCH)?;
