@@ -175,7 +175,7 @@ fn clone_pidfd(c: &mut Checker) {
     let _ = put_byte(w, 1);
     c.ok_eq(
         "poll once it exited: POLLIN|POLLRDNORM (a zombie, no POLLHUP)",
-        poll1(fd, POLLIN | POLLRDNORM, -1),
+        poll1(fd, POLLIN | POLLRDNORM, 10_000),
         Polled(1, POLLIN | POLLRDNORM),
     );
     c.ok_eq("pidfd_send_signal(0) to the zombie", pidfd_send_signal(fd, 0, None, 0), 0);
@@ -413,20 +413,26 @@ fn send_signal(c: &mut Checker) {
     let (pid, w) = waiting_child(0);
     let fd = pidfd_open(pid as i32, 0).map_or(-1, |f| f as i32);
     c.ok_eq("SIGTERM", pidfd_send_signal(fd, SIGTERM, None, 0), 0);
+    // (Had the signal not come, closing the pipe ends the child: a FAIL
+    // below rather than a wait without end.)
+    let _ = poll1(fd, POLLIN, 10_000);
+    let _ = close(w);
     let i = waitid_pidfd(fd, WEXITED);
     c.check(
         "it is killed: CLD_KILLED, SIGTERM",
         i.is_ok_and(|i| i.si_code == CLD_KILLED && i.si_status() == SIGTERM as i32),
     );
-    close_all(&[fd, w]);
+    let _ = close(fd);
     let (pid, w) = waiting_child(0);
     let _ = setpgid(pid as i32, pid as i32);
     let fd = pidfd_open(pid as i32, 0).map_or(-1, |f| f as i32);
     let pg = PIDFD_SIGNAL_PROCESS_GROUP;
     c.ok_eq("PIDFD_SIGNAL_PROCESS_GROUP", pidfd_send_signal(fd, SIGKILL, None, pg), 0);
+    let _ = poll1(fd, POLLIN, 10_000);
+    let _ = close(w);
     c.reaped("the group's process is killed", pid, 0, WaitStatus::Signaled(SIGKILL, false));
     c.err("then ESRCH", pidfd_send_signal(fd, SIGKILL, None, pg), ESRCH);
-    close_all(&[fd, w]);
+    let _ = close(fd);
 }
 
 // ---- pidfd_getfd ---------------------------------------------------------------------
@@ -554,9 +560,14 @@ fn threads(c: &mut Checker) {
     let _ = close(lt);
     c.ok_eq("pidfd_send_signal(0) still finds it", pidfd_send_signal(fd, 0, None, 0), 0);
     c.ok_eq("SIGKILL ends the other thread", pidfd_send_signal(fd, SIGKILL, None, 0), 0);
-    c.ok_eq("then the process polls POLLIN", poll1(fd, POLLIN, -1), Polled(1, POLLIN));
-    let i = waitid_pidfd(fd, WEXITED);
+    c.ok_eq("then the process polls POLLIN", poll1(fd, POLLIN, 10_000), Polled(1, POLLIN));
+    let i = waitid_pidfd(fd, WEXITED | WNOHANG);
     c.check("waitid: killed by SIGKILL", i.is_ok_and(|i| i.si_status() == SIGKILL as i32));
+    if i.is_ok_and(|i| i.si_pid() == 0) {
+        // Still running (a FAIL above): end it rather than wait for ever.
+        let _ = kill(pid as i32, SIGKILL);
+        let _ = reap(pid);
+    }
     close_all(&[fd, r1, w1]);
 
     // CLONE_PIDFD with CLONE_THREAD: a PIDFD_THREAD pidfd.
