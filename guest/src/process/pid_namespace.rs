@@ -225,9 +225,10 @@ pub fn alloc_pid_set_tid(
         let nr = match wanted {
             Some(tid) => {
                 let mut p = n.pids.lock();
-                let err = if tid < 1 || tid as u32 >= p.alloc.max() {
-                    Some(EINVAL)
-                } else if tid != 1 && n.child_reaper() == 0 {
+                // Out of range, or not the init where there is none yet.
+                let invalid =
+                    tid < 1 || tid as u32 >= p.alloc.max() || (tid != 1 && n.child_reaper() == 0);
+                let err = if invalid {
                     Some(EINVAL)
                 } else if !capable {
                     Some(EPERM)
