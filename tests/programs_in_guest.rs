@@ -494,6 +494,10 @@ fn fault_injection_at_every_copy_process_stage_leaks_nothing() {
     injected_with("copy_namespaces", 1, "ENOMEM", &["newns"]);
     injected_with("copy_mm", 2, "ENOMEM", &["newns"]);
     injected_with("alloc_pid", 1, "EAGAIN", &["newns"]);
+    // CLONE_PIDFD: its own stage (after alloc_pid), and the pid stage before
+    // it; forkonce also checks that no descriptor number stays taken.
+    injected_with("pidfd_prepare", 1, "ENOMEM", &["pidfd"]);
+    injected_with("alloc_pid", 1, "EAGAIN", &["pidfd"]);
 }
 
 #[test]
@@ -677,4 +681,48 @@ fn resource_usage_matches_linux() {
     assert!(out.contains("ok the exited thread's 40 ms stay in RUSAGE_SELF"), "{out}");
     assert!(out.contains("ok RUSAGE_CHILDREN after the reap is wait4's rusage"), "{out}");
     assert!(out.contains("ok touching 512 new pages: 512 minor faults or more"), "{out}");
+}
+
+/// What `pidfd` prints on Linux 6.18 as root (every check passes). pidfds
+/// changed much up to 6.15 (pidfs, PIDFD_THREAD and the PIDFD_SIGNAL_* scopes
+/// in 6.9, ENOENT for a thread's pid and the poll rule for a main thread that
+/// exited first in 6.15): an older host's Linux (the SVM lane's L1 runs 6.1)
+/// is not the reference, this transcript is.
+const PIDFD_TRANSCRIPT: &str = include_str!("pidfd-linux-6.18.txt");
+
+/// The host's Linux version (major, minor).
+fn host_linux_version() -> (u32, u32) {
+    let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut n = r.split(|c: char| !c.is_ascii_digit()).filter_map(|x| x.parse().ok());
+    (n.next().unwrap_or(0), n.next().unwrap_or(0))
+}
+
+#[test]
+fn pidfds_match_linux() {
+    // Issue 13 item 6: pidfd_open (flags, ESRCH, ENOENT for a thread without
+    // PIDFD_THREAD), CLONE_PIDFD for clone and clone3 (EFAULT leaves no child
+    // and no descriptor), waitid(P_PIDFD) (non-children: ECHILD; a
+    // non-blocking pidfd: EAGAIN), poll/ppoll (POLLIN at exit, POLLHUP once
+    // reaped, a process whose main thread left first), pidfd_send_signal
+    // (siginfo rules, scopes, ESRCH once reaped), pidfd_getfd, the pidfd as a
+    // file (fstat, fcntl, read/write/lseek), across fork and execve,
+    // CLONE_CLEAR_SIGHAND, and clone3's set_tid in a new PID namespace.
+    let version = host_linux_version();
+    if version >= (6, 15) {
+        let (code, out, err) = on_host("pidfd", &[]);
+        assert_eq!((code, err.as_str()), (0, ""), "pidfd on Linux {version:?}:\n{out}");
+        assert!(
+            out == PIDFD_TRANSCRIPT,
+            "Linux {version:?} differs from the transcript at {}",
+            common::first_difference(PIDFD_TRANSCRIPT, &out)
+        );
+    } else {
+        eprintln!("Linux {version:?} predates 6.15's pidfds: the 6.18 transcript is the reference");
+    }
+    assert!(PIDFD_TRANSCRIPT.lines().count() > 140);
+    for vcpus in [1, 2, 4] {
+        let r = in_guest("pidfd", &[], vcpus);
+        let linux = Linux { status: 0, stdout: PIDFD_TRANSCRIPT, stderr: Some("") };
+        common::assert_matches_linux(&format!("pidfd on {vcpus} vCPUs"), &r, linux);
+    }
 }

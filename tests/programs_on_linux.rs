@@ -376,6 +376,7 @@ fn programs_are_static_executables() {
         "namespaces",
         "oomhog",
         "opcost",
+        "pidfd",
         "rawsyscall",
         "rusage",
         "sched",
@@ -429,6 +430,26 @@ fn forkonce_forks_twice() {
     let o = run("forkonce", &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "first fork: ok\nsecond fork: ok\n");
+    // clone(CLONE_PIDFD) reaped through the pidfd (Linux 5.4 and later).
+    let o = run("forkonce", &["pidfd"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "first fork: ok\nsecond fork: ok\n");
+}
+
+#[test]
+fn pidfd_passes_on_linux_6_15_and_later() {
+    // pidfds as Linux 6.15+ has them (tests/programs_in_guest.rs keeps the
+    // 6.18 transcript the guest must print, the reference on older hosts).
+    let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut n = r.split(|c: char| !c.is_ascii_digit()).filter_map(|x| x.parse::<u32>().ok());
+    let version = (n.next().unwrap_or(0), n.next().unwrap_or(0));
+    if version < (6, 15) {
+        eprintln!("Linux {version:?} predates 6.15's pidfds: not checked here");
+        return;
+    }
+    let out = run_checks("pidfd");
+    assert_eq!(out.lines().count(), 145, "{out}");
+    assert!(out.contains("ok pidfd_open of a thread: ENOENT\n"), "{out}");
 }
 
 #[test]

@@ -69,6 +69,9 @@ fault_stages! {
     /// The new `nsproxy` of a clone that asks for new namespaces (reached only
     /// with CLONE_NEWPID or CLONE_NEWUTS; between `copy_mm` and `alloc_pid`).
     CopyNamespaces = "copy_namespaces",
+    /// The pidfd of a clone with CLONE_PIDFD (Linux `pidfd_prepare`, after
+    /// `alloc_pid`; reached only with CLONE_PIDFD).
+    PidfdPrepare = "pidfd_prepare",
 }
 
 impl FaultStage {

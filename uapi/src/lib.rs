@@ -35,6 +35,7 @@ pub mod fs;
 pub mod futex;
 pub mod limits;
 pub mod mman;
+pub mod pidfd;
 pub mod poll;
 pub mod prctl;
 pub mod random;
@@ -100,6 +101,7 @@ pub const ALL_CONSTANTS: &[(&str, &[Constant])] = &[
     ("limits", limits::CONSTANTS),
     ("uio", uio::CONSTANTS),
     ("poll", poll::CONSTANTS),
+    ("pidfd", pidfd::CONSTANTS),
     ("binfmts", binfmts::CONSTANTS),
     ("auxvec", auxvec::CONSTANTS),
     ("elf", elf::CONSTANTS),

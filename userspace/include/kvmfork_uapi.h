@@ -1262,6 +1262,14 @@
 #define POLLWRNORM 256
 #define POLLWRBAND 512
 
+/* ---- uapi::pidfd ---- */
+#define PIDFD_NONBLOCK 2048
+#define PIDFD_THREAD 128
+#define PIDFD_SIGNAL_THREAD 1
+#define PIDFD_SIGNAL_THREAD_GROUP 2
+#define PIDFD_SIGNAL_PROCESS_GROUP 4
+#define PID_FS_MAGIC 0x50494446
+
 /* ---- uapi::binfmts ---- */
 #define MAX_ARG_STRLEN 0x20000
 #define MAX_ARG_STRINGS 0x7fffffff

@@ -985,3 +985,44 @@ pub fn remove_tree(dirfd: i32, path: &CStr) {
     let _ = close(fd);
     let _ = unlinkat(dirfd, path, AT_REMOVEDIR);
 }
+
+/// `pidfd_open(pid, flags)`: a close-on-exec pidfd of process `pid`.
+pub fn pidfd_open(pid: i32, flags: u32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall2(nr::__NR_pidfd_open, pid as usize, flags as usize) })
+}
+
+/// `pidfd_send_signal(pidfd, sig, info, flags)`.
+pub fn pidfd_send_signal(pidfd: i32, sig: u32, info: Option<&siginfo_t>, flags: u32) -> SysResult {
+    let info = info.map_or(0, |i| i as *const siginfo_t as usize);
+    // SAFETY: info, if any, is a live siginfo the kernel reads.
+    result(unsafe {
+        syscall4(nr::__NR_pidfd_send_signal, pidfd as usize, sig as usize, info, flags as usize)
+    })
+}
+
+/// `pidfd_getfd(pidfd, targetfd, flags)`: a close-on-exec duplicate of the
+/// target's descriptor `targetfd`.
+pub fn pidfd_getfd(pidfd: i32, targetfd: i32, flags: u32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe {
+        syscall3(nr::__NR_pidfd_getfd, pidfd as usize, targetfd as usize, flags as usize)
+    })
+}
+
+/// `poll(fds, nfds, timeout_ms)`: how many entries have events.
+pub fn poll(fds: &mut [pollfd], timeout_ms: i32) -> SysResult {
+    // SAFETY: fds is a live array the kernel reads and updates.
+    result(unsafe {
+        syscall3(nr::__NR_poll, fds.as_mut_ptr() as usize, fds.len(), timeout_ms as usize)
+    })
+}
+
+/// `ppoll(fds, nfds, timeout, sigmask, 8)`.
+pub fn ppoll(fds: &mut [pollfd], timeout: Option<&mut timespec>, mask: Option<&u64>) -> SysResult {
+    let tmo = timeout.map_or(0, |t| t as *mut timespec as usize);
+    let m = mask.map_or(0, |m| m as *const u64 as usize);
+    // SAFETY: fds, the timeout and the mask are live; the kernel updates fds
+    // and the timeout.
+    result(unsafe { syscall5(nr::__NR_ppoll, fds.as_mut_ptr() as usize, fds.len(), tmo, m, 8) })
+}

@@ -9,7 +9,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::errno::{Errno, EBADF, EINVAL, EMFILE};
+use crate::errno::{Errno, EBADF, EBUSY, EINVAL, EMFILE};
 use crate::fs::pipe::Pipe;
 pub use uapi::fcntl::{
     O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOCTTY,
@@ -38,6 +38,27 @@ pub enum FileKind {
     Counters,
     /// `/dev/null`: reads see end of file, writes are discarded.
     Null,
+    /// A file of a pseudo file system whose behaviour the module that made it
+    /// defines (Linux: its `file_operations`), such as a pidfd (pidfs).
+    Anon(Arc<dyn AnonFile>),
+}
+
+/// What an [`FileKind::Anon`] file does (the parts of Linux's
+/// `file_operations` and inode such files use here). It has no data: reads
+/// and writes are EINVAL, seeks ESPIPE.
+pub trait AnonFile: Send + Sync {
+    /// What it is ready for now (Linux `f_op->poll`).
+    fn poll(&self) -> i16;
+    /// Where pollers sleep until [`poll`](Self::poll) may have changed.
+    #[cfg(target_os = "none")]
+    fn wait_queue(&self) -> &crate::sched::WaitQueue;
+    /// `st_mode` and `st_ino` of its inode.
+    fn stat(&self) -> (u32, u64);
+    /// `f_type` of its file system (`fstatfs`).
+    fn fs_magic(&self) -> u64;
+    /// The object itself, for the calls that take only files of one kind
+    /// (Linux compares `f_op`: `pidfd_pid`).
+    fn as_any(&self) -> &dyn core::any::Any;
 }
 
 pub struct File {
@@ -80,7 +101,7 @@ impl Drop for File {
                 p.wake_all();
             }
             FileKind::Inode { ino, .. } => release_inode(*ino),
-            FileKind::Console { .. } | FileKind::Counters | FileKind::Null => {}
+            FileKind::Console { .. } | FileKind::Counters | FileKind::Null | FileKind::Anon(_) => {}
         }
     }
 }
@@ -109,12 +130,94 @@ struct FdEntry {
 
 /// A process's descriptors (Linux: `files_struct`).
 pub struct FdTable {
-    fds: spin::Mutex<Vec<Option<FdEntry>>>,
+    fds: spin::Mutex<Fds>,
+}
+
+/// The descriptors, and the numbers taken for a file not installed yet
+/// (Linux: set in `open_fds` while `fd[n]` is still NULL, between
+/// `get_unused_fd_flags` and `fd_install`): such a number is not handed out,
+/// names no file (EBADF) and cannot be the target of dup2 (EBUSY).
+#[derive(Clone, Default)]
+struct Fds {
+    entries: Vec<Option<FdEntry>>,
+    reserved: Vec<usize>,
+}
+
+impl core::ops::Deref for Fds {
+    type Target = Vec<Option<FdEntry>>;
+    fn deref(&self) -> &Self::Target {
+        &self.entries
+    }
+}
+
+impl core::ops::DerefMut for Fds {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.entries
+    }
+}
+
+impl Fds {
+    /// The lowest number >= `min` neither in use nor reserved, below `limit`.
+    fn lowest_free(&self, min: usize, limit: u64) -> Result<usize, Errno> {
+        let free = (min..)
+            .find(|&i| {
+                self.entries.get(i).is_none_or(|e| e.is_none()) && !self.reserved.contains(&i)
+            })
+            .unwrap();
+        if free as u64 >= limit || free > i32::MAX as usize {
+            return Err(EMFILE);
+        }
+        Ok(free)
+    }
+}
+
+/// A descriptor number taken for a file that is installed later
+/// ([`FdTable::reserve`]); dropped without [`FdTable::install_reserved`],
+/// the number is free again (Linux `put_unused_fd`).
+pub struct ReservedFd {
+    table: Arc<FdTable>,
+    fd: usize,
+    done: bool,
+}
+
+impl ReservedFd {
+    pub fn fd(&self) -> i32 {
+        self.fd as i32
+    }
+}
+
+impl Drop for ReservedFd {
+    fn drop(&mut self) {
+        if !self.done {
+            self.table.fds.lock().reserved.retain(|&r| r != self.fd);
+        }
+    }
 }
 
 impl FdTable {
     pub fn new() -> Self {
-        Self { fds: spin::Mutex::new(Vec::new()) }
+        Self { fds: spin::Mutex::new(Fds::default()) }
+    }
+
+    /// Take the lowest free number for a file installed later (Linux
+    /// `get_unused_fd_flags`).
+    pub fn reserve(self: &Arc<Self>, limit: u64) -> Result<ReservedFd, Errno> {
+        let mut fds = self.fds.lock();
+        let fd = fds.lowest_free(0, limit)?;
+        fds.reserved.push(fd);
+        Ok(ReservedFd { table: self.clone(), fd, done: false })
+    }
+
+    /// Put `file` at the number `r` took (Linux `fd_install`).
+    pub fn install_reserved(&self, mut r: ReservedFd, file: Arc<File>, cloexec: bool) -> i32 {
+        let mut fds = self.fds.lock();
+        fds.reserved.retain(|&x| x != r.fd);
+        if fds.len() <= r.fd {
+            fds.resize(r.fd + 1, None);
+        }
+        fds[r.fd] = Some(FdEntry { file, cloexec });
+        r.done = true;
+        r.fd as i32
     }
 
     /// fds 0, 1 and 2 on the console (stdin reads end of file).
@@ -130,9 +233,11 @@ impl FdTable {
         t
     }
 
-    /// A copy for fork without CLONE_FILES: the same open files.
+    /// A copy for fork without CLONE_FILES: the same open files (numbers
+    /// reserved for a file not yet installed are not copied: Linux `dup_fd`).
     pub fn duplicate(&self) -> Self {
-        Self { fds: spin::Mutex::new(self.fds.lock().clone()) }
+        let entries = self.fds.lock().entries.clone();
+        Self { fds: spin::Mutex::new(Fds { entries, reserved: Vec::new() }) }
     }
 
     pub fn get(&self, fd: i32) -> Result<Arc<File>, Errno> {
@@ -154,10 +259,7 @@ impl FdTable {
         limit: u64,
     ) -> Result<i32, Errno> {
         let mut fds = self.fds.lock();
-        let free = (min..).find(|&i| fds.get(i).is_none_or(|e| e.is_none())).unwrap();
-        if free as u64 >= limit || free > i32::MAX as usize {
-            return Err(EMFILE);
-        }
+        let free = fds.lowest_free(min, limit)?;
         if fds.len() <= free {
             fds.resize(free + 1, None);
         }
@@ -179,6 +281,9 @@ impl FdTable {
         }
         let old = {
             let mut fds = self.fds.lock();
+            if fds.reserved.contains(&i) {
+                return Err(EBUSY);
+            }
             if fds.len() <= i {
                 fds.resize(i + 1, None);
             }
@@ -223,7 +328,7 @@ impl FdTable {
 
     /// Close everything (exit).
     pub fn close_all(&self) {
-        let all: Vec<Option<FdEntry>> = core::mem::take(&mut *self.fds.lock());
+        let all: Vec<Option<FdEntry>> = core::mem::take(&mut self.fds.lock().entries);
         drop(all);
     }
 
@@ -320,6 +425,24 @@ mod tests {
         assert!(copy.get(5).is_ok(), "the duplicate is independent");
         assert_eq!(dup3_flags(O_CLOEXEC), Ok(true));
         assert_eq!(dup3_flags(1), Err(EINVAL));
+    }
+
+    #[test]
+    fn reserved_numbers_are_skipped_until_installed_or_dropped() {
+        let t = Arc::new(FdTable::with_console());
+        let r = t.reserve(1024).unwrap();
+        assert_eq!(r.fd(), 3);
+        assert_eq!(t.get(3).err(), Some(EBADF), "a reserved number names no file");
+        assert_eq!(t.close(3), Err(EBADF));
+        assert_eq!(t.install(3, console(), false, 1024), Err(EBUSY), "dup2 onto it");
+        assert_eq!(t.alloc(0, console(), false, 1024), Ok(4), "not handed out");
+        assert!(t.duplicate().alloc(0, console(), false, 1024) == Ok(3), "not copied");
+        drop(r);
+        assert_eq!(t.alloc(0, console(), false, 1024), Ok(3), "free again once dropped");
+        let r = t.reserve(1024).unwrap();
+        assert_eq!(t.install_reserved(r, console(), true), 5);
+        assert_eq!(t.cloexec(5), Ok(true));
+        assert_eq!(t.reserve(6).err(), Some(EMFILE));
     }
 
     #[test]

@@ -74,6 +74,18 @@ pub fn check_clone3(flags: CloneFlags, exit_signal: u64) -> Result<(), Errno> {
     Ok(())
 }
 
+/// clone3's `set_tid` and `set_tid_size` (Linux `copy_clone_args_from_user`):
+/// at most `MAX_PID_NS_LEVEL` pids, and an array exactly when a size is
+/// given. The number of pids.
+pub fn check_set_tid(set_tid: u64, size: u64) -> Result<usize, Errno> {
+    if size > u64::from(crate::process::pid_namespace::MAX_PID_NS_LEVEL)
+        || (set_tid == 0) != (size == 0)
+    {
+        return Err(EINVAL);
+    }
+    Ok(size as usize)
+}
+
 /// clone3's stack (Linux `clone3_stack_valid`): none at all, or an address and
 /// a size that together lie in user space (`access_ok`), the end included.
 pub fn clone3_stack_valid(stack: u64, stack_size: u64) -> bool {
@@ -168,5 +180,10 @@ mod tests {
         assert!(!clone3_stack_valid(TASK_SIZE_MAX - 0x1000, 0x2000), "ends above it");
         assert!(!clone3_stack_valid(0xffff_8880_0000_0000, 0x4000), "a kernel address");
         assert!(!clone3_stack_valid(0x1000, u64::MAX), "wraps");
+        assert_eq!(check_set_tid(0, 0), Ok(0));
+        assert_eq!(check_set_tid(0x1000, 32), Ok(32));
+        assert_eq!(check_set_tid(0x1000, 33), Err(EINVAL), "more than MAX_PID_NS_LEVEL");
+        assert_eq!(check_set_tid(0, 1), Err(EINVAL), "a size without an array");
+        assert_eq!(check_set_tid(0x1000, 0), Err(EINVAL), "an array without a size");
     }
 }

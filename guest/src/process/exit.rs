@@ -210,6 +210,7 @@ fn zap_pid_ns_processes(me: &Arc<Task>, ns: &Arc<PidNamespace>) {
 /// Under `table::TASKLIST` (see `do_exit`).
 fn exit_notify(task: &Arc<Task>, remaining: u32) {
     forget_original_parent(task);
+    crate::process::pidfd::do_notify_pidfd(&task.thread_pid());
     if task.group.group_exec_task.load(Ordering::Relaxed) != 0 {
         // A thread's execve waits for this one to be gone (released, or the
         // leader a zombie): it looks again once this is done, under the same
@@ -227,6 +228,7 @@ fn exit_notify(task: &Arc<Task>, remaining: u32) {
                 // The leader waited as a zombie (Linux `delay_group_leader`);
                 // the process's status is the group's (`do_exit`).
                 leader.set_exit(task.exit_reason());
+                crate::process::pidfd::do_notify_pidfd(&leader.thread_pid());
                 notify_parent(&leader);
             }
         }

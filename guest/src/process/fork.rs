@@ -24,7 +24,7 @@ use crate::process::clone_flags::{check_flags, CloneFlags, UNSUPPORTED_NAMESPACE
 use crate::process::rlimit::RLIMIT_NPROC;
 use crate::process::signal::{signal_pending, ERESTARTNOINTR};
 use crate::process::table;
-use crate::process::task::{Task, TaskParts, ThreadGroup, SIG_IGN};
+use crate::process::task::{sigaction, Task, TaskParts, ThreadGroup, SIG_DFL, SIG_IGN};
 use crate::sched;
 
 /// What a clone asks for (Linux `struct kernel_clone_args`).
@@ -37,6 +37,13 @@ pub struct KernelCloneArgs {
     pub tls: u64,
     pub parent_tid: u64,
     pub child_tid: u64,
+    /// Where CLONE_PIDFD writes the pidfd (clone: `parent_tid`).
+    pub pidfd: u64,
+    /// clone3's `set_tid`: the pid wanted in the child's namespace, then in
+    /// its parent's, ... (`set_tid_size` of them, at most
+    /// `MAX_PID_NS_LEVEL`).
+    pub set_tid: [i32; 32],
+    pub set_tid_size: usize,
 }
 
 /// How the child starts (Linux `copy_thread`'s two cases): returning to user
@@ -52,6 +59,14 @@ pub enum ThreadStart<'a> {
 /// sees it. The parent's registers are `frame` (the child returns 0 from the
 /// same call).
 pub fn kernel_clone(args: &KernelCloneArgs, frame: &TrapFrame) -> Result<u64, Errno> {
+    // Legacy clone writes the pidfd through `parent_tid`: both flags would
+    // write to one place (clone3 has a field of its own; the same address
+    // in both is refused too).
+    if args.flags.contains(CloneFlags::CLONE_PIDFD | CloneFlags::CLONE_PARENT_SETTID)
+        && args.pidfd == args.parent_tid
+    {
+        return Err(EINVAL);
+    }
     let parent = crate::process::current().expect("clone without a task");
     let (_, pid) = kernel_clone_from(parent, args, ThreadStart::User(frame))?;
     Ok(pid as u64)
@@ -312,11 +327,12 @@ fn copy_process(
     } else {
         let h = parent.sighand().duplicate();
         if flags.contains(CloneFlags::CLONE_CLEAR_SIGHAND) {
-            // Handlers reset to SIG_DFL; ignored signals stay ignored.
+            // Linux `flush_signal_handlers(p, 0)`: handlers reset to SIG_DFL,
+            // ignored signals stay ignored; every action loses its flags,
+            // restorer and mask.
             for a in h.actions.lock().iter_mut() {
-                if a.sa_handler != SIG_IGN {
-                    *a = Default::default();
-                }
+                let handler = if a.sa_handler == SIG_IGN { SIG_IGN } else { SIG_DFL };
+                *a = sigaction { sa_handler: handler, ..Default::default() };
             }
         }
         Arc::new(h)
@@ -347,8 +363,26 @@ fn copy_process(
     if should_fail(Stage::AllocPid) {
         return Err(EAGAIN);
     }
-    let thread_pid = table::alloc_pid_ns(&nsproxy.pid_ns_for_children)?;
+    let set_tid = &args.set_tid[..args.set_tid_size.min(args.set_tid.len())];
+    let thread_pid =
+        table::alloc_pid_set_tid(&nsproxy.pid_ns_for_children, set_tid, creds.euid == 0)?;
     let pid = thread_pid.global();
+    // CLONE_PIDFD: a descriptor number and the pidfd, in the parent's table
+    // (after copy_files, so that a child with a table of its own does not
+    // get it), its number written for the parent now, the file installed
+    // once the child exists (Linux `pidfd_prepare`, `fd_install`). A new
+    // thread's pidfd is a PIDFD_THREAD one.
+    let pidfd = if flags.contains(CloneFlags::CLONE_PIDFD) {
+        match clone_pidfd(parent, &thread_pid, thread, args.pidfd) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                table::free_unattached(&thread_pid);
+                return Err(e);
+            }
+        }
+    } else {
+        None
+    };
     let tgid_pid = if thread { parent.tgid_pid.clone() } else { thread_pid.clone() };
     let (ppid, exit_signal) =
         if flags.intersects(CloneFlags::CLONE_PARENT | CloneFlags::CLONE_THREAD) {
@@ -477,5 +511,32 @@ fn copy_process(
     }
     drop(delayed);
     drop(tasklist);
+    if let Some((files, fd, file)) = pidfd {
+        files.install_reserved(fd, file, true);
+    }
     Ok(child)
 }
+
+/// The pidfd of a CLONE_PIDFD clone, its number written to `at` in the
+/// parent's memory (EFAULT undoes it), not yet installed.
+fn clone_pidfd(
+    parent: &Task,
+    pid: &Arc<crate::process::pid_namespace::Pid>,
+    thread: bool,
+    at: u64,
+) -> Result<PreparedPidfd, Errno> {
+    use crate::process::pidfd;
+    if should_fail(Stage::PidfdPrepare) {
+        return Err(ENOMEM);
+    }
+    let files = parent.files();
+    let flags = if thread { uapi::pidfd::PIDFD_THREAD } else { 0 };
+    let (fd, file) =
+        pidfd::pidfd_prepare_unchecked(pid, flags, &files, pidfd::nofile_limit(parent))?;
+    crate::uaccess::write_u32(at, fd.fd() as u32)?;
+    Ok((files, fd, file))
+}
+
+/// A pidfd made for a child, to be installed when the fork succeeds.
+type PreparedPidfd =
+    (Arc<crate::fs::file::FdTable>, crate::fs::file::ReservedFd, Arc<crate::fs::file::File>);

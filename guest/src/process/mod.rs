@@ -12,6 +12,8 @@ pub mod nsproxy;
 pub mod oom_kill;
 pub mod pid;
 pub mod pid_namespace;
+#[cfg(target_os = "none")]
+pub mod pidfd;
 pub mod rlimit;
 pub mod rusage;
 pub mod signal;

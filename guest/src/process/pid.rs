@@ -52,6 +52,18 @@ impl PidAllocator {
         None
     }
 
+    /// Take `pid` itself (clone3's `set_tid`; Linux `idr_alloc` of one
+    /// number): false when it is in use. The cursor of the cyclic
+    /// allocation does not move.
+    pub fn alloc_exact(&mut self, pid: u32) -> bool {
+        pid > 0 && pid < self.max && self.used.insert(pid)
+    }
+
+    /// Linux `pid_max` of this allocator's namespace.
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+
     pub fn free(&mut self, pid: u32) {
         self.used.remove(&pid);
     }
@@ -86,6 +98,20 @@ mod tests {
         p.free(305);
         assert_eq!(p.alloc(), Some(305));
         assert_eq!(p.alloc(), None, "2 and 250 are below RESERVED_PIDS");
+    }
+
+    #[test]
+    fn exact_numbers_leave_the_cursor_alone() {
+        let mut p = PidAllocator::new(400);
+        assert!(p.alloc_exact(7));
+        assert!(!p.alloc_exact(7), "in use");
+        assert!(!p.alloc_exact(0) && !p.alloc_exact(400), "out of range");
+        assert_eq!(p.alloc(), Some(1), "the cyclic allocation starts where it was");
+        assert!(p.alloc_exact(2));
+        assert_eq!(p.alloc(), Some(3));
+        p.free(7);
+        assert!(p.alloc_exact(7));
+        assert_eq!(p.max(), 400);
     }
 
     #[test]

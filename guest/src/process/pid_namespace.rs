@@ -13,7 +13,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::errno::{Errno, EAGAIN, ENOMEM, ENOSPC};
+use crate::errno::{Errno, EAGAIN, EEXIST, EINVAL, ENOMEM, ENOSPC, EPERM};
 use crate::process::pid::{pid_max, PidAllocator};
 
 /// Linux's `MAX_PID_NS_LEVEL`: the initial namespace is level 0, the deepest
@@ -125,15 +125,42 @@ pub struct Upid {
 }
 
 /// A pid (Linux `struct pid`): its numbers from the initial namespace (index 0)
-/// down to the namespace it was allocated in (index `level`).
+/// down to the namespace it was allocated in (index `level`). It outlives its
+/// numbers while something holds it (a pidfd): once no task uses it its
+/// numbers are freed and may name another process, but this object never
+/// names anything else.
 pub struct Pid {
     numbers: Vec<Upid>,
+    /// Its inode number on pidfs (Linux `pid->ino`): unique for the life of
+    /// the kernel, so two pidfds of one pid have the same `st_ino`.
+    ino: u64,
+    /// Pollers of its pidfds (Linux `pid->wait_pidfd`), woken when a task
+    /// using it exits or is reaped.
+    #[cfg(target_os = "none")]
+    pub wait_pidfd: crate::sched::WaitQueue,
 }
 
+/// The next pidfs inode number (Linux starts at 2: 1 is the root's).
+static NEXT_INO: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(2);
+
 impl Pid {
+    fn new(numbers: Vec<Upid>) -> Pid {
+        Pid {
+            numbers,
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            #[cfg(target_os = "none")]
+            wait_pidfd: crate::sched::WaitQueue::new(),
+        }
+    }
+
     /// A pid that was never allocated (the idle tasks' 0, the boot probe).
     pub fn unallocated(nr: u32, ns: &Arc<PidNamespace>) -> Pid {
-        Pid { numbers: alloc::vec![Upid { nr, ns: ns.clone() }] }
+        Pid::new(alloc::vec![Upid { nr, ns: ns.clone() }])
+    }
+
+    /// Its pidfs inode number.
+    pub fn ino(&self) -> u64 {
+        self.ino
     }
 
     pub fn level(&self) -> u32 {
@@ -172,10 +199,55 @@ impl Pid {
 /// namespace has no free number, ENOMEM when `ns` no longer accepts processes
 /// (its init has exited). On failure nothing stays allocated.
 pub fn alloc_pid(ns: &Arc<PidNamespace>) -> Result<Pid, Errno> {
+    alloc_pid_set_tid(ns, &[], true)
+}
+
+/// `alloc_pid` with clone3's `set_tid`: `set_tid[0]` is the number wanted in
+/// `ns`, `set_tid[1]` in its parent, and so on for as many levels as given
+/// (Linux `alloc_pid`): EINVAL for more numbers than levels, for a number
+/// below 1 or not below the namespace's `pid_max`, or other than 1 in a
+/// namespace without an init yet; EPERM unless `capable`
+/// (CAP_CHECKPOINT_RESTORE/CAP_SYS_ADMIN; root here); EEXIST for a number in
+/// use. Each level is checked, then allocated, from `ns` up, and a failure
+/// gives back the numbers taken below it.
+pub fn alloc_pid_set_tid(
+    ns: &Arc<PidNamespace>,
+    set_tid: &[i32],
+    capable: bool,
+) -> Result<Pid, Errno> {
+    if set_tid.len() > ns.level as usize + 1 {
+        return Err(EINVAL);
+    }
     let mut numbers: Vec<Upid> = Vec::with_capacity(ns.level as usize + 1);
     let mut tmp = Some(ns.clone());
     while let Some(n) = tmp {
-        let nr = n.pids.lock().alloc.alloc();
+        let wanted = set_tid.get(numbers.len()).copied();
+        let nr = match wanted {
+            Some(tid) => {
+                let mut p = n.pids.lock();
+                // Out of range, or not the init where there is none yet.
+                let invalid =
+                    tid < 1 || tid as u32 >= p.alloc.max() || (tid != 1 && n.child_reaper() == 0);
+                let err = if invalid {
+                    Some(EINVAL)
+                } else if !capable {
+                    Some(EPERM)
+                } else if !p.alloc.alloc_exact(tid as u32) {
+                    Some(EEXIST)
+                } else {
+                    None
+                };
+                drop(p);
+                match err {
+                    Some(e) => {
+                        unwind(ns, &numbers);
+                        return Err(e);
+                    }
+                    None => Some(tid as u32),
+                }
+            }
+            None => n.pids.lock().alloc.alloc(),
+        };
         match nr {
             Some(nr) => {
                 tmp = n.parent.clone();
@@ -189,7 +261,7 @@ pub fn alloc_pid(ns: &Arc<PidNamespace>) -> Result<Pid, Errno> {
     }
     numbers.reverse();
     let global = numbers[0].nr;
-    let pid = Pid { numbers };
+    let pid = Pid::new(numbers);
     if !ns.adding() {
         unwind(ns, &pid.numbers);
         return Err(ENOMEM);
@@ -304,6 +376,33 @@ mod tests {
     }
 
     #[test]
+    fn set_tid_checks_in_linux_order_and_unwinds() {
+        let root = PidNamespace::new_root();
+        let init = alloc_pid(&root).unwrap();
+        root.set_child_reaper(init.global());
+        let ns = PidNamespace::new_child(&root).unwrap();
+        assert_eq!(alloc_pid_set_tid(&ns, &[1, 2, 3], true).err(), Some(EINVAL), "3 > 2 levels");
+        assert_eq!(alloc_pid_set_tid(&ns, &[2], true).err(), Some(EINVAL), "no init in ns yet");
+        assert_eq!(alloc_pid_set_tid(&ns, &[0], true).err(), Some(EINVAL));
+        assert_eq!(alloc_pid_set_tid(&ns, &[-1], true).err(), Some(EINVAL));
+        assert_eq!(alloc_pid_set_tid(&ns, &[4 << 20], true).err(), Some(EINVAL), "pid_max");
+        assert_eq!(alloc_pid_set_tid(&ns, &[1], false).err(), Some(EPERM));
+        let ns_init = alloc_pid_set_tid(&ns, &[1], true).unwrap();
+        ns.set_child_reaper(ns_init.global());
+        assert_eq!((ns_init.vnr(), ns_init.global()), (1, 2));
+        // 5 here, then 1 in the root namespace: taken, so 5 is given back.
+        assert_eq!(alloc_pid_set_tid(&ns, &[5, 1], true).err(), Some(EEXIST));
+        assert_eq!(ns.find(5), None);
+        let five = alloc_pid_set_tid(&ns, &[5], true).unwrap();
+        assert_eq!(five.vnr(), 5);
+        assert_eq!(alloc_pid_set_tid(&ns, &[5], true).err(), Some(EEXIST));
+        let both = alloc_pid_set_tid(&ns, &[9, 300], true).unwrap();
+        assert_eq!((both.vnr(), both.global()), (9, 300));
+        let next = alloc_pid(&ns).unwrap();
+        assert_eq!(next.vnr(), 2, "set_tid leaves the cyclic cursor alone");
+    }
+
+    #[test]
     fn a_full_ancestor_fails_with_eagain_and_unwinds() {
         let root = PidNamespace::new_root();
         while alloc_pid(&root).is_ok() {}
@@ -311,7 +410,7 @@ mod tests {
         assert_eq!(alloc_pid(&ns).err(), Some(EAGAIN));
         assert_eq!(ns.nr_pids(), 0, "the number taken in the child namespace was returned");
         // Still no process in the child namespace: its first is pid 1 again.
-        free_pid(&Pid { numbers: alloc::vec![Upid { nr: 400, ns: root.clone() }] });
+        free_pid(&Pid::new(alloc::vec![Upid { nr: 400, ns: root.clone() }]));
         let p = alloc_pid(&ns).unwrap();
         assert_eq!((p.vnr(), p.global()), (1, 400));
     }

@@ -54,7 +54,18 @@ pub fn init_nsproxy() -> &'static Arc<NsProxy> {
 /// A pid in `ns` and each of its ancestors (Linux `alloc_pid`), not yet used by
 /// any task: `attach` it, or give it back with `free_unattached`.
 pub fn alloc_pid_ns(ns: &Arc<PidNamespace>) -> Result<Arc<Pid>, Errno> {
-    let pid = Arc::new(pid_namespace::alloc_pid(ns)?);
+    alloc_pid_set_tid(ns, &[], true)
+}
+
+/// `alloc_pid_ns` with clone3's `set_tid` (see
+/// [`pid_namespace::alloc_pid_set_tid`]); `capable`: the caller may choose
+/// pids (root).
+pub fn alloc_pid_set_tid(
+    ns: &Arc<PidNamespace>,
+    set_tid: &[i32],
+    capable: bool,
+) -> Result<Arc<Pid>, Errno> {
+    let pid = Arc::new(pid_namespace::alloc_pid_set_tid(ns, set_tid, capable)?);
     PIDS.lock().insert(pid.global(), PidEntry { pid: pid.clone(), users: 0 });
     crate::counters::global_add(crate::counters::PIDS_IN_USE, 1);
     Ok(pid)
@@ -191,6 +202,8 @@ pub fn release(task: &Arc<Task>) {
     }
     detach(task.pid());
     uncharge_user(task.creds().uid);
+    // Its pidfds now report it gone (POLLHUP).
+    crate::process::pidfd::do_notify_pidfd(&task.thread_pid());
     crate::counters::global_set(crate::counters::NR_THREADS, nr_threads() as u64);
 }
 

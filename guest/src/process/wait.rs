@@ -14,11 +14,14 @@ pub use uapi::wait::{
 
 /// Which children a wait is for, by initial-namespace numbers (the caller
 /// translates what the user gave; a number that names nothing matches nothing).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Which {
     Any,
     Pid(u32),
     Pgid(u32),
+    /// The child whose pid this is (waitid P_PIDFD): the very pid, so a
+    /// reaped child's number given to another never matches.
+    PidRef(Arc<crate::process::pid_namespace::Pid>),
 }
 
 /// A reaped (or, with WNOWAIT, inspected) child.
@@ -33,11 +36,12 @@ pub struct Reaped {
 
 /// Linux `eligible_child`: __WALL takes every child; otherwise a "clone" child
 /// (exit signal other than SIGCHLD) only with __WCLONE, and the others only without.
-fn eligible(c: &Task, which: Which, options: u32) -> bool {
+fn eligible(c: &Task, which: &Which, options: u32) -> bool {
     let matches = match which {
         Which::Any => true,
-        Which::Pid(p) => c.pid() == p,
-        Which::Pgid(g) => c.pgid.load(Ordering::Relaxed) == g,
+        Which::Pid(p) => c.pid() == *p,
+        Which::Pgid(g) => c.pgid.load(Ordering::Relaxed) == *g,
+        Which::PidRef(p) => Arc::ptr_eq(&c.thread_pid(), p),
     };
     if !matches {
         return false;
@@ -70,7 +74,7 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
             let children = me.children.lock();
             let mut any = false;
             let mut zombie = None;
-            for c in children.iter().filter(|c| eligible(c, which, options)) {
+            for c in children.iter().filter(|c| eligible(c, &which, options)) {
                 any = true;
                 if c.reapable() {
                     zombie = Some(c.clone());
@@ -105,7 +109,7 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
         // for (children reaped by the kernel when SIGCHLD is ignored: ECHILD).
         crate::process::wait_event(Some(&me.wait_chld), None, || {
             let children = me.children.lock();
-            let mut eligible_children = children.iter().filter(|c| eligible(c, which, options));
+            let mut eligible_children = children.iter().filter(|c| eligible(c, &which, options));
             let mut any = false;
             let ready = eligible_children.any(|c| {
                 any = true;

@@ -246,6 +246,8 @@ pub fn pread(fd: i32, buf: u64, len: usize, offset: i64) -> SysResult {
             do_read(&file, buf, len.min(MAX_RW_COUNT), Some(offset as u64))
         }
         FileKind::Inode { dir: true, .. } => Err(EISDIR),
+        // No read operation (Linux: FMODE_PREAD without FMODE_CAN_READ).
+        FileKind::Anon(_) => Err(EINVAL),
         _ => Err(ESPIPE),
     }
 }
@@ -260,6 +262,7 @@ pub fn pwrite(fd: i32, buf: u64, len: usize, offset: i64) -> SysResult {
     }
     match file.kind {
         FileKind::Inode { .. } => do_write(&file, buf, len.min(MAX_RW_COUNT), Some(offset as u64)),
+        FileKind::Anon(_) => Err(EINVAL),
         _ => Err(ESPIPE),
     }
 }
@@ -407,6 +410,8 @@ fn do_read(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
             }
         }
         FileKind::PipeWrite(_) => Err(EBADF),
+        // Pseudo files without a read operation (Linux `vfs_read`: EINVAL).
+        FileKind::Anon(_) => Err(EINVAL),
     }
 }
 
@@ -497,6 +502,7 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
             }
         }
         FileKind::PipeRead(_) => Err(EBADF),
+        FileKind::Anon(_) => Err(EINVAL),
     }
 }
 
@@ -607,6 +613,12 @@ fn file_stat(file: &File) -> Result<Stat, Errno> {
             0,
             0x2000_0000 + (Arc::as_ptr(p) as u64 & 0xfff_ffff),
         )),
+        FileKind::Anon(a) => {
+            let (mode, ino) = a.stat();
+            let mut st = synthetic_stat(mode, 0, ino);
+            st.blksize = 4096;
+            Ok(st)
+        }
     }
 }
 
@@ -862,6 +874,14 @@ pub fn fstatfs(fd: i32, buf: u64) -> SysResult {
             f_flags: uapi::statfs::ST_VALID as i64,
             ..Default::default()
         },
+        FileKind::Anon(ref a) => uapi::statfs::statfs {
+            f_type: a.fs_magic() as i64,
+            f_bsize: 4096,
+            f_namelen: 255,
+            f_frsize: 4096,
+            f_flags: uapi::statfs::ST_VALID as i64,
+            ..Default::default()
+        },
         _ => ramfs_statfs(),
     };
     uaccess::write_bytes(buf, &statfs_bytes(&st)).map(|_| 0)
@@ -887,6 +907,7 @@ fn poll_mask(file: &File) -> i16 {
             let out = if room { POLLOUT | POLLWRNORM } else { 0 };
             out | if p.readers == 0 { POLLERR } else { 0 }
         }
+        FileKind::Anon(a) => a.poll(),
         _ => ALWAYS,
     }
 }
@@ -895,6 +916,56 @@ fn poll_mask(file: &File) -> i16 {
 /// return how many are non-zero, waiting (for pipes) up to the timeout; a
 /// negative timeout waits without end.
 pub fn poll(fds: u64, nfds: u64, timeout_ms: i32) -> SysResult {
+    let deadline = (timeout_ms >= 0)
+        .then(|| crate::time::monotonic_ns().saturating_add(timeout_ms as u64 * 1_000_000));
+    do_poll(fds, nfds, deadline)
+}
+
+/// `ppoll(fds, nfds, tmo_p, sigmask, sigsetsize)`: `poll` with a timespec
+/// timeout (NULL: none; the time left is written back, as Linux does) and a
+/// signal mask in force while it waits (Linux `do_sys_poll` with
+/// `set_user_sigmask`): interrupted, the mask stays until the handler has
+/// run (as `rt_sigsuspend`'s).
+pub fn ppoll(fds: u64, nfds: u64, tmo: u64, sigmask: u64, sigsetsize: u64) -> SysResult {
+    use crate::process::signal::{ERESTARTNOHAND, UNBLOCKABLE};
+    let now = crate::time::monotonic_ns();
+    let deadline = if tmo == 0 {
+        None
+    } else {
+        let [sec, nsec] = uaccess::read_u64s::<2>(tmo)?;
+        if (sec as i64) < 0 || nsec >= 1_000_000_000 {
+            return Err(EINVAL);
+        }
+        Some(now.saturating_add(sec.saturating_mul(1_000_000_000)).saturating_add(nsec))
+    };
+    let t = task();
+    let old = if sigmask != 0 {
+        if sigsetsize != 8 {
+            return Err(EINVAL);
+        }
+        let mask = uaccess::read_u64s::<1>(sigmask)?[0] & !UNBLOCKABLE;
+        Some(t.blocked.swap(mask, Ordering::AcqRel))
+    } else {
+        None
+    };
+    let r = do_poll(fds, nfds, deadline);
+    if let Some(old) = old {
+        if r == Err(ERESTARTNOHAND) {
+            t.saved_sigmask.store(old, Ordering::Relaxed);
+            t.restore_sigmask.store(true, Ordering::Relaxed);
+        } else {
+            t.blocked.store(old, Ordering::Release);
+        }
+    }
+    if let (Some(d), true) = (deadline, r.is_ok() || r == Err(ERESTARTNOHAND)) {
+        let left = d.saturating_sub(crate::time::monotonic_ns());
+        uaccess::write_u64s(tmo, &[left / 1_000_000_000, left % 1_000_000_000])?;
+    }
+    r
+}
+
+/// `poll`'s work until `deadline` (monotonic ns; None: no limit).
+fn do_poll(fds: u64, nfds: u64, deadline: Option<u64>) -> SysResult {
     let t = task();
     if nfds > nofile_limit(&t) {
         return Err(EINVAL);
@@ -906,8 +977,6 @@ pub fn poll(fds: u64, nfds: u64, timeout_ms: i32) -> SysResult {
         .chunks_exact(8)
         .map(|c| (i32::from_le_bytes([c[0], c[1], c[2], c[3]]), i16::from_le_bytes([c[4], c[5]])))
         .collect();
-    let deadline = (timeout_ms >= 0)
-        .then(|| crate::time::monotonic_ns().saturating_add(timeout_ms as u64 * 1_000_000));
     let table = t.files();
     let scan = |raw: &mut [u8]| -> u64 {
         let mut ready = 0;
@@ -935,17 +1004,23 @@ pub fn poll(fds: u64, nfds: u64, timeout_ms: i32) -> SysResult {
         if crate::process::signal::signal_pending(&t) {
             return Err(crate::process::signal::ERESTARTNOHAND);
         }
-        // Sleep on the wait queue of every pipe polled (other files are
-        // always ready, so there are only pipes here).
-        let pipes: Vec<Arc<Pipe>> = entries
+        // Sleep on the wait queue of every pipe and pseudo file polled
+        // (other files are always ready, so there are only those here).
+        let files: Vec<Arc<File>> = entries
             .iter()
             .filter_map(|&(fd, _)| table.get(fd).ok())
+            .filter(|f| {
+                matches!(f.kind, FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Anon(_))
+            })
+            .collect();
+        let queues: Vec<&crate::sched::WaitQueue> = files
+            .iter()
             .filter_map(|f| match &f.kind {
-                FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Some(p.clone()),
+                FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Some(&p.wait),
+                FileKind::Anon(a) => Some(a.wait_queue()),
                 _ => None,
             })
             .collect();
-        let queues: Vec<&crate::sched::WaitQueue> = pipes.iter().map(|p| &p.wait).collect();
         let mut probe = raw.clone();
         crate::process::wait_event_any(&queues, deadline, || scan(&mut probe) > 0);
     }

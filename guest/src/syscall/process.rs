@@ -3,10 +3,12 @@
 use core::sync::atomic::Ordering;
 
 use super::{Args, SysResult};
-use crate::errno::{Errno, EFAULT, EINVAL, EPERM, ESRCH};
+use crate::errno::{Errno, EAGAIN, EFAULT, EINVAL, EPERM, ESRCH};
+use crate::fs::file::O_NONBLOCK;
 use crate::process::clone_flags::{self, CloneFlags, CSIGNAL};
 use crate::process::current;
 use crate::process::fork::{kernel_clone, KernelCloneArgs};
+use crate::process::pidfd;
 use crate::process::signal::{_NSIG, SIGCHLD, SIGKILL, SIGSTOP};
 use crate::process::task::{sigaction, SIG_DFL, SIG_IGN};
 use crate::process::wait::{self, Which};
@@ -20,7 +22,7 @@ use uapi::signal::{
     SA_NOCLDSTOP, SA_NOCLDWAIT, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER,
     SA_SIGINFO,
 };
-use uapi::wait::{P_ALL, P_PGID, P_PID};
+use uapi::wait::{P_ALL, P_PGID, P_PID, P_PIDFD};
 
 fn task() -> alloc::sync::Arc<Task> {
     current().expect("a system call without a task")
@@ -189,11 +191,6 @@ pub fn clone(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
     // the flags are the rest of the low 32 bits.
     let exit_signal = a.u(0) & CSIGNAL;
     let flags = CloneFlags::from_bits_retain(a.u(0) & !CSIGNAL & 0xffff_ffff);
-    if flags.contains(CloneFlags::CLONE_PIDFD) {
-        // pidfds are not implemented (Linux also refuses CLONE_PIDFD with
-        // CLONE_PARENT_SETTID here: both would write through parent_tid).
-        return Err(EINVAL);
-    }
     let args = KernelCloneArgs {
         flags,
         exit_signal: exit_signal as u32,
@@ -202,6 +199,10 @@ pub fn clone(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
         parent_tid: a.u(2),
         child_tid: a.u(3),
         tls: a.u(4),
+        // CLONE_PIDFD writes the pidfd where CLONE_PARENT_SETTID would write
+        // the tid (the two together are EINVAL).
+        pidfd: a.u(2),
+        ..Default::default()
     };
     kernel_clone(&args, frame)
 }
@@ -224,16 +225,22 @@ pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
         (CloneFlags::from_bits_retain(field(0)), field(1), field(2), field(3), field(4));
     let (stack, stack_size, tls, set_tid, set_tid_size) =
         (field(5), field(6), field(7), field(8), field(9));
+    // Linux `copy_clone_args_from_user`: set_tid's size (at most one pid per
+    // namespace level), then the array itself (EFAULT), before the flags.
+    let set_tid_size = clone_flags::check_set_tid(set_tid, set_tid_size)?;
+    let mut pids = [0i32; 32];
+    if set_tid_size > 0 {
+        let raw = uaccess::read_bytes(set_tid, 4 * set_tid_size)?;
+        for (p, b) in pids.iter_mut().zip(raw.chunks_exact(4)) {
+            *p = i32::from_le_bytes(b.try_into().unwrap());
+        }
+    }
     clone_flags::check_clone3(flags, exit_signal)?;
-    if !clone_flags::clone3_stack_valid(stack, stack_size)
-        || set_tid != 0
-        || set_tid_size != 0
-        || pidfd != 0 && !flags.contains(CloneFlags::CLONE_PIDFD)
-    {
+    if !clone_flags::clone3_stack_valid(stack, stack_size) {
         return Err(EINVAL);
     }
-    if flags.intersects(CloneFlags::CLONE_PIDFD | CloneFlags::CLONE_INTO_CGROUP) {
-        return Err(EINVAL); // pidfds and cgroups are not implemented
+    if flags.contains(CloneFlags::CLONE_INTO_CGROUP) {
+        return Err(EINVAL); // cgroups are not implemented
     }
     let args = KernelCloneArgs {
         flags,
@@ -243,6 +250,9 @@ pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
         tls,
         parent_tid,
         child_tid,
+        pidfd,
+        set_tid: pids,
+        set_tid_size,
     };
     kernel_clone(&args, frame)
 }
@@ -403,18 +413,35 @@ pub fn waitid(a: &Args) -> SysResult {
     {
         return Err(EINVAL);
     }
-    // The id is a pid_t: P_PID needs one > 0, P_PGID one >= 0 (0: own group).
+    // The id is a pid_t: P_PID needs one > 0, P_PGID one >= 0 (0: own group),
+    // P_PIDFD a descriptor >= 0 of a pidfd (EBADF otherwise).
     let id = id as i32;
     let me = task();
+    let mut options = options;
+    let mut nonblock_pidfd = false;
     let which = match idtype {
         P_ALL => Which::Any,
         P_PID if id > 0 => Which::Pid(global_of(&me, id as u32)),
         P_PGID if id > 0 => Which::Pgid(global_of(&me, id as u32)),
         P_PGID if id == 0 => Which::Pgid(me.pgid.load(Ordering::Relaxed)),
+        P_PIDFD if id >= 0 => {
+            let file = me.files().get(id)?;
+            let pid = pidfd::pidfd_pid(&file)?.pid.clone();
+            // A non-blocking pidfd: EAGAIN rather than a wait (Linux
+            // `kernel_waitid`).
+            if file.flags() & O_NONBLOCK != 0 {
+                nonblock_pidfd = options & wait::WNOHANG == 0;
+                options |= wait::WNOHANG;
+            }
+            Which::PidRef(pid)
+        }
         _ => return Err(EINVAL),
     };
     drop(me);
     let r = if options & wait::WEXITED != 0 { wait::do_wait(which, options)? } else { None };
+    if r.is_none() && nonblock_pidfd {
+        return Err(EAGAIN);
+    }
     if infop != 0 {
         // siginfo_t for SIGCHLD: si_signo, si_errno, si_code, then si_pid, si_uid, si_status.
         let mut info = [0u8; 128];
@@ -789,4 +816,198 @@ pub fn tgkill(a: &Args) -> SysResult {
         send_signal_tkill(&me, &t, sig);
     }
     Ok(0)
+}
+
+// ---- pidfds ----------------------------------------------------------------
+
+/// `pidfd_open(pid, flags)` (Linux `kernel/pid.c`): a close-on-exec pidfd
+/// of the process `pid` names in the caller's namespace (of the thread, with
+/// PIDFD_THREAD). EINVAL for other flags or pid <= 0, ESRCH when no task
+/// uses that pid, ENOENT when it is a thread's and PIDFD_THREAD was not
+/// asked for.
+pub fn pidfd_open(a: &Args) -> SysResult {
+    use uapi::pidfd::{PIDFD_NONBLOCK, PIDFD_THREAD};
+    let (nr, flags) = (a.i32(0), a.u32(1));
+    if flags & !(PIDFD_NONBLOCK | PIDFD_THREAD) != 0 || nr <= 0 {
+        return Err(EINVAL);
+    }
+    let me = task();
+    let pid = me.pid_ns().find(nr as u32).and_then(table::pid_of).ok_or(ESRCH)?;
+    pidfd::pidfd_create(&me, &pid, flags).map(|fd| fd as u64)
+}
+
+/// The pidfd at descriptor `fd` of the caller: its pid and whether it is a
+/// PIDFD_THREAD one (EBADF: no such descriptor, or not a pidfd).
+fn pidfd_get_pid(
+    me: &Task,
+    fd: i32,
+) -> Result<(alloc::sync::Arc<crate::process::pid_namespace::Pid>, bool), Errno> {
+    let file = me.files().get(fd)?;
+    let p = pidfd::pidfd_pid(&file)?;
+    Ok((p.pid.clone(), p.thread))
+}
+
+/// `pidfd_send_signal(pidfd, sig, info, flags)` (Linux `kernel/signal.c`):
+/// to the process of the pidfd (to the thread for a PIDFD_THREAD one), or
+/// as PIDFD_SIGNAL_THREAD / _THREAD_GROUP / _PROCESS_GROUP say. With a
+/// siginfo, its signal must be `sig`, and one that claims to come from the
+/// kernel or tkill (si_code >= 0, SI_TKILL) may only be sent to oneself.
+/// ESRCH once the process is reaped; EINVAL for a pid of a namespace the
+/// caller does not see into.
+pub fn pidfd_send_signal(a: &Args) -> SysResult {
+    use crate::process::signal::{send_group_signal, SigInfo, SI_TKILL, SI_USER};
+    use uapi::pidfd::{PIDFD_SIGNAL_PROCESS_GROUP, PIDFD_SIGNAL_THREAD, PIDFD_SIGNAL_THREAD_GROUP};
+    const SCOPES: u32 =
+        PIDFD_SIGNAL_THREAD | PIDFD_SIGNAL_THREAD_GROUP | PIDFD_SIGNAL_PROCESS_GROUP;
+    let (fd, sig, infop, flags) = (a.i32(0), a.i32(1), a.u(2), a.u32(3));
+    if flags & !SCOPES != 0 || flags.count_ones() > 1 {
+        return Err(EINVAL);
+    }
+    let me = task();
+    let (pid, thread) = pidfd_get_pid(&me, fd)?;
+    // Linux `access_pidfd_pidns`: the pid's namespace is the caller's or below.
+    if !me.pid_ns().is_ancestor_of(pid.ns()) {
+        return Err(EINVAL);
+    }
+    #[derive(PartialEq)]
+    enum Scope {
+        Thread,
+        Process,
+        Group,
+    }
+    let scope = match flags {
+        PIDFD_SIGNAL_THREAD => Scope::Thread,
+        PIDFD_SIGNAL_THREAD_GROUP => Scope::Process,
+        PIDFD_SIGNAL_PROCESS_GROUP => Scope::Group,
+        _ if thread => Scope::Thread,
+        _ => Scope::Process,
+    };
+    // The siginfo to send: the caller's (checked), or what kill/tkill send.
+    let given = if infop != 0 {
+        let raw = uaccess::read_bytes(infop, 128)?;
+        let word = |o: usize| i32::from_le_bytes(raw[o..o + 4].try_into().unwrap());
+        let (signo, code) = (word(0), word(8));
+        if signo != sig {
+            return Err(EINVAL);
+        }
+        let to_self = alloc::sync::Arc::ptr_eq(&me.thread_pid(), &pid);
+        if (!to_self || scope == Scope::Group) && (code >= 0 || code == SI_TKILL) {
+            return Err(EPERM);
+        }
+        Some(SigInfo {
+            code,
+            pid: word(16) as u32,
+            uid: word(20) as u32,
+            status: word(24),
+            ..Default::default()
+        })
+    } else {
+        None
+    };
+    let info_for = |t: &Task| -> (SigInfo, bool) {
+        let code = if scope == Scope::Thread { SI_TKILL } else { SI_USER };
+        let (kill, outside) = kill_info(&me, t, code);
+        match given {
+            Some(mut g) => {
+                if outside {
+                    g.pid = 0;
+                }
+                (g, outside)
+            }
+            None => (kill, outside),
+        }
+    };
+    if scope == Scope::Group {
+        // Linux `kill_pgrp_info`: every process of the group this pid leads.
+        let _tasklist = table::TASKLIST.lock();
+        if !table::pid_of(pid.global()).is_some_and(|p| alloc::sync::Arc::ptr_eq(&p, &pid)) {
+            return Err(ESRCH);
+        }
+        let g = pid.global();
+        let members: alloc::vec::Vec<_> = table::all()
+            .into_iter()
+            .filter(|t| t.is_group_leader() && t.pgid.load(Ordering::Relaxed) == g)
+            .collect();
+        // Success if any was signalled, else the last error (ESRCH: none).
+        let (mut success, mut last) = (false, ESRCH);
+        for t in &members {
+            match check_kill_permission(&me, t, sig) {
+                Ok(()) => {
+                    success = true;
+                    if sig != 0 {
+                        let (info, force) = info_for(t);
+                        send_group_signal(t, sig as u32, info, force);
+                    }
+                }
+                Err(e) => last = e,
+            }
+        }
+        return if success { Ok(0) } else { Err(last) };
+    }
+    // Linux `kill_pid_info_type`: the task of the pid, while not reaped.
+    let t = pidfd::pid_task(&pid).ok_or(ESRCH)?;
+    check_kill_permission(&me, &t, sig)?;
+    if sig != 0 {
+        let (info, force) = info_for(&t);
+        let sig = sig as u32;
+        if scope == Scope::Thread {
+            crate::process::signal::send_signal_force(&t, sig, info, force);
+        } else {
+            let _tasklist = table::TASKLIST.lock();
+            crate::process::signal::send_process_signal(&t, sig, info, force);
+        }
+    }
+    Ok(0)
+}
+
+/// Linux `check_kill_permission` for a signal from user space: a valid
+/// signal, and the right to signal `t` unless it is in the caller's process.
+fn check_kill_permission(me: &Task, t: &Task, sig: i32) -> Result<(), Errno> {
+    valid_signal(sig)?;
+    if t.tgid != me.tgid && !may_signal(me, t) {
+        return Err(EPERM);
+    }
+    Ok(())
+}
+
+/// `pidfd_getfd(pidfd, targetfd, flags)` (Linux `kernel/pid.c`): a
+/// close-on-exec duplicate in the caller's table of the target's descriptor
+/// `targetfd` (the same open file). The caller must be allowed to ptrace the
+/// target (here: the same user ids, or root); ESRCH once the target has
+/// exited (or begun to), EBADF for a descriptor it does not have.
+pub fn pidfd_getfd(a: &Args) -> SysResult {
+    let (fd, target_fd, flags) = (a.i32(0), a.i32(1), a.u32(2));
+    if flags != 0 {
+        return Err(EINVAL);
+    }
+    let me = task();
+    let (pid, _) = pidfd_get_pid(&me, fd)?;
+    let t = pidfd::pid_task(&pid).ok_or(ESRCH)?;
+    if !ptrace_may_attach(&me, &t) {
+        return Err(EPERM);
+    }
+    // A task that began exiting may have closed its files: ESRCH then.
+    let file = match t.files().get(target_fd) {
+        Ok(f) => f,
+        Err(_) if t.exiting.load(Ordering::Acquire) => return Err(ESRCH),
+        Err(e) => return Err(e),
+    };
+    me.files().alloc(0, file, true, pidfd::nofile_limit(&me)).map(|fd| fd as u64)
+}
+
+/// Linux `ptrace_may_access(PTRACE_MODE_ATTACH_REALCREDS)` as far as
+/// credentials go here: the caller's process, root, or a target whose real,
+/// effective and saved user and group ids are all the caller's real ones.
+fn ptrace_may_attach(me: &Task, t: &Task) -> bool {
+    if t.tgid == me.tgid {
+        return true;
+    }
+    let (c, tc) = (me.creds(), t.creds());
+    c.euid == 0
+        || (c.uid == tc.uid
+            && c.uid == tc.euid
+            && c.uid == tc.suid
+            && c.gid == tc.gid
+            && c.gid == tc.egid
+            && c.gid == tc.sgid)
 }
