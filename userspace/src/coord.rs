@@ -122,12 +122,25 @@ pub fn status_is(c: &mut Checker, name: &str, pid: usize, want: WaitStatus, secs
 /// counter page (tests compare two such snapshots). On Linux there is no
 /// /dev/counters and nothing happens. Labels longer than 64 bytes are cut.
 pub fn counters_snapshot(label: &str) {
+    counters_snapshot_settled(label, 0);
+}
+
+/// [`counters_snapshot`] after `settle_ms` milliseconds (in the guest only):
+/// for a snapshot compared with an earlier one for leaks. A process just
+/// reaped may still be switching out on another CPU, and its kernel stack
+/// goes only at that last switch (Linux `put_task_stack` in
+/// `finish_task_switch`); a vCPU the host does not run for a while can make
+/// that milliseconds.
+pub fn counters_snapshot_settled(label: &str, settle_ms: u64) {
     let mut buf = [0u8; 73];
     let cmd = b"snapshot ";
     let label = &label.as_bytes()[..label.len().min(buf.len() - cmd.len())];
     buf[..cmd.len()].copy_from_slice(cmd);
     buf[cmd.len()..cmd.len() + label.len()].copy_from_slice(label);
     if let Ok(fd) = openat(AT_FDCWD, c"/dev/counters", O_WRONLY | O_CLOEXEC, 0) {
+        if settle_ms > 0 {
+            let _ = nanosleep(&timespec::from_nanos(settle_ms * 1_000_000), None);
+        }
         let _ = write(fd as i32, &buf[..cmd.len() + label.len()]);
         let _ = close(fd as i32);
     }

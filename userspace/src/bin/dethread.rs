@@ -70,7 +70,7 @@ fn main(args: Args, _env: Env) -> i32 {
     close_on_exec_with_a_shared_table(&mut c);
     exit_signal_becomes_sigchld(&mut c);
     c.err("no child left at the end", wait4(-1, None, WNOHANG), ECHILD);
-    counters_snapshot("dethread-after");
+    counters_snapshot_settled("dethread-after", 100);
     c.status()
 }
 

@@ -153,7 +153,7 @@ fn supervise(o: &Opts) -> i32 {
     }
     let ms = (monotonic_ns() - start) / 1_000_000;
     cleanup(&names_root, &names_dev);
-    counters_snapshot("fuzz-after");
+    counters_snapshot_settled("fuzz-after", 100);
     let calls = shared.calls.load(Ordering::Relaxed) - before;
     let Stats { gens, spawned, killed, reaped, exited, by_signal, .. } = st;
     println!(

@@ -80,11 +80,7 @@ fn main(args: Args, _env: Env) -> i32 {
 /// run-queue accounting at a quiet moment (only this task runnable). On Linux
 /// there is no /dev/counters and nothing happens.
 fn settled_snapshot() {
-    if let Ok(fd) = openat(AT_FDCWD, c"/dev/counters", O_WRONLY, 0) {
-        let _ = nanosleep(&timespec::from_nanos(200_000_000), None);
-        let _ = write(fd as i32, b"snapshot end");
-        let _ = close(fd as i32);
-    }
+    counters_snapshot_settled("end", 200);
 }
 
 // ---- helpers ------------------------------------------------------------------

@@ -74,7 +74,7 @@ fn main(args: Args, _env: Env) -> i32 {
             c.fail(name, format_args!("{right} of {rounds} right; last: {last:?}"));
         }
     }
-    counters_snapshot("sigdeath-after");
+    counters_snapshot_settled("sigdeath-after", 100);
     c.err("no child left at the end", wait4(-1, None, WNOHANG), ECHILD);
     c.status()
 }
