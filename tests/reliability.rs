@@ -75,20 +75,24 @@ fn check_bomb(r: &ExitReport, secs: u64, memory_mib: u64) -> String {
 
 /// 20 s of fork bomb on 2 vCPUs in 32 MiB (memory runs out after ~400
 /// processes here). pid 1's heartbeat gap (its `heartbeat gap at most 2 s`
-/// line) is printed, not asserted: on this machine's KVM, where every kernel
-/// instruction is emulated, pid 1 needs ~5 ms of CPU per beat and gets its
-/// fair share, 1/N of the CPUs with N bomb processes, so its gap grows with N
-/// (README, Reliability); a late heartbeat makes pid 1 exit 1.
+/// line) is printed, not asserted here: it is a matter of time, which the
+/// suite leaves to the on-demand 60 s test below and the README's figures
+/// (the lanes' emulated hosts vary); a late heartbeat makes pid 1 exit 1.
 #[test]
 fn fork_bomb_ends_with_pid_1_and_no_panic() {
     check_bomb(&forkbomb(2, 32, 20), 20, 32);
 }
 
-/// The 60 s version (on demand: `cargo test --test reliability -- --ignored`).
+/// The 60 s version, heartbeat included (on demand: `cargo test
+/// --release --test reliability fork_bomb_sixty -- --ignored --nocapture`):
+/// every gap between pid 1's beats at most 2 s (pid 1 exits 0 only then).
 #[test]
 #[ignore]
 fn fork_bomb_sixty_seconds() {
-    check_bomb(&forkbomb(2, 32, 60), 60, 32);
+    let r = forkbomb(2, 32, 60);
+    let figures = check_bomb(&r, 60, 32);
+    assert_eq!(r.exit, GuestExit::Status(0), "{figures}\n{}", r.stdout);
+    assert!(figures.contains(" 0 late,"), "{figures}");
 }
 
 fn oomhog(mode: &str) -> ExitReport {
