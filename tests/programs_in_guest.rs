@@ -357,20 +357,7 @@ fn execve_from_a_thread_matches_linux() {
     // Each of the 3 x 20 racing rounds of two threads, and the other cases, ran.
     assert!(r.counters.global.clones_thread >= 2 + 1 + 2 + 3 * 2 * 20, "{}", common::explain(&r));
     // The killed threads, the released leaders and their pids were given back.
-    let snap = |label: &str| {
-        let s: Vec<_> = r.snapshots.iter().filter(|s| s.label == label).collect();
-        assert_eq!(s.len(), 1, "one {label} snapshot\n{}", common::explain(&r));
-        s[0].counters.global
-    };
-    let (a, b) = (snap("dethread-before"), snap("dethread-after"));
-    assert_eq!(common::kernel_resources(&a), common::kernel_resources(&b));
-    // The per-CPU caches of kernel stacks (4 CPUs x 2 x 16 KiB) may fill.
-    assert!(
-        b.heap_bytes <= a.heap_bytes + 4 * 2 * (16 << 10),
-        "heap {} B before, {} B after",
-        a.heap_bytes,
-        b.heap_bytes
-    );
+    left_nothing_behind(&r, "dethread");
 }
 
 #[test]
@@ -403,17 +390,24 @@ fn a_process_killed_while_a_signal_is_delivered_leaves_nothing_behind() {
     // deadline, if it exited on another. Statuses as on Linux; after 4 x 25
     // such ends, everything is as after the warm-up.
     let r = matches_linux_on_1_2_4_vcpus("sigdeath", 4);
-    let snap = |label: &str| {
+    left_nothing_behind(&r, "sigdeath");
+}
+
+/// The program's counter snapshots `NAME-before` and `NAME-after` (a run on
+/// 4 vCPUs) show the same frames, kernel stacks, pids, open files, page-table
+/// pages and tasks, and the heap within what the per-CPU caches of kernel
+/// stacks (4 CPUs x 2 x 16 KiB) may have filled.
+fn left_nothing_behind(r: &ExitReport, name: &str) {
+    let snap = |label: String| {
         let s: Vec<_> = r.snapshots.iter().filter(|s| s.label == label).collect();
-        assert_eq!(s.len(), 1, "one {label} snapshot\n{}", common::explain(&r));
+        assert_eq!(s.len(), 1, "one {label} snapshot\n{}", common::explain(r));
         s[0].counters.global
     };
-    let (a, b) = (snap("sigdeath-before"), snap("sigdeath-after"));
-    assert_eq!(common::kernel_resources(&a), common::kernel_resources(&b));
-    // The per-CPU caches of kernel stacks (4 CPUs x 2 x 16 KiB) may fill.
+    let (a, b) = (snap(format!("{name}-before")), snap(format!("{name}-after")));
+    assert_eq!(common::kernel_resources(&a), common::kernel_resources(&b), "{name}");
     assert!(
         b.heap_bytes <= a.heap_bytes + 4 * 2 * (16 << 10),
-        "heap {} B before, {} B after",
+        "{name}: heap {} B before, {} B after",
         a.heap_bytes,
         b.heap_bytes
     );
