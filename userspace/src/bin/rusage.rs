@@ -42,11 +42,17 @@ fn clock(id: u32) -> u64 {
 }
 
 /// Spin in user mode until this thread has used `ns` more CPU time.
+///
+/// Each look at the clock is a system call (no vDSO for CPU clocks), so
+/// there is a lot of user work between two: under an emulated CPU (the SVM
+/// lane's L1 runs on QEMU's TCG) a system call costs as much as tens of
+/// thousands of loop iterations, and with 10,000 per look Linux there once
+/// counted less than half of a 40 ms spin as user time.
 fn spin(ns: u64) {
     let end = clock(CLOCK_THREAD_CPUTIME_ID) + ns;
     let mut x = 0u64;
     while clock(CLOCK_THREAD_CPUTIME_ID) < end {
-        for i in 0..10_000u64 {
+        for i in 0..200_000u64 {
             x = core::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
         }
     }
