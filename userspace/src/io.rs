@@ -102,3 +102,22 @@ macro_rules! eprintln {
     () => { $crate::io::_print(2, format_args!("\n")) };
     ($($arg:tt)*) => { $crate::io::_print(2, format_args!("{}\n", format_args!($($arg)*))) };
 }
+
+/// `n` in decimal, NUL-terminated, written into `buf` (for argv strings).
+pub fn decimal_cstr(n: u64, buf: &mut [u8; 21]) -> &core::ffi::CStr {
+    let mut digits = [0u8; 20];
+    let (mut len, mut v) = (0, n);
+    loop {
+        digits[len] = b'0' + (v % 10) as u8;
+        len += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for i in 0..len {
+        buf[i] = digits[len - 1 - i];
+    }
+    buf[len] = 0;
+    core::ffi::CStr::from_bytes_until_nul(&buf[..=len]).unwrap_or(c"0")
+}

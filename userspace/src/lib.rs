@@ -44,7 +44,7 @@ pub use calls::*;
 pub use check::Checker;
 pub use coord::*;
 pub use errno::*;
-pub use io::Bytes;
+pub use io::{decimal_cstr, Bytes};
 #[cfg(target_os = "none")]
 pub use rt::_start;
 pub use rt::{auxv, Args, Env};

@@ -106,18 +106,8 @@ impl Argv {
     }
 
     fn num(&mut self, v: u64) -> &mut Argv {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut v = v;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        self.push(&digits[i..])
+        let mut digits = [0u8; 21];
+        self.push(decimal_cstr(v, &mut digits).to_bytes())
     }
 
     /// execve(argv[0], argv, {}): returns only if it failed.

@@ -639,10 +639,9 @@ fn across_fork_and_exec(c: &mut Checker, args: &Args) {
     let kept = dup(fd).map_or(-1, |f| f as i32);
     let gone = pidfd_open(pid as i32, 0).map_or(-1, |f| f as i32);
     let Some(prog) = args.get(0) else { return };
-    let mut a1 = [0u8; 12];
-    let mut a2 = [0u8; 12];
-    let a1 = decimal(kept, &mut a1);
-    let a2 = decimal(gone, &mut a2);
+    let (mut a1, mut a2) = ([0u8; 21], [0u8; 21]);
+    let a1 = decimal_cstr(kept.max(0) as u64, &mut a1).as_ptr();
+    let a2 = decimal_cstr(gone.max(0) as u64, &mut a2).as_ptr();
     let exec = fork_with(|| {
         let argv = [prog.as_ptr() as usize, c"exec".as_ptr() as usize, a1 as usize, a2 as usize, 0];
         // SAFETY: argv is a NULL-terminated array of C strings; envp is empty.
@@ -673,26 +672,6 @@ fn across_fork_and_exec(c: &mut Checker, args: &Args) {
     let i = waitid_pidfd(kept, WEXITED);
     c.check("waitid through the dup: status 5", i.is_ok_and(|i| i.si_status() == 5));
     close_all(&[fd, kept, gone, w]);
-}
-
-/// `v` in decimal, NUL-terminated, in `buf`: a pointer to it.
-fn decimal(v: i32, buf: &mut [u8; 12]) -> *const u8 {
-    let mut n = v.max(0) as u32;
-    let mut digits = [0u8; 10];
-    let mut len = 0;
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        len += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for i in 0..len {
-        buf[i] = digits[len - 1 - i];
-    }
-    buf[len] = 0;
-    buf.as_ptr()
 }
 
 fn parse(b: Option<&[u8]>) -> i32 {

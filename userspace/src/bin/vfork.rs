@@ -88,25 +88,6 @@ fn decimal(s: &[u8]) -> Option<usize> {
     s.iter().try_fold(0usize, |n, &b| b.is_ascii_digit().then(|| n * 10 + (b - b'0') as usize))
 }
 
-/// The decimal `n`, NUL-terminated, in `buf`.
-fn number(buf: &mut [u8; 24], n: usize) -> &CStr {
-    let mut digits = [0u8; 20];
-    let (mut len, mut v) = (0, n);
-    loop {
-        digits[len] = b'0' + (v % 10) as u8;
-        len += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for i in 0..len {
-        buf[i] = digits[len - 1 - i];
-    }
-    buf[len] = 0;
-    CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"0")
-}
-
 fn shared(arg: usize) -> &'static Shared {
     // SAFETY: every child function gets the address of a Shared on the
     // parent's stack, which lives until the parent has reaped the child (the
@@ -240,8 +221,8 @@ fn vfork_resumes_at_exec(c: &mut Checker, me: Option<&'static CStr>) {
         c.fail(name, "dup failed");
         return;
     };
-    let mut buf = [0u8; 24];
-    let fd_arg = number(&mut buf, rfd);
+    let mut buf = [0u8; 21];
+    let fd_arg = decimal_cstr(rfd as u64, &mut buf);
     let argv: [*const c_char; 4] =
         [me.as_ptr(), c"--wait-fd".as_ptr(), fd_arg.as_ptr(), core::ptr::null()];
     let envp: [*const c_char; 1] = [core::ptr::null()];
