@@ -18,7 +18,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::task::KernelStack;
 use crate::arch::TrapFrame;
-use crate::errno::{Errno, EAGAIN, EINTR, EINVAL, ENOMEM};
+use crate::errno::{Errno, EAGAIN, EINTR, EINVAL, ENOMEM, EPERM};
 use crate::fault_inject::{should_fail, Stage};
 use crate::process::clone_flags::{check_flags, CloneFlags, UNSUPPORTED_NAMESPACES};
 use crate::process::rlimit::RLIMIT_NPROC;
@@ -351,7 +351,13 @@ fn copy_process(
         parent.pid_ns(),
         creds.euid == 0,
     )?;
+    // copy_thread -> set_new_tls: the new FS base goes through
+    // arch_prctl(ARCH_SET_FS)'s check, EPERM at or above TASK_SIZE_MAX (a
+    // non-canonical base would fault the kernel's wrmsr at the switch-in).
     let fs_base = if flags.contains(CloneFlags::CLONE_SETTLS) {
+        if args.tls >= crate::arch::uaccess::USER_TOP {
+            return Err(EPERM);
+        }
         args.tls
     } else {
         crate::arch::cpu::fs_base()

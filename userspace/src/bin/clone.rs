@@ -191,6 +191,17 @@ fn clone_checks(c: &mut Checker, st: Stacks) {
         let r = unsafe { clone(flags, st.top(0), w, w, 0, exit_12, 0) };
         expect_err(c, name, r, want);
     }
+    // CLONE_SETTLS takes arch_prctl(ARCH_SET_FS)'s check (Linux set_new_tls):
+    // a base at or above TASK_SIZE_MAX is EPERM, before any child exists.
+    let tls_cases: [(&str, usize); 2] = [
+        ("clone CLONE_SETTLS with a non-canonical base EPERM", 0x8000_0000_0000_0000),
+        ("clone CLONE_SETTLS with a kernel address EPERM", 0xffff_8880_0000_0000),
+    ];
+    for (name, tls) in tls_cases {
+        // SAFETY: as above.
+        let r = unsafe { clone(CLONE_SETTLS | sig, st.top(0), w, w, tls, exit_12, 0) };
+        expect_err(c, name, r, EPERM);
+    }
 }
 
 fn clone_accepts(c: &mut Checker, st: Stacks) {
@@ -277,6 +288,12 @@ fn clone3_checks(c: &mut Checker, st: Stacks) {
     // SAFETY: an unmapped address: the kernel's copy fails, no child is made.
     let r = unsafe { clone3(0x10 as *const clone_args, CLONE_ARGS_SIZE_VER2, exit_12, 0) };
     expect_err(c, "clone3 args at an unmapped address EFAULT", r, EFAULT);
+
+    let tls = 0x8000_0000_0000_0000;
+    p.args =
+        clone_args { flags: CLONE_SETTLS, tls, exit_signal: SIGCHLD as u64, ..Default::default() };
+    let r = p.call(CLONE_ARGS_SIZE_VER2, exit_12, 0);
+    expect_err(c, "clone3 CLONE_SETTLS with a non-canonical base EPERM", r, EPERM);
 
     let mut bad = |c: &mut Checker, name: &str, args: clone_args| {
         p.args = args;
