@@ -538,11 +538,16 @@ fn page_tables_shared_copy_on_write_by_fork() {
     // Four whole page tables of a private mapping are shared by each fork
     // (On-demand-fork) and unshared by the first change in either process:
     // writes, a new page, mprotect, munmap of part of a table, and the last
-    // sharer taking a table back.
+    // sharer taking a table back; the same for a whole GiB shared as one page
+    // directory.
     let r = same_as_linux("cowtables", &[]);
     let g = r.counters.global;
     assert!(g.fork_page_tables_shared >= 3 * 4, "{}", g.fork_page_tables_shared);
     assert!(g.page_tables_unshared >= 4, "{}", g.page_tables_unshared);
+    // A whole GiB is shared as one page directory: by each of its two forks,
+    // the grandchild's fork from the child, and the 32 TiB area's fork (its
+    // first and last GiB).
+    assert!(g.fork_page_dirs_shared >= 5, "{}", g.fork_page_dirs_shared);
     // Only the small areas (stack, data) are copied entry by entry.
     assert!(g.fork_ptes_copied < 3 * 64, "{}", g.fork_ptes_copied);
 }

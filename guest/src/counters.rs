@@ -78,6 +78,7 @@ global_field!(LOAD_PROGRAM_CALLS, load_program_calls);
 global_field!(HEAP_ARENA_BYTES, heap_arena_bytes);
 global_field!(OOM_KILLS, oom_kills);
 global_field!(HEAP_SLAB_BYTES, heap_slab_bytes);
+global_field!(FORK_PAGE_DIRS_SHARED, fork_page_dirs_shared);
 cpu_field!(CPU_IRQS_WHILE_DISABLED, irqs_while_disabled);
 cpu_field!(CPU_ENTRY_WINDOW_EVENTS, entry_window_events);
 cpu_field!(CPU_CONTEXT_SWITCHES, context_switches);

@@ -204,7 +204,10 @@ pub struct GlobalCounters {
     /// caches (Linux's `Slab:` in /proc/meminfo): the small objects counted
     /// in `heap_bytes` live in them, with the caches' free objects.
     pub heap_slab_bytes: u64,
-    reserved: [u64; 4],
+    /// Page directories (1 GiB each) fork shared copy-on-write whole; each
+    /// also counts in `fork_page_tables_shared`.
+    pub fork_page_dirs_shared: u64,
+    reserved: [u64; 3],
 }
 }
 
@@ -233,7 +236,7 @@ pub mod resettable {
         do_wp_page_tsc, do_wp_page_calls, do_exit_tsc, do_exit_calls, wait_tsc, wait_calls,
         fork_ptes_copied, pages_shared_filled, faults_bad, mailbox_commands,
         fork_page_tables_shared, page_tables_unshared, zpoline_execs, zpoline_sites_patched,
-        load_program_tsc, load_program_calls, oom_kills);
+        load_program_tsc, load_program_calls, oom_kills, fork_page_dirs_shared);
 }
 
 /// System calls are counted per number up to this one (larger numbers in the last slot).

@@ -12,7 +12,7 @@ use crate::counters as ctr;
 use crate::errno::{Errno, EEXIST, EINVAL, ENODEV, ENOMEM};
 use crate::mm::frame::PAGE_SIZE;
 use crate::mm::pagetable::{
-    PageTable, PTE_A, PTE_ADDR, PTE_D, PTE_NX, PTE_P, PTE_RW, PTE_US, PT_SPAN,
+    PageTable, PD_SPAN, PTE_A, PTE_ADDR, PTE_D, PTE_NX, PTE_P, PTE_RW, PTE_US, PT_SPAN,
 };
 use crate::mm::vma::{Prot, VmFlags, Vma, VmaSet};
 use crate::mm::{alloc_zeroed_frame, frame_refcount, get_frame, put_frame};
@@ -184,13 +184,17 @@ impl MmInner {
         self.pt.release_deferred(&DirectMap);
     }
 
-    /// Unshare the page tables that `[start, end)` covers only in part, so that
-    /// [`Self::zap`] cannot fail (wholly covered tables are detached, not copied).
+    /// Unshare the page tables and directories that `[start, end)` covers
+    /// only in part, so that [`Self::zap`] cannot fail (wholly covered ones
+    /// are detached, not copied).
     fn prepare_zap(&mut self, start: u64, end: u64) -> Result<(), Errno> {
+        let whole = |block: u64, span: u64| start <= block && block + span <= end;
         for edge in [start, end - 1] {
             let block = edge & !(PT_SPAN - 1);
-            let whole = start <= block && block + PT_SPAN <= end;
-            if !whole && self.pt.is_shared(&DirectMap, block) {
+            let dir = edge & !(PD_SPAN - 1);
+            if (!whole(block, PT_SPAN) && self.pt.is_shared(&DirectMap, block))
+                || (!whole(dir, PD_SPAN) && self.pt.dir_is_shared(&DirectMap, dir))
+            {
                 let n = self.pt.unshare_range(&DirectMap, block, block + 1).ok_or(ENOMEM)?;
                 ctr::global_add(ctr::PAGE_TABLES_UNSHARED, n);
                 self.flush(block, block + PT_SPAN);
@@ -292,9 +296,10 @@ impl Mm {
     /// The child's copy for fork (Linux `dup_mmap` + `copy_page_range`): the same
     /// areas; shared areas keep sharing their pages; private writable pages are
     /// write-protected in both and shared until one writes (`do_wp_page`).
-    /// Where a private anonymous area covers a whole page table (2 MiB), the
-    /// table itself is shared copy-on-write instead of copied entry by entry
-    /// (On-demand-fork; see `mm::pagetable`), so the cost of fork grows with the
+    /// Where a private anonymous area covers a whole page directory (1 GiB)
+    /// or page table (2 MiB), the directory or table itself is shared
+    /// copy-on-write instead of copied entry by entry (On-demand-fork, one
+    /// level up too; see `mm::pagetable`), so the cost of fork grows with the
     /// number of such tables, not of pages. The parent's stale writable
     /// translations are flushed before this returns.
     pub fn fork(&self) -> Result<Arc<Mm>, Errno> {
@@ -347,23 +352,43 @@ impl Mm {
                 Err(ENOMEM)
             };
             for (start, end, cow, shareable) in areas {
-                // Whole page tables inside a private anonymous area are shared.
+                // Whole page directories, then whole page tables inside a
+                // private anonymous area are shared.
                 let lo = start.next_multiple_of(PT_SPAN);
                 let hi = end & !(PT_SPAN - 1);
                 let blocks = shareable && lo < hi;
-                // Only the tables the parent has: an area's size (up to
-                // 128 TiB, MAP_NORESERVE) must not set the cost of a fork.
-                let tables =
-                    if blocks { parent.pt.present_tables(&DirectMap, lo, hi) } else { Vec::new() };
-                for block in tables {
+                let (dlo, dhi) = (start.next_multiple_of(PD_SPAN), end & !(PD_SPAN - 1));
+                let dirs = blocks && dlo < dhi;
+                let rest = if dirs { [(lo, dlo), (dhi, hi)] } else { [(lo, hi), (hi, hi)] };
+                // Only the directories and tables the parent has: an area's
+                // size (up to 128 TiB, MAP_NORESERVE) must not set the cost of
+                // a fork.
+                let mut shares: Vec<(u64, bool)> = Vec::new();
+                if dirs {
+                    let present = parent.pt.present_dirs(&DirectMap, dlo, dhi);
+                    shares.extend(present.into_iter().map(|d| (d, true)));
+                }
+                for (a, b) in rest.into_iter().filter(|&(a, b)| blocks && a < b) {
+                    let present = parent.pt.present_tables(&DirectMap, a, b);
+                    shares.extend(present.into_iter().map(|t| (t, false)));
+                }
+                for (block, dir) in shares {
                     let injected =
                         crate::fault_inject::should_fail(crate::fault_inject::Stage::CopyMm);
-                    match c.pt.share_pt_from(&mut parent.pt, &DirectMap, block) {
+                    let shared = if dir {
+                        c.pt.share_pd_from(&mut parent.pt, &DirectMap, block)
+                    } else {
+                        c.pt.share_pt_from(&mut parent.pt, &DirectMap, block)
+                    };
+                    match shared {
                         _ if injected => return fail(c, &mut parent, write_protected),
                         None => return fail(c, &mut parent, write_protected),
                         Some(true) => {
                             write_protected = true;
                             ctr::global_add(ctr::FORK_PAGE_TABLES_SHARED, 1);
+                            if dir {
+                                ctr::global_add(ctr::FORK_PAGE_DIRS_SHARED, 1);
+                            }
                         }
                         Some(false) => {}
                     }
@@ -511,12 +536,17 @@ impl Mm {
         } else {
             let hint = (addr != 0).then(|| page_down(addr)).filter(|&h| h >= MMAP_MIN_ADDR);
             // Areas of 2 MiB or more start on a 2 MiB boundary, as Linux aligns
-            // large anonymous mappings (`thp_get_unmapped_area`): their page
-            // tables are then whole, and fork shares them.
+            // large anonymous mappings (`thp_get_unmapped_area`), and areas of
+            // 1 GiB or more on a 1 GiB boundary: their page tables (and
+            // directories) are then whole, and fork shares them.
+            let align = if len >= PD_SPAN { PD_SPAN } else { PT_SPAN };
             let aligned = (hint.is_none() && len >= PT_SPAN)
-                .then(|| inner.vmas.find_free(len + PT_SPAN, None, MMAP_MIN_ADDR, MMAP_BASE))
+                .then(|| {
+                    let padded = len.checked_add(align)?;
+                    inner.vmas.find_free(padded, None, MMAP_MIN_ADDR, MMAP_BASE)
+                })
                 .flatten()
-                .map(|a| a.next_multiple_of(PT_SPAN));
+                .map(|a| a.next_multiple_of(align));
             match aligned {
                 Some(a) => a,
                 None => inner.vmas.find_free(len, hint, MMAP_MIN_ADDR, MMAP_BASE).ok_or(ENOMEM)?,

@@ -14,6 +14,14 @@
 //! page it maps; the last user of a table just makes its directory entry
 //! writable again. Fork then costs one directory entry per 2 MiB instead of one
 //! entry per page.
+//!
+//! One level up, a page directory (1 GiB) is shared the same way when a
+//! private anonymous area covers all of it: the page-directory-pointer entries
+//! of both spaces point at it read-only, it holds one reference to each page
+//! table it points at (for all its users), and its first change in a space
+//! copies it (its entries write-protected in both copies, so each page table
+//! is then shared between the two directories) or, for its last user, takes
+//! it back. A 1 GiB fork then costs one entry, as a 2 MiB fork does.
 
 /// Access to page-table frames by physical address.
 pub trait PhysMem {
@@ -49,6 +57,9 @@ pub const PTE_ADDR: u64 = 0x000f_ffff_ffff_f000;
 /// Bytes one page table maps.
 pub const PT_SPAN: u64 = 1 << 21;
 
+/// Bytes one page directory maps.
+pub const PD_SPAN: u64 = 1 << 30;
+
 /// First PML4 slot of the kernel half (shared by every address space).
 pub const KERNEL_PML4_FIRST: usize = 256;
 
@@ -66,10 +77,18 @@ fn index(va: u64, level: u32) -> usize {
 #[derive(Debug, PartialEq, Eq)]
 pub struct PageTable {
     pub root: u64,
-    /// Page-directory-pointer tables and page directories (never shared).
-    upper: alloc::vec::Vec<u64>,
-    /// Page tables (level 1), each holding a reference; some may be shared.
-    pts: alloc::vec::Vec<u64>,
+    /// Page-directory-pointer tables (never shared).
+    pdpts: alloc::vec::Vec<u64>,
+    /// Page directories this space reaches through a writable entry: its own,
+    /// one reference each.
+    pds: alloc::vec::Vec<u64>,
+    /// Page directories shared copy-on-write (read-only entry), by the 1 GiB
+    /// they map, one reference each; the page tables such a directory points
+    /// at hold their references for the directory, not for this space.
+    shared_pds: alloc::vec::Vec<(u64, u64)>,
+    /// The page tables of this space's own directories, by the 2 MiB they map,
+    /// each holding a reference; some may be shared.
+    pts: alloc::vec::Vec<(u64, u64)>,
     /// Shared tables this space turned out to be the last user of when it
     /// unshared them (their users unshared at the same time), with the page
     /// references they held: released by [`Self::release_deferred`] after the
@@ -84,6 +103,10 @@ pub struct PageTable {
 pub struct Zapped {
     pub pages: alloc::vec::Vec<u64>,
     pub tables: alloc::vec::Vec<u64>,
+    /// Page directories whose last reference went: each drops its reference
+    /// to the page tables it points at (the last user of a table releases
+    /// its pages) and is freed.
+    pub dirs: alloc::vec::Vec<u64>,
 }
 
 impl Zapped {
@@ -93,6 +116,18 @@ impl Zapped {
         }
         for t in self.tables {
             mem.free_table(t);
+        }
+        for d in self.dirs {
+            for j in 0..512 {
+                let e = mem.read_pte(d, j);
+                if e & PTE_P != 0 && mem.table_put_last(e & PTE_ADDR) {
+                    let t = e & PTE_ADDR;
+                    let pages = PageTable::present_pages(mem, t);
+                    Zapped { pages, tables: alloc::vec![t], dirs: alloc::vec::Vec::new() }
+                        .release(mem);
+                }
+            }
+            mem.free_table(d);
         }
     }
 }
@@ -105,19 +140,16 @@ impl PageTable {
         for &i in kernel_slots {
             mem.write_pte(root, i, mem.read_pte(kernel_root, i));
         }
-        Some(Self {
-            root,
-            upper: alloc::vec::Vec::new(),
-            pts: alloc::vec::Vec::new(),
-            deferred: Zapped::default(),
-        })
+        Some(Self { root, ..Self::new_empty() })
     }
 
     /// A placeholder owning nothing (what remains after `destroy` took the real one).
     pub fn new_empty() -> Self {
         Self {
             root: 0,
-            upper: alloc::vec::Vec::new(),
+            pdpts: alloc::vec::Vec::new(),
+            pds: alloc::vec::Vec::new(),
+            shared_pds: alloc::vec::Vec::new(),
             pts: alloc::vec::Vec::new(),
             deferred: Zapped::default(),
         }
@@ -128,22 +160,85 @@ impl PageTable {
         (KERNEL_PML4_FIRST..512).filter(|&i| mem.read_pte(kernel_root, i) != 0).collect()
     }
 
-    /// The page directory covering `va`, allocating missing levels.
-    fn pd_for_create(&mut self, mem: &impl PhysMem, va: u64) -> Option<u64> {
-        let mut table = self.root;
-        for level in [3, 2] {
-            let i = index(va, level);
-            let e = mem.read_pte(table, i);
-            table = if e & PTE_P != 0 {
-                e & PTE_ADDR
-            } else {
-                let t = mem.alloc_table()?;
-                self.upper.push(t);
-                mem.write_pte(table, i, t | TABLE_FLAGS);
-                t
-            };
+    /// The page-directory-pointer table covering `va`, allocated if missing.
+    fn pdpt_for_create(&mut self, mem: &impl PhysMem, va: u64) -> Option<u64> {
+        let i = index(va, 3);
+        let e = mem.read_pte(self.root, i);
+        if e & PTE_P != 0 {
+            return Some(e & PTE_ADDR);
         }
-        Some(table)
+        let t = mem.alloc_table()?;
+        self.pdpts.push(t);
+        mem.write_pte(self.root, i, t | TABLE_FLAGS);
+        Some(t)
+    }
+
+    /// The page directory covering `va`, allocating missing levels, and
+    /// this space's own (unshared if it was shared): one that may be written.
+    fn pd_for_write(&mut self, mem: &impl PhysMem, va: u64) -> Option<u64> {
+        let pdpt = self.pdpt_for_create(mem, va)?;
+        let i = index(va, 2);
+        let e = mem.read_pte(pdpt, i);
+        if e & PTE_P == 0 {
+            let t = mem.alloc_table()?;
+            self.pds.push(t);
+            mem.write_pte(pdpt, i, t | TABLE_FLAGS);
+            return Some(t);
+        }
+        if e & PTE_RW != 0 {
+            return Some(e & PTE_ADDR);
+        }
+        self.unshare_pd(mem, pdpt, i, va & !(PD_SPAN - 1))
+    }
+
+    /// Make the shared page directory at entry `i` of `pdpt` (mapping the
+    /// 1 GiB at `base`) this space's own, as [`Self::unshare`] does one level
+    /// down: its last user takes it back with the references it holds; any
+    /// other user copies it, sharing each of its page tables between the two
+    /// directories from then on.
+    fn unshare_pd(&mut self, mem: &impl PhysMem, pdpt: u64, i: usize, base: u64) -> Option<u64> {
+        let e = mem.read_pte(pdpt, i);
+        let old = e & PTE_ADDR;
+        let slot =
+            self.shared_pds.iter().position(|&(_, d)| d == old).expect("a directory of this space");
+        // As for page tables: only this space can add users to a directory
+        // it alone uses, so a count of 1 is stable.
+        if mem.table_users(old) == 1 {
+            for j in 0..512 {
+                let pe = mem.read_pte(old, j);
+                if pe & PTE_P != 0 {
+                    self.pts.push((base + j as u64 * PT_SPAN, pe & PTE_ADDR));
+                }
+            }
+            mem.write_pte(pdpt, i, e | PTE_RW);
+            self.shared_pds.swap_remove(slot);
+            self.pds.push(old);
+            return Some(old);
+        }
+        let new = mem.alloc_table()?;
+        for j in 0..512 {
+            let mut pe = mem.read_pte(old, j);
+            if pe & PTE_P == 0 {
+                continue;
+            }
+            if pe & PTE_RW != 0 {
+                // The table is shared by both directories from now on (the
+                // other users cannot write through the old one anyway).
+                pe &= !PTE_RW;
+                mem.write_pte(old, j, pe);
+            }
+            mem.table_get(pe & PTE_ADDR);
+            mem.write_pte(new, j, pe);
+            self.pts.push((base + j as u64 * PT_SPAN, pe & PTE_ADDR));
+        }
+        if mem.table_put_last(old) {
+            // Everyone else let go meanwhile (see `deferred`).
+            self.deferred.dirs.push(old);
+        }
+        mem.write_pte(pdpt, i, new | TABLE_FLAGS);
+        self.shared_pds.swap_remove(slot);
+        self.pds.push(new);
+        Some(new)
     }
 
     /// The page directory covering `va`, if it exists.
@@ -163,12 +258,12 @@ impl PageTable {
     /// private to this address space (unshared if it was shared): one that may
     /// be written.
     fn pt_for_write(&mut self, mem: &impl PhysMem, va: u64) -> Option<u64> {
-        let pd = self.pd_for_create(mem, va)?;
+        let pd = self.pd_for_write(mem, va)?;
         let i = index(va, 1);
         let e = mem.read_pte(pd, i);
         if e & PTE_P == 0 {
             let t = mem.alloc_table()?;
-            self.pts.push(t);
+            self.pts.push((va & !(PT_SPAN - 1), t));
             mem.write_pte(pd, i, t | TABLE_FLAGS);
             return Some(t);
         }
@@ -211,8 +306,8 @@ impl PageTable {
             self.deferred.tables.push(old);
         }
         mem.write_pte(pd, i, new | TABLE_FLAGS);
-        let slot = self.pts.iter().position(|&t| t == old).expect("a table of this space");
-        self.pts[slot] = new;
+        let slot = self.pts.iter().position(|&(_, t)| t == old).expect("a table of this space");
+        self.pts[slot].1 = new;
         Some(new)
     }
 
@@ -237,13 +332,27 @@ impl PageTable {
         self.pt_for(mem, va).map_or(0, |pt| mem.read_pte(pt, index(va, 0)))
     }
 
-    /// Whether the page table covering `va` is read-only through its directory
-    /// entry (shared with another address space, or not yet taken back).
+    /// Whether the page table covering `va`, or its page directory, is
+    /// read-only through the entry above it (shared with another address
+    /// space, or not yet taken back).
     pub fn is_shared(&self, mem: &impl PhysMem, va: u64) -> bool {
+        if self.dir_is_shared(mem, va) {
+            return true;
+        }
         self.pd_for(mem, va).is_some_and(|pd| {
             let e = mem.read_pte(pd, index(va, 1));
             e & PTE_P != 0 && e & PTE_RW == 0
         })
+    }
+
+    /// Whether the page directory covering `va` is shared (read-only entry).
+    pub fn dir_is_shared(&self, mem: &impl PhysMem, va: u64) -> bool {
+        let e = mem.read_pte(self.root, index(va, 3));
+        if e & PTE_P == 0 {
+            return false;
+        }
+        let e = mem.read_pte(e & PTE_ADDR, index(va, 2));
+        e & PTE_P != 0 && e & PTE_RW == 0
     }
 
     /// Release what unsharing left to release (call after the TLB flush of
@@ -255,6 +364,16 @@ impl PageTable {
     /// Make every page table in `[start, end)` private (see [`Self::unshare`]):
     /// how many were not, or None when a table could not be allocated.
     pub fn unshare_range(&mut self, mem: &impl PhysMem, start: u64, end: u64) -> Option<u64> {
+        let mut dirs = alloc::vec::Vec::new();
+        self.walk(mem, self.root, 3, 0, start, end, 2, &mut |base, e, pdpt| {
+            if e & PTE_RW == 0 {
+                dirs.push((base, pdpt));
+            }
+        });
+        let d = dirs.len() as u64;
+        for (base, pdpt) in dirs {
+            self.unshare_pd(mem, pdpt, index(base, 2), base)?;
+        }
         let mut shared = alloc::vec::Vec::new();
         self.for_each_pt(mem, start, end, |va, pd| {
             if mem.read_pte(pd, index(va, 1)) & PTE_RW == 0 {
@@ -262,7 +381,7 @@ impl PageTable {
             }
         });
         let n = shared.len() as u64;
-        shared.into_iter().all(|(pd, i)| self.unshare(mem, pd, i).is_some()).then_some(n)
+        shared.into_iter().all(|(pd, i)| self.unshare(mem, pd, i).is_some()).then_some(d + n)
     }
 
     /// Set the leaf entry for `va`, allocating (or unsharing) tables on the way.
@@ -364,15 +483,54 @@ impl PageTable {
         if e & PTE_P == 0 {
             return Some(false);
         }
-        let pd = self.pd_for_create(mem, va)?;
+        let pd = self.pd_for_write(mem, va)?;
         debug_assert!(mem.read_pte(pd, i) & PTE_P == 0, "a fresh address space");
         let t = e & PTE_ADDR;
         mem.table_get(t);
         if e & PTE_RW != 0 {
+            // (In a shared directory too: no user can write through it.)
             mem.write_pte(ppd, i, e & !PTE_RW);
         }
         mem.write_pte(pd, i, e & !PTE_RW);
-        self.pts.push(t);
+        self.pts.push((va & !(PT_SPAN - 1), t));
+        Some(true)
+    }
+
+    /// Share the page directory that maps the 1 GiB at `va` (aligned) in
+    /// `parent` with this (new) address space, copy-on-write: both
+    /// page-directory-pointer entries become read-only, and the references the
+    /// parent held to the directory's page tables pass to the directory. False
+    /// if `parent` has no directory there; None when this space's
+    /// page-directory-pointer table could not be allocated.
+    pub fn share_pd_from(
+        &mut self,
+        parent: &mut PageTable,
+        mem: &impl PhysMem,
+        va: u64,
+    ) -> Option<bool> {
+        debug_assert_eq!(va % PD_SPAN, 0);
+        let e4 = mem.read_pte(parent.root, index(va, 3));
+        if e4 & PTE_P == 0 {
+            return Some(false);
+        }
+        let (ppdpt, i) = (e4 & PTE_ADDR, index(va, 2));
+        let e = mem.read_pte(ppdpt, i);
+        if e & PTE_P == 0 {
+            return Some(false);
+        }
+        let pdpt = self.pdpt_for_create(mem, va)?;
+        debug_assert!(mem.read_pte(pdpt, i) & PTE_P == 0, "a fresh address space");
+        let d = e & PTE_ADDR;
+        if e & PTE_RW != 0 {
+            let slot = parent.pds.iter().position(|&p| p == d).expect("the parent's directory");
+            parent.pds.swap_remove(slot);
+            parent.pts.retain(|&(base, _)| base & !(PD_SPAN - 1) != va);
+            parent.shared_pds.push((va, d));
+            mem.write_pte(ppdpt, i, e & !PTE_RW);
+        }
+        mem.table_get(d);
+        mem.write_pte(pdpt, i, e & !PTE_RW);
+        self.shared_pds.push((va, d));
         Some(true)
     }
 
@@ -383,6 +541,28 @@ impl PageTable {
     /// table is unmapped then).
     pub fn zap_range(&mut self, mem: &impl PhysMem, start: u64, end: u64) -> Option<Zapped> {
         let mut out = Zapped::default();
+        // Shared page directories first: one wholly inside the range loses
+        // this user, one partly covered is unshared (this space's own
+        // directories are handled table by table below).
+        let mut dirs = alloc::vec::Vec::new();
+        self.walk(mem, self.root, 3, 0, start, end, 2, &mut |base, e, pdpt| {
+            if e & PTE_RW == 0 {
+                dirs.push((base, e & PTE_ADDR, pdpt));
+            }
+        });
+        for (base, d, pdpt) in dirs {
+            let i = index(base, 2);
+            if start <= base && base + PD_SPAN <= end {
+                mem.write_pte(pdpt, i, 0);
+                let slot = self.shared_pds.iter().position(|&(_, p)| p == d).expect("shared");
+                self.shared_pds.swap_remove(slot);
+                if mem.table_put_last(d) {
+                    out.dirs.push(d);
+                }
+            } else {
+                self.unshare_pd(mem, pdpt, i, base)?;
+            }
+        }
         let mut tables = alloc::vec::Vec::new();
         self.for_each_pt(mem, start, end, |va, pd| tables.push((va, pd)));
         for (base, pd) in tables {
@@ -391,7 +571,8 @@ impl PageTable {
             let t = e & PTE_ADDR;
             if start <= base && base + PT_SPAN <= end {
                 mem.write_pte(pd, i, 0);
-                let slot = self.pts.iter().position(|&p| p == t).expect("a table of this space");
+                let slot =
+                    self.pts.iter().position(|&(_, p)| p == t).expect("a table of this space");
                 self.pts.swap_remove(slot);
                 if mem.table_put_last(t) {
                     out.pages.extend(Self::present_pages(mem, t));
@@ -410,6 +591,14 @@ impl PageTable {
             }
         }
         Some(out)
+    }
+
+    /// The 1 GiB-aligned addresses of the present page directories overlapping
+    /// `[start, end)`.
+    pub fn present_dirs(&self, mem: &impl PhysMem, start: u64, end: u64) -> alloc::vec::Vec<u64> {
+        let mut dirs = alloc::vec::Vec::new();
+        self.walk(mem, self.root, 3, 0, start, end, 2, &mut |base, _, _| dirs.push(base));
+        dirs
     }
 
     /// The 2 MiB-aligned addresses of the present page tables overlapping
@@ -485,12 +674,14 @@ impl PageTable {
     /// releases the pages it maps), then free the upper tables and the PML4.
     pub fn destroy(self, mem: &impl PhysMem) {
         self.deferred.release(mem);
-        for t in self.pts {
+        for (_, t) in self.pts {
             if mem.table_put_last(t) {
-                Zapped { pages: Self::present_pages(mem, t), tables: alloc::vec![t] }.release(mem);
+                let pages = Self::present_pages(mem, t);
+                Zapped { pages, tables: alloc::vec![t], dirs: alloc::vec::Vec::new() }.release(mem);
             }
         }
-        for t in self.upper {
+        Self::put_shared_dirs(mem, self.shared_pds);
+        for t in self.pds.into_iter().chain(self.pdpts) {
             mem.free_table(t);
         }
         if self.root != 0 {
@@ -506,12 +697,12 @@ impl PageTable {
         // Drop this space's reference to each table first: a table still shared
         // with another space costs one decrement and is never walked.
         let mut last: alloc::vec::Vec<u64> =
-            self.pts.iter().copied().filter(|&t| mem.table_put_last(t)).collect();
+            self.pts.iter().map(|&(_, t)| t).filter(|&t| mem.table_put_last(t)).collect();
         if !last.is_empty() {
             last.sort_unstable();
             let mut pages = alloc::vec::Vec::new();
             for &(start, end) in areas {
-                self.for_each_pt(mem, start, end, |base, pd| {
+                self.for_each_own_pt(mem, start, end, |base, pd| {
                     let t = mem.read_pte(pd, index(base, 1)) & PTE_ADDR;
                     if last.binary_search(&t).is_err() {
                         return;
@@ -525,15 +716,39 @@ impl PageTable {
                     }
                 });
             }
-            Zapped { pages, tables: last }.release(mem);
+            Zapped { pages, tables: last, dirs: alloc::vec::Vec::new() }.release(mem);
         }
         let upper = PageTable {
             root: self.root,
-            upper: self.upper,
-            pts: alloc::vec::Vec::new(),
-            deferred: Zapped::default(),
+            pdpts: self.pdpts,
+            pds: self.pds,
+            shared_pds: self.shared_pds,
+            ..Self::new_empty()
         };
         upper.destroy(mem);
+    }
+
+    /// Drop this space's reference to each shared page directory (the last
+    /// user releases it, see [`Zapped::dirs`]).
+    fn put_shared_dirs(mem: &impl PhysMem, dirs: alloc::vec::Vec<(u64, u64)>) {
+        let last = dirs.into_iter().map(|(_, d)| d).filter(|&d| mem.table_put_last(d)).collect();
+        Zapped { dirs: last, ..Zapped::default() }.release(mem);
+    }
+
+    /// [`Self::for_each_pt`] for the page tables of this space's own
+    /// directories only: shared directories are skipped whole.
+    fn for_each_own_pt(
+        &self,
+        mem: &impl PhysMem,
+        start: u64,
+        end: u64,
+        mut f: impl FnMut(u64, u64),
+    ) {
+        self.walk(mem, self.root, 3, 0, start, end, 2, &mut |base, e, _| {
+            if e & PTE_RW != 0 {
+                self.walk(mem, e & PTE_ADDR, 1, base, start, end, 1, &mut |va, _, pd| f(va, pd));
+            }
+        });
     }
 
     /// Page tables this space uses (for tests and counters).
@@ -650,7 +865,7 @@ mod tests {
         assert_eq!(seen, vec![0x40_1000, 0x40_1000]);
         // A partial zap clears the entry and hands the page back.
         let z = pt.zap_range(&mem, va, va + 0x1000).unwrap();
-        assert_eq!(z, Zapped { pages: vec![0x9_0000], tables: vec![] });
+        assert_eq!(z, Zapped { pages: vec![0x9_0000], ..Zapped::default() });
         z.release(&mem);
         assert_eq!((pt.lookup(&mem, va), mem.page_refs(0x9_0000)), (0, 0));
         assert_eq!(pt.zap_range(&mem, 0x1234_5000, 0x1234_6000), Some(Zapped::default()));
@@ -861,5 +1076,169 @@ mod tests {
         parent.destroy(&mem);
         assert_eq!((mem.page_refs(0x10_0000), mem.page_refs(0x11_0000)), (0, 0));
         assert!(mem.table_refs.borrow().is_empty());
+    }
+
+    const GIB: u64 = PD_SPAN;
+
+    /// A parent with a writable and a read-only page in two page tables of the
+    /// second GiB and a page in the third, and a child sharing the second
+    /// GiB's page directory.
+    fn forked_dir(mem: &FakeMem) -> (PageTable, PageTable, u64) {
+        let mut parent = new_space(mem);
+        parent.set(mem, GIB, mem.new_page(0x10_0000) | PTE_P | PTE_RW | PTE_US).unwrap();
+        parent.set(mem, GIB + PT_SPAN, mem.new_page(0x11_0000) | PTE_P | PTE_US).unwrap();
+        parent.set(mem, 2 * GIB, mem.new_page(0x12_0000) | PTE_P | PTE_RW).unwrap();
+        assert_eq!(parent.page_tables(), 3);
+        let mut child = new_space(mem);
+        assert_eq!(child.share_pd_from(&mut parent, mem, GIB), Some(true));
+        assert_eq!(child.share_pd_from(&mut parent, mem, 3 * GIB), Some(false), "no directory");
+        let dir = parent.pd_for(mem, GIB).unwrap();
+        (parent, child, dir)
+    }
+
+    fn all_released(mem: &FakeMem, pages: &[u64]) {
+        for &p in pages {
+            assert_eq!(mem.page_refs(p), 0, "{p:#x}");
+        }
+        assert!(mem.table_refs.borrow().is_empty(), "every table freed once");
+    }
+
+    #[test]
+    fn fork_shares_a_page_directory_read_only_in_both() {
+        let mem = FakeMem::default();
+        let (parent, child, dir) = forked_dir(&mem);
+        assert_eq!(child.pd_for(&mem, GIB), Some(dir), "the same directory");
+        assert_eq!(mem.table_users(dir), 2);
+        for space in [&parent, &child] {
+            assert!(space.dir_is_shared(&mem, GIB) && space.is_shared(&mem, GIB + PT_SPAN));
+            assert_eq!(space.lookup(&mem, GIB), 0x10_0000 | PTE_P | PTE_RW | PTE_US);
+        }
+        // The references to its tables pass from the parent to the directory.
+        assert_eq!((parent.page_tables(), child.page_tables()), (1, 0));
+        assert!(!parent.is_shared(&mem, 2 * GIB) && child.lookup(&mem, 2 * GIB) == 0);
+        assert_eq!((mem.page_refs(0x10_0000), mem.page_refs(0x11_0000)), (1, 1));
+        // The parent goes first: the child keeps everything, and is the last.
+        parent.destroy(&mem);
+        assert_eq!(mem.table_users(dir), 1);
+        assert_eq!(child.lookup(&mem, GIB + PT_SPAN), 0x11_0000 | PTE_P | PTE_US);
+        assert_eq!(mem.page_refs(0x12_0000), 0);
+        child.destroy(&mem);
+        all_released(&mem, &[0x10_0000, 0x11_0000]);
+    }
+
+    #[test]
+    fn the_first_write_copies_the_directory_and_the_last_user_takes_it_back() {
+        let mem = FakeMem::default();
+        let (mut parent, mut child, dir) = forked_dir(&mem);
+        let table = parent.pt_for(&mem, GIB).unwrap();
+        // The child maps a page next to the first one: it copies the
+        // directory (each table now shared by two directories), then the
+        // table it writes to.
+        child.set(&mem, GIB + 0x2000, mem.new_page(0x13_0000) | PTE_P | PTE_RW).unwrap();
+        assert_ne!(child.pd_for(&mem, GIB), Some(dir));
+        assert!(!child.dir_is_shared(&mem, GIB) && !child.is_shared(&mem, GIB));
+        assert!(child.is_shared(&mem, GIB + PT_SPAN), "the other table is shared");
+        assert_eq!(child.lookup(&mem, GIB), 0x10_0000 | PTE_P | PTE_US, "COW now");
+        assert_eq!(parent.lookup(&mem, GIB), 0x10_0000 | PTE_P | PTE_US);
+        assert_eq!(parent.lookup(&mem, GIB + 0x2000), 0, "the new page is the child's");
+        assert_eq!(mem.table_users(dir), 1);
+        assert_eq!(mem.table_users(table), 1, "the child copied it");
+        assert_eq!(mem.table_users(parent.pt_for(&mem, GIB + PT_SPAN).unwrap()), 2);
+        assert_eq!((mem.page_refs(0x10_0000), mem.page_refs(0x11_0000)), (2, 1));
+        // The parent is the directory's last user: it takes it back without a
+        // copy, then the first table (its last user too).
+        assert!(parent.dir_is_shared(&mem, GIB));
+        assert_eq!(parent.unshare_range(&mem, GIB, GIB + 1), Some(2));
+        assert_eq!((parent.pd_for(&mem, GIB), parent.pt_for(&mem, GIB)), (Some(dir), Some(table)));
+        assert!(!parent.is_shared(&mem, GIB));
+        assert_eq!(parent.page_tables(), 3);
+        child.destroy(&mem);
+        parent.destroy(&mem);
+        all_released(&mem, &[0x10_0000, 0x11_0000, 0x12_0000, 0x13_0000]);
+    }
+
+    #[test]
+    fn a_directory_whose_last_user_unshares_it_is_freed_only_after_the_flush() {
+        let mem = FakeMem::default();
+        let (mut parent, child, dir) = forked_dir(&mem);
+        child.destroy(&mem);
+        *mem.stale_users.borrow_mut() = Some(2);
+        parent.set(&mem, GIB + 0x1000, mem.new_page(0x13_0000) | PTE_P).unwrap();
+        assert_ne!(parent.pd_for(&mem, GIB), Some(dir));
+        assert!(!mem.freed.borrow().contains(&dir), "not freed before the TLB flush");
+        parent.release_deferred(&mem);
+        assert!(mem.freed.borrow().contains(&dir), "freed after it");
+        assert_eq!((mem.page_refs(0x10_0000), mem.page_refs(0x11_0000)), (1, 1));
+        parent.destroy(&mem);
+        all_released(&mem, &[0x10_0000, 0x11_0000, 0x12_0000, 0x13_0000]);
+    }
+
+    #[test]
+    fn zapping_a_shared_directory_detaches_or_unshares_it() {
+        let mem = FakeMem::default();
+        let (mut parent, mut child, dir) = forked_dir(&mem);
+        // Wholly covered: the child drops its reference, nothing else changes.
+        let z = child.zap_range(&mem, GIB, 2 * GIB).unwrap();
+        assert_eq!(z, Zapped::default());
+        assert_eq!(child.lookup(&mem, GIB), 0);
+        assert_eq!(mem.table_users(dir), 1);
+        assert_eq!(parent.lookup(&mem, GIB + PT_SPAN), 0x11_0000 | PTE_P | PTE_US);
+        // A grandchild shares the directory again; the parent unmaps one page
+        // of it: the parent copies the directory and the table, the grandchild
+        // keeps its view.
+        let mut grandchild = new_space(&mem);
+        assert_eq!(grandchild.share_pd_from(&mut parent, &mem, GIB), Some(true));
+        let z = parent.zap_range(&mem, GIB + PT_SPAN, GIB + PT_SPAN + 0x1000).unwrap();
+        assert_eq!(z.pages, vec![0x11_0000]);
+        z.release(&mem);
+        assert_eq!(parent.lookup(&mem, GIB + PT_SPAN), 0);
+        assert_eq!(grandchild.lookup(&mem, GIB + PT_SPAN), 0x11_0000 | PTE_P | PTE_US);
+        assert_eq!(mem.page_refs(0x11_0000), 1, "the grandchild's table's reference");
+        // The last user of the directory unmapping it whole releases it after
+        // the flush, with its tables and pages.
+        let z = grandchild.zap_range(&mem, 0, 1 << 47).unwrap();
+        assert_eq!((z.pages.len(), z.tables.len(), &z.dirs), (0, 0, &vec![dir]));
+        z.release(&mem);
+        assert_eq!(mem.page_refs(0x11_0000), 0);
+        assert_eq!(mem.page_refs(0x10_0000), 1, "the parent's copy still maps it");
+        for space in [grandchild, child, parent] {
+            space.destroy(&mem);
+        }
+        all_released(&mem, &[0x10_0000, 0x11_0000, 0x12_0000]);
+    }
+
+    #[test]
+    fn destroy_within_skips_a_shared_directory_and_its_last_user_releases_it() {
+        let mem = FakeMem::default();
+        let (parent, mut child, dir) = forked_dir(&mem);
+        child.set(&mem, 0x40_0000, mem.new_page(0x14_0000) | PTE_P).unwrap();
+        let areas = [(0x40_0000, 0x40_1000), (GIB, 2 * GIB), (2 * GIB, 2 * GIB + 0x1000)];
+        child.destroy_within(&mem, &areas);
+        assert_eq!(mem.table_users(dir), 1);
+        assert_eq!(mem.page_refs(0x14_0000), 0);
+        assert_eq!((mem.page_refs(0x10_0000), mem.page_refs(0x12_0000)), (1, 1));
+        parent.destroy_within(&mem, &areas);
+        all_released(&mem, &[0x10_0000, 0x11_0000, 0x12_0000]);
+    }
+
+    #[test]
+    fn a_table_shared_from_a_shared_directory_keeps_every_view() {
+        // A grandchild of a directory-sharing child shares one 2 MiB table of
+        // it (its area covers less than the GiB): the table gets a user, the
+        // directory's entry goes read-only, and nobody's view changes.
+        let mem = FakeMem::default();
+        let (parent, mut child, dir) = forked_dir(&mem);
+        let mut grandchild = new_space(&mem);
+        assert_eq!(grandchild.share_pt_from(&mut child, &mem, GIB), Some(true));
+        let table = child.pt_for(&mem, GIB).unwrap();
+        assert_eq!((mem.table_users(table), mem.table_users(dir)), (2, 2));
+        for space in [&parent, &child, &grandchild] {
+            assert_eq!(space.lookup(&mem, GIB), 0x10_0000 | PTE_P | PTE_RW | PTE_US);
+            assert!(space.is_shared(&mem, GIB));
+        }
+        for space in [child, parent, grandchild] {
+            space.destroy(&mem);
+        }
+        all_released(&mem, &[0x10_0000, 0x11_0000, 0x12_0000]);
     }
 }

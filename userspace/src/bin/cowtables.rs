@@ -110,9 +110,124 @@ fn huge_sparse(c: &mut Checker) {
     }
 }
 
+const GIB: usize = 1 << 30;
+const GRAND: u64 = 0x4444_0000_0000_0000;
+
+/// Whether the word of each page table in `tables` holds `tag`.
+fn dir_holds(base: usize, tables: core::ops::Range<usize>, tag: u64) -> bool {
+    // SAFETY: inside the mapping `whole_directory` made and still has mapped.
+    tables
+        .map(|t| t * TABLE)
+        .all(|off| unsafe { word(base, off).read_volatile() } == tag | off as u64)
+}
+
+fn dir_fill(base: usize, tables: core::ops::Range<usize>, tag: u64) {
+    for off in tables.map(|t| t * TABLE) {
+        // SAFETY: as in `dir_holds`.
+        unsafe { word(base, off).write_volatile(tag | off as u64) };
+    }
+}
+
+/// The same one level up: a whole GiB (1 GiB-aligned) of a private mapping,
+/// one word written in each of its 512 page tables, which the guest's fork
+/// shares as one page directory. Parent, child and grandchild then write,
+/// fill a new page, fork again and munmap inside it, each checking its own
+/// view; then a parent writes first while a child still shares it.
+fn whole_directory(c: &mut Checker) {
+    let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    // SAFETY: a fresh private anonymous mapping, unmapped below.
+    let raw = match unsafe { mmap(0, 2 * GIB, PROT_READ | PROT_WRITE, flags, -1, 0) } {
+        Ok(a) => a,
+        Err(e) => return c.fail("mmap 2 GiB", e),
+    };
+    let base = (raw + GIB - 1) & !(GIB - 1);
+    let all = 0..GIB / TABLE;
+    dir_fill(base, all.clone(), BEFORE);
+    let [go_r, go_w] = pipe();
+    match fork() {
+        Ok(0) => {
+            let mut c = Checker::new();
+            wait_on(go_r);
+            c.check(
+                "GiB child: sees every table of the parent's",
+                dir_holds(base, all.clone(), BEFORE),
+            );
+            dir_fill(base, 0..1, CHILD);
+            dir_fill(base, 511..512, CHILD);
+            c.check(
+                "GiB child: its writes to tables 0 and 511 read back",
+                dir_holds(base, 0..1, CHILD) && dir_holds(base, 511..512, CHILD),
+            );
+            c.check("GiB child: table 1 unchanged", dir_holds(base, 1..2, BEFORE));
+            let fresh = word(base, 5 * TABLE + PAGE);
+            // SAFETY: inside the mapping.
+            let zero = unsafe { fresh.read_volatile() } == 0;
+            // SAFETY: as above.
+            unsafe { fresh.write_volatile(CHILD) };
+            c.check("GiB child: an untouched page reads zero and takes a write", zero);
+            match fork() {
+                Ok(0) => {
+                    let ok = dir_holds(base, 0..1, CHILD) && dir_holds(base, 1..511, BEFORE);
+                    dir_fill(base, 7..8, GRAND);
+                    // SAFETY: inside the mapping.
+                    let own = unsafe { fresh.read_volatile() } == CHILD;
+                    exit_group(i32::from(!(ok && own && dir_holds(base, 7..8, GRAND))));
+                }
+                Ok(pid) => {
+                    reaped(&mut c, "GiB grandchild: sees the child's view, writes its own", pid)
+                }
+                Err(e) => c.fail("GiB child: fork", e),
+            }
+            c.check(
+                "GiB child: the grandchild's write is not in its view",
+                dir_holds(base, 7..8, BEFORE),
+            );
+            // SAFETY: half of table 9 of its own mapping.
+            let un = unsafe { munmap(base + 9 * TABLE, TABLE / 2) };
+            c.check("GiB child: munmap of half a table", un.is_ok());
+            c.check("GiB child: the other tables still read", dir_holds(base, 10..511, BEFORE));
+            exit_group(c.status());
+        }
+        Ok(pid) => {
+            signal(go_w);
+            reaped(c, "GiB child exits 0", pid);
+            c.check("GiB parent: its view is untouched", dir_holds(base, all.clone(), BEFORE));
+            // SAFETY: inside the mapping.
+            let fresh = unsafe { word(base, 5 * TABLE + PAGE).read_volatile() };
+            c.check("GiB parent: the child's new page is not in its view", fresh == 0);
+        }
+        Err(e) => c.fail("GiB fork 1", e),
+    }
+    let [go2_r, go2_w] = pipe();
+    match fork() {
+        Ok(0) => {
+            wait_on(go2_r);
+            let ok = dir_holds(base, all.clone(), BEFORE);
+            dir_fill(base, all.clone(), CHILD);
+            exit_group(i32::from(!(ok && dir_holds(base, all.clone(), CHILD))));
+        }
+        Ok(pid) => {
+            dir_fill(base, 1..2, PARENT);
+            signal(go2_w);
+            reaped(c, "GiB child 2: sees the data from before the parent's write", pid);
+            c.check(
+                "GiB parent: its write survives child 2's",
+                dir_holds(base, 1..2, PARENT) && dir_holds(base, 2..512, BEFORE),
+            );
+        }
+        Err(e) => c.fail("GiB fork 2", e),
+    }
+    // SAFETY: nothing uses the mapping any more.
+    c.check("munmap the 2 GiB", unsafe { munmap(raw, 2 * GIB) }.is_ok());
+    for fd in [go_r, go_w, go2_r, go2_w] {
+        let _ = close(fd);
+    }
+}
+
 fn main(_args: Args, _env: Env) -> i32 {
     let mut c = Checker::new();
     huge_sparse(&mut c);
+    whole_directory(&mut c);
     let len = TABLES * TABLE;
     // SAFETY: a fresh private anonymous mapping; one extra table for alignment.
     let raw = match unsafe {
