@@ -12,7 +12,8 @@ use crate::counters as ctr;
 use crate::errno::{Errno, EEXIST, EINVAL, ENODEV, ENOMEM};
 use crate::mm::frame::PAGE_SIZE;
 use crate::mm::pagetable::{
-    PageTable, PD_SPAN, PTE_A, PTE_ADDR, PTE_D, PTE_NX, PTE_P, PTE_RW, PTE_US, PT_SPAN,
+    partly_covered_tables, PageTable, PD_SPAN, PTE_A, PTE_ADDR, PTE_D, PTE_NX, PTE_P, PTE_RW,
+    PTE_US, PT_SPAN,
 };
 use crate::mm::vma::{Prot, VmFlags, Vma, VmaSet};
 use crate::mm::{alloc_zeroed_frame, frame_refcount, get_frame, put_frame};
@@ -351,6 +352,11 @@ impl Mm {
                 // Dropping the child unmaps what was copied.
                 Err(ENOMEM)
             };
+            // Page tables that private anonymous areas cover only in part,
+            // with no other kind of area in them (a small program's text, data
+            // and heap; its stack), are shared as well.
+            let partial = partly_covered_tables(areas.iter().map(|&(s, e, _, ok)| (s, e, ok)));
+            let mut shares: Vec<(u64, bool)> = partial.iter().map(|&b| (b, false)).collect();
             for (start, end, cow, shareable) in areas {
                 // Whole page directories, then whole page tables inside a
                 // private anonymous area are shared.
@@ -363,7 +369,6 @@ impl Mm {
                 // Only the directories and tables the parent has: an area's
                 // size (up to 128 TiB, MAP_NORESERVE) must not set the cost of
                 // a fork.
-                let mut shares: Vec<(u64, bool)> = Vec::new();
                 if dirs {
                     let present = parent.pt.present_dirs(&DirectMap, dlo, dhi);
                     shares.extend(present.into_iter().map(|d| (d, true)));
@@ -372,7 +377,7 @@ impl Mm {
                     let present = parent.pt.present_tables(&DirectMap, a, b);
                     shares.extend(present.into_iter().map(|t| (t, false)));
                 }
-                for (block, dir) in shares {
+                for (block, dir) in shares.drain(..) {
                     let injected =
                         crate::fault_inject::should_fail(crate::fault_inject::Stage::CopyMm);
                     let shared = if dir {
@@ -398,6 +403,9 @@ impl Mm {
                 let edges =
                     if blocks { [(start, lo), (hi, end)] } else { [(start, end), (end, end)] };
                 for (s, e) in edges.into_iter().filter(|(s, e)| s < e) {
+                    if partial.binary_search(&(s & !(PT_SPAN - 1))).is_ok() {
+                        continue;
+                    }
                     let mut copied = 0;
                     let r = c.pt.copy_range_from(&mut parent.pt, &DirectMap, s, e, cow, |_| {
                         copied += 1;

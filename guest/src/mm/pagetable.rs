@@ -757,6 +757,34 @@ impl PageTable {
     }
 }
 
+/// The 2 MiB blocks (sorted) that private anonymous areas cover only in
+/// part and no other kind of area touches, from `(start, end, shareable)`
+/// areas (non-empty, not overlapping): fork shares their page tables too.
+/// Measured both ways (forkbench, ring-0 instructions per operation on
+/// kvm_pvm): fork+exit+wait 25,571 -> 23,010, fork+execve+wait 56,276 ->
+/// 53,616, a COW fault run of 64 pages 14,743 -> 15,285 (its first write
+/// copies a whole table of 512 entries, not just the area's).
+pub fn partly_covered_tables(
+    areas: impl Iterator<Item = (u64, u64, bool)>,
+) -> alloc::vec::Vec<u64> {
+    let mut blocks: alloc::vec::Vec<(u64, bool)> = alloc::vec::Vec::new();
+    for (start, end, shareable) in areas {
+        for b in [start & !(PT_SPAN - 1), (end - 1) & !(PT_SPAN - 1)] {
+            if start <= b && b + PT_SPAN <= end {
+                continue;
+            }
+            match blocks.iter_mut().find(|(x, _)| *x == b) {
+                Some(e) => e.1 &= shareable,
+                None => blocks.push((b, shareable)),
+            }
+        }
+    }
+    let mut ok: alloc::vec::Vec<u64> =
+        blocks.into_iter().filter(|&(_, ok)| ok).map(|(b, _)| b).collect();
+    ok.sort_unstable();
+    ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1240,5 +1268,19 @@ mod tests {
             space.destroy(&mem);
         }
         all_released(&mem, &[0x10_0000, 0x11_0000, 0x12_0000]);
+    }
+
+    #[test]
+    fn partly_covered_tables_are_those_only_shareable_areas_touch() {
+        const M: u64 = PT_SPAN;
+        let areas = [
+            (0x40_0000, 0x40_3000, true), // text and data of a small program (block 2M)
+            (0x40_3000, 0x40_8000, true), // its heap, in the same table
+            (0x7f_0000, 0x80_1000, true), // across a boundary: blocks 3M and 4M
+            (4 * M + 0x1000, 4 * M + 0x2000, false), // a shared page spoils block 4M
+            (6 * M, 8 * M, true),         // whole tables: not partial
+            (9 * M - 0x1000, 11 * M + 0x1000, true), // edges in blocks 8M and 11M
+        ];
+        assert_eq!(partly_covered_tables(areas.into_iter()), vec![2 * M, 3 * M, 8 * M, 11 * M]);
     }
 }
