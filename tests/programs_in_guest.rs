@@ -726,3 +726,23 @@ fn pidfds_match_linux() {
         common::assert_matches_linux(&format!("pidfd on {vcpus} vCPUs"), &r, linux);
     }
 }
+
+#[test]
+fn the_number_of_memory_areas_is_limited_as_linux_limits_it() {
+    // mprotect of every other page splits a mapping until vm.max_map_count
+    // (Linux's 65530 on the host; 1000 in the guest, through its command
+    // line, to keep the run short): ENOMEM, then munmap of a hole is ENOMEM
+    // and of a whole area is not; the same lines on both.
+    let (code, out, err) = on_host("mapcount", &[]);
+    assert_eq!((code, err.as_str()), (0, ""), "mapcount on Linux: {out}");
+    let r = Vmm::builder()
+        .cmdline("quiet max_map_count=1000")
+        .program(path("mapcount"), &["1000"])
+        .boot()
+        .expect("boot")
+        .wait(Some(common::TIMEOUT))
+        .expect("wait");
+    let linux = Linux { status: 0, stdout: &out, stderr: Some("") };
+    common::assert_matches_linux("mapcount", &r, linux);
+    left_nothing_behind(&r, "mapcount");
+}

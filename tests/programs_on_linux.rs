@@ -216,7 +216,18 @@ fn hello_pie_relocates_itself() {
 #[test]
 fn process_creation_programs_pass() {
     let exitcode = path("exitcode").to_str().unwrap();
-    let cases: [(&str, &[&str], &[&str]); 10] = [
+    let cases: [(&str, &[&str], &[&str]); 11] = [
+        (
+            "mapcount",
+            &[],
+            &[
+                "mprotect of every other page ends with ENOMEM",
+                "after about half the limit in splits",
+                "munmap of a hole at the limit ENOMEM",
+                "munmap of a whole area at the limit",
+                "after it, splits work again",
+            ],
+        ),
         (
             "fork",
             &[],
@@ -372,6 +383,7 @@ fn programs_are_static_executables() {
         "hello_c",
         "hello_pie",
         "itimer",
+        "mapcount",
         "mmap64",
         "namespaces",
         "oomhog",

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `quiet` | no banner |
 //! | `pid_max=N` | pids wrap below N (at least 301), as Linux's boot parameter |
+//! | `max_map_count=N` | memory areas a process may have (Linux's `vm.max_map_count`; 65530) |
 //! | `selftest=timer,ipi` | run these self-tests after boot (comma-separated) |
 //! | `ticks=N` | timer self-test: ticks each CPU must see (default 3) |
 //! | `fault=ud\|pf\|gp\|de\|df\|tf\|gs\|panic[@CPU]` | raise that fault on CPU (default 0) after boot (`df`: a page fault on a broken stack, which double-faults; `tf`: a #GP whose handler then faults with no double-fault stack left: a triple fault; `gs`: a #UD in kernel code running with the user's GS base, an unbalanced swapgs) |
@@ -68,6 +69,8 @@ pub struct Options {
     pub syscall: SyscallEntry,
     /// `pid_max=N`: the largest pid + 1 (Linux's boot parameter).
     pub pid_max: Option<u32>,
+    /// `max_map_count=N`: areas per address space (Linux's sysctl).
+    pub max_map_count: Option<usize>,
 }
 
 impl Default for Options {
@@ -86,6 +89,7 @@ impl Default for Options {
             sched_child_runs_first: false,
             syscall: SyscallEntry::Auto,
             pid_max: None,
+            max_map_count: None,
         }
     }
 }
@@ -147,6 +151,7 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
             }
             "hcfuzz" => o.hcfuzz = number(key, value)?,
             "pid_max" => o.pid_max = Some(value.parse().map_err(|_| bad())?),
+            "max_map_count" => o.max_map_count = Some(value.parse().map_err(|_| bad())?),
             "seed" => o.seed = number(key, value)?,
             "exit" => o.exit = value.parse().map_err(|_| bad())?,
             "fail" => o.fail = Some(crate::fault_inject::parse(value).ok_or_else(bad)?),
@@ -179,6 +184,8 @@ mod tests {
     fn pid_max() {
         assert_eq!(parse("pid_max=301").unwrap().pid_max, Some(301));
         assert!(parse("pid_max=x").is_err());
+        assert_eq!(parse("max_map_count=1000").unwrap().max_map_count, Some(1000));
+        assert!(parse("max_map_count=-1").is_err());
     }
 
     #[test]

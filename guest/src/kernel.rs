@@ -121,6 +121,9 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
     };
 
     // Before anything creates the initial PID namespace (the idle tasks do).
+    if let Some(max) = options.max_map_count {
+        crate::mm::vma::set_max_map_count(max);
+    }
     if let Some(max) = options.pid_max {
         crate::process::pid::set_pid_max(max);
     }

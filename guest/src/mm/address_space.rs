@@ -614,6 +614,9 @@ impl Mm {
         let len = page_up(len).ok_or(EINVAL)?;
         let end = addr.checked_add(len).filter(|&e| e <= USER_TOP).ok_or(EINVAL)?;
         let mut inner = self.inner.lock();
+        if inner.vmas.unmap_exceeds_map_count(addr, end) {
+            return Err(ENOMEM);
+        }
         inner.prepare_zap(addr, end)?;
         inner.vmas.remove_range(addr, end);
         inner.zap(addr, end);

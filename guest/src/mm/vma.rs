@@ -31,6 +31,25 @@ const PAGE_MASK: u64 = PAGE_SIZE - 1;
 /// closer than this to the area below it.
 pub const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
 
+/// Areas one address space may have by default: Linux's
+/// `DEFAULT_MAX_MAP_COUNT` (`vm.max_map_count`, `USHRT_MAX - 5`). Each area
+/// is kernel heap a user could otherwise grow without bound (an `mprotect` of
+/// every other page).
+pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
+
+static MAX_MAP_COUNT: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(DEFAULT_MAX_MAP_COUNT);
+
+/// The limit in force (the kernel command line's `max_map_count=N`, for
+/// Linux's sysctl; at least 16).
+pub fn max_map_count() -> usize {
+    MAX_MAP_COUNT.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+pub fn set_max_map_count(max: usize) {
+    MAX_MAP_COUNT.store(max.max(16), core::sync::atomic::Ordering::Relaxed);
+}
+
 /// Highest page-aligned address (the start of the last page; no area can end
 /// above it because `end` would not fit in a `u64`).
 const LAST_PAGE: u64 = !PAGE_MASK;
@@ -366,6 +385,10 @@ impl<T> VmaSet<T> {
         if !self.is_range_free(vma.start, vma.end) {
             return Err(EEXIST);
         }
+        // Linux `do_mmap`: `map_count > sysctl_max_map_count`.
+        if self.map.len() > max_map_count() {
+            return Err(ENOMEM);
+        }
         let (start, end) = (vma.start, vma.end);
         self.map.insert(start, vma);
         self.merge_span(start, end);
@@ -373,8 +396,22 @@ impl<T> VmaSet<T> {
     }
 
     /// Split the area containing `addr` in two at `addr` (Linux `split_vma`); the
-    /// upper part's `pgoff` moves on by the pages below `addr`.
-    fn split_at(&mut self, addr: u64)
+    /// upper part's `pgoff` moves on by the pages below `addr`. `ENOMEM` when
+    /// that would make more than [`max_map_count`] areas.
+    fn split_at(&mut self, addr: u64) -> Result<(), Errno>
+    where
+        T: Clone,
+    {
+        if self.find(addr).is_some_and(|v| v.start != addr) && self.map.len() >= max_map_count() {
+            return Err(ENOMEM);
+        }
+        self.split_unchecked(addr);
+        Ok(())
+    }
+
+    /// [`Self::split_at`] without the limit (`munmap` may go just above it
+    /// for a moment, as Linux lets it, to free what it was asked to).
+    fn split_unchecked(&mut self, addr: u64)
     where
         T: Clone,
     {
@@ -387,6 +424,14 @@ impl<T> VmaSet<T> {
         upper.start = addr;
         v.end = addr;
         self.map.insert(addr, upper);
+    }
+
+    /// Whether unmapping `[start, end)` would cut a hole in one area (one
+    /// more area) when there are [`max_map_count`] already: Linux's `munmap`
+    /// fails with `ENOMEM` then (`vms_gather_munmap_vmas`).
+    pub fn unmap_exceeds_map_count(&self, start: u64, end: u64) -> bool {
+        self.map.len() >= max_map_count()
+            && self.find(start).is_some_and(|v| v.start < start && end < v.end)
     }
 
     /// Unmap `[start, end)` (Linux `do_munmap`): areas crossing an edge are split
@@ -404,8 +449,8 @@ impl<T> VmaSet<T> {
         if start >= end {
             return Vec::new();
         }
-        self.split_at(start);
-        self.split_at(end);
+        self.split_unchecked(start);
+        self.split_unchecked(end);
         let keys: Vec<u64> = self.map.range(start..end).map(|(&k, _)| k).collect();
         keys.iter().filter_map(|k| self.map.remove(k)).collect()
     }
@@ -437,8 +482,11 @@ impl<T> VmaSet<T> {
         if covered < end {
             return Err(ENOMEM);
         }
-        self.split_at(start);
-        self.split_at(end);
+        self.split_at(start)?;
+        if let Err(e) = self.split_at(end) {
+            self.merge_span(start, end);
+            return Err(e);
+        }
         for v in self.map.range_mut(start..end).map(|(_, v)| v) {
             v.prot = prot;
         }
@@ -697,6 +745,66 @@ mod tests {
         let mut t = VmaSet::new();
         t.insert(anon(0x100, 0x110, RW)).unwrap();
         assert_eq!(t.find_free(P, None, 0, 0x110 * P), Some(0xff * P));
+    }
+
+    #[test]
+    fn areas_stop_at_max_map_count_and_munmap_may_still_free() {
+        let page = PAGE_SIZE;
+        let mut s = VmaSet::new();
+        let n = 2 * DEFAULT_MAX_MAP_COUNT as u64;
+        s.insert(Vma::new(
+            0x1000_0000,
+            0x1000_0000 + n * page,
+            Prot::READ,
+            VmFlags::empty(),
+            0,
+            (),
+        ))
+        .unwrap();
+        // mprotect of every other page adds two areas a time, until a split
+        // would pass the limit: ENOMEM, and that call changes nothing.
+        let mut ok = 0;
+        let err = loop {
+            let a = 0x1000_0000 + (2 * ok + 1) * page;
+            match s.protect_range(a, a + page, Prot::READ | Prot::WRITE) {
+                Ok(()) => ok += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err, ENOMEM);
+        assert!(
+            s.len() <= DEFAULT_MAX_MAP_COUNT && s.len() >= DEFAULT_MAX_MAP_COUNT - 2,
+            "{}",
+            s.len()
+        );
+        let before = s.len();
+        let a = 0x1000_0000 + (2 * ok + 1) * page;
+        assert_eq!(s.find(a).map(|v| v.prot), Some(Prot::READ), "nothing changed");
+        // A new area: ENOMEM once there are more than the limit.
+        let far = 0x4000_0000_0000;
+        let mut extra = 0;
+        while s
+            .insert(Vma::new(
+                far + 2 * extra * page,
+                far + (2 * extra + 1) * page,
+                Prot::READ,
+                VmFlags::empty(),
+                0,
+                (),
+            ))
+            .is_ok()
+        {
+            extra += 1;
+        }
+        assert_eq!(s.len(), DEFAULT_MAX_MAP_COUNT + 1);
+        assert!(extra >= 1 && before + extra as usize == DEFAULT_MAX_MAP_COUNT + 1);
+        // munmap of a hole inside an area is refused at the limit, of a whole
+        // area (or an edge) is not.
+        let mid = 0x1000_0000 + (2 * ok + 10) * page;
+        assert!(s.unmap_exceeds_map_count(mid, mid + page));
+        assert!(!s.unmap_exceeds_map_count(far, far + page));
+        s.remove_range(far, far + page);
+        assert_eq!(s.len(), DEFAULT_MAX_MAP_COUNT);
     }
 
     #[test]
