@@ -216,7 +216,7 @@ fn hello_pie_relocates_itself() {
 #[test]
 fn process_creation_programs_pass() {
     let exitcode = path("exitcode").to_str().unwrap();
-    let cases: [(&str, &[&str], &[&str]); 10] = [
+    let cases: [(&str, &[&str], &[&str]); 11] = [
         (
             "fork",
             &[],
@@ -286,6 +286,16 @@ fn process_creation_programs_pass() {
                 "long: argv SELF|<arg to byte 255>|/tmp/shebang/long|a|b",
                 "lvl6: execve fails with ELOOP",
                 "bare: execve fails with EACCES",
+            ],
+        ),
+        (
+            "jobctl",
+            &[],
+            &[
+                "wait4 WUNTRACED: stopped by SIGSTOP",
+                "no thread runs while stopped",
+                "then SIGTERM kills it",
+                "30 rounds of SIGSTOP racing exit_group: each ends with status 7",
             ],
         ),
         (
@@ -372,6 +382,7 @@ fn programs_are_static_executables() {
         "hello_c",
         "hello_pie",
         "itimer",
+        "jobctl",
         "mmap64",
         "namespaces",
         "oomhog",
