@@ -380,7 +380,7 @@ fn process_directed_signals_match_linux() {
 }
 
 #[test]
-fn job_control_matches_linux() {
+fn jobctl_job_control_matches_linux() {
     // Issue 13 item 3: SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU stop every thread of
     // a process (a counter each thread increments stays still, a thread
     // asleep in futex_wait stops too), SIGCONT resumes it (ignored, blocked
