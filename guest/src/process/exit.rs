@@ -16,11 +16,12 @@ use crate::process::ExitReason;
 pub fn do_exit(reason: ExitReason) -> ! {
     let t0 = crate::arch::rdtsc();
     let task = crate::process::current().expect("do_exit without a task");
-    if synchronize_group_exit(&task, reason) {
+    if let Some(code) = synchronize_group_exit(&task, reason) {
         // It was the last thread a group stop waited for.
         crate::process::signal::do_notify_parent_cldstop(
             &task,
             crate::process::signal::CLD_STOPPED,
+            code,
         );
     }
     // A group exit (exit_group, a fatal signal) decides every thread's status.
@@ -90,8 +91,8 @@ pub fn do_exit(reason: ExitReason) -> ! {
 /// and whose last other thread then called `exit(5)` ends with status 5, and
 /// of threads exiting at once on several CPUs the one that took the group's
 /// lock last decides. A thread exiting during a group stop takes part in it
-/// (Linux `exit_signals`): true if that completed the stop.
-fn synchronize_group_exit(task: &Arc<Task>, reason: ExitReason) -> bool {
+/// (Linux `exit_signals`): the stop signal if that completed the stop.
+fn synchronize_group_exit(task: &Arc<Task>, reason: ExitReason) -> Option<u32> {
     task.exiting.store(true, Ordering::Release);
     let mut exit = task.group.exit.lock();
     let stopped = crate::process::signal::exit_signals_jobctl(task, exit.is_some());

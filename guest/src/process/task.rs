@@ -273,6 +273,14 @@ pub struct PosixThread {
     /// The interrupted call restarts only if no handler runs, whatever
     /// SA_RESTART says (Linux ERESTARTNOHAND: `pause`, `rt_sigsuspend`).
     pub restart_nohand: AtomicBool,
+    /// The interrupted call restarts as `restart_syscall` (Linux
+    /// ERESTART_RESTARTBLOCK: only if no handler runs), which continues it
+    /// from `restart_block`.
+    pub restart_via_block: AtomicBool,
+    /// How `restart_syscall` continues an interrupted sleep (Linux
+    /// `restart_block`): the nanosleep's deadline (monotonic ns) and where
+    /// to write the time left. None: EINTR (`do_no_restart_syscall`).
+    pub restart_block: spin::Mutex<Option<(u64, u64)>>,
     /// The mask `rt_sigsuspend` replaced, put back once the signal that ended
     /// it is handled: saved in that handler's frame, or restored on the way
     /// to user mode if none runs (Linux `saved_sigmask`), while
@@ -352,6 +360,8 @@ impl Task {
             restart_pending: AtomicBool::new(false),
             restart_nointr: AtomicBool::new(false),
             restart_nohand: AtomicBool::new(false),
+            restart_via_block: AtomicBool::new(false),
+            restart_block: spin::Mutex::new(None),
             saved_sigmask: AtomicU64::new(0),
             restore_sigmask: AtomicBool::new(false),
             probe: p.probe,

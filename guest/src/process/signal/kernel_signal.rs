@@ -30,6 +30,11 @@ pub const ERESTARTNOINTR: Errno = Errno(513);
 /// no handler runs, else EINTR whatever SA_RESTART says (Linux ERESTARTNOHAND).
 pub const ERESTARTNOHAND: Errno = Errno(514);
 
+/// Internal: an interrupted sleep, continued by `restart_syscall` from the
+/// task's restart block if no handler runs, else EINTR (Linux
+/// ERESTART_RESTARTBLOCK): a stop and SIGCONT do not cut a nanosleep short.
+pub const ERESTART_RESTARTBLOCK: Errno = Errno(516);
+
 fn disposition_ignores(task: &Task, sig: u32) -> bool {
     let a = task.sighand().action(sig);
     a.sa_handler == SIG_IGN
@@ -397,9 +402,12 @@ pub enum Delivery {
 pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> Delivery {
     // Linux `get_signal`: the first thread to run after a SIGCONT tells the
     // parent (notify-on-wake); then a group stop in progress is joined.
-    let why = task.group.jobctl.lock().take_cld();
-    if let Some(why) = why {
-        do_notify_parent_cldstop(task, why);
+    let cld = {
+        let mut g = task.group.jobctl.lock();
+        g.take_cld().map(|why| (why, g.group_exit_code))
+    };
+    if let Some((why, code)) = cld {
+        do_notify_parent_cldstop(task, why, code);
     }
     if task.jobctl.load(Ordering::Relaxed) & JOBCTL_STOP_PENDING != 0 && do_signal_stop(task, 0) {
         return Delivery::Handled;
@@ -500,6 +508,7 @@ fn do_signal_stop(task: &Arc<Task>, signr: u32) -> bool {
         }
     }
     let notify = g.participate(&mut own);
+    let code = g.group_exit_code;
     task.jobctl.store(own | JOBCTL_STOPPED, Ordering::Relaxed);
     // Parked under the lock: SIGCONT clears JOBCTL_STOPPED and a fatal
     // signal is stored under it too, then they wake TASK_STOPPED.
@@ -508,7 +517,7 @@ fn do_signal_stop(task: &Arc<Task>, signr: u32) -> bool {
     }
     drop(g);
     if notify {
-        do_notify_parent_cldstop(task, CLD_STOPPED);
+        do_notify_parent_cldstop(task, CLD_STOPPED, code);
     }
     loop {
         crate::sched::schedule::<PosixThread>();
@@ -524,31 +533,31 @@ fn do_signal_stop(task: &Arc<Task>, signr: u32) -> bool {
 /// A thread exits during a group stop (Linux `exit_signals`): it takes part
 /// in the stop, and if it is the last one the stop is complete — unless the
 /// group's status is decided (the caller holds `exit`'s lock and tells).
-pub fn exit_signals_jobctl(task: &Arc<Task>, group_exit: bool) -> bool {
+/// Returns the stop signal to report then.
+pub fn exit_signals_jobctl(task: &Arc<Task>, group_exit: bool) -> Option<u32> {
     if group_exit || task.jobctl.load(Ordering::Relaxed) & JOBCTL_STOP_PENDING == 0 {
-        return false;
+        return None;
     }
     let mut g = task.group.jobctl.lock();
     let mut own = task.jobctl.load(Ordering::Relaxed);
     let notify = own & JOBCTL_STOP_PENDING != 0 && g.participate(&mut own);
     task.jobctl.store(own, Ordering::Relaxed);
-    notify
+    notify.then_some(g.group_exit_code)
 }
 
 /// Tell the parent the process stopped or continued (Linux
 /// `do_notify_parent_cldstop` without ptrace): SIGCHLD with si_code `why`,
 /// unless the parent ignores SIGCHLD or set SA_NOCLDSTOP; its waiters wake
-/// in any case.
-pub fn do_notify_parent_cldstop(task: &Arc<Task>, why: i32) {
+/// in any case. `code` is the group's stop signal, read under the lock that
+/// completed the stop (Linux reads `group_exit_code` here, after it: a
+/// parent's wait may have consumed it by then, which the task-list lock,
+/// a mutex here, not a reader lock, makes likelier).
+pub fn do_notify_parent_cldstop(task: &Arc<Task>, why: i32, code: u32) {
     let _tasklist = crate::process::table::TASKLIST.lock();
     let Some(parent) = crate::process::table::find(task.ppid.load(Ordering::Relaxed)) else {
         return;
     };
-    let status = if why == CLD_CONTINUED {
-        SIGCONT as i32
-    } else {
-        (task.group.jobctl.lock().group_exit_code & 0x7f) as i32
-    };
+    let status = if why == CLD_CONTINUED { SIGCONT as i32 } else { (code & 0x7f) as i32 };
     let info = SigInfo {
         code: why,
         pid: task.tgid_nr_ns(parent.pid_ns()),
@@ -571,6 +580,7 @@ fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&si
     }
     let nointr = task.restart_nointr.swap(false, Ordering::AcqRel);
     let nohand = task.restart_nohand.swap(false, Ordering::AcqRel);
+    let block = task.restart_via_block.swap(false, Ordering::AcqRel);
     if (nohand && action.is_some())
         || (!nointr && action.is_some_and(|a| a.sa_flags & SA_RESTART == 0))
     {
@@ -579,7 +589,7 @@ fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&si
     }
     // Re-enter the call: back to its entry instruction with its number.
     let (nr, rip, rsp) = *task.syscall_restart.lock();
-    frame.rax = nr;
+    frame.rax = if block { uapi::unistd::__NR_restart_syscall as u64 } else { nr };
     frame.rip = rip;
     frame.rsp = rsp;
 }
@@ -711,6 +721,8 @@ pub fn rt_sigreturn(task: &Task, frame: &mut TrapFrame) -> Result<u64, Errno> {
     f.rflags = (f.rflags & !USER_FLAGS) | (r(17) & USER_FLAGS) | 0x200;
     let mask = get(SIGMASK_OFF) & !UNBLOCKABLE;
     task.blocked.store(mask, Ordering::Release);
+    // Linux: `restart_block.fn = do_no_restart_syscall`.
+    *task.restart_block.lock() = None;
     let fpstate = get(sc(offset_of!(sigcontext, fpstate)));
     if fpstate != 0 {
         let img = crate::uaccess::read_bytes(fpstate, 512)?;
