@@ -337,6 +337,7 @@ fn run(c: &mut Checker, sh: Shared) {
     }
     no_cldstop(c);
     orphaned_group(c);
+    sleep_through_a_stop(c);
     match Stacks::new(2) {
         Some(stacks) => stop_racing_exit_group(c, stacks),
         None => c.fail("mmap the thread stacks", "failed"),
@@ -615,6 +616,46 @@ fn orphaned_group(c: &mut Checker) {
     wait_is(c, "SIGSTOP stops it all the same", pid, WUNTRACED, WaitStatus::Stopped(SIGSTOP));
     c.ok_eq("kill SIGKILL", kill(pid as i32, SIGKILL), 0);
     wait_is(c, "killed", pid, 0, WaitStatus::Signaled(SIGKILL, false));
+}
+
+/// A child in nanosleep is stopped and continued: the sleep goes on to its
+/// end and returns 0 (Linux restarts it through its restart block), as does
+/// clock_nanosleep with an absolute time; a handler still interrupts one.
+fn sleep_through_a_stop(c: &mut Checker) {
+    for (abs, name) in [(false, "nanosleep"), (true, "clock_nanosleep TIMER_ABSTIME")] {
+        shared().reset();
+        let pid = fork_with(move || {
+            let _ = setpgid(0, 0);
+            let t0 = monotonic_ns();
+            shared().tid(0).store(1, SeqCst);
+            let r = if abs {
+                let t = timespec::from_nanos(t0 + 300_000_000);
+                clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, None)
+            } else {
+                nanosleep(&timespec::from_nanos(300_000_000), None)
+            };
+            let slept = monotonic_ns() - t0 >= 300_000_000;
+            shared().counter(1).store(r.is_ok() as u64 + 2 * slept as u64, SeqCst);
+            0
+        });
+        let pid = pid.unwrap_or(0);
+        if pid != 0 {
+            let _ = setpgid(pid as i32, pid as i32);
+        }
+        c.check(
+            format_args!("a child in {} of 300 ms", name),
+            pid != 0 && soon(|| shared().tid(0).load(SeqCst) == 1),
+        );
+        sleep_ms(50);
+        c.ok_eq("kill SIGSTOP", kill(pid as i32, SIGSTOP), 0);
+        wait_is(c, "stopped", pid, WUNTRACED, WaitStatus::Stopped(SIGSTOP));
+        sleep_ms(50);
+        c.ok_eq("kill SIGCONT", kill(pid as i32, SIGCONT), 0);
+        wait_is(c, "it ends when its time is up", pid, 0, WaitStatus::Exited(0));
+        let r = shared().counter(1).load(SeqCst);
+        c.check("the sleep returned 0, not EINTR", r & 1 == 1);
+        c.check("after its whole time", r & 2 == 2);
+    }
 }
 
 extern "C" fn exiter(spins: usize) -> i32 {
