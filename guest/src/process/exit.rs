@@ -140,6 +140,8 @@ pub fn zap_other_threads(task: &Task) {
     let _tasklist = table::TASKLIST.lock();
     let others = table::threads_of(&task.group).into_iter().filter(|t| t.pid() != task.pid());
     for t in others.filter(|t| !t.exited.load(Ordering::Acquire)) {
+        // Linux: `task_clear_jobctl_pending(t, JOBCTL_PENDING_MASK)`.
+        t.jobctl.fetch_and(!crate::process::jobctl::JOBCTL_PENDING_MASK, Ordering::Relaxed);
         crate::process::signal::force_sig(&t, crate::process::signal::SIGKILL);
     }
 }

@@ -30,6 +30,9 @@ pub const JOBCTL_PENDING_MASK: u32 = JOBCTL_STOP_SIGMASK | JOBCTL_STOP_PENDING;
 pub const SIGNAL_STOP_STOPPED: u32 = 0x0000_0001;
 /// SIGCONT came since; `wait(WCONTINUED)` reports it once.
 pub const SIGNAL_STOP_CONTINUED: u32 = 0x0000_0002;
+/// The group's status is decided (exit_group, a fatal signal): no stop
+/// begins any more.
+pub const SIGNAL_GROUP_EXIT: u32 = 0x0000_0004;
 /// The parent must be told CLD_STOPPED / CLD_CONTINUED (by the first thread
 /// that runs after the SIGCONT: notify-on-wake).
 pub const SIGNAL_CLD_STOPPED: u32 = 0x0000_0010;
@@ -94,11 +97,11 @@ impl GroupJobctl {
     }
 
     /// The group's status is decided (Linux sets `signal->flags =
-    /// SIGNAL_GROUP_EXIT` and `group_stop_count = 0`): no stop or continue
-    /// is reported any more. Each thread's pending stop is cleared by the
-    /// caller ([`JOBCTL_PENDING_MASK`]).
+    /// SIGNAL_GROUP_EXIT` and `group_stop_count = 0`): no stop begins, and
+    /// no stop or continue is reported, any more. Each thread's pending stop
+    /// is cleared by the caller ([`JOBCTL_PENDING_MASK`]).
     pub fn group_exit(&mut self) {
-        self.flags = 0;
+        self.flags = SIGNAL_GROUP_EXIT;
         self.group_stop_count = 0;
     }
 
@@ -115,7 +118,7 @@ impl GroupJobctl {
         own_dying: bool,
         peers: &mut [Peer],
     ) -> bool {
-        if *own & JOBCTL_STOP_DEQUEUED == 0 || own_dying {
+        if *own & JOBCTL_STOP_DEQUEUED == 0 || own_dying || self.flags & SIGNAL_GROUP_EXIT != 0 {
             return false;
         }
         let gstop = JOBCTL_STOP_PENDING | JOBCTL_STOP_CONSUME;
@@ -362,6 +365,9 @@ mod tests {
         g.participate(&mut me);
         g.group_exit();
         assert!(!g.reportable(true, true));
+        let mut other = JOBCTL_STOP_DEQUEUED;
+        assert!(!g.start_group_stop(SIGSTOP, &mut other, false, &mut []), "no stop once dying");
+        assert_eq!(g.group_stop_count, 0);
         assert!(sig_kernel_stop(SIGTTOU) && !sig_kernel_stop(SIGCONT) && !sig_kernel_stop(0));
     }
 }

@@ -177,14 +177,13 @@ fn signal_wake_up_fatal(t: &Arc<Task>) {
     crate::sched::wake_up_state(t, TASK_STOPPED);
 }
 
-/// The group's status is decided (Linux SIGNAL_GROUP_EXIT): no stop or
-/// continue is reported any more, and no thread has a stop pending.
+/// `task`'s exit_group decided the group's status (Linux SIGNAL_GROUP_EXIT
+/// in `do_group_exit`): no stop begins or is reported any more; the other
+/// threads' pending stops are cleared as they are killed
+/// (`exit::zap_other_threads`).
 pub fn group_exit_jobctl(task: &Task) {
-    let mut g = task.group.jobctl.lock();
-    g.group_exit();
-    for t in crate::process::table::threads_of(&task.group).iter() {
-        t.jobctl.fetch_and(!JOBCTL_PENDING_MASK, Ordering::Relaxed);
-    }
+    task.group.jobctl.lock().group_exit();
+    task.jobctl.fetch_and(!JOBCTL_PENDING_MASK, Ordering::Relaxed);
 }
 
 /// Whether thread `t` should be woken for `sig` (Linux `wants_signal`): it
