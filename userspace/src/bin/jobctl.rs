@@ -23,7 +23,11 @@ use userspace::*;
 userspace::entry!(main);
 
 fn main(_args: Args, _env: Env) -> i32 {
-    let _ = signal_disposition(SIGCHLD, SIG_DFL);
+    // Default actions whatever the caller ignored (a shell's background job
+    // ignores SIGINT and SIGQUIT; nohup, SIGHUP): the children inherit them.
+    for sig in [SIGCHLD, SIGQUIT, SIGTERM, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU] {
+        let _ = signal_disposition(sig, SIG_DFL);
+    }
     let Some(sh) = Shared::new() else {
         println!("FAIL mmap the shared page");
         return 1;
