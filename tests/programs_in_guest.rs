@@ -380,6 +380,20 @@ fn process_directed_signals_match_linux() {
 }
 
 #[test]
+fn jobctl_job_control_matches_linux() {
+    // Issue 13 item 3: SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU stop every thread of
+    // a process (a counter each thread increments stays still, a thread
+    // asleep in futex_wait stops too), SIGCONT resumes it (ignored, blocked
+    // or handled), SIGKILL ends a stopped process, SIGTERM waits for SIGCONT;
+    // wait4 WUNTRACED/WCONTINUED and waitid WSTOPPED/WCONTINUED/WNOWAIT
+    // statuses and si_code/si_status, each reported once; SIGCHLD's siginfo
+    // with and without SA_NOCLDSTOP; an orphaned process group ignores
+    // SIGTSTP; SIGSTOP racing exit_group.
+    let r = matches_linux_on_1_2_4_vcpus("jobctl", 100);
+    left_nothing_behind(&r, "jobctl");
+}
+
+#[test]
 fn a_process_killed_while_a_signal_is_delivered_leaves_nothing_behind() {
     // The fuzzer's task leak (issue 12 item 7): a default action that ends
     // the process, or a handler frame that does not fit (forced SIGSEGV),

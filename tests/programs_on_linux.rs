@@ -216,7 +216,7 @@ fn hello_pie_relocates_itself() {
 #[test]
 fn process_creation_programs_pass() {
     let exitcode = path("exitcode").to_str().unwrap();
-    let cases: [(&str, &[&str], &[&str]); 11] = [
+    let cases: [(&str, &[&str], &[&str]); 12] = [
         (
             "mapcount",
             &[],
@@ -297,6 +297,16 @@ fn process_creation_programs_pass() {
                 "long: argv SELF|<arg to byte 255>|/tmp/shebang/long|a|b",
                 "lvl6: execve fails with ELOOP",
                 "bare: execve fails with EACCES",
+            ],
+        ),
+        (
+            "jobctl",
+            &[],
+            &[
+                "wait4 WUNTRACED: stopped by SIGSTOP",
+                "no thread runs while stopped",
+                "then SIGTERM kills it",
+                "30 rounds of SIGSTOP racing exit_group: each ends with status 7",
             ],
         ),
         (
@@ -383,6 +393,7 @@ fn programs_are_static_executables() {
         "hello_c",
         "hello_pie",
         "itimer",
+        "jobctl",
         "mapcount",
         "mmap64",
         "namespaces",

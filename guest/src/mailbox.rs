@@ -12,7 +12,7 @@ use core::sync::atomic::Ordering;
 use protocol::mailbox::{command, word, FaultStage, ProcEntry, PROC_ENTRIES_MAX, REPLY_MAX};
 
 use crate::errno::EINVAL;
-use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
+use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING, TASK_STOPPED};
 
 static KMAILBOXD: spin::Once<Arc<Task>> = spin::Once::new();
 
@@ -107,6 +107,7 @@ fn proc_entry(t: &Task) -> ProcEntry {
         TASK_RUNNING => b'R',
         TASK_INTERRUPTIBLE => b'S',
         EXIT_ZOMBIE => b'Z',
+        TASK_STOPPED => b'T',
         _ => b'D',
     };
     ProcEntry {

@@ -16,7 +16,14 @@ use crate::process::ExitReason;
 pub fn do_exit(reason: ExitReason) -> ! {
     let t0 = crate::arch::rdtsc();
     let task = crate::process::current().expect("do_exit without a task");
-    synchronize_group_exit(&task, reason);
+    if let Some(code) = synchronize_group_exit(&task, reason) {
+        // It was the last thread a group stop waited for.
+        crate::process::signal::do_notify_parent_cldstop(
+            &task,
+            crate::process::signal::CLD_STOPPED,
+            code,
+        );
+    }
     // A group exit (exit_group, a fatal signal) decides every thread's status.
     let reason = task.group.exit.lock().unwrap_or(reason);
     // CLONE_CHILD_CLEARTID / set_tid_address: clear the word and wake a waiter
@@ -83,14 +90,17 @@ pub fn do_exit(reason: ExitReason) -> ! {
 /// own status is the group's. So a process whose main thread called `exit(3)`
 /// and whose last other thread then called `exit(5)` ends with status 5, and
 /// of threads exiting at once on several CPUs the one that took the group's
-/// lock last decides.
-fn synchronize_group_exit(task: &Task, reason: ExitReason) {
+/// lock last decides. A thread exiting during a group stop takes part in it
+/// (Linux `exit_signals`): the stop signal if that completed the stop.
+fn synchronize_group_exit(task: &Arc<Task>, reason: ExitReason) -> Option<u32> {
     task.exiting.store(true, Ordering::Release);
     let mut exit = task.group.exit.lock();
+    let stopped = crate::process::signal::exit_signals_jobctl(task, exit.is_some());
     let quick = task.group.quick_threads.fetch_sub(1, Ordering::AcqRel) - 1;
     if quick == 0 && exit.is_none() {
         *exit = Some(reason);
     }
+    stopped
 }
 
 /// End the whole thread group (Linux `do_group_exit`): the first group exit
@@ -112,6 +122,9 @@ pub fn do_group_exit(reason: ExitReason) -> ! {
             }
         }
     };
+    if first {
+        crate::process::signal::group_exit_jobctl(&task);
+    }
     if first && task.group.live.load(Ordering::Acquire) > 1 {
         zap_other_threads(&task);
     }
@@ -127,6 +140,8 @@ pub fn zap_other_threads(task: &Task) {
     let _tasklist = table::TASKLIST.lock();
     let others = table::threads_of(&task.group).into_iter().filter(|t| t.pid() != task.pid());
     for t in others.filter(|t| !t.exited.load(Ordering::Acquire)) {
+        // Linux: `task_clear_jobctl_pending(t, JOBCTL_PENDING_MASK)`.
+        t.jobctl.fetch_and(!crate::process::jobctl::JOBCTL_PENDING_MASK, Ordering::Relaxed);
         crate::process::signal::force_sig(&t, crate::process::signal::SIGKILL);
     }
 }
@@ -318,4 +333,25 @@ fn notify_parent(task: &Arc<Task>) {
         table::release(task);
     }
     parent.wait_chld.wake_all();
+}
+
+/// Whether the current process group is orphaned (Linux
+/// `is_current_pgrp_orphaned`, `will_become_orphaned_pgrp`): no process of
+/// it has a parent in another process group of the same session (the
+/// initial namespace's init does not count), so no shell could continue it
+/// — SIGTSTP, SIGTTIN and SIGTTOU do not stop it.
+pub fn is_current_pgrp_orphaned(task: &Task) -> bool {
+    let _tasklist = table::TASKLIST.lock();
+    let pgrp = task.pgid.load(Ordering::Relaxed);
+    let members = table::all();
+    let members =
+        members.iter().filter(|p| p.is_group_leader() && p.pgid.load(Ordering::Relaxed) == pgrp);
+    !members.filter(|p| !p.reapable()).any(|p| {
+        let parent = table::find(p.ppid.load(Ordering::Relaxed)).and_then(|t| table::find(t.tgid));
+        parent.is_some_and(|parent| {
+            parent.tgid != 1
+                && parent.pgid.load(Ordering::Relaxed) != pgrp
+                && parent.sid.load(Ordering::Relaxed) == p.sid.load(Ordering::Relaxed)
+        })
+    })
 }

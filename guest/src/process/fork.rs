@@ -506,7 +506,18 @@ fn copy_process(
         child.ppid.store(parent.ppid.load(Ordering::Relaxed), Ordering::Relaxed);
     }
     let ppid = child.ppid.load(Ordering::Relaxed);
+    // A new thread joins a group stop in progress (Linux
+    // `task_join_group_stop`), under the job-control lock until it is in the
+    // group's thread list, which a stop or SIGCONT reads under that lock.
+    let jobctl_lock = thread.then(|| {
+        let mut g = parent.group.jobctl.lock();
+        let mut j = 0;
+        g.task_join_group_stop(parent.jobctl.load(Ordering::Relaxed), &mut j);
+        child.jobctl.store(j, Ordering::Relaxed);
+        g
+    });
     table::register_charged(&child);
+    drop(jobctl_lock);
     drop(group_lock);
     charge.commit();
     if !thread {

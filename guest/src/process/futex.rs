@@ -83,7 +83,17 @@ pub fn futex_wait(uaddr: u64, val: u32, bitset: u32, deadline: Option<u64>) -> R
     // A wake may have come between the timeout and the removal.
     if woken.load(Ordering::Acquire) {
         Ok(0)
-    } else {
+    } else if deadline.is_some_and(|d| crate::time::monotonic_ns() >= d) {
         Err(ETIMEDOUT)
+    } else if deadline.is_none() {
+        // A signal (or a job-control stop): made again after it unless a
+        // handler without SA_RESTART runs (Linux -ERESTARTSYS).
+        Err(crate::process::signal::ERESTARTSYS)
+    } else {
+        // Linux restarts a timed wait through its restart block, with the
+        // same deadline, when no handler runs, and fails it with EINTR when
+        // one does (-ERESTART_RESTARTBLOCK). Here the wait is made again
+        // with its timeout from the start (ERESTARTNOHAND).
+        Err(crate::process::signal::ERESTARTNOHAND)
     }
 }

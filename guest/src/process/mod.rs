@@ -7,6 +7,7 @@ pub mod fork;
 #[cfg(target_os = "none")]
 pub mod futex;
 pub mod itimer;
+pub mod jobctl;
 pub mod nsproxy;
 #[cfg(target_os = "none")]
 pub mod oom_kill;

@@ -34,7 +34,7 @@ pub struct Creds {
 }
 
 /// Task states (the scheduler's).
-pub use crate::sched::{EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
+pub use crate::sched::{EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING, TASK_STOPPED};
 
 /// A task: the scheduler's part, with the process's (`PosixThread`) in it.
 pub type Task = crate::sched::Task<PosixThread>;
@@ -172,6 +172,11 @@ pub struct ThreadGroup {
     /// Where that exec waits for the other threads to be gone (Linux
     /// `notify_count` and the wake-ups in `exit_notify`, `__exit_signal`).
     pub exec_wait: WaitQueue,
+    /// Job control (Linux: `signal->flags`' stop bits, `group_stop_count`,
+    /// `group_exit_code`), and the lock under which they and every thread's
+    /// `jobctl` word change (Linux `siglock`). Lock order: `TASKLIST`, then
+    /// `exit`, then this, then `threads`.
+    pub jobctl: spin::Mutex<crate::process::jobctl::GroupJobctl>,
 }
 
 impl ThreadGroup {
@@ -192,6 +197,7 @@ impl ThreadGroup {
             threads: spin::Mutex::new(alloc::vec::Vec::new()),
             group_exec_task: AtomicU32::new(0),
             exec_wait: WaitQueue::new(),
+            jobctl: spin::Mutex::new(crate::process::jobctl::GroupJobctl::default()),
         })
     }
 }
@@ -243,6 +249,10 @@ pub struct PosixThread {
     pub set_child_tid: AtomicU64,
     /// A signal whose default action ends the task at its next return to user mode.
     pub fatal_signal: AtomicU32,
+    /// Job-control state (Linux `task->jobctl`: `JOBCTL_STOP_PENDING`,
+    /// `JOBCTL_STOPPED`...), changed under `group.jobctl`'s lock, read
+    /// without it on the way to user mode.
+    pub jobctl: AtomicU32,
     /// Pending and blocked signals (bit `n - 1` for signal `n`).
     pub pending: AtomicU64,
     pub blocked: AtomicU64,
@@ -263,6 +273,14 @@ pub struct PosixThread {
     /// The interrupted call restarts only if no handler runs, whatever
     /// SA_RESTART says (Linux ERESTARTNOHAND: `pause`, `rt_sigsuspend`).
     pub restart_nohand: AtomicBool,
+    /// The interrupted call restarts as `restart_syscall` (Linux
+    /// ERESTART_RESTARTBLOCK: only if no handler runs), which continues it
+    /// from `restart_block`.
+    pub restart_via_block: AtomicBool,
+    /// How `restart_syscall` continues an interrupted sleep (Linux
+    /// `restart_block`): the nanosleep's deadline (monotonic ns) and where
+    /// to write the time left. None: EINTR (`do_no_restart_syscall`).
+    pub restart_block: spin::Mutex<Option<(u64, u64)>>,
     /// The mask `rt_sigsuspend` replaced, put back once the signal that ended
     /// it is handled: saved in that handler's frame, or restored on the way
     /// to user mode if none runs (Linux `saved_sigmask`), while
@@ -331,6 +349,7 @@ impl Task {
             clear_child_tid: AtomicU64::new(0),
             set_child_tid: AtomicU64::new(0),
             fatal_signal: AtomicU32::new(0),
+            jobctl: AtomicU32::new(0),
             pending: AtomicU64::new(0),
             blocked: AtomicU64::new(0),
             siginfo: spin::Mutex::new(alloc::boxed::Box::new(
@@ -341,6 +360,8 @@ impl Task {
             restart_pending: AtomicBool::new(false),
             restart_nointr: AtomicBool::new(false),
             restart_nohand: AtomicBool::new(false),
+            restart_via_block: AtomicBool::new(false),
+            restart_block: spin::Mutex::new(None),
             saved_sigmask: AtomicU64::new(0),
             restore_sigmask: AtomicBool::new(false),
             probe: p.probe,

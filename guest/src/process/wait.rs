@@ -1,4 +1,5 @@
-//! Waiting for children (Linux `kernel/exit.c`: `do_wait`, `wait_task_zombie`).
+//! Waiting for children (Linux `kernel/exit.c`: `do_wait`, `wait_task_zombie`,
+//! `wait_task_stopped`, `wait_task_continued`).
 
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
@@ -24,12 +25,49 @@ pub enum Which {
     PidRef(Arc<crate::process::pid_namespace::Pid>),
 }
 
-/// A reaped (or, with WNOWAIT, inspected) child.
+/// What a wait reports of a child (Linux: CLD_EXITED/KILLED/DUMPED,
+/// CLD_STOPPED, CLD_CONTINUED).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    Exited(ExitReason),
+    /// Stopped by this signal (reported once).
+    Stopped(u32),
+    /// Continued by SIGCONT (reported once).
+    Continued,
+}
+
+impl Why {
+    /// `wait4`'s status word.
+    pub fn wait_status(self) -> i32 {
+        match self {
+            Why::Exited(r) => r.wait_status(),
+            Why::Stopped(sig) => crate::process::jobctl::stopped_wait_status(sig),
+            Why::Continued => crate::process::jobctl::CONTINUED_WAIT_STATUS,
+        }
+    }
+
+    /// `waitid`'s si_code and si_status.
+    pub fn si_code_status(self) -> (i32, i32) {
+        use crate::process::signal::{
+            CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED,
+        };
+        match self {
+            Why::Exited(ExitReason::Exited(c)) => (CLD_EXITED, c as i32),
+            Why::Exited(ExitReason::Killed { signal, core }) => {
+                (if core { CLD_DUMPED } else { CLD_KILLED }, signal as i32)
+            }
+            Why::Stopped(sig) => (CLD_STOPPED, sig as i32),
+            Why::Continued => (CLD_CONTINUED, crate::process::jobctl::CONTINUED_SI_STATUS),
+        }
+    }
+}
+
+/// A reaped (or, with WNOWAIT, inspected) child, or one that stopped or continued.
 pub struct Reaped {
     /// As the waiter's PID namespace sees it.
     pub pid: u32,
     pub uid: u32,
-    pub reason: ExitReason,
+    pub why: Why,
     /// Its resource usage and its reaped children's (`wait4`'s rusage).
     pub usage: crate::process::rusage::Usage,
 }
@@ -53,7 +91,38 @@ fn eligible(c: &Task, which: &Which, options: u32) -> bool {
     clone_child == (options & __WCLONE != 0)
 }
 
-/// Wait for a child in `which` to exit. None with WNOHANG when none has yet.
+/// Whether `c`, a child that is not reapable, has a stop or a continue to
+/// report to a wait with `options` (Linux `wait_task_stopped` and
+/// `wait_task_continued`, which take it unless WNOWAIT).
+fn job_report(c: &Task, options: u32, take: bool) -> Option<Why> {
+    if options & (WUNTRACED | WCONTINUED) == 0 {
+        return None;
+    }
+    let mut g = c.group.jobctl.lock();
+    if !take {
+        return g
+            .reportable(options & WUNTRACED != 0, options & WCONTINUED != 0)
+            .then_some(Why::Continued);
+    }
+    let nowait = options & WNOWAIT != 0;
+    if options & WUNTRACED != 0 {
+        if let Some(sig) = g.wait_stopped(nowait) {
+            return Some(Why::Stopped(sig));
+        }
+    }
+    (options & WCONTINUED != 0 && g.wait_continued(nowait)).then_some(Why::Continued)
+}
+
+/// Something to report of child `c` (its sleep's condition).
+fn ready(c: &Task, options: u32) -> bool {
+    if c.reapable() {
+        return options & WEXITED != 0;
+    }
+    job_report(c, options, false).is_some()
+}
+
+/// Wait for a child in `which` to exit (WEXITED), stop (WUNTRACED) or
+/// continue (WCONTINUED). None with WNOHANG when none has yet.
 pub fn do_wait(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
     let t0 = crate::arch::rdtsc();
     let r = do_wait_inner(which, options);
@@ -70,24 +139,43 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
         // child is in exactly one list, and reapable only once its own
         // children have moved.
         let tasklist = table::TASKLIST.lock();
-        let (any, zombie) = {
+        let (any, zombie, job) = {
             let children = me.children.lock();
             let mut any = false;
             let mut zombie = None;
+            let mut job = None;
+            // Linux `wait_consider_task`: a zombie is reaped (with WEXITED),
+            // else a live child's stop, else its continue is reported.
             for c in children.iter().filter(|c| eligible(c, &which, options)) {
                 any = true;
                 if c.reapable() {
-                    zombie = Some(c.clone());
+                    if options & WEXITED != 0 {
+                        zombie = Some(c.clone());
+                        break;
+                    }
+                    continue;
+                }
+                if let Some(why) = job_report(c, options, true) {
+                    job = Some((c.clone(), why));
                     break;
                 }
             }
-            (any, zombie)
+            (any, zombie, job)
         };
+        if let Some((c, why)) = job {
+            drop(tasklist);
+            let pid = c.tgid_nr_ns(me.pid_ns());
+            // Linux `getrusage(p, RUSAGE_BOTH)`.
+            use crate::process::rusage::{getrusage, Who};
+            let mut usage = getrusage(&c, Who::SelfProcess);
+            usage.add(&getrusage(&c, Who::Children));
+            return Ok(Some(Reaped { pid, uid: c.creds().uid, why, usage }));
+        }
         if let Some(z) = zombie {
             let pid = z.tgid_nr_ns(me.pid_ns());
             let nowait = options & WNOWAIT != 0;
             let usage = crate::process::rusage::reap_accounting(&me, &z, nowait);
-            let r = Reaped { pid, uid: z.creds().uid, reason: z.exit_reason(), usage };
+            let r = Reaped { pid, uid: z.creds().uid, why: Why::Exited(z.exit_reason()), usage };
             if !nowait {
                 me.children.lock().retain(|c| !Arc::ptr_eq(c, &z));
                 table::release(&z);
@@ -113,7 +201,7 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
             let mut any = false;
             let ready = eligible_children.any(|c| {
                 any = true;
-                c.reapable()
+                ready(c, options)
             });
             ready || !any
         });

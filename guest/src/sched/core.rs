@@ -597,10 +597,17 @@ pub fn exit_current<D: TaskData>() -> ! {
 /// CPU if it is still switching out there or that CPU is idle, else on an idle
 /// CPU it may run on, else on its last CPU; preempting what runs there if it
 /// should. False if it was not asleep.
+#[inline]
 pub fn wake_up<D: TaskData>(p: &Arc<Task<D>>) -> bool {
+    wake_up_state(p, TASK_INTERRUPTIBLE)
+}
+
+/// `wake_up` for a task in `state` (Linux `wake_up_state`): TASK_STOPPED
+/// for SIGCONT and fatal signals, which alone end a job-control stop.
+pub fn wake_up_state<D: TaskData>(p: &Arc<Task<D>>, state: u8) -> bool {
     let irq = disable_local();
     let (cpu, mut rq) = task_rq_lock(p, &irq);
-    if p.state.compare_exchange(TASK_INTERRUPTIBLE, TASK_RUNNING, AcqRel, Acquire).is_err() {
+    if p.state.compare_exchange(state, TASK_RUNNING, AcqRel, Acquire).is_err() {
         return false;
     }
     // A task still running (it set its state and has not switched away yet)

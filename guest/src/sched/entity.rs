@@ -16,6 +16,9 @@ pub const EXIT_ZOMBIE: u8 = 2;
 /// A task being created (Linux `TASK_NEW`): not runnable, so no wake-up can
 /// touch it, until `wake_up_new_task` makes it TASK_RUNNING.
 pub const TASK_NEW: u8 = 3;
+/// Stopped by job control (Linux `TASK_STOPPED`): only `wake_up_state` with
+/// this state (SIGCONT, a fatal signal) makes it runnable; `wake_up` does not.
+pub const TASK_STOPPED: u8 = 4;
 
 pub struct SchedEntity {
     pub policy: AtomicU32,

@@ -34,7 +34,9 @@ mod task;
 #[cfg(target_os = "none")]
 mod wait;
 
-pub use entity::{SchedEntity, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_NEW, TASK_RUNNING};
+pub use entity::{
+    SchedEntity, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_NEW, TASK_RUNNING, TASK_STOPPED,
+};
 
 /// Timer interrupts per second on every CPU (Linux `HZ`): the local APIC
 /// timer's period, the scheduler's tick and `AT_CLKTCK`.
@@ -44,8 +46,8 @@ pub const HZ: u64 = 100;
 pub use self::core::{
     current, current_or_idle, exit_current, idle_has_work, idle_until, init_cpu, queue_len,
     rr_interval, run, sched_fork, sched_setattr, schedule, schedule_tail, scheduler_tick,
-    set_cpus_allowed, task_sched_runtime, wake_up, wake_up_new_task, yield_current, Scheduler,
-    CHILD_RUNS_FIRST, TICK_NSEC,
+    set_cpus_allowed, task_sched_runtime, wake_up, wake_up_new_task, wake_up_state, yield_current,
+    Scheduler, CHILD_RUNS_FIRST, TICK_NSEC,
 };
 #[cfg(target_os = "none")]
 pub use task::{Task, TaskData, Wake};

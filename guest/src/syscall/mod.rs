@@ -65,16 +65,19 @@ pub fn do_syscall(frame: &mut TrapFrame, entry_rip: u64, entry_rsp: u64) {
 /// by `do_signal`).
 #[inline(never)]
 fn syscall_failed(number: u64, e: Errno) {
-    use crate::process::signal::{ERESTARTNOHAND, ERESTARTSYS};
+    use crate::process::signal::{ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK};
     if e == ENOSYS {
         ctr::syscall_enosys(number);
     }
-    if e == ERESTARTSYS || e == ERESTARTNOHAND {
+    if e == ERESTARTSYS || e == ERESTARTNOHAND || e == ERESTART_RESTARTBLOCK {
         if let Some(t) = crate::process::current() {
             use core::sync::atomic::Ordering::Relaxed;
             t.restart_pending.store(true, Relaxed);
-            if e == ERESTARTNOHAND {
+            if e != ERESTARTSYS {
                 t.restart_nohand.store(true, Relaxed);
+            }
+            if e == ERESTART_RESTARTBLOCK {
+                t.restart_via_block.store(true, Relaxed);
             }
         }
     }
@@ -148,6 +151,7 @@ fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::__NR_time => time::time(a),
         nr::__NR_nanosleep => time::nanosleep(a),
         nr::__NR_clock_nanosleep => time::clock_nanosleep(a),
+        nr::__NR_restart_syscall => time::restart_syscall(),
         nr::__NR_getitimer => time::getitimer(a),
         nr::__NR_setitimer => time::setitimer(a),
         nr::__NR_alarm => time::alarm(a),

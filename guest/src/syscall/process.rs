@@ -391,7 +391,7 @@ pub fn wait4(a: &Args) -> SysResult {
         None => Ok(0),
         Some(r) => {
             if status != 0 {
-                uaccess::write_u32(status, r.reason.wait_status() as u32)?;
+                uaccess::write_u32(status, r.why.wait_status() as u32)?;
             }
             write_rusage(rusage, Some(&r.usage))?;
             Ok(r.pid as u64)
@@ -438,7 +438,7 @@ pub fn waitid(a: &Args) -> SysResult {
         _ => return Err(EINVAL),
     };
     drop(me);
-    let r = if options & wait::WEXITED != 0 { wait::do_wait(which, options)? } else { None };
+    let r = wait::do_wait(which, options)?;
     if r.is_none() && nonblock_pidfd {
         return Err(EAGAIN);
     }
@@ -446,10 +446,7 @@ pub fn waitid(a: &Args) -> SysResult {
         // siginfo_t for SIGCHLD: si_signo, si_errno, si_code, then si_pid, si_uid, si_status.
         let mut info = [0u8; 128];
         if let Some(r) = &r {
-            let (code, status) = match r.reason {
-                ExitReason::Exited(c) => (1i32, c as i32),
-                ExitReason::Killed { signal, core } => (if core { 3 } else { 2 }, signal as i32),
-            };
+            let (code, status) = r.why.si_code_status();
             info[0..4].copy_from_slice(&(SIGCHLD as i32).to_le_bytes());
             info[8..12].copy_from_slice(&code.to_le_bytes());
             info[16..20].copy_from_slice(&r.pid.to_le_bytes());

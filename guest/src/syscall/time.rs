@@ -87,17 +87,41 @@ fn sleep_until(deadline: u64) -> Result<(), u64> {
     }
 }
 
-pub fn nanosleep(a: &Args) -> SysResult {
-    let ns = read_timespec(a.u(0))?;
-    match sleep_until(monotonic_ns().saturating_add(ns)) {
+/// A relative sleep until `deadline` (Linux `hrtimer_nanosleep` with
+/// HRTIMER_MODE_REL): interrupted, it writes the time left to `rmtp` (if
+/// not 0) and leaves its deadline in the restart block — continued by
+/// `restart_syscall` if no handler runs (after a stop and SIGCONT), EINTR if
+/// one does.
+fn nanosleep_rel(deadline: u64, rmtp: u64) -> SysResult {
+    match sleep_until(deadline) {
         Ok(()) => Ok(0),
         Err(left) => {
-            if a.u(1) != 0 {
-                write_timespec(a.u(1), left)?;
+            if rmtp != 0 {
+                write_timespec(rmtp, left)?;
             }
-            Err(crate::errno::EINTR)
+            let me = crate::process::current().expect("a sleep without a task");
+            *me.restart_block.lock() = Some((deadline, rmtp));
+            Err(crate::process::signal::ERESTART_RESTARTBLOCK)
         }
     }
+}
+
+/// `restart_syscall`: continue the sleep a signal without a handler
+/// interrupted (Linux `hrtimer_nanosleep_restart`); EINTR without one
+/// (`do_no_restart_syscall`).
+pub fn restart_syscall() -> SysResult {
+    let me = crate::process::current().expect("restart_syscall without a task");
+    let block = me.restart_block.lock().take();
+    drop(me);
+    match block {
+        Some((deadline, rmtp)) => nanosleep_rel(deadline, rmtp),
+        None => Err(crate::errno::EINTR),
+    }
+}
+
+pub fn nanosleep(a: &Args) -> SysResult {
+    let ns = read_timespec(a.u(0))?;
+    nanosleep_rel(monotonic_ns().saturating_add(ns), a.u(1))
 }
 
 pub fn clock_nanosleep(a: &Args) -> SysResult {
@@ -107,15 +131,15 @@ pub fn clock_nanosleep(a: &Args) -> SysResult {
     }
     let now = clock_now(clock)?;
     let ns = read_timespec(a.u(2))?;
-    let wait = if flags & TIMER_ABSTIME != 0 { ns.saturating_sub(now) } else { ns };
-    match sleep_until(monotonic_ns().saturating_add(wait)) {
+    if flags & TIMER_ABSTIME == 0 {
+        return nanosleep_rel(monotonic_ns().saturating_add(ns), a.u(3));
+    }
+    // An absolute sleep is made again as it was if no handler runs (Linux
+    // -ERESTARTNOHAND: "absolute timers do not update the rmtp value and
+    // restart").
+    match sleep_until(monotonic_ns().saturating_add(ns.saturating_sub(now))) {
         Ok(()) => Ok(0),
-        Err(left) => {
-            if flags & TIMER_ABSTIME == 0 && a.u(3) != 0 {
-                write_timespec(a.u(3), left)?;
-            }
-            Err(crate::errno::EINTR)
-        }
+        Err(_) => Err(crate::process::signal::ERESTARTNOHAND),
     }
 }
 

@@ -10,8 +10,12 @@ use super::*;
 use crate::arch::task::FpuState;
 use crate::arch::TrapFrame;
 use crate::errno::{Errno, EFAULT, EINVAL, ENOMEM, EPERM};
-use crate::process::task::{sigaction, SIG_DFL, SIG_IGN};
-use crate::process::{ExitReason, Task};
+use crate::process::jobctl::{
+    sig_kernel_stop, task_clear_jobctl_pending, GroupJobctl, Peer, JOBCTL_PENDING_MASK,
+    JOBCTL_STOPPED, JOBCTL_STOP_DEQUEUED, JOBCTL_STOP_PENDING, SIG_KERNEL_STOP_MASK,
+};
+use crate::process::task::{sigaction, SIG_DFL, SIG_IGN, TASK_RUNNING, TASK_STOPPED};
+use crate::process::{ExitReason, PosixThread, Task};
 use uapi::signal::{sigcontext, siginfo_t, stack_t, ucontext};
 
 /// Internal: a blocking call interrupted by a signal, to be restarted if the
@@ -25,6 +29,11 @@ pub const ERESTARTNOINTR: Errno = Errno(513);
 /// Internal: a wait for any signal (`pause`, `rt_sigsuspend`): made again if
 /// no handler runs, else EINTR whatever SA_RESTART says (Linux ERESTARTNOHAND).
 pub const ERESTARTNOHAND: Errno = Errno(514);
+
+/// Internal: an interrupted sleep, continued by `restart_syscall` from the
+/// task's restart block if no handler runs, else EINTR (Linux
+/// ERESTART_RESTARTBLOCK): a stop and SIGCONT do not cut a nanosleep short.
+pub const ERESTART_RESTARTBLOCK: Errno = Errno(516);
 
 fn disposition_ignores(task: &Task, sig: u32) -> bool {
     let a = task.sighand().action(sig);
@@ -81,6 +90,11 @@ pub fn send_signal_locked(
     if task.group.exit.lock().is_some() {
         return false;
     }
+    // Job control (Linux `prepare_signal`), under the group's job-control
+    // lock held until the signal is queued: a stop signal discards a pending
+    // SIGCONT; SIGCONT discards pending stops and resumes the process, even
+    // when it is then ignored or blocked.
+    let jobctl = (sig == SIGCONT || sig_kernel_stop(sig)).then(|| prepare_signal_jobctl(task, sig));
     let blocked = task.blocked.load(Ordering::Relaxed) & sigmask(sig) != 0;
     // A namespace's init (SIGNAL_UNKILLABLE) ignores signals it has no handler
     // for, SIGKILL and SIGSTOP included unless forced from outside; the initial
@@ -112,8 +126,64 @@ pub fn send_signal_locked(
             }
         }
     }
+    drop(jobctl);
     complete_signal(sig, task, ty);
     true
+}
+
+/// `prepare_signal`'s job control for a stop signal or SIGCONT sent to
+/// `task`'s process; returns the job-control lock, held.
+fn prepare_signal_jobctl(task: &Task, sig: u32) -> spin::MutexGuard<'_, GroupJobctl> {
+    let group = &task.group;
+    let mut g = group.jobctl.lock();
+    let threads = crate::process::table::threads_of(group);
+    if sig == SIGCONT {
+        // Remove every stop signal from every queue and wake every thread.
+        group.shared_pending.fetch_and(!SIG_KERNEL_STOP_MASK, Ordering::AcqRel);
+        for t in &threads {
+            t.pending.fetch_and(!SIG_KERNEL_STOP_MASK, Ordering::AcqRel);
+            let mut j = t.jobctl.load(Ordering::Relaxed);
+            task_clear_jobctl_pending(&mut j, JOBCTL_STOP_PENDING);
+            t.jobctl.store(j & !JOBCTL_STOPPED, Ordering::Relaxed);
+            crate::sched::wake_up_state(t, TASK_STOPPED);
+        }
+        // The first thread back from its stop tells the parent (`do_signal`).
+        g.sigcont();
+    } else {
+        let cont = sigmask(SIGCONT);
+        group.shared_pending.fetch_and(!cont, Ordering::AcqRel);
+        for t in &threads {
+            t.pending.fetch_and(!cont, Ordering::AcqRel);
+        }
+    }
+    g
+}
+
+/// Whether `t` can take no part in a group stop (Linux: a fatal signal
+/// pending, or PF_EXITING).
+fn jobctl_dying(t: &Task) -> bool {
+    t.fatal_signal.load(Ordering::Relaxed) != 0
+        || t.exiting.load(Ordering::Acquire)
+        || t.exited.load(Ordering::Acquire)
+}
+
+/// Linux `signal_wake_up(t, true)`: a fatal signal also ends a job-control
+/// stop. Through the job-control lock, under which a stopping thread parks
+/// (`do_signal_stop`): it either sees the fatal signal stored before, or is
+/// parked by the time this wakes it.
+fn signal_wake_up_fatal(t: &Arc<Task>) {
+    drop(t.group.jobctl.lock());
+    crate::sched::wake_up(t);
+    crate::sched::wake_up_state(t, TASK_STOPPED);
+}
+
+/// `task`'s exit_group decided the group's status (Linux SIGNAL_GROUP_EXIT
+/// in `do_group_exit`): no stop begins or is reported any more; the other
+/// threads' pending stops are cleared as they are killed
+/// (`exit::zap_other_threads`).
+pub fn group_exit_jobctl(task: &Task) {
+    task.group.jobctl.lock().group_exit();
+    task.jobctl.fetch_and(!JOBCTL_PENDING_MASK, Ordering::Relaxed);
 }
 
 /// Whether thread `t` should be woken for `sig` (Linux `wants_signal`): it
@@ -130,6 +200,11 @@ fn wants_signal(sig: u32, t: &Arc<Task>) -> bool {
     }
     if sig == SIGKILL {
         return true;
+    }
+    // Linux `task_is_stopped_or_traced`: only SIGCONT (in `prepare_signal`)
+    // or SIGKILL ends a stop; what else comes waits for it.
+    if t.jobctl.load(Ordering::Relaxed) & JOBCTL_STOPPED != 0 {
+        return false;
     }
     // Linux `task_curr`: on a CPU now (or switching out).
     let running = t.se.on_cpu.load(Ordering::Acquire);
@@ -168,9 +243,20 @@ fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
         if exit.is_none() {
             *exit = Some(death_reason(sig));
             drop(exit);
-            for t in crate::process::table::threads_of(&p.group).iter() {
-                t.fatal_signal.store(SIGKILL, Ordering::Relaxed);
+            let threads = crate::process::table::threads_of(&p.group);
+            {
+                // Stops end too (Linux: `group_stop_count = 0`, every
+                // thread's JOBCTL_PENDING_MASK cleared, `signal_wake_up(t, 1)`).
+                let mut g = p.group.jobctl.lock();
+                g.group_exit();
+                for t in threads.iter() {
+                    t.jobctl.fetch_and(!JOBCTL_PENDING_MASK, Ordering::Relaxed);
+                    t.fatal_signal.store(SIGKILL, Ordering::Relaxed);
+                }
+            }
+            for t in threads.iter() {
                 crate::sched::wake_up(t);
+                crate::sched::wake_up_state(t, TASK_STOPPED);
             }
             return;
         }
@@ -244,6 +330,8 @@ pub fn force_sig_info(task: &Arc<Task>, sig: u32, info: SigInfo) {
     if task.sighand().action(sig).sa_handler == SIG_DFL {
         // Even init dies of a fault it does not handle.
         task.fatal_signal.store(sig, Ordering::Relaxed);
+        signal_wake_up_fatal(task);
+        return;
     }
     crate::sched::wake_up(task);
 }
@@ -258,9 +346,11 @@ pub fn fatal_signal_pending(task: &Task) -> bool {
     task.fatal_signal.load(Ordering::Relaxed) != 0
 }
 
-/// Something must interrupt a blocking call: a fatal signal or a deliverable one.
+/// Something must interrupt a blocking call: a fatal signal, a deliverable
+/// one, or a group stop to take part in (Linux sets TIF_SIGPENDING for it).
 pub fn signal_pending(task: &Task) -> bool {
     task.fatal_signal.load(Ordering::Relaxed) != 0
+        || task.jobctl.load(Ordering::Relaxed) & JOBCTL_STOP_PENDING != 0
         || next_signal(pending_for(task), task.blocked.load(Ordering::Acquire)).is_some()
 }
 
@@ -309,7 +399,29 @@ pub enum Delivery {
 /// `arch_do_signal_or_restart`; `get_signal`'s fatal case is left to the
 /// caller, see [`Delivery::GroupExit`]).
 pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> Delivery {
-    let Some((sig, info)) = dequeue_signal(task) else {
+    // Linux `get_signal`: the first thread to run after a SIGCONT tells the
+    // parent (notify-on-wake); then a group stop in progress is joined.
+    let cld = {
+        let mut g = task.group.jobctl.lock();
+        g.take_cld().map(|why| (why, g.group_exit_code))
+    };
+    if let Some((why, code)) = cld {
+        do_notify_parent_cldstop(task, why, code);
+    }
+    if task.jobctl.load(Ordering::Relaxed) & JOBCTL_STOP_PENDING != 0 && do_signal_stop(task, 0) {
+        return Delivery::Handled;
+    }
+    // Under the job-control lock, as SIGCONT discards stop signals under it:
+    // a stop signal taken is one that came after the last SIGCONT.
+    let dequeued = {
+        let _jobctl = task.group.jobctl.lock();
+        let d = dequeue_signal(task);
+        if d.is_some_and(|(sig, _)| sig_kernel_stop(sig)) {
+            task.jobctl.fetch_or(JOBCTL_STOP_DEQUEUED, Ordering::Relaxed);
+        }
+        d
+    };
+    let Some((sig, info)) = dequeued else {
         restart_if_interrupted(task, frame, None);
         // No handler took the mask rt_sigsuspend saved: it comes back now.
         if task.restore_sigmask.load(Ordering::Relaxed) {
@@ -334,6 +446,20 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> Delivery {
                 }
                 return Delivery::GroupExit(death_reason(sig));
             }
+            DefaultAction::Stop => {
+                // A namespace's init stops only for SIGSTOP (forced from an
+                // ancestor namespace); SIGTSTP, SIGTTIN and SIGTTOU do not
+                // stop a process group that no shell could continue (Linux
+                // `is_current_pgrp_orphaned`).
+                if task.is_ns_init() && sig != SIGSTOP {
+                    return Delivery::Handled;
+                }
+                if sig != SIGSTOP && crate::process::exit::is_current_pgrp_orphaned(task) {
+                    return Delivery::Handled;
+                }
+                do_signal_stop(task, sig);
+                return Delivery::Handled;
+            }
             _ => {
                 restart_if_interrupted(task, frame, None);
                 return Delivery::Handled;
@@ -348,6 +474,103 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> Delivery {
     Delivery::Handled
 }
 
+/// Stop for job control (Linux `do_signal_stop`): with no stop pending for
+/// this thread, start a group stop for `signr` (0: join the one pending) —
+/// every other thread that is not stopped or dying gets
+/// JOBCTL_STOP_PENDING and is woken to take part; then take part, the last
+/// one to stop telling the parent (CLD_STOPPED), and park in TASK_STOPPED
+/// until SIGCONT or a fatal signal. False: no stop (a SIGCONT came since
+/// the stop signal was taken, or the process is dying or being exec'd).
+fn do_signal_stop(task: &Arc<Task>, signr: u32) -> bool {
+    let group = &task.group;
+    let mut g = group.jobctl.lock();
+    let mut own = task.jobctl.load(Ordering::Relaxed);
+    if own & JOBCTL_STOP_PENDING == 0 {
+        let others: alloc::vec::Vec<Arc<Task>> = crate::process::table::threads_of(group)
+            .into_iter()
+            .filter(|t| !Arc::ptr_eq(t, task))
+            .collect();
+        let mut peers: alloc::vec::Vec<Peer> = others
+            .iter()
+            .map(|t| Peer { jobctl: t.jobctl.load(Ordering::Relaxed), dying: jobctl_dying(t) })
+            .collect();
+        let cancelled = jobctl_dying(task) || group.group_exec_task.load(Ordering::Relaxed) != 0;
+        let started = g.start_group_stop(signr, &mut own, cancelled, &mut peers);
+        task.jobctl.store(own, Ordering::Relaxed);
+        if !started {
+            return false;
+        }
+        for (t, p) in others.iter().zip(&peers) {
+            if t.jobctl.swap(p.jobctl, Ordering::Relaxed) != p.jobctl {
+                crate::sched::wake_up(t);
+            }
+        }
+    }
+    let notify = g.participate(&mut own);
+    let code = g.group_exit_code;
+    task.jobctl.store(own | JOBCTL_STOPPED, Ordering::Relaxed);
+    // Parked under the lock: SIGCONT clears JOBCTL_STOPPED and a fatal
+    // signal is stored under it too, then they wake TASK_STOPPED.
+    if !fatal_signal_pending(task) {
+        task.state.store(TASK_STOPPED, Ordering::Release);
+    }
+    drop(g);
+    if notify {
+        do_notify_parent_cldstop(task, CLD_STOPPED, code);
+    }
+    loop {
+        crate::sched::schedule::<PosixThread>();
+        let _g = group.jobctl.lock();
+        if task.jobctl.load(Ordering::Relaxed) & JOBCTL_STOPPED == 0 || fatal_signal_pending(task) {
+            task.state.store(TASK_RUNNING, Ordering::Release);
+            return true;
+        }
+        task.state.store(TASK_STOPPED, Ordering::Release);
+    }
+}
+
+/// A thread exits during a group stop (Linux `exit_signals`): it takes part
+/// in the stop, and if it is the last one the stop is complete — unless the
+/// group's status is decided (the caller holds `exit`'s lock and tells).
+/// Returns the stop signal to report then.
+pub fn exit_signals_jobctl(task: &Arc<Task>, group_exit: bool) -> Option<u32> {
+    if group_exit || task.jobctl.load(Ordering::Relaxed) & JOBCTL_STOP_PENDING == 0 {
+        return None;
+    }
+    let mut g = task.group.jobctl.lock();
+    let mut own = task.jobctl.load(Ordering::Relaxed);
+    let notify = own & JOBCTL_STOP_PENDING != 0 && g.participate(&mut own);
+    task.jobctl.store(own, Ordering::Relaxed);
+    notify.then_some(g.group_exit_code)
+}
+
+/// Tell the parent the process stopped or continued (Linux
+/// `do_notify_parent_cldstop` without ptrace): SIGCHLD with si_code `why`,
+/// unless the parent ignores SIGCHLD or set SA_NOCLDSTOP; its waiters wake
+/// in any case. `code` is the group's stop signal, read under the lock that
+/// completed the stop (Linux reads `group_exit_code` here, after it: a
+/// parent's wait may have consumed it by then, which the task-list lock,
+/// a mutex here, not a reader lock, makes likelier).
+pub fn do_notify_parent_cldstop(task: &Arc<Task>, why: i32, code: u32) {
+    let _tasklist = crate::process::table::TASKLIST.lock();
+    let Some(parent) = crate::process::table::find(task.ppid.load(Ordering::Relaxed)) else {
+        return;
+    };
+    let status = if why == CLD_CONTINUED { SIGCONT as i32 } else { (code & 0x7f) as i32 };
+    let info = SigInfo {
+        code: why,
+        pid: task.tgid_nr_ns(parent.pid_ns()),
+        uid: task.creds().uid,
+        status,
+        ..Default::default()
+    };
+    let sa = parent.sighand().action(SIGCHLD);
+    if sa.sa_handler != SIG_IGN && sa.sa_flags & SA_NOCLDSTOP == 0 {
+        send_process_signal(&parent, SIGCHLD, info, false);
+    }
+    parent.wait_chld.wake_all();
+}
+
 /// A call interrupted by a signal (rax = -ERESTARTSYS) is restarted when no
 /// handler runs or the handler has SA_RESTART, else it fails with EINTR.
 fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&sigaction>) {
@@ -356,6 +579,7 @@ fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&si
     }
     let nointr = task.restart_nointr.swap(false, Ordering::AcqRel);
     let nohand = task.restart_nohand.swap(false, Ordering::AcqRel);
+    let block = task.restart_via_block.swap(false, Ordering::AcqRel);
     if (nohand && action.is_some())
         || (!nointr && action.is_some_and(|a| a.sa_flags & SA_RESTART == 0))
     {
@@ -364,7 +588,7 @@ fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&si
     }
     // Re-enter the call: back to its entry instruction with its number.
     let (nr, rip, rsp) = *task.syscall_restart.lock();
-    frame.rax = nr;
+    frame.rax = if block { uapi::unistd::__NR_restart_syscall as u64 } else { nr };
     frame.rip = rip;
     frame.rsp = rsp;
 }
@@ -496,6 +720,8 @@ pub fn rt_sigreturn(task: &Task, frame: &mut TrapFrame) -> Result<u64, Errno> {
     f.rflags = (f.rflags & !USER_FLAGS) | (r(17) & USER_FLAGS) | 0x200;
     let mask = get(SIGMASK_OFF) & !UNBLOCKABLE;
     task.blocked.store(mask, Ordering::Release);
+    // Linux: `restart_block.fn = do_no_restart_syscall`.
+    *task.restart_block.lock() = None;
     let fpstate = get(sc(offset_of!(sigcontext, fpstate)));
     if fpstate != 0 {
         let img = crate::uaccess::read_bytes(fpstate, 512)?;
