@@ -266,7 +266,9 @@ pub(super) fn detach_queued<D: TaskData>(
 /// runnable on `rq` (Linux `attach_task`), and preempt what runs there if it
 /// should.
 pub(super) fn attach_task<D: TaskData>(rq: &mut Rq<D>, p: &Arc<Task<D>>, rel: u64, migrated: bool) {
-    p.cpu.store(rq.cpu as u32, Release);
+    let orig = p.cpu.swap(rq.cpu as u32, AcqRel);
+    crate::trace_event!(SchedMigrateTask if migrated && orig as usize != rq.cpu;
+        D::trace_pid(p), p.se.prio(), orig, rq.cpu);
     p.se.vruntime.store(rq.cfs.min_vruntime.wrapping_add(rel), Relaxed);
     activate_task(rq, p);
     if migrated {
@@ -467,6 +469,14 @@ fn __schedule<D: TaskData>(yielding: bool) {
     se.on_cpu.store(true, Relaxed);
     se.exec_start.store(arch::rdtsc(), Relaxed);
     rq.curr = Some(next.clone());
+    crate::trace_event!(
+        SchedSwitch,
+        D::trace_pid(&prev),
+        prev.se.prio(),
+        if runnable { 0 } else { super::entity::trace_state(prev.state()) },
+        D::trace_pid(&next),
+        next.se.prio()
+    );
     drop(rq);
     prepare_switch(&prev, &next);
     drop(prev);
@@ -606,6 +616,7 @@ pub fn wake_up<D: TaskData>(p: &Arc<Task<D>>) -> bool {
     // A task still running (it set its state and has not switched away yet)
     // needs no queueing: `schedule` sees it runnable and keeps it.
     if rq.is_curr(p) {
+        crate::trace_event!(SchedWakeup, D::trace_pid(p), p.se.prio(), cpu);
         return true;
     }
     let target = if cpu_count() == 1 || p.se.on_cpu.load(Acquire) {
@@ -616,12 +627,14 @@ pub fn wake_up<D: TaskData>(p: &Arc<Task<D>>) -> bool {
     if target == cpu {
         place_waking(&rq, p);
         activate_task(&mut rq, p);
+        crate::trace_event!(SchedWakeup, D::trace_pid(p), p.se.prio(), cpu);
         check_preempt_curr(&mut rq, p);
         return true;
     }
     // Off every queue and off its CPU: it can go elsewhere (Linux
     // `set_task_cpu` while TASK_WAKING).
     let rel = p.se.vruntime().wrapping_sub(rq.cfs.min_vruntime);
+    crate::trace_event!(SchedMigrateTask, D::trace_pid(p), p.se.prio(), cpu, target);
     p.cpu.store(target as u32, Release);
     drop(rq);
     let mut rq = rq_of::<D>(target).lock_irqs_off(&irq);
@@ -629,6 +642,7 @@ pub fn wake_up<D: TaskData>(p: &Arc<Task<D>>) -> bool {
     place_waking(&rq, p);
     let rel = p.se.vruntime().wrapping_sub(rq.cfs.min_vruntime);
     attach_task(&mut rq, p, rel, true);
+    crate::trace_event!(SchedWakeup, D::trace_pid(p), p.se.prio(), target);
     true
 }
 
@@ -685,6 +699,7 @@ fn start_new_task<D: TaskData>(p: &Arc<Task<D>>, cpu: usize) {
     let mut rq = rq_of::<D>(cpu).lock();
     let rel = p.se.vruntime();
     p.state.store(TASK_RUNNING, Release);
+    crate::trace_event!(SchedWakeupNew, D::trace_pid(p), p.se.prio(), cpu);
     attach_task(&mut rq, p, rel, false);
 }
 
