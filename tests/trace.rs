@@ -143,8 +143,12 @@ fn fork_tree(vcpus: u32) {
     // `prev_state` is the zombie's (0x20) for every child.
     for f in &forks {
         let child = u(f, "child_pid");
-        let out = slices.iter().filter(|s| u(s, "prev_pid") == child).map(|s| u(s, "prev_state"));
-        assert_eq!(out.last(), Some(0x20), "child {child}'s last switch-out is as a zombie");
+        let last_out = slices
+            .iter()
+            .filter(|s| u(s, "prev_pid") == child)
+            .max_by(|a, b| ts(a).total_cmp(&ts(b)))
+            .map(|s| u(s, "prev_state"));
+        assert_eq!(last_out, Some(0x20), "child {child}'s last switch-out is as a zombie");
     }
 }
 
