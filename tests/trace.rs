@@ -21,8 +21,7 @@ use vmm::programs::path;
 use vmm::{ExitReport, GuestExit, Vmm};
 
 fn trace_file(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    dir.join(format!("trace-{name}-{}.json", std::process::id()))
+    std::env::temp_dir().join(format!("trace-{name}-{}.json", std::process::id()))
 }
 
 fn traced(vcpus: u32, program: &str, args: &[&str], file: &PathBuf) -> (ExitReport, Value) {
