@@ -266,9 +266,11 @@ pub(super) fn detach_queued<D: TaskData>(
 /// runnable on `rq` (Linux `attach_task`), and preempt what runs there if it
 /// should.
 pub(super) fn attach_task<D: TaskData>(rq: &mut Rq<D>, p: &Arc<Task<D>>, rel: u64, migrated: bool) {
-    let orig = p.cpu.swap(rq.cpu as u32, AcqRel);
-    crate::trace_event!(SchedMigrateTask if migrated && orig as usize != rq.cpu;
-        D::trace_pid(p), p.se.prio(), orig, rq.cpu);
+    // Before the CPU changes, as Linux's `set_task_cpu` traces it (a woken
+    // task's CPU was set by `wake_up`, which traced it).
+    crate::trace_event!(SchedMigrateTask if migrated && p.cpu.load(Relaxed) as usize != rq.cpu;
+        D::trace_pid(p), p.se.prio(), p.cpu.load(Relaxed), rq.cpu);
+    p.cpu.store(rq.cpu as u32, Release);
     p.se.vruntime.store(rq.cfs.min_vruntime.wrapping_add(rel), Relaxed);
     activate_task(rq, p);
     if migrated {
