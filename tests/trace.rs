@@ -7,7 +7,8 @@
 //! a copy-on-write page; everyone exits and is reaped) on 2 and 4 vCPUs: every
 //! fork has its child's first switch-in, the child's exit and its reaping by
 //! the parent's wait, in causal order; each CPU's records are in time order and
-//! each switch starts from the task the CPU's previous switch started. Off,
+//! each switch starts from the task the CPU's previous switch started (the
+//! program itself runs on Linux in tests/programs_on_linux.rs). Off,
 //! tracing records nothing, and its tracepoints skip the recording work (the
 //! ring-0 instructions a traced fork+exit+wait adds are those of its records).
 
@@ -159,14 +160,6 @@ fn fork_tree_on_2_vcpus() {
 #[test]
 fn fork_tree_on_4_vcpus() {
     fork_tree(4);
-}
-
-/// The program does the same on Linux.
-#[test]
-fn fork_tree_on_linux() {
-    let (status, out, err) = common::run_on_host(path("forktree"), &[]);
-    assert_eq!(status, 0, "{out}{err}");
-    assert!(out.contains("forktree: ok"), "{out}");
 }
 
 /// Off, nothing is recorded; on, a fork+exit+wait's extra ring-0
