@@ -172,7 +172,7 @@ impl VmmBuilder {
     /// events it got. The file is created before the guest boots (an
     /// unwritable path is an error then) and written when [`Vmm::wait`] ends.
     ///
-    /// [`ExitReport::trace`]: crate::ExitReport::trace
+    /// [`ExitReport::trace`]: crate::report::ExitReport::trace
     pub fn trace(mut self, path: impl AsRef<Path>) -> Self {
         self.trace = Some(path.as_ref().into());
         self
