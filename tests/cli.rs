@@ -141,6 +141,7 @@ fn an_unwritable_output_is_an_error_before_the_program_runs() {
     for (option, path) in [
         ("--stats-json", dir.join("no-such-dir/stats.json")),
         ("--profile", dir.join("no-such-dir/prof")),
+        ("--trace", dir.join("no-such-dir/trace.json")),
     ] {
         let o = common::vmm(&["run", option, path.to_str().unwrap(), hello.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(1), "{}", common::explain_output(&o));

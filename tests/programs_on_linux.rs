@@ -384,6 +384,7 @@ fn programs_are_static_executables() {
         "forkbomb",
         "forkonce",
         "forkstress",
+        "forktree",
         "fsattr",
         // Guest only (pid 1 only; a system-call fuzzer): tests/fuzz.rs.
         "fuzz",
@@ -457,6 +458,23 @@ fn forkonce_forks_twice() {
     let o = run("forkonce", &["pidfd"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "first fork: ok\nsecond fork: ok\n");
+}
+
+/// The fork tree tests/trace.rs traces: every child reaped with its status
+/// (in whatever order they end).
+#[test]
+fn forktree_reaps_its_three_children() {
+    let o = run("forktree", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let mut lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.pop(), Some("forktree: ok"), "{out}");
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        ["reaped child 1 status 21", "reaped child 2 status 22", "reaped child 3 status 23"],
+        "{out}"
+    );
 }
 
 #[test]

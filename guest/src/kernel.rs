@@ -101,6 +101,7 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
         exit(exit_status::ABI_MISMATCH);
     }
     arch::boot::set_shared_pages(info);
+    crate::trace::init(info);
     ctr::global_set(ctr::BOOT_TSC, boot_tsc);
     crate::time::init(boot_tsc, info.tsc_khz, info.realtime_ns);
     crate::random::init(info.random_seed);
@@ -269,6 +270,13 @@ fn run_init(argv: &[u8], envp: &[u8], fail: Option<(crate::fault_inject::Stage, 
         Err(e) => panic!("pid 1: errno {}", e.0),
     };
     task.set_comm(&prog.name);
+    crate::trace_event!(
+        SchedProcessExec,
+        task.pid(),
+        task.pid(),
+        crate::trace::comm_word(&task.comm, 0),
+        crate::trace::comm_word(&task.comm, 1)
+    );
     crate::process::table::register(&task);
     // Kernel threads after init, as Linux starts kthreadd (pid 2) after pid 1.
     crate::mailbox::init();

@@ -20,7 +20,7 @@
 //! |---|---|---|
 //! | lib | `errno` `cmdline` `counters` `fault_inject` `hcfuzz` `random` `slab` | plain logic and the counter page, no hardware |
 //! | arch | `arch` | the CPU, the VMM's interface, every `unsafe` block |
-//! | services | `console` `time` `uaccess` | the console, clocks, typed user-memory access |
+//! | services | `console` `time` `uaccess` `trace` | the console, clocks, typed user-memory access, tracepoints |
 //! | mm | `mm` | frames, page tables, areas, address spaces |
 //! | sched | `sched` | tasks as the scheduler sees them, run queues, wait queues |
 //! | fs | `fs` | files, descriptor tables, pipes, the RAM file system |
@@ -53,6 +53,7 @@ pub mod arch;
 // services
 pub mod console;
 pub mod time;
+pub mod trace;
 #[cfg(target_os = "none")]
 pub mod uaccess;
 

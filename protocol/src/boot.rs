@@ -92,6 +92,8 @@ pub enum MemoryKind {
     Kernel = 3,
     /// The initramfs image.
     Initramfs = 4,
+    /// The trace rings ([`crate::trace`]).
+    Trace = 5,
 }
 
 #[repr(C)]
@@ -143,6 +145,11 @@ pub struct BootInfo {
     pub init_argv_len: u64,
     pub init_envp_gpa: u64,
     pub init_envp_len: u64,
+    /// The trace rings ([`crate::trace`]): `cpu_count` rings of
+    /// `trace_ring_bytes` each (a multiple of 4 KiB) from `trace_gpa`.
+    /// `trace_gpa == 0`: tracing is off.
+    pub trace_gpa: u64,
+    pub trace_ring_bytes: u64,
 }
 
 impl BootInfo {

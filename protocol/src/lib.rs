@@ -11,6 +11,8 @@
 //! * [`counters`]: the counter page the guest updates with plain stores and the VMM
 //!   reads at any time without an exit.
 //! * [`sites`]: the index of `syscall` sites in shipped executables (zpoline).
+//! * [`trace`]: the per-CPU trace rings the guest's tracepoints write and the
+//!   VMM drains while the guest runs.
 //! * [`mailbox`]: commands the VMM posts to the guest (fault injection, counter
 //!   snapshots, the process table, shutdown), rung by an interrupt.
 #![no_std]
@@ -20,10 +22,11 @@ pub mod counters;
 pub mod hypercall;
 pub mod mailbox;
 pub mod sites;
+pub mod trace;
 
 /// Version of everything in this crate. The guest refuses to run on a VMM whose
 /// boot info carries another version, and says so.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
 /// The most vCPUs the ABI has room for (per-CPU arrays in the counter page and the
 /// hypercall status slots are this long).

@@ -13,7 +13,7 @@ use crate::debuginfo::Unwinder;
 use crate::error::{Error, Result};
 use crate::layout::{self, MAX_MEMORY, MIB};
 use crate::loader::{self, DEFAULT_KERNEL};
-use crate::machine::{ProfileSetup, Setup, Shared};
+use crate::machine::{ProfileSetup, Setup, Shared, TraceRings};
 use crate::profile::Span;
 use crate::stats::{StatsFile, StatsFiles};
 use crate::vcpu::Vcpu;
@@ -55,6 +55,8 @@ pub struct VmmBuilder {
     site_index: Option<Vec<u8>>,
     /// Profile the kernel: `Some(None)` the whole run, `Some(Some(span))` a span.
     profile: Option<Option<Span>>,
+    /// Trace the guest's tracepoints into this file.
+    trace: Option<PathBuf>,
 }
 
 impl VmmBuilder {
@@ -76,6 +78,7 @@ impl VmmBuilder {
             syscall_sites: true,
             site_index: None,
             profile: None,
+            trace: None,
         }
     }
 
@@ -163,6 +166,18 @@ impl VmmBuilder {
         self
     }
 
+    /// Record the guest's scheduler and process tracepoints (`protocol::trace`)
+    /// and write them to `path` as Chrome trace-event JSON, which the Perfetto
+    /// UI opens (see [`crate::trace`]); [`ExitReport::trace`] says how many
+    /// events it got. The file is created before the guest boots (an
+    /// unwritable path is an error then) and written when [`Vmm::wait`] ends.
+    ///
+    /// [`ExitReport::trace`]: crate::report::ExitReport::trace
+    pub fn trace(mut self, path: impl AsRef<Path>) -> Self {
+        self.trace = Some(path.as_ref().into());
+        self
+    }
+
     /// Ship these bytes as the `syscall` site index instead of the one the VMM
     /// computes (to test the guest's refusal of bad indexes).
     #[doc(hidden)]
@@ -201,6 +216,8 @@ impl VmmBuilder {
             Some(span) => Some(profile_setup(&image, span.clone())?),
         };
         let (initramfs, init_argv, file_bytes) = self.initramfs()?;
+        let trace_ring_bytes =
+            if self.trace.is_some() { protocol::trace::DEFAULT_RING_BYTES } else { 0 };
         let memory = self.memory_mib.checked_mul(MIB).filter(|&m| m <= MAX_MEMORY).ok_or(
             Error::MemoryTooLarge { have_mib: self.memory_mib, max_mib: MAX_MEMORY / MIB },
         )?;
@@ -213,7 +230,7 @@ impl VmmBuilder {
                 kernel.phys_end,
                 initramfs.len() as u64,
                 file_bytes,
-                layout::MIN_FREE_AFTER_KERNEL,
+                layout::MIN_FREE_AFTER_KERNEL + trace_ring_bytes * u64::from(self.vcpus),
             )
         };
         let need_mib = (layout::min_memory_mib(kernel.phys_end)..=MAX_MEMORY / MIB)
@@ -232,6 +249,15 @@ impl VmmBuilder {
                 len: self.cmdline.len(),
                 max: protocol::boot::CMDLINE_MAX,
             });
+        }
+
+        if let Some(path) = &self.trace {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|e| Error::Trace(format!("cannot write {}: {e}", path.display())))?;
         }
 
         let kvm = kvm::open(&self.kvm_path)?;
@@ -258,7 +284,7 @@ impl VmmBuilder {
             vcpus: vcpus.iter().map(Vcpu::stats_file).collect::<Result<_>>()?,
         };
         let tsc_khz = vcpus[0].tsc_khz()? as u64;
-        vm::write_boot_structures(
+        let trace_gpa = vm::write_boot_structures(
             vm.memory(),
             &vm::BootParams {
                 memory,
@@ -273,8 +299,14 @@ impl VmmBuilder {
                     Some(_) => vm::APIC_TIMER_HZ * vm::PROFILE_TICK_STRETCH,
                     None => vm::APIC_TIMER_HZ,
                 },
+                trace_ring_bytes,
             },
         )?;
+        let trace = self.trace.clone().map(|path| TraceRings {
+            gpa: trace_gpa,
+            ring_bytes: trace_ring_bytes,
+            path,
+        });
 
         let shared = Shared::new(Setup {
             vm,
@@ -287,6 +319,7 @@ impl VmmBuilder {
             kernel_image: image,
             triple_fault_event,
             profile,
+            trace,
         });
         Vmm::start(shared, vcpus, exit_evt)
     }

@@ -12,8 +12,9 @@ use crate::event_loop;
 use crate::exit::ExitCounts;
 use crate::machine::Shared;
 use crate::mailbox::{Command, Outbox, Reply};
-use crate::report::{ExitReport, GuestExit, ReadyMark};
+use crate::report::{ExitReport, GuestExit, ReadyMark, TraceSummary};
 use crate::stats::KvmStats;
+use crate::trace::RawTrace;
 use crate::vcpu::{Vcpu, VcpuHandle};
 
 /// A booted VM and the VMM around it: the vCPU threads, the control side of the
@@ -24,7 +25,13 @@ pub struct Vmm {
     vcpus: Vec<VcpuHandle>,
     mailbox: Outbox,
     exit_evt: EventFd,
+    /// The thread that drains the trace rings while the guest runs.
+    tracer: Option<std::thread::JoinHandle<RawTrace>>,
 }
+
+/// How often the drain thread empties the trace rings: a CPU writing an event
+/// every 2 µs fills its 16,380-record ring in 33 ms.
+const TRACE_DRAIN_INTERVAL: Duration = Duration::from_millis(2);
 
 impl Vmm {
     /// Start a thread for each vCPU (the boot CPU runs, the others wait for the
@@ -35,6 +42,7 @@ impl Vmm {
             vcpus: Vec::with_capacity(vcpus.len()),
             mailbox: Outbox::default(),
             exit_evt,
+            tracer: None,
         };
         for v in vcpus {
             // On failure, dropping `vmm` stops the threads already started.
@@ -42,6 +50,21 @@ impl Vmm {
         }
         let threads: Vec<libc::pthread_t> = vmm.vcpus.iter().map(VcpuHandle::pthread).collect();
         vmm.shared.set_vcpu_threads(&threads);
+        if vmm.shared.trace_rings().is_some() {
+            let shared = vmm.shared.clone();
+            let drain = move || {
+                let mut raw = RawTrace::default();
+                while !shared.stopping() {
+                    shared.drain_trace(&mut raw);
+                    std::thread::sleep(TRACE_DRAIN_INTERVAL);
+                }
+                raw
+            };
+            let t = std::thread::Builder::new().name("trace-drain".into()).spawn(drain).map_err(
+                |e| crate::error::Error::Trace(format!("cannot start the drain thread: {e}")),
+            )?;
+            vmm.tracer = Some(t);
+        }
         Ok(vmm)
     }
 
@@ -76,7 +99,23 @@ impl Vmm {
             self.shared.finish(GuestExit::Timeout(timeout.unwrap_or_default()));
         }
         let exits = self.stop();
-        Ok(self.shared.report(exits))
+        let mut report = self.shared.report(exits);
+        if let Some(rings) = self.shared.trace_rings() {
+            // The vCPUs have stopped: what is left in the rings is the end.
+            let mut raw = self.tracer.take().and_then(|t| t.join().ok()).unwrap_or_default();
+            self.shared.drain_trace(&mut raw);
+            let json = crate::trace::chrome_json(&raw, self.shared.tsc_khz());
+            let text = serde_json::to_string(&json).expect("JSON of plain values");
+            std::fs::write(&rings.path, text + "\n").map_err(|e| {
+                crate::error::Error::Trace(format!("cannot write {}: {e}", rings.path.display()))
+            })?;
+            report.trace = Some(TraceSummary {
+                path: rings.path.clone(),
+                events: raw.events(),
+                dropped: raw.dropped_total(),
+            });
+        }
+        Ok(report)
     }
 
     /// Stop and join every vCPU thread; their exit counts.

@@ -42,6 +42,8 @@ pub enum Error {
     Mailbox(String),
     #[error("cannot profile: {0}")]
     Profile(String),
+    #[error("trace: {0}")]
+    Trace(String),
 }
 
 fn kvm_open_hint(e: &std::io::Error) -> &'static str {

@@ -26,7 +26,8 @@
 //! 1. plain data and pure logic: `error`, `pod`, `layout`, `cpuid`, `regs`,
 //!    `stats`, `exit`, `hypercall`, `symbols` (the kernel ELF's symbols),
 //!    `debuginfo` (its unwinding and inlining information), `profile` (the
-//!    ring-0 profiler's record), `report`, `loader`, `crash` (crash and hang
+//!    ring-0 profiler's record), `trace` (the guest's tracepoints as a
+//!    Perfetto-readable trace and an SVG timeline), `report`, `loader`, `crash` (crash and hang
 //!    reports), `initramfs`, `zpoline`, `programs`, `event_loop`;
 //! 2. the KVM objects without threads: `kvm`, `vm`;
 //! 3. `machine`, the state the vCPU threads and the control thread share;
@@ -56,6 +57,7 @@ mod regs;
 mod report;
 mod stats;
 mod symbols;
+mod trace;
 mod vcpu;
 mod vm;
 pub mod vmentry;
@@ -72,8 +74,9 @@ pub use mailbox::{Command, Reply};
 pub use profile::{FunctionCost, Profile, Span as ProfileSpan, TraceStats, EXIT_STATS, USER_MODE};
 pub use protocol;
 pub use protocol::mailbox::{ProcEntry, FAULT_STAGES};
-pub use report::{ExitReport, GuestExit, ReadyMark, Snapshot, TripleFaultEvent};
+pub use report::{ExitReport, GuestExit, ReadyMark, Snapshot, TraceSummary, TripleFaultEvent};
 pub use stats::KvmStats;
+pub use trace::svg_timeline as trace_svg;
 
 /// The order of the module list above, checked on the sources.
 #[cfg(test)]
@@ -93,6 +96,7 @@ mod layering {
         ("symbols", include_str!("symbols.rs")),
         ("debuginfo", include_str!("debuginfo.rs")),
         ("profile", include_str!("profile.rs")),
+        ("trace", include_str!("trace.rs")),
         ("report", include_str!("report.rs")),
         ("loader", include_str!("loader.rs")),
         ("crash", include_str!("crash.rs")),

@@ -40,6 +40,16 @@ pub struct Setup {
     pub triple_fault_event: TripleFaultEvent,
     /// Profile the kernel (`profile`), if asked to.
     pub profile: Option<ProfileSetup>,
+    /// The trace rings (`protocol::trace`), if the guest is traced.
+    pub trace: Option<TraceRings>,
+}
+
+/// Where the trace rings are, and the file the trace goes to.
+#[derive(Clone, Debug)]
+pub struct TraceRings {
+    pub gpa: u64,
+    pub ring_bytes: u64,
+    pub path: std::path::PathBuf,
 }
 
 /// Signal used to kick a vCPU thread out of KVM_RUN.
@@ -117,6 +127,8 @@ pub struct Shared {
     stats: StatsFiles,
     vm: Arc<Vm>,
     profiler: Option<Profiler>,
+    trace: Option<TraceRings>,
+    cpu_count: u32,
 }
 
 impl Shared {
@@ -142,6 +154,8 @@ impl Shared {
             vcpu_ends: Mutex::new(vec![None; s.cpu_count as usize]),
             stats: s.stats,
             vm: s.vm,
+            trace: s.trace,
+            cpu_count: s.cpu_count,
             profiler: s.profile.map(|setup| {
                 // Without a span the profile covers the whole run: on from the start.
                 let on = setup.span.is_none();
@@ -217,6 +231,23 @@ impl Shared {
 
     pub fn vm(&self) -> &Vm {
         &self.vm
+    }
+
+    /// The trace rings, if the guest is traced.
+    pub fn trace_rings(&self) -> Option<&TraceRings> {
+        self.trace.as_ref()
+    }
+
+    /// Take what the guest's trace rings hold into `raw` (without stopping it).
+    pub fn drain_trace(&self, raw: &mut crate::trace::RawTrace) {
+        if let Some(t) = &self.trace {
+            self.vm.drain_trace(t.gpa, t.ring_bytes, self.cpu_count, raw);
+        }
+    }
+
+    /// The guest's TSC frequency.
+    pub fn tsc_khz(&self) -> u64 {
+        self.tsc_khz
     }
 
     /// Whether the VM is stopping (its end is recorded; vCPUs leave `KVM_RUN`).
@@ -399,6 +430,7 @@ impl Shared {
                 profile.spans = p.spans.load(Ordering::Relaxed);
                 profile
             }),
+            trace: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use vmm::protocol::exit_status;
 
 const USAGE: &str = "\
 usage: vmm run [OPTIONS] [PROGRAM [ARGS...]]
+       vmm trace-svg TRACE.json OUT.svg
 
 Boots the guest kernel (the embedded one unless --kernel is given) on N vCPUs.
 With PROGRAM (a static x86-64 Linux executable), runs it as pid 1 and exits with
@@ -34,9 +35,16 @@ options:
                      graph), OUT.txt (top functions), OUT.exits.txt and
                      OUT.exits.folded (KVM exits and their causes by kernel
                      function, and by call stack)
+  --trace FILE       record the kernel's scheduler and process tracepoints
+                     (sched_switch, sched_process_fork, ...; no VM exit per
+                     event) and write them to FILE as Chrome trace-event JSON,
+                     which the Perfetto UI (ui.perfetto.dev) opens
   --profile-from LABEL, --profile-to LABEL
                      profile only between the guest's counter snapshots with these
                      labels (`snapshot LABEL` written to /dev/counters)
+
+vmm trace-svg draws a trace written by --trace as an SVG timeline: one lane
+per vCPU with the running tasks, forks, execs and exits, fork → first run arrows.
 
 exit codes: the guest's status; 1 VMM error; 2 usage; 124 timeout;
 125 guest kernel exception; 126 guest kernel panic; 127 VM crashed";
@@ -57,6 +65,7 @@ struct Args {
     profile: Option<PathBuf>,
     profile_from: Option<String>,
     profile_to: Option<String>,
+    trace: Option<PathBuf>,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
@@ -82,6 +91,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         profile: None,
         profile_from: None,
         profile_to: None,
+        trace: None,
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
@@ -126,6 +136,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                 a.env.push(kv);
             }
             "--profile" => a.profile = Some(value("--profile")?.into()),
+            "--trace" => a.trace = Some(value("--trace")?.into()),
             "--profile-from" => a.profile_from = Some(value("--profile-from")?),
             "--profile-to" => a.profile_to = Some(value("--profile-to")?),
             "-h" | "--help" => return Err(String::new()),
@@ -180,6 +191,9 @@ impl Outputs {
         let mut paths = Vec::new();
         if let Some(p) = &a.stats_json {
             paths.push(("--stats-json", p.clone()));
+        }
+        if let Some(p) = &a.trace {
+            paths.push(("--trace", p.clone()));
         }
         if let Some(out) = &a.profile {
             for ext in PROFILE_FILES {
@@ -260,9 +274,36 @@ fn write_profile(a: &Args, out: &std::path::Path, report: &vmm::ExitReport) -> R
     Ok(())
 }
 
+/// `vmm trace-svg IN.json OUT.svg`.
+fn trace_svg(args: &[String]) -> ExitCode {
+    let [input, output] = args else {
+        eprintln!("vmm: trace-svg takes TRACE.json OUT.svg\n\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    let run = || -> Result<(), String> {
+        let text =
+            std::fs::read_to_string(input).map_err(|e| format!("cannot read {input}: {e}"))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{input} is not JSON: {e}"))?;
+        let title = format!("{} (vmm trace-svg)", std::path::Path::new(input).display());
+        let svg = vmm::trace_svg(&json, &title).map_err(|e| format!("{input}: {e}"))?;
+        std::fs::write(output, svg).map_err(|e| format!("cannot write {output}: {e}"))
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vmm: error: {e}");
+            ExitCode::from(exit_status::VMM_ERROR)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let started = Instant::now();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("trace-svg") {
+        return trace_svg(&args[1..]);
+    }
     let a = match parse_args(&args) {
         Ok(a) => a,
         Err(e) if e.is_empty() => {
@@ -292,6 +333,9 @@ fn main() -> ExitCode {
     }
     if let Some((program, args)) = &a.program {
         b = b.program(program, args);
+    }
+    if let Some(path) = &a.trace {
+        b = b.trace(path);
     }
     b = match (&a.profile, &a.profile_from, &a.profile_to) {
         (Some(_), Some(f), Some(t)) => b.profile_span(f.clone(), t.clone()),
@@ -394,6 +438,11 @@ mod tests {
             .unwrap_err()
             .contains("go together"));
         assert!(parse_args(&args("run --fail-at copy_mm:2")).is_ok());
+        assert_eq!(
+            parse_args(&args("run --trace t.json x")).unwrap().trace,
+            Some(PathBuf::from("t.json"))
+        );
+        assert!(parse_args(&args("run --trace")).unwrap_err().contains("needs a value"));
         for bad in ["copy_mm", "copy_mm:0", "copy_mm:-1", "copy_mm:", "nope:1", ":1"] {
             let e = parse_args(&args(&format!("run --fail-at {bad}"))).unwrap_err();
             assert!(e.contains("alloc_pid") && e.contains(&format!("not '{bad}'")), "{e}");

@@ -150,6 +150,18 @@ pub struct ExitReport {
     pub triple_fault_event: TripleFaultEvent,
     /// The ring-0 profile, when the VM was profiled (`VmmBuilder::profile`).
     pub profile: Option<Profile>,
+    /// What the trace file got, when the VM was traced (`VmmBuilder::trace`).
+    pub trace: Option<TraceSummary>,
+}
+
+/// The trace a traced VM wrote (`VmmBuilder::trace`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceSummary {
+    pub path: std::path::PathBuf,
+    /// Records drained from the guest's rings.
+    pub events: usize,
+    /// Records the guest dropped because its ring was full.
+    pub dropped: u64,
 }
 
 /// The counters of a counter page by name: global ones, every online CPU's, the

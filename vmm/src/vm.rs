@@ -14,9 +14,12 @@ use vm_memory::{
     MemoryRegionAddress,
 };
 
+use std::sync::atomic::Ordering;
+
 use crate::error::{Error, Result};
 use crate::layout::{self, MIB};
 use crate::pod;
+use crate::trace::RawTrace;
 
 /// Where KVM may put the real-mode TSS and identity page (Intel needs them even
 /// for a guest that never leaves long mode); inside the MMIO hole.
@@ -92,10 +95,46 @@ impl Vm {
         &self.memory
     }
 
+    /// Take the records of the `cpus` trace rings of `ring_bytes` at `gpa`
+    /// into `raw` (the rings' consumer: `protocol::trace::consume`), while the
+    /// guest may be writing them.
+    pub fn drain_trace(&self, gpa: u64, ring_bytes: u64, cpus: u32, raw: &mut RawTrace) {
+        raw.cpus.resize_with(cpus as usize, Vec::new);
+        raw.dropped.resize(cpus as usize, 0);
+        for cpu in 0..cpus as usize {
+            let ring = GuestRing {
+                mem: &self.memory,
+                gpa: gpa + cpu as u64 * ring_bytes,
+                bytes: ring_bytes,
+            };
+            raw.dropped[cpu] = protocol::trace::consume(&ring, &mut raw.cpus[cpu]);
+        }
+    }
+
     /// The guest's counter page, read now (a torn read is possible while vCPUs
     /// run: the counters are statistics).
     pub fn counters(&self) -> CounterPage {
         pod::read(&self.memory, COUNTERS_GPA).unwrap_or_default()
+    }
+}
+
+/// A trace ring in guest memory, read and written as the guest does: aligned
+/// 64-bit words with the orderings `protocol::trace` asks for.
+struct GuestRing<'a> {
+    mem: &'a GuestMemoryMmap,
+    gpa: u64,
+    bytes: u64,
+}
+
+impl protocol::trace::Words for GuestRing<'_> {
+    fn load(&self, word: usize, order: Ordering) -> u64 {
+        self.mem.load(GuestAddress(self.gpa + word as u64 * 8), order).unwrap_or(0)
+    }
+    fn store(&self, word: usize, value: u64, order: Ordering) {
+        let _ = self.mem.store(value, GuestAddress(self.gpa + word as u64 * 8), order);
+    }
+    fn len(&self) -> usize {
+        (self.bytes / 8) as usize
     }
 }
 
@@ -131,6 +170,8 @@ pub struct BootParams<'a> {
     /// The local APIC timer's rate the kernel is told (it programs its tick
     /// from it): [`APIC_TIMER_HZ`], or more to stretch the tick.
     pub apic_timer_hz: u64,
+    /// Bytes of each CPU's trace ring; 0: no tracing.
+    pub trace_ring_bytes: u64,
 }
 
 /// NUL-terminated strings back to back.
@@ -163,7 +204,8 @@ pub const APIC_TIMER_HZ: u64 = 1_000_000_000;
 /// 135 k unprofiled). 400 is the most the kernel's 32-bit timer count holds.
 pub const PROFILE_TICK_STRETCH: u64 = 400;
 
-pub fn write_boot_structures(mem: &GuestMemoryMmap, p: &BootParams) -> Result<()> {
+/// Write the boot structures; where the trace rings are (0: none).
+pub fn write_boot_structures(mem: &GuestMemoryMmap, p: &BootParams) -> Result<u64> {
     let fail = |e: vm_memory::GuestMemoryError| Error::MemoryAlloc {
         mib: p.memory / MIB,
         reason: e.to_string(),
@@ -200,6 +242,17 @@ pub fn write_boot_structures(mem: &GuestMemoryMmap, p: &BootParams) -> Result<()
     if !p.initramfs.is_empty() {
         layout::reserve(&mut map, initramfs_gpa, p.initramfs.len() as u64, MemoryKind::Initramfs);
     }
+    // The trace rings just below the initramfs (or the top of low RAM).
+    let trace_bytes = p.trace_ring_bytes * u64::from(p.cpu_count);
+    let trace_gpa = if trace_bytes == 0 {
+        0
+    } else {
+        let below =
+            if initramfs_gpa != 0 { initramfs_gpa } else { layout::ram_ranges(p.memory)[0].1 };
+        let gpa = below.saturating_sub(trace_bytes) & !0xfff;
+        layout::reserve(&mut map, gpa, trace_bytes, MemoryKind::Trace);
+        gpa
+    };
     let mut mem_map = [MemoryRegion::default(); MEM_MAP_MAX];
     mem_map[..map.len()].copy_from_slice(&map);
     let info = BootInfo {
@@ -227,8 +280,10 @@ pub fn write_boot_structures(mem: &GuestMemoryMmap, p: &BootParams) -> Result<()
         init_argv_len: argv.len() as u64,
         init_envp_gpa: envp_gpa,
         init_envp_len: envp.len() as u64,
+        trace_gpa,
+        trace_ring_bytes: p.trace_ring_bytes,
     };
     pod::write(mem, BOOT_INFO_GPA, &info).map_err(fail)?;
     pod::write(mem, COUNTERS_GPA, &[COUNTERS_MAGIC, protocol::ABI_VERSION as u64]).map_err(fail)?;
-    Ok(())
+    Ok(trace_gpa)
 }

@@ -210,6 +210,9 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
     let task = crate::process::current().expect("execve without a task");
     let cwd = if path.first() == Some(&b'/') { ROOT_INO } else { task.fs().cwd() };
     let prog = load_program(cwd, &path, &argv, &envp, task.creds()).map_err(|e| e.errno)?;
+    // Linux `exec_binprm`: the pid before `de_thread` (a thread's, which
+    // becomes the leader's), for the tracepoint.
+    let old_pid = task.pid();
     // The point of no return (Linux `begin_new_exec`): this becomes the only
     // thread of its process. If a group exit or a fatal signal came first,
     // the new image is dropped and the task dies of it on the way out.
@@ -239,6 +242,13 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
     task.gs_base.store(0, core::sync::atomic::Ordering::Relaxed);
     crate::arch::cpu::set_user_gs_base(0);
     task.set_comm(&prog.name);
+    crate::trace_event!(
+        SchedProcessExec,
+        task.pid(),
+        old_pid,
+        crate::trace::comm_word(&task.comm, 0),
+        crate::trace::comm_word(&task.comm, 1)
+    );
     // Handled signals go back to their default action; ignored ones stay
     // ignored; the alternate stack is gone (Linux `flush_signal_handlers`).
     let handlers = crate::process::task::SigHand::new();

@@ -198,6 +198,7 @@ impl MmInner {
             {
                 let n = self.pt.unshare_range(&DirectMap, block, block + 1).ok_or(ENOMEM)?;
                 ctr::global_add(ctr::PAGE_TABLES_UNSHARED, n);
+                crate::trace_event!(MmPageTableUnshare if n > 0; 0, block, n);
                 self.flush(block, block + PT_SPAN);
             }
         }
@@ -456,6 +457,7 @@ impl Mm {
             let n =
                 inner.pt.unshare_range(&DirectMap, va, va + 1).ok_or(FaultError::OutOfMemory)?;
             ctr::global_add(ctr::PAGE_TABLES_UNSHARED, n);
+            crate::trace_event!(MmPageTableUnshare if n > 0; 0, va, n);
             let block = va & !(PT_SPAN - 1);
             inner.flush(block, block + PT_SPAN);
             pte = inner.pt.lookup(&DirectMap, va);
@@ -642,6 +644,7 @@ impl Mm {
         // then tell which pages another process still maps.
         let n = inner.pt.unshare_range(&DirectMap, addr, end).ok_or(ENOMEM)?;
         ctr::global_add(ctr::PAGE_TABLES_UNSHARED, n);
+        crate::trace_event!(MmPageTableUnshare if n > 0; 0, addr, n);
         inner.vmas.protect_range(addr, end, prot)?;
         let mut updates = Vec::new();
         inner.pt.for_each_leaf(&DirectMap, addr, end, |va, pte| updates.push((va, pte)));
@@ -832,9 +835,11 @@ fn wp_page_copy_or_reuse(
     let cpu = crate::arch::cpu_id();
     if vma_shared || frame_refcount(old) == 1 {
         ctr::cpu_add(cpu, ctr::CPU_COW_REUSES, 1);
+        crate::trace_event!(MmCowFault, 0, va, 0);
         inner.pt.set(&DirectMap, va, leaf(old, prot, true));
     } else {
         ctr::cpu_add(cpu, ctr::CPU_COW_COPIES, 1);
+        crate::trace_event!(MmCowFault, 0, va, 1);
         let new = crate::mm::alloc_frame().ok_or(FaultError::OutOfMemory)?;
         mmu::copy_frame(new, old);
         inner.pt.set(&DirectMap, va, leaf(new, prot, true));

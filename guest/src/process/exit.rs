@@ -69,6 +69,14 @@ pub fn do_exit(reason: ExitReason) -> ! {
         let status = task.group.exit.lock().unwrap_or(reason);
         task.set_exit(status);
     }
+    crate::trace_event!(
+        SchedProcessExit,
+        task.pid(),
+        task.se.prio(),
+        remaining == 0,
+        crate::trace::comm_word(&task.comm, 0),
+        crate::trace::comm_word(&task.comm, 1)
+    );
     exit_notify(&task, remaining);
     drop(tasklist);
     crate::counters::global_add(crate::counters::DO_EXIT_TSC, crate::arch::rdtsc() - t0);

@@ -153,6 +153,15 @@ fn kernel_clone_from(
         *child.vfork_done.lock() = Some(done.clone());
         done
     });
+    crate::trace_event!(
+        SchedProcessFork,
+        parent.pid(),
+        child.pid(),
+        args.flags.bits(),
+        crate::trace::comm_word(&parent.comm, 0),
+        crate::trace::comm_word(&parent.comm, 1),
+        child.tgid
+    );
     // Placed on an idle or the least loaded CPU, threads included: TLB
     // shootdowns keep a shared address space coherent across CPUs.
     sched::wake_up_new_task(child.clone());

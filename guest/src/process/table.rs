@@ -192,6 +192,11 @@ pub fn release(task: &Arc<Task>) {
     if !was_there {
         return;
     }
+    crate::trace_event!(
+        SchedProcessFree,
+        task.pid(),
+        crate::process::current().map_or(0, |t| t.pid())
+    );
     leave_thread_list(task);
     if task.is_group_leader() {
         detach(task.pgid.load(core::sync::atomic::Ordering::Relaxed));

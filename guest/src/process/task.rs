@@ -59,6 +59,15 @@ impl TaskData for PosixThread {
     fn describe(task: &Task) -> alloc::string::String {
         alloc::format!("pid {} ({})", task.pid(), task.comm())
     }
+
+    #[inline]
+    fn trace_pid(task: &Task) -> u32 {
+        if task.idle {
+            0
+        } else {
+            task.pid()
+        }
+    }
 }
 
 /// The task running on this CPU (none: its idle task runs).

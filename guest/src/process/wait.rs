@@ -62,6 +62,19 @@ impl Why {
     }
 }
 
+impl Which {
+    /// The pid as Linux's `sched_process_wait` reports it: the one asked for,
+    /// -1 for any child, 0 for a process group.
+    fn trace_pid(&self) -> i64 {
+        match self {
+            Which::Any => -1,
+            Which::Pid(p) => i64::from(*p),
+            Which::Pgid(_) => 0,
+            Which::PidRef(p) => i64::from(p.global()),
+        }
+    }
+}
+
 /// A reaped (or, with WNOWAIT, inspected) child, or one that stopped or continued.
 pub struct Reaped {
     /// As the waiter's PID namespace sees it.
@@ -125,6 +138,11 @@ fn ready(c: &Task, options: u32) -> bool {
 /// continue (WCONTINUED). None with WNOHANG when none has yet.
 pub fn do_wait(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
     let t0 = crate::arch::rdtsc();
+    crate::trace_event!(
+        SchedProcessWait,
+        crate::process::current().map_or(0, |t| t.pid()),
+        which.trace_pid()
+    );
     let r = do_wait_inner(which, options);
     crate::counters::global_add(crate::counters::WAIT_TSC, crate::arch::rdtsc() - t0);
     crate::counters::global_add(crate::counters::WAIT_CALLS, 1);

@@ -266,6 +266,10 @@ pub(super) fn detach_queued<D: TaskData>(
 /// runnable on `rq` (Linux `attach_task`), and preempt what runs there if it
 /// should.
 pub(super) fn attach_task<D: TaskData>(rq: &mut Rq<D>, p: &Arc<Task<D>>, rel: u64, migrated: bool) {
+    // Before the CPU changes, as Linux's `set_task_cpu` traces it (a woken
+    // task's CPU was set by `wake_up`, which traced it).
+    crate::trace_event!(SchedMigrateTask if migrated && p.cpu.load(Relaxed) as usize != rq.cpu;
+        D::trace_pid(p), p.se.prio(), p.cpu.load(Relaxed), rq.cpu);
     p.cpu.store(rq.cpu as u32, Release);
     p.se.vruntime.store(rq.cfs.min_vruntime.wrapping_add(rel), Relaxed);
     activate_task(rq, p);
@@ -467,6 +471,14 @@ fn __schedule<D: TaskData>(yielding: bool) {
     se.on_cpu.store(true, Relaxed);
     se.exec_start.store(arch::rdtsc(), Relaxed);
     rq.curr = Some(next.clone());
+    crate::trace_event!(
+        SchedSwitch,
+        D::trace_pid(&prev),
+        prev.se.prio(),
+        if runnable { 0 } else { super::entity::trace_state(prev.state()) },
+        D::trace_pid(&next),
+        next.se.prio()
+    );
     drop(rq);
     prepare_switch(&prev, &next);
     drop(prev);
@@ -613,6 +625,7 @@ pub fn wake_up_state<D: TaskData>(p: &Arc<Task<D>>, state: u8) -> bool {
     // A task still running (it set its state and has not switched away yet)
     // needs no queueing: `schedule` sees it runnable and keeps it.
     if rq.is_curr(p) {
+        crate::trace_event!(SchedWakeup, D::trace_pid(p), p.se.prio(), cpu);
         return true;
     }
     let target = if cpu_count() == 1 || p.se.on_cpu.load(Acquire) {
@@ -623,12 +636,14 @@ pub fn wake_up_state<D: TaskData>(p: &Arc<Task<D>>, state: u8) -> bool {
     if target == cpu {
         place_waking(&rq, p);
         activate_task(&mut rq, p);
+        crate::trace_event!(SchedWakeup, D::trace_pid(p), p.se.prio(), cpu);
         check_preempt_curr(&mut rq, p);
         return true;
     }
     // Off every queue and off its CPU: it can go elsewhere (Linux
     // `set_task_cpu` while TASK_WAKING).
     let rel = p.se.vruntime().wrapping_sub(rq.cfs.min_vruntime);
+    crate::trace_event!(SchedMigrateTask, D::trace_pid(p), p.se.prio(), cpu, target);
     p.cpu.store(target as u32, Release);
     drop(rq);
     let mut rq = rq_of::<D>(target).lock_irqs_off(&irq);
@@ -636,6 +651,7 @@ pub fn wake_up_state<D: TaskData>(p: &Arc<Task<D>>, state: u8) -> bool {
     place_waking(&rq, p);
     let rel = p.se.vruntime().wrapping_sub(rq.cfs.min_vruntime);
     attach_task(&mut rq, p, rel, true);
+    crate::trace_event!(SchedWakeup, D::trace_pid(p), p.se.prio(), target);
     true
 }
 
@@ -692,6 +708,7 @@ fn start_new_task<D: TaskData>(p: &Arc<Task<D>>, cpu: usize) {
     let mut rq = rq_of::<D>(cpu).lock();
     let rel = p.se.vruntime();
     p.state.store(TASK_RUNNING, Release);
+    crate::trace_event!(SchedWakeupNew, D::trace_pid(p), p.se.prio(), cpu);
     attach_task(&mut rq, p, rel, false);
 }
 

@@ -20,6 +20,16 @@ pub const TASK_NEW: u8 = 3;
 /// this state (SIGCONT, a fatal signal) makes it runnable; `wake_up` does not.
 pub const TASK_STOPPED: u8 = 4;
 
+/// A task state as Linux's `sched_switch` tracepoint reports `prev_state`:
+/// 0 runnable (`R`), `TASK_INTERRUPTIBLE` 1 (`S`), `EXIT_ZOMBIE` 0x20 (`Z`).
+pub fn trace_state(state: u8) -> u64 {
+    match state {
+        TASK_INTERRUPTIBLE => 1,
+        EXIT_ZOMBIE => 0x20,
+        _ => 0,
+    }
+}
+
 pub struct SchedEntity {
     pub policy: AtomicU32,
     /// 1..99 for SCHED_FIFO/SCHED_RR, else 0.
@@ -97,6 +107,16 @@ impl SchedEntity {
         self.nice.store(p.nice, Relaxed);
         self.reset_on_fork.store(p.reset_on_fork, Relaxed);
         self.weight.store(weight_of(p), Relaxed);
+    }
+
+    /// Linux's `prio` of the task (no priority inheritance here): 99 -
+    /// `rt_priority` for an RT task, 120 + nice otherwise.
+    pub fn prio(&self) -> u32 {
+        if self.is_rt() {
+            99 - self.rt_priority.load(Relaxed).min(99)
+        } else {
+            (120 + self.nice.load(Relaxed)) as u32
+        }
     }
 
     /// SCHED_FIFO or SCHED_RR.

@@ -30,6 +30,9 @@ pub trait TaskData: Send + Sync + Sized + 'static {
     fn fatal_signal_pending(task: &Task<Self>) -> bool;
     /// How messages name the task (its pid and command).
     fn describe(task: &Task<Self>) -> alloc::string::String;
+    /// The task's pid as tracepoints report it (Linux `task->pid`; 0 for
+    /// the idle tasks).
+    fn trace_pid(task: &Task<Self>) -> u32;
 }
 
 pub struct Task<D> {

@@ -69,6 +69,38 @@ fn counter_words(info: &BootInfo) -> &'static [AtomicU64] {
     }
 }
 
+/// CPU `cpu`'s trace ring (`protocol::trace`) as words, if the VMM reserved
+/// the rings (`trace_gpa != 0`) and they are big enough for one record.
+pub fn trace_ring(info: &BootInfo, cpu: usize) -> Option<&'static [AtomicU64]> {
+    use protocol::trace::{capacity, RING_HEADER_BYTES};
+    let bytes = info.trace_ring_bytes;
+    let usable = info.trace_gpa != 0
+        && info.trace_gpa % 4096 == 0
+        && bytes % 4096 == 0
+        && capacity(bytes) > 0
+        && cpu < info.cpu_count as usize;
+    if !usable {
+        return None;
+    }
+    let gpa = info.trace_gpa + cpu as u64 * bytes;
+    let inside = info.regions().iter().any(|r| {
+        r.kind == protocol::boot::MemoryKind::Trace
+            && gpa >= r.base
+            && gpa + bytes <= r.base + r.len
+    });
+    if !inside || bytes < RING_HEADER_BYTES {
+        return None;
+    }
+    // SAFETY: the ring lies inside a region of kind Trace of the boot memory
+    // map (checked just above), which the frame allocator never hands out
+    // (it takes only Usable regions); it is page aligned and mapped by the
+    // direct map; the guest and the VMM access it only as aligned 64-bit
+    // words (AtomicU64 has u64's layout).
+    Some(unsafe {
+        core::slice::from_raw_parts(phys_to_virt(gpa) as *const AtomicU64, (bytes / 8) as usize)
+    })
+}
+
 /// CPU `cpu`'s crash record in the counter page (None before the page is
 /// known, or if the VMM's page is too small for it).
 pub fn crash_record(cpu: usize) -> Option<*mut protocol::counters::CrashRecord> {
