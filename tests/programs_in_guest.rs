@@ -725,3 +725,19 @@ fn pidfds_match_linux() {
         common::assert_matches_linux(&format!("pidfd on {vcpus} vCPUs"), &r, linux);
     }
 }
+
+#[test]
+fn file_mappings_match_linux() {
+    // Issue 13 item 8: MAP_SHARED and MAP_PRIVATE mappings of RAM-fs files
+    // (the page cache: write() seen through a shared mapping, stores seen by
+    // read(), across fork and execve; copy-on-write for private mappings),
+    // SIGBUS past the end of the file and after a truncate, munmap/mprotect
+    // (EACCES for PROT_WRITE on a shared read-only file), every mmap error
+    // for files, msync's checks; the frames of the files and mappings are
+    // gone at the end.
+    let out = checks_match_linux_on_1_2_4_vcpus("filemap", &[]);
+    assert!(out.contains("ok the exec'd program saw the parent's store"), "{out}");
+    assert!(out.contains("ok a private copy past the new end: SIGBUS"), "{out}");
+    let r = in_guest("filemap", &[], 4);
+    left_nothing_behind(&r, "filemap");
+}
