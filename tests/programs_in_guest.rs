@@ -741,3 +741,18 @@ fn file_mappings_match_linux() {
     let r = in_guest("filemap", &[], 4);
     left_nothing_behind(&r, "filemap");
 }
+
+#[test]
+fn shared_futexes_between_processes_match_linux() {
+    // Issue 13 item 9: FUTEX_WAIT/FUTEX_WAKE without FUTEX_PRIVATE_FLAG
+    // between two processes, over MAP_SHARED|MAP_ANONYMOUS memory inherited
+    // across fork and over a /tmp file the child maps again elsewhere (Linux
+    // `get_futex_key`: object and offset); private wakes, and shared wakes
+    // on MAP_PRIVATE memory, from the other process wake nobody.
+    let r = matches_linux_on_1_2_4_vcpus("futexshared", 6);
+    assert!(
+        r.stdout.contains("elsewhere: the other process's wake woke the waiter"),
+        "{}",
+        r.stdout
+    );
+}
