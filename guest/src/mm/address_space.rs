@@ -674,32 +674,10 @@ impl Mm {
     /// unaligned start or MS_ASYNC with MS_SYNC; ENOMEM if part of the range
     /// is not mapped.
     pub fn msync(&self, start: u64, len: u64, flags: u32) -> Result<(), Errno> {
-        use uapi::mman::{MS_ASYNC, MS_INVALIDATE, MS_SYNC};
-        if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
-            || !start.is_multiple_of(PAGE_SIZE)
-            || flags & (MS_ASYNC | MS_SYNC) == MS_ASYNC | MS_SYNC
-        {
-            return Err(EINVAL);
-        }
-        // Linux rounds with wrapping arithmetic: a length that wraps to 0 is
-        // an empty range.
-        let len = len.wrapping_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
-        let end = start.wrapping_add(len);
-        if end < start {
-            return Err(ENOMEM);
-        }
-        if end == start {
+        let Some((start, end)) = crate::mm::vma::msync_range(start, len, flags)? else {
             return Ok(());
-        }
-        let inner = self.inner.lock();
-        let mut at = start;
-        for v in inner.vmas.overlapping(start, end) {
-            if v.start > at {
-                return Err(ENOMEM);
-            }
-            at = v.end;
-        }
-        if at < end {
+        };
+        if !self.inner.lock().vmas.is_range_mapped(start, end) {
             return Err(ENOMEM);
         }
         // MS_INVALIDATE on a locked area would be EBUSY: nothing is locked here.
