@@ -53,6 +53,7 @@ fn main(args: Args, _env: Env) -> i32 {
     warm_up();
     counters_snapshot("filemap-before");
     shared(&mut c);
+    unlinked_while_mapped(&mut c);
     private(&mut c);
     fork_sharing(&mut c);
     exec_sharing(&mut c, args.get(0));
@@ -185,6 +186,29 @@ fn shared(c: &mut Checker) {
     unmap(m, 4 * P);
     let _ = close(fd);
     let _ = unlinkat(AT_FDCWD, c"shared", 0);
+}
+
+/// The mapping keeps the file's pages after its descriptor is closed and its
+/// name removed; they go with the mapping (the leak check at the end).
+fn unlinked_while_mapped(c: &mut Checker) {
+    let Some(fd) = make_file(c"unlinked") else {
+        return c.fail("create the file", "failed");
+    };
+    let Ok(m) = map(4 * P, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) else {
+        return c.fail("map the file", "failed");
+    };
+    let _ = close(fd);
+    c.ok_eq("unlink the mapped file", unlinkat(AT_FDCWD, c"unlinked", 0), 0);
+    c.check("its bytes are still mapped", load(m, 3 * P + 99) == pattern(3 * P + 99));
+    let child = fork_with(|| {
+        store(m, 8, b"gone");
+        0
+    });
+    if let Some(pid) = c.ok("a child stores to it", child) {
+        c.reaped("and exits", pid, 0, WaitStatus::Exited(0));
+    }
+    c.check("the parent sees the store", loads(m, 8, 4)[..4] == *b"gone");
+    unmap(m, 4 * P);
 }
 
 fn private(c: &mut Checker) {
