@@ -15,6 +15,7 @@
 #![no_std]
 #![no_main]
 
+use core::ffi::CStr;
 use core::sync::atomic::AtomicU32;
 
 use userspace::*;
@@ -135,7 +136,9 @@ fn isolated(c: &mut Checker, name: &str, word: usize, wake: impl Fn() -> Result<
 }
 
 fn file_mapping(c: &mut Checker) {
-    let path = c"/tmp/futexshared-file";
+    // Per process, so that runs on the host at the same time keep apart.
+    let mut buf = [0u8; 48];
+    let path = file_name(&mut buf, getpid().unwrap_or(0));
     let _ = unlinkat(AT_FDCWD, path, 0);
     let Some(fd) = c.ok("create a /tmp file", openat(AT_FDCWD, path, O_CREAT | O_RDWR, 0o600))
     else {
@@ -164,4 +167,15 @@ fn file_mapping(c: &mut Checker) {
     });
     let _ = close(fd);
     let _ = unlinkat(AT_FDCWD, path, 0);
+}
+
+/// "/tmp/futexshared-PID" in `buf`.
+fn file_name(buf: &mut [u8; 48], pid: usize) -> &CStr {
+    let prefix = b"/tmp/futexshared-";
+    buf[..prefix.len()].copy_from_slice(prefix);
+    let mut digits = [0u8; 21];
+    let n = decimal_cstr(pid as u64, &mut digits).to_bytes();
+    buf[prefix.len()..prefix.len() + n.len()].copy_from_slice(n);
+    buf[prefix.len() + n.len()] = 0;
+    CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"/tmp/futexshared")
 }
