@@ -760,3 +760,34 @@ fn the_number_of_memory_areas_is_limited_as_linux_limits_it() {
     common::assert_matches_linux("mapcount", &r, linux);
     left_nothing_behind(&r, "mapcount");
 }
+
+#[test]
+fn file_mappings_match_linux() {
+    // Issue 13 item 8: MAP_SHARED and MAP_PRIVATE mappings of RAM-fs files
+    // (the page cache: write() seen through a shared mapping, stores seen by
+    // read(), across fork and execve; copy-on-write for private mappings),
+    // SIGBUS past the end of the file and after a truncate, munmap/mprotect
+    // (EACCES for PROT_WRITE on a shared read-only file), every mmap error
+    // for files, msync's checks; the frames of the files and mappings are
+    // gone at the end.
+    let out = checks_match_linux_on_1_2_4_vcpus("filemap", &[]);
+    assert!(out.contains("ok the exec'd program saw the parent's store"), "{out}");
+    assert!(out.contains("ok a private copy past the new end: SIGBUS"), "{out}");
+    let r = in_guest("filemap", &[], 4);
+    left_nothing_behind(&r, "filemap");
+}
+
+#[test]
+fn shared_futexes_between_processes_match_linux() {
+    // Issue 13 item 9: FUTEX_WAIT/FUTEX_WAKE without FUTEX_PRIVATE_FLAG
+    // between two processes, over MAP_SHARED|MAP_ANONYMOUS memory inherited
+    // across fork and over a /tmp file the child maps again elsewhere (Linux
+    // `get_futex_key`: object and offset); private wakes, and shared wakes
+    // on MAP_PRIVATE memory, from the other process wake nobody.
+    let r = matches_linux_on_1_2_4_vcpus("futexshared", 6);
+    assert!(
+        r.stdout.contains("elsewhere: the other process's wake woke the waiter"),
+        "{}",
+        r.stdout
+    );
+}

@@ -216,7 +216,7 @@ fn hello_pie_relocates_itself() {
 #[test]
 fn process_creation_programs_pass() {
     let exitcode = path("exitcode").to_str().unwrap();
-    let cases: [(&str, &[&str], &[&str]); 12] = [
+    let cases: [(&str, &[&str], &[&str]); 14] = [
         (
             "mapcount",
             &[],
@@ -328,6 +328,27 @@ fn process_creation_programs_pass() {
             ],
         ),
         (
+            "filemap",
+            &[],
+            &[
+                "write() is seen through the mapping",
+                "a shared store to an untouched page is seen privately",
+                "the exec'd program saw the parent's store",
+                "a private copy past the new end: SIGBUS",
+                "mprotect PROT_WRITE on it",
+                "a pipe's read end",
+            ],
+        ),
+        (
+            "futexshared",
+            &[],
+            &[
+                "MAP_SHARED|MAP_ANONYMOUS across fork: the other process's wake woke the waiter (20 of 20)",
+                "a MAP_SHARED /tmp file mapped again by the child elsewhere: the other process's wake woke the waiter (20 of 20)",
+                "a FUTEX_PRIVATE_FLAG wake on the file from the other process",
+            ],
+        ),
+        (
             "signals",
             &[],
             &[
@@ -375,6 +396,7 @@ fn programs_are_static_executables() {
         "execed",
         "execer",
         "exitcode",
+        "filemap",
         "files",
         "files_c",
         "fork",
@@ -386,6 +408,7 @@ fn programs_are_static_executables() {
         "forkstress",
         "forktree",
         "fsattr",
+        "futexshared",
         // Guest only (pid 1 only; a system-call fuzzer): tests/fuzz.rs.
         "fuzz",
         "groupexit",

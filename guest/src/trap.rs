@@ -80,6 +80,19 @@ pub fn user_exception(frame: &mut TrapFrame) {
                     }
                     return;
                 }
+                Some(Err(crate::mm::address_space::FaultError::PastEof)) => {
+                    // A file mapping's page wholly past the end of the file
+                    // (Linux `filemap_fault` → VM_FAULT_SIGBUS).
+                    let info = SigInfo {
+                        code: uapi::signal::BUS_ADRERR,
+                        addr,
+                        trapno: 14,
+                        err: frame.error_code,
+                        ..Default::default()
+                    };
+                    signal::force_sig_info(&task, SIGBUS, info);
+                    return;
+                }
                 result => {
                     let code = match result {
                         Some(Err(crate::mm::address_space::FaultError::Access)) => SEGV_ACCERR,

@@ -48,6 +48,13 @@ crate::constants! {
     /// Like `MAP_FIXED`, but fail (EEXIST) rather than replace a mapping.
     MAP_FIXED_NOREPLACE: u32 = 0x10_0000;
 
+    /// `msync`: schedule the write-back, return at once.
+    MS_ASYNC: u32 = 1;
+    /// `msync`: invalidate other mappings of the same file.
+    MS_INVALIDATE: u32 = 2;
+    /// `msync`: write back and wait for it.
+    MS_SYNC: u32 = 4;
+
     /// What `mmap` returns on failure in C (`(void *)-1`).
     MAP_FAILED: usize = usize::MAX;
 }

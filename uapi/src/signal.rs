@@ -132,6 +132,9 @@ crate::constants! {
     SEGV_MAPERR: i32 = 1;
     /// `si_code` of SIGSEGV: the mapping forbids the access.
     SEGV_ACCERR: i32 = 2;
+    /// `si_code` of SIGBUS: no such physical address (a file mapping past the
+    /// end of its file).
+    BUS_ADRERR: i32 = 2;
     /// `si_code` of SIGCHLD: the child exited.
     CLD_EXITED: i32 = 1;
     /// `si_code` of SIGCHLD: a signal killed the child.

@@ -1028,6 +1028,9 @@
 #define MAP_STACK 0x20000
 #define MAP_HUGETLB 0x40000
 #define MAP_FIXED_NOREPLACE 0x100000
+#define MS_ASYNC 1
+#define MS_INVALIDATE 2
+#define MS_SYNC 4
 #define MAP_FAILED ((void *)-1)
 
 /* ---- uapi::time ---- */
@@ -1177,6 +1180,7 @@
 #define SI_TKILL (-6)
 #define SEGV_MAPERR 1
 #define SEGV_ACCERR 2
+#define BUS_ADRERR 2
 #define CLD_EXITED 1
 #define CLD_KILLED 2
 #define CLD_DUMPED 3

@@ -67,12 +67,20 @@ pub struct File {
     pub flags: AtomicU32,
     /// The file position, shared by every descriptor of this open file.
     pub pos: AtomicU64,
+    /// How a regular file was opened: the start directory and the path
+    /// (`mmap` names its areas after it, as `/proc/PID/maps` prints them).
+    pub opened_as: spin::Once<(u64, Vec<u8>)>,
 }
 
 impl File {
     pub fn new(kind: FileKind, flags: u32) -> Arc<File> {
         crate::counters::global_add(crate::counters::OPEN_FILES, 1);
-        Arc::new(File { kind, flags: AtomicU32::new(flags & !O_CLOEXEC), pos: AtomicU64::new(0) })
+        Arc::new(File {
+            kind,
+            flags: AtomicU32::new(flags & !O_CLOEXEC),
+            pos: AtomicU64::new(0),
+            opened_as: spin::Once::new(),
+        })
     }
 
     pub fn flags(&self) -> u32 {

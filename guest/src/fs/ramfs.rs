@@ -75,6 +75,7 @@ use crate::errno::{
     Errno, EBUSY, EEXIST, EFBIG, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOMEM, ENOSPC, ENOTDIR,
     ENOTEMPTY, ENXIO, EPERM,
 };
+use crate::mm::filemap::PageCache;
 use crate::mm::zpoline::SiteTable;
 pub use uapi::dirent::{DT_CHR, DT_DIR, DT_REG};
 pub use uapi::fs::{RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT};
@@ -229,16 +230,33 @@ fn errno_name(e: Errno) -> &'static str {
     }
 }
 
+/// Where a regular file's bytes are.
+enum FileData {
+    /// In one vector, shared with an exec in progress (`file_data_shared`);
+    /// a write while it is copies it first. Every file starts so.
+    Flat(Arc<Vec<u8>>),
+    /// In page-sized frames, since the file was first mapped
+    /// ([`RamFs::page_cache`]): the frames its mappings map.
+    Paged(Arc<PageCache>),
+}
+
+impl FileData {
+    fn empty() -> Self {
+        FileData::Flat(Arc::new(Vec::new()))
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            FileData::Flat(v) => v.len() as u64,
+            FileData::Paged(c) => c.size(),
+        }
+    }
+}
+
 enum Kind {
-    /// Shared with an exec in progress (`file_data_shared`); a write while it
-    /// is copies it first.
-    Regular {
-        data: Arc<Vec<u8>>,
-    },
+    Regular { data: FileData },
     Directory(Dir),
-    CharDevice {
-        rdev: u64,
-    },
+    CharDevice { rdev: u64 },
 }
 
 struct Dir {
@@ -582,7 +600,7 @@ impl RamFs {
         }
         if self.inodes.get(&ino).is_some_and(|i| i.nlink == 0 && i.open_count == 0) {
             if let Some(Inode { kind: Kind::Regular { data }, .. }) = self.inodes.remove(&ino) {
-                self.used -= data.len() as u64;
+                self.used -= data.len();
             }
         }
     }
@@ -624,7 +642,7 @@ impl RamFs {
         Ok(self.insert(
             parent,
             name,
-            Kind::Regular { data: Arc::new(Vec::new()) },
+            Kind::Regular { data: FileData::empty() },
             S_IFREG | mode & 0o7777,
         ))
     }
@@ -652,7 +670,7 @@ impl RamFs {
     /// `/`; `ENOENT` for a missing name with a trailing `/` or a removed parent.
     pub fn mknod(&mut self, parent: Ino, name: &str, mode: u32, rdev: u64) -> Result<Ino, Errno> {
         let kind = match mode & S_IFMT {
-            0 | S_IFREG => Kind::Regular { data: Arc::new(Vec::new()) },
+            0 | S_IFREG => Kind::Regular { data: FileData::empty() },
             S_IFCHR => Kind::CharDevice { rdev },
             S_IFDIR | S_IFBLK | S_IFIFO | S_IFSOCK => return Err(EPERM),
             _ => return Err(EINVAL),
@@ -843,6 +861,9 @@ impl RamFs {
     /// or past the end. Errors: `EISDIR` for a directory, `ENXIO` for a character
     /// device (the caller routes device I/O), `ENOENT` for no such inode.
     pub fn read_at(&self, ino: Ino, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        if let Kind::Regular { data: FileData::Paged(c) } = &self.inode(ino)?.kind {
+            return Ok(c.read_at(offset, buf));
+        }
         let data = self.file_data(ino)?;
         let Some(rest) = usize::try_from(offset).ok().and_then(|o| data.get(o..)) else {
             return Ok(0);
@@ -852,11 +873,13 @@ impl RamFs {
         Ok(n)
     }
 
-    /// The whole contents of regular file `ino` (for `exec` and `mmap`). Errors as
-    /// [`RamFs::read_at`].
+    /// The whole contents of regular file `ino` in place (boot: the initramfs's
+    /// executables, before anything is mapped). Errors as [`RamFs::read_at`],
+    /// and `EBUSY` for a file whose data is in a page cache (mapped once).
     pub fn file_data(&self, ino: Ino) -> Result<&[u8], Errno> {
         match &self.inode(ino)?.kind {
-            Kind::Regular { data } => Ok(data.as_slice()),
+            Kind::Regular { data: FileData::Flat(data) } => Ok(data.as_slice()),
+            Kind::Regular { data: FileData::Paged(_) } => Err(EBUSY),
             Kind::Directory(_) => Err(EISDIR),
             Kind::CharDevice { .. } => Err(ENXIO),
         }
@@ -864,10 +887,12 @@ impl RamFs {
 
     /// The contents of regular file `ino`, shared rather than copied (exec reads
     /// them without holding the file system's lock; a write meanwhile gives
-    /// the file a new copy). Errors as [`RamFs::read_at`].
+    /// the file a new copy). A file in a page cache is copied (`ENOMEM`).
+    /// Errors as [`RamFs::read_at`].
     pub fn file_data_shared(&self, ino: Ino) -> Result<Arc<Vec<u8>>, Errno> {
         match &self.inode(ino)?.kind {
-            Kind::Regular { data } => Ok(data.clone()),
+            Kind::Regular { data: FileData::Flat(data) } => Ok(data.clone()),
+            Kind::Regular { data: FileData::Paged(c) } => Ok(Arc::new(c.to_vec()?)),
             Kind::Directory(_) => Err(EISDIR),
             Kind::CharDevice { .. } => Err(ENXIO),
         }
@@ -882,6 +907,32 @@ impl RamFs {
         }
         i.syscall_sites = Some(table);
         Ok(())
+    }
+
+    /// The page cache of regular file `ino`, made on the first call (the data
+    /// moves from its vector into frames: `ENOMEM` if they cannot be had, and
+    /// the file stays as it was): what `mmap` maps. Errors as
+    /// [`RamFs::read_at`].
+    pub fn page_cache(&mut self, ino: Ino) -> Result<Arc<PageCache>, Errno> {
+        match &mut self.inode_mut(ino)?.kind {
+            Kind::Regular { data: FileData::Paged(c) } => Ok(c.clone()),
+            Kind::Regular { data } => {
+                let FileData::Flat(v) = &*data else { unreachable!() };
+                let c = Arc::new(PageCache::from_bytes(v)?);
+                *data = FileData::Paged(c.clone());
+                Ok(c)
+            }
+            Kind::Directory(_) => Err(EISDIR),
+            Kind::CharDevice { .. } => Err(ENXIO),
+        }
+    }
+
+    /// The page cache of `ino` if it has one (it was mapped once).
+    pub fn cached(&self, ino: Ino) -> Option<Arc<PageCache>> {
+        match &self.inode(ino).ok()?.kind {
+            Kind::Regular { data: FileData::Paged(c) } => Some(c.clone()),
+            _ => None,
+        }
     }
 
     /// The `syscall` site table bound to `ino`, if any (see
@@ -909,7 +960,7 @@ impl RamFs {
         let free = self.capacity.saturating_sub(self.used);
         let max = self.max_file_size;
         let file = match &mut self.inode_mut(ino)?.kind {
-            Kind::Regular { data } => Arc::make_mut(data),
+            Kind::Regular { data } => data,
             Kind::Directory(_) => return Err(EISDIR),
             Kind::CharDevice { .. } => return Err(ENXIO),
         };
@@ -919,7 +970,7 @@ impl RamFs {
         if offset >= max {
             return Err(EFBIG);
         }
-        let len = file.len() as u64;
+        let len = file.len();
         let mut end = offset.saturating_add(data.len() as u64).min(max);
         if end > len && end - len > free {
             end = len + free;
@@ -932,12 +983,18 @@ impl RamFs {
             _ => return Err(EFBIG),
         };
         let growth = end.saturating_sub(len);
-        if end_us > file.len() {
-            file.try_reserve(end_us - file.len()).map_err(|_| ENOMEM)?;
-            file.resize(end_us, 0);
-        }
         let n = end_us - start;
-        file[start..end_us].copy_from_slice(&data[..n]);
+        match file {
+            FileData::Flat(v) => {
+                let file = Arc::make_mut(v);
+                if end_us > file.len() {
+                    file.try_reserve(end_us - file.len()).map_err(|_| ENOMEM)?;
+                    file.resize(end_us, 0);
+                }
+                file[start..end_us].copy_from_slice(&data[..n]);
+            }
+            FileData::Paged(c) => c.write_at(offset, &data[..n])?,
+        }
         self.used += growth;
         self.touch(ino);
         self.drop_syscall_sites(ino);
@@ -953,18 +1010,37 @@ impl RamFs {
     pub fn truncate(&mut self, ino: Ino, len: u64) -> Result<(), Errno> {
         let free = self.capacity.saturating_sub(self.used);
         let max = self.max_file_size;
-        let file = match &mut self.inode_mut(ino)?.kind {
-            Kind::Regular { data } => Arc::make_mut(data),
+        let data = match &mut self.inode_mut(ino)?.kind {
+            Kind::Regular { data } => data,
             Kind::Directory(_) => return Err(EISDIR),
             Kind::CharDevice { .. } => return Err(EINVAL),
         };
         if len > max {
             return Err(EFBIG);
         }
-        let old = file.len() as u64;
+        let old = data.len();
         if len == old {
             return Ok(());
         }
+        if let FileData::Paged(c) = data {
+            if len > old && len - old > free {
+                return Err(ENOSPC);
+            }
+            usize::try_from(len).map_err(|_| EFBIG)?;
+            // Pages past the end go now; mappings still holding them keep
+            // them until the caller unmaps them.
+            drop(c.set_size(len)?);
+            if len > old {
+                self.used += len - old;
+            } else {
+                self.used -= old - len;
+            }
+            self.touch(ino);
+            self.drop_syscall_sites(ino);
+            return Ok(());
+        }
+        let FileData::Flat(v) = data else { unreachable!() };
+        let file = Arc::make_mut(v);
         if len > old {
             if len - old > free {
                 return Err(ENOSPC);
@@ -990,7 +1066,7 @@ impl RamFs {
         let i = self.inode(ino)?;
         let (size, blocks, rdev) = match &i.kind {
             Kind::Regular { data } => {
-                let size = data.len() as u64;
+                let size = data.len();
                 (size, size.div_ceil(BLKSIZE as u64) * (BLKSIZE as u64 / 512), 0)
             }
             Kind::Directory(d) => (BOGO_DIRENT_SIZE * (d.entries.len() as u64 + 2), 0, 0),
@@ -1042,7 +1118,7 @@ impl RamFs {
         self.inodes
             .values()
             .map(|i| match &i.kind {
-                Kind::Regular { data } => (data.len() as u64).div_ceil(BLKSIZE as u64),
+                Kind::Regular { data } => data.len().div_ceil(BLKSIZE as u64),
                 _ => 0,
             })
             .sum()
@@ -1834,7 +1910,7 @@ mod tests {
         let mut used = 0;
         for (&ino, inode) in &fs.inodes {
             match &inode.kind {
-                Kind::Regular { data } => used += data.len() as u64,
+                Kind::Regular { data } => used += data.len(),
                 Kind::Directory(d) => {
                     assert_eq!(d.entries.len(), d.by_cookie.len());
                     for (c, name) in &d.by_cookie {
@@ -1873,6 +1949,61 @@ mod tests {
 
     /// Random operations on a small tree: whatever each returns, nothing panics
     /// and the invariants hold after every step.
+    #[test]
+    fn a_file_in_a_page_cache_reads_writes_and_truncates_as_before() {
+        // The same operations on a file kept in a vector and on one moved to
+        // a page cache (mapped), in two file systems of the same capacity:
+        // the same results, sizes and accounting.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let new_fs = || {
+            let mut fs = RamFs::new(20_000);
+            fs.set_max_file_size(30_000);
+            fs
+        };
+        let (mut fa, mut fb) = (new_fs(), new_fs());
+        let flat = write_file(&mut fa, "/f", b"start");
+        let paged = write_file(&mut fb, "/f", b"start");
+        let cache = fb.page_cache(paged).unwrap();
+        assert!(Arc::ptr_eq(&cache, &fb.page_cache(paged).unwrap()), "made once");
+        assert!(fa.cached(flat).is_none());
+        assert_eq!(fb.file_data(paged), Err(EBUSY));
+        for step in 0..3_000 {
+            let off = rand(32_000);
+            let len = rand(9_000) as usize;
+            let data: Vec<u8> = (0..len).map(|i| (i as u64 + step) as u8).collect();
+            match rand(3) {
+                0 => assert_eq!(
+                    fa.write_at(flat, off, &data),
+                    fb.write_at(paged, off, &data),
+                    "step {step}"
+                ),
+                1 => assert_eq!(fa.truncate(flat, off), fb.truncate(paged, off), "step {step}"),
+                _ => {
+                    let (mut a, mut b) = (vec![0u8; len], vec![0u8; len]);
+                    assert_eq!(fa.read_at(flat, off, &mut a), fb.read_at(paged, off, &mut b));
+                    assert_eq!(a, b, "step {step}");
+                }
+            }
+            assert_eq!(fa.stat(flat).unwrap().size, fb.stat(paged).unwrap().size);
+            assert_eq!(cache.size(), fb.stat(paged).unwrap().size);
+            assert_eq!(fa.used_bytes(), fb.used_bytes());
+        }
+        let whole = fb.file_data_shared(paged).unwrap();
+        assert_eq!(whole.as_slice(), fa.file_data(flat).unwrap());
+        assert_eq!(fa.used_blocks(), fb.used_blocks());
+        check_invariants(&fb);
+        // Unlinked and not open, the inode lets go of its cache.
+        fb.unlink(ROOT_INO, "f").unwrap();
+        assert_eq!(Arc::strong_count(&cache), 1);
+        assert_eq!(fb.used_bytes(), 0);
+    }
+
     #[test]
     fn random_operations_keep_invariants() {
         let mut seed = 0x2545_f491_4f6c_dd1du64;

@@ -9,7 +9,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::arch::mmu;
 use crate::arch::uaccess::USER_TOP;
 use crate::counters as ctr;
-use crate::errno::{Errno, EEXIST, EINVAL, ENODEV, ENOMEM};
+use crate::errno::{Errno, EACCES, EEXIST, EINVAL, ENODEV, ENOMEM, EOVERFLOW};
+use crate::mm::filemap::PageCache;
 use crate::mm::frame::PAGE_SIZE;
 use crate::mm::pagetable::{
     partly_covered_tables, PageTable, PD_SPAN, PTE_A, PTE_ADDR, PTE_D, PTE_NX, PTE_P, PTE_RW,
@@ -88,6 +89,33 @@ pub struct Rewrite<'a> {
     pub to: [u8; 2],
 }
 
+/// A mapped RAM-fs file (Linux: the `vm_file` of an area).
+#[derive(Clone)]
+pub struct FileMap {
+    /// The file's pages.
+    pub cache: Arc<PageCache>,
+    pub ino: u64,
+    /// The file's path when it was mapped (what `/proc/PID/maps` prints).
+    pub path: Arc<str>,
+    /// The file was open for writing: a shared mapping may be made writable
+    /// (Linux `VM_MAYWRITE`; without it `mprotect(PROT_WRITE)` is EACCES).
+    pub may_write: bool,
+}
+
+/// The file an `mmap` without MAP_ANONYMOUS names, as the system-call layer
+/// found its descriptor (Linux: `struct file`, `f_mode`, `f_op->mmap`).
+pub struct MmapFile {
+    /// The file's page cache; `None` for a file that cannot be mapped
+    /// (a pipe, a directory, a device: ENODEV).
+    pub cache: Option<Arc<PageCache>>,
+    pub ino: u64,
+    pub path: Arc<str>,
+    /// Open for reading (`FMODE_READ`).
+    pub readable: bool,
+    /// Open for writing and not append-only.
+    pub writable: bool,
+}
+
 /// What backs an area's pages.
 #[derive(Clone)]
 pub enum Backing {
@@ -95,6 +123,8 @@ pub enum Backing {
     Anon,
     /// Shared anonymous memory.
     Shared(Arc<SharedAnon>),
+    /// A file's pages: shared (`VmFlags::SHARED`) or copied on write.
+    File(FileMap),
     /// The kernel's entry page (mapped when the address space is made).
     EntryPage,
 }
@@ -104,9 +134,41 @@ impl PartialEq for Backing {
         match (self, other) {
             (Backing::Anon, Backing::Anon) | (Backing::EntryPage, Backing::EntryPage) => true,
             (Backing::Shared(a), Backing::Shared(b)) => Arc::ptr_eq(a, b),
+            (Backing::File(a), Backing::File(b)) => {
+                Arc::ptr_eq(&a.cache, &b.cache) && a.may_write == b.may_write
+            }
             _ => false,
         }
     }
+}
+
+impl Vma<Backing> {
+    /// The path of the file this area maps, if it maps one (the name
+    /// `/proc/PID/maps` prints; Linux `d_path(vma->vm_file)`).
+    pub fn file_path(&self) -> Option<&str> {
+        match &self.backing {
+            Backing::File(f) => Some(&f.path),
+            _ => None,
+        }
+    }
+
+    /// The inode number of the mapped file, if any.
+    pub fn file_ino(&self) -> Option<u64> {
+        match &self.backing {
+            Backing::File(f) => Some(f.ino),
+            _ => None,
+        }
+    }
+}
+
+/// What identifies a futex word shared between address spaces (Linux
+/// `get_futex_key`): the object and the byte offset in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FutexKey {
+    /// Private memory: the address space and the address.
+    Private { mm: usize, addr: u64 },
+    /// Shared memory (anonymous or a file's pages): the object and the offset.
+    Shared { object: usize, offset: u64 },
 }
 
 /// See [`Mm::oom_footprint`].
@@ -126,6 +188,8 @@ pub enum FaultError {
     Access,
     /// No memory for a page or a page table.
     OutOfMemory,
+    /// A file mapping's page lies past the end of its file (SIGBUS).
+    PastEof,
 }
 
 struct MmInner {
@@ -443,6 +507,7 @@ impl Mm {
         }
         let vma = inner.vmas.find(addr).ok_or_else(|| bad(FaultError::NoArea))?;
         let (prot, backing, pgoff) = (vma.prot, vma.backing.clone(), vma.pgoff_of(va));
+        let shared = vma.flags.contains(VmFlags::SHARED);
         if prot.is_empty()
             || (write && !prot.contains(Prot::WRITE))
             || (exec && !prot.contains(Prot::EXEC))
@@ -469,6 +534,7 @@ impl Mm {
             // Already mapped as needed (a fault another CPU resolved first).
             return Ok(());
         }
+        let is_file = matches!(backing, Backing::File(_));
         let frame = match backing {
             Backing::Anon => {
                 ctr::global_add(ctr::PAGES_ZERO_FILLED, 1);
@@ -478,9 +544,28 @@ impl Mm {
                 ctr::global_add(ctr::PAGES_SHARED_FILLED, 1);
                 obj.get(pgoff).ok_or(FaultError::OutOfMemory)?
             }
+            // Linux `do_fault`: `do_shared_fault` maps the file's page itself;
+            // `do_cow_fault` a copy for a write to a private mapping;
+            // `do_read_fault` the file's page read-only (written later, it is
+            // copied by `do_wp_page`).
+            Backing::File(f) => {
+                let page = f.cache.get_page(pgoff).ok_or_else(|| bad(FaultError::PastEof))?;
+                if write && !shared {
+                    let Some(copy) = crate::mm::alloc_frame() else {
+                        put_frame(page);
+                        return Err(FaultError::OutOfMemory);
+                    };
+                    mmu::copy_frame(copy, page);
+                    put_frame(page);
+                    copy
+                } else {
+                    page
+                }
+            }
             Backing::EntryPage => return Err(bad(FaultError::Access)),
         };
-        if inner.pt.set(&DirectMap, va, leaf(frame, prot, true)).is_none() {
+        let writable = !is_file || shared || write;
+        if inner.pt.set(&DirectMap, va, leaf(frame, prot, writable)).is_none() {
             put_frame(frame);
             return Err(FaultError::OutOfMemory);
         }
@@ -488,14 +573,16 @@ impl Mm {
         Ok(())
     }
 
-    /// `mmap` (Linux `do_mmap` checks, anonymous mappings).
+    /// `mmap` (Linux `do_mmap` checks): anonymous mappings, and mappings of
+    /// `file` (the system-call layer found it from the descriptor: EBADF is
+    /// its) when MAP_ANONYMOUS is not given.
     pub fn mmap(
         &self,
         addr: u64,
         len: u64,
         prot: u32,
         flags: u32,
-        fd: i32,
+        file: Option<MmapFile>,
         offset: u64,
     ) -> Result<u64, Errno> {
         let prot = Prot::from_bits(prot).ok_or(EINVAL)?;
@@ -517,11 +604,30 @@ impl Mm {
         if len > USER_TOP {
             return Err(ENOMEM);
         }
-        if flags & MAP_ANONYMOUS == 0 {
-            // File mappings are not implemented by this RAM file system yet.
-            let _ = fd;
-            return Err(ENODEV);
-        }
+        let pgoff = offset / PAGE_SIZE;
+        let file = match file {
+            Some(f) if flags & MAP_ANONYMOUS == 0 => {
+                // Linux `do_mmap`, `file_mmap_ok` (MAX_LFS_FILESIZE), then the
+                // file's access mode and `f_op->mmap`.
+                let pages = len / PAGE_SIZE;
+                let max_pages = (i64::MAX as u64) / PAGE_SIZE;
+                if pgoff.checked_add(pages).is_none_or(|e| e > max_pages) {
+                    return Err(EOVERFLOW);
+                }
+                if shared && prot.contains(Prot::WRITE) && !f.writable {
+                    return Err(EACCES);
+                }
+                if !f.readable {
+                    return Err(EACCES);
+                }
+                let cache = f.cache.ok_or(ENODEV)?;
+                if flags & MAP_GROWSDOWN != 0 {
+                    return Err(EINVAL);
+                }
+                Some(FileMap { cache, ino: f.ino, path: f.path, may_write: f.writable })
+            }
+            _ => None,
+        };
         if flags & MAP_HUGETLB != 0 {
             return Err(EINVAL);
         }
@@ -550,7 +656,7 @@ impl Mm {
             // 1 GiB or more on a 1 GiB boundary: their page tables (and
             // directories) are then whole, and fork shares them.
             let align = if len >= PD_SPAN { PD_SPAN } else { PT_SPAN };
-            let aligned = (hint.is_none() && len >= PT_SPAN)
+            let aligned = (hint.is_none() && len >= PT_SPAN && file.is_none())
                 .then(|| {
                     let padded = len.checked_add(align)?;
                     inner.vmas.find_free(padded, None, MMAP_MIN_ADDR, MMAP_BASE)
@@ -562,14 +668,79 @@ impl Mm {
                 None => inner.vmas.find_free(len, hint, MMAP_MIN_ADDR, MMAP_BASE).ok_or(ENOMEM)?,
             }
         };
-        let (vflags, backing) = if shared {
-            (VmFlags::SHARED, Backing::Shared(Arc::new(SharedAnon::default())))
-        } else {
-            (VmFlags::empty(), Backing::Anon)
+        let shared_flag = if shared { VmFlags::SHARED } else { VmFlags::empty() };
+        let (vflags, backing, pgoff) = match file {
+            Some(f) => (shared_flag, Backing::File(f), pgoff),
+            None if shared => (shared_flag, Backing::Shared(Arc::new(SharedAnon::default())), 0),
+            None => (shared_flag, Backing::Anon, 0),
         };
         let vflags = if flags & MAP_GROWSDOWN != 0 { vflags | VmFlags::GROWSDOWN } else { vflags };
-        inner.insert(Vma::new(start, start + len, prot, vflags, 0, backing))?;
+        inner.insert(Vma::new(start, start + len, prot, vflags, pgoff, backing))?;
         Ok(start)
+    }
+
+    /// `msync` (Linux `mm/msync.c`): the checks, and nothing to write back (the
+    /// file's pages are the file system's data). EINVAL for unknown flags, an
+    /// unaligned start or MS_ASYNC with MS_SYNC; ENOMEM if part of the range
+    /// is not mapped.
+    pub fn msync(&self, start: u64, len: u64, flags: u32) -> Result<(), Errno> {
+        let Some((start, end)) = crate::mm::vma::msync_range(start, len, flags)? else {
+            return Ok(());
+        };
+        if !self.inner.lock().vmas.is_range_mapped(start, end) {
+            return Err(ENOMEM);
+        }
+        // MS_INVALIDATE on a locked area would be EBUSY: nothing is locked here.
+        Ok(())
+    }
+
+    /// Remove the page-table entries of every area mapping `cache` at page
+    /// offsets from `pgoff` on (Linux `unmap_mapping_range` after a
+    /// truncate, copies of private mappings included): later accesses fault
+    /// and, past the end of the file, get SIGBUS.
+    pub fn unmap_mapping_range(&self, cache: &Arc<PageCache>, pgoff: u64) {
+        let mut inner = self.inner.lock();
+        let ranges: Vec<(u64, u64)> = inner
+            .vmas
+            .iter()
+            .filter_map(|v| match &v.backing {
+                Backing::File(f) if Arc::ptr_eq(&f.cache, cache) => {
+                    let skip = pgoff.saturating_sub(v.pgoff);
+                    let from = v.start.saturating_add(skip.saturating_mul(PAGE_SIZE));
+                    (from < v.end).then_some((from, v.end))
+                }
+                _ => None,
+            })
+            .collect();
+        for (from, to) in ranges {
+            // Only private anonymous areas share page tables: nothing to
+            // unshare here, and the check cannot fail.
+            if inner.prepare_zap(from, to).is_ok() {
+                inner.zap(from, to);
+            }
+        }
+    }
+
+    /// The key of the futex word at `addr` (Linux `get_futex_key`): with
+    /// `shared` (no FUTEX_PRIVATE_FLAG), a word in a shared mapping is keyed
+    /// by the object and offset, so that every process mapping it meets there;
+    /// anything else by this address space and the address.
+    pub fn futex_key(&self, addr: u64, shared: bool) -> FutexKey {
+        let private = FutexKey::Private { mm: self as *const Mm as usize, addr };
+        if !shared {
+            return private;
+        }
+        let inner = self.inner.lock();
+        let Some(v) = inner.vmas.find(addr) else { return private };
+        if !v.flags.contains(VmFlags::SHARED) {
+            return private;
+        }
+        let offset = v.pgoff_of(addr) * PAGE_SIZE + addr % PAGE_SIZE;
+        match &v.backing {
+            Backing::Shared(o) => FutexKey::Shared { object: Arc::as_ptr(o) as usize, offset },
+            Backing::File(f) => FutexKey::Shared { object: Arc::as_ptr(&f.cache) as usize, offset },
+            _ => private,
+        }
     }
 
     /// Fault in `[start, start + len)` after an `mmap` with MAP_POPULATE
@@ -640,6 +811,16 @@ impl Mm {
         let len = page_up(len).ok_or(ENOMEM)?;
         let end = addr.checked_add(len).filter(|&e| e <= USER_TOP).ok_or(ENOMEM)?;
         let mut inner = self.inner.lock();
+        // A shared mapping of a file not open for writing never becomes
+        // writable (Linux: VM_WRITE without VM_MAYWRITE).
+        if prot.contains(Prot::WRITE)
+            && inner.vmas.overlapping(addr, end).any(|v| {
+                v.flags.contains(VmFlags::SHARED)
+                    && matches!(&v.backing, Backing::File(f) if !f.may_write)
+            })
+        {
+            return Err(EACCES);
+        }
         // Shared page tables first become private: the reference counts below
         // then tell which pages another process still maps.
         let n = inner.pt.unshare_range(&DirectMap, addr, end).ok_or(ENOMEM)?;

@@ -1,5 +1,6 @@
 //! Memory management: physical frames and the kernel heap.
 
+pub mod filemap;
 pub mod frame;
 pub mod oom_kill;
 pub mod pagetable;

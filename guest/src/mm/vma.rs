@@ -206,6 +206,28 @@ impl<T> Vma<T> {
     }
 }
 
+/// `msync`'s argument checks (Linux `mm/msync.c`): the range `[start, end)`
+/// whose areas it looks at, or `None` for an empty one (success). EINVAL for
+/// flags other than MS_ASYNC, MS_INVALIDATE and MS_SYNC, for MS_ASYNC with
+/// MS_SYNC, and for an unaligned start; ENOMEM for a range that wraps. The
+/// length is rounded up to whole pages with wrapping arithmetic, as Linux
+/// does: a length that wraps to 0 is an empty range.
+pub fn msync_range(start: u64, len: u64, flags: u32) -> Result<Option<(u64, u64)>, Errno> {
+    use uapi::mman::{MS_ASYNC, MS_INVALIDATE, MS_SYNC};
+    if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+        || !is_aligned(start)
+        || flags & (MS_ASYNC | MS_SYNC) == MS_ASYNC | MS_SYNC
+    {
+        return Err(EINVAL);
+    }
+    let len = len.wrapping_add(PAGE_MASK) & !PAGE_MASK;
+    let end = start.wrapping_add(len);
+    if end < start {
+        return Err(ENOMEM);
+    }
+    Ok((end > start).then_some((start, end)))
+}
+
 /// `b` continues `a`: one area could describe both (Linux `is_mergeable_vma` plus
 /// the `pgoff` check of `can_vma_merge_after`).
 fn mergeable<T: PartialEq>(a: &Vma<T>, b: &Vma<T>) -> bool {
@@ -284,6 +306,19 @@ impl<T> VmaSet<T> {
         let first = self.find(start).filter(|v| nonempty && v.start < start);
         let rest = if nonempty { Some(self.map.range(start..end).map(|(_, v)| v)) } else { None };
         first.into_iter().chain(rest.into_iter().flatten())
+    }
+
+    /// Every address of `[start, end)` is in some area (true for an empty
+    /// range): `msync`'s ENOMEM check.
+    pub fn is_range_mapped(&self, start: u64, end: u64) -> bool {
+        let mut at = start;
+        for v in self.overlapping(start, end) {
+            if v.start > at {
+                return false;
+            }
+            at = v.end;
+        }
+        at >= end
     }
 
     /// No area overlaps `[start, end)` (true for an empty range). This is the
@@ -541,6 +576,35 @@ mod tests {
 
     const P: u64 = PAGE_SIZE;
     const RW: Prot = Prot::READ.union(Prot::WRITE);
+
+    #[test]
+    fn msync_checks_as_linux() {
+        use uapi::mman::{MS_ASYNC, MS_INVALIDATE, MS_SYNC};
+        assert_eq!(msync_range(P, 1, MS_SYNC), Ok(Some((P, 2 * P))));
+        assert_eq!(msync_range(P, 0, MS_ASYNC), Ok(None));
+        assert_eq!(msync_range(P, 2 * P, 0), Ok(Some((P, 3 * P))));
+        assert_eq!(msync_range(P, P, MS_SYNC | MS_INVALIDATE), Ok(Some((P, 2 * P))));
+        assert_eq!(msync_range(P + 1, P, MS_SYNC), Err(EINVAL));
+        assert_eq!(msync_range(P, P, MS_SYNC | MS_ASYNC), Err(EINVAL));
+        assert_eq!(msync_range(P, P, 8), Err(EINVAL));
+        // A length that wraps when rounded is empty; a range that wraps, ENOMEM.
+        assert_eq!(msync_range(P, u64::MAX, MS_SYNC), Ok(None));
+        assert_eq!(msync_range(2 * P, u64::MAX - 2 * P, MS_SYNC), Err(ENOMEM));
+    }
+
+    #[test]
+    fn range_mapped() {
+        let mut set: VmaSet<u32> = VmaSet::new();
+        set.insert(Vma::new(P, 3 * P, RW, VmFlags::empty(), 1, 0)).unwrap();
+        set.insert(Vma::new(3 * P, 4 * P, Prot::READ, VmFlags::empty(), 3, 1)).unwrap();
+        set.insert(Vma::new(6 * P, 7 * P, RW, VmFlags::empty(), 6, 0)).unwrap();
+        assert!(set.is_range_mapped(P, 4 * P), "two areas back to back");
+        assert!(set.is_range_mapped(2 * P, 2 * P + 1));
+        assert!(set.is_range_mapped(5 * P, 5 * P), "empty");
+        assert!(!set.is_range_mapped(0, 2 * P), "a hole first");
+        assert!(!set.is_range_mapped(3 * P, 7 * P), "a hole inside");
+        assert!(!set.is_range_mapped(6 * P, 8 * P), "a hole last");
+    }
     const NOF: VmFlags = VmFlags::empty();
 
     /// Anonymous-style area of pages `[s, e)` with `pgoff = s`.

@@ -1,17 +1,21 @@
 //! Fast user-space mutexes (Linux `kernel/futex/waitwake.c`): waiting on a
-//! futex word and waking its waiters, private and shared futexes alike keyed
-//! by (address space, address). The system call is `syscall::futex`.
+//! futex word and waking its waiters. A private futex (FUTEX_PRIVATE_FLAG)
+//! is keyed by (address space, address); a shared one in a shared mapping
+//! by (object, offset), so that processes mapping the same shared memory or
+//! file meet on it wherever they mapped it (Linux `get_futex_key`). The
+//! system call is `syscall::futex`.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::errno::{Errno, EAGAIN, ETIMEDOUT};
+use crate::mm::address_space::FutexKey;
 use crate::uaccess;
 use uapi::futex::FUTEX_BITSET_MATCH_ANY;
 
 struct Waiter {
-    key: (usize, u64),
+    key: FutexKey,
     bitset: u32,
     woken: Arc<AtomicBool>,
     task: Arc<crate::process::Task>,
@@ -22,23 +26,26 @@ struct Waiter {
 static WAITERS: spin::mutex::Mutex<Vec<Waiter>, crate::arch::tlb::TlbRelax> =
     spin::mutex::Mutex::new(Vec::new());
 
-fn key(uaddr: u64) -> (usize, u64) {
-    let mm = crate::process::current().and_then(|t| t.mm()).map_or(0, |m| Arc::as_ptr(&m) as usize);
-    (mm, uaddr)
+fn key(uaddr: u64, shared: bool) -> FutexKey {
+    match crate::process::current().and_then(|t| t.mm()) {
+        Some(mm) => mm.futex_key(uaddr, shared),
+        None => FutexKey::Private { mm: 0, addr: uaddr },
+    }
 }
 
-/// Wake up to `n` waiters on `uaddr` in the current address space.
+/// Wake up to `n` waiters on the futex word at `uaddr` (a shared futex, as
+/// Linux's `mm_release` wakes `clear_child_tid`).
 pub fn futex_wake(uaddr: u64, n: u32) -> u64 {
-    wake(key(uaddr), n, FUTEX_BITSET_MATCH_ANY)
+    wake(key(uaddr, true), n, FUTEX_BITSET_MATCH_ANY)
 }
 
 /// Wake up to `n` waiters on `uaddr` whose bitset shares a bit with `bitset`
-/// (Linux `futex_wake`): how many were woken.
-pub fn futex_wake_bitset(uaddr: u64, n: u32, bitset: u32) -> u64 {
-    wake(key(uaddr), n, bitset)
+/// (Linux `futex_wake`): how many were woken. `shared`: no FUTEX_PRIVATE_FLAG.
+pub fn futex_wake_bitset(uaddr: u64, n: u32, bitset: u32, shared: bool) -> u64 {
+    wake(key(uaddr, shared), n, bitset)
 }
 
-fn wake(k: (usize, u64), n: u32, bitset: u32) -> u64 {
+fn wake(k: FutexKey, n: u32, bitset: u32) -> u64 {
     let mut to_wake = Vec::new();
     {
         let mut waiters = WAITERS.lock();
@@ -61,9 +68,16 @@ fn wake(k: (usize, u64), n: u32, bitset: u32) -> u64 {
 
 /// Sleep until a wake-up for `uaddr` matching `bitset` comes, if the word at
 /// `uaddr` still holds `val` (EAGAIN otherwise), or until `deadline`
-/// (monotonic ns; ETIMEDOUT) passes (Linux `futex_wait`).
-pub fn futex_wait(uaddr: u64, val: u32, bitset: u32, deadline: Option<u64>) -> Result<u64, Errno> {
-    let k = key(uaddr);
+/// (monotonic ns; ETIMEDOUT) passes (Linux `futex_wait`). `shared`: no
+/// FUTEX_PRIVATE_FLAG.
+pub fn futex_wait(
+    uaddr: u64,
+    val: u32,
+    bitset: u32,
+    deadline: Option<u64>,
+    shared: bool,
+) -> Result<u64, Errno> {
+    let k = key(uaddr, shared);
     let woken = Arc::new(AtomicBool::new(false));
     {
         // Check the value and queue under the lock, so a wake between the

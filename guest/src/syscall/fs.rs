@@ -140,7 +140,69 @@ pub fn openat(dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
         FileKind::Inode { ino, dir: stat.is_dir() }
     };
     let file = File::new(kind, flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC));
+    if stat.is_reg() {
+        if flags & O_TRUNC != 0 {
+            unmap_truncated(ino);
+        }
+        file.opened_as.call_once(|| (start, path));
+    }
     t.files().alloc(0, file, flags & O_CLOEXEC != 0, nofile_limit(&t)).map(|fd| fd as u64)
+}
+
+/// After `ino` shrank: the page-table entries of its pages past the new end
+/// go from every address space that maps them (Linux `truncate_pagecache`,
+/// `unmap_mapping_range`), so that accesses there get SIGBUS. Nothing to do
+/// for a file never mapped (no page cache) or no longer mapped.
+fn unmap_truncated(ino: Ino) {
+    let Some(cache) = with_fs(|fs| fs.cached(ino)) else { return };
+    // The inode holds one reference, this function another; each area
+    // mapping the file holds one more.
+    if Arc::strong_count(&cache) <= 2 {
+        return;
+    }
+    let pgoff = cache.size().div_ceil(crate::mm::frame::PAGE_SIZE);
+    let mut seen: Vec<usize> = Vec::new();
+    for t in crate::process::table::all() {
+        let Some(mm) = t.mm() else { continue };
+        let key = Arc::as_ptr(&mm) as usize;
+        if !seen.contains(&key) {
+            seen.push(key);
+            mm.unmap_mapping_range(&cache, pgoff);
+        }
+    }
+}
+
+/// The file that `mmap(.., fd, ..)` maps (Linux `ksys_mmap_pgoff`'s `fget`
+/// and what `do_mmap` asks of the file): EBADF for a bad descriptor; a file
+/// that is not a regular file of the RAM file system has no page cache
+/// (`do_mmap` answers ENODEV after its access checks).
+pub fn mmap_file(fd: i32) -> Result<crate::mm::address_space::MmapFile, Errno> {
+    use crate::mm::address_space::MmapFile;
+    let file = files().get(fd)?;
+    if file.flags() & O_PATH != 0 {
+        return Err(EBADF);
+    }
+    let (readable, writable) = (file.readable(), file.writable());
+    let FileKind::Inode { ino, dir: false } = file.kind else {
+        return Ok(MmapFile { cache: None, ino: 0, path: Arc::from(""), readable, writable });
+    };
+    let (cache, path) = with_fs(|fs| {
+        let path = match file.opened_as.get() {
+            Some((start, p)) => core::str::from_utf8(p)
+                .ok()
+                .and_then(|p| fs.lookup_parent(*start, p).ok())
+                .and_then(|(dir, name)| Some((fs.path_of(dir).ok()?, name)))
+                .map(|(dir, name)| {
+                    let sep = if dir.ends_with('/') { "" } else { "/" };
+                    alloc::format!("{dir}{sep}{name}")
+                }),
+            None => None,
+        };
+        (fs.page_cache(ino), path.unwrap_or_default())
+    });
+    // Frames for the page cache could not be had.
+    let cache = Some(cache?);
+    Ok(MmapFile { cache, ino, path: Arc::from(path.as_str()), readable, writable })
 }
 
 fn release_inode_now(ino: Ino) {
@@ -759,7 +821,9 @@ fn truncate_inode(ino: Ino, len: u64, cred: attr::FsCred) -> Result<(), Errno> {
             fs.chmod(ino, mode)?;
         }
         Ok(())
-    })
+    })?;
+    unmap_truncated(ino);
+    Ok(())
 }
 
 /// `truncate(path, length)` (Linux `do_sys_truncate`, `vfs_truncate`).

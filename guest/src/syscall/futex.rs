@@ -14,6 +14,7 @@ use uapi::futex::{
 pub fn futex(a: &Args) -> SysResult {
     let (uaddr, op, val) = (a.u(0), a.u32(1), a.u32(2));
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let shared = op & FUTEX_PRIVATE_FLAG == 0;
     if uaddr % 4 != 0 {
         return Err(EINVAL);
     }
@@ -41,14 +42,14 @@ pub fn futex(a: &Args) -> SysResult {
                     ns
                 })
             };
-            futex_wait(uaddr, val, bitset, deadline)
+            futex_wait(uaddr, val, bitset, deadline, shared)
         }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
             let bitset = if cmd == FUTEX_WAKE { FUTEX_BITSET_MATCH_ANY } else { a.u32(5) };
             if bitset == 0 {
                 return Err(EINVAL);
             }
-            Ok(futex_wake_bitset(uaddr, val, bitset))
+            Ok(futex_wake_bitset(uaddr, val, bitset, shared))
         }
         _ => Err(ENOSYS),
     }

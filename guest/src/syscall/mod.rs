@@ -159,6 +159,7 @@ fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::__NR_brk => mm::brk(a),
         nr::__NR_mmap => mm::mmap(a),
         nr::__NR_munmap => mm::munmap(a),
+        nr::__NR_msync => mm::msync(a),
         nr::__NR_mprotect => mm::mprotect(a),
         nr::__NR_read => fs::read(a.i32(0), a.u(1), a.u(2) as usize),
         nr::__NR_write => fs::write(a.i32(0), a.u(1), a.u(2) as usize),
