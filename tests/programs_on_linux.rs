@@ -307,6 +307,17 @@ fn process_creation_programs_pass() {
             ],
         ),
         (
+            "procfs",
+            &["one", "two words"],
+            &[
+                "readlink /proc/self is the pid",
+                "a child before it is reaped: state Z",
+                "task/ lists the three threads",
+                "maps: the mapping's line",
+                "umount2 while a file is open: EBUSY",
+            ],
+        ),
+        (
             "signals",
             &[],
             &[
@@ -377,6 +388,7 @@ fn programs_are_static_executables() {
         "oomhog",
         "opcost",
         "pidfd",
+        "procfs",
         "rawsyscall",
         "rusage",
         "sched",

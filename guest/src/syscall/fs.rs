@@ -664,12 +664,7 @@ pub fn lseek(fd: i32, offset: i64, whence: u32) -> SysResult {
 /// `st_dev` of every file on the RAM file system.
 const ST_DEV: u64 = 0x0f;
 
-/// Linux x86-64 `struct stat` (144 bytes).
-fn stat_bytes(st: &Stat) -> [u8; 144] {
-    stat_bytes_dev(st, ST_DEV)
-}
-
-/// `struct stat` with `st_dev` `dev`.
+/// Linux x86-64 `struct stat` (144 bytes), with `st_dev` `dev`.
 fn stat_bytes_dev(st: &Stat, dev: u64) -> [u8; 144] {
     let mut b = [0u8; 144];
     let mut put = |off: usize, v: u64, size: usize| {
