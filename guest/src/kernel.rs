@@ -157,7 +157,7 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
             exit(exit_status::INIT_FAILED);
         }
     }
-    if let Err(e) = crate::fs::mount_proc_at_boot() {
+    if let Err(e) = crate::vfs::mount_proc_at_boot() {
         println!("kernel: {e}");
         exit(exit_status::INIT_FAILED);
     }

@@ -235,9 +235,7 @@ pub fn mount(source: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags:
     let s = source.map_or(0, |s| s.as_ptr() as usize);
     let t = fstype.map_or(0, |s| s.as_ptr() as usize);
     // SAFETY: the strings are NUL-terminated and only read; no data.
-    result(unsafe {
-        syscall5(nr::__NR_mount, s, target.as_ptr() as usize, t, flags as usize, 0)
-    })
+    result(unsafe { syscall5(nr::__NR_mount, s, target.as_ptr() as usize, t, flags as usize, 0) })
 }
 
 /// `umount2(target, flags)`.

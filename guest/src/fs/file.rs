@@ -370,7 +370,11 @@ impl FsStruct {
     /// Working directory `cwd` (an inode of the RAM file system), umask 022.
     pub fn new(cwd: u64) -> Self {
         acquire_inode(cwd);
-        Self { cwd: AtomicU64::new(cwd), cwd_proc: spin::Mutex::new(None), umask: AtomicU32::new(0o022) }
+        Self {
+            cwd: AtomicU64::new(cwd),
+            cwd_proc: spin::Mutex::new(None),
+            umask: AtomicU32::new(0o022),
+        }
     }
 
     pub fn duplicate(&self) -> Self {

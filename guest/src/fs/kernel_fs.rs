@@ -85,20 +85,3 @@ pub fn mount_root(
     *ROOTFS.lock() = Some(fs);
     Ok(files)
 }
-
-/// Mount proc on `/proc` (boot, after [`mount_root`]): Linux leaves this to
-/// init, but here init is the test program, so the kernel does it for it
-/// (as `mount -t proc proc /proc` would: "rw,relatime").
-pub fn mount_proc_at_boot() -> Result<(), alloc::string::String> {
-    use crate::fs::namespace::FsType;
-    let ino = with_fs(|fs| fs.lookup(ROOT_INO, "/proc"))
-        .map_err(|e| alloc::format!("/proc: errno {}", e.0))?;
-    let ns = crate::process::table::init_nsproxy().mnt_ns.clone();
-    let mut table = ns.table.lock();
-    let root = table.root().id;
-    let pid_ns = crate::process::table::init_pid_ns().clone();
-    table
-        .add(root, ino, FsType::Proc { pid_ns }, "proc", 0)
-        .map(|_| ())
-        .map_err(|e| alloc::format!("mounting proc: errno {}", e.0))
-}

@@ -3,13 +3,12 @@ pub mod attr;
 pub mod cpio;
 pub mod file;
 pub mod namespace;
-pub mod proc;
 pub mod pipe;
+pub mod proc;
 pub mod ramfs;
 
 #[cfg(target_os = "none")]
 mod kernel_fs;
-#[cfg(target_os = "none")]
-pub mod namei;
+
 #[cfg(target_os = "none")]
 pub use kernel_fs::*;

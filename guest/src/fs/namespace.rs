@@ -24,7 +24,6 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::errno::{Errno, EBUSY, EINVAL};
-use crate::process::pid_namespace::PidNamespace;
 
 /// A mount's number (Linux `mnt_id`), unique while the kernel runs.
 pub type MountId = u32;
@@ -36,9 +35,10 @@ pub enum FsType {
     /// The RAM file system the initramfs is unpacked into (Linux's rootfs).
     Ram,
     /// The proc file system, showing the processes of the PID namespace that
-    /// was the mounting task's (Linux `proc_fill_super`: `s_fs_info` is the
-    /// mounter's `task_active_pid_ns`).
-    Proc { pid_ns: Arc<PidNamespace> },
+    /// was the mounting task's: `fs_info` is that namespace (Linux
+    /// `proc_fill_super`: `s_fs_info` is the mounter's `task_active_pid_ns`;
+    /// opaque here, as the file systems are a layer below the processes).
+    Proc { fs_info: Arc<dyn core::any::Any + Send + Sync> },
 }
 
 impl FsType {
@@ -250,7 +250,7 @@ mod tests {
     use super::*;
 
     fn proc_fs() -> FsType {
-        FsType::Proc { pid_ns: PidNamespace::new_root() }
+        FsType::Proc { fs_info: Arc::new(0u32) }
     }
 
     #[test]

@@ -12,8 +12,8 @@
 use alloc::sync::Arc;
 
 use crate::errno::{Errno, EINVAL, ENOMEM, EPERM};
-use crate::fs::namespace::MntNamespace;
 use crate::fault_inject::{should_fail, Stage};
+use crate::fs::namespace::MntNamespace;
 use crate::process::clone_flags::CloneFlags;
 use crate::process::pid_namespace::PidNamespace;
 use crate::process::utsname::UtsNamespace;

@@ -11,17 +11,18 @@ use super::SysResult;
 use crate::errno::*;
 use crate::fs::attr;
 use crate::fs::file::*;
+use crate::fs::namespace::Mount;
 use crate::fs::pipe::{Outcome, Pipe};
-use crate::fs::ramfs::{self, Ino, Stat, S_IFCHR, S_IFIFO};
-use crate::fs::namei::{self, Node, PathRef};
-use crate::fs::namespace::{FsType, Mount};
 use crate::fs::proc::{ProcFile, ProcNode};
+use crate::fs::ramfs::{self, Ino, Stat, S_IFCHR, S_IFIFO};
 use crate::fs::{with_fs, CONSOLE_RDEV, COUNTERS_RDEV, NULL_RDEV};
 use crate::process::current;
 use crate::process::rlimit::RLIMIT_NOFILE;
 use crate::process::signal::fatal_signal_pending;
 use crate::process::Task;
 use crate::uaccess;
+use crate::vfs::namei::{self, Node, PathRef};
+use crate::vfs::proc as procfs;
 pub use uapi::fcntl::{
     AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, FD_CLOEXEC, F_DUPFD,
     F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, F_SETFL,
@@ -213,12 +214,9 @@ fn proc_read(pf: &ProcFile, buf: u64, len: usize, pos: u64) -> Result<usize, Err
         match &*snap {
             Some(t) if pos != 0 => t.clone(),
             _ => {
-                let ns = match &pf.mnt.fs {
-                    FsType::Proc { pid_ns } => pid_ns.clone(),
-                    FsType::Ram => return Err(EINVAL),
-                };
+                let ns = procfs::pid_ns_of(&pf.mnt.fs).ok_or(EINVAL)?;
                 let mnt_ns = namei::mnt_ns_of(&task());
-                let t: Arc<[u8]> = crate::fs::proc::generate(&mnt_ns, &ns, pf.node)?.into();
+                let t: Arc<[u8]> = procfs::generate(&mnt_ns, &ns, pf.node)?.into();
                 *snap = Some(t.clone());
                 t
             }
@@ -715,10 +713,7 @@ fn file_stat(file: &File) -> Result<Stat, Errno> {
             0,
             0x2000_0000 + (Arc::as_ptr(p) as u64 & 0xfff_ffff),
         )),
-        FileKind::Proc(pf) => match &pf.mnt.fs {
-            FsType::Proc { pid_ns } => crate::fs::proc::stat(pid_ns, pf.node),
-            FsType::Ram => Err(EINVAL),
-        },
+        FileKind::Proc(pf) => procfs::stat(&*procfs::pid_ns_of(&pf.mnt.fs).ok_or(EINVAL)?, pf.node),
         FileKind::Anon(a) => {
             let (mode, ino) = a.stat();
             let mut st = synthetic_stat(mode, 0, ino);
@@ -1264,8 +1259,8 @@ fn put_dirent(out: &mut Vec<u8>, count: usize, ino: u64, off: u64, d_type: u8, n
 /// getdents64 of a proc directory: `.`, `..`, then its entries as listed
 /// now; the offset counts entries.
 fn proc_getdents(file: &File, pf: &ProcFile, buf: u64, count: usize) -> SysResult {
-    let FsType::Proc { pid_ns } = &pf.mnt.fs else { return Err(ENOTDIR) };
-    let entries = crate::fs::proc::readdir(pid_ns, pf.node)?;
+    let pid_ns = procfs::pid_ns_of(&pf.mnt.fs).ok_or(ENOTDIR)?;
+    let entries = procfs::readdir(&pid_ns, pf.node)?;
     let mut pos = file.pos.load(Ordering::Relaxed);
     let mut out = Vec::new();
     loop {
@@ -1318,7 +1313,7 @@ pub fn mount(source: u64, target: u64, fstype: u64, flags: u64, _data: u64) -> S
     }
     let fs = match fstype.as_deref() {
         None => return Err(EINVAL),
-        Some(b"proc") => FsType::Proc { pid_ns: t.pid_ns().clone() },
+        Some(b"proc") => procfs::proc_fs_type(t.pid_ns()),
         Some(_) => return Err(ENODEV),
     };
     if !namei::is_dir(&at)? {
@@ -1406,11 +1401,15 @@ pub fn getcwd(buf: u64, size: usize) -> SysResult {
     let mut path = match fs.cwd_proc() {
         Some(pf) => {
             let ns = namei::mnt_ns_of(&t);
-            let FsType::Proc { pid_ns } = &pf.mnt.fs else { return Err(EINVAL) };
+            let pid_ns = procfs::pid_ns_of(&pf.mnt.fs).ok_or(EINVAL)?;
             let base = namei::mount_path(&ns, &pf.mnt);
-            let rel = crate::fs::proc::node_path(pid_ns, pf.node);
-            if rel.is_empty() { base } else { alloc::format!("{}{rel}", base.trim_end_matches('/')) }
-                .into_bytes()
+            let rel = procfs::node_path(&pid_ns, pf.node);
+            if rel.is_empty() {
+                base
+            } else {
+                alloc::format!("{}{rel}", base.trim_end_matches('/'))
+            }
+            .into_bytes()
         }
         None => with_fs(|f| f.path_of(fs.cwd()))?.into_bytes(),
     };

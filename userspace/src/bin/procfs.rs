@@ -159,7 +159,10 @@ fn self_links(c: &mut Checker, me: usize) {
     let mut st2 = stat::default();
     let _ = newfstatat(AT_FDCWD, p.cstr(), &mut st2, 0);
     let _ = newfstatat(AT_FDCWD, c"/proc/self/stat", &mut st, 0);
-    c.check("/proc/self/stat is /proc/PID/stat", st.st_ino == st2.st_ino && st.st_dev == st2.st_dev);
+    c.check(
+        "/proc/self/stat is /proc/PID/stat",
+        st.st_ino == st2.st_ino && st.st_dev == st2.st_dev,
+    );
     c.check("PID/stat is a regular file 0444", st.st_mode == S_IFREG | 0o444);
     c.check("PID/stat has size 0", st.st_size == 0);
     c.err("readlink of a file that is not a link: EINVAL", readlink(c"/proc/self/stat"), EINVAL);
@@ -220,8 +223,23 @@ fn stat_and_status(c: &mut Checker, me: usize) {
     };
     let t = s.str();
     const KEYS: [&str; 17] = [
-        "Name", "Umask", "State", "Tgid", "Ngid", "Pid", "PPid", "TracerPid", "Uid", "Gid",
-        "FDSize", "Groups", "NStgid", "NSpid", "Threads", "SigBlk", "voluntary_ctxt_switches",
+        "Name",
+        "Umask",
+        "State",
+        "Tgid",
+        "Ngid",
+        "Pid",
+        "PPid",
+        "TracerPid",
+        "Uid",
+        "Gid",
+        "FDSize",
+        "Groups",
+        "NStgid",
+        "NSpid",
+        "Threads",
+        "SigBlk",
+        "voluntary_ctxt_switches",
     ];
     let mut at = 0;
     let mut in_order = true;
@@ -287,10 +305,7 @@ fn comm_and_cmdline(c: &mut Checker, args: &Args) {
         let _ = want.write_char('\0');
     }
     c.check("cmdline: argv with NULs", b.bytes() == want.bytes() && !argv0.is_empty());
-    c.check(
-        "cmdline: the arguments after argv[0]",
-        b.bytes().ends_with(b"\0one\0two words\0"),
-    );
+    c.check("cmdline: the arguments after argv[0]", b.bytes().ends_with(b"\0one\0two words\0"));
 }
 
 fn zombie(c: &mut Checker, me: usize) {
@@ -415,7 +430,9 @@ fn maps(c: &mut Checker) {
     c.check(
         "maps: [stack] rw-p, the name at column 74",
         m.as_ref().is_ok_and(|b| {
-            b.str().lines().any(|l| l.ends_with("[stack]") && l.find("[stack]") == Some(73) && l.contains(" rw-p "))
+            b.str().lines().any(|l| {
+                l.ends_with("[stack]") && l.find("[stack]") == Some(73) && l.contains(" rw-p ")
+            })
         }),
     );
     // SAFETY: unmapping the area mapped above.
@@ -447,8 +464,10 @@ fn global_files(c: &mut Checker) {
         "uptime: two numbers in 1/100 s",
         u.is_ok_and(|b| {
             let s = b.str();
-            s.ends_with('\n') && s.split_whitespace().count() == 2
-                && s.split_whitespace().all(|v| v.as_bytes().get(v.len().wrapping_sub(3)) == Some(&b'.'))
+            s.ends_with('\n')
+                && s.split_whitespace().count() == 2
+                && s.split_whitespace()
+                    .all(|v| v.as_bytes().get(v.len().wrapping_sub(3)) == Some(&b'.'))
         }),
     );
     let m = read_file(c"/proc/meminfo", 8000);
@@ -459,7 +478,9 @@ fn global_files(c: &mut Checker) {
             let ok = |l: Option<&str>, k: &str| {
                 l.is_some_and(|l| l.starts_with(k) && l.ends_with(" kB") && l.len() == 27)
             };
-            ok(lines.next(), "MemTotal:") && ok(lines.next(), "MemFree:") && ok(lines.next(), "MemAvailable:")
+            ok(lines.next(), "MemTotal:")
+                && ok(lines.next(), "MemFree:")
+                && ok(lines.next(), "MemAvailable:")
         }),
     );
     let s = read_file(c"/proc/stat", 8000);
@@ -475,7 +496,9 @@ fn global_files(c: &mut Checker) {
 fn mounts(c: &mut Checker, me: usize) {
     // On Linux, a mount namespace of our own (never the host's /proc).
     // SAFETY: no memory is passed.
-    let un = userspace::errno::result(unsafe { userspace::syscall::syscall1(nr::__NR_unshare, 0x0002_0000) });
+    let un = userspace::errno::result(unsafe {
+        userspace::syscall::syscall1(nr::__NR_unshare, 0x0002_0000)
+    });
     if un.is_ok() {
         let _ = mount(None, c"/", None, MS_REC | MS_PRIVATE);
     } else if un != Err(EINVAL) {
@@ -491,11 +514,23 @@ fn mounts(c: &mut Checker, me: usize) {
         let _ = close(fd as i32);
     }
     let proc_ = Some(c"proc");
-    c.err("mount on a missing target: ENOENT", mount(proc_, c"/tmp/no-such-dir/x", proc_, 0), ENOENT);
+    c.err(
+        "mount on a missing target: ENOENT",
+        mount(proc_, c"/tmp/no-such-dir/x", proc_, 0),
+        ENOENT,
+    );
     c.err("mount on a file: ENOTDIR", mount(proc_, file.cstr(), proc_, 0), ENOTDIR);
-    c.err("mount of an unknown type: ENODEV", mount(proc_, mnt.cstr(), Some(c"nosuchfs"), 0), ENODEV);
+    c.err(
+        "mount of an unknown type: ENODEV",
+        mount(proc_, mnt.cstr(), Some(c"nosuchfs"), 0),
+        ENODEV,
+    );
     c.err("umount2 with a bad flag: EINVAL", umount2(mnt.cstr(), 0x100), EINVAL);
-    c.err("umount2 MNT_EXPIRE|MNT_FORCE: EINVAL", umount2(mnt.cstr(), MNT_EXPIRE | MNT_FORCE), EINVAL);
+    c.err(
+        "umount2 MNT_EXPIRE|MNT_FORCE: EINVAL",
+        umount2(mnt.cstr(), MNT_EXPIRE | MNT_FORCE),
+        EINVAL,
+    );
     c.err("umount2 of a directory that is no mount: EINVAL", umount2(mnt.cstr(), 0), EINVAL);
     c.err("umount2 of a missing path: ENOENT", umount2(c"/tmp/no-such-dir", 0), ENOENT);
     if !c.ok_eq("mount -t proc proc DIR", mount(proc_, mnt.cstr(), proc_, 0), 0) {

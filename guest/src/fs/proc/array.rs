@@ -245,7 +245,11 @@ pub fn format_status(s: &TaskStatus) -> String {
     }
     let state = s.state.unwrap_or(ProcState::Running);
     let _ = writeln!(o, "State:\t{}", state.name());
-    let _ = writeln!(o, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0", s.tgid, s.pid, s.ppid);
+    let _ = writeln!(
+        o,
+        "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0",
+        s.tgid, s.pid, s.ppid
+    );
     let [u0, u1, u2, u3] = s.uids;
     let [g0, g1, g2, g3] = s.gids;
     let _ = writeln!(o, "Uid:\t{u0}\t{u1}\t{u2}\t{u3}\nGid:\t{g0}\t{g1}\t{g2}\t{g3}");
@@ -447,7 +451,9 @@ mod tests {
             ..Default::default()
         };
         let t = format_status(&s);
-        assert!(t.starts_with("Name:\tinit\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t5\nNgid:\t0\n"));
+        assert!(
+            t.starts_with("Name:\tinit\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t5\nNgid:\t0\n")
+        );
         assert!(t.contains("\nGroups:\t \nNStgid:\t5\t1\nNSpid:\t6\t2\n"), "{t}");
         assert!(t.contains("\nVmSize:\t    3060 kB\n"), "{t}");
         assert!(t.contains("\nCpus_allowed:\t3\nCpus_allowed_list:\t0-1\n"), "{t}");

@@ -12,13 +12,10 @@
 //! reads at later offsets continue the same snapshot (Linux `seq_file`).
 //!
 //! The node logic and the text formats ([`array`]) are hardware-free and
-//! unit-tested on the host; `base` gathers the figures in the kernel.
+//! unit-tested on the host; `vfs::proc` (a layer above the processes)
+//! gathers the figures in the kernel.
 
 pub mod array;
-#[cfg(target_os = "none")]
-mod base;
-#[cfg(target_os = "none")]
-pub use base::*;
 
 use crate::fs::ramfs::{S_IFDIR, S_IFLNK, S_IFREG};
 pub use uapi::dirent::DT_LNK;

@@ -10,10 +10,11 @@ use alloc::sync::Arc;
 
 use crate::errno::{Errno, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR};
 use crate::fs::namespace::{FsType, MntNamespace, Mount};
-use crate::fs::proc::{self, ProcNode};
+use crate::fs::proc::ProcNode;
 use crate::fs::ramfs::{Ino, Stat, PATH_MAX, ROOT_INO};
 use crate::fs::with_fs;
 use crate::process::Task;
+use crate::vfs::proc;
 
 /// Symbolic links followed in one lookup at most (Linux MAXSYMLINKS).
 const MAXSYMLINKS: u32 = 40;
@@ -62,11 +63,8 @@ pub fn root_node(fs: &FsType) -> Node {
     }
 }
 
-fn proc_ns(mnt: &Mount) -> &Arc<crate::process::pid_namespace::PidNamespace> {
-    match &mnt.fs {
-        FsType::Proc { pid_ns } => pid_ns,
-        FsType::Ram => unreachable!("a proc node on a RAM mount"),
-    }
+fn proc_ns(mnt: &Mount) -> Result<Arc<crate::process::pid_namespace::PidNamespace>, Errno> {
+    proc::pid_ns_of(&mnt.fs).ok_or(crate::errno::EINVAL)
 }
 
 /// The mount namespace of `t`.
@@ -152,7 +150,7 @@ fn step(me: &Task, dir: &PathRef, name: &str) -> Result<PathRef, Errno> {
         Node::Ram(ino) => Node::Ram(with_fs(|fs| fs.lookup(ino, name))?),
         Node::Proc(n) => {
             let _ = me;
-            Node::Proc(proc::lookup(proc_ns(&dir.mnt), n, name)?)
+            Node::Proc(proc::lookup(&*proc_ns(&dir.mnt)?, n, name)?)
         }
     };
     Ok(PathRef { mnt: dir.mnt.clone(), node })
@@ -161,7 +159,7 @@ fn step(me: &Task, dir: &PathRef, name: &str) -> Result<PathRef, Errno> {
 /// The target of symbolic link `p`.
 pub fn readlink(me: &Task, p: &PathRef) -> Result<String, Errno> {
     match p.node {
-        Node::Proc(n) if n.is_symlink() => proc::readlink(proc_ns(&p.mnt), me, n),
+        Node::Proc(n) if n.is_symlink() => proc::readlink(&*proc_ns(&p.mnt)?, me, n),
         _ => Err(crate::errno::EINVAL),
     }
 }
@@ -232,7 +230,7 @@ fn walk(
 pub fn stat(p: &PathRef) -> Result<Stat, Errno> {
     match p.node {
         Node::Ram(ino) => with_fs(|fs| fs.stat(ino)),
-        Node::Proc(n) => proc::stat(proc_ns(&p.mnt), n),
+        Node::Proc(n) => proc::stat(&*proc_ns(&p.mnt)?, n),
     }
 }
 

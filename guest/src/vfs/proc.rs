@@ -8,15 +8,28 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::Ordering::{Acquire, Relaxed};
 
-use super::array::{self, MemStatus, ProcState, TaskStat, TaskStatus};
-use super::{name_to_int, PidEntry, ProcDirent, ProcNode, PID_ENTRIES, ROOT_ENTRIES};
 use crate::errno::{Errno, ENOENT, ENOTDIR, ESRCH};
-use crate::fs::namespace::MntNamespace;
+use crate::fs::namespace::{FsType, MntNamespace};
+use crate::fs::proc::array::{self, MemStatus, ProcState, TaskStat, TaskStatus};
+use crate::fs::proc::{name_to_int, PidEntry, ProcDirent, ProcNode, PID_ENTRIES, ROOT_ENTRIES};
 use crate::fs::ramfs::Stat;
 use crate::mm::frame::PAGE_SIZE;
 use crate::process::pid_namespace::PidNamespace;
 use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
 use crate::process::{rusage, table};
+
+/// A proc mount's file system, showing `pid_ns`.
+pub fn proc_fs_type(pid_ns: &Arc<PidNamespace>) -> FsType {
+    FsType::Proc { fs_info: pid_ns.clone() }
+}
+
+/// The PID namespace a proc mount shows (its `s_fs_info`).
+pub fn pid_ns_of(fs: &FsType) -> Option<Arc<PidNamespace>> {
+    match fs {
+        FsType::Proc { fs_info } => fs_info.clone().downcast::<PidNamespace>().ok(),
+        FsType::Ram => None,
+    }
+}
 
 /// USER_HZ: the clock ticks of `stat`'s times.
 const USER_HZ: u64 = 100;
@@ -89,7 +102,9 @@ pub fn readdir(ns: &PidNamespace, dir: ProcNode) -> Result<Vec<ProcDirent>, Errn
                 .filter(|&(nr, _)| nr != 0)
                 .collect();
             pids.sort_unstable();
-            v.extend(pids.into_iter().map(|(nr, g)| ent(&alloc::format!("{nr}"), ProcNode::PidDir(g))));
+            v.extend(
+                pids.into_iter().map(|(nr, g)| ent(&alloc::format!("{nr}"), ProcNode::PidDir(g))),
+            );
         }
         ProcNode::PidDir(p) => {
             process(ns, p).ok_or(ENOENT)?;
@@ -112,7 +127,10 @@ pub fn readdir(ns: &PidNamespace, dir: ProcNode) -> Result<Vec<ProcDirent>, Errn
                     .collect()
             };
             tids.sort_unstable();
-            v.extend(tids.into_iter().map(|(nr, t)| ent(&alloc::format!("{nr}"), ProcNode::TidDir(p, t))));
+            v.extend(
+                tids.into_iter()
+                    .map(|(nr, t)| ent(&alloc::format!("{nr}"), ProcNode::TidDir(p, t))),
+            );
         }
         _ => return Err(ENOTDIR),
     }
@@ -183,7 +201,11 @@ fn task_state(t: &Task) -> ProcState {
 }
 
 /// The text of file `node`, made now.
-pub fn generate(mnt_ns: &MntNamespace, ns: &PidNamespace, node: ProcNode) -> Result<Vec<u8>, Errno> {
+pub fn generate(
+    mnt_ns: &MntNamespace,
+    ns: &PidNamespace,
+    node: ProcNode,
+) -> Result<Vec<u8>, Errno> {
     let text = match node {
         ProcNode::Loadavg => loadavg(ns),
         ProcNode::Meminfo => meminfo(),
@@ -196,7 +218,9 @@ pub fn generate(mnt_ns: &MntNamespace, ns: &PidNamespace, node: ProcNode) -> Res
                 PidEntry::Stat => pid_stat(ns, &t, tid.is_none()),
                 PidEntry::Status => pid_status(ns, &t, &leader),
                 PidEntry::Comm => alloc::format!("{}\n", t.comm()),
-                PidEntry::Cmdline => return Ok(t.mm().map_or(Vec::new(), |mm| mm.cmdline().to_vec())),
+                PidEntry::Cmdline => {
+                    return Ok(t.mm().map_or(Vec::new(), |mm| mm.cmdline().to_vec()))
+                }
                 PidEntry::Maps => maps(&t),
                 PidEntry::Mounts => mounts(mnt_ns),
             }
@@ -242,7 +266,8 @@ fn pid_stat(ns: &PidNamespace, t: &Arc<Task>, whole: bool) -> String {
     };
     let (sigign, sigcatch) = sigign_sigcatch(t);
     let areas = t.mm().map(|mm| (mm.map_areas(), mm.oom_footprint())).unwrap_or_default();
-    let code = areas.0.iter().find(|a| a.prot.contains(crate::mm::vma::Prot::EXEC) && a.name.is_empty());
+    let code =
+        areas.0.iter().find(|a| a.prot.contains(crate::mm::vma::Prot::EXEC) && a.name.is_empty());
     let stack = areas.0.iter().find(|a| a.name == "[stack]");
     let heap = areas.0.iter().find(|a| a.name == "[heap]");
     let nice = t.se.nice.load(Relaxed) as i64;
@@ -324,7 +349,8 @@ fn pid_status(ns: &PidNamespace, t: &Arc<Task>, leader: &Arc<Task>) -> String {
         }
     });
     let (sig_ign, sig_cgt) = sigign_sigcatch(t);
-    let sigpending = t.rlimits.lock().get(uapi::resource::RLIMIT_SIGPENDING).map_or(0, |r| r.rlim_cur);
+    let sigpending =
+        t.rlimits.lock().get(uapi::resource::RLIMIT_SIGPENDING).map_or(0, |r| r.rlim_cur);
     let s = TaskStatus {
         name: t.comm(),
         umask: Some(t.fs().umask.load(Relaxed)),
@@ -372,7 +398,17 @@ fn maps(t: &Task) -> String {
                 a.prot.contains(Prot::WRITE),
                 a.prot.contains(Prot::EXEC),
             );
-            array::format_map_line(&mut o, a.start, a.end, rwx, a.shared, a.pgoff, (0, 0), 0, a.name);
+            array::format_map_line(
+                &mut o,
+                a.start,
+                a.end,
+                rwx,
+                a.shared,
+                a.pgoff,
+                (0, 0),
+                0,
+                a.name,
+            );
         }
     }
     o
@@ -386,7 +422,7 @@ fn mounts(mnt_ns: &MntNamespace) -> String {
     drop(table);
     let mut o = String::new();
     for m in &mounts {
-        let path = crate::fs::namei::mount_path(mnt_ns, m);
+        let path = crate::vfs::namei::mount_path(mnt_ns, m);
         let _ = writeln!(
             o,
             "{} {} {} {} 0 0",
@@ -401,7 +437,10 @@ fn mounts(mnt_ns: &MntNamespace) -> String {
 
 fn loadavg(ns: &PidNamespace) -> String {
     let all = table::all();
-    let running = all.iter().filter(|t| t.state() == crate::process::task::TASK_RUNNING && !t.exited.load(Relaxed)).count();
+    let running = all
+        .iter()
+        .filter(|t| t.state() == crate::process::task::TASK_RUNNING && !t.exited.load(Relaxed))
+        .count();
     let last = all.iter().map(|t| t.pid_nr_ns(ns)).max().unwrap_or(0);
     // Load averages are not kept yet (Linux `calc_global_load`): 0.00.
     array::format_loadavg([0; 3], running as u64, all.len() as u64, last)
@@ -459,7 +498,10 @@ fn proc_stat() -> String {
     use crate::counters::{cpu_get, global_get, CPU_CONTEXT_SWITCHES, TOTAL_FORKS};
     let ctxt: u64 = (0..n as usize).map(|c| cpu_get(c, CPU_CONTEXT_SWITCHES)).sum();
     let boot = (crate::time::realtime_ns() - crate::time::monotonic_ns()) / 1_000_000_000;
-    let running = all.iter().filter(|t| t.state() == crate::process::task::TASK_RUNNING && !t.exited.load(Relaxed)).count();
+    let running = all
+        .iter()
+        .filter(|t| t.state() == crate::process::task::TASK_RUNNING && !t.exited.load(Relaxed))
+        .count();
     let _ = writeln!(o, "intr 0\nctxt {ctxt}\nbtime {boot}\nprocesses {}", global_get(TOTAL_FORKS));
     let _ = writeln!(o, "procs_running {running}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0");
     o
