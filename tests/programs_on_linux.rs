@@ -216,7 +216,7 @@ fn hello_pie_relocates_itself() {
 #[test]
 fn process_creation_programs_pass() {
     let exitcode = path("exitcode").to_str().unwrap();
-    let cases: [(&str, &[&str], &[&str]); 10] = [
+    let cases: [(&str, &[&str], &[&str]); 11] = [
         (
             "fork",
             &[],

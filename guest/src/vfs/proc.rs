@@ -398,17 +398,17 @@ fn maps(t: &Task) -> String {
                 a.prot.contains(Prot::WRITE),
                 a.prot.contains(Prot::EXEC),
             );
-            array::format_map_line(
-                &mut o,
-                a.start,
-                a.end,
+            let line = array::MapLine {
+                start: a.start,
+                end: a.end,
                 rwx,
-                a.shared,
-                a.pgoff,
-                (0, 0),
-                0,
-                a.name,
-            );
+                shared: a.shared,
+                pgoff: a.pgoff,
+                dev: (0, 0),
+                ino: 0,
+                name: a.name,
+            };
+            array::format_map_line(&mut o, &line);
         }
     }
     o

@@ -320,20 +320,26 @@ pub fn format_status(s: &TaskStatus) -> String {
     o
 }
 
+/// One area as a `/proc/PID/maps` line shows it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MapLine<'a> {
+    pub start: u64,
+    pub end: u64,
+    /// Readable, writable, executable.
+    pub rwx: (bool, bool, bool),
+    pub shared: bool,
+    pub pgoff: u64,
+    /// Major and minor device number of the file.
+    pub dev: (u32, u32),
+    pub ino: u64,
+    pub name: &'a str,
+}
+
 /// One line of `/proc/PID/maps` (`show_map_vma`): `start-end perms offset
 /// major:minor inode ` (a nameless line ends with that space), then the
 /// name padded to column 73.
-pub fn format_map_line(
-    o: &mut String,
-    start: u64,
-    end: u64,
-    rwx: (bool, bool, bool),
-    shared: bool,
-    pgoff: u64,
-    dev: (u32, u32),
-    ino: u64,
-    name: &str,
-) {
+pub fn format_map_line(o: &mut String, l: &MapLine<'_>) {
+    let MapLine { start, end, rwx, shared, pgoff, dev, ino, name } = *l;
     let before = o.len();
     let _ = write!(
         o,
@@ -464,18 +470,21 @@ mod tests {
     #[test]
     fn maps_lines_pad_names_to_column_74() {
         let mut o = String::new();
-        format_map_line(&mut o, 0x400000, 0x401000, (true, false, true), false, 0, (0, 0), 0, "");
-        format_map_line(
-            &mut o,
-            0x7ffffffde000,
-            0x7ffffffff000,
-            (true, true, false),
-            false,
-            0,
-            (0, 0),
-            0,
-            "[stack]",
-        );
+        let text = MapLine {
+            start: 0x400000,
+            end: 0x401000,
+            rwx: (true, false, true),
+            ..Default::default()
+        };
+        format_map_line(&mut o, &text);
+        let stack = MapLine {
+            start: 0x7ffffffde000,
+            end: 0x7ffffffff000,
+            rwx: (true, true, false),
+            name: "[stack]",
+            ..Default::default()
+        };
+        format_map_line(&mut o, &stack);
         let lines: Vec<&str> = o.lines().collect();
         assert_eq!(lines[0], "00400000-00401000 r-xp 00000000 00:00 0 ");
         assert_eq!(lines[1].find('['), Some(73), "{}", lines[1]);
