@@ -1,6 +1,6 @@
 # procfs as busybox's process tools read it: ps, top, pidof, mount, and the
 # files themselves (/proc/self, PID/comm, PID/cmdline, PID/stat).
-busybox sleep 30 &
+busybox sleep 1000 &
 pid=$!
 until [ "$(busybox cut -d' ' -f3 /proc/$pid/stat)" = S ]; do :; done
 busybox ps -o pid,ppid,stat,comm | busybox awk -v p=$pid -v me=$$ \
