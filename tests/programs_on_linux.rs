@@ -216,7 +216,7 @@ fn hello_pie_relocates_itself() {
 #[test]
 fn process_creation_programs_pass() {
     let exitcode = path("exitcode").to_str().unwrap();
-    let cases: [(&str, &[&str], &[&str]); 14] = [
+    let cases: [(&str, &[&str], &[&str]); 15] = [
         (
             "mapcount",
             &[],
@@ -349,6 +349,17 @@ fn process_creation_programs_pass() {
             ],
         ),
         (
+            "procfs",
+            &["one", "two words"],
+            &[
+                "readlink /proc/self is the pid",
+                "a child before it is reaped: state Z",
+                "task/ lists the three threads",
+                "maps: the mapping's line",
+                "umount2 while a file is open: EBUSY",
+            ],
+        ),
+        (
             "signals",
             &[],
             &[
@@ -424,6 +435,7 @@ fn programs_are_static_executables() {
         "oomhog",
         "opcost",
         "pidfd",
+        "procfs",
         "rawsyscall",
         "rusage",
         "sched",

@@ -161,6 +161,10 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
             exit(exit_status::INIT_FAILED);
         }
     }
+    if let Err(e) = crate::vfs::mount_proc_at_boot() {
+        println!("kernel: {e}");
+        exit(exit_status::INIT_FAILED);
+    }
     if let Some((_, index)) = index {
         crate::exec::zpoline::bind_root_index(index);
     }

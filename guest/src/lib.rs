@@ -25,6 +25,7 @@
 //! | sched | `sched` | tasks as the scheduler sees them, run queues, wait queues |
 //! | fs | `fs` | files, descriptor tables, pipes, the RAM file system |
 //! | process | `process` | the process side of tasks: fork, exit, wait, signals, namespaces |
+//! | vfs | `vfs` | path lookup across mounts, the proc file system's view of the processes |
 //! | exec | `exec` | loading programs, `execve` |
 //! | syscall | `syscall` | the system-call table and its calls |
 //! | kernel | `trap` `smp` `mailbox` `selftest` `kernel` | boot, trap policy, cross-CPU jobs, the VMM's mailbox |
@@ -68,6 +69,10 @@ pub mod fs;
 
 // process
 pub mod process;
+
+// vfs
+#[cfg(target_os = "none")]
+pub mod vfs;
 
 // exec
 pub mod exec;

@@ -35,6 +35,7 @@ pub mod fs;
 pub mod futex;
 pub mod limits;
 pub mod mman;
+pub mod mount;
 pub mod pidfd;
 pub mod poll;
 pub mod prctl;
@@ -87,6 +88,7 @@ pub const ALL_CONSTANTS: &[(&str, &[Constant])] = &[
     ("statfs", statfs::CONSTANTS),
     ("dirent", dirent::CONSTANTS),
     ("mman", mman::CONSTANTS),
+    ("mount", mount::CONSTANTS),
     ("time", time::CONSTANTS),
     ("random", random::CONSTANTS),
     ("termios", termios::CONSTANTS),

@@ -23,6 +23,8 @@ crate::constants! {
     TMPFS_MAGIC: u64 = 0x0102_1994;
     /// `f_type` of ramfs.
     RAMFS_MAGIC: u64 = 0x8584_58f6;
+    /// `f_type` of the proc file system.
+    PROC_SUPER_MAGIC: u64 = 0x9fa0;
     /// `f_type` of the pipe file system.
     PIPEFS_MAGIC: u64 = 0x5049_5045;
 }

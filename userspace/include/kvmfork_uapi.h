@@ -992,6 +992,7 @@
 #define ST_RELATIME 0x1000
 #define TMPFS_MAGIC 0x1021994
 #define RAMFS_MAGIC 0x858458f6
+#define PROC_SUPER_MAGIC 0x9fa0
 #define PIPEFS_MAGIC 0x50495045
 
 /* ---- uapi::dirent ---- */
@@ -1032,6 +1033,36 @@
 #define MS_INVALIDATE 2
 #define MS_SYNC 4
 #define MAP_FAILED ((void *)-1)
+
+/* ---- uapi::mount ---- */
+#define MS_RDONLY 1
+#define MS_NOSUID 2
+#define MS_NODEV 4
+#define MS_NOEXEC 8
+#define MS_SYNCHRONOUS 16
+#define MS_REMOUNT 32
+#define MS_MANDLOCK 64
+#define MS_DIRSYNC 128
+#define MS_NOSYMFOLLOW 256
+#define MS_NOATIME 1024
+#define MS_NODIRATIME 2048
+#define MS_BIND 0x1000
+#define MS_MOVE 0x2000
+#define MS_REC 0x4000
+#define MS_SILENT 0x8000
+#define MS_UNBINDABLE 0x20000
+#define MS_PRIVATE 0x40000
+#define MS_SLAVE 0x80000
+#define MS_SHARED 0x100000
+#define MS_RELATIME 0x200000
+#define MS_STRICTATIME 0x1000000
+#define MS_LAZYTIME 0x2000000
+#define MS_MGC_VAL 0xc0ed0000
+#define MS_MGC_MSK 0xffff0000
+#define MNT_FORCE 1
+#define MNT_DETACH 2
+#define MNT_EXPIRE 4
+#define UMOUNT_NOFOLLOW 8
 
 /* ---- uapi::time ---- */
 #define CLOCK_REALTIME 0

@@ -13,6 +13,7 @@ pub use uapi::fs::*;
 pub use uapi::futex::*;
 pub use uapi::limits::*;
 pub use uapi::mman::*;
+pub use uapi::mount::*;
 pub use uapi::pidfd::*;
 pub use uapi::poll::*;
 pub use uapi::prctl::*;

@@ -215,6 +215,35 @@ pub fn unlinkat(dirfd: i32, path: &CStr, flags: u32) -> SysResult {
 }
 
 /// `pipe2`: `[read end, write end]`.
+/// `readlinkat`: the link's target, its length in `buf` (not NUL-terminated).
+pub fn readlinkat(dirfd: i32, path: &CStr, buf: &mut [u8]) -> SysResult {
+    // SAFETY: path is NUL-terminated and only read; the kernel writes at most
+    // buf.len() bytes into buf.
+    result(unsafe {
+        syscall4(
+            nr::__NR_readlinkat,
+            dirfd as usize,
+            path.as_ptr() as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+        )
+    })
+}
+
+/// `mount(source, target, fstype, flags, NULL)`.
+pub fn mount(source: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: u64) -> SysResult {
+    let s = source.map_or(0, |s| s.as_ptr() as usize);
+    let t = fstype.map_or(0, |s| s.as_ptr() as usize);
+    // SAFETY: the strings are NUL-terminated and only read; no data.
+    result(unsafe { syscall5(nr::__NR_mount, s, target.as_ptr() as usize, t, flags as usize, 0) })
+}
+
+/// `umount2(target, flags)`.
+pub fn umount2(target: &CStr, flags: u32) -> SysResult {
+    // SAFETY: target is NUL-terminated and only read.
+    result(unsafe { syscall2(nr::__NR_umount2, target.as_ptr() as usize, flags as usize) })
+}
+
 pub fn pipe2(flags: u32) -> Result<[i32; 2], Errno> {
     let mut fds = [-1i32; 2];
     // SAFETY: the kernel writes two ints into fds.

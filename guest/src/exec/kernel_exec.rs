@@ -195,6 +195,13 @@ fn load_program_inner(
     mm.map_anon(STACK_TOP - initial, STACK_TOP, stack_prot, VmFlags::GROWSDOWN).map_err(oom)?;
     mm.populate(st.rsp, &st.image).map_err(oom)?;
 
+    let mut cmdline = Vec::with_capacity(argv.iter().map(|a| a.len() + 1).sum());
+    for a in argv {
+        cmdline.extend_from_slice(a);
+        cmdline.push(0);
+    }
+    mm.set_cmdline(cmdline.into());
+
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path).to_vec();
     Ok(Program { mm, frame: TrapFrame::new_user(img.entry, st.rsp), name })
 }

@@ -41,6 +41,8 @@ pub enum FileKind {
     /// A file of a pseudo file system whose behaviour the module that made it
     /// defines (Linux: its `file_operations`), such as a pidfd (pidfs).
     Anon(Arc<dyn AnonFile>),
+    /// A file or directory of a proc mount.
+    Proc(Arc<crate::fs::proc::ProcFile>),
 }
 
 /// What an [`FileKind::Anon`] file does (the parts of Linux's
@@ -109,7 +111,11 @@ impl Drop for File {
                 p.wake_all();
             }
             FileKind::Inode { ino, .. } => release_inode(*ino),
-            FileKind::Console { .. } | FileKind::Counters | FileKind::Null | FileKind::Anon(_) => {}
+            FileKind::Console { .. }
+            | FileKind::Counters
+            | FileKind::Null
+            | FileKind::Anon(_)
+            | FileKind::Proc(_) => {}
         }
     }
 }
@@ -340,6 +346,12 @@ impl FdTable {
         drop(all);
     }
 
+    /// The table's size as `/proc/PID/status` shows it (Linux `max_fds`:
+    /// 64, doubled as descriptors above it are used).
+    pub fn max_fds(&self) -> usize {
+        self.fds.lock().len().next_power_of_two().max(64)
+    }
+
     pub fn open_count(&self) -> usize {
         self.fds.lock().iter().filter(|e| e.is_some()).count()
     }
@@ -356,6 +368,9 @@ impl Default for FdTable {
 /// removed cwd stays valid until the process leaves it.
 pub struct FsStruct {
     cwd: AtomicU64,
+    /// A working directory on a proc mount (then `cwd` is the RAM
+    /// directory the process left for it, still held).
+    cwd_proc: spin::Mutex<Option<Arc<crate::fs::proc::ProcFile>>>,
     pub umask: AtomicU32,
 }
 
@@ -363,11 +378,16 @@ impl FsStruct {
     /// Working directory `cwd` (an inode of the RAM file system), umask 022.
     pub fn new(cwd: u64) -> Self {
         acquire_inode(cwd);
-        Self { cwd: AtomicU64::new(cwd), umask: AtomicU32::new(0o022) }
+        Self {
+            cwd: AtomicU64::new(cwd),
+            cwd_proc: spin::Mutex::new(None),
+            umask: AtomicU32::new(0o022),
+        }
     }
 
     pub fn duplicate(&self) -> Self {
         let s = Self::new(self.cwd());
+        *s.cwd_proc.lock() = self.cwd_proc();
         s.umask.store(self.umask.load(Ordering::Relaxed), Ordering::Relaxed);
         s
     }
@@ -376,8 +396,19 @@ impl FsStruct {
         self.cwd.load(Ordering::Relaxed)
     }
 
+    /// The working directory when it is on a proc mount.
+    pub fn cwd_proc(&self) -> Option<Arc<crate::fs::proc::ProcFile>> {
+        self.cwd_proc.lock().clone()
+    }
+
+    /// Make a proc directory the working directory.
+    pub fn set_cwd_proc(&self, dir: Arc<crate::fs::proc::ProcFile>) {
+        *self.cwd_proc.lock() = Some(dir);
+    }
+
     /// Make `ino` the working directory; the caller took a reference on it.
     pub fn set_cwd_acquired(&self, ino: u64) {
+        *self.cwd_proc.lock() = None;
         let old = self.cwd.swap(ino, Ordering::Relaxed);
         release_inode(old);
     }

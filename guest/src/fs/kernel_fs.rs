@@ -67,6 +67,7 @@ pub fn mount_root(
             }
         };
     let tmp = ensure_dir(&mut fs, "/tmp", 0o1777)?;
+    ensure_dir(&mut fs, "/proc", 0o555)?;
     let _ = fs.chmod(tmp, 0o1777);
     let dev = ensure_dir(&mut fs, "/dev", 0o755)?;
     if fs.lookup(dev, "console").is_err() {

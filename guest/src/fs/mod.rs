@@ -2,10 +2,13 @@
 pub mod attr;
 pub mod cpio;
 pub mod file;
+pub mod namespace;
 pub mod pipe;
+pub mod proc;
 pub mod ramfs;
 
 #[cfg(target_os = "none")]
 mod kernel_fs;
+
 #[cfg(target_os = "none")]
 pub use kernel_fs::*;

@@ -212,6 +212,23 @@ pub struct Mm {
     /// The patched `syscall` sites of the program's text, if exec patched it
     /// (`exec::zpoline`); set once by exec, kept by fork.
     zpoline: spin::Once<crate::mm::zpoline::Zpoline>,
+    /// The program's arguments, NUL-terminated one after the other, as exec
+    /// gave them (what Linux reads between `arg_start` and `arg_end` for
+    /// `/proc/PID/cmdline`); set once by exec, kept by fork.
+    cmdline: spin::Once<Arc<[u8]>>,
+}
+
+/// One area as `/proc/PID/maps` shows it (Linux `show_map_vma`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapArea {
+    pub start: u64,
+    pub end: u64,
+    pub prot: Prot,
+    pub shared: bool,
+    /// The file offset in bytes (0 for anonymous memory).
+    pub pgoff: u64,
+    /// `[heap]`, `[stack]`, `[vdso]`, or empty.
+    pub name: &'static str,
 }
 
 /// The leaf entry for a page of an area with `prot`; `writable` is false where
@@ -322,6 +339,7 @@ impl Mm {
                 hiwater_rss: 0,
             }),
             zpoline: spin::Once::new(),
+            cmdline: spin::Once::new(),
         });
         let entry = crate::arch::entry_page::ENTRY_PAGE_VA;
         {
@@ -394,6 +412,10 @@ impl Mm {
             }),
             zpoline: match self.zpoline.get() {
                 Some(z) => spin::Once::initialized(z.clone()),
+                None => spin::Once::new(),
+            },
+            cmdline: match self.cmdline.get() {
+                Some(c) => spin::Once::initialized(c.clone()),
                 None => spin::Once::new(),
             },
         });
@@ -977,6 +999,49 @@ impl Mm {
             rss_pages: rss,
             pgtable_pages: inner.pt.page_tables() as u64,
         }
+    }
+
+    /// Set the arguments `/proc/PID/cmdline` shows (exec, once).
+    pub fn set_cmdline(&self, args: Arc<[u8]>) {
+        self.cmdline.call_once(|| args);
+    }
+
+    /// The arguments exec gave the program (empty before an exec).
+    pub fn cmdline(&self) -> Arc<[u8]> {
+        self.cmdline.get().cloned().unwrap_or_else(|| Arc::from(&[][..]))
+    }
+
+    /// The areas in address order, named as Linux names them: `[heap]` for
+    /// the one `brk` grew, `[stack]` for the one holding the initial stack,
+    /// `[vdso]` for the entry page (the kernel-provided code page).
+    pub fn map_areas(&self) -> Vec<MapArea> {
+        let inner = self.inner.lock();
+        let (brk_start, brk) = (inner.brk_start, inner.brk);
+        inner
+            .vmas
+            .iter()
+            .map(|v| {
+                let name = if matches!(v.backing, Backing::EntryPage) {
+                    "[vdso]"
+                } else if v.start < STACK_TOP && STACK_TOP <= v.end {
+                    "[stack]"
+                } else if brk > brk_start && v.start <= brk && v.end > brk_start {
+                    "[heap]"
+                } else {
+                    ""
+                };
+                MapArea {
+                    start: v.start,
+                    end: v.end,
+                    prot: v.prot,
+                    shared: v.flags.contains(VmFlags::SHARED),
+                    // Anonymous areas show offset 0 (Linux: only a file's
+                    // `vm_pgoff` is shown).
+                    pgoff: 0,
+                    name,
+                }
+            })
+            .collect()
     }
 
     /// The most pages this space has had mapped (Linux `get_mm_hiwater_rss`).

@@ -13,6 +13,7 @@ use alloc::sync::Arc;
 
 use crate::errno::{Errno, EINVAL, ENOMEM, EPERM};
 use crate::fault_inject::{should_fail, Stage};
+use crate::fs::namespace::MntNamespace;
 use crate::process::clone_flags::CloneFlags;
 use crate::process::pid_namespace::PidNamespace;
 use crate::process::utsname::UtsNamespace;
@@ -23,6 +24,9 @@ pub const NS_FLAGS: CloneFlags = CloneFlags::CLONE_NEWPID.union(CloneFlags::CLON
 /// Linux `struct nsproxy` (the namespaces that exist here).
 pub struct NsProxy {
     pub uts_ns: Arc<UtsNamespace>,
+    /// The mount table path lookup uses (CLONE_NEWNS, which would copy it,
+    /// is not implemented yet: every task shares the initial one).
+    pub mnt_ns: Arc<MntNamespace>,
     pub pid_ns_for_children: Arc<PidNamespace>,
 }
 
@@ -31,6 +35,7 @@ impl NsProxy {
     pub fn initial(pid_ns: &Arc<PidNamespace>) -> Arc<NsProxy> {
         Arc::new(NsProxy {
             uts_ns: Arc::new(UtsNamespace::new_initial()),
+            mnt_ns: MntNamespace::new_initial(),
             pid_ns_for_children: pid_ns.clone(),
         })
     }
@@ -96,7 +101,8 @@ fn create_new_namespaces(
     } else {
         old.pid_ns_for_children.clone()
     };
-    Ok(Arc::new(NsProxy { uts_ns, pid_ns_for_children }))
+    let mnt_ns = old.mnt_ns.clone();
+    Ok(Arc::new(NsProxy { uts_ns, mnt_ns, pid_ns_for_children }))
 }
 
 #[cfg(test)]

@@ -303,6 +303,9 @@ pub struct PosixThread {
     pub kthread: bool,
     /// Page faults resolved without I/O (Linux `min_flt`).
     pub min_flt: AtomicU64,
+    /// When the task was created, in monotonic nanoseconds since boot (Linux
+    /// `start_time`; `/proc/PID/stat` field 22).
+    pub start_time_ns: u64,
     /// What `getrusage(RUSAGE_THREAD)` last reported (Linux `prev_cputime`).
     pub prev_cputime: spin::Mutex<crate::process::rusage::PrevCputime>,
 }
@@ -376,6 +379,7 @@ impl Task {
             probe: p.probe,
             kthread: p.kthread,
             min_flt: AtomicU64::new(0),
+            start_time_ns: crate::time::monotonic_ns(),
             prev_cputime: spin::Mutex::new(crate::process::rusage::PrevCputime {
                 utime: 0,
                 stime: 0,

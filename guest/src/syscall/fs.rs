@@ -11,7 +11,9 @@ use super::SysResult;
 use crate::errno::*;
 use crate::fs::attr;
 use crate::fs::file::*;
+use crate::fs::namespace::Mount;
 use crate::fs::pipe::{Outcome, Pipe};
+use crate::fs::proc::{ProcFile, ProcNode};
 use crate::fs::ramfs::{self, Ino, Stat, S_IFCHR, S_IFIFO};
 use crate::fs::{with_fs, CONSOLE_RDEV, COUNTERS_RDEV, NULL_RDEV};
 use crate::process::current;
@@ -19,6 +21,8 @@ use crate::process::rlimit::RLIMIT_NOFILE;
 use crate::process::signal::fatal_signal_pending;
 use crate::process::Task;
 use crate::uaccess;
+use crate::vfs::namei::{self, Node, PathRef};
+use crate::vfs::proc as procfs;
 pub use uapi::fcntl::{
     AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, FD_CLOEXEC, F_DUPFD,
     F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, F_SETFL,
@@ -72,6 +76,30 @@ fn start_dir(dirfd: i32, path: &[u8]) -> Result<Ino, Errno> {
     }
 }
 
+/// Where a path at `dirfd` starts, as a place in the mount tree (absolute
+/// paths: the root; relative: the working directory or `dirfd`'s directory).
+fn start_path(dirfd: i32, path: &[u8]) -> Result<PathRef, Errno> {
+    let t = task();
+    if path.first() == Some(&b'/') {
+        return Ok(namei::root_of(&t));
+    }
+    if dirfd == AT_FDCWD {
+        let fs = t.fs();
+        if let Some(pf) = fs.cwd_proc() {
+            return Ok(PathRef { mnt: pf.mnt.clone(), node: Node::Proc(pf.node) });
+        }
+        return Ok(namei::ram_path(&t, fs.cwd()));
+    }
+    let file = files().get(dirfd)?;
+    match &file.kind {
+        FileKind::Inode { ino, dir: true } => Ok(namei::ram_path(&t, *ino)),
+        FileKind::Proc(pf) if pf.node.is_dir() => {
+            Ok(PathRef { mnt: pf.mnt.clone(), node: Node::Proc(pf.node) })
+        }
+        _ => Err(ENOTDIR),
+    }
+}
+
 fn read_path(addr: u64) -> Result<Vec<u8>, Errno> {
     let p = uaccess::read_cstr(addr, ramfs::PATH_MAX - 1)?;
     if p.is_empty() {
@@ -84,7 +112,11 @@ fn read_path(addr: u64) -> Result<Vec<u8>, Errno> {
 
 pub fn openat(dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
     let path = read_path(path)?;
-    let start = start_dir(dirfd, &path)?;
+    let start = start_path(dirfd, &path)?;
+    let start_ram = match start.node {
+        Node::Ram(dir) => Some(dir),
+        Node::Proc(_) => None,
+    };
     let p = path_str(&path)?;
     let t = task();
     let umask = t.fs().umask.load(Ordering::Relaxed);
@@ -93,19 +125,29 @@ pub fn openat(dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
     if acc == 3 {
         return Err(EINVAL);
     }
+    let found = namei::lookup(&t, start.clone(), p, flags & O_NOFOLLOW == 0);
+    if let Ok(PathRef { mnt, node: Node::Proc(node) }) = &found {
+        return open_proc(&t, mnt.clone(), *node, flags);
+    }
+    let parent = match found {
+        Err(ENOENT) if flags & O_CREAT != 0 && !p.ends_with('/') => {
+            Some(namei::ram_parent(&t, start, p)?)
+        }
+        _ => None,
+    };
     let (ino, stat) = with_fs(|fs| -> Result<(Ino, Stat), Errno> {
-        let ino = match fs.lookup(start, p) {
-            Ok(ino) => {
+        let ino = match found {
+            Ok(found) => {
                 if flags & O_CREAT != 0 && flags & O_EXCL != 0 {
                     return Err(EEXIST);
                 }
-                ino
+                found.ram(EINVAL)?
             }
             Err(ENOENT) if flags & O_CREAT != 0 => {
                 if p.ends_with('/') {
                     return Err(EISDIR);
                 }
-                let (parent, name) = fs.lookup_parent(start, p)?;
+                let (parent, name) = parent.clone().ok_or(ENOENT)?;
                 let ino = fs.create(parent, &name, ramfs::S_IFREG | (mode & 0o7777 & !umask))?;
                 fs.chown(ino, Some(creds.euid), Some(creds.egid))?;
                 ino
@@ -144,7 +186,11 @@ pub fn openat(dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
         if flags & O_TRUNC != 0 {
             unmap_truncated(ino);
         }
-        file.opened_as.call_once(|| (start, path));
+        // The path from the RAM directory the lookup started in (for
+        // /proc/PID/maps); a lookup that started in proc has none.
+        if let Some(dir) = start_ram {
+            file.opened_as.call_once(|| (dir, path));
+        }
     }
     t.files().alloc(0, file, flags & O_CLOEXEC != 0, nofile_limit(&t)).map(|fd| fd as u64)
 }
@@ -203,6 +249,53 @@ pub fn mmap_file(fd: i32) -> Result<crate::mm::address_space::MmapFile, Errno> {
     // Frames for the page cache could not be had.
     let cache = Some(cache?);
     Ok(MmapFile { cache, ino, path: Arc::from(path.as_str()), readable, writable })
+}
+
+/// Open a node of proc (read-only files; Linux: `proc_reg_open` of files of
+/// mode 0444, `proc_self` links are ELOOP with O_NOFOLLOW).
+fn open_proc(t: &Task, mnt: Arc<Mount>, node: ProcNode, flags: u32) -> SysResult {
+    if flags & O_CREAT != 0 && flags & O_EXCL != 0 {
+        return Err(EEXIST);
+    }
+    if node.is_symlink() {
+        return Err(ELOOP);
+    }
+    if flags & O_DIRECTORY != 0 && !node.is_dir() {
+        return Err(ENOTDIR);
+    }
+    if flags & O_ACCMODE != O_RDONLY || flags & (O_CREAT | O_TRUNC) != 0 {
+        return Err(if node.is_dir() { EISDIR } else { EACCES });
+    }
+    let file = File::new(
+        FileKind::Proc(Arc::new(ProcFile::new(mnt, node))),
+        flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC),
+    );
+    t.files().alloc(0, file, flags & O_CLOEXEC != 0, nofile_limit(t)).map(|fd| fd as u64)
+}
+
+/// Read a proc file at `pos` (Linux `seq_read`): the text is made at a
+/// read at offset 0 (or the first read) and kept for the reads after it.
+fn proc_read(pf: &ProcFile, buf: u64, len: usize, pos: u64) -> Result<usize, Errno> {
+    if pf.node.is_dir() {
+        return Err(EISDIR);
+    }
+    let text = {
+        let mut snap = pf.snapshot.lock();
+        match &*snap {
+            Some(t) if pos != 0 => t.clone(),
+            _ => {
+                let ns = procfs::pid_ns_of(&pf.mnt.fs).ok_or(EINVAL)?;
+                let mnt_ns = namei::mnt_ns_of(&task());
+                let t: Arc<[u8]> = procfs::generate(&mnt_ns, &ns, pf.node)?.into();
+                *snap = Some(t.clone());
+                t
+            }
+        }
+    };
+    let start = (pos as usize).min(text.len());
+    let n = len.min(text.len() - start);
+    uaccess::write_bytes(buf, &text[start..start + n])?;
+    Ok(n)
 }
 
 fn release_inode_now(ino: Ino) {
@@ -308,6 +401,9 @@ pub fn pread(fd: i32, buf: u64, len: usize, offset: i64) -> SysResult {
             do_read(&file, buf, len.min(MAX_RW_COUNT), Some(offset as u64))
         }
         FileKind::Inode { dir: true, .. } => Err(EISDIR),
+        FileKind::Proc(ref pf) => {
+            proc_read(pf, buf, len.min(MAX_RW_COUNT), offset as u64).map(|n| n as u64)
+        }
         // No read operation (Linux: FMODE_PREAD without FMODE_CAN_READ).
         FileKind::Anon(_) => Err(EINVAL),
         _ => Err(ESPIPE),
@@ -472,6 +568,14 @@ fn do_read(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
             }
         }
         FileKind::PipeWrite(_) => Err(EBADF),
+        FileKind::Proc(pf) => {
+            let pos = at.unwrap_or_else(|| file.pos.load(Ordering::Relaxed));
+            let n = proc_read(pf, buf, len, pos)?;
+            if at.is_none() {
+                file.pos.store(pos + n as u64, Ordering::Relaxed);
+            }
+            Ok(n as u64)
+        }
         // Pseudo files without a read operation (Linux `vfs_read`: EINVAL).
         FileKind::Anon(_) => Err(EINVAL),
     }
@@ -565,6 +669,8 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
         }
         FileKind::PipeRead(_) => Err(EBADF),
         FileKind::Anon(_) => Err(EINVAL),
+        // Opened read-only (open_proc).
+        FileKind::Proc(_) => Err(EBADF),
     }
 }
 
@@ -602,13 +708,15 @@ fn pipe_wait(file: &File, pipe: &Pipe, mut op: impl FnMut() -> Outcome) -> Resul
 pub fn lseek(fd: i32, offset: i64, whence: u32) -> SysResult {
     let file = files().get(fd)?;
     let ino = match file.kind {
-        FileKind::Inode { ino, .. } => ino,
+        FileKind::Inode { ino, .. } => Some(ino),
+        // seq_lseek: SEEK_SET and SEEK_CUR only.
+        FileKind::Proc(_) => None,
         _ => return Err(ESPIPE),
     };
-    let base = match whence {
-        SEEK_SET => 0,
-        SEEK_CUR => file.pos.load(Ordering::Relaxed) as i64,
-        SEEK_END => with_fs(|fs| fs.stat(ino))?.size as i64,
+    let base = match (whence, ino) {
+        (SEEK_SET, _) => 0,
+        (SEEK_CUR, _) => file.pos.load(Ordering::Relaxed) as i64,
+        (SEEK_END, Some(ino)) => with_fs(|fs| fs.stat(ino))?.size as i64,
         _ => return Err(EINVAL),
     };
     let new = base.checked_add(offset).ok_or(EINVAL)?;
@@ -624,13 +732,13 @@ pub fn lseek(fd: i32, offset: i64, whence: u32) -> SysResult {
 /// `st_dev` of every file on the RAM file system.
 const ST_DEV: u64 = 0x0f;
 
-/// Linux x86-64 `struct stat` (144 bytes).
-fn stat_bytes(st: &Stat) -> [u8; 144] {
+/// Linux x86-64 `struct stat` (144 bytes), with `st_dev` `dev`.
+fn stat_bytes_dev(st: &Stat, dev: u64) -> [u8; 144] {
     let mut b = [0u8; 144];
     let mut put = |off: usize, v: u64, size: usize| {
         b[off..off + size].copy_from_slice(&v.to_le_bytes()[..size])
     };
-    put(0, ST_DEV, 8); // one device for the RAM file system
+    put(0, dev, 8);
     put(8, st.ino, 8);
     put(16, st.nlink as u64, 8);
     put(24, st.mode as u64, 4);
@@ -675,6 +783,7 @@ fn file_stat(file: &File) -> Result<Stat, Errno> {
             0,
             0x2000_0000 + (Arc::as_ptr(p) as u64 & 0xfff_ffff),
         )),
+        FileKind::Proc(pf) => procfs::stat(&*procfs::pid_ns_of(&pf.mnt.fs).ok_or(EINVAL)?, pf.node),
         FileKind::Anon(a) => {
             let (mode, ino) = a.stat();
             let mut st = synthetic_stat(mode, 0, ino);
@@ -685,8 +794,25 @@ fn file_stat(file: &File) -> Result<Stat, Errno> {
 }
 
 pub fn fstat(fd: i32, buf: u64) -> SysResult {
-    let st = file_stat(&*files().get(fd)?)?;
-    uaccess::write_bytes(buf, &stat_bytes(&st)).map(|_| 0)
+    let file = files().get(fd)?;
+    let st = file_stat(&file)?;
+    uaccess::write_bytes(buf, &stat_bytes_dev(&st, file_dev(&file))).map(|_| 0)
+}
+
+/// `st_dev` of an open file.
+fn file_dev(file: &File) -> u64 {
+    match file.kind {
+        FileKind::Proc(_) => crate::fs::proc::PROC_DEV,
+        _ => ST_DEV,
+    }
+}
+
+/// `st_dev` of a place in the mount tree.
+fn path_dev(p: &PathRef) -> u64 {
+    match p.node {
+        Node::Proc(_) => crate::fs::proc::PROC_DEV,
+        Node::Ram(_) => ST_DEV,
+    }
 }
 
 pub fn newfstatat(dirfd: i32, path: u64, buf: u64, flags: u32) -> SysResult {
@@ -694,21 +820,23 @@ pub fn newfstatat(dirfd: i32, path: u64, buf: u64, flags: u32) -> SysResult {
         return Err(EINVAL);
     }
     let p = uaccess::read_cstr(path, ramfs::PATH_MAX - 1)?;
-    let st = if p.is_empty() {
+    let (st, dev) = if p.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
             return Err(ENOENT);
         }
         if dirfd == AT_FDCWD {
-            with_fs(|fs| fs.stat(task().fs().cwd()))?
+            (with_fs(|fs| fs.stat(task().fs().cwd()))?, ST_DEV)
         } else {
-            file_stat(&*files().get(dirfd)?)?
+            let file = files().get(dirfd)?;
+            (file_stat(&file)?, file_dev(&file))
         }
     } else {
-        let start = start_dir(dirfd, &p)?;
+        let start = start_path(dirfd, &p)?;
         let s = path_str(&p)?;
-        with_fs(|fs| fs.lookup(start, s).and_then(|ino| fs.stat(ino)))?
+        let found = namei::lookup(&task(), start, s, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+        (namei::stat(&found)?, path_dev(&found))
     };
-    uaccess::write_bytes(buf, &stat_bytes(&st)).map(|_| 0)
+    uaccess::write_bytes(buf, &stat_bytes_dev(&st, dev)).map(|_| 0)
 }
 
 // ---- attributes: chmod, chown, truncate, statfs ---------------------------------
@@ -920,9 +1048,25 @@ fn statfs_bytes(s: &uapi::statfs::statfs) -> [u8; 120] {
 /// `statfs(path, buf)`: the file system `path` is on (the RAM file system).
 pub fn statfs(path: u64, buf: u64) -> SysResult {
     let p = read_path(path)?;
-    let start = start_dir(AT_FDCWD, &p)?;
-    with_fs(|fs| fs.lookup(start, path_str(&p)?))?;
-    uaccess::write_bytes(buf, &statfs_bytes(&ramfs_statfs())).map(|_| 0)
+    let start = start_path(AT_FDCWD, &p)?;
+    let found = namei::lookup(&task(), start, path_str(&p)?, true)?;
+    let st = match found.node {
+        Node::Proc(_) => proc_statfs(),
+        Node::Ram(_) => ramfs_statfs(),
+    };
+    uaccess::write_bytes(buf, &statfs_bytes(&st)).map(|_| 0)
+}
+
+/// proc's `struct statfs` (Linux `simple_statfs` of proc's super block).
+fn proc_statfs() -> uapi::statfs::statfs {
+    uapi::statfs::statfs {
+        f_type: uapi::statfs::PROC_SUPER_MAGIC as i64,
+        f_bsize: 4096,
+        f_namelen: 255,
+        f_frsize: 4096,
+        f_flags: (uapi::statfs::ST_VALID | uapi::statfs::ST_RELATIME) as i64,
+        ..Default::default()
+    }
 }
 
 /// `fstatfs(fd, buf)`: a pipe is on Linux's pipefs; everything else is on the
@@ -946,6 +1090,7 @@ pub fn fstatfs(fd: i32, buf: u64) -> SysResult {
             f_flags: uapi::statfs::ST_VALID as i64,
             ..Default::default()
         },
+        FileKind::Proc(_) => proc_statfs(),
         _ => ramfs_statfs(),
     };
     uaccess::write_bytes(buf, &statfs_bytes(&st)).map(|_| 0)
@@ -1090,16 +1235,21 @@ fn do_poll(fds: u64, nfds: u64, deadline: Option<u64>) -> SysResult {
     }
 }
 
-/// `readlinkat`: this file system has no symbolic links, so an existing path
-/// is EINVAL (not a link) and a missing one the lookup's error, as Linux.
-pub fn readlinkat(dirfd: i32, path: u64, bufsiz: i32) -> SysResult {
+/// `readlinkat`: proc's links (`/proc/self`, ...) give their target
+/// (truncated to `bufsiz`, no NUL); anything else that exists is EINVAL
+/// (not a link), a missing path the lookup's error, as Linux.
+pub fn readlinkat(dirfd: i32, path: u64, buf: u64, bufsiz: i32) -> SysResult {
     if bufsiz <= 0 {
         return Err(EINVAL);
     }
     let p = read_path(path)?;
-    let start = start_dir(dirfd, &p)?;
-    with_fs(|fs| fs.lookup(start, path_str(&p)?))?;
-    Err(EINVAL)
+    let start = start_path(dirfd, &p)?;
+    let t = task();
+    let found = namei::lookup(&t, start, path_str(&p)?, false)?;
+    let target = namei::readlink(&t, &found)?;
+    let n = target.len().min(bufsiz as usize);
+    uaccess::write_bytes(buf, &target.as_bytes()[..n])?;
+    Ok(n as u64)
 }
 
 pub fn faccessat(dirfd: i32, path: u64, mode: u32, flags: u32) -> SysResult {
@@ -1107,8 +1257,9 @@ pub fn faccessat(dirfd: i32, path: u64, mode: u32, flags: u32) -> SysResult {
         return Err(EINVAL);
     }
     let p = read_path(path)?;
-    let start = start_dir(dirfd, &p)?;
-    let st = with_fs(|fs| fs.lookup(start, path_str(&p)?).and_then(|ino| fs.stat(ino)))?;
+    let start = start_path(dirfd, &p)?;
+    let found = namei::lookup(&task(), start, path_str(&p)?, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    let st = namei::stat(&found)?;
     let c = task().creds();
     let uid = if flags & AT_EACCESS != 0 { c.euid } else { c.uid };
     let gid = if flags & AT_EACCESS != 0 { c.egid } else { c.gid };
@@ -1131,9 +1282,9 @@ pub fn faccessat(dirfd: i32, path: u64, mode: u32, flags: u32) -> SysResult {
 
 pub fn getdents64(fd: i32, buf: u64, count: usize) -> SysResult {
     let file = files().get(fd)?;
-    let ino = match file.kind {
-        FileKind::Inode { ino, dir: true } => ino,
-        FileKind::Inode { dir: false, .. } => return Err(ENOTDIR),
+    let ino = match &file.kind {
+        FileKind::Inode { ino, dir: true } => *ino,
+        FileKind::Proc(pf) if pf.node.is_dir() => return proc_getdents(&file, pf, buf, count),
         _ => return Err(ENOTDIR),
     };
     let mut out = Vec::new();
@@ -1159,6 +1310,128 @@ pub fn getdents64(fd: i32, buf: u64, count: usize) -> SysResult {
     uaccess::write_bytes(buf, &out)?;
     file.pos.store(cookie, Ordering::Relaxed);
     Ok(out.len() as u64)
+}
+
+/// One `struct linux_dirent64` appended to `out` if it fits in `count`.
+fn put_dirent(out: &mut Vec<u8>, count: usize, ino: u64, off: u64, d_type: u8, name: &str) -> bool {
+    let reclen = (19 + name.len() + 1).next_multiple_of(8);
+    if out.len() + reclen > count {
+        return false;
+    }
+    let at = out.len();
+    out.resize(at + reclen, 0);
+    out[at..at + 8].copy_from_slice(&ino.to_le_bytes());
+    out[at + 8..at + 16].copy_from_slice(&off.to_le_bytes());
+    out[at + 16..at + 18].copy_from_slice(&(reclen as u16).to_le_bytes());
+    out[at + 18] = d_type;
+    out[at + 19..at + 19 + name.len()].copy_from_slice(name.as_bytes());
+    true
+}
+
+/// getdents64 of a proc directory: `.`, `..`, then its entries as listed
+/// now; the offset counts entries.
+fn proc_getdents(file: &File, pf: &ProcFile, buf: u64, count: usize) -> SysResult {
+    let pid_ns = procfs::pid_ns_of(&pf.mnt.fs).ok_or(ENOTDIR)?;
+    let entries = procfs::readdir(&pid_ns, pf.node)?;
+    let mut pos = file.pos.load(Ordering::Relaxed);
+    let mut out = Vec::new();
+    loop {
+        let (ino, d_type, name): (u64, u8, &str) = match pos {
+            0 => (pf.node.ino(), uapi::dirent::DT_DIR, "."),
+            1 => (pf.node.parent().ino(), uapi::dirent::DT_DIR, ".."),
+            n => match entries.get(n as usize - 2) {
+                Some(e) => (e.node.ino(), e.node.d_type(), e.name.as_str()),
+                None => break,
+            },
+        };
+        if !put_dirent(&mut out, count, ino, pos + 1, d_type, name) {
+            if out.is_empty() {
+                return Err(EINVAL);
+            }
+            break;
+        }
+        pos += 1;
+    }
+    uaccess::write_bytes(buf, &out)?;
+    file.pos.store(pos, Ordering::Relaxed);
+    Ok(out.len() as u64)
+}
+
+// ---- mounts -----------------------------------------------------------------
+
+/// `mount(source, target, fstype, flags, data)` (Linux `do_mount`): a new
+/// mount of `proc` (the only file system type that can be mounted besides
+/// the root's). Errors in Linux's order: EFAULT for the strings, the
+/// target's lookup (ENOENT, ENOTDIR), EPERM without root, EINVAL for a
+/// remount, bind, move or propagation change (not implemented) or no type,
+/// ENODEV for an unknown type; ENOTDIR for a target that is not a directory.
+pub fn mount(source: u64, target: u64, fstype: u64, flags: u64, _data: u64) -> SysResult {
+    use uapi::mount::{MS_MGC_MSK, MS_MGC_VAL};
+    let fstype = if fstype == 0 { None } else { Some(uaccess::read_cstr(fstype, 4095)?) };
+    let source = if source == 0 { None } else { Some(uaccess::read_cstr(source, 4095)?) };
+    let p = read_path(target)?;
+    let t = task();
+    let start = start_path(AT_FDCWD, &p)?;
+    let at = namei::lookup(&t, start, path_str(&p)?, true)?;
+    if t.creds().euid != 0 {
+        return Err(EPERM);
+    }
+    let mut flags = flags;
+    if flags & MS_MGC_MSK == MS_MGC_VAL {
+        flags &= !MS_MGC_MSK;
+    }
+    if flags & crate::fs::namespace::MS_OTHER_OPS != 0 {
+        return Err(EINVAL);
+    }
+    let fs = match fstype.as_deref() {
+        None => return Err(EINVAL),
+        Some(b"proc") => procfs::proc_fs_type(t.pid_ns()),
+        Some(_) => return Err(ENODEV),
+    };
+    if !namei::is_dir(&at)? {
+        return Err(ENOTDIR);
+    }
+    if matches!(at.node, Node::Proc(_)) {
+        // Mounts on proc's own directories are not supported.
+        return Err(EINVAL);
+    }
+    let source = source.as_deref().map(|s| alloc::string::String::from_utf8_lossy(s).into_owned());
+    let ns = namei::mnt_ns_of(&t);
+    let mut table = ns.table.lock();
+    table
+        .add(
+            at.mnt.id,
+            at.ino(),
+            fs,
+            source.as_deref().unwrap_or("none"),
+            flags & crate::fs::namespace::MS_NEW_MOUNT_FLAGS,
+        )
+        .map(|_| 0)
+}
+
+/// `umount2(target, flags)` (Linux `ksys_umount`, `path_umount`): EINVAL
+/// for bad flags, the lookup's errors, EPERM without root, EINVAL when the
+/// target is not the root of a mount, EBUSY when the mount is in use (an
+/// open file, a mount on it) or is the root. MNT_DETACH is not implemented
+/// (a busy mount stays, EBUSY); MNT_FORCE and MNT_EXPIRE act as 0.
+pub fn umount2(target: u64, flags: u32) -> SysResult {
+    crate::fs::namespace::check_umount_flags(flags)?;
+    let p = read_path(target)?;
+    let t = task();
+    let start = start_path(AT_FDCWD, &p)?;
+    let follow = flags & uapi::mount::UMOUNT_NOFOLLOW == 0;
+    let at = namei::lookup(&t, start, path_str(&p)?, follow)?;
+    if t.creds().euid != 0 {
+        return Err(EPERM);
+    }
+    if at.node != namei::root_node(&at.mnt.fs) {
+        return Err(EINVAL);
+    }
+    let ns = namei::mnt_ns_of(&t);
+    let id = at.mnt.id;
+    let mut table = ns.table.lock();
+    // The lookup's reference is the caller's own.
+    table.umount(id, 1).map(|_| 0)
 }
 
 // ---- namespace -------------------------------------------------------------
@@ -1195,8 +1468,23 @@ pub fn unlinkat(dirfd: i32, path: u64, flags: u32) -> SysResult {
 }
 
 pub fn getcwd(buf: u64, size: usize) -> SysResult {
-    let cwd = task().fs().cwd();
-    let mut path = with_fs(|fs| fs.path_of(cwd))?.into_bytes();
+    let t = task();
+    let fs = t.fs();
+    let mut path = match fs.cwd_proc() {
+        Some(pf) => {
+            let ns = namei::mnt_ns_of(&t);
+            let pid_ns = procfs::pid_ns_of(&pf.mnt.fs).ok_or(EINVAL)?;
+            let base = namei::mount_path(&ns, &pf.mnt);
+            let rel = procfs::node_path(&pid_ns, pf.node);
+            if rel.is_empty() {
+                base
+            } else {
+                alloc::format!("{}{rel}", base.trim_end_matches('/'))
+            }
+            .into_bytes()
+        }
+        None => with_fs(|f| f.path_of(fs.cwd()))?.into_bytes(),
+    };
     path.push(0);
     if size < path.len() {
         return Err(ERANGE);
@@ -1206,10 +1494,21 @@ pub fn getcwd(buf: u64, size: usize) -> SysResult {
 
 pub fn chdir(path: u64) -> SysResult {
     let p = read_path(path)?;
-    let start = start_dir(AT_FDCWD, &p)?;
+    let start = start_path(AT_FDCWD, &p)?;
+    let found = namei::lookup(&task(), start, path_str(&p)?, true)?;
+    if !namei::is_dir(&found)? {
+        return Err(ENOTDIR);
+    }
+    let ino = match found.node {
+        Node::Ram(ino) => ino,
+        Node::Proc(node) => {
+            // Held by the mount (busy while it is a working directory).
+            task().fs().set_cwd_proc(Arc::new(ProcFile::new(found.mnt.clone(), node)));
+            return Ok(0);
+        }
+    };
     // The working directory holds a reference on its inode (see FsStruct).
     let ino = with_fs(|fs| {
-        let ino = fs.lookup(start, path_str(&p)?)?;
         if !fs.stat(ino)?.is_dir() {
             return Err(ENOTDIR);
         }

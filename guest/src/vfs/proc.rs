@@ -1,0 +1,521 @@
+//! The kernel's side of proc (Linux `fs/proc/base.c`, `root.c`, `array.c`):
+//! lookups and directory listings over the task table, and the text of each
+//! file from the tasks' figures.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::sync::atomic::Ordering::{Acquire, Relaxed};
+
+use crate::errno::{Errno, ENOENT, ENOTDIR, ESRCH};
+use crate::fs::namespace::{FsType, MntNamespace};
+use crate::fs::proc::array::{self, MemStatus, ProcState, TaskStat, TaskStatus};
+use crate::fs::proc::{name_to_int, PidEntry, ProcDirent, ProcNode, PID_ENTRIES, ROOT_ENTRIES};
+use crate::fs::ramfs::Stat;
+use crate::mm::frame::PAGE_SIZE;
+use crate::process::pid_namespace::PidNamespace;
+use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
+use crate::process::{rusage, table};
+
+/// A proc mount's file system, showing `pid_ns`.
+pub fn proc_fs_type(pid_ns: &Arc<PidNamespace>) -> FsType {
+    FsType::Proc { fs_info: pid_ns.clone() }
+}
+
+/// The PID namespace a proc mount shows (its `s_fs_info`).
+pub fn pid_ns_of(fs: &FsType) -> Option<Arc<PidNamespace>> {
+    match fs {
+        FsType::Proc { fs_info } => fs_info.clone().downcast::<PidNamespace>().ok(),
+        FsType::Ram => None,
+    }
+}
+
+/// USER_HZ: the clock ticks of `stat`'s times.
+const USER_HZ: u64 = 100;
+
+fn ticks(ns: u64) -> u64 {
+    ns / (1_000_000_000 / USER_HZ)
+}
+
+/// The process `tgid` (initial-namespace number) if it still exists and is
+/// visible in `ns`.
+fn process(ns: &PidNamespace, tgid: u32) -> Option<Arc<Task>> {
+    table::find(tgid).filter(|t| t.tgid == tgid && t.tgid_nr_ns(ns) != 0)
+}
+
+/// Thread `tid` of process `tgid`, visible in `ns`.
+fn thread(ns: &PidNamespace, tgid: u32, tid: u32) -> Option<Arc<Task>> {
+    table::find(tid).filter(|t| t.tgid == tgid && t.pid_nr_ns(ns) != 0)
+}
+
+/// The task a node shows: the thread for a thread's node, else the leader.
+fn task_of(ns: &PidNamespace, node: ProcNode) -> Option<Arc<Task>> {
+    match node {
+        ProcNode::TidDir(p, t) | ProcNode::PidFile(p, Some(t), _) => thread(ns, p, t),
+        ProcNode::PidDir(p) | ProcNode::TaskDir(p) | ProcNode::PidFile(p, None, _) => {
+            process(ns, p)
+        }
+        _ => None,
+    }
+}
+
+/// Look `name` up in directory `dir` (Linux `proc_root_lookup`,
+/// `proc_pid_lookup`, `proc_task_lookup`, `proc_pident_lookup`).
+pub fn lookup(ns: &PidNamespace, dir: ProcNode, name: &str) -> Result<ProcNode, Errno> {
+    if !dir.is_dir() {
+        return Err(ENOTDIR);
+    }
+    if dir.tgid().is_some() && task_of(ns, dir).is_none() {
+        return Err(ENOENT);
+    }
+    if let Some(node) = dir.lookup_fixed(name) {
+        return Ok(node);
+    }
+    let nr = name_to_int(name).ok_or(ENOENT)?;
+    match dir {
+        ProcNode::Root => {
+            let t = table::find_in(ns, nr).ok_or(ENOENT)?;
+            // A thread's number names its process's directory too (Linux
+            // shows only leaders in the listing but finds threads).
+            Ok(ProcNode::PidDir(t.tgid))
+        }
+        ProcNode::TaskDir(p) => {
+            let t = table::find_in(ns, nr).filter(|t| t.tgid == p).ok_or(ENOENT)?;
+            Ok(ProcNode::TidDir(p, t.pid()))
+        }
+        _ => Err(ENOENT),
+    }
+}
+
+/// The entries of directory `dir` after `.` and `..`, in Linux's order.
+pub fn readdir(ns: &PidNamespace, dir: ProcNode) -> Result<Vec<ProcDirent>, Errno> {
+    let ent = |name: &str, node| ProcDirent { name: String::from(name), node };
+    let mut v = Vec::new();
+    match dir {
+        ProcNode::Root => {
+            v.extend(ROOT_ENTRIES.iter().map(|(n, node)| ent(n, *node)));
+            let mut pids: Vec<(u32, u32)> = table::all()
+                .iter()
+                .filter(|t| t.is_group_leader())
+                .map(|t| (t.tgid_nr_ns(ns), t.tgid))
+                .filter(|&(nr, _)| nr != 0)
+                .collect();
+            pids.sort_unstable();
+            v.extend(
+                pids.into_iter().map(|(nr, g)| ent(&alloc::format!("{nr}"), ProcNode::PidDir(g))),
+            );
+        }
+        ProcNode::PidDir(p) => {
+            process(ns, p).ok_or(ENOENT)?;
+            v.push(ent("task", ProcNode::TaskDir(p)));
+            v.extend(PID_ENTRIES.iter().map(|(n, e)| ent(n, ProcNode::PidFile(p, None, *e))));
+        }
+        ProcNode::TidDir(p, t) => {
+            thread(ns, p, t).ok_or(ENOENT)?;
+            v.extend(PID_ENTRIES.iter().map(|(n, e)| ent(n, ProcNode::PidFile(p, Some(t), *e))));
+        }
+        ProcNode::TaskDir(p) => {
+            let leader = process(ns, p).ok_or(ENOENT)?;
+            let mut tids: Vec<(u32, u32)> = {
+                let _tasklist = table::TASKLIST.lock();
+                table::threads_of(&leader.group)
+                    .iter()
+                    .filter(|t| t.tgid == p)
+                    .map(|t| (t.pid_nr_ns(ns), t.pid()))
+                    .filter(|&(nr, _)| nr != 0)
+                    .collect()
+            };
+            tids.sort_unstable();
+            v.extend(
+                tids.into_iter()
+                    .map(|(nr, t)| ent(&alloc::format!("{nr}"), ProcNode::TidDir(p, t))),
+            );
+        }
+        _ => return Err(ENOTDIR),
+    }
+    Ok(v)
+}
+
+/// What `stat` says about a node: a process's entries belong to its
+/// effective ids (Linux `pid_update_inode`), the rest to root.
+pub fn stat(ns: &PidNamespace, node: ProcNode) -> Result<Stat, Errno> {
+    let (uid, gid) = match node.tgid() {
+        Some(_) => {
+            let t = task_of(ns, node).ok_or(ENOENT)?;
+            let c = t.creds();
+            (c.euid, c.egid)
+        }
+        None => (0, 0),
+    };
+    let nlink = match node {
+        ProcNode::Root | ProcNode::TaskDir(_) => 3,
+        n if n.is_dir() => 2 + if matches!(n, ProcNode::PidDir(_)) { 1 } else { 0 },
+        _ => 1,
+    };
+    let now = crate::time::realtime_ns();
+    Ok(Stat {
+        ino: node.ino(),
+        mode: node.mode(),
+        nlink,
+        uid,
+        gid,
+        rdev: 0,
+        size: 0,
+        blksize: 1024,
+        blocks: 0,
+        atime_ns: now,
+        mtime_ns: now,
+        ctime_ns: now,
+    })
+}
+
+/// The target of a proc symbolic link for the reader `me` (Linux
+/// `proc_self_get_link`: ENOENT when the reader is not visible in the
+/// mount's namespace).
+pub fn readlink(ns: &PidNamespace, me: &Task, node: ProcNode) -> Result<String, Errno> {
+    let tgid = me.tgid_nr_ns(ns);
+    let tid = me.pid_nr_ns(ns);
+    if tgid == 0 {
+        return Err(ENOENT);
+    }
+    match node {
+        ProcNode::SelfLink => Ok(alloc::format!("{tgid}")),
+        ProcNode::ThreadSelf => Ok(alloc::format!("{tgid}/task/{tid}")),
+        ProcNode::MountsLink => Ok(String::from("self/mounts")),
+        _ => Err(crate::errno::EINVAL),
+    }
+}
+
+/// The state a task shows (Linux `get_task_state`; a process's leader
+/// that exited while other threads run is a zombie too).
+fn task_state(t: &Task) -> ProcState {
+    if t.exited.load(Acquire) || t.state() == EXIT_ZOMBIE {
+        return ProcState::Zombie;
+    }
+    match t.state() {
+        TASK_INTERRUPTIBLE => ProcState::Sleeping,
+        TASK_RUNNING | crate::sched::TASK_NEW => ProcState::Running,
+        crate::sched::TASK_STOPPED => ProcState::Stopped,
+        _ => ProcState::DiskSleep,
+    }
+}
+
+/// The text of file `node`, made now.
+pub fn generate(
+    mnt_ns: &MntNamespace,
+    ns: &PidNamespace,
+    node: ProcNode,
+) -> Result<Vec<u8>, Errno> {
+    let text = match node {
+        ProcNode::Loadavg => loadavg(ns),
+        ProcNode::Meminfo => meminfo(),
+        ProcNode::Uptime => uptime(),
+        ProcNode::Stat => proc_stat(),
+        ProcNode::PidFile(p, tid, e) => {
+            let t = task_of(ns, node).ok_or(ESRCH)?;
+            let leader = if tid.is_some() { process(ns, p).ok_or(ESRCH)? } else { t.clone() };
+            match e {
+                PidEntry::Stat => pid_stat(ns, &t, tid.is_none()),
+                PidEntry::Status => pid_status(ns, &t, &leader),
+                PidEntry::Comm => alloc::format!("{}\n", t.comm()),
+                PidEntry::Cmdline => {
+                    return Ok(t.mm().map_or(Vec::new(), |mm| mm.cmdline().to_vec()))
+                }
+                PidEntry::Maps => maps(&t),
+                PidEntry::Mounts => mounts(mnt_ns),
+            }
+        }
+        _ => return Err(crate::errno::EISDIR),
+    };
+    Ok(text.into_bytes())
+}
+
+fn nr(global: u32, ns: &PidNamespace) -> u32 {
+    table::nr_in(global, ns)
+}
+
+/// Signals ignored and caught (Linux `collect_sigign_sigcatch`).
+fn sigign_sigcatch(t: &Task) -> (u64, u64) {
+    let (mut ign, mut cgt) = (0u64, 0u64);
+    let sighand = t.sighand();
+    let actions = sighand.actions.lock();
+    for (sig, a) in actions.iter().enumerate().skip(1) {
+        let bit = 1u64 << (sig - 1);
+        if a.sa_handler == crate::process::task::SIG_IGN {
+            ign |= bit;
+        } else if a.sa_handler != crate::process::task::SIG_DFL {
+            cgt |= bit;
+        }
+    }
+    (ign, cgt)
+}
+
+/// `/proc/PID/stat` (`whole`: the process's figures) or
+/// `/proc/PID/task/TID/stat` (the thread's) (Linux `do_task_stat`).
+fn pid_stat(ns: &PidNamespace, t: &Arc<Task>, whole: bool) -> String {
+    let (utime, stime, minflt, threads) = if whole {
+        let u = rusage::getrusage(t, rusage::Who::SelfProcess);
+        (u.utime, u.stime, u.counts.min_flt, t.group.live.load(Relaxed).max(1) as u64)
+    } else {
+        let c = rusage::task_cputime(t);
+        (c.utime, c.stime, t.min_flt.load(Relaxed), t.group.live.load(Relaxed).max(1) as u64)
+    };
+    let children = {
+        let _tasklist = table::TASKLIST.lock();
+        t.group.usage.lock().children
+    };
+    let (sigign, sigcatch) = sigign_sigcatch(t);
+    let areas = t.mm().map(|mm| (mm.map_areas(), mm.oom_footprint())).unwrap_or_default();
+    let code =
+        areas.0.iter().find(|a| a.prot.contains(crate::mm::vma::Prot::EXEC) && a.name.is_empty());
+    let stack = areas.0.iter().find(|a| a.name == "[stack]");
+    let heap = areas.0.iter().find(|a| a.name == "[heap]");
+    let nice = t.se.nice.load(Relaxed) as i64;
+    let s = TaskStat {
+        pid: if whole { t.tgid_nr_ns(ns) } else { t.pid_nr_ns(ns) },
+        comm: t.comm(),
+        state: Some(task_state(t)),
+        ppid: if t.is_ns_init() && t.tgid_nr_ns(ns) == 1 {
+            0
+        } else {
+            table::find(t.ppid.load(Relaxed)).map_or(0, |p| p.tgid_nr_ns(ns))
+        },
+        pgrp: nr(t.pgid.load(Relaxed), ns),
+        session: nr(t.sid.load(Relaxed), ns),
+        tty_nr: 0,
+        tpgid: -1,
+        // PF_RANDOMIZE, as for every user process on Linux.
+        flags: if t.kthread { 0x0020_0000 } else { 0x0040_0000 },
+        minflt,
+        cminflt: children.counts.min_flt,
+        utime: ticks(utime),
+        stime: ticks(stime),
+        cutime: ticks(children.utime),
+        cstime: ticks(children.stime),
+        priority: 20 + nice,
+        nice,
+        num_threads: threads,
+        starttime: ticks(t.start_time_ns),
+        vsize: areas.1.total_vm_pages * PAGE_SIZE,
+        rss: areas.1.rss_pages,
+        rsslim: u64::MAX,
+        startcode: code.map_or(0, |a| a.start),
+        endcode: code.map_or(0, |a| a.end),
+        startstack: stack.map_or(0, |a| a.end),
+        signal: t.pending.load(Relaxed) | t.group.shared_pending.load(Relaxed),
+        blocked: t.blocked.load(Relaxed),
+        sigignore: sigign,
+        sigcatch,
+        exit_signal: t.exit_signal.load(Relaxed),
+        processor: t.cpu.load(Relaxed),
+        rt_priority: 0,
+        policy: t.se.policy.load(Relaxed),
+        start_brk: heap.map_or(0, |a| a.start),
+        exit_code: if task_state(t) == ProcState::Zombie { t.exit_status.load(Relaxed) } else { 0 },
+        ..Default::default()
+    };
+    array::format_stat(&s)
+}
+
+/// The numbers of pid `global` from namespace `ns` down to its own.
+fn ns_numbers(global: u32, ns: &PidNamespace) -> Vec<u32> {
+    match table::pid_of(global) {
+        Some(pid) => pid.numbers().iter().skip(ns.level as usize).map(|u| u.nr).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// `/proc/PID/status` (Linux `proc_pid_status`).
+fn pid_status(ns: &PidNamespace, t: &Arc<Task>, leader: &Arc<Task>) -> String {
+    let c = t.creds();
+    let mem = t.mm().map(|mm| {
+        let fp = mm.oom_footprint();
+        let kib = |pages: u64| pages * (PAGE_SIZE / 1024);
+        let areas = mm.map_areas();
+        let sum = |f: &dyn Fn(&crate::mm::address_space::MapArea) -> bool| {
+            areas.iter().filter(|a| f(a)).map(|a| (a.end - a.start) / 1024).sum::<u64>()
+        };
+        use crate::mm::vma::Prot;
+        MemStatus {
+            peak: kib(fp.total_vm_pages),
+            size: kib(fp.total_vm_pages),
+            hwm: kib(mm.hiwater_rss_pages().max(fp.rss_pages)),
+            rss: kib(fp.rss_pages),
+            rss_anon: kib(fp.rss_pages),
+            data: sum(&|a| a.prot.contains(Prot::WRITE) && !a.shared && a.name != "[stack]"),
+            stk: sum(&|a| a.name == "[stack]"),
+            exe: sum(&|a| a.prot.contains(Prot::EXEC) && a.name.is_empty()),
+            pte: fp.pgtable_pages * (PAGE_SIZE / 1024),
+        }
+    });
+    let (sig_ign, sig_cgt) = sigign_sigcatch(t);
+    let sigpending =
+        t.rlimits.lock().get(uapi::resource::RLIMIT_SIGPENDING).map_or(0, |r| r.rlim_cur);
+    let s = TaskStatus {
+        name: t.comm(),
+        umask: Some(t.fs().umask.load(Relaxed)),
+        state: Some(task_state(t)),
+        tgid: t.tgid_nr_ns(ns),
+        pid: t.pid_nr_ns(ns),
+        ppid: if t.tgid_nr_ns(ns) == 1 {
+            0
+        } else {
+            table::find(leader.ppid.load(Relaxed)).map_or(0, |p| p.tgid_nr_ns(ns))
+        },
+        uids: [c.uid, c.euid, c.suid, c.euid],
+        gids: [c.gid, c.egid, c.sgid, c.egid],
+        fd_size: t.files().max_fds() as u64,
+        ns_tgid: ns_numbers(t.tgid, ns),
+        ns_pid: ns_numbers(t.pid(), ns),
+        ns_pgid: ns_numbers(t.pgid.load(Relaxed), ns),
+        ns_sid: ns_numbers(t.sid.load(Relaxed), ns),
+        kthread: t.kthread,
+        mem,
+        threads: t.group.live.load(Relaxed).max(1) as u64,
+        sigq: (0, sigpending),
+        sig_pnd: t.pending.load(Relaxed),
+        shd_pnd: t.group.shared_pending.load(Relaxed),
+        sig_blk: t.blocked.load(Relaxed),
+        sig_ign,
+        sig_cgt,
+        cap_eff: if c.euid == 0 { array::CAP_FULL_SET } else { 0 },
+        cpus_allowed: t.se.cpus_allowed.load(Relaxed),
+        nr_cpus: crate::arch::cpu_count() as u32,
+        nvcsw: t.se.nvcsw.load(Relaxed),
+        nivcsw: t.se.nivcsw.load(Relaxed),
+    };
+    array::format_status(&s)
+}
+
+/// `/proc/PID/maps` (Linux `show_map_vma`): anonymous areas only so far.
+fn maps(t: &Task) -> String {
+    let mut o = String::new();
+    if let Some(mm) = t.mm() {
+        use crate::mm::vma::Prot;
+        for a in mm.map_areas() {
+            let rwx = (
+                a.prot.contains(Prot::READ),
+                a.prot.contains(Prot::WRITE),
+                a.prot.contains(Prot::EXEC),
+            );
+            let line = array::MapLine {
+                start: a.start,
+                end: a.end,
+                rwx,
+                shared: a.shared,
+                pgoff: a.pgoff,
+                dev: (0, 0),
+                ino: 0,
+                name: a.name,
+            };
+            array::format_map_line(&mut o, &line);
+        }
+    }
+    o
+}
+
+/// `/proc/PID/mounts` (Linux `show_vfsmnt`): device, mount point, type,
+/// options, "0 0".
+fn mounts(mnt_ns: &MntNamespace) -> String {
+    let table = mnt_ns.table.lock();
+    let mounts = table.mounts();
+    drop(table);
+    let mut o = String::new();
+    for m in &mounts {
+        let path = crate::vfs::namei::mount_path(mnt_ns, m);
+        let _ = writeln!(
+            o,
+            "{} {} {} {} 0 0",
+            m.source,
+            path,
+            m.fs.name(),
+            crate::fs::namespace::mount_options(m)
+        );
+    }
+    o
+}
+
+fn loadavg(ns: &PidNamespace) -> String {
+    let all = table::all();
+    let running = all
+        .iter()
+        .filter(|t| t.state() == crate::process::task::TASK_RUNNING && !t.exited.load(Relaxed))
+        .count();
+    let last = all.iter().map(|t| t.pid_nr_ns(ns)).max().unwrap_or(0);
+    // Load averages are not kept yet (Linux `calc_global_load`): 0.00.
+    array::format_loadavg([0; 3], running as u64, all.len() as u64, last)
+}
+
+fn meminfo() -> String {
+    use crate::counters::{global_get, FRAMES_FREE, FRAMES_IN_USE};
+    let kib = PAGE_SIZE / 1024;
+    let free = global_get(FRAMES_FREE);
+    array::format_meminfo((free + global_get(FRAMES_IN_USE)) * kib, free * kib)
+}
+
+/// CPU time of every task that exists (user, system), in ns.
+fn busy_ns(all: &[Arc<Task>]) -> (u64, u64) {
+    let (mut user, mut system) = (0u64, 0u64);
+    for t in all {
+        let c = rusage::task_cputime(t);
+        user += c.utime;
+        system += c.stime;
+    }
+    (user, system)
+}
+
+/// Idle time per CPU: the time up less an even share of the tasks' CPU
+/// time (the idle tasks' own time is not kept).
+fn idle_ns(all: &[Arc<Task>]) -> Vec<u64> {
+    let n = crate::arch::cpu_count() as u64;
+    let (user, system) = busy_ns(all);
+    let up = crate::time::monotonic_ns();
+    (0..n).map(|_| up.saturating_sub((user + system) / n)).collect()
+}
+
+fn uptime() -> String {
+    array::format_uptime(crate::time::monotonic_ns(), idle_ns(&table::all()).iter().sum())
+}
+
+/// `/proc/stat` (Linux `show_stat`): CPU times in ticks (user and system
+/// summed over the tasks that exist, idle from the idle tasks), context
+/// switches, boot time, forks, running tasks.
+fn proc_stat() -> String {
+    let all = table::all();
+    let (user, system) = busy_ns(&all);
+    let idle = idle_ns(&all);
+    let total_idle: u64 = idle.iter().sum();
+    let mut o = String::new();
+    let line = |o: &mut String, name: &str, u: u64, s: u64, i: u64| {
+        let _ = writeln!(o, "{name} {} 0 {} {} 0 0 0 0 0 0", ticks(u), ticks(s), ticks(i));
+    };
+    line(&mut o, "cpu ", user, system, total_idle);
+    let n = idle.len() as u64;
+    for (cpu, i) in idle.iter().enumerate() {
+        // Per-CPU user and system time are not kept: an even share.
+        line(&mut o, &alloc::format!("cpu{cpu}"), user / n, system / n, *i);
+    }
+    use crate::counters::{cpu_get, global_get, CPU_CONTEXT_SWITCHES, TOTAL_FORKS};
+    let ctxt: u64 = (0..n as usize).map(|c| cpu_get(c, CPU_CONTEXT_SWITCHES)).sum();
+    let boot = (crate::time::realtime_ns() - crate::time::monotonic_ns()) / 1_000_000_000;
+    let running = all
+        .iter()
+        .filter(|t| t.state() == crate::process::task::TASK_RUNNING && !t.exited.load(Relaxed))
+        .count();
+    let _ = writeln!(o, "intr 0\nctxt {ctxt}\nbtime {boot}\nprocesses {}", global_get(TOTAL_FORKS));
+    let _ = writeln!(o, "procs_running {running}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0");
+    o
+}
+
+/// The path of a directory node below the proc root ("" for the root,
+/// "/42/task/43", ...), with the numbers of `ns`.
+pub fn node_path(ns: &PidNamespace, node: ProcNode) -> String {
+    let nr = |g: u32| table::nr_in(g, ns);
+    match node {
+        ProcNode::PidDir(p) => alloc::format!("/{}", nr(p)),
+        ProcNode::TaskDir(p) => alloc::format!("/{}/task", nr(p)),
+        ProcNode::TidDir(p, t) => alloc::format!("/{}/task/{}", nr(p), nr(t)),
+        _ => String::new(),
+    }
+}
