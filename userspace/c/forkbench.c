@@ -16,6 +16,10 @@
  *   cow_pages=N     pages written after fork in the cow cases [256]
  *   parents=LIST    forking parents of the throughput case [1,2,4]
  *   tput_forks=N    fork+exit+wait per parent in the throughput case [50]
+ *   settle_ms=N     after each throughput sample's `e` snapshot, sleep N ms
+ *                   and write `snapshot s ...` (a leak check's snapshot: a
+ *                   child just reaped may still be switching out on another
+ *                   CPU, holding its kernel stack) [0: none]
  *
  * Output, one line per record, `key=value` words (the harness parses them):
  *   forkbench ...                        the settings, first
@@ -55,7 +59,7 @@ static char **self_envp;
 
 /* ---- settings ---- */
 static const char *cases = "touch,fork,vfork,thread,exec,size,cow";
-static unsigned long reps = 10, size_reps = 0, cow_pages = 256, tput_forks = 50;
+static unsigned long reps = 10, size_reps = 0, cow_pages = 256, tput_forks = 50, settle_ms = 0;
 static unsigned long sizes[MAX_LIST] = {1, 16, 256};
 static int nsizes = 3;
 static unsigned long parents[MAX_LIST] = {1, 2, 4};
@@ -420,6 +424,11 @@ static void throughput(unsigned long np)
             reap(name, pids[k]);
         samples[i] = rdtsc() - t0;
         mark('e', name, "parents", np);
+        if (settle_ms) {
+            struct timespec ts = {(long)(settle_ms / 1000), (long)(settle_ms % 1000) * 1000000L};
+            sys_nanosleep(&ts, 0);
+            mark('s', name, "parents", np);
+        }
         sample_ops[i] = np * tput_forks;
         sys_close(go[1]);
     }
@@ -518,6 +527,8 @@ int main(int argc, char **argv, char **envp)
             nparents = number_list(v, parents, "parents");
         else if (starts_with(argv[i], "tput_forks=", &v))
             tput_forks = number(v, "tput_forks");
+        else if (starts_with(argv[i], "settle_ms=", &v))
+            settle_ms = number(v, "settle_ms");
         else if (strcmp(argv[i], "touch=write") == 0)
             touch_write = 1;
         else if (strcmp(argv[i], "touch=populate") == 0)
