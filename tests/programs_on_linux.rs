@@ -223,6 +223,8 @@ fn process_creation_programs_pass() {
             &[
                 "mprotect of every other page ends with ENOMEM",
                 "after about half the limit in splits",
+                "MAP_FIXED over a hole at the limit ENOMEM",
+                "the page under it is still mapped",
                 "munmap of a hole at the limit ENOMEM",
                 "munmap of a whole area at the limit",
                 "after it, splits work again",

@@ -661,6 +661,14 @@ impl Mm {
             return Err(EINVAL);
         }
         let mut inner = self.inner.lock();
+        // Linux `do_mmap`'s `map_count > sysctl_max_map_count`, before
+        // anything is unmapped (and a MAP_FIXED hole in one area at the limit,
+        // as munmap's): a refused mapping loses nothing of what was there.
+        if inner.vmas.len() > crate::mm::vma::max_map_count()
+            || (fixed && inner.vmas.unmap_exceeds_map_count(addr, addr + len))
+        {
+            return Err(ENOMEM);
+        }
         let start = if fixed {
             if !inner.vmas.is_range_free(addr, addr + len) {
                 if flags & MAP_FIXED_NOREPLACE != 0 {

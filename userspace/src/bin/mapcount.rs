@@ -53,8 +53,19 @@ fn main(args: Args, _env: Env) -> i32 {
     // SAFETY: the page the failed call was about: still mapped, unchanged.
     let probe = base + (2 * done + 1) * PAGE;
     c.check("the refused page still reads", unsafe { (probe as *const u8).read_volatile() } == 0);
-    // A hole in the unsplit rest of the mapping would be one more area.
+    // MAP_FIXED over a hole in the unsplit rest would be one more area:
+    // ENOMEM, and what was mapped there is still there.
     let hole = base + (pages - 8) * PAGE;
+    let fixed = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    // SAFETY: replaces one page of this program's own mapping, or nothing.
+    let r = unsafe { mmap(hole, PAGE, PROT_READ | PROT_WRITE, fixed, -1, 0) };
+    c.err("MAP_FIXED over a hole at the limit ENOMEM", r, ENOMEM);
+    // msync is ENOMEM for an unmapped page (reading it would add a page
+    // table, which the leak check would see).
+    // SAFETY: msync only reads the page tables of the range.
+    let synced =
+        errno::result(unsafe { syscall::syscall3(nr::__NR_msync, hole, PAGE, MS_ASYNC as usize) });
+    c.check("the page under it is still mapped", synced.is_ok());
     // SAFETY: a page of this program's own mapping.
     let r = unsafe { munmap(hole, PAGE) };
     c.err("munmap of a hole at the limit ENOMEM", r, ENOMEM);
