@@ -114,14 +114,22 @@ pub fn send_signal_locked(
         return false;
     }
     // SIGKILL is not queued: `complete_signal` kills the group at once.
+    // A standard signal already pending is not queued again: what the first
+    // carries stays (Linux `legacy_queue`).
     if sig != SIGKILL {
         match ty {
             PidType::Pid => {
-                task.siginfo.lock()[sig as usize] = info;
+                let mut infos = task.siginfo.lock();
+                if !legacy_queue(task.pending.load(Ordering::Acquire), sig) {
+                    infos[sig as usize] = info;
+                }
                 task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
             }
             PidType::Tgid => {
-                task.group.shared_siginfo.lock()[sig as usize] = info;
+                let mut infos = task.group.shared_siginfo.lock();
+                if !legacy_queue(task.group.shared_pending.load(Ordering::Acquire), sig) {
+                    infos[sig as usize] = info;
+                }
                 task.group.shared_pending.fetch_or(sigmask(sig), Ordering::AcqRel);
             }
         }
@@ -189,8 +197,10 @@ pub fn group_exit_jobctl(task: &Task) {
 /// Whether thread `t` should be woken for `sig` (Linux `wants_signal`): it
 /// does not block it, is not exiting, and (but for SIGKILL) is running or
 /// has not been woken for a signal already (Linux TIF_SIGPENDING: here, a
-/// signal of its own it does not block, or a fatal one; the process's
-/// pending set, which just got `sig`, does not count).
+/// signal of its own it does not block other than `sig`, or a fatal one; the
+/// process's pending set, which may just have got `sig`, does not count, nor
+/// does `sig` itself, just queued for the thread: Linux sets TIF_SIGPENDING
+/// for it after this choice).
 fn wants_signal(sig: u32, t: &Arc<Task>) -> bool {
     if t.blocked.load(Ordering::Acquire) & sigmask(sig) != 0 && sig != SIGKILL {
         return false;
@@ -209,8 +219,11 @@ fn wants_signal(sig: u32, t: &Arc<Task>) -> bool {
     // Linux `task_curr`: on a CPU now (or switching out).
     let running = t.se.on_cpu.load(Ordering::Acquire);
     let woken = t.fatal_signal.load(Ordering::Relaxed) != 0
-        || next_signal(t.pending.load(Ordering::Acquire), t.blocked.load(Ordering::Acquire))
-            .is_some();
+        || next_signal(
+            t.pending.load(Ordering::Acquire) & !sigmask(sig),
+            t.blocked.load(Ordering::Acquire),
+        )
+        .is_some();
     running || !woken
 }
 
@@ -298,12 +311,23 @@ pub fn send_signal_irq(task: &Arc<Task>, sig: u32) -> Option<bool> {
     if !blocked && (ignored || (action.sa_handler == SIG_DFL && task.is_ns_init())) {
         return Some(false);
     }
-    task.siginfo.try_lock()?[sig as usize] = SigInfo { code: SI_KERNEL, ..Default::default() };
+    let mut infos = task.siginfo.try_lock()?;
+    if !legacy_queue(task.pending.load(Ordering::Acquire), sig) {
+        infos[sig as usize] = SigInfo { code: SI_KERNEL, ..Default::default() };
+    }
     task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
+    drop(infos);
     if !blocked {
         crate::sched::wake_up(task);
     }
     Some(true)
+}
+
+/// Whether a standard signal (below SIGRTMIN) is already in `pending`: it
+/// does not queue twice, and the first one's siginfo stays (Linux
+/// `legacy_queue`).
+fn legacy_queue(pending: u64, sig: u32) -> bool {
+    sig < SIGRTMIN && pending & sigmask(sig) != 0
 }
 
 /// `send_signal_info` with a plain kernel origin.
@@ -365,8 +389,10 @@ fn dequeue_signal(task: &Task) -> Option<(u32, SigInfo)> {
     loop {
         let blocked = task.blocked.load(Ordering::Acquire);
         if let Some(sig) = next_signal(task.pending.load(Ordering::Acquire), blocked) {
+            // Under the siginfo lock, as for the process's below.
+            let infos = task.siginfo.lock();
             task.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
-            return Some((sig, task.siginfo.lock()[sig as usize]));
+            return Some((sig, infos[sig as usize]));
         }
         let shared = &task.group.shared_pending;
         let sig = next_signal(shared.load(Ordering::Acquire), blocked)?;
