@@ -698,6 +698,19 @@ fn interval_timers_and_alarm_match_linux() {
 }
 
 #[test]
+fn posix_timers_match_linux() {
+    // timer_create/settime/gettime/getoverrun/delete: clocks, sigevents, ids
+    // and every error; SI_TIMER siginfo; one signal per timer with the
+    // skipped expiries as its overrun; SIGEV_NONE; SIGEV_THREAD_ID and a
+    // process-directed timer signal taken by the thread that does not block
+    // it; CPU-time clocks; none in a fork child or after execve.
+    let out = checks_match_linux_on_1_2_4_vcpus("posixtimer", &[]);
+    assert!(out.contains("ok si_overrun counts the expiries skipped (5 or more)"), "{out}");
+    assert!(out.contains("ok the thread that does not block it"), "{out}");
+    assert!(out.contains("ok after execve: no timer is left"), "{out}");
+}
+
+#[test]
 fn resource_usage_matches_linux() {
     // getrusage(SELF, CHILDREN, THREAD), wait4's rusage, CLOCK_PROCESS_ and
     // CLOCK_THREAD_CPUTIME_ID: which figures move and by at least how much,

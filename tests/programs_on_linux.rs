@@ -437,6 +437,7 @@ fn programs_are_static_executables() {
         "oomhog",
         "opcost",
         "pidfd",
+        "posixtimer",
         "procfs",
         "rawsyscall",
         "rusage",
@@ -579,9 +580,10 @@ fn sched_syscalls_pass_on_linux() {
 }
 
 #[test]
-fn fsattr_and_itimer_pass_on_linux() {
+fn fsattr_and_timers_pass_on_linux() {
     // What the guest must match (tests/programs_in_guest.rs): Linux's chown,
-    // chmod, truncate and statfs rules on tmpfs, and its interval timers.
+    // chmod, truncate and statfs rules on tmpfs, its interval timers and its
+    // POSIX timers.
     let out = run_checks("fsattr");
     for line in [
         "ok f_type TMPFS_MAGIC",
@@ -598,6 +600,14 @@ fn fsattr_and_itimer_pass_on_linux() {
         "ok after execve: REAL kept",
     ] {
         assert!(out.contains(line), "itimer: {line}\n{out}");
+    }
+    let out = run_checks("posixtimer");
+    for line in [
+        "ok ids go on from the last one given",
+        "ok timer_create CLOCK_MONOTONIC_RAW",
+        "ok unblocked: one signal for ten periods",
+    ] {
+        assert!(out.contains(line), "posixtimer: {line}\n{out}");
     }
 }
 

@@ -293,10 +293,14 @@ pub fn sysret_allowed(frame: &TrapFrame) -> bool {
 }
 
 /// The timer tick (`user`: it interrupted user mode): the scheduler's, then
-/// the interval timers' (real ones due, CPU time charged to the process).
+/// the interval timers' (real ones due, CPU time charged to the process),
+/// then the POSIX timers'.
 pub fn timer_tick(user: bool) {
     crate::sched::scheduler_tick::<crate::process::PosixThread>();
-    crate::process::itimer::tick(user);
+    // One clock read for both (in ring 0 here, `rdtsc` is emulated).
+    let now = crate::time::monotonic_ns();
+    crate::process::itimer::tick(user, now);
+    crate::process::posix_timers::tick(now);
 }
 
 /// Work before returning to user mode: a pending fatal signal ends the task; a

@@ -75,6 +75,16 @@ crate::constants! {
     /// The highest signal number: signals are `1..=_NSIG`.
     _NSIG: u32 = 64;
 
+    /// `sigev_notify`: a signal to the process (`sigev_signo`).
+    SIGEV_SIGNAL: i32 = 0;
+    /// `sigev_notify`: no notification (the timer can be read).
+    SIGEV_NONE: i32 = 1;
+    /// `sigev_notify`: a thread made by the C library (the kernel sends the
+    /// signal to the process, as for `SIGEV_SIGNAL`).
+    SIGEV_THREAD: i32 = 2;
+    /// `sigev_notify` flag: the signal goes to thread `sigev_notify_thread_id`.
+    SIGEV_THREAD_ID: i32 = 4;
+
     /// `sa_handler`: the default action.
     SIG_DFL: usize = 0;
     /// `sa_handler`: ignore the signal.
@@ -126,6 +136,8 @@ crate::constants! {
     SI_KERNEL: i32 = 0x80;
     /// `si_code`: sent by `sigqueue`.
     SI_QUEUE: i32 = -1;
+    /// `si_code`: a POSIX timer expired (`timer_create`).
+    SI_TIMER: i32 = -2;
     /// `si_code`: sent by `tkill` or `tgkill`.
     SI_TKILL: i32 = -6;
     /// `si_code` of SIGSEGV: no mapping at the address.
@@ -187,6 +199,38 @@ pub struct stack_t {
     pub ss_size: usize,
 }
 
+/// `struct sigevent` (`timer_create`): how a timer's expiry is told.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub struct sigevent {
+    /// `sigev_value`: what the signal carries (`si_value`).
+    pub sigev_value: u64,
+    /// The signal.
+    pub sigev_signo: i32,
+    /// `SIGEV_*`.
+    pub sigev_notify: i32,
+    /// With SIGEV_THREAD_ID, the thread (the union's `_tid`).
+    pub sigev_notify_thread_id: i32,
+    /// The rest of the union (64 bytes in all).
+    pub _pad: [i32; 11],
+}
+
+impl sigevent {
+    /// Notify as `notify` with `signo` carrying `value`.
+    pub const fn new(notify: i32, signo: u32, value: u64) -> sigevent {
+        sigevent {
+            sigev_value: value,
+            sigev_signo: signo as i32,
+            sigev_notify: notify,
+            sigev_notify_thread_id: 0,
+            _pad: [0; 11],
+        }
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<sigevent>() == 64);
+
 /// `siginfo_t` (128 bytes): `si_signo`, `si_errno`, `si_code`, then the union
 /// `_sifields`, read with the accessors named after Linux's macros.
 #[repr(C)]
@@ -206,6 +250,18 @@ pub struct siginfo_t {
 }
 
 impl siginfo_t {
+    /// `si_timerid` (a POSIX timer's signal, SI_TIMER).
+    pub const fn si_timerid(&self) -> i32 {
+        self._sifields[0] as u32 as i32
+    }
+    /// `si_overrun` (SI_TIMER): the expiries skipped before it was taken.
+    pub const fn si_overrun(&self) -> i32 {
+        (self._sifields[0] >> 32) as u32 as i32
+    }
+    /// `si_value` (SI_TIMER, SI_QUEUE), as the `sival_ptr` bits.
+    pub const fn si_value(&self) -> u64 {
+        self._sifields[1]
+    }
     /// `si_pid` (kill, tkill, SIGCHLD).
     pub const fn si_pid(&self) -> i32 {
         self._sifields[0] as u32 as i32

@@ -81,6 +81,20 @@ pub struct itimerval {
     pub it_value: timeval,
 }
 
+/// `struct itimerspec` (`__kernel_itimerspec`: `timer_settime`,
+/// `timer_gettime`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub struct itimerspec {
+    /// The reload value after each expiry (zero: one shot).
+    pub it_interval: timespec,
+    /// The time to the next expiry (zero: disarmed), or with TIMER_ABSTIME
+    /// the time of it.
+    pub it_value: timespec,
+}
+
+const _: () = assert!(core::mem::size_of::<itimerspec>() == 32);
 const _: () = assert!(core::mem::size_of::<timespec>() == 16);
 const _: () = assert!(core::mem::size_of::<itimerval>() == 32);
 const _: () = assert!(core::mem::size_of::<timeval>() == 16);

@@ -540,6 +540,45 @@ pub fn setitimer(which: u32, new: Option<&itimerval>, old: Option<&mut itimerval
     result(unsafe { syscall3(nr::__NR_setitimer, which as usize, opt_ptr(new), opt_mut_ptr(old)) })
 }
 
+// ---- POSIX timers ------------------------------------------------------------
+
+/// `timer_create(clock, sevp, &id)`: the new timer's id.
+pub fn timer_create(clock: u32, sevp: Option<&sigevent>) -> Result<i32, Errno> {
+    let mut id = 0i32;
+    // SAFETY: sevp is only read; id is a live int the kernel fills.
+    result(unsafe {
+        syscall3(nr::__NR_timer_create, clock as usize, opt_ptr(sevp), mut_ptr(&mut id))
+    })
+    .map(|_| id)
+}
+
+pub fn timer_settime(
+    id: i32,
+    flags: u32,
+    new: &itimerspec,
+    old: Option<&mut itimerspec>,
+) -> SysResult {
+    // SAFETY: new is only read, old is a live struct itimerspec the kernel fills.
+    result(unsafe {
+        syscall4(nr::__NR_timer_settime, id as usize, flags as usize, ptr(new), opt_mut_ptr(old))
+    })
+}
+
+pub fn timer_gettime(id: i32, cur: &mut itimerspec) -> SysResult {
+    // SAFETY: cur is a live struct itimerspec the kernel fills.
+    result(unsafe { syscall2(nr::__NR_timer_gettime, id as usize, mut_ptr(cur)) })
+}
+
+pub fn timer_getoverrun(id: i32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall1(nr::__NR_timer_getoverrun, id as usize) })
+}
+
+pub fn timer_delete(id: i32) -> SysResult {
+    // SAFETY: no memory is passed.
+    result(unsafe { syscall1(nr::__NR_timer_delete, id as usize) })
+}
+
 /// `alarm(seconds)`: the seconds left of the previous alarm.
 pub fn alarm(seconds: u32) -> SysResult {
     // SAFETY: no memory is passed.

@@ -227,6 +227,9 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
         drop(prog);
         return Err(EAGAIN);
     }
+    // The POSIX timers go (Linux `exit_itimers` in `begin_new_exec`); the
+    // interval timers stay.
+    crate::process::posix_timers::exit_itimers(&task.group);
     // The descriptor table is this process's own (Linux `unshare_files`):
     // close-on-exec closes descriptors for the new image only, not for a
     // process that shares the table (CLONE_FILES).

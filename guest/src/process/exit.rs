@@ -79,6 +79,10 @@ pub fn do_exit(reason: ExitReason) -> ! {
     );
     exit_notify(&task, remaining);
     drop(tasklist);
+    if remaining == 0 {
+        // Linux `exit_itimers` for a dead group.
+        crate::process::posix_timers::exit_itimers(&task.group);
+    }
     crate::counters::global_add(crate::counters::DO_EXIT_TSC, crate::arch::rdtsc() - t0);
     crate::counters::global_add(crate::counters::DO_EXIT_CALLS, 1);
     if task.tgid == 1 && remaining == 0 {

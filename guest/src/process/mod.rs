@@ -15,6 +15,7 @@ pub mod pid;
 pub mod pid_namespace;
 #[cfg(target_os = "none")]
 pub mod pidfd;
+pub mod posix_timers;
 pub mod rlimit;
 pub mod rusage;
 pub mod signal;

@@ -10,7 +10,7 @@ pub use uapi::signal::{
     SEGV_ACCERR, SEGV_MAPERR, SIGABRT, SIGALRM, SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGHUP, SIGILL,
     SIGINT, SIGKILL, SIGPIPE, SIGPROF, SIGQUIT, SIGRTMIN, SIGSEGV, SIGSTOP, SIGSYS, SIGTERM,
     SIGTRAP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGUSR1, SIGUSR2, SIGVTALRM, SIGWINCH, SIGXCPU,
-    SIGXFSZ, SI_KERNEL, SI_TKILL, SI_USER, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK,
+    SIGXFSZ, SI_KERNEL, SI_TIMER, SI_TKILL, SI_USER, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK,
 };
 
 /// A signal's default action (Linux `sig_kernel_*` sets).
@@ -55,6 +55,32 @@ pub struct SigInfo {
     pub err: u64,
 }
 
+impl SigInfo {
+    /// A POSIX timer's signal (`si_code` SI_TIMER). Its `si_timerid`,
+    /// `si_overrun` and `si_value` are kept in `pid`, `uid` and `addr`, which
+    /// a timer's siginfo does not have (they share the same bytes in Linux's
+    /// union but for `si_value`, which [`siginfo_bytes`] places).
+    pub fn timer(id: i32, overrun: i32, value: u64) -> SigInfo {
+        SigInfo {
+            code: SI_TIMER,
+            pid: id as u32,
+            uid: overrun as u32,
+            addr: value,
+            ..Default::default()
+        }
+    }
+
+    /// This siginfo if it is timer `id`'s signal.
+    pub fn timer_mut(&mut self, id: i32) -> Option<&mut SigInfo> {
+        (self.code == SI_TIMER && self.pid == id as u32).then_some(self)
+    }
+
+    /// A timer signal's `si_overrun`, set when it is dequeued.
+    pub fn set_timer_overrun(&mut self, overrun: i32) {
+        self.uid = overrun as u32;
+    }
+}
+
 /// Signals that can be neither blocked nor caught.
 pub const UNBLOCKABLE: u64 = sigmask(SIGKILL) | sigmask(SIGSTOP);
 
@@ -63,7 +89,12 @@ pub fn siginfo_bytes(sig: u32, info: &SigInfo) -> [u8; 128] {
     let mut b = [0u8; 128];
     b[0..4].copy_from_slice(&(sig as i32).to_le_bytes());
     b[8..12].copy_from_slice(&info.code.to_le_bytes());
-    if sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE {
+    if info.code == SI_TIMER {
+        // si_timerid, si_overrun, si_value (Linux `_timer`).
+        b[16..20].copy_from_slice(&info.pid.to_le_bytes());
+        b[20..24].copy_from_slice(&info.uid.to_le_bytes());
+        b[24..32].copy_from_slice(&info.addr.to_le_bytes());
+    } else if sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE {
         b[16..24].copy_from_slice(&info.addr.to_le_bytes());
     } else {
         // si_pid, si_uid, and si_status (an exit notification, whatever the signal).

@@ -163,6 +163,11 @@ pub struct ThreadGroup {
     pub itimers: crate::arch::irq::IrqSpinLock<crate::process::itimer::Itimers>,
     /// `itimers.cpu_armed()`, kept by whoever changes it, read by the tick.
     pub cpu_itimers: AtomicBool,
+    /// The POSIX timers (Linux `signal->posix_timers`): shared by the
+    /// threads, none in a fork child, deleted by `execve`.
+    pub posix_timers: crate::arch::irq::IrqSpinLock<crate::process::posix_timers::PosixTimers>,
+    /// `posix_timers.cpu_armed()`, kept by whoever changes it, read by the tick.
+    pub cpu_posix_timers: AtomicBool,
     /// Resource usage of the exited threads and the reaped children (Linux
     /// `signal->utime`, `cutime`, `maxrss`, `cmaxrss`...), changed under the
     /// task-list lock.
@@ -202,6 +207,10 @@ impl ThreadGroup {
             multiprocess: spin::Mutex::new(alloc::vec::Vec::new()),
             itimers: crate::arch::irq::IrqSpinLock::new(crate::process::itimer::Itimers::default()),
             cpu_itimers: AtomicBool::new(false),
+            posix_timers: crate::arch::irq::IrqSpinLock::new(
+                crate::process::posix_timers::PosixTimers::default(),
+            ),
+            cpu_posix_timers: AtomicBool::new(false),
             usage: spin::Mutex::new(crate::process::rusage::GroupUsage::default()),
             threads: spin::Mutex::new(alloc::vec::Vec::new()),
             group_exec_task: AtomicU32::new(0),

@@ -186,3 +186,71 @@ pub fn alarm(a: &Args) -> SysResult {
     let (old, _) = itimer::set(Which::Real, secs * 1_000_000_000, 0);
     Ok(itimer::alarm_seconds(old))
 }
+
+// ---- POSIX timers (Linux kernel/time/posix-timers.c) --------------------------
+
+use crate::process::posix_timers::{self, SigEvent};
+
+/// `struct itimerspec` bytes: interval, then value, each a `timespec`.
+fn write_itimerspec(addr: u64, (value, interval): (u64, u64)) -> Result<(), crate::errno::Errno> {
+    let (is, ins) = ns_to_timespec(interval);
+    let (vs, vns) = ns_to_timespec(value);
+    uaccess::write_u64s(addr, &[is as u64, ins as u64, vs as u64, vns as u64])
+}
+
+fn current() -> alloc::sync::Arc<crate::process::Task> {
+    crate::process::current().expect("a timer call without a task")
+}
+
+/// `timer_create(clock, sevp, timerid)`: a NULL `sevp` is SIGALRM to the
+/// process with the timer's id as its value. A bad `timerid` is EFAULT and
+/// leaves no timer.
+pub fn timer_create(a: &Args) -> SysResult {
+    let event = if a.u(1) != 0 {
+        let b = uaccess::read_bytes(a.u(1), 64)?;
+        let mut raw = [0u8; 64];
+        raw.copy_from_slice(&b);
+        Some(SigEvent::from_bytes(&raw))
+    } else {
+        None
+    };
+    let me = current();
+    let id = posix_timers::timer_create(&me, a.i32(0), event)?;
+    if let Err(e) = uaccess::write_u32(a.u(2), id as u32) {
+        // (Cannot fail: the id was just made.)
+        let _ = posix_timers::timer_delete(&me, i64::from(id));
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// `timer_settime(timerid, flags, new, old)`: TIMER_ABSTIME makes `new`'s
+/// value a time on the timer's clock; `old` is written after the change.
+pub fn timer_settime(a: &Args) -> SysResult {
+    if a.u(2) == 0 {
+        return Err(EINVAL);
+    }
+    let [is, ins, vs, vns] = uaccess::read_u64s::<4>(a.u(2))?;
+    let interval = timespec_to_ns(is as i64, ins as i64).ok_or(EINVAL)?;
+    let value = timespec_to_ns(vs as i64, vns as i64).ok_or(EINVAL)?;
+    let absolute = a.u32(1) & TIMER_ABSTIME != 0;
+    let old =
+        posix_timers::timer_settime(&current(), i64::from(a.i32(0)), absolute, value, interval)?;
+    if a.u(3) != 0 {
+        write_itimerspec(a.u(3), old)?;
+    }
+    Ok(0)
+}
+
+pub fn timer_gettime(a: &Args) -> SysResult {
+    let cur = posix_timers::timer_gettime(&current(), i64::from(a.i32(0)))?;
+    write_itimerspec(a.u(1), cur).map(|_| 0)
+}
+
+pub fn timer_getoverrun(a: &Args) -> SysResult {
+    posix_timers::timer_getoverrun(&current(), i64::from(a.i32(0))).map(|n| n as u64)
+}
+
+pub fn timer_delete(a: &Args) -> SysResult {
+    posix_timers::timer_delete(&current(), i64::from(a.i32(0))).map(|_| 0)
+}

@@ -85,12 +85,11 @@ pub fn sigalrm_dequeued(task: &Arc<Task>) {
     }
 }
 
-/// The timer tick on this CPU (interrupt context): run the real timers that
-/// are due, and charge the tick to the running task's process, as user time
-/// if it interrupted user mode, for the CPU-time timers.
-pub fn tick(user: bool) {
+/// The timer tick on this CPU at `now` (interrupt context): run the real
+/// timers that are due, and charge the tick to the running task's process,
+/// as user time if it interrupted user mode, for the CPU-time timers.
+pub fn tick(user: bool, now: u64) {
     crate::arch::irq::assert_irqs_disabled();
-    let now = monotonic_ns();
     if now >= NEXT_REAL.load(Relaxed) {
         run_real_timers(now);
     }

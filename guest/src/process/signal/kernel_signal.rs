@@ -290,12 +290,23 @@ pub fn send_group_signal(task: &Arc<Task>, sig: u32, info: SigInfo, force: bool)
 }
 
 /// A signal from the kernel sent in interrupt context (a timer's expiry; Linux
-/// `SEND_SIG_PRIV`): `send_signal_force`'s rules, with locks only tried, so
-/// that the tick never spins on a lock the code it interrupted holds.
-/// `None`: a lock was busy and nothing was done (the caller tries again
-/// later); else whether the signal was queued.
+/// `SEND_SIG_PRIV`) to thread `task`: see [`send_sigqueue_irq`].
 pub fn send_signal_irq(task: &Arc<Task>, sig: u32) -> Option<bool> {
-    if task.kthread || task.exited.load(Ordering::Relaxed) {
+    send_sigqueue_irq(task, sig, SigInfo { code: SI_KERNEL, ..Default::default() }, PidType::Pid)
+}
+
+/// A timer's signal sent in interrupt context (Linux `send_sigqueue`) to
+/// thread `task` or to its process: `send_signal_force`'s rules, with locks
+/// only tried, so that the tick never spins on a lock the code it
+/// interrupted holds. A process-directed one wakes a thread that wants it
+/// (`complete_signal`'s choice; its fatal default action is taken by that
+/// thread in `do_signal`). `None`: a lock was busy and nothing was done (the
+/// caller tries again later); else whether the signal was queued.
+pub fn send_sigqueue_irq(task: &Arc<Task>, sig: u32, info: SigInfo, ty: PidType) -> Option<bool> {
+    if task.kthread || (ty == PidType::Pid && task.exited.load(Ordering::Relaxed)) {
+        return Some(false);
+    }
+    if task.group.exit.try_lock()?.is_some() {
         return Some(false);
     }
     let blocked = task.blocked.load(Ordering::Relaxed) & sigmask(sig) != 0;
@@ -311,14 +322,36 @@ pub fn send_signal_irq(task: &Arc<Task>, sig: u32) -> Option<bool> {
     if !blocked && (ignored || (action.sa_handler == SIG_DFL && task.is_ns_init())) {
         return Some(false);
     }
-    let mut infos = task.siginfo.try_lock()?;
-    if !legacy_queue(task.pending.load(Ordering::Acquire), sig) {
-        infos[sig as usize] = SigInfo { code: SI_KERNEL, ..Default::default() };
-    }
-    task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
-    drop(infos);
-    if !blocked {
-        crate::sched::wake_up(task);
+    match ty {
+        PidType::Pid => {
+            let mut infos = task.siginfo.try_lock()?;
+            if !legacy_queue(task.pending.load(Ordering::Acquire), sig) {
+                infos[sig as usize] = info;
+            }
+            task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
+            drop(infos);
+            if !blocked {
+                crate::sched::wake_up(task);
+            }
+        }
+        PidType::Tgid => {
+            let group = &task.group;
+            let threads = group.threads.try_lock()?;
+            let mut infos = group.shared_siginfo.try_lock()?;
+            if !legacy_queue(group.shared_pending.load(Ordering::Acquire), sig) {
+                infos[sig as usize] = info;
+            }
+            group.shared_pending.fetch_or(sigmask(sig), Ordering::AcqRel);
+            drop(infos);
+            let wants = |t: &Arc<Task>| wants_signal(sig, t);
+            let t = Some(task.clone())
+                .filter(wants)
+                .or_else(|| threads.iter().filter_map(|(_, w)| w.upgrade()).find(|t| wants(t)));
+            drop(threads);
+            if let Some(t) = t {
+                crate::sched::wake_up(&t);
+            }
+        }
     }
     Some(true)
 }
@@ -447,7 +480,7 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> Delivery {
         }
         d
     };
-    let Some((sig, info)) = dequeued else {
+    let Some((sig, mut info)) = dequeued else {
         restart_if_interrupted(task, frame, None);
         // No handler took the mask rt_sigsuspend saved: it comes back now.
         if task.restore_sigmask.load(Ordering::Relaxed) {
@@ -459,6 +492,8 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> Delivery {
     if sig == SIGALRM {
         crate::process::itimer::sigalrm_dequeued(task);
     }
+    // A POSIX timer waiting for its signal to be taken starts again.
+    crate::process::posix_timers::signal_dequeued(task, sig, &mut info);
     let action = task.sighand().action(sig);
     if action.sa_handler == SIG_IGN {
         restart_if_interrupted(task, frame, None);
