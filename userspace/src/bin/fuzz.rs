@@ -291,56 +291,65 @@ fn setup_fs() {
     }
 }
 
-/// The names in a directory before the run (up to 64 of up to 31 bytes),
-/// so that what the children created there can be removed after.
+/// The names in a directory before the run (up to 64 of up to 31 bytes)
+/// and their inodes, so that what the children created there can be
+/// removed after — a name that now names another inode too (a child renamed
+/// a file of its own over it, and may have grown it).
 #[derive(Clone)]
 struct Names {
     names: [[u8; 32]; 64],
+    inos: [u64; 64],
     n: usize,
 }
 
 impl Names {
     fn of(dir: &CStr) -> Names {
-        let mut s = Names { names: [[0; 32]; 64], n: 0 };
-        s.each(dir, |s, name| {
-            if s.n < 64 && name.len() < 32 {
-                s.names[s.n][..name.len()].copy_from_slice(name);
-                s.n += 1;
-            }
-        });
+        let mut s = Names { names: [[0; 32]; 64], inos: [0; 64], n: 0 };
+        s.each(dir, |s, name, ino| s.add(name, ino));
         s
     }
 
-    fn has(&self, name: &[u8]) -> bool {
-        self.names[..self.n]
-            .iter()
-            .any(|n| &n[..name.len().min(32)] == name && n.get(name.len()) == Some(&0))
+    fn add(&mut self, name: &[u8], ino: u64) {
+        if self.n < 64 && name.len() < 32 {
+            self.names[self.n][..name.len()].copy_from_slice(name);
+            self.inos[self.n] = ino;
+            self.n += 1;
+        }
     }
 
-    fn each(&mut self, dir: &CStr, mut f: impl FnMut(&mut Names, &[u8])) {
+    fn has(&self, name: &[u8], ino: u64) -> bool {
+        self.names[..self.n].iter().zip(&self.inos).any(|(n, &i)| {
+            &n[..name.len().min(32)] == name && n.get(name.len()) == Some(&0) && i == ino
+        })
+    }
+
+    fn each(&mut self, dir: &CStr, mut f: impl FnMut(&mut Names, &[u8], u64)) {
         let Ok(fd) = openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0) else { return };
         let mut buf = [0u8; 2048];
         while let Ok(n @ 1..) = getdents64(fd as i32, &mut buf) {
             for d in Dirents::new(&buf[..n]) {
                 if d.name != b"." && d.name != b".." {
-                    f(self, d.name);
+                    f(self, d.name, d.ino);
                 }
             }
         }
         let _ = close(fd as i32);
     }
 
-    /// Removes every entry of `dir` not there before (a pass reads the
-    /// directory, then removes; until a pass finds nothing new).
+    /// Removes every entry of `dir` not there before, or naming another
+    /// inode now (a pass reads the directory, then removes; until a pass
+    /// finds nothing new).
     fn remove_new(&self, dir: &CStr) {
         let mut seen = self.clone();
         for _ in 0..64 {
             let mut found = [0u8; 256];
             let mut len = None;
-            seen.each(dir, |s, name| {
-                if len.is_none() && !s.has(name) && name.len() < 255 {
+            let mut found_ino = 0;
+            seen.each(dir, |s, name, ino| {
+                if len.is_none() && !s.has(name, ino) && name.len() < 255 {
                     found[..name.len()].copy_from_slice(name);
                     len = Some(name.len());
+                    found_ino = ino;
                 }
             });
             let Some(len) = len else { return };
@@ -353,10 +362,7 @@ impl Names {
             }
             let _ = close(dirfd);
             // A name that cannot be removed is remembered, not retried.
-            if seen.n < 64 && len < 32 {
-                seen.names[seen.n][..len].copy_from_slice(&found[..len]);
-                seen.n += 1;
-            }
+            seen.add(&found[..len], found_ino);
         }
     }
 }
