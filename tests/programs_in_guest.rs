@@ -698,6 +698,15 @@ fn interval_timers_and_alarm_match_linux() {
 }
 
 #[test]
+fn running_programs_cannot_be_written_as_on_linux() {
+    // ETXTBSY: open for writing, O_TRUNC and truncate of a file a process
+    // runs (and a fork of it, after the first is gone), exec of a file open
+    // for writing; reading, chmod and unlink allowed.
+    let out = checks_match_linux_on_1_2_4_vcpus("txtbusy", &[]);
+    assert!(out.contains("ok execve of a file open for writing: ETXTBSY"), "{out}");
+}
+
+#[test]
 fn posix_timers_match_linux() {
     // timer_create/settime/gettime/getoverrun/delete: clocks, sigevents, ids
     // and every error; SI_TIMER siginfo; one signal per timer with the

@@ -447,6 +447,7 @@ fn programs_are_static_executables() {
         "signals",
         "syscalls",
         "syscalls_c",
+        "txtbusy",
         "vfork",
     ];
     assert_eq!(names, want, "a new program needs a test in tests/programs_on_linux.rs");
@@ -577,6 +578,13 @@ fn sched_syscalls_pass_on_linux() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
     let o = run("sched", &["nosuch"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn txtbusy_passes_on_linux() {
+    // What the guest must match: a running program's file cannot be written.
+    let out = run_checks("txtbusy");
+    assert!(out.contains("ok its fork still runs it: ETXTBSY"), "txtbusy: {out}");
 }
 
 #[test]

@@ -54,7 +54,11 @@ fn page_up(x: u64) -> u64 {
 /// The file a loader reads (Linux `open_exec`): a regular file with execute
 /// permission, shared, not copied (a write to it meanwhile gives it a new
 /// copy), and where the VMM found its `syscall` instructions.
-fn open_exec(cwd: u64, path: &[u8]) -> Result<(Arc<Vec<u8>>, Option<Arc<SiteTable>>), LoadError> {
+/// The file exec opened: its data, its `syscall` sites, and its denial of
+/// writers (Linux `do_open_execat` → `exe_file_deny_write_access`).
+type Opened = (Arc<Vec<u8>>, Option<Arc<SiteTable>>, Arc<crate::fs::DeniedWrites>);
+
+fn open_exec(cwd: u64, path: &[u8]) -> Result<Opened, LoadError> {
     // Linux walks "" (an empty `#!` name) to the working directory.
     if path.is_empty() {
         return Err(err(EACCES, "not a regular file"));
@@ -70,7 +74,8 @@ fn open_exec(cwd: u64, path: &[u8]) -> Result<(Arc<Vec<u8>>, Option<Arc<SiteTabl
             return Err(err(EACCES, "not executable (no x permission)"));
         }
         let image = fs.file_data_shared(ino).map_err(|e| err(e, "read failed"))?;
-        Ok((image, fs.syscall_sites(ino)))
+        let exe = crate::fs::DeniedWrites::deny(fs, ino).map_err(|e| err(e, "open for writing"))?;
+        Ok((image, fs.syscall_sites(ino), exe))
     })
 }
 
@@ -104,14 +109,16 @@ fn load_program_inner(
     let mut script_argv: Option<Vec<Vec<u8>>> = None;
     let mut interp: Vec<u8> = path.to_vec();
     let mut depth = 0;
-    let (image, sites) = loop {
+    let (image, sites, exe) = loop {
         if depth > binfmt_script::MAX_BINFMT_DEPTH {
             return Err(err(ELOOP, "too many levels of #! interpreters"));
         }
-        let (image, sites) = open_exec(cwd, &interp)?;
+        let (image, sites, exe) = open_exec(cwd, &interp)?;
         if !binfmt_script::is_script(&image) {
-            break (image, sites);
+            break (image, sites, exe);
         }
+        // (The script's denial ends here: its interpreter is the program.)
+        drop(exe);
         let (name, arg) =
             binfmt_script::parse(&image).map_err(|e| err(e, "a #! line without an interpreter"))?;
         let args = script_argv.as_deref().unwrap_or(argv);
@@ -127,6 +134,7 @@ fn load_program_inner(
         parsed.with_bias(bias).ok_or_else(|| err(ENOEXEC, "does not fit the address space"))?;
 
     let mm = Mm::new().map_err(|e| err(e, "out of memory"))?;
+    mm.set_exe_file(exe);
     // Where `syscall` does not reach the kernel, the program's own `syscall`
     // sites (as the VMM found them) become `call *%rax` in its private copy of
     // the text, as it is copied; the file is not changed.

@@ -110,6 +110,7 @@ impl Drop for File {
                 p.lock().writers -= 1;
                 p.wake_all();
             }
+            FileKind::Inode { ino, dir: false } if self.writable() => release_writer(*ino),
             FileKind::Inode { ino, .. } => release_inode(*ino),
             FileKind::Console { .. }
             | FileKind::Counters
@@ -126,12 +127,20 @@ fn release_inode(ino: u64) {
 }
 
 #[cfg(target_os = "none")]
+fn release_writer(ino: u64) {
+    crate::fs::release_writer(ino);
+}
+
+#[cfg(target_os = "none")]
 fn acquire_inode(ino: u64) {
     crate::fs::acquire_inode(ino);
 }
 
 #[cfg(not(target_os = "none"))]
 fn release_inode(_ino: u64) {}
+
+#[cfg(not(target_os = "none"))]
+fn release_writer(_ino: u64) {}
 
 #[cfg(not(target_os = "none"))]
 fn acquire_inode(_ino: u64) {}

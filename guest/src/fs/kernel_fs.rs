@@ -23,6 +23,50 @@ pub fn release_inode(ino: u64) {
     }
 }
 
+/// The last descriptor of a file open for writing on `ino` went away (Linux
+/// `put_write_access` in `__fput`, then the inode's release).
+pub fn release_writer(ino: u64) {
+    if let Some(fs) = ROOTFS.lock().as_mut() {
+        fs.put_write_access(ino);
+        let _ = fs.close_dec(ino);
+    }
+}
+
+/// One exec's program file (Linux `mm->exe_file`): while it exists, its
+/// inode is held and opening it for writing or truncating it is ETXTBSY;
+/// exec of a file open for writing is ETXTBSY. The address space exec made
+/// holds it, and fork's copies share it (Linux takes one denial per address
+/// space in `dup_mm_exe_file`; one per exec, ended with the last address
+/// space that has it, refuses the same writers and costs a fork an atomic
+/// increment instead of a file-system lookup).
+pub struct DeniedWrites(Ino);
+
+impl DeniedWrites {
+    /// Deny writers to `ino` for a new program (Linux
+    /// `exe_file_deny_write_access` from `do_open_execat`).
+    pub fn deny(
+        fs: &mut RamFs,
+        ino: Ino,
+    ) -> Result<alloc::sync::Arc<DeniedWrites>, crate::errno::Errno> {
+        fs.deny_write_access(ino)?;
+        Ok(alloc::sync::Arc::new(DeniedWrites(ino)))
+    }
+}
+
+impl crate::mm::address_space::ExeFile for DeniedWrites {
+    fn ino(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Drop for DeniedWrites {
+    fn drop(&mut self) {
+        if let Some(fs) = ROOTFS.lock().as_mut() {
+            fs.allow_write_access(self.0);
+        }
+    }
+}
+
 /// Another reference to `ino` (a working directory).
 pub fn acquire_inode(ino: u64) {
     if let Some(fs) = ROOTFS.lock().as_mut() {

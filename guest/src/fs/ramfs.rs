@@ -72,8 +72,8 @@ use alloc::vec::Vec;
 
 use super::cpio::{self, CpioError};
 use crate::errno::{
-    Errno, EBUSY, EEXIST, EFBIG, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOMEM, ENOSPC, ENOTDIR,
-    ENOTEMPTY, ENXIO, EPERM,
+    Errno, EBUSY, EEXIST, EFBIG, EINVAL, EISDIR, ENAMETOOLONG, ENFILE, ENOENT, ENOMEM, ENOSPC,
+    ENOTDIR, ENOTEMPTY, ENXIO, EPERM, ETXTBSY,
 };
 use crate::mm::filemap::PageCache;
 use crate::mm::zpoline::SiteTable;
@@ -286,6 +286,10 @@ struct Inode {
     mtime: u64,
     ctime: u64,
     open_count: u32,
+    /// Linux `i_writecount`: how many open it for writing (> 0), or how many
+    /// address spaces run it as their program (< 0, each denying writers:
+    /// ETXTBSY).
+    writecount: i32,
     /// The `syscall` sites of this executable as the VMM found them
     /// (`exec::zpoline`), bound at boot; dropped by the first change to the
     /// file's data, so a table never describes other contents.
@@ -379,6 +383,7 @@ impl RamFs {
                 mtime: 0,
                 ctime: 0,
                 open_count: 0,
+                writecount: 0,
                 syscall_sites: None,
             },
         );
@@ -560,6 +565,7 @@ impl RamFs {
                 mtime: now,
                 ctime: now,
                 open_count: 0,
+                writecount: 0,
                 syscall_sites: None,
             },
         );
@@ -1219,6 +1225,47 @@ impl RamFs {
         i.open_count = i.open_count.checked_sub(1).ok_or(EINVAL)?;
         self.maybe_free(ino);
         Ok(())
+    }
+
+    /// A writer of `ino` (an open for writing, a truncate; Linux
+    /// `get_write_access`): ETXTBSY while a process runs it. Ended by
+    /// [`RamFs::put_write_access`].
+    pub fn get_write_access(&mut self, ino: Ino) -> Result<(), Errno> {
+        let i = self.inode_mut(ino)?;
+        if i.writecount < 0 {
+            return Err(ETXTBSY);
+        }
+        i.writecount = i.writecount.checked_add(1).ok_or(ENFILE)?;
+        Ok(())
+    }
+
+    /// The end of one [`RamFs::get_write_access`].
+    pub fn put_write_access(&mut self, ino: Ino) {
+        if let Ok(i) = self.inode_mut(ino) {
+            i.writecount -= 1;
+        }
+    }
+
+    /// A process runs `ino` (Linux `exe_file_deny_write_access`): ETXTBSY
+    /// while it is open for writing; otherwise writers are refused until
+    /// [`RamFs::allow_write_access`], and the inode is held (as an open file
+    /// holds it) meanwhile.
+    pub fn deny_write_access(&mut self, ino: Ino) -> Result<(), Errno> {
+        let i = self.inode_mut(ino)?;
+        if i.writecount > 0 {
+            return Err(ETXTBSY);
+        }
+        i.open_count = i.open_count.checked_add(1).ok_or(ENOMEM)?;
+        i.writecount -= 1;
+        Ok(())
+    }
+
+    /// The end of one [`RamFs::deny_write_access`].
+    pub fn allow_write_access(&mut self, ino: Ino) {
+        if let Ok(i) = self.inode_mut(ino) {
+            i.writecount += 1;
+        }
+        let _ = self.close_dec(ino);
     }
 
     /// Unpack a cpio newc archive into this file system: directories, regular
@@ -2085,6 +2132,27 @@ mod tests {
         }
         push(cpio::TRAILER, 0, b"", 0, 1);
         out
+    }
+
+    #[test]
+    fn writers_and_running_programs_exclude_each_other() {
+        let mut fs = RamFs::new(1 << 20);
+        let ino = fs.create(ROOT_INO, "prog", S_IFREG | 0o755).unwrap();
+        // Open for writing: exec is refused.
+        fs.get_write_access(ino).unwrap();
+        assert_eq!(fs.deny_write_access(ino), Err(ETXTBSY));
+        fs.put_write_access(ino);
+        // Running (twice): writers are refused until both end.
+        fs.deny_write_access(ino).unwrap();
+        fs.deny_write_access(ino).unwrap();
+        assert_eq!(fs.get_write_access(ino), Err(ETXTBSY));
+        fs.allow_write_access(ino);
+        assert_eq!(fs.get_write_access(ino), Err(ETXTBSY));
+        // Unlinked while it runs: the inode stays until the last one ends.
+        fs.unlink(ROOT_INO, "prog").unwrap();
+        assert!(fs.stat(ino).is_ok());
+        fs.allow_write_access(ino);
+        assert_eq!(fs.stat(ino).map(|_| ()), Err(ENOENT));
     }
 
     #[test]

@@ -216,6 +216,17 @@ pub struct Mm {
     /// gave them (what Linux reads between `arg_start` and `arg_end` for
     /// `/proc/PID/cmdline`); set once by exec, kept by fork.
     cmdline: spin::Once<Arc<[u8]>>,
+    /// The program file (Linux `mm->exe_file`): set once by exec, shared
+    /// with fork's copy; writers to it are refused while it is held (ETXTBSY).
+    exe: spin::Once<Arc<dyn ExeFile>>,
+}
+
+/// The program file an address space runs (Linux `mm->exe_file`) as the file
+/// system holds it (`fs::DeniedWrites`): what it does when the last address
+/// space that runs it goes is its `Drop`.
+pub trait ExeFile: Send + Sync {
+    /// Its inode number.
+    fn ino(&self) -> u64;
 }
 
 /// One area as `/proc/PID/maps` shows it (Linux `show_map_vma`).
@@ -340,6 +351,7 @@ impl Mm {
             }),
             zpoline: spin::Once::new(),
             cmdline: spin::Once::new(),
+            exe: spin::Once::new(),
         });
         let entry = crate::arch::entry_page::ENTRY_PAGE_VA;
         {
@@ -372,6 +384,16 @@ impl Mm {
         self.zpoline.call_once(|| z);
     }
 
+    /// Record the program file exec loaded (once).
+    pub fn set_exe_file(&self, exe: Arc<dyn ExeFile>) {
+        self.exe.call_once(|| exe);
+    }
+
+    /// The program file's inode, if exec set one.
+    pub fn exe_ino(&self) -> Option<u64> {
+        self.exe.get().map(|e| e.ino())
+    }
+
     /// The patched `syscall` sites, if exec patched any.
     pub fn zpoline(&self) -> Option<&crate::mm::zpoline::Zpoline> {
         self.zpoline.get()
@@ -398,6 +420,8 @@ impl Mm {
     /// `copy_page_range`).
     fn dup_mmap(&self) -> Result<Arc<Mm>, Errno> {
         let pt = new_page_table().ok_or(ENOMEM)?;
+        // The program file, shared (Linux `dup_mm_exe_file`).
+        let exe = self.exe.get().cloned();
         let mut parent = self.inner.lock();
         let child = Arc::new(Mm {
             inner: spin::mutex::Mutex::new(MmInner {
@@ -416,6 +440,10 @@ impl Mm {
             },
             cmdline: match self.cmdline.get() {
                 Some(c) => spin::Once::initialized(c.clone()),
+                None => spin::Once::new(),
+            },
+            exe: match exe {
+                Some(e) => spin::Once::initialized(e),
                 None => spin::Once::new(),
             },
         });

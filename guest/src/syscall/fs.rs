@@ -161,11 +161,29 @@ pub fn openat(dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
         if st.is_dir() && (acc != O_RDONLY || flags & O_CREAT != 0) {
             return Err(EISDIR);
         }
+        // A regular file opened for writing counts as a writer (Linux
+        // `get_write_access` in `do_dentry_open`; O_TRUNC alone takes one
+        // for the truncation, `handle_truncate`): ETXTBSY while it runs.
+        let writer = st.is_reg() && flags & O_PATH == 0 && matches!(acc, O_WRONLY | O_RDWR);
+        if st.is_reg() && (writer || flags & O_TRUNC != 0) {
+            fs.get_write_access(ino)?;
+        }
         // Linux truncates even when opened read-only (O_TRUNC's effect there is unspecified).
         if st.is_reg() && flags & O_TRUNC != 0 {
-            fs.truncate(ino, 0)?;
+            if let Err(e) = fs.truncate(ino, 0) {
+                fs.put_write_access(ino);
+                return Err(e);
+            }
+            if !writer {
+                fs.put_write_access(ino);
+            }
         }
-        fs.open_inc(ino)?;
+        if let Err(e) = fs.open_inc(ino) {
+            if writer {
+                fs.put_write_access(ino);
+            }
+            return Err(e);
+        }
         Ok((ino, st))
     })?;
     let kind = if stat.is_chr() && stat.rdev == CONSOLE_RDEV {
@@ -975,7 +993,12 @@ pub fn truncate(path: u64, len: i64) -> SysResult {
     if !attr::may_write(owner_of(&st), cred) {
         return Err(EACCES);
     }
-    truncate_inode(ino, len as u64, cred).map(|_| 0)
+    // A writer for the truncation (Linux `vfs_truncate`): ETXTBSY while a
+    // process runs the file.
+    with_fs(|fs| fs.get_write_access(ino))?;
+    let r = truncate_inode(ino, len as u64, cred);
+    with_fs(|fs| fs.put_write_access(ino));
+    r.map(|_| 0)
 }
 
 /// `ftruncate(fd, length)` (Linux `do_sys_ftruncate`): a regular file open
