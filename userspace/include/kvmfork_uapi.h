@@ -1185,6 +1185,10 @@
 #define SIGSYS 31
 #define SIGRTMIN 32
 #define _NSIG 64
+#define SIGEV_SIGNAL 0
+#define SIGEV_NONE 1
+#define SIGEV_THREAD 2
+#define SIGEV_THREAD_ID 4
 #define SIG_DFL ((void *)0)
 #define SIG_IGN ((void *)1)
 #define SA_NOCLDSTOP 1
@@ -1208,6 +1212,7 @@
 #define SI_USER 0
 #define SI_KERNEL 128
 #define SI_QUEUE (-1)
+#define SI_TIMER (-2)
 #define SI_TKILL (-6)
 #define SEGV_MAPERR 1
 #define SEGV_ACCERR 2
