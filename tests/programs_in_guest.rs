@@ -707,6 +707,17 @@ fn running_programs_cannot_be_written_as_on_linux() {
 }
 
 #[test]
+fn parent_death_signal_matches_linux() {
+    // PR_SET_PDEATHSIG/PR_GET_PDEATHSIG and their errors; the signal when the
+    // parent exits (SI_USER from the parent, the subreaper the new parent),
+    // and when the parent is a thread that exits alone; not inherited by
+    // fork, kept by execve, cleared by setuid/setgid to other ids.
+    let out = checks_match_linux_on_1_2_4_vcpus("pdeathsig", &[]);
+    assert!(out.contains("ok the parent thread exits: the grandchild gets SIGUSR1"), "{out}");
+    assert!(out.contains("ok execve keeps it"), "{out}");
+}
+
+#[test]
 fn posix_timers_match_linux() {
     // timer_create/settime/gettime/getoverrun/delete: clocks, sigevents, ids
     // and every error; SI_TIMER siginfo; one signal per timer with the

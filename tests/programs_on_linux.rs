@@ -436,6 +436,7 @@ fn programs_are_static_executables() {
         "namespaces",
         "oomhog",
         "opcost",
+        "pdeathsig",
         "pidfd",
         "posixtimer",
         "procfs",
@@ -578,6 +579,13 @@ fn sched_syscalls_pass_on_linux() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
     let o = run("sched", &["nosuch"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn pdeathsig_passes_on_linux() {
+    // What the guest must match: the parent-death signal, thread parents too.
+    let out = run_checks("pdeathsig");
+    assert!(out.contains("ok its new parent is that process"), "pdeathsig: {out}");
 }
 
 #[test]

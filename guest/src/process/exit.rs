@@ -281,6 +281,7 @@ fn forget_original_parent(father: &Arc<Task>) {
     let Some(reaper) = find_new_reaper(father).filter(|r| !Arc::ptr_eq(r, father)) else {
         for c in &children {
             c.ppid.store(0, Ordering::Relaxed);
+            send_pdeath_signals(father, c);
         }
         return;
     };
@@ -289,6 +290,7 @@ fn forget_original_parent(father: &Arc<Task>) {
         for t in table::threads_of(&c.group).iter() {
             t.ppid.store(reaper.pid(), Ordering::Relaxed);
         }
+        send_pdeath_signals(father, c);
         if !threaded {
             c.exit_signal.store(SIGCHLD, Ordering::Relaxed);
         }
@@ -300,6 +302,26 @@ fn forget_original_parent(father: &Arc<Task>) {
         }
     }
     reaper.wait_chld.wake_all();
+}
+
+/// `child`'s parent thread `father` is exiting: each thread of the child's
+/// process that asked for a parent-death signal (PR_SET_PDEATHSIG) gets it
+/// sent to its process, from `father` (Linux `forget_original_parent`:
+/// `group_send_sig_info(t->pdeath_signal, SEND_SIG_NOINFO, t, PIDTYPE_TGID)`),
+/// also when another thread of the father's process is the new parent.
+fn send_pdeath_signals(father: &Task, child: &Arc<Task>) {
+    for t in table::threads_of(&child.group) {
+        let sig = t.pdeath_signal.load(Ordering::Relaxed);
+        if sig != 0 {
+            let info = SigInfo {
+                code: crate::process::signal::SI_USER,
+                pid: father.tgid_nr_ns(t.pid_ns()),
+                uid: father.creds().uid,
+                ..Default::default()
+            };
+            crate::process::signal::send_process_signal(&t, sig, info, false);
+        }
+    }
 }
 
 /// Tell the parent a process ended (Linux `do_notify_parent`): send the exit

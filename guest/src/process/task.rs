@@ -256,6 +256,10 @@ pub struct PosixThread {
     pub vfork_done: spin::Mutex<Option<Arc<crate::sched::Completion>>>,
     /// PR_SET_CHILD_SUBREAPER.
     pub child_subreaper: AtomicBool,
+    /// PR_SET_PDEATHSIG (Linux `pdeath_signal`): the signal this thread's
+    /// process gets when the thread that is its parent exits; 0 in a new
+    /// task, cleared when the effective ids change.
+    pub pdeath_signal: AtomicU32,
     /// Wait status once the task has exited (Linux's encoding).
     pub exit_status: AtomicI32,
     pub exited: AtomicBool,
@@ -364,6 +368,7 @@ impl Task {
             wait_chld: WaitQueue::new(),
             vfork_done: spin::Mutex::new(None),
             child_subreaper: AtomicBool::new(false),
+            pdeath_signal: AtomicU32::new(0),
             exit_status: AtomicI32::new(0),
             exited: AtomicBool::new(false),
             exiting: AtomicBool::new(false),

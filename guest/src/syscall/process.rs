@@ -16,7 +16,7 @@ use crate::process::{table, ExitReason, Task};
 use crate::uaccess;
 use uapi::prctl::{
     ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, PR_GET_CHILD_SUBREAPER, PR_GET_NAME,
-    PR_SET_CHILD_SUBREAPER, PR_SET_NAME,
+    PR_GET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NAME, PR_SET_PDEATHSIG,
 };
 use uapi::signal::{
     SA_NOCLDSTOP, SA_NOCLDWAIT, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER,
@@ -93,6 +93,7 @@ pub fn setuid(a: &Args) -> SysResult {
     }
     let t = task();
     let mut c = t.creds.lock();
+    let old = c.euid;
     if c.euid == 0 {
         if c.uid != uid {
             table::change_user(c.uid, uid);
@@ -102,6 +103,10 @@ pub fn setuid(a: &Args) -> SysResult {
         c.euid = uid;
     } else {
         return Err(EPERM);
+    }
+    if c.euid != old {
+        // Linux `commit_creds`: new effective ids end the parent-death signal.
+        t.pdeath_signal.store(0, Ordering::Relaxed);
     }
     Ok(0)
 }
@@ -113,12 +118,16 @@ pub fn setgid(a: &Args) -> SysResult {
     }
     let t = task();
     let mut c = t.creds.lock();
+    let old = c.egid;
     if c.euid == 0 {
         (c.gid, c.egid, c.sgid) = (gid, gid, gid);
     } else if gid == c.gid || gid == c.sgid {
         c.egid = gid;
     } else {
         return Err(EPERM);
+    }
+    if c.egid != old {
+        t.pdeath_signal.store(0, Ordering::Relaxed);
     }
     Ok(0)
 }
@@ -532,6 +541,14 @@ pub fn prctl(a: &Args) -> SysResult {
         }
         o if o == u64::from(PR_GET_CHILD_SUBREAPER) => {
             uaccess::write_u32(a.u(1), t.child_subreaper.load(Ordering::Relaxed) as u32).map(|_| 0)
+        }
+        o if o == u64::from(PR_SET_PDEATHSIG) => {
+            let sig = valid_signal(i32::try_from(a.u(1)).map_err(|_| EINVAL)?)?;
+            t.pdeath_signal.store(sig, Ordering::Relaxed);
+            Ok(0)
+        }
+        o if o == u64::from(PR_GET_PDEATHSIG) => {
+            uaccess::write_u32(a.u(1), t.pdeath_signal.load(Ordering::Relaxed)).map(|_| 0)
         }
         o if o == u64::from(PR_SET_NAME) => {
             let name = uaccess::read_bytes(a.u(1), 16)?;
