@@ -108,6 +108,10 @@ pub const fn makedev(major: u32, minor: u32) -> u64 {
 }
 
 /// The major number of a device number made by [`makedev`].
+/// The device number of the RAM file system (`st_dev`, and what
+/// `/proc/PID/maps` shows for its files): 00:0f.
+pub const RAM_DEV: u64 = 0x0f;
+
 pub const fn major(dev: u64) -> u32 {
     (((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff)) as u32
 }

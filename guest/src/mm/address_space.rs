@@ -240,6 +240,8 @@ pub struct MapArea {
     pub pgoff: u64,
     /// `[heap]`, `[stack]`, `[vdso]`, or empty.
     pub name: &'static str,
+    /// The mapped file: its path when it was mapped and its inode number.
+    pub file: Option<(Arc<str>, u64)>,
 }
 
 /// The leaf entry for a page of an area with `prot`; `writable` is false where
@@ -1066,6 +1068,10 @@ impl Mm {
                 } else {
                     ""
                 };
+                let file = match &v.backing {
+                    Backing::File(f) => Some((f.path.clone(), f.ino)),
+                    _ => None,
+                };
                 MapArea {
                     start: v.start,
                     end: v.end,
@@ -1073,8 +1079,9 @@ impl Mm {
                     shared: v.flags.contains(VmFlags::SHARED),
                     // Anonymous areas show offset 0 (Linux: only a file's
                     // `vm_pgoff` is shown).
-                    pgoff: 0,
+                    pgoff: if file.is_some() { v.pgoff * PAGE_SIZE } else { 0 },
                     name,
+                    file,
                 }
             })
             .collect()

@@ -748,7 +748,7 @@ pub fn lseek(fd: i32, offset: i64, whence: u32) -> SysResult {
 // ---- metadata ----------------------------------------------------------------
 
 /// `st_dev` of every file on the RAM file system.
-const ST_DEV: u64 = 0x0f;
+const ST_DEV: u64 = ramfs::RAM_DEV;
 
 /// Linux x86-64 `struct stat` (144 bytes), with `st_dev` `dev`.
 fn stat_bytes_dev(st: &Stat, dev: u64) -> [u8; 144] {

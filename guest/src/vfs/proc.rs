@@ -388,7 +388,9 @@ fn pid_status(ns: &PidNamespace, t: &Arc<Task>, leader: &Arc<Task>) -> String {
     array::format_status(&s)
 }
 
-/// `/proc/PID/maps` (Linux `show_map_vma`): anonymous areas only so far.
+/// `/proc/PID/maps` (Linux `show_map_vma`): a file mapping shows its offset,
+/// its file's device and inode numbers (as `stat` gives them) and its path
+/// as it was when mapped.
 fn maps(t: &Task) -> String {
     let mut o = String::new();
     if let Some(mm) = t.mm() {
@@ -399,15 +401,31 @@ fn maps(t: &Task) -> String {
                 a.prot.contains(Prot::WRITE),
                 a.prot.contains(Prot::EXEC),
             );
+            let ram_dev = crate::fs::ramfs::RAM_DEV;
+            // A file with no name left: Linux's d_path adds " (deleted)".
+            let deleted;
+            let (dev, ino, name) = match &a.file {
+                Some((path, ino)) => {
+                    let gone =
+                        crate::fs::with_fs(|fs| fs.stat(*ino)).map_or(true, |s| s.nlink == 0);
+                    deleted = if gone { alloc::format!("{path} (deleted)") } else { String::new() };
+                    (
+                        (crate::fs::ramfs::major(ram_dev), crate::fs::ramfs::minor(ram_dev)),
+                        *ino,
+                        if gone { &deleted[..] } else { &path[..] },
+                    )
+                }
+                None => ((0, 0), 0, a.name),
+            };
             let line = array::MapLine {
                 start: a.start,
                 end: a.end,
                 rwx,
                 shared: a.shared,
                 pgoff: a.pgoff,
-                dev: (0, 0),
-                ino: 0,
-                name: a.name,
+                dev,
+                ino,
+                name,
             };
             array::format_map_line(&mut o, &line);
         }

@@ -443,6 +443,60 @@ fn maps(c: &mut Checker) {
     let _ = unsafe { munmap(a, LEN) };
     let m = read_file(c"/proc/self/maps", 4096);
     c.check("maps: gone after munmap", m.is_ok_and(|b| !b.str().contains(line.str())));
+    file_maps(c);
+}
+
+/// A file mapping's line: its offset, the file's device and inode numbers as
+/// `fstat` gives them, its path; `(deleted)` once the file is unlinked.
+fn file_maps(c: &mut Checker) {
+    const FILE: &CStr = c"/tmp/procfs-map";
+    let fd = openat(AT_FDCWD, FILE, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600);
+    let Ok(fd) = fd.map(|f| f as i32) else {
+        c.fail("create /tmp/procfs-map", "open");
+        return;
+    };
+    let _ = ftruncate(fd, 3 * 4096);
+    let mut st = stat::default();
+    let _ = fstat(fd, &mut st);
+    // SAFETY: a fresh shared mapping of the file, only looked at through maps.
+    let m = unsafe { mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 4096) };
+    let _ = close(fd);
+    let Ok(a) = m else {
+        c.fail("mmap the file at offset 4096", "failed");
+        return;
+    };
+    let dev = st.st_dev;
+    let (major, minor) =
+        (((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff), (dev & 0xff) | ((dev >> 12) & !0xff));
+    let head = path(format_args!(
+        "{:08x}-{:08x} rw-s 00001000 {:02x}:{:02x} {} ",
+        a,
+        a + 4096,
+        major,
+        minor,
+        st.st_ino
+    ));
+    let line_of = |m: &Buf| -> Option<Buf> {
+        m.str().lines().find(|l| l.starts_with(head.str())).map(|l| path(format_args!("{l}")))
+    };
+    let m = read_file(c"/proc/self/maps", 4096);
+    let l = m.as_ref().ok().and_then(line_of);
+    c.check("maps: a file mapping's offset, device, inode", l.is_some());
+    c.check(
+        "maps: and its path at column 74",
+        l.as_ref().is_some_and(|l| {
+            l.str().ends_with(" /tmp/procfs-map") && l.str().find("/tmp") == Some(73)
+        }),
+    );
+    let _ = unlinkat(AT_FDCWD, FILE, 0);
+    let m = read_file(c"/proc/self/maps", 4096);
+    let l = m.as_ref().ok().and_then(line_of);
+    c.check(
+        "maps: unlinked, the path says (deleted)",
+        l.is_some_and(|l| l.str().ends_with(" /tmp/procfs-map (deleted)")),
+    );
+    // SAFETY: unmapping the area mapped above.
+    let _ = unsafe { munmap(a, 4096) };
 }
 
 fn global_files(c: &mut Checker) {
