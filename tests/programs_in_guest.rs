@@ -707,6 +707,16 @@ fn running_programs_cannot_be_written_as_on_linux() {
 }
 
 #[test]
+fn load_averages_follow_the_runnable_tasks() {
+    // /proc/loadavg's three figures, Linux's fixed-point decay every 5 s
+    // (calc_global_load): two spinning threads on 1 vCPU for two updates
+    // (~11 s). Guest only: a busy host's figures include everything else.
+    let r = in_guest("loadavg", &["2"], 1);
+    assert_eq!(r.exit, GuestExit::Status(0), "{}", common::explain(&r));
+    assert!(r.stdout.contains("ok after two: about 30"), "{}", r.stdout);
+}
+
+#[test]
 fn parent_death_signal_matches_linux() {
     // PR_SET_PDEATHSIG/PR_GET_PDEATHSIG and their errors; the signal when the
     // parent exits (SI_USER from the parent, the subreaper the new parent),

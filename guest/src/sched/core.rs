@@ -785,6 +785,9 @@ pub fn scheduler_tick<D: TaskData>() {
     assert_irqs_disabled();
     let cpu = cpu_id();
     let now = crate::time::monotonic_ns();
+    super::loadavg::calc_global_load(now, || {
+        (0..protocol::MAX_CPUS).map(|c| u64::from(nr_running(c))).sum()
+    });
     let (timers_due, balance_due) = with_rq::<D, _>(cpu, |rq| {
         update_curr(rq);
         task_tick(rq);

@@ -23,6 +23,7 @@
 pub mod balance;
 pub mod entity;
 pub mod fair;
+pub mod loadavg;
 pub mod prio;
 pub mod rt;
 pub mod runlist;

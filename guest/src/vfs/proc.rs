@@ -461,8 +461,8 @@ fn loadavg(ns: &PidNamespace) -> String {
         .filter(|t| t.state() == crate::process::task::TASK_RUNNING && !t.exited.load(Relaxed))
         .count();
     let last = all.iter().map(|t| t.pid_nr_ns(ns)).max().unwrap_or(0);
-    // Load averages are not kept yet (Linux `calc_global_load`): 0.00.
-    array::format_loadavg([0; 3], running as u64, all.len() as u64, last)
+    let loads = crate::sched::loadavg::get_avenrun();
+    array::format_loadavg(loads, running as u64, all.len() as u64, last)
 }
 
 fn meminfo() -> String {
