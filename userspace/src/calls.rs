@@ -591,6 +591,31 @@ pub fn pause() -> SysResult {
     result(unsafe { syscall0(nr::__NR_pause) })
 }
 
+/// `execve(path, argv, [])`: runs `path` with `argv` (at most 15 strings) and
+/// no environment; returns only if that failed, with the error.
+pub fn execv(path: &CStr, argv: &[&CStr]) -> Errno {
+    let mut ptrs = [0usize; 16];
+    if argv.len() >= ptrs.len() {
+        return crate::errno::E2BIG;
+    }
+    for (p, a) in ptrs.iter_mut().zip(argv) {
+        *p = a.as_ptr() as usize;
+    }
+    let envp = [0usize];
+    // SAFETY: path and the strings are NUL-terminated, argv and envp
+    // NULL-terminated arrays, all live; on success nothing of this image
+    // runs again.
+    let r = unsafe {
+        syscall3(
+            nr::__NR_execve,
+            path.as_ptr() as usize,
+            ptrs.as_ptr() as usize,
+            envp.as_ptr() as usize,
+        )
+    };
+    result(r).err().unwrap_or(EINVAL)
+}
+
 /// `fork()`: `Ok(0)` in the child, `Ok(child pid)` in the parent. Like libc's
 /// `fork`, it returns twice into the same Rust frame; that is sound because the
 /// child has its own copy of the address space. The child must end with

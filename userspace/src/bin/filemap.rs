@@ -352,22 +352,7 @@ fn exec_sharing(c: &mut Checker, prog: Option<&CStr>) {
     store(m, 0, b"E");
     let mut cwd = [0u8; 64];
     let path = full_path(&mut cwd, b"execed");
-    let child = fork_with(|| {
-        let argv =
-            [prog.as_ptr() as usize, c"exec-writer".as_ptr() as usize, path.as_ptr() as usize, 0];
-        let envp = [0usize];
-        // SAFETY: the kernel only reads the path and the two arrays; on
-        // success nothing of this image runs again.
-        let r = unsafe {
-            syscall::syscall3(
-                nr::__NR_execve,
-                prog.as_ptr() as usize,
-                argv.as_ptr() as usize,
-                envp.as_ptr() as usize,
-            )
-        };
-        100 + (-(r as isize)) as i32
-    });
+    let child = fork_with(|| 100 + execv(prog, &[prog, c"exec-writer", path]).0);
     if let Some(pid) = c.ok("fork a child that execs a program mapping the file", child) {
         c.reaped("the exec'd program saw the parent's store", pid, 0, WaitStatus::Exited(0));
     }

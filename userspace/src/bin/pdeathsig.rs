@@ -214,19 +214,7 @@ fn inheritance(c: &mut Checker, args: &Args) {
     if let Some(prog) = args.get(0) {
         let execed = fork_with(|| {
             let _ = prctl2(PR_SET_PDEATHSIG, SIGUSR2 as usize);
-            let argv = [prog.as_ptr() as usize, c"get".as_ptr() as usize, 0];
-            let envp = [0usize];
-            // SAFETY: the kernel only reads the path and the arrays; on
-            // success nothing of this image runs again.
-            let e = unsafe {
-                syscall::syscall3(
-                    nr::__NR_execve,
-                    prog.as_ptr() as usize,
-                    argv.as_ptr() as usize,
-                    envp.as_ptr() as usize,
-                )
-            };
-            100 + (-e) as i32
+            100 + execv(prog, &[prog, c"get"]).0
         });
         if let Some(pid) = c.ok("fork a child that sets it and execs", execed) {
             c.reaped("execve keeps it", pid, 0, WaitStatus::Exited(SIGUSR2 as i32));

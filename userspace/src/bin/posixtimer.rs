@@ -569,19 +569,7 @@ fn fork_and_exec(c: &mut Checker, args: Args) {
             let id = timer_create(CLOCK_MONOTONIC, Some(&event(SIG_A, 0))).unwrap_or(-1);
             set(id, 70 * SEC, SEC);
         }
-        let argv = [prog.as_ptr() as usize, c"exec".as_ptr() as usize, 0];
-        let envp = [0usize];
-        // SAFETY: the kernel only reads the path and the two arrays; on
-        // success nothing of this image runs again.
-        let r = unsafe {
-            syscall::syscall3(
-                nr::__NR_execve,
-                prog.as_ptr() as usize,
-                argv.as_ptr() as usize,
-                envp.as_ptr() as usize,
-            )
-        };
-        100 + (-r) as i32
+        100 + execv(prog, &[prog, c"exec"]).0
     });
     // Nothing printed between the fork and the reaping: the new image prints.
     match child {

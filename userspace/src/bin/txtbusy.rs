@@ -69,19 +69,7 @@ fn start_copy() -> Option<(i32, i32)> {
         if dup2(w, 10).is_err() {
             return 101;
         }
-        let argv = [COPY.as_ptr() as usize, c"wait".as_ptr() as usize, c"10".as_ptr() as usize, 0];
-        let envp = [0usize];
-        // SAFETY: the kernel only reads the path and the arrays; on success
-        // nothing of this image runs again.
-        let e = unsafe {
-            syscall::syscall3(
-                nr::__NR_execve,
-                COPY.as_ptr() as usize,
-                argv.as_ptr() as usize,
-                envp.as_ptr() as usize,
-            )
-        };
-        100 + (-e) as i32
+        100 + execv(COPY, &[COPY, c"wait", c"10"]).0
     })
     .ok()? as i32;
     let _ = close(w);
@@ -170,22 +158,7 @@ fn while_running(c: &mut Checker) {
 }
 
 fn exec_while_open_for_writing(c: &mut Checker) {
-    let exec_copy = || {
-        fork_with(|| {
-            let argv = [COPY.as_ptr() as usize, c"exit0".as_ptr() as usize, 0];
-            let envp = [0usize];
-            // SAFETY: as in start_copy.
-            let e = unsafe {
-                syscall::syscall3(
-                    nr::__NR_execve,
-                    COPY.as_ptr() as usize,
-                    argv.as_ptr() as usize,
-                    envp.as_ptr() as usize,
-                )
-            };
-            100 + (-e) as i32
-        })
-    };
+    let exec_copy = || fork_with(|| 100 + execv(COPY, &[COPY, c"exit0"]).0);
     let w = openat(AT_FDCWD, COPY, O_WRONLY | O_CLOEXEC, 0);
     let Some(w) = c.ok("open the copy for writing", w) else { return };
     if let Some(pid) = c.ok("fork a child that execs it", exec_copy()) {
