@@ -56,7 +56,30 @@ pub fn wait_on(fd: i32) {
 
 /// Sleep one millisecond.
 pub fn nap() {
-    let _ = nanosleep(&timespec::from_nanos(1_000_000), None);
+    sleep_ms(1);
+}
+
+/// Sleep `ms` milliseconds (less if a signal's handler interrupts it).
+pub fn sleep_ms(ms: u64) {
+    let _ = nanosleep(&timespec::from_nanos(ms * 1_000_000), None);
+}
+
+/// Spin in user mode until `counter` reaches `n` or 30 s of real time pass
+/// (a generous bound: a loaded or emulated host gives a program little
+/// CPU); whether it did. For what counts CPU time: CPU-time timers,
+/// rusage.
+pub fn spin_until(counter: &core::sync::atomic::AtomicU32, n: u32) -> bool {
+    let end = monotonic_ns() + 30_000_000_000;
+    let mut x = 0u64;
+    while counter.load(core::sync::atomic::Ordering::SeqCst) < n {
+        for i in 0..10_000 {
+            x = core::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        if monotonic_ns() > end {
+            return false;
+        }
+    }
+    true
 }
 
 /// Whether `cond` becomes true within 2 s (polled every millisecond).

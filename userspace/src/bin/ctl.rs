@@ -15,11 +15,6 @@ use userspace::*;
 
 userspace::entry!(main);
 
-fn sleep_ms(ms: u64) {
-    let t = timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 };
-    let _ = nanosleep(&t, None);
-}
-
 fn sleepers(n: u32) -> i32 {
     for _ in 0..n {
         match fork() {

@@ -66,9 +66,6 @@ fn pending(sig: u32) -> bool {
 }
 
 /// Sleeps `ms` milliseconds.
-fn sleep_ms(ms: u64) {
-    let _ = nanosleep(&timespec::from_nanos(ms * 1_000_000), None);
-}
 
 // ---- worker threads of this process, told what to do -------------------------------
 

@@ -70,10 +70,6 @@ fn raw(nr: usize, a: [usize; 3]) -> Result<usize, Errno> {
     errno::result(unsafe { syscall::syscall3(nr, a[0], a[1], a[2]) })
 }
 
-fn sleep_ms(ms: u64) {
-    let _ = nanosleep(&timespec::from_nanos(ms * MS), None);
-}
-
 fn main(args: Args, _env: Env) -> i32 {
     let mut c = Checker::new();
     if args.bytes(1) == Some(b"exec") {
@@ -224,22 +220,6 @@ fn delivery(c: &mut Checker) {
     if let Some(pid) = c.ok("fork a child that waits for SIGALRM", child) {
         c.reaped("SIGALRM's default action kills it", pid, 0, WaitStatus::Signaled(SIGALRM, false));
     }
-}
-
-/// Spin in user mode until `counter` reaches `n` or 30 s of real time pass
-/// (a generous bound: a loaded or emulated host gives the program little CPU).
-fn spin_until(counter: &AtomicU32, n: u32) -> bool {
-    let end = monotonic_ns() + 30 * SEC;
-    let mut x = 0u64;
-    while counter.load(SeqCst) < n {
-        for i in 0..10_000 {
-            x = core::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
-        }
-        if monotonic_ns() > end {
-            return false;
-        }
-    }
-    true
 }
 
 fn cpu_time(c: &mut Checker) {

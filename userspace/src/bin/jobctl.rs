@@ -121,10 +121,6 @@ fn shared() -> Shared {
     Shared(SHARED.load(SeqCst) as usize)
 }
 
-fn sleep_ms(ms: u64) {
-    let _ = nanosleep(&timespec::from_nanos(ms * 1_000_000), None);
-}
-
 /// Polls `pred` every millisecond for up to 5 s.
 fn soon(pred: impl Fn() -> bool) -> bool {
     let deadline = monotonic_ns() + 5_000_000_000;

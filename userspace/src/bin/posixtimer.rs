@@ -99,10 +99,6 @@ fn raw(nr: usize, a: [usize; 4]) -> Result<usize, Errno> {
     errno::result(unsafe { syscall::syscall4(nr, a[0], a[1], a[2], a[3]) })
 }
 
-fn sleep_ms(ms: u64) {
-    let _ = nanosleep(&timespec::from_nanos(ms * MS), None);
-}
-
 fn clock(c: u32) -> u64 {
     let mut t = timespec::default();
     let _ = clock_gettime(c, &mut t);
@@ -468,22 +464,6 @@ fn threads(c: &mut Checker) {
     let _ = rt_sigprocmask(SIG_UNBLOCK, Some(&b), None);
 }
 
-/// Spin in user mode until the handler ran `n` times or 30 s of real time
-/// pass (a generous bound: a loaded or emulated host gives little CPU).
-fn spin_until(n: u32) -> bool {
-    let end = monotonic_ns() + 30 * SEC;
-    let mut x = 0u64;
-    while COUNT.load(SeqCst) < n {
-        for i in 0..10_000 {
-            x = core::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
-        }
-        if monotonic_ns() > end {
-            return false;
-        }
-    }
-    true
-}
-
 fn cpu_clocks(c: &mut Checker) {
     for (clk, name) in
         [(CLOCK_PROCESS_CPUTIME_ID, "PROCESS_CPUTIME"), (CLOCK_THREAD_CPUTIME_ID, "THREAD_CPUTIME")]
@@ -492,7 +472,7 @@ fn cpu_clocks(c: &mut Checker) {
         reset();
         let start = clock(clk);
         set(id, 30 * MS, 0);
-        c.check(format_args!("{name}: the signal after 30 ms of CPU time"), spin_until(1));
+        c.check(format_args!("{name}: the signal after 30 ms of CPU time"), spin_until(&COUNT, 1));
         c.check(format_args!("{name}: not before"), clock(clk) - start >= 30 * MS);
         c.check(format_args!("{name}: one-shot, disarmed"), get(id) == (0, 0));
         // Sleeping takes no CPU time.
@@ -504,7 +484,7 @@ fn cpu_clocks(c: &mut Checker) {
         c.check(format_args!("{name}: still armed"), v > 0 && v <= 50 * MS);
         reset();
         set(id, 10 * MS, 10 * MS);
-        c.check(format_args!("{name}: periodic, three signals"), spin_until(3));
+        c.check(format_args!("{name}: periodic, three signals"), spin_until(&COUNT, 3));
         let _ = timer_delete(id);
     }
 }

@@ -85,10 +85,6 @@ fn touch(pages: usize) -> Option<(usize, usize)> {
     Some((at, len))
 }
 
-fn sleep_ms(ms: u64) {
-    let _ = nanosleep(&timespec::from_nanos(ms * MS), None);
-}
-
 fn main(_args: Args, _env: Env) -> i32 {
     let mut c = Checker::new();
     errors(&mut c);

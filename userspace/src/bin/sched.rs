@@ -101,10 +101,6 @@ fn spin_until(deadline: u64) {
     }
 }
 
-fn sleep_ms(ms: u64) {
-    let _ = nanosleep(&timespec::from_nanos(ms * MS), None);
-}
-
 /// `n` words of anonymous memory shared with the children forked afterwards.
 fn shared_words(n: usize) -> &'static [AtomicU64] {
     let len = (n * 8).next_multiple_of(4096);
