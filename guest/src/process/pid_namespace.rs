@@ -32,6 +32,8 @@ struct NsPids {
 }
 
 pub struct PidNamespace {
+    /// Its `ns_common` number (`/proc/PID/ns/pid`).
+    pub inum: u32,
     pub level: u32,
     pub parent: Option<Arc<PidNamespace>>,
     pids: spin::Mutex<NsPids>,
@@ -48,6 +50,11 @@ impl PidNamespace {
 
     fn with_parent(parent: Option<Arc<PidNamespace>>, level: u32) -> Arc<Self> {
         Arc::new(PidNamespace {
+            inum: if level == 0 {
+                crate::process::ns_common::PROC_PID_INIT_INO
+            } else {
+                crate::process::ns_common::ns_alloc_inum()
+            },
             level,
             parent,
             pids: spin::Mutex::new(NsPids {

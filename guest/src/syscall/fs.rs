@@ -1406,6 +1406,15 @@ pub fn mount(source: u64, target: u64, fstype: u64, flags: u64, _data: u64) -> S
     if flags & crate::fs::namespace::MS_OTHER_OPS != 0 {
         return Err(EINVAL);
     }
+    if flags & uapi::mount::MS_PRIVATE != 0 {
+        // Linux `do_change_type` to private: on a mount's root only; every
+        // mount is private here already (no propagation).
+        crate::fs::namespace::check_change_type(flags)?;
+        if !namei::is_mount_root(&at) {
+            return Err(EINVAL);
+        }
+        return Ok(0);
+    }
     let fs = match fstype.as_deref() {
         None => return Err(EINVAL),
         Some(b"proc") => procfs::proc_fs_type(t.pid_ns()),

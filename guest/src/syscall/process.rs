@@ -10,7 +10,7 @@ use crate::process::current;
 use crate::process::fork::{kernel_clone, KernelCloneArgs};
 use crate::process::pidfd;
 use crate::process::signal::{_NSIG, SIGCHLD, SIGKILL, SIGSTOP};
-use crate::process::task::{sigaction, SIG_DFL, SIG_IGN};
+use crate::process::task::{sigaction, Creds, SIG_DFL, SIG_IGN};
 use crate::process::wait::{self, Which};
 use crate::process::{table, ExitReason, Task};
 use crate::uaccess;
@@ -68,20 +68,29 @@ fn global_of(me: &Task, nr: u32) -> u32 {
 /// A number no pid has (pid_max is far below): matches no task or group.
 const NOBODY: u32 = u32::MAX;
 
+/// The caller's ids as its user namespace sees them (Linux
+/// `from_kuid_munged`: 65534 for an id with no mapping there).
+fn ids_seen(f: impl FnOnce(&crate::process::user_namespace::UserNamespace, &Creds) -> u32) -> u64 {
+    let t = task();
+    let c = t.creds();
+    let ns = t.nsproxy.lock().user_ns.clone();
+    f(&ns, &c) as u64
+}
+
 pub fn getuid() -> SysResult {
-    Ok(task().creds().uid as u64)
+    Ok(ids_seen(|ns, c| ns.from_kuid_munged(c.uid)))
 }
 
 pub fn geteuid() -> SysResult {
-    Ok(task().creds().euid as u64)
+    Ok(ids_seen(|ns, c| ns.from_kuid_munged(c.euid)))
 }
 
 pub fn getgid() -> SysResult {
-    Ok(task().creds().gid as u64)
+    Ok(ids_seen(|ns, c| ns.from_kgid_munged(c.gid)))
 }
 
 pub fn getegid() -> SysResult {
-    Ok(task().creds().egid as u64)
+    Ok(ids_seen(|ns, c| ns.from_kgid_munged(c.egid)))
 }
 
 /// `setuid` (Linux `__sys_setuid`): root sets all three ids; others only the
@@ -267,44 +276,15 @@ pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
 }
 
 /// unshare(flags) (Linux `ksys_unshare`): a private copy of the fd table
-/// (CLONE_FILES) or of cwd/root/umask (CLONE_FS) when shared, new UTS or PID
-/// namespaces (root only; CLONE_NEWPID is for the caller's next child, which
-/// becomes its pid 1). CLONE_THREAD, CLONE_SIGHAND and CLONE_VM are accepted
-/// only when nothing is shared; namespaces this kernel lacks are EINVAL.
+/// (CLONE_FILES) or of cwd/root/umask (CLONE_FS) when shared, and new
+/// namespaces: a user namespace (anyone whose ids are mapped; the caller
+/// gets every capability in it), then the others with CAP_SYS_ADMIN in the
+/// caller's (new) user namespace (CLONE_NEWPID and CLONE_NEWTIME are for the
+/// caller's next children). CLONE_THREAD, CLONE_SIGHAND and CLONE_VM are
+/// accepted only when nothing is shared.
 pub fn unshare(a: &Args) -> SysResult {
-    use crate::process::clone_flags::UNSUPPORTED_NAMESPACES;
     use CloneFlags as F;
-    let mut flags = CloneFlags::from_bits_retain(a.u(0));
-    if flags.contains(F::CLONE_NEWUSER) {
-        flags |= F::CLONE_THREAD | F::CLONE_FS;
-    }
-    if flags.contains(F::CLONE_VM) {
-        flags |= F::CLONE_SIGHAND;
-    }
-    if flags.contains(F::CLONE_SIGHAND) {
-        flags |= F::CLONE_THREAD;
-    }
-    if flags.contains(F::CLONE_NEWNS) {
-        flags |= F::CLONE_FS;
-    }
-    // check_unshare_flags
-    let known = F::CLONE_THREAD
-        | F::CLONE_FS
-        | F::CLONE_NEWNS
-        | F::CLONE_SIGHAND
-        | F::CLONE_VM
-        | F::CLONE_FILES
-        | F::CLONE_SYSVSEM
-        | F::CLONE_NEWUTS
-        | F::CLONE_NEWIPC
-        | F::CLONE_NEWNET
-        | F::CLONE_NEWUSER
-        | F::CLONE_NEWPID
-        | F::CLONE_NEWCGROUP
-        | F::CLONE_NEWTIME;
-    if !known.contains(flags) {
-        return Err(EINVAL);
-    }
+    let flags = clone_flags::unshare_flags(CloneFlags::from_bits_retain(a.u(0)))?;
     let me = task();
     if flags.intersects(F::CLONE_THREAD | F::CLONE_SIGHAND | F::CLONE_VM)
         && me.group.live.load(Ordering::Acquire) > 1
@@ -328,15 +308,11 @@ pub fn unshare(a: &Args) -> SysResult {
     let files = me.files();
     let new_files = (flags.contains(F::CLONE_FILES) && alloc::sync::Arc::strong_count(&files) > 2)
         .then(|| alloc::sync::Arc::new(files.duplicate()));
-    let capable = me.creds().euid == 0;
-    if flags.intersects(UNSUPPORTED_NAMESPACES) {
-        return Err(if capable { EINVAL } else { EPERM });
-    }
     let new_ns = crate::process::nsproxy::unshare_nsproxy_namespaces(
         flags,
         &me.nsproxy(),
         me.pid_ns(),
-        capable,
+        &me.ns_caller(),
     )?;
     if let Some(fs) = new_fs {
         *me.fs.lock() = fs;
@@ -346,6 +322,9 @@ pub fn unshare(a: &Args) -> SysResult {
     }
     if let Some(ns) = new_ns {
         *me.nsproxy.lock() = ns;
+        if flags.contains(F::CLONE_NEWUSER) {
+            me.creds.lock().userns_caps = true;
+        }
     }
     Ok(0)
 }

@@ -11,9 +11,12 @@ use core::sync::atomic::Ordering::{Acquire, Relaxed};
 use crate::errno::{Errno, ENOENT, ENOTDIR, ESRCH};
 use crate::fs::namespace::{FsType, MntNamespace};
 use crate::fs::proc::array::{self, MemStatus, ProcState, TaskStat, TaskStatus};
-use crate::fs::proc::{name_to_int, PidEntry, ProcDirent, ProcNode, PID_ENTRIES, ROOT_ENTRIES};
+use crate::fs::proc::{
+    name_to_int, PidEntry, ProcDirent, ProcNode, NS_ENTRIES, PID_ENTRIES, ROOT_ENTRIES,
+};
 use crate::fs::ramfs::Stat;
 use crate::mm::frame::PAGE_SIZE;
+use crate::process::ns_common::NsType;
 use crate::process::pid_namespace::PidNamespace;
 use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
 use crate::process::{rusage, table};
@@ -52,10 +55,17 @@ fn thread(ns: &PidNamespace, tgid: u32, tid: u32) -> Option<Arc<Task>> {
 /// The task a node shows: the thread for a thread's node, else the leader.
 fn task_of(ns: &PidNamespace, node: ProcNode) -> Option<Arc<Task>> {
     match node {
-        ProcNode::TidDir(p, t) | ProcNode::PidFile(p, Some(t), _) => thread(ns, p, t),
-        ProcNode::PidDir(p) | ProcNode::TaskDir(p) | ProcNode::PidFile(p, None, _) => {
-            process(ns, p)
-        }
+        ProcNode::TidDir(p, t)
+        | ProcNode::PidFile(p, Some(t), _)
+        | ProcNode::NsDir(p, Some(t))
+        | ProcNode::NsLink(p, Some(t), _)
+        | ProcNode::NsFile(p, Some(t), _) => thread(ns, p, t),
+        ProcNode::PidDir(p)
+        | ProcNode::TaskDir(p)
+        | ProcNode::PidFile(p, None, _)
+        | ProcNode::NsDir(p, None)
+        | ProcNode::NsLink(p, None, _)
+        | ProcNode::NsFile(p, None, _) => process(ns, p),
         _ => None,
     }
 }
@@ -110,10 +120,18 @@ pub fn readdir(ns: &PidNamespace, dir: ProcNode) -> Result<Vec<ProcDirent>, Errn
             process(ns, p).ok_or(ENOENT)?;
             v.push(ent("task", ProcNode::TaskDir(p)));
             v.extend(PID_ENTRIES.iter().map(|(n, e)| ent(n, ProcNode::PidFile(p, None, *e))));
+            v.push(ent("ns", ProcNode::NsDir(p, None)));
         }
         ProcNode::TidDir(p, t) => {
             thread(ns, p, t).ok_or(ENOENT)?;
             v.extend(PID_ENTRIES.iter().map(|(n, e)| ent(n, ProcNode::PidFile(p, Some(t), *e))));
+            v.push(ent("ns", ProcNode::NsDir(p, Some(t))));
+        }
+        ProcNode::NsDir(p, t) => {
+            task_of(ns, dir).ok_or(ENOENT)?;
+            v.extend(
+                NS_ENTRIES.iter().enumerate().map(|(i, n)| ent(n, ProcNode::NsLink(p, t, i as u8))),
+            );
         }
         ProcNode::TaskDir(p) => {
             let leader = process(ns, p).ok_or(ENOENT)?;
@@ -154,9 +172,15 @@ pub fn stat(ns: &PidNamespace, node: ProcNode) -> Result<Stat, Errno> {
         _ => 1,
     };
     let now = crate::time::realtime_ns();
+    // A followed namespace link is the namespace (Linux nsfs: its number,
+    // a regular file readable by all).
+    let (ino, mode) = match node {
+        ProcNode::NsFile(..) => (u64::from(ns_inum(ns, node)?), crate::fs::ramfs::S_IFREG | 0o444),
+        _ => (node.ino(), node.mode()),
+    };
     Ok(Stat {
-        ino: node.ino(),
-        mode: node.mode(),
+        ino,
+        mode,
         nlink,
         uid,
         gid,
@@ -183,8 +207,38 @@ pub fn readlink(ns: &PidNamespace, me: &Task, node: ProcNode) -> Result<String, 
         ProcNode::SelfLink => Ok(alloc::format!("{tgid}")),
         ProcNode::ThreadSelf => Ok(alloc::format!("{tgid}/task/{tid}")),
         ProcNode::MountsLink => Ok(String::from("self/mounts")),
+        ProcNode::NsLink(_, _, i) => {
+            let inum = ns_inum(ns, node)?;
+            Ok(ns_type(i).link_text(inum))
+        }
         _ => Err(crate::errno::EINVAL),
     }
+}
+
+fn ns_type(i: u8) -> NsType {
+    NsType::from_entry(NS_ENTRIES[usize::from(i)]).expect("the same names")
+}
+
+/// The number of the namespace an `ns` link or file names (Linux
+/// `ns_get_path` → `ns_common.inum`): ENOENT once the task is gone.
+fn ns_inum(ns: &PidNamespace, node: ProcNode) -> Result<u32, Errno> {
+    let (ProcNode::NsLink(_, _, i) | ProcNode::NsFile(_, _, i)) = node else {
+        return Err(crate::errno::EINVAL);
+    };
+    let t = task_of(ns, node).ok_or(ENOENT)?;
+    let nsp = t.nsproxy();
+    Ok(match ns_type(i) {
+        NsType::Cgroup => nsp.cgroup_ns.inum,
+        NsType::Ipc => nsp.ipc_ns.inum,
+        NsType::Mnt => nsp.mnt_ns.inum,
+        NsType::Net => nsp.net_ns.inum,
+        NsType::Pid => t.pid_ns().inum,
+        NsType::PidForChildren => nsp.pid_ns_for_children.inum,
+        NsType::Time => nsp.time_ns.inum,
+        NsType::TimeForChildren => nsp.time_ns_for_children.inum,
+        NsType::User => nsp.user_ns.inum,
+        NsType::Uts => nsp.uts_ns.inum,
+    })
 }
 
 /// The state a task shows (Linux `get_task_state`; a process's leader
@@ -223,7 +277,11 @@ pub fn generate(
                     return Ok(t.mm().map_or(Vec::new(), |mm| mm.cmdline().to_vec()))
                 }
                 PidEntry::Maps => maps(&t),
-                PidEntry::Mounts => mounts(mnt_ns),
+                // The process's own mount namespace (Linux `mounts_open_common`).
+                PidEntry::Mounts => {
+                    let _ = mnt_ns;
+                    mounts(&t.nsproxy().mnt_ns)
+                }
             }
         }
         _ => return Err(crate::errno::EISDIR),
@@ -534,6 +592,8 @@ pub fn node_path(ns: &PidNamespace, node: ProcNode) -> String {
         ProcNode::PidDir(p) => alloc::format!("/{}", nr(p)),
         ProcNode::TaskDir(p) => alloc::format!("/{}/task", nr(p)),
         ProcNode::TidDir(p, t) => alloc::format!("/{}/task/{}", nr(p), nr(t)),
+        ProcNode::NsDir(p, None) => alloc::format!("/{}/ns", nr(p)),
+        ProcNode::NsDir(p, Some(t)) => alloc::format!("/{}/task/{}/ns", nr(p), nr(t)),
         _ => String::new(),
     }
 }

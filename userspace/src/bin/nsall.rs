@@ -1,0 +1,544 @@
+//! Every kind of namespace as Linux has it (kernel/nsproxy.c, kernel/fork.c
+//! `ksys_unshare`/`copy_process`, fs/namespace.c `copy_mnt_ns`,
+//! kernel/user_namespace.c, kernel/time/namespace.c, fs/proc/namespaces.c):
+//! the `/proc/PID/ns` links and their `TYPE:[INUM]` text, `stat` through a
+//! link giving the namespace's number; which links change with each
+//! CLONE_NEW* flag of `unshare` and `clone` (CLONE_NEWPID and CLONE_NEWTIME
+//! only for children); the flag checks (EINVAL combinations, EPERM without
+//! privilege); a user namespace made by a user that is not root, where its
+//! ids read as 65534 (no map written) and it may make other namespaces but
+//! not a nested user namespace; a proc mount in a private mount namespace
+//! that its parent does not see.
+//!
+//! Run as root. Namespace numbers differ between kernels: the checks print
+//! only whether two are the same. One line per check; children report
+//! through their exit status.
+#![no_std]
+#![no_main]
+
+use core::ffi::CStr;
+
+use userspace::syscall::syscall1;
+use userspace::*;
+
+userspace::entry!(main);
+
+const OTHER_UID: u32 = 4321;
+
+/// The `/proc/self/ns` links, in Linux's order.
+const NAMES: [&str; 10] = [
+    "cgroup",
+    "ipc",
+    "mnt",
+    "net",
+    "pid",
+    "pid_for_children",
+    "time",
+    "time_for_children",
+    "user",
+    "uts",
+];
+const PATHS: [&CStr; 10] = [
+    c"/proc/self/ns/cgroup",
+    c"/proc/self/ns/ipc",
+    c"/proc/self/ns/mnt",
+    c"/proc/self/ns/net",
+    c"/proc/self/ns/pid",
+    c"/proc/self/ns/pid_for_children",
+    c"/proc/self/ns/time",
+    c"/proc/self/ns/time_for_children",
+    c"/proc/self/ns/user",
+    c"/proc/self/ns/uts",
+];
+const MNT: usize = 2;
+const PID: usize = 4;
+const PID_CHILDREN: usize = 5;
+const TIME: usize = 6;
+const TIME_CHILDREN: usize = 7;
+const USER: usize = 8;
+
+/// The text of every link.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Links {
+    b: [[u8; 48]; 10],
+    n: [usize; 10],
+}
+
+impl Links {
+    fn read() -> Links {
+        let mut l = Links { b: [[0; 48]; 10], n: [0; 10] };
+        for (i, p) in PATHS.iter().enumerate() {
+            l.n[i] = readlinkat(AT_FDCWD, p, &mut l.b[i]).unwrap_or(0);
+        }
+        l
+    }
+
+    fn text(&self, i: usize) -> &[u8] {
+        &self.b[i][..self.n[i]]
+    }
+
+    fn same(&self, other: &Links, i: usize) -> bool {
+        self.n[i] > 0 && self.text(i) == other.text(i)
+    }
+
+    /// The number in the text, `TYPE:[N]`.
+    fn inum(&self, i: usize) -> Option<u64> {
+        let t = core::str::from_utf8(self.text(i)).ok()?;
+        t.split_once(":[")?.1.strip_suffix(']')?.parse().ok()
+    }
+}
+
+/// 0 if exactly the links in `changed` differ between `a` and `b`; else
+/// bit 1 (one of them is the same) and/or bit 2 (another differs).
+fn compare(a: &Links, b: &Links, changed: &[usize]) -> i32 {
+    let mut bits = 0;
+    for i in 0..10 {
+        let want_same = !changed.contains(&i);
+        if a.same(b, i) != want_same {
+            bits |= if want_same { 4 } else { 2 };
+        }
+    }
+    bits
+}
+
+fn unshare(flags: u64) -> SysResult {
+    // SAFETY: no memory is passed.
+    userspace::errno::result(unsafe { syscall1(nr::__NR_unshare, flags as usize) })
+}
+
+/// `clone(flags | SIGCHLD)` running `f(arg)` on a copy of our memory.
+fn spawn(flags: u64, f: ChildFn, arg: usize) -> SysResult {
+    // SAFETY: without CLONE_VM the child runs on its own copy of our memory.
+    unsafe { clone(flags | SIGCHLD as u64, 0, 0, 0, 0, f, arg) }
+}
+
+extern "C" fn exit_0(_: usize) -> i32 {
+    0
+}
+
+fn main(_args: Args, _env: Env) -> i32 {
+    let mut c = Checker::new();
+    let _ = signal_disposition(SIGCHLD, SIG_DFL);
+    let me = Links::read();
+    links(&mut c, &me);
+    unshare_each(&mut c, &me);
+    clone_each(&mut c, &me);
+    time_for_children(&mut c);
+    flag_checks(&mut c);
+    unprivileged(&mut c);
+    mounts(&mut c);
+    c.err("no child left at the end", wait4(-1, None, __WALL | WNOHANG), ECHILD);
+    c.status()
+}
+
+fn links(c: &mut Checker, me: &Links) {
+    for (i, name) in NAMES.iter().enumerate() {
+        let t = core::str::from_utf8(me.text(i)).unwrap_or("");
+        let ty = if name.ends_with("_for_children") { &name[..name.len() - 13] } else { name };
+        let ok =
+            t.strip_prefix(ty).and_then(|r| r.strip_prefix(":[")).is_some() && me.inum(i).is_some();
+        c.check(format_args!("ns/{name} reads {ty}:[N]"), ok);
+    }
+    c.check(
+        "pid_for_children is pid at first",
+        me.same(me, PID) && me.inum(PID) == me.inum(PID_CHILDREN),
+    );
+    c.check("time_for_children is time at first", me.inum(TIME) == me.inum(TIME_CHILDREN));
+    for i in [MNT, USER] {
+        let mut st = stat::default();
+        let r = newfstatat(AT_FDCWD, PATHS[i], &mut st, 0);
+        c.check(
+            format_args!("stat follows ns/{}: st_ino is the link's number", NAMES[i]),
+            r.is_ok() && Some(st.st_ino) == me.inum(i),
+        );
+        let r = newfstatat(AT_FDCWD, PATHS[i], &mut st, AT_SYMLINK_NOFOLLOW);
+        c.check(
+            format_args!("lstat of ns/{} is a symbolic link", NAMES[i]),
+            r.is_ok() && st.st_mode & S_IFMT == S_IFLNK,
+        );
+    }
+    let again = Links::read();
+    c.check("the links read the same twice", again == *me);
+    let pid = fork_with(|| compare(&Links::read(), &Links::read_parent(), &[]));
+    match pid {
+        Ok(p) => {
+            exited_0(c, "a forked child's links are its parent's", p);
+        }
+        Err(e) => c.fail("fork", e),
+    }
+}
+
+impl Links {
+    /// The links of the parent process (`/proc/PPID/ns/*`).
+    fn read_parent() -> Links {
+        let ppid = getppid().unwrap_or(0);
+        let mut l = Links { b: [[0; 48]; 10], n: [0; 10] };
+        for (i, name) in NAMES.iter().enumerate() {
+            let mut path = [0u8; 64];
+            fmt_into(&mut path, format_args!("/proc/{ppid}/ns/{name}\0"));
+            let p = CStr::from_bytes_until_nul(&path).unwrap_or(c"");
+            l.n[i] = readlinkat(AT_FDCWD, p, &mut l.b[i]).unwrap_or(0);
+        }
+        l
+    }
+}
+
+/// (flag, its name, the links it changes for the caller)
+const UNSHARE: [(u64, &str, &[usize]); 8] = [
+    (CLONE_NEWNS, "CLONE_NEWNS", &[MNT]),
+    (CLONE_NEWUTS, "CLONE_NEWUTS", &[9]),
+    (CLONE_NEWIPC, "CLONE_NEWIPC", &[1]),
+    (CLONE_NEWNET, "CLONE_NEWNET", &[3]),
+    (CLONE_NEWCGROUP, "CLONE_NEWCGROUP", &[0]),
+    (CLONE_NEWUSER, "CLONE_NEWUSER", &[USER]),
+    (CLONE_NEWPID, "CLONE_NEWPID", &[PID_CHILDREN]),
+    (CLONE_NEWTIME, "CLONE_NEWTIME", &[TIME_CHILDREN]),
+];
+
+fn unshare_each(c: &mut Checker, me: &Links) {
+    for (flag, name, changed) in UNSHARE {
+        let r = fork_with(|| {
+            if unshare(flag).is_err() {
+                return 1;
+            }
+            compare(&Links::read(), me, changed)
+        });
+        let what = if changed[0] == PID_CHILDREN || changed[0] == TIME_CHILDREN {
+            "only the one for children differs"
+        } else {
+            "only its link differs"
+        };
+        match r {
+            Ok(p) => {
+                exited_0(c, format_args!("unshare({name}): {what}"), p);
+            }
+            Err(e) => c.fail("fork", e),
+        }
+    }
+}
+
+static mut PARENT: Option<Links> = None;
+
+extern "C" fn clone_child(changed: usize) -> i32 {
+    // SAFETY: written before the clone; the child reads its own copy.
+    let parent = unsafe { (*core::ptr::addr_of!(PARENT)).unwrap() };
+    let changed: &[usize] = match changed {
+        0 => &[PID, PID_CHILDREN],
+        1 => &[USER, 9],
+        i => &[[0, 1, MNT, 3][i - 2]],
+    };
+    compare(&Links::read(), &parent, changed)
+}
+
+fn clone_each(c: &mut Checker, me: &Links) {
+    // SAFETY: no other thread; children get a copy.
+    unsafe { PARENT = Some(*me) };
+    let cases: [(u64, &str, usize); 6] = [
+        (CLONE_NEWPID, "CLONE_NEWPID: the child's pid and pid_for_children differ", 0),
+        (CLONE_NEWUSER | CLONE_NEWUTS, "CLONE_NEWUSER|CLONE_NEWUTS: user and uts differ", 1),
+        (CLONE_NEWCGROUP, "CLONE_NEWCGROUP: only cgroup differs", 2),
+        (CLONE_NEWIPC, "CLONE_NEWIPC: only ipc differs", 3),
+        (CLONE_NEWNS, "CLONE_NEWNS: only mnt differs", 4),
+        (CLONE_NEWNET, "CLONE_NEWNET: only net differs", 5),
+    ];
+    for (flags, name, arg) in cases {
+        match spawn(flags, clone_child, arg) {
+            Ok(p) => {
+                exited_0(c, format_args!("clone({name}"), p);
+            }
+            Err(e) => c.fail(format_args!("clone({name}"), e),
+        }
+    }
+}
+
+fn time_for_children(c: &mut Checker) {
+    let r = fork_with(|| {
+        if unshare(CLONE_NEWTIME).is_err() {
+            return 1;
+        }
+        let mine = Links::read();
+        let mut bits = 0;
+        if mine.inum(TIME) == mine.inum(TIME_CHILDREN) {
+            bits |= 2;
+        }
+        // Its children enter it.
+        match fork_with(|| {
+            let l = Links::read();
+            let ok = l.inum(TIME) == mine.inum(TIME_CHILDREN)
+                && l.inum(TIME_CHILDREN) == mine.inum(TIME_CHILDREN)
+                && l.inum(TIME) != mine.inum(TIME);
+            if ok {
+                0
+            } else {
+                1
+            }
+        }) {
+            Ok(p) if reap(p) == Some(WaitStatus::Exited(0)) => {}
+            _ => bits |= 4,
+        }
+        bits
+    });
+    match r {
+        Ok(p) => c.reaped_bits(
+            p,
+            0,
+            &[
+                "unshare(CLONE_NEWTIME)",
+                "after unshare(CLONE_NEWTIME): the caller's own time namespace is unchanged",
+                "after unshare(CLONE_NEWTIME): a child's time is the parent's time_for_children",
+            ],
+        ),
+        Err(e) => c.fail("fork", e),
+    }
+}
+
+fn flag_checks(c: &mut Checker) {
+    let thread = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
+    c.err(
+        "clone(CLONE_NEWUSER|CLONE_FS) EINVAL",
+        spawn(CLONE_NEWUSER | CLONE_FS, exit_0, 0),
+        EINVAL,
+    );
+    c.err("clone(CLONE_NEWNS|CLONE_FS) EINVAL", spawn(CLONE_NEWNS | CLONE_FS, exit_0, 0), EINVAL);
+    c.err(
+        "clone(CLONE_NEWIPC|CLONE_SYSVSEM) EINVAL",
+        spawn(CLONE_NEWIPC | CLONE_SYSVSEM, exit_0, 0),
+        EINVAL,
+    );
+    c.err("a thread with CLONE_NEWUSER EINVAL", spawn(thread | CLONE_NEWUSER, exit_0, 0), EINVAL);
+    c.err("a thread with CLONE_NEWPID EINVAL", spawn(thread | CLONE_NEWPID, exit_0, 0), EINVAL);
+    c.err("unshare of an unknown flag (CLONE_PARENT) EINVAL", unshare(CLONE_PARENT), EINVAL);
+    // CLONE_NEWUSER and CLONE_NEWNS make CLONE_FS private (unshare implies it).
+    let r = fork_with(|| {
+        let _ = umask(0o022);
+        let mut bits = 0;
+        if unshare(CLONE_NEWNS | CLONE_NEWUSER).is_err() {
+            bits |= 1;
+        }
+        bits
+    });
+    match r {
+        Ok(p) => exited_0(c, "unshare(CLONE_NEWNS|CLONE_NEWUSER) together", p),
+        Err(e) => c.fail("fork", e),
+    }
+}
+
+fn unprivileged(c: &mut Checker) {
+    let r = fork_with(|| {
+        if setgid(OTHER_UID).is_err() || setuid(OTHER_UID).is_err() {
+            return 0xff;
+        }
+        let mut bits = 0;
+        let flags = [CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME];
+        for (i, f) in flags.iter().enumerate() {
+            if unshare(*f) != Err(EPERM) {
+                bits |= 1 << i;
+            }
+        }
+        if spawn(CLONE_NEWNET, exit_0, 0) != Err(EPERM) {
+            bits |= 1 << 5;
+        }
+        bits
+    });
+    match r {
+        Ok(p) => c.reaped_bits(
+            p,
+            0,
+            &[
+                "not root: unshare(CLONE_NEWNS) EPERM",
+                "not root: unshare(CLONE_NEWIPC) EPERM",
+                "not root: unshare(CLONE_NEWNET) EPERM",
+                "not root: unshare(CLONE_NEWCGROUP) EPERM",
+                "not root: unshare(CLONE_NEWTIME) EPERM",
+                "not root: clone(CLONE_NEWNET) EPERM",
+            ],
+        ),
+        Err(e) => c.fail("fork", e),
+    }
+    let r = fork_with(|| {
+        if setgid(OTHER_UID).is_err() || setuid(OTHER_UID).is_err() {
+            return 0xff;
+        }
+        let before = Links::read();
+        let mut bits = 0;
+        if unshare(CLONE_NEWUSER).is_err() {
+            return 1;
+        }
+        let ids = [getuid(), geteuid(), getgid(), getegid()];
+        if ids.iter().any(|&id| id != Ok(65534)) {
+            bits |= 2;
+        }
+        if unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
+            .is_err()
+        {
+            bits |= 4;
+        }
+        if compare(&Links::read(), &before, &[0, 1, MNT, 3, USER, 9]) != 0 {
+            bits |= 8;
+        }
+        if unshare(CLONE_NEWUSER) != Err(EPERM) {
+            bits |= 16;
+        }
+        bits
+    });
+    match r {
+        Ok(p) => c.reaped_bits(
+            p,
+            0,
+            &[
+                "not root: unshare(CLONE_NEWUSER) works",
+                "in the new user namespace (no map): getuid, geteuid, getgid, getegid are 65534",
+                "in it: unshare of mount, UTS, IPC, network and cgroup namespaces works",
+                "in it: the user link and theirs differ, the rest is the same",
+                "in it: a nested user namespace without a map EPERM",
+            ],
+        ),
+        Err(e) => c.fail("fork", e),
+    }
+    let r = fork_with(|| {
+        if setgid(OTHER_UID).is_err() || setuid(OTHER_UID).is_err() {
+            return 0xff;
+        }
+        extern "C" fn inside(_: usize) -> i32 {
+            (getuid() != Ok(65534)) as i32
+        }
+        match spawn(CLONE_NEWUSER | CLONE_NEWUTS | CLONE_NEWPID, inside, 0) {
+            Ok(p) => match reap(p) {
+                Some(WaitStatus::Exited(0)) => 0,
+                _ => 2,
+            },
+            Err(_) => 1,
+        }
+    });
+    match r {
+        Ok(p) => c.reaped_bits(
+            p,
+            0,
+            &[
+                "not root: clone(CLONE_NEWUSER|CLONE_NEWUTS|CLONE_NEWPID) works",
+                "its child's getuid is 65534",
+            ],
+        ),
+        Err(e) => c.fail("fork", e),
+    }
+}
+
+fn mounts(c: &mut Checker) {
+    let me = getpid().unwrap_or(0);
+    let mut dir = [0u8; 64];
+    let mut mnt = [0u8; 64];
+    let mut selfp = [0u8; 64];
+    let fmt = fmt_into;
+    fmt(&mut dir, format_args!("/tmp/nsall-{me}\0"));
+    fmt(&mut mnt, format_args!("/tmp/nsall-{me}/p\0"));
+    fmt(&mut selfp, format_args!("/tmp/nsall-{me}/p/self\0"));
+    let _ = mkdirat(AT_FDCWD, cs(&dir), 0o755);
+    let _ = mkdirat(AT_FDCWD, cs(&mnt), 0o755);
+    let [r1, w1] = pipe();
+    let [r2, w2] = pipe();
+    let mut st = stat::default();
+    let child = fork_with(|| {
+        let mut bits = 0;
+        if unshare(CLONE_NEWNS).is_err() || mount(None, c"/", None, MS_REC | MS_PRIVATE).is_err() {
+            bits |= 1;
+        }
+        if mount(Some(c"proc"), cs(&mnt), Some(c"proc"), 0).is_err() {
+            bits |= 2;
+        }
+        let mut st = stat::default();
+        if newfstatat(AT_FDCWD, cs(&selfp), &mut st, 0).is_err() {
+            bits |= 4;
+        }
+        put_byte(w1, 1);
+        let _ = get_byte(r2);
+        bits
+    });
+    let Ok(child) = child else {
+        c.fail("fork", "failed");
+        return;
+    };
+    let _ = get_byte(r1);
+    c.err(
+        "the proc mount in the child's mount namespace is not seen by its parent",
+        newfstatat(AT_FDCWD, cs(&selfp), &mut st, 0),
+        ENOENT,
+    );
+    let mut path = [0u8; 64];
+    fmt(&mut path, format_args!("/proc/{child}/mounts\0"));
+    let theirs = count_in(cs(&path), &dir);
+    let mine = count_in(c"/proc/self/mounts", &dir);
+    c.check(
+        "/proc/CHILD/mounts shows the child's mount, /proc/self/mounts not",
+        theirs == 1 && mine == 0,
+    );
+    put_byte(w2, 1);
+    c.reaped_bits(
+        child,
+        0,
+        &[
+            "unshare(CLONE_NEWNS) and mount(MS_REC|MS_PRIVATE) of /",
+            "mount of proc in the new mount namespace",
+            "the child sees its proc mount",
+        ],
+    );
+    c.err(
+        "after the child's end its mount is gone with its namespace",
+        newfstatat(AT_FDCWD, cs(&selfp), &mut st, 0),
+        ENOENT,
+    );
+    close_all(&[r1, w1, r2, w2]);
+    let _ = unlinkat(AT_FDCWD, cs(&mnt), AT_REMOVEDIR);
+    let _ = unlinkat(AT_FDCWD, cs(&dir), AT_REMOVEDIR);
+}
+
+/// The NUL-terminated string in `b`.
+fn cs(b: &[u8; 64]) -> &CStr {
+    CStr::from_bytes_until_nul(b).unwrap_or(c"")
+}
+
+/// Reaps `pid` and checks that it exited 0 (its status says which of its
+/// checks failed otherwise).
+fn exited_0(c: &mut Checker, name: impl core::fmt::Display, pid: usize) {
+    match reap(pid) {
+        Some(WaitStatus::Exited(0)) => {
+            c.check(name, true);
+        }
+        Some(st) => c.fail(name, st),
+        None => c.fail(name, "not reaped"),
+    }
+}
+
+/// Format `a` into `b` (cut short if it does not fit; `b` starts zeroed).
+fn fmt_into(b: &mut [u8; 64], a: core::fmt::Arguments<'_>) {
+    struct W<'a>(&'a mut [u8], usize);
+    impl core::fmt::Write for W<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.1 + s.len();
+            if end >= self.0.len() {
+                return Err(core::fmt::Error);
+            }
+            self.0[self.1..end].copy_from_slice(s.as_bytes());
+            self.1 = end;
+            Ok(())
+        }
+    }
+    let _ = core::fmt::Write::write_fmt(&mut W(b, 0), a);
+}
+
+/// How many lines of file `p` hold the path in `dir` (NUL-terminated).
+fn count_in(p: &CStr, dir: &[u8; 64]) -> usize {
+    let Ok(fd) = openat(AT_FDCWD, p, O_RDONLY | O_CLOEXEC, 0) else { return usize::MAX };
+    let mut buf = [0u8; 8192];
+    let mut n = 0;
+    while n < buf.len() {
+        match read(fd as i32, &mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    let _ = close(fd as i32);
+    let needle = CStr::from_bytes_until_nul(dir).map(|s| s.to_bytes()).unwrap_or(b"");
+    let text = core::str::from_utf8(&buf[..n]).unwrap_or("");
+    let needle = core::str::from_utf8(needle).unwrap_or("?");
+    text.lines().filter(|l| l.split(' ').nth(1).is_some_and(|m| m.starts_with(needle))).count()
+}
