@@ -355,7 +355,7 @@ fn copy_process(
         flags,
         &parent.nsproxy(),
         parent.pid_ns(),
-        &parent.ns_caller(),
+        || parent.ns_caller(),
     )?;
     let mut creds = creds;
     if flags.contains(CloneFlags::CLONE_NEWUSER) {

@@ -140,13 +140,14 @@ pub fn copy_namespaces(
     flags: CloneFlags,
     old: &Arc<NsProxy>,
     active: &Arc<PidNamespace>,
-    who: &NsCaller,
+    who: impl FnOnce() -> NsCaller,
 ) -> Result<Arc<NsProxy>, Errno> {
     if !flags.intersects(NS_FLAGS | CloneFlags::CLONE_NEWUSER)
         && (flags.contains(CloneFlags::CLONE_VM) || !old.time_ns_unshared())
     {
         return Ok(old.clone());
     }
+    let who = &who();
     let user_ns = new_user_ns(flags, old, who)?;
     let capable = user_ns.is_some() || who.caps;
     if flags.intersects(NS_FLAGS) && !capable {
@@ -246,22 +247,22 @@ mod tests {
     fn shared_unless_asked_and_only_for_root() {
         let root = PidNamespace::new_root();
         let init = NsProxy::initial(&root);
-        let same = copy_namespaces(CloneFlags::empty(), &init, &root, &USER).unwrap();
+        let same = copy_namespaces(CloneFlags::empty(), &init, &root, || USER).unwrap();
         assert!(Arc::ptr_eq(&same, &init), "no flag: the parent's nsproxy is shared");
         assert_eq!(
-            copy_namespaces(CloneFlags::CLONE_NEWUTS, &init, &root, &USER).err(),
+            copy_namespaces(CloneFlags::CLONE_NEWUTS, &init, &root, || USER).err(),
             Some(EPERM)
         );
         assert_eq!(
-            copy_namespaces(CloneFlags::CLONE_NEWPID, &init, &root, &USER).err(),
+            copy_namespaces(CloneFlags::CLONE_NEWPID, &init, &root, || USER).err(),
             Some(EPERM)
         );
-        let uts = copy_namespaces(CloneFlags::CLONE_NEWUTS, &init, &root, &ROOT).unwrap();
+        let uts = copy_namespaces(CloneFlags::CLONE_NEWUTS, &init, &root, || ROOT).unwrap();
         assert!(!Arc::ptr_eq(&uts.uts_ns, &init.uts_ns));
         assert!(Arc::ptr_eq(&uts.pid_ns_for_children, &root));
         uts.uts_ns.set(UtsField::Nodename, b"private");
         assert_eq!(&init.uts_ns.name().nodename[..8], b"kvmfork\0");
-        let pid = copy_namespaces(CloneFlags::CLONE_NEWPID, &init, &root, &ROOT).unwrap();
+        let pid = copy_namespaces(CloneFlags::CLONE_NEWPID, &init, &root, || ROOT).unwrap();
         assert!(Arc::ptr_eq(&pid.uts_ns, &init.uts_ns));
         assert_eq!(pid.pid_ns_for_children.level, 1);
         assert!(Arc::ptr_eq(pid.pid_ns_for_children.parent.as_ref().unwrap(), &root));
@@ -284,11 +285,48 @@ mod tests {
             Some(EINVAL)
         );
         assert_eq!(
-            copy_namespaces(CloneFlags::CLONE_NEWPID, &after, &root, &ROOT).err(),
+            copy_namespaces(CloneFlags::CLONE_NEWPID, &after, &root, || ROOT).err(),
             Some(EINVAL)
         );
         // UTS alone still works.
-        assert!(copy_namespaces(CloneFlags::CLONE_NEWUTS, &after, &root, &ROOT).is_ok());
+        assert!(copy_namespaces(CloneFlags::CLONE_NEWUTS, &after, &root, || ROOT).is_ok());
+    }
+
+    #[test]
+    fn a_user_namespace_lets_its_creator_make_the_others() {
+        let root = PidNamespace::new_root();
+        let init = NsProxy::initial(&root);
+        let f = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS;
+        let ns = copy_namespaces(f, &init, &root, || USER).unwrap();
+        assert_eq!(ns.user_ns.level, 1);
+        assert_eq!(ns.user_ns.owner, 1000);
+        assert_ne!(ns.net_ns.inum, init.net_ns.inum);
+        assert_ne!(ns.mnt_ns.inum, init.mnt_ns.inum);
+        assert!(Arc::ptr_eq(&ns.ipc_ns, &init.ipc_ns) && Arc::ptr_eq(&ns.uts_ns, &init.uts_ns));
+        assert_eq!(
+            copy_namespaces(CloneFlags::CLONE_NEWNET, &init, &root, || USER).err(),
+            Some(EPERM)
+        );
+        let sysvsem = CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_SYSVSEM;
+        assert_eq!(copy_namespaces(sysvsem, &init, &root, || ROOT).err(), Some(EINVAL));
+        assert!(unshare_nsproxy_namespaces(sysvsem, &init, &root, &ROOT).is_ok());
+    }
+
+    #[test]
+    fn time_namespaces_are_for_children() {
+        let root = PidNamespace::new_root();
+        let init = NsProxy::initial(&root);
+        let me = unshare_nsproxy_namespaces(CloneFlags::CLONE_NEWTIME, &init, &root, &ROOT)
+            .unwrap()
+            .unwrap();
+        assert!(Arc::ptr_eq(&me.time_ns, &init.time_ns) && me.time_ns_unshared());
+        let child = copy_namespaces(CloneFlags::empty(), &me, &root, || USER).unwrap();
+        assert!(Arc::ptr_eq(&child.time_ns, &me.time_ns_for_children));
+        assert!(!child.time_ns_unshared());
+        let thread = copy_namespaces(CloneFlags::CLONE_VM, &me, &root, || USER).unwrap();
+        assert!(Arc::ptr_eq(&thread, &me), "a CLONE_VM child shares the nsproxy");
+        assert!(Arc::ptr_eq(&me.for_exec().unwrap().time_ns, &me.time_ns_for_children));
+        assert!(child.for_exec().is_none());
     }
 
     #[test]
@@ -297,12 +335,12 @@ mod tests {
         let mut ns = NsProxy::initial(&root);
         let mut active = root.clone();
         for _ in 0..32 {
-            ns = copy_namespaces(CloneFlags::CLONE_NEWPID, &ns, &active, &ROOT).unwrap();
+            ns = copy_namespaces(CloneFlags::CLONE_NEWPID, &ns, &active, || ROOT).unwrap();
             active = ns.pid_ns_for_children.clone();
         }
         assert_eq!(active.level, 32);
         assert_eq!(
-            copy_namespaces(CloneFlags::CLONE_NEWPID, &ns, &active, &ROOT).err(),
+            copy_namespaces(CloneFlags::CLONE_NEWPID, &ns, &active, || ROOT).err(),
             Some(ENOSPC)
         );
     }
