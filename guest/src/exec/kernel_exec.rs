@@ -260,6 +260,14 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
     task.gs_base.store(0, core::sync::atomic::Ordering::Relaxed);
     crate::arch::cpu::set_user_gs_base(0);
     task.set_comm(&prog.name);
+    // Linux `begin_new_exec`: dumpable unless the ids differ.
+    {
+        let c = task.creds();
+        if let Some(mm) = task.mm() {
+            mm.dumpable
+                .store(c.uid == c.euid && c.gid == c.egid, core::sync::atomic::Ordering::Relaxed);
+        }
+    }
     // Linux `exec_task_namespaces`: into the time namespace for children.
     let new_ns = task.nsproxy().for_exec();
     if let Some(ns) = new_ns {

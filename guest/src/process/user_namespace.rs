@@ -68,14 +68,15 @@ impl IdMap {
             .map(|e| e.lower_first + (id - e.first))
     }
 
-    /// Text as `/proc/PID/uid_map` shows it to a reader whose namespace's
-    /// map is `reader` (Linux `uid_m_show`: outside ids in the reader's
-    /// terms; here the reader is the namespace's parent or the initial
-    /// namespace, as the ids are kernel ids).
-    pub fn show(&self) -> alloc::string::String {
+    /// Text as `/proc/PID/uid_map` shows it (Linux `uid_m_show`): the
+    /// outside ids as `up` (the reader's namespace, or its parent when the
+    /// reader reads its own namespace's map) numbers them; an extent it does
+    /// not map shows (u32)-1.
+    pub fn show(&self, up: impl Fn(u32) -> Option<u32>) -> alloc::string::String {
         let mut s = alloc::string::String::new();
         for e in &self.extents {
-            s.push_str(&alloc::format!("{:>10} {:>10} {:>10}\n", e.first, e.lower_first, e.count));
+            let lower = up(e.lower_first).unwrap_or(u32::MAX);
+            s.push_str(&alloc::format!("{:>10} {:>10} {:>10}\n", e.first, lower, e.count));
         }
         s
     }
@@ -148,6 +149,137 @@ pub struct UserNamespace {
     pub group: u32,
     pub uid_map: spin::Mutex<Option<IdMap>>,
     pub gid_map: spin::Mutex<Option<IdMap>>,
+    /// `/proc/PID/setgroups` says "allow" (Linux USERNS_SETGROUPS_ALLOWED,
+    /// inherited from the parent).
+    pub setgroups_allowed: core::sync::atomic::AtomicBool,
+}
+
+/// Which map a `uid_map` or `gid_map` write is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapKind {
+    Uid,
+    Gid,
+}
+
+/// Who writes a map (Linux: the opener's credentials, `file->f_cred`; here
+/// the writer's): its user namespace, effective ids (kernel ids) and
+/// whether it has the capabilities in its own user namespace.
+pub struct Writer {
+    pub user_ns: Arc<UserNamespace>,
+    pub euid: u32,
+    pub egid: u32,
+    pub caps: bool,
+}
+
+impl Writer {
+    fn capable(&self, target: &Arc<UserNamespace>) -> bool {
+        ns_capable(&self.user_ns, self.euid, self.caps, target)
+    }
+}
+
+/// A write of `text` at `pos` to `ns`'s `uid_map` or `gid_map` (Linux
+/// `proc_uid_map_write` → `map_write`), in Linux's order: EINVAL at an offset
+/// or for a page or more; EPERM from a writer in neither the namespace nor
+/// its parent, once a map is written, without CAP_SYS_ADMIN in the
+/// namespace; EINVAL for bad text; EPERM for a map the writer may not set
+/// (`new_idmap_permitted`: without CAP_SETUID/CAP_SETGID in the parent,
+/// only its own effective id, once, and for a gid map only after
+/// `setgroups` says "deny") or outside ids the parent does not map.
+pub fn write_map(
+    ns: &Arc<UserNamespace>,
+    kind: MapKind,
+    text: &[u8],
+    pos: u64,
+    w: &Writer,
+) -> Result<usize, Errno> {
+    if pos != 0 || text.len() >= 4096 {
+        return Err(EINVAL);
+    }
+    let parent = ns.parent.clone().ok_or(EPERM)?;
+    if !Arc::ptr_eq(&w.user_ns, ns) && !Arc::ptr_eq(&w.user_ns, &parent) {
+        return Err(EPERM);
+    }
+    let map = match kind {
+        MapKind::Uid => &ns.uid_map,
+        MapKind::Gid => &ns.gid_map,
+    };
+    let mut map = map.lock();
+    if map.is_some() {
+        return Err(EPERM);
+    }
+    if !w.capable(ns) {
+        return Err(EPERM);
+    }
+    // Parsed with the outside ids as written; mapped down below.
+    let new = parse_id_map(text, |id, _| Some(id))?;
+    let own_id = match kind {
+        MapKind::Uid => w.euid,
+        MapKind::Gid => w.egid,
+    };
+    let parent_map = match kind {
+        MapKind::Uid => parent.uid_map.lock().clone(),
+        MapKind::Gid => parent.gid_map.lock().clone(),
+    };
+    let down =
+        |id: u32, count: u32| parent_map.as_ref().and_then(|m| m.map_id_range_down(id, count));
+    let unprivileged_ok = new.extents.len() == 1
+        && new.extents[0].count == 1
+        && ns.owner == w.euid
+        && down(new.extents[0].lower_first, 1) == Some(own_id)
+        && (kind == MapKind::Uid
+            || !ns.setgroups_allowed.load(core::sync::atomic::Ordering::Relaxed));
+    // CAP_SETUID/CAP_SETGID in the parent (the writer's, there being no
+    // separate capability sets here).
+    if !unprivileged_ok && !w.capable(&parent) {
+        return Err(EPERM);
+    }
+    let mut extents = new.extents;
+    for e in &mut extents {
+        e.lower_first = down(e.lower_first, e.count).ok_or(EPERM)?;
+    }
+    *map = Some(IdMap { extents });
+    Ok(text.len())
+}
+
+/// A write to `/proc/PID/setgroups` (Linux `proc_setgroups_write`): "allow"
+/// or "deny" (then only spaces); EINVAL otherwise or at an offset; EPERM
+/// without CAP_SYS_ADMIN in the namespace, for "allow" after "deny", or
+/// for "deny" once the gid map is written.
+pub fn write_setgroups(
+    ns: &Arc<UserNamespace>,
+    text: &[u8],
+    pos: u64,
+    w: &Writer,
+) -> Result<usize, Errno> {
+    use core::sync::atomic::Ordering::Relaxed;
+    if pos != 0 || text.len() >= 8 {
+        return Err(EINVAL);
+    }
+    let (allow, rest) = if let Some(r) = text.strip_prefix(b"allow") {
+        (true, r)
+    } else if let Some(r) = text.strip_prefix(b"deny") {
+        (false, r)
+    } else {
+        return Err(EINVAL);
+    };
+    if !rest.iter().all(u8::is_ascii_whitespace) {
+        return Err(EINVAL);
+    }
+    if !w.capable(ns) {
+        return Err(EPERM);
+    }
+    let gid_map = ns.gid_map.lock();
+    if allow {
+        if !ns.setgroups_allowed.load(Relaxed) {
+            return Err(EPERM);
+        }
+    } else {
+        if gid_map.is_some() {
+            return Err(EPERM);
+        }
+        ns.setgroups_allowed.store(false, Relaxed);
+    }
+    Ok(text.len())
 }
 
 impl UserNamespace {
@@ -161,6 +293,7 @@ impl UserNamespace {
             group: 0,
             uid_map: spin::Mutex::new(Some(IdMap::identity())),
             gid_map: spin::Mutex::new(Some(IdMap::identity())),
+            setgroups_allowed: core::sync::atomic::AtomicBool::new(true),
         })
     }
 
@@ -183,6 +316,9 @@ impl UserNamespace {
             group: egid,
             uid_map: spin::Mutex::new(None),
             gid_map: spin::Mutex::new(None),
+            setgroups_allowed: core::sync::atomic::AtomicBool::new(
+                parent.setgroups_allowed.load(core::sync::atomic::Ordering::Relaxed),
+            ),
         }))
     }
 
@@ -268,7 +404,7 @@ mod tests {
         assert_eq!(m.map_id_up(6), Some(70001));
         assert_eq!(m.map_id_range_down(65535, 2), None, "across extents");
         assert_eq!(
-            m.show(),
+            m.show(Some),
             "         0     100000      65536\n     70000          5          2\n"
         );
         for bad in [
@@ -307,6 +443,40 @@ mod tests {
         assert_eq!(inner.level, 2);
         assert!(init.is_ancestor_of(&inner) && ns.is_ancestor_of(&inner));
         assert!(!inner.is_ancestor_of(&ns));
+    }
+
+    #[test]
+    fn map_writes_follow_linux_rules() {
+        let init = UserNamespace::new_initial();
+        let ns = UserNamespace::create(&init, 4321, 4321).unwrap();
+        let inside = Writer { user_ns: ns.clone(), euid: 4321, egid: 4321, caps: true };
+        let other = Writer { user_ns: init.clone(), euid: 1, egid: 1, caps: false };
+        let root = Writer { user_ns: init.clone(), euid: 0, egid: 0, caps: true };
+        use MapKind::*;
+        assert_eq!(write_map(&ns, Uid, b"0 4321 1", 1, &inside), Err(EINVAL), "offset");
+        assert_eq!(write_map(&ns, Uid, b"0 4321 1", 0, &other), Err(EPERM), "not capable");
+        assert_eq!(write_map(&ns, Uid, b"0 4321 2", 0, &inside), Err(EPERM), "two ids");
+        assert_eq!(write_map(&ns, Uid, b"0 4322 1", 0, &inside), Err(EPERM), "another id");
+        assert_eq!(write_map(&ns, Uid, b"x", 0, &inside), Err(EINVAL));
+        assert_eq!(write_map(&ns, Uid, b"0 4321 1\n", 0, &inside), Ok(9));
+        assert_eq!(write_map(&ns, Uid, b"0 4321 1\n", 0, &inside), Err(EPERM), "once");
+        assert_eq!(ns.from_kuid(4321), Some(0));
+        assert_eq!(write_map(&ns, Gid, b"0 4321 1", 0, &inside), Err(EPERM), "setgroups allowed");
+        assert_eq!(write_setgroups(&ns, b"maybe", 0, &inside), Err(EINVAL));
+        assert_eq!(write_setgroups(&ns, b"deny\n", 0, &inside), Ok(5));
+        assert_eq!(write_setgroups(&ns, b"allow", 0, &inside), Err(EPERM), "after deny");
+        assert_eq!(write_map(&ns, Gid, b"0 4321 1", 0, &inside), Ok(8));
+        assert_eq!(write_setgroups(&ns, b"deny", 0, &inside), Err(EPERM), "after gid_map");
+        assert_eq!(
+            ns.gid_map.lock().as_ref().unwrap().show(|k| init.from_kuid(k)),
+            "         0       4321          1\n"
+        );
+        // Root in the parent may map ranges.
+        let ns2 = UserNamespace::create(&init, 4321, 4321).unwrap();
+        assert_eq!(write_map(&ns2, Uid, b"0 100000 1000", 0, &root), Ok(13));
+        assert_eq!(ns2.from_kuid(100_999), Some(999));
+        let child = UserNamespace::create(&ns2, 100_000, 0);
+        assert_eq!(child.err(), Some(EPERM), "gid 0 is not mapped in ns2");
     }
 
     #[test]

@@ -281,8 +281,21 @@ fn open_proc(t: &Task, mnt: Arc<Mount>, node: ProcNode, flags: u32) -> SysResult
     if flags & O_DIRECTORY != 0 && !node.is_dir() {
         return Err(ENOTDIR);
     }
+    let writable = matches!(node, ProcNode::PidFile(_, _, e) if e.writable());
     if flags & O_ACCMODE != O_RDONLY || flags & (O_CREAT | O_TRUNC) != 0 {
-        return Err(if node.is_dir() { EISDIR } else { EACCES });
+        if node.is_dir() {
+            return Err(EISDIR);
+        }
+        // Mode 0644: the owner (the process's effective uid) or root.
+        if !writable || flags & O_CREAT != 0 {
+            return Err(EACCES);
+        }
+        let ns = procfs::pid_ns_of(&mnt.fs).ok_or(EINVAL)?;
+        let owner = procfs::stat(&ns, node)?.uid;
+        let euid = t.creds().euid;
+        if euid != 0 && euid != owner {
+            return Err(EACCES);
+        }
     }
     let file = File::new(
         FileKind::Proc(Arc::new(ProcFile::new(mnt, node))),
@@ -687,8 +700,21 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
         }
         FileKind::PipeRead(_) => Err(EBADF),
         FileKind::Anon(_) => Err(EINVAL),
-        // Opened read-only (open_proc).
-        FileKind::Proc(_) => Err(EBADF),
+        // Written only where open_proc allowed it.
+        FileKind::Proc(pf) => {
+            let pos = at.unwrap_or_else(|| file.pos.load(Ordering::Relaxed));
+            // Linux `map_write`: the offset and size before the copy.
+            if pos != 0 || len >= 4096 {
+                return Err(EINVAL);
+            }
+            let data = uaccess::read_bytes(buf, len)?;
+            let ns = procfs::pid_ns_of(&pf.mnt.fs).ok_or(EINVAL)?;
+            let n = procfs::write(&ns, &task(), pf.node, &data, pos)?;
+            if at.is_none() {
+                file.pos.store(pos + n as u64, Ordering::Relaxed);
+            }
+            Ok(n as u64)
+        }
     }
 }
 

@@ -116,6 +116,8 @@ pub fn setuid(a: &Args) -> SysResult {
     if c.euid != old {
         // Linux `commit_creds`: new effective ids end the parent-death signal.
         t.pdeath_signal.store(0, Ordering::Relaxed);
+        drop(c);
+        ids_changed(&t);
     }
     Ok(0)
 }
@@ -137,8 +139,18 @@ pub fn setgid(a: &Args) -> SysResult {
     }
     if c.egid != old {
         t.pdeath_signal.store(0, Ordering::Relaxed);
+        drop(c);
+        ids_changed(&t);
     }
     Ok(0)
+}
+
+/// Linux `commit_creds`: a change of the effective ids makes the process
+/// not dumpable (`suid_dumpable` is 0), so its proc files are root's.
+fn ids_changed(t: &Task) {
+    if let Some(mm) = t.mm() {
+        mm.dumpable.store(false, Ordering::Relaxed);
+    }
 }
 
 pub fn set_tid_address(a: &Args) -> SysResult {
@@ -534,6 +546,20 @@ pub fn prctl(a: &Args) -> SysResult {
             let n = name.iter().position(|&b| b == 0).unwrap_or(15);
             t.set_comm(&name[..n]);
             Ok(0)
+        }
+        // SUID_DUMP_DISABLE (0) or SUID_DUMP_USER (1) only.
+        o if o == u64::from(uapi::prctl::PR_SET_DUMPABLE) => {
+            let v = a.u(1);
+            if v > 1 {
+                return Err(EINVAL);
+            }
+            if let Some(mm) = t.mm() {
+                mm.dumpable.store(v == 1, Ordering::Relaxed);
+            }
+            Ok(0)
+        }
+        o if o == u64::from(uapi::prctl::PR_GET_DUMPABLE) => {
+            Ok(t.mm().is_some_and(|mm| mm.dumpable.load(Ordering::Relaxed)) as u64)
         }
         o if o == u64::from(PR_GET_NAME) => {
             let mut c = *t.comm.lock();

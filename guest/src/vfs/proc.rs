@@ -19,6 +19,7 @@ use crate::mm::frame::PAGE_SIZE;
 use crate::process::ns_common::NsType;
 use crate::process::pid_namespace::PidNamespace;
 use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
+use crate::process::user_namespace::{write_map, write_setgroups, MapKind, UserNamespace, Writer};
 use crate::process::{rusage, table};
 
 /// A proc mount's file system, showing `pid_ns`.
@@ -162,7 +163,11 @@ pub fn stat(ns: &PidNamespace, node: ProcNode) -> Result<Stat, Errno> {
         Some(_) => {
             let t = task_of(ns, node).ok_or(ENOENT)?;
             let c = t.creds();
-            (c.euid, c.egid)
+            // Linux `task_dump_owner`: root's when not dumpable.
+            match t.mm() {
+                Some(mm) if !mm.dumpable.load(Relaxed) => (0, 0),
+                _ => (c.euid, c.egid),
+            }
         }
         None => (0, 0),
     };
@@ -212,6 +217,49 @@ pub fn readlink(ns: &PidNamespace, me: &Task, node: ProcNode) -> Result<String, 
             Ok(ns_type(i).link_text(inum))
         }
         _ => Err(crate::errno::EINVAL),
+    }
+}
+
+/// `uid_map` or `gid_map` of `target` as the reading task sees it (Linux
+/// `uid_m_show`: outside ids in the reader's namespace, or its parent's
+/// when it reads its own).
+fn id_map_text(target: &Arc<UserNamespace>, uid: bool) -> String {
+    let me = crate::process::current().expect("a reader");
+    let mut lower = me.nsproxy().user_ns.clone();
+    if Arc::ptr_eq(&lower, target) {
+        if let Some(p) = lower.parent.clone() {
+            lower = p;
+        }
+    }
+    let map = if uid { target.uid_map.lock().clone() } else { target.gid_map.lock().clone() };
+    map.map_or_else(String::new, |m| {
+        m.show(|k| if uid { lower.from_kuid(k) } else { lower.from_kgid(k) })
+    })
+}
+
+/// A write to a writable proc file (`uid_map`, `gid_map`, `setgroups`) by
+/// `me` at `pos` (Linux `proc_uid_map_write` and the others).
+pub fn write(
+    ns: &PidNamespace,
+    me: &Task,
+    node: ProcNode,
+    data: &[u8],
+    pos: u64,
+) -> Result<usize, Errno> {
+    let ProcNode::PidFile(_, _, e) = node else {
+        return Err(crate::errno::EBADF);
+    };
+    let t = task_of(ns, node).ok_or(ESRCH)?;
+    let target = t.nsproxy().user_ns.clone();
+    let c = me.creds();
+    let my_ns = me.nsproxy().user_ns.clone();
+    let caps = if my_ns.level == 0 { c.euid == 0 } else { c.userns_caps };
+    let w = Writer { user_ns: my_ns, euid: c.euid, egid: c.egid, caps };
+    match e {
+        PidEntry::UidMap => write_map(&target, MapKind::Uid, data, pos, &w),
+        PidEntry::GidMap => write_map(&target, MapKind::Gid, data, pos, &w),
+        PidEntry::Setgroups => write_setgroups(&target, data, pos, &w),
+        _ => Err(crate::errno::EBADF),
     }
 }
 
@@ -281,6 +329,14 @@ pub fn generate(
                 PidEntry::Mounts => {
                     let _ = mnt_ns;
                     mounts(&t.nsproxy().mnt_ns)
+                }
+                PidEntry::UidMap | PidEntry::GidMap => {
+                    let target = t.nsproxy().user_ns.clone();
+                    id_map_text(&target, e == PidEntry::UidMap)
+                }
+                PidEntry::Setgroups => {
+                    let allowed = t.nsproxy().user_ns.setgroups_allowed.load(Relaxed);
+                    String::from(if allowed { "allow\n" } else { "deny\n" })
                 }
             }
         }

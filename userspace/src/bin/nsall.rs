@@ -126,6 +126,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     time_for_children(&mut c);
     flag_checks(&mut c);
     unprivileged(&mut c);
+    id_maps(&mut c);
     mounts(&mut c);
     c.err("no child left at the end", wait4(-1, None, __WALL | WNOHANG), ECHILD);
     c.status()
@@ -421,6 +422,177 @@ fn unprivileged(c: &mut Checker) {
         ),
         Err(e) => c.fail("fork", e),
     }
+}
+
+/// Write `text` to file `p` at offset `at` (a new open each time).
+fn write_file(p: &CStr, text: &[u8], at: i64) -> SysResult {
+    let fd = openat(AT_FDCWD, p, O_WRONLY | O_CLOEXEC, 0)? as i32;
+    // (At an offset through lseek: seq files take no pwrite, ESPIPE.)
+    let r = lseek(fd, at, SEEK_SET).and_then(|_| write(fd, text));
+    let _ = close(fd);
+    r
+}
+
+/// The first bytes of file `p`.
+fn read_text(p: &CStr, buf: &mut [u8; 64]) -> usize {
+    let Ok(fd) = openat(AT_FDCWD, p, O_RDONLY | O_CLOEXEC, 0) else { return 0 };
+    let n = read(fd as i32, buf).unwrap_or(0);
+    let _ = close(fd as i32);
+    n
+}
+
+/// Become OTHER_UID, and dumpable again: a change of ids makes a process
+/// not dumpable, and then its proc files (uid_map among them) are root's.
+fn drop_root_dumpable() -> bool {
+    // SAFETY: these options take plain values.
+    setgid(OTHER_UID).is_ok()
+        && setuid(OTHER_UID).is_ok()
+        && unsafe { prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) } == Ok(0)
+        && unsafe { prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) }.is_ok()
+}
+
+fn id_maps(c: &mut Checker) {
+    let r = fork_with(|| {
+        if setgid(OTHER_UID).is_err() || setuid(OTHER_UID).is_err() {
+            return 0xff;
+        }
+        let mut st = stat::default();
+        let root_owned = newfstatat(AT_FDCWD, c"/proc/self/uid_map", &mut st, 0).is_ok()
+            && (st.st_uid, st.st_gid) == (0, 0)
+            && st.st_mode == S_IFREG | 0o644;
+        let denied = write_file(c"/proc/self/uid_map", b"0 4321 1", 0) == Err(EACCES);
+        (!root_owned) as i32 | ((!denied) as i32) << 1
+    });
+    match r {
+        Ok(p) => c.reaped_bits(
+            p,
+            0,
+            &[
+                "after setuid a process is not dumpable: its uid_map is root's, 0644",
+                "and its own uid_map cannot be opened for writing: EACCES",
+            ],
+        ),
+        Err(e) => c.fail("fork", e),
+    }
+    // The usual unprivileged sequence: a user namespace, then its own maps.
+    let r = fork_with(|| {
+        if !drop_root_dumpable() || unshare(CLONE_NEWUSER).is_err() {
+            return 0xff;
+        }
+        let mut bits = 0;
+        let mut bad = |i: u32, b: bool| {
+            if b {
+                bits |= 1 << i;
+            }
+        };
+        bad(0, write_file(c"/proc/self/uid_map", b"0 4321 2\n", 0) != Err(EPERM));
+        bad(1, write_file(c"/proc/self/uid_map", b"0 x 1\n", 0) != Err(EINVAL));
+        bad(2, write_file(c"/proc/self/uid_map", b"0 4321 1\n", 0) != Ok(9));
+        bad(3, getuid() != Ok(0) || geteuid() != Ok(0));
+        bad(4, write_file(c"/proc/self/uid_map", b"1 4321 1\n", 0) != Err(EPERM));
+        bad(5, write_file(c"/proc/self/gid_map", b"0 4321 1\n", 0) != Err(EPERM));
+        let denied = write_file(c"/proc/self/setgroups", b"deny\n", 0) == Ok(5);
+        bad(
+            6,
+            !denied
+                || write_file(c"/proc/self/gid_map", b"0 4321 1", 0) != Ok(8)
+                || getgid() != Ok(0),
+        );
+        let mut buf = [0u8; 64];
+        let n = read_text(c"/proc/self/uid_map", &mut buf);
+        bad(7, &buf[..n] != b"         0       4321          1\n");
+        bits
+    });
+    match r {
+        Ok(p) => c.reaped_bits(
+            p,
+            0,
+            &[
+                "not root, own user namespace: uid_map of two ids EPERM",
+                "uid_map of bad text EINVAL",
+                "uid_map \"0 4321 1\" by the creator",
+                "then getuid and geteuid are 0",
+                "a second uid_map write EPERM",
+                "gid_map before setgroups says deny EPERM",
+                "setgroups \"deny\", then gid_map \"0 4321 1\": getgid is 0",
+                "uid_map read inside shows the parent's id",
+            ],
+        ),
+        Err(e) => c.fail("fork", e),
+    }
+    let r = fork_with(|| {
+        if !drop_root_dumpable() || unshare(CLONE_NEWUSER).is_err() {
+            return 0xff;
+        }
+        let mut bits = 0;
+        let mut bad = |i: u32, b: bool| {
+            if b {
+                bits |= 1 << i;
+            }
+        };
+        let mut buf = [0u8; 64];
+        let n = read_text(c"/proc/self/setgroups", &mut buf);
+        bad(0, &buf[..n] != b"allow\n");
+        bad(1, write_file(c"/proc/self/uid_map", b"0 4321 1\n", 1) != Err(EINVAL));
+        bad(2, write_file(c"/proc/self/setgroups", b"maybe", 0) != Err(EINVAL));
+        let _ = write_file(c"/proc/self/setgroups", b"deny", 0);
+        bad(3, write_file(c"/proc/self/setgroups", b"allow", 0) != Err(EPERM));
+        let n = read_text(c"/proc/self/setgroups", &mut buf);
+        bad(4, &buf[..n] != b"deny\n");
+        let maps = write_file(c"/proc/self/uid_map", b"0 4321 1", 0).is_ok()
+            && write_file(c"/proc/self/gid_map", b"0 4321 1", 0).is_ok();
+        bad(5, !maps || unshare(CLONE_NEWUSER).is_err());
+        bad(6, getuid() != Ok(65534));
+        bits
+    });
+    match r {
+        Ok(p) => c.reaped_bits(
+            p,
+            0,
+            &[
+                "a new user namespace's setgroups reads allow",
+                "uid_map written at offset 1 EINVAL",
+                "setgroups of bad text EINVAL",
+                "setgroups \"allow\" after \"deny\" EPERM",
+                "setgroups then reads deny",
+                "with maps written, a nested user namespace works",
+                "in the nested one (no map) getuid is 65534",
+            ],
+        ),
+        Err(e) => c.fail("fork", e),
+    }
+    // Root in the parent namespace writes a child's map.
+    let [r1, w1] = pipe();
+    extern "C" fn mapped_child(fds: usize) -> i32 {
+        let (r, w) = ((fds >> 32) as i32, fds as u32 as i32);
+        put_byte(w, 1);
+        let _ = get_byte(r);
+        let mut bits = 0;
+        if getuid() != Ok(5) {
+            bits |= 1;
+        }
+        bits
+    }
+    let [r2, w2] = pipe();
+    match spawn(CLONE_NEWUSER, mapped_child, ((r2 as usize) << 32) | w1 as usize) {
+        Ok(p) => {
+            let _ = get_byte(r1);
+            let mut path = [0u8; 64];
+            fmt_into(&mut path, format_args!("/proc/{p}/uid_map\0"));
+            let wrote = write_file(cs(&path), b"5 0 1\n", 0);
+            c.check("root writes a child's uid_map \"5 0 1\"", wrote == Ok(6));
+            let mut buf = [0u8; 64];
+            let n = read_text(cs(&path), &mut buf);
+            c.check(
+                "and reads it back in its own ids",
+                &buf[..n] == b"         5          0          1\n",
+            );
+            put_byte(w2, 1);
+            c.reaped_bits(p, 0, &["the child's getuid is then 5"]);
+        }
+        Err(e) => c.fail("clone(CLONE_NEWUSER)", e),
+    }
+    close_all(&[r1, w1, r2, w2]);
 }
 
 fn mounts(c: &mut Checker) {

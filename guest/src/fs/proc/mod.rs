@@ -30,18 +30,32 @@ pub enum PidEntry {
     Stat,
     Maps,
     Mounts,
+    UidMap,
+    GidMap,
+    Setgroups,
+}
+
+impl PidEntry {
+    /// Whether the owner may write it (mode 0644; Linux `uid_map`,
+    /// `gid_map`, `setgroups`).
+    pub fn writable(self) -> bool {
+        matches!(self, Self::UidMap | Self::GidMap | Self::Setgroups)
+    }
 }
 
 /// A process directory's entries after `task`, in Linux's order
 /// (`tgid_base_stuff`, the ones that exist here); a thread's directory has
 /// the same (`tid_base_stuff`).
-pub const PID_ENTRIES: [(&str, PidEntry); 6] = [
+pub const PID_ENTRIES: [(&str, PidEntry); 9] = [
     ("status", PidEntry::Status),
     ("comm", PidEntry::Comm),
     ("cmdline", PidEntry::Cmdline),
     ("stat", PidEntry::Stat),
     ("maps", PidEntry::Maps),
     ("mounts", PidEntry::Mounts),
+    ("uid_map", PidEntry::UidMap),
+    ("gid_map", PidEntry::GidMap),
+    ("setgroups", PidEntry::Setgroups),
 ];
 
 /// An inode of the proc file system. Processes and threads are named by
@@ -152,6 +166,8 @@ impl ProcNode {
             S_IFDIR | 0o555
         } else if self.is_symlink() {
             S_IFLNK | 0o777
+        } else if matches!(self, Self::PidFile(_, _, e) if e.writable()) {
+            S_IFREG | 0o644
         } else {
             S_IFREG | 0o444
         }
