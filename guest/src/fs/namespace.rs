@@ -179,6 +179,10 @@ pub struct MntNamespace {
     /// Its `ns_common` number (`/proc/PID/ns/mnt`).
     pub inum: u32,
     pub table: spin::Mutex<MountTable>,
+    /// The user namespace that owns it (Linux `mnt_namespace.user_ns`; opaque
+    /// here, the processes being a layer above), set when it is made by a
+    /// copy; unset: the initial one.
+    pub owner: spin::Once<Arc<dyn core::any::Any + Send + Sync>>,
 }
 
 impl MountTable {
@@ -212,14 +216,18 @@ impl MntNamespace {
     /// The initial namespace, numbered `inum`: the RAM file system as the
     /// root (Linux `init_mount_tree`).
     pub fn new_initial(inum: u32) -> Arc<Self> {
-        Arc::new(Self { inum, table: spin::Mutex::new(MountTable::new(FsType::Ram, "rootfs")) })
+        Arc::new(Self {
+            inum,
+            table: spin::Mutex::new(MountTable::new(FsType::Ram, "rootfs")),
+            owner: spin::Once::new(),
+        })
     }
 
     /// A new namespace, numbered `inum`, with a copy of this one's mounts
     /// (Linux `copy_mnt_ns` → `dup_mnt_ns`).
     pub fn copy(&self, inum: u32) -> Result<Arc<Self>, Errno> {
         let table = self.table.lock().copy();
-        Ok(Arc::new(Self { inum, table: spin::Mutex::new(table) }))
+        Ok(Arc::new(Self { inum, table: spin::Mutex::new(table), owner: spin::Once::new() }))
     }
 
     pub fn root(&self) -> Arc<Mount> {

@@ -11,7 +11,10 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use alloc::sync::Arc;
+
 use crate::process::clone_flags::CloneFlags;
+use crate::process::user_namespace::UserNamespace;
 
 /// Linux `PROC_IPC_INIT_INO` and the others (`include/linux/proc_ns.h`).
 pub const PROC_IPC_INIT_INO: u32 = 0xEFFF_FFFF;
@@ -116,18 +119,24 @@ impl NsType {
 /// IPC or POSIX message queue here, so it is its identity alone.
 pub struct IpcNamespace {
     pub inum: u32,
+    /// The owning user namespace (None: the initial one).
+    pub owner: Option<Arc<UserNamespace>>,
 }
 
 /// A network namespace (Linux `struct net`): there are no network devices
 /// here (not even `lo`), so it is its identity alone.
 pub struct NetNamespace {
     pub inum: u32,
+    /// The owning user namespace (None: the initial one).
+    pub owner: Option<Arc<UserNamespace>>,
 }
 
 /// A cgroup namespace (Linux `struct cgroup_namespace`): its identity; the
 /// root cgroup it would show is the creator's (there is one cgroup here).
 pub struct CgroupNamespace {
     pub inum: u32,
+    /// The owning user namespace (None: the initial one).
+    pub owner: Option<Arc<UserNamespace>>,
 }
 
 /// A time namespace (Linux `struct time_namespace`): its identity and the
@@ -135,6 +144,8 @@ pub struct CgroupNamespace {
 /// `/proc/PID/timens_offsets` is not implemented).
 pub struct TimeNamespace {
     pub inum: u32,
+    /// The owning user namespace (None: the initial one).
+    pub owner: Option<Arc<UserNamespace>>,
     pub monotonic_offset_ns: i64,
     pub boottime_offset_ns: i64,
 }
@@ -142,36 +153,96 @@ pub struct TimeNamespace {
 macro_rules! simple_ns {
     ($t:ident, $init:expr) => {
         impl $t {
-            pub fn new_initial() -> alloc::sync::Arc<Self> {
-                alloc::sync::Arc::new(Self::with_inum($init))
+            pub fn new_initial() -> Arc<Self> {
+                Arc::new(Self::with_inum($init, None))
             }
 
-            /// A new namespace (its `copy_*`/`clone_*` in Linux).
-            pub fn new() -> alloc::sync::Arc<Self> {
-                alloc::sync::Arc::new(Self::with_inum(ns_alloc_inum()))
+            /// A new namespace owned by `owner` (its `copy_*`/`clone_*` in
+            /// Linux).
+            pub fn new(owner: &Arc<UserNamespace>) -> Arc<Self> {
+                let owner = (owner.level > 0).then(|| owner.clone());
+                Arc::new(Self::with_inum(ns_alloc_inum(), owner))
             }
         }
     };
 }
 
 impl IpcNamespace {
-    fn with_inum(inum: u32) -> Self {
-        Self { inum }
+    fn with_inum(inum: u32, owner: Option<Arc<UserNamespace>>) -> Self {
+        Self { inum, owner }
     }
 }
 impl NetNamespace {
-    fn with_inum(inum: u32) -> Self {
-        Self { inum }
+    fn with_inum(inum: u32, owner: Option<Arc<UserNamespace>>) -> Self {
+        Self { inum, owner }
     }
 }
 impl CgroupNamespace {
-    fn with_inum(inum: u32) -> Self {
-        Self { inum }
+    fn with_inum(inum: u32, owner: Option<Arc<UserNamespace>>) -> Self {
+        Self { inum, owner }
     }
 }
 impl TimeNamespace {
-    fn with_inum(inum: u32) -> Self {
-        Self { inum, monotonic_offset_ns: 0, boottime_offset_ns: 0 }
+    fn with_inum(inum: u32, owner: Option<Arc<UserNamespace>>) -> Self {
+        Self { inum, owner, monotonic_offset_ns: 0, boottime_offset_ns: 0 }
+    }
+}
+
+/// A reference to a namespace of any kind (what an open `/proc/PID/ns/*`
+/// file holds, Linux's `ns_common` of an nsfs inode).
+#[derive(Clone)]
+pub enum NsRef {
+    Mnt(Arc<crate::fs::namespace::MntNamespace>),
+    Uts(Arc<crate::process::utsname::UtsNamespace>),
+    Ipc(Arc<IpcNamespace>),
+    Net(Arc<NetNamespace>),
+    Pid(Arc<crate::process::pid_namespace::PidNamespace>),
+    Time(Arc<TimeNamespace>),
+    Cgroup(Arc<CgroupNamespace>),
+    User(Arc<UserNamespace>),
+}
+
+impl NsRef {
+    pub fn inum(&self) -> u32 {
+        match self {
+            NsRef::Mnt(n) => n.inum,
+            NsRef::Uts(n) => n.inum,
+            NsRef::Ipc(n) => n.inum,
+            NsRef::Net(n) => n.inum,
+            NsRef::Pid(n) => n.inum,
+            NsRef::Time(n) => n.inum,
+            NsRef::Cgroup(n) => n.inum,
+            NsRef::User(n) => n.inum,
+        }
+    }
+
+    /// Its CLONE_NEW* flag (`setns`'s `nstype`).
+    pub fn flag(&self) -> CloneFlags {
+        match self {
+            NsRef::Mnt(_) => CloneFlags::CLONE_NEWNS,
+            NsRef::Uts(_) => CloneFlags::CLONE_NEWUTS,
+            NsRef::Ipc(_) => CloneFlags::CLONE_NEWIPC,
+            NsRef::Net(_) => CloneFlags::CLONE_NEWNET,
+            NsRef::Pid(_) => CloneFlags::CLONE_NEWPID,
+            NsRef::Time(_) => CloneFlags::CLONE_NEWTIME,
+            NsRef::Cgroup(_) => CloneFlags::CLONE_NEWCGROUP,
+            NsRef::User(_) => CloneFlags::CLONE_NEWUSER,
+        }
+    }
+
+    /// The user namespace that owns it (None: the initial one); a user
+    /// namespace is owned by its parent.
+    pub fn owner(&self) -> Option<Arc<UserNamespace>> {
+        match self {
+            NsRef::Mnt(n) => n.owner.get().and_then(|o| o.clone().downcast::<UserNamespace>().ok()),
+            NsRef::Uts(n) => n.owner.get().cloned(),
+            NsRef::Ipc(n) => n.owner.clone(),
+            NsRef::Net(n) => n.owner.clone(),
+            NsRef::Pid(n) => n.owner.get().cloned(),
+            NsRef::Time(n) => n.owner.clone(),
+            NsRef::Cgroup(n) => n.owner.clone(),
+            NsRef::User(n) => n.parent.clone().filter(|p| p.level > 0),
+        }
     }
 }
 simple_ns!(IpcNamespace, PROC_IPC_INIT_INO);
@@ -189,7 +260,9 @@ mod tests {
         assert_eq!(NsType::PidForChildren.link_text(7), "pid:[7]");
         assert_eq!(NsType::from_entry("time_for_children"), Some(NsType::TimeForChildren));
         assert_eq!(NsType::from_entry("x"), None);
-        let (a, b) = (IpcNamespace::new(), IpcNamespace::new());
+        let init = UserNamespace::new_initial();
+        let (a, b) = (IpcNamespace::new(&init), IpcNamespace::new(&init));
+        assert!(a.owner.is_none(), "the initial user namespace is None");
         assert!(a.inum >= PROC_DYNAMIC_FIRST && b.inum != a.inum);
         assert_eq!(IpcNamespace::new_initial().inum, PROC_IPC_INIT_INO);
     }

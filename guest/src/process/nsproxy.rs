@@ -15,15 +15,16 @@
 
 use alloc::sync::Arc;
 
-use crate::errno::{Errno, EINVAL, ENOMEM, EPERM};
+use crate::errno::{Errno, EINVAL, ENOMEM, EPERM, EUSERS};
 use crate::fault_inject::{should_fail, Stage};
 use crate::fs::namespace::MntNamespace;
 use crate::process::clone_flags::CloneFlags;
 use crate::process::ns_common::{
-    ns_alloc_inum, CgroupNamespace, IpcNamespace, NetNamespace, TimeNamespace, PROC_MNT_INIT_INO,
+    ns_alloc_inum, CgroupNamespace, IpcNamespace, NetNamespace, NsRef, TimeNamespace,
+    PROC_MNT_INIT_INO,
 };
 use crate::process::pid_namespace::PidNamespace;
-use crate::process::user_namespace::UserNamespace;
+use crate::process::user_namespace::{ns_capable, UserNamespace};
 use crate::process::utsname::UtsNamespace;
 
 /// The namespace flags of `create_new_namespaces` (all but CLONE_NEWUSER,
@@ -185,6 +186,83 @@ pub fn unshare_nsproxy_namespaces(
     create_new_namespaces(flags, old, active, user_ns).map(|ns| Some(Arc::new(ns)))
 }
 
+/// What `setns` needs to know of the caller besides its namespaces.
+pub struct SetnsCaller {
+    pub who: NsCaller,
+    /// Its thread group has no other thread.
+    pub single_threaded: bool,
+    /// Its `fs_struct` (cwd, umask) is shared with another task.
+    pub fs_shared: bool,
+}
+
+/// `setns` into `target` (Linux `validate_nsset` → the type's `install`,
+/// then `commit_nsset`): the caller's new nsproxy. Every kind asks for
+/// CAP_SYS_ADMIN in the user namespace that owns the target and in the
+/// caller's own; a mount namespace EINVAL with a shared fs_struct; a PID
+/// namespace only the active one or one below it (EINVAL), for the
+/// children; a time namespace EUSERS from a thread group of several; a user
+/// namespace EINVAL for the caller's own, from a thread group of several or
+/// with a shared fs_struct, EPERM without CAP_SYS_ADMIN in it (then the
+/// caller has every capability there).
+pub fn setns_install(
+    old: &Arc<NsProxy>,
+    active: &Arc<PidNamespace>,
+    target: &NsRef,
+    c: &SetnsCaller,
+) -> Result<Arc<NsProxy>, Errno> {
+    let mut init = old.user_ns.clone();
+    while let Some(p) = init.parent.clone() {
+        init = p;
+    }
+    let capable = |ns: &Arc<UserNamespace>| ns_capable(&old.user_ns, c.who.euid, c.who.caps, ns);
+    let owner = target.owner().unwrap_or_else(|| init.clone());
+    let mut ns = old.clone_with(old.user_ns.clone());
+    if let NsRef::User(u) = target {
+        if Arc::ptr_eq(u, &old.user_ns) || !c.single_threaded || c.fs_shared {
+            return Err(EINVAL);
+        }
+        if !capable(u) {
+            return Err(EPERM);
+        }
+        ns.user_ns = u.clone();
+        return Ok(Arc::new(ns));
+    }
+    if !capable(&owner) || !c.who.caps {
+        return Err(EPERM);
+    }
+    match target {
+        NsRef::Mnt(m) => {
+            if c.fs_shared {
+                return Err(EINVAL);
+            }
+            ns.mnt_ns = m.clone();
+        }
+        NsRef::Uts(u) => ns.uts_ns = u.clone(),
+        NsRef::Ipc(i) => ns.ipc_ns = i.clone(),
+        NsRef::Net(n) => ns.net_ns = n.clone(),
+        NsRef::Cgroup(g) => ns.cgroup_ns = g.clone(),
+        NsRef::Pid(p) => {
+            let mut cur = p.clone();
+            while cur.level > active.level {
+                cur = cur.parent.clone().expect("below level 0");
+            }
+            if !Arc::ptr_eq(&cur, active) {
+                return Err(EINVAL);
+            }
+            ns.pid_ns_for_children = p.clone();
+        }
+        NsRef::Time(t) => {
+            if !c.single_threaded {
+                return Err(EUSERS);
+            }
+            ns.time_ns = t.clone();
+            ns.time_ns_for_children = t.clone();
+        }
+        NsRef::User(_) => unreachable!("handled above"),
+    }
+    Ok(Arc::new(ns))
+}
+
 /// One namespace: a new one from `make` when `flag` is asked for (a fault
 /// injection point first), else the old one shared.
 fn new_or_shared<T>(
@@ -212,24 +290,43 @@ fn create_new_namespaces(
 ) -> Result<NsProxy, Errno> {
     use CloneFlags as F;
     let mut ns = old.clone_with(user_ns.unwrap_or_else(|| old.user_ns.clone()));
-    ns.mnt_ns =
-        new_or_shared(flags, F::CLONE_NEWNS, &old.mnt_ns, || old.mnt_ns.copy(ns_alloc_inum()))?;
-    ns.uts_ns =
-        new_or_shared(flags, F::CLONE_NEWUTS, &old.uts_ns, || Ok(Arc::new(old.uts_ns.copy())))?;
-    ns.ipc_ns = new_or_shared(flags, F::CLONE_NEWIPC, &old.ipc_ns, || Ok(IpcNamespace::new()))?;
+    let owner = ns.user_ns.clone();
+    let owned = (owner.level > 0).then(|| owner.clone());
+    ns.mnt_ns = new_or_shared(flags, F::CLONE_NEWNS, &old.mnt_ns, || {
+        let m = old.mnt_ns.copy(ns_alloc_inum())?;
+        if let Some(o) = &owned {
+            m.owner.call_once(|| o.clone());
+        }
+        Ok(m)
+    })?;
+    ns.uts_ns = new_or_shared(flags, F::CLONE_NEWUTS, &old.uts_ns, || {
+        let u = Arc::new(old.uts_ns.copy());
+        if let Some(o) = &owned {
+            u.owner.call_once(|| o.clone());
+        }
+        Ok(u)
+    })?;
+    ns.ipc_ns =
+        new_or_shared(flags, F::CLONE_NEWIPC, &old.ipc_ns, || Ok(IpcNamespace::new(&owner)))?;
     ns.pid_ns_for_children =
         new_or_shared(flags, F::CLONE_NEWPID, &old.pid_ns_for_children, || {
             if !Arc::ptr_eq(active, &old.pid_ns_for_children) {
                 return Err(EINVAL);
             }
-            PidNamespace::new_child(&old.pid_ns_for_children)
+            let p = PidNamespace::new_child(&old.pid_ns_for_children)?;
+            if let Some(o) = &owned {
+                p.owner.call_once(|| o.clone());
+            }
+            Ok(p)
         })?;
-    ns.cgroup_ns =
-        new_or_shared(flags, F::CLONE_NEWCGROUP, &old.cgroup_ns, || Ok(CgroupNamespace::new()))?;
-    ns.net_ns = new_or_shared(flags, F::CLONE_NEWNET, &old.net_ns, || Ok(NetNamespace::new()))?;
+    ns.cgroup_ns = new_or_shared(flags, F::CLONE_NEWCGROUP, &old.cgroup_ns, || {
+        Ok(CgroupNamespace::new(&owner))
+    })?;
+    ns.net_ns =
+        new_or_shared(flags, F::CLONE_NEWNET, &old.net_ns, || Ok(NetNamespace::new(&owner)))?;
     ns.time_ns_for_children =
         new_or_shared(flags, F::CLONE_NEWTIME, &old.time_ns_for_children, || {
-            Ok(TimeNamespace::new())
+            Ok(TimeNamespace::new(&owner))
         })?;
     Ok(ns)
 }
@@ -327,6 +424,62 @@ mod tests {
         assert!(Arc::ptr_eq(&thread, &me), "a CLONE_VM child shares the nsproxy");
         assert!(Arc::ptr_eq(&me.for_exec().unwrap().time_ns, &me.time_ns_for_children));
         assert!(child.for_exec().is_none());
+    }
+
+    #[test]
+    fn setns_checks() {
+        let root = PidNamespace::new_root();
+        let init = NsProxy::initial(&root);
+        let plain = SetnsCaller { who: ROOT, single_threaded: true, fs_shared: false };
+        let other = copy_namespaces(
+            CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS,
+            &init,
+            &root,
+            || ROOT,
+        )
+        .unwrap();
+        let uts = NsRef::Uts(other.uts_ns.clone());
+        let back = setns_install(&init, &root, &uts, &plain).unwrap();
+        assert!(Arc::ptr_eq(&back.uts_ns, &other.uts_ns));
+        assert!(Arc::ptr_eq(&back.mnt_ns, &init.mnt_ns), "the rest stays");
+        let user = SetnsCaller { who: USER, ..plain };
+        assert_eq!(setns_install(&init, &root, &uts, &user).err(), Some(EPERM));
+        let mnt = NsRef::Mnt(other.mnt_ns.clone());
+        let shared = SetnsCaller { fs_shared: true, ..plain };
+        assert_eq!(setns_install(&init, &root, &mnt, &shared).err(), Some(EINVAL));
+        // PID: the active namespace or below, for the children.
+        let pid = NsRef::Pid(other.pid_ns_for_children.clone());
+        let inside = setns_install(&init, &root, &pid, &plain).unwrap();
+        assert!(Arc::ptr_eq(&inside.pid_ns_for_children, &other.pid_ns_for_children));
+        let active = other.pid_ns_for_children.clone();
+        assert_eq!(
+            setns_install(&init, &active, &NsRef::Pid(root.clone()), &plain).err(),
+            Some(EINVAL),
+            "not above the active one"
+        );
+        let time = NsRef::Time(init.time_ns.clone());
+        let threads = SetnsCaller { single_threaded: false, ..plain };
+        assert_eq!(setns_install(&init, &root, &time, &threads).err(), Some(EUSERS));
+        // User namespaces: not one's own; the owner may enter its child.
+        let own = NsRef::User(init.user_ns.clone());
+        assert_eq!(setns_install(&init, &root, &own, &plain).err(), Some(EINVAL));
+        let mine = copy_namespaces(CloneFlags::CLONE_NEWUSER, &init, &root, || USER).unwrap();
+        let target = NsRef::User(mine.user_ns.clone());
+        assert!(setns_install(&init, &root, &target, &user).is_ok());
+        let stranger = SetnsCaller { who: NsCaller { euid: 7, egid: 7, caps: false }, ..plain };
+        assert_eq!(setns_install(&init, &root, &target, &stranger).err(), Some(EPERM));
+        // A namespace owned by a user namespace: its owner's creator may enter.
+        let owned = copy_namespaces(
+            CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET,
+            &init,
+            &root,
+            || USER,
+        )
+        .unwrap();
+        let net = NsRef::Net(owned.net_ns.clone());
+        let in_mine = SetnsCaller { who: NsCaller { caps: true, ..USER }, ..plain };
+        assert!(setns_install(&mine, &root, &net, &in_mine).is_err(), "a sibling's");
+        assert!(setns_install(&owned, &root, &net, &in_mine).is_ok());
     }
 
     #[test]

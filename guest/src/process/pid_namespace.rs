@@ -40,6 +40,9 @@ pub struct PidNamespace {
     /// The task that adopts orphans here (Linux `child_reaper`), by its number in
     /// the initial namespace; 0 until the init exists.
     child_reaper: AtomicU32,
+    /// The user namespace that owns it (Linux `pid_namespace.user_ns`),
+    /// set by `nsproxy` when it makes one; unset: the initial one.
+    pub owner: spin::Once<Arc<crate::process::user_namespace::UserNamespace>>,
 }
 
 impl PidNamespace {
@@ -63,6 +66,7 @@ impl PidNamespace {
                 adding: true,
             }),
             child_reaper: AtomicU32::new(0),
+            owner: spin::Once::new(),
         })
     }
 

@@ -71,6 +71,9 @@ pub struct UtsNamespace {
     /// Its `ns_common` number (`/proc/PID/ns/uts`).
     pub inum: u32,
     name: spin::Mutex<NewUtsname>,
+    /// The user namespace that owns it, set by `nsproxy` (unset: the
+    /// initial one).
+    pub owner: spin::Once<alloc::sync::Arc<crate::process::user_namespace::UserNamespace>>,
 }
 
 impl UtsNamespace {
@@ -78,6 +81,7 @@ impl UtsNamespace {
         UtsNamespace {
             inum: crate::process::ns_common::PROC_UTS_INIT_INO,
             name: spin::Mutex::new(NewUtsname::initial()),
+            owner: spin::Once::new(),
         }
     }
 
@@ -86,6 +90,7 @@ impl UtsNamespace {
         UtsNamespace {
             inum: crate::process::ns_common::ns_alloc_inum(),
             name: spin::Mutex::new(*self.name.lock()),
+            owner: spin::Once::new(),
         }
     }
 

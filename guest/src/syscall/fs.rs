@@ -297,10 +297,15 @@ fn open_proc(t: &Task, mnt: Arc<Mount>, node: ProcNode, flags: u32) -> SysResult
             return Err(EACCES);
         }
     }
-    let file = File::new(
-        FileKind::Proc(Arc::new(ProcFile::new(mnt, node))),
-        flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC),
-    );
+    let pf = ProcFile::new(mnt, node);
+    if let ProcNode::NsFile(..) = node {
+        // The namespace is held from now on, whatever becomes of the task.
+        let ns = procfs::pid_ns_of(&pf.mnt.fs).ok_or(EINVAL)?;
+        let r: Arc<dyn core::any::Any + Send + Sync> = Arc::new(procfs::ns_ref(&ns, node)?);
+        pf.pinned.call_once(|| r);
+    }
+    let file =
+        File::new(FileKind::Proc(Arc::new(pf)), flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC));
     t.files().alloc(0, file, flags & O_CLOEXEC != 0, nofile_limit(t)).map(|fd| fd as u64)
 }
 
@@ -827,7 +832,7 @@ fn file_stat(file: &File) -> Result<Stat, Errno> {
             0,
             0x2000_0000 + (Arc::as_ptr(p) as u64 & 0xfff_ffff),
         )),
-        FileKind::Proc(pf) => procfs::stat(&*procfs::pid_ns_of(&pf.mnt.fs).ok_or(EINVAL)?, pf.node),
+        FileKind::Proc(pf) => procfs::fstat(pf),
         FileKind::Anon(a) => {
             let (mode, ino) = a.stat();
             let mut st = synthetic_stat(mode, 0, ino);

@@ -341,6 +341,45 @@ pub fn unshare(a: &Args) -> SysResult {
     Ok(0)
 }
 
+/// setns(fd, nstype) (Linux `setns` with an nsfs file): `fd` is an open
+/// `/proc/PID/ns/*` file (EBADF if no descriptor, EINVAL for any other
+/// file: pidfds are not taken here); `nstype` 0 or the namespace's
+/// CLONE_NEW* flag (EINVAL otherwise); then `nsproxy::setns_install`'s
+/// checks. Entering a mount namespace moves the working directory to its
+/// root; entering a user namespace gives every capability there.
+pub fn setns(a: &Args) -> SysResult {
+    use crate::fs::file::FileKind;
+    use crate::process::ns_common::NsRef;
+    let me = task();
+    let file = me.files().get(a.i32(0))?;
+    let target = match &file.kind {
+        FileKind::Proc(pf) => pf.pinned.get().and_then(|p| p.clone().downcast::<NsRef>().ok()),
+        _ => None,
+    }
+    .ok_or(EINVAL)?;
+    let nstype = a.u(1);
+    if nstype != 0 && nstype != target.flag().bits() {
+        return Err(EINVAL);
+    }
+    let caller = crate::process::nsproxy::SetnsCaller {
+        who: me.ns_caller(),
+        single_threaded: me.group.live.load(Ordering::Acquire) <= 1,
+        fs_shared: alloc::sync::Arc::strong_count(&me.fs()) > 2,
+    };
+    let new = crate::process::nsproxy::setns_install(&me.nsproxy(), me.pid_ns(), &target, &caller)?;
+    *me.nsproxy.lock() = new;
+    match &*target {
+        NsRef::User(_) => me.creds.lock().userns_caps = true,
+        NsRef::Mnt(_) => {
+            let root = crate::fs::ramfs::ROOT_INO;
+            crate::fs::with_fs(|fs| fs.open_inc(root))?;
+            me.fs().set_cwd_acquired(root);
+        }
+        _ => {}
+    }
+    Ok(0)
+}
+
 // ---- waiting --------------------------------------------------------------
 
 fn which_for_wait4(pid: i32) -> Result<Which, Errno> {

@@ -16,7 +16,7 @@ use crate::fs::proc::{
 };
 use crate::fs::ramfs::Stat;
 use crate::mm::frame::PAGE_SIZE;
-use crate::process::ns_common::NsType;
+use crate::process::ns_common::{NsRef, NsType};
 use crate::process::pid_namespace::PidNamespace;
 use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
 use crate::process::user_namespace::{write_map, write_setgroups, MapKind, UserNamespace, Writer};
@@ -199,6 +199,33 @@ pub fn stat(ns: &PidNamespace, node: ProcNode) -> Result<Stat, Errno> {
     })
 }
 
+/// `fstat` of an open proc file: a namespace's is that of the namespace
+/// held since the open (nsfs: root's, its number), whatever became of the
+/// task; the others' as `stat`.
+pub fn fstat(pf: &crate::fs::proc::ProcFile) -> Result<Stat, Errno> {
+    let ns = pid_ns_of(&pf.mnt.fs).ok_or(crate::errno::EINVAL)?;
+    match pf.pinned.get().and_then(|p| p.clone().downcast::<NsRef>().ok()) {
+        Some(r) => {
+            let now = crate::time::realtime_ns();
+            Ok(Stat {
+                ino: u64::from(r.inum()),
+                mode: crate::fs::ramfs::S_IFREG | 0o444,
+                nlink: 1,
+                uid: 0,
+                gid: 0,
+                rdev: 0,
+                size: 0,
+                blksize: 1024,
+                blocks: 0,
+                atime_ns: now,
+                mtime_ns: now,
+                ctime_ns: now,
+            })
+        }
+        None => stat(&ns, pf.node),
+    }
+}
+
 /// The target of a proc symbolic link for the reader `me` (Linux
 /// `proc_self_get_link`: ENOENT when the reader is not visible in the
 /// mount's namespace).
@@ -267,26 +294,30 @@ fn ns_type(i: u8) -> NsType {
     NsType::from_entry(NS_ENTRIES[usize::from(i)]).expect("the same names")
 }
 
-/// The number of the namespace an `ns` link or file names (Linux
-/// `ns_get_path` → `ns_common.inum`): ENOENT once the task is gone.
-fn ns_inum(ns: &PidNamespace, node: ProcNode) -> Result<u32, Errno> {
+/// The namespace an `ns` link or file names (Linux `ns_get_path`): ENOENT
+/// once the task is gone.
+pub fn ns_ref(ns: &PidNamespace, node: ProcNode) -> Result<NsRef, Errno> {
     let (ProcNode::NsLink(_, _, i) | ProcNode::NsFile(_, _, i)) = node else {
         return Err(crate::errno::EINVAL);
     };
     let t = task_of(ns, node).ok_or(ENOENT)?;
     let nsp = t.nsproxy();
     Ok(match ns_type(i) {
-        NsType::Cgroup => nsp.cgroup_ns.inum,
-        NsType::Ipc => nsp.ipc_ns.inum,
-        NsType::Mnt => nsp.mnt_ns.inum,
-        NsType::Net => nsp.net_ns.inum,
-        NsType::Pid => t.pid_ns().inum,
-        NsType::PidForChildren => nsp.pid_ns_for_children.inum,
-        NsType::Time => nsp.time_ns.inum,
-        NsType::TimeForChildren => nsp.time_ns_for_children.inum,
-        NsType::User => nsp.user_ns.inum,
-        NsType::Uts => nsp.uts_ns.inum,
+        NsType::Cgroup => NsRef::Cgroup(nsp.cgroup_ns.clone()),
+        NsType::Ipc => NsRef::Ipc(nsp.ipc_ns.clone()),
+        NsType::Mnt => NsRef::Mnt(nsp.mnt_ns.clone()),
+        NsType::Net => NsRef::Net(nsp.net_ns.clone()),
+        NsType::Pid => NsRef::Pid(t.pid_ns().clone()),
+        NsType::PidForChildren => NsRef::Pid(nsp.pid_ns_for_children.clone()),
+        NsType::Time => NsRef::Time(nsp.time_ns.clone()),
+        NsType::TimeForChildren => NsRef::Time(nsp.time_ns_for_children.clone()),
+        NsType::User => NsRef::User(nsp.user_ns.clone()),
+        NsType::Uts => NsRef::Uts(nsp.uts_ns.clone()),
     })
+}
+
+fn ns_inum(ns: &PidNamespace, node: ProcNode) -> Result<u32, Errno> {
+    ns_ref(ns, node).map(|r| r.inum())
 }
 
 /// The state a task shows (Linux `get_task_state`; a process's leader
@@ -340,6 +371,8 @@ pub fn generate(
                 }
             }
         }
+        // A namespace has no read operation (nsfs).
+        ProcNode::NsFile(..) => return Err(crate::errno::EINVAL),
         _ => return Err(crate::errno::EISDIR),
     };
     Ok(text.into_bytes())

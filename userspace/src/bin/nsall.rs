@@ -18,7 +18,7 @@
 
 use core::ffi::CStr;
 
-use userspace::syscall::syscall1;
+use userspace::syscall::{syscall1, syscall2};
 use userspace::*;
 
 userspace::entry!(main);
@@ -128,6 +128,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     unprivileged(&mut c);
     id_maps(&mut c);
     mounts(&mut c);
+    setns_checks(&mut c);
     c.err("no child left at the end", wait4(-1, None, __WALL | WNOHANG), ECHILD);
     c.status()
 }
@@ -713,4 +714,130 @@ fn count_in(p: &CStr, dir: &[u8; 64]) -> usize {
     let text = core::str::from_utf8(&buf[..n]).unwrap_or("");
     let needle = core::str::from_utf8(needle).unwrap_or("?");
     text.lines().filter(|l| l.split(' ').nth(1).is_some_and(|m| m.starts_with(needle))).count()
+}
+
+fn setns(fd: i32, nstype: u64) -> SysResult {
+    // SAFETY: no memory is passed.
+    userspace::errno::result(unsafe { syscall2(nr::__NR_setns, fd as usize, nstype as usize) })
+}
+
+fn nodename() -> [u8; 65] {
+    let mut u = new_utsname::default();
+    let _ = uname(&mut u);
+    u.nodename
+}
+
+fn open_ns(p: &CStr) -> i32 {
+    openat(AT_FDCWD, p, O_RDONLY | O_CLOEXEC, 0).map_or(-1, |fd| fd as i32)
+}
+
+fn setns_checks(c: &mut Checker) {
+    let me = getpid().unwrap_or(0);
+    let mut qdir = [0u8; 64];
+    let mut qself = [0u8; 64];
+    fmt_into(&mut qdir, format_args!("/tmp/nsall-q{me}\0"));
+    fmt_into(&mut qself, format_args!("/tmp/nsall-q{me}/self\0"));
+    let _ = mkdirat(AT_FDCWD, cs(&qdir), 0o755);
+    let my_uts = open_ns(c"/proc/self/ns/uts");
+    let my_user = open_ns(c"/proc/self/ns/user");
+    let original = nodename();
+    // B: its own UTS and mount namespaces, a host name and a proc mount;
+    // the parent opens them, then B exits: the descriptors keep them.
+    let [r1, w1] = pipe();
+    let [r2, w2] = pipe();
+    let b = fork_with(|| {
+        let mut bits = 0;
+        if unshare(CLONE_NEWUTS | CLONE_NEWNS).is_err()
+            || mount(None, c"/", None, MS_REC | MS_PRIVATE).is_err()
+        {
+            bits |= 1;
+        }
+        // SAFETY: the kernel reads the 7 bytes.
+        let set = unsafe { syscall2(nr::__NR_sethostname, b"nsall-b".as_ptr() as usize, 7) };
+        if set != 0 || mount(Some(c"proc"), cs(&qdir), Some(c"proc"), 0).is_err() {
+            bits |= 2;
+        }
+        put_byte(w1, 1);
+        let _ = get_byte(r2);
+        bits
+    });
+    let Ok(b) = b else {
+        c.fail("fork", "failed");
+        return;
+    };
+    let _ = get_byte(r1);
+    let mut path = [0u8; 64];
+    fmt_into(&mut path, format_args!("/proc/{b}/ns/uts\0"));
+    let b_uts = open_ns(cs(&path));
+    fmt_into(&mut path, format_args!("/proc/{b}/ns/mnt\0"));
+    let b_mnt = open_ns(cs(&path));
+    let mut b_link = Links { b: [[0; 48]; 10], n: [0; 10] };
+    fmt_into(&mut path, format_args!("/proc/{b}/ns/uts\0"));
+    b_link.n[0] = readlinkat(AT_FDCWD, cs(&path), &mut b_link.b[0]).unwrap_or(0);
+    put_byte(w2, 1);
+    c.reaped_bits(
+        b,
+        0,
+        &["setns: B unshares UTS and mount namespaces", "B names its host and mounts proc"],
+    );
+    close_all(&[r1, w1, r2, w2]);
+    c.check("/proc/B/ns/uts and /proc/B/ns/mnt open", b_uts >= 0 && b_mnt >= 0);
+    let mut st = stat::default();
+    c.check(
+        "fstat of an open namespace: st_ino is its number",
+        fstat(b_uts, &mut st).is_ok() && Some(st.st_ino) == b_link.inum(0),
+    );
+    let r = fork_with(|| {
+        let mut bits = 0;
+        let mut bad = |i: u32, b: bool| {
+            if b {
+                bits |= 1 << i;
+            }
+        };
+        bad(0, setns(b_uts, CLONE_NEWNET) != Err(EINVAL));
+        bad(1, setns(b_uts, CLONE_NEWUTS).is_err() || nodename()[..8] != *b"nsall-b\0");
+        let now = Links::read();
+        bad(2, now.text(9) != b_link.text(0));
+        bad(3, setns(my_uts, 0).is_err() || nodename() != original);
+        let stat_fd = open_ns(c"/proc/self/stat");
+        bad(4, setns(stat_fd, 0) != Err(EINVAL) || setns(999, 0) != Err(EBADF));
+        bad(5, setns(my_user, CLONE_NEWUSER) != Err(EINVAL));
+        let mut st = stat::default();
+        let entered = setns(b_mnt, CLONE_NEWNS).is_ok();
+        bad(6, !entered || newfstatat(AT_FDCWD, cs(&qself), &mut st, 0).is_err());
+        bits
+    });
+    match r {
+        Ok(p) => c.reaped_bits(
+            p,
+            0,
+            &[
+                "setns with a UTS namespace and nstype CLONE_NEWNET EINVAL",
+                "setns into B's UTS namespace after B is gone: B's host name",
+                "then its uts link is B's",
+                "setns back into the first UTS namespace: the first name",
+                "setns of a file that is no namespace EINVAL, of no descriptor EBADF",
+                "setns into one's own user namespace EINVAL",
+                "setns into B's mount namespace: B's proc mount is there",
+            ],
+        ),
+        Err(e) => c.fail("fork", e),
+    }
+    let r = fork_with(|| {
+        if setgid(OTHER_UID).is_err() || setuid(OTHER_UID).is_err() {
+            return 0xff;
+        }
+        (setns(b_uts, 0) != Err(EPERM)) as i32
+    });
+    match r {
+        Ok(p) => c.reaped_bits(p, 0, &["not root: setns EPERM"]),
+        Err(e) => c.fail("fork", e),
+    }
+    c.err(
+        "the parent does not see B's mount",
+        newfstatat(AT_FDCWD, cs(&qself), &mut st, 0),
+        ENOENT,
+    );
+    close_all(&[my_uts, my_user, b_uts, b_mnt]);
+    let _ = unlinkat(AT_FDCWD, cs(&qdir), AT_REMOVEDIR);
 }

@@ -124,11 +124,14 @@ pub struct ProcFile {
     pub mnt: alloc::sync::Arc<crate::fs::namespace::Mount>,
     pub node: ProcNode,
     pub snapshot: spin::Mutex<Option<alloc::sync::Arc<[u8]>>>,
+    /// For a namespace (an `NsFile`), the namespace itself, held from the
+    /// open on (Linux: the nsfs inode's `ns_common`); opaque here.
+    pub pinned: spin::Once<alloc::sync::Arc<dyn core::any::Any + Send + Sync>>,
 }
 
 impl ProcFile {
     pub fn new(mnt: alloc::sync::Arc<crate::fs::namespace::Mount>, node: ProcNode) -> Self {
-        Self { mnt, node, snapshot: spin::Mutex::new(None) }
+        Self { mnt, node, snapshot: spin::Mutex::new(None), pinned: spin::Once::new() }
     }
 }
 
