@@ -140,14 +140,115 @@ pub struct CgroupNamespace {
 }
 
 /// A time namespace (Linux `struct time_namespace`): its identity and the
-/// offsets of CLOCK_MONOTONIC and CLOCK_BOOTTIME (zero: setting them through
-/// `/proc/PID/timens_offsets` is not implemented).
+/// offsets of CLOCK_MONOTONIC and CLOCK_BOOTTIME, which
+/// `/proc/PID/timens_offsets` sets until a task enters it
+/// (`frozen_offsets`).
 pub struct TimeNamespace {
     pub inum: u32,
     /// The owning user namespace (None: the initial one).
     pub owner: Option<Arc<UserNamespace>>,
-    pub monotonic_offset_ns: i64,
-    pub boottime_offset_ns: i64,
+    /// (monotonic, boottime) offsets in ns.
+    pub offsets: spin::Mutex<(i64, i64)>,
+    pub frozen: core::sync::atomic::AtomicBool,
+}
+
+/// The longest time in seconds (Linux `KTIME_SEC_MAX`).
+pub const KTIME_SEC_MAX: i64 = i64::MAX / 1_000_000_000;
+
+/// One line written to `timens_offsets`: the clock (CLOCK_MONOTONIC or
+/// CLOCK_BOOTTIME, by name or number), seconds and nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimensOffset {
+    pub clock: u32,
+    pub secs: i64,
+    pub nsecs: i64,
+}
+
+/// Parse what is written to `timens_offsets` (Linux
+/// `proc_timens_set_offset`'s caller): lines `CLOCK SECS NSECS`, CLOCK
+/// `monotonic`/`boottime` or 1/7; EINVAL for anything else, another clock,
+/// or nanoseconds outside 0..1e9.
+pub fn parse_timens_offsets(
+    text: &[u8],
+) -> Result<alloc::vec::Vec<TimensOffset>, crate::errno::Errno> {
+    use crate::errno::EINVAL;
+    let text = core::str::from_utf8(text).map_err(|_| EINVAL)?;
+    let mut v = alloc::vec::Vec::new();
+    for line in text.split('\n').filter(|l| !l.trim().is_empty()) {
+        let mut f = line.split_whitespace();
+        let clock = match f.next().ok_or(EINVAL)? {
+            "monotonic" => uapi::time::CLOCK_MONOTONIC,
+            "boottime" => uapi::time::CLOCK_BOOTTIME,
+            n => n.parse::<u32>().map_err(|_| EINVAL)?,
+        };
+        if clock != uapi::time::CLOCK_MONOTONIC && clock != uapi::time::CLOCK_BOOTTIME {
+            return Err(EINVAL);
+        }
+        let secs = f.next().ok_or(EINVAL)?.parse::<i64>().map_err(|_| EINVAL)?;
+        let nsecs = f.next().ok_or(EINVAL)?.parse::<i64>().map_err(|_| EINVAL)?;
+        if !(0..1_000_000_000).contains(&nsecs) {
+            return Err(EINVAL);
+        }
+        v.push(TimensOffset { clock, secs, nsecs });
+    }
+    Ok(v)
+}
+
+impl TimeNamespace {
+    /// Set offsets (Linux `proc_timens_set_offset` after the permission
+    /// check): ERANGE when a clock would go below 0 or past KTIME_SEC_MAX / 2
+    /// from `now_ns` (monotonic and boottime are one clock here), then
+    /// EACCES once a task is in it.
+    pub fn set_offsets(
+        &self,
+        offs: &[TimensOffset],
+        now_ns: u64,
+    ) -> Result<(), crate::errno::Errno> {
+        for off in offs {
+            if off.secs > KTIME_SEC_MAX || off.secs < -KTIME_SEC_MAX {
+                return Err(crate::errno::ERANGE);
+            }
+            let at = now_ns as i128 + off.secs as i128 * 1_000_000_000 + off.nsecs as i128;
+            if at < 0 || at / 1_000_000_000 > (KTIME_SEC_MAX / 2) as i128 {
+                return Err(crate::errno::ERANGE);
+            }
+        }
+        let mut o = self.offsets.lock();
+        if self.frozen.load(core::sync::atomic::Ordering::Acquire) {
+            return Err(crate::errno::EACCES);
+        }
+        let mut new = *o;
+        for off in offs {
+            let ns = off.secs * 1_000_000_000 + off.nsecs;
+            if off.clock == uapi::time::CLOCK_MONOTONIC {
+                new.0 = ns;
+            } else {
+                new.1 = ns;
+            }
+        }
+        *o = new;
+        Ok(())
+    }
+
+    /// A task enters it (Linux `timens_commit`): the offsets are fixed.
+    pub fn freeze(&self) {
+        let _o = self.offsets.lock();
+        self.frozen.store(true, core::sync::atomic::Ordering::Release);
+    }
+
+    /// `/proc/PID/timens_offsets` (Linux `proc_timens_show_offsets`).
+    pub fn show(&self) -> alloc::string::String {
+        let (m, b) = *self.offsets.lock();
+        let line = |name: &str, ns: i64| {
+            alloc::format!(
+                "{:<10} {:>10} {:>9}\n",
+                name,
+                ns.div_euclid(1_000_000_000),
+                ns.rem_euclid(1_000_000_000)
+            )
+        };
+        alloc::format!("{}{}", line("monotonic", m), line("boottime", b))
+    }
 }
 
 macro_rules! simple_ns {
@@ -184,7 +285,12 @@ impl CgroupNamespace {
 }
 impl TimeNamespace {
     fn with_inum(inum: u32, owner: Option<Arc<UserNamespace>>) -> Self {
-        Self { inum, owner, monotonic_offset_ns: 0, boottime_offset_ns: 0 }
+        Self {
+            inum,
+            owner,
+            offsets: spin::Mutex::new((0, 0)),
+            frozen: core::sync::atomic::AtomicBool::new(false),
+        }
     }
 }
 
@@ -265,5 +371,26 @@ mod tests {
         assert!(a.owner.is_none(), "the initial user namespace is None");
         assert!(a.inum >= PROC_DYNAMIC_FIRST && b.inum != a.inum);
         assert_eq!(IpcNamespace::new_initial().inum, PROC_IPC_INIT_INO);
+    }
+
+    #[test]
+    fn time_offsets() {
+        use crate::errno::{EACCES, EINVAL, ERANGE};
+        let init = UserNamespace::new_initial();
+        let t = TimeNamespace::new(&init);
+        assert_eq!(t.show(), "monotonic           0         0\nboottime            0         0\n");
+        let offs = parse_timens_offsets(b"monotonic 100 5\n7 -2 0\n").unwrap();
+        assert_eq!(offs.len(), 2);
+        assert_eq!(parse_timens_offsets(b"realtime 1 0"), Err(EINVAL));
+        assert_eq!(parse_timens_offsets(b"1 1 1000000000"), Err(EINVAL));
+        assert_eq!(parse_timens_offsets(b"0 1 0"), Err(EINVAL));
+        assert_eq!(parse_timens_offsets(b"monotonic 1"), Err(EINVAL));
+        t.set_offsets(&offs, 10_000_000_000).unwrap();
+        assert_eq!(*t.offsets.lock(), (100_000_000_005, -2_000_000_000));
+        assert!(t.show().ends_with("boottime           -2         0\n"));
+        let back = parse_timens_offsets(b"monotonic -11 0").unwrap();
+        assert_eq!(t.set_offsets(&back, 10_000_000_000), Err(ERANGE));
+        t.freeze();
+        assert_eq!(t.set_offsets(&offs, 10_000_000_000), Err(EACCES));
     }
 }

@@ -83,6 +83,7 @@ impl NsProxy {
         }
         let mut ns = self.clone_with(self.user_ns.clone());
         ns.time_ns = self.time_ns_for_children.clone();
+        ns.time_ns.freeze();
         Some(Arc::new(ns))
     }
 
@@ -162,6 +163,7 @@ pub fn copy_namespaces(
     // the time namespace for children.
     if !flags.contains(CloneFlags::CLONE_VM) {
         ns.time_ns = ns.time_ns_for_children.clone();
+        ns.time_ns.freeze();
     }
     Ok(Arc::new(ns))
 }
@@ -255,6 +257,7 @@ pub fn setns_install(
             if !c.single_threaded {
                 return Err(EUSERS);
             }
+            t.freeze();
             ns.time_ns = t.clone();
             ns.time_ns_for_children = t.clone();
         }

@@ -16,10 +16,13 @@ use crate::fs::proc::{
 };
 use crate::fs::ramfs::Stat;
 use crate::mm::frame::PAGE_SIZE;
+use crate::process::ns_common::parse_timens_offsets;
 use crate::process::ns_common::{NsRef, NsType};
 use crate::process::pid_namespace::PidNamespace;
 use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
-use crate::process::user_namespace::{write_map, write_setgroups, MapKind, UserNamespace, Writer};
+use crate::process::user_namespace::{
+    ns_capable, write_map, write_setgroups, MapKind, UserNamespace, Writer,
+};
 use crate::process::{rusage, table};
 
 /// A proc mount's file system, showing `pid_ns`.
@@ -286,6 +289,22 @@ pub fn write(
         PidEntry::UidMap => write_map(&target, MapKind::Uid, data, pos, &w),
         PidEntry::GidMap => write_map(&target, MapKind::Gid, data, pos, &w),
         PidEntry::Setgroups => write_setgroups(&target, data, pos, &w),
+        PidEntry::TimensOffsets => {
+            // Linux `proc_timens_set_offset`: CAP_SYS_TIME in the owner of
+            // the process's time namespace for children.
+            let offs = parse_timens_offsets(data)?;
+            let time_ns = t.nsproxy().time_ns_for_children.clone();
+            let mut owner = w.user_ns.clone();
+            while let Some(p) = owner.parent.clone() {
+                owner = p;
+            }
+            let owner = time_ns.owner.clone().unwrap_or(owner);
+            if !ns_capable(&w.user_ns, w.euid, w.caps, &owner) {
+                return Err(crate::errno::EPERM);
+            }
+            time_ns.set_offsets(&offs, crate::time::monotonic_ns())?;
+            Ok(data.len())
+        }
         _ => Err(crate::errno::EBADF),
     }
 }
@@ -365,6 +384,7 @@ pub fn generate(
                     let target = t.nsproxy().user_ns.clone();
                     id_map_text(&target, e == PidEntry::UidMap)
                 }
+                PidEntry::TimensOffsets => t.nsproxy().time_ns_for_children.show(),
                 PidEntry::Setgroups => {
                     let allowed = t.nsproxy().user_ns.setgroups_allowed.load(Relaxed);
                     String::from(if allowed { "allow\n" } else { "deny\n" })

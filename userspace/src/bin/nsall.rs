@@ -129,6 +129,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     id_maps(&mut c);
     mounts(&mut c);
     setns_checks(&mut c);
+    time_offsets(&mut c);
     c.err("no child left at the end", wait4(-1, None, __WALL | WNOHANG), ECHILD);
     c.status()
 }
@@ -840,4 +841,66 @@ fn setns_checks(c: &mut Checker) {
     );
     close_all(&[my_uts, my_user, b_uts, b_mnt]);
     let _ = unlinkat(AT_FDCWD, cs(&qdir), AT_REMOVEDIR);
+}
+
+fn clock_ns(clock: u32) -> i128 {
+    let mut ts = timespec::default();
+    let _ = clock_gettime(clock, &mut ts);
+    ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
+}
+
+fn time_offsets(c: &mut Checker) {
+    let r = fork_with(|| {
+        if unshare(CLONE_NEWTIME).is_err() {
+            return 0xff;
+        }
+        let mut bits = 0;
+        let mut bad = |i: u32, b: bool| {
+            if b {
+                bits |= 1 << i;
+            }
+        };
+        let p = c"/proc/self/timens_offsets";
+        let text = b"monotonic 100 5\nboottime 200 0\n";
+        bad(0, write_file(p, text, 0) != Ok(text.len()));
+        let mut buf = [0u8; 64];
+        let n = read_text(p, &mut buf);
+        bad(1, &buf[..n] != b"monotonic         100         5\nboottime          200         0\n");
+        bad(2, write_file(p, b"realtime 1 0\n", 0) != Err(EINVAL));
+        bad(3, write_file(p, b"monotonic 1 1000000000\n", 0) != Err(EINVAL));
+        bad(4, write_file(p, b"monotonic -100000000 0\n", 0) != Err(ERANGE));
+        let (m0, b0) = (clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_BOOTTIME));
+        let g = fork_with(|| {
+            let (m1, b1) = (clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_BOOTTIME));
+            let s = 1_000_000_000i128;
+            let m_ok = (100 * s..101 * s).contains(&(m1 - m0));
+            let b_ok = (200 * s..201 * s).contains(&(b1 - b0));
+            (!m_ok) as i32 | ((!b_ok) as i32) << 1
+        });
+        match g {
+            Ok(g) => bad(5, reap(g) != Some(WaitStatus::Exited(0))),
+            Err(_) => bad(5, true),
+        }
+        bad(6, write_file(p, b"monotonic 1 0\n", 0) != Err(EACCES));
+        let own = clock_ns(CLOCK_MONOTONIC) - m0;
+        bad(7, !(0..1_000_000_000).contains(&own));
+        bits
+    });
+    match r {
+        Ok(p) => c.reaped_bits(
+            p,
+            0,
+            &[
+                "after unshare(CLONE_NEWTIME): timens_offsets takes monotonic 100 s 5 ns, boottime 200 s",
+                "timens_offsets reads them back",
+                "an offset of another clock EINVAL",
+                "nanoseconds of 1e9 EINVAL",
+                "an offset that makes the clock negative ERANGE",
+                "a child in the namespace sees CLOCK_MONOTONIC +100 s and CLOCK_BOOTTIME +200 s",
+                "once a process is in it: timens_offsets EACCES",
+                "the caller's own clocks are unchanged",
+            ],
+        ),
+        Err(e) => c.fail("fork", e),
+    }
 }

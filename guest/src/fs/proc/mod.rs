@@ -33,20 +33,21 @@ pub enum PidEntry {
     UidMap,
     GidMap,
     Setgroups,
+    TimensOffsets,
 }
 
 impl PidEntry {
     /// Whether the owner may write it (mode 0644; Linux `uid_map`,
     /// `gid_map`, `setgroups`).
     pub fn writable(self) -> bool {
-        matches!(self, Self::UidMap | Self::GidMap | Self::Setgroups)
+        matches!(self, Self::UidMap | Self::GidMap | Self::Setgroups | Self::TimensOffsets)
     }
 }
 
 /// A process directory's entries after `task`, in Linux's order
 /// (`tgid_base_stuff`, the ones that exist here); a thread's directory has
 /// the same (`tid_base_stuff`).
-pub const PID_ENTRIES: [(&str, PidEntry); 9] = [
+pub const PID_ENTRIES: [(&str, PidEntry); 10] = [
     ("status", PidEntry::Status),
     ("comm", PidEntry::Comm),
     ("cmdline", PidEntry::Cmdline),
@@ -56,6 +57,7 @@ pub const PID_ENTRIES: [(&str, PidEntry); 9] = [
     ("uid_map", PidEntry::UidMap),
     ("gid_map", PidEntry::GidMap),
     ("setgroups", PidEntry::Setgroups),
+    ("timens_offsets", PidEntry::TimensOffsets),
 ];
 
 /// An inode of the proc file system. Processes and threads are named by
