@@ -567,7 +567,7 @@ fn nsall_passes_as_root() {
     // Every namespace kind, the unprivileged user-namespace path included
     // (a child drops to uid 4321); programs_in_guest compares the guest.
     let out = run_checks("nsall");
-    assert_eq!(out.lines().count(), 103, "{out}");
+    assert_eq!(out.lines().count(), 104, "{out}");
     assert!(out.contains("ok not root: unshare(CLONE_NEWUSER) works\n"), "{out}");
 }
 

@@ -552,6 +552,25 @@ impl PosixThread {
         *self.creds.lock()
     }
 
+    /// Linux `ns_capable(owner, CAP_SYS_ADMIN)` for the task (the
+    /// capabilities being all or none here); `owner` None is the initial
+    /// user namespace.
+    pub fn ns_capable(
+        &self,
+        owner: Option<Arc<crate::process::user_namespace::UserNamespace>>,
+    ) -> bool {
+        let who = self.ns_caller();
+        let mine = self.nsproxy.lock().user_ns.clone();
+        let target = owner.unwrap_or_else(|| {
+            let mut init = mine.clone();
+            while let Some(p) = init.parent.clone() {
+                init = p;
+            }
+            init
+        });
+        crate::process::user_namespace::ns_capable(&mine, who.euid, who.caps, &target)
+    }
+
     /// Who the task is when it asks for new namespaces.
     pub fn ns_caller(&self) -> crate::process::nsproxy::NsCaller {
         let c = self.creds();

@@ -403,11 +403,18 @@ fn unprivileged(c: &mut Checker) {
             return 0xff;
         }
         extern "C" fn inside(_: usize) -> i32 {
-            (getuid() != Ok(65534)) as i32
+            let mut bits = (getuid() != Ok(65534)) as i32;
+            // SAFETY: the kernel reads the 5 bytes.
+            let set = unsafe { syscall2(nr::__NR_sethostname, b"inner".as_ptr() as usize, 5) };
+            if set != 0 || nodename()[..6] != *b"inner\0" {
+                bits |= 2;
+            }
+            bits
         }
         match spawn(CLONE_NEWUSER | CLONE_NEWUTS | CLONE_NEWPID, inside, 0) {
             Ok(p) => match reap(p) {
                 Some(WaitStatus::Exited(0)) => 0,
+                Some(WaitStatus::Exited(2)) => 4,
                 _ => 2,
             },
             Err(_) => 1,
@@ -420,6 +427,7 @@ fn unprivileged(c: &mut Checker) {
             &[
                 "not root: clone(CLONE_NEWUSER|CLONE_NEWUTS|CLONE_NEWPID) works",
                 "its child's getuid is 65534",
+                "its child may name its own UTS namespace (sethostname)",
             ],
         ),
         Err(e) => c.fail("fork", e),
