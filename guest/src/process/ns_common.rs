@@ -366,6 +366,9 @@ mod tests {
         assert_eq!(NsType::PidForChildren.link_text(7), "pid:[7]");
         assert_eq!(NsType::from_entry("time_for_children"), Some(NsType::TimeForChildren));
         assert_eq!(NsType::from_entry("x"), None);
+        // proc's list of links is this one, in the same order.
+        let names: alloc::vec::Vec<&str> = NsType::ALL.iter().map(|t| t.entry()).collect();
+        assert_eq!(names, crate::fs::proc::NS_ENTRIES);
         let init = UserNamespace::new_initial();
         let (a, b) = (IpcNamespace::new(&init), IpcNamespace::new(&init));
         assert!(a.owner.is_none(), "the initial user namespace is None");
