@@ -500,7 +500,12 @@ fn fault_injection_at_every_copy_process_stage_leaks_nothing() {
     injected("copy_mm", 3, "ENOMEM");
     injected("alloc_pid", 1, "EAGAIN");
     // New namespaces: their own stage, and the later stages undo them too.
+    // forkonce's newns clone asks for a user, mount, UTS, IPC, PID, cgroup
+    // and network namespace: every allocation is an injection point.
     injected_with("copy_namespaces", 1, "ENOMEM", &["newns"]);
+    injected_with("copy_namespaces", 2, "ENOMEM", &["newns"]);
+    injected_with("copy_namespaces", 5, "ENOMEM", &["newns"]);
+    injected_with("copy_namespaces", 7, "ENOMEM", &["newns"]);
     injected_with("copy_mm", 2, "ENOMEM", &["newns"]);
     injected_with("alloc_pid", 1, "EAGAIN", &["newns"]);
     // CLONE_PIDFD: its own stage (after alloc_pid), and the pid stage before
@@ -685,6 +690,18 @@ fn proc_files_and_mounts_match_linux() {
     let out = checks_match_linux_on_1_2_4_vcpus("procfs", &["one", "two words"]);
     assert!(out.contains("ok a child before it is reaped: state Z"), "{out}");
     assert!(out.contains("ok DIR/.. leaves the mount"), "{out}");
+}
+
+#[test]
+fn every_namespace_kind_matches_linux() {
+    // /proc/PID/ns links and stat through them, which links each CLONE_NEW*
+    // flag of unshare and clone changes, the flag and permission checks, a
+    // user namespace made by a user that is not root (ids 65534 inside, other
+    // namespaces allowed, a nested user namespace not), a proc mount in a
+    // private mount namespace its parent does not see.
+    let out = checks_match_linux_on_1_2_4_vcpus("nsall", &[]);
+    assert!(out.contains("ok unshare(CLONE_NEWTIME): only the one for children differs"), "{out}");
+    assert!(out.contains("ok the proc mount in the child's mount namespace is not seen"), "{out}");
 }
 
 #[test]

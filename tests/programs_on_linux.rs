@@ -437,6 +437,7 @@ fn programs_are_static_executables() {
         "mapcount",
         "mmap64",
         "namespaces",
+        "nsall",
         "oomhog",
         "opcost",
         "pdeathsig",
@@ -559,6 +560,15 @@ fn namespaces_pass_as_root() {
     let out = run_checks("namespaces");
     assert_eq!(out.lines().count(), 69, "{out}");
     assert!(out.contains("ok CLONE_NEWPID: the child's getpid is 1\n"), "{out}");
+}
+
+#[test]
+fn nsall_passes_as_root() {
+    // Every namespace kind, the unprivileged user-namespace path included
+    // (a child drops to uid 4321); programs_in_guest compares the guest.
+    let out = run_checks("nsall");
+    assert_eq!(out.lines().count(), 104, "{out}");
+    assert!(out.contains("ok not root: unshare(CLONE_NEWUSER) works\n"), "{out}");
 }
 
 #[test]

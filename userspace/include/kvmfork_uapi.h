@@ -1286,6 +1286,8 @@
 #define NAME_MAX 255
 #define PATH_MAX 0x1000
 #define PIPE_BUF 0x1000
+#define OVERFLOWUID 0xfffe
+#define OVERFLOWGID 0xfffe
 
 /* ---- uapi::uio ---- */
 #define UIO_MAXIOV 1024

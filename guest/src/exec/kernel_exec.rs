@@ -260,6 +260,29 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
     task.gs_base.store(0, core::sync::atomic::Ordering::Relaxed);
     crate::arch::cpu::set_user_gs_base(0);
     task.set_comm(&prog.name);
+    // Linux `begin_new_exec`: dumpable unless the ids differ.
+    {
+        let c = task.creds();
+        if let Some(mm) = task.mm() {
+            mm.dumpable
+                .store(c.uid == c.euid && c.gid == c.egid, core::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    // Linux `exec_task_namespaces`: into the time namespace for children.
+    let new_ns = task.nsproxy().for_exec();
+    if let Some(ns) = new_ns {
+        *task.nsproxy.lock() = ns;
+    }
+    // Linux `cap_bprm_creds_from_file`: in a user namespace other than the
+    // initial one, the capabilities survive execve only for its root.
+    {
+        let user_ns = task.nsproxy().user_ns.clone();
+        let mut c = task.creds.lock();
+        let root = Some(0);
+        if c.userns_caps && user_ns.from_kuid(c.euid) != root && user_ns.from_kuid(c.uid) != root {
+            c.userns_caps = false;
+        }
+    }
     crate::trace_event!(
         SchedProcessExec,
         task.pid(),

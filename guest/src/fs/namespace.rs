@@ -11,8 +11,11 @@
 //! `propagate_mount_busy`), and `umount2` then answers EBUSY.
 //!
 //! The table is a [`MntNamespace`]'s (Linux `struct mnt_namespace`), which a
-//! task's `nsproxy` carries: `CLONE_NEWNS` would copy it (not implemented
-//! yet: the namespace flag is still EINVAL). Mountpoints are inode numbers
+//! task's `nsproxy` carries: `CLONE_NEWNS` copies it (Linux `copy_mnt_ns`:
+//! every mount again, with new ids), after which a mount or unmount in one
+//! namespace is invisible in the other. Mount propagation (shared, slave
+//! and unbindable mounts) is not implemented: every mount is private, and
+//! `mount(MS_PRIVATE)` is accepted as the no-op it is. Mountpoints are inode numbers
 //! of the parent mount's file system; the file systems are those of
 //! [`FsType`]: the RAM file system (the root) and `proc`.
 //!
@@ -173,14 +176,58 @@ impl MountTable {
 
 /// A mount namespace (Linux `struct mnt_namespace`).
 pub struct MntNamespace {
+    /// Its `ns_common` number (`/proc/PID/ns/mnt`).
+    pub inum: u32,
     pub table: spin::Mutex<MountTable>,
+    /// The user namespace that owns it (Linux `mnt_namespace.user_ns`; opaque
+    /// here, the processes being a layer above), set when it is made by a
+    /// copy; unset: the initial one.
+    pub owner: spin::Once<Arc<dyn core::any::Any + Send + Sync>>,
+}
+
+impl MountTable {
+    /// A copy of every mount, with new ids, in the same order (Linux
+    /// `copy_tree` for `copy_mnt_ns`): the same file systems on the same
+    /// mountpoints.
+    pub fn copy(&self) -> MountTable {
+        let ids: BTreeMap<MountId, MountId> =
+            self.mounts.keys().map(|&id| (id, next_id())).collect();
+        let mounts = self
+            .mounts
+            .values()
+            .map(|m| {
+                let id = ids[&m.id];
+                let copy = Mount {
+                    id,
+                    parent: ids[&m.parent],
+                    mountpoint: m.mountpoint,
+                    fs: m.fs.clone(),
+                    source: m.source.clone(),
+                    flags: m.flags,
+                };
+                (id, Arc::new(copy))
+            })
+            .collect();
+        MountTable { mounts, root: ids[&self.root] }
+    }
 }
 
 impl MntNamespace {
-    /// The initial namespace: the RAM file system as the root (Linux
-    /// `init_mount_tree`).
-    pub fn new_initial() -> Arc<Self> {
-        Arc::new(Self { table: spin::Mutex::new(MountTable::new(FsType::Ram, "rootfs")) })
+    /// The initial namespace, numbered `inum`: the RAM file system as the
+    /// root (Linux `init_mount_tree`).
+    pub fn new_initial(inum: u32) -> Arc<Self> {
+        Arc::new(Self {
+            inum,
+            table: spin::Mutex::new(MountTable::new(FsType::Ram, "rootfs")),
+            owner: spin::Once::new(),
+        })
+    }
+
+    /// A new namespace, numbered `inum`, with a copy of this one's mounts
+    /// (Linux `copy_mnt_ns` → `dup_mnt_ns`).
+    pub fn copy(&self, inum: u32) -> Result<Arc<Self>, Errno> {
+        let table = self.table.lock().copy();
+        Ok(Arc::new(Self { inum, table: spin::Mutex::new(table), owner: spin::Once::new() }))
     }
 
     pub fn root(&self) -> Arc<Mount> {
@@ -203,14 +250,25 @@ pub const MS_NEW_MOUNT_FLAGS: u64 = uapi::mount::MS_RDONLY
     | uapi::mount::MS_LAZYTIME;
 
 /// The `mount` flags that ask for something else than a new mount
-/// (remount, bind, move, propagation changes): not implemented, EINVAL.
+/// (remount, bind, move, propagation changes other than to private): not
+/// implemented, EINVAL.
 pub const MS_OTHER_OPS: u64 = uapi::mount::MS_REMOUNT
     | uapi::mount::MS_BIND
     | uapi::mount::MS_MOVE
     | uapi::mount::MS_SHARED
-    | uapi::mount::MS_PRIVATE
     | uapi::mount::MS_SLAVE
     | uapi::mount::MS_UNBINDABLE;
+
+/// Linux `do_change_type`'s flag check for a propagation change to private
+/// (`flags` has MS_PRIVATE): besides MS_PRIVATE only MS_REC and MS_SILENT.
+/// Every mount here is private already, so the change is a no-op.
+pub fn check_change_type(flags: u64) -> Result<(), Errno> {
+    use uapi::mount::{MS_PRIVATE, MS_REC, MS_SILENT};
+    if flags & !(MS_PRIVATE | MS_REC | MS_SILENT) != 0 {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
 
 /// Linux `ksys_umount`'s flag check: unknown flags, or MNT_EXPIRE with
 /// MNT_FORCE or MNT_DETACH, are EINVAL.
@@ -284,6 +342,33 @@ mod tests {
         assert_eq!(t.umount(id, 0).err(), Some(EINVAL), "gone");
         assert!(t.umount(a.id, 1).is_ok(), "the caller's own reference");
         assert_eq!(t.mounts().len(), 1);
+    }
+
+    #[test]
+    fn a_copied_table_is_independent() {
+        let ns = MntNamespace::new_initial(1);
+        let root = ns.root();
+        let a = ns.table.lock().add(root.id, 5, proc_fs(), "proc", 0).unwrap();
+        ns.table.lock().add(a.id, 0, proc_fs(), "p2", 0).unwrap();
+        let copy = ns.copy(2).unwrap();
+        assert_ne!(copy.inum, ns.inum);
+        let (t, c) = (ns.table.lock(), copy.table.lock());
+        assert_eq!(c.mounts().len(), 3);
+        let (croot, ca) = (c.root(), c.mounted_on(c.root().id, 5).unwrap());
+        assert!(croot.is_root() && croot.id != root.id && ca.id != a.id);
+        assert_eq!(c.mounted_on(ca.id, 0).unwrap().source, "p2", "parents remapped");
+        drop((t, c));
+        // A mount or umount in one is invisible in the other.
+        copy.table.lock().add(croot.id, 9, proc_fs(), "new", 0).unwrap();
+        assert!(ns.table.lock().mounted_on(root.id, 9).is_none());
+        let top = ns.table.lock().mounted_on(a.id, 0).unwrap().id;
+        assert!(ns.table.lock().umount(top, 0).is_ok());
+        assert!(copy.table.lock().mounted_on(ca.id, 0).is_some());
+        assert!(check_change_type(uapi::mount::MS_PRIVATE | uapi::mount::MS_REC).is_ok());
+        assert_eq!(
+            check_change_type(uapi::mount::MS_PRIVATE | uapi::mount::MS_RDONLY),
+            Err(EINVAL)
+        );
     }
 
     #[test]

@@ -216,6 +216,11 @@ pub struct Mm {
     /// gave them (what Linux reads between `arg_start` and `arg_end` for
     /// `/proc/PID/cmdline`); set once by exec, kept by fork.
     cmdline: spin::Once<Arc<[u8]>>,
+    /// Linux's `MMF_DUMPABLE` bits, as SUID_DUMP_USER (true) or
+    /// SUID_DUMP_DISABLE: cleared when the ids change (`commit_creds`), set
+    /// by `prctl(PR_SET_DUMPABLE)`; a process that is not dumpable has its
+    /// proc files owned by root. Kept by fork.
+    pub dumpable: core::sync::atomic::AtomicBool,
     /// The program file (Linux `mm->exe_file`): set once by exec, shared
     /// with fork's copy; writers to it are refused while it is held (ETXTBSY).
     exe: spin::Once<Arc<dyn ExeFile>>,
@@ -353,6 +358,7 @@ impl Mm {
             }),
             zpoline: spin::Once::new(),
             cmdline: spin::Once::new(),
+            dumpable: core::sync::atomic::AtomicBool::new(true),
             exe: spin::Once::new(),
         });
         let entry = crate::arch::entry_page::ENTRY_PAGE_VA;
@@ -444,6 +450,9 @@ impl Mm {
                 Some(c) => spin::Once::initialized(c.clone()),
                 None => spin::Once::new(),
             },
+            dumpable: core::sync::atomic::AtomicBool::new(
+                self.dumpable.load(core::sync::atomic::Ordering::Relaxed),
+            ),
             exe: match exe {
                 Some(e) => spin::Once::initialized(e),
                 None => spin::Once::new(),

@@ -6,18 +6,12 @@ use uapi::mman::TASK_SIZE_MAX;
 pub use uapi::sched::{CloneFlags, CLONE_ARGS_SIZE_VER0, CLONE_ARGS_SIZE_VER2, CSIGNAL};
 use uapi::signal::_NSIG;
 
-/// Namespaces this kernel does not implement: requesting one is EINVAL.
-pub const UNSUPPORTED_NAMESPACES: CloneFlags = CloneFlags::CLONE_NEWNS
-    .union(CloneFlags::CLONE_NEWCGROUP)
-    .union(CloneFlags::CLONE_NEWIPC)
-    .union(CloneFlags::CLONE_NEWUSER)
-    .union(CloneFlags::CLONE_NEWNET)
-    .union(CloneFlags::CLONE_NEWTIME);
-
 /// Checks of `copy_process` (Linux order). `caller_is_init`: the caller is a
 /// namespace's init (SIGNAL_UNKILLABLE), which may not create siblings.
 /// `pid_ns_unshared`: the caller's children go to another PID namespace than
 /// its own (after `unshare(CLONE_NEWPID)`), where its threads cannot go.
+/// (After `unshare(CLONE_NEWTIME)` threads and CLONE_VM children are
+/// allowed, as on Linux 6.18: they stay in the caller's time namespace.)
 pub fn check_flags(
     flags: CloneFlags,
     caller_is_init: bool,
@@ -48,6 +42,45 @@ pub fn check_flags(
         return Err(EINVAL);
     }
     Ok(())
+}
+
+/// `unshare`'s flags (Linux `ksys_unshare` before `check_unshare_flags`):
+/// CLONE_NEWUSER implies CLONE_THREAD and CLONE_FS, CLONE_VM implies
+/// CLONE_SIGHAND, CLONE_SIGHAND implies CLONE_THREAD, CLONE_NEWNS implies
+/// CLONE_FS; unknown flags are EINVAL.
+pub fn unshare_flags(flags: CloneFlags) -> Result<CloneFlags, Errno> {
+    use CloneFlags as F;
+    let known = F::CLONE_THREAD
+        | F::CLONE_FS
+        | F::CLONE_NEWNS
+        | F::CLONE_SIGHAND
+        | F::CLONE_VM
+        | F::CLONE_FILES
+        | F::CLONE_SYSVSEM
+        | F::CLONE_NEWUTS
+        | F::CLONE_NEWIPC
+        | F::CLONE_NEWNET
+        | F::CLONE_NEWUSER
+        | F::CLONE_NEWPID
+        | F::CLONE_NEWCGROUP
+        | F::CLONE_NEWTIME;
+    let mut f = flags;
+    if f.contains(F::CLONE_NEWUSER) {
+        f |= F::CLONE_THREAD | F::CLONE_FS;
+    }
+    if f.contains(F::CLONE_VM) {
+        f |= F::CLONE_SIGHAND;
+    }
+    if f.contains(F::CLONE_SIGHAND) {
+        f |= F::CLONE_THREAD;
+    }
+    if f.contains(F::CLONE_NEWNS) {
+        f |= F::CLONE_FS;
+    }
+    if !known.contains(f) {
+        return Err(EINVAL);
+    }
+    Ok(f)
 }
 
 /// Checks of `clone3_args_valid` on the flags and the exit signal.
@@ -157,6 +190,19 @@ mod tests {
         assert_eq!(check_flags(CLONE_VM, false, true), Ok(()));
         // The order: CLONE_SIGHAND without CLONE_VM is found before the namespace.
         assert_eq!(check_flags(CLONE_SIGHAND | CLONE_THREAD, false, true), Err(EINVAL));
+    }
+
+    #[test]
+    fn unshare_implications() {
+        let f = CloneFlags::from_bits_retain;
+        assert_eq!(super::check_flags(f(CLONE_NEWIPC | CLONE_SYSVSEM), false, false), Ok(()));
+        let u = |x| unshare_flags(f(x)).map(|f| f.bits());
+        assert_eq!(u(CLONE_NEWUSER), Ok(CLONE_NEWUSER | CLONE_THREAD | CLONE_FS));
+        assert_eq!(u(CLONE_NEWNS), Ok(CLONE_NEWNS | CLONE_FS));
+        assert_eq!(u(CLONE_VM), Ok(CLONE_VM | CLONE_SIGHAND | CLONE_THREAD));
+        assert_eq!(u(CLONE_NEWTIME | CLONE_NEWCGROUP), Ok(CLONE_NEWTIME | CLONE_NEWCGROUP));
+        assert_eq!(u(1), Err(EINVAL));
+        assert_eq!(u(CLONE_PARENT), Err(EINVAL));
     }
 
     #[test]

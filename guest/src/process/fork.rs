@@ -20,7 +20,7 @@ use crate::arch::task::KernelStack;
 use crate::arch::TrapFrame;
 use crate::errno::{Errno, EAGAIN, EINTR, EINVAL, ENOMEM, EPERM};
 use crate::fault_inject::{should_fail, Stage};
-use crate::process::clone_flags::{check_flags, CloneFlags, UNSUPPORTED_NAMESPACES};
+use crate::process::clone_flags::{check_flags, CloneFlags};
 use crate::process::rlimit::RLIMIT_NPROC;
 use crate::process::signal::{signal_pending, ERESTARTNOINTR};
 use crate::process::table;
@@ -106,10 +106,6 @@ fn kernel_clone_from(
     // namespace than its own: no threads then (Linux).
     let pid_ns_unshared = !Arc::ptr_eq(parent.pid_ns(), &parent.nsproxy().pid_ns_for_children);
     check_flags(args.flags, parent.is_ns_init(), pid_ns_unshared)?;
-    if args.flags.intersects(UNSUPPORTED_NAMESPACES) {
-        // Only PID and UTS namespaces exist here.
-        return Err(EINVAL);
-    }
     let before = resources();
     let injected = crate::counters::global_get(crate::counters::FAULT_INJECTIONS);
     let t0 = crate::arch::rdtsc();
@@ -353,13 +349,18 @@ fn copy_process(
         None if matches!(start, ThreadStart::Kernel { .. }) => None,
         None => return Err(EINVAL),
     };
-    // copy_namespaces: shared, or new ones (root only).
+    // copy_namespaces: shared, or new ones (CAP_SYS_ADMIN in the user
+    // namespace, which may be a new one whose creator the child is).
     let nsproxy = crate::process::nsproxy::copy_namespaces(
         flags,
         &parent.nsproxy(),
         parent.pid_ns(),
-        creds.euid == 0,
+        || parent.ns_caller(),
     )?;
+    let mut creds = creds;
+    if flags.contains(CloneFlags::CLONE_NEWUSER) {
+        creds.userns_caps = true;
+    }
     // copy_thread -> set_new_tls: the new FS base goes through
     // arch_prctl(ARCH_SET_FS)'s check, EPERM at or above TASK_SIZE_MAX (a
     // non-canonical base would fault the kernel's wrmsr at the switch-in).

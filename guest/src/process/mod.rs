@@ -8,6 +8,7 @@ pub mod fork;
 pub mod futex;
 pub mod itimer;
 pub mod jobctl;
+pub mod ns_common;
 pub mod nsproxy;
 #[cfg(target_os = "none")]
 pub mod oom_kill;
@@ -23,6 +24,7 @@ pub mod signal;
 pub mod table;
 #[cfg(target_os = "none")]
 pub mod task;
+pub mod user_namespace;
 pub mod utsname;
 #[cfg(target_os = "none")]
 pub mod wait;

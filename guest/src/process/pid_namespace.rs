@@ -32,12 +32,17 @@ struct NsPids {
 }
 
 pub struct PidNamespace {
+    /// Its `ns_common` number (`/proc/PID/ns/pid`).
+    pub inum: u32,
     pub level: u32,
     pub parent: Option<Arc<PidNamespace>>,
     pids: spin::Mutex<NsPids>,
     /// The task that adopts orphans here (Linux `child_reaper`), by its number in
     /// the initial namespace; 0 until the init exists.
     child_reaper: AtomicU32,
+    /// The user namespace that owns it (Linux `pid_namespace.user_ns`),
+    /// set by `nsproxy` when it makes one; unset: the initial one.
+    pub owner: spin::Once<Arc<crate::process::user_namespace::UserNamespace>>,
 }
 
 impl PidNamespace {
@@ -48,6 +53,11 @@ impl PidNamespace {
 
     fn with_parent(parent: Option<Arc<PidNamespace>>, level: u32) -> Arc<Self> {
         Arc::new(PidNamespace {
+            inum: if level == 0 {
+                crate::process::ns_common::PROC_PID_INIT_INO
+            } else {
+                crate::process::ns_common::ns_alloc_inum()
+            },
             level,
             parent,
             pids: spin::Mutex::new(NsPids {
@@ -56,6 +66,7 @@ impl PidNamespace {
                 adding: true,
             }),
             child_reaper: AtomicU32::new(0),
+            owner: spin::Once::new(),
         })
     }
 

@@ -31,6 +31,11 @@ pub struct Creds {
     pub gid: u32,
     pub egid: u32,
     pub sgid: u32,
+    /// The full capability set in the task's own user namespace when that
+    /// is not the initial one (Linux `set_cred_user_ns`: its creator's, and
+    /// kept across execve only by the namespace's root); in the initial
+    /// namespace the capabilities are root's (euid 0).
+    pub userns_caps: bool,
 }
 
 /// Task states (the scheduler's).
@@ -545,6 +550,36 @@ impl PosixThread {
 
     pub fn creds(&self) -> Creds {
         *self.creds.lock()
+    }
+
+    /// Linux `ns_capable(owner, CAP_SYS_ADMIN)` for the task (the
+    /// capabilities being all or none here); `owner` None is the initial
+    /// user namespace.
+    pub fn ns_capable(
+        &self,
+        owner: Option<Arc<crate::process::user_namespace::UserNamespace>>,
+    ) -> bool {
+        let who = self.ns_caller();
+        let mine = self.nsproxy.lock().user_ns.clone();
+        let target = owner.unwrap_or_else(|| {
+            let mut init = mine.clone();
+            while let Some(p) = init.parent.clone() {
+                init = p;
+            }
+            init
+        });
+        crate::process::user_namespace::ns_capable(&mine, who.euid, who.caps, &target)
+    }
+
+    /// Who the task is when it asks for new namespaces.
+    pub fn ns_caller(&self) -> crate::process::nsproxy::NsCaller {
+        let c = self.creds();
+        let initial = self.nsproxy.lock().user_ns.level == 0;
+        crate::process::nsproxy::NsCaller {
+            euid: c.euid,
+            egid: c.egid,
+            caps: if initial { c.euid == 0 } else { c.userns_caps },
+        }
     }
 
     pub fn set_comm(&self, name: &[u8]) {

@@ -68,17 +68,30 @@ pub enum UtsField {
 
 /// A UTS namespace (Linux `struct uts_namespace`).
 pub struct UtsNamespace {
+    /// Its `ns_common` number (`/proc/PID/ns/uts`).
+    pub inum: u32,
     name: spin::Mutex<NewUtsname>,
+    /// The user namespace that owns it, set by `nsproxy` (unset: the
+    /// initial one).
+    pub owner: spin::Once<alloc::sync::Arc<crate::process::user_namespace::UserNamespace>>,
 }
 
 impl UtsNamespace {
     pub fn new_initial() -> Self {
-        UtsNamespace { name: spin::Mutex::new(NewUtsname::initial()) }
+        UtsNamespace {
+            inum: crate::process::ns_common::PROC_UTS_INIT_INO,
+            name: spin::Mutex::new(NewUtsname::initial()),
+            owner: spin::Once::new(),
+        }
     }
 
     /// A private copy for CLONE_NEWUTS (Linux `clone_uts_ns`).
     pub fn copy(&self) -> Self {
-        UtsNamespace { name: spin::Mutex::new(*self.name.lock()) }
+        UtsNamespace {
+            inum: crate::process::ns_common::ns_alloc_inum(),
+            name: spin::Mutex::new(*self.name.lock()),
+            owner: spin::Once::new(),
+        }
     }
 
     pub fn name(&self) -> NewUtsname {

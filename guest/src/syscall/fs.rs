@@ -281,13 +281,31 @@ fn open_proc(t: &Task, mnt: Arc<Mount>, node: ProcNode, flags: u32) -> SysResult
     if flags & O_DIRECTORY != 0 && !node.is_dir() {
         return Err(ENOTDIR);
     }
+    let writable = matches!(node, ProcNode::PidFile(_, _, e) if e.writable());
     if flags & O_ACCMODE != O_RDONLY || flags & (O_CREAT | O_TRUNC) != 0 {
-        return Err(if node.is_dir() { EISDIR } else { EACCES });
+        if node.is_dir() {
+            return Err(EISDIR);
+        }
+        // Mode 0644: the owner (the process's effective uid) or root.
+        if !writable || flags & O_CREAT != 0 {
+            return Err(EACCES);
+        }
+        let ns = procfs::pid_ns_of(&mnt.fs).ok_or(EINVAL)?;
+        let owner = procfs::stat(&ns, node)?.uid;
+        let euid = t.creds().euid;
+        if euid != 0 && euid != owner {
+            return Err(EACCES);
+        }
     }
-    let file = File::new(
-        FileKind::Proc(Arc::new(ProcFile::new(mnt, node))),
-        flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC),
-    );
+    let pf = ProcFile::new(mnt, node);
+    if let ProcNode::NsFile(..) = node {
+        // The namespace is held from now on, whatever becomes of the task.
+        let ns = procfs::pid_ns_of(&pf.mnt.fs).ok_or(EINVAL)?;
+        let r: Arc<dyn core::any::Any + Send + Sync> = Arc::new(procfs::ns_ref(&ns, node)?);
+        pf.pinned.call_once(|| r);
+    }
+    let file =
+        File::new(FileKind::Proc(Arc::new(pf)), flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC));
     t.files().alloc(0, file, flags & O_CLOEXEC != 0, nofile_limit(t)).map(|fd| fd as u64)
 }
 
@@ -687,8 +705,21 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
         }
         FileKind::PipeRead(_) => Err(EBADF),
         FileKind::Anon(_) => Err(EINVAL),
-        // Opened read-only (open_proc).
-        FileKind::Proc(_) => Err(EBADF),
+        // Written only where open_proc allowed it.
+        FileKind::Proc(pf) => {
+            let pos = at.unwrap_or_else(|| file.pos.load(Ordering::Relaxed));
+            // Linux `map_write`: the offset and size before the copy.
+            if pos != 0 || len >= 4096 {
+                return Err(EINVAL);
+            }
+            let data = uaccess::read_bytes(buf, len)?;
+            let ns = procfs::pid_ns_of(&pf.mnt.fs).ok_or(EINVAL)?;
+            let n = procfs::write(&ns, &task(), pf.node, &data, pos)?;
+            if at.is_none() {
+                file.pos.store(pos + n as u64, Ordering::Relaxed);
+            }
+            Ok(n as u64)
+        }
     }
 }
 
@@ -801,7 +832,7 @@ fn file_stat(file: &File) -> Result<Stat, Errno> {
             0,
             0x2000_0000 + (Arc::as_ptr(p) as u64 & 0xfff_ffff),
         )),
-        FileKind::Proc(pf) => procfs::stat(&*procfs::pid_ns_of(&pf.mnt.fs).ok_or(EINVAL)?, pf.node),
+        FileKind::Proc(pf) => procfs::fstat(pf),
         FileKind::Anon(a) => {
             let (mode, ino) = a.stat();
             let mut st = synthetic_stat(mode, 0, ino);
@@ -1405,6 +1436,15 @@ pub fn mount(source: u64, target: u64, fstype: u64, flags: u64, _data: u64) -> S
     }
     if flags & crate::fs::namespace::MS_OTHER_OPS != 0 {
         return Err(EINVAL);
+    }
+    if flags & uapi::mount::MS_PRIVATE != 0 {
+        // Linux `do_change_type` to private: on a mount's root only; every
+        // mount is private here already (no propagation).
+        crate::fs::namespace::check_change_type(flags)?;
+        if !namei::is_mount_root(&at) {
+            return Err(EINVAL);
+        }
+        return Ok(0);
     }
     let fs = match fstype.as_deref() {
         None => return Err(EINVAL),

@@ -24,13 +24,18 @@ pub fn setdomainname(a: &Args) -> SysResult {
     set_utsname(a, UtsField::Domainname)
 }
 
-/// Linux's order: EPERM without CAP_SYS_ADMIN (here: root), EINVAL for a
-/// length above 64 (or negative), EFAULT for the bytes; no NUL is needed.
+/// Linux's order: EPERM without CAP_SYS_ADMIN in the user namespace that
+/// owns the UTS namespace (`ns_capable(uts_ns->user_ns)`: root for the
+/// initial one, the creator of a user namespace for one made in it), EINVAL
+/// for a length above 64 (or negative), EFAULT for the bytes; no NUL is
+/// needed.
 fn set_utsname(a: &Args, which: UtsField) -> SysResult {
     let t = current().unwrap();
-    let len = check_set(a.i32(1), t.creds().euid == 0)?;
+    let uts = t.nsproxy().uts_ns.clone();
+    let capable = t.ns_capable(uts.owner.get().cloned());
+    let len = check_set(a.i32(1), capable)?;
     let name = uaccess::read_bytes(a.u(0), len)?;
-    t.nsproxy().uts_ns.set(which, &name);
+    uts.set(which, &name);
     Ok(0)
 }
 

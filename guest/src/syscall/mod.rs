@@ -125,6 +125,7 @@ fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::__NR_sethostname => info::sethostname(a),
         nr::__NR_setdomainname => info::setdomainname(a),
         nr::__NR_unshare => process::unshare(a),
+        nr::__NR_setns => process::setns(a),
         nr::__NR_pidfd_open => process::pidfd_open(a),
         nr::__NR_pidfd_send_signal => process::pidfd_send_signal(a),
         nr::__NR_pidfd_getfd => process::pidfd_getfd(a),

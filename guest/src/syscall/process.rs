@@ -10,7 +10,7 @@ use crate::process::current;
 use crate::process::fork::{kernel_clone, KernelCloneArgs};
 use crate::process::pidfd;
 use crate::process::signal::{_NSIG, SIGCHLD, SIGKILL, SIGSTOP};
-use crate::process::task::{sigaction, SIG_DFL, SIG_IGN};
+use crate::process::task::{sigaction, Creds, SIG_DFL, SIG_IGN};
 use crate::process::wait::{self, Which};
 use crate::process::{table, ExitReason, Task};
 use crate::uaccess;
@@ -68,20 +68,29 @@ fn global_of(me: &Task, nr: u32) -> u32 {
 /// A number no pid has (pid_max is far below): matches no task or group.
 const NOBODY: u32 = u32::MAX;
 
+/// The caller's ids as its user namespace sees them (Linux
+/// `from_kuid_munged`: 65534 for an id with no mapping there).
+fn ids_seen(f: impl FnOnce(&crate::process::user_namespace::UserNamespace, &Creds) -> u32) -> u64 {
+    let t = task();
+    let c = t.creds();
+    let ns = t.nsproxy.lock().user_ns.clone();
+    f(&ns, &c) as u64
+}
+
 pub fn getuid() -> SysResult {
-    Ok(task().creds().uid as u64)
+    Ok(ids_seen(|ns, c| ns.from_kuid_munged(c.uid)))
 }
 
 pub fn geteuid() -> SysResult {
-    Ok(task().creds().euid as u64)
+    Ok(ids_seen(|ns, c| ns.from_kuid_munged(c.euid)))
 }
 
 pub fn getgid() -> SysResult {
-    Ok(task().creds().gid as u64)
+    Ok(ids_seen(|ns, c| ns.from_kgid_munged(c.gid)))
 }
 
 pub fn getegid() -> SysResult {
-    Ok(task().creds().egid as u64)
+    Ok(ids_seen(|ns, c| ns.from_kgid_munged(c.egid)))
 }
 
 /// `setuid` (Linux `__sys_setuid`): root sets all three ids; others only the
@@ -107,6 +116,8 @@ pub fn setuid(a: &Args) -> SysResult {
     if c.euid != old {
         // Linux `commit_creds`: new effective ids end the parent-death signal.
         t.pdeath_signal.store(0, Ordering::Relaxed);
+        drop(c);
+        ids_changed(&t);
     }
     Ok(0)
 }
@@ -128,8 +139,18 @@ pub fn setgid(a: &Args) -> SysResult {
     }
     if c.egid != old {
         t.pdeath_signal.store(0, Ordering::Relaxed);
+        drop(c);
+        ids_changed(&t);
     }
     Ok(0)
+}
+
+/// Linux `commit_creds`: a change of the effective ids makes the process
+/// not dumpable (`suid_dumpable` is 0), so its proc files are root's.
+fn ids_changed(t: &Task) {
+    if let Some(mm) = t.mm() {
+        mm.dumpable.store(false, Ordering::Relaxed);
+    }
 }
 
 pub fn set_tid_address(a: &Args) -> SysResult {
@@ -267,44 +288,15 @@ pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
 }
 
 /// unshare(flags) (Linux `ksys_unshare`): a private copy of the fd table
-/// (CLONE_FILES) or of cwd/root/umask (CLONE_FS) when shared, new UTS or PID
-/// namespaces (root only; CLONE_NEWPID is for the caller's next child, which
-/// becomes its pid 1). CLONE_THREAD, CLONE_SIGHAND and CLONE_VM are accepted
-/// only when nothing is shared; namespaces this kernel lacks are EINVAL.
+/// (CLONE_FILES) or of cwd/root/umask (CLONE_FS) when shared, and new
+/// namespaces: a user namespace (anyone whose ids are mapped; the caller
+/// gets every capability in it), then the others with CAP_SYS_ADMIN in the
+/// caller's (new) user namespace (CLONE_NEWPID and CLONE_NEWTIME are for the
+/// caller's next children). CLONE_THREAD, CLONE_SIGHAND and CLONE_VM are
+/// accepted only when nothing is shared.
 pub fn unshare(a: &Args) -> SysResult {
-    use crate::process::clone_flags::UNSUPPORTED_NAMESPACES;
     use CloneFlags as F;
-    let mut flags = CloneFlags::from_bits_retain(a.u(0));
-    if flags.contains(F::CLONE_NEWUSER) {
-        flags |= F::CLONE_THREAD | F::CLONE_FS;
-    }
-    if flags.contains(F::CLONE_VM) {
-        flags |= F::CLONE_SIGHAND;
-    }
-    if flags.contains(F::CLONE_SIGHAND) {
-        flags |= F::CLONE_THREAD;
-    }
-    if flags.contains(F::CLONE_NEWNS) {
-        flags |= F::CLONE_FS;
-    }
-    // check_unshare_flags
-    let known = F::CLONE_THREAD
-        | F::CLONE_FS
-        | F::CLONE_NEWNS
-        | F::CLONE_SIGHAND
-        | F::CLONE_VM
-        | F::CLONE_FILES
-        | F::CLONE_SYSVSEM
-        | F::CLONE_NEWUTS
-        | F::CLONE_NEWIPC
-        | F::CLONE_NEWNET
-        | F::CLONE_NEWUSER
-        | F::CLONE_NEWPID
-        | F::CLONE_NEWCGROUP
-        | F::CLONE_NEWTIME;
-    if !known.contains(flags) {
-        return Err(EINVAL);
-    }
+    let flags = clone_flags::unshare_flags(CloneFlags::from_bits_retain(a.u(0)))?;
     let me = task();
     if flags.intersects(F::CLONE_THREAD | F::CLONE_SIGHAND | F::CLONE_VM)
         && me.group.live.load(Ordering::Acquire) > 1
@@ -328,15 +320,11 @@ pub fn unshare(a: &Args) -> SysResult {
     let files = me.files();
     let new_files = (flags.contains(F::CLONE_FILES) && alloc::sync::Arc::strong_count(&files) > 2)
         .then(|| alloc::sync::Arc::new(files.duplicate()));
-    let capable = me.creds().euid == 0;
-    if flags.intersects(UNSUPPORTED_NAMESPACES) {
-        return Err(if capable { EINVAL } else { EPERM });
-    }
     let new_ns = crate::process::nsproxy::unshare_nsproxy_namespaces(
         flags,
         &me.nsproxy(),
         me.pid_ns(),
-        capable,
+        &me.ns_caller(),
     )?;
     if let Some(fs) = new_fs {
         *me.fs.lock() = fs;
@@ -346,6 +334,48 @@ pub fn unshare(a: &Args) -> SysResult {
     }
     if let Some(ns) = new_ns {
         *me.nsproxy.lock() = ns;
+        if flags.contains(F::CLONE_NEWUSER) {
+            me.creds.lock().userns_caps = true;
+        }
+    }
+    Ok(0)
+}
+
+/// setns(fd, nstype) (Linux `setns` with an nsfs file): `fd` is an open
+/// `/proc/PID/ns/*` file (EBADF if no descriptor, EINVAL for any other
+/// file: pidfds are not taken here); `nstype` 0 or the namespace's
+/// CLONE_NEW* flag (EINVAL otherwise); then `nsproxy::setns_install`'s
+/// checks. Entering a mount namespace moves the working directory to its
+/// root; entering a user namespace gives every capability there.
+pub fn setns(a: &Args) -> SysResult {
+    use crate::fs::file::FileKind;
+    use crate::process::ns_common::NsRef;
+    let me = task();
+    let file = me.files().get(a.i32(0))?;
+    let target = match &file.kind {
+        FileKind::Proc(pf) => pf.pinned.get().and_then(|p| p.clone().downcast::<NsRef>().ok()),
+        _ => None,
+    }
+    .ok_or(EINVAL)?;
+    let nstype = a.u(1);
+    if nstype != 0 && nstype != target.flag().bits() {
+        return Err(EINVAL);
+    }
+    let caller = crate::process::nsproxy::SetnsCaller {
+        who: me.ns_caller(),
+        single_threaded: me.group.live.load(Ordering::Acquire) <= 1,
+        fs_shared: alloc::sync::Arc::strong_count(&me.fs()) > 2,
+    };
+    let new = crate::process::nsproxy::setns_install(&me.nsproxy(), me.pid_ns(), &target, &caller)?;
+    *me.nsproxy.lock() = new;
+    match &*target {
+        NsRef::User(_) => me.creds.lock().userns_caps = true,
+        NsRef::Mnt(_) => {
+            let root = crate::fs::ramfs::ROOT_INO;
+            crate::fs::with_fs(|fs| fs.open_inc(root))?;
+            me.fs().set_cwd_acquired(root);
+        }
+        _ => {}
     }
     Ok(0)
 }
@@ -555,6 +585,20 @@ pub fn prctl(a: &Args) -> SysResult {
             let n = name.iter().position(|&b| b == 0).unwrap_or(15);
             t.set_comm(&name[..n]);
             Ok(0)
+        }
+        // SUID_DUMP_DISABLE (0) or SUID_DUMP_USER (1) only.
+        o if o == u64::from(uapi::prctl::PR_SET_DUMPABLE) => {
+            let v = a.u(1);
+            if v > 1 {
+                return Err(EINVAL);
+            }
+            if let Some(mm) = t.mm() {
+                mm.dumpable.store(v == 1, Ordering::Relaxed);
+            }
+            Ok(0)
+        }
+        o if o == u64::from(uapi::prctl::PR_GET_DUMPABLE) => {
+            Ok(t.mm().is_some_and(|mm| mm.dumpable.load(Ordering::Relaxed)) as u64)
         }
         o if o == u64::from(PR_GET_NAME) => {
             let mut c = *t.comm.lock();

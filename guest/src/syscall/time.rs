@@ -20,8 +20,15 @@ fn clock_now(clock: i32) -> Result<u64, crate::errno::Errno> {
     }
     match clock as u32 {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_TAI => Ok(realtime_ns()),
-        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
-            Ok(monotonic_ns())
+        // Seen through the caller's time namespace (Linux `timens_add_monotonic`
+        // and `timens_add_boottime`).
+        c @ (CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME) => {
+            let now = monotonic_ns();
+            let me = crate::process::current().expect("a clock read without a task");
+            let nsp = me.nsproxy.lock();
+            let (mono, boot) = *nsp.time_ns.offsets.lock();
+            let off = if c == CLOCK_BOOTTIME { boot } else { mono };
+            Ok(now.saturating_add_signed(off))
         }
         CLOCK_THREAD_CPUTIME_ID => {
             let me = crate::process::current().expect("a clock read without a task");

@@ -55,6 +55,12 @@ impl PathRef {
     }
 }
 
+/// Whether `p` is the root of its mount (Linux `path->dentry ==
+/// path->mnt->mnt_root`).
+pub fn is_mount_root(p: &PathRef) -> bool {
+    p.is_mount_root()
+}
+
 /// The root node of a file system.
 pub fn root_node(fs: &FsType) -> Node {
     match fs {
@@ -207,7 +213,16 @@ fn walk(
             ".." => dotdot(ns, root, cur)?,
             name => {
                 let next = follow_mounts(ns, step(me, &cur, name)?);
-                if is_symlink(&next) && (!last || follow || trailing) {
+                let following = !last || follow || trailing;
+                if let Node::Proc(ProcNode::NsLink(p, t, i)) = next.node {
+                    if following {
+                        // A magic link: to the namespace, not by its text.
+                        cur =
+                            PathRef { mnt: next.mnt, node: Node::Proc(ProcNode::NsFile(p, t, i)) };
+                        continue;
+                    }
+                }
+                if is_symlink(&next) && following {
                     *links += 1;
                     if *links > MAXSYMLINKS {
                         return Err(ELOOP);

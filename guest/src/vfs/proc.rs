@@ -11,11 +11,18 @@ use core::sync::atomic::Ordering::{Acquire, Relaxed};
 use crate::errno::{Errno, ENOENT, ENOTDIR, ESRCH};
 use crate::fs::namespace::{FsType, MntNamespace};
 use crate::fs::proc::array::{self, MemStatus, ProcState, TaskStat, TaskStatus};
-use crate::fs::proc::{name_to_int, PidEntry, ProcDirent, ProcNode, PID_ENTRIES, ROOT_ENTRIES};
+use crate::fs::proc::{
+    name_to_int, PidEntry, ProcDirent, ProcNode, NS_ENTRIES, PID_ENTRIES, ROOT_ENTRIES,
+};
 use crate::fs::ramfs::Stat;
 use crate::mm::frame::PAGE_SIZE;
+use crate::process::ns_common::parse_timens_offsets;
+use crate::process::ns_common::{NsRef, NsType};
 use crate::process::pid_namespace::PidNamespace;
 use crate::process::task::{Task, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_RUNNING};
+use crate::process::user_namespace::{
+    ns_capable, write_map, write_setgroups, MapKind, UserNamespace, Writer,
+};
 use crate::process::{rusage, table};
 
 /// A proc mount's file system, showing `pid_ns`.
@@ -52,10 +59,17 @@ fn thread(ns: &PidNamespace, tgid: u32, tid: u32) -> Option<Arc<Task>> {
 /// The task a node shows: the thread for a thread's node, else the leader.
 fn task_of(ns: &PidNamespace, node: ProcNode) -> Option<Arc<Task>> {
     match node {
-        ProcNode::TidDir(p, t) | ProcNode::PidFile(p, Some(t), _) => thread(ns, p, t),
-        ProcNode::PidDir(p) | ProcNode::TaskDir(p) | ProcNode::PidFile(p, None, _) => {
-            process(ns, p)
-        }
+        ProcNode::TidDir(p, t)
+        | ProcNode::PidFile(p, Some(t), _)
+        | ProcNode::NsDir(p, Some(t))
+        | ProcNode::NsLink(p, Some(t), _)
+        | ProcNode::NsFile(p, Some(t), _) => thread(ns, p, t),
+        ProcNode::PidDir(p)
+        | ProcNode::TaskDir(p)
+        | ProcNode::PidFile(p, None, _)
+        | ProcNode::NsDir(p, None)
+        | ProcNode::NsLink(p, None, _)
+        | ProcNode::NsFile(p, None, _) => process(ns, p),
         _ => None,
     }
 }
@@ -110,10 +124,18 @@ pub fn readdir(ns: &PidNamespace, dir: ProcNode) -> Result<Vec<ProcDirent>, Errn
             process(ns, p).ok_or(ENOENT)?;
             v.push(ent("task", ProcNode::TaskDir(p)));
             v.extend(PID_ENTRIES.iter().map(|(n, e)| ent(n, ProcNode::PidFile(p, None, *e))));
+            v.push(ent("ns", ProcNode::NsDir(p, None)));
         }
         ProcNode::TidDir(p, t) => {
             thread(ns, p, t).ok_or(ENOENT)?;
             v.extend(PID_ENTRIES.iter().map(|(n, e)| ent(n, ProcNode::PidFile(p, Some(t), *e))));
+            v.push(ent("ns", ProcNode::NsDir(p, Some(t))));
+        }
+        ProcNode::NsDir(p, t) => {
+            task_of(ns, dir).ok_or(ENOENT)?;
+            v.extend(
+                NS_ENTRIES.iter().enumerate().map(|(i, n)| ent(n, ProcNode::NsLink(p, t, i as u8))),
+            );
         }
         ProcNode::TaskDir(p) => {
             let leader = process(ns, p).ok_or(ENOENT)?;
@@ -144,7 +166,11 @@ pub fn stat(ns: &PidNamespace, node: ProcNode) -> Result<Stat, Errno> {
         Some(_) => {
             let t = task_of(ns, node).ok_or(ENOENT)?;
             let c = t.creds();
-            (c.euid, c.egid)
+            // Linux `task_dump_owner`: root's when not dumpable.
+            match t.mm() {
+                Some(mm) if !mm.dumpable.load(Relaxed) => (0, 0),
+                _ => (c.euid, c.egid),
+            }
         }
         None => (0, 0),
     };
@@ -154,9 +180,15 @@ pub fn stat(ns: &PidNamespace, node: ProcNode) -> Result<Stat, Errno> {
         _ => 1,
     };
     let now = crate::time::realtime_ns();
+    // A followed namespace link is the namespace (Linux nsfs: its number,
+    // a regular file readable by all).
+    let (ino, mode) = match node {
+        ProcNode::NsFile(..) => (u64::from(ns_inum(ns, node)?), crate::fs::ramfs::S_IFREG | 0o444),
+        _ => (node.ino(), node.mode()),
+    };
     Ok(Stat {
-        ino: node.ino(),
-        mode: node.mode(),
+        ino,
+        mode,
         nlink,
         uid,
         gid,
@@ -168,6 +200,33 @@ pub fn stat(ns: &PidNamespace, node: ProcNode) -> Result<Stat, Errno> {
         mtime_ns: now,
         ctime_ns: now,
     })
+}
+
+/// `fstat` of an open proc file: a namespace's is that of the namespace
+/// held since the open (nsfs: root's, its number), whatever became of the
+/// task; the others' as `stat`.
+pub fn fstat(pf: &crate::fs::proc::ProcFile) -> Result<Stat, Errno> {
+    let ns = pid_ns_of(&pf.mnt.fs).ok_or(crate::errno::EINVAL)?;
+    match pf.pinned.get().and_then(|p| p.clone().downcast::<NsRef>().ok()) {
+        Some(r) => {
+            let now = crate::time::realtime_ns();
+            Ok(Stat {
+                ino: u64::from(r.inum()),
+                mode: crate::fs::ramfs::S_IFREG | 0o444,
+                nlink: 1,
+                uid: 0,
+                gid: 0,
+                rdev: 0,
+                size: 0,
+                blksize: 1024,
+                blocks: 0,
+                atime_ns: now,
+                mtime_ns: now,
+                ctime_ns: now,
+            })
+        }
+        None => stat(&ns, pf.node),
+    }
 }
 
 /// The target of a proc symbolic link for the reader `me` (Linux
@@ -183,8 +242,101 @@ pub fn readlink(ns: &PidNamespace, me: &Task, node: ProcNode) -> Result<String, 
         ProcNode::SelfLink => Ok(alloc::format!("{tgid}")),
         ProcNode::ThreadSelf => Ok(alloc::format!("{tgid}/task/{tid}")),
         ProcNode::MountsLink => Ok(String::from("self/mounts")),
+        ProcNode::NsLink(_, _, i) => {
+            let inum = ns_inum(ns, node)?;
+            Ok(ns_type(i).link_text(inum))
+        }
         _ => Err(crate::errno::EINVAL),
     }
+}
+
+/// `uid_map` or `gid_map` of `target` as the reading task sees it (Linux
+/// `uid_m_show`: outside ids in the reader's namespace, or its parent's
+/// when it reads its own).
+fn id_map_text(target: &Arc<UserNamespace>, uid: bool) -> String {
+    let me = crate::process::current().expect("a reader");
+    let mut lower = me.nsproxy().user_ns.clone();
+    if Arc::ptr_eq(&lower, target) {
+        if let Some(p) = lower.parent.clone() {
+            lower = p;
+        }
+    }
+    let map = if uid { target.uid_map.lock().clone() } else { target.gid_map.lock().clone() };
+    map.map_or_else(String::new, |m| {
+        m.show(|k| if uid { lower.from_kuid(k) } else { lower.from_kgid(k) })
+    })
+}
+
+/// A write to a writable proc file (`uid_map`, `gid_map`, `setgroups`) by
+/// `me` at `pos` (Linux `proc_uid_map_write` and the others).
+pub fn write(
+    ns: &PidNamespace,
+    me: &Task,
+    node: ProcNode,
+    data: &[u8],
+    pos: u64,
+) -> Result<usize, Errno> {
+    let ProcNode::PidFile(_, _, e) = node else {
+        return Err(crate::errno::EBADF);
+    };
+    let t = task_of(ns, node).ok_or(ESRCH)?;
+    let target = t.nsproxy().user_ns.clone();
+    let c = me.creds();
+    let my_ns = me.nsproxy().user_ns.clone();
+    let caps = if my_ns.level == 0 { c.euid == 0 } else { c.userns_caps };
+    let w = Writer { user_ns: my_ns, euid: c.euid, egid: c.egid, caps };
+    match e {
+        PidEntry::UidMap => write_map(&target, MapKind::Uid, data, pos, &w),
+        PidEntry::GidMap => write_map(&target, MapKind::Gid, data, pos, &w),
+        PidEntry::Setgroups => write_setgroups(&target, data, pos, &w),
+        PidEntry::TimensOffsets => {
+            // Linux `proc_timens_set_offset`: CAP_SYS_TIME in the owner of
+            // the process's time namespace for children.
+            let offs = parse_timens_offsets(data)?;
+            let time_ns = t.nsproxy().time_ns_for_children.clone();
+            let mut owner = w.user_ns.clone();
+            while let Some(p) = owner.parent.clone() {
+                owner = p;
+            }
+            let owner = time_ns.owner.clone().unwrap_or(owner);
+            if !ns_capable(&w.user_ns, w.euid, w.caps, &owner) {
+                return Err(crate::errno::EPERM);
+            }
+            time_ns.set_offsets(&offs, crate::time::monotonic_ns())?;
+            Ok(data.len())
+        }
+        _ => Err(crate::errno::EBADF),
+    }
+}
+
+fn ns_type(i: u8) -> NsType {
+    NsType::from_entry(NS_ENTRIES[usize::from(i)]).expect("the same names")
+}
+
+/// The namespace an `ns` link or file names (Linux `ns_get_path`): ENOENT
+/// once the task is gone.
+pub fn ns_ref(ns: &PidNamespace, node: ProcNode) -> Result<NsRef, Errno> {
+    let (ProcNode::NsLink(_, _, i) | ProcNode::NsFile(_, _, i)) = node else {
+        return Err(crate::errno::EINVAL);
+    };
+    let t = task_of(ns, node).ok_or(ENOENT)?;
+    let nsp = t.nsproxy();
+    Ok(match ns_type(i) {
+        NsType::Cgroup => NsRef::Cgroup(nsp.cgroup_ns.clone()),
+        NsType::Ipc => NsRef::Ipc(nsp.ipc_ns.clone()),
+        NsType::Mnt => NsRef::Mnt(nsp.mnt_ns.clone()),
+        NsType::Net => NsRef::Net(nsp.net_ns.clone()),
+        NsType::Pid => NsRef::Pid(t.pid_ns().clone()),
+        NsType::PidForChildren => NsRef::Pid(nsp.pid_ns_for_children.clone()),
+        NsType::Time => NsRef::Time(nsp.time_ns.clone()),
+        NsType::TimeForChildren => NsRef::Time(nsp.time_ns_for_children.clone()),
+        NsType::User => NsRef::User(nsp.user_ns.clone()),
+        NsType::Uts => NsRef::Uts(nsp.uts_ns.clone()),
+    })
+}
+
+fn ns_inum(ns: &PidNamespace, node: ProcNode) -> Result<u32, Errno> {
+    ns_ref(ns, node).map(|r| r.inum())
 }
 
 /// The state a task shows (Linux `get_task_state`; a process's leader
@@ -223,9 +375,24 @@ pub fn generate(
                     return Ok(t.mm().map_or(Vec::new(), |mm| mm.cmdline().to_vec()))
                 }
                 PidEntry::Maps => maps(&t),
-                PidEntry::Mounts => mounts(mnt_ns),
+                // The process's own mount namespace (Linux `mounts_open_common`).
+                PidEntry::Mounts => {
+                    let _ = mnt_ns;
+                    mounts(&t.nsproxy().mnt_ns)
+                }
+                PidEntry::UidMap | PidEntry::GidMap => {
+                    let target = t.nsproxy().user_ns.clone();
+                    id_map_text(&target, e == PidEntry::UidMap)
+                }
+                PidEntry::TimensOffsets => t.nsproxy().time_ns_for_children.show(),
+                PidEntry::Setgroups => {
+                    let allowed = t.nsproxy().user_ns.setgroups_allowed.load(Relaxed);
+                    String::from(if allowed { "allow\n" } else { "deny\n" })
+                }
             }
         }
+        // A namespace has no read operation (nsfs).
+        ProcNode::NsFile(..) => return Err(crate::errno::EINVAL),
         _ => return Err(crate::errno::EISDIR),
     };
     Ok(text.into_bytes())
@@ -534,6 +701,8 @@ pub fn node_path(ns: &PidNamespace, node: ProcNode) -> String {
         ProcNode::PidDir(p) => alloc::format!("/{}", nr(p)),
         ProcNode::TaskDir(p) => alloc::format!("/{}/task", nr(p)),
         ProcNode::TidDir(p, t) => alloc::format!("/{}/task/{}", nr(p), nr(t)),
+        ProcNode::NsDir(p, None) => alloc::format!("/{}/ns", nr(p)),
+        ProcNode::NsDir(p, Some(t)) => alloc::format!("/{}/task/{}/ns", nr(p), nr(t)),
         _ => String::new(),
     }
 }

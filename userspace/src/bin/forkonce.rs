@@ -2,8 +2,9 @@
 //! reaping the child; then forks again to show that the system still works.
 //! Used with the kernel's fault injection (`fail=STAGE:N`): the first fork fails
 //! at the chosen stage of copy_process and the second must succeed. With the
-//! argument `newns` each "fork" is `clone(CLONE_NEWPID|CLONE_NEWUTS|SIGCHLD)`
-//! (run as root), which reaches the `copy_namespaces` stage too; with `pidfd`
+//! argument `newns` each "fork" is a clone with a new user, mount, UTS, IPC,
+//! PID, cgroup and network namespace (run as root), which reaches the
+//! `copy_namespaces` stage once per namespace; with `pidfd`
 //! it is `clone(CLONE_PIDFD|SIGCHLD)`, which reaches `pidfd_prepare`: the
 //! child is reaped through its pidfd, which is then closed, and a failed
 //! clone must leave no descriptor behind (the lowest free one is unchanged).
@@ -54,7 +55,14 @@ fn attempt_pidfd(label: &str) -> bool {
 
 fn attempt(label: &str, newns: bool) -> bool {
     let r = if newns {
-        let flags = CLONE_NEWPID | CLONE_NEWUTS | SIGCHLD as u64;
+        let flags = CLONE_NEWUSER
+            | CLONE_NEWNS
+            | CLONE_NEWUTS
+            | CLONE_NEWIPC
+            | CLONE_NEWPID
+            | CLONE_NEWCGROUP
+            | CLONE_NEWNET
+            | SIGCHLD as u64;
         // SAFETY: no CLONE_VM: the child runs `child` on a copy of our memory.
         unsafe { clone(flags, 0, 0, 0, 0, child, 0) }
     } else {

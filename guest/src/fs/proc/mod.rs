@@ -1,5 +1,5 @@
 //! The proc file system (Linux `fs/proc/`): `/proc/self`, `/proc/thread-self`,
-//! `/proc/PID/{stat,status,cmdline,comm,maps,mounts,task/TID/...}`,
+//! `/proc/PID/{stat,status,cmdline,comm,maps,mounts,ns/,task/TID/...}`,
 //! `/proc/loadavg`, `/proc/meminfo`, `/proc/uptime`, `/proc/stat`,
 //! `/proc/mounts`.
 //!
@@ -30,18 +30,34 @@ pub enum PidEntry {
     Stat,
     Maps,
     Mounts,
+    UidMap,
+    GidMap,
+    Setgroups,
+    TimensOffsets,
+}
+
+impl PidEntry {
+    /// Whether the owner may write it (mode 0644; Linux `uid_map`,
+    /// `gid_map`, `setgroups`).
+    pub fn writable(self) -> bool {
+        matches!(self, Self::UidMap | Self::GidMap | Self::Setgroups | Self::TimensOffsets)
+    }
 }
 
 /// A process directory's entries after `task`, in Linux's order
 /// (`tgid_base_stuff`, the ones that exist here); a thread's directory has
 /// the same (`tid_base_stuff`).
-pub const PID_ENTRIES: [(&str, PidEntry); 6] = [
+pub const PID_ENTRIES: [(&str, PidEntry); 10] = [
     ("status", PidEntry::Status),
     ("comm", PidEntry::Comm),
     ("cmdline", PidEntry::Cmdline),
     ("stat", PidEntry::Stat),
     ("maps", PidEntry::Maps),
     ("mounts", PidEntry::Mounts),
+    ("uid_map", PidEntry::UidMap),
+    ("gid_map", PidEntry::GidMap),
+    ("setgroups", PidEntry::Setgroups),
+    ("timens_offsets", PidEntry::TimensOffsets),
 ];
 
 /// An inode of the proc file system. Processes and threads are named by
@@ -67,7 +83,29 @@ pub enum ProcNode {
     TidDir(u32, u32),
     /// A file of `/proc/PID` (tid None) or of `/proc/PID/task/TID`.
     PidFile(u32, Option<u32>, PidEntry),
+    /// `/proc/PID/ns` (tid None) or `/proc/PID/task/TID/ns`.
+    NsDir(u32, Option<u32>),
+    /// A link of an `ns` directory: the index of its name in [`NS_ENTRIES`].
+    NsLink(u32, Option<u32>, u8),
+    /// Where such a link leads when followed: the namespace itself (Linux's
+    /// nsfs inode, whose number is the namespace's).
+    NsFile(u32, Option<u32>, u8),
 }
+
+/// The links of `/proc/PID/ns`, in Linux's order (`ns_entries`, as
+/// `readdir` lists them).
+pub const NS_ENTRIES: [&str; 10] = [
+    "cgroup",
+    "ipc",
+    "mnt",
+    "net",
+    "pid",
+    "pid_for_children",
+    "time",
+    "time_for_children",
+    "user",
+    "uts",
+];
 
 /// `/proc`'s own entries (Linux's `proc_root` children that exist here),
 /// listed before the processes.
@@ -88,11 +126,14 @@ pub struct ProcFile {
     pub mnt: alloc::sync::Arc<crate::fs::namespace::Mount>,
     pub node: ProcNode,
     pub snapshot: spin::Mutex<Option<alloc::sync::Arc<[u8]>>>,
+    /// For a namespace (an `NsFile`), the namespace itself, held from the
+    /// open on (Linux: the nsfs inode's `ns_common`); opaque here.
+    pub pinned: spin::Once<alloc::sync::Arc<dyn core::any::Any + Send + Sync>>,
 }
 
 impl ProcFile {
     pub fn new(mnt: alloc::sync::Arc<crate::fs::namespace::Mount>, node: ProcNode) -> Self {
-        Self { mnt, node, snapshot: spin::Mutex::new(None) }
+        Self { mnt, node, snapshot: spin::Mutex::new(None), pinned: spin::Once::new() }
     }
 }
 
@@ -108,11 +149,20 @@ pub struct ProcDirent {
 
 impl ProcNode {
     pub fn is_dir(self) -> bool {
-        matches!(self, Self::Root | Self::PidDir(_) | Self::TaskDir(_) | Self::TidDir(..))
+        matches!(
+            self,
+            Self::Root | Self::PidDir(_) | Self::TaskDir(_) | Self::TidDir(..) | Self::NsDir(..)
+        )
     }
 
     pub fn is_symlink(self) -> bool {
-        matches!(self, Self::SelfLink | Self::ThreadSelf | Self::MountsLink)
+        matches!(self, Self::SelfLink | Self::ThreadSelf | Self::MountsLink | Self::NsLink(..))
+    }
+
+    /// A link that path lookup follows to an object of its own, not by its
+    /// text (Linux's "magic links": `/proc/PID/ns/*` lead to the namespace).
+    pub fn is_magic_link(self) -> bool {
+        matches!(self, Self::NsLink(..))
     }
 
     /// `st_mode` (Linux: directories 0555, files 0444, links 0777).
@@ -121,6 +171,8 @@ impl ProcNode {
             S_IFDIR | 0o555
         } else if self.is_symlink() {
             S_IFLNK | 0o777
+        } else if matches!(self, Self::PidFile(_, _, e) if e.writable()) {
+            S_IFREG | 0o644
         } else {
             S_IFREG | 0o444
         }
@@ -139,9 +191,13 @@ impl ProcNode {
     /// The process the node belongs to (its initial-namespace pid).
     pub fn tgid(self) -> Option<u32> {
         match self {
-            Self::PidDir(p) | Self::TaskDir(p) | Self::TidDir(p, _) | Self::PidFile(p, ..) => {
-                Some(p)
-            }
+            Self::PidDir(p)
+            | Self::TaskDir(p)
+            | Self::TidDir(p, _)
+            | Self::PidFile(p, ..)
+            | Self::NsDir(p, _)
+            | Self::NsLink(p, ..)
+            | Self::NsFile(p, ..) => Some(p),
             _ => None,
         }
     }
@@ -166,6 +222,10 @@ impl ProcNode {
             Self::TaskDir(p) => per_pid(p, 0, 1),
             Self::TidDir(p, t) => per_pid(p, t, 2),
             Self::PidFile(p, t, e) => per_pid(p, t.unwrap_or(0), 3 + e as u64),
+            Self::NsDir(p, t) => per_pid(p, t.unwrap_or(0), 3 + PID_ENTRIES.len() as u64),
+            Self::NsLink(p, t, i) | Self::NsFile(p, t, i) => {
+                per_pid(p, t.unwrap_or(0), 4 + PID_ENTRIES.len() as u64 + i as u64)
+            }
         }
     }
 
@@ -175,7 +235,9 @@ impl ProcNode {
             Self::TidDir(p, _) => Self::TaskDir(p),
             Self::TaskDir(p) => Self::PidDir(p),
             Self::PidFile(p, Some(t), _) => Self::TidDir(p, t),
-            Self::PidFile(p, None, _) => Self::PidDir(p),
+            Self::PidFile(p, None, _) | Self::NsDir(p, None) => Self::PidDir(p),
+            Self::NsDir(p, Some(t)) => Self::TidDir(p, t),
+            Self::NsLink(p, t, _) | Self::NsFile(p, t, _) => Self::NsDir(p, t),
             _ => Self::Root,
         }
     }
@@ -185,8 +247,13 @@ impl ProcNode {
         match self {
             Self::Root => ROOT_ENTRIES.iter().find(|(n, _)| *n == name).map(|(_, node)| *node),
             Self::PidDir(p) if name == "task" => Some(Self::TaskDir(p)),
+            Self::PidDir(p) if name == "ns" => Some(Self::NsDir(p, None)),
             Self::PidDir(p) => entry(name).map(|e| Self::PidFile(p, None, e)),
+            Self::TidDir(p, t) if name == "ns" => Some(Self::NsDir(p, Some(t))),
             Self::TidDir(p, t) => entry(name).map(|e| Self::PidFile(p, Some(t), e)),
+            Self::NsDir(p, t) => {
+                NS_ENTRIES.iter().position(|n| *n == name).map(|i| Self::NsLink(p, t, i as u8))
+            }
             _ => None,
         }
     }
@@ -246,5 +313,15 @@ mod tests {
         inos.sort();
         inos.dedup();
         assert_eq!(inos.len(), 8, "distinct inode numbers");
+        let mnt = ProcNode::PidDir(7).lookup_fixed("ns").unwrap().lookup_fixed("mnt").unwrap();
+        assert_eq!(mnt, ProcNode::NsLink(7, None, 2));
+        assert!(mnt.is_symlink() && mnt.is_magic_link());
+        assert_eq!(mnt.parent().parent(), ProcNode::PidDir(7));
+        assert_ne!(mnt.ino(), ProcNode::NsLink(7, None, 3).ino());
+        assert_ne!(
+            ProcNode::NsDir(7, None).ino(),
+            ProcNode::PidFile(7, None, PidEntry::Mounts).ino()
+        );
+        assert_eq!(ProcNode::NsDir(7, None).lookup_fixed("nope"), None);
     }
 }
