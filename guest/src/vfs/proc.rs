@@ -27,7 +27,7 @@ pub fn proc_fs_type(pid_ns: &Arc<PidNamespace>) -> FsType {
 pub fn pid_ns_of(fs: &FsType) -> Option<Arc<PidNamespace>> {
     match fs {
         FsType::Proc { fs_info } => fs_info.clone().downcast::<PidNamespace>().ok(),
-        FsType::Ram => None,
+        FsType::Ram | FsType::Cgroup2 => None,
     }
 }
 
@@ -224,6 +224,7 @@ pub fn generate(
                 }
                 PidEntry::Maps => maps(&t),
                 PidEntry::Mounts => mounts(mnt_ns),
+                PidEntry::Cgroup => crate::process::cgroup::kernel::proc_cgroup_text(&t),
             }
         }
         _ => return Err(crate::errno::EISDIR),

@@ -1,5 +1,5 @@
 //! The proc file system (Linux `fs/proc/`): `/proc/self`, `/proc/thread-self`,
-//! `/proc/PID/{stat,status,cmdline,comm,maps,mounts,task/TID/...}`,
+//! `/proc/PID/{stat,status,cmdline,comm,maps,mounts,cgroup,task/TID/...}`,
 //! `/proc/loadavg`, `/proc/meminfo`, `/proc/uptime`, `/proc/stat`,
 //! `/proc/mounts`.
 //!
@@ -30,18 +30,20 @@ pub enum PidEntry {
     Stat,
     Maps,
     Mounts,
+    Cgroup,
 }
 
 /// A process directory's entries after `task`, in Linux's order
 /// (`tgid_base_stuff`, the ones that exist here); a thread's directory has
 /// the same (`tid_base_stuff`).
-pub const PID_ENTRIES: [(&str, PidEntry); 6] = [
+pub const PID_ENTRIES: [(&str, PidEntry); 7] = [
     ("status", PidEntry::Status),
     ("comm", PidEntry::Comm),
     ("cmdline", PidEntry::Cmdline),
     ("stat", PidEntry::Stat),
     ("maps", PidEntry::Maps),
     ("mounts", PidEntry::Mounts),
+    ("cgroup", PidEntry::Cgroup),
 ];
 
 /// An inode of the proc file system. Processes and threads are named by

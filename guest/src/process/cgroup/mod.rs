@@ -24,6 +24,9 @@
 //! directory listing) and is unit-tested on the host; `kernel` joins it to
 //! the tasks.
 
+#[cfg(target_os = "none")]
+pub mod kernel;
+
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -516,6 +519,20 @@ pub fn pids_max_text(limit: i64) -> String {
     } else {
         alloc::format!("{limit}\n")
     }
+}
+
+/// A task's place in the hierarchy (Linux: its `css_set`, which with one
+/// controller comes down to its cgroup and the pids state it is charged to).
+pub struct CssSet {
+    pub cgrp: Arc<Cgroup>,
+    /// Where the task is charged (`None`: at the root, which is not).
+    pub pids: Option<Arc<Pids>>,
+    /// Counted in `cgrp.nr_tasks` (from `cgroup_post_fork` or a move).
+    pub linked: bool,
+    /// `cgroup_exit` ran: no longer counted, never moved again.
+    pub dead: bool,
+    /// When it joined `cgrp` (`cgroup.procs` lists in joining order).
+    pub seq: u64,
 }
 
 #[cfg(test)]
