@@ -512,6 +512,12 @@ fn fault_injection_at_every_copy_process_stage_leaks_nothing() {
     // it; forkonce also checks that no descriptor number stays taken.
     injected_with("pidfd_prepare", 1, "ENOMEM", &["pidfd"]);
     injected_with("alloc_pid", 1, "EAGAIN", &["pidfd"]);
+    // cgroup_can_fork (after pidfd_prepare; fails as the pids controller
+    // does): the pidfd, the pid and everything before them are undone, and
+    // the kernel's check also compares the cgroup's pids charge.
+    injected("cgroup_can_fork", 1, "EAGAIN");
+    injected_with("cgroup_can_fork", 1, "EAGAIN", &["pidfd"]);
+    injected_with("cgroup_can_fork", 1, "EAGAIN", &["newns"]);
 }
 
 #[test]
@@ -810,6 +816,57 @@ fn pidfds_match_linux() {
         let r = in_guest("pidfd", &[], vcpus);
         let linux = Linux { status: 0, stdout: PIDFD_TRANSCRIPT, stderr: Some("") };
         common::assert_matches_linux(&format!("pidfd on {vcpus} vCPUs"), &r, linux);
+    }
+}
+
+/// What `cgroup pids` prints where cgroup2 has the pids controller, every
+/// check passing: Linux 6.18's behaviour as its source has it
+/// (kernel/cgroup/pids.c: hierarchical `pids.events` and
+/// `pids.events.local` since 6.13, `pids.peak`; kernel/cgroup/cgroup.c: the
+/// no-internal-process rule for a threaded controller). This machine's
+/// cgroup2 has no pids controller (pids is bound to a cgroup v1 hierarchy),
+/// so here the transcript is the reference; a host whose cgroup2 has it
+/// (Linux 6.13 or later) must print the same lines.
+const CGROUP_PIDS_TRANSCRIPT: &str = include_str!("cgroup-pids-linux-6.18.txt");
+
+#[test]
+fn cgroups_match_linux() {
+    // Issue 14 item 2, the core: mkdir/rmdir, the files and their errors,
+    // cgroup.procs/cgroup.threads moves, cgroup.events, /proc/PID/cgroup,
+    // zombies, CLONE_INTO_CGROUP — on the host's cgroup2 (in a group of the
+    // program's own) and in the guest (cgroup2 mounted at /sys/fs/cgroup).
+    let out = checks_match_linux_on_1_2_4_vcpus("cgroup", &[]);
+    assert!(out.contains("ok rmdir the group with only a zombie"), "{out}");
+    assert!(out.contains("ok clone3(CLONE_INTO_CGROUP, the group's directory)"), "{out}");
+    // The pids controller.
+    let version = host_linux_version();
+    if version >= (6, 13) {
+        let (code, out, err) = on_host("cgroup", &["pids"]);
+        assert_eq!((code, err.as_str()), (0, ""), "cgroup pids on Linux {version:?}:\n{out}");
+        if out.starts_with("skip:") {
+            eprintln!("Linux {version:?} here has no pids controller in cgroup2: {}", out.trim());
+        } else {
+            assert!(
+                out == CGROUP_PIDS_TRANSCRIPT,
+                "Linux {version:?} differs from the transcript at {}",
+                common::first_difference(CGROUP_PIDS_TRANSCRIPT, &out)
+            );
+        }
+    } else {
+        eprintln!(
+            "Linux {version:?} predates 6.13's pids events: the 6.18 transcript is the reference"
+        );
+    }
+    assert!(CGROUP_PIDS_TRANSCRIPT.lines().all(|l| l.starts_with("ok ")));
+    for vcpus in [1, 2, 4] {
+        let r = in_guest("cgroup", &["pids"], vcpus);
+        let linux = Linux { status: 0, stdout: CGROUP_PIDS_TRANSCRIPT, stderr: Some("") };
+        common::assert_matches_linux(&format!("cgroup pids on {vcpus} vCPUs"), &r, linux);
+        // Linux logs the first failed fork of each group.
+        for group in ["/kvmfork-pids", "/kvmfork-pids/sub"] {
+            let line = format!("cgroup: fork rejected by pids controller in {group}\n");
+            assert_eq!(r.console.matches(&line).count(), 1, "{line}{}", common::explain(&r));
+        }
     }
 }
 

@@ -72,6 +72,9 @@ fault_stages! {
     /// The pidfd of a clone with CLONE_PIDFD (Linux `pidfd_prepare`, after
     /// `alloc_pid`; reached only with CLONE_PIDFD).
     PidfdPrepare = "pidfd_prepare",
+    /// The cgroup checks of every fork (Linux `cgroup_can_fork`, after
+    /// `pidfd_prepare`): fails as the pids controller does, EAGAIN.
+    CgroupCanFork = "cgroup_can_fork",
 }
 
 impl FaultStage {

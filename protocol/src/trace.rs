@@ -125,6 +125,9 @@ events! {
     /// Page tables shared since a fork were made private to `pid`'s address
     /// space for a write at `address`: `tables` made private.
     MmPageTableUnshare = 11, "pt_unshare", ["pid", "address", "tables"];
+    /// A task moved to another cgroup (Linux `trace_cgroup_attach_task`):
+    /// the cgroup's id and depth.
+    CgroupAttachTask = 12, "cgroup_attach_task", ["pid", "dst_id", "dst_level"];
 }
 
 /// A 16-byte `comm` as two argument words (little-endian).

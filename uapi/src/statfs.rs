@@ -27,6 +27,8 @@ crate::constants! {
     PROC_SUPER_MAGIC: u64 = 0x9fa0;
     /// `f_type` of the pipe file system.
     PIPEFS_MAGIC: u64 = 0x5049_5045;
+    /// `f_type` of the cgroup v2 file system.
+    CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
 }
 
 /// x86-64 `struct statfs` (120 bytes): every field a 64-bit word but `f_fsid`.

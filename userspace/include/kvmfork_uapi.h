@@ -994,6 +994,7 @@
 #define RAMFS_MAGIC 0x858458f6
 #define PROC_SUPER_MAGIC 0x9fa0
 #define PIPEFS_MAGIC 0x50495045
+#define CGROUP2_SUPER_MAGIC 0x63677270
 
 /* ---- uapi::dirent ---- */
 #define DT_UNKNOWN 0

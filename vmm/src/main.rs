@@ -28,8 +28,8 @@ options:
   --env KEY=VALUE    add to the program's environment
   --fail-at STAGE:N  fault injection: the Nth reach of a copy_process stage fails
                      (dup_task_struct, copy_files, copy_fs, copy_sighand, copy_mm,
-                     copy_namespaces, alloc_pid, pidfd_prepare); the guest checks
-                     that nothing leaked
+                     copy_namespaces, alloc_pid, pidfd_prepare, cgroup_can_fork);
+                     the guest checks that nothing leaked
   --profile OUT      profile every ring-0 instruction with its call stack (single
                      steps: slow); write OUT.folded (folded stacks), OUT.svg (flame
                      graph), OUT.txt (top functions), OUT.exits.txt and

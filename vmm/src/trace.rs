@@ -176,6 +176,7 @@ pub fn chrome_json(raw: &RawTrace, tsc_khz: u64) -> Value {
                 | Event::SchedProcessExit
                 | Event::SchedProcessWait
                 | Event::SchedProcessFree => "process",
+                Event::CgroupAttachTask => "cgroup",
                 _ => "sched",
             };
             out.push(json!({"name": event.name(), "cat": cat, "ph": "i", "s": "t",

@@ -43,6 +43,8 @@ pub enum FileKind {
     Anon(Arc<dyn AnonFile>),
     /// A file or directory of a proc mount.
     Proc(Arc<crate::fs::proc::ProcFile>),
+    /// A file or directory of a cgroup2 mount.
+    Cgroup(Arc<crate::fs::cgroupfs::CgroupOpenFile>),
 }
 
 /// What an [`FileKind::Anon`] file does (the parts of Linux's
@@ -116,7 +118,8 @@ impl Drop for File {
             | FileKind::Counters
             | FileKind::Null
             | FileKind::Anon(_)
-            | FileKind::Proc(_) => {}
+            | FileKind::Proc(_)
+            | FileKind::Cgroup(_) => {}
         }
     }
 }

@@ -1,5 +1,6 @@
 //! File systems: the initramfs (cpio newc) and the RAM file system it unpacks into.
 pub mod attr;
+pub mod cgroupfs;
 pub mod cpio;
 pub mod file;
 pub mod namespace;

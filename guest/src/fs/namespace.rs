@@ -17,7 +17,7 @@
 //! and unbindable mounts) is not implemented: every mount is private, and
 //! `mount(MS_PRIVATE)` is accepted as the no-op it is. Mountpoints are inode numbers
 //! of the parent mount's file system; the file systems are those of
-//! [`FsType`]: the RAM file system (the root) and `proc`.
+//! [`FsType`]: the RAM file system (the root), `proc` and `cgroup2`.
 //!
 //! Hardware-free, so it is unit-tested on the host.
 
@@ -42,6 +42,8 @@ pub enum FsType {
     /// `proc_fill_super`: `s_fs_info` is the mounter's `task_active_pid_ns`;
     /// opaque here, as the file systems are a layer below the processes).
     Proc { fs_info: Arc<dyn core::any::Any + Send + Sync> },
+    /// The cgroup v2 file system: the one hierarchy, whoever mounts it.
+    Cgroup2,
 }
 
 impl FsType {
@@ -50,6 +52,7 @@ impl FsType {
         match self {
             FsType::Ram => "rootfs",
             FsType::Proc { .. } => "proc",
+            FsType::Cgroup2 => "cgroup2",
         }
     }
 }

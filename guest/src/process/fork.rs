@@ -44,6 +44,9 @@ pub struct KernelCloneArgs {
     /// `MAX_PID_NS_LEVEL`).
     pub set_tid: [i32; 32],
     pub set_tid_size: usize,
+    /// clone3's `cgroup`: the descriptor of the cgroup directory
+    /// CLONE_INTO_CGROUP starts the child in.
+    pub cgroup: i32,
 }
 
 /// How the child starts (Linux `copy_thread`'s two cases): returning to user
@@ -106,7 +109,7 @@ fn kernel_clone_from(
     // namespace than its own: no threads then (Linux).
     let pid_ns_unshared = !Arc::ptr_eq(parent.pid_ns(), &parent.nsproxy().pid_ns_for_children);
     check_flags(args.flags, parent.is_ns_init(), pid_ns_unshared)?;
-    let before = resources();
+    let before = resources(&parent);
     let injected = crate::counters::global_get(crate::counters::FAULT_INJECTIONS);
     let t0 = crate::arch::rdtsc();
     let result = copy_process(&parent, args, start);
@@ -125,7 +128,7 @@ fn kernel_clone_from(
             // An injected failure must leave nothing behind: every resource
             // copy_process takes is back to where it was.
             if crate::counters::global_get(crate::counters::FAULT_INJECTIONS) != injected {
-                let after = resources();
+                let after = resources(&parent);
                 if after != before {
                     crate::counters::global_add(crate::counters::FAULT_INJECTION_LEAKS, 1);
                     crate::println!(
@@ -251,10 +254,11 @@ impl Drop for UserCharge {
 }
 
 /// What copy_process takes: frames, page-table pages, kernel stacks, pids,
-/// tasks, open-file references.
-fn resources() -> [u64; 6] {
+/// tasks, open-file references, and the pids charge of `parent`'s cgroup.
+fn resources(parent: &Task) -> [u64; 7] {
     use crate::counters::*;
     [
+        crate::process::cgroup::kernel::pids_charged(parent),
         global_get(FRAMES_IN_USE),
         global_get(PAGE_TABLE_PAGES),
         global_get(KSTACKS_IN_USE),
@@ -399,6 +403,21 @@ fn copy_process(
     } else {
         None
     };
+    // cgroup_can_fork: the child's cgroup (the parent's, or CLONE_INTO_CGROUP's)
+    // and its pids charge (EAGAIN at a limit); dropped on a failure below,
+    // it gives the charge back (Linux `cgroup_cancel_fork`).
+    let cgroup = match crate::process::cgroup::kernel::cgroup_can_fork(
+        parent,
+        flags.contains(CloneFlags::CLONE_INTO_CGROUP).then_some(args.cgroup),
+        thread,
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            drop(pidfd);
+            table::free_unattached(&thread_pid);
+            return Err(e);
+        }
+    };
     let tgid_pid = if thread { parent.tgid_pid.clone() } else { thread_pid.clone() };
     let (ppid, exit_signal) =
         if flags.intersects(CloneFlags::CLONE_PARENT | CloneFlags::CLONE_THREAD) {
@@ -541,6 +560,7 @@ fn copy_process(
     if let Some((files, fd, file)) = pidfd {
         files.install_reserved(fd, file, true);
     }
+    cgroup.post_fork(&child);
     Ok(child)
 }
 

@@ -1,4 +1,5 @@
 //! Processes, named after Linux's `kernel/` files.
+pub mod cgroup;
 pub mod clone_flags;
 #[cfg(target_os = "none")]
 pub mod exit;

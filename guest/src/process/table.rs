@@ -207,6 +207,8 @@ pub fn release(task: &Arc<Task>) {
     }
     detach(task.pid());
     uncharge_user(task.creds().uid);
+    // cgroup_release: its pids charge is given back.
+    crate::process::cgroup::kernel::cgroup_release(task);
     // Its pidfds now report it gone (POLLHUP).
     crate::process::pidfd::do_notify_pidfd(&task.thread_pid());
     crate::counters::global_set(crate::counters::NR_THREADS, nr_threads() as u64);

@@ -319,6 +319,8 @@ pub struct PosixThread {
     /// A kernel thread (Linux `PF_KTHREAD`): no address space of its own, never
     /// in user mode, deaf to signals.
     pub kthread: bool,
+    /// Its cgroup and pids charge (Linux `task->cgroups`).
+    pub cgroups: spin::Mutex<crate::process::cgroup::CssSet>,
     /// Page faults resolved without I/O (Linux `min_flt`).
     pub min_flt: AtomicU64,
     /// When the task was created, in monotonic nanoseconds since boot (Linux
@@ -397,6 +399,7 @@ impl Task {
             restore_sigmask: AtomicBool::new(false),
             probe: p.probe,
             kthread: p.kthread,
+            cgroups: spin::Mutex::new(crate::process::cgroup::kernel::init_css_set()),
             min_flt: AtomicU64::new(0),
             start_time_ns: crate::time::monotonic_ns(),
             prev_cputime: spin::Mutex::new(crate::process::rusage::PrevCputime {

@@ -10,6 +10,7 @@ use core::sync::atomic::Ordering;
 use super::SysResult;
 use crate::errno::*;
 use crate::fs::attr;
+use crate::fs::cgroupfs::{CgroupNode, CgroupOpenFile};
 use crate::fs::file::*;
 use crate::fs::namespace::Mount;
 use crate::fs::pipe::{Outcome, Pipe};
@@ -96,6 +97,9 @@ fn start_path(dirfd: i32, path: &[u8]) -> Result<PathRef, Errno> {
         FileKind::Proc(pf) if pf.node.is_dir() => {
             Ok(PathRef { mnt: pf.mnt.clone(), node: Node::Proc(pf.node) })
         }
+        FileKind::Cgroup(cf) if cf.node.is_dir() => {
+            Ok(PathRef { mnt: cf.mnt.clone(), node: Node::Cgroup(cf.node) })
+        }
         _ => Err(ENOTDIR),
     }
 }
@@ -115,7 +119,7 @@ pub fn openat(dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
     let start = start_path(dirfd, &path)?;
     let start_ram = match start.node {
         Node::Ram(dir) => Some(dir),
-        Node::Proc(_) => None,
+        Node::Proc(_) | Node::Cgroup(_) => None,
     };
     let p = path_str(&path)?;
     let t = task();
@@ -128,6 +132,17 @@ pub fn openat(dirfd: i32, path: u64, flags: u32, mode: u32) -> SysResult {
     let found = namei::lookup(&t, start.clone(), p, flags & O_NOFOLLOW == 0);
     if let Ok(PathRef { mnt, node: Node::Proc(node) }) = &found {
         return open_proc(&t, mnt.clone(), *node, flags);
+    }
+    if let Ok(PathRef { mnt, node: Node::Cgroup(node) }) = &found {
+        return open_cgroup(&t, mnt.clone(), *node, flags);
+    }
+    if matches!(found, Err(ENOENT)) && flags & O_CREAT != 0 {
+        // kernfs directories create nothing (Linux `lookup_open`: no
+        // `create` operation).
+        if let Ok((PathRef { node: Node::Cgroup(_), .. }, _)) = namei::parent(&t, start.clone(), p)
+        {
+            return Err(EACCES);
+        }
     }
     let parent = match found {
         Err(ENOENT) if flags & O_CREAT != 0 && !p.ends_with('/') => {
@@ -309,6 +324,91 @@ fn open_proc(t: &Task, mnt: Arc<Mount>, node: ProcNode, flags: u32) -> SysResult
     t.files().alloc(0, file, flags & O_CLOEXEC != 0, nofile_limit(t)).map(|fd| fd as u64)
 }
 
+/// Open a node of a cgroup2 mount (Linux `kernfs_fop_open`): directories
+/// read-only; a file for writing by root, or by its owner if it is 0644
+/// (EACCES otherwise); O_CREAT and O_TRUNC of an existing file do nothing.
+fn open_cgroup(t: &Task, mnt: Arc<Mount>, node: CgroupNode, flags: u32) -> SysResult {
+    use crate::process::cgroup::kernel::find;
+    if flags & O_CREAT != 0 && flags & O_EXCL != 0 {
+        return Err(EEXIST);
+    }
+    let cg = find(node.id()).ok_or(ENOENT)?;
+    let acc = flags & O_ACCMODE;
+    match node {
+        CgroupNode::Dir(_) => {
+            if acc != O_RDONLY || flags & O_CREAT != 0 {
+                return Err(EISDIR);
+            }
+        }
+        CgroupNode::File(_, f) => {
+            if flags & O_DIRECTORY != 0 {
+                return Err(ENOTDIR);
+            }
+            // Root may open any for writing (a write without an operation
+            // is then EINVAL); others need the owner's write bit.
+            let c = t.creds();
+            if acc != O_RDONLY && c.euid != 0 && (!f.writable() || c.euid != cg.uid) {
+                return Err(EACCES);
+            }
+        }
+    }
+    let file = File::new(
+        FileKind::Cgroup(Arc::new(CgroupOpenFile {
+            mnt,
+            node,
+            cgroup: cg,
+            snapshot: spin::Mutex::new(None),
+        })),
+        flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC),
+    );
+    t.files().alloc(0, file, flags & O_CLOEXEC != 0, nofile_limit(t)).map(|fd| fd as u64)
+}
+
+/// The cgroup an open cgroup2 file belongs to.
+fn open_cgroup_of(cf: &CgroupOpenFile) -> Arc<crate::process::cgroup::Cgroup> {
+    cf.cgroup.clone().downcast().expect("a cgroup2 file holds its cgroup")
+}
+
+/// Read a cgroup2 file at `pos`: the text is made at offset 0 (Linux
+/// `seq_read` as `proc_read`).
+fn cgroup_read(cf: &CgroupOpenFile, buf: u64, len: usize, pos: u64) -> Result<usize, Errno> {
+    let CgroupNode::File(_, f) = cf.node else { return Err(EISDIR) };
+    let text = {
+        let mut snap = cf.snapshot.lock();
+        match &*snap {
+            Some(t) if pos != 0 => t.clone(),
+            _ => {
+                let cg = open_cgroup_of(cf);
+                let t: Arc<[u8]> =
+                    crate::process::cgroup::kernel::read_file(&task(), &cg, f)?.into();
+                *snap = Some(t.clone());
+                t
+            }
+        }
+    };
+    let start = (pos as usize).min(text.len());
+    let n = len.min(text.len() - start);
+    uaccess::write_bytes(buf, &text[start..start + n])?;
+    Ok(n)
+}
+
+/// Write to a cgroup2 file (Linux `kernfs_fop_write_iter`: one page at most,
+/// E2BIG past it; the file's operation sees the whole write, wherever the
+/// position is).
+fn cgroup_write(cf: &CgroupOpenFile, buf: u64, len: usize) -> SysResult {
+    let CgroupNode::File(_, f) = cf.node else { return Err(EISDIR) };
+    if len > 4096 {
+        return Err(E2BIG);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    let data = uaccess::read_bytes(buf, len)?;
+    let cg = open_cgroup_of(cf);
+    crate::process::cgroup::kernel::write_file(&task(), &cg, f, &data)?;
+    Ok(len as u64)
+}
+
 /// Read a proc file at `pos` (Linux `seq_read`): the text is made at a
 /// read at offset 0 (or the first read) and kept for the reads after it.
 fn proc_read(pf: &ProcFile, buf: u64, len: usize, pos: u64) -> Result<usize, Errno> {
@@ -440,6 +540,9 @@ pub fn pread(fd: i32, buf: u64, len: usize, offset: i64) -> SysResult {
         FileKind::Proc(ref pf) => {
             proc_read(pf, buf, len.min(MAX_RW_COUNT), offset as u64).map(|n| n as u64)
         }
+        FileKind::Cgroup(ref cf) => {
+            cgroup_read(cf, buf, len.min(MAX_RW_COUNT), offset as u64).map(|n| n as u64)
+        }
         // No read operation (Linux: FMODE_PREAD without FMODE_CAN_READ).
         FileKind::Anon(_) => Err(EINVAL),
         _ => Err(ESPIPE),
@@ -456,6 +559,7 @@ pub fn pwrite(fd: i32, buf: u64, len: usize, offset: i64) -> SysResult {
     }
     match file.kind {
         FileKind::Inode { .. } => do_write(&file, buf, len.min(MAX_RW_COUNT), Some(offset as u64)),
+        FileKind::Cgroup(ref cf) => cgroup_write(cf, buf, len.min(MAX_RW_COUNT)),
         FileKind::Anon(_) => Err(EINVAL),
         _ => Err(ESPIPE),
     }
@@ -612,6 +716,14 @@ fn do_read(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
             }
             Ok(n as u64)
         }
+        FileKind::Cgroup(cf) => {
+            let pos = at.unwrap_or_else(|| file.pos.load(Ordering::Relaxed));
+            let n = cgroup_read(cf, buf, len, pos)?;
+            if at.is_none() {
+                file.pos.store(pos + n as u64, Ordering::Relaxed);
+            }
+            Ok(n as u64)
+        }
         // Pseudo files without a read operation (Linux `vfs_read`: EINVAL).
         FileKind::Anon(_) => Err(EINVAL),
     }
@@ -720,6 +832,13 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
             }
             Ok(n as u64)
         }
+        FileKind::Cgroup(cf) => {
+            let n = cgroup_write(cf, buf, len)?;
+            if at.is_none() {
+                file.pos.fetch_add(n, Ordering::Relaxed);
+            }
+            Ok(n)
+        }
     }
 }
 
@@ -759,7 +878,7 @@ pub fn lseek(fd: i32, offset: i64, whence: u32) -> SysResult {
     let ino = match file.kind {
         FileKind::Inode { ino, .. } => Some(ino),
         // seq_lseek: SEEK_SET and SEEK_CUR only.
-        FileKind::Proc(_) => None,
+        FileKind::Proc(_) | FileKind::Cgroup(_) => None,
         _ => return Err(ESPIPE),
     };
     let base = match (whence, ino) {
@@ -833,6 +952,7 @@ fn file_stat(file: &File) -> Result<Stat, Errno> {
             0x2000_0000 + (Arc::as_ptr(p) as u64 & 0xfff_ffff),
         )),
         FileKind::Proc(pf) => procfs::fstat(pf),
+        FileKind::Cgroup(cf) => Ok(crate::vfs::cgroup::stat_of(&open_cgroup_of(cf), cf.node)),
         FileKind::Anon(a) => {
             let (mode, ino) = a.stat();
             let mut st = synthetic_stat(mode, 0, ino);
@@ -852,6 +972,7 @@ pub fn fstat(fd: i32, buf: u64) -> SysResult {
 fn file_dev(file: &File) -> u64 {
     match file.kind {
         FileKind::Proc(_) => crate::fs::proc::PROC_DEV,
+        FileKind::Cgroup(_) => crate::fs::cgroupfs::CGROUP_DEV,
         _ => ST_DEV,
     }
 }
@@ -860,6 +981,7 @@ fn file_dev(file: &File) -> u64 {
 fn path_dev(p: &PathRef) -> u64 {
     match p.node {
         Node::Proc(_) => crate::fs::proc::PROC_DEV,
+        Node::Cgroup(_) => crate::fs::cgroupfs::CGROUP_DEV,
         Node::Ram(_) => ST_DEV,
     }
 }
@@ -1106,9 +1228,16 @@ pub fn statfs(path: u64, buf: u64) -> SysResult {
     let found = namei::lookup(&task(), start, path_str(&p)?, true)?;
     let st = match found.node {
         Node::Proc(_) => proc_statfs(),
+        Node::Cgroup(_) => cgroup_statfs(),
         Node::Ram(_) => ramfs_statfs(),
     };
     uaccess::write_bytes(buf, &statfs_bytes(&st)).map(|_| 0)
+}
+
+/// cgroup2's `struct statfs` (Linux `simple_statfs` of its kernfs super
+/// block; mounted "rw,relatime" here).
+fn cgroup_statfs() -> uapi::statfs::statfs {
+    uapi::statfs::statfs { f_type: uapi::statfs::CGROUP2_SUPER_MAGIC as i64, ..proc_statfs() }
 }
 
 /// proc's `struct statfs` (Linux `simple_statfs` of proc's super block).
@@ -1145,6 +1274,7 @@ pub fn fstatfs(fd: i32, buf: u64) -> SysResult {
             ..Default::default()
         },
         FileKind::Proc(_) => proc_statfs(),
+        FileKind::Cgroup(_) => cgroup_statfs(),
         _ => ramfs_statfs(),
     };
     uaccess::write_bytes(buf, &statfs_bytes(&st)).map(|_| 0)
@@ -1339,6 +1469,7 @@ pub fn getdents64(fd: i32, buf: u64, count: usize) -> SysResult {
     let ino = match &file.kind {
         FileKind::Inode { ino, dir: true } => *ino,
         FileKind::Proc(pf) if pf.node.is_dir() => return proc_getdents(&file, pf, buf, count),
+        FileKind::Cgroup(cf) if cf.node.is_dir() => return cgroup_getdents(&file, cf, buf, count),
         _ => return Err(ENOTDIR),
     };
     let mut out = Vec::new();
@@ -1411,6 +1542,38 @@ fn proc_getdents(file: &File, pf: &ProcFile, buf: u64, count: usize) -> SysResul
     Ok(out.len() as u64)
 }
 
+/// getdents64 of a cgroup2 directory: `.`, `..`, then its children and
+/// files in kernfs's order; the offset counts entries.
+fn cgroup_getdents(file: &File, cf: &CgroupOpenFile, buf: u64, count: usize) -> SysResult {
+    let cg = open_cgroup_of(cf);
+    let entries = if cg.is_dead() { Vec::new() } else { crate::vfs::cgroup::readdir(&cg) };
+    let mut pos = file.pos.load(Ordering::Relaxed);
+    let mut out = Vec::new();
+    loop {
+        let (ino, d_type, name): (u64, u8, &str) = match pos {
+            0 => (cf.node.ino(), uapi::dirent::DT_DIR, "."),
+            1 => (crate::vfs::cgroup::parent(cf.node).ino(), uapi::dirent::DT_DIR, ".."),
+            n => match entries.get(n as usize - 2) {
+                Some((name, node)) => {
+                    let t = if node.is_dir() { uapi::dirent::DT_DIR } else { uapi::dirent::DT_REG };
+                    (node.ino(), t, name.as_str())
+                }
+                None => break,
+            },
+        };
+        if !put_dirent(&mut out, count, ino, pos + 1, d_type, name) {
+            if out.is_empty() {
+                return Err(EINVAL);
+            }
+            break;
+        }
+        pos += 1;
+    }
+    uaccess::write_bytes(buf, &out)?;
+    file.pos.store(pos, Ordering::Relaxed);
+    Ok(out.len() as u64)
+}
+
 // ---- mounts -----------------------------------------------------------------
 
 /// `mount(source, target, fstype, flags, data)` (Linux `do_mount`): a new
@@ -1449,13 +1612,14 @@ pub fn mount(source: u64, target: u64, fstype: u64, flags: u64, _data: u64) -> S
     let fs = match fstype.as_deref() {
         None => return Err(EINVAL),
         Some(b"proc") => procfs::proc_fs_type(t.pid_ns()),
+        Some(b"cgroup2") => crate::fs::namespace::FsType::Cgroup2,
         Some(_) => return Err(ENODEV),
     };
     if !namei::is_dir(&at)? {
         return Err(ENOTDIR);
     }
-    if matches!(at.node, Node::Proc(_)) {
-        // Mounts on proc's own directories are not supported.
+    if matches!(at.node, Node::Proc(_) | Node::Cgroup(_)) {
+        // Mounts on proc's or cgroup2's own directories are not supported.
         return Err(EINVAL);
     }
     let source = source.as_deref().map(|s| alloc::string::String::from_utf8_lossy(s).into_owned());
@@ -1499,8 +1663,33 @@ pub fn umount2(target: u64, flags: u32) -> SysResult {
 
 // ---- namespace -------------------------------------------------------------
 
+/// The cgroup directory the last component of `p` at `dirfd` is in, and
+/// that component, if it is on a cgroup2 mount.
+fn cgroup_parent(
+    dirfd: i32,
+    p: &[u8],
+) -> Result<Option<(Arc<crate::process::cgroup::Cgroup>, alloc::string::String)>, Errno> {
+    let start = start_path(dirfd, p)?;
+    match namei::parent(&task(), start, path_str(p)?) {
+        Ok((PathRef { node: Node::Cgroup(CgroupNode::Dir(id)), .. }, name)) => {
+            let cg = crate::process::cgroup::kernel::find(id).ok_or(ENOENT)?;
+            Ok(Some((cg, name)))
+        }
+        _ => Ok(None),
+    }
+}
+
 pub fn mkdirat(dirfd: i32, path: u64, mode: u32) -> SysResult {
     let p = read_path(path)?;
+    if let Some((cg, name)) = cgroup_parent(dirfd, &p)? {
+        if name == "." || name == ".." {
+            return Err(EEXIST);
+        }
+        let t = task();
+        let umask = t.fs().umask.load(Ordering::Relaxed);
+        return crate::process::cgroup::kernel::mkdir(&t, &cg, &name, mode & 0o777 & !umask)
+            .map(|_| 0);
+    }
     let start = start_dir(dirfd, &p)?;
     let t = task();
     let umask = t.fs().umask.load(Ordering::Relaxed);
@@ -1518,6 +1707,17 @@ pub fn unlinkat(dirfd: i32, path: u64, flags: u32) -> SysResult {
         return Err(EINVAL);
     }
     let p = read_path(path)?;
+    if let Some((cg, name)) = cgroup_parent(dirfd, &p)? {
+        use crate::process::cgroup::kernel;
+        return match (flags & AT_REMOVEDIR != 0, name.as_str()) {
+            (true, ".") => Err(EINVAL),
+            (true, "..") => Err(ENOTEMPTY),
+            (true, name) => kernel::rmdir(&task(), &cg, name),
+            (false, "." | "..") => Err(EISDIR),
+            (false, name) => kernel::unlink(&cg, name),
+        }
+        .map(|_| 0);
+    }
     let start = start_dir(dirfd, &p)?;
     with_fs(|fs| {
         let (parent, name) = fs.lookup_parent(start, path_str(&p)?)?;
@@ -1569,6 +1769,8 @@ pub fn chdir(path: u64) -> SysResult {
             task().fs().set_cwd_proc(Arc::new(ProcFile::new(found.mnt.clone(), node)));
             return Ok(0);
         }
+        // A working directory on a cgroup2 mount is not implemented.
+        Node::Cgroup(_) => return Err(EOPNOTSUPP),
     };
     // The working directory holds a reference on its inode (see FsStruct).
     let ino = with_fs(|fs| {

@@ -258,6 +258,13 @@ pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
     // Linux `copy_clone_args_from_user`: set_tid's size (at most one pid per
     // namespace level), then the array itself (EFAULT), before the flags.
     let set_tid_size = clone_flags::check_set_tid(set_tid, set_tid_size)?;
+    // CLONE_INTO_CGROUP: a descriptor number, in a struct that has the field.
+    let cgroup = field(10);
+    if flags.contains(CloneFlags::CLONE_INTO_CGROUP)
+        && (cgroup > i32::MAX as u64 || known < clone_flags::CLONE_ARGS_SIZE_VER2)
+    {
+        return Err(EINVAL);
+    }
     let mut pids = [0i32; 32];
     if set_tid_size > 0 {
         let raw = uaccess::read_bytes(set_tid, 4 * set_tid_size)?;
@@ -268,9 +275,6 @@ pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
     clone_flags::check_clone3(flags, exit_signal)?;
     if !clone_flags::clone3_stack_valid(stack, stack_size) {
         return Err(EINVAL);
-    }
-    if flags.contains(CloneFlags::CLONE_INTO_CGROUP) {
-        return Err(EINVAL); // cgroups are not implemented
     }
     let args = KernelCloneArgs {
         flags,
@@ -283,6 +287,7 @@ pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
         pidfd,
         set_tid: pids,
         set_tid_size,
+        cgroup: cgroup as i32,
     };
     kernel_clone(&args, frame)
 }

@@ -2,6 +2,7 @@
 //! lookup across a task's mounts (`namei`), the proc file system's
 //! contents over the task table (`proc`), and proc's mount at boot.
 
+pub mod cgroup;
 pub mod namei;
 pub mod proc;
 

@@ -9,6 +9,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 
 use crate::errno::{Errno, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR};
+use crate::fs::cgroupfs::CgroupNode;
 use crate::fs::namespace::{FsType, MntNamespace, Mount};
 use crate::fs::proc::ProcNode;
 use crate::fs::ramfs::{Ino, Stat, PATH_MAX, ROOT_INO};
@@ -24,6 +25,7 @@ const MAXSYMLINKS: u32 = 40;
 pub enum Node {
     Ram(Ino),
     Proc(ProcNode),
+    Cgroup(CgroupNode),
 }
 
 /// A place in the mount tree (Linux `struct path`).
@@ -39,6 +41,7 @@ impl PathRef {
         match self.node {
             Node::Ram(ino) => ino,
             Node::Proc(p) => p.ino(),
+            Node::Cgroup(c) => c.ino(),
         }
     }
 
@@ -46,7 +49,7 @@ impl PathRef {
     pub fn ram(&self, err: Errno) -> Result<Ino, Errno> {
         match self.node {
             Node::Ram(ino) => Ok(ino),
-            Node::Proc(_) => Err(err),
+            Node::Proc(_) | Node::Cgroup(_) => Err(err),
         }
     }
 
@@ -66,6 +69,7 @@ pub fn root_node(fs: &FsType) -> Node {
     match fs {
         FsType::Ram => Node::Ram(ROOT_INO),
         FsType::Proc { .. } => Node::Proc(ProcNode::Root),
+        FsType::Cgroup2 => Node::Cgroup(CgroupNode::Dir(1)),
     }
 }
 
@@ -110,6 +114,7 @@ pub fn is_dir(p: &PathRef) -> Result<bool, Errno> {
     match p.node {
         Node::Ram(ino) => Ok(with_fs(|fs| fs.stat(ino))?.is_dir()),
         Node::Proc(n) => Ok(n.is_dir()),
+        Node::Cgroup(n) => Ok(n.is_dir()),
     }
 }
 
@@ -127,6 +132,8 @@ fn dotdot(ns: &MntNamespace, root: &PathRef, mut p: PathRef) -> Result<PathRef, 
                     let node = match &mnt.fs {
                         FsType::Ram => Node::Ram(p.mnt.mountpoint),
                         FsType::Proc { .. } => Node::Proc(proc_node_by_ino(p.mnt.mountpoint)),
+                        // Mounts on cgroup directories are refused.
+                        FsType::Cgroup2 => Node::Cgroup(CgroupNode::Dir(1)),
                     };
                     p = PathRef { mnt, node };
                     continue;
@@ -140,6 +147,7 @@ fn dotdot(ns: &MntNamespace, root: &PathRef, mut p: PathRef) -> Result<PathRef, 
     let node = match p.node {
         Node::Ram(ino) => Node::Ram(with_fs(|fs| fs.lookup(ino, ".."))?),
         Node::Proc(n) => Node::Proc(n.parent()),
+        Node::Cgroup(n) => Node::Cgroup(crate::vfs::cgroup::parent(n)),
     };
     Ok(follow_mounts(ns, PathRef { mnt: p.mnt, node }))
 }
@@ -158,6 +166,7 @@ fn step(me: &Task, dir: &PathRef, name: &str) -> Result<PathRef, Errno> {
             let _ = me;
             Node::Proc(proc::lookup(&*proc_ns(&dir.mnt)?, n, name)?)
         }
+        Node::Cgroup(n) => Node::Cgroup(crate::vfs::cgroup::lookup(n, name)?),
     };
     Ok(PathRef { mnt: dir.mnt.clone(), node })
 }
@@ -246,6 +255,7 @@ pub fn stat(p: &PathRef) -> Result<Stat, Errno> {
     match p.node {
         Node::Ram(ino) => with_fs(|fs| fs.stat(ino)),
         Node::Proc(n) => proc::stat(&*proc_ns(&p.mnt)?, n),
+        Node::Cgroup(n) => crate::vfs::cgroup::stat(n),
     }
 }
 
@@ -283,7 +293,7 @@ pub fn mount_path(ns: &MntNamespace, m: &Mount) -> String {
     let base = mount_path(ns, &parent);
     let rel = match parent.fs {
         FsType::Ram => with_fs(|fs| fs.path_of(m.mountpoint)).unwrap_or_default(),
-        FsType::Proc { .. } => String::from("/"),
+        FsType::Proc { .. } | FsType::Cgroup2 => String::from("/"),
     };
     if base == "/" {
         rel
@@ -292,4 +302,32 @@ pub fn mount_path(ns: &MntNamespace, m: &Mount) -> String {
     } else {
         alloc::format!("{base}{rel}")
     }
+}
+
+/// All but the last component of `path` resolved across mounts (Linux
+/// `filename_parentat`): the directory and the last name (which may be "."
+/// or ".."; ENOENT for an empty path, ENAMETOOLONG for a name past
+/// NAME_MAX).
+pub fn parent(me: &Task, start: PathRef, path: &str) -> Result<(PathRef, String), Errno> {
+    if path.is_empty() {
+        return Err(ENOENT);
+    }
+    if path.len() >= PATH_MAX {
+        return Err(ENAMETOOLONG);
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok((root_of(me), String::from(".")));
+    }
+    let (dir, name) = match trimmed.rfind('/') {
+        Some(i) => (lookup(me, start, &trimmed[..=i], true)?, &trimmed[i + 1..]),
+        None => (start, trimmed),
+    };
+    if name.len() > crate::fs::ramfs::NAME_MAX {
+        return Err(ENAMETOOLONG);
+    }
+    if !is_dir(&dir)? {
+        return Err(ENOTDIR);
+    }
+    Ok((dir, String::from(name)))
 }

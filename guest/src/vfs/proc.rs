@@ -34,7 +34,7 @@ pub fn proc_fs_type(pid_ns: &Arc<PidNamespace>) -> FsType {
 pub fn pid_ns_of(fs: &FsType) -> Option<Arc<PidNamespace>> {
     match fs {
         FsType::Proc { fs_info } => fs_info.clone().downcast::<PidNamespace>().ok(),
-        FsType::Ram => None,
+        FsType::Ram | FsType::Cgroup2 => None,
     }
 }
 
@@ -389,6 +389,7 @@ pub fn generate(
                     let allowed = t.nsproxy().user_ns.setgroups_allowed.load(Relaxed);
                     String::from(if allowed { "allow\n" } else { "deny\n" })
                 }
+                PidEntry::Cgroup => crate::process::cgroup::kernel::proc_cgroup_text(&t),
             }
         }
         // A namespace has no read operation (nsfs).

@@ -1,5 +1,5 @@
 //! The proc file system (Linux `fs/proc/`): `/proc/self`, `/proc/thread-self`,
-//! `/proc/PID/{stat,status,cmdline,comm,maps,mounts,ns/,task/TID/...}`,
+//! `/proc/PID/{stat,status,cmdline,comm,maps,mounts,cgroup,ns/,task/TID/...}`,
 //! `/proc/loadavg`, `/proc/meminfo`, `/proc/uptime`, `/proc/stat`,
 //! `/proc/mounts`.
 //!
@@ -30,6 +30,7 @@ pub enum PidEntry {
     Stat,
     Maps,
     Mounts,
+    Cgroup,
     UidMap,
     GidMap,
     Setgroups,
@@ -47,13 +48,14 @@ impl PidEntry {
 /// A process directory's entries after `task`, in Linux's order
 /// (`tgid_base_stuff`, the ones that exist here); a thread's directory has
 /// the same (`tid_base_stuff`).
-pub const PID_ENTRIES: [(&str, PidEntry); 10] = [
+pub const PID_ENTRIES: [(&str, PidEntry); 11] = [
     ("status", PidEntry::Status),
     ("comm", PidEntry::Comm),
     ("cmdline", PidEntry::Cmdline),
     ("stat", PidEntry::Stat),
     ("maps", PidEntry::Maps),
     ("mounts", PidEntry::Mounts),
+    ("cgroup", PidEntry::Cgroup),
     ("uid_map", PidEntry::UidMap),
     ("gid_map", PidEntry::GidMap),
     ("setgroups", PidEntry::Setgroups),
