@@ -275,6 +275,14 @@ pub struct PosixThread {
     /// `JOBCTL_STOPPED`...), changed under `group.jobctl`'s lock, read
     /// without it on the way to user mode.
     pub jobctl: AtomicU32,
+    /// ptrace flags and options (Linux `task->ptrace`: PT_PTRACED, PT_SEIZED,
+    /// the options shifted); 0: not traced. Read without a lock on the fork
+    /// and signal paths; changed under the task-list lock.
+    pub ptrace: AtomicU32,
+    /// The tracer and the stops' state (`ptrace::PtraceState`).
+    pub pt: spin::Mutex<crate::process::ptrace::PtraceState>,
+    /// The tasks this one traces (Linux `ptraced`), under the task-list lock.
+    pub ptraced: spin::Mutex<alloc::vec::Vec<Arc<Task>>>,
     /// Pending and blocked signals (bit `n - 1` for signal `n`).
     pub pending: AtomicU64,
     pub blocked: AtomicU64,
@@ -376,6 +384,9 @@ impl Task {
             set_child_tid: AtomicU64::new(0),
             fatal_signal: AtomicU32::new(0),
             jobctl: AtomicU32::new(0),
+            ptrace: AtomicU32::new(0),
+            pt: spin::Mutex::new(crate::process::ptrace::PtraceState::default()),
+            ptraced: spin::Mutex::new(alloc::vec::Vec::new()),
             pending: AtomicU64::new(0),
             blocked: AtomicU64::new(0),
             siginfo: spin::Mutex::new(alloc::boxed::Box::new(
