@@ -233,18 +233,17 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
                         let pid = p.pid_nr_ns(me.pid_ns());
                         let why = Why::Exited(p.exit_reason());
                         use crate::process::rusage::{getrusage, reap_accounting, Who};
-                        let usage = if p.is_group_leader() {
-                            reap_accounting(&me, p, true)
-                        } else {
-                            getrusage(p, Who::SelfProcess)
-                        };
+                        let leader = p.is_group_leader();
+                        let usage = leader.then(|| reap_accounting(&me, p, true));
                         if !nowait && reap_traced(&me, p) {
-                            if p.is_group_leader() {
+                            if leader {
                                 reap_accounting(&me, p, false);
                             }
                             table::release(p);
                         }
                         drop(tasklist);
+                        // A thread's: read without the task-list lock.
+                        let usage = usage.unwrap_or_else(|| getrusage(p, Who::SelfProcess));
                         return Ok(Some(Reaped { pid, uid: p.creds().uid, why, usage }));
                     }
                     _ => {}

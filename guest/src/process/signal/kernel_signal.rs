@@ -257,7 +257,10 @@ fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
         threads[i].clone()
     };
     let default = p.sighand().action(sig).sa_handler == SIG_DFL;
-    if kills_group_at_once(sig, default) {
+    // Not for a traced process (Linux: `sig == SIGKILL || !p->ptrace`): its
+    // tracer sees the signal first, and may suppress it.
+    let traced = sig != SIGKILL && p.ptrace.load(Ordering::Relaxed) != 0;
+    if kills_group_at_once(sig, default) && !traced {
         let mut exit = p.group.exit.lock();
         if exit.is_none() {
             *exit = Some(death_reason(sig));
