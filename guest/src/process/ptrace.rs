@@ -205,9 +205,10 @@ mod kernel {
         pub message: u64,
         /// The signal and siginfo of the stop (Linux `last_siginfo`).
         pub siginfo: Option<(u32, SigInfo)>,
-        /// The user registers while stopped (written back when it resumes)
+        /// The user registers while stopped (written back when it resumes;
+        /// boxed: an untraced task carries a null pointer, not a frame)
         /// and orig_rax.
-        pub regs: Option<TrapFrame>,
+        pub regs: Option<alloc::boxed::Box<TrapFrame>>,
         pub orig_rax: u64,
         /// The registers can be changed (false at a stop taken on a path
         /// that does not return to user mode with them: the exit).
@@ -587,10 +588,10 @@ mod kernel {
         if task.ptrace.load(Ordering::Acquire) == 0 {
             return (exit_code, info);
         }
-        let regs = match frame.as_deref() {
+        let regs = alloc::boxed::Box::new(match frame.as_deref() {
             Some(f) => *f,
             None => crate::arch::task::Context::own_user_frame_copy(task.kstack.as_ref().unwrap()),
-        };
+        });
         let gstop_done;
         {
             let mut g = task.group.jobctl.lock();
@@ -641,7 +642,7 @@ mod kernel {
         let regs = pt.regs.take();
         drop(pt);
         if let (Some(f), Some(r)) = (frame.as_deref_mut(), regs) {
-            *f = r;
+            *f = *r;
         }
         (code, info)
     }

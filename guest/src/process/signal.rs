@@ -82,6 +82,15 @@ impl SigInfo {
     }
 }
 
+/// A zeroed table of what each signal carries, on the heap (out of line: the
+/// compiler zeroes it with one `memset` there, where inlined into a task's
+/// construction it wrote it out as hundreds of stores — each a ring-0
+/// instruction on every fork).
+#[inline(never)]
+pub fn siginfo_table() -> alloc::boxed::Box<[SigInfo; 65]> {
+    alloc::boxed::Box::new([SigInfo::default(); 65])
+}
+
 /// Signals that can be neither blocked nor caught.
 pub const UNBLOCKABLE: u64 = sigmask(SIGKILL) | sigmask(SIGSTOP);
 

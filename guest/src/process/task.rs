@@ -200,9 +200,7 @@ impl ThreadGroup {
             quick_threads: AtomicU32::new(1),
             exit: spin::Mutex::new(None),
             shared_pending: AtomicU64::new(0),
-            shared_siginfo: spin::Mutex::new(alloc::boxed::Box::new(
-                [crate::process::signal::SigInfo::default(); 65],
-            )),
+            shared_siginfo: spin::Mutex::new(crate::process::signal::siginfo_table()),
             curr_target: AtomicU32::new(0),
             multiprocess: spin::Mutex::new(alloc::vec::Vec::new()),
             itimers: crate::arch::irq::IrqSpinLock::new(crate::process::itimer::Itimers::default()),
@@ -389,9 +387,7 @@ impl Task {
             ptraced: spin::Mutex::new(alloc::vec::Vec::new()),
             pending: AtomicU64::new(0),
             blocked: AtomicU64::new(0),
-            siginfo: spin::Mutex::new(alloc::boxed::Box::new(
-                [crate::process::signal::SigInfo::default(); 65],
-            )),
+            siginfo: spin::Mutex::new(crate::process::signal::siginfo_table()),
             altstack: spin::Mutex::new((0, 0, crate::process::signal::SS_DISABLE)),
             syscall_restart: spin::Mutex::new((0, 0, 0)),
             restart_pending: AtomicBool::new(false),

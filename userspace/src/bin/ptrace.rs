@@ -85,7 +85,9 @@ fn exec_self(n: u8) -> ! {
     let argv = [path, c"--leaf".as_ptr() as usize, digit.as_ptr() as usize, 0];
     let envp = [0usize];
     // SAFETY: NUL-terminated strings and NULL-terminated arrays on this stack.
-    unsafe { syscall::syscall3(nr::__NR_execve, path, argv.as_ptr() as usize, envp.as_ptr() as usize) };
+    unsafe {
+        syscall::syscall3(nr::__NR_execve, path, argv.as_ptr() as usize, envp.as_ptr() as usize)
+    };
     exit_group(127)
 }
 
@@ -226,7 +228,8 @@ fn tree_root() -> i32 {
     // A.1: a fork child that exits 11.
     let Ok(b) = fork_with(|| 11) else { return 101 };
     let mut st = 0;
-    if wait4(b as i32, Some(&mut st), 0) != Ok(b) || WaitStatus::from_raw(st) != WaitStatus::Exited(11)
+    if wait4(b as i32, Some(&mut st), 0) != Ok(b)
+        || WaitStatus::from_raw(st) != WaitStatus::Exited(11)
     {
         return 102;
     }
@@ -236,7 +239,8 @@ fn tree_root() -> i32 {
     }
     // SAFETY: the child only execs (or exits).
     let Ok(v) = (unsafe { vfork(vforked, 0) }) else { return 103 };
-    if wait4(v as i32, Some(&mut st), 0) != Ok(v) || WaitStatus::from_raw(st) != WaitStatus::Exited(22)
+    if wait4(v as i32, Some(&mut st), 0) != Ok(v)
+        || WaitStatus::from_raw(st) != WaitStatus::Exited(22)
     {
         return 104;
     }
@@ -424,7 +428,10 @@ fn seize_checks(c: &mut Checker) {
     let Some([r, w]) = c.ok("pipe", pipe2(0)) else { return };
     let Ok(q) = fork_with(|| blocked_reader(r)) else { return };
     let opts = PTRACE_O_TRACEFORK | PTRACE_O_TRACEEXIT;
-    c.ok("PTRACE_SEIZE with options: the tracee does not stop", pt(PTRACE_SEIZE, q, 0, opts as usize));
+    c.ok(
+        "PTRACE_SEIZE with options: the tracee does not stop",
+        pt(PTRACE_SEIZE, q, 0, opts as usize),
+    );
     c.ok_eq("no stop to report after the seize", wait4(q as i32, None, __WALL | WNOHANG), 0);
     c.ok("PTRACE_INTERRUPT", pt(PTRACE_INTERRUPT, q, 0, 0));
     let code = wait_all(q as i32).ok().and_then(|(_, st)| stop_code(st));
@@ -433,7 +440,10 @@ fn seize_checks(c: &mut Checker) {
         code == Some(SIGTRAP | PTRACE_EVENT_STOP << 8),
     );
     let mut si = siginfo_t::default();
-    c.ok("PTRACE_GETSIGINFO at the interrupt", pt(PTRACE_GETSIGINFO, q, 0, &mut si as *mut _ as usize));
+    c.ok(
+        "PTRACE_GETSIGINFO at the interrupt",
+        pt(PTRACE_GETSIGINFO, q, 0, &mut si as *mut _ as usize),
+    );
     c.check(
         "its siginfo: SIGTRAP, si_code SIGTRAP | PTRACE_EVENT_STOP << 8",
         si.si_signo == SIGTRAP as i32 && si.si_code == (SIGTRAP | PTRACE_EVENT_STOP << 8) as i32,
@@ -536,21 +546,41 @@ fn regs_checks(c: &mut Checker) {
     let mut word = 0u64;
     c.ok("PEEKUSER of rip", pt(PTRACE_PEEKUSR, p, 16 * 8, &mut word as *mut u64 as usize));
     c.check("PEEKUSER: rip as GETREGS has it", word == r.rip);
-    c.err("PEEKUSER at an unaligned offset: EIO", pt(PTRACE_PEEKUSR, p, 3, &mut word as *mut u64 as usize), EIO);
-    c.err("PEEKUSER past struct user: EIO", pt(PTRACE_PEEKUSR, p, 4096, &mut word as *mut u64 as usize), EIO);
+    c.err(
+        "PEEKUSER at an unaligned offset: EIO",
+        pt(PTRACE_PEEKUSR, p, 3, &mut word as *mut u64 as usize),
+        EIO,
+    );
+    c.err(
+        "PEEKUSER past struct user: EIO",
+        pt(PTRACE_PEEKUSR, p, 4096, &mut word as *mut u64 as usize),
+        EIO,
+    );
     // Refused values (Linux putreg): nothing reaches the MSRs or iretq.
     let mut bad = r;
     bad.fs_base = 0x8000_0000_0000_0000;
-    c.err("SETREGS with a non-canonical fs_base: EIO", pt(PTRACE_SETREGS, p, 0, &bad as *const _ as usize), EIO);
+    c.err(
+        "SETREGS with a non-canonical fs_base: EIO",
+        pt(PTRACE_SETREGS, p, 0, &bad as *const _ as usize),
+        EIO,
+    );
     let mut bad = r;
     bad.gs_base = 0xffff_8000_0000_0000;
-    c.err("SETREGS with a kernel gs_base: EIO", pt(PTRACE_SETREGS, p, 0, &bad as *const _ as usize), EIO);
+    c.err(
+        "SETREGS with a kernel gs_base: EIO",
+        pt(PTRACE_SETREGS, p, 0, &bad as *const _ as usize),
+        EIO,
+    );
     let mut bad = r;
     bad.cs = 0;
     c.err("SETREGS with a null cs: EIO", pt(PTRACE_SETREGS, p, 0, &bad as *const _ as usize), EIO);
     let mut bad = r;
     bad.ss = 0x10;
-    c.err("SETREGS with a ring-0 ss: EIO", pt(PTRACE_SETREGS, p, 0, &bad as *const _ as usize), EIO);
+    c.err(
+        "SETREGS with a ring-0 ss: EIO",
+        pt(PTRACE_SETREGS, p, 0, &bad as *const _ as usize),
+        EIO,
+    );
     c.err("POKEUSER of cs with a ring-0 selector: EIO", pt(PTRACE_POKEUSR, p, 17 * 8, 0x8), EIO);
     let mut good = r;
     good.rax = 0x5555;
@@ -609,13 +639,20 @@ fn memory_checks(c: &mut Checker) {
     let cow = COW_WORD.as_ptr() as usize;
     let ro = &RO_WORD as *const u64 as usize;
     let mut word = 0u64;
-    c.ok("PEEKDATA of a copy-on-write page", pt(PTRACE_PEEKDATA, p, cow, &mut word as *mut u64 as usize));
+    c.ok(
+        "PEEKDATA of a copy-on-write page",
+        pt(PTRACE_PEEKDATA, p, cow, &mut word as *mut u64 as usize),
+    );
     c.check("PEEKDATA reads the tracee's value", word == 0x1111);
     c.ok("POKEDATA into the copy-on-write page", pt(PTRACE_POKEDATA, p, cow, 0x3333));
     c.ok("POKEDATA into read-only data", pt(PTRACE_POKEDATA, p, ro, 0x4444));
     let _ = pt(PTRACE_PEEKDATA, p, ro, &mut word as *mut u64 as usize);
     c.check("PEEKDATA sees the new read-only word", word == 0x4444);
-    c.err("PEEKDATA of an unmapped address: EIO", pt(PTRACE_PEEKDATA, p, 0x1000, &mut word as *mut u64 as usize), EIO);
+    c.err(
+        "PEEKDATA of an unmapped address: EIO",
+        pt(PTRACE_PEEKDATA, p, 0x1000, &mut word as *mut u64 as usize),
+        EIO,
+    );
     c.err("POKEDATA of an unmapped address: EIO", pt(PTRACE_POKEDATA, p, 0x1000, 1), EIO);
     c.ok("PTRACE_CONT", pt(PTRACE_CONT, p, 0, 0));
     c.reaped("the tracee saw both words changed", p, __WALL, WaitStatus::Exited(0));
@@ -654,9 +691,15 @@ fn signal_checks(c: &mut Checker) {
     c.check("signal-delivery stop: SIGUSR2", code == Some(SIGUSR2));
     let mut si = siginfo_t::default();
     c.ok("PTRACE_GETSIGINFO", pt(PTRACE_GETSIGINFO, p, 0, &mut si as *mut _ as usize));
-    c.check("siginfo: SIGUSR2 from kill (SI_USER)", si.si_signo == SIGUSR2 as i32 && si.si_code == SI_USER);
+    c.check(
+        "siginfo: SIGUSR2 from kill (SI_USER)",
+        si.si_signo == SIGUSR2 as i32 && si.si_code == SI_USER,
+    );
     let mut msg = 0u64;
-    c.ok("PTRACE_GETEVENTMSG at a signal stop", pt(PTRACE_GETEVENTMSG, p, 0, &mut msg as *mut u64 as usize));
+    c.ok(
+        "PTRACE_GETEVENTMSG at a signal stop",
+        pt(PTRACE_GETEVENTMSG, p, 0, &mut msg as *mut u64 as usize),
+    );
     c.check("GETEVENTMSG at a signal stop is 0", msg == 0);
     c.err("PTRACE_CONT with signal 65: EIO", pt(PTRACE_CONT, p, 0, 65), EIO);
     c.ok("PTRACE_CONT injecting SIGUSR1 instead", pt(PTRACE_CONT, p, 0, SIGUSR1 as usize));
@@ -779,7 +822,11 @@ fn error_checks(c: &mut Checker) {
     c.check("PTRACE_ATTACH sends SIGSTOP: its stop", code == Some(SIGSTOP));
     c.err("an unknown request: EIO", pt(0x7777, q, 0, 0), EIO);
     c.err("PTRACE_INTERRUPT without SEIZE: EIO", pt(PTRACE_INTERRUPT, q, 0, 0), EIO);
-    c.err("PTRACE_SETOPTIONS with an unknown option: EINVAL", pt(PTRACE_SETOPTIONS, q, 0, 1 << 30), EINVAL);
+    c.err(
+        "PTRACE_SETOPTIONS with an unknown option: EINVAL",
+        pt(PTRACE_SETOPTIONS, q, 0, 1 << 30),
+        EINVAL,
+    );
     c.err("PTRACE_GETREGS to a bad address: EFAULT", pt(PTRACE_GETREGS, q, 0, 8), EFAULT);
     c.ok("PTRACE_CONT", pt(PTRACE_CONT, q, 0, 0));
     let _ = write(w, b"x");
