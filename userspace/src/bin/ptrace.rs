@@ -17,7 +17,8 @@
 //! tracee's copy of a copy-on-write page and of read-only data changes, the
 //! parent's stays), GETSIGINFO, signal injection and suppression, DETACH with
 //! a signal, the tracer's exit (detach, PTRACE_O_EXITKILL), the legacy
-//! SIGTRAP after exec, and the errors (ESRCH, EPERM, EIO, EINVAL).
+//! SIGTRAP after exec, CLONE_PTRACE and CLONE_UNTRACED, and the errors
+//! (ESRCH, EPERM, EIO, EINVAL, EFAULT).
 //! One line per check, exit status = number of failed checks.
 #![no_std]
 #![no_main]
@@ -53,6 +54,7 @@ fn main(args: Args, _env: Env) -> i32 {
     detach_checks(&mut c);
     tracer_exit_checks(&mut c);
     exec_sigtrap_check(&mut c);
+    clone_flags_checks(&mut c);
     error_checks(&mut c);
     c.err("no child left at the end", wait4(-1, None, WNOHANG), ECHILD);
     c.status()
@@ -797,6 +799,89 @@ fn exec_sigtrap_check(c: &mut Checker) {
     c.check("exec without PTRACE_O_TRACEEXEC: the legacy SIGTRAP stop", code == Some(SIGTRAP));
     c.ok("PTRACE_CONT suppressing it", pt(PTRACE_CONT, p, 0, 0));
     c.reaped("the new image runs (exit 44)", p, __WALL, WaitStatus::Exited(44));
+}
+
+// ---- CLONE_PTRACE and CLONE_UNTRACED --------------------------------------------
+
+extern "C" fn exit3(_: usize) -> i32 {
+    3
+}
+
+extern "C" fn exit4(_: usize) -> i32 {
+    4
+}
+
+/// TRACEME; a CLONE_PTRACE child (no option set: traced all the same);
+/// SIGUSR2 (the tracer sets TRACEFORK there); a CLONE_UNTRACED child (no
+/// event, not traced). Exits 0 if both children ended as they should.
+fn clone_flags_tracee() -> i32 {
+    if pt(PTRACE_TRACEME, 0, 0, 0).is_err() {
+        return 100;
+    }
+    let me = getpid().unwrap_or(0) as i32;
+    let _ = kill(me, SIGSTOP);
+    let mut bits = 0;
+    let mut st = 0;
+    // SAFETY: no CLONE_VM: the child runs on its own copy of this stack.
+    let a = unsafe { clone(CLONE_PTRACE | SIGCHLD as u64, 0, 0, 0, 0, exit3, 0) };
+    match a {
+        Ok(a) if wait4(a as i32, Some(&mut st), 0) == Ok(a) && st == 3 << 8 => {}
+        _ => bits |= 1,
+    }
+    let _ = kill(me, SIGUSR2);
+    // SAFETY: as above.
+    let b = unsafe { clone(CLONE_UNTRACED | SIGCHLD as u64, 0, 0, 0, 0, exit4, 0) };
+    match b {
+        Ok(b) if wait4(b as i32, Some(&mut st), 0) == Ok(b) && st == 4 << 8 => {}
+        _ => bits |= 2,
+    }
+    bits
+}
+
+fn clone_flags_checks(c: &mut Checker) {
+    let Ok(t) = fork_with(clone_flags_tracee) else { return };
+    let (mut other_sigstop, mut other_exit, mut events, mut others) = (false, None, 0, 0);
+    let mut end = None;
+    for _ in 0..16 {
+        let Ok((p, st)) = wait_all(-1) else { break };
+        match (p == t, stop_code(st)) {
+            (true, None) => {
+                end = Some(WaitStatus::from_raw(st));
+                break;
+            }
+            (false, None) => other_exit = Some(WaitStatus::from_raw(st)),
+            (true, Some(code)) => {
+                let mut inject = 0;
+                if code >> 8 != 0 {
+                    events += 1;
+                } else if code == SIGUSR2 {
+                    let _ = pt(PTRACE_SETOPTIONS, t, 0, PTRACE_O_TRACEFORK as usize);
+                } else if code != SIGSTOP {
+                    inject = code as usize;
+                }
+                let _ = pt(PTRACE_CONT, t, 0, inject);
+            }
+            (false, Some(code)) => {
+                if code == SIGSTOP {
+                    if other_sigstop {
+                        others += 1;
+                    }
+                    other_sigstop = true;
+                } else {
+                    others += 1;
+                }
+                let _ = pt(PTRACE_CONT, p, 0, 0);
+            }
+        }
+    }
+    c.check("CLONE_PTRACE: the child is traced, starting with SIGSTOP", other_sigstop);
+    c.check(
+        "CLONE_PTRACE: its exit is the tracer's to see",
+        other_exit == Some(WaitStatus::Exited(3)),
+    );
+    c.check("CLONE_PTRACE and CLONE_UNTRACED report no event", events == 0);
+    c.check("CLONE_UNTRACED: the child is not traced (no stop of it)", others == 0);
+    c.check("both children ended as they should", end == Some(WaitStatus::Exited(0)));
 }
 
 // ---- errors ---------------------------------------------------------------------
