@@ -394,6 +394,19 @@ fn jobctl_job_control_matches_linux() {
 }
 
 #[test]
+fn ptrace_follows_a_process_tree_as_on_linux() {
+    // Issue 14 item 1: an `strace -f` of fork, vfork + exec, a thread and an
+    // exec (PTRACE_TRACEME, TRACEFORK/VFORK/CLONE/EXEC/EXIT/VFORKDONE, new
+    // tasks attached with SIGSTOP, each task's stops in order); PTRACE_SEIZE
+    // (PTRACE_EVENT_STOP, INTERRUPT, a group stop), GETREGS/SETREGS and
+    // putreg's checks, PEEK/POKEDATA on copy-on-write and read-only pages,
+    // signal injection and suppression, DETACH with a signal, KILL, the
+    // tracer's exit (and EXITKILL), the legacy SIGTRAP after exec, errors.
+    let r = matches_linux_on_1_2_4_vcpus("ptrace", 100);
+    assert!(r.counters.global.clones_vfork >= 1, "{}", common::explain(&r));
+}
+
+#[test]
 fn a_process_killed_while_a_signal_is_delivered_leaves_nothing_behind() {
     // The fuzzer's task leak (issue 12 item 7): a default action that ends
     // the process, or a handler frame that does not fit (forced SIGSEGV),

@@ -216,7 +216,26 @@ fn hello_pie_relocates_itself() {
 #[test]
 fn process_creation_programs_pass() {
     let exitcode = path("exitcode").to_str().unwrap();
-    let cases: [(&str, &[&str], &[&str]); 15] = [
+    let cases: [(&str, &[&str], &[&str]); 16] = [
+        (
+            "ptrace",
+            &[],
+            &[
+                "strace -f: A: PTRACE_EVENT_FORK, new task A.1",
+                "strace -f: A: PTRACE_EVENT_VFORK, new task A.2",
+                "strace -f: A: PTRACE_EVENT_VFORK_DONE",
+                "strace -f: A: PTRACE_EVENT_CLONE, new task A.3",
+                "strace -f: A: PTRACE_EVENT_EXEC, former tid is its own: true",
+                "strace -f: A: PTRACE_EVENT_EXIT, status 0x2100",
+                "strace -f: A.1: stopped by SIGSTOP",
+                "strace -f: A.2: PTRACE_EVENT_EXEC, former tid is its own: true",
+                "strace -f: A.3: exited 0",
+                "group stop: status >> 8 == SIGSTOP | PTRACE_EVENT_STOP << 8",
+                "the tracee saw rax 0x5555 and lived",
+                "the parent's copy-on-write page is intact",
+                "tracer exit with EXITKILL: the target's end",
+            ],
+        ),
         (
             "mapcount",
             &[],
@@ -446,6 +465,7 @@ fn programs_are_static_executables() {
         "pidfd",
         "posixtimer",
         "procfs",
+        "ptrace",
         "rawsyscall",
         "rusage",
         "sched",

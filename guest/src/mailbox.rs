@@ -108,6 +108,7 @@ fn proc_entry(t: &Task) -> ProcEntry {
         TASK_INTERRUPTIBLE => b'S',
         EXIT_ZOMBIE => b'Z',
         TASK_STOPPED => b'T',
+        crate::sched::TASK_TRACED => b't',
         _ => b'D',
     };
     ProcEntry {

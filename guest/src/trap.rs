@@ -315,8 +315,7 @@ pub fn timer_tick(user: bool) {
 pub fn exit_to_user_mode(frame: &mut TrapFrame) {
     if let Some(task) = crate::process::current() {
         let idle = task.fatal_signal.load(Ordering::Relaxed) == 0
-            && task.jobctl.load(Ordering::Relaxed) & crate::process::jobctl::JOBCTL_STOP_PENDING
-                == 0
+            && task.jobctl.load(Ordering::Relaxed) & crate::process::jobctl::JOBCTL_WORK_MASK == 0
             && signal::next_signal(
                 signal::pending_for(&task),
                 task.blocked.load(Ordering::Acquire),

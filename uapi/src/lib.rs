@@ -39,6 +39,7 @@ pub mod mount;
 pub mod pidfd;
 pub mod poll;
 pub mod prctl;
+pub mod ptrace;
 pub mod random;
 pub mod resource;
 pub mod sched;
@@ -97,6 +98,7 @@ pub const ALL_CONSTANTS: &[(&str, &[Constant])] = &[
     ("prctl", prctl::CONSTANTS),
     ("signal", signal::CONSTANTS),
     ("wait", wait::CONSTANTS),
+    ("ptrace", ptrace::CONSTANTS),
     ("sched", sched::CONSTANTS),
     ("sched", sched::CLONE_FLAG_CONSTANTS),
     ("utsname", utsname::CONSTANTS),

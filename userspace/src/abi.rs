@@ -17,6 +17,7 @@ pub use uapi::mount::*;
 pub use uapi::pidfd::*;
 pub use uapi::poll::*;
 pub use uapi::prctl::*;
+pub use uapi::ptrace::*;
 pub use uapi::random::*;
 pub use uapi::resource::*;
 pub use uapi::sched::*;

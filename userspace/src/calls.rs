@@ -1119,3 +1119,16 @@ pub fn ppoll(fds: &mut [pollfd], timeout: Option<&mut timespec>, mask: Option<&u
     // and the timeout.
     result(unsafe { syscall5(nr::__NR_ppoll, fds.as_mut_ptr() as usize, fds.len(), tmo, m, 8) })
 }
+
+/// Raw `ptrace(request, pid, addr, data)` (the system call, not glibc's
+/// wrapper: PEEKDATA/PEEKUSER write the word to `data`).
+///
+/// # Safety
+///
+/// `addr` and `data` are what the request makes of them: for requests that
+/// write or read the caller's memory (GETREGS, PEEKDATA...), `data` must
+/// point to enough writable or readable memory.
+pub unsafe fn ptrace(request: u32, pid: i32, addr: usize, data: usize) -> SysResult {
+    // SAFETY: forwarded to the caller.
+    result(unsafe { syscall4(nr::__NR_ptrace, request as usize, pid as usize, addr, data) })
+}

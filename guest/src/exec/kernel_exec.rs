@@ -228,6 +228,9 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
     // Linux `exec_binprm`: the pid before `de_thread` (a thread's, which
     // becomes the leader's), for the tracepoint.
     let old_pid = task.pid();
+    // And as the tracer's namespace sees it (Linux `old_vpid`, the message of
+    // PTRACE_EVENT_EXEC).
+    let old_vpid = crate::process::ptrace::tracer_of(&task).map(|t| task.pid_nr_ns(t.pid_ns()));
     // The point of no return (Linux `begin_new_exec`): this becomes the only
     // thread of its process. If a group exit or a fatal signal came first,
     // the new image is dropped and the task dies of it on the way out.
@@ -307,6 +310,13 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
     *task.altstack.lock() = (0, 0, crate::process::signal::SS_DISABLE);
     crate::process::fork::vfork_release(&task);
     *frame = prog.frame;
+    if task.ptrace.load(Ordering::Relaxed) != 0 {
+        // Linux `exec_binprm`: PTRACE_EVENT_EXEC, or the legacy SIGTRAP.
+        let orig_rax = uapi::unistd::__NR_execve as u64;
+        let message = u64::from(old_vpid.unwrap_or(0));
+        use crate::process::ptrace::{ptrace_event, PTRACE_EVENT_EXEC};
+        ptrace_event(&task, PTRACE_EVENT_EXEC, message, Some(frame), orig_rax);
+    }
     Ok(0)
 }
 

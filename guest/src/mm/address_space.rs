@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::arch::mmu;
 use crate::arch::uaccess::USER_TOP;
 use crate::counters as ctr;
-use crate::errno::{Errno, EACCES, EEXIST, EINVAL, ENODEV, ENOMEM, EOVERFLOW};
+use crate::errno::{Errno, EACCES, EEXIST, EINVAL, EIO, ENODEV, ENOMEM, EOVERFLOW};
 use crate::mm::filemap::PageCache;
 use crate::mm::frame::PAGE_SIZE;
 use crate::mm::pagetable::{
@@ -557,8 +557,57 @@ impl Mm {
     /// Resolve a fault at `addr` (Linux `handle_mm_fault`): demand-zero, shared
     /// pages, write faults on read-only private pages (`do_wp_page`).
     pub fn handle_fault(&self, addr: u64, write: bool, exec: bool) -> Result<(), FaultError> {
-        let va = page_down(addr);
+        fault_locked(&mut self.inner.lock(), addr, write, exec, false)
+    }
+
+    /// Read (`write` false) or write `buf` at `addr` of this address space,
+    /// which need not be loaded, as a debugger does (Linux `access_remote_vm`
+    /// with FOLL_FORCE, for `ptrace`'s PEEKDATA/POKEDATA): a write to a
+    /// private read-only page (text) or a copy-on-write page breaks the
+    /// sharing first and changes this space's own copy only; shared
+    /// read-only mappings are not written. EIO where nothing is mapped.
+    pub fn access_remote_vm(&self, addr: u64, buf: &mut [u8], write: bool) -> Result<(), Errno> {
         let mut inner = self.inner.lock();
+        let mut done = 0usize;
+        while done < buf.len() {
+            let at = addr.checked_add(done as u64).ok_or(EIO)?;
+            let va = page_down(at);
+            let off = (at - va) as usize;
+            let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
+            let mut pte = inner.pt.lookup(&DirectMap, va);
+            let needs_fault = pte & PTE_P == 0
+                || (write && (pte & PTE_RW == 0 || inner.pt.is_shared(&DirectMap, va)));
+            if needs_fault {
+                fault_locked(&mut inner, at, write, false, true).map_err(|_| EIO)?;
+                pte = inner.pt.lookup(&DirectMap, va);
+                if pte & PTE_P == 0 {
+                    return Err(EIO);
+                }
+            }
+            let phys = (pte & PTE_ADDR) + off as u64;
+            if write {
+                crate::arch::boot::phys_slice_mut(phys, n).copy_from_slice(&buf[done..done + n]);
+            } else {
+                buf[done..done + n].copy_from_slice(crate::arch::boot::phys_slice_mut(phys, n));
+            }
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+/// `Mm::handle_fault` under the address space's lock; `force` (Linux
+/// FOLL_FORCE, a debugger's access) ignores the area's protection, except
+/// that a shared mapping is written only if it is writable.
+fn fault_locked(
+    inner: &mut MmInner,
+    addr: u64,
+    write: bool,
+    exec: bool,
+    force: bool,
+) -> Result<(), FaultError> {
+    {
+        let va = page_down(addr);
         let bad = |e: FaultError| {
             ctr::global_add(ctr::FAULTS_BAD, 1);
             e
@@ -569,10 +618,10 @@ impl Mm {
         let vma = inner.vmas.find(addr).ok_or_else(|| bad(FaultError::NoArea))?;
         let (prot, backing, pgoff) = (vma.prot, vma.backing.clone(), vma.pgoff_of(va));
         let shared = vma.flags.contains(VmFlags::SHARED);
-        if prot.is_empty()
+        let denied = prot.is_empty()
             || (write && !prot.contains(Prot::WRITE))
-            || (exec && !prot.contains(Prot::EXEC))
-        {
+            || (exec && !prot.contains(Prot::EXEC));
+        if denied && !(force && !(write && shared && !prot.contains(Prot::WRITE))) {
             return Err(bad(FaultError::Access));
         }
         let mut pte = inner.pt.lookup(&DirectMap, va);
@@ -590,7 +639,7 @@ impl Mm {
         }
         if pte & PTE_P != 0 {
             if write && pte & PTE_RW == 0 {
-                return do_wp_page(&mut inner, va, pte, prot);
+                return do_wp_page(inner, va, pte, prot);
             }
             // Already mapped as needed (a fault another CPU resolved first).
             return Ok(());
@@ -633,7 +682,9 @@ impl Mm {
         inner.add_rss(1);
         Ok(())
     }
+}
 
+impl Mm {
     /// `mmap` (Linux `do_mmap` checks): anonymous mappings, and mappings of
     /// `file` (the system-call layer found it from the descriptor: EBADF is
     /// its) when MAP_ANONYMOUS is not given.

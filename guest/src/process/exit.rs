@@ -26,6 +26,20 @@ pub fn do_exit(reason: ExitReason) -> ! {
     }
     // A group exit (exit_group, a fatal signal) decides every thread's status.
     let reason = task.group.exit.lock().unwrap_or(reason);
+    if task.ptrace.load(Ordering::Relaxed) != 0 {
+        // Linux `ptrace_event(PTRACE_EVENT_EXIT, code)`: the tracer sees the
+        // task before it is gone (not when a fatal signal is pending: the
+        // threads a group exit kills do not stop).
+        let orig_rax = task.syscall_restart.lock().0;
+        let status = reason.wait_status() as u32 as u64;
+        crate::process::ptrace::ptrace_event(
+            &task,
+            crate::process::ptrace::PTRACE_EVENT_EXIT,
+            status,
+            None,
+            orig_rax,
+        );
+    }
     // CLONE_CHILD_CLEARTID / set_tid_address: clear the word and wake a waiter
     // (while the address space is still ours).
     let ctid = task.clear_child_tid.swap(0, Ordering::Relaxed);
@@ -238,6 +252,11 @@ fn zap_pid_ns_processes(me: &Arc<Task>, ns: &Arc<PidNamespace>) {
 
 /// Under `table::TASKLIST` (see `do_exit`).
 fn exit_notify(task: &Arc<Task>, remaining: u32) {
+    if !task.ptraced.lock().is_empty() {
+        for t in crate::process::ptrace::exit_ptrace(task) {
+            table::release(&t);
+        }
+    }
     forget_original_parent(task);
     crate::process::pidfd::do_notify_pidfd(&task.thread_pid());
     if task.group.group_exec_task.load(Ordering::Relaxed) != 0 {
@@ -247,9 +266,14 @@ fn exit_notify(task: &Arc<Task>, remaining: u32) {
         task.group.exec_wait.wake_all();
     }
     if !task.is_group_leader() {
-        // A thread: nobody waits for it (Linux: autoreaped). The last one out
-        // reports a group leader that exited before it.
-        table::release(task);
+        // A thread: nobody waits for it (Linux: autoreaped), unless it is
+        // traced: its tracer is told and reaps it. The last one out reports
+        // a group leader that exited before it.
+        if task.ptrace.load(Ordering::Acquire) != 0 {
+            notify_parent(task);
+        } else {
+            table::release(task);
+        }
         if remaining == 0 {
             if let Some(leader) =
                 table::find(task.tgid).filter(|l| l.exited.load(Ordering::Acquire))
@@ -329,7 +353,24 @@ fn send_pdeath_signals(father: &Task, child: &Arc<Task>) {
 /// Tell the parent a process ended (Linux `do_notify_parent`): send the exit
 /// signal (si_pid as the parent's namespace sees the child) and wake waiters;
 /// reap it at once if the parent ignores SIGCHLD or set SA_NOCLDWAIT.
-fn notify_parent(task: &Arc<Task>) {
+pub(crate) fn notify_parent(task: &Arc<Task>) {
+    if let Some(tracer) = crate::process::ptrace::tracer_of(task) {
+        // Traced (Linux `exit_notify` with `tsk->ptrace`): the tracer is told
+        // first, with the exit signal if it is the real parent of a process
+        // that is gone, else SIGCHLD; nothing is reaped at once.
+        let real =
+            table::find(task.ppid.load(Ordering::Relaxed)).is_some_and(|p| p.tgid == tracer.tgid);
+        let sig = if task.is_group_leader() && real {
+            task.exit_signal.load(Ordering::Relaxed)
+        } else {
+            SIGCHLD
+        };
+        if sig != 0 {
+            send_exit_signal(task, &tracer, sig);
+        }
+        tracer.wait_chld.wake_all();
+        return;
+    }
     let mut exit_signal = task.exit_signal.load(Ordering::Relaxed);
     let Some(parent) = table::find(task.ppid.load(Ordering::Relaxed)) else {
         table::release(task);
@@ -344,6 +385,18 @@ fn notify_parent(task: &Arc<Task>) {
         }
     }
     if exit_signal != 0 {
+        send_exit_signal(task, &parent, exit_signal);
+    }
+    if autoreap {
+        parent.children.lock().retain(|c| !Arc::ptr_eq(c, task));
+        table::release(task);
+    }
+    parent.wait_chld.wake_all();
+}
+
+/// The exit signal `sig` for `task` to `parent` (CLD_EXITED, CLD_KILLED...).
+fn send_exit_signal(task: &Arc<Task>, parent: &Arc<Task>, exit_signal: u32) {
+    {
         let (code, status) = match task.exit_reason() {
             ExitReason::Exited(c) => (crate::process::signal::CLD_EXITED, c as i32),
             ExitReason::Killed { signal, core } => (
@@ -362,13 +415,8 @@ fn notify_parent(task: &Arc<Task>) {
             status,
             ..Default::default()
         };
-        crate::process::signal::send_process_signal(&parent, exit_signal, info, false);
+        crate::process::signal::send_process_signal(parent, exit_signal, info, false);
     }
-    if autoreap {
-        parent.children.lock().retain(|c| !Arc::ptr_eq(c, task));
-        table::release(task);
-    }
-    parent.wait_chld.wake_all();
 }
 
 /// Whether the current process group is orphaned (Linux

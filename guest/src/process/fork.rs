@@ -61,7 +61,7 @@ pub enum ThreadStart<'a> {
 /// Create a task as `args` asks; the child's pid as the caller's namespace
 /// sees it. The parent's registers are `frame` (the child returns 0 from the
 /// same call).
-pub fn kernel_clone(args: &KernelCloneArgs, frame: &TrapFrame) -> Result<u64, Errno> {
+pub fn kernel_clone(args: &KernelCloneArgs, frame: &mut TrapFrame) -> Result<u64, Errno> {
     // Legacy clone writes the pidfd through `parent_tid`: both flags would
     // write to one place (clone3 has a field of its own; the same address
     // in both is refused too).
@@ -71,7 +71,39 @@ pub fn kernel_clone(args: &KernelCloneArgs, frame: &TrapFrame) -> Result<u64, Er
         return Err(EINVAL);
     }
     let parent = crate::process::current().expect("clone without a task");
-    let (_, pid) = kernel_clone_from(parent, args, ThreadStart::User(frame))?;
+    // Linux `kernel_clone`'s trace choice: the event to report, if the
+    // caller is traced and its tracer asked for it (one load and a branch
+    // when untraced).
+    let ptrace = parent.ptrace.load(Ordering::Relaxed);
+    let trace = if ptrace == 0 {
+        0
+    } else {
+        crate::process::ptrace::clone_event(args.flags, args.exit_signal, ptrace)
+    };
+    let (child, pid, vfork) =
+        kernel_clone_from(parent.clone(), args, ThreadStart::User(frame), trace)?;
+    if trace != 0 {
+        // The syscall's registers as Linux shows them in the stop: rax is
+        // -ENOSYS until the call returns, orig_rax its number.
+        let orig_rax = frame.rax;
+        frame.rax = crate::errno::ENOSYS.to_ret() as u64;
+        crate::process::ptrace::ptrace_event_pid(&parent, trace, &child, Some(frame), orig_rax);
+    }
+    if let Some(done) = vfork {
+        // Killable only (Linux `wait_for_vfork_done`): a handled signal must not
+        // let the parent run while the child still borrows its memory.
+        crate::process::wait_event_killable(Some(&done.wait), || done.is_done());
+        if done.is_done() && parent.ptrace.load(Ordering::Relaxed) != 0 {
+            let orig_rax = frame.rax;
+            crate::process::ptrace::ptrace_event_pid(
+                &parent,
+                crate::process::ptrace::PTRACE_EVENT_VFORK_DONE,
+                &child,
+                Some(frame),
+                orig_rax,
+            );
+        }
+    }
     Ok(pid as u64)
 }
 
@@ -92,19 +124,21 @@ pub fn kernel_thread(
             | CloneFlags::CLONE_UNTRACED,
         ..Default::default()
     };
-    let (task, _) = kernel_clone_from(parent, &args, ThreadStart::Kernel { entry, arg })?;
+    let (task, _, _) = kernel_clone_from(parent, &args, ThreadStart::Kernel { entry, arg }, 0)?;
     task.set_comm(name);
     crate::counters::global_add(crate::counters::CLONES_KTHREAD, 1);
     Ok(task)
 }
 
-/// `kernel_clone` for `parent`: the child, and its pid in `parent`'s PID
-/// namespace.
+/// `kernel_clone` for `parent`: the child, its pid in `parent`'s PID
+/// namespace, and for a vfork what the caller waits on. `trace`: the ptrace
+/// event the clone reports (the child is traced too).
 fn kernel_clone_from(
     parent: Arc<Task>,
     args: &KernelCloneArgs,
     start: ThreadStart,
-) -> Result<(Arc<Task>, u32), Errno> {
+    trace: u32,
+) -> Result<(Arc<Task>, u32, Option<Arc<sched::Completion>>), Errno> {
     // After unshare(CLONE_NEWPID) the caller's children go to another PID
     // namespace than its own: no threads then (Linux).
     let pid_ns_unshared = !Arc::ptr_eq(parent.pid_ns(), &parent.nsproxy().pid_ns_for_children);
@@ -112,7 +146,7 @@ fn kernel_clone_from(
     let before = resources(&parent);
     let injected = crate::counters::global_get(crate::counters::FAULT_INJECTIONS);
     let t0 = crate::arch::rdtsc();
-    let result = copy_process(&parent, args, start);
+    let result = copy_process(&parent, args, start, trace);
     crate::counters::global_add(crate::counters::COPY_PROCESS_TSC, crate::arch::rdtsc() - t0);
     crate::counters::global_add(crate::counters::COPY_PROCESS_CALLS, 1);
     let child = match result {
@@ -164,12 +198,7 @@ fn kernel_clone_from(
     // Placed on an idle or the least loaded CPU, threads included: TLB
     // shootdowns keep a shared address space coherent across CPUs.
     sched::wake_up_new_task(child.clone());
-    if let Some(done) = vfork {
-        // Killable only (Linux `wait_for_vfork_done`): a handled signal must not
-        // let the parent run while the child still borrows its memory.
-        crate::process::wait_event_killable(Some(&done.wait), || done.is_done());
-    }
-    Ok((child, pid))
+    Ok((child, pid, vfork))
 }
 
 /// The first thing a new task runs (Linux `schedule_tail`): finish the switch
@@ -279,6 +308,7 @@ fn copy_process(
     parent: &Arc<Task>,
     args: &KernelCloneArgs,
     start: ThreadStart,
+    trace: u32,
 ) -> Result<Arc<Task>, Errno> {
     let flags = args.flags;
     let thread = flags.contains(CloneFlags::CLONE_THREAD);
@@ -547,6 +577,13 @@ fn copy_process(
     });
     table::register_charged(&child);
     drop(jobctl_lock);
+    // Linux `ptrace_init_task`: traced by the parent's tracer with
+    // CLONE_PTRACE or a reported event.
+    if (trace != 0 || flags.contains(CloneFlags::CLONE_PTRACE))
+        && parent.ptrace.load(Ordering::Relaxed) != 0
+    {
+        crate::process::ptrace::ptrace_init_task(&child, parent);
+    }
     drop(group_lock);
     charge.commit();
     if !thread {

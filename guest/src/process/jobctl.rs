@@ -21,6 +21,15 @@ pub const JOBCTL_STOP_DEQUEUED: u32 = 1 << 16;
 pub const JOBCTL_STOP_PENDING: u32 = 1 << 17;
 /// Its taking part counts down `group_stop_count`.
 pub const JOBCTL_STOP_CONSUME: u32 = 1 << 18;
+/// A ptrace trap is pending (Linux `JOBCTL_TRAP_STOP`): a seized tracee's
+/// PTRACE_EVENT_STOP, an attached tracee's group stop.
+pub const JOBCTL_TRAP_STOP: u32 = 1 << 19;
+/// The tracer is to be told of a group stop's end (Linux `JOBCTL_TRAP_NOTIFY`).
+pub const JOBCTL_TRAP_NOTIFY: u32 = 1 << 20;
+/// A seized tracee in PTRACE_LISTEN (Linux `JOBCTL_LISTENING`).
+pub const JOBCTL_LISTENING: u32 = 1 << 22;
+/// What sends a task through `do_signal` on its way to user mode.
+pub const JOBCTL_WORK_MASK: u32 = JOBCTL_STOP_PENDING | JOBCTL_TRAP_STOP;
 /// The thread is stopped (parked in TASK_STOPPED).
 pub const JOBCTL_STOPPED: u32 = 1 << 26;
 /// What a group exit clears (Linux `JOBCTL_PENDING_MASK`, without the trap bits).

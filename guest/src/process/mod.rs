@@ -18,6 +18,7 @@ pub mod pid_namespace;
 #[cfg(target_os = "none")]
 pub mod pidfd;
 pub mod posix_timers;
+pub mod ptrace;
 pub mod rlimit;
 pub mod rusage;
 pub mod signal;

@@ -5,12 +5,13 @@
 use crate::process::ExitReason;
 
 pub use uapi::signal::{
-    sigmask, _NSIG, CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, MINSIGSTKSZ,
-    SA_NOCLDSTOP, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER, SA_SIGINFO,
-    SEGV_ACCERR, SEGV_MAPERR, SIGABRT, SIGALRM, SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGHUP, SIGILL,
-    SIGINT, SIGKILL, SIGPIPE, SIGPROF, SIGQUIT, SIGRTMIN, SIGSEGV, SIGSTOP, SIGSYS, SIGTERM,
-    SIGTRAP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGUSR1, SIGUSR2, SIGVTALRM, SIGWINCH, SIGXCPU,
-    SIGXFSZ, SI_KERNEL, SI_TIMER, SI_TKILL, SI_USER, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK,
+    sigmask, _NSIG, CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, CLD_TRAPPED,
+    MINSIGSTKSZ, SA_NOCLDSTOP, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER,
+    SA_SIGINFO, SEGV_ACCERR, SEGV_MAPERR, SIGABRT, SIGALRM, SIGBUS, SIGCHLD, SIGCONT, SIGFPE,
+    SIGHUP, SIGILL, SIGINT, SIGKILL, SIGPIPE, SIGPROF, SIGQUIT, SIGRTMIN, SIGSEGV, SIGSTOP, SIGSYS,
+    SIGTERM, SIGTRAP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGUSR1, SIGUSR2, SIGVTALRM, SIGWINCH,
+    SIGXCPU, SIGXFSZ, SI_KERNEL, SI_TIMER, SI_TKILL, SI_USER, SS_AUTODISARM, SS_DISABLE,
+    SS_ONSTACK,
 };
 
 /// A signal's default action (Linux `sig_kernel_*` sets).
@@ -79,6 +80,15 @@ impl SigInfo {
     pub fn set_timer_overrun(&mut self, overrun: i32) {
         self.uid = overrun as u32;
     }
+}
+
+/// A zeroed table of what each signal carries, on the heap (out of line: the
+/// compiler zeroes it with one `memset` there, where inlined into a task's
+/// construction it wrote it out as hundreds of stores — each a ring-0
+/// instruction on every fork).
+#[inline(never)]
+pub fn siginfo_table() -> alloc::boxed::Box<[SigInfo; 65]> {
+    alloc::boxed::Box::new([SigInfo::default(); 65])
 }
 
 /// Signals that can be neither blocked nor caught.

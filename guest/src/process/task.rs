@@ -205,9 +205,7 @@ impl ThreadGroup {
             quick_threads: AtomicU32::new(1),
             exit: spin::Mutex::new(None),
             shared_pending: AtomicU64::new(0),
-            shared_siginfo: spin::Mutex::new(alloc::boxed::Box::new(
-                [crate::process::signal::SigInfo::default(); 65],
-            )),
+            shared_siginfo: spin::Mutex::new(crate::process::signal::siginfo_table()),
             curr_target: AtomicU32::new(0),
             multiprocess: spin::Mutex::new(alloc::vec::Vec::new()),
             itimers: crate::arch::irq::IrqSpinLock::new(crate::process::itimer::Itimers::default()),
@@ -280,6 +278,14 @@ pub struct PosixThread {
     /// `JOBCTL_STOPPED`...), changed under `group.jobctl`'s lock, read
     /// without it on the way to user mode.
     pub jobctl: AtomicU32,
+    /// ptrace flags and options (Linux `task->ptrace`: PT_PTRACED, PT_SEIZED,
+    /// the options shifted); 0: not traced. Read without a lock on the fork
+    /// and signal paths; changed under the task-list lock.
+    pub ptrace: AtomicU32,
+    /// The tracer and the stops' state (`ptrace::PtraceState`).
+    pub pt: spin::Mutex<crate::process::ptrace::PtraceState>,
+    /// The tasks this one traces (Linux `ptraced`), under the task-list lock.
+    pub ptraced: spin::Mutex<alloc::vec::Vec<Arc<Task>>>,
     /// Pending and blocked signals (bit `n - 1` for signal `n`).
     pub pending: AtomicU64,
     pub blocked: AtomicU64,
@@ -383,11 +389,12 @@ impl Task {
             set_child_tid: AtomicU64::new(0),
             fatal_signal: AtomicU32::new(0),
             jobctl: AtomicU32::new(0),
+            ptrace: AtomicU32::new(0),
+            pt: spin::Mutex::new(crate::process::ptrace::PtraceState::default()),
+            ptraced: spin::Mutex::new(alloc::vec::Vec::new()),
             pending: AtomicU64::new(0),
             blocked: AtomicU64::new(0),
-            siginfo: spin::Mutex::new(alloc::boxed::Box::new(
-                [crate::process::signal::SigInfo::default(); 65],
-            )),
+            siginfo: spin::Mutex::new(crate::process::signal::siginfo_table()),
             altstack: spin::Mutex::new((0, 0, crate::process::signal::SS_DISABLE)),
             syscall_restart: spin::Mutex::new((0, 0, 0)),
             restart_pending: AtomicBool::new(false),

@@ -34,6 +34,8 @@ pub enum Why {
     Stopped(u32),
     /// Continued by SIGCONT (reported once).
     Continued,
+    /// A ptrace stop with this code (reported once, to the tracer).
+    Traced(u32),
 }
 
 impl Why {
@@ -43,6 +45,7 @@ impl Why {
             Why::Exited(r) => r.wait_status(),
             Why::Stopped(sig) => crate::process::jobctl::stopped_wait_status(sig),
             Why::Continued => crate::process::jobctl::CONTINUED_WAIT_STATUS,
+            Why::Traced(code) => crate::process::ptrace::traced_wait_status(code),
         }
     }
 
@@ -58,6 +61,7 @@ impl Why {
             }
             Why::Stopped(sig) => (CLD_STOPPED, sig as i32),
             Why::Continued => (CLD_CONTINUED, crate::process::jobctl::CONTINUED_SI_STATUS),
+            Why::Traced(code) => (crate::process::signal::CLD_TRAPPED, code as i32),
         }
     }
 }
@@ -127,11 +131,34 @@ fn job_report(c: &Task, options: u32, take: bool) -> Option<Why> {
 }
 
 /// Something to report of child `c` (its sleep's condition).
-fn ready(c: &Task, options: u32) -> bool {
+fn ready(me: &Task, c: &Task, options: u32) -> bool {
+    if traced_by_other(me, c) {
+        return false;
+    }
     if c.reapable() {
         return options & WEXITED != 0;
     }
     job_report(c, options, false).is_some()
+}
+
+/// A child the wait over children leaves to the wait over tracees (Linux
+/// `wait_consider_task`): traced by the caller (its stops and exit are the
+/// tracer's), or a zombie traced by another (only its tracer sees it first).
+fn traced_by_other(me: &Task, c: &Task) -> bool {
+    if c.ptrace.load(Ordering::Acquire) == 0 {
+        return false;
+    }
+    let tracer = c.pt.lock().tracer;
+    tracer == me.pid() || c.reapable()
+}
+
+/// Something to report of tracee `p` to its tracer.
+fn traced_ready(p: &Task, options: u32) -> bool {
+    match crate::process::ptrace::wait_traced(p, false, true) {
+        Some(crate::process::ptrace::TracedReport::Exited) => options & WEXITED != 0,
+        Some(_) => true,
+        None => false,
+    }
 }
 
 /// Wait for a child in `which` to exit (WEXITED), stop (WUNTRACED) or
@@ -166,6 +193,9 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
             // else a live child's stop, else its continue is reported.
             for c in children.iter().filter(|c| eligible(c, &which, options)) {
                 any = true;
+                if traced_by_other(&me, c) {
+                    continue;
+                }
                 if c.reapable() {
                     if options & WEXITED != 0 {
                         zombie = Some(c.clone());
@@ -180,6 +210,46 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
             }
             (any, zombie, job)
         };
+        // Linux `ptrace_do_wait`: the tracees' stops and exits.
+        let mut any = any;
+        if zombie.is_none() && job.is_none() {
+            let tracees: alloc::vec::Vec<Arc<Task>> = me.ptraced.lock().clone();
+            let nowait = options & WNOWAIT != 0;
+            use crate::process::ptrace::{reap_traced, wait_traced, TracedReport};
+            for p in tracees.iter().filter(|c| eligible(c, &which, options)) {
+                any = true;
+                match wait_traced(p, true, nowait) {
+                    Some(TracedReport::Stopped(code)) => {
+                        drop(tasklist);
+                        let pid = p.pid_nr_ns(me.pid_ns());
+                        let usage = crate::process::rusage::getrusage(
+                            p,
+                            crate::process::rusage::Who::SelfProcess,
+                        );
+                        let why = Why::Traced(code);
+                        return Ok(Some(Reaped { pid, uid: p.creds().uid, why, usage }));
+                    }
+                    Some(TracedReport::Exited) if options & WEXITED != 0 => {
+                        let pid = p.pid_nr_ns(me.pid_ns());
+                        let why = Why::Exited(p.exit_reason());
+                        use crate::process::rusage::{getrusage, reap_accounting, Who};
+                        let leader = p.is_group_leader();
+                        let usage = leader.then(|| reap_accounting(&me, p, true));
+                        if !nowait && reap_traced(&me, p) {
+                            if leader {
+                                reap_accounting(&me, p, false);
+                            }
+                            table::release(p);
+                        }
+                        drop(tasklist);
+                        // A thread's: read without the task-list lock.
+                        let usage = usage.unwrap_or_else(|| getrusage(p, Who::SelfProcess));
+                        return Ok(Some(Reaped { pid, uid: p.creds().uid, why, usage }));
+                    }
+                    _ => {}
+                }
+            }
+        }
         if let Some((c, why)) = job {
             drop(tasklist);
             let pid = c.tgid_nr_ns(me.pid_ns());
@@ -219,9 +289,15 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
             let mut any = false;
             let ready = eligible_children.any(|c| {
                 any = true;
-                ready(c, options)
+                ready(&me, c, options)
             });
-            ready || !any
+            let tracees = me.ptraced.lock();
+            let mut traced = tracees.iter().filter(|c| eligible(c, &which, options));
+            let traced_ready = traced.any(|p| {
+                any = true;
+                traced_ready(p, options)
+            });
+            ready || traced_ready || !any
         });
     }
 }

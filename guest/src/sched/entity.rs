@@ -19,6 +19,9 @@ pub const TASK_NEW: u8 = 3;
 /// Stopped by job control (Linux `TASK_STOPPED`): only `wake_up_state` with
 /// this state (SIGCONT, a fatal signal) makes it runnable; `wake_up` does not.
 pub const TASK_STOPPED: u8 = 4;
+/// Stopped for a tracer (Linux `TASK_TRACED`): only `wake_up_state` with
+/// this state (the tracer's resume, detach, a fatal signal) makes it runnable.
+pub const TASK_TRACED: u8 = 5;
 
 /// A task state as Linux's `sched_switch` tracepoint reports `prev_state`:
 /// 0 runnable (`R`), `TASK_INTERRUPTIBLE` 1 (`S`), `EXIT_ZOMBIE` 0x20 (`Z`).

@@ -36,7 +36,7 @@ mod task;
 mod wait;
 
 pub use entity::{
-    SchedEntity, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_NEW, TASK_RUNNING, TASK_STOPPED,
+    SchedEntity, EXIT_ZOMBIE, TASK_INTERRUPTIBLE, TASK_NEW, TASK_RUNNING, TASK_STOPPED, TASK_TRACED,
 };
 
 /// Timer interrupts per second on every CPU (Linux `HZ`): the local APIC

@@ -217,6 +217,9 @@ fn dispatch(number: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::__NR_ppoll => fs::ppoll(a.u(0), a.u(1), a.u(2), a.u(3), a.u(4)),
         nr::__NR_umask => fs::umask(a.u32(0)),
         nr::__NR_execve => crate::exec::execve(a.u(0), a.u(1), a.u(2), frame),
+        nr::__NR_ptrace => {
+            crate::process::ptrace::sys_ptrace(a.u(0), a.u(1) as i64, a.u(2), a.u(3))
+        }
         _ => Err(ENOSYS),
     }
 }

@@ -200,12 +200,12 @@ pub fn arch_prctl(a: &Args) -> SysResult {
 // dispatch once kernel_clone returned the child too): the profiler's stacks
 // and crash reports name the system call, and tests/profile.rs looks for it.
 #[inline(never)]
-pub fn fork(frame: &crate::arch::TrapFrame) -> SysResult {
+pub fn fork(frame: &mut crate::arch::TrapFrame) -> SysResult {
     kernel_clone(&KernelCloneArgs { exit_signal: SIGCHLD, ..Default::default() }, frame)
 }
 
 #[inline(never)]
-pub fn vfork(frame: &crate::arch::TrapFrame) -> SysResult {
+pub fn vfork(frame: &mut crate::arch::TrapFrame) -> SysResult {
     let args = KernelCloneArgs {
         flags: CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK,
         exit_signal: SIGCHLD,
@@ -215,7 +215,7 @@ pub fn vfork(frame: &crate::arch::TrapFrame) -> SysResult {
 }
 
 /// clone(flags, newsp, parent_tid, child_tid, tls) — x86-64 argument order.
-pub fn clone(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
+pub fn clone(a: &Args, frame: &mut crate::arch::TrapFrame) -> SysResult {
     // Legacy clone takes any value in the low byte as the exit signal (Linux does
     // not check it there; a child with an invalid one is a "clone" child), and
     // the flags are the rest of the low 32 bits.
@@ -238,7 +238,7 @@ pub fn clone(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
 }
 
 /// clone3(struct clone_args *, size).
-pub fn clone3(a: &Args, frame: &crate::arch::TrapFrame) -> SysResult {
+pub fn clone3(a: &Args, frame: &mut crate::arch::TrapFrame) -> SysResult {
     let (addr, size) = (a.u(0), a.u(1) as usize);
     let known = clone_flags::check_clone3_size(size, |size| {
         let tail = uaccess::read_bytes(

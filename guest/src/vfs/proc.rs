@@ -349,6 +349,7 @@ fn task_state(t: &Task) -> ProcState {
         TASK_INTERRUPTIBLE => ProcState::Sleeping,
         TASK_RUNNING | crate::sched::TASK_NEW => ProcState::Running,
         crate::sched::TASK_STOPPED => ProcState::Stopped,
+        crate::sched::TASK_TRACED => ProcState::TracingStop,
         _ => ProcState::DiskSleep,
     }
 }
@@ -531,6 +532,7 @@ fn pid_status(ns: &PidNamespace, t: &Arc<Task>, leader: &Arc<Task>) -> String {
         } else {
             table::find(leader.ppid.load(Relaxed)).map_or(0, |p| p.tgid_nr_ns(ns))
         },
+        tracer_pid: crate::process::ptrace::tracer_of(t).map_or(0, |p| p.tgid_nr_ns(ns)),
         uids: [c.uid, c.euid, c.suid, c.euid],
         gids: [c.gid, c.egid, c.sgid, c.egid],
         fd_size: t.files().max_fds() as u64,

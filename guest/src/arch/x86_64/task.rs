@@ -168,6 +168,16 @@ impl Context {
     pub fn user_frame(stack: &KernelStack) -> *mut TrapFrame {
         (stack.top() - core::mem::size_of::<TrapFrame>() as u64) as *mut TrapFrame
     }
+
+    /// A copy of the user registers of the running task, whose kernel stack
+    /// is `stack`, from a path that never returns to user mode (exit: Linux
+    /// `task_pt_regs(current)` for ptrace's PTRACE_EVENT_EXIT stop).
+    pub fn own_user_frame_copy(stack: &KernelStack) -> TrapFrame {
+        // SAFETY: the frame at the top of the running task's own stack was
+        // written by its entry from user mode; the caller never returns
+        // there, so no reference to the frame is used again meanwhile.
+        unsafe { core::ptr::read_volatile(Self::user_frame(stack)) }
+    }
 }
 
 impl Default for Context {

@@ -157,6 +157,8 @@ pub struct TaskStatus {
     pub tgid: u32,
     pub pid: u32,
     pub ppid: u32,
+    /// The tracer's pid (0: not traced).
+    pub tracer_pid: u32,
     /// Real, effective, saved, file-system ids.
     pub uids: [u32; 4],
     pub gids: [u32; 4],
@@ -247,8 +249,8 @@ pub fn format_status(s: &TaskStatus) -> String {
     let _ = writeln!(o, "State:\t{}", state.name());
     let _ = writeln!(
         o,
-        "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0",
-        s.tgid, s.pid, s.ppid
+        "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}",
+        s.tgid, s.pid, s.ppid, s.tracer_pid
     );
     let [u0, u1, u2, u3] = s.uids;
     let [g0, g1, g2, g3] = s.gids;

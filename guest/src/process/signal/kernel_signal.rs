@@ -110,7 +110,12 @@ pub fn send_signal_locked(
             return false;
         }
     }
-    if sig != SIGKILL && disposition_ignores(task, sig) && !blocked {
+    // A tracer hears of ignored signals too (Linux `sig_ignored`).
+    if sig != SIGKILL
+        && disposition_ignores(task, sig)
+        && !blocked
+        && task.ptrace.load(Ordering::Relaxed) == 0
+    {
         return false;
     }
     // SIGKILL is not queued: `complete_signal` kills the group at once.
@@ -183,6 +188,7 @@ fn signal_wake_up_fatal(t: &Arc<Task>) {
     drop(t.group.jobctl.lock());
     crate::sched::wake_up(t);
     crate::sched::wake_up_state(t, TASK_STOPPED);
+    crate::sched::wake_up_state(t, crate::sched::TASK_TRACED);
 }
 
 /// `task`'s exit_group decided the group's status (Linux SIGNAL_GROUP_EXIT
@@ -251,7 +257,10 @@ fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
         threads[i].clone()
     };
     let default = p.sighand().action(sig).sa_handler == SIG_DFL;
-    if kills_group_at_once(sig, default) {
+    // Not for a traced process (Linux: `sig == SIGKILL || !p->ptrace`): its
+    // tracer sees the signal first, and may suppress it.
+    let traced = sig != SIGKILL && p.ptrace.load(Ordering::Relaxed) != 0;
+    if kills_group_at_once(sig, default) && !traced {
         let mut exit = p.group.exit.lock();
         if exit.is_none() {
             *exit = Some(death_reason(sig));
@@ -270,6 +279,7 @@ fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
             for t in threads.iter() {
                 crate::sched::wake_up(t);
                 crate::sched::wake_up_state(t, TASK_STOPPED);
+                crate::sched::wake_up_state(t, crate::sched::TASK_TRACED);
             }
             return;
         }
@@ -407,7 +417,7 @@ pub fn fatal_signal_pending(task: &Task) -> bool {
 /// one, or a group stop to take part in (Linux sets TIF_SIGPENDING for it).
 pub fn signal_pending(task: &Task) -> bool {
     task.fatal_signal.load(Ordering::Relaxed) != 0
-        || task.jobctl.load(Ordering::Relaxed) & JOBCTL_STOP_PENDING != 0
+        || task.jobctl.load(Ordering::Relaxed) & crate::process::jobctl::JOBCTL_WORK_MASK != 0
         || next_signal(pending_for(task), task.blocked.load(Ordering::Acquire)).is_some()
 }
 
@@ -470,6 +480,12 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> Delivery {
     if task.jobctl.load(Ordering::Relaxed) & JOBCTL_STOP_PENDING != 0 && do_signal_stop(task, 0) {
         return Delivery::Handled;
     }
+    // A ptrace trap (Linux `do_jobctl_trap`): a seized tracee's
+    // PTRACE_EVENT_STOP, a traced task's group stop.
+    if task.jobctl.load(Ordering::Relaxed) & crate::process::jobctl::JOBCTL_TRAP_STOP != 0 {
+        crate::process::ptrace::do_jobctl_trap(task, frame);
+        return Delivery::Handled;
+    }
     // Under the job-control lock, as SIGCONT discards stop signals under it:
     // a stop signal taken is one that came after the last SIGCONT.
     let dequeued = {
@@ -494,6 +510,19 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> Delivery {
     }
     // A POSIX timer waiting for its signal to be taken starts again.
     crate::process::posix_timers::signal_dequeued(task, sig, &mut info);
+    // A signal-delivery stop (Linux `ptrace_signal`): the tracer chooses
+    // what is delivered (nothing, this signal, another one).
+    let (sig, info) = if task.ptrace.load(Ordering::Relaxed) != 0 && sig != SIGKILL {
+        match crate::process::ptrace::ptrace_signal(task, sig, info, frame) {
+            Some(s) => s,
+            None => {
+                restart_if_interrupted(task, frame, None);
+                return Delivery::Handled;
+            }
+        }
+    } else {
+        (sig, info)
+    };
     let action = task.sighand().action(sig);
     if action.sa_handler == SIG_IGN {
         restart_if_interrupted(task, frame, None);
@@ -566,6 +595,12 @@ fn do_signal_stop(task: &Arc<Task>, signr: u32) -> bool {
                 crate::sched::wake_up(t);
             }
         }
+    }
+    // While traced, the group stop is a ptrace trap (Linux: JOBCTL_TRAP_STOP
+    // and `do_jobctl_trap`, which takes part in the stop).
+    if task.ptrace.load(Ordering::Relaxed) != 0 {
+        task.jobctl.fetch_or(crate::process::jobctl::JOBCTL_TRAP_STOP, Ordering::Relaxed);
+        return false;
     }
     let notify = g.participate(&mut own);
     let code = g.group_exit_code;
