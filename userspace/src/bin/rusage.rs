@@ -161,7 +161,10 @@ fn self_usage(c: &mut Checker) {
         "RUSAGE_SELF: unused fields are 0",
         r.ru_ixrss == 0 && r.ru_idrss == 0 && r.ru_isrss == 0 && r.ru_nswap == 0,
     );
-    c.check("RUSAGE_SELF: no major faults", r.ru_majflt == 0);
+    // Linux takes a major fault for a page of the program's file not in the
+    // page cache (a fresh build, or memory pressure on the host): at most
+    // the file's few pages. This kernel's files are in memory: none.
+    c.check("RUSAGE_SELF: major faults only for the program's own pages", r.ru_majflt <= 32);
     c.check("the process clock is at least RUSAGE_SELF's CPU time", {
         let before = cpu(&usage(RUSAGE_SELF));
         clock(CLOCK_PROCESS_CPUTIME_ID) >= before
