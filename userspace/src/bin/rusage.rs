@@ -189,7 +189,13 @@ fn self_usage(c: &mut Checker) {
     spin(40 * MS);
     let after = usage(RUSAGE_SELF);
     c.check("spinning 40 ms adds 35 ms or more of CPU time", cpu(&after) - cpu(&before) >= 35 * MS);
-    c.check("most of it user time", tv_ns(after.ru_utime) - tv_ns(before.ru_utime) >= 20 * MS);
+    // Ticks decide the user/system split (Linux without VIRT_CPU_ACCOUNTING):
+    // under emulation (the SVM lane's L1 Linux in QEMU TCG) many of the few
+    // ticks of 40 ms can land in the kernel, so only a tick's worth is sure.
+    c.check(
+        "user time grows by a tick or more while it spins",
+        tv_ns(after.ru_utime) - tv_ns(before.ru_utime) >= 4 * MS,
+    );
     let before = usage(RUSAGE_SELF);
     let Some((at, len)) = touch(512) else {
         c.fail("mmap 512 pages", "failed");
