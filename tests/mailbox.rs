@@ -61,6 +61,44 @@ fn process_table_and_shutdown() {
     assert_eq!(r.counters.global.mailbox_commands, asked);
 }
 
+/// A guest that runs out of time is asked for its task table before it is
+/// stopped (what each task waits in, its signals and job-control state), and
+/// the report prints it.
+#[test]
+fn a_timeout_report_lists_every_task() {
+    let vm =
+        Vmm::builder().cmdline("quiet").program(path("ctl"), &["sleepers", "2"]).boot().unwrap();
+    let deadline = Instant::now() + common::TIMEOUT;
+    loop {
+        let t = processes(&vm);
+        if t.iter().filter(|p| p.kthread == 0 && p.state == b'S').count() == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sleepers never showed up: {t:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let r = vm.wait(Some(Duration::from_millis(200))).unwrap();
+    assert!(matches!(r.exit, GuestExit::Timeout(_)), "{}", common::explain(&r));
+    let tasks = r.tasks.as_ref().expect("the guest answered for its tasks");
+    const NANOSLEEP: i32 = 35;
+    let user: Vec<_> = tasks.iter().filter(|t| t.kthread == 0).collect();
+    assert_eq!(user.len(), 3, "{tasks:?}");
+    for t in &user {
+        // Each sleeps in nanosleep, nothing pending or blocked, one thread.
+        assert_eq!(
+            (t.state, t.syscall, t.pending | t.shared_pending | t.blocked, t.jobctl, t.live),
+            (b'S', NANOSLEEP, 0, 0, 1),
+            "{t:?}"
+        );
+        assert_eq!((t.group_flags, t.group_stop_count, t.fatal_signal), (0, 0, 0), "{t:?}");
+    }
+    let kthread = tasks.iter().find(|t| t.kthread == 1).expect("kmailboxd");
+    assert_eq!((kthread.state, kthread.syscall), (b'R', -1));
+    let text = r.describe().unwrap();
+    assert!(text.contains("tasks at the timeout (4):"), "{text}");
+    assert!(text.contains(" S   0 ctl "), "{text}");
+}
+
 /// Arm a fault at `stage` through the mailbox while `ctl forkloop` forks: the
 /// next fork fails with `errno`, the one after works, and nothing leaked.
 fn inject_while_running(stage: &str, errno: &str) {

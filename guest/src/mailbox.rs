@@ -44,6 +44,7 @@ fn store(i: usize, v: u64) {
 
 extern "C" fn kmailboxd(_: u64) -> ! {
     let mut answered = load(word::REPLY_SEQ);
+    store(word::SERVING, 1);
     loop {
         crate::process::wait_event(None, None, || load(word::SEQ) != answered);
         let seq = load(word::SEQ);
@@ -111,6 +112,7 @@ fn proc_entry(t: &Task) -> ProcEntry {
         crate::sched::TASK_TRACED => b't',
         _ => b'D',
     };
+    let group = t.group.jobctl.try_lock().map(|g| *g);
     ProcEntry {
         pid: t.pid() as i32,
         tgid: t.tgid as i32,
@@ -122,6 +124,20 @@ fn proc_entry(t: &Task) -> ProcEntry {
         kthread: t.kthread as u8,
         cpu: t.cpu.load(Ordering::Relaxed),
         comm: *t.comm.lock(),
+        pending: t.pending.load(Ordering::Relaxed),
+        shared_pending: t.group.shared_pending.load(Ordering::Relaxed),
+        blocked: t.blocked.load(Ordering::Relaxed),
+        jobctl: t.jobctl.load(Ordering::Relaxed),
+        // Read without waiting: the table must come out even when a hung
+        // task holds the lock.
+        group_flags: group.map_or(u32::MAX, |g| g.flags),
+        group_stop_count: group.map_or(u32::MAX, |g| g.group_stop_count),
+        fatal_signal: t.fatal_signal.load(Ordering::Relaxed),
+        syscall: t
+            .syscall_restart
+            .try_lock()
+            .map_or(-1, |s| if t.kthread { -1 } else { s.0 as i32 }),
+        live: t.group.live.load(Ordering::Relaxed),
         ..Default::default()
     }
 }

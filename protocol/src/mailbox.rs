@@ -104,7 +104,11 @@ pub struct Mailbox {
     pub status: i64,
     /// Bytes of `reply` used.
     pub reply_len: u64,
-    pub reserved: [u64; 5],
+    /// Set to 1 by the guest once `kmailboxd` runs: a command posted now is
+    /// answered unless the kernel is wedged (the VMM asks for the task table
+    /// at a timeout only then).
+    pub serving: u64,
+    pub reserved: [u64; 4],
     pub reply: [u8; REPLY_MAX],
 }
 
@@ -118,7 +122,8 @@ impl Default for Mailbox {
             reply_seq: 0,
             status: 0,
             reply_len: 0,
-            reserved: [0; 5],
+            serving: 0,
+            reserved: [0; 4],
             reply: [0; REPLY_MAX],
         }
     }
@@ -145,6 +150,27 @@ pub struct ProcEntry {
     pub policy: u32,
     pub nice: i32,
     pub comm: [u8; 16],
+    /// Signals pending for the thread, for its process (Linux
+    /// `pending`, `signal->shared_pending`), and blocked.
+    pub pending: u64,
+    pub shared_pending: u64,
+    pub blocked: u64,
+    /// Linux `task->jobctl` (JOBCTL_* bits).
+    pub jobctl: u32,
+    /// The process's job-control flags (SIGNAL_STOP_* / SIGNAL_CLD_* /
+    /// SIGNAL_GROUP_EXIT) and `group_stop_count`; `u32::MAX` when their lock
+    /// was held at the moment (the table is read without waiting).
+    pub group_flags: u32,
+    pub group_stop_count: u32,
+    /// The fatal signal it is dying of, 0 if none.
+    pub fatal_signal: u32,
+    /// The number of the last system call it made (0 before its first; -1
+    /// for a kernel thread, or when its lock was held at the moment): the
+    /// one it sleeps in when its state is S, T or D.
+    pub syscall: i32,
+    /// Threads of its process that have not finished exiting (Linux
+    /// `signal->live`): a zombie leader is reapable only at 0.
+    pub live: u32,
 }
 
 /// Bytes of one encoded [`ProcEntry`].
@@ -173,11 +199,26 @@ impl ProcEntry {
         b[32..36].copy_from_slice(&self.policy.to_le_bytes());
         b[36..40].copy_from_slice(&self.nice.to_le_bytes());
         b[40..56].copy_from_slice(&self.comm);
+        b[56..64].copy_from_slice(&self.pending.to_le_bytes());
+        b[64..72].copy_from_slice(&self.shared_pending.to_le_bytes());
+        b[72..80].copy_from_slice(&self.blocked.to_le_bytes());
+        let tail = [
+            self.jobctl,
+            self.group_flags,
+            self.group_stop_count,
+            self.fatal_signal,
+            self.syscall as u32,
+            self.live,
+        ];
+        for (i, w) in tail.iter().enumerate() {
+            b[80 + 4 * i..84 + 4 * i].copy_from_slice(&w.to_le_bytes());
+        }
         b
     }
 
     pub fn decode(b: &[u8; PROC_ENTRY_SIZE]) -> Self {
         let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let q = |i: usize| u64::from(w(i)) | u64::from(w(i + 4)) << 32;
         let mut comm = [0u8; 16];
         comm.copy_from_slice(&b[40..56]);
         Self {
@@ -194,6 +235,15 @@ impl ProcEntry {
             policy: w(32),
             nice: w(36) as i32,
             comm,
+            pending: q(56),
+            shared_pending: q(64),
+            blocked: q(72),
+            jobctl: w(80),
+            group_flags: w(84),
+            group_stop_count: w(88),
+            fatal_signal: w(92),
+            syscall: w(96) as i32,
+            live: w(100),
         }
     }
 
@@ -204,7 +254,7 @@ impl ProcEntry {
     }
 }
 
-const _: () = assert!(PROC_ENTRY_SIZE == 56);
+const _: () = assert!(PROC_ENTRY_SIZE == 104);
 
 /// Word indices of the mailbox's fields (the guest accesses it as 64-bit words).
 pub mod word {
@@ -217,6 +267,7 @@ pub mod word {
     pub const REPLY_SEQ: usize = offset_of!(Mailbox, reply_seq) / 8;
     pub const STATUS: usize = offset_of!(Mailbox, status) / 8;
     pub const REPLY_LEN: usize = offset_of!(Mailbox, reply_len) / 8;
+    pub const SERVING: usize = offset_of!(Mailbox, serving) / 8;
     pub const REPLY: usize = offset_of!(Mailbox, reply) / 8;
 }
 

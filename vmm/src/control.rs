@@ -31,6 +31,8 @@ pub struct Vmm {
 
 /// How often the drain thread empties the trace rings: a CPU writing an event
 /// every 2 µs fills its 16,380-record ring in 33 ms.
+/// How long a timed-out guest gets to answer for its task table.
+const TASKS_AT_TIMEOUT_WAIT: Duration = Duration::from_secs(3);
 const TRACE_DRAIN_INTERVAL: Duration = Duration::from_millis(2);
 
 impl Vmm {
@@ -95,11 +97,27 @@ impl Vmm {
     /// vCPU and report.
     pub fn wait(mut self, timeout: Option<Duration>) -> Result<ExitReport> {
         let timed_out = event_loop::run_until_exit(&self.exit_evt, timeout)?;
+        // What every task was doing when the time ran out (Linux's SysRq-t):
+        // the kernel thread that answers the mailbox runs while user tasks
+        // hang, so ask it before stopping the vCPUs, if it has started.
+        let tasks = (timed_out && self.mailbox.serving(&self.shared))
+            .then(|| {
+                self.mailbox.post_within(
+                    &self.shared,
+                    &Command::ProcessTable,
+                    TASKS_AT_TIMEOUT_WAIT,
+                )
+            })
+            .and_then(|r| match r {
+                Ok(Reply::Processes(p)) => Some(p),
+                _ => None,
+            });
         if timed_out {
             self.shared.finish(GuestExit::Timeout(timeout.unwrap_or_default()));
         }
         let exits = self.stop();
         let mut report = self.shared.report(exits);
+        report.tasks = tasks;
         if let Some(rings) = self.shared.trace_rings() {
             // The vCPUs have stopped: what is left in the rings is the end.
             let mut raw = self.tracer.take().and_then(|t| t.join().ok()).unwrap_or_default();

@@ -431,6 +431,7 @@ impl Shared {
                 profile
             }),
             trace: None,
+            tasks: None,
         }
     }
 }

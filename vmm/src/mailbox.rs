@@ -55,8 +55,18 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Post `cmd` and wait for its reply.
+    /// Post `cmd` and wait for its reply (up to [`REPLY_TIMEOUT`]).
     pub fn post(&self, shared: &Shared, cmd: &Command) -> Result<Reply> {
+        self.post_within(shared, cmd, REPLY_TIMEOUT)
+    }
+
+    /// Whether the guest's `kmailboxd` has started (it answers commands).
+    pub fn serving(&self, shared: &Shared) -> bool {
+        shared.vm().memory().read_obj::<u64>(field(offset_of!(Mailbox, serving))).unwrap_or(0) == 1
+    }
+
+    /// Post `cmd` and wait up to `timeout` for its reply.
+    pub fn post_within(&self, shared: &Shared, cmd: &Command, timeout: Duration) -> Result<Reply> {
         let fail = |what: String| Error::Mailbox(what);
         let (code, args) = match cmd {
             Command::InjectFault { stage, nth } => {
@@ -89,10 +99,10 @@ impl Outbox {
         if let Command::Shutdown(_) = cmd {
             return Ok(Reply::Done);
         }
-        if !shared.wait_mailbox(seq, REPLY_TIMEOUT) {
+        if !shared.wait_mailbox(seq, timeout) {
             return Err(fail(match shared.end() {
                 Some(end) => format!("the guest ended before answering ({end:?})"),
-                None => format!("no reply within {REPLY_TIMEOUT:?}"),
+                None => format!("no reply within {timeout:?}"),
             }));
         }
         let read = |off: usize| -> Result<u64> {

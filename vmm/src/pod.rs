@@ -64,3 +64,43 @@ pub fn read<T: Pod>(mem: &GuestMemoryMmap, gpa: u64) -> Result<T, vm_memory::Gue
     // SAFETY: `bytes` holds size_of::<T>() bytes and T is Pod (any bytes are valid).
     Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr() as *const T) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::mailbox::PROC_ENTRY_SIZE;
+
+    /// `ProcEntry::encode` (what the guest writes without `unsafe`) lays the
+    /// fields out exactly as `#[repr(C)]` does, and `decode` reads them back.
+    #[test]
+    fn proc_entry_encoding_is_its_memory_layout() {
+        let e = ProcEntry {
+            pid: 1,
+            tgid: -2,
+            ppid: 3,
+            pgid: 4,
+            sid: 5,
+            uid: 6,
+            state: b'T',
+            kthread: 1,
+            _pad: [0; 2],
+            cpu: 7,
+            policy: 8,
+            nice: -9,
+            comm: *b"a-name-of-16-by!",
+            pending: 0x1122_3344_5566_7788,
+            shared_pending: 0x99aa_bbcc_ddee_ff00,
+            blocked: u64::MAX - 1,
+            jobctl: 1 << 26 | 19,
+            group_flags: u32::MAX,
+            group_stop_count: 10,
+            fatal_signal: 9,
+            syscall: -1,
+            live: 3,
+        };
+        let bytes = e.encode();
+        assert_eq!(&bytes[..], bytes_of(&e));
+        assert_eq!(ProcEntry::decode(&bytes), e);
+        assert_eq!(bytes.len(), PROC_ENTRY_SIZE);
+    }
+}

@@ -152,6 +152,9 @@ pub struct ExitReport {
     pub profile: Option<Profile>,
     /// What the trace file got, when the VM was traced (`VmmBuilder::trace`).
     pub trace: Option<TraceSummary>,
+    /// Every task at a timeout, as the guest answered for them just before
+    /// it was stopped (none if it could not answer).
+    pub tasks: Option<Vec<protocol::mailbox::ProcEntry>>,
 }
 
 /// The trace a traced VM wrote (`VmmBuilder::trace`).
@@ -258,10 +261,15 @@ impl ExitReport {
     /// `GuestExit::describe` and the crash details.
     pub fn describe(&self) -> Option<String> {
         let head = self.exit.describe()?;
-        Some(match &self.crash {
+        let mut s = match &self.crash {
             Some(d) if !d.is_empty() => format!("{head}\n{d}"),
             _ => head,
-        })
+        };
+        if let Some(tasks) = &self.tasks {
+            s += "\n";
+            s += &task_table(tasks);
+        }
+        Some(s)
     }
 
     /// Guest time from kernel entry to ready, measured by the guest's TSC.
@@ -427,4 +435,48 @@ impl ExitReport {
         }
         s
     }
+}
+
+/// The task table of a timeout report: one line per task with its state,
+/// signals (hex masks) and job-control bits, as the guest's `kmailboxd` read
+/// them (Linux's SysRq-t, in short).
+pub fn task_table(tasks: &[protocol::mailbox::ProcEntry]) -> String {
+    let mut s = format!(
+        "tasks at the timeout ({}):\n  {:>5} {:>5} {:>5} {:>5} S CPU {:<16} {:>16} {:>16} {:>16} {:>8} {:>8} {:>5} FATAL SYSCALL LIVE\n",
+        tasks.len(),
+        "PID",
+        "TGID",
+        "PPID",
+        "PGID",
+        "COMM",
+        "PENDING",
+        "SHARED",
+        "BLOCKED",
+        "JOBCTL",
+        "GFLAGS",
+        "GSTOP"
+    );
+    for t in tasks {
+        let group = |v: u32| if v == u32::MAX { "locked".to_string() } else { format!("{v:x}") };
+        s += &format!(
+            "  {:>5} {:>5} {:>5} {:>5} {} {:>3} {:<16} {:>16x} {:>16x} {:>16x} {:>8x} {:>8} {:>5} {:>5} {:>7} {:>4}\n",
+            t.pid,
+            t.tgid,
+            t.ppid,
+            t.pgid,
+            t.state as char,
+            t.cpu,
+            t.comm_str(),
+            t.pending,
+            t.shared_pending,
+            t.blocked,
+            t.jobctl,
+            group(t.group_flags),
+            group(t.group_stop_count),
+            t.fatal_signal,
+            t.syscall,
+            t.live
+        );
+    }
+    s.trim_end().to_string()
 }
