@@ -37,6 +37,7 @@ pub use uapi::unistd as nr;
 pub mod rt;
 pub mod sched;
 pub mod syscall;
+pub mod text;
 pub mod thread;
 
 pub use abi::*;

@@ -27,65 +27,15 @@ use userspace::*;
 
 userspace::entry!(main);
 
-/// A string built in a fixed buffer.
-struct Buf {
-    b: [u8; 4096],
-    n: usize,
-}
-
-impl Buf {
-    fn new() -> Self {
-        Buf { b: [0; 4096], n: 0 }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.b[..self.n]
-    }
-
-    fn str(&self) -> &str {
-        core::str::from_utf8(self.bytes()).unwrap_or("")
-    }
-
-    fn cstr(&mut self) -> &CStr {
-        self.b[self.n] = 0;
-        CStr::from_bytes_until_nul(&self.b[..=self.n]).unwrap_or(c"")
-    }
-}
-
-impl Write for Buf {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.n + s.len();
-        if end >= self.b.len() {
-            return Err(core::fmt::Error);
-        }
-        self.b[self.n..end].copy_from_slice(s.as_bytes());
-        self.n = end;
-        Ok(())
-    }
-}
+type Buf = text::Buf<4096>;
 
 fn fmt(args: core::fmt::Arguments<'_>) -> Buf {
-    let mut b = Buf::new();
-    let _ = b.write_fmt(args);
-    b
+    text::fmt(args)
 }
 
 /// The whole file at `p`.
 fn cat(p: &mut Buf) -> Result<Buf, Errno> {
-    let fd = openat(AT_FDCWD, p.cstr(), O_RDONLY | O_CLOEXEC, 0)? as i32;
-    let mut b = Buf::new();
-    loop {
-        match read(fd, &mut b.b[b.n..4095]) {
-            Ok(0) => break,
-            Ok(n) => b.n += n,
-            Err(e) => {
-                let _ = close(fd);
-                return Err(e);
-            }
-        }
-    }
-    let _ = close(fd);
-    Ok(b)
+    text::read_file(p.cstr(), 4096)
 }
 
 /// Write `s` to the file at `p` in one write.
@@ -352,7 +302,7 @@ fn core_checks(c: &mut Checker) {
         return;
     };
     let pid = fmt(format_args!("{child}\n"));
-    c.ok_eq("cgroup.procs <- the child's pid", put(&mut procs(""), pid.bytes()), pid.n);
+    c.ok_eq("cgroup.procs <- the child's pid", put(&mut procs(""), pid.bytes()), pid.len());
     c.check("cgroup.procs lists it", cat(&mut procs("")).is_ok_and(|b| b.str() == pid.str()));
     c.check(
         "cgroup.threads lists it",
@@ -368,7 +318,7 @@ fn core_checks(c: &mut Checker) {
         cat(&mut ctx.at("cgroup.events")).is_ok_and(|b| b.str() == "populated 1\nfrozen 0\n"),
     );
     c.err("rmdir the populated group: EBUSY", unlinkat(AT_FDCWD, t.cstr(), AT_REMOVEDIR), EBUSY);
-    c.ok_eq("the same pid again (already there)", put(&mut procs(""), pid.bytes()), pid.n);
+    c.ok_eq("the same pid again (already there)", put(&mut procs(""), pid.bytes()), pid.len());
     c.err("cgroup.procs <- abc: EINVAL", put(&mut procs(""), b"abc"), EINVAL);
     c.err("cgroup.procs <- -1: EINVAL", put(&mut procs(""), b"-1"), EINVAL);
     c.err("cgroup.procs <- a newline: EINVAL", put(&mut procs(""), b"\n"), EINVAL);
@@ -388,14 +338,14 @@ fn core_checks(c: &mut Checker) {
     c.ok_eq(
         "cgroup.threads of its own group <- the child",
         put(&mut ctx.at("cgroup.threads"), pid.bytes()),
-        pid.n,
+        pid.len(),
     );
-    c.ok_eq("the child moves below", put(&mut ctx.at("sub/cgroup.procs"), pid.bytes()), pid.n);
+    c.ok_eq("the child moves below", put(&mut ctx.at("sub/cgroup.procs"), pid.bytes()), pid.len());
     c.check(
         "the group still populated (by the one below)",
         cat(&mut ctx.at("cgroup.events")).is_ok_and(|b| b.str() == "populated 1\nfrozen 0\n"),
     );
-    c.check("and its cgroup.procs empty", cat(&mut procs("")).is_ok_and(|b| b.n == 0));
+    c.check("and its cgroup.procs empty", cat(&mut procs("")).is_ok_and(|b| b.is_empty()));
     c.err(
         "rmdir a group with a group below: EBUSY",
         unlinkat(AT_FDCWD, t.cstr(), AT_REMOVEDIR),
@@ -452,7 +402,7 @@ fn core_checks(c: &mut Checker) {
     );
     c.check(
         "nor is it in cgroup.procs",
-        cat(&mut ctx.at("sub/cgroup.procs")).is_ok_and(|b| b.n == 0),
+        cat(&mut ctx.at("sub/cgroup.procs")).is_ok_and(|b| b.is_empty()),
     );
     let fd_sub = openat(AT_FDCWD, ctx.at("sub/cgroup.procs").cstr(), O_RDONLY | O_CLOEXEC, 0);
     c.ok(

@@ -243,6 +243,7 @@ fn round(
                     if monotonic_ns() > deadline {
                         s.hang = true;
                         c.fail("every process reaped after SIGKILL", "some still there 30 s later");
+                        show_survivors();
                         break;
                     }
                     // Processes forked after the kill (a fork racing it).
@@ -261,6 +262,57 @@ fn round(
             }
         }
     }
+}
+
+/// What the processes still there after the end of a generation are doing
+/// (a hang report): each thread's stat line and signal masks, from /proc
+/// (if a child has not unmounted it).
+fn show_survivors() {
+    let Ok(fd) = openat(AT_FDCWD, c"/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0) else {
+        println!("fuzz: no /proc to show the survivors");
+        return;
+    };
+    let mut buf = [0u8; 4096];
+    while let Ok(n @ 1..) = getdents64(fd as i32, &mut buf) {
+        for d in Dirents::new(&buf[..n]) {
+            if d.name == b"1" || !d.name.iter().all(u8::is_ascii_digit) {
+                continue;
+            }
+            let pid = core::str::from_utf8(d.name).unwrap_or("?");
+            let mut dir: text::Buf<64> = text::fmt(format_args!("/proc/{pid}/task"));
+            let Ok(tfd) = openat(AT_FDCWD, dir.cstr(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+            else {
+                continue;
+            };
+            let mut tbuf = [0u8; 2048];
+            while let Ok(m @ 1..) = getdents64(tfd as i32, &mut tbuf) {
+                for t in Dirents::new(&tbuf[..m]).filter(|t| t.name.iter().all(u8::is_ascii_digit))
+                {
+                    let tid = core::str::from_utf8(t.name).unwrap_or("?");
+                    show_thread(pid, tid);
+                }
+            }
+            let _ = close(tfd as i32);
+        }
+    }
+    let _ = close(fd as i32);
+}
+
+fn show_thread(pid: &str, tid: &str) {
+    let mut p: text::Buf<64> = text::fmt(format_args!("/proc/{pid}/task/{tid}/stat"));
+    let stat: text::Buf<1024> = text::read_file(p.cstr(), 1024).unwrap_or_default();
+    let mut p: text::Buf<64> = text::fmt(format_args!("/proc/{pid}/task/{tid}/status"));
+    let status: text::Buf<4096> = text::read_file(p.cstr(), 4096).unwrap_or_default();
+    let mut masks: text::Buf<256> = text::Buf::new();
+    for line in status.str().lines() {
+        if ["State", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"]
+            .iter()
+            .any(|k| line.strip_prefix(k).is_some_and(|r| r.starts_with(':')))
+        {
+            let _ = core::fmt::Write::write_fmt(&mut masks, format_args!(" {line}"));
+        }
+    }
+    println!("fuzz: survivor {}/{}: {} |{}", pid, tid, stat.str().trim_end(), masks.str());
 }
 
 /// What the children left in the file system goes.

@@ -22,77 +22,18 @@ use userspace::*;
 
 userspace::entry!(main);
 
-/// A string built in a fixed buffer.
-struct Buf {
-    b: [u8; 8192],
-    n: usize,
-}
-
-impl Buf {
-    fn new() -> Self {
-        Buf { b: [0; 8192], n: 0 }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.b[..self.n]
-    }
-
-    fn str(&self) -> &str {
-        core::str::from_utf8(self.bytes()).unwrap_or("")
-    }
-
-    /// NUL-terminated (the buffer keeps a zero after the text).
-    fn cstr(&mut self) -> &CStr {
-        self.b[self.n] = 0;
-        CStr::from_bytes_until_nul(&self.b[..=self.n]).unwrap_or(c"")
-    }
-}
-
-impl Write for Buf {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.n + s.len();
-        if end >= self.b.len() {
-            return Err(core::fmt::Error);
-        }
-        self.b[self.n..end].copy_from_slice(s.as_bytes());
-        self.n = end;
-        Ok(())
-    }
-}
+type Buf = text::Buf<8192>;
 
 fn path(args: core::fmt::Arguments<'_>) -> Buf {
-    let mut b = Buf::new();
-    let _ = b.write_fmt(args);
-    b
+    text::fmt(args)
 }
 
-/// The whole file at `p` (read in chunks of `chunk` bytes).
 fn read_file(p: &CStr, chunk: usize) -> Result<Buf, Errno> {
-    let fd = openat(AT_FDCWD, p, O_RDONLY | O_CLOEXEC, 0)? as i32;
-    let mut b = Buf::new();
-    loop {
-        let end = (b.n + chunk).min(b.b.len() - 1);
-        match read(fd, &mut b.b[b.n..end]) {
-            Ok(0) => break,
-            Ok(n) => b.n += n,
-            Err(e) => {
-                let _ = close(fd);
-                return Err(e);
-            }
-        }
-        if b.n == b.b.len() - 1 {
-            break;
-        }
-    }
-    let _ = close(fd);
-    Ok(b)
+    text::read_file(p, chunk)
 }
 
 fn readlink(p: &CStr) -> Result<Buf, Errno> {
-    let mut b = Buf::new();
-    let n = readlinkat(AT_FDCWD, p, &mut b.b[..4000])?;
-    b.n = n;
-    Ok(b)
+    text::readlink(p)
 }
 
 /// The fields of a stat line after the comm: field 3 is `[0]`.
