@@ -113,19 +113,22 @@ pub const fn cpu_word(cpu: usize, field: usize) -> usize {
     (offset_of!(CounterPage, cpu) + cpu * size_of::<CpuCounters>()) / 8 + field
 }
 
-/// The counter page, once `arch` has handed it over at boot (never on the host).
-static PAGE: spin::Once<&'static [AtomicU64]> = spin::Once::new();
-
-/// Use `words` (the counter page the VMM reserved, as words) from now on.
-pub fn init(words: &'static [AtomicU64]) {
-    PAGE.call_once(|| words);
-}
-
-#[inline]
+/// The counter page (`arch::counter_words`: at a fixed address, so that an
+/// update is one instruction on every path that counts). The host's unit
+/// tests have none: their counters count nothing.
+#[cfg(target_os = "none")]
+#[inline(always)]
 fn words() -> &'static [AtomicU64] {
-    PAGE.get().copied().unwrap_or(&[])
+    crate::arch::counter_words()
 }
 
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+fn words() -> &'static [AtomicU64] {
+    &[]
+}
+
+#[inline(always)]
 fn word(index: usize) -> Option<&'static AtomicU64> {
     words().get(index)
 }

@@ -1,7 +1,7 @@
 //! Boot: validate the hand-off, bring up memory and every CPU, report ready, then
 //! run what the command line asks for and exit.
 
-use protocol::boot::{BootInfo, BOOT_MAGIC};
+use protocol::boot::{BootInfo, BOOT_MAGIC, COUNTERS_GPA, COUNTERS_SIZE};
 use protocol::exit_status;
 use protocol::hypercall::{Exit, Hypercall, PanicReport, Ready, StartCpus};
 use protocol::ABI_VERSION;
@@ -97,6 +97,16 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
             "kernel: boot ABI mismatch: this kernel speaks ABI version {ABI_VERSION}, \
              the VMM passed version {} (magic {:#x}); rebuild the VMM and kernel together",
             info.abi_version, info.magic
+        );
+        exit(exit_status::ABI_MISMATCH);
+    }
+    if (info.counters_gpa, info.counters_size) != (COUNTERS_GPA, COUNTERS_SIZE) {
+        // The counters are at the protocol's fixed address (one instruction
+        // per update); a VMM that put them elsewhere speaks another protocol.
+        println!(
+            "kernel: boot ABI mismatch: the counter page must be {COUNTERS_SIZE:#x} bytes at \
+             {COUNTERS_GPA:#x}, the VMM passed {:#x} bytes at {:#x}",
+            info.counters_size, info.counters_gpa
         );
         exit(exit_status::ABI_MISMATCH);
     }

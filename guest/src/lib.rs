@@ -18,8 +18,8 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | lib | `errno` `cmdline` `counters` `fault_inject` `hcfuzz` `random` `slab` | plain logic and the counter page, no hardware |
-//! | arch | `arch` | the CPU, the VMM's interface, every `unsafe` block |
+//! | lib | `errno` `hcfuzz` `random` `slab` | plain logic, no hardware |
+//! | arch | `arch` `counters` `cmdline` `fault_inject` | the CPU, the VMM's interface (the counter page at its fixed address, the command line, fault injection), every `unsafe` block (in `arch` alone) |
 //! | services | `console` `time` `uaccess` `trace` | the console, clocks, typed user-memory access, tracepoints |
 //! | mm | `mm` | frames, page tables, areas, address spaces |
 //! | sched | `sched` | tasks as the scheduler sees them, run queues, wait queues |
@@ -38,10 +38,7 @@
 extern crate alloc;
 
 // lib
-pub mod cmdline;
-pub mod counters;
 pub mod errno;
-pub mod fault_inject;
 pub mod hcfuzz;
 pub mod random;
 pub mod slab;
@@ -50,6 +47,9 @@ pub mod slab;
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 pub mod arch;
+pub mod cmdline;
+pub mod counters;
+pub mod fault_inject;
 
 // services
 pub mod console;

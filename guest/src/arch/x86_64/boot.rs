@@ -9,8 +9,6 @@ use protocol::hypercall::StatusSlots;
 static BOOT_INFO: AtomicU64 = AtomicU64::new(0);
 static STATUS_BASE: AtomicU64 = AtomicU64::new(0);
 /// The counter page (virtual address, size in words), for the crash records.
-static COUNTERS_BASE: AtomicU64 = AtomicU64::new(0);
-static COUNTERS_WORDS: AtomicU64 = AtomicU64::new(0);
 
 unsafe extern "Rust" {
     /// The kernel's entry point, defined by `kernel!` (see `entry::Kernel`).
@@ -43,30 +41,30 @@ pub fn boot_info() -> &'static BootInfo {
 }
 
 /// Record the shared pages' addresses and the CPU count from a validated boot
-/// info.
+/// info (`start_kernel` checked that the counter page is where the protocol
+/// puts it).
 pub fn set_shared_pages(info: &BootInfo) {
     super::cpu::set_cpu_count(info.cpu_count as usize);
     STATUS_BASE.store(phys_to_virt(info.status_gpa), Ordering::Relaxed);
-    let words = counter_words(info);
-    COUNTERS_BASE.store(words.as_ptr() as u64, Ordering::Relaxed);
-    COUNTERS_WORDS.store(words.len() as u64, Ordering::Relaxed);
-    crate::counters::init(words);
 }
 
+/// Words of the counter page the kernel uses (`CounterPage`).
+pub const COUNTER_WORDS: usize = core::mem::size_of::<protocol::counters::CounterPage>() / 8;
+
 /// The counter page as words the guest updates atomically and the VMM reads.
-fn counter_words(info: &BootInfo) -> &'static [AtomicU64] {
-    if info.counters_gpa == 0 || info.counters_size == 0 {
-        return &[];
-    }
-    // SAFETY: the VMM reserved `counters_size` bytes at `counters_gpa` for the
-    // counter page (memory kind Boot, never handed to the frame allocator); it is
-    // 8-byte aligned and mapped by the direct map; AtomicU64 has u64's layout.
-    unsafe {
-        core::slice::from_raw_parts(
-            phys_to_virt(info.counters_gpa) as *const AtomicU64,
-            (info.counters_size / 8) as usize,
-        )
-    }
+/// The protocol fixes it at `COUNTERS_GPA`, so its address is a link-time
+/// constant and a counter update with a constant index is one instruction
+/// (a `lock add` to an absolute address): no pointer to load, no bounds check.
+#[inline(always)]
+pub fn counter_words() -> &'static [AtomicU64; COUNTER_WORDS] {
+    use protocol::boot::{COUNTERS_GPA, COUNTERS_SIZE};
+    const _: () = assert!(COUNTER_WORDS * 8 <= COUNTERS_SIZE as usize);
+    // SAFETY: the protocol reserves COUNTERS_SIZE bytes at COUNTERS_GPA for the
+    // counter page, inside the boot region (memory kind Boot, never handed to
+    // the frame allocator), and the VMM's boot page tables map it in the direct
+    // map before the first instruction; it is page aligned; AtomicU64 has u64's
+    // layout, and the VMM only reads it (or zeroes it while no vCPU runs).
+    unsafe { &*(phys_to_virt(COUNTERS_GPA) as *const [AtomicU64; COUNTER_WORDS]) }
 }
 
 /// CPU `cpu`'s trace ring (`protocol::trace`) as words, if the VMM reserved
@@ -101,17 +99,12 @@ pub fn trace_ring(info: &BootInfo, cpu: usize) -> Option<&'static [AtomicU64]> {
     })
 }
 
-/// CPU `cpu`'s crash record in the counter page (None before the page is
-/// known, or if the VMM's page is too small for it).
+/// CPU `cpu`'s crash record in the counter page (None past `MAX_CPUS`).
 pub fn crash_record(cpu: usize) -> Option<*mut protocol::counters::CrashRecord> {
     use protocol::counters::{CounterPage, CrashRecord};
-    let base = COUNTERS_BASE.load(Ordering::Relaxed);
-    let bytes = COUNTERS_WORDS.load(Ordering::Relaxed) * 8;
+    let base = counter_words().as_ptr() as u64;
     let off = core::mem::offset_of!(CounterPage, crash) + cpu * core::mem::size_of::<CrashRecord>();
-    let fits = base != 0
-        && cpu < protocol::MAX_CPUS
-        && (off + core::mem::size_of::<CrashRecord>()) as u64 <= bytes;
-    fits.then(|| (base + off as u64) as *mut CrashRecord)
+    (cpu < protocol::MAX_CPUS).then(|| (base + off as u64) as *mut CrashRecord)
 }
 
 /// The control mailbox (`protocol::mailbox::Mailbox`) as words: the VMM writes

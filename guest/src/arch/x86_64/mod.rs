@@ -17,7 +17,7 @@ pub mod tlb;
 pub mod traps;
 pub mod uaccess;
 
-pub use boot::{boot_info, mailbox_words, phys_to_virt, status_slot, virt_to_phys};
+pub use boot::{boot_info, counter_words, mailbox_words, phys_to_virt, status_slot, virt_to_phys};
 pub use cpu::{
     cpu_count, cpu_id, idle, interrupts_disable, interrupts_enable, rdtsc, wait_for_interrupt,
     wait_until,
