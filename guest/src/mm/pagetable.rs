@@ -602,11 +602,18 @@ impl PageTable {
     }
 
     /// The 2 MiB-aligned addresses of the present page tables overlapping
-    /// `[start, end)`, found by walking the upper levels (absent ones are
-    /// skipped whole: the cost follows what is mapped, not the range's size).
+    /// `[start, end)`, in order: those of this space's own directories from
+    /// `pts`, those under a shared directory by walking that directory (the
+    /// cost follows what is mapped, not the range's size, and no walk starts
+    /// at the root).
     pub fn present_tables(&self, mem: &impl PhysMem, start: u64, end: u64) -> alloc::vec::Vec<u64> {
-        let mut tables = alloc::vec::Vec::new();
-        self.for_each_pt(mem, start, end, |base, _| tables.push(base));
+        let overlaps = |base: u64, span: u64| base < end && base.saturating_add(span) > start;
+        let mut tables: alloc::vec::Vec<u64> =
+            self.pts.iter().map(|&(b, _)| b).filter(|&b| overlaps(b, PT_SPAN)).collect();
+        for &(va, d) in self.shared_pds.iter().filter(|&&(va, _)| overlaps(va, PD_SPAN)) {
+            self.walk(mem, d, 1, va, start, end, 1, &mut |b, _, _| tables.push(b));
+        }
+        tables.sort_unstable();
         tables
     }
 
@@ -696,17 +703,15 @@ impl PageTable {
         self.release_deferred(mem);
         // Drop this space's reference to each table first: a table still shared
         // with another space costs one decrement and is never walked.
-        let mut last: alloc::vec::Vec<u64> =
-            self.pts.iter().map(|&(_, t)| t).filter(|&t| mem.table_put_last(t)).collect();
+        let last: alloc::vec::Vec<(u64, u64)> =
+            self.pts.iter().copied().filter(|&(_, t)| mem.table_put_last(t)).collect();
         if !last.is_empty() {
-            last.sort_unstable();
+            // `pts` names each table with the 2 MiB it maps: the entries the
+            // areas cover are read straight from it, with no walk from the root.
             let mut pages = alloc::vec::Vec::new();
-            for &(start, end) in areas {
-                self.for_each_own_pt(mem, start, end, |base, pd| {
-                    let t = mem.read_pte(pd, index(base, 1)) & PTE_ADDR;
-                    if last.binary_search(&t).is_err() {
-                        return;
-                    }
+            for &(base, t) in &last {
+                let over = areas.iter().filter(|&&(s, e)| s < base + PT_SPAN && e > base);
+                for &(start, end) in over {
                     let (lo, hi) = (start.max(base), end.min(base + PT_SPAN));
                     for j in index(lo, 0)..=index(hi - 1, 0) {
                         let pte = mem.read_pte(t, j);
@@ -714,8 +719,9 @@ impl PageTable {
                             pages.push(pte & PTE_ADDR);
                         }
                     }
-                });
+                }
             }
+            let last = last.into_iter().map(|(_, t)| t).collect();
             Zapped { pages, tables: last, dirs: alloc::vec::Vec::new() }.release(mem);
         }
         let upper = PageTable {
@@ -733,22 +739,6 @@ impl PageTable {
     fn put_shared_dirs(mem: &impl PhysMem, dirs: alloc::vec::Vec<(u64, u64)>) {
         let last = dirs.into_iter().map(|(_, d)| d).filter(|&d| mem.table_put_last(d)).collect();
         Zapped { dirs: last, ..Zapped::default() }.release(mem);
-    }
-
-    /// [`Self::for_each_pt`] for the page tables of this space's own
-    /// directories only: shared directories are skipped whole.
-    fn for_each_own_pt(
-        &self,
-        mem: &impl PhysMem,
-        start: u64,
-        end: u64,
-        mut f: impl FnMut(u64, u64),
-    ) {
-        self.walk(mem, self.root, 3, 0, start, end, 2, &mut |base, e, _| {
-            if e & PTE_RW != 0 {
-                self.walk(mem, e & PTE_ADDR, 1, base, start, end, 1, &mut |va, _, pd| f(va, pd));
-            }
-        });
     }
 
     /// Page tables this space uses (for tests and counters).
@@ -1247,6 +1237,40 @@ mod tests {
         assert_eq!((mem.page_refs(0x10_0000), mem.page_refs(0x12_0000)), (1, 1));
         parent.destroy_within(&mem, &areas);
         all_released(&mem, &[0x10_0000, 0x11_0000, 0x12_0000]);
+    }
+
+    /// `present_tables` (from `pts` and the shared directories) names the same
+    /// tables as a walk from the root, for ranges inside, across and outside
+    /// a shared directory and the space's own tables.
+    #[test]
+    fn present_tables_are_what_a_walk_finds() {
+        let mem = FakeMem::default();
+        let (parent, mut child, _dir) = forked_dir(&mem);
+        for (i, va) in
+            [0x40_0000, 0x60_0000, 0x7fe0_0000, 2 * GIB + 0x20_0000].into_iter().enumerate()
+        {
+            child.set(&mem, va, mem.new_page(0x30_0000 + i as u64 * 0x1000) | PTE_P).unwrap();
+        }
+        let ranges = [
+            (0, u64::MAX >> 17),
+            (0x40_0000, 0x40_1000),
+            (0x40_1000, 0x60_0001),
+            (GIB, 2 * GIB),
+            (GIB + 0x1000, GIB + 0x2000),
+            (0x7fe0_0000, 2 * GIB + 0x20_0001),
+            (3 * GIB, 4 * GIB),
+        ];
+        for space in [&parent, &child] {
+            for (start, end) in ranges {
+                let mut walked = alloc::vec::Vec::new();
+                space.for_each_pt(&mem, start, end, |b, _| walked.push(b));
+                assert_eq!(space.present_tables(&mem, start, end), walked, "{start:#x}..{end:#x}");
+            }
+        }
+        assert_eq!(child.present_tables(&mem, 0, u64::MAX >> 17).len(), 6, "four own, two shared");
+        for space in [child, parent] {
+            space.destroy(&mem);
+        }
     }
 
     #[test]
