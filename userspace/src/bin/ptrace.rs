@@ -576,6 +576,17 @@ fn listen_checks(c: &mut Checker) {
     c.check("then SIGCONT's signal-delivery stop", next_stop(q) == Some(SIGCONT));
     c.ok("PTRACE_CONT without SIGCONT", pt(PTRACE_CONT, q, 0, 0));
     c.err("PTRACE_LISTEN of the tracee running again: ESRCH", pt(PTRACE_LISTEN, q, 0, 0), ESRCH);
+    // A SIGCONT to a running seized tracee is news too (Linux calls
+    // `ptrace_trap_notify` for every seized thread): a PTRACE_EVENT_STOP
+    // trap first, then SIGCONT's delivery stop.
+    c.ok("kill SIGCONT to the running tracee", kill(q as i32, SIGCONT));
+    c.check(
+        "SIGCONT to a running tracee: first SIGTRAP | PTRACE_EVENT_STOP << 8",
+        next_stop(q) == Some(SIGTRAP | PTRACE_EVENT_STOP << 8),
+    );
+    c.ok("PTRACE_CONT from the running tracee's trap", pt(PTRACE_CONT, q, 0, 0));
+    c.check("then its SIGCONT's delivery stop", next_stop(q) == Some(SIGCONT));
+    c.ok("PTRACE_CONT: running again", pt(PTRACE_CONT, q, 0, 0));
     // SIGCONT while the tracee sits in its group-stop trap, not listening:
     // nothing to report (JOBCTL_TRAP_NOTIFY waits), until PTRACE_LISTEN
     // makes it trap again at once.
