@@ -398,8 +398,11 @@ fn ptrace_follows_a_process_tree_as_on_linux() {
     // Issue 14 item 1: an `strace -f` of fork, vfork + exec, a thread and an
     // exec (PTRACE_TRACEME, TRACEFORK/VFORK/CLONE/EXEC/EXIT/VFORKDONE, new
     // tasks attached with SIGSTOP, each task's stops in order); PTRACE_SEIZE
-    // (PTRACE_EVENT_STOP, INTERRUPT, a group stop), GETREGS/SETREGS and
-    // putreg's checks, PEEK/POKEDATA on copy-on-write and read-only pages,
+    // (PTRACE_EVENT_STOP, INTERRUPT, a group stop), PTRACE_LISTEN (the
+    // JOBCTL_TRAP_NOTIFY re-trap at SIGCONT or INTERRUPT, nothing to wait for
+    // while listening, the real parent's WUNTRACED/WCONTINUED, EIO/ESRCH),
+    // GETREGS/SETREGS and putreg's checks, PEEK/POKEDATA on copy-on-write and
+    // read-only pages,
     // signal injection and suppression, DETACH with a signal, KILL, the
     // tracer's exit (and EXITKILL), the legacy SIGTRAP after exec, errors.
     let r = matches_linux_on_1_2_4_vcpus("ptrace", 100);

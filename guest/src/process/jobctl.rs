@@ -26,10 +26,16 @@ pub const JOBCTL_STOP_CONSUME: u32 = 1 << 18;
 pub const JOBCTL_TRAP_STOP: u32 = 1 << 19;
 /// The tracer is to be told of a group stop's end (Linux `JOBCTL_TRAP_NOTIFY`).
 pub const JOBCTL_TRAP_NOTIFY: u32 = 1 << 20;
-/// A seized tracee in PTRACE_LISTEN (Linux `JOBCTL_LISTENING`).
+/// A seized tracee in PTRACE_LISTEN (Linux `JOBCTL_LISTENING`): still in
+/// its PTRACE_EVENT_STOP trap, but not stopped for the tracer (no request
+/// but KILL and INTERRUPT, no wait report) until a change of the group
+/// stop's state (JOBCTL_TRAP_NOTIFY) or PTRACE_INTERRUPT makes it trap again.
 pub const JOBCTL_LISTENING: u32 = 1 << 22;
-/// What sends a task through `do_signal` on its way to user mode.
-pub const JOBCTL_WORK_MASK: u32 = JOBCTL_STOP_PENDING | JOBCTL_TRAP_STOP;
+/// The ptrace traps (Linux `JOBCTL_TRAP_MASK`): `do_jobctl_trap` takes them.
+pub const JOBCTL_TRAP_MASK: u32 = JOBCTL_TRAP_STOP | JOBCTL_TRAP_NOTIFY;
+/// What sends a task through `do_signal` on its way to user mode (Linux
+/// `recalc_sigpending_tsk`'s `JOBCTL_PENDING_MASK`).
+pub const JOBCTL_WORK_MASK: u32 = JOBCTL_STOP_PENDING | JOBCTL_TRAP_MASK;
 /// The thread is stopped (parked in TASK_STOPPED).
 pub const JOBCTL_STOPPED: u32 = 1 << 26;
 /// What a group exit clears (Linux `JOBCTL_PENDING_MASK`, without the trap bits).

@@ -94,6 +94,14 @@ pub const fn traced_wait_status(exit_code: u32) -> i32 {
     ((exit_code as i32) << 8) | 0x7f
 }
 
+/// Whether PTRACE_LISTEN may begin (Linux `ptrace_request`): only for a
+/// seized tracee whose current trap's siginfo (`si_code`, if it has one) is
+/// a PTRACE_EVENT_STOP — a group stop's, an interrupt's, a notify's; EIO
+/// otherwise (a signal-delivery stop, another event, an attached tracee).
+pub fn may_listen(ptrace: u32, si_code: Option<i32>) -> bool {
+    ptrace & PT_SEIZED != 0 && si_code.is_some_and(|c| c >> 8 == PTRACE_EVENT_STOP as i32)
+}
+
 /// A valid signal for a resume or a detach (Linux `valid_signal`: 0..=64).
 pub fn valid_signal(data: u64) -> bool {
     data <= u64::from(crate::process::signal::_NSIG)
@@ -340,16 +348,49 @@ mod kernel {
     }
 
     /// Linux `ptrace_check_attach`: `child` is traced by the caller and
-    /// (unless `ignore_state`) stopped for it; else ESRCH.
+    /// (unless `ignore_state`) stopped for it — in TASK_TRACED and not
+    /// listening (Linux `ptrace_freeze_traced`); else ESRCH.
     fn ptrace_check_attach(me: &Task, child: &Task, ignore_state: bool) -> Result<(), Errno> {
         if child.ptrace.load(Ordering::Acquire) == 0 {
             return Err(ESRCH);
         }
+        let listening =
+            child.jobctl.load(Ordering::Relaxed) & crate::process::jobctl::JOBCTL_LISTENING != 0;
         let pt = child.pt.lock();
-        if pt.tracer != me.pid() || !(ignore_state || pt.stopped) {
+        if pt.tracer != me.pid() || !(ignore_state || (pt.stopped && !listening)) {
             return Err(ESRCH);
         }
         Ok(())
+    }
+
+    /// Linux `ptrace_signal_wake_up`, under the group's job-control lock:
+    /// `resume` takes the tracee out of its trap (Linux clears JOBCTL_TRACED
+    /// and wakes __TASK_TRACED) to trap again; else it is woken from an
+    /// interruptible sleep, to trap on its way to user mode.
+    pub fn ptrace_signal_wake_up(t: &Arc<Task>, resume: bool) {
+        if resume {
+            t.pt.lock().stopped = false;
+            crate::sched::wake_up_state(t, TASK_TRACED);
+        } else {
+            crate::sched::wake_up(t);
+        }
+    }
+
+    /// Linux `ptrace_trap_notify`, under the group's job-control lock: seized
+    /// tracee `t` is to tell its tracer of a change of the group stop's state
+    /// (a SIGCONT, a new group stop) with a PTRACE_EVENT_STOP trap: at its
+    /// next way to user mode if it runs, at once if it listens, after its
+    /// current trap otherwise. False (nothing set) if it is dying.
+    pub fn ptrace_trap_notify(t: &Arc<Task>) -> bool {
+        use crate::process::jobctl::*;
+        let mut j = t.jobctl.load(Ordering::Relaxed);
+        let dying = fatal_signal_pending(t) || t.exiting.load(Ordering::Acquire);
+        if !task_set_jobctl_pending(&mut j, JOBCTL_TRAP_NOTIFY, dying) {
+            return false;
+        }
+        t.jobctl.store(j, Ordering::Relaxed);
+        ptrace_signal_wake_up(t, j & JOBCTL_LISTENING != 0);
+        true
     }
 
     /// The `ptrace` system call (Linux `sys_ptrace`, `arch_ptrace`,
@@ -476,16 +517,30 @@ mod kernel {
                 if child.ptrace.load(Ordering::Acquire) & PT_SEIZED == 0 {
                     return Err(EIO);
                 }
-                use crate::process::jobctl::JOBCTL_TRAP_STOP;
-                let g = child.group.jobctl.lock();
+                use crate::process::jobctl::{JOBCTL_LISTENING, JOBCTL_TRAP_STOP};
+                let _g = child.group.jobctl.lock();
                 let dying = child.exiting.load(Ordering::Acquire) || fatal_signal_pending(&child);
                 if !dying {
-                    child.jobctl.fetch_or(JOBCTL_TRAP_STOP, Ordering::Relaxed);
+                    let j = child.jobctl.fetch_or(JOBCTL_TRAP_STOP, Ordering::Relaxed);
+                    // The current trap is not disturbed, but for a
+                    // LISTENing one: that one traps again at once.
+                    ptrace_signal_wake_up(&child, j & JOBCTL_LISTENING != 0);
                 }
-                drop(g);
-                // Linux `ptrace_signal_wake_up(child, false)`: out of an
-                // interruptible sleep, to trap on its way to user mode.
-                crate::sched::wake_up(&child);
+                Ok(0)
+            }
+            PTRACE_LISTEN => {
+                use crate::process::jobctl::{JOBCTL_LISTENING, JOBCTL_TRAP_NOTIFY};
+                let _g = child.group.jobctl.lock();
+                let si_code = child.pt.lock().siginfo.map(|(_, i)| i.code);
+                if !may_listen(child.ptrace.load(Ordering::Acquire), si_code) {
+                    return Err(EIO);
+                }
+                let j = child.jobctl.fetch_or(JOBCTL_LISTENING, Ordering::Relaxed);
+                // The group stop's state changed since this trap began:
+                // trap again for it at once.
+                if j & JOBCTL_TRAP_NOTIFY != 0 {
+                    ptrace_signal_wake_up(&child, true);
+                }
                 Ok(0)
             }
             _ => Err(EIO),
@@ -618,10 +673,7 @@ mod kernel {
         }
         let code = task.group.jobctl.lock().group_exit_code;
         do_notify_tracer(task, why, exit_code, code);
-        let real = table::find(task.ppid.load(Ordering::Relaxed));
-        let reparented =
-            tracer_of(task).is_some_and(|t| real.as_ref().is_none_or(|r| r.tgid != t.tgid));
-        if gstop_done && reparented {
+        if gstop_done && ptrace_reparented(task) {
             crate::process::signal::do_notify_parent_cldstop(task, CLD_STOPPED, code);
         }
         loop {
@@ -630,6 +682,8 @@ mod kernel {
             let pt = task.pt.lock();
             if !pt.stopped || fatal_signal_pending(task) {
                 task.state.store(TASK_RUNNING, Ordering::Release);
+                // LISTENING is set only during a STOP trap: it ends with it.
+                task.jobctl.fetch_and(!JOBCTL_LISTENING, Ordering::Relaxed);
                 break;
             }
             task.state.store(TASK_TRACED, Ordering::Release);
@@ -649,7 +703,8 @@ mod kernel {
 
     /// Linux `do_notify_parent_cldstop(task, true, why)`: SIGCHLD to the
     /// tracer (unless it ignores it or set SA_NOCLDSTOP), and its waiters wake.
-    fn do_notify_tracer(task: &Arc<Task>, why: i32, exit_code: u32, group_code: u32) {
+    /// `group_code`: the group's stop signal (SIGCONT for CLD_CONTINUED).
+    pub fn do_notify_tracer(task: &Arc<Task>, why: i32, exit_code: u32, group_code: u32) {
         let _tasklist = table::TASKLIST.lock();
         let Some(tracer) = tracer_of(task) else { return };
         let status = if why == CLD_TRAPPED { exit_code & 0x7f } else { group_code & 0x7f };
@@ -666,6 +721,29 @@ mod kernel {
             crate::process::signal::send_process_signal(&tracer, SIGCHLD, info, false);
         }
         tracer.wait_chld.wake_all();
+    }
+
+    /// Linux `ptrace_reparented`: traced by another process than its real parent.
+    fn ptrace_reparented(task: &Task) -> bool {
+        let real = table::find(task.ppid.load(Ordering::Relaxed));
+        tracer_of(task).is_some_and(|t| real.as_ref().is_none_or(|r| r.tgid != t.tgid))
+    }
+
+    /// `get_signal`'s notify-on-wake, for the tracer (Linux: `if
+    /// (ptrace_reparented(current->group_leader)) do_notify_parent_cldstop(
+    /// current->group_leader, true, why)`): the group leader's tracer hears
+    /// of the stop or continue too, unless it is the real parent.
+    pub fn notify_tracer_cldstop(task: &Task, why: i32, code: u32) {
+        let Some(leader) = table::find(task.tgid) else { return };
+        if leader.ptrace.load(Ordering::Acquire) == 0 || !ptrace_reparented(&leader) {
+            return;
+        }
+        let code = if why == crate::process::signal::CLD_CONTINUED {
+            crate::process::signal::SIGCONT
+        } else {
+            code
+        };
+        do_notify_tracer(&leader, why, 0, code);
     }
 
     /// Linux `ptrace_do_notify`: a stop with a siginfo of `signr` whose
@@ -773,9 +851,9 @@ mod kernel {
         Some((signr, info))
     }
 
-    /// Linux `do_jobctl_trap`: the trap of a seized tracee (PTRACE_EVENT_STOP:
-    /// SIGTRAP outside a group stop, the stop signal in one) or an attached
-    /// tracee's group stop.
+    /// Linux `do_jobctl_trap` (JOBCTL_TRAP_STOP or JOBCTL_TRAP_NOTIFY): the
+    /// trap of a seized tracee (PTRACE_EVENT_STOP: SIGTRAP outside a group
+    /// stop, the stop signal in one) or an attached tracee's group stop.
     pub fn do_jobctl_trap(task: &Arc<Task>, frame: &mut TrapFrame) {
         use crate::process::jobctl::*;
         let mut signr = task.jobctl.load(Ordering::Relaxed) & JOBCTL_STOP_SIGMASK;
@@ -849,8 +927,11 @@ mod kernel {
         if exited {
             return Some(TracedReport::Exited);
         }
+        // Linux `task_stopped_code`: a LISTENing tracee has nothing to report.
+        let listening =
+            p.jobctl.load(Ordering::Relaxed) & crate::process::jobctl::JOBCTL_LISTENING != 0;
         let mut pt = p.pt.lock();
-        if !pt.stopped || pt.exit_code == 0 {
+        if !pt.stopped || listening || pt.exit_code == 0 {
             return None;
         }
         let code = pt.exit_code;
@@ -947,6 +1028,18 @@ mod tests {
         let stop = traced_wait_status(crate::process::signal::SIGSTOP | (PTRACE_EVENT_STOP << 8));
         assert_eq!(stop >> 8, 0x8013);
         assert_eq!(traced_wait_status(crate::process::signal::SIGUSR1), 0xa7f);
+    }
+
+    #[test]
+    fn listen_only_seized_in_a_stop_trap() {
+        let seized = PT_PTRACED | PT_SEIZED;
+        let stop = |sig: u32| Some((sig | (PTRACE_EVENT_STOP << 8)) as i32);
+        assert!(may_listen(seized, stop(crate::process::signal::SIGSTOP)), "a group stop");
+        assert!(may_listen(seized, stop(SIGTRAP)), "an interrupt or a notify trap");
+        assert!(!may_listen(PT_PTRACED, stop(crate::process::signal::SIGSTOP)), "attached");
+        assert!(!may_listen(seized, Some(0)), "a signal-delivery stop (SI_USER)");
+        assert!(!may_listen(seized, Some(event_exit_code(PTRACE_EVENT_FORK) as i32)));
+        assert!(!may_listen(seized, None), "a stop without siginfo");
     }
 
     #[test]

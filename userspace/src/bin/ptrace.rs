@@ -12,7 +12,9 @@
 //!
 //! Then focused checks: PTRACE_SEIZE (new children start with
 //! PTRACE_EVENT_STOP, PTRACE_INTERRUPT, a group stop as SIGSTOP |
-//! PTRACE_EVENT_STOP << 8), GETREGS/SETREGS (rax and rip change what the
+//! PTRACE_EVENT_STOP << 8), PTRACE_LISTEN (the listener traps again when
+//! SIGCONT ends the group stop, or at PTRACE_INTERRUPT; the real parent,
+//! another process, sees WUNTRACED and WCONTINUED), GETREGS/SETREGS (rax and rip change what the
 //! tracee sees; bad bases and selectors are EIO), PEEKDATA/POKEDATA (the
 //! tracee's copy of a copy-on-write page and of read-only data changes, the
 //! parent's stays), GETSIGINFO, signal injection and suppression, DETACH with
@@ -48,6 +50,7 @@ fn main(args: Args, _env: Env) -> i32 {
     let mut c = Checker::new();
     strace_tree(&mut c);
     seize_checks(&mut c);
+    listen_checks(&mut c);
     regs_checks(&mut c);
     memory_checks(&mut c);
     signal_checks(&mut c);
@@ -507,6 +510,185 @@ fn seize_checks(c: &mut Checker) {
     c.check("the seized process exits 7", q_exit == Some(WaitStatus::Exited(7)));
     let _ = close(r);
     let _ = close(w);
+}
+
+// ---- PTRACE_LISTEN ---------------------------------------------------------------
+
+/// The code of the next stop of `q` (`status >> 8`), or None.
+fn next_stop(q: usize) -> Option<u32> {
+    wait_all(q as i32).ok().and_then(|(_, st)| stop_code(st))
+}
+
+/// A child that blocks reading `fd` and exits with the byte it reads.
+fn exit_with_byte(fd: i32) -> i32 {
+    let mut b = [0u8; 1];
+    match read(fd, &mut b) {
+        Ok(1) => i32::from(b[0]),
+        _ => 90,
+    }
+}
+
+/// PTRACE_LISTEN (Linux `ptrace_request`, `ptrace_trap_notify`): a seized
+/// tracee in a group stop's PTRACE_EVENT_STOP trap listens — it stays
+/// stopped, but the tracer can neither wait for it nor resume it — until the
+/// group stop's state changes (SIGCONT) or PTRACE_INTERRUPT: then it traps
+/// again, reported as PTRACE_EVENT_STOP (SIGTRAP once the group runs again).
+fn listen_checks(c: &mut Checker) {
+    let Some([r, w]) = c.ok("listen: pipe", pipe2(0)) else { return };
+    let Ok(q) = fork_with(|| exit_with_byte(r)) else { return };
+    c.ok("listen: PTRACE_SEIZE", pt(PTRACE_SEIZE, q, 0, 0));
+    c.err("PTRACE_LISTEN of a running tracee: ESRCH", pt(PTRACE_LISTEN, q, 0, 0), ESRCH);
+    c.ok("listen: kill SIGSTOP", kill(q as i32, SIGSTOP));
+    c.check("listen: signal-delivery stop: SIGSTOP", next_stop(q) == Some(SIGSTOP));
+    c.err("PTRACE_LISTEN in a signal-delivery stop: EIO", pt(PTRACE_LISTEN, q, 0, 0), EIO);
+    c.ok("listen: PTRACE_CONT with SIGSTOP", pt(PTRACE_CONT, q, 0, SIGSTOP as usize));
+    c.check(
+        "listen: group stop: status >> 8 == SIGSTOP | PTRACE_EVENT_STOP << 8",
+        next_stop(q) == Some(SIGSTOP | PTRACE_EVENT_STOP << 8),
+    );
+    c.ok("PTRACE_LISTEN in the group stop", pt(PTRACE_LISTEN, q, 0, 0));
+    c.ok_eq("listening: wait4 WNOHANG reports nothing", wait4(q as i32, None, __WALL | WNOHANG), 0);
+    c.err("listening: PTRACE_CONT is ESRCH", pt(PTRACE_CONT, q, 0, 0), ESRCH);
+    let mut si = siginfo_t::default();
+    let sip = &mut si as *mut siginfo_t as usize;
+    c.err("listening: PTRACE_GETSIGINFO is ESRCH", pt(PTRACE_GETSIGINFO, q, 0, sip), ESRCH);
+    c.err("listening: PTRACE_LISTEN again is ESRCH", pt(PTRACE_LISTEN, q, 0, 0), ESRCH);
+    // PTRACE_INTERRUPT of a listening tracee: it traps again at once, still
+    // in the group stop.
+    c.ok("listening: PTRACE_INTERRUPT", pt(PTRACE_INTERRUPT, q, 0, 0));
+    c.check(
+        "the interrupt re-traps in the group stop: SIGSTOP | PTRACE_EVENT_STOP << 8",
+        next_stop(q) == Some(SIGSTOP | PTRACE_EVENT_STOP << 8),
+    );
+    c.ok("PTRACE_LISTEN after the interrupt", pt(PTRACE_LISTEN, q, 0, 0));
+    // SIGCONT ends the group stop: the listening tracee traps again.
+    c.ok("listening: kill SIGCONT", kill(q as i32, SIGCONT));
+    c.check(
+        "SIGCONT: the listener re-traps: status >> 8 == SIGTRAP | PTRACE_EVENT_STOP << 8",
+        next_stop(q) == Some(SIGTRAP | PTRACE_EVENT_STOP << 8),
+    );
+    c.ok("PTRACE_GETSIGINFO at the notify trap", pt(PTRACE_GETSIGINFO, q, 0, sip));
+    c.check(
+        "its siginfo: SIGTRAP, si_code SIGTRAP | PTRACE_EVENT_STOP << 8",
+        si.si_signo == SIGTRAP as i32 && si.si_code == (SIGTRAP | PTRACE_EVENT_STOP << 8) as i32,
+    );
+    c.ok("PTRACE_CONT from the notify trap", pt(PTRACE_CONT, q, 0, 0));
+    c.check("then SIGCONT's signal-delivery stop", next_stop(q) == Some(SIGCONT));
+    c.ok("PTRACE_CONT without SIGCONT", pt(PTRACE_CONT, q, 0, 0));
+    c.err("PTRACE_LISTEN of the tracee running again: ESRCH", pt(PTRACE_LISTEN, q, 0, 0), ESRCH);
+    // A SIGCONT to a running seized tracee is news too (Linux calls
+    // `ptrace_trap_notify` for every seized thread): a PTRACE_EVENT_STOP
+    // trap first, then SIGCONT's delivery stop.
+    c.ok("kill SIGCONT to the running tracee", kill(q as i32, SIGCONT));
+    c.check(
+        "SIGCONT to a running tracee: first SIGTRAP | PTRACE_EVENT_STOP << 8",
+        next_stop(q) == Some(SIGTRAP | PTRACE_EVENT_STOP << 8),
+    );
+    c.ok("PTRACE_CONT from the running tracee's trap", pt(PTRACE_CONT, q, 0, 0));
+    c.check("then its SIGCONT's delivery stop", next_stop(q) == Some(SIGCONT));
+    c.ok("PTRACE_CONT: running again", pt(PTRACE_CONT, q, 0, 0));
+    // SIGCONT while the tracee sits in its group-stop trap, not listening:
+    // nothing to report (JOBCTL_TRAP_NOTIFY waits), until PTRACE_LISTEN
+    // makes it trap again at once.
+    c.ok("listen: kill SIGSTOP again", kill(q as i32, SIGSTOP));
+    c.check("listen: SIGSTOP's delivery stop again", next_stop(q) == Some(SIGSTOP));
+    c.ok("listen: PTRACE_CONT with SIGSTOP again", pt(PTRACE_CONT, q, 0, SIGSTOP as usize));
+    c.check(
+        "listen: the second group stop",
+        next_stop(q) == Some(SIGSTOP | PTRACE_EVENT_STOP << 8),
+    );
+    c.ok("kill SIGCONT in the trap, before PTRACE_LISTEN", kill(q as i32, SIGCONT));
+    c.ok_eq(
+        "SIGCONT in the trap: nothing to report yet",
+        wait4(q as i32, None, __WALL | WNOHANG),
+        0,
+    );
+    c.ok("PTRACE_LISTEN after the SIGCONT", pt(PTRACE_LISTEN, q, 0, 0));
+    c.check(
+        "PTRACE_LISTEN after a SIGCONT re-traps at once: SIGTRAP | PTRACE_EVENT_STOP << 8",
+        next_stop(q) == Some(SIGTRAP | PTRACE_EVENT_STOP << 8),
+    );
+    c.ok("PTRACE_CONT from that trap", pt(PTRACE_CONT, q, 0, 0));
+    c.check("then the second SIGCONT's delivery stop", next_stop(q) == Some(SIGCONT));
+    c.ok("PTRACE_CONT: the tracee runs", pt(PTRACE_CONT, q, 0, 0));
+    let _ = write(w, &[7]);
+    c.reaped("the listened-to tracee exits 7", q, __WALL, WaitStatus::Exited(7));
+    listen_real_parent_checks(c, r, w);
+    listen_attached_checks(c, r, w);
+    let _ = close(r);
+    let _ = close(w);
+}
+
+/// The tracer is not the real parent (as `man 2 ptrace` advises for job
+/// control): the real parent sees the group stop (WUNTRACED) and, after the
+/// SIGCONT the listening tracee re-traps for, WCONTINUED; the tracer sees
+/// the stops. Lines in a fixed order: the parent prints only while the
+/// tracer waits for it, and after the tracer's exit.
+fn listen_real_parent_checks(c: &mut Checker, r: i32, w: i32) {
+    let (Ok([p_rd, t_wr]), Ok([t_rd, p_wr])) = (pipe2(0), pipe2(0)) else { return };
+    let Ok(q) = fork_with(|| exit_with_byte(r)) else { return };
+    let Ok(tracer) = fork_with(move || {
+        let mut t = Checker::new();
+        let mut b = [0u8; 1];
+        t.ok("another tracer: PTRACE_SEIZE", pt(PTRACE_SEIZE, q, 0, 0));
+        let _ = write(t_wr, b"1");
+        t.check("another tracer: SIGSTOP's delivery stop", next_stop(q) == Some(SIGSTOP));
+        t.ok("another tracer: PTRACE_CONT with SIGSTOP", pt(PTRACE_CONT, q, 0, SIGSTOP as usize));
+        t.check(
+            "another tracer: the group stop",
+            next_stop(q) == Some(SIGSTOP | PTRACE_EVENT_STOP << 8),
+        );
+        t.ok("another tracer: PTRACE_LISTEN", pt(PTRACE_LISTEN, q, 0, 0));
+        let _ = write(t_wr, b"2");
+        let _ = read(t_rd, &mut b);
+        t.check(
+            "another tracer: the parent's SIGCONT re-traps the listener",
+            next_stop(q) == Some(SIGTRAP | PTRACE_EVENT_STOP << 8),
+        );
+        t.ok("another tracer: PTRACE_CONT", pt(PTRACE_CONT, q, 0, 0));
+        t.check("another tracer: SIGCONT's delivery stop", next_stop(q) == Some(SIGCONT));
+        t.ok("another tracer: PTRACE_DETACH", pt(PTRACE_DETACH, q, 0, 0));
+        t.status() as i32
+    }) else {
+        return;
+    };
+    let mut b = [0u8; 1];
+    let _ = read(p_rd, &mut b);
+    let stop = kill(q as i32, SIGSTOP);
+    let _ = read(p_rd, &mut b);
+    c.ok("real parent: kill SIGSTOP", stop);
+    let mut st = 0;
+    let got = wait4(q as i32, Some(&mut st), WUNTRACED).map(|_| WaitStatus::from_raw(st));
+    c.check(
+        "real parent: WUNTRACED reports the group stop (SIGSTOP)",
+        got == Ok(WaitStatus::Stopped(SIGSTOP)),
+    );
+    c.ok("real parent: kill SIGCONT", kill(q as i32, SIGCONT));
+    let got = wait4(q as i32, Some(&mut st), WCONTINUED).map(|_| WaitStatus::from_raw(st));
+    c.check("real parent: WCONTINUED reports the continue", got == Ok(WaitStatus::Continued));
+    let _ = write(p_wr, b"3");
+    c.reaped("the other tracer passes its checks", tracer, 0, WaitStatus::Exited(0));
+    let _ = write(w, &[8]);
+    c.reaped("the detached tracee exits 8 to its parent", q, 0, WaitStatus::Exited(8));
+    for fd in [p_rd, t_wr, t_rd, p_wr] {
+        let _ = close(fd);
+    }
+}
+
+/// PTRACE_LISTEN needs PTRACE_SEIZE: EIO for an attached tracee, in its
+/// SIGSTOP's delivery stop as in its group stop.
+fn listen_attached_checks(c: &mut Checker, r: i32, w: i32) {
+    let Ok(q) = fork_with(|| exit_with_byte(r)) else { return };
+    c.ok("listen: PTRACE_ATTACH", pt(PTRACE_ATTACH, q, 0, 0));
+    c.check("attached: SIGSTOP's delivery stop", next_stop(q) == Some(SIGSTOP));
+    c.err("attached: PTRACE_LISTEN is EIO", pt(PTRACE_LISTEN, q, 0, 0), EIO);
+    c.ok("attached: PTRACE_CONT with SIGSTOP", pt(PTRACE_CONT, q, 0, SIGSTOP as usize));
+    c.check("attached: the group stop is SIGSTOP", next_stop(q) == Some(SIGSTOP));
+    c.err("attached, in a group stop: PTRACE_LISTEN is EIO", pt(PTRACE_LISTEN, q, 0, 0), EIO);
+    c.ok("attached: PTRACE_DETACH", pt(PTRACE_DETACH, q, 0, 0));
+    c.ok("attached: kill SIGCONT", kill(q as i32, SIGCONT));
+    let _ = write(w, &[9]);
+    c.reaped("the attached tracee exits 9", q, 0, WaitStatus::Exited(9));
 }
 
 // ---- registers --------------------------------------------------------------------

@@ -159,6 +159,11 @@ fn prepare_signal_jobctl(task: &Task, sig: u32) -> spin::MutexGuard<'_, GroupJob
             task_clear_jobctl_pending(&mut j, JOBCTL_STOP_PENDING);
             t.jobctl.store(j & !JOBCTL_STOPPED, Ordering::Relaxed);
             crate::sched::wake_up_state(t, TASK_STOPPED);
+            // A seized tracee tells its tracer with a PTRACE_EVENT_STOP trap
+            // (Linux `ptrace_trap_notify`; a LISTENing one traps again now).
+            if t.ptrace.load(Ordering::Relaxed) & crate::process::ptrace::PT_SEIZED != 0 {
+                crate::process::ptrace::ptrace_trap_notify(t);
+            }
         }
         // The first thread back from its stop tells the parent (`do_signal`).
         g.sigcont();
@@ -476,13 +481,15 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> Delivery {
     };
     if let Some((why, code)) = cld {
         do_notify_parent_cldstop(task, why, code);
+        crate::process::ptrace::notify_tracer_cldstop(task, why, code);
     }
     if task.jobctl.load(Ordering::Relaxed) & JOBCTL_STOP_PENDING != 0 && do_signal_stop(task, 0) {
         return Delivery::Handled;
     }
     // A ptrace trap (Linux `do_jobctl_trap`): a seized tracee's
-    // PTRACE_EVENT_STOP, a traced task's group stop.
-    if task.jobctl.load(Ordering::Relaxed) & crate::process::jobctl::JOBCTL_TRAP_STOP != 0 {
+    // PTRACE_EVENT_STOP (interrupt, group stop, or a change of the group
+    // stop's state: JOBCTL_TRAP_NOTIFY), a traced task's group stop.
+    if task.jobctl.load(Ordering::Relaxed) & crate::process::jobctl::JOBCTL_TRAP_MASK != 0 {
         crate::process::ptrace::do_jobctl_trap(task, frame);
         return Delivery::Handled;
     }
@@ -592,7 +599,13 @@ fn do_signal_stop(task: &Arc<Task>, signr: u32) -> bool {
         }
         for (t, p) in others.iter().zip(&peers) {
             if t.jobctl.swap(p.jobctl, Ordering::Relaxed) != p.jobctl {
-                crate::sched::wake_up(t);
+                // A seized tracee's tracer hears of the new group stop
+                // (Linux `ptrace_trap_notify`), the others take part in it.
+                if t.ptrace.load(Ordering::Relaxed) & crate::process::ptrace::PT_SEIZED != 0 {
+                    crate::process::ptrace::ptrace_trap_notify(t);
+                } else {
+                    crate::sched::wake_up(t);
+                }
             }
         }
     }
