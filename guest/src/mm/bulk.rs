@@ -91,10 +91,13 @@ impl Mode {
         }
     }
 
-    /// Whether copying `bytes` (less than a page: exec's partial pages) is
-    /// cheaper through the VMM, at the measured costs.
-    pub fn copy_bytes_by_vmm(self, bytes: u64, m: &Measured) -> bool {
-        self.copy_vmm && m.copy_vmm.is_some_and(|v| v * PAGE_SIZE < m.copy_guest * bytes)
+    /// Whether to copy `bytes` (up to a page: exec's partial pages) through
+    /// the VMM: always when `choice` forces it, else where that is cheaper at
+    /// the measured costs.
+    pub fn copy_bytes_by_vmm(self, bytes: u64, m: &Measured, choice: BulkChoice) -> bool {
+        self.copy_vmm
+            && (choice == BulkChoice::Vmm
+                || m.copy_vmm.is_some_and(|v| v * PAGE_SIZE < m.copy_guest * bytes))
     }
 }
 
@@ -208,8 +211,9 @@ mod kernel {
         }
     }
 
-    /// The boot measurement (cycles per page), for partial-page decisions.
-    static MEASURED: spin::Once<Measured> = spin::Once::new();
+    /// The boot measurement (cycles per page) and the command line's choice,
+    /// for partial-page decisions.
+    static MEASURED: spin::Once<(Measured, BulkChoice)> = spin::Once::new();
     static POOL: spin::Mutex<ZeroPool> = spin::Mutex::new(ZeroPool::new());
 
     pub fn mode() -> Mode {
@@ -282,8 +286,8 @@ mod kernel {
     pub fn copy_to_page(dst: &DataFrame, off: usize, data: &[u8]) {
         debug_assert!(off + data.len() <= PAGE_SIZE as usize);
         let m = mode();
-        let measured = MEASURED.get().copied().unwrap_or_default();
-        if !data.is_empty() && m.copy_bytes_by_vmm(data.len() as u64, &measured) {
+        let (measured, choice) = MEASURED.get().copied().unwrap_or_default();
+        if !data.is_empty() && m.copy_bytes_by_vmm(data.len() as u64, &measured, choice) {
             let op = BulkOp {
                 op: bulk_op::COPY,
                 _pad: 0,
@@ -379,7 +383,7 @@ mod kernel {
         let copy_vmm = best(&copy);
         let m = Measured { zero_guest, zero_vmm, copy_guest, copy_vmm };
         let chosen = Mode::choose(choice, &m);
-        MEASURED.call_once(|| m);
+        MEASURED.call_once(|| (m, choice));
         bulk::set_mode_bits(chosen.bits());
         ctr::global_set(ctr::BULK_ZERO_GUEST_TSC, zero_guest);
         ctr::global_set(ctr::BULK_ZERO_VMM_TSC, zero_vmm.unwrap_or(0));
@@ -442,11 +446,19 @@ mod tests {
 
     #[test]
     fn partial_pages_go_to_the_vmm_only_when_worth_an_exit() {
-        let m = Mode::choose(BulkChoice::Auto, &PVM);
-        assert!(m.copy_bytes_by_vmm(4096, &PVM));
-        assert!(m.copy_bytes_by_vmm(200, &PVM), "~58k cycles in the guest against 26k");
-        assert!(!m.copy_bytes_by_vmm(64, &PVM));
-        assert!(!Mode::default().copy_bytes_by_vmm(4096, &PVM), "copying in the guest");
+        let auto = BulkChoice::Auto;
+        let m = Mode::choose(auto, &PVM);
+        assert!(m.copy_bytes_by_vmm(4096, &PVM, auto));
+        assert!(m.copy_bytes_by_vmm(200, &PVM, auto), "~58k cycles in the guest against 26k");
+        assert!(!m.copy_bytes_by_vmm(64, &PVM, auto));
+        assert!(!Mode::default().copy_bytes_by_vmm(4096, &PVM, auto), "copying in the guest");
+        let forced = Mode::choose(BulkChoice::Vmm, &HW);
+        assert!(forced.copy_bytes_by_vmm(64, &HW, BulkChoice::Vmm), "forced: every copy");
+        assert!(!Mode::choose(BulkChoice::Guest, &PVM).copy_bytes_by_vmm(
+            4096,
+            &PVM,
+            BulkChoice::Guest
+        ));
     }
 
     #[test]

@@ -9,6 +9,12 @@ use protocol::hypercall::{bulk_op, BulkMem, BulkOp, Hypercall};
 use super::hypercall::{gpa_of, hypercall};
 use crate::counters as ctr;
 
+/// Each CPU's `BulkMem` parameters: `ops`, then `count | flags << 32` (the
+/// struct's layout in two words).
+static PARAMS: [[AtomicU64; 2]; protocol::MAX_CPUS] =
+    [const { [AtomicU64::new(0), AtomicU64::new(0)] }; protocol::MAX_CPUS];
+const _: () = assert!(core::mem::size_of::<BulkMem>() == 16);
+
 /// The choice (`mm::bulk::Mode::bits`): bit 0 the VMM zeroes, bit 1 it copies.
 static MODE: AtomicU64 = AtomicU64::new(0);
 
@@ -29,9 +35,16 @@ pub fn bulk_mem(ops: &[BulkOp]) -> bool {
     if ops.is_empty() {
         return true;
     }
+    // The parameters go in this CPU's slot in the kernel image, below 4 GiB
+    // as a hypercall's must be (the stack, in the heap, may lie above it in
+    // a large guest); the list itself may be anywhere. Kernel code runs with
+    // interrupts off, so nothing else on this CPU uses the slot meanwhile.
+    let slot = &PARAMS[super::cpu::cpu_id().min(protocol::MAX_CPUS - 1)];
     let params = BulkMem { ops: gpa_of(&ops[0]), count: ops.len() as u32, flags: 0 };
+    slot[0].store(params.ops, Ordering::Relaxed);
+    slot[1].store(u64::from(params.count) | u64::from(params.flags) << 32, Ordering::Relaxed);
     ctr::global_add(ctr::BULK_CALLS, 1);
-    if hypercall(Hypercall::BulkMem, &params) != ops.len() as i64 {
+    if hypercall(Hypercall::BulkMem, slot) != ops.len() as i64 {
         ctr::global_add(ctr::BULK_ERRORS, 1);
         return false;
     }
