@@ -21,6 +21,7 @@
 //! | `BENCH_BOOT_RUNS` | boots measured | 10 / 3 |
 //! | `BENCH_TOUCH` | `populate` (MAP_POPULATE) or `write` for the curve | populate |
 //! | `BENCH_OUT` | where `fork.json` and `fork.svg` go | `$CARGO_TARGET_DIR/bench` |
+//! | `BENCH_CMDLINE` | words added to the guest's command line (`bulkmem=guest`) | unset |
 //! | `BENCH_PROFILE` | `1`: instead of timing, profile each latency case's ring-0 instructions | unset |
 //!
 //! With `BENCH_PROFILE=1` each latency case runs alone in a profiled guest
@@ -165,7 +166,7 @@ fn run_guest(vcpus: u32, memory_mib: u64, args: &[String]) -> (ExitReport, Outpu
     let r = Vmm::builder()
         .vcpus(vcpus)
         .memory_mib(memory_mib)
-        .cmdline("quiet")
+        .cmdline(common::guest_cmdline())
         .program(vmm::programs::path("forkbench"), args)
         .boot()
         .expect("booting the guest")
@@ -546,7 +547,7 @@ fn profile_cases(cfg: &Config, out_dir: &Path) {
         let r = Vmm::builder()
             .vcpus(1)
             .memory_mib(256)
-            .cmdline("quiet")
+            .cmdline(common::guest_cmdline())
             .program(vmm::programs::path("forkbench"), &args)
             .profile_span(format!("b {key}"), format!("e {key}"))
             .boot()

@@ -93,12 +93,21 @@ pub struct BootSample {
     pub insn_emulation: u64,
 }
 
+/// The guest's command line: `quiet`, and `BENCH_CMDLINE`'s words if set
+/// (e.g. `bulkmem=guest` to measure with the in-guest zeroing and copying).
+pub fn guest_cmdline() -> String {
+    match std::env::var("BENCH_CMDLINE") {
+        Ok(extra) if !extra.trim().is_empty() => format!("quiet {}", extra.trim()),
+        _ => "quiet".to_string(),
+    }
+}
+
 /// Runs `vmm run --vcpus N --cmdline quiet --stats` (the kernel's boot and its
 /// self-tests, no program) and reads the figures from its `--stats` report.
 pub fn run_vmm(vcpus: u32) -> BootSample {
     let t = Instant::now();
     let o = Command::new(env!("CARGO_BIN_EXE_vmm"))
-        .args(["run", "--vcpus", &vcpus.to_string(), "--cmdline", "quiet", "--stats"])
+        .args(["run", "--vcpus", &vcpus.to_string(), "--cmdline", &guest_cmdline(), "--stats"])
         .output()
         .expect("running vmm");
     let wall = t.elapsed();

@@ -14,6 +14,7 @@
 //! | `hang` | after everything else, idle forever instead of exiting |
 //! | `fail=STAGE:N` | fault injection: the Nth reach of a copy_process stage fails |
 //! | `sched_child_runs_first=0\|1` | a forked child runs before its parent where they share a CPU (Linux's sysctl; default 0) |
+//! | `bulkmem=auto\|vmm\|guest` | who zeroes and copies pages: the VMM (`BulkMem` hypercall) or the guest (`rep stosq`/`rep movsq`), each where the boot measurement finds it cheaper (default), or always one of them (`mm::bulk`) |
 //! | `syscall=auto\|int3\|insn` | the system-call entry programs get: the one the boot self-test picks (default), the `int3` gate (as where `syscall` is broken: programs' own `syscall` sites are patched or refused), or the `syscall` instruction (boot fails where it does not work) |
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +54,18 @@ pub enum SyscallEntry {
     Insn,
 }
 
+/// Who does bulk memory work (`bulkmem=`, `mm::bulk`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BulkChoice {
+    /// The boot measurement decides, for zeroing and copying separately.
+    #[default]
+    Auto,
+    /// The VMM, through the `BulkMem` hypercall (where it answers).
+    Vmm,
+    /// The guest's own `rep stosq`/`rep movsq`.
+    Guest,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
     pub quiet: bool,
@@ -67,6 +80,7 @@ pub struct Options {
     pub fail: Option<(crate::fault_inject::Stage, u32)>,
     pub sched_child_runs_first: bool,
     pub syscall: SyscallEntry,
+    pub bulkmem: BulkChoice,
     /// `pid_max=N`: the largest pid + 1 (Linux's boot parameter).
     pub pid_max: Option<u32>,
     /// `max_map_count=N`: areas per address space (Linux's sysctl).
@@ -88,6 +102,7 @@ impl Default for Options {
             fail: None,
             sched_child_runs_first: false,
             syscall: SyscallEntry::Auto,
+            bulkmem: BulkChoice::Auto,
             pid_max: None,
             max_map_count: None,
         }
@@ -170,6 +185,14 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
                     _ => return Err(bad()),
                 }
             }
+            "bulkmem" => {
+                o.bulkmem = match value {
+                    "auto" => BulkChoice::Auto,
+                    "vmm" => BulkChoice::Vmm,
+                    "guest" => BulkChoice::Guest,
+                    _ => return Err(bad()),
+                }
+            }
             _ => return Err(ParseError::UnknownOption(word)),
         }
     }
@@ -179,6 +202,16 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulkmem() {
+        assert_eq!(parse("").unwrap().bulkmem, BulkChoice::Auto);
+        assert_eq!(parse("bulkmem=vmm").unwrap().bulkmem, BulkChoice::Vmm);
+        assert_eq!(parse("bulkmem=guest").unwrap().bulkmem, BulkChoice::Guest);
+        assert_eq!(parse("bulkmem=auto").unwrap().bulkmem, BulkChoice::Auto);
+        assert!(parse("bulkmem=").is_err());
+        assert!(parse("bulkmem=host").is_err());
+    }
 
     #[test]
     fn pid_max() {

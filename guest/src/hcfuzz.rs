@@ -6,7 +6,9 @@
 //! port range, access size, known call, alignment, memory range, then the fields.
 
 use protocol::errno::{E2BIG, EBUSY, EFAULT, EINVAL, ENOSYS};
-use protocol::hypercall::{Hypercall, CONSOLE_MAX, LABEL_MAX, PANIC_MAX, PORT_BASE, PORT_COUNT};
+use protocol::hypercall::{
+    Hypercall, BULK_OPS_MAX, CONSOLE_MAX, LABEL_MAX, PANIC_MAX, PORT_BASE, PORT_COUNT,
+};
 
 /// Where the generated calls may point.
 #[derive(Clone, Copy, Debug)]
@@ -67,7 +69,7 @@ impl Rng {
     }
 }
 
-const KNOWN: [Hypercall; 8] = [
+const KNOWN: [Hypercall; 9] = [
     Hypercall::Console,
     Hypercall::Exit,
     Hypercall::Exception,
@@ -76,6 +78,7 @@ const KNOWN: [Hypercall; 8] = [
     Hypercall::Ready,
     Hypercall::Snapshot,
     Hypercall::MailboxReply,
+    Hypercall::BulkMem,
 ];
 
 /// Ports outside the hypercall range with no device behind them (the in-kernel
@@ -110,7 +113,10 @@ pub fn case(rng: &mut Rng, env: &Env) -> Case {
     let console = Hypercall::Console as u16;
     let panic = Hypercall::Panic as u16;
     let snapshot = Hypercall::Snapshot as u16;
-    match rng.below(17) {
+    let bulk = Hypercall::BulkMem as u16;
+    // `BulkMem`'s second word: the operation count, and the flags above it.
+    let count = |n: u64, flags: u64| n | flags << 32;
+    match rng.below(22) {
         0 => {
             let unknown = KNOWN.len() as u64 + rng.below(PORT_COUNT as u64 - KNOWN.len() as u64);
             Case { port: PORT_BASE + unknown as u16, expect: Expect::Errno(ENOSYS), ..base }
@@ -178,6 +184,35 @@ pub fn case(rng: &mut Rng, env: &Env) -> Case {
             // but a reset flag other than 0 or 1.
             port: snapshot,
             params: [env.scratch_gpa + 64, 4, 0, 2 + rng.below(1 << 31)],
+            ..base
+        },
+        16 => Case {
+            port: bulk,
+            params: [env.scratch_gpa, count(BULK_OPS_MAX as u64 + 1 + rng.below(1 << 31), 0), 0, 0],
+            expect: Expect::Errno(E2BIG),
+            ..base
+        },
+        17 => Case {
+            // No operations, or flags.
+            port: bulk,
+            params: [env.scratch_gpa, count(rng.below(2), 1 + rng.below(1 << 31)), 0, 0],
+            ..base
+        },
+        18 => Case {
+            port: bulk,
+            params: [outside_ram_64(rng, env) & !7, count(1 + rng.below(4), 0), 0, 0],
+            expect: Expect::Errno(EFAULT),
+            ..base
+        },
+        19 => Case {
+            // Operations the scratch page's zeros make: op 0, refused.
+            port: bulk,
+            params: [env.scratch_gpa + 64, count(1 + rng.below(6), 0), 0, 0],
+            ..base
+        },
+        20 => Case {
+            port: bulk,
+            params: [env.scratch_gpa + 1 + rng.below(7), count(1, 0), 0, 0],
             ..base
         },
         _ => Case {

@@ -181,6 +181,7 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
     if let Err(e) = crate::mm::address_space::init_entry_page() {
         panic!("entry page: errno {}", e.0);
     }
+    calibrate_bulk_memory(&options);
     let works = match crate::trap::probe_syscall_instruction() {
         Ok(works) => works,
         Err(e) => panic!("syscall self-test: errno {}", e.0),
@@ -220,6 +221,35 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
         run_init(argv, envp, options.fail)
     }
     run(&options, info)
+}
+
+/// Measure zeroing and copying a page in the guest and through the VMM, and
+/// choose (`mm::bulk`); say what was chosen.
+fn calibrate_bulk_memory(options: &Options) {
+    let (Some(a), Some(b)) = (crate::mm::alloc_data_frame(), crate::mm::alloc_data_frame()) else {
+        panic!("bulk memory calibration: out of memory at boot");
+    };
+    let (mode, m) = crate::mm::bulk::calibrate(options.bulkmem, &a, &b);
+    crate::mm::put_frame(a.into_phys());
+    crate::mm::put_frame(b.into_phys());
+    if !options.quiet {
+        let side = |vmm: bool| if vmm { "VMM" } else { "guest" };
+        let forced = match options.bulkmem {
+            crate::cmdline::BulkChoice::Auto => "",
+            crate::cmdline::BulkChoice::Vmm => " (bulkmem=vmm)",
+            crate::cmdline::BulkChoice::Guest => " (bulkmem=guest)",
+        };
+        println!(
+            "kernel: bulk memory{forced}: zeroing by the {} (cycles per page: guest {}, VMM {}), \
+             copying by the {} (guest {}, VMM {})",
+            side(mode.zero_vmm),
+            m.zero_guest,
+            m.zero_vmm.map_or(-1, |v| v as i64),
+            side(mode.copy_vmm),
+            m.copy_guest,
+            m.copy_vmm.map_or(-1, |v| v as i64),
+        );
+    }
 }
 
 /// Secondary CPUs: come online, tell the boot CPU, then idle and run posted jobs.

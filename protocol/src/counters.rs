@@ -207,6 +207,32 @@ pub struct GlobalCounters {
     /// Page directories (1 GiB each) fork shared copy-on-write whole; each
     /// also counts in `fork_page_tables_shared`.
     pub fork_page_dirs_shared: u64,
+    /// Bulk memory work (`mm::bulk`): how the kernel zeroes and copies pages
+    /// here, bit 0 zeroing and bit 1 copying by the VMM (`BulkMem`
+    /// hypercall), clear in the guest (`rep stosq`/`rep movsq`): the boot
+    /// measurement's choice or the `bulkmem=` command-line word.
+    pub bulk_mode: u64,
+    /// `BulkMem` calls made, pages the VMM zeroed and copied through them,
+    /// and calls the VMM refused (the work was then done in the guest).
+    pub bulk_calls: u64,
+    pub bulk_pages_zeroed: u64,
+    pub bulk_pages_copied: u64,
+    pub bulk_errors: u64,
+    /// Pages zeroed and copied in the guest with `rep stosq`/`rep movsq`.
+    pub guest_pages_zeroed: u64,
+    pub guest_pages_copied: u64,
+    /// The pool of pre-zeroed frames: frames it handed out, refills (one
+    /// `BulkMem` call each, for frames that were not zero already), and
+    /// frames in it now.
+    pub zero_pool_hits: u64,
+    pub zero_pool_refills: u64,
+    pub zero_pool_frames: u64,
+    /// The boot measurement, TSC cycles per page: zeroing in the guest and
+    /// by the VMM, copying in the guest and by the VMM.
+    pub bulk_zero_guest_tsc: u64,
+    pub bulk_zero_vmm_tsc: u64,
+    pub bulk_copy_guest_tsc: u64,
+    pub bulk_copy_vmm_tsc: u64,
     reserved: [u64; 3],
 }
 }
@@ -236,7 +262,9 @@ pub mod resettable {
         do_wp_page_tsc, do_wp_page_calls, do_exit_tsc, do_exit_calls, wait_tsc, wait_calls,
         fork_ptes_copied, pages_shared_filled, faults_bad, mailbox_commands,
         fork_page_tables_shared, page_tables_unshared, zpoline_execs, zpoline_sites_patched,
-        load_program_tsc, load_program_calls, oom_kills, fork_page_dirs_shared);
+        load_program_tsc, load_program_calls, oom_kills, fork_page_dirs_shared, bulk_calls,
+        bulk_pages_zeroed, bulk_pages_copied, bulk_errors, guest_pages_zeroed, guest_pages_copied,
+        zero_pool_hits, zero_pool_refills);
 }
 
 /// System calls are counted per number up to this one (larger numbers in the last slot).

@@ -40,6 +40,8 @@ pub enum Hypercall {
     Snapshot = PORT_BASE + 6,
     /// [`MailboxReply`]: the reply to the mailbox's current command is complete.
     MailboxReply = PORT_BASE + 7,
+    /// [`BulkMem`]: zero or copy guest memory natively, a batch of [`BulkOp`]s.
+    BulkMem = PORT_BASE + 8,
 }
 
 impl Hypercall {
@@ -54,6 +56,7 @@ impl Hypercall {
             p if p == Self::Ready as u16 => Self::Ready,
             p if p == Self::Snapshot as u16 => Self::Snapshot,
             p if p == Self::MailboxReply as u16 => Self::MailboxReply,
+            p if p == Self::BulkMem as u16 => Self::BulkMem,
             _ => return None,
         })
     }
@@ -74,6 +77,7 @@ impl Hypercall {
             Self::Ready => core::mem::size_of::<Ready>(),
             Self::Snapshot => core::mem::size_of::<Snapshot>(),
             Self::MailboxReply => core::mem::size_of::<MailboxReply>(),
+            Self::BulkMem => core::mem::size_of::<BulkMem>(),
         }
     }
 }
@@ -186,6 +190,64 @@ pub struct Snapshot {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MailboxReply {
     pub seq: u64,
+}
+
+/// Most operations in one [`BulkMem`] call.
+pub const BULK_OPS_MAX: u32 = 64;
+/// Most bytes one [`BulkOp`] may cover.
+pub const BULK_OP_LEN_MAX: u64 = 2 << 20;
+/// Most bytes one [`BulkMem`] call may cover (all its operations): bounds the
+/// time the calling vCPU spends in the VMM.
+pub const BULK_BYTES_MAX: u64 = 4 << 20;
+
+/// `BulkMem`: carry out the `count` operations of the array of [`BulkOp`] at
+/// guest-physical `ops` (8-byte aligned), in order, with the host's own
+/// `memset`/`memcpy`. One exit does any number of pages, where the guest's
+/// `rep stosq`/`rep movsq` may be emulated an instruction at a time.
+///
+/// The VMM validates the whole batch before it does any of it, so a refused
+/// call changes nothing. Checks, in this order: `count` is 1 to
+/// [`BULK_OPS_MAX`] and `flags` 0 (`-EINVAL`, or `-E2BIG` for too many), the
+/// array lies in guest memory (`-EFAULT`); then for each operation: a known
+/// `op` with its unused fields 0, `len` 1 to [`BULK_OP_LEN_MAX`] (`-EINVAL`,
+/// `-E2BIG`), the ranges in guest memory and not wrapping (`-EFAULT`), the
+/// destination in RAM the guest owns, above the kernel image (`-EPERM`: the
+/// boot structures, the boot page tables and the kernel are never written),
+/// a copy's source and destination disjoint (`-EINVAL`); and the batch's
+/// total at most [`BULK_BYTES_MAX`] (`-E2BIG`). Result: the number of
+/// operations done (`count`).
+///
+/// The guest's side of the contract: the VMM writes behind the back of KVM's
+/// shadow page tables (on hosts without two-dimensional paging), so a
+/// destination is never a frame the guest uses as a page table.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BulkMem {
+    pub ops: u64,
+    pub count: u32,
+    pub flags: u32,
+}
+
+/// One operation of a [`BulkMem`] call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BulkOp {
+    /// One of [`bulk_op`].
+    pub op: u32,
+    pub _pad: u32,
+    /// Guest-physical destination.
+    pub dst: u64,
+    /// Guest-physical source (a copy), 0 otherwise.
+    pub src: u64,
+    pub len: u64,
+}
+
+/// [`BulkOp::op`] values (0 is no operation: a zeroed array is refused).
+pub mod bulk_op {
+    /// Zero `[dst, dst + len)`.
+    pub const ZERO: u32 = 1;
+    /// Copy `[src, src + len)` to `[dst, dst + len)`.
+    pub const COPY: u32 = 2;
 }
 
 /// Names of the x86 exception vectors, as the SDM abbreviates them.

@@ -312,6 +312,7 @@ impl VmmBuilder {
             vm,
             stats,
             cpu_count: self.vcpus,
+            kernel_end: kernel.phys_end,
             tsc_khz,
             echo_console: self.echo_console,
             started: self.started,

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use protocol::errno::{E2BIG, EBUSY, EFAULT, EINVAL, ENOSPC};
 use protocol::hypercall::{
-    ConsoleWrite, ExceptionReport, Exit, Hypercall, MailboxReply, PanicReport, Ready, Snapshot,
-    StartCpus, CONSOLE_MAX, LABEL_MAX, PANIC_MAX, PARAM_ALIGN, SNAPSHOTS_MAX,
+    BulkMem, ConsoleWrite, ExceptionReport, Exit, Hypercall, MailboxReply, PanicReport, Ready,
+    Snapshot, StartCpus, CONSOLE_MAX, LABEL_MAX, PANIC_MAX, PARAM_ALIGN, SNAPSHOTS_MAX,
 };
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
@@ -51,11 +51,15 @@ pub struct Context {
     ready: AtomicBool,
     /// Snapshots accepted so far.
     snapshots: AtomicU64,
+    /// `BulkMem` never writes below this address: the boot structures, the
+    /// boot page tables and the kernel image end here.
+    bulk_floor: u64,
 }
 
 impl Context {
-    pub fn new(cpu_count: u32) -> Self {
-        Self { cpu_count, ..Default::default() }
+    /// `kernel_end`: the end of the kernel image (`BulkMem`'s floor).
+    pub fn new(cpu_count: u32, kernel_end: u64) -> Self {
+        Self { cpu_count, bulk_floor: kernel_end, ..Default::default() }
     }
 }
 
@@ -164,6 +168,10 @@ fn dispatch(
             let p: MailboxReply = read_param(mem, gpa)?;
             Ok((0, Effect::MailboxReply { seq: p.seq }))
         }
+        Hypercall::BulkMem => {
+            let p: BulkMem = read_param(mem, gpa)?;
+            Ok((crate::bulkmem::handle(mem, &p, ctx.bulk_floor)?, Effect::None))
+        }
     }
 }
 
@@ -177,7 +185,7 @@ mod tests {
     }
 
     fn ctx() -> Context {
-        Context::new(2)
+        Context::new(2, 0x10_0000)
     }
 
     fn put<T: Copy>(m: &GuestMemoryMmap, gpa: u64, v: T) {

@@ -24,7 +24,8 @@
 //! file only declares them and re-exports; `layering` below checks it):
 //!
 //! 1. plain data and pure logic: `error`, `pod`, `layout`, `cpuid`, `regs`,
-//!    `stats`, `exit`, `hypercall`, `symbols` (the kernel ELF's symbols),
+//!    `stats`, `exit`, `bulkmem` (the `BulkMem` hypercall's validation and
+//!    native zeroing and copying), `hypercall`, `symbols` (the kernel ELF's symbols),
 //!    `debuginfo` (its unwinding and inlining information), `profile` (the
 //!    ring-0 profiler's record), `trace` (the guest's tracepoints as a
 //!    Perfetto-readable trace and an SVG timeline), `report`, `loader`, `crash` (crash and hang
@@ -35,6 +36,7 @@
 //! 5. `control` ([`Vmm`]: the booted VM), `builder` ([`VmmBuilder`]).
 
 mod builder;
+mod bulkmem;
 mod control;
 mod cpuid;
 mod crash;
@@ -92,6 +94,7 @@ mod layering {
         ("vmentry", include_str!("vmentry.rs")),
         ("stats", include_str!("stats.rs")),
         ("exit", include_str!("exit.rs")),
+        ("bulkmem", include_str!("bulkmem.rs")),
         ("hypercall", include_str!("hypercall.rs")),
         ("symbols", include_str!("symbols.rs")),
         ("debuginfo", include_str!("debuginfo.rs")),

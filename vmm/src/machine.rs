@@ -26,6 +26,8 @@ pub struct Setup {
     /// KVM's statistics files of the VM and each vCPU.
     pub stats: StatsFiles,
     pub cpu_count: u32,
+    /// Where the kernel image ends (guest-physical): `BulkMem` writes above.
+    pub kernel_end: u64,
     /// The guest's TSC frequency.
     pub tsc_khz: u64,
     /// Copy console output to the VMM's stdout and stderr as it arrives.
@@ -134,7 +136,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(s: Setup) -> Self {
         Self {
-            hc: hypercall::Context::new(s.cpu_count),
+            hc: hypercall::Context::new(s.cpu_count, s.kernel_end.next_multiple_of(4096)),
             echo_console: s.echo_console,
             console: Mutex::new(Vec::new()),
             stdout: Mutex::new(Vec::new()),

@@ -2,7 +2,8 @@
 
 use protocol::counters::CounterPage;
 use protocol::hypercall::{
-    ConsoleWrite, ExceptionReport, Exit, MailboxReply, PanicReport, Ready, Snapshot, StartCpus,
+    BulkMem, BulkOp, ConsoleWrite, ExceptionReport, Exit, MailboxReply, PanicReport, Ready,
+    Snapshot, StartCpus,
 };
 use protocol::mailbox::{Mailbox, ProcEntry};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
@@ -29,6 +30,10 @@ unsafe impl Pod for Ready {}
 unsafe impl Pod for Snapshot {}
 // SAFETY: as above.
 unsafe impl Pod for MailboxReply {}
+// SAFETY: as above.
+unsafe impl Pod for BulkMem {}
+// SAFETY: as above.
+unsafe impl Pod for BulkOp {}
 // SAFETY: as above.
 unsafe impl Pod for Mailbox {}
 // SAFETY: as above.

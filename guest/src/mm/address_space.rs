@@ -661,13 +661,13 @@ fn fault_locked(
             Backing::File(f) => {
                 let page = f.cache.get_page(pgoff).ok_or_else(|| bad(FaultError::PastEof))?;
                 if write && !shared {
-                    let Some(copy) = crate::mm::alloc_frame() else {
+                    let Some(copy) = crate::mm::alloc_data_frame() else {
                         put_frame(page);
                         return Err(FaultError::OutOfMemory);
                     };
-                    mmu::copy_frame(copy, page);
+                    crate::mm::bulk::copy_page(&copy, page);
                     put_frame(page);
-                    copy
+                    copy.into_phys()
                 } else {
                     page
                 }
@@ -1056,8 +1056,14 @@ impl Mm {
                 inner.add_rss(1);
                 f
             };
+            // A frame of this new mapping's (just allocated, or mapped by a
+            // user leaf entry): data, which the VMM may write.
+            crate::mm::bulk::copy_to_page(
+                &crate::mm::bulk::DataFrame::user_leaf(frame),
+                off,
+                &data[done..done + n],
+            );
             let dst = crate::arch::boot::phys_slice_mut(frame + off as u64, n);
-            dst.copy_from_slice(&data[done..done + n]);
             let end = addr + n as u64;
             if let Some(rw) = rw {
                 while let Some(at) = sites.get(next).map(|&s| s.wrapping_add(bias)) {
@@ -1189,8 +1195,9 @@ fn wp_page_copy_or_reuse(
     } else {
         ctr::cpu_add(cpu, ctr::CPU_COW_COPIES, 1);
         crate::trace_event!(MmCowFault, 0, va, 1);
-        let new = crate::mm::alloc_frame().ok_or(FaultError::OutOfMemory)?;
-        mmu::copy_frame(new, old);
+        let new = crate::mm::alloc_data_frame().ok_or(FaultError::OutOfMemory)?;
+        crate::mm::bulk::copy_page(&new, old);
+        let new = new.into_phys();
         inner.pt.set(&DirectMap, va, leaf(new, prot, true));
         // Our reference goes after the flush: until then another CPU running
         // this space may still read the old page through its TLB, and if the

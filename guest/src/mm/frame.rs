@@ -95,6 +95,18 @@ impl FrameAllocator {
         self.alloc_contiguous(1).map(|f| (f, f < self.dirty_from)).or_else(|| self.alloc())
     }
 
+    /// A never-used frame that is zero (RAM arrives zeroed), if the cursor
+    /// has one; None (and nothing handed out) otherwise. A frame the heap
+    /// used once that the cursor reaches goes to the free list instead.
+    pub fn alloc_fresh_zero(&mut self) -> Option<u64> {
+        let f = self.alloc_contiguous(1)?;
+        if f < self.dirty_from {
+            return Some(f);
+        }
+        self.free(f);
+        None
+    }
+
     pub fn free(&mut self, frame: u64) {
         debug_assert!(frame.is_multiple_of(PAGE_SIZE));
         debug_assert!(self.ranges[..self.nranges].iter().any(|&(s, e)| frame >= s && frame < e));
@@ -206,6 +218,24 @@ mod tests {
         assert_eq!(a.alloc(), Some((0x3000, true)), "never used: zero");
         assert_eq!(a.alloc(), Some((0x4000, false)), "the heap's once: not zero");
         assert_eq!(a.alloc_contiguous(4), Some(0x5000), "the cursor reaches the top again");
+    }
+
+    #[test]
+    fn fresh_zero_frames_only_from_the_cursor() {
+        let mut a = FrameAllocator::new(&[region(0x1000, 0x4000, MemoryKind::Usable)]);
+        a.reserve_free_list().unwrap();
+        assert_eq!(a.alloc_top(1), Some(0x4000));
+        assert!(a.free_top(0x4000, 1), "the heap's once: dirty");
+        assert_eq!(a.alloc_fresh_zero(), Some(0x1000));
+        a.free(0x1000);
+        assert_eq!(a.alloc_fresh_zero(), Some(0x2000), "not the freed one");
+        assert_eq!(a.alloc_fresh_zero(), Some(0x3000));
+        assert_eq!(a.alloc_fresh_zero(), None, "the heap's frame is not zero");
+        assert_eq!(a.free_frames(), 2, "nothing lost");
+        assert_eq!(a.alloc_fresh_zero(), None, "exhausted");
+        assert_eq!(a.alloc(), Some((0x4000, false)));
+        assert_eq!(a.alloc(), Some((0x1000, false)));
+        assert_eq!(a.alloc(), None);
     }
 
     #[test]

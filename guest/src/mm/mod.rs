@@ -1,5 +1,6 @@
 //! Memory management: physical frames and the kernel heap.
 
+pub mod bulk;
 pub mod filemap;
 pub mod frame;
 pub mod oom_kill;
@@ -14,6 +15,7 @@ pub mod address_space;
 mod kernel_mm {
     use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+    use super::bulk;
     use super::frame::{FrameAllocator, PAGE_SIZE};
     use super::pagetable::{PageTable, PhysMem};
     use crate::arch::mmu;
@@ -120,20 +122,96 @@ mod kernel_mm {
         }
     }
 
+    /// A frame for data (never a page table: `take_table`), zeroed if asked:
+    /// a never-used frame (zero already) first; then, where the VMM zeroes
+    /// (`bulk`), one from the pool of pre-zeroed frames; else a freed one,
+    /// zeroed here. The pool's frames serve anyone once the allocator has
+    /// none left.
     fn take(zeroed: bool) -> Option<u64> {
-        let mut guard = FRAMES.lock();
-        let frames = guard.as_mut()?;
-        if frames.free_frames() <= reserve_frames() {
-            return None;
+        if zeroed && bulk::zero_via_vmm() {
+            let fresh = {
+                let mut guard = FRAMES.lock();
+                let frames = guard.as_mut()?;
+                if frames.free_frames() <= reserve_frames() {
+                    None
+                } else {
+                    let f = frames.alloc_fresh_zero();
+                    publish(frames);
+                    f
+                }
+            };
+            let f = match fresh {
+                Some(f) => f,
+                None => bulk::pool_take(refill).or_else(bulk::pool_drain_one)?,
+            };
+            refcount(f).store(1, Ordering::Relaxed);
+            return Some(f);
         }
-        let (f, is_zero) = if zeroed { frames.alloc_prefer_zero()? } else { frames.alloc()? };
-        publish(frames);
-        drop(guard);
+        let got = {
+            let mut guard = FRAMES.lock();
+            let frames = guard.as_mut()?;
+            if frames.free_frames() <= reserve_frames() {
+                None
+            } else {
+                let got = if zeroed { frames.alloc_prefer_zero() } else { frames.alloc() };
+                publish(frames);
+                got
+            }
+        };
+        let (f, is_zero) = match got {
+            Some(g) => g,
+            None => (bulk::pool_drain_one()?, true),
+        };
         if zeroed && !is_zero {
-            mmu::zero_frame(f);
+            bulk::zero_frames(&[bulk::DataFrame::allocated(f)]);
         }
         refcount(f).store(1, Ordering::Relaxed);
         Some(f)
+    }
+
+    /// Up to `bulk::REFILL` frames for the pool of pre-zeroed frames, each
+    /// with whether it is zero already; never from the reserve.
+    fn refill(got: &mut [(u64, bool); bulk::REFILL]) -> usize {
+        let mut guard = FRAMES.lock();
+        let Some(frames) = guard.as_mut() else { return 0 };
+        let mut n = 0;
+        while n < got.len() && frames.free_frames() > reserve_frames() {
+            match frames.alloc() {
+                Some(g) => got[n] = g,
+                None => break,
+            }
+            n += 1;
+        }
+        publish(frames);
+        n
+    }
+
+    /// A frame for a page table, zeroed in the guest before it is linked
+    /// (`bulk`'s rule: the VMM never writes a page table, and a frame that
+    /// was one may still be shadowed by KVM, so no frame of the pool).
+    fn take_table() -> Option<u64> {
+        let (f, is_zero) = {
+            let mut guard = FRAMES.lock();
+            let frames = guard.as_mut()?;
+            if frames.free_frames() <= reserve_frames() {
+                return None;
+            }
+            let got = frames.alloc_prefer_zero()?;
+            publish(frames);
+            got
+        };
+        if !is_zero {
+            mmu::zero_frame(f);
+            counters::global_add(counters::GUEST_PAGES_ZEROED, 1);
+        }
+        refcount(f).store(1, Ordering::Relaxed);
+        Some(f)
+    }
+
+    /// A data frame with undefined contents, as a [`bulk::DataFrame`] (which
+    /// the VMM may write: a copy's destination).
+    pub fn alloc_data_frame() -> Option<bulk::DataFrame> {
+        take(false).map(bulk::DataFrame::allocated)
     }
 
     /// One frame with undefined contents and a reference count of 1.
@@ -202,7 +280,7 @@ mod kernel_mm {
         }
 
         fn alloc_table(&self) -> Option<u64> {
-            let t = alloc_zeroed_frame()?;
+            let t = take_table()?;
             counters::global_add(counters::PAGE_TABLE_PAGES, 1);
             Some(t)
         }
@@ -242,7 +320,7 @@ mod kernel_mm {
 
 #[cfg(target_os = "none")]
 pub use kernel_mm::{
-    alloc_frame, alloc_zeroed_frame, fork_memory_ok, frame_refcount, get_frame, heap_grow,
-    heap_shrink, heap_size_for, init, new_page_table, put_frame, put_frame_unless_last,
+    alloc_data_frame, alloc_frame, alloc_zeroed_frame, fork_memory_ok, frame_refcount, get_frame,
+    heap_grow, heap_shrink, heap_size_for, init, new_page_table, put_frame, put_frame_unless_last,
     reserve_frames, DirectMap,
 };

@@ -70,18 +70,32 @@ pub fn flush_tlb() {
 
 /// Zero a frame (through the direct map, with `rep stosq`).
 pub fn zero_frame(frame: u64) {
-    // SAFETY: the caller owns `frame` (just allocated); 512 qwords fit in a page.
+    zero_qwords(frame, 512)
+}
+
+/// Zero the first `qwords` (at most 512) 8-byte words of a frame with `rep
+/// stosq` (the boot measurement times part of a page).
+pub fn zero_qwords(frame: u64, qwords: u64) {
+    // SAFETY: the caller owns `frame` (just allocated); at most 512 qwords,
+    // which fit in a page.
     unsafe {
-        asm!("rep stosq", inout("rcx") 512u64 => _, inout("rdi") phys_to_virt(frame) => _,
+        asm!("rep stosq", inout("rcx") qwords.min(512) => _, inout("rdi") phys_to_virt(frame) => _,
              in("rax") 0u64, options(nostack, preserves_flags));
     }
 }
 
 /// Copy one frame to another.
 pub fn copy_frame(dst: u64, src: u64) {
-    // SAFETY: the caller owns `dst` (just allocated) and holds a reference to `src`.
+    copy_qwords(dst, src, 512)
+}
+
+/// Copy the first `qwords` (at most 512) 8-byte words of frame `src` to
+/// frame `dst` with `rep movsq`.
+pub fn copy_qwords(dst: u64, src: u64, qwords: u64) {
+    // SAFETY: the caller owns `dst` (just allocated) and holds a reference to
+    // `src`; at most 512 qwords, which fit in a page.
     unsafe {
-        asm!("rep movsq", inout("rcx") 512u64 => _, inout("rdi") phys_to_virt(dst) => _,
+        asm!("rep movsq", inout("rcx") qwords.min(512) => _, inout("rdi") phys_to_virt(dst) => _,
              inout("rsi") phys_to_virt(src) => _, options(nostack, preserves_flags));
     }
 }

@@ -4,6 +4,7 @@
 //! docs/hosts.md); each one is exercised by the VM tests in `tests/`.
 pub mod apic;
 pub mod boot;
+pub mod bulk;
 pub mod cpu;
 pub mod entry;
 pub mod entry_page;

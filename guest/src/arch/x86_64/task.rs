@@ -48,12 +48,20 @@ impl KernelStack {
     /// `cached_stacks`), else a new one; None when the heap is exhausted.
     pub fn new() -> Option<Self> {
         let mem = match with_cache(|c| c.iter_mut().find_map(|s| s.take())) {
-            Some(mem) => {
-                // SAFETY: a cached stack is owned by the cache alone; 2048 qwords
-                // are exactly its 16 KiB.
-                unsafe {
-                    core::arch::asm!("rep stosq", inout("rcx") KERNEL_STACK_SIZE / 8 => _,
-                        inout("rdi") mem.get() => _, in("rax") 0u64, options(nostack, preserves_flags));
+            Some(mut mem) => {
+                // Heap memory, which the VMM may zero (`mm::bulk`) where that
+                // is cheaper; else `rep stosq` here.
+                if !super::bulk::zero_kernel_memory(&mut mem.get_mut().0) {
+                    // SAFETY: a cached stack is owned by the cache alone; 2048
+                    // qwords are exactly its 16 KiB.
+                    unsafe {
+                        core::arch::asm!("rep stosq", inout("rcx") KERNEL_STACK_SIZE / 8 => _,
+                            inout("rdi") mem.get() => _, in("rax") 0u64, options(nostack, preserves_flags));
+                    }
+                    crate::counters::global_add(
+                        crate::counters::GUEST_PAGES_ZEROED,
+                        (KERNEL_STACK_SIZE / 4096) as u64,
+                    );
                 }
                 crate::counters::global_add(crate::counters::KSTACK_CACHE_HITS, 1);
                 mem
