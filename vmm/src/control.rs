@@ -29,10 +29,11 @@ pub struct Vmm {
     tracer: Option<std::thread::JoinHandle<RawTrace>>,
 }
 
-/// How often the drain thread empties the trace rings: a CPU writing an event
-/// every 2 µs fills its 16,380-record ring in 33 ms.
 /// How long a timed-out guest gets to answer for its task table.
 const TASKS_AT_TIMEOUT_WAIT: Duration = Duration::from_secs(3);
+
+/// How often the drain thread empties the trace rings: a CPU writing an event
+/// every 2 µs fills its 16,380-record ring in 33 ms.
 const TRACE_DRAIN_INTERVAL: Duration = Duration::from_millis(2);
 
 impl Vmm {
