@@ -15,6 +15,12 @@ use crate::process::{table, Task};
 static OOM_VICTIM: AtomicU32 = AtomicU32::new(0);
 /// One OOM kill at a time (Linux `oom_lock`).
 static OOM_LOCK: spin::Mutex<()> = spin::Mutex::new(());
+/// The last victim's address space: until it is torn down (its last user
+/// gone), the memory is not back even if every thread of the victim has
+/// exited, and no second victim is chosen (Linux: `MMF_OOM_SKIP`, set once
+/// `exit_mmap` or the OOM reaper is done with it). Taken under `OOM_LOCK`.
+static OOM_VICTIM_MM: spin::Mutex<Option<alloc::sync::Weak<crate::mm::address_space::Mm>>> =
+    spin::Mutex::new(None);
 
 /// What the faulting task does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +49,9 @@ pub fn out_of_memory(current: &Arc<Task>) -> OomOutcome {
     if victim != 0 && tasks.iter().any(|t| t.tgid == victim && !t.exited.load(Ordering::Acquire)) {
         return outcome_for(current);
     }
+    if OOM_VICTIM_MM.lock().as_ref().is_some_and(|mm| mm.strong_count() > 0) {
+        return outcome_for(current);
+    }
     // Per process: the leader's (or any live thread's) address space.
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut footprints = Vec::new();
@@ -69,6 +78,7 @@ pub fn out_of_memory(current: &Arc<Task>) -> OomOutcome {
     let Some(tgid) = chosen else { return outcome_for(current) };
     let (leader, mm, f) = footprints.iter().find(|(t, _, _)| t.tgid == tgid).unwrap();
     OOM_VICTIM.store(tgid, Ordering::Release);
+    *OOM_VICTIM_MM.lock() = Some(Arc::downgrade(mm));
     let kb = |pages: u64| pages * 4;
     crate::println!(
         "Out of memory: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:0kB, \
