@@ -6,6 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use protocol::mailbox::{SCHED_ON_CPU, SCHED_ON_RQ};
 use vmm::programs::path;
 use vmm::{Command, GuestExit, KvmKind, Reply, Vmm};
 
@@ -91,12 +92,16 @@ fn a_timeout_report_lists_every_task() {
             "{t:?}"
         );
         assert_eq!((t.group_flags, t.group_stop_count, t.fatal_signal), (0, 0, 0), "{t:?}");
+        // Asleep: in no run queue and on no CPU.
+        assert_eq!(t.sched, 0, "{t:?}");
     }
     let kthread = tasks.iter().find(|t| t.kthread == 1).expect("kmailboxd");
     assert_eq!((kthread.state, kthread.syscall), (b'R', -1));
+    // It made the table: it is on its CPU, not waiting in a queue.
+    assert_eq!(kthread.sched & (SCHED_ON_CPU | SCHED_ON_RQ), SCHED_ON_CPU, "{kthread:?}");
     let text = r.describe().unwrap();
     assert!(text.contains("tasks at the timeout (4):"), "{text}");
-    assert!(text.contains(" S   0 ctl "), "{text}");
+    assert!(text.contains(" S   0   - ctl "), "{text}");
 }
 
 /// Arm a fault at `stage` through the mailbox while `ctl forkloop` forks: the

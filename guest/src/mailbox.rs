@@ -103,6 +103,15 @@ fn handle(cmd: u32, args: [u64; 6]) -> Result<(i64, Vec<u8>), crate::errno::Errn
     }
 }
 
+/// `ProcEntry::sched`: where the scheduler has the task.
+fn sched_bits(t: &Task) -> u8 {
+    use protocol::mailbox::{SCHED_NEED_RESCHED, SCHED_ON_CPU, SCHED_ON_RQ};
+    let bit = |on: bool, b: u8| if on { b } else { 0 };
+    bit(t.on_rq.load(Ordering::Relaxed), SCHED_ON_RQ)
+        | bit(t.se.on_cpu.load(Ordering::Relaxed), SCHED_ON_CPU)
+        | bit(t.need_resched.load(Ordering::Relaxed), SCHED_NEED_RESCHED)
+}
+
 fn proc_entry(t: &Task) -> ProcEntry {
     let state = match t.state.load(Ordering::Relaxed) {
         TASK_RUNNING => b'R',
@@ -122,7 +131,10 @@ fn proc_entry(t: &Task) -> ProcEntry {
         uid: t.creds().uid,
         state,
         kthread: t.kthread as u8,
+        sched: sched_bits(t),
         cpu: t.cpu.load(Ordering::Relaxed),
+        policy: t.se.policy.load(Ordering::Relaxed),
+        nice: t.se.nice.load(Ordering::Relaxed),
         comm: *t.comm.lock(),
         pending: t.pending.load(Ordering::Relaxed),
         shared_pending: t.group.shared_pending.load(Ordering::Relaxed),

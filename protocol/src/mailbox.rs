@@ -143,7 +143,11 @@ pub struct ProcEntry {
     pub state: u8,
     /// 1 for a kernel thread.
     pub kthread: u8,
-    pub _pad: [u8; 2],
+    /// Its scheduler state: [`SCHED_ON_RQ`], [`SCHED_ON_CPU`],
+    /// [`SCHED_NEED_RESCHED`] (a runnable task with none of the first two
+    /// is on no CPU's queue: lost).
+    pub sched: u8,
+    pub _pad: u8,
     /// The CPU it last ran on.
     pub cpu: u32,
     /// Its scheduling policy and nice value.
@@ -173,6 +177,13 @@ pub struct ProcEntry {
     pub live: u32,
 }
 
+/// [`ProcEntry::sched`]: waiting in a run queue (Linux `on_rq`).
+pub const SCHED_ON_RQ: u8 = 1;
+/// [`ProcEntry::sched`]: running, or still switching out (Linux `on_cpu`).
+pub const SCHED_ON_CPU: u8 = 2;
+/// [`ProcEntry::sched`]: asked to reschedule (Linux `TIF_NEED_RESCHED`).
+pub const SCHED_NEED_RESCHED: u8 = 4;
+
 /// Bytes of one encoded [`ProcEntry`].
 pub const PROC_ENTRY_SIZE: usize = core::mem::size_of::<ProcEntry>();
 
@@ -195,6 +206,7 @@ impl ProcEntry {
         }
         b[24] = self.state;
         b[25] = self.kthread;
+        b[26] = self.sched;
         b[28..32].copy_from_slice(&self.cpu.to_le_bytes());
         b[32..36].copy_from_slice(&self.policy.to_le_bytes());
         b[36..40].copy_from_slice(&self.nice.to_le_bytes());
@@ -230,7 +242,8 @@ impl ProcEntry {
             uid: w(20),
             state: b[24],
             kthread: b[25],
-            _pad: [0; 2],
+            sched: b[26],
+            _pad: 0,
             cpu: w(28),
             policy: w(32),
             nice: w(36) as i32,

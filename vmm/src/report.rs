@@ -437,12 +437,28 @@ impl ExitReport {
     }
 }
 
+/// `ProcEntry::sched` as letters: `q` queued, `c` on its CPU, `r` asked to
+/// reschedule; `-` for none.
+fn run_flags(sched: u8) -> String {
+    use protocol::mailbox::{SCHED_NEED_RESCHED, SCHED_ON_CPU, SCHED_ON_RQ};
+    let s: String = [(SCHED_ON_RQ, 'q'), (SCHED_ON_CPU, 'c'), (SCHED_NEED_RESCHED, 'r')]
+        .iter()
+        .filter(|(b, _)| sched & b != 0)
+        .map(|&(_, c)| c)
+        .collect();
+    if s.is_empty() {
+        "-".to_string()
+    } else {
+        s
+    }
+}
+
 /// The task table of a timeout report: one line per task with its state,
-/// signals (hex masks) and job-control bits, as the guest's `kmailboxd` read
-/// them (Linux's SysRq-t, in short).
+/// where the scheduler has it, signals (hex masks) and job-control bits, as
+/// the guest's `kmailboxd` read them (Linux's SysRq-t, in short).
 pub fn task_table(tasks: &[protocol::mailbox::ProcEntry]) -> String {
     let mut s = format!(
-        "tasks at the timeout ({}):\n  {:>5} {:>5} {:>5} {:>5} S CPU {:<16} {:>16} {:>16} {:>16} {:>8} {:>8} {:>5} FATAL SYSCALL LIVE\n",
+        "tasks at the timeout ({}):\n  {:>5} {:>5} {:>5} {:>5} S CPU RUN {:<16} {:>16} {:>16} {:>16} {:>8} {:>8} {:>5} FATAL SYSCALL LIVE\n",
         tasks.len(),
         "PID",
         "TGID",
@@ -459,13 +475,14 @@ pub fn task_table(tasks: &[protocol::mailbox::ProcEntry]) -> String {
     for t in tasks {
         let group = |v: u32| if v == u32::MAX { "locked".to_string() } else { format!("{v:x}") };
         s += &format!(
-            "  {:>5} {:>5} {:>5} {:>5} {} {:>3} {:<16} {:>16x} {:>16x} {:>16x} {:>8x} {:>8} {:>5} {:>5} {:>7} {:>4}\n",
+            "  {:>5} {:>5} {:>5} {:>5} {} {:>3} {:>3} {:<16} {:>16x} {:>16x} {:>16x} {:>8x} {:>8} {:>5} {:>5} {:>7} {:>4}\n",
             t.pid,
             t.tgid,
             t.ppid,
             t.pgid,
             t.state as char,
             t.cpu,
+            run_flags(t.sched),
             t.comm_str(),
             t.pending,
             t.shared_pending,
