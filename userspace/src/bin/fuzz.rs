@@ -4,8 +4,9 @@
 //! as it went in.
 //!
 //! `fuzz [seed=N] [calls=N] [secs=N] [procs=N] [gen_ms=N] [nrs=LO-HI]
-//! [skip=N]` (defaults: a seed from `getrandom`, 5000 calls, 60 s, 4
-//! processes, 1000 ms, the whole table, nothing skipped), as pid 1 of
+//! [skip=N] [stay=1]` (defaults: a seed from `getrandom`, 5000 calls, 60 s, 4
+//! processes, 1000 ms, the whole table, nothing skipped, no staying after a
+//! hang), as pid 1 of
 //! the guest only (it refuses to run as anything else: on a host it would be
 //! a real fuzzer). The first line is `fuzz: seed N ...`, so a crash report
 //! (the VMM prints the program's output with it) carries the seed that
@@ -58,6 +59,10 @@ struct Opts {
     hi: usize,
     /// A number left out (`skip=N`: a known finding, see the README).
     skip: usize,
+    /// `stay=1`: after a hang report, stay (sleeping) instead of going on,
+    /// so that the VMM's `--timeout` report shows where each CPU is and
+    /// every task's scheduler state.
+    stay: bool,
 }
 
 fn main(args: Args, _env: Env) -> i32 {
@@ -70,6 +75,7 @@ fn main(args: Args, _env: Env) -> i32 {
         lo: 0,
         hi: usize::MAX,
         skip: usize::MAX,
+        stay: false,
     };
     let mut seeded = false;
     for a in args.iter().skip(1) {
@@ -101,8 +107,11 @@ fn main(args: Args, _env: Env) -> i32 {
             b"procs" => o.procs = (v as usize).clamp(1, 64),
             b"gen_ms" => o.gen_ms = v.max(10),
             b"skip" => o.skip = v as usize,
+            b"stay" => o.stay = v != 0,
             _ => {
-                println!("fuzz: unknown argument (seed, calls, secs, procs, gen_ms, nrs, skip)");
+                println!(
+                    "fuzz: unknown argument (seed, calls, secs, procs, gen_ms, nrs, skip, stay)"
+                );
                 return 2;
             }
         }
@@ -244,6 +253,12 @@ fn round(
                         s.hang = true;
                         c.fail("every process reaped after SIGKILL", "some still there 30 s later");
                         show_survivors();
+                        if o.stay {
+                            println!("fuzz: staying, for the VMM's --timeout report");
+                            loop {
+                                sleep_ms(1000);
+                            }
+                        }
                         break;
                     }
                     // Processes forked after the kill (a fork racing it).
