@@ -129,35 +129,22 @@ mod kernel_mm {
     /// none left.
     fn take(zeroed: bool) -> Option<u64> {
         if zeroed && bulk::zero_via_vmm() {
-            let fresh = {
-                let mut guard = FRAMES.lock();
-                let frames = guard.as_mut()?;
-                if frames.free_frames() <= reserve_frames() {
-                    None
-                } else {
-                    let f = frames.alloc_fresh_zero();
-                    publish(frames);
-                    f
-                }
-            };
-            let f = match fresh {
+            let f = match above_reserve(FrameAllocator::alloc_fresh_zero)? {
                 Some(f) => f,
                 None => bulk::pool_take(refill).or_else(bulk::pool_drain_one)?,
             };
             refcount(f).store(1, Ordering::Relaxed);
             return Some(f);
         }
-        let got = {
-            let mut guard = FRAMES.lock();
-            let frames = guard.as_mut()?;
-            if frames.free_frames() <= reserve_frames() {
-                None
-            } else {
-                let got = if zeroed { frames.alloc_prefer_zero() } else { frames.alloc() };
-                publish(frames);
-                got
-            }
-        };
+        let got = above_reserve(
+            |frames| {
+                if zeroed {
+                    frames.alloc_prefer_zero()
+                } else {
+                    frames.alloc()
+                }
+            },
+        )?;
         let (f, is_zero) = match got {
             Some(g) => g,
             None => (bulk::pool_drain_one()?, true),
@@ -167,6 +154,20 @@ mod kernel_mm {
         }
         refcount(f).store(1, Ordering::Relaxed);
         Some(f)
+    }
+
+    /// `pick` a frame from the allocator unless only the reserve is left,
+    /// and publish the counts: None before the allocator exists (boot),
+    /// `Some(None)` when it has nothing to give.
+    fn above_reserve<T>(pick: impl FnOnce(&mut FrameAllocator) -> Option<T>) -> Option<Option<T>> {
+        let mut guard = FRAMES.lock();
+        let frames = guard.as_mut()?;
+        if frames.free_frames() <= reserve_frames() {
+            return Some(None);
+        }
+        let got = pick(frames);
+        publish(frames);
+        Some(got)
     }
 
     /// Up to `bulk::REFILL` frames for the pool of pre-zeroed frames, each
@@ -190,16 +191,7 @@ mod kernel_mm {
     /// (`bulk`'s rule: the VMM never writes a page table, and a frame that
     /// was one may still be shadowed by KVM, so no frame of the pool).
     fn take_table() -> Option<u64> {
-        let (f, is_zero) = {
-            let mut guard = FRAMES.lock();
-            let frames = guard.as_mut()?;
-            if frames.free_frames() <= reserve_frames() {
-                return None;
-            }
-            let got = frames.alloc_prefer_zero()?;
-            publish(frames);
-            got
-        };
+        let (f, is_zero) = above_reserve(FrameAllocator::alloc_prefer_zero)??;
         if !is_zero {
             mmu::zero_frame(f);
             counters::global_add(counters::GUEST_PAGES_ZEROED, 1);
