@@ -3,24 +3,22 @@
 //! table and signals, which sit above mm; the arithmetic (`oom_badness`,
 //! `select_bad_process`) is mm's (`mm::oom_kill`), tested on the host.
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::Ordering;
+
+use crate::mm::address_space::Mm;
 
 use crate::mm::oom_kill::{oom_badness, select_bad_process, Candidate};
 use crate::process::signal::{force_sig, SIGKILL};
 use crate::process::{table, Task};
 
-/// The thread group last chosen, until its memory is back (0: none).
-static OOM_VICTIM: AtomicU32 = AtomicU32::new(0);
-/// One OOM kill at a time (Linux `oom_lock`).
-static OOM_LOCK: spin::Mutex<()> = spin::Mutex::new(());
-/// The last victim's address space: until it is torn down (its last user
-/// gone), the memory is not back even if every thread of the victim has
-/// exited, and no second victim is chosen (Linux: `MMF_OOM_SKIP`, set once
-/// `exit_mmap` or the OOM reaper is done with it). Taken under `OOM_LOCK`.
-static OOM_VICTIM_MM: spin::Mutex<Option<alloc::sync::Weak<crate::mm::address_space::Mm>>> =
-    spin::Mutex::new(None);
+/// One OOM kill at a time (Linux `oom_lock`), and the last victim: its
+/// thread group and its address space. Until every thread of it has exited
+/// and the address space is torn down (its last user gone), its memory is
+/// not back and no second victim is chosen (Linux: `MMF_OOM_SKIP`, set once
+/// `exit_mmap` or the OOM reaper is done with it).
+static OOM_LOCK: spin::Mutex<Option<(u32, Weak<Mm>)>> = spin::Mutex::new(None);
 
 /// What the faulting task does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +33,7 @@ pub enum OomOutcome {
 /// A page fault could not get memory (Linux `pagefault_out_of_memory` ->
 /// `out_of_memory`): choose and kill a victim, or wait for the last one.
 pub fn out_of_memory(current: &Arc<Task>) -> OomOutcome {
-    let _guard = OOM_LOCK.lock();
+    let mut last_victim = OOM_LOCK.lock();
     let tasks = table::all();
     // A victim gives its memory back when its last thread has exited
     // (the address space goes with `exit_mm`, its frames once the TLBs
@@ -45,12 +43,11 @@ pub fn out_of_memory(current: &Arc<Task>) -> OomOutcome {
             && !t.exited.load(Ordering::Acquire)
             && t.fatal_signal.load(Ordering::Relaxed) != 0
     };
-    let victim = OOM_VICTIM.load(Ordering::Acquire);
-    if victim != 0 && tasks.iter().any(|t| t.tgid == victim && !t.exited.load(Ordering::Acquire)) {
-        return outcome_for(current);
-    }
-    if OOM_VICTIM_MM.lock().as_ref().is_some_and(|mm| mm.strong_count() > 0) {
-        return outcome_for(current);
+    if let Some((victim, mm)) = last_victim.as_ref() {
+        let alive = |t: &Arc<Task>| t.tgid == *victim && !t.exited.load(Ordering::Acquire);
+        if mm.strong_count() > 0 || tasks.iter().any(alive) {
+            return outcome_for(current);
+        }
     }
     // Per process: the leader's (or any live thread's) address space.
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -77,8 +74,7 @@ pub fn out_of_memory(current: &Arc<Task>) -> OomOutcome {
     }
     let Some(tgid) = chosen else { return outcome_for(current) };
     let (leader, mm, f) = footprints.iter().find(|(t, _, _)| t.tgid == tgid).unwrap();
-    OOM_VICTIM.store(tgid, Ordering::Release);
-    *OOM_VICTIM_MM.lock() = Some(Arc::downgrade(mm));
+    *last_victim = Some((tgid, Arc::downgrade(mm)));
     let kb = |pages: u64| pages * 4;
     crate::println!(
         "Out of memory: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:0kB, \
