@@ -37,6 +37,21 @@ fn exception_and_panic_exit_codes() {
     let o = common::vmm(&["run", "--cmdline", "quiet fault=panic"]);
     assert_eq!(o.status.code(), Some(exit_status::GUEST_PANIC as i32));
     assert!(common::stderr(&o).contains("guest kernel panic on cpu 0"));
+    let o = common::vmm(&[
+        "run",
+        "--vcpus",
+        "2",
+        "--lockup-secs",
+        "2",
+        "--cmdline",
+        "quiet fault=halt@1",
+    ]);
+    assert_eq!(o.status.code(), Some(exit_status::GUEST_LOCKUP as i32));
+    assert!(
+        common::stderr(&o).contains("vmm: guest kernel lockup: cpu 1 took no timer interrupt"),
+        "{}",
+        common::stderr(&o)
+    );
 }
 
 #[test]

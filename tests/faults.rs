@@ -182,3 +182,58 @@ fn fault_on_a_cpu_that_does_not_exist_is_a_command_line_error() {
     assert_eq!(r.exit, want, "{}", common::explain(&r));
     assert!(r.console.contains("there is no cpu 5"), "{}", r.console);
 }
+
+/// The lockup detector (`vmm/src/watchdog.rs`, Linux's hard-lockup watchdog
+/// seen from the VMM): a CPU left spinning with interrupts off is found by its
+/// vCPU thread's CPU time, one halted with them off by the other CPU's ticks;
+/// the VM ends with exit code 123 and the report says where the CPU is. The
+/// threshold is 3 s here (60 s by default).
+#[test]
+fn a_cpu_locked_up_with_interrupts_off_is_found_and_named() {
+    use std::time::Duration;
+    use vmm::LockupEvidence::{OthersTicked, Spinning};
+    let threshold = Duration::from_secs(3);
+    for (vcpus, spec, cpu, at) in [
+        (1, "lockup", 0, "fault_lockup_insn"),
+        (2, "lockup@1", 1, "fault_lockup_insn"),
+        (2, "halt@1", 1, "fault_halt_insn"),
+    ] {
+        let r = vmm::Vmm::builder()
+            .vcpus(vcpus)
+            .memory_mib(128)
+            .cmdline(format!("quiet fault={spec}"))
+            .lockup_threshold(Some(threshold))
+            .boot()
+            .expect("boot")
+            .wait(Some(common::TIMEOUT))
+            .expect("wait");
+        let GuestExit::Lockup(l) = r.exit else {
+            panic!("{spec}: expected a lockup, got {}", common::explain(&r));
+        };
+        assert_eq!(l.cpu, cpu, "{spec}");
+        assert!(l.stuck >= threshold, "{spec}: {l:?}");
+        match (spec, l.evidence) {
+            // Its thread ran, or (on a loaded host, before it ran half the
+            // time) the other CPU ticked on.
+            ("lockup@1", Spinning { .. } | OthersTicked { .. }) => {}
+            // Alone, it can only be seen spinning.
+            ("lockup", Spinning { ran }) => assert!(ran >= threshold / 2, "{l:?}"),
+            // A halted vCPU's thread sleeps: only the other CPU tells.
+            ("halt@1", OthersTicked { ticks }) => assert!(ticks >= 3 * 100 / 4, "{l:?}"),
+            _ => panic!("{spec}: {l:?}"),
+        }
+        assert_eq!(r.exit_code(), vmm::protocol::exit_status::GUEST_LOCKUP);
+        let text = r.describe().expect("a report");
+        assert!(
+            text.contains(&format!("guest kernel lockup: cpu {cpu} took no timer interrupt")),
+            "{text}"
+        );
+        // The locked CPU's line names the loop it is in, and its callers.
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("cpu {cpu}")) && l.contains("rip"))
+            .unwrap_or_else(|| panic!("{spec}: no line for cpu {cpu}:\n{text}"));
+        assert!(line.contains(at), "{spec}: {line}\n{text}");
+        assert!(text.contains("fault::trigger"), "{spec}: {text}");
+    }
+}

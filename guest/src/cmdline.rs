@@ -27,6 +27,12 @@ pub enum FaultKind {
     TripleFault,
     UserGs,
     Panic,
+    /// Interrupts off, then spin for ever (a hard lockup: the VMM's
+    /// lockup detector sees the vCPU busy and no timer tick).
+    Lockup,
+    /// Interrupts off, then halt for ever (only an NMI would wake it: the
+    /// detector sees the other CPUs tick and this one not).
+    HaltLocked,
 }
 
 impl FaultKind {
@@ -37,7 +43,9 @@ impl FaultKind {
             Self::GeneralProtection => Some(13),
             Self::PageFault => Some(14),
             Self::DoubleFault => Some(8),
-            Self::TripleFault | Self::UserGs | Self::Panic => None,
+            Self::TripleFault | Self::UserGs | Self::Panic | Self::Lockup | Self::HaltLocked => {
+                None
+            }
         }
     }
 }
@@ -159,6 +167,8 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
                     "tf" => FaultKind::TripleFault,
                     "gs" => FaultKind::UserGs,
                     "panic" => FaultKind::Panic,
+                    "lockup" => FaultKind::Lockup,
+                    "halt" => FaultKind::HaltLocked,
                     _ => return Err(bad()),
                 };
                 let cpu = cpu.parse().map_err(|_| bad())?;

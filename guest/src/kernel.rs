@@ -375,6 +375,12 @@ fn raise_fault(kind: FaultKind, cpu: usize) -> ! {
         None if kind == FaultKind::UserGs => {
             println!("fault: raising vector 6 with the user's GS base on cpu {cpu} at rip {rip:#x}")
         }
+        None if kind == FaultKind::Lockup => {
+            println!("fault: a lockup on cpu {cpu}: interrupts off, spinning at rip {rip:#x}")
+        }
+        None if kind == FaultKind::HaltLocked => {
+            println!("fault: a lockup on cpu {cpu}: interrupts off, halted at rip {rip:#x}")
+        }
         None => println!("fault: raising a panic on cpu {cpu}"),
     }
     if cpu == 0 {

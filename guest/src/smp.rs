@@ -26,7 +26,7 @@ impl Job {
     }
 
     fn decode(v: u32) -> Option<Job> {
-        const KINDS: [FaultKind; 8] = [
+        const KINDS: [FaultKind; 10] = [
             FaultKind::InvalidOpcode,
             FaultKind::PageFault,
             FaultKind::GeneralProtection,
@@ -35,6 +35,8 @@ impl Job {
             FaultKind::TripleFault,
             FaultKind::UserGs,
             FaultKind::Panic,
+            FaultKind::Lockup,
+            FaultKind::HaltLocked,
         ];
         match v {
             1 => Some(Job::PingAll),

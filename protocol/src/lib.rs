@@ -32,6 +32,11 @@ pub const ABI_VERSION: u32 = 6;
 /// hypercall status slots are this long).
 pub const MAX_CPUS: usize = 64;
 
+/// Timer interrupts per second on every guest CPU, idle or busy (Linux `HZ`):
+/// each is counted in the counter page (`CpuCounters::timer_ticks`), which
+/// the VMM's lockup detector watches.
+pub const TICK_HZ: u64 = 100;
+
 /// Errno values used in hypercall status words: [`uapi::errno`]'s numbers as
 /// the `i64` of a status word (negated on the wire).
 pub mod errno {
@@ -70,6 +75,9 @@ pub mod exit_status {
     pub const INIT_FAILED: u8 = 4;
     /// The VMM could not start or run the VM (bad input, KVM error).
     pub const VMM_ERROR: u8 = 1;
+    /// A guest CPU took no timer interrupt for the lockup threshold (it
+    /// spins or halts with interrupts off; the VMM's lockup detector).
+    pub const GUEST_LOCKUP: u8 = 123;
     /// `--timeout` expired.
     pub const TIMEOUT: u8 = 124;
     /// The kernel reported an unhandled CPU exception.

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use vmm_sys_util::eventfd::{EventFd, EFD_CLOEXEC, EFD_NONBLOCK};
 
@@ -21,6 +21,13 @@ use crate::vm::{self, Vm};
 use crate::{initramfs, kvm, zpoline};
 
 pub const DEFAULT_MEMORY_MIB: u64 = 256;
+/// How long a guest CPU may take no timer interrupt before the VM is ended
+/// as locked up. Linux's hard-lockup threshold is 10 s (`watchdog_thresh`),
+/// but this kernel runs every system call with interrupts off, and a long
+/// one (populating a GiB, where a 4 KiB zero costs ~0.3 ms of emulated ring 0)
+/// may legitimately take tens of seconds on a slow host: a real lockup lasts
+/// for ever, so a generous bound loses nothing.
+pub const DEFAULT_LOCKUP_THRESHOLD: Duration = Duration::from_secs(60);
 
 impl Vmm {
     /// Configure a VM; [`VmmBuilder::boot`] boots it.
@@ -57,6 +64,8 @@ pub struct VmmBuilder {
     profile: Option<Option<Span>>,
     /// Trace the guest's tracepoints into this file.
     trace: Option<PathBuf>,
+    /// The lockup detector's threshold (None: off).
+    lockup: Option<Duration>,
 }
 
 impl VmmBuilder {
@@ -79,6 +88,7 @@ impl VmmBuilder {
             site_index: None,
             profile: None,
             trace: None,
+            lockup: Some(DEFAULT_LOCKUP_THRESHOLD),
         }
     }
 
@@ -163,6 +173,15 @@ impl VmmBuilder {
     /// `to` (each `from` starts a span, the next `to` ends it).
     pub fn profile_span(mut self, from: impl Into<String>, to: impl Into<String>) -> Self {
         self.profile = Some(Some(Span { from: from.into(), to: to.into() }));
+        self
+    }
+
+    /// End the VM with `GuestExit::Lockup` when a
+    /// guest CPU takes no timer interrupt for `threshold` (it spins or halts
+    /// with interrupts off; see the `watchdog` module); None turns the
+    /// detector off. Default [`DEFAULT_LOCKUP_THRESHOLD`].
+    pub fn lockup_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.lockup = threshold;
         self
     }
 
@@ -322,7 +341,7 @@ impl VmmBuilder {
             profile,
             trace,
         });
-        Vmm::start(shared, vcpus, exit_evt)
+        Vmm::start(shared, vcpus, exit_evt, self.lockup)
     }
 }
 

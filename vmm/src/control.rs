@@ -8,14 +8,15 @@ use protocol::counters::CounterPage;
 use vmm_sys_util::eventfd::EventFd;
 
 use crate::error::Result;
-use crate::event_loop;
+use crate::event_loop::{self, Wake};
 use crate::exit::ExitCounts;
 use crate::machine::Shared;
 use crate::mailbox::{Command, Outbox, Reply};
 use crate::report::{ExitReport, GuestExit, ReadyMark, TraceSummary};
 use crate::stats::KvmStats;
 use crate::trace::RawTrace;
-use crate::vcpu::{Vcpu, VcpuHandle};
+use crate::vcpu::{thread_cpu_time, Vcpu, VcpuHandle};
+use crate::watchdog::LockupDetector;
 
 /// A booted VM and the VMM around it: the vCPU threads, the control side of the
 /// mailbox, and the event loop that waits for the guest's end. Dropping it stops
@@ -27,7 +28,12 @@ pub struct Vmm {
     exit_evt: EventFd,
     /// The thread that drains the trace rings while the guest runs.
     tracer: Option<std::thread::JoinHandle<RawTrace>>,
+    /// The lockup detector's threshold (None: off).
+    lockup: Option<Duration>,
 }
+
+/// How often the lockup detector looks.
+const LOCKUP_CHECK_PERIOD: Duration = Duration::from_secs(1);
 
 /// How long a timed-out guest gets to answer for its task table.
 const TASKS_AT_TIMEOUT_WAIT: Duration = Duration::from_secs(3);
@@ -39,13 +45,19 @@ const TRACE_DRAIN_INTERVAL: Duration = Duration::from_millis(2);
 impl Vmm {
     /// Start a thread for each vCPU (the boot CPU runs, the others wait for the
     /// guest's `StartCpus`).
-    pub(crate) fn start(shared: Shared, vcpus: Vec<Vcpu>, exit_evt: EventFd) -> Result<Self> {
+    pub(crate) fn start(
+        shared: Shared,
+        vcpus: Vec<Vcpu>,
+        exit_evt: EventFd,
+        lockup: Option<Duration>,
+    ) -> Result<Self> {
         let mut vmm = Vmm {
             shared: Arc::new(shared),
             vcpus: Vec::with_capacity(vcpus.len()),
             mailbox: Outbox::default(),
             exit_evt,
             tracer: None,
+            lockup,
         };
         for v in vcpus {
             // On failure, dropping `vmm` stops the threads already started.
@@ -94,14 +106,37 @@ impl Vmm {
         self.shared.ready()
     }
 
-    /// Run the event loop until the guest ends or `timeout` passes, then stop every
-    /// vCPU and report.
+    /// The lockup detector's look, once a second: each CPU's timer ticks from
+    /// the counter page and its vCPU thread's CPU time.
+    fn lockup_watch(&self, threshold: Duration) -> event_loop::Watch {
+        let shared = self.shared.clone();
+        let threads: Vec<libc::pthread_t> = self.vcpus.iter().map(VcpuHandle::pthread).collect();
+        let start = std::time::Instant::now();
+        let mut detector = LockupDetector::new(threshold);
+        event_loop::Watch {
+            period: LOCKUP_CHECK_PERIOD,
+            check: Box::new(move || {
+                let page = shared.vm().counters();
+                let ticks: Vec<u64> =
+                    page.cpu.iter().take(threads.len()).map(|c| c.timer_ticks).collect();
+                // The vCPU threads are joined only after the loop ends.
+                let times: Vec<_> = threads.iter().map(|&t| thread_cpu_time(t)).collect();
+                detector.observe(start.elapsed(), &ticks, &times)
+            }),
+        }
+    }
+
+    /// Run the event loop until the guest ends, `timeout` passes or a CPU
+    /// locks up, then stop every vCPU and report.
     pub fn wait(mut self, timeout: Option<Duration>) -> Result<ExitReport> {
-        let timed_out = event_loop::run_until_exit(&self.exit_evt, timeout)?;
-        // What every task was doing when the time ran out (Linux's SysRq-t):
-        // the kernel thread that answers the mailbox runs while user tasks
-        // hang, so ask it before stopping the vCPUs, if it has started.
-        let tasks = (timed_out && self.mailbox.serving(&self.shared))
+        let watch = self.lockup.map(|t| self.lockup_watch(t));
+        let wake = event_loop::run_until_exit(&self.exit_evt, timeout, watch)?;
+        let hung = wake != Wake::GuestEnded;
+        // What every task was doing when the time ran out or a CPU locked up
+        // (Linux's SysRq-t): the kernel thread that answers the mailbox runs
+        // while user tasks hang, so ask it before stopping the vCPUs, if it
+        // has started.
+        let tasks = (hung && self.mailbox.serving(&self.shared))
             .then(|| {
                 self.mailbox.post_within(
                     &self.shared,
@@ -113,8 +148,10 @@ impl Vmm {
                 Ok(Reply::Processes(p)) => Some(p),
                 _ => None,
             });
-        if timed_out {
-            self.shared.finish(GuestExit::Timeout(timeout.unwrap_or_default()));
+        match wake {
+            Wake::GuestEnded => {}
+            Wake::TimedOut => self.shared.finish(GuestExit::Timeout(timeout.unwrap_or_default())),
+            Wake::LockedUp(l) => self.shared.finish(GuestExit::Lockup(l)),
         }
         let exits = self.stop();
         let mut report = self.shared.report(exits);

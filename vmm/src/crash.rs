@@ -1,7 +1,7 @@
 //! Crash reports that name the culprit: when the guest kernel dies (an
 //! exception it reported, a double fault, a triple fault, an emulation
-//! failure) or hangs (a timeout), say where each CPU was, in the kernel's own
-//! function names, what the last exception each CPU took was (the kernel
+//! failure) or hangs (a timeout, a CPU locked up with interrupts off), say
+//! where each CPU was, in the kernel's own function names, what the last exception each CPU took was (the kernel
 //! records it in the counter page on every exception entry, so it survives a
 //! guest that can no longer make a hypercall), and decode what the CPU said.
 //!
@@ -89,16 +89,22 @@ pub fn details(i: &Inputs) -> Option<String> {
             }
             page_tables(&mut s, i, *cpu);
         }
+        GuestExit::Lockup(l) => {
+            if let Some(e) = end_of(i, l.cpu) {
+                describe_end(&mut s, i, e, true);
+            }
+        }
         GuestExit::Timeout(_) | GuestExit::Panic { .. } => {}
     }
     // Where every other CPU was.
     let culprit = match i.exit {
         GuestExit::Exception(r) => Some(r.cpu),
         GuestExit::Crashed { cpu, .. } => Some(*cpu),
+        GuestExit::Lockup(l) => Some(l.cpu),
         _ => None,
     };
     for e in i.ends.iter().flatten().filter(|e| Some(e.cpu) != culprit) {
-        describe_end(&mut s, i, e, matches!(i.exit, GuestExit::Timeout(_)));
+        describe_end(&mut s, i, e, matches!(i.exit, GuestExit::Timeout(_) | GuestExit::Lockup(_)));
     }
     last_exceptions(&mut s, i);
     let tail: Vec<&str> = i.console.lines().rev().take(CONSOLE_TAIL).collect();

@@ -28,7 +28,8 @@
 //!    native zeroing and copying), `hypercall`, `symbols` (the kernel ELF's symbols),
 //!    `debuginfo` (its unwinding and inlining information), `profile` (the
 //!    ring-0 profiler's record), `trace` (the guest's tracepoints as a
-//!    Perfetto-readable trace and an SVG timeline), `report`, `loader`, `crash` (crash and hang
+//!    Perfetto-readable trace and an SVG timeline), `watchdog` (the lockup
+//!    detector's decision), `report`, `loader`, `crash` (crash and hang
 //!    reports), `initramfs`, `zpoline`, `programs`, `event_loop`;
 //! 2. the KVM objects without threads: `kvm`, `vm`;
 //! 3. `machine`, the state the vCPU threads and the control thread share;
@@ -63,9 +64,10 @@ mod trace;
 mod vcpu;
 mod vm;
 pub mod vmentry;
+mod watchdog;
 pub mod zpoline;
 
-pub use builder::{VmmBuilder, DEFAULT_MEMORY_MIB};
+pub use builder::{VmmBuilder, DEFAULT_LOCKUP_THRESHOLD, DEFAULT_MEMORY_MIB};
 pub use control::Vmm;
 pub use error::{Error, Result};
 pub use exit::EXIT_REASONS;
@@ -79,6 +81,7 @@ pub use protocol::mailbox::{ProcEntry, FAULT_STAGES};
 pub use report::{ExitReport, GuestExit, ReadyMark, Snapshot, TraceSummary, TripleFaultEvent};
 pub use stats::KvmStats;
 pub use trace::svg_timeline as trace_svg;
+pub use watchdog::{Evidence as LockupEvidence, Lockup};
 
 /// The order of the module list above, checked on the sources.
 #[cfg(test)]
@@ -100,6 +103,7 @@ mod layering {
         ("debuginfo", include_str!("debuginfo.rs")),
         ("profile", include_str!("profile.rs")),
         ("trace", include_str!("trace.rs")),
+        ("watchdog", include_str!("watchdog.rs")),
         ("report", include_str!("report.rs")),
         ("loader", include_str!("loader.rs")),
         ("crash", include_str!("crash.rs")),

@@ -21,6 +21,9 @@ options:
   --kernel PATH      boot this kernel ELF instead of the embedded one
   --cmdline STRING   kernel command line (see guest/src/cmdline.rs)
   --timeout SECONDS  stop a guest that has not finished by then (exit code 124)
+  --lockup-secs S    end the VM when a guest CPU takes no timer interrupt for S
+                     seconds: it spins or halts with interrupts off (exit code
+                     123; default 60, 0 turns the detector off)
   --stats            print boot timing, KVM statistics and guest counters at exit
   --stats-json FILE  write the same, and the guest's counter snapshots, as JSON
   --kvm PATH         KVM device (default /dev/kvm)
@@ -46,7 +49,7 @@ options:
 vmm trace-svg draws a trace written by --trace as an SVG timeline: one lane
 per vCPU with the running tasks, forks, execs and exits, fork → first run arrows.
 
-exit codes: the guest's status; 1 VMM error; 2 usage; 124 timeout;
+exit codes: the guest's status; 1 VMM error; 2 usage; 123 guest CPU locked up; 124 timeout;
 125 guest kernel exception; 126 guest kernel panic; 127 VM crashed";
 
 #[derive(Debug, PartialEq)]
@@ -56,6 +59,8 @@ struct Args {
     kernel: Option<PathBuf>,
     cmdline: String,
     timeout: Option<Duration>,
+    /// The lockup detector's threshold (None: off).
+    lockup: Option<Duration>,
     stats: bool,
     stats_json: Option<PathBuf>,
     kvm: PathBuf,
@@ -82,6 +87,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         kernel: None,
         cmdline: String::new(),
         timeout: None,
+        lockup: Some(vmm::DEFAULT_LOCKUP_THRESHOLD),
         stats: false,
         stats_json: None,
         kvm: "/dev/kvm".into(),
@@ -112,6 +118,14 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                     return Err("--timeout must be positive".into());
                 }
                 a.timeout = Some(Duration::from_secs_f64(s));
+            }
+            "--lockup-secs" => {
+                let s: f64 =
+                    value("--lockup-secs")?.parse().map_err(|_| "--lockup-secs takes seconds")?;
+                if !(s >= 1.0 && s.is_finite()) && s != 0.0 {
+                    return Err("--lockup-secs must be 0 (off) or 1 or more".into());
+                }
+                a.lockup = (s > 0.0).then(|| Duration::from_secs_f64(s));
             }
             "--stats" => a.stats = true,
             "--stats-json" => a.stats_json = Some(value("--stats-json")?.into()),
@@ -321,6 +335,7 @@ fn main() -> ExitCode {
         .memory_mib(a.memory_mib)
         .cmdline(a.cmdline.clone())
         .kvm_path(&a.kvm)
+        .lockup_threshold(a.lockup)
         .echo_console(true);
     if let Some(k) = &a.kernel {
         b = b.kernel(k);
@@ -407,6 +422,10 @@ mod tests {
         assert!(a.stats);
         assert_eq!(a.stats_json, Some(PathBuf::from("s.json")));
         assert_eq!(a.kvm, PathBuf::from("/x"));
+        assert_eq!(a.lockup, Some(vmm::DEFAULT_LOCKUP_THRESHOLD));
+        let a = parse_args(&args("run --lockup-secs 3")).unwrap();
+        assert_eq!(a.lockup, Some(Duration::from_secs(3)));
+        assert_eq!(parse_args(&args("run --lockup-secs 0")).unwrap().lockup, None);
         let a =
             parse_args(&args("run --file /etc/hosts --env A=1 /bin/prog -x --vcpus 2")).unwrap();
         assert_eq!(a.files, vec![(PathBuf::from("/etc/hosts"), "/hosts".to_string())]);
@@ -430,6 +449,8 @@ mod tests {
         assert!(parse_args(&args("run --vcpus")).unwrap_err().contains("needs a value"));
         assert!(parse_args(&args("run --vcpus x")).unwrap_err().contains("whole number"));
         assert!(parse_args(&args("run --timeout -1")).unwrap_err().contains("positive"));
+        assert!(parse_args(&args("run --lockup-secs 0.5")).unwrap_err().contains("1 or more"));
+        assert!(parse_args(&args("run --lockup-secs x")).unwrap_err().contains("seconds"));
         assert!(parse_args(&args("run --frobnicate")).unwrap_err().contains("unknown option"));
         assert!(parse_args(&args("run --profile-from a --profile-to b"))
             .unwrap_err()

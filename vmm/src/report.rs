@@ -31,6 +31,8 @@ pub enum GuestExit {
     },
     /// The time given to `wait` ran out.
     Timeout(Duration),
+    /// A CPU took no timer interrupt for the lockup threshold.
+    Lockup(crate::watchdog::Lockup),
 }
 
 impl GuestExit {
@@ -42,6 +44,7 @@ impl GuestExit {
             GuestExit::Panic { .. } => exit_status::GUEST_PANIC,
             GuestExit::Crashed { .. } => exit_status::VM_CRASHED,
             GuestExit::Timeout(_) => exit_status::TIMEOUT,
+            GuestExit::Lockup(_) => exit_status::GUEST_LOCKUP,
         }
     }
 
@@ -68,6 +71,7 @@ impl GuestExit {
             GuestExit::Timeout(t) => {
                 Some(format!("guest did not finish within {:.1} s; stopped it", t.as_secs_f64()))
             }
+            GuestExit::Lockup(l) => Some(format!("{l}; stopped it")),
         }
     }
 }

@@ -40,8 +40,9 @@ pub use entity::{
 };
 
 /// Timer interrupts per second on every CPU (Linux `HZ`): the local APIC
-/// timer's period, the scheduler's tick and `AT_CLKTCK`.
-pub const HZ: u64 = 100;
+/// timer's period, the scheduler's tick and `AT_CLKTCK`; the VMM's lockup
+/// detector counts on it (`protocol::TICK_HZ`).
+pub const HZ: u64 = protocol::TICK_HZ;
 
 #[cfg(target_os = "none")]
 pub use self::core::{

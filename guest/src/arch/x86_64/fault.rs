@@ -14,7 +14,7 @@ global_asm!(
     r#"
     .text
     .global fault_ud_insn, fault_pf_insn, fault_gp_insn, fault_de_insn, fault_df_insn
-    .global fault_gs_insn
+    .global fault_gs_insn, fault_lockup_insn, fault_halt_insn
 fault_ud_insn:
     ud2
 fault_pf_insn:
@@ -31,6 +31,14 @@ fault_gs_insn:
     cli
     swapgs
     ud2
+fault_lockup_insn:
+    cli
+1:  pause
+    jmp 1b
+fault_halt_insn:
+    cli
+2:  hlt
+    jmp 2b
 fault_de_insn:
     xor edx, edx
     xor ecx, ecx
@@ -47,6 +55,8 @@ unsafe extern "C" {
     fn fault_de_insn();
     fn fault_df_insn(stack: u64) -> !;
     fn fault_gs_insn();
+    fn fault_lockup_insn() -> !;
+    fn fault_halt_insn() -> !;
 }
 
 /// Set by `fault=tf`: the next kernel exception's handler breaks its stack.
@@ -72,13 +82,17 @@ pub fn expected(kind: FaultKind) -> (u64, Option<u64>) {
         // The `ud2` after `cli` (1 byte: no interrupt comes first) and `swapgs` (3).
         FaultKind::UserGs => (fault_gs_insn as *const () as u64 + 4, None),
         FaultKind::Panic => (0, None),
+        FaultKind::Lockup => (fault_lockup_insn as *const () as u64, None),
+        FaultKind::HaltLocked => (fault_halt_insn as *const () as u64, None),
     }
 }
 
 /// Raise the fault. Returns only if the CPU did not fault (a bug the caller reports).
 pub fn trigger(kind: FaultKind) {
     // SAFETY: each routine executes one faulting instruction; the exception handler
-    // reports it and stops the VM, so nothing after the fault runs.
+    // reports it and stops the VM, so nothing after the fault runs. The lockups
+    // touch no memory and never return: this CPU stays with interrupts off until
+    // the VMM stops it.
     unsafe {
         match kind {
             FaultKind::InvalidOpcode => fault_ud_insn(),
@@ -94,6 +108,8 @@ pub fn trigger(kind: FaultKind) {
                 fault_gp_insn(NONCANONICAL_ADDRESS)
             }
             FaultKind::Panic => panic!("deliberate panic requested on the command line"),
+            FaultKind::Lockup => fault_lockup_insn(),
+            FaultKind::HaltLocked => fault_halt_insn(),
         }
     }
 }
