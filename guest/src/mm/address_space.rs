@@ -612,12 +612,22 @@ fn fault_locked(
             ctr::global_add(ctr::FAULTS_BAD, 1);
             e
         };
-        if inner.vmas.find(addr).is_none() {
-            inner.vmas.expand_stack(va, STACK_MAX).map_err(|_| bad(FaultError::NoArea))?;
-        }
-        let vma = inner.vmas.find(addr).ok_or_else(|| bad(FaultError::NoArea))?;
-        let (prot, backing, pgoff) = (vma.prot, vma.backing.clone(), vma.pgoff_of(va));
-        let shared = vma.flags.contains(VmFlags::SHARED);
+        // One lookup on the common path (a fault in an area): what the fault
+        // needs of the area is copied out, so that a miss may grow the stack.
+        let area = |inner: &MmInner| {
+            inner.vmas.find(addr).map(|vma| {
+                let shared = vma.flags.contains(VmFlags::SHARED);
+                (vma.prot, vma.backing.clone(), vma.pgoff_of(va), shared)
+            })
+        };
+        let found = match area(inner) {
+            Some(found) => found,
+            None => {
+                inner.vmas.expand_stack(va, STACK_MAX).map_err(|_| bad(FaultError::NoArea))?;
+                area(inner).ok_or_else(|| bad(FaultError::NoArea))?
+            }
+        };
+        let (prot, backing, pgoff, shared) = found;
         let denied = prot.is_empty()
             || (write && !prot.contains(Prot::WRITE))
             || (exec && !prot.contains(Prot::EXEC));
@@ -639,7 +649,7 @@ fn fault_locked(
         }
         if pte & PTE_P != 0 {
             if write && pte & PTE_RW == 0 {
-                return do_wp_page(inner, va, pte, prot);
+                return do_wp_page(inner, va, pte, prot, shared);
             }
             // Already mapped as needed (a fault another CPU resolved first).
             return Ok(());
@@ -1169,11 +1179,18 @@ impl Mm {
     }
 }
 
-/// A write to a read-only page of a writable private area (Linux `do_wp_page`):
-/// reuse the page when this is its only user, else copy it.
-fn do_wp_page(inner: &mut MmInner, va: u64, pte: u64, prot: Prot) -> Result<(), FaultError> {
+/// A write to a read-only page of a writable area (Linux `do_wp_page`): reuse
+/// the page when the area is shared or this is the page's only user, else
+/// copy it.
+fn do_wp_page(
+    inner: &mut MmInner,
+    va: u64,
+    pte: u64,
+    prot: Prot,
+    vma_shared: bool,
+) -> Result<(), FaultError> {
     let t0 = crate::arch::rdtsc();
-    let r = wp_page_copy_or_reuse(inner, va, pte, prot);
+    let r = wp_page_copy_or_reuse(inner, va, pte, prot, vma_shared);
     ctr::global_add(ctr::DO_WP_PAGE_TSC, crate::arch::rdtsc().wrapping_sub(t0));
     ctr::global_add(ctr::DO_WP_PAGE_CALLS, 1);
     r
@@ -1184,9 +1201,9 @@ fn wp_page_copy_or_reuse(
     va: u64,
     pte: u64,
     prot: Prot,
+    vma_shared: bool,
 ) -> Result<(), FaultError> {
     let old = pte & PTE_ADDR;
-    let vma_shared = inner.vmas.find(va).is_some_and(|v| v.flags.contains(VmFlags::SHARED));
     let cpu = crate::arch::cpu_id();
     if vma_shared || frame_refcount(old) == 1 {
         ctr::cpu_add(cpu, ctr::CPU_COW_REUSES, 1);
