@@ -408,7 +408,7 @@ impl PageTable {
         while va < end {
             let block_end = ((va | (PT_SPAN - 1)) + 1).min(end);
             let Some(pt) = self.pt_for_write(mem, va) else { return filled };
-            for j in index(va, 0)..=index(block_end - 1, 0) {
+            for j in index(va, 0)..index(block_end - 1, 0) + 1 {
                 if mem.read_pte(pt, j) & PTE_P != 0 {
                     continue;
                 }
@@ -445,7 +445,7 @@ impl PageTable {
                 return Err(protected);
             };
             let (lo, hi) = (start.max(base), end.min(base + PT_SPAN));
-            for j in index(lo, 0)..=index(hi - 1, 0) {
+            for j in index(lo, 0)..index(hi - 1, 0) + 1 {
                 let mut pte = mem.read_pte(from, j);
                 if pte & PTE_P == 0 {
                     continue;
@@ -582,7 +582,7 @@ impl PageTable {
             }
             let t = if e & PTE_RW == 0 { self.unshare(mem, pd, i)? } else { t };
             let (lo, hi) = (start.max(base), end.min(base + PT_SPAN));
-            for j in index(lo, 0)..=index(hi - 1, 0) {
+            for j in index(lo, 0)..index(hi - 1, 0) + 1 {
                 let pte = mem.read_pte(t, j);
                 if pte & PTE_P != 0 {
                     mem.write_pte(t, j, 0);
@@ -659,7 +659,7 @@ impl PageTable {
         if end <= base || first > last {
             return;
         }
-        for i in first as usize..=last as usize {
+        for i in first as usize..last as usize + 1 {
             if level == 3 && i >= KERNEL_PML4_FIRST {
                 break;
             }
@@ -713,7 +713,7 @@ impl PageTable {
                 let over = areas.iter().filter(|&&(s, e)| s < base + PT_SPAN && e > base);
                 for &(start, end) in over {
                     let (lo, hi) = (start.max(base), end.min(base + PT_SPAN));
-                    for j in index(lo, 0)..=index(hi - 1, 0) {
+                    for j in index(lo, 0)..index(hi - 1, 0) + 1 {
                         let pte = mem.read_pte(t, j);
                         if pte & PTE_P != 0 {
                             pages.push(pte & PTE_ADDR);
