@@ -707,8 +707,8 @@ impl PageTable {
             self.pts.iter().copied().filter(|&(_, t)| mem.table_put_last(t)).collect();
         if !last.is_empty() {
             // `pts` names each table with the 2 MiB it maps: the entries the
-            // areas cover are read straight from it, with no walk from the root.
-            let mut pages = alloc::vec::Vec::new();
+            // areas cover are read straight from it, with no walk from the root,
+            // and their pages dropped at once (the space is loaded nowhere).
             for &(base, t) in &last {
                 let over = areas.iter().filter(|&&(s, e)| s < base + PT_SPAN && e > base);
                 for &(start, end) in over {
@@ -716,13 +716,14 @@ impl PageTable {
                     for j in index(lo, 0)..index(hi - 1, 0) + 1 {
                         let pte = mem.read_pte(t, j);
                         if pte & PTE_P != 0 {
-                            pages.push(pte & PTE_ADDR);
+                            mem.page_put(pte & PTE_ADDR);
                         }
                     }
                 }
             }
-            let last = last.into_iter().map(|(_, t)| t).collect();
-            Zapped { pages, tables: last, dirs: alloc::vec::Vec::new() }.release(mem);
+            for (_, t) in last {
+                mem.free_table(t);
+            }
         }
         let upper = PageTable {
             root: self.root,
