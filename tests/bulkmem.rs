@@ -139,19 +139,10 @@ fn cow_breaks_and_exec_copy_through_the_vmm_or_in_the_guest_as_linux() {
             assert!(g.guest_pages_copied >= cow);
         }
         // exec copies the program's file data into the new image.
-        let (code, out, _) =
-            common::run_on_host(path("execer"), &[path("execed").to_str().unwrap()]);
-        assert_eq!(code, 0, "on Linux: {out}");
-        let r = Vmm::builder()
-            .cmdline(format!("quiet bulkmem={mode}"))
-            .file(path("execed"), "/bin/execed")
-            .program(path("execer"), &["/bin/execed"])
-            .boot()
-            .unwrap()
-            .wait(Some(common::TIMEOUT))
-            .unwrap();
-        let linux = Linux { status: 0, stdout: &out, stderr: None };
-        common::assert_matches_linux(&format!("execer/execed with bulkmem={mode}"), &r, linux);
+        let r = common::execer_matches_linux(
+            &format!("execer/execed with bulkmem={mode}"),
+            &format!("quiet bulkmem={mode}"),
+        );
         let g = r.counters.global;
         if mode == "vmm" {
             assert!(g.bulk_pages_copied > 0, "exec's copies: {g:?}");

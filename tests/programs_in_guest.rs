@@ -243,18 +243,7 @@ fn execve_from_a_program_matches_linux() {
     // execer checks execve's errors (ENOENT, EACCES, EFAULT, ENOEXEC for empty,
     // non-ELF, truncated, AArch64 and PT_INTERP files), then execs execed, which
     // checks its arguments, environment and that O_CLOEXEC closed one fd.
-    let (code, out, err) = on_host("execer", &[path("execed").to_str().unwrap()]);
-    assert_eq!(code, 0, "on Linux: {out}{err}");
-    let r = Vmm::builder()
-        .cmdline("quiet")
-        .file(path("execed"), "/bin/execed")
-        .program(path("execer"), &["/bin/execed"])
-        .boot()
-        .unwrap()
-        .wait(Some(common::TIMEOUT))
-        .unwrap();
-    let linux = Linux { status: 0, stdout: &out, stderr: None };
-    common::assert_matches_linux("execer/execed", &r, linux);
+    let r = common::execer_matches_linux("execer/execed", "quiet");
     assert!(r.stdout.contains("ok execed fd B with O_CLOEXEC is closed"), "{}", r.stdout);
 }
 

@@ -201,3 +201,24 @@ pub fn kernel_resources(g: &vmm::protocol::counters::GlobalCounters) -> [(&'stat
         ("nr_threads", g.nr_threads),
     ]
 }
+
+/// `execer /bin/execed` on this machine's Linux, then in a guest booted with
+/// `cmdline`: the same exit status and output (execer checks execve's errors,
+/// then execs execed, which checks its arguments, environment and
+/// close-on-exec). The guest's report, for the caller's own checks.
+#[allow(dead_code)]
+pub fn execer_matches_linux(what: &str, cmdline: &str) -> ExitReport {
+    use vmm::programs::path;
+    let (code, out, err) = run_on_host(path("execer"), &[path("execed").to_str().unwrap()]);
+    assert_eq!(code, 0, "on Linux: {out}{err}");
+    let r = Vmm::builder()
+        .cmdline(cmdline)
+        .file(path("execed"), "/bin/execed")
+        .program(path("execer"), &["/bin/execed"])
+        .boot()
+        .unwrap()
+        .wait(Some(TIMEOUT))
+        .unwrap();
+    assert_matches_linux(what, &r, Linux { status: 0, stdout: &out, stderr: None });
+    r
+}
