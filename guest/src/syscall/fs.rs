@@ -1475,21 +1475,12 @@ pub fn getdents64(fd: i32, buf: u64, count: usize) -> SysResult {
     let mut out = Vec::new();
     let mut cookie = file.pos.load(Ordering::Relaxed);
     while let Some(e) = with_fs(|fs| fs.readdir(ino, cookie))? {
-        // struct linux_dirent64: d_ino, d_off, d_reclen, d_type, d_name (NUL), 8-aligned.
-        let reclen = (19 + e.name.len() + 1).next_multiple_of(8);
-        if out.len() + reclen > count {
+        if !put_dirent(&mut out, count, e.ino, e.next_cookie, e.d_type, &e.name) {
             if out.is_empty() {
                 return Err(EINVAL);
             }
             break;
         }
-        let at = out.len();
-        out.resize(at + reclen, 0);
-        out[at..at + 8].copy_from_slice(&e.ino.to_le_bytes());
-        out[at + 8..at + 16].copy_from_slice(&e.next_cookie.to_le_bytes());
-        out[at + 16..at + 18].copy_from_slice(&(reclen as u16).to_le_bytes());
-        out[at + 18] = e.d_type;
-        out[at + 19..at + 19 + e.name.len()].copy_from_slice(e.name.as_bytes());
         cookie = e.next_cookie;
     }
     uaccess::write_bytes(buf, &out)?;
@@ -1497,7 +1488,8 @@ pub fn getdents64(fd: i32, buf: u64, count: usize) -> SysResult {
     Ok(out.len() as u64)
 }
 
-/// One `struct linux_dirent64` appended to `out` if it fits in `count`.
+/// One `struct linux_dirent64` (d_ino, d_off, d_reclen, d_type, d_name with
+/// its NUL, 8-aligned) appended to `out` if it fits in `count`.
 fn put_dirent(out: &mut Vec<u8>, count: usize, ino: u64, off: u64, d_type: u8, name: &str) -> bool {
     let reclen = (19 + name.len() + 1).next_multiple_of(8);
     if out.len() + reclen > count {
@@ -1513,19 +1505,24 @@ fn put_dirent(out: &mut Vec<u8>, count: usize, ino: u64, off: u64, d_type: u8, n
     true
 }
 
-/// getdents64 of a proc directory: `.`, `..`, then its entries as listed
-/// now; the offset counts entries.
-fn proc_getdents(file: &File, pf: &ProcFile, buf: u64, count: usize) -> SysResult {
-    let pid_ns = procfs::pid_ns_of(&pf.mnt.fs).ok_or(ENOTDIR)?;
-    let entries = procfs::readdir(&pid_ns, pf.node)?;
+/// getdents64 of a directory made up as it is read (proc, cgroup2): `.`
+/// (inode `dot`), `..` (inode `dotdot`), then `entry(0)`, `entry(1)`, ...
+/// as (inode, type, name) until None; the offset counts entries.
+fn synthetic_getdents<'a>(
+    file: &File,
+    buf: u64,
+    count: usize,
+    (dot, dotdot): (u64, u64),
+    entry: impl Fn(usize) -> Option<(u64, u8, &'a str)>,
+) -> SysResult {
     let mut pos = file.pos.load(Ordering::Relaxed);
     let mut out = Vec::new();
     loop {
-        let (ino, d_type, name): (u64, u8, &str) = match pos {
-            0 => (pf.node.ino(), uapi::dirent::DT_DIR, "."),
-            1 => (pf.node.parent().ino(), uapi::dirent::DT_DIR, ".."),
-            n => match entries.get(n as usize - 2) {
-                Some(e) => (e.node.ino(), e.node.d_type(), e.name.as_str()),
+        let (ino, d_type, name) = match pos {
+            0 => (dot, uapi::dirent::DT_DIR, "."),
+            1 => (dotdot, uapi::dirent::DT_DIR, ".."),
+            n => match entry(n as usize - 2) {
+                Some(e) => e,
                 None => break,
             },
         };
@@ -1542,36 +1539,28 @@ fn proc_getdents(file: &File, pf: &ProcFile, buf: u64, count: usize) -> SysResul
     Ok(out.len() as u64)
 }
 
-/// getdents64 of a cgroup2 directory: `.`, `..`, then its children and
-/// files in kernfs's order; the offset counts entries.
+/// getdents64 of a proc directory: its entries as listed now.
+fn proc_getdents(file: &File, pf: &ProcFile, buf: u64, count: usize) -> SysResult {
+    let pid_ns = procfs::pid_ns_of(&pf.mnt.fs).ok_or(ENOTDIR)?;
+    let entries = procfs::readdir(&pid_ns, pf.node)?;
+    let dots = (pf.node.ino(), pf.node.parent().ino());
+    synthetic_getdents(file, buf, count, dots, |i| {
+        entries.get(i).map(|e| (e.node.ino(), e.node.d_type(), e.name.as_str()))
+    })
+}
+
+/// getdents64 of a cgroup2 directory: its children and files in kernfs's
+/// order.
 fn cgroup_getdents(file: &File, cf: &CgroupOpenFile, buf: u64, count: usize) -> SysResult {
     let cg = open_cgroup_of(cf);
     let entries = if cg.is_dead() { Vec::new() } else { crate::vfs::cgroup::readdir(&cg) };
-    let mut pos = file.pos.load(Ordering::Relaxed);
-    let mut out = Vec::new();
-    loop {
-        let (ino, d_type, name): (u64, u8, &str) = match pos {
-            0 => (cf.node.ino(), uapi::dirent::DT_DIR, "."),
-            1 => (crate::vfs::cgroup::parent(cf.node).ino(), uapi::dirent::DT_DIR, ".."),
-            n => match entries.get(n as usize - 2) {
-                Some((name, node)) => {
-                    let t = if node.is_dir() { uapi::dirent::DT_DIR } else { uapi::dirent::DT_REG };
-                    (node.ino(), t, name.as_str())
-                }
-                None => break,
-            },
-        };
-        if !put_dirent(&mut out, count, ino, pos + 1, d_type, name) {
-            if out.is_empty() {
-                return Err(EINVAL);
-            }
-            break;
-        }
-        pos += 1;
-    }
-    uaccess::write_bytes(buf, &out)?;
-    file.pos.store(pos, Ordering::Relaxed);
-    Ok(out.len() as u64)
+    let dots = (cf.node.ino(), crate::vfs::cgroup::parent(cf.node).ino());
+    synthetic_getdents(file, buf, count, dots, |i| {
+        entries.get(i).map(|(name, node)| {
+            let t = if node.is_dir() { uapi::dirent::DT_DIR } else { uapi::dirent::DT_REG };
+            (node.ino(), t, name.as_str())
+        })
+    })
 }
 
 // ---- mounts -----------------------------------------------------------------
