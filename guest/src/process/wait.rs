@@ -133,7 +133,7 @@ fn job_report(c: &Task, options: u32, take: bool) -> Option<Why> {
 /// Something to report of child `c` (its sleep's condition).
 fn ready(me: &Task, c: &Task, options: u32) -> bool {
     if traced_by_other(me, c) {
-        return false;
+        return continued_to_tracer(c, options, false).is_some();
     }
     if c.reapable() {
         return options & WEXITED != 0;
@@ -150,6 +150,18 @@ fn traced_by_other(me: &Task, c: &Task) -> bool {
     }
     let tracer = c.pt.lock().tracer;
     tracer == me.pid() || c.reapable()
+}
+
+/// A continue of child `c`, which the caller traces, to a wait with
+/// WCONTINUED (Linux `wait_consider_task`: the real parent's wait of a child
+/// it traces takes the ptrace path, whose stops are the tracer's, and ends
+/// with `wait_task_continued` all the same). None for a zombie traced by
+/// another, which only its tracer sees.
+fn continued_to_tracer(c: &Task, options: u32, take: bool) -> Option<Why> {
+    if c.reapable() {
+        return None;
+    }
+    job_report(c, options & !WUNTRACED, take)
 }
 
 /// Something to report of tracee `p` to its tracer.
@@ -194,6 +206,10 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
             for c in children.iter().filter(|c| eligible(c, &which, options)) {
                 any = true;
                 if traced_by_other(&me, c) {
+                    if let Some(why) = continued_to_tracer(c, options, true) {
+                        job = Some((c.clone(), why));
+                        break;
+                    }
                     continue;
                 }
                 if c.reapable() {

@@ -17,7 +17,8 @@
 //! another process, sees WUNTRACED and WCONTINUED), GETREGS/SETREGS (rax and rip change what the
 //! tracee sees; bad bases and selectors are EIO), PEEKDATA/POKEDATA (the
 //! tracee's copy of a copy-on-write page and of read-only data changes, the
-//! parent's stays), GETSIGINFO, signal injection and suppression, DETACH with
+//! parent's stays), GETSIGINFO, signal injection and suppression, WCONTINUED
+//! to a parent that traces its child, DETACH with
 //! a signal, the tracer's exit (detach, PTRACE_O_EXITKILL), the legacy
 //! SIGTRAP after exec, CLONE_PTRACE and CLONE_UNTRACED, and the errors
 //! (ESRCH, EPERM, EIO, EINVAL, EFAULT).
@@ -54,6 +55,7 @@ fn main(args: Args, _env: Env) -> i32 {
     regs_checks(&mut c);
     memory_checks(&mut c);
     signal_checks(&mut c);
+    continued_to_tracing_parent(&mut c);
     detach_checks(&mut c);
     tracer_exit_checks(&mut c);
     exec_sigtrap_check(&mut c);
@@ -891,6 +893,42 @@ fn signal_checks(c: &mut Checker) {
     c.check("signal-delivery stop: SIGTERM", code == Some(SIGTERM));
     c.ok("PTRACE_CONT suppressing SIGTERM", pt(PTRACE_CONT, p, 0, 0));
     c.reaped("SIGUSR1's handler ran once, SIGTERM did not kill", p, __WALL, WaitStatus::Exited(5));
+}
+
+/// A parent that traces its child still hears of a SIGCONT through
+/// WCONTINUED (Linux `wait_consider_task`: the real parent's wait of a child
+/// it traces takes the ptrace path, which ends with `wait_task_continued`).
+fn continued_to_tracing_parent(c: &mut Checker) {
+    let Ok(p) = fork_with(|| {
+        if pt(PTRACE_TRACEME, 0, 0, 0).is_err() {
+            return 100;
+        }
+        let _ = kill(getpid().unwrap_or(0) as i32, SIGSTOP);
+        0
+    }) else {
+        return;
+    };
+    let code = wait_all(p as i32).ok().and_then(|(_, st)| stop_code(st));
+    c.check("tracing parent: signal-delivery stop: SIGSTOP", code == Some(SIGSTOP));
+    c.ok("PTRACE_CONT with SIGSTOP: a group stop", pt(PTRACE_CONT, p, 0, SIGSTOP as usize));
+    let code = wait_all(p as i32).ok().and_then(|(_, st)| stop_code(st));
+    c.check("the group stop reported to the tracer: SIGSTOP", code == Some(SIGSTOP));
+    c.ok("SIGCONT to it", kill(p as i32, SIGCONT));
+    let mut st = 0;
+    let r = wait4(p as i32, Some(&mut st), WCONTINUED | WNOHANG | __WALL);
+    c.check(
+        "wait4(WCONTINUED) by the tracing parent reports it continued",
+        r == Ok(p) && st == 0xffff,
+    );
+    let r = wait4(p as i32, Some(&mut st), WCONTINUED | WNOHANG | __WALL);
+    c.check("once", r == Ok(0));
+    // Still in its trap until the tracer lets it go: then SIGCONT's own
+    // delivery stop, and the child exits 0.
+    c.ok("PTRACE_CONT out of the group stop", pt(PTRACE_CONT, p, 0, 0));
+    let code = wait_all(p as i32).ok().and_then(|(_, st)| stop_code(st));
+    c.check("signal-delivery stop: SIGCONT", code == Some(SIGCONT));
+    c.ok("PTRACE_CONT", pt(PTRACE_CONT, p, 0, 0));
+    c.reaped("it exits 0", p, __WALL, WaitStatus::Exited(0));
 }
 
 // ---- detach ---------------------------------------------------------------------
