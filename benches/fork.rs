@@ -21,7 +21,7 @@
 //! | `BENCH_BOOT_RUNS` | boots measured | 10 / 3 |
 //! | `BENCH_TOUCH` | `populate` (MAP_POPULATE) or `write` for the curve | populate |
 //! | `BENCH_OUT` | where `fork.json` and `fork.svg` go | `$CARGO_TARGET_DIR/bench` |
-//! | `BENCH_CMDLINE` | words added to the guest's command line (`bulkmem=guest`) | unset |
+//! | `BENCH_CMDLINE` | words added to the guest's command line (`bulkmem=guest`, `pvspin=0`) | unset |
 //! | `BENCH_PROFILE` | `1`: instead of timing, profile each latency case's ring-0 instructions | unset |
 //!
 //! With `BENCH_PROFILE=1` each latency case runs alone in a profiled guest

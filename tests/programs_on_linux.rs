@@ -460,6 +460,7 @@ fn programs_are_static_executables() {
         // Guest only (exact load figures need an otherwise idle machine):
         // tests/programs_in_guest.rs.
         "loadavg",
+        "lockstress",
         "mapcount",
         "mmap64",
         "namespaces",
@@ -604,6 +605,18 @@ fn forkstress_passes() {
     assert!(out.contains("ok a fork bomb of a non-root user stops at RLIMIT_NPROC"), "{out}");
     let o = run("forkstress", &["spread", "3"]);
     assert_eq!((o.status.code(), text(&o.stdout)), (Some(0), "ok 3 children ran at once\n".into()));
+}
+
+#[test]
+fn lockstress_counts_exactly_on_linux() {
+    let o = run("lockstress", &["4", "10"]);
+    assert_eq!(
+        (o.status.code(), text(&o.stdout)),
+        (
+            Some(0),
+            "lockstress: 4 workers x 10 forks: 40 children counted, every status exact\n".into()
+        )
+    );
 }
 
 #[test]

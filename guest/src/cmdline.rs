@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `quiet` | no banner |
 //! | `pid_max=N` | pids wrap below N (at least 301), as Linux's boot parameter |
+//! | `pvspin=N` | spins before a contended kernel lock's waiter blocks in the VMM until kicked (`arch::pvlock`; default 128); 0: spin only, never block |
 //! | `max_map_count=N` | memory areas a process may have (Linux's `vm.max_map_count`; 65530) |
 //! | `selftest=timer,ipi` | run these self-tests after boot (comma-separated) |
 //! | `ticks=N` | timer self-test: ticks each CPU must see (default 3) |
@@ -93,6 +94,8 @@ pub struct Options {
     pub pid_max: Option<u32>,
     /// `max_map_count=N`: areas per address space (Linux's sysctl).
     pub max_map_count: Option<usize>,
+    /// `pvspin=N`: the pv spin locks' spin threshold (0: never block).
+    pub pvspin: Option<u32>,
 }
 
 impl Default for Options {
@@ -113,6 +116,7 @@ impl Default for Options {
             bulkmem: BulkChoice::Auto,
             pid_max: None,
             max_map_count: None,
+            pvspin: None,
         }
     }
 }
@@ -177,6 +181,7 @@ pub fn parse(line: &str) -> Result<Options, ParseError<'_>> {
             "hcfuzz" => o.hcfuzz = number(key, value)?,
             "pid_max" => o.pid_max = Some(value.parse().map_err(|_| bad())?),
             "max_map_count" => o.max_map_count = Some(value.parse().map_err(|_| bad())?),
+            "pvspin" => o.pvspin = Some(value.parse().map_err(|_| bad())?),
             "seed" => o.seed = number(key, value)?,
             "exit" => o.exit = value.parse().map_err(|_| bad())?,
             "fail" => o.fail = Some(crate::fault_inject::parse(value).ok_or_else(bad)?),
@@ -229,6 +234,8 @@ mod tests {
         assert!(parse("pid_max=x").is_err());
         assert_eq!(parse("max_map_count=1000").unwrap().max_map_count, Some(1000));
         assert!(parse("max_map_count=-1").is_err());
+        assert_eq!(parse("pvspin=0").unwrap().pvspin, Some(0));
+        assert!(parse("pvspin=-3").is_err());
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl Rng {
     }
 }
 
-const KNOWN: [Hypercall; 9] = [
+const KNOWN: [Hypercall; 11] = [
     Hypercall::Console,
     Hypercall::Exit,
     Hypercall::Exception,
@@ -79,6 +79,8 @@ const KNOWN: [Hypercall; 9] = [
     Hypercall::Snapshot,
     Hypercall::MailboxReply,
     Hypercall::BulkMem,
+    Hypercall::PvWait,
+    Hypercall::PvKick,
 ];
 
 /// Ports outside the hypercall range with no device behind them (the in-kernel
@@ -116,7 +118,7 @@ pub fn case(rng: &mut Rng, env: &Env) -> Case {
     let bulk = Hypercall::BulkMem as u16;
     // `BulkMem`'s second word: the operation count, and the flags above it.
     let count = |n: u64, flags: u64| n | flags << 32;
-    match rng.below(22) {
+    match rng.below(23) {
         0 => {
             let unknown = KNOWN.len() as u64 + rng.below(PORT_COUNT as u64 - KNOWN.len() as u64);
             Case { port: PORT_BASE + unknown as u16, expect: Expect::Errno(ENOSYS), ..base }
@@ -215,6 +217,16 @@ pub fn case(rng: &mut Rng, env: &Env) -> Case {
             params: [env.scratch_gpa + 1 + rng.below(7), count(1, 0), 0, 0],
             ..base
         },
+        21 => {
+            // A pv lock word that is misaligned or not RAM.
+            let port = if rng.below(2) == 0 { Hypercall::PvWait } else { Hypercall::PvKick };
+            let (lock, expect) = if rng.below(2) == 0 {
+                (env.scratch_gpa + 1 + rng.below(3), Expect::Errno(EINVAL))
+            } else {
+                (outside_ram_64(rng, env) & !3, Expect::Errno(EFAULT))
+            };
+            Case { port: port as u16, params: [lock, 2, 0, 0], expect, ..base }
+        }
         _ => Case {
             port: NON_HYPERCALL_PORTS[rng.below(NON_HYPERCALL_PORTS.len() as u64) as usize],
             value: rng.next_u64() as u32,

@@ -135,6 +135,9 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
     if let Some(max) = options.max_map_count {
         crate::mm::vma::set_max_map_count(max);
     }
+    if let Some(n) = options.pvspin {
+        arch::pvlock::set_spin_threshold(n);
+    }
     if let Some(max) = options.pid_max {
         crate::process::pid::set_pid_max(max);
     }

@@ -101,7 +101,14 @@ pub struct CpuCounters {
     /// Of those, the ones that caught the kernel's entry or exit code while
     /// it ran with the user's GS base (made harmless by the entry code).
     pub entry_window_events: u64,
-    reserved: [u64; 4],
+    /// Paravirtual spin locks (the guest's `arch::pvlock`): acquisitions that
+    /// found the lock taken and spun, waits handed to the VMM after the spin
+    /// (the vCPU blocked until kicked: `PvWait`), and kicks this CPU sent to a
+    /// waiter when it released a lock (`PvKick`).
+    pub pv_lock_contended: u64,
+    pub pv_waits: u64,
+    pub pv_kicks: u64,
+    reserved: [u64; 1],
 }
 }
 
@@ -254,7 +261,7 @@ pub mod resettable {
         hypercalls, idle_halts, spurious, page_faults_user, page_faults_kernel, syscalls,
         context_switches, preemptions, migrations, wakeup_ipis, busy_tsc,
         tlb_shootdowns_sent, tlb_shootdowns_received, cow_copies, cow_reuses, forks,
-        sysret_returns, zpoline_entries);
+        sysret_returns, zpoline_entries, pv_lock_contended, pv_waits, pv_kicks);
 
     pub const GLOBAL: &[usize] = words!(GlobalCounters: pages_zero_filled, kstack_cache_hits,
         clones_fork, clones_vfork, clones_thread, clones_vm, clones_kthread,

@@ -42,6 +42,13 @@ pub enum Hypercall {
     MailboxReply = PORT_BASE + 7,
     /// [`BulkMem`]: zero or copy guest memory natively, a batch of [`BulkOp`]s.
     BulkMem = PORT_BASE + 8,
+    /// [`PvWait`]: block this vCPU while a lock word holds a value, until a
+    /// `PvKick` on that word or a short timeout (Linux's pv spinlock
+    /// `kvm_wait`, here without an interrupt: it works with interrupts off).
+    PvWait = PORT_BASE + 9,
+    /// [`PvKick`]: wake one vCPU blocked in `PvWait` on a lock word (Linux
+    /// `kvm_kick_cpu`, keyed by the lock as a futex is).
+    PvKick = PORT_BASE + 10,
 }
 
 impl Hypercall {
@@ -57,6 +64,8 @@ impl Hypercall {
             p if p == Self::Snapshot as u16 => Self::Snapshot,
             p if p == Self::MailboxReply as u16 => Self::MailboxReply,
             p if p == Self::BulkMem as u16 => Self::BulkMem,
+            p if p == Self::PvWait as u16 => Self::PvWait,
+            p if p == Self::PvKick as u16 => Self::PvKick,
             _ => return None,
         })
     }
@@ -78,6 +87,8 @@ impl Hypercall {
             Self::Snapshot => core::mem::size_of::<Snapshot>(),
             Self::MailboxReply => core::mem::size_of::<MailboxReply>(),
             Self::BulkMem => core::mem::size_of::<BulkMem>(),
+            Self::PvWait => core::mem::size_of::<PvWait>(),
+            Self::PvKick => core::mem::size_of::<PvKick>(),
         }
     }
 }
@@ -249,6 +260,31 @@ pub mod bulk_op {
     /// Copy `[src, src + len)` to `[dst, dst + len)`.
     pub const COPY: u32 = 2;
 }
+
+/// `PvWait`: block the calling vCPU while the 32-bit word at guest-physical
+/// `lock` (4-byte aligned) equals `val`, checked under the VMM's wait-queue
+/// lock so that a `PvKick` after the guest changed the word is never missed
+/// (futex semantics). Returns at the latest after [`PV_WAIT_MAX_US`]. Result: 1
+/// if kicked, 0 if the word differed or the wait timed out.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PvWait {
+    pub lock: u64,
+    pub val: u32,
+    pub _pad: u32,
+}
+
+/// `PvKick`: wake one vCPU waiting in `PvWait` on the word at `lock`. Result:
+/// the number woken (0 or 1).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PvKick {
+    pub lock: u64,
+}
+
+/// The longest a `PvWait` blocks without a kick: a bound on the cost of a lost
+/// kick (none is expected) and on how long a stopping VM waits for its vCPUs.
+pub const PV_WAIT_MAX_US: u64 = 2_000;
 
 /// Names of the x86 exception vectors, as the SDM abbreviates them.
 pub const fn exception_name(vector: u32) -> &'static str {

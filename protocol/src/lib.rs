@@ -26,7 +26,7 @@ pub mod trace;
 
 /// Version of everything in this crate. The guest refuses to run on a VMM whose
 /// boot info carries another version, and says so.
-pub const ABI_VERSION: u32 = 6;
+pub const ABI_VERSION: u32 = 7;
 
 /// The most vCPUs the ABI has room for (per-CPU arrays in the counter page and the
 /// hypercall status slots are this long).

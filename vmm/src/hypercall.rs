@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use protocol::errno::{E2BIG, EBUSY, EFAULT, EINVAL, ENOSPC};
 use protocol::hypercall::{
-    BulkMem, ConsoleWrite, ExceptionReport, Exit, Hypercall, MailboxReply, PanicReport, Ready,
-    Snapshot, StartCpus, CONSOLE_MAX, LABEL_MAX, PANIC_MAX, PARAM_ALIGN, SNAPSHOTS_MAX,
+    BulkMem, ConsoleWrite, ExceptionReport, Exit, Hypercall, MailboxReply, PanicReport, PvKick,
+    PvWait, Ready, Snapshot, StartCpus, CONSOLE_MAX, LABEL_MAX, PANIC_MAX, PARAM_ALIGN,
+    SNAPSHOTS_MAX,
 };
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
@@ -40,6 +41,16 @@ pub enum Effect {
     /// The guest answered mailbox command `seq`.
     MailboxReply {
         seq: u64,
+    },
+    /// Block the caller while the lock word at `lock` holds `val`
+    /// (`pvlock::PvLocks::wait`).
+    PvWait {
+        lock: u64,
+        val: u32,
+    },
+    /// Wake one vCPU waiting on the lock word at `lock`.
+    PvKick {
+        lock: u64,
     },
 }
 
@@ -74,6 +85,17 @@ fn read_bytes(mem: &GuestMemoryMmap, addr: u64, len: u64) -> Result<Vec<u8>, i64
     let mut buf = vec![0u8; len as usize];
     mem.read_slice(&mut buf, GuestAddress(addr)).map_err(|_| -EFAULT)?;
     Ok(buf)
+}
+
+/// A pv lock word: 4-byte aligned (`EINVAL`), in guest memory (`EFAULT`).
+fn lock_word(mem: &GuestMemoryMmap, addr: u64) -> Result<(), i64> {
+    if !addr.is_multiple_of(4) {
+        return Err(-EINVAL);
+    }
+    if !mem.check_range(GuestAddress(addr), 4) {
+        return Err(-EFAULT);
+    }
+    Ok(())
 }
 
 /// Handle `call` whose parameters are at guest-physical `gpa`.
@@ -172,6 +194,16 @@ fn dispatch(
             let p: BulkMem = read_param(mem, gpa)?;
             Ok((crate::bulkmem::handle(mem, &p, ctx.bulk_floor)?, Effect::None))
         }
+        Hypercall::PvWait => {
+            let p: PvWait = read_param(mem, gpa)?;
+            lock_word(mem, p.lock)?;
+            Ok((0, Effect::PvWait { lock: p.lock, val: p.val }))
+        }
+        Hypercall::PvKick => {
+            let p: PvKick = read_param(mem, gpa)?;
+            lock_word(mem, p.lock)?;
+            Ok((0, Effect::PvKick { lock: p.lock }))
+        }
     }
 }
 
@@ -233,6 +265,29 @@ mod tests {
         assert_eq!(handle(Hypercall::StartCpus, 0x1000, &m, &c).0, 0);
         assert_eq!(handle(Hypercall::StartCpus, 0x1000, &m, &c).0, -EBUSY);
         let _ = ENOSYS;
+    }
+
+    #[test]
+    fn pv_lock_words_are_aligned_guest_memory() {
+        let m = mem();
+        let c = ctx();
+        put(&m, 0x1000, PvWait { lock: 0x2004, val: 2, _pad: 0 });
+        assert_eq!(
+            handle(Hypercall::PvWait, 0x1000, &m, &c),
+            (0, Effect::PvWait { lock: 0x2004, val: 2 })
+        );
+        put(&m, 0x1000, PvWait { lock: 0x2002, val: 2, _pad: 0 });
+        assert_eq!(handle(Hypercall::PvWait, 0x1000, &m, &c).0, -EINVAL, "misaligned word");
+        put(&m, 0x1000, PvWait { lock: (1 << 20) - 2, val: 2, _pad: 0 });
+        assert_eq!(handle(Hypercall::PvWait, 0x1000, &m, &c).0, -EINVAL);
+        put(&m, 0x1000, PvWait { lock: 1 << 20, val: 2, _pad: 0 });
+        assert_eq!(handle(Hypercall::PvWait, 0x1000, &m, &c).0, -EFAULT, "outside memory");
+        put(&m, 0x1000, PvKick { lock: 0x2004 });
+        assert_eq!(handle(Hypercall::PvKick, 0x1000, &m, &c), (0, Effect::PvKick { lock: 0x2004 }));
+        put(&m, 0x1000, PvKick { lock: (1 << 20) - 4 });
+        assert_eq!(handle(Hypercall::PvKick, 0x1000, &m, &c).0, 0, "the last word");
+        put(&m, 0x1000, PvKick { lock: u64::MAX - 3 });
+        assert_eq!(handle(Hypercall::PvKick, 0x1000, &m, &c).0, -EFAULT);
     }
 
     #[test]

@@ -56,6 +56,7 @@ mod mailbox;
 mod pod;
 mod profile;
 pub mod programs;
+mod pvlock;
 mod regs;
 mod report;
 mod stats;
@@ -99,6 +100,7 @@ mod layering {
         ("exit", include_str!("exit.rs")),
         ("bulkmem", include_str!("bulkmem.rs")),
         ("hypercall", include_str!("hypercall.rs")),
+        ("pvlock", include_str!("pvlock.rs")),
         ("symbols", include_str!("symbols.rs")),
         ("debuginfo", include_str!("debuginfo.rs")),
         ("profile", include_str!("profile.rs")),

@@ -15,6 +15,7 @@ use crate::debuginfo::{Symbolizer, Unwinder};
 use crate::exit::ExitCounts;
 use crate::hypercall::{self, Effect};
 use crate::profile::{RawProfile, Span};
+use crate::pvlock::{PvLocks, WaitEnd};
 use crate::report::{ExitReport, GuestExit, ReadyMark, Snapshot, TripleFaultEvent};
 use crate::stats::{KvmStats, StatsFiles};
 use crate::symbols::Symbols;
@@ -103,6 +104,8 @@ unsafe impl Killable for VcpuThreadId {
 /// its console, the start gate of the secondary CPUs, snapshots, mailbox replies.
 pub struct Shared {
     hc: hypercall::Context,
+    /// The wait queue of the guest's paravirtual spin locks.
+    pvlocks: PvLocks,
     echo_console: bool,
     /// The kernel's messages, and the user programs' stdout and stderr.
     console: Mutex<Vec<u8>>,
@@ -137,6 +140,7 @@ impl Shared {
     pub fn new(s: Setup) -> Self {
         Self {
             hc: hypercall::Context::new(s.cpu_count, s.kernel_end.next_multiple_of(4096)),
+            pvlocks: PvLocks::new(s.cpu_count),
             echo_console: s.echo_console,
             console: Mutex::new(Vec::new()),
             stdout: Mutex::new(Vec::new()),
@@ -364,6 +368,16 @@ impl Shared {
     pub fn last_snapshot_since(&self, skip: usize, label: &str) -> Option<Snapshot> {
         let snaps = self.snapshots.lock().unwrap();
         snaps.get(skip..)?.iter().rev().find(|s| s.label == label).cloned()
+    }
+
+    /// `PvWait` from vCPU `cpu`: 1 if it was kicked, else 0.
+    pub fn pv_wait(&self, cpu: u32, lock: u64, val: u32) -> i64 {
+        (self.pvlocks.wait(cpu, self.vm.memory(), lock, val) == WaitEnd::Kicked) as i64
+    }
+
+    /// `PvKick` from vCPU `cpu`: how many waiters were woken (0 or 1).
+    pub fn pv_kick(&self, cpu: u32, lock: u64) -> i64 {
+        self.pvlocks.kick(cpu, lock) as i64
     }
 
     pub fn mailbox_replied(&self, seq: u64) {

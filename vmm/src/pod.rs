@@ -2,8 +2,8 @@
 
 use protocol::counters::CounterPage;
 use protocol::hypercall::{
-    BulkMem, BulkOp, ConsoleWrite, ExceptionReport, Exit, MailboxReply, PanicReport, Ready,
-    Snapshot, StartCpus,
+    BulkMem, BulkOp, ConsoleWrite, ExceptionReport, Exit, MailboxReply, PanicReport, PvKick,
+    PvWait, Ready, Snapshot, StartCpus,
 };
 use protocol::mailbox::{Mailbox, ProcEntry};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
@@ -34,6 +34,10 @@ unsafe impl Pod for MailboxReply {}
 unsafe impl Pod for BulkMem {}
 // SAFETY: as above.
 unsafe impl Pod for BulkOp {}
+// SAFETY: as above.
+unsafe impl Pod for PvWait {}
+// SAFETY: as above.
+unsafe impl Pod for PvKick {}
 // SAFETY: as above.
 unsafe impl Pod for Mailbox {}
 // SAFETY: as above.

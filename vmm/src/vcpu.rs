@@ -373,6 +373,10 @@ impl VcpuThread {
                 self.shared.snapshot(self.vcpu.index, label, guest_tsc, reset)
             }
             Effect::MailboxReply { seq } => self.shared.mailbox_replied(seq),
+            Effect::PvWait { lock, val } => {
+                self.answer(self.shared.pv_wait(self.vcpu.index, lock, val))
+            }
+            Effect::PvKick { lock } => self.answer(self.shared.pv_kick(self.vcpu.index, lock)),
         }
     }
 

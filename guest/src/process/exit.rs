@@ -258,7 +258,15 @@ fn exit_notify(task: &Arc<Task>, remaining: u32) {
         }
     }
     forget_original_parent(task);
-    crate::process::pidfd::do_notify_pidfd(&task.thread_pid());
+    // A thread nobody waits for is released below, still under `TASKLIST`,
+    // and `table::release` tells its pidfds once it is gone: a waiter woken
+    // here could see it exited but not yet reaped (POLLIN without POLLHUP),
+    // a state no one can act on. Linux wakes them here and releases the
+    // thread right after; its pollers see POLLHUP unless they run in between.
+    let autoreap = !task.is_group_leader() && task.ptrace.load(Ordering::Acquire) == 0;
+    if !autoreap {
+        crate::process::pidfd::do_notify_pidfd(&task.thread_pid());
+    }
     if task.group.group_exec_task.load(Ordering::Relaxed) != 0 {
         // A thread's execve waits for this one to be gone (released, or the
         // leader a zombie): it looks again once this is done, under the same
@@ -269,10 +277,10 @@ fn exit_notify(task: &Arc<Task>, remaining: u32) {
         // A thread: nobody waits for it (Linux: autoreaped), unless it is
         // traced: its tracer is told and reaps it. The last one out reports
         // a group leader that exited before it.
-        if task.ptrace.load(Ordering::Acquire) != 0 {
-            notify_parent(task);
-        } else {
+        if autoreap {
             table::release(task);
+        } else {
+            notify_parent(task);
         }
         if remaining == 0 {
             if let Some(leader) =

@@ -12,6 +12,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use crate::arch::pvlock::PvMutex;
 use crate::errno::Errno;
 use crate::process::nsproxy::NsProxy;
 use crate::process::pid_namespace::{self, Pid, PidNamespace};
@@ -36,7 +37,7 @@ static INIT_NSPROXY: spin::Once<Arc<NsProxy>> = spin::Once::new();
 /// signal is sent to a group of processes, so that a fork in progress either
 /// ends first (the child is a member when the signal is sent) or sees the
 /// signal (in its parent's delayed set). Taken before the table's own locks.
-pub static TASKLIST: spin::Mutex<()> = spin::Mutex::new(());
+pub static TASKLIST: PvMutex<()> = PvMutex::new(());
 
 /// The most tasks the kernel allows (Linux derives `max_threads` from RAM).
 pub const MAX_THREADS: usize = 4096;

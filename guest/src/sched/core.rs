@@ -169,7 +169,7 @@ pub(super) fn nr_running(cpu: usize) -> u32 {
     NR_RUNNING[cpu].load(Relaxed)
 }
 
-type RqGuard<'a, D> = spin::MutexGuard<'a, Rq<D>>;
+type RqGuard<'a, D> = crate::arch::pvlock::PvMutexGuard<'a, Rq<D>>;
 
 /// Run `f` on `cpu`'s run queue with interrupts off: the timer tick takes the
 /// same lock, so holding it with interrupts on could deadlock the CPU against

@@ -12,6 +12,7 @@
 use core::marker::PhantomData;
 
 use super::cpu::{interrupts_disable, interrupts_enable, interrupts_enabled};
+use super::pvlock::{PvMutex, PvMutexGuard};
 
 /// Interrupts off on this CPU while it lives; dropped, they are back to what
 /// they were (Linux `local_irq_save`/`local_irq_restore`). Not `Send`: it
@@ -53,21 +54,22 @@ pub fn assert_irqs_disabled() {
 /// held. Where interrupts are already off and a guard proves it,
 /// `lock_irqs_off` takes the lock without saving and restoring them (two
 /// locks taken together, a lock taken under an `IrqGuard` that must outlive
-/// it).
+/// it). The lock itself is a [`PvMutex`]: a waiter with interrupts off spins
+/// briefly, then blocks in the VMM until the holder kicks it.
 pub struct IrqSpinLock<T> {
-    inner: spin::Mutex<T>,
+    inner: PvMutex<T>,
 }
 
 /// The guard of an [`IrqSpinLock`]: the lock is released (the first field
 /// dropped) before interrupts are restored.
 pub struct IrqSpinLockGuard<'a, T> {
-    inner: spin::MutexGuard<'a, T>,
+    inner: PvMutexGuard<'a, T>,
     _irq: IrqGuard,
 }
 
 impl<T> IrqSpinLock<T> {
     pub const fn new(value: T) -> Self {
-        Self { inner: spin::Mutex::new(value) }
+        Self { inner: PvMutex::new(value) }
     }
 
     /// Interrupts off, then the lock. While another CPU holds it, this one
@@ -79,12 +81,17 @@ impl<T> IrqSpinLock<T> {
     /// interrupts that make it exit), instead of spinning for as long as the
     /// holder is away with every interrupt blocked. The kernel does not
     /// preempt itself, so a wait with interrupts on never switches tasks.
+    /// With interrupts already off (where kernel code runs), the wait is the
+    /// paravirtual one: spin, then block in the VMM until kicked.
     #[inline]
     pub fn lock(&self) -> IrqSpinLockGuard<'_, T> {
         loop {
             let irq = disable_local();
             if let Some(inner) = self.inner.try_lock() {
                 return IrqSpinLockGuard { inner, _irq: irq };
+            }
+            if !irq.was_enabled {
+                return IrqSpinLockGuard { inner: self.inner.lock(), _irq: irq };
             }
             drop(irq);
             while self.inner.is_locked() {
@@ -95,7 +102,7 @@ impl<T> IrqSpinLock<T> {
 
     /// The lock, with interrupts already off for as long as `irq` lives.
     #[inline]
-    pub fn lock_irqs_off<'a>(&'a self, irq: &'a IrqGuard) -> spin::MutexGuard<'a, T> {
+    pub fn lock_irqs_off<'a>(&'a self, irq: &'a IrqGuard) -> PvMutexGuard<'a, T> {
         let _ = irq;
         assert_irqs_disabled();
         self.inner.lock()

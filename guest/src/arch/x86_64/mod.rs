@@ -13,6 +13,7 @@ pub mod heap;
 pub mod hypercall;
 pub mod irq;
 pub mod mmu;
+pub mod pvlock;
 pub mod task;
 pub mod tlb;
 pub mod traps;
