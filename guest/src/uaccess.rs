@@ -45,6 +45,56 @@ pub fn write_bytes(addr: u64, data: &[u8]) -> Result<(), Errno> {
     copy_to_user(addr, data)
 }
 
+/// As Linux's `copy_to_user` returning a short count: how many bytes of
+/// `data` reached user memory at `addr` before the first page that refuses
+/// them (a read or write into a buffer that runs into an unmapped page
+/// returns the bytes before it, as Linux's `filemap_read` does).
+pub fn write_bytes_partial(addr: u64, data: &[u8]) -> usize {
+    if write_bytes(addr, data).is_ok() {
+        return data.len();
+    }
+    let mut done = 0;
+    for piece in page_pieces(addr, data.len()) {
+        if write_bytes(addr + done as u64, &data[done..done + piece]).is_err() {
+            break;
+        }
+        done += piece;
+    }
+    done
+}
+
+/// `read_bytes` that stops at the first page it cannot read (Linux
+/// `copy_from_user`'s short count): the bytes before it, maybe none.
+pub fn read_bytes_partial(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    match read_bytes(addr, len) {
+        Err(EFAULT) => {}
+        other => return other,
+    }
+    let mut v = Vec::new();
+    for piece in page_pieces(addr, len) {
+        let Ok(bytes) = read_bytes(addr + v.len() as u64, piece) else { break };
+        v.extend_from_slice(&bytes);
+    }
+    Ok(v)
+}
+
+/// The lengths of the pieces `[addr, addr + len)` falls into at page
+/// boundaries.
+fn page_pieces(addr: u64, len: usize) -> impl Iterator<Item = usize> {
+    const PAGE: u64 = 4096;
+    let mut at = addr;
+    let end = addr.saturating_add(len as u64);
+    core::iter::from_fn(move || {
+        if at >= end {
+            return None;
+        }
+        let next = (at / PAGE + 1).saturating_mul(PAGE).min(end);
+        let n = (next - at) as usize;
+        at = next;
+        Some(n)
+    })
+}
+
 pub fn write_u32(addr: u64, v: u32) -> Result<(), Errno> {
     copy_to_user(addr, &v.to_le_bytes())
 }

@@ -33,7 +33,8 @@ pub mod wait;
 
 #[cfg(target_os = "none")]
 pub use task::{
-    current, current_or_idle, wait_event, wait_event_any, wait_event_killable, PosixThread, Task,
+    cond_resched, current, current_or_idle, wait_event, wait_event_any, wait_event_killable,
+    PosixThread, Task,
 };
 
 /// How a task ended.

@@ -87,6 +87,11 @@ pub fn current_or_idle() -> Arc<Task> {
     crate::sched::current_or_idle::<PosixThread>()
 }
 
+/// `sched::cond_resched` for the current task.
+pub fn cond_resched() {
+    crate::sched::cond_resched::<PosixThread>()
+}
+
 /// `sched::wait_event` for the current task.
 pub fn wait_event(
     wq: Option<&WaitQueue>,

@@ -395,6 +395,17 @@ pub fn schedule<D: TaskData>() {
     __schedule::<D>(false);
 }
 
+/// A long loop in a system call lets the CPU go (Linux `cond_resched`): the
+/// interrupts pending here are taken (the tick, IPIs: system calls run with
+/// them off), and if the tick or a wake-up asked the task to give way, it
+/// does, still runnable. Call with no spin lock held.
+pub fn cond_resched<D: TaskData>() {
+    arch::irq_window();
+    if current::<D>().is_some_and(|t| t.need_resched.load(Relaxed)) {
+        schedule::<D>();
+    }
+}
+
 /// sched_yield: the current task goes behind the other runnable tasks of its
 /// class (RT: the back of its priority; fair: the next pick skips it once).
 pub fn yield_current<D: TaskData>() {

@@ -17,10 +17,10 @@ use crate::fs::pipe::{Outcome, Pipe};
 use crate::fs::proc::{ProcFile, ProcNode};
 use crate::fs::ramfs::{self, Ino, Stat, S_IFCHR, S_IFIFO};
 use crate::fs::{with_fs, CONSOLE_RDEV, COUNTERS_RDEV, NULL_RDEV};
-use crate::process::current;
 use crate::process::rlimit::RLIMIT_NOFILE;
 use crate::process::signal::fatal_signal_pending;
 use crate::process::Task;
+use crate::process::{cond_resched, current};
 use crate::uaccess;
 use crate::vfs::namei::{self, Node, PathRef};
 use crate::vfs::proc as procfs;
@@ -656,6 +656,9 @@ fn do_read(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
             let mut kbuf = vec![0u8; len.min(CHUNK)];
             let me = task();
             while done < len {
+                if done > 0 {
+                    cond_resched();
+                }
                 if fatal_signal_pending(&me) {
                     // Linux `filemap_read`: a fatal signal ends a long read.
                     if done == 0 {
@@ -668,14 +671,17 @@ fn do_read(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
                 if n == 0 {
                     break;
                 }
-                if let Err(e) = uaccess::write_bytes(buf + done as u64, &kbuf[..n]) {
+                // A buffer that runs into a bad page gets the bytes before it
+                // (the file position moves by those only); EFAULT if none.
+                let copied = uaccess::write_bytes_partial(buf + done as u64, &kbuf[..n]);
+                done += copied;
+                pos += copied as u64;
+                if copied < n {
                     if done == 0 {
-                        return Err(e);
+                        return Err(EFAULT);
                     }
                     break;
                 }
-                done += n;
-                pos += n as u64;
             }
             if at.is_none() {
                 file.pos.store(pos, Ordering::Relaxed);
@@ -737,6 +743,9 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
             let mut done = 0usize;
             let me = task();
             while done < len {
+                if done > 0 {
+                    cond_resched();
+                }
                 // As Linux's `tty_write` (a signal ends a long write): a
                 // write of terabytes from a mapped area would otherwise hold
                 // the task for hours, SIGKILL or not.
@@ -774,6 +783,9 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
             };
             let me = task();
             while done < len {
+                if done > 0 {
+                    cond_resched();
+                }
                 // Linux `generic_perform_write`: a fatal signal ends it.
                 if fatal_signal_pending(&me) {
                     if done == 0 {
@@ -782,7 +794,11 @@ fn do_write(file: &File, buf: u64, len: usize, at: Option<u64>) -> SysResult {
                     break;
                 }
                 let n = (len - done).min(CHUNK);
-                let data = match uaccess::read_bytes(buf + done as u64, n) {
+                // The bytes before a bad page are written (Linux
+                // `generic_perform_write`); EFAULT if there are none.
+                let data = match uaccess::read_bytes_partial(buf + done as u64, n) {
+                    Ok(d) if d.is_empty() && done == 0 => return Err(EFAULT),
+                    Ok(d) if d.is_empty() => break,
                     Ok(d) => d,
                     Err(e) if done == 0 => return Err(e),
                     Err(_) => break,

@@ -2,9 +2,11 @@
 
 use super::{Args, SysResult};
 use crate::errno::{EINVAL, EPERM};
-use crate::process::current;
+use crate::mm::frame::PAGE_SIZE;
 use crate::process::rlimit::{rlimit, RLIMIT_NOFILE};
+use crate::process::signal::signal_pending;
 use crate::process::utsname::{check_set, UtsField};
+use crate::process::{cond_resched, current};
 use crate::uaccess;
 use uapi::random::{GRND_INSECURE, GRND_NONBLOCK, GRND_RANDOM};
 
@@ -46,18 +48,32 @@ pub fn getrandom(a: &Args) -> SysResult {
     {
         return Err(EINVAL);
     }
-    // Linux caps one call at 32 MiB - 1 bytes (MAX_RW_COUNT is larger; getrandom
-    // returns short counts for large requests). Fill in chunks.
+    // Linux `get_random_bytes_user`: at most INT_MAX bytes, written block by
+    // block; every page's worth it stops for a pending signal (a short
+    // count) and lets the CPU go (`cond_resched`), so that a 2 GiB request
+    // neither outlives a SIGKILL nor keeps the tick away from its CPU. A
+    // fault ends it with the count so far, EFAULT only if nothing was
+    // written. Blocks never straddle a page, so that count is exact.
     let len = len.min(i32::MAX as usize);
-    let mut chunk = [0u8; 256];
+    let mut block = [0u8; 256];
     let mut done = 0;
     while done < len {
-        let n = (len - done).min(chunk.len());
-        crate::random::get_random_bytes(&mut chunk[..n]);
-        uaccess::write_bytes(buf + done as u64, &chunk[..n])?;
+        let at = buf.wrapping_add(done as u64);
+        let to_page_end = (PAGE_SIZE - at % PAGE_SIZE) as usize;
+        let n = (len - done).min(block.len()).min(to_page_end);
+        crate::random::get_random_bytes(&mut block[..n]);
+        if let Err(e) = uaccess::write_bytes(at, &block[..n]) {
+            return if done == 0 { Err(e) } else { Ok(done as u64) };
+        }
         done += n;
+        if n == to_page_end && done < len {
+            if signal_pending(&current().unwrap()) {
+                break;
+            }
+            cond_resched();
+        }
     }
-    Ok(len as u64)
+    Ok(done as u64)
 }
 
 fn rlimit_words(r: rlimit) -> [u64; 2] {

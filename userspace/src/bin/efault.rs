@@ -195,6 +195,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     let mut st = stat::default();
     let size = fstat(fd as i32, &mut st).is_ok() && st.st_size == 16;
     c.check("file unchanged", r == Ok(16) && &good == b"0123456789abcdef" && size);
+    short_counts(&mut c, fd as i32);
     let _ = close(fd as i32);
     let _ = close(dir as i32);
     c.ok_eq("remove test file", unlinkat(AT_FDCWD, FILE, 0), 0);
@@ -436,6 +437,74 @@ fn nothing_lost(c: &mut Checker, fd: i32, dir: i32, bad: usize, tag: &str) {
     // SAFETY: see above.
     let e = unsafe { syscall3(nr::__NR_execve, bad, 0, 0) };
     expect_efault(c, "execve", "path", tag, e);
+}
+
+/// A buffer that starts in a mapped page and runs into an unmapped one: a
+/// file read or write moves the bytes before the bad page and returns their
+/// count (the offset moves by as much), getrandom too (EFAULT only when no
+/// byte fits); a pipe read fails whole and keeps its data, a pipe write
+/// fails whole and adds nothing (Linux `pipe_read`/`pipe_write`).
+fn short_counts(c: &mut Checker, fd: i32) {
+    let (rw, flags) = (PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    // SAFETY: a new mapping of two pages; its second page is unmapped at once
+    // and the first is used only through the raw pointers below.
+    let Ok(map) = (unsafe { mmap(0, 8192, rw, flags, -1, 0) }) else {
+        c.fail("mmap two pages", ENOMEM);
+        return;
+    };
+    // SAFETY: nothing uses the second page.
+    let _ = unsafe { munmap(map + 4096, 4096) };
+    let edge = map + 4096 - 10;
+    let (fdu, pos) = (fd as usize, |fd| lseek(fd, 0, SEEK_CUR));
+
+    let _ = lseek(fd, 0, SEEK_SET);
+    // SAFETY: (this and every raw call below) the kernel writes or reads at
+    // most the 10 mapped bytes at `edge` and fails on the unmapped page.
+    let r = errno::result(unsafe { syscall3(nr::__NR_read, fdu, edge, 16) });
+    c.ok_eq("read into a buffer that runs into an unmapped page: 10 bytes", r, 10);
+    c.ok_eq("the file offset moved by 10", pos(fd), 10);
+    // SAFETY: see above.
+    let got = unsafe { core::slice::from_raw_parts(edge as *const u8, 10) };
+    c.check("they are the file's first 10 bytes", got == b"0123456789");
+    // SAFETY: see above.
+    let r = errno::result(unsafe { syscall4(nr::__NR_pread64, fdu, edge, 16, 6) });
+    c.ok_eq("pread64 likewise: 10 bytes", r, 10);
+
+    // SAFETY: see above (the 10 bytes at `edge` are ours to write).
+    unsafe { core::ptr::copy_nonoverlapping(b"ABCDEFGHIJ".as_ptr(), edge as *mut u8, 10) };
+    let _ = lseek(fd, 0, SEEK_SET);
+    // SAFETY: see above.
+    let r = errno::result(unsafe { syscall3(nr::__NR_write, fdu, edge, 16) });
+    c.ok_eq("write from a buffer that runs into an unmapped page: 10 bytes", r, 10);
+    c.ok_eq("the file offset moved by 10", pos(fd), 10);
+    let mut back = [0u8; 16];
+    let r = pread64(fd, &mut back, 0);
+    c.check("the file holds them", r == Ok(16) && &back == b"ABCDEFGHIJabcdef");
+    let _ = pwrite64(fd, b"0123456789", 0);
+
+    // SAFETY: see above.
+    let r = errno::result(unsafe { syscall3(nr::__NR_getrandom, edge, 16, 0) });
+    c.ok_eq("getrandom into it: 10 bytes", r, 10);
+    // SAFETY: see above.
+    let r = errno::result(unsafe { syscall3(nr::__NR_getrandom, map + 4096, 16, 0) });
+    c.err("getrandom wholly in the unmapped page EFAULT", r, EFAULT);
+
+    if let Some([r, w]) = c.ok("pipe2 for the edge", pipe2(O_NONBLOCK)) {
+        let _ = write(w, b"0123456789abcdef");
+        // SAFETY: see above.
+        let e = unsafe { syscall3(nr::__NR_read, r as usize, edge, 16) };
+        expect_efault(c, "read", "pipe buf", "at the edge", e);
+        // SAFETY: see above.
+        let e = unsafe { syscall3(nr::__NR_write, w as usize, edge, 16) };
+        expect_efault(c, "write", "pipe buf", "at the edge", e);
+        let mut all = [0u8; 64];
+        let kept = read(r, &mut all) == Ok(16) && &all[..16] == b"0123456789abcdef";
+        c.check("the pipe kept its 16 bytes and gained none", kept);
+        let _ = close(r);
+        let _ = close(w);
+    }
+    // SAFETY: nothing uses the first page any more.
+    let _ = unsafe { munmap(map, 4096) };
 }
 
 /// Reaps `pid` and checks that it exited with status 0.

@@ -180,6 +180,28 @@ fn delivery(c: &mut Checker) {
     set(ITIMER_REAL, 0, 0);
     c.check("a periodic timer fired three times", ALRM.load(SeqCst) >= 3);
 
+    // A long system call stops for a signal, with what it did so far:
+    // getrandom into 64 MiB ends at SIGALRM after whole pages (Linux
+    // `get_random_bytes_user` looks once a page). The tick that sends it must
+    // reach a CPU busy in the call (system calls run with interrupts off in
+    // the guest kernel: `cond_resched` opens a window once a page).
+    const BIG: usize = 64 << 20;
+    let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    // SAFETY: a new anonymous mapping, used by nothing else and unmapped below.
+    if let Ok(big) = unsafe { mmap(0, BIG, PROT_READ | PROT_WRITE, flags, -1, 0) } {
+        ALRM.store(0, SeqCst);
+        set(ITIMER_REAL, 10 * MS, 0);
+        // SAFETY: the kernel writes at most BIG bytes into the mapping.
+        let r = unsafe { syscall::syscall3(nr::__NR_getrandom, big, BIG, 0) };
+        c.check(
+            "getrandom of 64 MiB: SIGALRM ends it after whole pages",
+            r > 0 && (r as usize) < BIG && r % 4096 == 0 && ALRM.load(SeqCst) == 1,
+        );
+        set(ITIMER_REAL, 0, 0);
+        // SAFETY: nothing uses the mapping any more.
+        let _ = unsafe { munmap(big, BIG) };
+    }
+
     // Blocked, a periodic timer stops after its first expiry until the
     // signal is taken (Linux re-arms it in dequeue_signal): a tenth of a
     // second of 10 ms periods is one expiry and one SIGALRM.

@@ -7,6 +7,8 @@ const X2APIC_TPR: u32 = 0x808;
 const X2APIC_EOI: u32 = 0x80b;
 const X2APIC_SVR: u32 = 0x80f;
 const X2APIC_ESR: u32 = 0x828;
+/// IRR bits 224-255, which hold every vector this kernel programs (0xe0-0xff).
+const X2APIC_IRR_224: u32 = 0x827;
 const X2APIC_ICR: u32 = 0x830;
 const X2APIC_LVT_TIMER: u32 = 0x832;
 const X2APIC_LVT_ERROR: u32 = 0x837;
@@ -39,6 +41,12 @@ pub fn eoi() {
 /// Fixed-delivery IPI with `vector` to the CPU whose x2APIC id is `dest`.
 pub fn send_ipi(dest: u32, vector: u8) {
     wrmsr(X2APIC_ICR, ((dest as u64) << 32) | vector as u64);
+}
+
+/// Whether an interrupt on one of the kernel's vectors waits in this CPU's
+/// APIC for interrupts to be enabled (its IRR bit is set).
+pub fn kernel_vector_pending() -> bool {
+    rdmsr(X2APIC_IRR_224) != 0
 }
 
 /// Read and clear the error status.

@@ -335,6 +335,34 @@ pub fn interrupts_disable() {
     unsafe { asm!("cli", options(nomem, nostack)) }
 }
 
+/// Take the interrupts pending on this CPU, then turn them off again: system
+/// calls run with interrupts off here (Linux's run with them on, so it needs
+/// no such thing), and a long one opens this window now and then for the
+/// tick and IPIs (`sched::cond_resched`). Nothing if interrupts are on.
+///
+/// `sti` takes effect after the next instruction, so `sti; nop; cli` is a
+/// one-instruction window: enough on hardware-virtualized hosts. A host
+/// that delivers interrupts to ring 0 only when it next enters the guest
+/// (this machine's KVM emulates ring-0 code and does not look in between:
+/// KVM-HOSTS.md, "expect interrupts to reach kernel code late") leaves them
+/// in the APIC's IRR; then `sti; hlt` makes that entry happen, and returns
+/// at once since an interrupt is pending.
+#[inline(always)]
+pub fn irq_window() {
+    if interrupts_enabled() {
+        return;
+    }
+    // SAFETY: as for `interrupts_enable`; the handlers run on this stack in
+    // the window, as they do during a TLB-flush wait (`tlb.rs`). Not `nomem`:
+    // they change memory the caller reads after (a reschedule request).
+    unsafe { asm!("sti", "nop", "cli", options(nostack)) }
+    if super::apic::kernel_vector_pending() {
+        // SAFETY: as above; the `hlt` ends with the pending interrupt (it is
+        // unmasked: no handler is in service in the system-call path).
+        unsafe { asm!("sti", "hlt", "cli", options(nostack)) }
+    }
+}
+
 /// `sti; hlt`: enable interrupts and halt until one arrives, with no window in
 /// which a wake-up could be lost (sti's shadow covers the hlt). Returns with
 /// interrupts enabled, after the handler ran.

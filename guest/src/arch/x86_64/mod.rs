@@ -21,8 +21,8 @@ pub mod uaccess;
 
 pub use boot::{boot_info, counter_words, mailbox_words, phys_to_virt, status_slot, virt_to_phys};
 pub use cpu::{
-    cpu_count, cpu_id, idle, interrupts_disable, interrupts_enable, rdtsc, wait_for_interrupt,
-    wait_until,
+    cpu_count, cpu_id, idle, interrupts_disable, interrupts_enable, irq_window, rdtsc,
+    wait_for_interrupt, wait_until,
 };
 pub use entry::Kernel;
 pub use traps::TrapFrame;
