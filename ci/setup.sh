@@ -40,7 +40,7 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"
     $sudo apt-get update -qq
     updated=1
-    $sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
 
 # The lanes' L1 kernel: the package linux-image-amd64 depends on, downloaded
