@@ -96,9 +96,38 @@ pub fn readlink<const N: usize>(p: &CStr) -> Result<Buf<N>, Errno> {
     Ok(b)
 }
 
+/// A decimal number written with digits only (a program's argument):
+/// None for an empty string, any other byte, or a value past `u64::MAX`.
+pub fn parse_u64(b: &[u8]) -> Option<u64> {
+    let mut n = 0u64;
+    for &d in b {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    (!b.is_empty()).then_some(n)
+}
+
+/// `parse_u64` for a count or size.
+pub fn parse_usize(b: &[u8]) -> Option<usize> {
+    parse_u64(b).and_then(|n| usize::try_from(n).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_digits_only() {
+        assert_eq!(parse_u64(b"0"), Some(0));
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        assert_eq!(parse_u64(b""), None);
+        assert_eq!(parse_u64(b"-1"), None);
+        assert_eq!(parse_u64(b"12x"), None);
+        assert_eq!(parse_usize(b"4096"), Some(4096));
+    }
 
     #[test]
     fn a_buf_takes_what_fits_and_stays_nul_terminated() {

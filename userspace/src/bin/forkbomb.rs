@@ -32,9 +32,9 @@ fn thread_cpu_ns() -> u64 {
 }
 
 fn main(args: Args, _env: Env) -> i32 {
-    let secs = args.bytes(1).and_then(parse).unwrap_or(20) as u64;
+    let secs = args.bytes(1).and_then(text::parse_usize).unwrap_or(20) as u64;
     let verbose = args.bytes(2) == Some(b"-v");
-    let pids_max = args.bytes(2).and_then(|a| a.strip_prefix(b"pids=")).and_then(parse);
+    let pids_max = args.bytes(2).and_then(|a| a.strip_prefix(b"pids=")).and_then(text::parse_usize);
     let mut c = Checker::new();
     if let Some(max) = pids_max {
         c.check("a cgroup with pids.max for the bomb", confine(max).is_ok());
@@ -129,7 +129,7 @@ fn read_number(path: &core::ffi::CStr) -> Option<usize> {
     let n = read(fd, &mut b).unwrap_or(0);
     let _ = close(fd);
     let digits: &[u8] = b[..n].split(|c| !c.is_ascii_digit()).find(|s| !s.is_empty())?;
-    parse(digits)
+    text::parse_usize(digits)
 }
 
 /// The bomb, in the group `bomb` (it moves itself there first).
@@ -156,15 +156,4 @@ fn bomb() -> i32 {
             }
         }
     }
-}
-
-fn parse(b: &[u8]) -> Option<usize> {
-    let mut n = 0usize;
-    for &d in b {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add((d - b'0') as usize)?;
-    }
-    (!b.is_empty()).then_some(n)
 }

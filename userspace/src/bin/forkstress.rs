@@ -36,7 +36,7 @@ const ROUNDS: usize = 5;
 
 fn main(args: Args, _env: Env) -> i32 {
     if args.bytes(1) == Some(b"spread") {
-        let n = args.bytes(2).and_then(parse).unwrap_or(0);
+        let n = args.bytes(2).and_then(text::parse_usize).unwrap_or(0);
         return spread(n);
     }
     let mut c = Checker::new();
@@ -51,17 +51,6 @@ fn main(args: Args, _env: Env) -> i32 {
     signal_during_fork(&mut c);
     c.err("no child left at the end", wait4(-1, None, __WALL | WNOHANG), ECHILD);
     c.status()
-}
-
-fn parse(b: &[u8]) -> Option<usize> {
-    let mut n = 0usize;
-    for &d in b {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add((d - b'0') as usize)?;
-    }
-    (!b.is_empty()).then_some(n)
 }
 
 /// Shared anonymous memory for `words` u32 counters.

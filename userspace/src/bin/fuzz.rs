@@ -87,7 +87,10 @@ fn main(args: Args, _env: Env) -> i32 {
         if &a[..eq] == b"nrs" {
             let v = &a[eq + 1..];
             let dash = v.iter().position(|&b| b == b'-').unwrap_or(v.len());
-            match (parse(&v[..dash]), parse(v.get(dash + 1..).unwrap_or(&v[..dash]))) {
+            match (
+                text::parse_u64(&v[..dash]),
+                text::parse_u64(v.get(dash + 1..).unwrap_or(&v[..dash])),
+            ) {
                 (Some(lo), Some(hi)) => (o.lo, o.hi) = (lo as usize, hi as usize),
                 _ => {
                     println!("fuzz: nrs=LO-HI");
@@ -96,7 +99,7 @@ fn main(args: Args, _env: Env) -> i32 {
             }
             continue;
         }
-        let Some(v) = parse(&a[eq + 1..]) else {
+        let Some(v) = text::parse_u64(&a[eq + 1..]) else {
             println!("fuzz: bad number in an argument");
             return 2;
         };
@@ -614,15 +617,4 @@ fn table_array(o: &Opts) -> ([usize; fuzz::NR_SLOTS], usize) {
         }
     }
     (t, n)
-}
-
-fn parse(b: &[u8]) -> Option<u64> {
-    let mut n = 0u64;
-    for &d in b {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    (!b.is_empty()).then_some(n)
 }

@@ -19,25 +19,14 @@ use userspace::*;
 
 userspace::entry!(main);
 
-fn parse(b: &[u8]) -> Option<usize> {
-    let mut n = 0usize;
-    for &d in b {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add((d - b'0') as usize)?;
-    }
-    (!b.is_empty()).then_some(n)
-}
-
 /// The status child `r` of worker `w` exits with.
 fn status_of(w: usize, r: usize) -> i32 {
     ((w * 31 + r * 7) % 251) as i32
 }
 
 fn main(args: Args, _env: Env) -> i32 {
-    let workers = args.bytes(1).and_then(parse).unwrap_or(8).clamp(1, 64);
-    let rounds = args.bytes(2).and_then(parse).unwrap_or(25).clamp(1, 100_000);
+    let workers = args.bytes(1).and_then(text::parse_usize).unwrap_or(8).clamp(1, 64);
+    let rounds = args.bytes(2).and_then(text::parse_usize).unwrap_or(25).clamp(1, 100_000);
     let prot = PROT_READ | PROT_WRITE;
     // SAFETY: a fresh shared anonymous mapping, never unmapped.
     let Ok(page) = (unsafe { mmap(0, PAGE_SIZE, prot, MAP_SHARED | MAP_ANONYMOUS, -1, 0) }) else {
