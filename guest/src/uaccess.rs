@@ -6,7 +6,6 @@ use alloc::vec::Vec;
 
 use crate::arch::uaccess::{copy_from_user, copy_to_user};
 use crate::errno::{Errno, EFAULT, ENAMETOOLONG};
-use crate::mm::frame::page_pieces;
 
 /// `len` bytes of user memory at `addr`: EFAULT for a range outside user
 /// space (Linux `access_ok`, checked before anything is allocated), ENOMEM
@@ -77,6 +76,23 @@ pub fn read_bytes_partial(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         v.extend_from_slice(&bytes);
     }
     Ok(v)
+}
+
+/// The lengths of the pieces `[addr, addr + len)` falls into at page
+/// boundaries.
+fn page_pieces(addr: u64, len: usize) -> impl Iterator<Item = usize> {
+    const PAGE: u64 = 4096;
+    let mut at = addr;
+    let end = addr.saturating_add(len as u64);
+    core::iter::from_fn(move || {
+        if at >= end {
+            return None;
+        }
+        let next = (at / PAGE + 1).saturating_mul(PAGE).min(end);
+        let n = (next - at) as usize;
+        at = next;
+        Some(n)
+    })
 }
 
 pub fn write_u32(addr: u64, v: u32) -> Result<(), Errno> {

@@ -11,23 +11,6 @@ use protocol::boot::{MemoryKind, MemoryRegion, MEM_MAP_MAX};
 
 pub const PAGE_SIZE: u64 = 4096;
 
-/// The lengths of the pieces `[addr, addr + len)` falls into at page
-/// boundaries (a user copy that must stop exactly at the first bad page
-/// goes piece by piece).
-pub fn page_pieces(addr: u64, len: usize) -> impl Iterator<Item = usize> {
-    let mut at = addr;
-    let end = addr.saturating_add(len as u64);
-    core::iter::from_fn(move || {
-        if at >= end {
-            return None;
-        }
-        let next = (at / PAGE_SIZE + 1).saturating_mul(PAGE_SIZE).min(end);
-        let n = (next - at) as usize;
-        at = next;
-        Some(n)
-    })
-}
-
 pub struct FrameAllocator {
     ranges: [(u64, u64); MEM_MAP_MAX],
     nranges: usize,
@@ -184,18 +167,6 @@ impl FrameAllocator {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_pieces_end_at_page_boundaries() {
-        let v = |a, l| page_pieces(a, l).collect::<Vec<_>>();
-        assert_eq!(v(0x1000, 0), Vec::<usize>::new());
-        assert_eq!(v(0x1000, 4096), [4096]);
-        assert_eq!(v(0x1ff6, 16), [10, 6]);
-        assert_eq!(v(0x1ff6, 10), [10]);
-        assert_eq!(v(0x1001, 8192), [4095, 4096, 1]);
-        // Near the top of the address space: no overflow, the pieces end there.
-        assert_eq!(v(u64::MAX - 5, 100), [5]);
-    }
 
     fn region(base: u64, len: u64, kind: MemoryKind) -> MemoryRegion {
         MemoryRegion { base, len, kind, _pad: 0 }
