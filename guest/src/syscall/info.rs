@@ -1,7 +1,7 @@
 //! uname, sethostname, setdomainname, getrandom and resource limits.
 
 use super::{Args, SysResult};
-use crate::errno::{EINVAL, EPERM};
+use crate::errno::{EFAULT, EINVAL, EPERM};
 use crate::mm::frame::PAGE_SIZE;
 use crate::process::rlimit::{rlimit, RLIMIT_NOFILE};
 use crate::process::signal::signal_pending;
@@ -49,25 +49,24 @@ pub fn getrandom(a: &Args) -> SysResult {
         return Err(EINVAL);
     }
     // Linux `get_random_bytes_user`: at most INT_MAX bytes, written block by
-    // block; every page's worth it stops for a pending signal (a short
+    // block; after each page's worth it stops for a pending signal (a short
     // count) and lets the CPU go (`cond_resched`), so that a 2 GiB request
     // neither outlives a SIGKILL nor keeps the tick away from its CPU. A
-    // fault ends it with the count so far, EFAULT only if nothing was
-    // written. Blocks never straddle a page, so that count is exact.
+    // fault ends it with the bytes before the bad page, EFAULT if none.
     let len = len.min(i32::MAX as usize);
+    let me = current().unwrap();
     let mut block = [0u8; 256];
     let mut done = 0;
     while done < len {
-        let at = buf.wrapping_add(done as u64);
-        let to_page_end = (PAGE_SIZE - at % PAGE_SIZE) as usize;
-        let n = (len - done).min(block.len()).min(to_page_end);
+        let n = (len - done).min(block.len());
         crate::random::get_random_bytes(&mut block[..n]);
-        if let Err(e) = uaccess::write_bytes(at, &block[..n]) {
-            return if done == 0 { Err(e) } else { Ok(done as u64) };
+        let copied = uaccess::write_bytes_partial(buf.wrapping_add(done as u64), &block[..n]);
+        done += copied;
+        if copied < n {
+            return if done == 0 { Err(EFAULT) } else { Ok(done as u64) };
         }
-        done += n;
-        if n == to_page_end && done < len {
-            if signal_pending(&current().unwrap()) {
+        if done as u64 % PAGE_SIZE == 0 && done < len {
+            if signal_pending(&me) {
                 break;
             }
             cond_resched();
