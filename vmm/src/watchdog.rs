@@ -89,19 +89,21 @@ impl LockupDetector {
         thread_time: &[Option<Duration>],
     ) -> Option<Lockup> {
         self.cpus.resize(ticks.len(), None);
-        let total: u64 = ticks.iter().sum();
+        // Wrapping: the words are the guest's to write.
+        let total = ticks.iter().fold(0u64, |a, &t| a.wrapping_add(t));
         for (cpu, &t) in ticks.iter().enumerate() {
             let time = thread_time.get(cpu).copied().flatten();
-            let others = total - t;
+            let others = total.wrapping_sub(t);
             let w = match self.cpus[cpu] {
-                Some(w) if t != 0 && w.ticks == t => w,
+                Some(w) if w.ticks == t => w,
+                // Not ticking yet (not online): nothing to watch.
+                None if t == 0 => continue,
+                // It moved: up, or down to 0 when a program reset the
+                // counters (`/dev/counters`); a CPU that ticked once stays
+                // watched from then on, at 0 too.
                 _ => {
-                    self.cpus[cpu] = (t != 0).then_some(Watch {
-                        ticks: t,
-                        since: now,
-                        thread_time: time,
-                        others,
-                    });
+                    self.cpus[cpu] =
+                        Some(Watch { ticks: t, since: now, thread_time: time, others });
                     continue;
                 }
             };
@@ -109,11 +111,12 @@ impl LockupDetector {
             if stuck < self.threshold {
                 continue;
             }
+            let gained = others.saturating_sub(w.others);
             let ran = time.zip(w.thread_time).map(|(a, b)| a.saturating_sub(b));
             let evidence = if ran.is_some_and(|r| r >= self.threshold / 2) {
                 Evidence::Spinning { ran: ran.unwrap_or_default() }
-            } else if others - w.others >= self.threshold.as_secs() * TICK_HZ / 4 {
-                Evidence::OthersTicked { ticks: others - w.others }
+            } else if gained >= self.threshold.as_secs() * TICK_HZ / 4 {
+                Evidence::OthersTicked { ticks: gained }
             } else {
                 continue;
             };
@@ -139,6 +142,33 @@ mod tests {
         for i in 0..100 {
             let ticks = [100 * i + 1, 100 * i + 1];
             assert_eq!(d.observe(s(i), &ticks, &[Some(s(i)), Some(s(i))]), None);
+        }
+    }
+
+    #[test]
+    fn a_counter_reset_neither_hides_a_lockup_nor_fakes_one() {
+        // CPU 1 stuck at 50; at second 5 a program resets the counters: every
+        // count drops, CPU 1's to 0 for good. It is still found, 10 s after
+        // the reset (its count moved then).
+        let mut d = LockupDetector::new(T);
+        for i in 0..5 {
+            let r = d.observe(s(i), &[100 * i + 1, 50], &[Some(s(i)), Some(s(i))]);
+            assert_eq!(r, None, "second {i}");
+        }
+        for i in 5..15 {
+            let r = d.observe(s(i), &[100 * (i - 5), 0], &[Some(s(i)), Some(s(i))]);
+            assert_eq!(r, None, "second {i}: the others' count fell, no underflow");
+        }
+        assert_eq!(
+            d.observe(s(15), &[1000, 0], &[Some(s(15)), Some(s(15))]),
+            Some(Lockup { cpu: 1, stuck: s(10), evidence: Evidence::Spinning { ran: s(10) } })
+        );
+        // A CPU that never ticked (not online) is not watched; garbage words
+        // (the guest writes them) wrap instead of overflowing.
+        let mut d = LockupDetector::new(T);
+        for i in 0..20 {
+            let r = d.observe(s(i), &[u64::MAX - 3 + i % 2, 0], &[Some(s(i)), Some(s(i))]);
+            assert_eq!(r, None, "second {i}");
         }
     }
 
