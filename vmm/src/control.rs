@@ -15,7 +15,7 @@ use crate::mailbox::{Command, Outbox, Reply};
 use crate::report::{ExitReport, GuestExit, ReadyMark, TraceSummary};
 use crate::stats::KvmStats;
 use crate::trace::RawTrace;
-use crate::vcpu::{thread_cpu_time, Vcpu, VcpuHandle};
+use crate::vcpu::{Vcpu, VcpuHandle};
 use crate::watchdog::LockupDetector;
 
 /// A booted VM and the VMM around it: the vCPU threads, the control side of the
@@ -110,7 +110,7 @@ impl Vmm {
     /// the counter page and its vCPU thread's CPU time.
     fn lockup_watch(&self, threshold: Duration) -> event_loop::Watch {
         let shared = self.shared.clone();
-        let threads: Vec<libc::pthread_t> = self.vcpus.iter().map(VcpuHandle::pthread).collect();
+        let clocks: Vec<_> = self.vcpus.iter().map(VcpuHandle::cpu_clock).collect();
         let start = std::time::Instant::now();
         let mut detector = LockupDetector::new(threshold);
         event_loop::Watch {
@@ -118,9 +118,8 @@ impl Vmm {
             check: Box::new(move || {
                 let page = shared.vm().counters();
                 let ticks: Vec<u64> =
-                    page.cpu.iter().take(threads.len()).map(|c| c.timer_ticks).collect();
-                // The vCPU threads are joined only after the loop ends.
-                let times: Vec<_> = threads.iter().map(|&t| thread_cpu_time(t)).collect();
+                    page.cpu.iter().take(clocks.len()).map(|c| c.timer_ticks).collect();
+                let times: Vec<_> = clocks.iter().map(|c| c.and_then(|c| c.read())).collect();
                 detector.observe(start.elapsed(), &ticks, &times)
             }),
         }

@@ -148,24 +148,23 @@ struct Tracer {
     stubs: HashMap<u64, Vec<u64>>,
 }
 
-/// The CPU time host thread `thread` has used (its `CLOCK_THREAD_CPUTIME_ID`
-/// read from another thread), None if it cannot be read. `thread` must be a
-/// vCPU thread of a running VM: [`VcpuHandle::pthread`] before
-/// [`VcpuHandle::join`].
-pub fn thread_cpu_time(thread: libc::pthread_t) -> Option<std::time::Duration> {
-    let mut clock: libc::clockid_t = 0;
-    // SAFETY: `thread` names a thread that has not been joined (the caller's
-    // rule), so its id is valid; `clock` is a valid place for the result.
-    if unsafe { libc::pthread_getcpuclockid(thread, &mut clock) } != 0 {
-        return None;
+/// A vCPU thread's CPU-time clock (`CLOCK_THREAD_CPUTIME_ID` read from
+/// another thread), for the lockup detector.
+#[derive(Clone, Copy, Debug)]
+pub struct ThreadClock(libc::clockid_t);
+
+impl ThreadClock {
+    /// The CPU time the thread has used; None once it has ended (the kernel
+    /// refuses the clock then).
+    pub fn read(self) -> Option<std::time::Duration> {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `ts` is a valid place for the result; any clock id is safe
+        // to pass (an unknown one fails with EINVAL, which is handled).
+        if unsafe { libc::clock_gettime(self.0, &mut ts) } != 0 {
+            return None;
+        }
+        Some(std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
     }
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid place for the result; a clock of a thread that
-    // has ended makes the call fail, which is handled.
-    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
-        return None;
-    }
-    Some(std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
 /// The control thread's handle on a vCPU thread.
@@ -247,6 +246,16 @@ impl VcpuHandle {
     /// The thread's id, to kick it.
     pub fn pthread(&self) -> libc::pthread_t {
         self.thread.as_pthread_t()
+    }
+
+    /// The thread's CPU-time clock, None if it cannot be had.
+    pub fn cpu_clock(&self) -> Option<ThreadClock> {
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: the thread is not joined while its handle lives (`join`
+        // takes the handle), so its id is valid; `clock` is a valid place
+        // for the result.
+        let r = unsafe { libc::pthread_getcpuclockid(self.pthread(), &mut clock) };
+        (r == 0).then_some(ThreadClock(clock))
     }
 
     /// Wait for the thread to end; its exit counts (none if it panicked).
