@@ -316,11 +316,8 @@ pub fn exit_to_user_mode(frame: &mut TrapFrame) {
     if let Some(task) = crate::process::current() {
         let idle = task.fatal_signal.load(Ordering::Relaxed) == 0
             && task.jobctl.load(Ordering::Relaxed) & crate::process::jobctl::JOBCTL_WORK_MASK == 0
-            && signal::next_signal(
-                signal::pending_for(&task),
-                task.blocked.load(Ordering::Acquire),
-            )
-            .is_none()
+            && signal::next_signal(signal::takeable(&task), task.blocked.load(Ordering::Acquire))
+                .is_none()
             && !task.restart_pending.load(Ordering::Relaxed)
             && !task.restore_sigmask.load(Ordering::Relaxed)
             && !task.need_resched.load(Ordering::Relaxed)

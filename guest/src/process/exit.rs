@@ -125,8 +125,16 @@ fn synchronize_group_exit(task: &Arc<Task>, reason: ExitReason) -> Option<u32> {
     let mut exit = task.group.exit.lock();
     let stopped = crate::process::signal::exit_signals_jobctl(task, exit.is_some());
     let quick = task.group.quick_threads.fetch_sub(1, Ordering::AcqRel) - 1;
-    if quick == 0 && exit.is_none() {
+    let group_exit = exit.is_some();
+    if quick == 0 && !group_exit {
         *exit = Some(reason);
+    }
+    drop(exit);
+    // Process signals this thread was woken for go to a thread that takes
+    // them (Linux `exit_signals`; not when the whole group is dying).
+    if !group_exit && task.sigpending.load(Ordering::SeqCst) {
+        let unblocked = !task.blocked.load(Ordering::SeqCst);
+        crate::process::signal::retarget_shared_pending(task, unblocked);
     }
     stopped
 }

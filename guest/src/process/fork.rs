@@ -557,6 +557,9 @@ fn copy_process(
         // too (with no siginfo of their own, in Linux's shared_pending).
         child.group.shared_pending.store(d.signals.load(Ordering::Acquire), Ordering::Release);
     }
+    // Linux `calculate_sigpending` on the child's first run: a process signal
+    // it does not block (a delayed one, or its thread group's) is its to take.
+    crate::process::signal::recalc_sigpending(&child);
     if flags.intersects(CloneFlags::CLONE_PARENT | CloneFlags::CLONE_THREAD) {
         // The parent's parent may have exited since `ppid` was read, and this
         // process moved to a new one: take it under the lock (Linux reads

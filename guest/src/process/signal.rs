@@ -130,6 +130,39 @@ pub fn next_target(tids: &[u32], curr_target: u32, wants: impl Fn(usize) -> bool
     (0..n).map(|i| (start + i) % n).find(|&i| wants(i))
 }
 
+/// Linux `retarget_shared_pending`'s search: the process's signals in
+/// `retarget`, which thread `me` no longer takes (it blocks them now, or it
+/// exits), go to the threads after it in list order (wrapping round, `me`
+/// last): a thread that does not block one of those left is woken (its index
+/// is returned), and what it does not block is no longer looked for.
+/// `blocked(i)`: thread `i`'s mask, or None for one that takes no signals
+/// (exiting). Stops once nothing is left.
+pub fn retarget_targets(
+    tids: &[u32],
+    me: u32,
+    mut retarget: u64,
+    blocked: impl Fn(usize) -> Option<u64>,
+) -> alloc::vec::Vec<usize> {
+    let mut woken = alloc::vec::Vec::new();
+    let n = tids.len();
+    let start = tids.iter().position(|&t| t > me).unwrap_or(0);
+    for i in (0..n).map(|k| (start + k) % n) {
+        if retarget == 0 {
+            break;
+        }
+        if tids[i] == me {
+            continue;
+        }
+        let Some(b) = blocked(i) else { continue };
+        if next_signal(retarget, b).is_none() {
+            continue;
+        }
+        retarget &= b & !UNBLOCKABLE;
+        woken.push(i);
+    }
+    woken
+}
+
 /// Whether `sig`, about to be taken with its action (`default`: SIG_DFL),
 /// kills the whole process at once (Linux `sig_fatal` in `complete_signal`):
 /// SIGKILL, or a default action that terminates. Core-dumping signals are
@@ -177,6 +210,30 @@ mod tests {
         assert_eq!(next_target(&tids, 16, |_| true), Some(0));
         assert_eq!(next_target(&tids, 0, |_| false), None);
         assert_eq!(next_target(&[], 0, |_| true), None);
+    }
+
+    #[test]
+    fn retargeted_signals_wake_the_threads_after_me_that_take_them() {
+        let tids = [10, 12, 15, 20];
+        let (u1, u2) = (sigmask(SIGUSR1), sigmask(SIGUSR2));
+        // Thread 12 blocks USR1 now: the next thread on that does not block it (15).
+        assert_eq!(retarget_targets(&tids, 12, u1, |_| Some(0)), [2]);
+        // 15 blocks it, 20 exits: round to the leader.
+        let b = |i: usize| match i {
+            2 => Some(u1),
+            3 => None,
+            _ => Some(0),
+        };
+        assert_eq!(retarget_targets(&tids, 12, u1, b), [0]);
+        // Two signals: 15 takes USR2 only, 20 USR1 as well; nobody after that.
+        let b = |i: usize| Some(if i == 2 { u1 } else { 0 });
+        assert_eq!(retarget_targets(&tids, 12, u1 | u2, b), [2, 3]);
+        // Every other thread blocks them: nobody; never `me` itself.
+        assert_eq!(retarget_targets(&tids, 20, u1, |i| Some(if i == 3 { 0 } else { u1 })), []);
+        assert_eq!(retarget_targets(&tids, 12, 0, |_| Some(0)), []);
+        assert_eq!(retarget_targets(&[12], 12, u1, |_| Some(0)), []);
+        // SIGKILL cannot be blocked.
+        assert_eq!(retarget_targets(&tids, 10, sigmask(SIGKILL), |_| Some(u64::MAX)), [1]);
     }
 
     #[test]

@@ -294,6 +294,12 @@ pub struct PosixThread {
     /// Pending and blocked signals (bit `n - 1` for signal `n`).
     pub pending: AtomicU64,
     pub blocked: AtomicU64,
+    /// Linux TIF_SIGPENDING, for the process's pending set: this thread may
+    /// take a signal of `group.shared_pending` (`complete_signal` chose it, or
+    /// `recalc_sigpending` found one it does not block). Its own pending
+    /// signals need no flag: they are meant for it. A thread without the flag
+    /// leaves the process's signals to the one chosen, as Linux's do.
+    pub sigpending: AtomicBool,
     /// What each pending signal carries (standard signals do not queue).
     /// (On the heap: building a Task must not put it on the kernel stack.)
     pub siginfo: spin::Mutex<alloc::boxed::Box<[crate::process::signal::SigInfo; 65]>>,
@@ -399,6 +405,7 @@ impl Task {
             ptraced: spin::Mutex::new(alloc::vec::Vec::new()),
             pending: AtomicU64::new(0),
             blocked: AtomicU64::new(0),
+            sigpending: AtomicBool::new(false),
             siginfo: spin::Mutex::new(crate::process::signal::siginfo_table()),
             altstack: spin::Mutex::new((0, 0, crate::process::signal::SS_DISABLE)),
             syscall_restart: spin::Mutex::new((0, 0, 0)),

@@ -1353,7 +1353,9 @@ pub fn ppoll(fds: u64, nfds: u64, tmo: u64, sigmask: u64, sigsetsize: u64) -> Sy
             return Err(EINVAL);
         }
         let mask = uaccess::read_u64s::<1>(sigmask)?[0] & !UNBLOCKABLE;
-        Some(t.blocked.swap(mask, Ordering::AcqRel))
+        let old = t.blocked.load(Ordering::Relaxed);
+        crate::process::signal::set_current_blocked(&t, mask);
+        Some(old)
     } else {
         None
     };
@@ -1363,7 +1365,7 @@ pub fn ppoll(fds: u64, nfds: u64, tmo: u64, sigmask: u64, sigsetsize: u64) -> Sy
             t.saved_sigmask.store(old, Ordering::Relaxed);
             t.restore_sigmask.store(true, Ordering::Relaxed);
         } else {
-            t.blocked.store(old, Ordering::Release);
+            crate::process::signal::set_current_blocked(&t, old);
         }
     }
     if let (Some(d), true) = (deadline, r.is_ok() || r == Err(ERESTARTNOHAND)) {

@@ -697,7 +697,7 @@ pub fn rt_sigprocmask(a: &Args) -> SysResult {
         };
         // Linux sets the new mask before it copies the old one out: a bad
         // `oldset` is EFAULT with the new mask in place.
-        t.blocked.store(new, Ordering::Release);
+        crate::process::signal::set_current_blocked(&t, new);
     }
     if old != 0 {
         uaccess::write_u64s(old, &[cur]).map_err(|_| EFAULT)?;
@@ -715,7 +715,8 @@ pub fn rt_sigsuspend(a: &Args) -> SysResult {
     }
     let mask = uaccess::read_u64s::<1>(a.u(0))?[0] & !UNBLOCKABLE;
     let t = task();
-    let old = t.blocked.swap(mask, Ordering::AcqRel);
+    let old = t.blocked.load(Ordering::Relaxed);
+    crate::process::signal::set_current_blocked(&t, mask);
     t.saved_sigmask.store(old, Ordering::Relaxed);
     t.restore_sigmask.store(true, Ordering::Relaxed);
     sleep_until_signal(&t)

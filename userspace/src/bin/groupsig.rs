@@ -73,6 +73,10 @@ const BLOCK: u32 = 1;
 const UNBLOCK: u32 = 2;
 const PENDING: u32 = 3;
 const EXIT: u32 = 4;
+/// Make system calls (getpid) until `BUSY_STOP` is set; `answer` 1 once begun.
+const BUSY: u32 = 5;
+
+static BUSY_STOP: AtomicU32 = AtomicU32::new(0);
 
 /// A worker's command word (0: done, waiting for the next) and its answer.
 struct Worker {
@@ -98,6 +102,12 @@ extern "C" fn worker(i: usize) -> i32 {
             BLOCK => mask(SIG_BLOCK, SIGUSR1),
             UNBLOCK => mask(SIG_UNBLOCK, SIGUSR1),
             PENDING => w.answer.store(pending(SIGUSR1) as u32, SeqCst),
+            BUSY => {
+                w.answer.store(1, SeqCst);
+                while BUSY_STOP.load(SeqCst) == 0 {
+                    let _ = getpid();
+                }
+            }
             _ => return 0,
         }
         set_wake(&w.cmd, 0);
@@ -166,6 +176,31 @@ fn in_this_process(c: &mut Checker, stacks: Stacks) {
         "the main thread takes it, before kill returns",
         HANDLED.load(SeqCst) == 4 && HANDLED_BY.load(SeqCst) == tid(),
     );
+    // Linux wakes one thread for a process signal (TIF_SIGPENDING): another
+    // thread that does not block it, returning from its own system calls on
+    // another CPU meanwhile, leaves it to the one chosen.
+    WORKERS[0].answer.store(0, SeqCst);
+    set_wake(&WORKERS[0].cmd, BUSY);
+    let busy = wait_until(&WORKERS[0].answer, |v| v == 1);
+    c.check("worker 1 makes system calls without a pause, SIGUSR1 unblocked", busy);
+    let mut stolen = 0;
+    for k in 0..200 {
+        let sent = kill(me, SIGUSR1) == Ok(0);
+        if !sent || HANDLED.load(SeqCst) != 5 + k || HANDLED_BY.load(SeqCst) != tid() {
+            stolen += 1;
+            // Let it be counted before the next one.
+            let _ = wait_until_ms(&HANDLED, 2000, |v| v >= 5 + k);
+            HANDLED.store(5 + k, SeqCst);
+        }
+    }
+    let name = "200 more kill(getpid()): the main thread takes every one itself";
+    if stolen == 0 {
+        c.check(name, true);
+    } else {
+        c.fail(name, format_args!("{} of them not (taken elsewhere, or late)", stolen));
+    }
+    BUSY_STOP.store(1, SeqCst);
+    c.check("worker 1 stops", wait_until(&WORKERS[0].cmd, |v| v == 0));
     for (i, w) in WORKERS.iter().enumerate() {
         order(i, EXIT);
         c.check(format_args!("worker {} exits", i + 1), join(&w.tid));

@@ -135,7 +135,8 @@ pub fn send_signal_locked(
                 if !legacy_queue(task.group.shared_pending.load(Ordering::Acquire), sig) {
                     infos[sig as usize] = info;
                 }
-                task.group.shared_pending.fetch_or(sigmask(sig), Ordering::AcqRel);
+                // SeqCst: see `wants_signal`.
+                task.group.shared_pending.fetch_or(sigmask(sig), Ordering::SeqCst);
             }
         }
     }
@@ -207,13 +208,14 @@ pub fn group_exit_jobctl(task: &Task) {
 
 /// Whether thread `t` should be woken for `sig` (Linux `wants_signal`): it
 /// does not block it, is not exiting, and (but for SIGKILL) is running or
-/// has not been woken for a signal already (Linux TIF_SIGPENDING: here, a
-/// signal of its own it does not block other than `sig`, or a fatal one; the
-/// process's pending set, which may just have got `sig`, does not count, nor
-/// does `sig` itself, just queued for the thread: Linux sets TIF_SIGPENDING
-/// for it after this choice).
+/// has not been woken for a signal already (Linux TIF_SIGPENDING: here its
+/// `sigpending` flag, a signal of its own it does not block other than
+/// `sig`, or a fatal one; not `sig` itself, just queued for the thread:
+/// Linux sets TIF_SIGPENDING for it after this choice).
 fn wants_signal(sig: u32, t: &Arc<Task>) -> bool {
-    if t.blocked.load(Ordering::Acquire) & sigmask(sig) != 0 && sig != SIGKILL {
+    // SeqCst against `set_current_blocked`'s store: either this sees the
+    // thread's new mask, or its `recalc_sigpending` sees the signal queued.
+    if t.blocked.load(Ordering::SeqCst) & sigmask(sig) != 0 && sig != SIGKILL {
         return false;
     }
     if t.exiting.load(Ordering::Acquire) || t.exited.load(Ordering::Acquire) {
@@ -230,6 +232,7 @@ fn wants_signal(sig: u32, t: &Arc<Task>) -> bool {
     // Linux `task_curr`: on a CPU now (or switching out).
     let running = t.se.on_cpu.load(Ordering::Acquire);
     let woken = t.fatal_signal.load(Ordering::Relaxed) != 0
+        || t.sigpending.load(Ordering::SeqCst)
         || next_signal(
             t.pending.load(Ordering::Acquire) & !sigmask(sig),
             t.blocked.load(Ordering::Acquire),
@@ -289,7 +292,68 @@ fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
             return;
         }
     }
-    crate::sched::wake_up(&t);
+    signal_wake_up(&t);
+}
+
+/// Linux `signal_wake_up(t, false)`: `t` is to look at its signals (its
+/// `sigpending` flag, set after the signal was queued) and is woken if it
+/// sleeps interruptibly.
+fn signal_wake_up(t: &Arc<Task>) {
+    t.sigpending.store(true, Ordering::SeqCst);
+    crate::sched::wake_up(t);
+}
+
+/// Linux `recalc_sigpending`: `task` keeps its `sigpending` flag only while
+/// the process has a pending signal it does not block. The flag is cleared,
+/// then the set read again: a signal queued meanwhile (whose sender may have
+/// chosen this thread and set the flag just before the clear) sets it again.
+pub fn recalc_sigpending(task: &Task) {
+    let wanted = |t: &Task| {
+        next_signal(t.group.shared_pending.load(Ordering::SeqCst), t.blocked.load(Ordering::SeqCst))
+            .is_some()
+    };
+    if !wanted(task) {
+        task.sigpending.store(false, Ordering::SeqCst);
+        if !wanted(task) {
+            return;
+        }
+    }
+    task.sigpending.store(true, Ordering::SeqCst);
+}
+
+/// Linux `set_current_blocked`: a new signal mask for `task` (the current
+/// task). Process signals it blocks now and may have been chosen for go to
+/// threads that take them (`retarget_shared_pending`); one it unblocks that
+/// is pending for the process is now its to take (`recalc_sigpending`).
+pub fn set_current_blocked(task: &Task, mask: u64) {
+    let mask = mask & !UNBLOCKABLE;
+    let old = task.blocked.swap(mask, Ordering::SeqCst);
+    if task.sigpending.load(Ordering::SeqCst) {
+        retarget_shared_pending(task, mask & !old);
+    }
+    recalc_sigpending(task);
+}
+
+/// Linux `retarget_shared_pending`: the process's pending signals in `which`
+/// are no longer taken by `task` (it blocks them now, or exits); wake the
+/// threads after it that take them (`signal::retarget_targets`).
+pub fn retarget_shared_pending(task: &Task, which: u64) {
+    let retarget = task.group.shared_pending.load(Ordering::SeqCst) & which;
+    if retarget == 0 {
+        return;
+    }
+    let threads = crate::process::table::threads_of(&task.group);
+    let tids: alloc::vec::Vec<u32> = threads.iter().map(|t| t.pid()).collect();
+    let takes = |i: usize| {
+        let t = &threads[i];
+        let gone = t.exiting.load(Ordering::Acquire) || t.exited.load(Ordering::Acquire);
+        (!gone).then(|| t.blocked.load(Ordering::SeqCst))
+    };
+    for i in retarget_targets(&tids, task.pid(), retarget, takes) {
+        if !threads[i].sigpending.load(Ordering::SeqCst) {
+            signal_wake_up(&threads[i]);
+        }
+    }
 }
 
 /// Send `sig` to process `task` as part of a signal to several processes
@@ -356,7 +420,7 @@ pub fn send_sigqueue_irq(task: &Arc<Task>, sig: u32, info: SigInfo, ty: PidType)
             if !legacy_queue(group.shared_pending.load(Ordering::Acquire), sig) {
                 infos[sig as usize] = info;
             }
-            group.shared_pending.fetch_or(sigmask(sig), Ordering::AcqRel);
+            group.shared_pending.fetch_or(sigmask(sig), Ordering::SeqCst);
             drop(infos);
             let wants = |t: &Arc<Task>| wants_signal(sig, t);
             let t = Some(task.clone())
@@ -364,7 +428,7 @@ pub fn send_sigqueue_irq(task: &Arc<Task>, sig: u32, info: SigInfo, ty: PidType)
                 .or_else(|| threads.iter().filter_map(|(_, w)| w.upgrade()).find(|t| wants(t)));
             drop(threads);
             if let Some(t) = t {
-                crate::sched::wake_up(&t);
+                signal_wake_up(&t);
             }
         }
     }
@@ -423,12 +487,26 @@ pub fn fatal_signal_pending(task: &Task) -> bool {
 pub fn signal_pending(task: &Task) -> bool {
     task.fatal_signal.load(Ordering::Relaxed) != 0
         || task.jobctl.load(Ordering::Relaxed) & crate::process::jobctl::JOBCTL_WORK_MASK != 0
-        || next_signal(pending_for(task), task.blocked.load(Ordering::Acquire)).is_some()
+        || next_signal(takeable(task), task.blocked.load(Ordering::Acquire)).is_some()
 }
 
-/// The signals pending for `task`: its own and its process's.
+/// The signals pending for `task`: its own and its process's (what
+/// sigpending and /proc report).
 pub fn pending_for(task: &Task) -> u64 {
     task.pending.load(Ordering::Acquire) | task.group.shared_pending.load(Ordering::Acquire)
+}
+
+/// The pending signals `task` may take: its own, and its process's only while
+/// its `sigpending` flag is set (Linux looks at neither set without
+/// TIF_SIGPENDING; a thread's own signals always set it).
+#[inline(always)]
+pub fn takeable(task: &Task) -> u64 {
+    let own = task.pending.load(Ordering::Acquire);
+    if task.sigpending.load(Ordering::Acquire) {
+        own | task.group.shared_pending.load(Ordering::Acquire)
+    } else {
+        own
+    }
 }
 
 /// Take the next signal `task` does not block (Linux `dequeue_signal`): its
@@ -440,14 +518,30 @@ fn dequeue_signal(task: &Task) -> Option<(u32, SigInfo)> {
             // Under the siginfo lock, as for the process's below.
             let infos = task.siginfo.lock();
             task.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
-            return Some((sig, infos[sig as usize]));
+            let info = infos[sig as usize];
+            drop(infos);
+            // A thread taking a signal of its own had TIF_SIGPENDING set in
+            // Linux, whose `dequeue_signal` recalculates it.
+            recalc_sigpending(task);
+            return Some((sig, info));
+        }
+        // The process's only for a thread woken for them (see `takeable`):
+        // without the flag, Linux would not have come here at all.
+        if !task.sigpending.load(Ordering::SeqCst) {
+            return None;
         }
         let shared = &task.group.shared_pending;
-        let sig = next_signal(shared.load(Ordering::Acquire), blocked)?;
+        let Some(sig) = next_signal(shared.load(Ordering::Acquire), blocked) else {
+            recalc_sigpending(task);
+            return None;
+        };
         // Under the siginfo lock, so that the bit and what it carries go together.
         let infos = task.group.shared_siginfo.lock();
         if shared.fetch_and(!sigmask(sig), Ordering::AcqRel) & sigmask(sig) != 0 {
-            return Some((sig, infos[sig as usize]));
+            let info = infos[sig as usize];
+            drop(infos);
+            recalc_sigpending(task);
+            return Some((sig, info));
         }
         // Another thread took it first: look again.
     }
@@ -508,7 +602,7 @@ pub fn do_signal(task: &Arc<Task>, frame: &mut TrapFrame) -> Delivery {
         // No handler took the mask rt_sigsuspend saved: it comes back now.
         if task.restore_sigmask.load(Ordering::Relaxed) {
             task.restore_sigmask.store(false, Ordering::Relaxed);
-            task.blocked.store(task.saved_sigmask.load(Ordering::Relaxed), Ordering::Release);
+            set_current_blocked(task, task.saved_sigmask.load(Ordering::Relaxed));
         }
         return Delivery::Nothing;
     };
@@ -802,7 +896,7 @@ fn setup_rt_frame(
     if a.sa_flags & SA_NODEFER == 0 {
         block |= sigmask(sig);
     }
-    task.blocked.fetch_or(block, Ordering::AcqRel);
+    set_current_blocked(task, task.blocked.load(Ordering::Relaxed) | block);
     if a.sa_flags & SA_RESETHAND != 0 {
         task.sighand().actions.lock()[sig as usize] = sigaction::default();
     }
@@ -827,8 +921,7 @@ pub fn rt_sigreturn(task: &Task, frame: &mut TrapFrame) -> Result<u64, Errno> {
     const USER_FLAGS: u64 =
         0x0001 | 0x0004 | 0x0010 | 0x0040 | 0x0080 | 0x0100 | 0x0400 | 0x0800 | 0x4_0000;
     f.rflags = (f.rflags & !USER_FLAGS) | (r(17) & USER_FLAGS) | 0x200;
-    let mask = get(SIGMASK_OFF) & !UNBLOCKABLE;
-    task.blocked.store(mask, Ordering::Release);
+    set_current_blocked(task, get(SIGMASK_OFF));
     // Linux: `restart_block.fn = do_no_restart_syscall`.
     *task.restart_block.lock() = None;
     let fpstate = get(sc(offset_of!(sigcontext, fpstate)));
