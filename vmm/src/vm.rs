@@ -51,9 +51,6 @@ impl Vm {
     /// Create the VM with `memory` bytes of RAM registered with KVM.
     pub fn create(kvm: &Kvm, memory: u64) -> Result<Self> {
         let fd = kvm.create_vm().map_err(Error::kvm("creating the VM"))?;
-        fd.set_tss_address(TSS_ADDRESS).map_err(Error::kvm("setting the TSS address"))?;
-        fd.create_irq_chip().map_err(Error::kvm("creating the in-kernel irqchip"))?;
-
         let alloc = |e: &dyn std::fmt::Display| Error::MemoryAlloc {
             mib: memory / MIB,
             reason: e.to_string(),
@@ -83,6 +80,14 @@ impl Vm {
             unsafe { vm.fd.set_user_memory_region(r) }
                 .map_err(Error::kvm("registering guest memory"))?;
         }
+        // The irqchip after the memory, not before (as KVM allows either way):
+        // on kvm_pvm a memory slot registered after KVM_CREATE_IRQCHIP takes
+        // 7.5 ms (its SRCU synchronisation waits out what the irqchip's
+        // creation started), before it 0.15 ms, and the irqchip then 0.02 ms.
+        // Measured on this host with a bare KVM_CREATE_VM, TSS, irqchip and
+        // 256 MiB slot sequence; half the VMM's start-up before this change.
+        vm.fd.set_tss_address(TSS_ADDRESS).map_err(Error::kvm("setting the TSS address"))?;
+        vm.fd.create_irq_chip().map_err(Error::kvm("creating the in-kernel irqchip"))?;
         Ok(vm)
     }
 
