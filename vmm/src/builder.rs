@@ -284,6 +284,7 @@ impl VmmBuilder {
         if self.vcpus > max {
             return Err(Error::VcpuCount { requested: self.vcpus, max });
         }
+        let supported_cpuid = Vcpu::supported_cpuid(&kvm)?;
         let vm = Arc::new(Vm::create(&kvm, memory)?);
         let triple_fault_event = vm::enable_triple_fault_event(vm.fd());
         loader::load(&what, &image, vm.memory())?;
@@ -296,7 +297,7 @@ impl VmmBuilder {
             .try_clone()
             .map_err(|source| Error::Kvm { what: "cloning an eventfd", source })?;
         let vcpus = (0..self.vcpus)
-            .map(|i| Vcpu::new(&kvm, &vm, i, self.vcpus, kernel.entry))
+            .map(|i| Vcpu::new(&kvm, &vm, &supported_cpuid, i, self.vcpus, kernel.entry))
             .collect::<Result<Vec<_>>>()?;
         let stats = StatsFiles {
             vm: StatsFile::open(vm.fd()).ok(),
