@@ -58,6 +58,16 @@ impl FrameAllocator {
     /// the unused tails of the ranges it skipped to the free list.
     pub fn alloc_contiguous(&mut self, n: u64) -> Option<u64> {
         let bytes = n.checked_mul(PAGE_SIZE)?;
+        // The common case first (a page table, a zero frame): room in the
+        // cursor's range.
+        if let Some(&(_, end)) = self.ranges[..self.nranges].get(self.cur) {
+            if end - self.next >= bytes {
+                let at = self.next;
+                self.next += bytes;
+                self.in_use += n;
+                return Some(at);
+            }
+        }
         let mut next = self.next;
         for cur in self.cur..self.nranges {
             let (start, end) = self.ranges[cur];

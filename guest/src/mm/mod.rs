@@ -271,6 +271,11 @@ mod kernel_mm {
             mmu::write_pte(table, index, pte)
         }
 
+        #[inline]
+        fn any_pte8(&self, table: u64, first: usize) -> bool {
+            mmu::any_pte8(table, first)
+        }
+
         fn alloc_table(&self) -> Option<u64> {
             let t = take_table()?;
             counters::global_add(counters::PAGE_TABLE_PAGES, 1);
