@@ -461,13 +461,15 @@ impl Mm {
         let mut write_protected = false;
         {
             let mut c = child.inner.lock();
-            let areas: Vec<(u64, u64, bool, bool)> = parent
+            // (start, end, copy on write, shareable tables, not copied at all)
+            let areas: Vec<(u64, u64, bool, bool, bool)> = parent
                 .vmas
                 .iter()
                 .map(|v| {
                     let private = !v.flags.contains(VmFlags::SHARED);
                     let anon = matches!(v.backing, Backing::Anon);
-                    (v.start, v.end, private && v.prot.contains(Prot::WRITE), private && anon)
+                    let cow = private && v.prot.contains(Prot::WRITE);
+                    (v.start, v.end, cow, private && anon, !private)
                 })
                 .collect();
             let fail = |c: spin::MutexGuard<'_, MmInner>, parent: &mut MmInner, flush: bool| {
@@ -481,9 +483,19 @@ impl Mm {
             // Page tables that private anonymous areas cover only in part,
             // with no other kind of area in them (a small program's text, data
             // and heap; its stack), are shared as well.
-            let partial = partly_covered_tables(areas.iter().map(|&(s, e, _, ok)| (s, e, ok)));
+            let partial = partly_covered_tables(areas.iter().map(|&(s, e, _, ok, _)| (s, e, ok)));
             let mut shares: Vec<(u64, bool)> = partial.iter().map(|&b| (b, false)).collect();
-            for (start, end, cow, shareable) in areas {
+            for (start, end, cow, shareable, shared) in areas {
+                // A shared mapping's entries are not copied (Linux
+                // `vma_needs_copy`: no anon_vma): the child's faults map the
+                // shared object's or file's pages, as they would for a new
+                // mapping of it. Its pages are not the child's RSS until then.
+                if shared {
+                    let mut present = 0;
+                    parent.pt.for_each_leaf(&DirectMap, start, end, |_, _| present += 1);
+                    c.rss = c.rss.saturating_sub(present);
+                    continue;
+                }
                 // Whole page directories, then whole page tables inside a
                 // private anonymous area are shared.
                 let lo = start.next_multiple_of(PT_SPAN);

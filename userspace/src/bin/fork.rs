@@ -29,6 +29,7 @@ fn main(_args: Args, _env: Env) -> i32 {
     kernel_write_cow(&mut c);
     kernel_write_cow_parent(&mut c);
     shared_mapping(&mut c);
+    shared_pages_join_the_childs_rss(&mut c);
     fds(&mut c);
     wnohang(&mut c);
     waitid_cases(&mut c);
@@ -511,6 +512,69 @@ fn shared_mapping(c: &mut Checker) {
     close_all(&[p2c_r, p2c_w, c2p_r]);
     // SAFETY: only this test used the mapping.
     let _ = unsafe { munmap(sh, 2 * PAGE_SIZE) };
+}
+
+/// The process's VmRSS in kB, from /proc/self/status.
+fn vm_rss_kib() -> Option<u64> {
+    let status: text::Buf<4096> = text::read_file(c"/proc/self/status", 4096).ok()?;
+    let line = status.str().lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    text::parse_u64(line.trim().trim_end_matches("kB").trim().as_bytes())
+}
+
+/// fork does not copy a shared mapping's page-table entries (Linux
+/// `vma_needs_copy`: no anon_vma); the child's faults map the shared pages,
+/// which join its RSS only then.
+fn shared_pages_join_the_childs_rss(c: &mut Checker) {
+    const PAGES: usize = 64;
+    let prot = PROT_READ | PROT_WRITE;
+    // SAFETY: a fresh shared anonymous mapping that only this test uses.
+    let sh = match unsafe { mmap(0, PAGES * PAGE_SIZE, prot, MAP_SHARED | MAP_ANONYMOUS, -1, 0) } {
+        Ok(a) => a,
+        Err(e) => {
+            c.fail("MAP_SHARED RSS: mmap", e);
+            return;
+        }
+    };
+    let page = |i: usize| (sh + i * PAGE_SIZE) as *mut u64;
+    for i in 0..PAGES {
+        wr(page(i), i as u64 + 7);
+    }
+    match fork() {
+        Ok(0) => {
+            let before = vm_rss_kib();
+            let mut bits = 0;
+            for i in 0..PAGES {
+                if rd(page(i)) != i as u64 + 7 {
+                    bits |= 1;
+                }
+            }
+            match (before, vm_rss_kib()) {
+                (Some(b), Some(a)) if a.wrapping_sub(b) == (PAGES * 4) as u64 => {}
+                (Some(_), Some(_)) => bits |= 2,
+                _ => bits |= 4,
+            }
+            exit_group(bits)
+        }
+        Ok(child) => {
+            let mut st = 0;
+            let bits = match wait4(child as i32, Some(&mut st), 0) {
+                Ok(_) => match WaitStatus::from_raw(st) {
+                    WaitStatus::Exited(b) => b,
+                    _ => 0xff,
+                },
+                Err(_) => 0xff,
+            };
+            c.check("MAP_SHARED RSS: the child reads the 64 pages the parent wrote", bits & 1 == 0);
+            c.check("MAP_SHARED RSS: the child reads VmRSS", bits & 4 == 0);
+            c.check(
+                "MAP_SHARED RSS: reading them adds 256 kB to the child's VmRSS (not copied by fork)",
+                bits & 2 == 0,
+            );
+        }
+        Err(e) => c.fail("MAP_SHARED RSS: fork", e),
+    }
+    // SAFETY: only this test used the mapping.
+    let _ = unsafe { munmap(sh, PAGES * PAGE_SIZE) };
 }
 
 fn fds(c: &mut Checker) {
