@@ -121,7 +121,7 @@ pub fn do_exit(reason: ExitReason) -> ! {
 /// lock last decides. A thread exiting during a group stop takes part in it
 /// (Linux `exit_signals`): the stop signal if that completed the stop.
 fn synchronize_group_exit(task: &Arc<Task>, reason: ExitReason) -> Option<u32> {
-    task.exiting.store(true, Ordering::Release);
+    task.exiting.store(true, Ordering::SeqCst);
     let mut exit = task.group.exit.lock();
     let stopped = crate::process::signal::exit_signals_jobctl(task, exit.is_some());
     let quick = task.group.quick_threads.fetch_sub(1, Ordering::AcqRel) - 1;
@@ -130,9 +130,13 @@ fn synchronize_group_exit(task: &Arc<Task>, reason: ExitReason) -> Option<u32> {
         *exit = Some(reason);
     }
     drop(exit);
-    // Process signals this thread was woken for go to a thread that takes
-    // them (Linux `exit_signals`; not when the whole group is dying).
-    if !group_exit && task.sigpending.load(Ordering::SeqCst) {
+    // Process signals this thread may have been woken for go to a thread
+    // that takes them (Linux `exit_signals`; not when the whole group is
+    // dying). Not only with the flag set: a sender may have chosen this
+    // thread just before `exiting` was set and not set the flag yet; the
+    // SeqCst store above and its load in `wants_signal` leave this check
+    // seeing its signal then.
+    if !group_exit {
         let unblocked = !task.blocked.load(Ordering::SeqCst);
         crate::process::signal::retarget_shared_pending(task, unblocked);
     }

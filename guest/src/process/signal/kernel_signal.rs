@@ -218,7 +218,9 @@ fn wants_signal(sig: u32, t: &Arc<Task>) -> bool {
     if t.blocked.load(Ordering::SeqCst) & sigmask(sig) != 0 && sig != SIGKILL {
         return false;
     }
-    if t.exiting.load(Ordering::Acquire) || t.exited.load(Ordering::Acquire) {
+    // SeqCst against `synchronize_group_exit`'s store: either this sees the
+    // thread exiting, or its exit sees the signal queued and passes it on.
+    if t.exiting.load(Ordering::SeqCst) || t.exited.load(Ordering::Acquire) {
         return false;
     }
     if sig == SIGKILL {
