@@ -459,103 +459,124 @@ impl Mm {
             },
         });
         let mut write_protected = false;
-        {
+        let copied = {
             let mut c = child.inner.lock();
-            // (start, end, copy on write, shareable tables, not copied at all)
-            let areas: Vec<(u64, u64, bool, bool, bool)> = parent
-                .vmas
-                .iter()
-                .map(|v| {
-                    let private = !v.flags.contains(VmFlags::SHARED);
-                    let anon = matches!(v.backing, Backing::Anon);
-                    let cow = private && v.prot.contains(Prot::WRITE);
-                    (v.start, v.end, cow, private && anon, !private)
-                })
-                .collect();
-            let fail = |c: spin::MutexGuard<'_, MmInner>, parent: &mut MmInner, flush: bool| {
-                drop(c);
-                if flush {
-                    parent.flush(0, USER_TOP);
-                }
-                // Dropping the child unmaps what was copied.
-                Err(ENOMEM)
-            };
+            let c = &mut *c;
+            // The parent's areas and tables as separate borrows: no list of
+            // the areas is built (one allocation and its copy per fork).
+            let MmInner { vmas, pt: ppt, .. } = &mut *parent;
             // Page tables that private anonymous areas cover only in part,
             // with no other kind of area in them (a small program's text, data
             // and heap; its stack), are shared as well.
-            let partial = partly_covered_tables(areas.iter().map(|&(s, e, _, ok, _)| (s, e, ok)));
-            let mut shares: Vec<(u64, bool)> = partial.iter().map(|&b| (b, false)).collect();
-            for (start, end, cow, shareable, shared) in areas {
-                // A shared mapping's entries are not copied (Linux
-                // `vma_needs_copy`: no anon_vma): the child's faults map the
-                // shared object's or file's pages, as they would for a new
-                // mapping of it. Its pages are not the child's RSS until then.
-                if shared {
-                    let mut present = 0;
-                    parent.pt.for_each_leaf(&DirectMap, start, end, |_, _| present += 1);
-                    c.rss = c.rss.saturating_sub(present);
-                    continue;
-                }
-                // Whole page directories, then whole page tables inside a
-                // private anonymous area are shared.
-                let lo = start.next_multiple_of(PT_SPAN);
-                let hi = end & !(PT_SPAN - 1);
-                let blocks = shareable && lo < hi;
-                let (dlo, dhi) = (start.next_multiple_of(PD_SPAN), end & !(PD_SPAN - 1));
-                let dirs = blocks && dlo < dhi;
-                let rest = if dirs { [(lo, dlo), (dhi, hi)] } else { [(lo, hi), (hi, hi)] };
-                // Only the directories and tables the parent has: an area's
-                // size (up to 128 TiB, MAP_NORESERVE) must not set the cost of
-                // a fork.
-                if dirs {
-                    let present = parent.pt.present_dirs(&DirectMap, dlo, dhi);
-                    shares.extend(present.into_iter().map(|d| (d, true)));
-                }
-                for (a, b) in rest.into_iter().filter(|&(a, b)| blocks && a < b) {
-                    let present = parent.pt.present_tables(&DirectMap, a, b);
-                    shares.extend(present.into_iter().map(|t| (t, false)));
-                }
-                for (block, dir) in shares.drain(..) {
-                    let injected =
-                        crate::fault_inject::should_fail(crate::fault_inject::Stage::CopyMm);
-                    let shared = if dir {
-                        c.pt.share_pd_from(&mut parent.pt, &DirectMap, block)
-                    } else {
-                        c.pt.share_pt_from(&mut parent.pt, &DirectMap, block)
-                    };
-                    match shared {
-                        _ if injected => return fail(c, &mut parent, write_protected),
-                        None => return fail(c, &mut parent, write_protected),
-                        Some(true) => {
-                            write_protected = true;
-                            ctr::global_add(ctr::FORK_PAGE_TABLES_SHARED, 1);
-                            if dir {
-                                ctr::global_add(ctr::FORK_PAGE_DIRS_SHARED, 1);
-                            }
+            let partial = partly_covered_tables(vmas.iter().map(|v| {
+                let private_anon =
+                    !v.flags.contains(VmFlags::SHARED) && matches!(v.backing, Backing::Anon);
+                (v.start, v.end, private_anon)
+            }));
+            // Err(whether the parent's entries were write-protected already).
+            let mut share = |c: &mut MmInner, ppt: &mut PageTable, block, dir| {
+                let injected = crate::fault_inject::should_fail(crate::fault_inject::Stage::CopyMm);
+                let shared = if dir {
+                    c.pt.share_pd_from(ppt, &DirectMap, block)
+                } else {
+                    c.pt.share_pt_from(ppt, &DirectMap, block)
+                };
+                match shared {
+                    _ if injected => Err(write_protected),
+                    None => Err(write_protected),
+                    Some(true) => {
+                        write_protected = true;
+                        ctr::global_add(ctr::FORK_PAGE_TABLES_SHARED, 1);
+                        if dir {
+                            ctr::global_add(ctr::FORK_PAGE_DIRS_SHARED, 1);
                         }
-                        Some(false) => {}
+                        Ok(())
+                    }
+                    Some(false) => Ok(()),
+                }
+            };
+            let mut cow_wp = false;
+            let result: Result<(), bool> = 'copy: {
+                for &block in &partial {
+                    if let Err(wp) = share(c, ppt, block, false) {
+                        break 'copy Err(wp);
                     }
                 }
-                // The rest entry by entry (Linux `copy_pte_range`), one pass
-                // per page table.
-                let edges =
-                    if blocks { [(start, lo), (hi, end)] } else { [(start, end), (end, end)] };
-                for (s, e) in edges.into_iter().filter(|(s, e)| s < e) {
-                    if partial.binary_search(&(s & !(PT_SPAN - 1))).is_ok() {
+                for v in vmas.iter() {
+                    let (start, end) = (v.start, v.end);
+                    let private = !v.flags.contains(VmFlags::SHARED);
+                    // A shared mapping's entries are not copied (Linux
+                    // `vma_needs_copy`: no anon_vma): the child's faults map
+                    // the shared object's or file's pages, as they would for
+                    // a new mapping of it. Its pages are not the child's RSS
+                    // until then.
+                    if !private {
+                        let mut present = 0;
+                        ppt.for_each_leaf(&DirectMap, start, end, |_, _| present += 1);
+                        c.rss = c.rss.saturating_sub(present);
                         continue;
                     }
-                    let mut copied = 0;
-                    let r = c.pt.copy_range_from(&mut parent.pt, &DirectMap, s, e, cow, |_| {
-                        copied += 1;
-                        !crate::fault_inject::should_fail(crate::fault_inject::Stage::CopyMm)
-                    });
-                    ctr::global_add(ctr::FORK_PTES_COPIED, copied);
-                    match r {
-                        Ok(wp) => write_protected |= wp,
-                        Err(wp) => return fail(c, &mut parent, write_protected || wp),
+                    let cow = v.prot.contains(Prot::WRITE);
+                    let shareable = matches!(v.backing, Backing::Anon);
+                    // Whole page directories, then whole page tables inside a
+                    // private anonymous area are shared.
+                    let lo = start.next_multiple_of(PT_SPAN);
+                    let hi = end & !(PT_SPAN - 1);
+                    let blocks = shareable && lo < hi;
+                    let (dlo, dhi) = (start.next_multiple_of(PD_SPAN), end & !(PD_SPAN - 1));
+                    let dirs = blocks && dlo < dhi;
+                    let rest = if dirs { [(lo, dlo), (dhi, hi)] } else { [(lo, hi), (hi, hi)] };
+                    // Only the directories and tables the parent has: an
+                    // area's size (up to 128 TiB, MAP_NORESERVE) must not set
+                    // the cost of a fork.
+                    if dirs {
+                        for d in ppt.present_dirs(&DirectMap, dlo, dhi) {
+                            if let Err(wp) = share(c, ppt, d, true) {
+                                break 'copy Err(wp);
+                            }
+                        }
+                    }
+                    for (a, b) in rest.into_iter().filter(|&(a, b)| blocks && a < b) {
+                        for t in ppt.present_tables(&DirectMap, a, b) {
+                            if let Err(wp) = share(c, ppt, t, false) {
+                                break 'copy Err(wp);
+                            }
+                        }
+                    }
+                    // The rest entry by entry (Linux `copy_pte_range`), one
+                    // pass per page table.
+                    let edges =
+                        if blocks { [(start, lo), (hi, end)] } else { [(start, end), (end, end)] };
+                    for (s, e) in edges.into_iter().filter(|(s, e)| s < e) {
+                        if partial.binary_search(&(s & !(PT_SPAN - 1))).is_ok() {
+                            continue;
+                        }
+                        let mut copied = 0;
+                        let r = c.pt.copy_range_from(ppt, &DirectMap, s, e, cow, |_| {
+                            copied += 1;
+                            !crate::fault_inject::should_fail(crate::fault_inject::Stage::CopyMm)
+                        });
+                        ctr::global_add(ctr::FORK_PTES_COPIED, copied);
+                        match r {
+                            Ok(wp) => cow_wp |= wp,
+                            Err(wp) => break 'copy Err(wp || cow_wp),
+                        }
                     }
                 }
+                Ok(())
+            };
+            // Whether the parent's entries were write-protected: by a table
+            // shared (`share` set `write_protected`) or by a copy.
+            (result.is_ok(), result.err().unwrap_or(false) || cow_wp)
+        };
+        let (ok, copy_wp) = copied;
+        write_protected |= copy_wp;
+        if !ok {
+            // Dropping the child unmaps what was copied.
+            if write_protected {
+                parent.flush(0, USER_TOP);
             }
+            return Err(ENOMEM);
         }
         if write_protected {
             parent.flush(0, USER_TOP);
