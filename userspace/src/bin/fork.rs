@@ -491,14 +491,7 @@ fn shared_mapping(c: &mut Checker) {
             let p1_ok = rd(p1) == 4;
             wr(p1, 5);
             put_byte(p2c_w, 2);
-            let mut st = 0;
-            let bits = match wait4(child as i32, Some(&mut st), 0) {
-                Ok(_) => match WaitStatus::from_raw(st) {
-                    WaitStatus::Exited(b) => b,
-                    _ => 0xff,
-                },
-                Err(_) => 0xff,
-            };
+            let bits = exit_bits(child);
             c.check("MAP_SHARED: the child sees the parent's write after fork", bits & 1 == 0);
             c.check("MAP_SHARED: the parent sees the child's write", p0_ok);
             c.check("MAP_SHARED: a page first touched by the child is shared", p1_ok);
@@ -512,6 +505,19 @@ fn shared_mapping(c: &mut Checker) {
     close_all(&[p2c_r, p2c_w, c2p_r]);
     // SAFETY: only this test used the mapping.
     let _ = unsafe { munmap(sh, 2 * PAGE_SIZE) };
+}
+
+/// Reap `child` and return its exit status: the bits of the checks that
+/// failed in it (0xff if it did not exit normally).
+fn exit_bits(child: usize) -> i32 {
+    let mut st = 0;
+    match wait4(child as i32, Some(&mut st), 0) {
+        Ok(_) => match WaitStatus::from_raw(st) {
+            WaitStatus::Exited(b) => b,
+            _ => 0xff,
+        },
+        Err(_) => 0xff,
+    }
 }
 
 /// The process's VmRSS in kB, from /proc/self/status.
@@ -556,14 +562,7 @@ fn shared_pages_join_the_childs_rss(c: &mut Checker) {
             exit_group(bits)
         }
         Ok(child) => {
-            let mut st = 0;
-            let bits = match wait4(child as i32, Some(&mut st), 0) {
-                Ok(_) => match WaitStatus::from_raw(st) {
-                    WaitStatus::Exited(b) => b,
-                    _ => 0xff,
-                },
-                Err(_) => 0xff,
-            };
+            let bits = exit_bits(child);
             c.check("MAP_SHARED RSS: the child reads the 64 pages the parent wrote", bits & 1 == 0);
             c.check("MAP_SHARED RSS: the child reads VmRSS", bits & 4 == 0);
             c.check(
