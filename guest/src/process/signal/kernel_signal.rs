@@ -295,6 +295,19 @@ fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
         }
     }
     signal_wake_up(&t);
+    // Linux makes the choice and sets the flag under siglock, which
+    // `set_current_blocked` takes too. Here the chosen thread may block `sig`
+    // between `wants_signal`'s read of its mask and the flag: it saw no flag
+    // and passed nothing on, so the sender does (SeqCst both sides: either
+    // the thread sees the flag and retargets, or this sees its new mask).
+    if ty != PidType::Pid && blocks_now(&t, sig) {
+        retarget_shared_pending(&t, sigmask(sig));
+    }
+}
+
+/// Whether `t` blocks `sig` now (SIGKILL cannot be blocked).
+fn blocks_now(t: &Task, sig: u32) -> bool {
+    sig != SIGKILL && t.blocked.load(Ordering::SeqCst) & sigmask(sig) != 0
 }
 
 /// Linux `signal_wake_up(t, false)`: `t` is to look at its signals (its
@@ -425,12 +438,23 @@ pub fn send_sigqueue_irq(task: &Arc<Task>, sig: u32, info: SigInfo, ty: PidType)
             group.shared_pending.fetch_or(sigmask(sig), Ordering::SeqCst);
             drop(infos);
             let wants = |t: &Arc<Task>| wants_signal(sig, t);
-            let t = Some(task.clone())
-                .filter(wants)
-                .or_else(|| threads.iter().filter_map(|(_, w)| w.upgrade()).find(|t| wants(t)));
+            let other = || threads.iter().filter_map(|(_, w)| w.upgrade()).find(|t| wants(t));
+            let mut t = Some(task.clone()).filter(wants).or_else(other);
+            // As `complete_signal`: the flag first, then the mask again; a
+            // chosen thread that blocked `sig` meanwhile does not take it,
+            // and with the thread list in hand (no lock may be waited for
+            // here) the next choice is made here.
+            for _ in 0..=threads.len() {
+                let Some(u) = &t else { break };
+                u.sigpending.store(true, Ordering::SeqCst);
+                if !blocks_now(u, sig) {
+                    break;
+                }
+                t = other();
+            }
             drop(threads);
             if let Some(t) = t {
-                signal_wake_up(&t);
+                crate::sched::wake_up(&t);
             }
         }
     }
