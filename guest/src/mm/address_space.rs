@@ -458,7 +458,7 @@ impl Mm {
                 None => spin::Once::new(),
             },
         });
-        let mut write_protected = false;
+        let (mut write_protected, mut cow_wp) = (false, false);
         let copied = {
             let mut c = child.inner.lock();
             let c = &mut *c;
@@ -473,7 +473,7 @@ impl Mm {
                     !v.flags.contains(VmFlags::SHARED) && matches!(v.backing, Backing::Anon);
                 (v.start, v.end, private_anon)
             }));
-            // Err(whether the parent's entries were write-protected already).
+            // Err(()): out of memory (or a fault injected).
             let mut share = |c: &mut MmInner, ppt: &mut PageTable, block, dir| {
                 let injected = crate::fault_inject::should_fail(crate::fault_inject::Stage::CopyMm);
                 let shared = if dir {
@@ -482,8 +482,8 @@ impl Mm {
                     c.pt.share_pt_from(ppt, &DirectMap, block)
                 };
                 match shared {
-                    _ if injected => Err(write_protected),
-                    None => Err(write_protected),
+                    _ if injected => Err(()),
+                    None => Err(()),
                     Some(true) => {
                         write_protected = true;
                         ctr::global_add(ctr::FORK_PAGE_TABLES_SHARED, 1);
@@ -495,11 +495,10 @@ impl Mm {
                     Some(false) => Ok(()),
                 }
             };
-            let mut cow_wp = false;
-            let result: Result<(), bool> = 'copy: {
+            let result: Result<(), ()> = 'copy: {
                 for &block in &partial {
-                    if let Err(wp) = share(c, ppt, block, false) {
-                        break 'copy Err(wp);
+                    if share(c, ppt, block, false).is_err() {
+                        break 'copy Err(());
                     }
                 }
                 for v in vmas.iter() {
@@ -531,15 +530,15 @@ impl Mm {
                     // the cost of a fork.
                     if dirs {
                         for d in ppt.present_dirs(&DirectMap, dlo, dhi) {
-                            if let Err(wp) = share(c, ppt, d, true) {
-                                break 'copy Err(wp);
+                            if share(c, ppt, d, true).is_err() {
+                                break 'copy Err(());
                             }
                         }
                     }
                     for (a, b) in rest.into_iter().filter(|&(a, b)| blocks && a < b) {
                         for t in ppt.present_tables(&DirectMap, a, b) {
-                            if let Err(wp) = share(c, ppt, t, false) {
-                                break 'copy Err(wp);
+                            if share(c, ppt, t, false).is_err() {
+                                break 'copy Err(());
                             }
                         }
                     }
@@ -559,27 +558,26 @@ impl Mm {
                         ctr::global_add(ctr::FORK_PTES_COPIED, copied);
                         match r {
                             Ok(wp) => cow_wp |= wp,
-                            Err(wp) => break 'copy Err(wp || cow_wp),
+                            Err(wp) => {
+                                cow_wp |= wp;
+                                break 'copy Err(());
+                            }
                         }
                     }
                 }
                 Ok(())
             };
-            // Whether the parent's entries were write-protected: by a table
-            // shared (`share` set `write_protected`) or by a copy.
-            (result.is_ok(), result.err().unwrap_or(false) || cow_wp)
+            result
         };
-        let (ok, copy_wp) = copied;
-        write_protected |= copy_wp;
-        if !ok {
-            // Dropping the child unmaps what was copied.
-            if write_protected {
-                parent.flush(0, USER_TOP);
-            }
-            return Err(ENOMEM);
-        }
-        if write_protected {
+        // The parent's entries were write-protected by a table shared
+        // (`write_protected`) or by a copy (`cow_wp`), whether or not the
+        // copy then failed.
+        if write_protected || cow_wp {
             parent.flush(0, USER_TOP);
+        }
+        if copied.is_err() {
+            // Dropping the child unmaps what was copied.
+            return Err(ENOMEM);
         }
         // Tables the parent unshared on the way are released with its next
         // flush (or its end), never before one.
