@@ -232,7 +232,7 @@ impl VmmBuilder {
         let kernel = loader::inspect(&what, &image)?;
         let profile = match &self.profile {
             None => None,
-            Some(span) => Some(profile_setup(&image, span.clone())?),
+            Some(span) => Some(profile_setup(&image, span.clone(), self.vcpus)?),
         };
         let (initramfs, init_argv, file_bytes) = self.initramfs()?;
         let trace_ring_bytes =
@@ -354,7 +354,7 @@ impl VmmBuilder {
 }
 
 /// What the profiler needs from the kernel `image`.
-fn profile_setup(image: &[u8], span: Option<Span>) -> Result<ProfileSetup> {
+fn profile_setup(image: &[u8], span: Option<Span>, vcpus: u32) -> Result<ProfileSetup> {
     if let Some(s) = &span {
         if s.from == s.to {
             return Err(Error::Profile(format!(
@@ -372,6 +372,8 @@ fn profile_setup(image: &[u8], span: Option<Span>) -> Result<ProfileSetup> {
         entries,
         trap_common,
         span,
+        // Where stepping them leaves the vCPU halted for good (`stepover`).
+        carry_out_misstepped: vcpus > 1 && crate::host::KvmKind::detect().emulates_ring0(),
     })
 }
 

@@ -60,6 +60,7 @@ mod pvlock;
 mod regs;
 mod report;
 mod stats;
+mod stepover;
 mod symbols;
 mod trace;
 mod vcpu;

@@ -71,6 +71,11 @@ pub struct ProfileSetup {
     pub trap_common: Option<u64>,
     /// Only between these snapshots; `None`: the whole run.
     pub span: Option<Span>,
+    /// Carry out the instructions this host mis-steps (`stepover`) instead of
+    /// stepping them: on kvm_pvm with more than one vCPU, where stepping one
+    /// leaves the vCPU halted. With one vCPU they are stepped (their debug
+    /// exit is lost, but KVM's counters see them as they are unprofiled).
+    pub carry_out_misstepped: bool,
 }
 
 /// The profiler's shared state: the setup, whether it is on (and a count of

@@ -139,6 +139,10 @@ pub struct TraceStats {
     pub user_steps: u64,
     /// Debug exits at a kernel address while armed that were not breakpoints.
     pub stray_exits: u64,
+    /// Of `instructions`, those the tracer carried out itself because this
+    /// host mis-steps them (`stepover`: `swapgs`, `fxsave64`, `fxrstor64`);
+    /// KVM's `insn_emulation` does not count them.
+    pub carried_out: u64,
 }
 
 impl TraceStats {
@@ -149,6 +153,7 @@ impl TraceStats {
         self.user_returns += o.user_returns;
         self.user_steps += o.user_steps;
         self.stray_exits += o.stray_exits;
+        self.carried_out += o.carried_out;
     }
 }
 
@@ -483,10 +488,12 @@ impl Profile {
             ""
         };
         format!(
-            "profile: {} ring-0 instructions ({} of them entry stubs counted from the vector), \
-             {} kernel entries from user mode, {} returns to it, {} user instructions stepped{warn}",
+            "profile: {} ring-0 instructions ({} of them entry stubs counted from the vector, {} \
+             carried out by the profiler), {} kernel entries from user mode, {} returns to it, {} \
+             user instructions stepped{warn}",
             self.total(),
             s.stub_instructions,
+            s.carried_out,
             s.kernel_entries,
             s.user_returns,
             s.user_steps

@@ -429,7 +429,7 @@ impl VcpuThread {
             t.last_stats = base;
         }
         if let Some(r) = regs.filter(|_| mode == Mode::Stepping) {
-            self.capture_insn(&r);
+            self.capture_stepped(r);
         }
     }
 
@@ -539,9 +539,71 @@ impl VcpuThread {
 
     fn capture_now(&mut self) {
         match self.exit_regs() {
-            Ok(regs) => self.capture_insn(&regs),
+            Ok(regs) => self.capture_stepped(regs),
             Err(e) => self.crash(format!("KVM_GET_REGS failed (profiling): {e}")),
         }
+    }
+
+    /// Capture the instruction a stepped vCPU runs next; if it is one that
+    /// this host mis-steps (`stepover`), carry it out here instead, count it
+    /// and capture the one after, as many in a row as there are.
+    fn capture_stepped(&mut self, mut regs: kvm_regs) {
+        loop {
+            self.capture_insn(&regs);
+            let Some(len) = self.carry_out(&regs) else { return };
+            regs.rip += len;
+            if let Err(e) = self.vcpu.fd.set_regs(&regs) {
+                self.crash(format!("KVM_SET_REGS failed (profiling): {e}"));
+                return;
+            }
+            let t = self.tracer.as_mut().unwrap();
+            t.rec.commit();
+            t.rec.stats.carried_out += 1;
+        }
+    }
+
+    /// Carry out the instruction at `regs.rip` if `stepover` says to: its
+    /// length, or None when it is left to the CPU (not one of them, its
+    /// operand outside the kernel's linear maps, an MXCSR the CPU would
+    /// refuse, a KVM call that failed: stepping it is then no worse than
+    /// before).
+    fn carry_out(&mut self, regs: &kvm_regs) -> Option<u64> {
+        use crate::stepover::{self, StepOver, FXSAVE_WRITTEN, MXCSR_MASK};
+        self.shared.profile_setup()?.carry_out_misstepped.then_some(())?;
+        let mem = self.vcpu.vm.memory();
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&read_kernel_u64(mem, regs.rip)?.to_le_bytes());
+        bytes[8..].copy_from_slice(&read_kernel_u64(mem, regs.rip + 8)?.to_le_bytes());
+        let (op, len) = stepover::decode(&bytes, regs.rip, |r| gpr(regs, r))?;
+        let fd = &self.vcpu.fd;
+        match op {
+            StepOver::Swapgs => {
+                let mut sregs = fd.get_sregs().ok()?;
+                let mut msrs = Msrs::from_entries(&[kvm_bindings::kvm_msr_entry {
+                    index: stepover::MSR_KERNEL_GS_BASE,
+                    ..Default::default()
+                }])
+                .ok()?;
+                (fd.get_msrs(&mut msrs).ok()? == 1).then_some(())?;
+                let kernel_gs = msrs.as_slice()[0].data;
+                msrs.as_mut_slice()[0].data = sregs.gs.base;
+                sregs.gs.base = kernel_gs;
+                (fd.set_msrs(&msrs).ok()? == 1).then_some(())?;
+                fd.set_sregs(&sregs).ok()?;
+            }
+            StepOver::Fxsave64(va) => {
+                let gpa = kernel_gpa(va, FXSAVE_WRITTEN as u64)?;
+                let image = stepover::fxsave_image(&fd.get_fpu().ok()?, MXCSR_MASK);
+                mem.write_slice(&image, GuestAddress(gpa)).ok()?;
+            }
+            StepOver::Fxrstor64(va) => {
+                let gpa = kernel_gpa(va, FXSAVE_WRITTEN as u64)?;
+                let mut area = [0u8; FXSAVE_WRITTEN];
+                mem.read_slice(&mut area, GuestAddress(gpa)).ok()?;
+                fd.set_fpu(&stepover::fxrstor_state(&area, MXCSR_MASK)?).ok()?;
+            }
+        }
+        Some(len)
     }
 
     /// The registers at the last exit: from `kvm_run` where KVM fills them in,
@@ -569,7 +631,7 @@ impl VcpuThread {
         }
         t.rec.commit();
         if Mode::at(regs.rip) == Mode::Stepping {
-            self.capture_insn(&regs);
+            self.capture_stepped(regs);
         } else {
             t.rec.stats.user_returns += 1;
             self.set_trace_mode(Mode::Armed);
@@ -618,14 +680,46 @@ impl VcpuThread {
 /// map and the direct map are linear (`protocol::boot`), so no page tables are
 /// walked. `None` outside them or outside RAM.
 fn read_kernel_u64(mem: &GuestMemoryMmap, va: u64) -> Option<u64> {
-    let gpa = if va >= KERNEL_MAP_BASE {
-        Some(va - KERNEL_MAP_BASE).filter(|&o| o < KERNEL_MAP_SIZE)
+    mem.read_obj::<u64>(GuestAddress(kernel_gpa(va, 8)?)).ok()
+}
+
+/// The guest-physical address of the `len` bytes at kernel virtual address
+/// `va`, if they lie in one of the kernel's linear maps.
+fn kernel_gpa(va: u64, len: u64) -> Option<u64> {
+    let (base, size) = if va >= KERNEL_MAP_BASE {
+        (KERNEL_MAP_BASE, KERNEL_MAP_SIZE)
     } else if va >= PAGE_OFFSET {
-        Some(va - PAGE_OFFSET).filter(|&o| o < MAX_MEMORY)
+        (PAGE_OFFSET, MAX_MEMORY)
     } else {
-        None
-    }?;
-    mem.read_obj::<u64>(GuestAddress(gpa)).ok()
+        return None;
+    };
+    let o = va - base;
+    (o.checked_add(len)? <= size).then_some(o)
+}
+
+/// A general register's value in `regs` (for an operand's address).
+fn gpr(regs: &kvm_regs, r: iced_x86::Register) -> Option<u64> {
+    use iced_x86::Register::*;
+    Some(match r {
+        RAX => regs.rax,
+        RBX => regs.rbx,
+        RCX => regs.rcx,
+        RDX => regs.rdx,
+        RSI => regs.rsi,
+        RDI => regs.rdi,
+        RSP => regs.rsp,
+        RBP => regs.rbp,
+        R8 => regs.r8,
+        R9 => regs.r9,
+        R10 => regs.r10,
+        R11 => regs.r11,
+        R12 => regs.r12,
+        R13 => regs.r13,
+        R14 => regs.r14,
+        R15 => regs.r15,
+        RIP => regs.rip,
+        _ => return Option::None,
+    })
 }
 
 #[cfg(test)]
