@@ -121,6 +121,26 @@ fn a_whole_run_profile_on_two_vcpus_runs_to_the_end() {
     assert_close("the whole run on 2 vCPUs", stepped, r.kvm.vcpu_total("insn_emulation"));
 }
 
+/// Each span's end switches stepping off on every vCPU. On kvm_pvm with 2
+/// vCPUs, switching it off on the other vCPU while that one steps kernel code
+/// (the idle CPU in `load_balance`, kicked) halted it for good: without the
+/// fix this test hung in one of two runs (and 1 of 3 runs with three spans).
+/// That vCPU now steps on, recording nothing, until an exit of its own.
+#[test]
+fn spans_on_two_vcpus_end_without_halting_the_other_vcpu() {
+    let label = |c| format!("{c} fork_throughput parents=2");
+    let b = Vmm::builder().profile_span(label('b'), label('e'));
+    let args = ["cases=tput", "parents=2", "tput_forks=1", "reps=6"];
+    let (r, p) = profiled_on(2, b, "forkbench", &args);
+    assert_eq!(p.spans, 6, "{}", p.summary());
+    check_common(&p);
+    if !KvmKind::detect().emulates_ring0() {
+        return;
+    }
+    let kvm = r.insns_in_spans(&label('b'), &label('e')).expect("the spans' snapshots");
+    assert_close("six spans on 2 vCPUs", p.total() - p.stats.carried_out, kvm);
+}
+
 #[test]
 fn a_span_that_never_comes_profiles_nothing() {
     let b = Vmm::builder().profile_span("never", "either");

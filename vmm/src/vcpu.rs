@@ -146,6 +146,12 @@ struct Tracer {
     stack: Vec<u64>,
     /// Entry-stub instructions by vector (decoded once).
     stubs: HashMap<u64, Vec<u64>>,
+    /// The last exit was one of the vCPU's own making (a hypercall, an
+    /// access), not a debug exit or a kick.
+    own_exit: bool,
+    /// The profiler is off, but this vCPU still steps, recording nothing,
+    /// until its next exit of its own (see `follow_profiler`).
+    draining: bool,
 }
 
 /// A vCPU thread's CPU-time clock (`CLOCK_THREAD_CPUTIME_ID` read from
@@ -336,7 +342,8 @@ impl VcpuThread {
     fn run_once(&mut self) {
         let (reason, action) = exit::handle(self.vcpu.fd.run());
         self.exits[reason] += 1;
-        if self.tracer.is_some() {
+        if let Some(t) = &mut self.tracer {
+            t.own_exit = !matches!(action, Action::Debug { .. } | Action::CheckStop);
             self.charge_stats(matches!(action, Action::Debug { .. }));
         }
         if !matches!(action, Action::Debug { .. }) {
@@ -418,11 +425,24 @@ impl VcpuThread {
         if seen == t.seen {
             return;
         }
+        let carry_out = self.shared.profile_setup().is_some_and(|s| s.carry_out_misstepped);
+        let drain = !on && t.mode == Mode::Stepping && !t.own_exit && carry_out;
         let regs = if on { self.vcpu.fd.get_regs().ok() } else { None };
         let mode = regs.map_or(Mode::Off, |r| Mode::at(r.rip));
         let t = self.tracer.as_mut().unwrap();
         t.seen = seen;
         t.rec.drop_pending();
+        t.draining = drain;
+        if drain {
+            // Where stepped instructions are carried out (kvm_pvm, 2+ vCPUs),
+            // switching stepping off on a vCPU kicked in kernel code halts it
+            // for good an instruction or two later, as switching at its next
+            // debug exit does; at an exit of its own (a hypercall) it is
+            // safe, as on the vCPU that ended the span. So it steps on,
+            // recording nothing, until then.
+            t.last_stats = None;
+            return;
+        }
         self.set_trace_mode(mode);
         let base = if mode == Mode::Off { None } else { self.read_exit_stats() };
         if let Some(t) = &mut self.tracer {
@@ -514,6 +534,16 @@ impl VcpuThread {
             return;
         };
         match on_debug_exit(t.mode, pc, breakpoint) {
+            DebugAction::Step if t.draining => {
+                if let Ok(mut regs) = self.exit_regs() {
+                    while let Some(len) = self.carry_out(&regs) {
+                        if !self.advance(regs, len) {
+                            return;
+                        }
+                        regs.rip += len;
+                    }
+                }
+            }
             DebugAction::Step => {
                 t.rec.commit();
                 self.capture_now();
@@ -551,15 +581,25 @@ impl VcpuThread {
         loop {
             self.capture_insn(&regs);
             let Some(len) = self.carry_out(&regs) else { return };
-            regs.rip += len;
-            if let Err(e) = self.vcpu.fd.set_regs(&regs) {
-                self.crash(format!("KVM_SET_REGS failed (profiling): {e}"));
+            if !self.advance(regs, len) {
                 return;
             }
+            regs.rip += len;
             let t = self.tracer.as_mut().unwrap();
             t.rec.commit();
             t.rec.stats.carried_out += 1;
         }
+    }
+
+    /// Move RIP past the `len`-byte instruction at `regs.rip` (carried out);
+    /// false if KVM refused (the VM then ends).
+    fn advance(&mut self, mut regs: kvm_regs, len: u64) -> bool {
+        regs.rip += len;
+        if let Err(e) = self.vcpu.fd.set_regs(&regs) {
+            self.crash(format!("KVM_SET_REGS failed (profiling): {e}"));
+            return false;
+        }
+        true
     }
 
     /// Carry out the instruction at `regs.rip` if `stepover` says to: its
@@ -621,7 +661,12 @@ impl VcpuThread {
     /// exit follows it), count it and capture the next.
     fn trace_other_exit(&mut self) {
         let Some(t) = &self.tracer else { return };
-        if t.mode != Mode::Stepping {
+        if t.draining && t.own_exit {
+            self.tracer.as_mut().unwrap().draining = false;
+            self.set_trace_mode(Mode::Off);
+            return;
+        }
+        if t.mode != Mode::Stepping || t.draining {
             return;
         }
         let Ok(regs) = self.exit_regs() else { return };
