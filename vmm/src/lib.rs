@@ -105,6 +105,7 @@ mod layering {
         ("symbols", include_str!("symbols.rs")),
         ("debuginfo", include_str!("debuginfo.rs")),
         ("profile", include_str!("profile.rs")),
+        ("stepover", include_str!("stepover.rs")),
         ("trace", include_str!("trace.rs")),
         ("watchdog", include_str!("watchdog.rs")),
         ("report", include_str!("report.rs")),
