@@ -625,11 +625,17 @@ impl VcpuThread {
                 }])
                 .ok()?;
                 (fd.get_msrs(&mut msrs).ok()? == 1).then_some(())?;
-                let kernel_gs = msrs.as_slice()[0].data;
-                msrs.as_mut_slice()[0].data = sregs.gs.base;
+                let (gs, kernel_gs) = (sregs.gs.base, msrs.as_slice()[0].data);
                 sregs.gs.base = kernel_gs;
-                (fd.set_msrs(&msrs).ok()? == 1).then_some(())?;
                 fd.set_sregs(&sregs).ok()?;
+                msrs.as_mut_slice()[0].data = gs;
+                if fd.set_msrs(&msrs).ok() != Some(1) {
+                    // Undo the half done, so that the CPU's own swapgs
+                    // (stepped instead) starts from where it was.
+                    sregs.gs.base = gs;
+                    let _ = fd.set_sregs(&sregs);
+                    return None;
+                }
             }
             StepOver::Fxsave64(va) => {
                 let gpa = kernel_gpa(va, FXSAVE_WRITTEN as u64)?;
