@@ -535,13 +535,8 @@ impl VcpuThread {
         };
         match on_debug_exit(t.mode, pc, breakpoint) {
             DebugAction::Step if t.draining => {
-                if let Ok(mut regs) = self.exit_regs() {
-                    while let Some(len) = self.carry_out(&regs) {
-                        if !self.advance(regs, len) {
-                            return;
-                        }
-                        regs.rip += len;
-                    }
+                if let Ok(regs) = self.exit_regs() {
+                    self.step_over(regs, false);
                 }
             }
             DebugAction::Step => {
@@ -574,32 +569,32 @@ impl VcpuThread {
         }
     }
 
-    /// Capture the instruction a stepped vCPU runs next; if it is one that
-    /// this host mis-steps (`stepover`), carry it out here instead, count it
-    /// and capture the one after, as many in a row as there are.
-    fn capture_stepped(&mut self, mut regs: kvm_regs) {
-        loop {
-            self.capture_insn(&regs);
-            let Some(len) = self.carry_out(&regs) else { return };
-            if !self.advance(regs, len) {
-                return;
-            }
-            regs.rip += len;
-            let t = self.tracer.as_mut().unwrap();
-            t.rec.commit();
-            t.rec.stats.carried_out += 1;
-        }
+    /// Capture the instruction a stepped vCPU runs next (see `step_over`).
+    fn capture_stepped(&mut self, regs: kvm_regs) {
+        self.step_over(regs, true);
     }
 
-    /// Move RIP past the `len`-byte instruction at `regs.rip` (carried out);
-    /// false if KVM refused (the VM then ends).
-    fn advance(&mut self, mut regs: kvm_regs, len: u64) -> bool {
-        regs.rip += len;
-        if let Err(e) = self.vcpu.fd.set_regs(&regs) {
-            self.crash(format!("KVM_SET_REGS failed (profiling): {e}"));
-            return false;
+    /// For a stepped vCPU whose next instruction is at `regs.rip`: capture it
+    /// when `record`ing; if it is one that this host mis-steps (`stepover`),
+    /// carry it out here instead (counted when recording) and go on with the
+    /// one after, as many in a row as there are.
+    fn step_over(&mut self, mut regs: kvm_regs, record: bool) {
+        loop {
+            if record {
+                self.capture_insn(&regs);
+            }
+            let Some(len) = self.carry_out(&regs) else { return };
+            regs.rip += len;
+            if let Err(e) = self.vcpu.fd.set_regs(&regs) {
+                self.crash(format!("KVM_SET_REGS failed (profiling): {e}"));
+                return;
+            }
+            if record {
+                let t = self.tracer.as_mut().unwrap();
+                t.rec.commit();
+                t.rec.stats.carried_out += 1;
+            }
         }
-        true
     }
 
     /// Carry out the instruction at `regs.rip` if `stepover` says to: its
