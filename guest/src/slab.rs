@@ -16,7 +16,9 @@
 //!   same fields in the slab's `struct page`/`struct slab`).
 //! - Each CPU has, per class, one *frozen* slab and a free list of that slab's
 //!   objects ([`KmemCacheCpu`], Linux's `kmem_cache_cpu`). Allocation pops the
-//!   list; freeing an object of that slab pushes it. The CPU does both with
+//!   list, or when it is empty hands out the slab's never-used objects in
+//!   address order (no free list is built for them); freeing an object of that
+//!   slab pushes it onto the list. The CPU does both with
 //!   its interrupts off and no lock: nothing else touches its lists. (SLUB's
 //!   fast path is lockless with `this_cpu_cmpxchg_double`, `cmpxchg16b`, which
 //!   this host's instruction emulator lacks; with interrupts off, nothing can
@@ -71,14 +73,15 @@ const H_NEXT: usize = 16;
 const H_PREV: usize = 24;
 
 /// Where a slab is (the high half of its header's counters word; the low half
-/// is the objects in use: allocated, or on a CPU's free list).
+/// is the objects in use: allocated, or on its CPU's free list or never-used
+/// tail).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SlabState {
     /// On no list: every object is in use (Linux: a full slab is on no list
     /// either without `CONFIG_SLUB_DEBUG`).
     Full = 0,
-    /// A CPU's slab: its free objects are on that CPU's list or, freed by
-    /// other CPUs, on the slab's own.
+    /// A CPU's slab: its free objects are on that CPU's list, in the never-used
+    /// tail the CPU hands out, or, freed by other CPUs, on the slab's own list.
     Frozen = 1,
     /// On its class's partial list, with free objects on the slab's list.
     Partial = 2,
@@ -192,15 +195,19 @@ pub trait SlabMemory {
 }
 
 /// A slab header's counters word: objects in use (bits 0–15), state (bits
-/// 16–23), objects carved (bits 24–39; see [`CARVE_BATCH`]).
+/// 16–23), objects carved (bits 24–39: the slab's objects from its start that
+/// have ever been handed out; the rest, its never-used tail, are not on any
+/// free list).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Counters {
     /// Objects carved and not on the slab's free list: allocated, or on its
-    /// CPU's list when the slab is frozen.
+    /// CPU's list; while the slab is frozen, carved is every object and its
+    /// CPU's never-used tail counts here too.
     inuse: usize,
     state: SlabState,
-    /// Objects linked into a free list so far, from the slab's start; the
-    /// others have never been handed out.
+    /// Objects handed out so far, from the slab's start; the others have
+    /// never been (all of them while the slab is frozen: its CPU holds the
+    /// tail).
     carved: usize,
 }
 
@@ -218,37 +225,44 @@ fn set_counters(mem: &impl SlabMemory, g: &Geometry, slab: usize, c: Counters) {
     mem.write(g.header(slab) + H_COUNTERS, c.inuse | (c.state as usize) << 16 | c.carved << 24);
 }
 
-/// A slab's objects are linked into free lists this many at a time, when its
-/// CPU needs them, not all when the slab is made: a CPU that uses a few
-/// objects of a class (each CPU's boot does) does not pay for linking a whole
-/// 4 KiB slab of 16-byte objects.
-pub const CARVE_BATCH: usize = 16;
 const _: () = assert!(KMALLOC_GEOMETRY[0].objects < 1 << 16);
 
 /// One CPU's slab of one class and the free objects of that slab it holds
-/// (Linux's `kmem_cache_cpu`: `freelist`, `slab`). Used only by its CPU,
+/// (Linux's `kmem_cache_cpu`: `freelist`, `slab`), and the slab's never-used
+/// tail `next..end`, handed out in address order when the list is empty: a
+/// new slab's objects are never linked into a list (each CPU's boot uses a
+/// few objects of most classes; linking them 16 at a time cost its first
+/// allocation of each class ~90 ring-0 instructions). Used only by its CPU,
 /// with that CPU's interrupts off.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KmemCacheCpu {
     freelist: usize,
     slab: usize,
+    next: usize,
+    end: usize,
 }
 
 impl KmemCacheCpu {
     pub const fn new() -> Self {
-        Self { freelist: 0, slab: 0 }
+        Self { freelist: 0, slab: 0, next: 0, end: 0 }
     }
 
-    /// The fast path of `slab_alloc`: an object off this CPU's list, or None
-    /// when it is empty (then [`Self::refill`]).
+    /// The fast path of `slab_alloc`: an object off this CPU's list, else the
+    /// next never-used one of its slab, or None when it has neither (then
+    /// [`Self::refill`]).
     #[inline(always)]
-    pub fn alloc(&mut self, mem: &impl SlabMemory) -> Option<usize> {
+    pub fn alloc(&mut self, g: &Geometry, mem: &impl SlabMemory) -> Option<usize> {
         let obj = self.freelist;
-        if obj == 0 {
-            return None;
+        if obj != 0 {
+            self.freelist = mem.read(obj);
+            return Some(obj);
         }
-        self.freelist = mem.read(obj);
-        Some(obj)
+        let obj = self.next;
+        if obj < self.end {
+            self.next = obj + g.size;
+            return Some(obj);
+        }
+        None
     }
 
     /// The fast path of `slab_free`: `obj` back onto this CPU's list if it is
@@ -264,17 +278,17 @@ impl KmemCacheCpu {
     }
 
     /// The slow path of allocation (`___slab_alloc`), with the class's lock
-    /// held: the objects other CPUs freed into this CPU's slab, else the next
-    /// batch of its never-used objects, else a partial slab frozen for this
-    /// CPU, whose free objects it takes. None when the class has no free
-    /// object: the caller brings a new slab ([`Self::install`]).
+    /// held and this CPU's list and tail empty: the objects other CPUs freed
+    /// into this CPU's slab, else a partial slab frozen for this CPU, whose
+    /// free objects and never-used tail it takes. None when the class has no
+    /// free object: the caller brings a new slab ([`Self::install`]).
     pub fn refill(
         &mut self,
         node: &mut KmemCacheNode,
         g: &Geometry,
         mem: &impl SlabMemory,
     ) -> Option<usize> {
-        debug_assert_eq!(self.freelist, 0);
+        debug_assert!(self.freelist == 0 && self.next >= self.end);
         if self.slab != 0 {
             let slab = self.slab;
             if let Some(obj) = self.take_objects(slab, g, mem) {
@@ -294,76 +308,49 @@ impl KmemCacheCpu {
     }
 
     /// Freeze `slab` for this CPU with all the objects on its free list
-    /// (`get_freelist`), or, if it has none, the next [`CARVE_BATCH`] of its
-    /// never-used ones: the first is returned, the rest go onto this CPU's
-    /// list.
+    /// (`get_freelist`) and its never-used tail, and return one of them; None
+    /// if it has neither. `carved` becomes every object: the CPU holds the
+    /// tail until it hands it out or gives the slab back.
     fn take_objects(&mut self, slab: usize, g: &Geometry, mem: &impl SlabMemory) -> Option<usize> {
         let h = g.header(slab);
         let carved = counters(mem, g, slab).carved;
-        let obj = mem.read(h + H_FREELIST);
-        if obj != 0 {
-            mem.write(h + H_FREELIST, 0);
-            set_counters(
-                mem,
-                g,
-                slab,
-                Counters { inuse: carved, state: SlabState::Frozen, carved },
-            );
-            self.freelist = mem.read(obj);
-            return Some(obj);
-        }
-        if carved == g.objects {
+        let list = mem.read(h + H_FREELIST);
+        if list == 0 && carved == g.objects {
             return None;
         }
-        let n = (g.objects - carved).min(CARVE_BATCH);
-        let carved = carved + n;
-        set_counters(mem, g, slab, Counters { inuse: carved, state: SlabState::Frozen, carved });
-        Some(self.carve(slab, carved - n, n, g, mem))
-    }
-
-    /// Link objects `first + 1 .. first + n` of `slab` onto this CPU's empty
-    /// list and return object `first`.
-    fn carve(
-        &mut self,
-        slab: usize,
-        first: usize,
-        n: usize,
-        g: &Geometry,
-        mem: &impl SlabMemory,
-    ) -> usize {
-        let mut next = 0;
-        for k in (first + 1..first + n).rev() {
-            let obj = slab + k * g.size;
-            mem.write(obj, next);
-            next = obj;
-        }
-        self.freelist = next;
-        slab + first * g.size
+        mem.write(h + H_FREELIST, 0);
+        let all = g.objects;
+        set_counters(mem, g, slab, Counters { inuse: all, state: SlabState::Frozen, carved: all });
+        self.freelist = list;
+        (self.next, self.end) = (slab + carved * g.size, slab + all * g.size);
+        self.alloc(g, mem)
     }
 
     /// A new slab for this CPU (`new_slab` + `allocate_slab`): `slab` is
     /// `g.slab_bytes` of memory aligned to its size that the caller took from
     /// the arenas after [`Self::refill`] found nothing. Its first object is
-    /// returned, the rest of its first batch goes onto this CPU's list. No
-    /// lock: nobody else knows the slab yet.
+    /// returned; the rest are this CPU's never-used tail. No lock: nobody else
+    /// knows the slab yet.
     pub fn install(&mut self, slab: usize, g: &Geometry, mem: &impl SlabMemory) -> usize {
         debug_assert!(self.freelist == 0 && self.slab == 0, "refill first");
         debug_assert_eq!(slab % g.slab_bytes, 0);
-        let n = g.objects.min(CARVE_BATCH);
+        let all = g.objects;
         let h = g.header(slab);
         mem.write(h + H_FREELIST, 0);
-        set_counters(mem, g, slab, Counters { inuse: n, state: SlabState::Frozen, carved: n });
+        set_counters(mem, g, slab, Counters { inuse: all, state: SlabState::Frozen, carved: all });
         mem.write(h + H_NEXT, 0);
         mem.write(h + H_PREV, 0);
         self.slab = slab;
-        self.carve(slab, 0, n, g, mem)
+        (self.next, self.end) = (slab + g.size, slab + all * g.size);
+        slab
     }
 
     /// Give this CPU's slab back to the class (`deactivate_slab`), with the
     /// class's lock held: its objects on this CPU's list go back onto the
     /// slab's (walking this CPU's list: this is for shrinking, never on an
-    /// allocation's path). Returns the slab if it is empty and must go back to
-    /// the arenas (`discard_slab`).
+    /// allocation's path), its never-used tail stays never used (uncarved).
+    /// Returns the slab if it is empty and must go back to the arenas
+    /// (`discard_slab`).
     pub fn deactivate(
         &mut self,
         node: &mut KmemCacheNode,
@@ -386,7 +373,9 @@ impl KmemCacheCpu {
             mem.write(h + H_FREELIST, self.freelist);
         }
         let mut c = counters(mem, g, slab);
-        c.inuse -= n;
+        let tail = self.end.saturating_sub(self.next) / g.size;
+        c.inuse -= n + tail;
+        c.carved -= tail;
         *self = Self::new();
         node.put(slab, c, g, mem)
     }
@@ -638,7 +627,7 @@ mod tests {
         fn alloc(&mut self, cpu: usize) -> usize {
             let g = self.g;
             let c = &mut self.cpu[cpu];
-            let obj = match c.alloc(&self.ram) {
+            let obj = match c.alloc(&g, &self.ram) {
                 Some(o) => o,
                 None => match c.refill(&mut self.node, &g, &self.ram) {
                     Some(o) => o,
@@ -704,6 +693,15 @@ mod tests {
             let ram = &self.ram;
             let mut on_cpu: HashMap<usize, usize> = HashMap::new();
             for c in &self.cpu {
+                if c.slab != 0 {
+                    // The never-used tail, its last object the slab's last.
+                    assert_eq!(c.end, c.slab + g.objects * g.size);
+                    assert!(c.next >= c.slab && (c.next - c.slab) % g.size == 0);
+                    let tail = c.end.saturating_sub(c.next) / g.size;
+                    *on_cpu.entry(c.slab).or_default() += tail;
+                } else {
+                    assert!(c.next >= c.end, "a tail without a slab");
+                }
                 let mut o = c.freelist;
                 while o != 0 {
                     assert_eq!(g.slab_of(o), c.slab, "a CPU's list holds only its slab's objects");
@@ -783,7 +781,7 @@ mod tests {
                 }
                 // Now and then a CPU gives its slab back (the heap's shrink
                 // under memory pressure): partial slabs with objects never
-                // carved yet, refilled later.
+                // handed out yet, taken as a tail later.
                 if step % 1499 == 0 {
                     let g = m.g;
                     if let Some(slab) = m.cpu[cpu].deactivate(&mut m.node, &g, &m.ram) {
@@ -813,6 +811,32 @@ mod tests {
     }
 
     #[test]
+    fn a_slab_given_back_keeps_its_never_used_tail_for_the_next_cpu() {
+        let mut m = Model::new(0, 2);
+        let g = m.g;
+        let slab = m.next_slab;
+        let first: Vec<usize> = (0..3).map(|_| m.alloc(0)).collect();
+        assert_eq!(first, [slab, slab + 16, slab + 32], "a new slab hands out in address order");
+        assert_eq!(m.cpu[0].deactivate(&mut m.node, &g, &m.ram), None);
+        m.check();
+        let c = counters(&m.ram, &g, slab);
+        assert_eq!((c.inuse, c.carved, c.state), (3, 3, SlabState::Partial));
+        // CPU 1 takes the partial slab and goes on where CPU 0 stopped.
+        assert_eq!(m.alloc(1), slab + 48);
+        m.check();
+        let rest: Vec<usize> = (4..g.objects).map(|_| m.alloc(1)).collect();
+        assert_eq!(rest.last(), Some(&(slab + (g.objects - 1) * g.size)));
+        m.check();
+        assert_ne!(g.slab_of(m.alloc(1)), slab, "every object handed out: a new slab");
+        m.check();
+        assert_eq!(counters(&m.ram, &g, slab).state, SlabState::Full);
+        // An object freed by its old CPU makes it partial again.
+        m.free(0, slab + 16);
+        m.check();
+        assert_eq!(counters(&m.ram, &g, slab).state, SlabState::Partial);
+    }
+
+    #[test]
     fn the_fast_paths_take_one_memory_access_and_the_slow_paths_a_bounded_few() {
         let mut m = Model::new(3, 2);
         // Fill three slabs from CPU 0, free every other object from CPU 1 (the
@@ -830,9 +854,10 @@ mod tests {
             let before = m.ram.ops.get();
             if r(2) == 0 || m.live.is_empty() {
                 let c = &mut m.cpu[cpu];
-                let obj = match c.alloc(&m.ram) {
+                let obj = match c.alloc(&g, &m.ram) {
                     Some(o) => {
-                        assert_eq!(m.ram.ops.get() - before, 1, "alloc fast path");
+                        // One for a pop, none for a never-used object.
+                        assert!(m.ram.ops.get() - before <= 1, "alloc fast path");
                         o
                     }
                     None => match c.refill(&mut m.node, &g, &m.ram) {
@@ -863,10 +888,7 @@ mod tests {
             }
         }
         m.check();
-        // A refill may link one batch of never-used objects, no more.
-        assert!(
-            worst_slow <= 12 + CARVE_BATCH,
-            "a slow path took {worst_slow} memory accesses: it walks a list"
-        );
+        // No slow path walks or builds a list.
+        assert!(worst_slow <= 12, "a slow path took {worst_slow} memory accesses: it walks a list");
     }
 }

@@ -233,7 +233,7 @@ impl SlabMemory for SlabWords {
 #[inline(always)]
 fn kmalloc(class: usize) -> usize {
     let irq = disable_local();
-    let obj = match this_cpu_slab(class, &irq).alloc(&SlabWords) {
+    let obj = match this_cpu_slab(class, &irq).alloc(&KMALLOC_GEOMETRY[class], &SlabWords) {
         Some(obj) => obj,
         None => slab_alloc_slow(class, &irq),
     };
