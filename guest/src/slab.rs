@@ -125,6 +125,39 @@ impl Geometry {
     }
 }
 
+/// The classes by slab size, largest first: slabs laid out one after another
+/// in this order from an address aligned to the first's size are each aligned
+/// to their own size (all are powers of two).
+pub const CLASSES_BY_SLAB_SIZE: [usize; NR_KMALLOC] = {
+    let mut order = [0; NR_KMALLOC];
+    let mut i = 0;
+    while i < NR_KMALLOC {
+        order[i] = NR_KMALLOC - 1 - i;
+        i += 1;
+    }
+    // Slab sizes grow with the class: from the largest class down is already
+    // largest first (checked below), ties keep any order.
+    let mut k = 1;
+    while k < NR_KMALLOC {
+        assert!(KMALLOC_GEOMETRY[order[k]].slab_bytes <= KMALLOC_GEOMETRY[order[k - 1]].slab_bytes);
+        k += 1;
+    }
+    order
+};
+
+/// One slab of every class, laid out in [`CLASSES_BY_SLAB_SIZE`] order: its
+/// bytes and the alignment its start needs.
+pub const ALL_CLASSES_SLAB_BYTES: usize = {
+    let mut sum = 0;
+    let mut i = 0;
+    while i < NR_KMALLOC {
+        sum += KMALLOC_GEOMETRY[i].slab_bytes;
+        i += 1;
+    }
+    sum
+};
+pub const ALL_CLASSES_SLAB_ALIGN: usize = KMALLOC_GEOMETRY[CLASSES_BY_SLAB_SIZE[0]].slab_bytes;
+
 /// Each class's geometry, by index.
 pub const KMALLOC_GEOMETRY: [Geometry; NR_KMALLOC] = {
     let mut g = [Geometry { size: 0, slab_bytes: 0, objects: 0 }; NR_KMALLOC];
@@ -328,10 +361,11 @@ impl KmemCacheCpu {
 
     /// A new slab for this CPU (`new_slab` + `allocate_slab`): `slab` is
     /// `g.slab_bytes` of memory aligned to its size that the caller took from
-    /// the arenas after [`Self::refill`] found nothing. Its first object is
-    /// returned; the rest are this CPU's never-used tail. No lock: nobody else
-    /// knows the slab yet.
-    pub fn install(&mut self, slab: usize, g: &Geometry, mem: &impl SlabMemory) -> usize {
+    /// the arenas after [`Self::refill`] found nothing, or before this CPU had
+    /// a slab of the class. All its objects become this CPU's never-used tail
+    /// ([`Self::alloc`] hands out the first). No lock: nobody else knows the
+    /// slab yet.
+    pub fn install(&mut self, slab: usize, g: &Geometry, mem: &impl SlabMemory) {
         debug_assert!(self.freelist == 0 && self.slab == 0, "refill first");
         debug_assert_eq!(slab % g.slab_bytes, 0);
         let all = g.objects;
@@ -341,8 +375,7 @@ impl KmemCacheCpu {
         mem.write(h + H_NEXT, 0);
         mem.write(h + H_PREV, 0);
         self.slab = slab;
-        (self.next, self.end) = (slab + g.size, slab + all * g.size);
-        slab
+        (self.next, self.end) = (slab, slab + all * g.size);
     }
 
     /// Give this CPU's slab back to the class (`deactivate_slab`), with the
@@ -635,7 +668,8 @@ mod tests {
                         let slab = self.next_slab;
                         self.next_slab += 2 * g.slab_bytes;
                         assert!(self.slabs.insert(slab));
-                        c.install(slab, &g, &self.ram)
+                        c.install(slab, &g, &self.ram);
+                        c.alloc(&g, &self.ram).expect("a new slab's first object")
                     }
                 },
             };
@@ -811,6 +845,21 @@ mod tests {
     }
 
     #[test]
+    fn one_slab_of_every_class_laid_out_largest_first_is_each_aligned_to_its_size() {
+        let base = 0x10_0000_0000 + ALL_CLASSES_SLAB_ALIGN;
+        let mut at = base;
+        let mut seen = HashSet::new();
+        for class in CLASSES_BY_SLAB_SIZE {
+            let g = KMALLOC_GEOMETRY[class];
+            assert!(seen.insert(class));
+            assert_eq!(at % g.slab_bytes, 0, "class {class}");
+            at += g.slab_bytes;
+        }
+        assert_eq!(at - base, ALL_CLASSES_SLAB_BYTES);
+        assert_eq!(ALL_CLASSES_SLAB_BYTES, 212 << 10);
+    }
+
+    #[test]
     fn a_slab_given_back_keeps_its_never_used_tail_for_the_next_cpu() {
         let mut m = Model::new(0, 2);
         let g = m.g;
@@ -869,7 +918,8 @@ mod tests {
                             let slab = m.next_slab;
                             m.next_slab += 2 * g.slab_bytes;
                             m.slabs.insert(slab);
-                            c.install(slab, &g, &m.ram)
+                            c.install(slab, &g, &m.ram);
+                            c.alloc(&g, &m.ram).unwrap()
                         }
                     },
                 };

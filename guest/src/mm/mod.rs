@@ -59,6 +59,7 @@ mod kernel_mm {
             .ok_or("not enough memory for the kernel heap")?;
         let backing = crate::arch::heap::HeapBacking { grow: heap_grow, shrink: heap_shrink };
         crate::arch::heap::init(heap, heap_bytes as usize, backing);
+        crate::arch::heap::prefill_cpu_slabs();
         // From now on freeing a frame must not allocate (the heap grows from
         // the frame allocator, under its lock).
         frames.reserve_free_list().map_err(|_| "not enough memory for the free-frame list")?;

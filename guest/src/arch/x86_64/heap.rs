@@ -255,7 +255,37 @@ fn slab_alloc_slow(class: usize, irq: &IrqGuard) -> usize {
     }
     let Some((slab, bytes)) = arena_alloc(slab_layout(g), irq) else { return 0 };
     counters::global_add(HEAP_SLAB_BYTES, bytes as u64);
-    this_cpu_slab(class, irq).install(slab.as_ptr() as usize, g, &SlabWords)
+    let cpu = this_cpu_slab(class, irq);
+    cpu.install(slab.as_ptr() as usize, g, &SlabWords);
+    cpu.alloc(g, &SlabWords).unwrap_or(0)
+}
+
+/// Give this CPU a slab of every class it has none of, all cut from one block
+/// of the arenas ([`slab::CLASSES_BY_SLAB_SIZE`] keeps each aligned to its
+/// size): one arena allocation instead of one per class, and no trip through
+/// the class's lock. For the boot CPU, before its first allocation: its boot
+/// takes a slab of 14 of the 16 classes (140 KiB of the 212 KiB) one by one,
+/// ~225 ring-0 instructions each. A slab that becomes empty goes back to the
+/// arenas on its own as any other. Nothing happens if the arenas cannot give
+/// the block (the classes then take slabs as they need them).
+pub fn prefill_cpu_slabs() {
+    let irq = disable_local();
+    let layout =
+        Layout::from_size_align(slab::ALL_CLASSES_SLAB_BYTES, slab::ALL_CLASSES_SLAB_ALIGN)
+            .expect("a power of two");
+    let Some((block, bytes)) = HEAP.lock_irqs_off(&irq).alloc(layout) else { return };
+    counters::global_add(HEAP_SLAB_BYTES, bytes as u64);
+    let mut at = block.as_ptr() as usize;
+    for class in slab::CLASSES_BY_SLAB_SIZE {
+        let g = &KMALLOC_GEOMETRY[class];
+        let cpu = this_cpu_slab(class, &irq);
+        if cpu.slab() == 0 {
+            cpu.install(at, g, &SlabWords);
+        } else {
+            discard_slab(g, at, &irq);
+        }
+        at += g.slab_bytes;
+    }
 }
 
 /// Free `obj` of class `class` (`slab_free`).
