@@ -24,6 +24,17 @@ pub const PAGE_OFFSET: u64 = 0xffff_8880_0000_0000;
 pub const KERNEL_MAP_BASE: u64 = 0xffff_ffff_8000_0000;
 /// Size of the kernel image map; the kernel must be loaded below this physical address.
 pub const KERNEL_MAP_SIZE: u64 = 1 << 30;
+/// The PML4 entries of the kernel half that the boot page tables fill, and
+/// every address space shares: the direct map's and the kernel map's (one
+/// entry maps 512 GiB, more than the largest RAM). The kernel takes them from
+/// here instead of scanning the boot PML4 (32 reads of eight entries at boot
+/// on hosts that emulate each).
+pub const KERNEL_PML4_SLOTS: [usize; 2] = [pml4_index(PAGE_OFFSET), pml4_index(KERNEL_MAP_BASE)];
+
+const fn pml4_index(virt: u64) -> usize {
+    ((virt >> 39) & 511) as usize
+}
+
 /// Physical address the kernel is linked to load at.
 pub const KERNEL_PHYS: u64 = 0x20_0000;
 

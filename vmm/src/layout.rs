@@ -204,6 +204,18 @@ mod tests {
         assert!(t.iter().all(|(gpa, _)| *gpa >= PAGE_TABLES_GPA && *gpa < PAGE_TABLES_END));
     }
 
+    /// The kernel takes the entries every address space shares from
+    /// `KERNEL_PML4_SLOTS` instead of scanning the boot PML4.
+    #[test]
+    fn the_boot_pml4_fills_exactly_the_protocols_kernel_slots() {
+        for memory in [6 * MIB, 256 * MIB, 5 * GIB, MAX_MEMORY] {
+            let t = page_tables(memory);
+            let (_, pml4) = t.iter().find(|(gpa, _)| *gpa == PAGE_TABLES_GPA).unwrap();
+            let filled: Vec<usize> = (0..512).filter(|&i| pml4[i] != 0).collect();
+            assert_eq!(filled, protocol::boot::KERNEL_PML4_SLOTS, "{memory} bytes");
+        }
+    }
+
     #[test]
     fn reserving_the_initramfs_splits_usable_ram() {
         let mut map = memory_map(256 * MIB, (0x20_0000, 0x40_0000));

@@ -20,14 +20,12 @@ mod kernel_mm {
     use super::pagetable::{PageTable, PhysMem};
     use crate::arch::mmu;
     use crate::counters;
-    use protocol::boot::BootInfo;
+    use protocol::boot::{BootInfo, KERNEL_PML4_SLOTS};
 
     static FRAMES: spin::Mutex<Option<FrameAllocator>> = spin::Mutex::new(None);
     /// One reference count per physical frame (Linux: `page->_refcount` in
     /// `mem_map`), in frames taken at boot.
     static REFCOUNTS: spin::Once<&'static [AtomicU32]> = spin::Once::new();
-    /// The PML4 entries of the kernel half that every address space shares.
-    static KERNEL_SLOTS: spin::Once<alloc::vec::Vec<usize>> = spin::Once::new();
 
     /// The boot arena of the kernel heap for `memory_bytes` of RAM: 1/16 of
     /// it, between 1 and 64 MiB (what the whole heap used to be). The heap
@@ -71,7 +69,9 @@ mod kernel_mm {
             .ok_or("not enough memory for the frame reference counts")?;
         REFCOUNTS.call_once(|| mmu::frame_counters(map, counts));
         mmu::init_kernel_root();
-        KERNEL_SLOTS.call_once(|| PageTable::kernel_slots(&DirectMap, mmu::kernel_root()));
+        if KERNEL_PML4_SLOTS.iter().any(|&i| mmu::read_pte(mmu::kernel_root(), i) == 0) {
+            return Err("the boot page tables lack the direct map or the kernel map");
+        }
         let total = frames.total_frames();
         RESERVE.store(protocol::boot::memory::frame_reserve(total), Ordering::Relaxed);
         publish(&frames);
@@ -272,11 +272,6 @@ mod kernel_mm {
             mmu::write_pte(table, index, pte)
         }
 
-        #[inline]
-        fn any_pte8(&self, table: u64, first: usize) -> bool {
-            mmu::any_pte8(table, first)
-        }
-
         fn alloc_table(&self) -> Option<u64> {
             let t = take_table()?;
             counters::global_add(counters::PAGE_TABLE_PAGES, 1);
@@ -311,8 +306,7 @@ mod kernel_mm {
 
     /// A new address space's page tables (the kernel half shared).
     pub fn new_page_table() -> Option<PageTable> {
-        let slots = KERNEL_SLOTS.get().map_or(&[][..], |v| v.as_slice());
-        PageTable::new(&DirectMap, mmu::kernel_root(), slots)
+        PageTable::new(&DirectMap, mmu::kernel_root(), &KERNEL_PML4_SLOTS)
     }
 }
 

@@ -27,11 +27,6 @@
 pub trait PhysMem {
     fn read_pte(&self, table: u64, index: usize) -> u64;
     fn write_pte(&self, table: u64, index: usize, pte: u64);
-    /// Whether any of entries `first..first + 8` (`first` a multiple of 8)
-    /// is not zero.
-    fn any_pte8(&self, table: u64, first: usize) -> bool {
-        (first..first + 8).any(|i| self.read_pte(table, i) != 0)
-    }
     /// A zeroed frame for a page table (one reference), or None when memory is
     /// exhausted.
     fn alloc_table(&self) -> Option<u64>;
@@ -158,17 +153,6 @@ impl PageTable {
             pts: alloc::vec::Vec::new(),
             deferred: Zapped::default(),
         }
-    }
-
-    /// The kernel PML4 entries in use in `kernel_root` (scanned once at boot,
-    /// eight entries at a time: the whole boot took 34,285 ring-0
-    /// instructions with a `read_pte` per entry, 33,427 so).
-    pub fn kernel_slots(mem: &impl PhysMem, kernel_root: u64) -> alloc::vec::Vec<usize> {
-        (KERNEL_PML4_FIRST..512)
-            .step_by(8)
-            .filter(|&g| mem.any_pte8(kernel_root, g))
-            .flat_map(|g| (g..g + 8).filter(|&i| mem.read_pte(kernel_root, i) != 0))
-            .collect()
     }
 
     /// The page-directory-pointer table covering `va`, allocated if missing.
@@ -871,16 +855,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn kernel_slots_finds_every_entry_of_the_upper_half() {
-        let mem = FakeMem::default();
-        let kernel = mem.alloc_table().unwrap();
-        for i in [3, 255, 256, 263, 264, 273, 510, 511] {
-            mem.write_pte(kernel, i, 0x5000 | PTE_P);
-        }
-        assert_eq!(PageTable::kernel_slots(&mem, kernel), vec![256, 263, 264, 273, 510, 511]);
-    }
-
     fn new_space(mem: &FakeMem) -> PageTable {
         PageTable::new(mem, 0, &[]).unwrap()
     }
@@ -890,9 +864,7 @@ mod tests {
         let mem = FakeMem::default();
         let kernel = mem.alloc_table().unwrap();
         mem.write_pte(kernel, 273, 0x5000 | PTE_P);
-        let slots = PageTable::kernel_slots(&mem, kernel);
-        assert_eq!(slots, vec![273]);
-        let mut pt = PageTable::new(&mem, kernel, &slots).unwrap();
+        let mut pt = PageTable::new(&mem, kernel, &[273]).unwrap();
         assert_eq!(mem.read_pte(pt.root, 273), 0x5000 | PTE_P, "kernel half shared");
         let va = 0x40_1000;
         assert_eq!(pt.lookup(&mem, va), 0);

@@ -19,19 +19,6 @@ pub fn read_pte(table: u64, index: usize) -> u64 {
     unsafe { core::ptr::read_volatile((phys_to_virt(table) as *const u64).add(index % 512)) }
 }
 
-/// Whether any of the eight entries from `first` (rounded down to a multiple
-/// of 8) of the page table in frame `table` is not zero: one test for eight
-/// entries, for scans of sparse tables (a quarter of the ring-0 instructions
-/// of eight `read_pte`s).
-#[inline]
-pub fn any_pte8(table: u64, first: usize) -> bool {
-    let p = (phys_to_virt(table) as *const u64).wrapping_add(first & 0x1f8);
-    // SAFETY: as for `read_pte`: `p` is entry `first & !7` of the table, so
-    // `p + 0 ..= p + 7` lie inside it.
-    let e = |i: usize| unsafe { core::ptr::read_volatile(p.add(i)) };
-    (e(0) | e(1) | e(2) | e(3) | e(4) | e(5) | e(6) | e(7)) != 0
-}
-
 /// Write entry `index` (0..512) of the page table in frame `table`.
 #[inline]
 pub fn write_pte(table: u64, index: usize, pte: u64) {
