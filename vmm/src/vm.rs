@@ -48,18 +48,23 @@ pub struct Vm {
 }
 
 impl Vm {
-    /// Create the VM with `memory` bytes of RAM registered with KVM.
-    pub fn create(kvm: &Kvm, memory: u64) -> Result<Self> {
-        let fd = kvm.create_vm().map_err(Error::kvm("creating the VM"))?;
-        let alloc = |e: &dyn std::fmt::Display| Error::MemoryAlloc {
-            mib: memory / MIB,
-            reason: e.to_string(),
-        };
-        let ranges: Vec<_> = layout::ram_ranges(memory)
+    /// The guest's RAM, `bytes` of it, mapped in the VMM (not yet anyone's):
+    /// the kernel can be loaded into it while [`Self::create`] registers it.
+    pub fn guest_memory(bytes: u64) -> Result<GuestMemoryMmap> {
+        let ranges: Vec<_> = layout::ram_ranges(bytes)
             .into_iter()
             .map(|(s, l)| (GuestAddress(s), l as usize))
             .collect();
-        let memory = GuestMemoryMmap::from_ranges(&ranges).map_err(|e| alloc(&e))?;
+        GuestMemoryMmap::from_ranges(&ranges)
+            .map_err(|e| Error::MemoryAlloc { mib: bytes / MIB, reason: e.to_string() })
+    }
+
+    /// Create the VM with `memory` (from [`Self::guest_memory`]) registered
+    /// with KVM.
+    pub fn create(kvm: &Kvm, memory: GuestMemoryMmap) -> Result<Self> {
+        let mib = memory.iter().map(|r| r.len()).sum::<u64>() / MIB;
+        let alloc = |e: &dyn std::fmt::Display| Error::MemoryAlloc { mib, reason: e.to_string() };
+        let fd = kvm.create_vm().map_err(Error::kvm("creating the VM"))?;
         // From here on the fd and the memory are one value, dropped in field
         // order even if a registration below fails.
         let vm = Self { fd, memory };
