@@ -465,6 +465,7 @@ impl Mm {
             // The parent's areas and tables as separate borrows: no list of
             // the areas is built (one allocation and its copy per fork).
             let MmInner { vmas, pt: ppt, .. } = &mut *parent;
+            c.pt.reserve_tables(ppt.page_tables());
             // Page tables that private anonymous areas cover only in part,
             // with no other kind of area in them (a small program's text, data
             // and heap; its stack), are shared as well.
@@ -1274,7 +1275,6 @@ impl Drop for Mm {
             mmu::load_cr3(mmu::kernel_root());
         }
         let pt = core::mem::replace(&mut inner.pt, PageTable::new_empty());
-        let areas: Vec<(u64, u64)> = inner.vmas.iter().map(|v| (v.start, v.end)).collect();
-        pt.destroy_within(&DirectMap, &areas);
+        pt.destroy_within(&DirectMap, inner.vmas.iter().map(|v| (v.start, v.end)));
     }
 }

@@ -110,6 +110,10 @@ pub struct Zapped {
 }
 
 impl Zapped {
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty() && self.tables.is_empty() && self.dirs.is_empty()
+    }
+
     pub fn release(self, mem: &impl PhysMem) {
         for p in self.pages {
             mem.page_put(p);
@@ -353,7 +357,10 @@ impl PageTable {
     /// Release what unsharing left to release (call after the TLB flush of
     /// the range that was unshared).
     pub fn release_deferred(&mut self, mem: &impl PhysMem) {
-        core::mem::take(&mut self.deferred).release(mem);
+        // Nearly always nothing (every TLB flush calls this): no moves then.
+        if !self.deferred.is_empty() {
+            core::mem::take(&mut self.deferred).release(mem);
+        }
     }
 
     /// Make every page table in `[start, end)` private (see [`Self::unshare`]):
@@ -692,21 +699,33 @@ impl PageTable {
     }
 
     /// [`Self::destroy`] for an address space whose pages all lie in `areas`
-    /// (its VMAs): a page table's last user reads only the entries inside the
-    /// areas instead of all 512 (entries outside them were cleared by munmap).
-    pub fn destroy_within(mut self, mem: &impl PhysMem, areas: &[(u64, u64)]) {
+    /// (its VMAs, in address order, not overlapping): a page table's last user
+    /// reads only the entries inside the areas instead of all 512 (entries
+    /// outside them were cleared by munmap).
+    pub fn destroy_within(
+        mut self,
+        mem: &impl PhysMem,
+        areas: impl IntoIterator<Item = (u64, u64)>,
+    ) {
         self.release_deferred(mem);
         // Drop this space's reference to each table first: a table still shared
         // with another space costs one decrement and is never walked.
-        let last: alloc::vec::Vec<(u64, u64)> =
+        let mut last: alloc::vec::Vec<(u64, u64)> =
             self.pts.iter().copied().filter(|&(_, t)| mem.table_put_last(t)).collect();
         if !last.is_empty() {
             // `pts` names each table with the 2 MiB it maps: the entries the
             // areas cover are read straight from it, with no walk from the root,
             // and their pages dropped at once (the space is loaded nowhere).
-            for &(base, t) in &last {
-                let over = areas.iter().filter(|&&(s, e)| s < base + PT_SPAN && e > base);
-                for &(start, end) in over {
+            // Tables and areas both in address order: one pass over each (the
+            // areas are not collected; a table may hold several, an area span
+            // several tables).
+            last.sort_unstable_by_key(|&(base, _)| base);
+            let mut first = 0;
+            for (start, end) in areas {
+                while first < last.len() && last[first].0 + PT_SPAN <= start {
+                    first += 1;
+                }
+                for &(base, t) in last[first..].iter().take_while(|&&(base, _)| base < end) {
                     let (lo, hi) = (start.max(base), end.min(base + PT_SPAN));
                     for j in index(lo, 0)..index(hi - 1, 0) + 1 {
                         let pte = mem.read_pte(t, j);
@@ -740,6 +759,14 @@ impl PageTable {
     /// Page tables this space uses (for tests and counters).
     pub fn page_tables(&self) -> usize {
         self.pts.len()
+    }
+
+    /// Room for `n` more page tables in the list of them, ahead of a fork
+    /// that will give this space about as many as its parent has (the list
+    /// would otherwise grow, and be copied, two or three times). A failed
+    /// reservation is no error: the list grows as before.
+    pub fn reserve_tables(&mut self, n: usize) {
+        let _ = self.pts.try_reserve_exact(n);
     }
 }
 
@@ -984,12 +1011,12 @@ mod tests {
         let (mut parent, child, table) = forked(&mem);
         parent.set(&mem, 0x7f_f000, mem.new_page(0x14_0000) | PTE_P).unwrap();
         // The child's view of the shared table goes with one decrement.
-        child.destroy_within(&mem, &[(0x40_0000, 0x40_2000)]);
+        child.destroy_within(&mem, [(0x40_0000, 0x40_2000)]);
         assert_eq!(mem.table_users(table), 1);
         assert_eq!(mem.page_refs(0x10_0000), 1);
         // The last user releases exactly the pages inside its areas.
         let areas = [(0x40_0000, 0x40_2000), (0x7f_f000, 0x80_0000)];
-        parent.destroy_within(&mem, &areas);
+        parent.destroy_within(&mem, areas);
         for p in [0x10_0000, 0x11_0000, 0x14_0000] {
             assert_eq!(mem.page_refs(p), 0, "{p:#x}");
         }
@@ -1229,17 +1256,37 @@ mod tests {
         all_released(&mem, &[0x10_0000, 0x11_0000, 0x12_0000]);
     }
 
+    /// Tables made out of address order, an area over two of them and two
+    /// areas in one: every page inside the areas goes, every table is freed.
+    #[test]
+    fn destroy_within_pairs_areas_and_tables_in_one_pass() {
+        let mem = FakeMem::default();
+        let kernel = mem.alloc_table().unwrap();
+        let mut pt = PageTable::new(&mem, kernel, &[]).unwrap();
+        let pages = [(0x60_1000, 0x10_0000), (0x40_0000, 0x11_0000), (0x20_0000, 0x12_0000)];
+        let more = [(0x20_3000, 0x13_0000), (0x5f_f000, 0x14_0000)];
+        for (va, f) in pages.into_iter().chain(more) {
+            pt.set(&mem, va, mem.new_page(f) | PTE_P).unwrap();
+        }
+        let areas = [(0x20_0000, 0x20_1000), (0x20_3000, 0x20_4000), (0x40_0000, 0x60_2000)];
+        pt.destroy_within(&mem, areas);
+        for (_, f) in pages.into_iter().chain(more) {
+            assert_eq!(mem.page_refs(f), 0, "{f:#x}");
+        }
+        assert!(mem.table_refs.borrow().keys().all(|&t| t == kernel), "every table freed");
+    }
+
     #[test]
     fn destroy_within_skips_a_shared_directory_and_its_last_user_releases_it() {
         let mem = FakeMem::default();
         let (parent, mut child, dir) = forked_dir(&mem);
         child.set(&mem, 0x40_0000, mem.new_page(0x14_0000) | PTE_P).unwrap();
         let areas = [(0x40_0000, 0x40_1000), (GIB, 2 * GIB), (2 * GIB, 2 * GIB + 0x1000)];
-        child.destroy_within(&mem, &areas);
+        child.destroy_within(&mem, areas);
         assert_eq!(mem.table_users(dir), 1);
         assert_eq!(mem.page_refs(0x14_0000), 0);
         assert_eq!((mem.page_refs(0x10_0000), mem.page_refs(0x12_0000)), (1, 1));
-        parent.destroy_within(&mem, &areas);
+        parent.destroy_within(&mem, areas);
         all_released(&mem, &[0x10_0000, 0x11_0000, 0x12_0000]);
     }
 
