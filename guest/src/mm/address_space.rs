@@ -13,8 +13,8 @@ use crate::errno::{Errno, EACCES, EEXIST, EINVAL, EIO, ENODEV, ENOMEM, EOVERFLOW
 use crate::mm::filemap::PageCache;
 use crate::mm::frame::PAGE_SIZE;
 use crate::mm::pagetable::{
-    partly_covered_tables, PageTable, PD_SPAN, PTE_A, PTE_ADDR, PTE_D, PTE_NX, PTE_P, PTE_RW,
-    PTE_US, PT_SPAN,
+    partly_covered_tables, FaultEntry, PageTable, PD_SPAN, PTE_A, PTE_ADDR, PTE_D, PTE_NX, PTE_P,
+    PTE_RW, PTE_US, PT_SPAN,
 };
 use crate::mm::vma::{Prot, VmFlags, Vma, VmaSet};
 use crate::mm::{alloc_zeroed_frame, frame_refcount, get_frame, put_frame};
@@ -251,6 +251,19 @@ pub struct MapArea {
 
 /// The leaf entry for a page of an area with `prot`; `writable` is false where
 /// the page must stay read-only (shared with another process, copy-on-write).
+/// Write the leaf entry for `va` that a fault found as `entry`: straight
+/// into its page table when that is this space's own, else through a walk
+/// that makes the missing tables (false: out of memory for one).
+fn set_leaf(inner: &mut MmInner, va: u64, entry: FaultEntry, pte: u64) -> bool {
+    match entry.own_pt {
+        Some(pt) => {
+            inner.pt.set_own(&DirectMap, pt, va, pte);
+            true
+        }
+        None => inner.pt.set(&DirectMap, va, pte).is_some(),
+    }
+}
+
 fn leaf(frame: u64, prot: Prot, writable: bool) -> u64 {
     let mut pte = frame | PTE_P | PTE_A;
     if !prot.is_empty() {
@@ -666,9 +679,10 @@ fn fault_locked(
         if denied && !(force && !(write && shared && !prot.contains(Prot::WRITE))) {
             return Err(bad(FaultError::Access));
         }
-        let mut pte = inner.pt.lookup(&DirectMap, va);
-        let shared_table = inner.pt.is_shared(&DirectMap, va);
-        if shared_table && (write || pte & PTE_P == 0) {
+        // The entry, whether its table is shared, and the table if it is
+        // this space's own: one walk (`set_leaf` writes it without another).
+        let mut entry = inner.pt.fault_entry(&DirectMap, va);
+        if entry.shared && (write || entry.pte & PTE_P == 0) {
             // A page table shared with another address space since fork
             // (On-demand-fork): this space gets its own copy first.
             let n =
@@ -677,11 +691,12 @@ fn fault_locked(
             crate::trace_event!(MmPageTableUnshare if n > 0; 0, va, n);
             let block = va & !(PT_SPAN - 1);
             inner.flush(block, block + PT_SPAN);
-            pte = inner.pt.lookup(&DirectMap, va);
+            entry = inner.pt.fault_entry(&DirectMap, va);
         }
+        let pte = entry.pte;
         if pte & PTE_P != 0 {
             if write && pte & PTE_RW == 0 {
-                return do_wp_page(inner, va, pte, prot, shared);
+                return do_wp_page(inner, va, entry, prot, shared);
             }
             // Already mapped as needed (a fault another CPU resolved first).
             return Ok(());
@@ -717,7 +732,7 @@ fn fault_locked(
             Backing::EntryPage => return Err(bad(FaultError::Access)),
         };
         let writable = !is_file || shared || write;
-        if inner.pt.set(&DirectMap, va, leaf(frame, prot, writable)).is_none() {
+        if !set_leaf(inner, va, entry, leaf(frame, prot, writable)) {
             put_frame(frame);
             return Err(FaultError::OutOfMemory);
         }
@@ -1217,12 +1232,12 @@ impl Mm {
 fn do_wp_page(
     inner: &mut MmInner,
     va: u64,
-    pte: u64,
+    entry: FaultEntry,
     prot: Prot,
     vma_shared: bool,
 ) -> Result<(), FaultError> {
     let t0 = crate::arch::rdtsc();
-    let r = wp_page_copy_or_reuse(inner, va, pte, prot, vma_shared);
+    let r = wp_page_copy_or_reuse(inner, va, entry, prot, vma_shared);
     ctr::global_add(ctr::DO_WP_PAGE_TSC, crate::arch::rdtsc().wrapping_sub(t0));
     ctr::global_add(ctr::DO_WP_PAGE_CALLS, 1);
     r
@@ -1231,23 +1246,23 @@ fn do_wp_page(
 fn wp_page_copy_or_reuse(
     inner: &mut MmInner,
     va: u64,
-    pte: u64,
+    entry: FaultEntry,
     prot: Prot,
     vma_shared: bool,
 ) -> Result<(), FaultError> {
-    let old = pte & PTE_ADDR;
+    let old = entry.pte & PTE_ADDR;
     let cpu = crate::arch::cpu_id();
     if vma_shared || frame_refcount(old) == 1 {
         ctr::cpu_add(cpu, ctr::CPU_COW_REUSES, 1);
         crate::trace_event!(MmCowFault, 0, va, 0);
-        inner.pt.set(&DirectMap, va, leaf(old, prot, true));
+        set_leaf(inner, va, entry, leaf(old, prot, true));
     } else {
         ctr::cpu_add(cpu, ctr::CPU_COW_COPIES, 1);
         crate::trace_event!(MmCowFault, 0, va, 1);
         let new = crate::mm::alloc_data_frame().ok_or(FaultError::OutOfMemory)?;
         crate::mm::bulk::copy_page(&new, old);
         let new = new.into_phys();
-        inner.pt.set(&DirectMap, va, leaf(new, prot, true));
+        set_leaf(inner, va, entry, leaf(new, prot, true));
         // Our reference goes after the flush: until then another CPU running
         // this space may still read the old page through its TLB, and if the
         // other users dropped theirs meanwhile the page would be free (Linux:

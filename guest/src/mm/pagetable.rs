@@ -97,6 +97,14 @@ pub struct PageTable {
     deferred: Zapped,
 }
 
+/// A page fault's view of one address ([`PageTable::fault_entry`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultEntry {
+    pub pte: u64,
+    pub shared: bool,
+    pub own_pt: Option<u64>,
+}
+
 /// What [`PageTable::zap_range`] unmapped: pages and page tables to release once
 /// no CPU can use a stale translation any more (after the TLB flush).
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -342,6 +350,40 @@ impl PageTable {
             let e = mem.read_pte(pd, index(va, 1));
             e & PTE_P != 0 && e & PTE_RW == 0
         })
+    }
+
+    /// What a page fault at `va` needs to know, in one walk instead of the
+    /// three of [`Self::lookup`], [`Self::is_shared`] and [`Self::set`]: the
+    /// leaf entry (0 if none), whether the page table or directory holding it
+    /// is shared, and that page table when it is this space's own (then
+    /// [`Self::set_own`] may write it).
+    pub fn fault_entry(&self, mem: &impl PhysMem, va: u64) -> FaultEntry {
+        let none = FaultEntry { pte: 0, shared: false, own_pt: None };
+        let e = mem.read_pte(self.root, index(va, 3));
+        if e & PTE_P == 0 {
+            return none;
+        }
+        let e = mem.read_pte(e & PTE_ADDR, index(va, 2));
+        if e & PTE_P == 0 {
+            return none;
+        }
+        let dir_shared = e & PTE_RW == 0;
+        let e = mem.read_pte(e & PTE_ADDR, index(va, 1));
+        if e & PTE_P == 0 {
+            return FaultEntry { shared: dir_shared, ..none };
+        }
+        debug_assert!(e & PTE_PS == 0, "no huge pages in user space");
+        let shared = dir_shared || e & PTE_RW == 0;
+        let pt = e & PTE_ADDR;
+        FaultEntry { pte: mem.read_pte(pt, index(va, 0)), shared, own_pt: (!shared).then_some(pt) }
+    }
+
+    /// [`Self::set`] into `pt`, this space's own page table for `va` as
+    /// [`Self::fault_entry`] found it (under the same lock: nothing unshared
+    /// or freed it since).
+    pub fn set_own(&mut self, mem: &impl PhysMem, pt: u64, va: u64, pte: u64) {
+        debug_assert_eq!(self.fault_entry(mem, va).own_pt, Some(pt));
+        mem.write_pte(pt, index(va, 0), pte);
     }
 
     /// Whether the page directory covering `va` is shared (read-only entry).
@@ -1254,6 +1296,37 @@ mod tests {
             space.destroy(&mem);
         }
         all_released(&mem, &[0x10_0000, 0x11_0000, 0x12_0000]);
+    }
+
+    /// `fault_entry` agrees with `lookup`, `is_shared` and the walk `set`
+    /// does, for an absent table, an own table, a shared table and a shared
+    /// directory; `set_own` writes where `set` would.
+    #[test]
+    fn fault_entry_is_lookup_is_shared_and_the_table_in_one_walk() {
+        let mem = FakeMem::default();
+        let (mut parent, child, table) = forked(&mem);
+        let check = |pt: &PageTable, va: u64| {
+            let f = pt.fault_entry(&mem, va);
+            assert_eq!(f.pte, pt.lookup(&mem, va), "{va:#x}");
+            assert_eq!(f.shared, pt.is_shared(&mem, va), "{va:#x}");
+            assert_eq!(f.own_pt, if f.shared { None } else { pt.pt_for(&mem, va) }, "{va:#x}");
+            f
+        };
+        for va in [0x40_0000, 0x40_1000, 0x7f_f000, 0x8000_0000, 0x7fff_ffff_f000] {
+            check(&parent, va);
+            check(&child, va);
+        }
+        assert!(check(&child, 0x40_0000).shared, "the forked table is shared");
+        parent.set(&mem, 0x80_0000, mem.new_page(0x15_0000) | PTE_P).unwrap();
+        let f = check(&parent, 0x80_1000);
+        let own = f.own_pt.expect("a table of the parent's own");
+        parent.set_own(&mem, own, 0x80_1000, mem.new_page(0x16_0000) | PTE_P);
+        assert_eq!(parent.lookup(&mem, 0x80_1000), 0x16_0000 | PTE_P);
+        assert_eq!(mem.table_users(table), 2);
+        let (_, dir_child, _) = forked_dir(&mem);
+        for va in [0x40_0000, GIB, GIB + 0x20_0000] {
+            check(&dir_child, va);
+        }
     }
 
     /// Tables made out of address order, an area over two of them and two
