@@ -18,6 +18,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::fmt;
 use core::ops::{BitAnd, BitOr, BitOrAssign};
 
@@ -254,6 +255,12 @@ fn page_round_up(x: u64) -> Option<u64> {
 #[derive(Clone, Debug)]
 pub struct VmaSet<T> {
     map: BTreeMap<u64, Vma<T>>,
+    /// The start of the area [`Self::find`] found last (Linux's one-entry
+    /// `mm->mmap_cache` of 2.6, before the per-thread `vmacache`): faults
+    /// come in runs in one area, and a lookup by this key is one search where
+    /// `range(..=addr)` is two. Only a hint: a hit is checked against the
+    /// area it names, so no change to the set needs to reset it.
+    last_found: Cell<u64>,
 }
 
 impl<T> Default for VmaSet<T> {
@@ -264,7 +271,7 @@ impl<T> Default for VmaSet<T> {
 
 impl<T> VmaSet<T> {
     pub const fn new() -> Self {
-        Self { map: BTreeMap::new() }
+        Self { map: BTreeMap::new(), last_found: Cell::new(u64::MAX) }
     }
 
     /// Number of areas.
@@ -288,7 +295,16 @@ impl<T> VmaSet<T> {
 
     /// The area containing `addr` (Linux `vma_lookup`).
     pub fn find(&self, addr: u64) -> Option<&Vma<T>> {
-        self.map.range(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)
+        // Areas do not overlap: one that starts at the hint and holds `addr`
+        // is the one.
+        if let Some(v) = self.map.get(&self.last_found.get()) {
+            if v.start <= addr && addr < v.end {
+                return Some(v);
+            }
+        }
+        let v = self.map.range(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)?;
+        self.last_found.set(v.start);
+        Some(v)
     }
 
     /// The area containing `addr`, to change its payload or flags in place. The
@@ -671,6 +687,42 @@ mod tests {
         // Mapping the very last page of the address space works.
         s.insert(Vma::new(LAST_PAGE - P, LAST_PAGE, RW, NOF, 0, 0)).unwrap();
         assert!(s.find(u64::MAX - P).is_some());
+        check_invariants(&s);
+    }
+
+    /// `find`'s hint names the area found last; whatever happens to the set
+    /// after, a lookup answers as a search from scratch would.
+    #[test]
+    fn find_answers_as_a_fresh_search_whatever_the_hint() {
+        let fresh = |s: &VmaSet<u32>, a: u64| {
+            s.map.range(..=a).next_back().map(|(_, v)| (v.start, v.end)).filter(|v| a < v.1)
+        };
+        let agree = |s: &VmaSet<u32>| {
+            for a in (0..24).map(|p| p * P).chain([5 * P - 1, 5 * P + 1, 12 * P - 8]) {
+                assert_eq!(s.find(a).map(|v| (v.start, v.end)), fresh(s, a), "{a:#x}");
+            }
+        };
+        let mut s = VmaSet::new();
+        s.insert(anon(4, 8, RW)).unwrap();
+        s.insert(anon(10, 12, Prot::READ)).unwrap();
+        assert_eq!(s.find(5 * P).unwrap().start, 4 * P);
+        assert_eq!(s.last_found.get(), 4 * P);
+        agree(&s);
+        // The hinted area shrinks, then goes; another starts where it did.
+        s.find(6 * P);
+        let _ = s.remove_range(6 * P, 8 * P);
+        agree(&s);
+        s.find(5 * P);
+        let _ = s.remove_range(4 * P, 6 * P);
+        assert!(s.find(5 * P).is_none());
+        s.insert(anon(4, 5, RW)).unwrap();
+        agree(&s);
+        // Split by mprotect, merged back by it.
+        s.find(11 * P);
+        s.protect_range(11 * P, 12 * P, RW).unwrap();
+        agree(&s);
+        s.protect_range(11 * P, 12 * P, Prot::READ).unwrap();
+        agree(&s);
         check_invariants(&s);
     }
 
