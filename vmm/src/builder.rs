@@ -361,7 +361,6 @@ impl VmmBuilder {
             profile,
             trace,
         });
-        eprintln!("PHASE start {}", self.started.elapsed().as_secs_f64() * 1e3);
         Vmm::start(shared, vcpus, exit_evt, self.lockup)
     }
 }
