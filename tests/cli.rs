@@ -14,6 +14,18 @@ fn kernel_messages_reach_stderr_and_status_is_the_exit_code() {
     assert_eq!(common::stdout(&o), "");
 }
 
+/// With `quiet`, a run that goes well prints the program's output and nothing
+/// else: no VMM diagnostics on a clean boot (a timing print once went into
+/// the VMM's boot path unnoticed).
+#[test]
+fn a_quiet_run_prints_only_the_programs_output() {
+    let hello = vmm::programs::path("hello");
+    let o = common::vmm(&["run", "--cmdline", "quiet", hello.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert_eq!(common::stderr(&o), "");
+    assert_eq!(common::stdout(&o), "hello from rust\nargc 1\nargv[0] hello\n");
+}
+
 #[test]
 fn timeout_stops_a_hung_guest() {
     let o = common::vmm(&["run", "--cmdline", "quiet hang", "--timeout", "1"]);
