@@ -619,9 +619,9 @@ impl Mm {
             let va = page_down(at);
             let off = (at - va) as usize;
             let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
-            let mut pte = inner.pt.lookup(&DirectMap, va);
-            let needs_fault = pte & PTE_P == 0
-                || (write && (pte & PTE_RW == 0 || inner.pt.is_shared(&DirectMap, va)));
+            let entry = inner.pt.fault_entry(&DirectMap, va);
+            let mut pte = entry.pte;
+            let needs_fault = pte & PTE_P == 0 || (write && (pte & PTE_RW == 0 || entry.shared));
             if needs_fault {
                 fault_locked(&mut inner, at, write, false, true).map_err(|_| EIO)?;
                 pte = inner.pt.lookup(&DirectMap, va);
