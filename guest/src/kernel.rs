@@ -268,8 +268,8 @@ fn calibrate_bulk_memory(options: &Options) {
 /// Secondary CPUs: come online, tell the boot CPU, then idle and run posted jobs.
 pub fn start_secondary(cpu: usize) -> ! {
     cpu_online(cpu, arch::boot_info());
-    let idle = IDLE_TASKS[cpu].get().cloned();
-    crate::sched::init_cpu(idle.unwrap_or_else(|| crate::process::Task::new_idle(cpu)));
+    let idle = IDLE_TASKS[cpu].get().cloned().expect("made by the boot CPU before StartCpus");
+    crate::sched::init_cpu(idle);
     apic::send_ipi(0, arch::cpu::RESCHEDULE_VECTOR);
     ctr::cpu_add(cpu, ctr::CPU_IPIS_SENT, 1);
     loop {
