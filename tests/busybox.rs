@@ -73,7 +73,13 @@ fn host_path() -> PathBuf {
 }
 
 /// `busybox sh SCRIPT` on the host: (exit status or 128 + signal, stdout, stderr).
+/// One at a time: the host's /tmp is shared, and a script whose output names
+/// its directory (shebang.sh's `$0`) uses a fixed one, so two runs at once
+/// (the test's two workers on one script's two entries) collided there once
+/// in the SVM lane. Each VM has a /tmp of its own.
 fn on_host(script: &Path) -> (u8, String, String) {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let o = common::host_command(busybox())
         .arg("sh")
         .arg(script)
