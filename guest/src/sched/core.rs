@@ -169,6 +169,13 @@ pub(super) fn nr_running(cpu: usize) -> u32 {
     NR_RUNNING[cpu].load(Relaxed)
 }
 
+/// Runnable tasks on all CPUs, running ones included (Linux `nr_running`,
+/// the figure of `/proc/stat`'s `procs_running` and of `/proc/loadavg`). A
+/// task that has exited counts until its CPU has switched away from it.
+pub fn nr_running_total() -> u64 {
+    NR_RUNNING.iter().map(|n| u64::from(n.load(Relaxed))).sum()
+}
+
 type RqGuard<'a, D> = crate::arch::pvlock::PvMutexGuard<'a, Rq<D>>;
 
 /// Run `f` on `cpu`'s run queue with interrupts off: the timer tick takes the
@@ -796,9 +803,7 @@ pub fn scheduler_tick<D: TaskData>() {
     assert_irqs_disabled();
     let cpu = cpu_id();
     let now = crate::time::monotonic_ns();
-    super::loadavg::calc_global_load(now, || {
-        (0..protocol::MAX_CPUS).map(|c| u64::from(nr_running(c))).sum()
-    });
+    super::loadavg::calc_global_load(now, nr_running_total);
     let (timers_due, balance_due) = with_rq::<D, _>(cpu, |rq| {
         update_curr(rq);
         task_tick(rq);

@@ -47,9 +47,9 @@ pub const HZ: u64 = protocol::TICK_HZ;
 #[cfg(target_os = "none")]
 pub use self::core::{
     cond_resched, current, current_or_idle, exit_current, idle_has_work, idle_until, init_cpu,
-    queue_len, rr_interval, run, sched_fork, sched_setattr, schedule, schedule_tail,
-    scheduler_tick, set_cpus_allowed, task_sched_runtime, wake_up, wake_up_new_task, wake_up_state,
-    yield_current, Scheduler, CHILD_RUNS_FIRST, TICK_NSEC,
+    nr_running_total, queue_len, rr_interval, run, sched_fork, sched_setattr, schedule,
+    schedule_tail, scheduler_tick, set_cpus_allowed, task_sched_runtime, wake_up, wake_up_new_task,
+    wake_up_state, yield_current, Scheduler, CHILD_RUNS_FIRST, TICK_NSEC,
 };
 #[cfg(target_os = "none")]
 pub use task::{Task, TaskData, Wake};

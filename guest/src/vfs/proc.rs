@@ -626,13 +626,10 @@ fn mounts(mnt_ns: &MntNamespace) -> String {
 
 fn loadavg(ns: &PidNamespace) -> String {
     let all = table::all();
-    let running = all
-        .iter()
-        .filter(|t| t.state() == crate::process::task::TASK_RUNNING && !t.exited.load(Relaxed))
-        .count();
+    let running = crate::sched::nr_running_total();
     let last = all.iter().map(|t| t.pid_nr_ns(ns)).max().unwrap_or(0);
     let loads = crate::sched::loadavg::get_avenrun();
-    array::format_loadavg(loads, running as u64, all.len() as u64, last)
+    array::format_loadavg(loads, running, all.len() as u64, last)
 }
 
 fn meminfo() -> String {
@@ -668,7 +665,7 @@ fn uptime() -> String {
 
 /// `/proc/stat` (Linux `show_stat`): CPU times in ticks (user and system
 /// summed over the tasks that exist, idle from the idle tasks), context
-/// switches, boot time, forks, running tasks.
+/// switches, boot time, forks, runnable tasks (the run queues' counts, Linux `nr_running`).
 fn proc_stat() -> String {
     let all = table::all();
     let (user, system) = busy_ns(&all);
@@ -687,10 +684,7 @@ fn proc_stat() -> String {
     use crate::counters::{cpu_get, global_get, CPU_CONTEXT_SWITCHES, TOTAL_FORKS};
     let ctxt: u64 = (0..n as usize).map(|c| cpu_get(c, CPU_CONTEXT_SWITCHES)).sum();
     let boot = (crate::time::realtime_ns() - crate::time::monotonic_ns()) / 1_000_000_000;
-    let running = all
-        .iter()
-        .filter(|t| t.state() == crate::process::task::TASK_RUNNING && !t.exited.load(Relaxed))
-        .count();
+    let running = crate::sched::nr_running_total();
     let _ = writeln!(o, "intr 0\nctxt {ctxt}\nbtime {boot}\nprocesses {}", global_get(TOTAL_FORKS));
     let _ = writeln!(o, "procs_running {running}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0");
     o

@@ -10,7 +10,7 @@
 //! | `fifo` | a SCHED_FIFO task preempts a fair one at once and keeps the CPU until it blocks |
 //! | `rr` | two SCHED_RR tasks share a CPU in time slices; a fair task gets nothing meanwhile |
 //! | `pinned MS` | a task pinned to CPU 1 never runs elsewhere, with CPU hogs around |
-//! | `forkidle N` | a forked child runs on another, idle CPU |
+//! | `forkidle N` | a child forked while every other CPU is idle runs on one of them |
 //! | `regs SECS N` | N tasks check their general and SSE registers while ticks and cross-CPU wake-ups preempt them |
 //! | `forks PARENTS CHILDREN` | every child of every parent completes and is reaped |
 //! | `childfirst N` | how often a forked child ran before its parent returned from fork |
@@ -786,9 +786,48 @@ fn pinned(c: &mut Checker, ms: u64) {
 
 // ---- forkidle: a child goes to an idle CPU --------------------------------------
 
+/// `procs_running` of /proc/stat: runnable tasks on all CPUs, the caller
+/// included (Linux `nr_running`).
+fn procs_running() -> Option<u64> {
+    let s = userspace::text::read_file::<8192>(c"/proc/stat", 4096).ok()?;
+    let line = s.str().lines().find_map(|l| l.strip_prefix("procs_running "))?;
+    userspace::text::parse_u64(line.trim().as_bytes())
+}
+
 fn forkidle(c: &mut Checker, n: u32) {
+    // procs_running counts what is runnable: three CPU hogs and this task.
+    let mut hogs = [0usize; 3];
+    for h in hogs.iter_mut() {
+        match fork_with(|| loop {
+            burn();
+        }) {
+            Ok(pid) => *h = pid,
+            Err(e) => return c.fail("fork a hog", e),
+        }
+    }
+    c.check("procs_running: three hogs and the reader", procs_running() == Some(4));
+    for &h in &hogs {
+        let _ = kill(h as i32, SIGKILL);
+        reap(h);
+    }
     let mut elsewhere = 0;
-    for _ in 0..n {
+    for i in 0..n {
+        // Fork only once this task is the one runnable task: the CPU of the
+        // child reaped last may still be switching away from it (wait4
+        // returns once the child is a zombie, and the host may preempt that
+        // vCPU right there; under a nested hypervisor for many ms), and a
+        // CPU that still has it is not idle. Then every other CPU is idle
+        // and the child must go to one of them.
+        let t0 = monotonic_ns();
+        while procs_running() != Some(1) {
+            if monotonic_ns() - t0 > 10_000_000_000 {
+                return c.fail(
+                    format_args!("fork {i}: the other CPUs idle within 10 s"),
+                    format_args!("procs_running {:?}", procs_running()),
+                );
+            }
+            let _ = nanosleep(&timespec::from_nanos(1_000_000), None);
+        }
         let here = getcpu().unwrap_or(0) as i32;
         match fork_with(|| getcpu().map_or(99, |c| c as i32)) {
             Ok(pid) => {
@@ -799,17 +838,9 @@ fn forkidle(c: &mut Checker, n: u32) {
             Err(e) => return c.fail("fork", e),
         }
     }
-    // Not all n: when the parent forks again, the CPU of the child it just
-    // reaped may still be finishing that child's exit (wait4 returns once the
-    // child is a zombie; on a loaded host its vCPU thread can be preempted
-    // right there), so it is not idle and keeping the child on the parent's
-    // CPU is the right choice then. A scheduler that never places a child on
-    // an idle CPU gets 0.
     c.check(
-        format_args!(
-            "at least 3/4 of {n} forked children ran on another (idle) CPU than their parent"
-        ),
-        4 * elsewhere >= 3 * n,
+        format_args!("all {n} children forked with the other CPUs idle ran on one of them"),
+        elsewhere == n,
     );
     println!("forkidle {elsewhere} of {n}");
 }
