@@ -76,6 +76,21 @@ pub fn imbalance(this: u32, busiest: u32) -> u32 {
     }
 }
 
+/// Whether a queue with `nr_running` tasks has one to give (Linux
+/// `rd->overload`: more than one runnable task). `imbalance` moves nothing
+/// from a CPU with fewer than two, so load balancing has nothing to do unless
+/// some other CPU is overloaded.
+pub fn overloaded(nr_running: u32) -> bool {
+    nr_running >= 2
+}
+
+/// Whether `this` CPU may find work to pull, given the mask of overloaded
+/// CPUs: when it may not, `find_busiest` would find nothing, and the queues
+/// need not be read at all (the common case of an idle CPU waking).
+pub fn may_pull(this: usize, overloaded_cpus: u64) -> bool {
+    overloaded_cpus & !(1u64 << this) != 0
+}
+
 /// The busiest CPU other than `this` and those in `tried` (Linux
 /// `find_busiest_queue`), with the number of tasks to move from it; None if
 /// no CPU has enough to give.
@@ -108,7 +123,9 @@ mod kernel {
     use alloc::sync::Arc;
     use core::sync::atomic::Ordering;
 
-    use super::super::core::{attach_task, detach_queued, double_rq_lock, nr_running, Rq};
+    use super::super::core::{
+        attach_task, detach_queued, double_rq_lock, nr_running, overloaded_cpus, Rq,
+    };
     use super::super::task::{Task, TaskData};
     use crate::arch::cpu_count;
 
@@ -162,7 +179,7 @@ mod kernel {
     /// periodically from the tick (Linux `rebalance_domains`).
     pub fn load_balance<D: TaskData>(this: usize, leaving: u32) -> u32 {
         let n = cpu_count();
-        if n <= 1 {
+        if n <= 1 || !super::may_pull(this, overloaded_cpus()) {
             return 0;
         }
         let load = |cpu: usize| {
@@ -199,6 +216,27 @@ mod kernel {
 mod tests {
     use super::*;
     use core::cell::RefCell;
+
+    #[test]
+    fn no_overloaded_cpu_no_busiest() {
+        // Every load vector of 3 CPUs up to 4 tasks each, every CPU as `this`
+        // and every count of its own leaving task: whenever `find_busiest`
+        // finds a CPU to pull from, `may_pull` says so.
+        for code in 0..5u32.pow(3) {
+            let loads = [code % 5, code / 5 % 5, code / 25];
+            let mask = (0..3).filter(|&c| overloaded(loads[c])).fold(0u64, |m, c| m | 1 << c);
+            for this in 0..3 {
+                for leaving in 0..=loads[this].min(1) {
+                    let load = |c: usize| if c == this { loads[c] - leaving } else { loads[c] };
+                    if let Some((busiest, _)) = find_busiest(3, this, 0, load) {
+                        assert!(may_pull(this, mask), "{loads:?} this {this} from {busiest}");
+                    }
+                }
+                let others = (0..3).any(|c| c != this && loads[c] >= 2);
+                assert_eq!(may_pull(this, mask), others, "{loads:?} this {this}");
+            }
+        }
+    }
 
     #[test]
     fn new_tasks_go_to_idle_cpus_first() {
