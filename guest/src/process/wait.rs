@@ -284,6 +284,12 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
                 me.children.lock().retain(|c| !Arc::ptr_eq(c, &z));
                 table::release(&z);
             }
+            // The lock goes before the last reference to the task, whose
+            // drop frees it (Linux `put_task_struct` after `release_task`
+            // unlocks): a quarter of this section's instructions, which
+            // exits and forks on the other CPUs would wait for.
+            drop(tasklist);
+            drop(z);
             return Ok(Some(r));
         }
         drop(tasklist);
