@@ -17,6 +17,7 @@
 //! `find_free` rounds its length and hint up.
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt;
@@ -254,7 +255,11 @@ fn page_round_up(x: u64) -> Option<u64> {
 /// adjacent areas that `mergeable` would join.
 #[derive(Clone, Debug)]
 pub struct VmaSet<T> {
-    map: BTreeMap<u64, Vma<T>>,
+    /// The areas by start address, shared copy-on-write: a clone (fork's
+    /// `dup_mmap`) shares them, and the first change to either copy copies
+    /// the map (`map_mut`). Linux copies each `vm_area_struct` at fork; here
+    /// a child that execs or exits never copies them, nor frees the copies.
+    map: Arc<BTreeMap<u64, Vma<T>>>,
     /// The start of the area [`Self::find`] found last (Linux's one-entry
     /// `mm->mmap_cache` of 2.6, before the per-thread `vmacache`): faults
     /// come in runs in one area, and a lookup by this key is one search where
@@ -270,8 +275,22 @@ impl<T> Default for VmaSet<T> {
 }
 
 impl<T> VmaSet<T> {
-    pub const fn new() -> Self {
-        Self { map: BTreeMap::new(), last_found: Cell::new(u64::MAX) }
+    pub fn new() -> Self {
+        Self { map: Arc::new(BTreeMap::new()), last_found: Cell::new(u64::MAX) }
+    }
+
+    /// The areas to change: this set's own map, copied first if a clone
+    /// shares it.
+    fn map_mut(&mut self) -> &mut BTreeMap<u64, Vma<T>>
+    where
+        T: Clone,
+    {
+        Arc::make_mut(&mut self.map)
+    }
+
+    /// Whether another set (a clone) shares this one's areas.
+    pub fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.map) > 1
     }
 
     /// Number of areas.
@@ -311,8 +330,11 @@ impl<T> VmaSet<T> {
     /// caller must not change `start` or `end` (the set is keyed by `start`) and
     /// should change `prot` only through `protect_range`; a change that makes two
     /// neighbours mergeable is harmless (they simply stay two areas).
-    pub fn find_mut(&mut self, addr: u64) -> Option<&mut Vma<T>> {
-        self.map.range_mut(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)
+    pub fn find_mut(&mut self, addr: u64) -> Option<&mut Vma<T>>
+    where
+        T: Clone,
+    {
+        self.map_mut().range_mut(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)
     }
 
     /// The areas that overlap `[start, end)`, in address order (whole areas, not
@@ -395,7 +417,7 @@ impl<T> VmaSet<T> {
     /// Merge every adjacent mergeable pair whose boundary lies in `[start, end]`.
     fn merge_span(&mut self, start: u64, end: u64)
     where
-        T: PartialEq,
+        T: Clone + PartialEq,
     {
         let mut key = match start.checked_sub(1).and_then(|a| self.find(a)) {
             Some(v) => Some(v.start),
@@ -409,8 +431,9 @@ impl<T> VmaSet<T> {
             let next_end = next.end;
             let merge = self.map.get(&k).is_some_and(|cur| mergeable(cur, next));
             if merge {
-                self.map.remove(&next_key);
-                if let Some(cur) = self.map.get_mut(&k) {
+                let map = self.map_mut();
+                map.remove(&next_key);
+                if let Some(cur) = map.get_mut(&k) {
                     cur.end = next_end;
                 }
             } else {
@@ -425,7 +448,7 @@ impl<T> VmaSet<T> {
     /// callers `remove_range` first).
     pub fn insert(&mut self, vma: Vma<T>) -> Result<(), Errno>
     where
-        T: PartialEq,
+        T: Clone + PartialEq,
     {
         if !is_aligned(vma.start) || !is_aligned(vma.end) || vma.start >= vma.end {
             return Err(EINVAL);
@@ -441,7 +464,7 @@ impl<T> VmaSet<T> {
             return Err(ENOMEM);
         }
         let (start, end) = (vma.start, vma.end);
-        self.map.insert(start, vma);
+        self.map_mut().insert(start, vma);
         self.merge_span(start, end);
         Ok(())
     }
@@ -474,7 +497,7 @@ impl<T> VmaSet<T> {
         upper.pgoff = v.pgoff_of(addr);
         upper.start = addr;
         v.end = addr;
-        self.map.insert(addr, upper);
+        self.map_mut().insert(addr, upper);
     }
 
     /// Whether unmapping `[start, end)` would cut a hole in one area (one
@@ -503,7 +526,8 @@ impl<T> VmaSet<T> {
         self.split_unchecked(start);
         self.split_unchecked(end);
         let keys: Vec<u64> = self.map.range(start..end).map(|(&k, _)| k).collect();
-        keys.iter().filter_map(|k| self.map.remove(k)).collect()
+        let map = self.map_mut();
+        keys.iter().filter_map(|k| map.remove(k)).collect()
     }
 
     /// Change the protection of `[start, end)` (Linux `mprotect`), splitting areas
@@ -538,7 +562,7 @@ impl<T> VmaSet<T> {
             self.merge_span(start, end);
             return Err(e);
         }
-        for v in self.map.range_mut(start..end).map(|(_, v)| v) {
+        for v in self.map_mut().range_mut(start..end).map(|(_, v)| v) {
             v.prot = prot;
         }
         self.merge_span(start, end);
@@ -555,7 +579,7 @@ impl<T> VmaSet<T> {
     /// its `pgoff` would go below 0. The caller checks `addr >= mmap_min_addr`.
     pub fn expand_stack(&mut self, addr: u64, max_size: u64) -> Result<(), Errno>
     where
-        T: PartialEq,
+        T: Clone + PartialEq,
     {
         let addr = addr & !PAGE_MASK;
         if self.find(addr).is_some() {
@@ -577,10 +601,11 @@ impl<T> VmaSet<T> {
                 return Err(ENOMEM);
             }
         }
-        let Some(mut stack) = self.map.remove(&key) else { return Err(EFAULT) };
+        let map = self.map_mut();
+        let Some(mut stack) = map.remove(&key) else { return Err(EFAULT) };
         stack.start = addr;
         stack.pgoff = pgoff;
-        self.map.insert(addr, stack);
+        map.insert(addr, stack);
         self.merge_span(addr, addr);
         Ok(())
     }
@@ -629,13 +654,51 @@ mod tests {
     }
 
     /// (start page, end page, pgoff) of every area.
+    #[test]
+    fn a_clone_shares_the_areas_until_either_changes() {
+        let make = || {
+            let mut s: VmaSet<u32> = VmaSet::new();
+            s.insert(Vma::new(P, 4 * P, RW, VmFlags::empty(), 1, 0)).unwrap();
+            s.insert(Vma::new(1000 * P, 1002 * P, RW, VmFlags::GROWSDOWN, 1000, 0)).unwrap();
+            s
+        };
+        let areas = |s: &VmaSet<u32>| s.iter().cloned().collect::<Vec<_>>();
+        let before = areas(&make());
+        let changes: [fn(&mut VmaSet<u32>); 5] = [
+            |s| s.insert(Vma::new(20 * P, 21 * P, RW, VmFlags::empty(), 20, 0)).unwrap(),
+            |s| drop(s.remove_range(2 * P, 3 * P)),
+            |s| s.protect_range(P, 2 * P, Prot::READ).unwrap(),
+            |s| s.expand_stack(999 * P, 1 << 30).unwrap(),
+            |s| s.find_mut(P).unwrap().backing = 7,
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            for the_clone_changes in [false, true] {
+                let mut a = make();
+                let mut b = a.clone();
+                assert!(a.is_shared() && b.is_shared());
+                let (changed, other) = if the_clone_changes { (&mut b, &a) } else { (&mut a, &b) };
+                change(changed);
+                assert_eq!(areas(other), before, "change {i}: the other copy changed");
+                assert_ne!(areas(changed), before, "change {i} did nothing");
+                assert!(!changed.is_shared() && !other.is_shared(), "change {i}");
+                check_invariants(changed);
+            }
+        }
+        // A change refused before anything moves copies nothing.
+        let mut a = make();
+        let b = a.clone();
+        assert_eq!(a.insert(Vma::new(2 * P, 3 * P, RW, VmFlags::empty(), 2, 0)), Err(EEXIST));
+        assert_eq!(a.protect_range(10 * P, 11 * P, Prot::READ), Err(ENOMEM));
+        assert!(a.is_shared() && b.is_shared());
+    }
+
     fn shape(set: &VmaSet<u32>) -> Vec<(u64, u64, u64)> {
         set.iter().map(|v| (v.start / P, v.end / P, v.pgoff)).collect()
     }
 
     fn check_invariants<T: PartialEq>(set: &VmaSet<T>) {
         let mut prev: Option<&Vma<T>> = None;
-        for (&k, v) in &set.map {
+        for (&k, v) in set.map.iter() {
             assert_eq!(k, v.start);
             assert!(is_aligned(v.start) && is_aligned(v.end) && v.start < v.end);
             if let Some(p) = prev {
