@@ -84,11 +84,13 @@ pub fn overloaded(nr_running: u32) -> bool {
     nr_running >= 2
 }
 
-/// Whether `this` CPU may find work to pull, given the mask of overloaded
-/// CPUs: when it may not, `find_busiest` would find nothing, and the queues
-/// need not be read at all (the common case of an idle CPU waking).
-pub fn may_pull(this: usize, overloaded_cpus: u64) -> bool {
-    overloaded_cpus & !(1u64 << this) != 0
+/// Whether `this` CPU may find work to pull: another CPU is overloaded
+/// (Linux keeps this as `rd->overload`; with a handful of CPUs one plain pass
+/// over the counts costs less than keeping a flag on every queue change).
+/// When it may not, `find_busiest` would find nothing, and the common case,
+/// an idle CPU waking with nothing to pull, ends here.
+pub fn may_pull(ncpus: usize, this: usize, load: impl Fn(usize) -> u32) -> bool {
+    (0..ncpus).any(|c| c != this && overloaded(load(c)))
 }
 
 /// The busiest CPU other than `this` and those in `tried` (Linux
@@ -123,9 +125,7 @@ mod kernel {
     use alloc::sync::Arc;
     use core::sync::atomic::Ordering;
 
-    use super::super::core::{
-        attach_task, detach_queued, double_rq_lock, nr_running, overloaded_cpus, Rq,
-    };
+    use super::super::core::{attach_task, detach_queued, double_rq_lock, nr_running, Rq};
     use super::super::task::{Task, TaskData};
     use crate::arch::cpu_count;
 
@@ -179,7 +179,7 @@ mod kernel {
     /// periodically from the tick (Linux `rebalance_domains`).
     pub fn load_balance<D: TaskData>(this: usize, leaving: u32) -> u32 {
         let n = cpu_count();
-        if n <= 1 || !super::may_pull(this, overloaded_cpus()) {
+        if n <= 1 || !super::may_pull(n, this, nr_running) {
             return 0;
         }
         let load = |cpu: usize| {
@@ -224,16 +224,16 @@ mod tests {
         // finds a CPU to pull from, `may_pull` says so.
         for code in 0..5u32.pow(3) {
             let loads = [code % 5, code / 5 % 5, code / 25];
-            let mask = (0..3).filter(|&c| overloaded(loads[c])).fold(0u64, |m, c| m | 1 << c);
+            let all = |c: usize| loads[c];
             for this in 0..3 {
                 for leaving in 0..=loads[this].min(1) {
                     let load = |c: usize| if c == this { loads[c] - leaving } else { loads[c] };
                     if let Some((busiest, _)) = find_busiest(3, this, 0, load) {
-                        assert!(may_pull(this, mask), "{loads:?} this {this} from {busiest}");
+                        assert!(may_pull(3, this, all), "{loads:?} this {this} from {busiest}");
                     }
                 }
-                let others = (0..3).any(|c| c != this && loads[c] >= 2);
-                assert_eq!(may_pull(this, mask), others, "{loads:?} this {this}");
+                let others = [0, 1, 2].iter().any(|&c| c != this && loads[c] >= 2);
+                assert_eq!(may_pull(3, this, all), others, "{loads:?} this {this}");
             }
         }
     }

@@ -19,7 +19,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 
 use protocol::MAX_CPUS;
 
@@ -84,16 +84,8 @@ impl<D> Rq<D> {
     }
 
     fn set_nr_running(&mut self, n: u32) {
-        let was = core::mem::replace(&mut self.nr_running, n);
+        self.nr_running = n;
         NR_RUNNING[self.cpu].store(n, Relaxed);
-        if balance::overloaded(was) != balance::overloaded(n) {
-            let bit = 1u64 << self.cpu;
-            if balance::overloaded(n) {
-                OVERLOADED.fetch_or(bit, Relaxed);
-            } else {
-                OVERLOADED.fetch_and(!bit, Relaxed);
-            }
-        }
         ctr::cpu_set(self.cpu, ctr::CPU_NR_RUNNING, n as u64);
     }
 
@@ -146,10 +138,6 @@ fn switch_slots<D: TaskData>(cpu: usize) -> &'static SwitchSlots<Task<D>> {
 }
 /// `nr_running` of each queue, readable without its lock (placement hints).
 static NR_RUNNING: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
-/// The CPUs whose queues are overloaded (`balance::overloaded`; Linux
-/// `rd->overload`), kept by `set_nr_running` under each queue's lock: load
-/// balancing looks at the queues only when a bit other than its own is set.
-static OVERLOADED: AtomicU64 = AtomicU64::new(0);
 /// The queue has `migrate_pending` work.
 static MIGRATE_PENDING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
@@ -179,11 +167,6 @@ fn tunables() -> &'static Tunables {
 /// Runnable tasks on `cpu` (a hint: read without its lock).
 pub(super) fn nr_running(cpu: usize) -> u32 {
     NR_RUNNING[cpu].load(Relaxed)
-}
-
-/// The overloaded CPUs (a hint, as `nr_running`).
-pub(super) fn overloaded_cpus() -> u64 {
-    OVERLOADED.load(Relaxed)
 }
 
 /// Runnable tasks on all CPUs, running ones included (Linux `nr_running`,
