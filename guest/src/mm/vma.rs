@@ -653,7 +653,6 @@ mod tests {
         Vma::new(s * P, e * P, prot, NOF, s, 0)
     }
 
-    /// (start page, end page, pgoff) of every area.
     #[test]
     fn a_clone_shares_the_areas_until_either_changes() {
         let make = || {
@@ -692,6 +691,7 @@ mod tests {
         assert!(a.is_shared() && b.is_shared());
     }
 
+    /// (start page, end page, pgoff) of every area.
     fn shape(set: &VmaSet<u32>) -> Vec<(u64, u64, u64)> {
         set.iter().map(|v| (v.start / P, v.end / P, v.pgoff)).collect()
     }

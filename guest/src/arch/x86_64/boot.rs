@@ -8,7 +8,6 @@ use protocol::hypercall::StatusSlots;
 
 static BOOT_INFO: AtomicU64 = AtomicU64::new(0);
 static STATUS_BASE: AtomicU64 = AtomicU64::new(0);
-/// The counter page (virtual address, size in words), for the crash records.
 
 unsafe extern "Rust" {
     /// The kernel's entry point, defined by `kernel!` (see `entry::Kernel`).
