@@ -581,6 +581,24 @@ fn page_tables_shared_copy_on_write_by_fork() {
     assert!(g.fork_page_dirs_shared >= 5, "{}", g.fork_page_dirs_shared);
     // Only the small areas (stack, data) are copied entry by entry.
     assert!(g.fork_ptes_copied < 3 * 64, "{}", g.fork_ptes_copied);
+    // A parent's forks reuse the blocks its areas cover in part while the
+    // areas stay the same: a page mapped in a block of its own is one more
+    // table shared by the next fork, and one fewer once it is unmapped.
+    let shared = |label: &str| {
+        let at = |kind: &str| {
+            let want = format!("{kind} {label}");
+            let s = r.snapshots.iter().find(|s| s.label == want);
+            s.unwrap_or_else(|| panic!("no snapshot {want:?}"))
+                .counters
+                .global
+                .fork_page_tables_shared
+        };
+        at("e") - at("b")
+    };
+    let before = shared("partial before");
+    assert!(before >= 1, "the stack's and the data's blocks: {before}");
+    assert_eq!(shared("partial with"), before + 1);
+    assert_eq!(shared("partial after"), before);
 }
 
 #[test]

@@ -203,6 +203,9 @@ struct MmInner {
     /// subtracted: an overcount until the space ends.
     rss: u64,
     hiwater_rss: u64,
+    /// `partly_covered_tables` of `vmas` at the generation given (a parent
+    /// forks again and again with the same areas).
+    fork_blocks: Option<(u64, Vec<u64>)>,
 }
 
 pub struct Mm {
@@ -368,6 +371,7 @@ impl Mm {
                 brk: 0,
                 rss: 0,
                 hiwater_rss: 0,
+                fork_blocks: None,
             }),
             zpoline: spin::Once::new(),
             cmdline: spin::Once::new(),
@@ -454,6 +458,7 @@ impl Mm {
                 // copies the high-water mark with the rest).
                 rss: parent.rss,
                 hiwater_rss: parent.hiwater_rss,
+                fork_blocks: None,
             }),
             zpoline: match self.zpoline.get() {
                 Some(z) => spin::Once::initialized(z.clone()),
@@ -477,16 +482,24 @@ impl Mm {
             let c = &mut *c;
             // The parent's areas and tables as separate borrows: no list of
             // the areas is built (one allocation and its copy per fork).
-            let MmInner { vmas, pt: ppt, .. } = &mut *parent;
+            let MmInner { vmas, pt: ppt, fork_blocks, .. } = &mut *parent;
             c.pt.reserve_tables(ppt.page_tables());
             // Page tables that private anonymous areas cover only in part,
             // with no other kind of area in them (a small program's text, data
-            // and heap; its stack), are shared as well.
-            let partial = partly_covered_tables(vmas.iter().map(|v| {
-                let private_anon =
-                    !v.flags.contains(VmFlags::SHARED) && matches!(v.backing, Backing::Anon);
-                (v.start, v.end, private_anon)
-            }));
+            // and heap; its stack), are shared as well. Computed again only
+            // when the areas changed since the last fork.
+            let gen = vmas.generation();
+            let partial: &[u64] = match fork_blocks {
+                Some((g, blocks)) if *g == gen => blocks,
+                _ => {
+                    let blocks = partly_covered_tables(vmas.iter().map(|v| {
+                        let private_anon = !v.flags.contains(VmFlags::SHARED)
+                            && matches!(v.backing, Backing::Anon);
+                        (v.start, v.end, private_anon)
+                    }));
+                    &fork_blocks.insert((gen, blocks)).1
+                }
+            };
             // Err(()): out of memory (or a fault injected).
             let mut share = |c: &mut MmInner, ppt: &mut PageTable, block, dir| {
                 let injected = crate::fault_inject::should_fail(crate::fault_inject::Stage::CopyMm);
@@ -510,7 +523,7 @@ impl Mm {
                 }
             };
             let result: Result<(), ()> = 'copy: {
-                for &block in &partial {
+                for &block in partial {
                     if share(c, ppt, block, false).is_err() {
                         break 'copy Err(());
                     }

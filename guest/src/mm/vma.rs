@@ -260,6 +260,9 @@ pub struct VmaSet<T> {
     /// the map (`map_mut`). Linux copies each `vm_area_struct` at fork; here
     /// a child that execs or exits never copies them, nor frees the copies.
     map: Arc<BTreeMap<u64, Vma<T>>>,
+    /// Counts the changes (each `map_mut`): what a caller computed from the
+    /// areas at one generation still holds while it is unchanged.
+    generation: u64,
     /// The start of the area [`Self::find`] found last (Linux's one-entry
     /// `mm->mmap_cache` of 2.6, before the per-thread `vmacache`): faults
     /// come in runs in one area, and a lookup by this key is one search where
@@ -276,7 +279,7 @@ impl<T> Default for VmaSet<T> {
 
 impl<T> VmaSet<T> {
     pub fn new() -> Self {
-        Self { map: Arc::new(BTreeMap::new()), last_found: Cell::new(u64::MAX) }
+        Self { map: Arc::new(BTreeMap::new()), generation: 0, last_found: Cell::new(u64::MAX) }
     }
 
     /// The areas to change: this set's own map, copied first if a clone
@@ -285,7 +288,14 @@ impl<T> VmaSet<T> {
     where
         T: Clone,
     {
+        self.generation = self.generation.wrapping_add(1);
         Arc::make_mut(&mut self.map)
+    }
+
+    /// The number of changes made to the areas so far (a clone starts with
+    /// its original's): equal generations of one set mean equal areas.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Whether another set (a clone) shares this one's areas.
@@ -680,6 +690,7 @@ mod tests {
                 assert_eq!(areas(other), before, "change {i}: the other copy changed");
                 assert_ne!(areas(changed), before, "change {i} did nothing");
                 assert!(!changed.is_shared() && !other.is_shared(), "change {i}");
+                assert!(changed.generation() != other.generation(), "change {i}");
                 check_invariants(changed);
             }
         }
@@ -689,6 +700,7 @@ mod tests {
         assert_eq!(a.insert(Vma::new(2 * P, 3 * P, RW, VmFlags::empty(), 2, 0)), Err(EEXIST));
         assert_eq!(a.protect_range(10 * P, 11 * P, Prot::READ), Err(ENOMEM));
         assert!(a.is_shared() && b.is_shared());
+        assert_eq!(a.generation(), b.generation());
     }
 
     /// (start page, end page, pgoff) of every area.
