@@ -587,11 +587,8 @@ fn page_tables_shared_copy_on_write_by_fork() {
     let shared = |label: &str| {
         let at = |kind: &str| {
             let want = format!("{kind} {label}");
-            let s = r.snapshots.iter().find(|s| s.label == want);
-            s.unwrap_or_else(|| panic!("no snapshot {want:?}"))
-                .counters
-                .global
-                .fork_page_tables_shared
+            let s = r.snapshot(&want).unwrap_or_else(|| panic!("no snapshot {want:?}"));
+            s.counters.global.fork_page_tables_shared
         };
         at("e") - at("b")
     };

@@ -298,8 +298,9 @@ impl<T> VmaSet<T> {
         self.generation
     }
 
-    /// Whether another set (a clone) shares this one's areas.
-    pub fn is_shared(&self) -> bool {
+    /// Whether another set (a clone) shares this one's areas (for the tests).
+    #[cfg(test)]
+    fn is_shared(&self) -> bool {
         Arc::strong_count(&self.map) > 1
     }
 

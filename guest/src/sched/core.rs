@@ -173,7 +173,7 @@ pub(super) fn nr_running(cpu: usize) -> u32 {
 /// the figure of `/proc/stat`'s `procs_running` and of `/proc/loadavg`). A
 /// task that has exited counts until its CPU has switched away from it.
 pub fn nr_running_total() -> u64 {
-    NR_RUNNING.iter().map(|n| u64::from(n.load(Relaxed))).sum()
+    NR_RUNNING[..cpu_count()].iter().map(|n| u64::from(n.load(Relaxed))).sum()
 }
 
 type RqGuard<'a, D> = crate::arch::pvlock::PvMutexGuard<'a, Rq<D>>;
