@@ -93,8 +93,9 @@ pub fn do_exit(reason: ExitReason) -> ! {
         crate::trace::comm_word(&task.comm, 0),
         crate::trace::comm_word(&task.comm, 1)
     );
-    exit_notify(&task, remaining);
+    let released = exit_notify(&task, remaining);
     drop(tasklist);
+    drop(released);
     if remaining == 0 {
         // Linux `exit_itimers` for a dead group.
         crate::process::posix_timers::exit_itimers(&task.group);
@@ -262,8 +263,10 @@ fn zap_pid_ns_processes(me: &Arc<Task>, ns: &Arc<PidNamespace>) {
     }
 }
 
-/// Under `table::TASKLIST` (see `do_exit`).
-fn exit_notify(task: &Arc<Task>, remaining: u32) {
+/// Under `table::TASKLIST` (see `do_exit`). A thread nobody waits for is
+/// released here: the rest of its release is for the caller to drop after
+/// the lock.
+fn exit_notify(task: &Arc<Task>, remaining: u32) -> Option<table::Released> {
     if !task.ptraced.lock().is_empty() {
         for t in crate::process::ptrace::exit_ptrace(task) {
             table::release(&t);
@@ -271,7 +274,7 @@ fn exit_notify(task: &Arc<Task>, remaining: u32) {
     }
     forget_original_parent(task);
     // A thread nobody waits for is released below, still under `TASKLIST`,
-    // and `table::release` tells its pidfds once it is gone: a waiter woken
+    // and its release tells its pidfds once it is gone: a waiter woken
     // here could see it exited but not yet reaped (POLLIN without POLLHUP),
     // a state no one can act on. Linux wakes them here and releases the
     // thread right after; its pollers see POLLHUP unless they run in between.
@@ -289,11 +292,12 @@ fn exit_notify(task: &Arc<Task>, remaining: u32) {
         // A thread: nobody waits for it (Linux: autoreaped), unless it is
         // traced: its tracer is told and reaps it. The last one out reports
         // a group leader that exited before it.
-        if autoreap {
-            table::release(task);
+        let released = if autoreap {
+            table::release(task)
         } else {
             notify_parent(task);
-        }
+            None
+        };
         if remaining == 0 {
             if let Some(leader) =
                 table::find(task.tgid).filter(|l| l.exited.load(Ordering::Acquire))
@@ -305,13 +309,13 @@ fn exit_notify(task: &Arc<Task>, remaining: u32) {
                 notify_parent(&leader);
             }
         }
-        return;
+        return released;
     }
-    if remaining > 0 {
+    if remaining == 0 {
         // A leader with threads still running is reported when the last ends.
-        return;
+        notify_parent(task);
     }
-    notify_parent(task);
+    None
 }
 
 /// Hand `father`'s children to their new parent (Linux `forget_original_parent`

@@ -3,10 +3,13 @@
 //! per-user process counts RLIMIT_NPROC is checked against, and the per-CPU
 //! process counts (`nr_processes`).
 //!
-//! Tasks are keyed by their number in the initial PID namespace (`Task::pid`).
-//! A pid stays allocated while any task uses it as its pid, process group or
-//! session (Linux frees a `struct pid` when no task is attached to it in any
-//! role), so a process group keeps its number after its leader is reaped.
+//! Pids are keyed by their number in the initial PID namespace (`Task::pid`),
+//! and a pid's entry holds the task whose pid it is (Linux `struct pid`'s
+//! `tasks[PIDTYPE_PID]`): one lookup finds both, and a task joins or leaves
+//! the table with one. A pid stays allocated while any task uses it as its
+//! pid, process group or session (Linux frees a `struct pid` when no task is
+//! attached to it in any role), so a process group keeps its number after its
+//! leader is reaped.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -19,16 +22,20 @@ use crate::process::pid_namespace::{self, Pid, PidNamespace};
 use crate::process::task::ThreadGroup;
 use crate::process::Task;
 
-static TASKS: spin::Mutex<BTreeMap<u32, Arc<Task>>> = spin::Mutex::new(BTreeMap::new());
 static USER_PROCS: spin::Mutex<BTreeMap<u32, u32>> = spin::Mutex::new(BTreeMap::new());
 
-/// An allocated pid and how many (task, role) pairs use it.
+/// An allocated pid, how many (task, role) pairs use it, and the task whose
+/// pid it is while that task is in the table.
 struct PidEntry {
     pid: Arc<Pid>,
     users: u32,
+    task: Option<Arc<Task>>,
 }
 
 static PIDS: spin::Mutex<BTreeMap<u32, PidEntry>> = spin::Mutex::new(BTreeMap::new());
+
+/// The tasks in the table (Linux `nr_threads`).
+static NR_THREADS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
 static INIT_PID_NS: spin::Once<Arc<PidNamespace>> = spin::Once::new();
 static INIT_NSPROXY: spin::Once<Arc<NsProxy>> = spin::Once::new();
@@ -67,7 +74,7 @@ pub fn alloc_pid_set_tid(
     capable: bool,
 ) -> Result<Arc<Pid>, Errno> {
     let pid = Arc::new(pid_namespace::alloc_pid_set_tid(ns, set_tid, capable)?);
-    PIDS.lock().insert(pid.global(), PidEntry { pid: pid.clone(), users: 0 });
+    PIDS.lock().insert(pid.global(), PidEntry { pid: pid.clone(), users: 0, task: None });
     crate::counters::global_add(crate::counters::PIDS_IN_USE, 1);
     Ok(pid)
 }
@@ -105,7 +112,11 @@ pub fn nr_in(global: u32, ns: &PidNamespace) -> u32 {
 
 /// A task (or process group) uses pid `global` in one more role.
 fn attach(global: u32) {
-    if let Some(e) = PIDS.lock().get_mut(&global) {
+    attach_locked(&mut PIDS.lock(), global);
+}
+
+fn attach_locked(pids: &mut BTreeMap<u32, PidEntry>, global: u32) {
+    if let Some(e) = pids.get_mut(&global) {
         e.users += 1;
     }
 }
@@ -170,12 +181,22 @@ pub fn uncharge_user(uid: u32) {
 /// its group and session; for a process, this CPU's `process_count`. The first
 /// process of a namespace becomes its child reaper.
 pub fn register_charged(task: &Arc<Task>) {
-    TASKS.lock().insert(task.pid(), task.clone());
+    {
+        let mut pids = PIDS.lock();
+        let e = pids.get_mut(&task.pid());
+        debug_assert!(e.is_some(), "a task's pid is allocated before it joins the table");
+        if let Some(e) = e {
+            e.task = Some(task.clone());
+            e.users += 1;
+        }
+        if task.is_group_leader() {
+            attach_locked(&mut pids, task.pgid.load(core::sync::atomic::Ordering::Relaxed));
+            attach_locked(&mut pids, task.sid.load(core::sync::atomic::Ordering::Relaxed));
+        }
+    }
+    let nr = NR_THREADS.fetch_add(1, core::sync::atomic::Ordering::Relaxed) + 1;
     join_thread_list(task);
-    attach(task.pid());
     if task.is_group_leader() {
-        attach(task.pgid.load(core::sync::atomic::Ordering::Relaxed));
-        attach(task.sid.load(core::sync::atomic::Ordering::Relaxed));
         let cpu = crate::arch::cpu_id();
         crate::counters::cpu_add(cpu, crate::counters::CPU_PROCESS_COUNT, 1);
     }
@@ -183,16 +204,23 @@ pub fn register_charged(task: &Arc<Task>) {
         task.pid_ns().set_child_reaper(task.pid());
     }
     crate::counters::global_add(crate::counters::TOTAL_FORKS, 1);
-    crate::counters::global_set(crate::counters::NR_THREADS, nr_threads() as u64);
+    crate::counters::global_set(crate::counters::NR_THREADS, nr as u64);
 }
 
-/// Remove a reaped (or auto-reaped) task (Linux `release_task`): its uses of
-/// pids end, and its counts.
-pub fn release(task: &Arc<Task>) {
-    let was_there = TASKS.lock().remove(&task.pid()).is_some();
-    if !was_there {
-        return;
-    }
+/// Remove a reaped (or auto-reaped) task (Linux `release_task`): from here on
+/// no lookup finds it. The caller holds `TASKLIST`. What needs no lock of the
+/// table's (the task's uses of pids end, its user and cgroup counts, its
+/// pidfds' wake-up) is left to the returned [`Released`]'s drop, which a
+/// caller on a hot path drops after `TASKLIST`, as Linux's `release_task`
+/// does its `put_pid` and `put_task_struct` after `write_unlock_irq`. None
+/// if the task was released already.
+pub fn release(task: &Arc<Task>) -> Option<Released> {
+    let taken = match PIDS.lock().get_mut(&task.pid()) {
+        Some(e) if e.task.as_ref().is_some_and(|t| Arc::ptr_eq(t, task)) => e.task.take(),
+        _ => None,
+    };
+    drop(taken?);
+    let nr = NR_THREADS.fetch_sub(1, core::sync::atomic::Ordering::Relaxed) - 1;
     crate::trace_event!(
         SchedProcessFree,
         task.pid(),
@@ -200,19 +228,33 @@ pub fn release(task: &Arc<Task>) {
     );
     leave_thread_list(task);
     if task.is_group_leader() {
-        detach(task.pgid.load(core::sync::atomic::Ordering::Relaxed));
-        detach(task.sid.load(core::sync::atomic::Ordering::Relaxed));
         // `__unhash_process`: -1 on the CPU that releases it (may go negative).
         let cpu = crate::arch::cpu_id();
         crate::counters::cpu_add(cpu, crate::counters::CPU_PROCESS_COUNT, u64::MAX);
     }
-    detach(task.pid());
-    uncharge_user(task.creds().uid);
-    // cgroup_release: its pids charge is given back.
-    crate::process::cgroup::kernel::cgroup_release(task);
-    // Its pidfds now report it gone (POLLHUP).
-    crate::process::pidfd::do_notify_pidfd(&task.thread_pid());
-    crate::counters::global_set(crate::counters::NR_THREADS, nr_threads() as u64);
+    crate::counters::global_set(crate::counters::NR_THREADS, nr as u64);
+    Some(Released(task.clone()))
+}
+
+/// The rest of [`release`], done when this is dropped: with `TASKLIST`
+/// held or not, the outcome is the same; without it, the tasks that wait for
+/// that lock (forks, exits and waits on other CPUs) do not wait for this.
+pub struct Released(Arc<Task>);
+
+impl Drop for Released {
+    fn drop(&mut self) {
+        let task = &self.0;
+        if task.is_group_leader() {
+            detach(task.pgid.load(core::sync::atomic::Ordering::Relaxed));
+            detach(task.sid.load(core::sync::atomic::Ordering::Relaxed));
+        }
+        detach(task.pid());
+        uncharge_user(task.creds().uid);
+        // cgroup_release: its pids charge is given back.
+        crate::process::cgroup::kernel::cgroup_release(task);
+        // Its pidfds now report it gone (POLLHUP).
+        crate::process::pidfd::do_notify_pidfd(&task.thread_pid());
+    }
 }
 
 /// `task`, a thread execing, and `leader`, its process's leader, trade pids
@@ -220,11 +262,14 @@ pub fn release(task: &Arc<Task>) {
 /// number. The caller holds `TASKLIST`. Each number keeps its one use as a
 /// task's pid; the process group and session uses go with the leadership.
 pub fn exchange_tids(task: &Arc<Task>, leader: &Arc<Task>) {
-    let mut tasks = TASKS.lock();
+    let mut pids = PIDS.lock();
     task.exchange_tids(leader);
-    tasks.insert(task.pid(), task.clone());
-    tasks.insert(leader.pid(), leader.clone());
-    drop(tasks);
+    for t in [task, leader] {
+        if let Some(e) = pids.get_mut(&t.pid()) {
+            e.task = Some(t.clone());
+        }
+    }
+    drop(pids);
     // The group's thread list is by tid: both move.
     for t in [task, leader] {
         leave_thread_list(t);
@@ -261,7 +306,7 @@ pub fn change_session(task: &Task, new: u32) {
 
 /// The task whose initial-namespace number is `pid`.
 pub fn find(pid: u32) -> Option<Arc<Task>> {
-    TASKS.lock().get(&pid).cloned()
+    PIDS.lock().get(&pid).and_then(|e| e.task.clone())
 }
 
 /// The task numbered `nr` in namespace `ns` (Linux `find_task_by_pid_ns`).
@@ -270,7 +315,7 @@ pub fn find_in(ns: &PidNamespace, nr: u32) -> Option<Arc<Task>> {
 }
 
 pub fn nr_threads() -> usize {
-    TASKS.lock().len()
+    NR_THREADS.load(core::sync::atomic::Ordering::Relaxed)
 }
 
 /// A task changed its real uid (setuid): move it between the per-user counts.
@@ -290,5 +335,5 @@ pub fn threads_of(group: &ThreadGroup) -> Vec<Arc<Task>> {
 
 /// Every task (for kill -1 and process groups).
 pub fn all() -> Vec<Arc<Task>> {
-    TASKS.lock().values().cloned().collect()
+    PIDS.lock().values().filter_map(|e| e.task.clone()).collect()
 }

@@ -280,15 +280,20 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
             let nowait = options & WNOWAIT != 0;
             let usage = crate::process::rusage::reap_accounting(&me, &z, nowait);
             let r = Reaped { pid, uid: z.creds().uid, why: Why::Exited(z.exit_reason()), usage };
-            if !nowait {
-                me.children.lock().retain(|c| !Arc::ptr_eq(c, &z));
-                table::release(&z);
-            }
-            // The lock goes before the last reference to the task, whose
-            // drop frees it (Linux `put_task_struct` after `release_task`
-            // unlocks): a quarter of this section's instructions, which
-            // exits and forks on the other CPUs would wait for.
+            let released = (!nowait)
+                .then(|| {
+                    me.children.lock().retain(|c| !Arc::ptr_eq(c, &z));
+                    table::release(&z)
+                })
+                .flatten();
+            // The lock goes before the rest of the release (the pids' and
+            // the counts' bookkeeping) and before the last reference to the
+            // task, whose drop frees it (Linux `put_pid` and
+            // `put_task_struct` after `release_task` unlocks): more than
+            // half of this section's instructions, which exits and forks on
+            // the other CPUs would wait for.
             drop(tasklist);
+            drop(released);
             drop(z);
             return Ok(Some(r));
         }
