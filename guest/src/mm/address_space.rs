@@ -13,8 +13,8 @@ use crate::errno::{Errno, EACCES, EEXIST, EINVAL, EIO, ENODEV, ENOMEM, EOVERFLOW
 use crate::mm::filemap::PageCache;
 use crate::mm::frame::PAGE_SIZE;
 use crate::mm::pagetable::{
-    partly_covered_tables, FaultEntry, PageTable, PD_SPAN, PTE_A, PTE_ADDR, PTE_D, PTE_NX, PTE_P,
-    PTE_RW, PTE_US, PT_SPAN,
+    fork_plan, FaultEntry, ForkArea, ForkStep, PageTable, PD_SPAN, PTE_A, PTE_ADDR, PTE_D, PTE_NX,
+    PTE_P, PTE_RW, PTE_US, PT_SPAN,
 };
 use crate::mm::vma::{Prot, VmFlags, Vma, VmaSet};
 use crate::mm::{alloc_zeroed_frame, frame_refcount, get_frame, put_frame};
@@ -203,9 +203,9 @@ struct MmInner {
     /// subtracted: an overcount until the space ends.
     rss: u64,
     hiwater_rss: u64,
-    /// `partly_covered_tables` of `vmas` at the generation given (a parent
-    /// forks again and again with the same areas).
-    fork_blocks: Option<(u64, Vec<u64>)>,
+    /// `fork_plan` of `vmas` at the generation given (a parent forks again
+    /// and again with the same areas).
+    fork_plan: Option<(u64, Vec<ForkStep>)>,
 }
 
 pub struct Mm {
@@ -371,7 +371,7 @@ impl Mm {
                 brk: 0,
                 rss: 0,
                 hiwater_rss: 0,
-                fork_blocks: None,
+                fork_plan: None,
             }),
             zpoline: spin::Once::new(),
             cmdline: spin::Once::new(),
@@ -458,7 +458,7 @@ impl Mm {
                 // copies the high-water mark with the rest).
                 rss: parent.rss,
                 hiwater_rss: parent.hiwater_rss,
-                fork_blocks: None,
+                fork_plan: None,
             }),
             zpoline: match self.zpoline.get() {
                 Some(z) => spin::Once::initialized(z.clone()),
@@ -480,24 +480,28 @@ impl Mm {
         let copied = {
             let mut c = child.inner.lock();
             let c = &mut *c;
-            // The parent's areas and tables as separate borrows: no list of
-            // the areas is built (one allocation and its copy per fork).
-            let MmInner { vmas, pt: ppt, fork_blocks, .. } = &mut *parent;
+            // The parent's areas, tables and plan as separate borrows.
+            let MmInner { vmas, pt: ppt, fork_plan: cached, .. } = &mut *parent;
             c.pt.reserve_tables(ppt.page_tables());
+            // What to share and what to copy follows from the areas alone:
+            // worked out again only when they changed since the last fork.
             // Page tables that private anonymous areas cover only in part,
-            // with no other kind of area in them (a small program's text, data
-            // and heap; its stack), are shared as well. Computed again only
-            // when the areas changed since the last fork.
+            // with no other kind of area in them (a small program's text,
+            // data and heap; its stack), are shared as well.
             let gen = vmas.generation();
-            let partial: &[u64] = match fork_blocks {
-                Some((g, blocks)) if *g == gen => blocks,
+            let steps: &[ForkStep] = match cached {
+                Some((g, steps)) if *g == gen => steps,
                 _ => {
-                    let blocks = partly_covered_tables(vmas.iter().map(|v| {
-                        let private_anon = !v.flags.contains(VmFlags::SHARED)
-                            && matches!(v.backing, Backing::Anon);
-                        (v.start, v.end, private_anon)
-                    }));
-                    &fork_blocks.insert((gen, blocks)).1
+                    let areas = || {
+                        vmas.iter().map(|v| ForkArea {
+                            start: v.start,
+                            end: v.end,
+                            shared: v.flags.contains(VmFlags::SHARED),
+                            anon: matches!(v.backing, Backing::Anon),
+                            writable: v.prot.contains(Prot::WRITE),
+                        })
+                    };
+                    &cached.insert((gen, fork_plan(areas))).1
                 }
             };
             // Err(()): out of memory (or a fault injected).
@@ -523,71 +527,57 @@ impl Mm {
                 }
             };
             let result: Result<(), ()> = 'copy: {
-                for &block in partial {
-                    if share(c, ppt, block, false).is_err() {
-                        break 'copy Err(());
-                    }
-                }
-                for v in vmas.iter() {
-                    let (start, end) = (v.start, v.end);
-                    let private = !v.flags.contains(VmFlags::SHARED);
-                    // A shared mapping's entries are not copied (Linux
-                    // `vma_needs_copy`: no anon_vma): the child's faults map
-                    // the shared object's or file's pages, as they would for
-                    // a new mapping of it. Its pages are not the child's RSS
-                    // until then.
-                    if !private {
-                        let mut present = 0;
-                        ppt.for_each_leaf(&DirectMap, start, end, |_, _| present += 1);
-                        c.rss = c.rss.saturating_sub(present);
-                        continue;
-                    }
-                    let cow = v.prot.contains(Prot::WRITE);
-                    let shareable = matches!(v.backing, Backing::Anon);
-                    // Whole page directories, then whole page tables inside a
-                    // private anonymous area are shared.
-                    let lo = start.next_multiple_of(PT_SPAN);
-                    let hi = end & !(PT_SPAN - 1);
-                    let blocks = shareable && lo < hi;
-                    let (dlo, dhi) = (start.next_multiple_of(PD_SPAN), end & !(PD_SPAN - 1));
-                    let dirs = blocks && dlo < dhi;
-                    let rest = if dirs { [(lo, dlo), (dhi, hi)] } else { [(lo, hi), (hi, hi)] };
-                    // Only the directories and tables the parent has: an
-                    // area's size (up to 128 TiB, MAP_NORESERVE) must not set
-                    // the cost of a fork.
-                    if dirs {
-                        for d in ppt.present_dirs(&DirectMap, dlo, dhi) {
-                            if share(c, ppt, d, true).is_err() {
+                for &step in steps {
+                    match step {
+                        ForkStep::SharePartialTable(block) => {
+                            if share(c, ppt, block, false).is_err() {
                                 break 'copy Err(());
                             }
                         }
-                    }
-                    for (a, b) in rest.into_iter().filter(|&(a, b)| blocks && a < b) {
-                        for t in ppt.present_tables(&DirectMap, a, b) {
-                            if share(c, ppt, t, false).is_err() {
-                                break 'copy Err(());
+                        // A shared mapping's entries are not copied (Linux
+                        // `vma_needs_copy`: no anon_vma): the child's faults
+                        // map the shared object's or file's pages, as they
+                        // would for a new mapping of it. Its pages are not the
+                        // child's RSS until then.
+                        ForkStep::SkipShared { start, end } => {
+                            let mut present = 0;
+                            ppt.for_each_leaf(&DirectMap, start, end, |_, _| present += 1);
+                            c.rss = c.rss.saturating_sub(present);
+                        }
+                        // Only the directories and tables the parent has: an
+                        // area's size (up to 128 TiB, MAP_NORESERVE) must not
+                        // set the cost of a fork.
+                        ForkStep::ShareDirs { start, end } => {
+                            for d in ppt.present_dirs(&DirectMap, start, end) {
+                                if share(c, ppt, d, true).is_err() {
+                                    break 'copy Err(());
+                                }
                             }
                         }
-                    }
-                    // The rest entry by entry (Linux `copy_pte_range`), one
-                    // pass per page table.
-                    let edges =
-                        if blocks { [(start, lo), (hi, end)] } else { [(start, end), (end, end)] };
-                    for (s, e) in edges.into_iter().filter(|(s, e)| s < e) {
-                        if partial.binary_search(&(s & !(PT_SPAN - 1))).is_ok() {
-                            continue;
+                        ForkStep::ShareTables { start, end } => {
+                            for t in ppt.present_tables(&DirectMap, start, end) {
+                                if share(c, ppt, t, false).is_err() {
+                                    break 'copy Err(());
+                                }
+                            }
                         }
-                        let mut copied = 0;
-                        let r = c.pt.copy_range_from(ppt, &DirectMap, s, e, cow, |_| {
-                            copied += 1;
-                            !crate::fault_inject::should_fail(crate::fault_inject::Stage::CopyMm)
-                        });
-                        ctr::global_add(ctr::FORK_PTES_COPIED, copied);
-                        match r {
-                            Ok(wp) => cow_wp |= wp,
-                            Err(wp) => {
-                                cow_wp |= wp;
-                                break 'copy Err(());
+                        // Entry by entry (Linux `copy_pte_range`), one pass
+                        // per page table.
+                        ForkStep::CopyEntries { start, end, cow } => {
+                            let mut copied = 0;
+                            let r = c.pt.copy_range_from(ppt, &DirectMap, start, end, cow, |_| {
+                                copied += 1;
+                                !crate::fault_inject::should_fail(
+                                    crate::fault_inject::Stage::CopyMm,
+                                )
+                            });
+                            ctr::global_add(ctr::FORK_PTES_COPIED, copied);
+                            match r {
+                                Ok(wp) => cow_wp |= wp,
+                                Err(wp) => {
+                                    cow_wp |= wp;
+                                    break 'copy Err(());
+                                }
                             }
                         }
                     }

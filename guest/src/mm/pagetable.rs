@@ -850,6 +850,77 @@ pub fn partly_covered_tables(
     blocks
 }
 
+/// An area as a fork sees it: its range, whether it is a shared mapping,
+/// private anonymous memory, and writable.
+#[derive(Clone, Copy, Debug)]
+pub struct ForkArea {
+    pub start: u64,
+    pub end: u64,
+    pub shared: bool,
+    pub anon: bool,
+    pub writable: bool,
+}
+
+/// One step of a fork's copy of an address space (Linux `dup_mmap`'s walk of
+/// the areas and `copy_page_range`'s of each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForkStep {
+    /// Share each page table named here (`partly_covered_tables`).
+    SharePartialTable(u64),
+    /// A shared mapping: its entries are not copied (Linux
+    /// `vma_needs_copy`), and the child does not count its pages.
+    SkipShared { start: u64, end: u64 },
+    /// Share the page directories the parent has in `[start, end)` (whole
+    /// GiBs of a private anonymous area).
+    ShareDirs { start: u64, end: u64 },
+    /// Share the page tables the parent has in `[start, end)` (whole 2 MiB
+    /// blocks of a private anonymous area).
+    ShareTables { start: u64, end: u64 },
+    /// Copy the entries of `[start, end)` one by one, write-protected in
+    /// both spaces if `cow`.
+    CopyEntries { start: u64, end: u64, cow: bool },
+}
+
+/// What a fork does, step by step, for the areas `areas` gives (in address
+/// order, not overlapping; read twice): it depends on the areas alone, so an address space keeps it
+/// while they stay the same and forks again without walking them. First the
+/// partly covered tables, then per area: a shared mapping is skipped; a
+/// private anonymous one has its whole page directories, then its whole page
+/// tables shared, and the rest of it copied entry by entry; any other private
+/// area is copied entry by entry. Entries in a shared partly covered table
+/// are not copied again.
+pub fn fork_plan<I: Iterator<Item = ForkArea>>(areas: impl Fn() -> I) -> alloc::vec::Vec<ForkStep> {
+    let partial = partly_covered_tables(areas().map(|a| (a.start, a.end, !a.shared && a.anon)));
+    let mut steps: alloc::vec::Vec<ForkStep> =
+        partial.iter().map(|&b| ForkStep::SharePartialTable(b)).collect();
+    for a in areas() {
+        let (start, end) = (a.start, a.end);
+        if a.shared {
+            steps.push(ForkStep::SkipShared { start, end });
+            continue;
+        }
+        let lo = start.next_multiple_of(PT_SPAN);
+        let hi = end & !(PT_SPAN - 1);
+        let blocks = a.anon && lo < hi;
+        let (dlo, dhi) = (start.next_multiple_of(PD_SPAN), end & !(PD_SPAN - 1));
+        let dirs = blocks && dlo < dhi;
+        if dirs {
+            steps.push(ForkStep::ShareDirs { start: dlo, end: dhi });
+        }
+        let tables = if dirs { [(lo, dlo), (dhi, hi)] } else { [(lo, hi), (hi, hi)] };
+        for (a, b) in tables.into_iter().filter(|&(a, b)| blocks && a < b) {
+            steps.push(ForkStep::ShareTables { start: a, end: b });
+        }
+        let edges = if blocks { [(start, lo), (hi, end)] } else { [(start, end), (end, end)] };
+        for (s, e) in edges.into_iter().filter(|(s, e)| s < e) {
+            if partial.binary_search(&(s & !(PT_SPAN - 1))).is_err() {
+                steps.push(ForkStep::CopyEntries { start: s, end: e, cow: a.writable });
+            }
+        }
+    }
+    steps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1416,6 +1487,48 @@ mod tests {
             space.destroy(&mem);
         }
         all_released(&mem, &[0x10_0000, 0x11_0000, 0x12_0000]);
+    }
+
+    #[test]
+    fn a_fork_plan_shares_whole_blocks_and_copies_the_rest() {
+        use ForkStep::*;
+        const M: u64 = PT_SPAN;
+        let area =
+            |start, end, shared, anon, writable| ForkArea { start, end, shared, anon, writable };
+        let areas = [
+            // A small program: text (file-backed, private), data and heap in
+            // one table, which only private anonymous areas touch... except
+            // the text: the block is copied entry by entry.
+            area(0x40_0000, 0x40_2000, false, false, false),
+            area(0x40_2000, 0x40_8000, false, true, true),
+            // A shared mapping, then a private anonymous area alone in its
+            // table (shared whole).
+            area(8 * M, 8 * M + 0x1000, true, true, true),
+            area(10 * M + 0x1000, 10 * M + 0x3000, false, true, true),
+            // Over a GiB: its directory, the tables around it, the edges.
+            area(GIB - M - 0x1000, 2 * GIB + M + 0x1000, false, true, true),
+            // Read-only private anonymous memory next to a file mapping in
+            // the last block: copied, not write-protected.
+            area(3 * GIB, 3 * GIB + 0x1000, false, true, false),
+            area(3 * GIB + 0x1000, 3 * GIB + 0x2000, false, false, true),
+        ];
+        assert_eq!(
+            fork_plan(|| areas.into_iter()),
+            vec![
+                SharePartialTable(10 * M),
+                SharePartialTable(GIB - 2 * M),
+                SharePartialTable(2 * GIB + M),
+                CopyEntries { start: 0x40_0000, end: 0x40_2000, cow: false },
+                CopyEntries { start: 0x40_2000, end: 0x40_8000, cow: true },
+                SkipShared { start: 8 * M, end: 8 * M + 0x1000 },
+                ShareDirs { start: GIB, end: 2 * GIB },
+                ShareTables { start: GIB - M, end: GIB },
+                ShareTables { start: 2 * GIB, end: 2 * GIB + M },
+                CopyEntries { start: 3 * GIB, end: 3 * GIB + 0x1000, cow: false },
+                CopyEntries { start: 3 * GIB + 0x1000, end: 3 * GIB + 0x2000, cow: true },
+            ]
+        );
+        assert_eq!(fork_plan(core::iter::empty), vec![]);
     }
 
     #[test]
