@@ -8,23 +8,25 @@
 //!
 //! Hardware-free, so it is unit-tested on the host.
 
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::errno::{Errno, EAGAIN, EEXIST, EINVAL, ENOMEM, ENOSPC, EPERM};
-use crate::process::pid::{pid_max, PidAllocator};
+use crate::process::pid::{pid_max, PidMap};
 
 /// Linux's `MAX_PID_NS_LEVEL`: the initial namespace is level 0, the deepest
 /// allowed is level 32.
 pub const MAX_PID_NS_LEVEL: u32 = 32;
 
 struct NsPids {
-    alloc: PidAllocator,
     /// The numbers allocated here, each with the pid's number in the initial
-    /// namespace (the key of the task table).
-    map: BTreeMap<u32, u32>,
+    /// namespace (the key of the task table), 0 while its `alloc_pid` is
+    /// still taking the numbers of the levels above (Linux `idr_alloc` of
+    /// NULL, then `idr_replace`).
+    map: PidMap<u32>,
+    /// The numbers whose pid is complete (Linux `pid_allocated`).
+    published: usize,
     /// Linux `PIDNS_ADDING`: new pids may still be allocated here. Cleared when
     /// the init goes away (`disable_pid_allocation`), or when the number 1 is
     /// freed because the fork that would have made the init failed.
@@ -61,8 +63,8 @@ impl PidNamespace {
             level,
             parent,
             pids: spin::Mutex::new(NsPids {
-                alloc: PidAllocator::new(pid_max()),
-                map: BTreeMap::new(),
+                map: PidMap::new(pid_max()),
+                published: 0,
                 adding: true,
             }),
             child_reaper: AtomicU32::new(0),
@@ -82,17 +84,17 @@ impl PidNamespace {
 
     /// The initial-namespace number of the task numbered `nr` here.
     pub fn find(&self, nr: u32) -> Option<u32> {
-        self.pids.lock().map.get(&nr).copied()
+        self.pids.lock().map.get(nr).copied().filter(|&g| g != 0)
     }
 
     /// Pids allocated here (Linux `pid_allocated` without `PIDNS_ADDING`).
     pub fn nr_pids(&self) -> usize {
-        self.pids.lock().map.len()
+        self.pids.lock().published
     }
 
     /// The initial-namespace numbers of every pid allocated here.
     pub fn members(&self) -> Vec<u32> {
-        self.pids.lock().map.values().copied().collect()
+        self.pids.lock().map.values().copied().filter(|&g| g != 0).collect()
     }
 
     /// Whether new pids may be allocated here.
@@ -238,12 +240,12 @@ pub fn alloc_pid_set_tid(
                 let mut p = n.pids.lock();
                 // Out of range, or not the init where there is none yet.
                 let invalid =
-                    tid < 1 || tid as u32 >= p.alloc.max() || (tid != 1 && n.child_reaper() == 0);
+                    tid < 1 || tid as u32 >= p.map.max() || (tid != 1 && n.child_reaper() == 0);
                 let err = if invalid {
                     Some(EINVAL)
                 } else if !capable {
                     Some(EPERM)
-                } else if !p.alloc.alloc_exact(tid as u32) {
+                } else if !p.map.alloc_exact(tid as u32, 0) {
                     Some(EEXIST)
                 } else {
                     None
@@ -257,7 +259,7 @@ pub fn alloc_pid_set_tid(
                     None => Some(tid as u32),
                 }
             }
-            None => n.pids.lock().alloc.alloc(),
+            None => n.pids.lock().map.alloc(0),
         };
         match nr {
             Some(nr) => {
@@ -278,7 +280,11 @@ pub fn alloc_pid_set_tid(
         return Err(ENOMEM);
     }
     for u in &pid.numbers {
-        u.ns.pids.lock().map.insert(u.nr, global);
+        let mut p = u.ns.pids.lock();
+        if let Some(g) = p.map.get_mut(u.nr) {
+            *g = global;
+            p.published += 1;
+        }
     }
     Ok(pid)
 }
@@ -287,11 +293,11 @@ pub fn alloc_pid_set_tid(
 /// processes starts again at 1 (Linux resets the cursor), so its init is pid 1.
 fn unwind(ns: &PidNamespace, numbers: &[Upid]) {
     for u in numbers {
-        u.ns.pids.lock().alloc.free(u.nr);
+        u.ns.pids.lock().map.remove(u.nr);
     }
     let mut p = ns.pids.lock();
-    if p.map.is_empty() {
-        p.alloc.reset_cursor();
+    if p.published == 0 {
+        p.map.reset_cursor();
     }
 }
 
@@ -299,10 +305,12 @@ fn unwind(ns: &PidNamespace, numbers: &[Upid]) {
 /// is freed takes no more processes: its init is gone, or the fork that was to
 /// create it failed.
 pub fn free_pid(pid: &Pid) {
+    let global = pid.global();
     for u in &pid.numbers {
         let mut p = u.ns.pids.lock();
-        if p.map.remove(&u.nr).is_some() {
-            p.alloc.free(u.nr);
+        if p.map.get(u.nr) == Some(&global) {
+            p.map.remove(u.nr);
+            p.published -= 1;
             if u.nr == 1 && u.ns.level > 0 {
                 p.adding = false;
             }

@@ -18,6 +18,7 @@ use alloc::vec::Vec;
 use crate::arch::pvlock::PvMutex;
 use crate::errno::Errno;
 use crate::process::nsproxy::NsProxy;
+use crate::process::pid::PidMap;
 use crate::process::pid_namespace::{self, Pid, PidNamespace};
 use crate::process::task::ThreadGroup;
 use crate::process::Task;
@@ -32,7 +33,7 @@ struct PidEntry {
     task: Option<Arc<Task>>,
 }
 
-static PIDS: spin::Mutex<BTreeMap<u32, PidEntry>> = spin::Mutex::new(BTreeMap::new());
+static PIDS: spin::Mutex<PidMap<PidEntry>> = spin::Mutex::new(PidMap::new(0));
 
 /// The tasks in the table (Linux `nr_threads`).
 static NR_THREADS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
@@ -89,8 +90,8 @@ pub fn alloc_pid() -> Option<u32> {
 pub fn free_unattached(pid: &Pid) {
     let removed = {
         let mut pids = PIDS.lock();
-        match pids.get(&pid.global()) {
-            Some(e) if e.users == 0 => pids.remove(&pid.global()),
+        match pids.get(pid.global()) {
+            Some(e) if e.users == 0 => pids.remove(pid.global()),
             _ => None,
         }
     };
@@ -101,7 +102,7 @@ pub fn free_unattached(pid: &Pid) {
 
 /// The pid whose initial-namespace number is `global`, while it is allocated.
 pub fn pid_of(global: u32) -> Option<Arc<Pid>> {
-    PIDS.lock().get(&global).map(|e| e.pid.clone())
+    PIDS.lock().get(global).map(|e| e.pid.clone())
 }
 
 /// The number `global` has in `ns` (0 if it is not visible there or gone):
@@ -115,8 +116,8 @@ fn attach(global: u32) {
     attach_locked(&mut PIDS.lock(), global);
 }
 
-fn attach_locked(pids: &mut BTreeMap<u32, PidEntry>, global: u32) {
-    if let Some(e) = pids.get_mut(&global) {
+fn attach_locked(pids: &mut PidMap<PidEntry>, global: u32) {
+    if let Some(e) = pids.get_mut(global) {
         e.users += 1;
     }
 }
@@ -125,8 +126,8 @@ fn attach_locked(pids: &mut BTreeMap<u32, PidEntry>, global: u32) {
 fn detach(global: u32) {
     let removed = {
         let mut pids = PIDS.lock();
-        match pids.get_mut(&global) {
-            Some(e) if e.users <= 1 => pids.remove(&global),
+        match pids.get_mut(global) {
+            Some(e) if e.users <= 1 => pids.remove(global),
             Some(e) => {
                 e.users -= 1;
                 None
@@ -183,7 +184,7 @@ pub fn uncharge_user(uid: u32) {
 pub fn register_charged(task: &Arc<Task>) {
     {
         let mut pids = PIDS.lock();
-        let e = pids.get_mut(&task.pid());
+        let e = pids.get_mut(task.pid());
         debug_assert!(e.is_some(), "a task's pid is allocated before it joins the table");
         if let Some(e) = e {
             e.task = Some(task.clone());
@@ -215,7 +216,7 @@ pub fn register_charged(task: &Arc<Task>) {
 /// does its `put_pid` and `put_task_struct` after `write_unlock_irq`. None
 /// if the task was released already.
 pub fn release(task: &Arc<Task>) -> Option<Released> {
-    let taken = match PIDS.lock().get_mut(&task.pid()) {
+    let taken = match PIDS.lock().get_mut(task.pid()) {
         Some(e) if e.task.as_ref().is_some_and(|t| Arc::ptr_eq(t, task)) => e.task.take(),
         _ => None,
     };
@@ -265,7 +266,7 @@ pub fn exchange_tids(task: &Arc<Task>, leader: &Arc<Task>) {
     let mut pids = PIDS.lock();
     task.exchange_tids(leader);
     for t in [task, leader] {
-        if let Some(e) = pids.get_mut(&t.pid()) {
+        if let Some(e) = pids.get_mut(t.pid()) {
             e.task = Some(t.clone());
         }
     }
@@ -306,7 +307,7 @@ pub fn change_session(task: &Task, new: u32) {
 
 /// The task whose initial-namespace number is `pid`.
 pub fn find(pid: u32) -> Option<Arc<Task>> {
-    PIDS.lock().get(&pid).and_then(|e| e.task.clone())
+    PIDS.lock().get(pid).and_then(|e| e.task.clone())
 }
 
 /// The task numbered `nr` in namespace `ns` (Linux `find_task_by_pid_ns`).
