@@ -540,8 +540,7 @@ impl Mm {
                         // would for a new mapping of it. Its pages are not the
                         // child's RSS until then.
                         ForkStep::SkipShared { start, end } => {
-                            let mut present = 0;
-                            ppt.for_each_leaf(&DirectMap, start, end, |_, _| present += 1);
+                            let present = ppt.present_leaves(&DirectMap, start, end);
                             c.rss = c.rss.saturating_sub(present);
                         }
                         // Only the directories and tables the parent has: an
