@@ -51,15 +51,22 @@ impl Rng {
         Self { key: seed }
     }
 
-    /// Fill `out`, then rekey.
+    /// Fill `out` (Linux `_get_random_bytes` with `crng_fast_key_erasure`):
+    /// block 0 under the current key gives the next key (its first 32
+    /// bytes) and the first 32 bytes of output (its last 32), so a request
+    /// of up to 32 bytes (execve's AT_RANDOM) costs one block; more comes
+    /// from blocks 1, 2, ... under the key just erased.
     pub fn fill(&mut self, out: &mut [u8]) {
         let nonce = [0u8; 12];
-        for (counter, chunk) in (1u32..).zip(out.chunks_mut(64)) {
-            let block = chacha20_block(&self.key, counter, &nonce);
+        let key = self.key;
+        let first = chacha20_block(&key, 0, &nonce);
+        self.key.copy_from_slice(&first[..32]);
+        let n = out.len().min(32);
+        out[..n].copy_from_slice(&first[32..32 + n]);
+        for (counter, chunk) in (1u32..).zip(out[n..].chunks_mut(64)) {
+            let block = chacha20_block(&key, counter, &nonce);
             chunk.copy_from_slice(&block[..chunk.len()]);
         }
-        let next = chacha20_block(&self.key, 0, &nonce);
-        self.key.copy_from_slice(&next[..32]);
     }
 }
 
@@ -92,6 +99,30 @@ mod tests {
         assert_eq!(&b[..8], &[0x10, 0xf1, 0xe7, 0xe4, 0xd1, 0x3b, 0x59, 0x15]);
         // State words e883d0cb 4e3c50a2, serialized little-endian.
         assert_eq!(&b[56..], &[0xcb, 0xd0, 0x83, 0xe8, 0xa2, 0x50, 0x3c, 0x4e]);
+    }
+
+    /// The output is block 0's second half, then blocks 1.. under the same
+    /// key; the next key is block 0's first half (Linux's layout).
+    #[test]
+    fn key_erasure_layout() {
+        let key = [3u8; 32];
+        let nonce = [0u8; 12];
+        let b: Vec<[u8; 64]> = (0..3).map(|c| chacha20_block(&key, c, &nonce)).collect();
+        let mut r = Rng::new(key);
+        let mut out = [0u8; 16];
+        r.fill(&mut out);
+        assert_eq!(out[..], b[0][32..48]);
+        assert_eq!(r.key[..], b[0][..32]);
+        let mut r = Rng::new(key);
+        let mut out = [0u8; 32 + 64 + 10];
+        r.fill(&mut out);
+        assert_eq!(out[..32], b[0][32..]);
+        assert_eq!(out[32..96], b[1][..]);
+        assert_eq!(out[96..], b[2][..10]);
+        let mut empty = [0u8; 0];
+        let before = r.key;
+        r.fill(&mut empty);
+        assert_ne!(r.key, before, "even an empty request rekeys");
     }
 
     #[test]
