@@ -373,7 +373,9 @@ impl<T> VmaSet<T> {
     /// No area overlaps `[start, end)` (true for an empty range). This is the
     /// check of `MAP_FIXED_NOREPLACE`; it ignores stack guard gaps.
     pub fn is_range_free(&self, start: u64, end: u64) -> bool {
-        self.overlapping(start, end).next().is_none()
+        // Areas do not overlap: if any overlaps the range, the last one that
+        // starts below its end does. One search.
+        start >= end || self.map.range(..end).next_back().is_none_or(|(_, v)| v.end <= start)
     }
 
     /// `[start, end)` overlaps neither an area nor the guard gap below a stack.
@@ -474,9 +476,37 @@ impl<T> VmaSet<T> {
         if self.map.len() > max_map_count() {
             return Err(ENOMEM);
         }
+        // Joined to the area ending at its start and the one starting at its
+        // end where `mergeable` allows (Linux `vma_merge`): one search for
+        // each neighbour (the range is free, so they are the nearest areas).
         let (start, end) = (vma.start, vma.end);
-        self.map_mut().insert(start, vma);
-        self.merge_span(start, end);
+        let prev = self.map.range(..start).next_back();
+        let prev = prev.filter(|(_, p)| mergeable(p, &vma)).map(|(&k, _)| k);
+        let next = self.map.range(end..).next().map(|(&k, _)| k);
+        let map = self.map_mut();
+        let key = match prev {
+            Some(k) => {
+                if let Some(p) = map.get_mut(&k) {
+                    p.end = end;
+                }
+                k
+            }
+            None => {
+                map.insert(start, vma);
+                start
+            }
+        };
+        if let Some(nk) = next {
+            if let (Some(cur), Some(n)) = (map.get(&key), map.get(&nk)) {
+                if mergeable(cur, n) {
+                    let n_end = n.end;
+                    map.remove(&nk);
+                    if let Some(cur) = map.get_mut(&key) {
+                        cur.end = n_end;
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
