@@ -613,8 +613,13 @@ pub fn queue_len<D: TaskData>(cpu: usize) -> usize {
 /// The current task gives up the CPU for good (exit).
 pub fn exit_current<D: TaskData>() -> ! {
     if let Some(t) = current::<D>() {
-        // Every CPU's: a sleep may have left one where the task ran before.
-        del_timers(u64::MAX, &t);
+        // A sleep cancels its timers on every way out; what one left (on any
+        // CPU the task ran on) goes here, with no queue locked when nothing
+        // is left.
+        let timer_cpus = t.timer_cpus.swap(0, Relaxed);
+        if timer_cpus != 0 {
+            del_timers(timer_cpus, &t);
+        }
         t.state.store(EXIT_ZOMBIE, Release);
     }
     schedule::<D>();

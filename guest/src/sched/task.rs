@@ -49,6 +49,10 @@ pub struct Task<D> {
     pub cpu: AtomicU32,
     /// The task should give up the CPU at its next return to user mode.
     pub need_resched: AtomicBool,
+    /// The CPUs (a bit each) whose queues may hold a timer of this task's
+    /// sleep: set when the sleep queues one, cleared when it cancels them.
+    /// Exit cancels what is left, and touches no queue when nothing is.
+    pub timer_cpus: AtomicU64,
     /// A CPU's idle task.
     pub idle: bool,
     /// The scheduler's state of the task (policy, priorities, vruntime, CPU
@@ -82,6 +86,7 @@ impl<D> Task<D> {
             on_rq: AtomicBool::new(false),
             cpu: AtomicU32::new(crate::arch::cpu_id() as u32),
             need_resched: AtomicBool::new(false),
+            timer_cpus: AtomicU64::new(0),
             idle,
             se: SchedEntity::new(),
             fs_base: AtomicU64::new(0),

@@ -64,15 +64,15 @@ fn wait_event_common<D: TaskData>(
         return ok;
     };
     // The CPUs whose queues got a timer for this sleep (the task may move
-    // between checks): cancelled when it ends.
-    let mut timer_cpus = 0u64;
+    // between checks) are in `timer_cpus`: cancelled when it ends.
     loop {
         task.state.store(TASK_INTERRUPTIBLE, Ordering::Release);
         for wq in wqs {
             wq.add(&task);
         }
         if let Some(d) = deadline {
-            timer_cpus |= 1 << add_timer(d, &task);
+            let cpu = add_timer(d, &task);
+            task.timer_cpus.fetch_or(1 << cpu, Ordering::Relaxed);
         }
         let ok = cond();
         let expired = deadline.is_some_and(|d| crate::time::monotonic_ns() >= d);
@@ -83,6 +83,7 @@ fn wait_event_common<D: TaskData>(
             for wq in wqs {
                 wq.remove(&task);
             }
+            let timer_cpus = task.timer_cpus.swap(0, Ordering::Relaxed);
             if timer_cpus != 0 {
                 del_timers(timer_cpus, &task);
             }
