@@ -31,7 +31,8 @@ pub fn set_pid_max(max: u32) {
 /// and a bit, and the next free number a word scan, where the ordered map
 /// this replaces searched, and shifted its nodes, on each. Leaves are made on
 /// first use and freed when empty; the array of them grows to the highest
-/// number in use (`pid_max` / 64 pointers: 4 KiB for the default).
+/// number used so far and keeps that length (at most `pid_max` / 64
+/// pointers: 4 KiB for the default).
 pub struct PidMap<V> {
     last: u32,
     max: u32,
