@@ -490,7 +490,7 @@ impl PageTable {
         let block = start & !(PT_SPAN - 1);
         let one;
         let listed;
-        let tables: &[u64] = if (end - 1) & !(PT_SPAN - 1) == block {
+        let tables: &[u64] = if in_one_block(start, end) {
             one = parent.pt_for(mem, block).map(|_| block);
             one.as_slice()
         } else {
@@ -690,7 +690,7 @@ impl PageTable {
             return 0;
         }
         let mut n = 0;
-        if (end - 1) & !(PT_SPAN - 1) == start & !(PT_SPAN - 1) {
+        if in_one_block(start, end) {
             if let Some(t) = self.pt_for(mem, start) {
                 for j in index(start, 0)..index(end - 1, 0) + 1 {
                     n += u64::from(mem.read_pte(t, j) & PTE_P != 0);
@@ -885,6 +885,12 @@ pub fn partly_covered_tables(
     blocks
 }
 
+/// `[start, end)` (not empty) lies inside one 2 MiB block: one page table at
+/// most maps it.
+fn in_one_block(start: u64, end: u64) -> bool {
+    (end - 1) & !(PT_SPAN - 1) == start & !(PT_SPAN - 1)
+}
+
 /// An area as a fork sees it: its range, whether it is a shared mapping,
 /// private anonymous memory, and writable.
 #[derive(Clone, Copy, Debug)]
@@ -917,13 +923,13 @@ pub enum ForkStep {
 }
 
 /// What a fork does, step by step, for the areas `areas` gives (in address
-/// order, not overlapping; read twice): it depends on the areas alone, so an address space keeps it
-/// while they stay the same and forks again without walking them. First the
-/// partly covered tables, then per area: a shared mapping is skipped; a
-/// private anonymous one has its whole page directories, then its whole page
-/// tables shared, and the rest of it copied entry by entry; any other private
-/// area is copied entry by entry. Entries in a shared partly covered table
-/// are not copied again.
+/// order, not overlapping; read twice): it depends on the areas alone, so an
+/// address space keeps it while they stay the same and forks again without
+/// walking them. First the partly covered tables, then per area: a shared
+/// mapping is skipped; a private anonymous one has its whole page
+/// directories, then its whole page tables shared, and the rest of it copied
+/// entry by entry; any other private area is copied entry by entry. Entries
+/// in a shared partly covered table are not copied again.
 pub fn fork_plan<I: Iterator<Item = ForkArea>>(areas: impl Fn() -> I) -> alloc::vec::Vec<ForkStep> {
     let partial = partly_covered_tables(areas().map(|a| (a.start, a.end, !a.shared && a.anon)));
     let mut steps: alloc::vec::Vec<ForkStep> =
@@ -1563,9 +1569,9 @@ mod tests {
         let area =
             |start, end, shared, anon, writable| ForkArea { start, end, shared, anon, writable };
         let areas = [
-            // A small program: text (file-backed, private), data and heap in
-            // one table, which only private anonymous areas touch... except
-            // the text: the block is copied entry by entry.
+            // A small program: file-backed private text, then data and heap
+            // in the same table; the text keeps that table from being
+            // shared, so both are copied entry by entry.
             area(0x40_0000, 0x40_2000, false, false, false),
             area(0x40_2000, 0x40_8000, false, true, true),
             // A shared mapping, then a private anonymous area alone in its

@@ -280,12 +280,12 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
             let nowait = options & WNOWAIT != 0;
             let usage = crate::process::rusage::reap_accounting(&me, &z, nowait);
             let r = Reaped { pid, uid: z.creds().uid, why: Why::Exited(z.exit_reason()), usage };
-            let released = (!nowait)
-                .then(|| {
-                    me.children.lock().retain(|c| !Arc::ptr_eq(c, &z));
-                    table::release(&z)
-                })
-                .flatten();
+            let released = if nowait {
+                None
+            } else {
+                me.children.lock().retain(|c| !Arc::ptr_eq(c, &z));
+                table::release(&z)
+            };
             // The lock goes before the rest of the release (the pids' and
             // the counts' bookkeeping) and before the last reference to the
             // task, whose drop frees it (Linux `put_pid` and

@@ -614,12 +614,8 @@ pub fn queue_len<D: TaskData>(cpu: usize) -> usize {
 pub fn exit_current<D: TaskData>() -> ! {
     if let Some(t) = current::<D>() {
         // A sleep cancels its timers on every way out; what one left (on any
-        // CPU the task ran on) goes here, with no queue locked when nothing
-        // is left.
-        let timer_cpus = t.timer_cpus.swap(0, Relaxed);
-        if timer_cpus != 0 {
-            del_timers(timer_cpus, &t);
-        }
+        // CPU the task ran on) goes here.
+        del_timers(&t);
         t.state.store(EXIT_ZOMBIE, Release);
     }
     schedule::<D>();
@@ -777,9 +773,10 @@ pub fn idle_until<D: TaskData>(mut done: impl FnMut() -> bool) {
 
 // ---- timers and the tick -----------------------------------------------------
 
-/// Wake `task` (the caller, on its CPU) at `deadline` (monotonic ns). Returns
-/// the CPU whose queue holds the timer, for [`del_timer`].
-pub(super) fn add_timer<D: TaskData>(deadline: u64, task: &Arc<Task<D>>) -> usize {
+/// Wake `task` (the caller, on its CPU) at `deadline` (monotonic ns). The
+/// CPU whose queue holds the timer is noted in `task.timer_cpus` (the task
+/// may move between checks of one sleep), for [`del_timers`].
+pub(super) fn add_timer<D: TaskData>(deadline: u64, task: &Arc<Task<D>>) {
     let cpu = task.cpu.load(Relaxed) as usize;
     with_rq(cpu, |rq| {
         if !rq.timers.iter().any(|(d, t)| *d == deadline && Arc::ptr_eq(t, task)) {
@@ -787,14 +784,19 @@ pub(super) fn add_timer<D: TaskData>(deadline: u64, task: &Arc<Task<D>>) -> usiz
             rq.next_timer = rq.next_timer.min(deadline);
         }
     });
-    cpu
+    task.timer_cpus.fetch_or(1 << cpu, Relaxed);
 }
 
-/// Cancel `task`'s timers on the CPUs in `cpus` (a bit per CPU): a sleep that
-/// ended before its deadline (Linux `hrtimer_cancel` in
-/// `schedule_hrtimeout_range`). Left in place, the timer would hold the task
-/// until the deadline, which a sleep of years puts after its exit and reaping.
-pub(super) fn del_timers<D: TaskData>(cpus: u64, task: &Arc<Task<D>>) {
+/// Cancel `task`'s timers on the CPUs `add_timer` noted: a sleep that ended
+/// before its deadline (Linux `hrtimer_cancel` in
+/// `schedule_hrtimeout_range`), or an exit after one. Left in place, the
+/// timer would hold the task until the deadline, which a sleep of years puts
+/// after its exit and reaping. No queue is locked when none was noted.
+pub(super) fn del_timers<D: TaskData>(task: &Arc<Task<D>>) {
+    let cpus = task.timer_cpus.swap(0, Relaxed);
+    if cpus == 0 {
+        return;
+    }
     for cpu in (0..cpu_count()).filter(|c| cpus & (1 << c) != 0) {
         with_rq(cpu, |rq| rq.timers.retain(|(_, t)| !Arc::ptr_eq(t, task)));
     }

@@ -52,7 +52,7 @@ pub struct Task<D> {
     /// The CPUs (a bit each) whose queues may hold a timer of this task's
     /// sleep: set when the sleep queues one, cleared when it cancels them.
     /// Exit cancels what is left, and touches no queue when nothing is.
-    pub timer_cpus: AtomicU64,
+    pub(super) timer_cpus: AtomicU64,
     /// A CPU's idle task.
     pub idle: bool,
     /// The scheduler's state of the task (policy, priorities, vruntime, CPU

@@ -63,16 +63,13 @@ fn wait_event_common<D: TaskData>(
         });
         return ok;
     };
-    // The CPUs whose queues got a timer for this sleep (the task may move
-    // between checks) are in `timer_cpus`: cancelled when it ends.
     loop {
         task.state.store(TASK_INTERRUPTIBLE, Ordering::Release);
         for wq in wqs {
             wq.add(&task);
         }
         if let Some(d) = deadline {
-            let cpu = add_timer(d, &task);
-            task.timer_cpus.fetch_or(1 << cpu, Ordering::Relaxed);
+            add_timer(d, &task);
         }
         let ok = cond();
         let expired = deadline.is_some_and(|d| crate::time::monotonic_ns() >= d);
@@ -83,10 +80,8 @@ fn wait_event_common<D: TaskData>(
             for wq in wqs {
                 wq.remove(&task);
             }
-            let timer_cpus = task.timer_cpus.swap(0, Ordering::Relaxed);
-            if timer_cpus != 0 {
-                del_timers(timer_cpus, &task);
-            }
+            // The timers it queued, on whichever CPUs (cancelled when it ends).
+            del_timers(&task);
             // As Linux's `___wait_cond_timeout`: on a timeout the condition is
             // read again, since it may have come true after `cond()` above
             // (a sleep whose condition is the deadline itself, with the
