@@ -23,6 +23,8 @@
 //! is then shared between the two directories) or, for its last user, takes
 //! it back. A 1 GiB fork then costs one entry, as a 2 MiB fork does.
 
+use smallvec::SmallVec;
+
 /// Access to page-table frames by physical address.
 pub trait PhysMem {
     fn read_pte(&self, table: u64, index: usize) -> u64;
@@ -71,17 +73,22 @@ fn index(va: u64, level: u32) -> usize {
     ((va >> (12 + 9 * level)) & 511) as usize
 }
 
+/// A space's page-directory-pointer tables or page directories.
+type UpperTables = SmallVec<[u64; 2]>;
+
 /// One address space's page tables, by the physical address of its PML4, and
 /// the lower-level tables it uses in its user half (so that tearing it down
 /// frees them without scanning any upper table).
 #[derive(Debug, PartialEq, Eq)]
 pub struct PageTable {
     pub root: u64,
-    /// Page-directory-pointer tables (never shared).
-    pdpts: alloc::vec::Vec<u64>,
+    /// Page-directory-pointer tables (never shared). A process has one or two
+    /// (its program's low gigabytes and its stack's top one), held inline: no
+    /// allocation per fork for these two lists.
+    pdpts: UpperTables,
     /// Page directories this space reaches through a writable entry: its own,
     /// one reference each.
-    pds: alloc::vec::Vec<u64>,
+    pds: UpperTables,
     /// Page directories shared copy-on-write (read-only entry), by the 1 GiB
     /// they map, one reference each; the page tables such a directory points
     /// at hold their references for the directory, not for this space.
@@ -159,8 +166,8 @@ impl PageTable {
     pub fn new_empty() -> Self {
         Self {
             root: 0,
-            pdpts: alloc::vec::Vec::new(),
-            pds: alloc::vec::Vec::new(),
+            pdpts: UpperTables::new(),
+            pds: UpperTables::new(),
             shared_pds: alloc::vec::Vec::new(),
             pts: alloc::vec::Vec::new(),
             deferred: Zapped::default(),
@@ -767,7 +774,7 @@ impl PageTable {
             }
         }
         Self::put_shared_dirs(mem, self.shared_pds);
-        for t in self.pds.into_iter().chain(self.pdpts) {
+        for &t in self.pds.iter().chain(self.pdpts.iter()) {
             mem.free_table(t);
         }
         if self.root != 0 {
@@ -787,8 +794,8 @@ impl PageTable {
         self.release_deferred(mem);
         // Drop this space's reference to each table first: a table still shared
         // with another space costs one decrement and is never walked.
-        let mut last: alloc::vec::Vec<(u64, u64)> =
-            self.pts.iter().copied().filter(|&(_, t)| mem.table_put_last(t)).collect();
+        let mut last = core::mem::take(&mut self.pts);
+        last.retain(|&(_, t)| mem.table_put_last(t));
         if !last.is_empty() {
             // `pts` names each table with the 2 MiB it maps: the entries the
             // areas cover are read straight from it, with no walk from the root,
@@ -812,18 +819,12 @@ impl PageTable {
                     }
                 }
             }
-            for (_, t) in last {
+            for &(_, t) in &last {
                 mem.free_table(t);
             }
         }
-        let upper = PageTable {
-            root: self.root,
-            pdpts: self.pdpts,
-            pds: self.pds,
-            shared_pds: self.shared_pds,
-            ..Self::new_empty()
-        };
-        upper.destroy(mem);
+        // What is left: the shared directories and the upper tables.
+        self.destroy(mem);
     }
 
     /// Drop this space's reference to each shared page directory (the last

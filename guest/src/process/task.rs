@@ -186,8 +186,9 @@ pub struct ThreadGroup {
     /// `signal->thread_head`): kept by `table::register_charged` and
     /// `table::release`, so that finding a process's threads does not visit
     /// every task in the system. Weak: a task owns its group, not the
-    /// reverse.
-    pub threads: spin::Mutex<alloc::vec::Vec<(u32, alloc::sync::Weak<Task>)>>,
+    /// reverse. A single-threaded process's one entry is held inline (no
+    /// allocation per fork).
+    pub threads: spin::Mutex<smallvec::SmallVec<[(u32, alloc::sync::Weak<Task>); 1]>>,
     /// The thread whose execve is taking the process over (Linux
     /// `signal->group_exec_task`, by tid; 0: none), set and cleared under
     /// `exit`'s lock: the other threads die without deciding the group's
@@ -220,7 +221,7 @@ impl ThreadGroup {
             ),
             cpu_posix_timers: AtomicBool::new(false),
             usage: spin::Mutex::new(crate::process::rusage::GroupUsage::default()),
-            threads: spin::Mutex::new(alloc::vec::Vec::new()),
+            threads: spin::Mutex::new(smallvec::SmallVec::new()),
             group_exec_task: AtomicU32::new(0),
             exec_wait: WaitQueue::new(),
             jobctl: spin::Mutex::new(crate::process::jobctl::GroupJobctl::default()),
