@@ -190,7 +190,9 @@ mod kernel_mm {
 
     /// A frame for a page table, zeroed in the guest before it is linked
     /// (`bulk`'s rule: the VMM never writes a page table, and a frame that
-    /// was one may still be shadowed by KVM, so no frame of the pool).
+    /// was one may still be shadowed by KVM, so no frame of the pool): one
+    /// freed zero (the guest cleared its entries), a never-used one, or a
+    /// freed one zeroed here.
     fn take_table() -> Option<u64> {
         let (f, is_zero) = above_reserve(FrameAllocator::alloc_prefer_zero)??;
         if !is_zero {
@@ -281,6 +283,21 @@ mod kernel_mm {
         fn free_table(&self, table: u64) {
             counters::global_sub(counters::PAGE_TABLE_PAGES, 1);
             put_frame(table)
+        }
+
+        fn free_zeroed_table(&self, table: u64) {
+            counters::global_sub(counters::PAGE_TABLE_PAGES, 1);
+            debug_assert!(
+                (0..512).all(|i| mmu::read_pte(table, i) == 0),
+                "page table {table:#x} freed as zero with entries set"
+            );
+            if refcount(table).fetch_sub(1, Ordering::AcqRel) == 1 {
+                let mut guard = FRAMES.lock();
+                if let Some(frames) = guard.as_mut() {
+                    frames.free_zeroed(table);
+                    publish(frames);
+                }
+            }
         }
 
         fn table_get(&self, table: u64) {
