@@ -235,24 +235,35 @@ fn count_clone(flags: CloneFlags, start: &ThreadStart) {
 }
 
 /// A fork in progress, entered in its process's `multiprocess` list while it
-/// runs (Linux `struct multiprocess_signals delayed`): group signals sent
-/// meanwhile collect in `signals`. Leaves the list when dropped.
-struct Delayed {
-    group: Arc<ThreadGroup>,
-    signals: Arc<AtomicU64>,
+/// runs (Linux `struct multiprocess_signals delayed`, on `copy_process`'s
+/// stack): group signals sent meanwhile collect in its entry, named by the
+/// fork's number. Leaves the list when dropped.
+struct Delayed<'a> {
+    group: &'a ThreadGroup,
+    id: u64,
 }
 
-impl Delayed {
-    fn enter(group: &Arc<ThreadGroup>) -> Delayed {
-        let signals = Arc::new(AtomicU64::new(0));
-        group.multiprocess.lock().push(signals.clone());
-        Delayed { group: group.clone(), signals }
+/// Numbers the forks in progress (`Delayed`).
+static NEXT_DELAYED: AtomicU64 = AtomicU64::new(0);
+
+impl<'a> Delayed<'a> {
+    fn enter(group: &'a ThreadGroup) -> Self {
+        let id = NEXT_DELAYED.fetch_add(1, Ordering::Relaxed);
+        group.multiprocess.lock().push((id, 0));
+        Delayed { group, id }
+    }
+
+    /// The group signals sent since [`Self::enter`] (final under
+    /// `table::TASKLIST`, which their senders hold).
+    fn signals(&self) -> u64 {
+        let list = self.group.multiprocess.lock();
+        list.iter().find(|&&(id, _)| id == self.id).map_or(0, |&(_, s)| s)
     }
 }
 
-impl Drop for Delayed {
+impl Drop for Delayed<'_> {
     fn drop(&mut self) {
-        self.group.multiprocess.lock().retain(|d| !Arc::ptr_eq(d, &self.signals));
+        self.group.multiprocess.lock().retain(|&mut (id, _)| id != self.id);
     }
 }
 
@@ -555,7 +566,7 @@ fn copy_process(
     if let Some(d) = &delayed {
         // Group signals sent during the fork: pending in the child's process
         // too (with no siginfo of their own, in Linux's shared_pending).
-        child.group.shared_pending.store(d.signals.load(Ordering::Acquire), Ordering::Release);
+        child.group.shared_pending.store(d.signals(), Ordering::Release);
     }
     // Linux `calculate_sigpending` on the child's first run: a process signal
     // it does not block (a delayed one, or its thread group's) is its to take.

@@ -166,8 +166,9 @@ pub struct ThreadGroup {
     pub curr_target: AtomicU32,
     /// Forks in progress in this process (Linux `signal->multiprocess`): each
     /// collects the signals sent to a whole process group meanwhile, which the
-    /// child gets too, as if they had been sent after the fork.
-    pub multiprocess: spin::Mutex<alloc::vec::Vec<Arc<AtomicU64>>>,
+    /// child gets too, as if they had been sent after the fork. An entry is
+    /// (the fork's number, its signals), inline for one fork at a time.
+    pub multiprocess: spin::Mutex<smallvec::SmallVec<[(u64, u64); 1]>>,
     /// The interval timers (Linux `signal->real_timer`, `it[]`): a fork child
     /// starts without, `execve` keeps them. Taken by the timer tick.
     pub itimers: crate::arch::irq::IrqSpinLock<crate::process::itimer::Itimers>,
@@ -213,7 +214,7 @@ impl ThreadGroup {
             shared_pending: AtomicU64::new(0),
             shared_siginfo: spin::Mutex::new(crate::process::signal::siginfo_table()),
             curr_target: AtomicU32::new(0),
-            multiprocess: spin::Mutex::new(alloc::vec::Vec::new()),
+            multiprocess: spin::Mutex::new(smallvec::SmallVec::new()),
             itimers: crate::arch::irq::IrqSpinLock::new(crate::process::itimer::Itimers::default()),
             cpu_itimers: AtomicBool::new(false),
             posix_timers: crate::arch::irq::IrqSpinLock::new(

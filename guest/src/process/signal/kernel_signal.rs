@@ -377,8 +377,8 @@ pub fn retarget_shared_pending(task: &Task, which: u64) {
 /// (the `multiprocess` delayed sets). The caller holds `table::TASKLIST`.
 pub fn send_group_signal(task: &Arc<Task>, sig: u32, info: SigInfo, force: bool) {
     if send_process_signal(task, sig, info, force) {
-        for d in task.group.multiprocess.lock().iter() {
-            d.fetch_or(sigmask(sig), Ordering::AcqRel);
+        for (_, signals) in task.group.multiprocess.lock().iter_mut() {
+            *signals |= sigmask(sig);
         }
     }
 }
