@@ -93,9 +93,8 @@ pub fn do_exit(reason: ExitReason) -> ! {
         crate::trace::comm_word(&task.comm, 0),
         crate::trace::comm_word(&task.comm, 1)
     );
-    let released = exit_notify(&task, remaining);
+    exit_notify(&task, remaining);
     drop(tasklist);
-    drop(released);
     if remaining == 0 {
         // Linux `exit_itimers` for a dead group.
         crate::process::posix_timers::exit_itimers(&task.group);
@@ -264,9 +263,13 @@ fn zap_pid_ns_processes(me: &Arc<Task>, ns: &Arc<PidNamespace>) {
 }
 
 /// Under `table::TASKLIST` (see `do_exit`). A thread nobody waits for is
-/// released here: the rest of its release is for the caller to drop after
-/// the lock.
-fn exit_notify(task: &Arc<Task>, remaining: u32) -> Option<table::Released> {
+/// released here, wholly under the lock: its pids and charges are gone
+/// before anyone can see its process reapable (the last thread out makes it
+/// so in this section; an earlier one could be preempted between the lock
+/// and the rest of a deferred release, and the parent reap the process and
+/// count pids in between, as the fuzz test's before/after counts on 2 vCPUs
+/// once did). Only `wait` defers the rest of a release (`table::Released`).
+fn exit_notify(task: &Arc<Task>, remaining: u32) {
     if !task.ptraced.lock().is_empty() {
         for t in crate::process::ptrace::exit_ptrace(task) {
             table::release(&t);
@@ -292,12 +295,11 @@ fn exit_notify(task: &Arc<Task>, remaining: u32) -> Option<table::Released> {
         // A thread: nobody waits for it (Linux: autoreaped), unless it is
         // traced: its tracer is told and reaps it. The last one out reports
         // a group leader that exited before it.
-        let released = if autoreap {
-            table::release(task)
+        if autoreap {
+            drop(table::release(task));
         } else {
             notify_parent(task);
-            None
-        };
+        }
         if remaining == 0 {
             if let Some(leader) =
                 table::find(task.tgid).filter(|l| l.exited.load(Ordering::Acquire))
@@ -309,13 +311,12 @@ fn exit_notify(task: &Arc<Task>, remaining: u32) -> Option<table::Released> {
                 notify_parent(&leader);
             }
         }
-        return released;
+        return;
     }
     if remaining == 0 {
         // A leader with threads still running is reported when the last ends.
         notify_parent(task);
     }
-    None
 }
 
 /// Hand `father`'s children to their new parent (Linux `forget_original_parent`

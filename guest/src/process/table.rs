@@ -211,9 +211,10 @@ pub fn register_charged(task: &Arc<Task>) {
 /// Remove a reaped (or auto-reaped) task (Linux `release_task`): from here on
 /// no lookup finds it. The caller holds `TASKLIST`. What needs no lock of the
 /// table's (the task's uses of pids end, its user and cgroup counts, its
-/// pidfds' wake-up) is left to the returned [`Released`]'s drop, which a
-/// caller on a hot path drops after `TASKLIST`, as Linux's `release_task`
-/// does its `put_pid` and `put_task_struct` after `write_unlock_irq`. None
+/// pidfds' wake-up) is left to the returned [`Released`]'s drop, which
+/// `wait` drops after `TASKLIST`, as Linux's `release_task` does its
+/// `free_pids` and `put_task_struct` after `write_unlock_irq` (an exiting
+/// thread's own release is dropped under the lock: see `exit_notify`). None
 /// if the task was released already.
 pub fn release(task: &Arc<Task>) -> Option<Released> {
     let taken = match PIDS.lock().get_mut(task.pid()) {
