@@ -212,6 +212,9 @@ pub struct Mm {
     /// A CPU spinning on this lock answers TLB shootdowns (the holder may be
     /// waiting for it: see `arch::tlb`).
     inner: spin::mutex::Mutex<MmInner, crate::arch::tlb::TlbRelax>,
+    /// The physical address of the PML4 (Linux `mm->pgd`): fixed for the
+    /// life of the address space, so loading it takes no lock.
+    root: u64,
     /// The patched `syscall` sites of the program's text, if exec patched it
     /// (`exec::zpoline`); set once by exec, kept by fork.
     zpoline: spin::Once<crate::mm::zpoline::Zpoline>,
@@ -364,6 +367,7 @@ impl Mm {
     pub fn new() -> Result<Arc<Mm>, Errno> {
         let pt = new_page_table().ok_or(ENOMEM)?;
         let mm = Arc::new(Mm {
+            root: pt.root,
             inner: spin::mutex::Mutex::new(MmInner {
                 pt,
                 vmas: VmaSet::new(),
@@ -401,7 +405,7 @@ impl Mm {
     }
 
     pub fn root(&self) -> u64 {
-        self.inner.lock().pt.root
+        self.root
     }
 
     /// Record that exec patched the program's `syscall` sites (once).
@@ -449,6 +453,7 @@ impl Mm {
         let exe = self.exe.get().cloned();
         let mut parent = self.inner.lock();
         let child = Arc::new(Mm {
+            root: pt.root,
             inner: spin::mutex::Mutex::new(MmInner {
                 pt,
                 vmas: parent.vmas.clone(),

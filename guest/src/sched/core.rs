@@ -526,7 +526,7 @@ fn prepare_switch<D: TaskData>(p: &Task<D>, n: &Task<D>) {
     }
     // The idle task and kernel threads run on the kernel's own tables, so that
     // an exited process's page tables are never left loaded.
-    let root = n.mm().map_or_else(arch::mmu::kernel_root, |mm| mm.root());
+    let root = n.with_mm(|mm| mm.root()).unwrap_or_else(arch::mmu::kernel_root);
     if arch::mmu::current_cr3() != root {
         arch::mmu::load_cr3(root);
     }
