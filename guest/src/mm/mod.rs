@@ -286,17 +286,25 @@ mod kernel_mm {
         }
 
         fn free_zeroed_table(&self, table: u64) {
-            counters::global_sub(counters::PAGE_TABLE_PAGES, 1);
-            debug_assert!(
-                (0..512).all(|i| mmu::read_pte(table, i) == 0),
-                "page table {table:#x} freed as zero with entries set"
-            );
-            if refcount(table).fetch_sub(1, Ordering::AcqRel) == 1 {
-                let mut guard = FRAMES.lock();
-                if let Some(frames) = guard.as_mut() {
-                    frames.free_zeroed(table);
-                    publish(frames);
+            self.free_zeroed_tables(&[table]);
+        }
+
+        fn free_zeroed_tables(&self, tables: &[u64]) {
+            counters::global_sub(counters::PAGE_TABLE_PAGES, tables.len() as u64);
+            let mut guard = None;
+            for &t in tables {
+                debug_assert!(
+                    (0..512).all(|i| mmu::read_pte(t, i) == 0),
+                    "page table {t:#x} freed as zero with entries set"
+                );
+                if refcount(t).fetch_sub(1, Ordering::AcqRel) == 1 {
+                    if let Some(frames) = guard.get_or_insert_with(|| FRAMES.lock()).as_mut() {
+                        frames.free_zeroed(t);
+                    }
                 }
+            }
+            if let Some(frames) = guard.as_ref().and_then(|g| g.as_ref()) {
+                publish(frames);
             }
         }
 

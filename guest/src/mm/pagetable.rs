@@ -39,6 +39,13 @@ pub trait PhysMem {
     fn free_zeroed_table(&self, table: u64) {
         self.free_table(table)
     }
+    /// [`Self::free_zeroed_table`] for each of `tables` (at once: one lock
+    /// of the frame allocator for an address space's teardown).
+    fn free_zeroed_tables(&self, tables: &[u64]) {
+        for &t in tables {
+            self.free_zeroed_table(t);
+        }
+    }
     /// Take another reference to a page table (it is shared).
     fn table_get(&self, table: u64);
     /// Drop a reference to a page table unless it is the last one: true when it
@@ -80,6 +87,9 @@ const TABLE_FLAGS: u64 = PTE_P | PTE_RW | PTE_US | PTE_A;
 fn index(va: u64, level: u32) -> usize {
     ((va >> (12 + 9 * level)) & 511) as usize
 }
+
+/// The tables a teardown frees zero, freed together at its end.
+type FreedTables = SmallVec<[u64; 8]>;
 
 /// A space's page-directory-pointer tables or page directories, by the
 /// address they map (512 GiB or 1 GiB aligned).
@@ -785,6 +795,7 @@ impl PageTable {
     /// Every table freed here is freed zero (see [`Self::destroy_upper`]).
     pub fn destroy(mut self, mem: &impl PhysMem) {
         self.release_deferred(mem);
+        let mut freed = FreedTables::new();
         for (base, t) in core::mem::take(&mut self.pts) {
             self.clear_pd_entry(mem, base);
             if mem.table_put_last(t) {
@@ -795,10 +806,10 @@ impl PageTable {
                         mem.page_put(pte & PTE_ADDR);
                     }
                 }
-                mem.free_zeroed_table(t);
+                freed.push(t);
             }
         }
-        self.destroy_upper(mem);
+        self.destroy_upper(mem, freed);
     }
 
     /// [`Self::destroy`] for an address space whose pages all lie in `areas`
@@ -842,11 +853,9 @@ impl PageTable {
                     }
                 }
             }
-            for &(_, t) in &last {
-                mem.free_zeroed_table(t);
-            }
         }
-        self.destroy_upper(mem);
+        let freed = last.iter().map(|&(_, t)| t).collect();
+        self.destroy_upper(mem, freed);
     }
 
     /// Clear the entry of this space's own page directory that points at the
@@ -865,9 +874,10 @@ impl PageTable {
     /// ring 0 is emulated, a table taken zero saves the 512 `rep stosq` steps
     /// of zeroing it: a fork's four tables once the never-used frames are
     /// gone.
-    fn destroy_upper(self, mem: &impl PhysMem) {
+    fn destroy_upper(self, mem: &impl PhysMem, mut freed: FreedTables) {
         debug_assert!(self.pts.is_empty());
         if self.root == 0 {
+            mem.free_zeroed_tables(&freed);
             return;
         }
         let pdpt_of = |va: u64| mem.read_pte(self.root, index(va, 3)) & PTE_ADDR;
@@ -875,17 +885,16 @@ impl PageTable {
             mem.write_pte(pdpt_of(va), index(va, 2), 0);
         }
         Self::put_shared_dirs(mem, self.shared_pds);
-        for &(_, d) in &self.pds {
-            mem.free_zeroed_table(d);
-        }
+        freed.extend(self.pds.iter().map(|&(_, d)| d));
         for &(va, t) in &self.pdpts {
             mem.write_pte(self.root, index(va, 3), 0);
-            mem.free_zeroed_table(t);
+            freed.push(t);
         }
         for &i in self.kernel_slots {
             mem.write_pte(self.root, i, 0);
         }
-        mem.free_zeroed_table(self.root);
+        freed.push(self.root);
+        mem.free_zeroed_tables(&freed);
     }
 
     /// Drop this space's reference to each shared page directory (the last
