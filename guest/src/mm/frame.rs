@@ -11,9 +11,10 @@ use protocol::boot::{MemoryKind, MemoryRegion, MEM_MAP_MAX};
 
 pub const PAGE_SIZE: u64 = 4096;
 
-/// How many freed zero frames the allocator keeps apart (8 KiB of list): a
-/// few hundred processes' page tables, so that a steady stream of forks and
-/// exits never zeroes a table.
+/// How many freed zero frames the allocator keeps apart (an 8 KiB list,
+/// allocated when the first table is freed, not at boot): a few hundred
+/// processes' page tables, so that a steady stream of forks and exits never
+/// zeroes a table.
 pub const ZEROED_MAX: usize = 1024;
 
 pub struct FrameAllocator {
@@ -28,8 +29,8 @@ pub struct FrameAllocator {
     /// table takes one of these first and needs no zeroing; on these hosts
     /// zeroing a table in ring 0 is 512 emulated `rep stosq` steps, which a
     /// fork pays for each of its tables once the never-used frames are gone.
-    /// At most [`ZEROED_MAX`] (the room reserved with the free list's); the
-    /// rest go to the free list.
+    /// As many as the list given by [`Self::set_zeroed_list`] has room for
+    /// (none before); the rest go to the free list.
     zeroed: Vec<u64>,
     total: u64,
     in_use: u64,
@@ -178,8 +179,24 @@ impl FrameAllocator {
     /// allocates: the kernel heap grows from this allocator (under its lock),
     /// so this allocator must never need the heap once the heap exists.
     pub fn reserve_free_list(&mut self) -> Result<(), alloc::collections::TryReserveError> {
-        self.free_list.try_reserve_exact(self.total as usize)?;
-        self.zeroed.try_reserve_exact(ZEROED_MAX.min(self.total as usize))
+        self.free_list.try_reserve_exact(self.total as usize)
+    }
+
+    /// Whether the list of zero frames has its room (see `zeroed`).
+    pub fn has_zeroed_list(&self) -> bool {
+        self.zeroed.capacity() > 0
+    }
+
+    /// Give the list of zero frames its room: `list`, empty, with the
+    /// capacity it may fill (allocated by the caller, outside this
+    /// allocator's lock: the heap grows from it). `list` comes back if the
+    /// room was given already (to be dropped outside the lock too).
+    pub fn set_zeroed_list(&mut self, list: Vec<u64>) -> Option<Vec<u64>> {
+        if self.has_zeroed_list() || !list.is_empty() {
+            return Some(list);
+        }
+        self.zeroed = list;
+        None
     }
 
     /// `n` contiguous frames from the top of the last range, which nothing
@@ -254,11 +271,14 @@ mod tests {
     #[test]
     fn frames_freed_zero_serve_tables_first_and_anyone_last() {
         let mut a = FrameAllocator::new(&[region(0x1000, 0x4000, MemoryKind::Usable)]);
-        // Before the lists have room (early boot), a zero frame is freed plainly.
+        a.reserve_free_list().unwrap();
+        // Before its list has room, a zero frame is freed plainly.
         assert_eq!(a.alloc(), Some((0x1000, true)));
         a.free_zeroed(0x1000);
         assert_eq!(a.alloc_prefer_zero(), Some((0x2000, true)), "not kept apart");
-        a.reserve_free_list().unwrap();
+        assert!(!a.has_zeroed_list());
+        assert!(a.set_zeroed_list(Vec::with_capacity(ZEROED_MAX)).is_none());
+        assert!(a.set_zeroed_list(Vec::with_capacity(4)).is_some(), "given once");
         assert_eq!(a.alloc(), Some((0x1000, false)));
         a.free(0x2000);
         a.free_zeroed(0x1000);

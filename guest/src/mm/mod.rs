@@ -219,6 +219,30 @@ mod kernel_mm {
         take(true)
     }
 
+    /// Whether the frame allocator's list of zero frames has its room.
+    static ZEROED_LIST: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+    /// Give the frame allocator's list of zero frames its room, allocated
+    /// here outside its lock (the heap grows from it): when the first tables
+    /// are freed, not at boot, where the arena's first fit for it cost 230
+    /// ring-0 instructions before ready. Without the memory, zero tables are
+    /// freed plainly and this is tried again next time.
+    fn give_zeroed_list() {
+        let mut list = alloc::vec::Vec::new();
+        if list.try_reserve_exact(crate::mm::frame::ZEROED_MAX).is_err() {
+            return;
+        }
+        let mut frames = FRAMES.lock();
+        let (given, spare) = match frames.as_mut() {
+            Some(f) => (true, f.set_zeroed_list(list)),
+            None => (false, Some(list)),
+        };
+        drop(frames);
+        ZEROED_LIST.store(given, Ordering::Release);
+        // (Freed outside the lock.)
+        drop(spare);
+    }
+
     /// Take another reference to `frame`.
     #[track_caller]
     pub fn get_frame(frame: u64) {
@@ -290,6 +314,9 @@ mod kernel_mm {
         }
 
         fn free_zeroed_tables(&self, tables: &[u64]) {
+            if !ZEROED_LIST.load(Ordering::Acquire) {
+                give_zeroed_list();
+            }
             counters::global_sub(counters::PAGE_TABLE_PAGES, tables.len() as u64);
             let mut guard = None;
             for &t in tables {
