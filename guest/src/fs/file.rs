@@ -225,6 +225,15 @@ impl FdTable {
         Self { fds: spin::Mutex::new(Fds::default()) }
     }
 
+    /// The table of a task that has let go of its own (Linux `exit_files`
+    /// sets `tsk->files` to NULL): one empty table shared by all of them,
+    /// which nothing writes (an exited task makes no more system calls, and
+    /// other tasks only read another's table).
+    pub fn none() -> Arc<Self> {
+        static NONE: spin::Once<Arc<FdTable>> = spin::Once::new();
+        NONE.call_once(|| Arc::new(FdTable::new())).clone()
+    }
+
     /// Take the lowest free number for a file installed later (Linux
     /// `get_unused_fd_flags`).
     pub fn reserve(self: &Arc<Self>, limit: u64) -> Result<ReservedFd, Errno> {

@@ -55,7 +55,7 @@ pub fn do_exit(reason: ExitReason) -> ! {
     }
     drop(mm);
     // exit_files, exit_fs: drop this task's references.
-    *task.files.lock() = Arc::new(crate::fs::file::FdTable::new());
+    *task.files.lock() = crate::fs::file::FdTable::none();
     // cgroup_exit: no longer populates its cgroup (charged until reaped).
     crate::process::cgroup::kernel::cgroup_exit(&task);
     // The init of a PID namespace takes everything in it along (before it
