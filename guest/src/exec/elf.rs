@@ -377,17 +377,18 @@ pub fn parse(image: &[u8]) -> Result<ElfImage, ElfError> {
     if table_end > file_len {
         return Err(ElfError::Truncated);
     }
-    let phdrs = (0..u64::from(phnum))
-        .map(|i| read_phdr(image, phoff + i * u64::from(PHDR_SIZE)))
-        .collect::<Option<Vec<Phdr>>>()
-        .ok_or(ElfError::Truncated)?;
+    // Sized once (collecting into Option<Vec> would grow the Vec from empty).
+    let mut phdrs = Vec::with_capacity(usize::from(phnum));
+    for i in 0..u64::from(phnum) {
+        phdrs.push(read_phdr(image, phoff + i * u64::from(PHDR_SIZE)).ok_or(ElfError::Truncated)?);
+    }
 
     // Linux looks for the interpreter before it looks at anything else.
     if phdrs.iter().any(|ph| ph.typ == PT_INTERP) {
         return Err(ElfError::DynamicallyLinked);
     }
 
-    let mut segments: Vec<Segment> = Vec::new();
+    let mut segments: Vec<Segment> = Vec::with_capacity(phdrs.len());
     let mut phdr_vaddr = None;
     let mut stack_exec = false;
     for (index, ph) in phdrs.iter().enumerate() {
