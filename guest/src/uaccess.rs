@@ -110,19 +110,25 @@ pub fn read_cstr(addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
     if addr == 0 {
         return Err(EFAULT);
     }
+    // A string is read a short chunk at a time (Linux `strncpy_from_user`
+    // reads a word at a time), never past the end of a page before the NUL
+    // is found, so that a string ending just before an unmapped page is read
+    // without touching it. Where ring 0 is emulated each byte copied costs:
+    // a chunk to the page's end zeroed and copied up to 4 KiB for every
+    // string of argv and envp.
+    const CHUNK: usize = 128;
     let mut out = Vec::new();
     let mut at = addr;
+    let mut buf = [0u8; CHUNK];
     loop {
-        // Copy up to the end of the page so that a string ending just before an
-        // unmapped page is read without touching it.
-        let chunk = (4096 - (at % 4096)) as usize;
-        let mut buf = vec![0u8; chunk];
-        copy_from_user(&mut buf, at)?;
+        let chunk = ((4096 - (at % 4096)) as usize).min(CHUNK);
+        let buf = &mut buf[..chunk];
+        copy_from_user(buf, at)?;
         if let Some(nul) = buf.iter().position(|&b| b == 0) {
             out.extend_from_slice(&buf[..nul]);
             return if out.len() > max { Err(ENAMETOOLONG) } else { Ok(out) };
         }
-        out.extend_from_slice(&buf);
+        out.extend_from_slice(buf);
         if out.len() > max {
             return Err(ENAMETOOLONG);
         }

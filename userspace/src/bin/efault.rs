@@ -482,6 +482,23 @@ fn short_counts(c: &mut Checker, fd: i32) {
     c.check("the file holds them", r == Ok(16) && &back == b"ABCDEFGHIJabcdef");
     let _ = pwrite64(fd, b"0123456789", 0);
 
+    // A path whose NUL is the mapped page's last byte is read whole (the
+    // kernel reads no further than the NUL): ENOENT for a name that does
+    // not exist. One that runs into the unmapped page without a NUL: EFAULT.
+    let name = b"/no/such/file\0";
+    let at = map + 4096 - name.len();
+    // SAFETY: the bytes at `at` are the mapped page's last `name.len()`.
+    unsafe { core::ptr::copy_nonoverlapping(name.as_ptr(), at as *mut u8, name.len()) };
+    let cwd = AT_FDCWD as usize;
+    // SAFETY: see above.
+    let r = errno::result(unsafe { syscall4(nr::__NR_openat, cwd, at, O_RDONLY as usize, 0) });
+    c.err("a path ending at a page's last byte, before an unmapped page: ENOENT", r, ENOENT);
+    // SAFETY: the last byte becomes a '/': the string runs into the unmapped page.
+    unsafe { *((map + 4095) as *mut u8) = b'/' };
+    // SAFETY: see above.
+    let r = errno::result(unsafe { syscall4(nr::__NR_openat, cwd, at, O_RDONLY as usize, 0) });
+    c.err("a path that runs into an unmapped page: EFAULT", r, EFAULT);
+
     // SAFETY: see above.
     let r = errno::result(unsafe { syscall3(nr::__NR_getrandom, edge, 16, 0) });
     c.ok_eq("getrandom into it: 10 bytes", r, 10);
