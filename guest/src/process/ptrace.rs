@@ -814,8 +814,7 @@ mod kernel {
         if flags & PT_SEIZED != 0 {
             child.jobctl.fetch_or(crate::process::jobctl::JOBCTL_TRAP_STOP, Ordering::Relaxed);
         } else {
-            child.siginfo.lock()[SIGSTOP as usize] =
-                SigInfo { code: SI_KERNEL, ..Default::default() };
+            child.siginfo.lock().set(SIGSTOP, SigInfo { code: SI_KERNEL, ..Default::default() });
             child.pending.fetch_or(sigmask(SIGSTOP), Ordering::AcqRel);
         }
     }

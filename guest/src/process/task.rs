@@ -159,7 +159,7 @@ pub struct ThreadGroup {
     /// thread that does not block one may take it.
     pub shared_pending: AtomicU64,
     /// What each of them carries (standard signals do not queue).
-    pub shared_siginfo: spin::Mutex<alloc::boxed::Box<[crate::process::signal::SigInfo; 65]>>,
+    pub shared_siginfo: spin::Mutex<crate::process::signal::SigInfos>,
     /// The thread a process-directed signal was last given to (Linux
     /// `signal->curr_target`, by tid; 0: the leader): the search for a thread
     /// that wants the next one starts there.
@@ -212,7 +212,7 @@ impl ThreadGroup {
             quick_threads: AtomicU32::new(1),
             exit: spin::Mutex::new(None),
             shared_pending: AtomicU64::new(0),
-            shared_siginfo: spin::Mutex::new(crate::process::signal::siginfo_table()),
+            shared_siginfo: spin::Mutex::new(crate::process::signal::SigInfos::new()),
             curr_target: AtomicU32::new(0),
             multiprocess: spin::Mutex::new(smallvec::SmallVec::new()),
             itimers: crate::arch::irq::IrqSpinLock::new(crate::process::itimer::Itimers::default()),
@@ -304,7 +304,7 @@ pub struct PosixThread {
     pub sigpending: AtomicBool,
     /// What each pending signal carries (standard signals do not queue).
     /// (On the heap: building a Task must not put it on the kernel stack.)
-    pub siginfo: spin::Mutex<alloc::boxed::Box<[crate::process::signal::SigInfo; 65]>>,
+    pub siginfo: spin::Mutex<crate::process::signal::SigInfos>,
     /// sigaltstack: (base, size, flags).
     pub altstack: spin::Mutex<(u64, u64, i32)>,
     /// The system call in progress, for restarting it after a signal: its
@@ -408,7 +408,7 @@ impl Task {
             pending: AtomicU64::new(0),
             blocked: AtomicU64::new(0),
             sigpending: AtomicBool::new(false),
-            siginfo: spin::Mutex::new(crate::process::signal::siginfo_table()),
+            siginfo: spin::Mutex::new(crate::process::signal::SigInfos::new()),
             altstack: spin::Mutex::new((0, 0, crate::process::signal::SS_DISABLE)),
             syscall_restart: spin::Mutex::new((0, 0, 0)),
             restart_pending: AtomicBool::new(false),

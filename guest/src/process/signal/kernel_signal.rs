@@ -126,14 +126,14 @@ pub fn send_signal_locked(
             PidType::Pid => {
                 let mut infos = task.siginfo.lock();
                 if !legacy_queue(task.pending.load(Ordering::Acquire), sig) {
-                    infos[sig as usize] = info;
+                    infos.set(sig, info);
                 }
                 task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
             }
             PidType::Tgid => {
                 let mut infos = task.group.shared_siginfo.lock();
                 if !legacy_queue(task.group.shared_pending.load(Ordering::Acquire), sig) {
-                    infos[sig as usize] = info;
+                    infos.set(sig, info);
                 }
                 // SeqCst: see `wants_signal`.
                 task.group.shared_pending.fetch_or(sigmask(sig), Ordering::SeqCst);
@@ -420,7 +420,7 @@ pub fn send_sigqueue_irq(task: &Arc<Task>, sig: u32, info: SigInfo, ty: PidType)
         PidType::Pid => {
             let mut infos = task.siginfo.try_lock()?;
             if !legacy_queue(task.pending.load(Ordering::Acquire), sig) {
-                infos[sig as usize] = info;
+                infos.set_without_allocating(sig, info);
             }
             task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
             drop(infos);
@@ -433,7 +433,7 @@ pub fn send_sigqueue_irq(task: &Arc<Task>, sig: u32, info: SigInfo, ty: PidType)
             let threads = group.threads.try_lock()?;
             let mut infos = group.shared_siginfo.try_lock()?;
             if !legacy_queue(group.shared_pending.load(Ordering::Acquire), sig) {
-                infos[sig as usize] = info;
+                infos.set_without_allocating(sig, info);
             }
             group.shared_pending.fetch_or(sigmask(sig), Ordering::SeqCst);
             drop(infos);
@@ -486,7 +486,7 @@ pub fn force_sig_info(task: &Arc<Task>, sig: u32, info: SigInfo) {
             task.blocked.fetch_and(!sigmask(sig), Ordering::AcqRel);
         }
     }
-    task.siginfo.lock()[sig as usize] = info;
+    task.siginfo.lock().set(sig, info);
     task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
     task.fatal_signal.store(0, Ordering::Relaxed);
     if task.sighand().action(sig).sa_handler == SIG_DFL {
@@ -542,9 +542,9 @@ fn dequeue_signal(task: &Task) -> Option<(u32, SigInfo)> {
         let blocked = task.blocked.load(Ordering::Acquire);
         if let Some(sig) = next_signal(task.pending.load(Ordering::Acquire), blocked) {
             // Under the siginfo lock, as for the process's below.
-            let infos = task.siginfo.lock();
+            let mut infos = task.siginfo.lock();
             task.pending.fetch_and(!sigmask(sig), Ordering::AcqRel);
-            let info = infos[sig as usize];
+            let info = infos.take(sig);
             drop(infos);
             // A thread taking a signal of its own had TIF_SIGPENDING set in
             // Linux, whose `dequeue_signal` recalculates it.
@@ -562,9 +562,9 @@ fn dequeue_signal(task: &Task) -> Option<(u32, SigInfo)> {
             return None;
         };
         // Under the siginfo lock, so that the bit and what it carries go together.
-        let infos = task.group.shared_siginfo.lock();
+        let mut infos = task.group.shared_siginfo.lock();
         if shared.fetch_and(!sigmask(sig), Ordering::AcqRel) & sigmask(sig) != 0 {
-            let info = infos[sig as usize];
+            let info = infos.take(sig);
             drop(infos);
             recalc_sigpending(task);
             return Some((sig, info));
