@@ -105,11 +105,16 @@ impl SigInfos {
     }
 
     /// [`Self::set`] from interrupt context, where the heap is not to be
-    /// used: with no room left the information is lost and the signal still
-    /// sent, as Linux sends a standard signal whose `sigqueue` it cannot
-    /// allocate (its handler sees SI_USER from pid 0).
-    pub fn set_without_allocating(&mut self, sig: u32, info: SigInfo) {
+    /// used. The entries of signals no longer `pending` (discarded without
+    /// being taken: SIGCONT's flush of stop signals, a handler set to
+    /// SIG_IGN) make room first; with none left the information is lost and
+    /// the signal still sent, as Linux sends a standard signal whose
+    /// `sigqueue` it cannot allocate (its handler sees SI_USER from pid 0).
+    pub fn set_without_allocating(&mut self, sig: u32, info: SigInfo, pending: u64) {
         let known = self.0.iter().any(|&(s, _)| s == sig);
+        if !known && self.0.len() == self.0.capacity() {
+            self.0.retain(|&mut (s, _)| pending & sigmask(s) != 0);
+        }
         if known || self.0.len() < self.0.capacity() {
             self.set(sig, info);
         }
@@ -300,14 +305,18 @@ mod tests {
         s.set(SIGUSR2, info(8));
         s.set(SIGUSR1, info(9));
         assert_eq!(s.0.len(), 2, "one entry a signal");
-        // Interrupt context: the room there is, never more.
-        s.set_without_allocating(SIGALRM, info(10));
+        // Interrupt context: the room there is, never more; the entries of
+        // signals no longer pending give theirs.
+        let both = sigmask(SIGUSR1) | sigmask(SIGUSR2);
+        s.set_without_allocating(SIGALRM, info(10), both);
         assert!(!s.0.spilled(), "no allocation");
         assert_eq!(s.take(SIGALRM), SigInfo::default(), "no room: lost");
-        s.set_without_allocating(SIGUSR2, info(11));
-        assert_eq!((s.take(SIGUSR1), s.take(SIGUSR2)), (info(9), info(11)));
-        assert_eq!(s.take(SIGUSR1), SigInfo::default(), "taken once");
-        s.set_without_allocating(SIGALRM, info(12));
+        s.set_without_allocating(SIGUSR2, info(11), both);
+        s.set_without_allocating(SIGALRM, info(13), sigmask(SIGUSR2));
+        assert_eq!(s.take(SIGALRM), info(13), "SIGUSR1's stale entry made room");
+        assert_eq!((s.take(SIGUSR1), s.take(SIGUSR2)), (SigInfo::default(), info(11)));
+        assert_eq!(s.take(SIGUSR2), SigInfo::default(), "taken once");
+        s.set_without_allocating(SIGALRM, info(12), 0);
         assert_eq!(s.take(SIGALRM), info(12));
         // Process context may spill to the heap.
         for sig in 1..=10 {

@@ -419,8 +419,9 @@ pub fn send_sigqueue_irq(task: &Arc<Task>, sig: u32, info: SigInfo, ty: PidType)
     match ty {
         PidType::Pid => {
             let mut infos = task.siginfo.try_lock()?;
-            if !legacy_queue(task.pending.load(Ordering::Acquire), sig) {
-                infos.set_without_allocating(sig, info);
+            let pending = task.pending.load(Ordering::Acquire);
+            if !legacy_queue(pending, sig) {
+                infos.set_without_allocating(sig, info, pending);
             }
             task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
             drop(infos);
@@ -432,8 +433,9 @@ pub fn send_sigqueue_irq(task: &Arc<Task>, sig: u32, info: SigInfo, ty: PidType)
             let group = &task.group;
             let threads = group.threads.try_lock()?;
             let mut infos = group.shared_siginfo.try_lock()?;
-            if !legacy_queue(group.shared_pending.load(Ordering::Acquire), sig) {
-                infos.set_without_allocating(sig, info);
+            let pending = group.shared_pending.load(Ordering::Acquire);
+            if !legacy_queue(pending, sig) {
+                infos.set_without_allocating(sig, info, pending);
             }
             group.shared_pending.fetch_or(sigmask(sig), Ordering::SeqCst);
             drop(infos);
