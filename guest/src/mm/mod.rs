@@ -309,10 +309,6 @@ mod kernel_mm {
             put_frame(table)
         }
 
-        fn free_zeroed_table(&self, table: u64) {
-            self.free_zeroed_tables(&[table]);
-        }
-
         fn free_zeroed_tables(&self, tables: &[u64]) {
             if !ZEROED_LIST.load(Ordering::Acquire) {
                 give_zeroed_list();

@@ -34,16 +34,13 @@ pub trait PhysMem {
     fn alloc_table(&self) -> Option<u64>;
     /// Drop a table's last reference, freeing it.
     fn free_table(&self, table: u64);
-    /// [`Self::free_table`] for a table whose every entry is zero (its owner
-    /// cleared those it had set): it can be a table again without zeroing.
-    fn free_zeroed_table(&self, table: u64) {
-        self.free_table(table)
-    }
-    /// [`Self::free_zeroed_table`] for each of `tables` (at once: one lock
-    /// of the frame allocator for an address space's teardown).
+    /// [`Self::free_table`] for each of `tables`, whose every entry is zero
+    /// (their owner cleared those it had set): each can be a table again
+    /// without zeroing. At once: one lock of the frame allocator for an
+    /// address space's teardown.
     fn free_zeroed_tables(&self, tables: &[u64]) {
         for &t in tables {
-            self.free_zeroed_table(t);
+            self.free_table(t);
         }
     }
     /// Take another reference to a page table (it is shared).
@@ -1107,7 +1104,7 @@ mod tests {
         /// What the next `table_users` answers instead of the truth (a
         /// count that another address space changes right after it is read).
         stale_users: RefCell<Option<u32>>,
-        /// Tables freed through `free_zeroed_table` (checked zero).
+        /// Tables freed through `free_zeroed_tables` (checked zero).
         zero_frees: RefCell<u64>,
     }
 
@@ -1125,13 +1122,15 @@ mod tests {
             self.table_refs.borrow_mut().insert(*n, 1);
             Some(*n)
         }
-        fn free_zeroed_table(&self, t: u64) {
-            assert!(
-                self.frames.borrow()[&t].iter().all(|&e| e == 0),
-                "table {t:#x} freed as zero with entries set"
-            );
-            *self.zero_frees.borrow_mut() += 1;
-            self.free_table(t)
+        fn free_zeroed_tables(&self, tables: &[u64]) {
+            for &t in tables {
+                assert!(
+                    self.frames.borrow()[&t].iter().all(|&e| e == 0),
+                    "table {t:#x} freed as zero with entries set"
+                );
+                *self.zero_frees.borrow_mut() += 1;
+                self.free_table(t)
+            }
         }
         fn free_table(&self, t: u64) {
             assert!(self.freed.borrow_mut().insert(t), "double free of {t:#x}");
@@ -1326,7 +1325,7 @@ mod tests {
         }
         assert!(mem.table_refs.borrow().is_empty(), "every table freed");
         // All zero: two roots, PDPTs and PDs, the shared table and the
-        // parent's second one (`free_zeroed_table` checks each).
+        // parent's second one (`free_zeroed_tables` checks each).
         assert_eq!(*mem.zero_frees.borrow(), 8);
     }
 
