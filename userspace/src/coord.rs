@@ -149,22 +149,69 @@ pub fn counters_snapshot(label: &str) {
 }
 
 /// [`counters_snapshot`] after `settle_ms` milliseconds (in the guest only):
-/// for a snapshot compared with an earlier one for leaks. A process just
-/// reaped may still be switching out on another CPU, and its kernel stack
-/// goes only at that last switch (Linux `put_task_stack` in
-/// `finish_task_switch`); a vCPU the host does not run for a while can make
-/// that milliseconds.
+/// a snapshot at a quiet moment, once every other task has had time to
+/// finish switching out. For a leak check use [`leak_check_snapshot`],
+/// which waits for a condition rather than for a time.
 pub fn counters_snapshot_settled(label: &str, settle_ms: u64) {
+    if let Some(fd) = open_counters() {
+        if settle_ms > 0 {
+            let _ = nanosleep(&timespec::from_nanos(settle_ms * 1_000_000), None);
+        }
+        write_snapshot(fd, label);
+    }
+}
+
+/// `/dev/counters`, open for writing (in the guest; None on Linux).
+fn open_counters() -> Option<i32> {
+    openat(AT_FDCWD, c"/dev/counters", O_WRONLY | O_CLOEXEC, 0).ok().map(|fd| fd as i32)
+}
+
+/// Write `snapshot LABEL` to the open `/dev/counters` `fd`, and close it.
+fn write_snapshot(fd: i32, label: &str) {
     let mut buf = [0u8; 73];
     let cmd = b"snapshot ";
     let label = &label.as_bytes()[..label.len().min(buf.len() - cmd.len())];
     buf[..cmd.len()].copy_from_slice(cmd);
     buf[cmd.len()..cmd.len() + label.len()].copy_from_slice(label);
-    if let Ok(fd) = openat(AT_FDCWD, c"/dev/counters", O_WRONLY | O_CLOEXEC, 0) {
-        if settle_ms > 0 {
-            let _ = nanosleep(&timespec::from_nanos(settle_ms * 1_000_000), None);
-        }
-        let _ = write(fd as i32, &buf[..cmd.len() + label.len()]);
-        let _ = close(fd as i32);
+    let _ = write(fd, &buf[..cmd.len() + label.len()]);
+    let _ = close(fd);
+}
+
+/// Whether every kernel stack belongs to a task that exists:
+/// `/proc/meminfo`'s `KernelStack` is 16 kB (x86-64's `THREAD_SIZE`) for
+/// each task `/proc/loadavg` counts. Not so for a moment after a process is
+/// reaped or a thread is released: the task may still be switching out on
+/// another CPU, and its stack goes only at that last switch (Linux
+/// `put_task_stack` from `finish_task_switch`); a vCPU the host does not run
+/// for a while can make that long.
+fn kernel_stacks_settled() -> bool {
+    let (Ok(load), Ok(mem)) = (
+        crate::text::read_file::<128>(c"/proc/loadavg", 128),
+        crate::text::read_file::<1024>(c"/proc/meminfo", 1024),
+    ) else {
+        return true;
+    };
+    // "0.00 0.00 0.00 RUNNING/TOTAL LAST_PID"
+    let tasks = load.str().split_whitespace().nth(3).and_then(|f| f.split_once('/'));
+    let tasks = tasks.and_then(|(_, total)| crate::text::parse_u64(total.as_bytes()));
+    match (tasks, crate::text::meminfo_kb(mem.str(), "KernelStack")) {
+        (Some(tasks), Some(kb)) => kb == tasks * 16,
+        _ => true,
     }
+}
+
+/// The longest [`leak_check_snapshot`] waits for the kernel stacks to settle.
+const STACKS_SETTLE_MAX_NS: u64 = 10_000_000_000;
+
+/// A snapshot for a leak check, which compares two of them (in the guest;
+/// nothing on Linux): once every kernel stack belongs to a task that exists
+/// (polled every 10 ms, for at most 10 s), so that a task still switching
+/// out is not counted, while a stack that is really left behind still is.
+pub fn leak_check_snapshot(label: &str) {
+    let Some(fd) = open_counters() else { return };
+    let deadline = monotonic_ns() + STACKS_SETTLE_MAX_NS;
+    while !kernel_stacks_settled() && monotonic_ns() < deadline {
+        let _ = nanosleep(&timespec::from_nanos(10_000_000), None);
+    }
+    write_snapshot(fd, label);
 }

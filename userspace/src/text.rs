@@ -109,6 +109,14 @@ pub fn parse_u64(b: &[u8]) -> Option<u64> {
     (!b.is_empty()).then_some(n)
 }
 
+/// The figure of `/proc/meminfo`'s line `NAME:   N kB` in `meminfo`, in kB.
+pub fn meminfo_kb(meminfo: &str, name: &str) -> Option<u64> {
+    meminfo.lines().find_map(|l| {
+        let v = l.strip_prefix(name)?.strip_prefix(':')?;
+        parse_u64(v.trim_start().strip_suffix(" kB")?.as_bytes())
+    })
+}
+
 /// `parse_u64` for a count or size.
 pub fn parse_usize(b: &[u8]) -> Option<usize> {
     parse_u64(b).and_then(|n| usize::try_from(n).ok())

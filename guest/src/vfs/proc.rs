@@ -633,10 +633,19 @@ fn loadavg(ns: &PidNamespace) -> String {
 }
 
 fn meminfo() -> String {
-    use crate::counters::{global_get, FRAMES_FREE, FRAMES_IN_USE};
+    use crate::counters::{
+        global_get, FRAMES_FREE, FRAMES_IN_USE, HEAP_BYTES, KSTACKS_IN_USE, PAGE_TABLE_PAGES,
+    };
     let kib = PAGE_SIZE / 1024;
     let free = global_get(FRAMES_FREE);
-    array::format_meminfo((free + global_get(FRAMES_IN_USE)) * kib, free * kib)
+    array::format_meminfo(array::Meminfo {
+        total: (free + global_get(FRAMES_IN_USE)) * kib,
+        free: free * kib,
+        heap: global_get(HEAP_BYTES) / 1024,
+        kernel_stacks: global_get(KSTACKS_IN_USE)
+            * (crate::arch::task::KERNEL_STACK_SIZE as u64 / 1024),
+        page_tables: global_get(PAGE_TABLE_PAGES) * kib,
+    })
 }
 
 /// CPU time of every task that exists (user, system), in ns.

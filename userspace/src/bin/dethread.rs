@@ -61,7 +61,7 @@ fn main(args: Args, _env: Env) -> i32 {
     exec_from_a_thread(&mut c, stacks);
     // Everything after this warm-up gives back what it took (the VMM records
     // the counter page in the guest; nothing happens on Linux).
-    counters_snapshot("dethread-before");
+    leak_check_snapshot("dethread-before");
     exec_after_the_leader_exited(&mut c, stacks);
     exec_from_the_leader(&mut c, stacks);
     two_threads_exec_at_once(&mut c, stacks);
@@ -70,7 +70,7 @@ fn main(args: Args, _env: Env) -> i32 {
     close_on_exec_with_a_shared_table(&mut c);
     exit_signal_becomes_sigchld(&mut c);
     c.err("no child left at the end", wait4(-1, None, WNOHANG), ECHILD);
-    counters_snapshot_settled("dethread-after", 100);
+    leak_check_snapshot("dethread-after");
     c.status()
 }
 

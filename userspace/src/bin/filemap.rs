@@ -51,7 +51,7 @@ fn main(args: Args, _env: Env) -> i32 {
     }
     // Warm-up: the kernel's caches and heap as the checks will need them.
     warm_up();
-    counters_snapshot("filemap-before");
+    leak_check_snapshot("filemap-before");
     shared(&mut c);
     unlinked_while_mapped(&mut c);
     private(&mut c);
@@ -63,7 +63,7 @@ fn main(args: Args, _env: Env) -> i32 {
     msync_checks(&mut c);
     let _ = chdir(c"/");
     remove_tree(AT_FDCWD, dir);
-    counters_snapshot_settled("filemap-after", 100);
+    leak_check_snapshot("filemap-after");
     c.status()
 }
 

@@ -156,7 +156,7 @@ fn supervise(o: &Opts) -> i32 {
     let warmup = (o.calls / 10).clamp(1, 500);
     round(o, warmup, o.gen_ms, shared, &mut rng, &mut st, &mut c);
     cleanup(&names_root, &names_dev);
-    counters_snapshot("fuzz-before");
+    leak_check_snapshot("fuzz-before");
     let before = shared.calls.load(Ordering::Relaxed);
     st = Stats::default();
     let start = monotonic_ns();
@@ -165,7 +165,7 @@ fn supervise(o: &Opts) -> i32 {
     }
     let ms = (monotonic_ns() - start) / 1_000_000;
     cleanup(&names_root, &names_dev);
-    counters_snapshot_settled("fuzz-after", 100);
+    leak_check_snapshot("fuzz-after");
     let calls = shared.calls.load(Ordering::Relaxed) - before;
     let Stats { gens, spawned, killed, reaped, exited, by_signal, .. } = st;
     println!(

@@ -44,7 +44,7 @@ fn main(args: Args, _env: Env) -> i32 {
     };
     // The shared page is in memory before the first snapshot.
     sh.reset();
-    counters_snapshot("jobctl-before");
+    leak_check_snapshot("jobctl-before");
     let manager = fork_with(|| {
         let mut c = Checker::new();
         c.ok("setsid", setsid());
@@ -55,7 +55,7 @@ fn main(args: Args, _env: Env) -> i32 {
         Ok(pid) => {
             let mut st = 0;
             let r = wait4(pid as i32, Some(&mut st), 0);
-            counters_snapshot_settled("jobctl-after", 100);
+            leak_check_snapshot("jobctl-after");
             match r {
                 Ok(_) => match WaitStatus::from_raw(st) {
                     WaitStatus::Exited(n) => n,

@@ -24,7 +24,7 @@ fn main(args: Args, _env: Env) -> i32 {
         .unwrap_or(65530);
     // Pages: twice the limit, so that the limit comes first.
     let pages = 2 * limit + 64;
-    counters_snapshot("mapcount-before");
+    leak_check_snapshot("mapcount-before");
     let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
     // SAFETY: a fresh mapping nothing else uses, unmapped below.
     let base = match unsafe { mmap(0, pages * PAGE, PROT_READ, flags, -1, 0) } {
@@ -85,6 +85,6 @@ fn main(args: Args, _env: Env) -> i32 {
         }
         Err(e) => c.fail("mmap after the limit", e),
     }
-    counters_snapshot_settled("mapcount-after", 0);
+    leak_check_snapshot("mapcount-after");
     c.status()
 }

@@ -472,7 +472,7 @@ fn global_files(c: &mut Checker) {
     let m = read_file(c"/proc/meminfo", 8000);
     c.check(
         "meminfo: MemTotal, MemFree, MemAvailable first, in kB",
-        m.is_ok_and(|b| {
+        m.as_ref().is_ok_and(|b| {
             let mut lines = b.str().lines();
             let ok = |l: Option<&str>, k: &str| {
                 l.is_some_and(|l| l.starts_with(k) && l.ends_with(" kB") && l.len() == 27)
@@ -480,6 +480,17 @@ fn global_files(c: &mut Checker) {
             ok(lines.next(), "MemTotal:")
                 && ok(lines.next(), "MemFree:")
                 && ok(lines.next(), "MemAvailable:")
+        }),
+    );
+    c.check(
+        "meminfo: KernelStack and PageTables, Slab = SReclaimable + SUnreclaim",
+        m.is_ok_and(|b| {
+            let kb = |name| userspace::text::meminfo_kb(b.str(), name);
+            let slab = kb("SReclaimable").zip(kb("SUnreclaim")).map(|(r, u)| r + u);
+            kb("KernelStack").is_some_and(|k| k > 0)
+                && kb("PageTables").is_some_and(|p| p > 0)
+                && slab.is_some()
+                && kb("Slab") == slab
         }),
     );
     let s = read_file(c"/proc/stat", 8000);

@@ -60,7 +60,7 @@ fn main(args: Args, _env: Env) -> i32 {
     for (_, f, want) in cases {
         let _ = die(f, want);
     }
-    counters_snapshot("sigdeath-before");
+    leak_check_snapshot("sigdeath-before");
     for (name, f, want) in cases {
         let mut right = 0;
         let mut first_wrong = None;
@@ -79,7 +79,7 @@ fn main(args: Args, _env: Env) -> i32 {
             Some(s) => c.fail(name, format_args!("{right} of {rounds} right; first wrong: {s:?}")),
         }
     }
-    counters_snapshot_settled("sigdeath-after", 100);
+    leak_check_snapshot("sigdeath-after");
     c.err("no child left at the end", wait4(-1, None, WNOHANG), ECHILD);
     c.status()
 }

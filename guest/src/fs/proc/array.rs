@@ -385,9 +385,25 @@ pub fn format_uptime(up_ns: u64, idle_ns: u64) -> String {
     alloc::format!("{us}.{uc:02} {is}.{ic:02}\n")
 }
 
-/// `/proc/meminfo`'s lines (KiB), the ones whose figures exist here first.
-pub fn format_meminfo(total_kib: u64, free_kib: u64) -> String {
+/// What `/proc/meminfo` reports, in KiB.
+#[derive(Clone, Copy, Default)]
+pub struct Meminfo {
+    pub total: u64,
+    pub free: u64,
+    /// The kernel heap in use (Linux's slab caches and kmalloc: `Slab`,
+    /// all of it `SUnreclaim`).
+    pub heap: u64,
+    /// Tasks' kernel stacks (`KernelStack`).
+    pub kernel_stacks: u64,
+    /// User page tables (`PageTables`).
+    pub page_tables: u64,
+}
+
+/// `/proc/meminfo`'s lines in Linux's order (fs/proc/meminfo.c) through
+/// `PageTables`, 0 for what does not exist here (swap, page cache).
+pub fn format_meminfo(m: Meminfo) -> String {
     let mut o = String::new();
+    let (total_kib, free_kib) = (m.total, m.free);
     for (name, kib) in [
         ("MemTotal", total_kib),
         ("MemFree", free_kib),
@@ -404,6 +420,12 @@ pub fn format_meminfo(total_kib: u64, free_kib: u64) -> String {
         ("AnonPages", 0),
         ("Mapped", 0),
         ("Shmem", 0),
+        ("KReclaimable", 0),
+        ("Slab", m.heap),
+        ("SReclaimable", 0),
+        ("SUnreclaim", m.heap),
+        ("KernelStack", m.kernel_stacks),
+        ("PageTables", m.page_tables),
     ] {
         let label = alloc::format!("{name}:");
         let _ = writeln!(o, "{label:<16}{kib:>8} kB");
@@ -497,7 +519,22 @@ mod tests {
     fn loadavg_uptime_meminfo() {
         assert_eq!(format_loadavg([0, 2048, 3072], 1, 5, 9), "0.00 1.00 1.50 1/5 9\n");
         assert_eq!(format_uptime(12_345_678_901, 0), "12.34 0.00\n");
-        let m = format_meminfo(262144, 1000);
+        let m = format_meminfo(Meminfo {
+            total: 262144,
+            free: 1000,
+            heap: 2500,
+            kernel_stacks: 32,
+            page_tables: 28,
+        });
         assert!(m.starts_with("MemTotal:         262144 kB\nMemFree:            1000 kB\n"), "{m}");
+        assert!(
+            m.ends_with(
+                "Shmem:                 0 kB\nKReclaimable:          0 kB\n\
+                 Slab:               2500 kB\nSReclaimable:          0 kB\n\
+                 SUnreclaim:         2500 kB\nKernelStack:          32 kB\n\
+                 PageTables:           28 kB\n"
+            ),
+            "{m}"
+        );
     }
 }
