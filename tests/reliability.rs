@@ -263,9 +263,10 @@ fn heap_returns_to_a_fixed_bound_over_three_pid_max_cycles() {
 /// The kernel's resources after `forks` fork+exit+wait cycles by 4 parents
 /// at once on 4 vCPUs, twice (`forkbench cases=tput`, 2 samples): the
 /// counters at the end of the first round and of the second, every child and
-/// parent reaped both times, each read 100 ms after the round (`settle_ms`:
-/// a child reaped last may still be switching out on another CPU, holding its
-/// kernel stack; under load once seen as 3 kernel stacks against 2).
+/// parent reaped both times, each read once every kernel stack belongs to a
+/// task that exists (`settle_ms`, the longest wait: a child reaped last may
+/// still be switching out on another CPU, holding its kernel stack; under
+/// load once seen as 3 kernel stacks against 2).
 fn soak(forks: u64) -> (Box<CounterPage>, Box<CounterPage>) {
     let per_parent = format!("tput_forks={}", forks / 4);
     let r = Vmm::builder()
@@ -274,7 +275,7 @@ fn soak(forks: u64) -> (Box<CounterPage>, Box<CounterPage>) {
         .cmdline("quiet")
         .program(
             path("forkbench"),
-            &["cases=tput", "parents=4", per_parent.as_str(), "reps=2", "settle_ms=100"],
+            &["cases=tput", "parents=4", per_parent.as_str(), "reps=2", "settle_ms=10000"],
         )
         .boot()
         .expect("boot")

@@ -16,10 +16,11 @@
  *   cow_pages=N     pages written after fork in the cow cases [256]
  *   parents=LIST    forking parents of the throughput case [1,2,4]
  *   tput_forks=N    fork+exit+wait per parent in the throughput case [50]
- *   settle_ms=N     after each throughput sample's `e` snapshot, sleep N ms
- *                   and write `snapshot s ...` (a leak check's snapshot: a
- *                   child just reaped may still be switching out on another
- *                   CPU, holding its kernel stack) [0: none]
+ *   settle_ms=N     after each throughput sample's `e` snapshot, write
+ *                   `snapshot s ...` (a leak check's snapshot) once every
+ *                   kernel stack belongs to a task that exists, waiting at
+ *                   most N ms: a child just reaped may still be switching out
+ *                   on another CPU, holding its kernel stack [0: none]
  *
  * Output, one line per record, `key=value` words (the harness parses them):
  *   forkbench ...                        the settings, first
@@ -92,6 +93,74 @@ static void mark(char kind, const char *name, const char *param, unsigned long v
     long r = sys_write(counters_fd, buf, n);
     if (r != (long)n)
         fail(name, "snapshot_write", r);
+}
+
+/* ---- settling for a leak check's snapshot ---- */
+
+/* The start of the file at `path` in `buf`, NUL-terminated; 0 if unreadable. */
+static int read_start(const char *path, char *buf, size_t cap)
+{
+    long fd = sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    size_t n = 0;
+    long r;
+    while (n < cap - 1 && (r = sys_read((int)fd, buf + n, cap - 1 - n)) > 0)
+        n += (size_t)r;
+    sys_close((int)fd);
+    buf[n] = 0;
+    return n > 0;
+}
+
+/* The decimal number at `s`, after any spaces. */
+static unsigned long decimal_at(const char *s)
+{
+    unsigned long v = 0;
+    while (*s == ' ')
+        s++;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (unsigned long)(*s++ - '0');
+    return v;
+}
+
+/* Whether every kernel stack belongs to a task that exists: /proc/meminfo's
+ * KernelStack is 16 kB (x86-64's THREAD_SIZE) for each task /proc/loadavg
+ * counts (its 4th field, RUNNING/TOTAL). Not so while a reaped task is still
+ * switching out on another CPU: its stack goes only at that last switch (Linux
+ * put_task_stack from finish_task_switch). 1 when the files cannot be read. */
+static int kernel_stacks_settled(void)
+{
+    char load[128], mem[2048];
+    if (!read_start("/proc/loadavg", load, sizeof load) ||
+        !read_start("/proc/meminfo", mem, sizeof mem))
+        return 1;
+    const char *p = load;
+    while (*p && *p != '/')
+        p++;
+    if (!*p)
+        return 1;
+    unsigned long tasks = decimal_at(p + 1);
+    static const char key[] = "\nKernelStack:";
+    for (const char *m = mem; *m; m++)
+        if (memcmp(m, key, sizeof key - 1) == 0)
+            return decimal_at(m + sizeof key - 1) == 16 * tasks;
+    return 1;
+}
+
+static unsigned long monotonic_ns(void)
+{
+    struct timespec t;
+    sys_clock_gettime(CLOCK_MONOTONIC, &t);
+    return (unsigned long)t.tv_sec * 1000000000UL + (unsigned long)t.tv_nsec;
+}
+
+/* Wait until kernel_stacks_settled(), polling every 10 ms, for at most `ms`. */
+static void settle_kernel_stacks(unsigned long ms)
+{
+    unsigned long deadline = monotonic_ns() + ms * 1000000UL;
+    struct timespec ten_ms = {0, 10000000L};
+    while (!kernel_stacks_settled() && monotonic_ns() < deadline)
+        sys_nanosleep(&ten_ms, 0);
 }
 
 /* Prints the samples recorded since the last flush. */
@@ -424,9 +493,8 @@ static void throughput(unsigned long np)
             reap(name, pids[k]);
         samples[i] = rdtsc() - t0;
         mark('e', name, "parents", np);
-        if (settle_ms) {
-            struct timespec ts = {(long)(settle_ms / 1000), (long)(settle_ms % 1000) * 1000000L};
-            sys_nanosleep(&ts, 0);
+        if (settle_ms && counters_fd >= 0) {
+            settle_kernel_stacks(settle_ms);
             mark('s', name, "parents", np);
         }
         sample_ops[i] = np * tput_forks;
