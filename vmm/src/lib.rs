@@ -77,7 +77,9 @@ pub use host::KvmKind;
 pub use layout::{MAX_MEMORY, MIB};
 pub use loader::DEFAULT_KERNEL;
 pub use mailbox::{Command, Reply};
-pub use profile::{FunctionCost, Profile, Span as ProfileSpan, TraceStats, EXIT_STATS, USER_MODE};
+pub use profile::{
+    FunctionCost, Profile, Span as ProfileSpan, TraceStats, EXIT_STATS, REP_STRING_BYTES, USER_MODE,
+};
 pub use protocol;
 pub use protocol::mailbox::{ProcEntry, FAULT_STAGES};
 pub use report::{ExitReport, GuestExit, ReadyMark, Snapshot, TraceSummary, TripleFaultEvent};

@@ -279,7 +279,9 @@ fn write_profile(a: &Args, out: &std::path::Path, report: &vmm::ExitReport) -> R
     write(".txt", text.as_bytes())?;
     let exits = format!(
         "KVM statistics charged to the instruction that ran when they went up \
-         (whole profile; `exits` less the profiler's own debug exits)\n\n{}",
+         (whole profile; `exits` less the profiler's own debug exits), and \
+         `rep_string_bytes`: the bytes each `rep movs`/`rep stos` moved or stored, \
+         one instruction in insn_emulation whose time grows with them\n\n{}",
         profile.exit_table(1)
     );
     write(".exits.txt", exits.as_bytes())?;

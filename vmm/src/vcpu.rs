@@ -524,7 +524,15 @@ impl VcpuThread {
         let mem = self.vcpu.vm.memory();
         let start = StartRegs { rip: regs.rip, rsp: regs.rsp, rbp: regs.rbp };
         setup.unwinder.unwind(start, |va| read_kernel_u64(mem, va), &mut t.stack);
-        t.rec.capture(&t.stack);
+        let mut bytes = [0u8; 8];
+        let rep = match read_kernel_u64(mem, regs.rip) {
+            Some(w) => {
+                bytes.copy_from_slice(&w.to_le_bytes());
+                crate::profile::rep_string_bytes(&bytes, regs.rip, regs.rcx).unwrap_or(0)
+            }
+            None => 0,
+        };
+        t.rec.capture(&t.stack, rep);
     }
 
     /// A `KVM_EXIT_DEBUG`: the profiler's single step or breakpoint.
