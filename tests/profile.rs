@@ -188,9 +188,10 @@ fn a_span_charges_kvm_exits_to_the_kernel_functions_that_caused_them() {
     // User page faults (copy-on-write) are taken while user code runs.
     assert!(under("pf_taken", vmm::USER_MODE) > 0, "{}", p.exits_folded());
     // The bytes `rep movs`/`rep stos` moved, by stack: each of the 2 forks
-    // copies the parent's FXSAVE area (512 bytes) once, and nothing else
-    // under that function.
+    // copies the parent's FXSAVE area (512 bytes) and its signal actions
+    // (65 x 32 bytes) once each, and nothing else under those functions.
     let rep = vmm::REP_STRING_BYTES;
     assert_eq!(under(rep, "FpuState::duplicate"), 2 * 512, "{}", p.exits_folded());
+    assert_eq!(under(rep, "SigHand::duplicate"), 2 * 65 * 32, "{}", p.exits_folded());
     assert!(table.contains("| `rep_string_bytes` |"), "{table}");
 }

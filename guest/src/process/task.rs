@@ -5,6 +5,7 @@
 //! `sched::Task<PosixThread>`; this module keeps the scheduler instance for
 //! it and answers the scheduler's questions (`TaskData`).
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
@@ -117,16 +118,23 @@ pub fn wait_event_killable(wq: Option<&WaitQueue>, cond: impl FnMut() -> bool) -
 
 /// Signal handlers, shared by CLONE_SIGHAND (Linux `struct sighand_struct`).
 pub struct SigHand {
-    pub actions: spin::Mutex<[sigaction; 65]>,
+    /// One action per signal (0 unused), on the heap: a fork copies the
+    /// parent's 2 KiB once, into the child's table (Linux's `memcpy` in
+    /// `copy_sighand`). Held inline, the table was moved by value three
+    /// times more on its way into the child's `Arc`, each move a
+    /// `rep movs` that costs about an instruction per word where ring 0 is
+    /// emulated.
+    pub actions: spin::Mutex<Box<[sigaction; 65]>>,
 }
 
 impl SigHand {
     pub fn new() -> Self {
-        Self { actions: spin::Mutex::new([sigaction::default(); 65]) }
+        Self { actions: spin::Mutex::new(Box::new([sigaction::default(); 65])) }
     }
 
     pub fn duplicate(&self) -> Self {
-        Self { actions: spin::Mutex::new(*self.actions.lock()) }
+        let copy: Box<[sigaction]> = Box::from(&self.actions.lock()[..]);
+        Self { actions: spin::Mutex::new(copy.try_into().expect("65 actions")) }
     }
 
     pub fn action(&self, sig: u32) -> sigaction {
