@@ -110,31 +110,43 @@ pub fn read_cstr(addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
     if addr == 0 {
         return Err(EFAULT);
     }
-    // A string is read a short chunk at a time (Linux `strncpy_from_user`
-    // reads a word at a time), never past the end of a page before the NUL
-    // is found, so that a string ending just before an unmapped page is read
-    // without touching it. Where ring 0 is emulated each byte copied costs:
-    // a chunk to the page's end zeroed and copied up to 4 KiB for every
-    // string of argv and envp.
-    const CHUNK: usize = 128;
-    let mut out = Vec::new();
-    let mut at = addr;
-    let mut buf = [0u8; CHUNK];
+    // A string is read a chunk at a time (Linux `strncpy_from_user` reads a
+    // word at a time), never past the end of a page before the NUL is found,
+    // so that a string ending just before an unmapped page is read without
+    // touching it, and never past `max + 1` bytes. Where ring 0 is emulated
+    // each byte copied costs: the first 128 bytes go through a buffer on the
+    // stack, and a longer string into the result in chunks as long as what
+    // was read so far (to the page's end), so that a string of n bytes takes
+    // O(log n) rounds within a page, one at least per page.
+    const FIRST: usize = 128;
+    let limit = max.saturating_add(1);
+    let room = |at: u64, read: usize| ((4096 - (at % 4096)) as usize).min(limit - read);
+    let mut buf = [0u8; FIRST];
+    let first = &mut buf[..room(addr, 0).min(FIRST)];
+    copy_from_user(first, addr)?;
+    if let Some(nul) = first.iter().position(|&b| b == 0) {
+        return Ok(first[..nul].to_vec());
+    }
+    let mut out = first.to_vec();
     loop {
-        let chunk = ((4096 - (at % 4096)) as usize).min(CHUNK);
-        let buf = &mut buf[..chunk];
-        copy_from_user(buf, at)?;
-        if let Some(nul) = buf.iter().position(|&b| b == 0) {
-            out.extend_from_slice(&buf[..nul]);
-            return if out.len() > max { Err(ENAMETOOLONG) } else { Ok(out) };
-        }
-        out.extend_from_slice(buf);
-        if out.len() > max {
+        let read = out.len();
+        if read >= limit {
             return Err(ENAMETOOLONG);
         }
-        at += chunk as u64;
+        let at = addr + read as u64;
+        let chunk = room(at, read).min(read.max(FIRST));
+        out.resize(read + chunk, 0);
+        copy_from_user(&mut out[read..], at)?;
+        if let Some(nul) = out[read..].iter().position(|&b| b == 0) {
+            out.truncate(read + nul);
+            return Ok(out);
+        }
     }
 }
+
+/// The longest string of argv or envp, its NUL included (Linux
+/// `MAX_ARG_STRLEN`).
+pub const MAX_ARG_STRLEN: usize = 32 * 4096;
 
 /// A NULL-terminated array of string pointers (argv, envp), with Linux's limits.
 pub fn read_cstr_array(
@@ -155,7 +167,9 @@ pub fn read_cstr_array(
         if out.len() >= max_count {
             return Err(crate::errno::E2BIG);
         }
-        let s = read_cstr(p, 128 * 1024).map_err(|e| {
+        // Linux `MAX_ARG_STRLEN` (32 pages) counts the NUL: 131,071 bytes
+        // of string at most, E2BIG beyond.
+        let s = read_cstr(p, MAX_ARG_STRLEN - 1).map_err(|e| {
             if e == ENAMETOOLONG {
                 crate::errno::E2BIG
             } else {

@@ -111,6 +111,7 @@ fn not_executable(c: &mut Checker, image: &[u8]) {
     for (path, what, parts) in cases {
         enoexec(c, path, what, &parts);
     }
+    long_strings(c);
     // The PT_GNU_STACK header (no file data) becomes a PT_INTERP; the rest of
     // the file is unchanged.
     match phdr_offset(image, PT_GNU_STACK) {
@@ -120,6 +121,42 @@ fn not_executable(c: &mut Checker, image: &[u8]) {
         }
         None => c.fail("execve ELF with PT_INTERP ENOEXEC", "the program has no PT_GNU_STACK"),
     }
+}
+
+/// MAX_ARG_STRLEN (32 pages, the NUL included): an argument of 131,071
+/// bytes is read whole (the empty file then fails with ENOEXEC, which comes
+/// after the strings are copied), one of 131,072 is E2BIG; so is an
+/// environment string. The string ends 4 KiB into the page after a run of
+/// whole pages, and starts 1 byte before a page's end.
+fn long_strings(c: &mut Checker) {
+    const MAX: usize = 32 * 4096;
+    let empty = c"/tmp/execer/empty";
+    // SAFETY: a new private anonymous mapping, used only here.
+    let Ok(buf) = (unsafe {
+        mmap(0, MAX + 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    }) else {
+        c.fail("mmap for the long strings", "failed");
+        return;
+    };
+    // SAFETY: the mapping just made, MAX + 2 pages long, owned here.
+    let mem = unsafe { core::slice::from_raw_parts_mut(buf as *mut u8, MAX + 2 * 4096) };
+    let start = 4096 - 1;
+    for (len, want) in [(MAX - 1, ENOEXEC), (MAX, E2BIG)] {
+        mem[start..start + len].fill(b'a');
+        mem[start + len] = 0;
+        let s = buf + start;
+        let argv = [empty.as_ptr() as usize, s, 0];
+        let r = execve(empty.as_ptr() as usize, argv.as_ptr() as usize, 0);
+        let what = userspace::text::fmt::<64>(format_args!("execve an argument of {len} bytes"));
+        c.err(what.str(), r, want);
+        let envp = [s, 0];
+        let argv = array(empty);
+        let r = execve(empty.as_ptr() as usize, argv.as_ptr() as usize, envp.as_ptr() as usize);
+        let what = userspace::text::fmt::<64>(format_args!("execve an env string of {len} bytes"));
+        c.err(what.str(), r, want);
+    }
+    // SAFETY: the mapping made above; nothing refers to it any more.
+    let _ = unsafe { munmap(buf, MAX + 2 * 4096) };
 }
 
 /// Creates `path` (mode 0755) from `parts` and expects execve to say ENOEXEC.
