@@ -1296,7 +1296,6 @@ impl Drop for Mm {
             // Never free tables that are loaded.
             mmu::load_cr3(mmu::kernel_root());
         }
-        let pt = core::mem::replace(&mut inner.pt, PageTable::new_empty());
-        pt.destroy_within(&DirectMap, inner.vmas.iter().map(|v| (v.start, v.end)));
+        inner.pt.destroy_within(&DirectMap, inner.vmas.iter().map(|v| (v.start, v.end)));
     }
 }
