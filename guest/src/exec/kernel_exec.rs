@@ -293,20 +293,23 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
         crate::trace::comm_word(&task.comm, 0),
         crate::trace::comm_word(&task.comm, 1)
     );
-    // Handled signals go back to their default action; ignored ones stay
-    // ignored; the alternate stack is gone (Linux `flush_signal_handlers`).
-    let handlers = crate::process::task::SigHand::new();
-    {
-        let old = task.sighand();
-        let old = old.actions.lock();
-        let mut new = handlers.actions.lock();
-        for (i, a) in old.iter().enumerate() {
-            if a.sa_handler == crate::process::task::SIG_IGN {
-                new[i].sa_handler = crate::process::task::SIG_IGN;
-            }
-        }
+    // Handled signals go back to their default action, ignored ones stay
+    // ignored (Linux `flush_signal_handlers`), in the process's own table: one
+    // still shared with another process (CLONE_SIGHAND without CLONE_THREAD;
+    // the other threads are gone) is copied first (Linux `unshare_sighand`).
+    // Only this task could share it further, and it is not forking: a count
+    // of 2 (its slot and `hand`) means nobody else holds it, and a reader's
+    // passing reference only makes the copy unneeded. The alternate stack is
+    // gone.
+    let hand = task.sighand();
+    if alloc::sync::Arc::strong_count(&hand) > 2 {
+        let own = alloc::sync::Arc::new(hand.duplicate());
+        own.flush_handlers();
+        *task.sighand.lock() = own;
+    } else {
+        hand.flush_handlers();
     }
-    *task.sighand.lock() = alloc::sync::Arc::new(handlers);
+    drop(hand);
     *task.altstack.lock() = (0, 0, crate::process::signal::SS_DISABLE);
     crate::process::fork::vfork_release(&task);
     *frame = prog.frame;

@@ -377,13 +377,7 @@ fn copy_process(
     } else {
         let h = parent.sighand().duplicate();
         if flags.contains(CloneFlags::CLONE_CLEAR_SIGHAND) {
-            // Linux `flush_signal_handlers(p, 0)`: handlers reset to SIG_DFL,
-            // ignored signals stay ignored; every action loses its flags,
-            // restorer and mask.
-            for a in h.actions.lock().iter_mut() {
-                let handler = if a.sa_handler == SIG_IGN { SIG_IGN } else { SIG_DFL };
-                *a = sigaction { sa_handler: handler, ..Default::default() };
-            }
+            h.flush_handlers();
         }
         Arc::new(h)
     };

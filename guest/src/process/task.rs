@@ -137,6 +137,16 @@ impl SigHand {
         Self { actions: spin::Mutex::new(copy.try_into().expect("65 actions")) }
     }
 
+    /// Linux `flush_signal_handlers(t, 0)` (exec, `CLONE_CLEAR_SIGHAND`):
+    /// handled signals go back to SIG_DFL, ignored ones stay ignored, and
+    /// every action loses its flags, restorer and mask.
+    pub fn flush_handlers(&self) {
+        for a in self.actions.lock().iter_mut() {
+            let handler = if a.sa_handler == SIG_IGN { SIG_IGN } else { SIG_DFL };
+            *a = sigaction { sa_handler: handler, ..Default::default() };
+        }
+    }
+
     pub fn action(&self, sig: u32) -> sigaction {
         self.actions.lock()[sig as usize]
     }

@@ -42,7 +42,17 @@ impl Stacks {
     }
 }
 
-fn main(_args: Args, _env: Env) -> i32 {
+/// argv[0], the path the shared-handlers check execs (`clone handlers`).
+static ARGV0: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+fn main(args: Args, _env: Env) -> i32 {
+    if args.bytes(1) == Some(b"handlers") {
+        // The image exec'd by `exec_with_shared_handlers`'s child.
+        return check_handlers(0);
+    }
+    if let Some(a) = args.get(0) {
+        ARGV0.store(a.as_ptr() as usize, core::sync::atomic::Ordering::SeqCst);
+    }
     let mut c = Checker::new();
     let _ = signal_disposition(SIGCHLD, SIG_DFL);
     let prot = PROT_READ | PROT_WRITE;
@@ -509,11 +519,52 @@ fn clone3_works(c: &mut Checker, st: Stacks) {
             "CLONE_CLEAR_SIGHAND leaves the parent's handler",
             sigaction_get(SIGUSR1).map(|a| a.sa_handler) == Ok(noop_handler as *const () as usize),
         );
+        exec_with_shared_handlers(c, st);
     } else {
         c.fail("clone3 CLONE_CLEAR_SIGHAND", "rt_sigaction failed");
     }
     let _ = signal_disposition(SIGUSR1, SIG_DFL);
     let _ = signal_disposition(SIGUSR2, SIG_DFL);
+}
+
+/// The child of `exec_with_shared_handlers`: exec this program as
+/// `clone handlers` (status 99 if the exec fails).
+extern "C" fn exec_handlers_image(_: usize) -> i32 {
+    let path = ARGV0.load(core::sync::atomic::Ordering::SeqCst);
+    let argv = [path, c"handlers".as_ptr() as usize, 0];
+    // SAFETY: a NUL-terminated path and a NULL-terminated argv of such
+    // strings; on success nothing of this image runs any more.
+    let _ = unsafe { syscall::syscall3(nr::__NR_execve, path, argv.as_ptr() as usize, 0) };
+    exit(99)
+}
+
+/// A process sharing its parent's handlers (CLONE_SIGHAND without
+/// CLONE_THREAD; CLONE_VM and CLONE_VFORK as the kernel requires of
+/// CLONE_SIGHAND) execs: the new image has its own table, flushed (SIGUSR1's
+/// handler back to SIG_DFL, SIGUSR2 still ignored: Linux `unshare_sighand`,
+/// then `flush_signal_handlers`), and the parent's handler stays.
+fn exec_with_shared_handlers(c: &mut Checker, st: Stacks) {
+    let flags = CLONE_VM | CLONE_VFORK | CLONE_SIGHAND | SIGCHLD as u64;
+    // SAFETY: the child runs on its own stack and only execs or exits.
+    match unsafe { clone(flags, st.top(0), 0, 0, 0, exec_handlers_image, 0) } {
+        Ok(pid) => c.reaped_bits(
+            pid,
+            0,
+            &[
+                "exec with shared handlers resets a handled signal to SIG_DFL",
+                "exec with shared handlers keeps an ignored signal ignored",
+            ],
+        ),
+        Err(e) => c.fail("clone CLONE_VM|CLONE_VFORK|CLONE_SIGHAND", e),
+    }
+    c.check(
+        "... and the parent's handler stays",
+        sigaction_get(SIGUSR1).map(|a| a.sa_handler) == Ok(noop_handler as *const () as usize),
+    );
+    c.check(
+        "... and the parent's ignored signal stays ignored",
+        sigaction_get(SIGUSR2).map(|a| a.sa_handler) == Ok(SIG_IGN),
+    );
 }
 
 // ---- tid flags ----------------------------------------------------------------
