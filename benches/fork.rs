@@ -559,8 +559,13 @@ fn profile_cases(cfg: &Config, out_dir: &Path) {
         // The cow case's `b` snapshot comes once per sample, the others' once.
         let ops = p.spans.max(1) * ops_per_pair * if case == "cow" { 1 } else { reps };
         let kvm = r.insns_in_spans(&format!("b {key}"), &format!("e {key}")).unwrap_or(0);
+        // Bytes of `rep movs`/`rep stos`: one instruction each in the count,
+        // but about an instruction's time per 8-byte word where ring 0 is
+        // emulated.
+        let rep = p.event_total(vmm::REP_STRING_BYTES) / ops.max(1);
         let text = format!(
-            "{name}: {ops} operations; {}; KVM's insn_emulation: {kvm}\n\nper operation:\n\n{}",
+            "{name}: {ops} operations; {}; KVM's insn_emulation: {kvm}; \
+             rep movs/stos bytes per operation: {rep}\n\nper operation:\n\n{}",
             p.summary(),
             p.top_table(30, ops)
         );
