@@ -24,7 +24,7 @@ use crate::process::clone_flags::{check_flags, CloneFlags};
 use crate::process::rlimit::RLIMIT_NPROC;
 use crate::process::signal::{signal_pending, ERESTARTNOINTR};
 use crate::process::table;
-use crate::process::task::{sigaction, Task, TaskParts, ThreadGroup, SIG_DFL, SIG_IGN};
+use crate::process::task::{Task, TaskParts, ThreadGroup};
 use crate::sched;
 
 /// What a clone asks for (Linux `struct kernel_clone_args`).

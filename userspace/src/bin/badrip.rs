@@ -43,7 +43,7 @@ fn main(_args: Args, _env: Env) -> i32 {
         SHOW.store(show, SeqCst);
         let pid = fork_with(|| {
             if handled {
-                let act = new_sigaction(segv_handler as usize, SA_SIGINFO, 0);
+                let act = new_sigaction(segv_handler as *const () as usize, SA_SIGINFO, 0);
                 // SAFETY: the handler makes system calls and ends the process.
                 if unsafe { rt_sigaction(SIGSEGV, Some(&act), None) }.is_err() {
                     return 100;
@@ -106,7 +106,7 @@ fn handler_at() {
 }
 
 fn sigreturn_to() {
-    let act = new_sigaction(set_bad_rip as usize, SA_SIGINFO, 0);
+    let act = new_sigaction(set_bad_rip as *const () as usize, SA_SIGINFO, 0);
     // SAFETY: the handler only changes its ucontext.
     let _ = unsafe { rt_sigaction(SIGUSR1, Some(&act), None) };
     let _ = kill(getpid().unwrap_or(0) as i32, SIGUSR1);

@@ -20,7 +20,6 @@
 #![no_std]
 #![no_main]
 
-use core::ffi::CStr;
 use core::fmt::Write;
 
 use userspace::*;

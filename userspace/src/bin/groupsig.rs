@@ -26,7 +26,7 @@ fn main(_args: Args, _env: Env) -> i32 {
         c.fail("mmap the thread stacks", "failed");
         return c.status();
     };
-    let act = new_sigaction(on_usr1 as usize, 0, 0);
+    let act = new_sigaction(on_usr1 as *const () as usize, 0, 0);
     // SAFETY: on_usr1 only stores to atomics and makes a system call.
     if unsafe { rt_sigaction(SIGUSR1, Some(&act), None) }.is_err() {
         c.fail("sigaction SIGUSR1", "failed");

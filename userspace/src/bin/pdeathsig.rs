@@ -69,7 +69,7 @@ fn values(c: &mut Checker) {
 /// `ready`, wait for the signal (at most 10 s), then write what it carried
 /// and the new parent to `out`: [signal, si_code, si_pid, getppid()].
 fn wait_for_death(ready: i32, out: i32) -> i32 {
-    let act = new_sigaction(on_death as usize, SA_SIGINFO, 0);
+    let act = new_sigaction(on_death as *const () as usize, SA_SIGINFO, 0);
     // SAFETY: the handler only stores to atomics.
     let _ = unsafe { rt_sigaction(SIGUSR1, Some(&act), None) };
     if prctl2(PR_SET_PDEATHSIG, SIGUSR1 as usize).is_err() {

@@ -52,7 +52,7 @@ extern "C" fn on_timer(sig: i32, info: *mut siginfo_t, _: *mut ucontext) {
 }
 
 fn install(sig: u32) {
-    let act = new_sigaction(on_timer as usize, SA_SIGINFO | SA_RESTART, 0);
+    let act = new_sigaction(on_timer as *const () as usize, SA_SIGINFO | SA_RESTART, 0);
     // SAFETY: the handler only stores to atomics.
     let _ = unsafe { rt_sigaction(sig, Some(&act), None) };
 }

@@ -125,7 +125,7 @@ fn bad_altstack() -> i32 {
     if unsafe { sigaltstack(Some(&ss), None) }.is_err() {
         return 101;
     }
-    let act = new_sigaction(on_usr1 as usize, SA_ONSTACK, 0);
+    let act = new_sigaction(on_usr1 as *const () as usize, SA_ONSTACK, 0);
     // SAFETY: on_usr1 does nothing.
     if unsafe { rt_sigaction(SIGUSR1, Some(&act), None) }.is_err() {
         return 102;
@@ -137,7 +137,7 @@ fn bad_altstack() -> i32 {
 extern "C" fn on_alrm(_: i32) {}
 
 fn interrupted_sleep() -> i32 {
-    let act = new_sigaction(on_alrm as usize, 0, 0);
+    let act = new_sigaction(on_alrm as *const () as usize, 0, 0);
     // SAFETY: on_alrm does nothing.
     if unsafe { rt_sigaction(SIGALRM, Some(&act), None) }.is_err() {
         return 101;
