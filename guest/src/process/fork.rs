@@ -344,7 +344,7 @@ fn copy_process(
     // RLIMIT_NPROC, per real user, counting the child first (so that forks
     // on two CPUs cannot both pass); root is exempt (CAP_SYS_RESOURCE/CAP_SYS_ADMIN).
     let creds = parent.creds();
-    let nproc = parent.rlimits.lock().get(RLIMIT_NPROC).map_or(u64::MAX, |r| r.rlim_cur);
+    let nproc = parent.group.rlimits.lock().get(RLIMIT_NPROC).map_or(u64::MAX, |r| r.rlim_cur);
     let charge = UserCharge::new(creds.uid);
     if creds.uid != 0 && creds.euid != 0 && charge.count as u64 > nproc {
         return Err(EAGAIN);
@@ -461,7 +461,8 @@ fn copy_process(
         } else {
             (parent.pid(), args.exit_signal)
         };
-    let group = if thread { parent.group.clone() } else { ThreadGroup::new() };
+    let group =
+        if thread { parent.group.clone() } else { ThreadGroup::new(*parent.group.rlimits.lock()) };
     let child = Task::from_parts(TaskParts {
         pid,
         group,
@@ -478,7 +479,6 @@ fn copy_process(
         fs,
         sighand,
         creds,
-        rlimits: *parent.rlimits.lock(),
         probe: false,
         kthread: matches!(start, ThreadStart::Kernel { .. }),
     });

@@ -91,7 +91,7 @@ pub fn pidfd_pid(file: &File) -> Result<&PidFile, Errno> {
 
 /// `task`'s RLIMIT_NOFILE.
 pub fn nofile_limit(task: &Task) -> u64 {
-    task.rlimits.lock().get(RLIMIT_NOFILE).map_or(1024, |r| r.rlim_cur)
+    task.group.rlimits.lock().get(RLIMIT_NOFILE).map_or(1024, |r| r.rlim_cur)
 }
 
 /// A descriptor number in `files` and a pidfd for `pid`, not yet installed

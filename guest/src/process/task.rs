@@ -221,10 +221,13 @@ pub struct ThreadGroup {
     /// `jobctl` word change (Linux `siglock`). Lock order: `TASKLIST`, then
     /// `exit`, then this, then `threads`.
     pub jobctl: spin::Mutex<crate::process::jobctl::GroupJobctl>,
+    /// The process's resource limits (Linux `signal->rlim`): every thread
+    /// reads and sets the same ones; fork copies them into the child's group.
+    pub rlimits: spin::Mutex<Rlimits>,
 }
 
 impl ThreadGroup {
-    pub fn new() -> Arc<Self> {
+    pub fn new(rlimits: Rlimits) -> Arc<Self> {
         Arc::new(Self {
             live: AtomicU32::new(1),
             quick_threads: AtomicU32::new(1),
@@ -244,6 +247,7 @@ impl ThreadGroup {
             group_exec_task: AtomicU32::new(0),
             exec_wait: WaitQueue::new(),
             jobctl: spin::Mutex::new(crate::process::jobctl::GroupJobctl::default()),
+            rlimits: spin::Mutex::new(rlimits),
         })
     }
 }
@@ -273,7 +277,6 @@ pub struct PosixThread {
     pub fs: spin::Mutex<Arc<crate::fs::file::FsStruct>>,
     pub sighand: spin::Mutex<Arc<SigHand>>,
     pub creds: spin::Mutex<Creds>,
-    pub rlimits: spin::Mutex<Rlimits>,
     /// Children not yet reaped (Linux `children`); threads are not in it.
     pub children: spin::Mutex<alloc::vec::Vec<Arc<Task>>>,
     /// Signal sent to the parent at exit (Linux `exit_signal`; 0: a "clone" child).
@@ -384,7 +387,6 @@ pub struct TaskParts {
     pub fs: Arc<crate::fs::file::FsStruct>,
     pub sighand: Arc<SigHand>,
     pub creds: Creds,
-    pub rlimits: Rlimits,
     pub probe: bool,
     pub kthread: bool,
 }
@@ -406,7 +408,6 @@ impl Task {
             fs: spin::Mutex::new(p.fs),
             sighand: spin::Mutex::new(p.sighand),
             creds: spin::Mutex::new(p.creds),
-            rlimits: spin::Mutex::new(p.rlimits),
             children: spin::Mutex::new(alloc::vec::Vec::new()),
             exit_signal: AtomicU32::new(17),
             wait_chld: WaitQueue::new(),
@@ -464,7 +465,7 @@ impl Task {
             .unwrap_or_else(|| Arc::new(Pid::unallocated(pid, ns)));
         let task = Task::from_parts(TaskParts {
             pid,
-            group: ThreadGroup::new(),
+            group: ThreadGroup::new(Rlimits::default()),
             tgid: pid,
             thread_pid: thread_pid.clone(),
             tgid_pid: thread_pid,
@@ -478,7 +479,6 @@ impl Task {
             fs: Arc::new(crate::fs::file::FsStruct::new(crate::fs::root_ino())),
             sighand: Arc::new(SigHand::new()),
             creds: Creds::default(),
-            rlimits: Rlimits::default(),
             probe,
             kthread: false,
         });
@@ -491,7 +491,7 @@ impl Task {
         let pid0 = Arc::new(Pid::unallocated(0, crate::process::table::init_pid_ns()));
         let t = Task::from_parts(TaskParts {
             pid: 0,
-            group: ThreadGroup::new(),
+            group: ThreadGroup::new(Rlimits::default()),
             tgid: 0,
             thread_pid: pid0.clone(),
             tgid_pid: pid0,
@@ -505,7 +505,6 @@ impl Task {
             fs: Arc::new(crate::fs::file::FsStruct::new(crate::fs::root_ino())),
             sighand: Arc::new(SigHand::new()),
             creds: Creds::default(),
-            rlimits: Rlimits::default(),
             probe: false,
             kthread: false,
         });

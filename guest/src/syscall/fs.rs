@@ -55,7 +55,7 @@ fn files() -> Arc<FdTable> {
 }
 
 fn nofile_limit(t: &Task) -> u64 {
-    t.rlimits.lock().get(RLIMIT_NOFILE).map_or(1024, |r| r.rlim_cur)
+    t.group.rlimits.lock().get(RLIMIT_NOFILE).map_or(1024, |r| r.rlim_cur)
 }
 
 fn path_str(bytes: &[u8]) -> Result<&str, Errno> {

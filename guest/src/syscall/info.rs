@@ -89,7 +89,7 @@ pub fn prlimit64(a: &Args) -> SysResult {
     let resource = a.u32(1);
     let new = if a.u(2) != 0 { Some(uaccess::read_u64s::<2>(a.u(2))?) } else { None };
     let privileged = t.creds().euid == 0;
-    let mut limits = t.rlimits.lock();
+    let mut limits = t.group.rlimits.lock();
     let old = limits.get(resource).ok_or(EINVAL)?;
     if let Some([cur, max]) = new {
         limits.set(resource, rlimit { rlim_cur: cur, rlim_max: max }, privileged)?;
@@ -103,7 +103,7 @@ pub fn prlimit64(a: &Args) -> SysResult {
 
 pub fn getrlimit(a: &Args) -> SysResult {
     let t = current().unwrap();
-    let r = t.rlimits.lock().get(a.u32(0)).ok_or(EINVAL)?;
+    let r = t.group.rlimits.lock().get(a.u32(0)).ok_or(EINVAL)?;
     uaccess::write_u64s(a.u(1), &rlimit_words(r)).map(|_| 0)
 }
 
@@ -111,7 +111,7 @@ pub fn setrlimit(a: &Args) -> SysResult {
     let t = current().unwrap();
     let [cur, max] = uaccess::read_u64s::<2>(a.u(1))?;
     let privileged = t.creds().euid == 0;
-    t.rlimits.lock().set(a.u32(0), rlimit { rlim_cur: cur, rlim_max: max }, privileged)?;
+    t.group.rlimits.lock().set(a.u32(0), rlimit { rlim_cur: cur, rlim_max: max }, privileged)?;
     let _ = (EPERM, RLIMIT_NOFILE);
     Ok(0)
 }

@@ -31,7 +31,7 @@ fn find_process_by_pid(me: &Arc<Task>, pid: i32) -> Result<Arc<Task>, Errno> {
 /// The permission facts for `me` acting on `target`.
 fn caller(me: &Task, target: &Task) -> Caller {
     let (c, t) = (me.creds(), target.creds());
-    let rl = *target.rlimits.lock();
+    let rl = *target.group.rlimits.lock();
     Caller {
         cap_sys_nice: c.euid == 0,
         same_owner: c.euid == t.euid || c.euid == t.uid,

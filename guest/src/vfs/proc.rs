@@ -520,7 +520,7 @@ fn pid_status(ns: &PidNamespace, t: &Arc<Task>, leader: &Arc<Task>) -> String {
     });
     let (sig_ign, sig_cgt) = sigign_sigcatch(t);
     let sigpending =
-        t.rlimits.lock().get(uapi::resource::RLIMIT_SIGPENDING).map_or(0, |r| r.rlim_cur);
+        t.group.rlimits.lock().get(uapi::resource::RLIMIT_SIGPENDING).map_or(0, |r| r.rlim_cur);
     let s = TaskStatus {
         name: t.comm(),
         umask: Some(t.fs().umask.load(Relaxed)),

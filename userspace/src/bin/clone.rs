@@ -12,7 +12,7 @@
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::SeqCst};
 
 use userspace::thread::wait_until;
 use userspace::*;
@@ -71,6 +71,7 @@ fn main(args: Args, _env: Env) -> i32 {
     clone3_works(&mut c, stacks);
     tid_flags(&mut c, stacks);
     threads(&mut c, stacks);
+    rlimits_are_the_process(&mut c, stacks);
     exit_group_in_thread(&mut c, stacks);
     leader_exits_first(&mut c, stacks);
     clone_parent(&mut c);
@@ -688,6 +689,41 @@ fn threads(c: &mut Checker, st: Stacks) {
     c.check("tgkill of the exited thread ESRCH (once the kernel released it)", gone);
     c.err("no child after the thread exited", wait4(-1, None, __WALL | WNOHANG), ECHILD);
     let _ = close(pr);
+}
+
+/// Sets RLIMIT_NOFILE's soft limit to the value `a` points at, and exits.
+extern "C" fn thread_setrlimit(a: usize) -> i32 {
+    let cur: &AtomicU64 = from_arg(a);
+    let mut lim = rlimit::default();
+    if getrlimit(RLIMIT_NOFILE, &mut lim).is_err() {
+        return 1;
+    }
+    lim.rlim_cur = cur.load(SeqCst);
+    setrlimit(RLIMIT_NOFILE, &lim).map_or(2, |_| 0)
+}
+
+/// Resource limits belong to the process (Linux `signal->rlim`): a thread's
+/// setrlimit is what every thread of it reads afterwards.
+fn rlimits_are_the_process(c: &mut Checker, st: Stacks) {
+    let mut old = rlimit::default();
+    if getrlimit(RLIMIT_NOFILE, &mut old).is_err() || old.rlim_cur < 101 {
+        c.fail("rlimits: getrlimit(RLIMIT_NOFILE)", "failed or below 101");
+        return;
+    }
+    let cur = AtomicU64::new(100);
+    let tid = AtomicU32::new(0);
+    if let Err(e) = spawn_thread(st.top(0), 0, 0, &tid, thread_setrlimit, arg(&cur)) {
+        c.fail("rlimits: clone a thread", e);
+        return;
+    }
+    c.check("rlimits: the thread's setrlimit returns", join(&tid));
+    let mut now = rlimit::default();
+    let _ = getrlimit(RLIMIT_NOFILE, &mut now);
+    c.check(
+        "setrlimit(RLIMIT_NOFILE) in a thread sets the process's limit (the main thread reads it)",
+        now.rlim_cur == 100 && now.rlim_max == old.rlim_max,
+    );
+    let _ = setrlimit(RLIMIT_NOFILE, &old);
 }
 
 /// Blocks forever in FUTEX_WAIT after counting itself in `r.ready`.

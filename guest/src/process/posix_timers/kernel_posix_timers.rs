@@ -95,6 +95,7 @@ pub fn timer_create(me: &Arc<Task>, clock: i32, event: Option<SigEvent>) -> Resu
         })?),
     };
     let limit = me
+        .group
         .rlimits
         .lock()
         .get(uapi::resource::RLIMIT_SIGPENDING)
