@@ -140,7 +140,15 @@ fn clocks(c: &mut Checker) {
     let m1 = monotonic_ns();
     c.check("spinning 30 ms moves the thread clock by 30 ms or more", t1 - t0 >= 30 * MS);
     c.check("and the process clock by as much", p1 - p0 >= 30 * MS);
-    c.check("and CPU time is not more than the time that passed", t1 - t0 <= m1 - m0);
+    // Within 5 %: Linux reads a task's CPU time from the scheduler's clock
+    // (`sched_clock`) and CLOCK_MONOTONIC from the timekeeping clock source;
+    // on an emulated machine they drift apart: in the SVM lane's L1 (Linux
+    // under QEMU) the thread's CPU time once came out above the monotonic
+    // time that passed. Double counting (twice the time) still fails.
+    c.check(
+        "and CPU time is not more than the time that passed (within 5 %)",
+        (t1 - t0) * 100 <= (m1 - m0) * 105,
+    );
     // The thread's first: the process clock read after it cannot be less.
     let t = clock(CLOCK_THREAD_CPUTIME_ID);
     let p = clock(CLOCK_PROCESS_CPUTIME_ID);
