@@ -16,7 +16,6 @@
 //! addresses, `remove_range` widens its range to the pages it touches, and
 //! `find_free` rounds its length and hint up.
 
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::Cell;
@@ -25,6 +24,10 @@ use core::ops::{BitAnd, BitOr, BitOrAssign};
 
 use super::frame::PAGE_SIZE;
 use crate::errno::{Errno, EEXIST, EFAULT, EINVAL, ENOMEM};
+
+mod areas;
+
+use areas::Areas;
 
 const PAGE_MASK: u64 = PAGE_SIZE - 1;
 
@@ -255,11 +258,12 @@ fn page_round_up(x: u64) -> Option<u64> {
 /// adjacent areas that `mergeable` would join.
 #[derive(Clone, Debug)]
 pub struct VmaSet<T> {
-    /// The areas by start address, shared copy-on-write: a clone (fork's
-    /// `dup_mmap`) shares them, and the first change to either copy copies
-    /// the map (`map_mut`). Linux copies each `vm_area_struct` at fork; here
-    /// a child that execs or exits never copies them, nor frees the copies.
-    map: Arc<BTreeMap<u64, Vma<T>>>,
+    /// The areas by start address (a sorted vector while there are few, see
+    /// [`areas`]), shared copy-on-write: a clone (fork's `dup_mmap`) shares
+    /// them, and the first change to either copy copies them (`map_mut`).
+    /// Linux copies each `vm_area_struct` at fork; here a child that execs or
+    /// exits never copies them, nor frees the copies.
+    map: Arc<Areas<T>>,
     /// Counts the changes (each `map_mut`): what a caller computed from the
     /// areas at one generation still holds while it is unchanged.
     generation: u64,
@@ -267,7 +271,8 @@ pub struct VmaSet<T> {
     /// `mm->mmap_cache` of 2.6, before the per-thread `vmacache`): faults
     /// come in runs in one area, and a lookup by this key is one search where
     /// `range(..=addr)` is two. Only a hint: a hit is checked against the
-    /// area it names, so no change to the set needs to reset it.
+    /// area it names, so no change to the set needs to reset it. Used only
+    /// with the B-tree: in the vector a lookup is one binary search anyway.
     last_found: Cell<u64>,
 }
 
@@ -279,12 +284,12 @@ impl<T> Default for VmaSet<T> {
 
 impl<T> VmaSet<T> {
     pub fn new() -> Self {
-        Self { map: Arc::new(BTreeMap::new()), generation: 0, last_found: Cell::new(u64::MAX) }
+        Self { map: Arc::new(Areas::new()), generation: 0, last_found: Cell::new(u64::MAX) }
     }
 
     /// The areas to change: this set's own map, copied first if a clone
     /// shares it.
-    fn map_mut(&mut self) -> &mut BTreeMap<u64, Vma<T>>
+    fn map_mut(&mut self) -> &mut Areas<T>
     where
         T: Clone,
     {
@@ -327,12 +332,15 @@ impl<T> VmaSet<T> {
     pub fn find(&self, addr: u64) -> Option<&Vma<T>> {
         // Areas do not overlap: one that starts at the hint and holds `addr`
         // is the one.
-        if let Some(v) = self.map.get(&self.last_found.get()) {
+        if let Areas::Small(_) = *self.map {
+            return self.map.last_at_or_below(addr).filter(|v| addr < v.end);
+        }
+        if let Some(v) = self.map.get(self.last_found.get()) {
             if v.start <= addr && addr < v.end {
                 return Some(v);
             }
         }
-        let v = self.map.range(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)?;
+        let v = self.map.last_at_or_below(addr).filter(|v| addr < v.end)?;
         self.last_found.set(v.start);
         Some(v)
     }
@@ -345,7 +353,7 @@ impl<T> VmaSet<T> {
     where
         T: Clone,
     {
-        self.map_mut().range_mut(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)
+        self.map_mut().range_mut(..=addr).next_back().filter(|v| addr < v.end)
     }
 
     /// The areas that overlap `[start, end)`, in address order (whole areas, not
@@ -353,7 +361,7 @@ impl<T> VmaSet<T> {
     pub fn overlapping(&self, start: u64, end: u64) -> impl Iterator<Item = &Vma<T>> + '_ {
         let nonempty = start < end;
         let first = self.find(start).filter(|v| nonempty && v.start < start);
-        let rest = if nonempty { Some(self.map.range(start..end).map(|(_, v)| v)) } else { None };
+        let rest = if nonempty { Some(self.map.range(start..end)) } else { None };
         first.into_iter().chain(rest.into_iter().flatten())
     }
 
@@ -375,7 +383,7 @@ impl<T> VmaSet<T> {
     pub fn is_range_free(&self, start: u64, end: u64) -> bool {
         // Areas do not overlap: if any overlaps the range, the last one that
         // starts below its end does. One search.
-        start >= end || self.map.range(..end).next_back().is_none_or(|(_, v)| v.end <= start)
+        start >= end || self.map.last_below(end).is_none_or(|v| v.end <= start)
     }
 
     /// `[start, end)` overlaps neither an area nor the guard gap below a stack.
@@ -384,7 +392,7 @@ impl<T> VmaSet<T> {
             && self
                 .map
                 .range(end..end.saturating_add(STACK_GUARD_GAP))
-                .all(|(_, v)| !v.flags.contains(VmFlags::GROWSDOWN))
+                .all(|v| !v.flags.contains(VmFlags::GROWSDOWN))
     }
 
     /// Where to put a new mapping of `len` bytes (Linux `get_unmapped_area`,
@@ -414,7 +422,7 @@ impl<T> VmaSet<T> {
         // Walk the areas downwards; `gap_end` is the lowest start (less guard
         // gap) of the areas seen, so `[v.end, gap_end)` is free below each `v`.
         let mut gap_end = high;
-        for v in self.map.range(..high.saturating_add(STACK_GUARD_GAP)).map(|(_, v)| v).rev() {
+        for v in self.map.range(..high.saturating_add(STACK_GUARD_GAP)).rev() {
             if gap_end < low + len {
                 return None;
             }
@@ -434,19 +442,20 @@ impl<T> VmaSet<T> {
     {
         let mut key = match start.checked_sub(1).and_then(|a| self.find(a)) {
             Some(v) => Some(v.start),
-            None => self.map.range(start..).next().map(|(&k, _)| k),
+            None => self.map.first_at_or_above(start).map(|v| v.start),
         };
         while let Some(k) = key {
-            let Some((&next_key, next)) = self.map.range(k + 1..).next() else { break };
+            let Some(next) = self.map.first_at_or_above(k + 1) else { break };
+            let next_key = next.start;
             if next_key > end {
                 break;
             }
             let next_end = next.end;
-            let merge = self.map.get(&k).is_some_and(|cur| mergeable(cur, next));
+            let merge = self.map.get(k).is_some_and(|cur| mergeable(cur, next));
             if merge {
                 let map = self.map_mut();
-                map.remove(&next_key);
-                if let Some(cur) = map.get_mut(&k) {
+                map.remove(next_key);
+                if let Some(cur) = map.get_mut(k) {
                     cur.end = next_end;
                 }
             } else {
@@ -469,6 +478,9 @@ impl<T> VmaSet<T> {
         if vma.pgoff.checked_add(vma.pages()).is_none() {
             return Err(EINVAL);
         }
+        if let Areas::Small(v) = &*self.map {
+            return self.insert_small(v.iter().position(|x| x.start >= vma.start), vma);
+        }
         if !self.is_range_free(vma.start, vma.end) {
             return Err(EEXIST);
         }
@@ -480,32 +492,75 @@ impl<T> VmaSet<T> {
         // end where `mergeable` allows (Linux `vma_merge`): one search for
         // each neighbour (the range is free, so they are the nearest areas).
         let (start, end) = (vma.start, vma.end);
-        let prev = self.map.range(..start).next_back();
-        let prev = prev.filter(|(_, p)| mergeable(p, &vma)).map(|(&k, _)| k);
-        let next = self.map.range(end..).next().map(|(&k, _)| k);
+        let prev = self.map.last_below(start);
+        let prev = prev.filter(|p| mergeable(p, &vma)).map(|p| p.start);
+        let next = self.map.first_at_or_above(end).map(|n| n.start);
         let map = self.map_mut();
         let key = match prev {
             Some(k) => {
-                if let Some(p) = map.get_mut(&k) {
+                if let Some(p) = map.get_mut(k) {
                     p.end = end;
                 }
                 k
             }
             None => {
-                map.insert(start, vma);
+                map.insert(vma);
                 start
             }
         };
         if let Some(nk) = next {
-            if let (Some(cur), Some(n)) = (map.get(&key), map.get(&nk)) {
+            if let (Some(cur), Some(n)) = (map.get(key), map.get(nk)) {
                 if mergeable(cur, n) {
                     let n_end = n.end;
-                    map.remove(&nk);
-                    if let Some(cur) = map.get_mut(&key) {
+                    map.remove(nk);
+                    if let Some(cur) = map.get_mut(key) {
                         cur.end = n_end;
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// [`Self::insert`] into the vector, where one scan found `at`, the index
+    /// of the first area that starts at or above `vma`'s start (None: there
+    /// is none): its neighbours are `at - 1` and `at`, and the checks and
+    /// merges are the B-tree path's without a search each.
+    fn insert_small(&mut self, at: Option<usize>, vma: Vma<T>) -> Result<(), Errno>
+    where
+        T: Clone + PartialEq,
+    {
+        let (i, len, join_prev, join_next) = {
+            let Areas::Small(v) = &*self.map else { return Err(EINVAL) };
+            let i = at.unwrap_or(v.len());
+            let (prev, next) = (i.checked_sub(1).map(|p| &v[p]), v.get(i));
+            if prev.is_some_and(|p| p.end > vma.start) || next.is_some_and(|n| n.start < vma.end) {
+                return Err(EEXIST);
+            }
+            // A joined area continues `vma`'s neighbour below with `vma`'s
+            // protection, flags, backing and `pgoff`: it joins the one above
+            // exactly when `vma` would.
+            let joins = (
+                prev.is_some_and(|p| mergeable(p, &vma)),
+                next.is_some_and(|n| mergeable(&vma, n)),
+            );
+            (i, v.len(), joins.0, joins.1)
+        };
+        // Linux `do_mmap`: `map_count > sysctl_max_map_count`.
+        if len > max_map_count() {
+            return Err(ENOMEM);
+        }
+        let map = self.map_mut();
+        let Areas::Small(v) = map else { return Err(EINVAL) };
+        match (join_prev, join_next) {
+            (true, true) => {
+                let next = v.remove(i);
+                v[i - 1].end = next.end;
+            }
+            (true, false) => v[i - 1].end = vma.end,
+            (false, true) => v[i] = Vma { end: v[i].end, ..vma },
+            // May move the areas to a B-tree.
+            (false, false) => map.insert_new_at(i, vma),
         }
         Ok(())
     }
@@ -538,7 +593,7 @@ impl<T> VmaSet<T> {
         upper.pgoff = v.pgoff_of(addr);
         upper.start = addr;
         v.end = addr;
-        self.map_mut().insert(addr, upper);
+        self.map_mut().insert(upper);
     }
 
     /// Whether unmapping `[start, end)` would cut a hole in one area (one
@@ -566,9 +621,9 @@ impl<T> VmaSet<T> {
         }
         self.split_unchecked(start);
         self.split_unchecked(end);
-        let keys: Vec<u64> = self.map.range(start..end).map(|(&k, _)| k).collect();
+        let keys: Vec<u64> = self.map.range(start..end).map(|v| v.start).collect();
         let map = self.map_mut();
-        keys.iter().filter_map(|k| map.remove(k)).collect()
+        keys.iter().filter_map(|&k| map.remove(k)).collect()
     }
 
     /// Change the protection of `[start, end)` (Linux `mprotect`), splitting areas
@@ -603,7 +658,7 @@ impl<T> VmaSet<T> {
             self.merge_span(start, end);
             return Err(e);
         }
-        for v in self.map_mut().range_mut(start..end).map(|(_, v)| v) {
+        for v in self.map_mut().range_mut(start..end) {
             v.prot = prot;
         }
         self.merge_span(start, end);
@@ -626,7 +681,8 @@ impl<T> VmaSet<T> {
         if self.find(addr).is_some() {
             return Ok(());
         }
-        let Some((&key, stack)) = self.map.range(addr..).next() else { return Err(EFAULT) };
+        let Some(stack) = self.map.first_at_or_above(addr) else { return Err(EFAULT) };
+        let key = stack.start;
         if !stack.flags.contains(VmFlags::GROWSDOWN) {
             return Err(EFAULT);
         }
@@ -634,7 +690,7 @@ impl<T> VmaSet<T> {
             return Err(ENOMEM);
         }
         let pgoff = stack.pgoff.checked_sub((key - addr) / PAGE_SIZE).ok_or(ENOMEM)?;
-        if let Some((_, prev)) = self.map.range(..addr).next_back() {
+        if let Some(prev) = self.map.last_below(addr) {
             if !prev.flags.contains(VmFlags::GROWSDOWN)
                 && !prev.prot.is_empty()
                 && addr - prev.end < STACK_GUARD_GAP
@@ -643,10 +699,10 @@ impl<T> VmaSet<T> {
             }
         }
         let map = self.map_mut();
-        let Some(mut stack) = map.remove(&key) else { return Err(EFAULT) };
+        let Some(mut stack) = map.remove(key) else { return Err(EFAULT) };
         stack.start = addr;
         stack.pgoff = pgoff;
-        map.insert(addr, stack);
+        map.insert(stack);
         self.merge_span(addr, addr);
         Ok(())
     }
@@ -655,6 +711,7 @@ impl<T> VmaSet<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::collections::BTreeMap;
 
     const P: u64 = PAGE_SIZE;
     const RW: Prot = Prot::READ.union(Prot::WRITE);
@@ -741,8 +798,14 @@ mod tests {
 
     fn check_invariants<T: PartialEq>(set: &VmaSet<T>) {
         let mut prev: Option<&Vma<T>> = None;
-        for (&k, v) in set.map.iter() {
-            assert_eq!(k, v.start);
+        match &*set.map {
+            Areas::Small(v) => assert!(v.len() <= areas::SMALL_MAX),
+            Areas::Large(m) => {
+                assert!(m.len() > areas::SMALL_AGAIN);
+                assert!(m.iter().all(|(&k, v)| k == v.start), "keyed by start");
+            }
+        }
+        for v in set.map.values() {
             assert!(is_aligned(v.start) && is_aligned(v.end) && v.start < v.end);
             if let Some(p) = prev {
                 assert!(p.end <= v.start, "overlap");
@@ -800,8 +863,15 @@ mod tests {
     /// after, a lookup answers as a search from scratch would.
     #[test]
     fn find_answers_as_a_fresh_search_whatever_the_hint() {
+        // In a vector and in a B-tree (the hint is the B-tree's): areas far
+        // above the ones the test changes make it one.
+        find_answers_as_a_fresh_search_with(0);
+        find_answers_as_a_fresh_search_with(areas::SMALL_MAX as u64);
+    }
+
+    fn find_answers_as_a_fresh_search_with(fillers: u64) {
         let fresh = |s: &VmaSet<u32>, a: u64| {
-            s.map.range(..=a).next_back().map(|(_, v)| (v.start, v.end)).filter(|v| a < v.1)
+            s.map.range(..=a).next_back().map(|v| (v.start, v.end)).filter(|v| a < v.1)
         };
         let agree = |s: &VmaSet<u32>| {
             for a in (0..24).map(|p| p * P).chain([5 * P - 1, 5 * P + 1, 12 * P - 8]) {
@@ -809,10 +879,16 @@ mod tests {
             }
         };
         let mut s = VmaSet::new();
+        for i in 0..fillers {
+            s.insert(anon(100 + 2 * i, 101 + 2 * i, RW)).unwrap();
+        }
         s.insert(anon(4, 8, RW)).unwrap();
         s.insert(anon(10, 12, Prot::READ)).unwrap();
+        assert_eq!(s.map.is_small(), fillers == 0);
         assert_eq!(s.find(5 * P).unwrap().start, 4 * P);
-        assert_eq!(s.last_found.get(), 4 * P);
+        if fillers > 0 {
+            assert_eq!(s.last_found.get(), 4 * P);
+        }
         agree(&s);
         // The hinted area shrinks, then goes; another starts where it did.
         s.find(6 * P);
@@ -830,6 +906,7 @@ mod tests {
         s.protect_range(11 * P, 12 * P, Prot::READ).unwrap();
         agree(&s);
         check_invariants(&s);
+        assert_eq!(s.map.is_small(), fillers == 0);
     }
 
     #[test]
@@ -1149,11 +1226,28 @@ mod tests {
 
     #[test]
     fn randomized_against_a_page_model() {
-        const N: u64 = 1024; // pages in the model's address space
+        // 1,024 pages make mostly more areas than a vector holds, 128 fewer,
+        // and 320 cross between the two kinds of storage again and again.
+        let (big, small, mid) = (
+            randomized_against_a_page_model_of(1024),
+            randomized_against_a_page_model_of(128),
+            randomized_against_a_page_model_of(320),
+        );
+        assert!(big.1 > 10_000 && small.0 > 10_000, "{big:?} {small:?}");
+        assert!(mid.0 > 1000 && mid.1 > 1000 && mid.2 > 10, "{mid:?}");
+    }
+
+    /// Random operations on `N` pages, each checked against a naive model of
+    /// the pages; returns the steps that ended with the areas in a vector, in
+    /// a B-tree, and the changes from one to the other.
+    #[allow(non_snake_case)]
+    fn randomized_against_a_page_model_of(N: u64) -> (u32, u32, u32) {
         let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
         let mut set: VmaSet<u32> = VmaSet::new();
         let mut model = Model::new();
         let prots = [Prot::empty(), Prot::READ, RW, Prot::READ | Prot::EXEC];
+        let mut kinds = (0, 0, 0);
+        let mut was_small = true;
         for step in 0..20_000 {
             let mut s = rng.below(N);
             let len = if rng.below(4) == 0 { 1 + rng.below(64) } else { 1 + rng.below(8) };
@@ -1222,6 +1316,16 @@ mod tests {
             assert!(pages.eq(model.iter().map(|(&p, &g)| (p, g))), "step {step}");
             assert_eq!(set.len(), runs(&model), "step {step}: not fully merged");
             assert_eq!(set.total_pages(), model.len() as u64);
+            if set.map.is_small() {
+                kinds.0 += 1;
+            } else {
+                kinds.1 += 1;
+            }
+            if set.map.is_small() != was_small {
+                kinds.2 += 1;
+                was_small = set.map.is_small();
+            }
         }
+        kinds
     }
 }
