@@ -1093,35 +1093,46 @@ impl Mm {
         data: &[u8],
         rw: Option<&Rewrite<'_>>,
     ) -> Result<(), Errno> {
+        if data.is_empty() {
+            return Ok(());
+        }
         let mut inner = self.inner.lock();
-        let mut done = 0usize;
         let sites = rw.map_or(&[][..], |r| r.sites);
         let bias = rw.map_or(0, |r| r.bias);
         // The first site at or after `va`.
         let mut next = sites.partition_point(|&s| s.wrapping_add(bias) < va);
         let mut straddling = Vec::new();
-        while done < data.len() {
-            let addr = va + done as u64;
-            let page = page_down(addr);
-            let off = (addr - page) as usize;
+        let end = va + data.len() as u64;
+        let MmInner { pt, vmas, .. } = &mut *inner;
+        // The area of the page before (pages come in address order, mostly
+        // in one area), and the pages mapped.
+        let mut area: Option<(u64, u64, Prot)> = None;
+        let mut mapped = 0;
+        // One table walk per page table, not per page.
+        pt.update_range(&DirectMap, va, end, ENOMEM, |page, pte| {
+            let addr = page.max(va);
+            let (off, done) = ((addr - page) as usize, (addr - va) as usize);
             let n = (PAGE_SIZE as usize - off).min(data.len() - done);
-            let prot = inner.vmas.find(addr).ok_or(EINVAL)?.prot;
-            let pte = inner.pt.lookup(&DirectMap, page);
-            let frame = if pte & PTE_P != 0 {
-                pte & PTE_ADDR
+            let prot = match area {
+                Some((start, end, prot)) if start <= addr && addr < end => prot,
+                _ => {
+                    let v = vmas.find(addr).ok_or(EINVAL)?;
+                    area = Some((v.start, v.end, v.prot));
+                    v.prot
+                }
+            };
+            let (frame, new) = if pte & PTE_P != 0 {
+                (pte & PTE_ADDR, None)
             } else {
                 let whole = n == PAGE_SIZE as usize;
                 let f = if whole { crate::mm::alloc_frame() } else { alloc_zeroed_frame() };
                 let f = f.ok_or(ENOMEM)?;
-                if inner.pt.set(&DirectMap, page, leaf(f, prot, true)).is_none() {
-                    put_frame(f);
-                    return Err(ENOMEM);
-                }
-                inner.add_rss(1);
-                f
+                mapped += 1;
+                (f, Some(leaf(f, prot, true)))
             };
             // A frame of this new mapping's (just allocated, or mapped by a
-            // user leaf entry): data, which the VMM may write.
+            // user leaf entry): data, which the VMM may write. A new frame's
+            // entry is written after the copy.
             crate::mm::bulk::copy_to_page(
                 &crate::mm::bulk::DataFrame::user_leaf(frame),
                 off,
@@ -1144,8 +1155,10 @@ impl Mm {
                     next += 1;
                 }
             }
-            done += n;
-        }
+            Ok(new)
+        })
+        .inspect_err(|_| inner.add_rss(mapped))?;
+        inner.add_rss(mapped);
         drop(inner);
         for at in straddling.into_iter().filter(|&at| at + 2 <= va + data.len() as u64) {
             let i = (at - va) as usize;

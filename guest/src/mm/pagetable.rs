@@ -483,6 +483,36 @@ impl PageTable {
         Some(old)
     }
 
+    /// Go through the entries of the pages `[start, end)` touches, in address
+    /// order, with one table walk per page table (a missing table is made and a
+    /// shared one unshared, as [`Self::set`] does for one page): `f` gets each
+    /// page's address and entry and returns the entry to write in its place,
+    /// if any. Stops at `f`'s first error, or with `oom` when a table cannot
+    /// be allocated.
+    pub fn update_range<E>(
+        &mut self,
+        mem: &impl PhysMem,
+        start: u64,
+        end: u64,
+        oom: E,
+        mut f: impl FnMut(u64, u64) -> Result<Option<u64>, E>,
+    ) -> Result<(), E> {
+        let mut va = start & !0xfff;
+        while va < end {
+            let block = va & !(PT_SPAN - 1);
+            let block_end = (block + PT_SPAN).min(end);
+            let Some(pt) = self.pt_for_write(mem, va) else { return Err(oom) };
+            for j in index(va, 0)..index(block_end - 1, 0) + 1 {
+                let old = mem.read_pte(pt, j);
+                if let Some(new) = f(block + ((j as u64) << 12), old)? {
+                    mem.write_pte(pt, j, new);
+                }
+            }
+            va = block_end;
+        }
+        Ok(())
+    }
+
     /// Map `[start, end)`'s absent pages with entries from `make` (None: out of
     /// memory, which stops the fill), one table walk per page table. Returns the
     /// pages mapped.
@@ -1334,6 +1364,52 @@ mod tests {
         // All zero: two roots, PDPTs and PDs, the shared table and the
         // parent's second one (`free_zeroed_tables` checks each).
         assert_eq!(*mem.zero_frees.borrow(), 8);
+    }
+
+    #[test]
+    fn update_range_visits_each_page_once_across_tables() {
+        let mem = FakeMem::default();
+        let mut pt = new_space(&mem);
+        // Unaligned ends, across a 2 MiB boundary: the pages touched.
+        let (start, end) = (PT_SPAN - 0x1800, PT_SPAN + 0x10);
+        let mut seen = Vec::new();
+        let r: Result<(), i32> = pt.update_range(&mem, start, end, -1, |va, old| {
+            assert_eq!(old, 0);
+            seen.push(va);
+            Ok((va != PT_SPAN - 0x1000).then(|| mem.new_page(va + 0x10_0000) | PTE_P))
+        });
+        assert_eq!(r, Ok(()));
+        assert_eq!(seen, [PT_SPAN - 0x2000, PT_SPAN - 0x1000, PT_SPAN]);
+        assert_eq!(pt.lookup(&mem, PT_SPAN - 0x2000), (PT_SPAN + 0xf_e000) | PTE_P);
+        assert_eq!(pt.lookup(&mem, PT_SPAN - 0x1000), 0, "left as it was");
+        assert_eq!(pt.lookup(&mem, PT_SPAN), (PT_SPAN + 0x10_0000) | PTE_P);
+        // The second pass sees the entries; an error stops it where it is.
+        let mut n = 0;
+        let r = pt.update_range(&mem, start, end, -1, |_, old| {
+            n += 1;
+            if old == 0 {
+                Err(7)
+            } else {
+                Ok(None)
+            }
+        });
+        assert_eq!((r, n), (Err(7), 2));
+        // Nothing for an empty range.
+        assert_eq!(pt.update_range(&mem, 0x5000, 0x5000, -1, |_, _| Err(1)), Ok(()));
+        pt.destroy(&mem);
+        assert!(mem.table_refs.borrow().is_empty(), "every table freed");
+        // A table shared by fork is unshared before its entries are written.
+        let (parent, mut child, table) = forked(&mem);
+        let r: Result<(), i32> =
+            child.update_range(&mem, 0x40_0000, 0x40_1000, -1, |_, old| Ok(Some(old & !PTE_RW)));
+        assert_eq!(r, Ok(()));
+        assert_ne!(child.pt_for(&mem, 0x40_0000), Some(table));
+        assert_eq!(child.lookup(&mem, 0x40_0000), 0x10_0000 | PTE_P | PTE_US);
+        assert_eq!(parent.lookup(&mem, 0x40_0000) & PTE_ADDR, 0x10_0000);
+        assert_eq!(parent.pt_for(&mem, 0x40_0000), Some(table));
+        child.destroy(&mem);
+        parent.destroy(&mem);
+        assert!(mem.table_refs.borrow().is_empty(), "every table freed");
     }
 
     #[test]
