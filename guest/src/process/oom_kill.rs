@@ -48,6 +48,14 @@ pub fn out_of_memory(current: &Arc<Task>) -> OomOutcome {
         if mm.strong_count() > 0 || tasks.iter().any(alive) {
             return outcome_for(current);
         }
+        // The last victim's memory is back, perhaps only since this fault
+        // found none (its teardown ran on another CPU meanwhile): retry the
+        // fault before choosing again, as Linux tries the allocation once
+        // more under `oom_lock` before `out_of_memory`
+        // (`__alloc_pages_may_oom`). Choosing now could kill pid 1 with the
+        // memory it needs already free (CI's SVM lane saw it).
+        *last_victim = None;
+        return outcome_for(current);
     }
     // Per process: the leader's (or any live thread's) address space.
     let mut candidates: Vec<Candidate> = Vec::new();
