@@ -368,8 +368,13 @@ fn one_thread(c: &mut Checker) {
     c.check("a spinning child", pid != 0 && moving(&[0]));
     nothing_to_report(c, "wait4 WUNTRACED|WCONTINUED: nothing yet", pid, WUNTRACED | WCONTINUED);
     c.ok_eq("kill SIGSTOP", kill(pid as i32, SIGSTOP), 0);
-    wait_is(c, "wait4 WUNTRACED: stopped by SIGSTOP", pid, WUNTRACED, WaitStatus::Stopped(SIGSTOP));
+    // The SIGCHLD before the wait: Linux's stopping child reads si_status
+    // from `group_exit_code` after it drops the siglock
+    // (`do_signal_stop` -> `do_notify_parent_cldstop`), and a wait4 that
+    // reports the stop meanwhile clears it (`wait_task_stopped`), so a
+    // parent that waits first may get si_status 0.
     sigchld(c, "SIGCHLD CLD_STOPPED with si_status SIGSTOP", n0 + 1, pid, CLD_STOPPED, 19);
+    wait_is(c, "wait4 WUNTRACED: stopped by SIGSTOP", pid, WUNTRACED, WaitStatus::Stopped(SIGSTOP));
     c.check("the stopped child does not run", still(&[0]));
     nothing_to_report(c, "the stop is reported once", pid, WUNTRACED);
     nothing_to_report(c, "wait4 without WUNTRACED does not see a stop", pid, 0);
@@ -389,9 +394,10 @@ fn one_thread(c: &mut Checker) {
     for (sig, name) in [(SIGTSTP, "SIGTSTP"), (SIGTTIN, "SIGTTIN"), (SIGTTOU, "SIGTTOU")] {
         let n = CHLD_COUNT.load(SeqCst);
         c.ok_eq(format_args!("kill {}", name), kill(pid as i32, sig), 0);
+        // The SIGCHLD first, as for SIGSTOP above.
+        sigchld(c, "its SIGCHLD", n + 1, pid, CLD_STOPPED, sig as i32);
         let what = format_args!("wait4 WUNTRACED|WCONTINUED: stopped by {}", name);
         wait_is(c, what, pid, WUNTRACED | WCONTINUED, WaitStatus::Stopped(sig));
-        sigchld(c, "its SIGCHLD", n + 1, pid, CLD_STOPPED, sig as i32);
         c.ok_eq("kill SIGCONT", kill(pid as i32, SIGCONT), 0);
         wait_is(
             c,
@@ -421,6 +427,9 @@ fn waitid_options(c: &mut Checker) {
     let n = CHLD_COUNT.load(SeqCst);
     waitid_none(c, "waitid WSTOPPED|WCONTINUED|WNOHANG: nothing yet", pid, WSTOPPED | WCONTINUED);
     c.ok_eq("kill SIGTTIN", kill(pid as i32, SIGTTIN), 0);
+    // Each CLD_STOPPED SIGCHLD before the wait that consumes the stop (see
+    // `one_thread`).
+    sigchld(c, "SIGCHLD CLD_STOPPED with si_status SIGTTIN", n + 1, pid, CLD_STOPPED, 21);
     waitid_is(
         c,
         "waitid WSTOPPED|WNOWAIT: CLD_STOPPED, SIGTTIN",
@@ -431,7 +440,6 @@ fn waitid_options(c: &mut Checker) {
     );
     waitid_is(c, "WNOWAIT left it: waitid WSTOPPED again", pid, WSTOPPED, CLD_STOPPED, 21);
     waitid_none(c, "then it is consumed", pid, WSTOPPED);
-    sigchld(c, "SIGCHLD CLD_STOPPED with si_status SIGTTIN", n + 1, pid, CLD_STOPPED, 21);
     waitid_none(c, "waitid WEXITED|WNOHANG: a stopped child has not exited", pid, WEXITED);
     c.ok_eq("kill SIGCONT", kill(pid as i32, SIGCONT), 0);
     waitid_is(
@@ -446,8 +454,8 @@ fn waitid_options(c: &mut Checker) {
     waitid_none(c, "then it is consumed", pid, WCONTINUED);
     sigchld(c, "SIGCHLD CLD_CONTINUED", n + 2, pid, CLD_CONTINUED, 18);
     c.ok_eq("kill SIGSTOP", kill(pid as i32, SIGSTOP), 0);
-    wait_is(c, "wait4 WUNTRACED", pid, WUNTRACED, WaitStatus::Stopped(SIGSTOP));
     sigchld(c, "SIGCHLD CLD_STOPPED", n + 3, pid, CLD_STOPPED, 19);
+    wait_is(c, "wait4 WUNTRACED", pid, WUNTRACED, WaitStatus::Stopped(SIGSTOP));
     c.ok_eq("kill SIGCONT", kill(pid as i32, SIGCONT), 0);
     let all = WEXITED | WSTOPPED | WCONTINUED;
     waitid_is(c, "waitid WEXITED|WSTOPPED|WCONTINUED: CLD_CONTINUED", pid, all, CLD_CONTINUED, 18);
@@ -481,8 +489,8 @@ fn killed_while_stopped(c: &mut Checker) {
     c.check("a spinning child", pid != 0 && moving(&[0]));
     let n = CHLD_COUNT.load(SeqCst);
     c.ok_eq("kill SIGSTOP", kill(pid as i32, SIGSTOP), 0);
-    wait_is(c, "stopped", pid, WUNTRACED, WaitStatus::Stopped(SIGSTOP));
     sigchld(c, "SIGCHLD CLD_STOPPED", n + 1, pid, CLD_STOPPED, 19);
+    wait_is(c, "stopped", pid, WUNTRACED, WaitStatus::Stopped(SIGSTOP));
     c.ok_eq("SIGKILL to the stopped child", kill(pid as i32, SIGKILL), 0);
     wait_is(
         c,
@@ -569,8 +577,8 @@ fn threads(c: &mut Checker, stacks: Stacks) {
     let n = CHLD_COUNT.load(SeqCst);
     let t2 = shared().tid(2).load(SeqCst) as i32;
     c.ok_eq("tgkill SIGSTOP to one thread", tgkill(pid as i32, t2, SIGSTOP), 0);
-    wait_is(c, "the process is reported stopped", pid, WUNTRACED, WaitStatus::Stopped(SIGSTOP));
     sigchld(c, "one SIGCHLD CLD_STOPPED", n + 1, pid, CLD_STOPPED, 19);
+    wait_is(c, "the process is reported stopped", pid, WUNTRACED, WaitStatus::Stopped(SIGSTOP));
     c.check("no thread runs while stopped", still(&[0, 1, 2, 3]));
     c.ok_eq("kill SIGCONT", kill(pid as i32, SIGCONT), 0);
     wait_is(c, "continued", pid, WCONTINUED, WaitStatus::Continued);
