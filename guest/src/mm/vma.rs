@@ -272,7 +272,7 @@ pub struct VmaSet<T> {
     /// come in runs in one area, and a lookup by this key is one search where
     /// `range(..=addr)` is two. Only a hint: a hit is checked against the
     /// area it names, so no change to the set needs to reset it. Used only
-    /// with the B-tree: in the vector a lookup is one binary search anyway.
+    /// with the B-tree: in the vector a lookup is one short scan anyway.
     last_found: Cell<u64>,
 }
 

@@ -5,7 +5,7 @@
 //! stack) and looks them up on every page fault, builds them at every exec and
 //! walks them at every teardown. A B-tree costs several hundred ring-0
 //! instructions an insert and one or two hundred a lookup even then (node
-//! search, rebalancing, allocation); a binary search over a few contiguous
+//! search, rebalancing, allocation); a linear scan over a few contiguous
 //! entries and an insert that moves the ones after it cost a fraction of that.
 //! But a process may have `vm.max_map_count` (65,530) areas, where the
 //! vector's insert would move megabytes: above [`SMALL_MAX`] areas the set
@@ -23,7 +23,7 @@ use core::ops::{Bound, RangeBounds};
 use super::Vma;
 
 /// The most areas kept in a sorted vector (an insert moves at most this many,
-/// ~1.5 KiB of `Vma`s).
+/// under 2 KiB of `Vma`s).
 pub const SMALL_MAX: usize = 32;
 /// A B-tree that shrinks to this many areas goes back to a vector.
 pub const SMALL_AGAIN: usize = SMALL_MAX / 2;
