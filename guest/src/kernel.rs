@@ -34,6 +34,11 @@ impl arch::Kernel for Kernel {
     }
 
     #[inline(always)]
+    fn syscall_gate(frame: &mut arch::TrapFrame) {
+        crate::trap::syscall_gate(frame)
+    }
+
+    #[inline(always)]
     fn exit_to_user_mode(frame: &mut arch::TrapFrame) {
         crate::trap::exit_to_user_mode(frame)
     }

@@ -145,10 +145,7 @@ fn proc_entry(t: &Task) -> ProcEntry {
         group_flags: group.map_or(u32::MAX, |g| g.flags),
         group_stop_count: group.map_or(u32::MAX, |g| g.group_stop_count),
         fatal_signal: t.fatal_signal.load(Ordering::Relaxed),
-        syscall: t
-            .syscall_restart
-            .try_lock()
-            .map_or(-1, |s| if t.kthread { -1 } else { s.0 as i32 }),
+        syscall: if t.kthread { -1 } else { t.syscall_restart.nr() as i32 },
         live: t.group.live.load(Ordering::Relaxed),
         ..Default::default()
     }

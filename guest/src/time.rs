@@ -58,8 +58,12 @@ mod kernel_time {
 
     /// Nanoseconds since the kernel started (CLOCK_MONOTONIC, CLOCK_BOOTTIME).
     pub fn monotonic_ns() -> u64 {
-        let now = crate::arch::rdtsc().saturating_sub(BOOT_TSC.load(Ordering::Relaxed));
-        clocksource().cycles_to_ns(now)
+        monotonic_ns_at(crate::arch::rdtsc())
+    }
+
+    /// [`monotonic_ns`] at the TSC value `tsc` (read by the caller).
+    pub fn monotonic_ns_at(tsc: u64) -> u64 {
+        clocksource().cycles_to_ns(tsc.saturating_sub(BOOT_TSC.load(Ordering::Relaxed)))
     }
 
     /// Nanoseconds since the epoch (CLOCK_REALTIME).
@@ -69,7 +73,7 @@ mod kernel_time {
 }
 
 #[cfg(target_os = "none")]
-pub use kernel_time::{init, monotonic_ns, realtime_ns};
+pub use kernel_time::{init, monotonic_ns, monotonic_ns_at, realtime_ns};
 
 #[cfg(test)]
 mod tests {

@@ -48,12 +48,6 @@ pub fn user_exception(frame: &mut TrapFrame) {
         }
     }
     let sig = match frame.vector {
-        // `int3` leaves rip after itself: the gate's int3 is a system call.
-        3 if frame.rip == GATE_INT3 + 1 => {
-            drop(task);
-            gate_entry(frame, GATE_INT3);
-            return;
-        }
         14 => {
             let addr = fault_address();
             ctr::cpu_add(cpu_id(), ctr::CPU_PAGE_FAULTS_USER, 1);
@@ -292,15 +286,25 @@ pub fn sysret_allowed(frame: &TrapFrame) -> bool {
         && frame.rflags & (TF | RF) == 0
 }
 
+/// A system call through the `int3` gate (from ring 3; see `arch`'s
+/// `do_trap`).
+#[inline(always)]
+pub fn syscall_gate(frame: &mut TrapFrame) {
+    gate_entry(frame, GATE_INT3);
+}
+
 /// The timer tick (`user`: it interrupted user mode): the scheduler's, then
 /// the interval timers' (real ones due, CPU time charged to the process),
 /// then the POSIX timers'.
 pub fn timer_tick(user: bool) {
-    crate::sched::scheduler_tick::<crate::process::PosixThread>();
-    // One clock read for both (in ring 0 here, `rdtsc` is emulated).
-    let now = crate::time::monotonic_ns();
-    crate::process::itimer::tick(user, now);
-    crate::process::posix_timers::tick(now);
+    // One clock read and one look at the running task for all of it (in
+    // ring 0 here, each instruction is emulated).
+    let tsc = crate::arch::rdtsc();
+    let now = crate::time::monotonic_ns_at(tsc);
+    crate::sched::scheduler_tick::<crate::process::PosixThread>(tsc, now);
+    let task = crate::process::current();
+    crate::process::itimer::tick(user, now, task.as_ref());
+    crate::process::posix_timers::tick(now, task.as_ref());
 }
 
 /// Work before returning to user mode: a pending fatal signal ends the task; a

@@ -30,7 +30,7 @@ pub fn do_exit(reason: ExitReason) -> ! {
         // Linux `ptrace_event(PTRACE_EVENT_EXIT, code)`: the tracer sees the
         // task before it is gone (not when a fatal signal is pending: the
         // threads a group exit kills do not stop).
-        let orig_rax = task.syscall_restart.lock().0;
+        let orig_rax = task.syscall_restart.nr();
         let status = reason.wait_status() as u32 as u64;
         crate::process::ptrace::ptrace_event(
             &task,

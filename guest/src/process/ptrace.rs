@@ -880,7 +880,7 @@ mod kernel {
     /// last system call; here it is known while a restart is pending).
     fn orig_rax_of(task: &Task) -> u64 {
         if task.restart_pending.load(Ordering::Relaxed) {
-            task.syscall_restart.lock().0
+            task.syscall_restart.nr()
         } else {
             u64::MAX
         }

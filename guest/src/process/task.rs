@@ -330,7 +330,7 @@ pub struct PosixThread {
     pub altstack: spin::Mutex<(u64, u64, i32)>,
     /// The system call in progress, for restarting it after a signal: its
     /// number and where its entry instruction was (rip, rsp).
-    pub syscall_restart: spin::Mutex<(u64, u64, u64)>,
+    pub syscall_restart: SyscallEntry,
     /// The system call just made was interrupted (ERESTARTSYS): consulted, and
     /// cleared, on the way back to user mode — never inferred from rax.
     pub restart_pending: AtomicBool,
@@ -429,7 +429,7 @@ impl Task {
             sigpending: AtomicBool::new(false),
             siginfo: spin::Mutex::new(crate::process::signal::SigInfos::new()),
             altstack: spin::Mutex::new((0, 0, crate::process::signal::SS_DISABLE)),
-            syscall_restart: spin::Mutex::new((0, 0, 0)),
+            syscall_restart: SyscallEntry::default(),
             restart_pending: AtomicBool::new(false),
             restart_nointr: AtomicBool::new(false),
             restart_nohand: AtomicBool::new(false),
@@ -654,5 +654,35 @@ impl PosixThread {
         } else {
             ExitReason::Killed { signal: (s & 0x7f) as u32, core: s & 0x80 != 0 }
         }
+    }
+}
+
+/// The system call a task is in: its number and where its entry instruction
+/// was (rip, rsp), for restarting it after a signal. Written by the task at
+/// each system call; read by the task itself, by its tracer while it is
+/// stopped and by the VMM's debug dump (no lock: each system call would pay
+/// for one).
+#[derive(Default)]
+pub struct SyscallEntry {
+    nr: AtomicU64,
+    rip: AtomicU64,
+    rsp: AtomicU64,
+}
+
+impl SyscallEntry {
+    pub fn set(&self, nr: u64, rip: u64, rsp: u64) {
+        self.nr.store(nr, Ordering::Relaxed);
+        self.rip.store(rip, Ordering::Relaxed);
+        self.rsp.store(rsp, Ordering::Relaxed);
+    }
+
+    /// The system call's number.
+    pub fn nr(&self) -> u64 {
+        self.nr.load(Ordering::Relaxed)
+    }
+
+    /// (number, entry rip, entry rsp).
+    pub fn get(&self) -> (u64, u64, u64) {
+        (self.nr(), self.rip.load(Ordering::Relaxed), self.rsp.load(Ordering::Relaxed))
     }
 }

@@ -290,12 +290,17 @@ pub(super) fn attach_task<D: TaskData>(rq: &mut Rq<D>, p: &Arc<Task<D>>, rel: u6
 /// Charge the running task for the time since it was last charged (Linux
 /// `update_curr`): its CPU time, its vruntime, the CPU's busy time.
 fn update_curr<D: TaskData>(rq: &mut Rq<D>) {
+    update_curr_at(rq, arch::rdtsc());
+}
+
+/// [`update_curr`] with the TSC read at `now` (the tick reads it once for
+/// everything it does).
+fn update_curr_at<D: TaskData>(rq: &mut Rq<D>, now: u64) {
     let Some(curr) = rq.curr.as_ref() else { return };
     if curr.idle {
         return;
     }
     let se = &curr.se;
-    let now = arch::rdtsc();
     let delta = now.saturating_sub(se.exec_start.load(Relaxed));
     if delta == 0 {
         return;
@@ -805,14 +810,15 @@ pub(super) fn del_timers<D: TaskData>(task: &Arc<Task<D>>) {
 /// Timer tick on this CPU (Linux `scheduler_tick`): charge the running task,
 /// end its slice if it has had it (fair: `check_preempt_tick`; SCHED_RR: its
 /// time slice), wake expired sleepers, and on a busy CPU pull work from the
-/// busiest one now and then.
-pub fn scheduler_tick<D: TaskData>() {
+/// busiest one now and then. `tsc` is the TSC read at the tick and `now` the
+/// monotonic clock then: the tick reads the clock once (`rdtsc` in ring 0 is
+/// one more emulated instruction where ring 0 is emulated).
+pub fn scheduler_tick<D: TaskData>(tsc: u64, now: u64) {
     assert_irqs_disabled();
     let cpu = cpu_id();
-    let now = crate::time::monotonic_ns();
     super::loadavg::calc_global_load(now, nr_running_total);
     let (timers_due, balance_due) = with_rq::<D, _>(cpu, |rq| {
-        update_curr(rq);
+        update_curr_at(rq, tsc);
         task_tick(rq);
         let busy = rq.curr.as_ref().is_some_and(|c| !c.idle);
         let balance = busy && now >= rq.next_balance;
@@ -860,22 +866,17 @@ fn task_tick<D: TaskData>(rq: &mut Rq<D>) {
         }
         return;
     }
-    let preempt = !rq.rt.is_empty() || {
-        let t = tunables();
-        let delta_exec = se
-            .sum_exec_runtime
-            .load(Relaxed)
-            .saturating_sub(se.prev_sum_exec_runtime.load(Relaxed));
-        let ideal = t.sched_slice(rq.cfs.nr_running, rq.cfs.load, se.weight());
-        rq.cfs.nr_running > 1
-            && fair::check_preempt_tick(
-                delta_exec,
-                ideal,
-                se.vruntime(),
-                rq.cfs.tasks.first_key(),
-                t,
-            )
-    };
+    // Alone on the queue it keeps the CPU: no slice to work out.
+    let preempt = !rq.rt.is_empty()
+        || rq.cfs.nr_running > 1 && {
+            let t = tunables();
+            let delta_exec = se
+                .sum_exec_runtime
+                .load(Relaxed)
+                .saturating_sub(se.prev_sum_exec_runtime.load(Relaxed));
+            let ideal = t.sched_slice(rq.cfs.nr_running, rq.cfs.load, se.weight());
+            fair::check_preempt_tick(delta_exec, ideal, se.vruntime(), rq.cfs.tasks.first_key(), t)
+        };
     if preempt {
         resched_curr(rq);
     }

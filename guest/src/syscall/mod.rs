@@ -44,7 +44,7 @@ pub fn do_syscall(frame: &mut TrapFrame, entry_rip: u64, entry_rsp: u64) {
     // the upper half of rax does not select another call.
     let number = frame.rax as u32 as u64;
     if let Some(t) = crate::process::current() {
-        *t.syscall_restart.lock() = (number, entry_rip, entry_rsp);
+        t.syscall_restart.set(number, entry_rip, entry_rsp);
     }
     let args = Args { a: [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9] };
     let cpu = crate::arch::cpu_id();

@@ -44,6 +44,9 @@ pub trait Kernel {
     fn user_exception(frame: &mut super::TrapFrame);
     /// A system call made with the `syscall` instruction.
     fn syscall(frame: &mut super::TrapFrame);
+    /// A system call through the entry page's `int3` gate (where `syscall`
+    /// does not reach ring 0): the `int3` at `GATE_INT3` from ring 3.
+    fn syscall_gate(frame: &mut super::TrapFrame);
     /// Work before any return to user mode (signals, rescheduling).
     fn exit_to_user_mode(frame: &mut super::TrapFrame);
     /// Whether the return from a `syscall` instruction with `frame` may use

@@ -96,7 +96,16 @@ pub fn do_trap<K: Kernel>(frame: &mut TrapFrame) {
         record_exception(frame);
     }
     match frame.vector {
-        v if v < 32 && from_user => K::user_exception(frame),
+        // `int3` leaves rip after itself: the one after the entry page's gate
+        // is the system calls' way in where `syscall` is broken (the boot
+        // probe's `int3` is elsewhere in the page).
+        v if v < 32 && from_user => {
+            if v == 3 && frame.rip == super::entry_page::GATE_INT3 + 1 {
+                K::syscall_gate(frame)
+            } else {
+                K::user_exception(frame)
+            }
+        }
         v if v < 32 => kernel_exception::<K>(frame),
         v if v == LOCAL_TIMER_VECTOR as u64 => {
             crate::counters::cpu_add(cpu_id(), crate::counters::CPU_TIMER_TICKS, 1);

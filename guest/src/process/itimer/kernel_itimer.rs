@@ -87,13 +87,14 @@ pub fn sigalrm_dequeued(task: &Arc<Task>) {
 
 /// The timer tick on this CPU at `now` (interrupt context): run the real
 /// timers that are due, and charge the tick to the running task's process,
-/// as user time if it interrupted user mode, for the CPU-time timers.
-pub fn tick(user: bool, now: u64) {
+/// as user time if it interrupted user mode, for the CPU-time timers
+/// (`current`: the task the tick interrupted, None for an idle task).
+pub fn tick(user: bool, now: u64, current: Option<&Arc<Task>>) {
     crate::arch::irq::assert_irqs_disabled();
     if now >= NEXT_REAL.load(Relaxed) {
         run_real_timers(now);
     }
-    let Some(t) = crate::process::current() else { return };
+    let Some(t) = current else { return };
     // The tick is the task's, as user or system time (Linux
     // `account_process_tick`): the ratio `getrusage` splits its runtime in.
     if user {
@@ -104,11 +105,11 @@ pub fn tick(user: bool, now: u64) {
     if t.kthread || !t.group.cpu_itimers.load(Relaxed) {
         return;
     }
-    let fired = itimers(&t).account_tick(TICK_NSEC, user);
+    let fired = itimers(t).account_tick(TICK_NSEC, user);
     for (on, sig) in [(fired.virt, SIGVTALRM), (fired.prof, SIGPROF)] {
-        if on && send_signal_irq(&t, sig).is_none() {
+        if on && send_signal_irq(t, sig).is_none() {
             // A lock was busy: the next tick sends it.
-            let mut it = itimers(&t);
+            let mut it = itimers(t);
             if sig == SIGVTALRM {
                 it.unsent.virt = true;
             } else {
@@ -116,7 +117,7 @@ pub fn tick(user: bool, now: u64) {
             }
         }
     }
-    let it = itimers(&t);
+    let it = itimers(t);
     t.group.cpu_itimers.store(it.cpu_armed(), Relaxed);
 }
 

@@ -293,16 +293,16 @@ fn expire_one(
 /// The timer tick on this CPU at `now` (interrupt context): run the
 /// real-clock timers that are due, and the CPU-time timers of the running
 /// task's process.
-pub fn tick(now: u64) {
+pub fn tick(now: u64, current: Option<&Arc<Task>>) {
     crate::arch::irq::assert_irqs_disabled();
     if now >= NEXT.load(Relaxed) {
         run_real_timers(now);
     }
-    let Some(t) = crate::process::current() else { return };
+    let Some(t) = current else { return };
     if t.kthread || !t.group.cpu_posix_timers.load(Relaxed) {
         return;
     }
-    run_cpu_timers(&t);
+    run_cpu_timers(t);
 }
 
 fn run_real_timers(now: u64) {

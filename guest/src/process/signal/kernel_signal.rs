@@ -818,7 +818,7 @@ fn restart_if_interrupted(task: &Task, frame: &mut TrapFrame, action: Option<&si
         return;
     }
     // Re-enter the call: back to its entry instruction with its number.
-    let (nr, rip, rsp) = *task.syscall_restart.lock();
+    let (nr, rip, rsp) = task.syscall_restart.get();
     frame.rax = if block { uapi::unistd::__NR_restart_syscall as u64 } else { nr };
     frame.rip = rip;
     frame.rsp = rsp;
