@@ -71,11 +71,15 @@ pub fn do_exit(reason: ExitReason) -> ! {
     // task becomes reapable only once its children are handed over, and
     // `do_wait`, which looks under the same lock, sees every child in exactly
     // one parent's list (never an orphan in transit, which would be ECHILD).
-    let tasklist = table::TASKLIST.lock();
     // The thread's CPU time, faults and switches go to its process (Linux
     // `__exit_signal`) in the section that marks it exited: counted once,
-    // and before its parent can reap the process.
-    crate::process::rusage::exit_thread_accounting(&task);
+    // and before its parent can reap the process. Read before the lock (the
+    // CPU time locks the run queue, which the task-list lock's section need
+    // not wait for); what the thread runs after the read, the rest of its
+    // exit, is not counted (as what it ran after the section was not).
+    let usage = crate::process::rusage::exit_thread_usage(&task);
+    let tasklist = table::TASKLIST.lock();
+    crate::process::rusage::exit_thread_accounting(&task, usage);
     task.set_exit(reason);
     let remaining = task.group.live.fetch_sub(1, Ordering::AcqRel) - 1;
     if remaining == 0 {

@@ -76,13 +76,24 @@ pub fn process_sched_runtime(me: &Task) -> u64 {
     live_threads(me).0.sum_exec_runtime + me.group.usage.lock().dead_cputime.sum_exec_runtime
 }
 
-/// A thread of `task`'s process is leaving: its figures go to the process
-/// (Linux `__exit_signal`). Under the task-list lock, in the same section
-/// that marks it exited, so that a reader sees it counted exactly once and
-/// a parent reaping the process sees every thread's figures.
-pub fn exit_thread_accounting(task: &Task) {
-    let (cputime, counts) = (task_cputime(task), task_counts(task));
-    task.group.usage.lock().thread_exited(&cputime, &counts);
+/// The figures of an exiting thread, taken by [`exit_thread_usage`] before
+/// the task-list lock.
+pub struct ExitUsage(Cputime, Counts);
+
+/// An exiting thread's figures, read before the task-list lock: reading its
+/// CPU time locks its run queue (`task_sched_runtime`), which need not
+/// lengthen the task-list lock's section.
+pub fn exit_thread_usage(task: &Task) -> ExitUsage {
+    ExitUsage(task_cputime(task), task_counts(task))
+}
+
+/// A thread of `task`'s process is leaving: its figures (`usage`, read just
+/// before) go to the process (Linux `__exit_signal`). Under the task-list
+/// lock, in the same section that marks it exited, so that a reader sees it
+/// counted exactly once and a parent reaping the process sees every thread's
+/// figures.
+pub fn exit_thread_accounting(task: &Task, usage: ExitUsage) {
+    task.group.usage.lock().thread_exited(&usage.0, &usage.1);
 }
 
 /// The process is leaving address space `mm` (exit, exec): its high-water
