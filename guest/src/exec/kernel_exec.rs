@@ -333,8 +333,10 @@ pub fn execve(path: u64, argv: u64, envp: u64, frame: &mut TrapFrame) -> Result<
 /// first, and the task is to die (Linux EAGAIN past the point of no return).
 pub fn de_thread(task: &Arc<Task>) -> Result<(), Errno> {
     let group = &task.group;
-    // Linux `thread_group_empty`: a leader that exited first is still there.
-    if group.live.load(Ordering::Acquire) > 1 || !task.is_group_leader() {
+    // Linux `thread_group_empty`: a leader that exited first is still there,
+    // and so is a thread that exited but waits for its tracer to reap it
+    // (its `live` count is gone already). Alone, no other thread can appear.
+    if !table::thread_group_empty(task) || !task.is_group_leader() {
         {
             let exit = group.exit.lock();
             if exit.is_some() || group.group_exec_task.load(Ordering::Relaxed) != 0 {

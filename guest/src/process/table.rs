@@ -229,6 +229,13 @@ pub fn release(task: &Arc<Task>) -> Option<Released> {
         crate::process::current().map_or(0, |t| t.pid())
     );
     leave_thread_list(task);
+    if task.group.group_exec_task.load(core::sync::atomic::Ordering::Relaxed) != 0 {
+        // A thread's execve waits until its process's other threads are gone
+        // (`de_thread`); this one is now, whoever released it: itself, its
+        // tracer's wait, the tracer's exit (Linux: `__exit_signal` wakes
+        // `group_exec_task` when `notify_count` runs out).
+        task.group.exec_wait.wake_all();
+    }
     if task.is_group_leader() {
         // `__unhash_process`: -1 on the CPU that releases it (may go negative).
         let cpu = crate::arch::cpu_id();
@@ -327,6 +334,14 @@ pub fn change_user(old: u32, new: u32) {
         *n = n.saturating_sub(1);
     }
     *u.entry(new).or_insert(0) += 1;
+}
+
+/// Whether `task` is the only thread left in its group's list (Linux
+/// `thread_group_empty`): threads that exited but wait to be released (a
+/// tracer's zombies, a leader that exited first) count.
+pub fn thread_group_empty(task: &Task) -> bool {
+    let threads = task.group.threads.lock();
+    threads.len() == 1 && threads[0].0 == task.pid()
 }
 
 /// The threads of the process `group` belongs to that are in the table, by

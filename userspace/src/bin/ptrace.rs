@@ -20,7 +20,8 @@
 //! parent's stays), GETSIGINFO, signal injection and suppression, WCONTINUED
 //! to a parent that traces its child, DETACH with
 //! a signal, the tracer's exit (detach, PTRACE_O_EXITKILL), the legacy
-//! SIGTRAP after exec, CLONE_PTRACE and CLONE_UNTRACED, and the errors
+//! SIGTRAP after exec, an exec that waits until the tracer has reaped the
+//! traced thread it ended, CLONE_PTRACE and CLONE_UNTRACED, and the errors
 //! (ESRCH, EPERM, EIO, EINVAL, EFAULT).
 //! One line per check, exit status = number of failed checks.
 #![no_std]
@@ -59,6 +60,7 @@ fn main(args: Args, _env: Env) -> i32 {
     detach_checks(&mut c);
     tracer_exit_checks(&mut c);
     exec_sigtrap_check(&mut c);
+    exec_waits_for_traced_thread_check(&mut c);
     clone_flags_checks(&mut c);
     error_checks(&mut c);
     c.err("no child left at the end", wait4(-1, None, WNOHANG), ECHILD);
@@ -1019,6 +1021,106 @@ fn exec_sigtrap_check(c: &mut Checker) {
     c.check("exec without PTRACE_O_TRACEEXEC: the legacy SIGTRAP stop", code == Some(SIGTRAP));
     c.ok("PTRACE_CONT suppressing it", pt(PTRACE_CONT, p, 0, 0));
     c.reaped("the new image runs (exit 44)", p, __WALL, WaitStatus::Exited(44));
+}
+
+// ---- exec while a traced thread is a zombie ---------------------------------------
+
+/// TRACEME, stop, a thread that exits at once, then exec: the exec waits
+/// (`de_thread`) until the thread is released, which only its tracer's wait
+/// does (a traced thread is not reaped by itself). Exits 33 from the new image.
+fn exec_after_thread_tracee() -> i32 {
+    if pt(PTRACE_TRACEME, 0, 0, 0).is_err() {
+        return 100;
+    }
+    let _ = kill(getpid().unwrap_or(0) as i32, SIGSTOP);
+    static TID: AtomicU32 = AtomicU32::new(0);
+    extern "C" fn thread(_: usize) -> i32 {
+        0
+    }
+    let Some(stacks) = Stacks::new(1) else { return 101 };
+    if !stacks.spawn(0, &TID, thread, 0) {
+        return 102;
+    }
+    exec_self(3)
+}
+
+/// Whether task `pid` sleeps (`/proc/PID/stat` state S, or D: Linux's
+/// `de_thread` waits killable).
+fn sleeping(pid: usize) -> bool {
+    let mut p: text::Buf<48> = text::fmt(format_args!("/proc/{pid}/stat"));
+    let stat: text::Buf<512> = text::read_file(p.cstr(), 512).unwrap_or_default();
+    // The state follows the command's closing parenthesis.
+    let s = stat.str();
+    s.rfind(')')
+        .and_then(|i| s[i + 1..].trim_start().bytes().next())
+        .is_some_and(|b| b == b'S' || b == b'D')
+}
+
+/// The tracer reaps the thread only once the exec waits for it: the reap
+/// must wake the exec (Linux: `__exit_signal`'s `notify_count` wake-up of
+/// `group_exec_task`), which then stops at PTRACE_EVENT_EXEC and runs.
+fn exec_waits_for_traced_thread_check(c: &mut Checker) {
+    let Ok(p) = fork_with(exec_after_thread_tracee) else { return };
+    let code = wait_all(p as i32).ok().and_then(|(_, st)| stop_code(st));
+    c.check("exec after a traced thread: the tracee's SIGSTOP", code == Some(SIGSTOP));
+    let opts = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+    c.ok(
+        "exec after a traced thread: PTRACE_SETOPTIONS",
+        pt(PTRACE_SETOPTIONS, p, 0, opts as usize),
+    );
+    c.ok("exec after a traced thread: PTRACE_CONT", pt(PTRACE_CONT, p, 0, 0));
+    // The clone event and the new thread's first stop, in either order.
+    let (mut tid, mut clone_seen, mut thread_started) = (0, false, false);
+    while !(clone_seen && thread_started) {
+        let Ok((who, st)) = wait_all(-1) else { break };
+        let code = stop_code(st).unwrap_or(0);
+        if who == p && code >> 8 == PTRACE_EVENT_CLONE {
+            let mut msg = 0u64;
+            let _ = pt(PTRACE_GETEVENTMSG, p, 0, &mut msg as *mut u64 as usize);
+            tid = msg as usize;
+            clone_seen = true;
+        } else if who != p && code == SIGSTOP {
+            thread_started = true;
+        } else {
+            break;
+        }
+        let _ = pt(PTRACE_CONT, who, 0, 0);
+    }
+    c.check(
+        "exec after a traced thread: its clone event and its start",
+        clone_seen && thread_started,
+    );
+    // The thread ends (by itself, or by the exec's SIGKILL) and waits for
+    // this tracer; the exec waits for the thread to be gone.
+    let end = monotonic_ns() + 30_000_000_000;
+    while !sleeping(p) && monotonic_ns() < end {
+        sleep_ms(1);
+    }
+    c.check("exec after a traced thread: the exec waits for the thread", sleeping(p));
+    // The reap releases the thread (its status: 0, or SIGKILL from the exec).
+    let reaped = wait_all(tid as i32);
+    c.check(
+        "exec after a traced thread: the thread reaped",
+        reaped.is_ok_and(|(w, st)| {
+            w == tid
+                && matches!(
+                    WaitStatus::from_raw(st),
+                    WaitStatus::Exited(0) | WaitStatus::Signaled(SIGKILL, _)
+                )
+        }),
+    );
+    let code = wait_all(p as i32).ok().and_then(|(_, st)| stop_code(st));
+    c.check(
+        "exec after a traced thread: the reap lets the exec go on (PTRACE_EVENT_EXEC)",
+        code == Some(SIGTRAP | PTRACE_EVENT_EXEC << 8),
+    );
+    c.ok("exec after a traced thread: PTRACE_CONT after the exec", pt(PTRACE_CONT, p, 0, 0));
+    c.reaped(
+        "exec after a traced thread: the new image runs (exit 33)",
+        p,
+        __WALL,
+        WaitStatus::Exited(33),
+    );
 }
 
 // ---- CLONE_PTRACE and CLONE_UNTRACED --------------------------------------------
