@@ -278,21 +278,24 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
         if let Some(z) = zombie {
             let pid = z.tgid_nr_ns(me.pid_ns());
             let nowait = options & WNOWAIT != 0;
-            let usage = crate::process::rusage::reap_accounting(&me, &z, nowait);
-            let r = Reaped { pid, uid: z.creds().uid, why: Why::Exited(z.exit_reason()), usage };
             let released = if nowait {
                 None
             } else {
                 me.children.lock().retain(|c| !Arc::ptr_eq(c, &z));
                 table::release(&z)
             };
-            // The lock goes before the rest of the release (the pids' and
-            // the counts' bookkeeping) and before the last reference to the
-            // task, whose drop frees it (Linux `put_pid` and
-            // `put_task_struct` after `release_task` unlocks): more than
-            // half of this section's instructions, which exits and forks on
-            // the other CPUs would wait for.
+            // The zombie is this wait's now (no other wait can find it): the
+            // lock goes before the accounting (as Linux's `wait_task_zombie`
+            // drops `tasklist_lock` once it owns the zombie), before the
+            // rest of the release (the pids' and the counts' bookkeeping)
+            // and before the last reference to the task, whose drop frees it
+            // (Linux `put_pid` and `put_task_struct` after `release_task`
+            // unlocks): more than half of what reaping takes, which exits and
+            // forks on the other CPUs would wait for. The usage is the
+            // parent's before the release is done (its pidfds told).
             drop(tasklist);
+            let usage = crate::process::rusage::reap_accounting(&me, &z, nowait);
+            let r = Reaped { pid, uid: z.creds().uid, why: Why::Exited(z.exit_reason()), usage };
             drop(released);
             drop(z);
             return Ok(Some(r));

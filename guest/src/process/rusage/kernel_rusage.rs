@@ -106,8 +106,10 @@ pub fn leave_mm(task: &Task, mm: &crate::mm::address_space::Mm) {
 
 /// `parent` reaps the process `zombie` (Linux `wait_task_zombie`): the
 /// zombie's whole usage goes to the parent's children's figures unless the
-/// wait only looks (WNOWAIT); it is what `wait4` reports. Under the
-/// task-list lock.
+/// wait only looks (WNOWAIT); it is what `wait4` reports. Needs no lock of
+/// the table (the zombie's group is dead: its figures no longer change), only
+/// that no other wait reaps the same zombie: `do_wait` calls it after the
+/// task-list lock, once the zombie has left its children.
 pub fn reap_accounting(parent: &Task, zombie: &Arc<Task>, nowait: bool) -> Usage {
     let usage: Usage = zombie.group.usage.lock().reaped_usage();
     if !nowait && !Arc::ptr_eq(&parent.group, &zombie.group) {
