@@ -284,8 +284,9 @@ fn do_wait_inner(which: Which, options: u32) -> Result<Option<Reaped>, Errno> {
                 me.children.lock().retain(|c| !Arc::ptr_eq(c, &z));
                 table::release(&z)
             };
-            // The zombie is this wait's now (no other wait can find it): the
-            // lock goes before the accounting (as Linux's `wait_task_zombie`
+            // The zombie is this wait's now (no other wait can find it; with
+            // WNOWAIT it stays, and the accounting only reads): the lock goes
+            // before the accounting (as Linux's `wait_task_zombie`
             // drops `tasklist_lock` once it owns the zombie), before the
             // rest of the release (the pids' and the counts' bookkeeping)
             // and before the last reference to the task, whose drop frees it

@@ -109,7 +109,8 @@ pub fn leave_mm(task: &Task, mm: &crate::mm::address_space::Mm) {
 /// wait only looks (WNOWAIT); it is what `wait4` reports. Needs no lock of
 /// the table (the zombie's group is dead: its figures no longer change), only
 /// that no other wait reaps the same zombie: `do_wait` calls it after the
-/// task-list lock, once the zombie has left its children.
+/// task-list lock, once the zombie has left its children (with WNOWAIT it
+/// stays there, and this only reads).
 pub fn reap_accounting(parent: &Task, zombie: &Arc<Task>, nowait: bool) -> Usage {
     let usage: Usage = zombie.group.usage.lock().reaped_usage();
     if !nowait && !Arc::ptr_eq(&parent.group, &zombie.group) {
