@@ -1069,7 +1069,9 @@ fn exec_waits_for_traced_thread_check(c: &mut Checker) {
         pt(PTRACE_SETOPTIONS, p, 0, opts as usize),
     );
     c.ok("exec after a traced thread: PTRACE_CONT", pt(PTRACE_CONT, p, 0, 0));
-    // The clone event and the new thread's first stop, in either order.
+    // The clone event and the new thread's first stop, in either order, and
+    // only then either goes on: a tracee let go at its clone event could
+    // exec and kill the thread before its first stop is seen.
     let (mut tid, mut clone_seen, mut thread_started) = (0, false, false);
     while !(clone_seen && thread_started) {
         let Ok((who, st)) = wait_all(-1) else { break };
@@ -1084,12 +1086,14 @@ fn exec_waits_for_traced_thread_check(c: &mut Checker) {
         } else {
             break;
         }
-        let _ = pt(PTRACE_CONT, who, 0, 0);
     }
     c.check(
         "exec after a traced thread: its clone event and its start",
         clone_seen && thread_started,
     );
+    // The thread runs to its end; the tracee goes on to its exec.
+    let _ = pt(PTRACE_CONT, tid, 0, 0);
+    let _ = pt(PTRACE_CONT, p, 0, 0);
     // The thread ends (by itself, or by the exec's SIGKILL) and waits for
     // this tracer; the exec waits for the thread to be gone.
     let end = monotonic_ns() + 30_000_000_000;
