@@ -289,10 +289,11 @@ fn exit_notify(task: &Arc<Task>, remaining: u32) {
     if !autoreap {
         crate::process::pidfd::do_notify_pidfd(&task.thread_pid());
     }
-    if task.group.group_exec_task.load(Ordering::Relaxed) != 0 {
-        // A thread's execve waits for this one to be gone (released, or the
-        // leader a zombie): it looks again once this is done, under the same
-        // lock (Linux: the `notify_count` wake-ups).
+    if task.is_group_leader() && task.group.group_exec_task.load(Ordering::Relaxed) != 0 {
+        // A thread's execve waits for the leader to be a zombie: it is now,
+        // and the exec looks again once this section is done, under the same
+        // lock (Linux: the `notify_count` wake-ups). Another thread is waited
+        // for until it is released, and `table::release` wakes the exec then.
         task.group.exec_wait.wake_all();
     }
     if !task.is_group_leader() {
