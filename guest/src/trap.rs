@@ -65,12 +65,20 @@ pub fn user_exception(frame: &mut TrapFrame) {
                 }
                 Some(Err(crate::mm::address_space::FaultError::OutOfMemory)) => {
                     // Linux `pagefault_out_of_memory`: the OOM killer frees
-                    // memory and the access is retried; a victim dies with
-                    // its SIGKILL on the way back to user mode.
+                    // memory and the access is retried after a tick's sleep
+                    // (`schedule_timeout_killable(1)`), so that the victim
+                    // and everyone else run meanwhile; a victim dies with its
+                    // SIGKILL on the way back to user mode.
                     use crate::process::oom_kill::{out_of_memory, OomOutcome};
                     if out_of_memory(&task) == OomOutcome::Retry {
                         drop(task);
-                        crate::sched::yield_current::<crate::process::PosixThread>();
+                        let tick = 1_000_000_000 / crate::sched::HZ;
+                        let until = crate::time::monotonic_ns() + tick;
+                        crate::sched::wait_event_killable_timeout::<crate::process::PosixThread>(
+                            None,
+                            until,
+                            || false,
+                        );
                     }
                     return;
                 }

@@ -54,4 +54,7 @@ pub use self::core::{
 #[cfg(target_os = "none")]
 pub use task::{Task, TaskData, Wake};
 #[cfg(target_os = "none")]
-pub use wait::{wait_event, wait_event_any, wait_event_killable, Completion, WaitQueue};
+pub use wait::{
+    wait_event, wait_event_any, wait_event_killable, wait_event_killable_timeout, Completion,
+    WaitQueue,
+};
