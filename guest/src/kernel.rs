@@ -196,10 +196,10 @@ pub fn start_kernel(info: &'static BootInfo) -> ! {
     if let Some((_, index)) = index {
         crate::exec::zpoline::bind_root_index(index);
     }
+    calibrate_bulk_memory(&options);
     if let Err(e) = crate::mm::address_space::init_entry_page() {
         panic!("entry page: errno {}", e.0);
     }
-    calibrate_bulk_memory(&options);
     let works = match crate::trap::probe_syscall_instruction() {
         Ok(works) => works,
         Err(e) => panic!("syscall self-test: errno {}", e.0),

@@ -47,6 +47,12 @@ static RINGS: spin::Once<Rings> = spin::Once::new();
 /// VMM reserved them (boot, before the other CPUs start).
 #[cfg(target_os = "none")]
 pub fn init(info: &protocol::boot::BootInfo) {
+    // Off (no `--trace`: no rings): nothing to keep. The table of rings is
+    // 1 KiB, and copying it is a `rep movs` of 128 words, each about as slow
+    // as an instruction where ring 0 is emulated.
+    if info.trace_gpa == 0 {
+        return;
+    }
     let mut rings: Rings = [None; protocol::MAX_CPUS];
     for (cpu, r) in rings.iter_mut().enumerate().take(info.cpu_count as usize) {
         *r = crate::arch::boot::trace_ring(info, cpu);

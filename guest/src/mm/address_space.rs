@@ -349,12 +349,13 @@ impl MmInner {
 static ENTRY_FRAME: AtomicU64 = AtomicU64::new(0);
 
 /// Put the entry page's code in a frame that every address space maps (boot,
-/// before the first address space).
+/// before the first address space, after the bulk-memory choice: a page
+/// copied in ring 0 is a `rep movs` of 512 words, each about as slow as an
+/// instruction where ring 0 is emulated, and there the VMM copies it).
 pub fn init_entry_page() -> Result<(), Errno> {
-    let frame = crate::mm::alloc_frame().ok_or(ENOMEM)?;
-    crate::arch::boot::phys_slice_mut(frame, PAGE_SIZE as usize)
-        .copy_from_slice(crate::arch::entry_page::contents());
-    ENTRY_FRAME.store(frame, Ordering::Relaxed);
+    let frame = crate::mm::alloc_data_frame().ok_or(ENOMEM)?;
+    crate::mm::bulk::copy_to_page(&frame, 0, crate::arch::entry_page::contents());
+    ENTRY_FRAME.store(frame.into_phys(), Ordering::Relaxed);
     Ok(())
 }
 

@@ -229,7 +229,7 @@ fn zap_pid_ns_processes(me: &Arc<Task>, ns: &Arc<PidNamespace>) {
         ns.disable_adding();
     }
     // Children that exit from now on are reaped at once.
-    me.sighand().actions.lock()[SIGCHLD as usize].sa_handler = SIG_IGN;
+    me.sighand().update_action(SIGCHLD, |a| a.sa_handler = SIG_IGN);
     {
         let _tasklist = table::TASKLIST.lock();
         let info = SigInfo { code: SI_KERNEL, ..Default::default() };

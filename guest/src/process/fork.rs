@@ -463,7 +463,8 @@ fn copy_process(
         };
     let group =
         if thread { parent.group.clone() } else { ThreadGroup::new(*parent.group.rlimits.lock()) };
-    let child = Task::from_parts(TaskParts {
+    // Into its `Arc` at once (see `from_parts`).
+    let child = Arc::new(Task::from_parts(TaskParts {
         pid,
         group,
         tgid: if thread { parent.tgid } else { pid },
@@ -472,7 +473,7 @@ fn copy_process(
         nsproxy,
         ppid,
         kstack: Some(kstack),
-        fpu: parent.fpu.duplicate(),
+        fpu: crate::arch::task::FpuState::clone_current(),
         idle: false,
         mm,
         files,
@@ -481,7 +482,7 @@ fn copy_process(
         creds,
         probe: false,
         kthread: matches!(start, ThreadStart::Kernel { .. }),
-    });
+    }));
     // copy_thread: a user child returns 0, on its new stack if one was given.
     match start {
         ThreadStart::User(frame) => {
@@ -516,7 +517,6 @@ fn copy_process(
     if flags.contains(CloneFlags::CLONE_CHILD_CLEARTID) {
         child.clear_child_tid.store(args.child_tid, Ordering::Relaxed);
     }
-    let child = Arc::new(child);
 
     // Join the task list (Linux: under `tasklist_lock` and the parent's
     // `siglock`), unless the namespace began dying or the parent was killed

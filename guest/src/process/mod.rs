@@ -21,6 +21,7 @@ pub mod posix_timers;
 pub mod ptrace;
 pub mod rlimit;
 pub mod rusage;
+pub mod sighand;
 pub mod signal;
 #[cfg(target_os = "none")]
 pub mod table;

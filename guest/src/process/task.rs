@@ -5,7 +5,6 @@
 //! `sched::Task<PosixThread>`; this module keeps the scheduler instance for
 //! it and answers the scheduler's questions (`TaskData`).
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
@@ -16,6 +15,7 @@ use crate::mm::address_space::Mm;
 use crate::process::nsproxy::NsProxy;
 use crate::process::pid_namespace::{Pid, PidNamespace};
 use crate::process::rlimit::Rlimits;
+pub use crate::process::sighand::SigHand;
 pub use crate::process::ExitReason;
 use crate::sched::{Scheduler, TaskData, WaitQueue};
 /// A signal's disposition (Linux keeps a `struct sigaction` in `struct
@@ -114,48 +114,6 @@ pub fn wait_event_any(
 /// `sched::wait_event_killable` for the current task.
 pub fn wait_event_killable(wq: Option<&WaitQueue>, cond: impl FnMut() -> bool) -> bool {
     crate::sched::wait_event_killable::<PosixThread>(wq, cond)
-}
-
-/// Signal handlers, shared by CLONE_SIGHAND (Linux `struct sighand_struct`).
-pub struct SigHand {
-    /// One action per signal (0 unused), on the heap: a fork copies the
-    /// parent's 2 KiB once, into the child's table (Linux's `memcpy` in
-    /// `copy_sighand`). Held inline, the table was moved by value three
-    /// times more on its way into the child's `Arc`, each move a
-    /// `rep movs` that costs about an instruction per word where ring 0 is
-    /// emulated.
-    pub actions: spin::Mutex<Box<[sigaction; 65]>>,
-}
-
-impl SigHand {
-    pub fn new() -> Self {
-        Self { actions: spin::Mutex::new(Box::new([sigaction::default(); 65])) }
-    }
-
-    pub fn duplicate(&self) -> Self {
-        let copy: Box<[sigaction]> = Box::from(&self.actions.lock()[..]);
-        Self { actions: spin::Mutex::new(copy.try_into().expect("65 actions")) }
-    }
-
-    /// Linux `flush_signal_handlers(t, 0)` (exec, `CLONE_CLEAR_SIGHAND`):
-    /// handled signals go back to SIG_DFL, ignored ones stay ignored, and
-    /// every action loses its flags, restorer and mask.
-    pub fn flush_handlers(&self) {
-        for a in self.actions.lock().iter_mut() {
-            let handler = if a.sa_handler == SIG_IGN { SIG_IGN } else { SIG_DFL };
-            *a = sigaction { sa_handler: handler, ..Default::default() };
-        }
-    }
-
-    pub fn action(&self, sig: u32) -> sigaction {
-        self.actions.lock()[sig as usize]
-    }
-}
-
-impl Default for SigHand {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 /// What the threads of a process share for exiting and for signals (Linux:
@@ -392,6 +350,13 @@ pub struct TaskParts {
 }
 
 impl Task {
+    /// Always inlined: each caller puts the task straight into an `Arc`
+    /// (`Arc::new(Task::from_parts(..))`), and inlined the compiler builds it
+    /// there. Called, it built the task in the caller's frame and `Arc::new`
+    /// copied its ~900 bytes, a `rep movs` that costs about an instruction
+    /// per word where ring 0 is emulated (the profiler's `rep_string_bytes`
+    /// shows whether a copy is back).
+    #[inline(always)]
     pub fn from_parts(p: TaskParts) -> Task {
         let data = PosixThread {
             pid_nr: AtomicU32::new(p.pid),
@@ -463,7 +428,7 @@ impl Task {
         let ns = crate::process::table::init_pid_ns();
         let thread_pid = crate::process::table::pid_of(pid)
             .unwrap_or_else(|| Arc::new(Pid::unallocated(pid, ns)));
-        let task = Task::from_parts(TaskParts {
+        let task = Arc::new(Task::from_parts(TaskParts {
             pid,
             group: ThreadGroup::new(Rlimits::default()),
             tgid: pid,
@@ -481,15 +446,15 @@ impl Task {
             creds: Creds::default(),
             probe,
             kthread: false,
-        });
+        }));
         task.context.init_user(task.kstack.as_ref().unwrap(), frame);
-        Ok(Arc::new(task))
+        Ok(task)
     }
 
     /// CPU `cpu`'s idle task: it runs on the CPU's boot stack and halts.
     pub fn new_idle(cpu: usize) -> Arc<Task> {
         let pid0 = Arc::new(Pid::unallocated(0, crate::process::table::init_pid_ns()));
-        let t = Task::from_parts(TaskParts {
+        let t = Arc::new(Task::from_parts(TaskParts {
             pid: 0,
             group: ThreadGroup::new(Rlimits::default()),
             tgid: 0,
@@ -498,7 +463,7 @@ impl Task {
             nsproxy: crate::process::table::init_nsproxy().clone(),
             ppid: 0,
             kstack: None,
-            fpu: FpuState::new(),
+            fpu: FpuState::none(),
             idle: true,
             mm: None,
             files: Arc::new(crate::fs::file::FdTable::new()),
@@ -507,10 +472,10 @@ impl Task {
             creds: Creds::default(),
             probe: false,
             kthread: false,
-        });
+        }));
         t.cpu.store(cpu as u32, Ordering::Relaxed);
         t.set_comm(b"swapper");
-        Arc::new(t)
+        t
     }
 }
 

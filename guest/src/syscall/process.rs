@@ -657,7 +657,7 @@ pub fn rt_sigaction(a: &Args) -> SysResult {
             sa_restorer: restorer as usize,
             sa_mask: mask & !UNBLOCKABLE,
         };
-        hand.actions.lock()[sig as usize] = new;
+        hand.set_action(sig, new);
         // Setting an ignoring disposition discards the pending signal (Linux).
         let dfl_ignores = handler == SIG_DFL as u64
             && crate::process::signal::default_action(sig)

@@ -407,8 +407,9 @@ fn nr(global: u32, ns: &PidNamespace) -> u32 {
 /// Signals ignored and caught (Linux `collect_sigign_sigcatch`).
 fn sigign_sigcatch(t: &Task) -> (u64, u64) {
     let (mut ign, mut cgt) = (0u64, 0u64);
-    let sighand = t.sighand();
-    let actions = sighand.actions.lock();
+    let Some(actions) = t.sighand().snapshot() else {
+        return (0, 0);
+    };
     for (sig, a) in actions.iter().enumerate().skip(1) {
         let bit = 1u64 << (sig - 1);
         if a.sa_handler == crate::process::task::SIG_IGN {

@@ -79,6 +79,7 @@ fn main(args: Args, _env: Env) -> i32 {
     gs_bases(&mut c);
     exit_signals(&mut c);
     sharing(&mut c, stacks);
+    fpu_registers(&mut c);
     nproc(&mut c);
     c.err("no child left at the end (__WALL)", wait4(-1, None, __WALL | WNOHANG), ECHILD);
     c.status()
@@ -1200,6 +1201,133 @@ fn sharing(c: &mut Checker, st: Stacks) {
         Err(e) => c.fail("clone CLONE_SIGHAND|CLONE_VM", e),
     }
     let _ = signal_disposition(SIGUSR2, SIG_DFL);
+    own_handlers_after_fork(c);
+}
+
+/// Without CLONE_SIGHAND each side has its own table, equal to the parent's
+/// at the fork: a change on either side after it is not seen by the other
+/// (the kernel shares the table until the first change).
+fn own_handlers_after_fork(c: &mut Checker) {
+    let noop = noop_handler as *const () as usize;
+    let act = new_sigaction(noop, 0, 0);
+    // SAFETY: noop_handler does nothing.
+    let (Ok(_), Ok([r, w])) =
+        (unsafe { rt_sigaction(SIGUSR2, Some(&act), None) }, pipe2(O_CLOEXEC))
+    else {
+        c.fail("fork's own handlers: rt_sigaction or pipe2", "failed");
+        return;
+    };
+    // The child changes SIGUSR1 at once; it checks SIGUSR2 once the parent
+    // has changed its own (the byte on the pipe), then exits with a bit per
+    // failed check.
+    let child = fork_with(|| {
+        let _ = close(w);
+        let set = signal_disposition(SIGUSR1, SIG_IGN);
+        let mut bits =
+            (set.is_err() || sigaction_get(SIGUSR1).map(|a| a.sa_handler) != Ok(SIG_IGN)) as i32;
+        let mut b = [0u8; 1];
+        if read(r, &mut b) != Ok(1) {
+            return 4;
+        }
+        if sigaction_get(SIGUSR2).map(|a| a.sa_handler) != Ok(noop) {
+            bits |= 2;
+        }
+        bits
+    });
+    let _ = close(r);
+    match child {
+        Ok(p) => {
+            let set = signal_disposition(SIGUSR2, SIG_IGN);
+            let _ = write(w, b"x");
+            c.reaped_bits(
+                p,
+                0,
+                &[
+                    "fork: the child sets its own SIGUSR1 action",
+                    "fork: the parent's change after the fork leaves the child's handler",
+                    "fork: the child is told to check",
+                ],
+            );
+            c.check("fork: the parent changes its SIGUSR2 action", set.is_ok());
+            c.check(
+                "fork: the child's change leaves the parent's SIGUSR1 at SIG_DFL",
+                sigaction_get(SIGUSR1).map(|a| a.sa_handler) == Ok(SIG_DFL),
+            );
+        }
+        Err(e) => c.fail("fork's own handlers: fork", e),
+    }
+    let _ = close(w);
+    let _ = signal_disposition(SIGUSR1, SIG_DFL);
+    let _ = signal_disposition(SIGUSR2, SIG_DFL);
+}
+
+// ---- x87/SSE registers ---------------------------------------------------------
+
+/// Load xmm0-15 from `xmm` and MXCSR from `mxcsr`. Compiled code on this
+/// target never uses them (no SSE), so they keep these values until changed
+/// here or by the kernel.
+fn load_fpu(xmm: &[u64; 32], mxcsr: &u32) {
+    // SAFETY: reads 256 bytes at `xmm` and 4 at `mxcsr`, both live; the xmm
+    // registers and MXCSR are not used by compiled code on this target.
+    unsafe {
+        core::arch::asm!(
+            "movdqu xmm0, [{p}]", "movdqu xmm1, [{p} + 16]", "movdqu xmm2, [{p} + 32]",
+            "movdqu xmm3, [{p} + 48]", "movdqu xmm4, [{p} + 64]", "movdqu xmm5, [{p} + 80]",
+            "movdqu xmm6, [{p} + 96]", "movdqu xmm7, [{p} + 112]", "movdqu xmm8, [{p} + 128]",
+            "movdqu xmm9, [{p} + 144]", "movdqu xmm10, [{p} + 160]", "movdqu xmm11, [{p} + 176]",
+            "movdqu xmm12, [{p} + 192]", "movdqu xmm13, [{p} + 208]", "movdqu xmm14, [{p} + 224]",
+            "movdqu xmm15, [{p} + 240]", "ldmxcsr [{m}]",
+            p = in(reg) xmm.as_ptr(), m = in(reg) mxcsr as *const u32, options(nostack, readonly),
+        )
+    }
+}
+
+/// xmm0-15 and MXCSR as they are now.
+fn store_fpu() -> ([u64; 32], u32) {
+    let (mut xmm, mut mxcsr) = ([0u64; 32], 0u32);
+    // SAFETY: writes 256 bytes at `xmm` and 4 at `mxcsr`, both live locals.
+    unsafe {
+        core::arch::asm!(
+            "movdqu [{p}], xmm0", "movdqu [{p} + 16], xmm1", "movdqu [{p} + 32], xmm2",
+            "movdqu [{p} + 48], xmm3", "movdqu [{p} + 64], xmm4", "movdqu [{p} + 80], xmm5",
+            "movdqu [{p} + 96], xmm6", "movdqu [{p} + 112], xmm7", "movdqu [{p} + 128], xmm8",
+            "movdqu [{p} + 144], xmm9", "movdqu [{p} + 160], xmm10", "movdqu [{p} + 176], xmm11",
+            "movdqu [{p} + 192], xmm12", "movdqu [{p} + 208], xmm13", "movdqu [{p} + 224], xmm14",
+            "movdqu [{p} + 240], xmm15", "stmxcsr [{m}]",
+            p = in(reg) xmm.as_mut_ptr(), m = in(reg) &mut mxcsr as *mut u32, options(nostack),
+        )
+    }
+    (xmm, mxcsr)
+}
+
+/// A forked child starts with its parent's x87/SSE registers as they were at
+/// the fork (Linux `fpu_clone`), and the parent keeps them: xmm0-15 hold a
+/// pattern and MXCSR rounds toward zero with every exception masked.
+fn fpu_registers(c: &mut Checker) {
+    let mut xmm = [0u64; 32];
+    for (i, w) in xmm.iter_mut().enumerate() {
+        *w = 0x0123_4567_89ab_cdefu64.rotate_left(i as u32 * 5) ^ i as u64;
+    }
+    let (mxcsr, default) = (0x7f80u32, 0x1f80u32);
+    load_fpu(&xmm, &mxcsr);
+    let child = fork_with(|| {
+        let (x, m) = store_fpu();
+        (x != xmm) as i32 | ((m != mxcsr) as i32) << 1
+    });
+    let (x, m) = store_fpu();
+    load_fpu(&[0; 32], &default);
+    match child {
+        Ok(p) => c.reaped_bits(
+            p,
+            0,
+            &[
+                "fork: the child starts with the parent's xmm0-15",
+                "fork: the child starts with the parent's MXCSR",
+            ],
+        ),
+        Err(e) => c.fail("fork (x87/SSE registers)", e),
+    }
+    c.check("fork: the parent keeps its xmm0-15 and MXCSR", x == xmm && m == mxcsr);
 }
 
 // ---- RLIMIT_NPROC ---------------------------------------------------------------

@@ -290,10 +290,45 @@ impl<T: HasContext> Default for SwitchSlots<T> {
     }
 }
 
-/// x87/SSE state of a user task (`fxsave64` area), saved when it is switched
-/// out and restored when it runs again. The kernel itself uses no SSE.
+/// An `fxsave64` image: 512 bytes, 16-byte aligned.
 #[repr(C, align(16))]
-pub struct FpuState(UnsafeCell<[u8; 512]>);
+struct FxArea([u8; 512]);
+
+impl FxArea {
+    /// The state after `fninit` with SSE exceptions masked: FCW 0x37f, MXCSR 0x1f80.
+    fn initial() -> Self {
+        let mut a = [0u8; 512];
+        a[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+        a[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        a[28..32].copy_from_slice(&0xffffu32.to_le_bytes()); // MXCSR_MASK
+        Self(a)
+    }
+
+    fn fxrstor(&self) {
+        // SAFETY: a 512-byte, 16-byte aligned image written by `initial`,
+        // `fxsave64` or `FpuState::load_image` (a valid MXCSR).
+        unsafe {
+            core::arch::asm!("fxrstor64 [{}]", in(reg) &self.0, options(nostack, preserves_flags))
+        }
+    }
+}
+
+/// Write this CPU's x87/SSE registers into `area`.
+fn fxsave(area: *mut FxArea) {
+    // SAFETY: `area` points to 512 writable, 16-byte aligned bytes (an
+    // `FxArea`) that nothing else uses meanwhile (callers' notes).
+    unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) area, options(nostack, preserves_flags)) }
+}
+
+/// x87/SSE state of a user task (`fxsave64` area), saved when it is switched
+/// out and restored when it runs again. The kernel itself uses no SSE. The
+/// area is on the heap and written in place (a fork saves the parent's
+/// registers straight into the child's, as Linux's `fpu_clone`): held in the
+/// task, its 512 bytes were copied into the child's state and then moved
+/// with the task three times more, each a `rep movs` of 64 words that
+/// costs about an instruction per word where ring 0 is emulated.
+/// A CPU's idle task has none (`none`): it never runs user code.
+pub struct FpuState(Option<Box<UnsafeCell<FxArea>>>);
 
 // SAFETY: only the CPU running the task (or the one switching it) touches it.
 unsafe impl Sync for FpuState {}
@@ -301,44 +336,49 @@ unsafe impl Sync for FpuState {}
 unsafe impl Send for FpuState {}
 
 impl FpuState {
-    /// The state after `fninit` with SSE exceptions masked: FCW 0x37f, MXCSR 0x1f80.
+    /// The state after `fninit` with SSE exceptions masked.
     pub fn new() -> Self {
-        let mut a = [0u8; 512];
-        a[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
-        a[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
-        a[28..32].copy_from_slice(&0xffffu32.to_le_bytes()); // MXCSR_MASK
-        Self(UnsafeCell::new(a))
+        Self(Some(Box::new(UnsafeCell::new(FxArea::initial()))))
     }
 
-    /// Save this CPU's x87/SSE registers here.
+    /// No area: for a task that never runs in user mode and whose switches
+    /// neither save nor restore these registers (a CPU's idle task).
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// The calling task's registers as they are now, in a new area (fork:
+    /// the child starts with the parent's registers, which are live on this
+    /// CPU while the parent is in the kernel).
+    pub fn clone_current() -> Self {
+        let mut area = Box::<UnsafeCell<FxArea>>::new_uninit();
+        fxsave(area.as_mut_ptr().cast());
+        // SAFETY: fxsave64 wrote all 512 bytes, the whole of an `FxArea`.
+        Self(Some(unsafe { area.assume_init() }))
+    }
+
+    /// Save this CPU's x87/SSE registers here (nothing without an area).
     pub fn save(&self) {
-        // SAFETY: a 512-byte, 16-byte aligned area owned by the task being
-        // switched out on this CPU.
-        unsafe {
-            core::arch::asm!("fxsave64 [{}]", in(reg) self.0.get(), options(nostack, preserves_flags))
+        // The area is owned by the task being switched out on this CPU.
+        if let Some(area) = &self.0 {
+            fxsave(area.get());
         }
     }
 
-    /// Load this CPU's x87/SSE registers from here.
+    /// Load this CPU's x87/SSE registers from here (nothing without an area).
     pub fn restore(&self) {
-        // SAFETY: the area holds a state written by `new` or `save` (valid MXCSR).
-        unsafe {
-            core::arch::asm!("fxrstor64 [{}]", in(reg) self.0.get(), options(nostack, preserves_flags))
+        if let Some(area) = &self.0 {
+            // SAFETY: read on the CPU that runs the task only (see the Sync note).
+            unsafe { &*area.get() }.fxrstor();
         }
-    }
-
-    /// The saved image.
-    pub fn image(&self) -> &[u8; 512] {
-        // SAFETY: read by the CPU running the task only (see the Sync note).
-        unsafe { &*self.0.get() }
     }
 
     /// This CPU's x87/SSE registers as an `fxsave` image (signal frames).
     pub fn capture() -> [u8; 512] {
-        let area = Self::new();
-        area.save();
-        // SAFETY: just written by fxsave; `area` is local.
-        unsafe { *area.0.get() }
+        let mut area = core::mem::MaybeUninit::<FxArea>::uninit();
+        fxsave(area.as_mut_ptr());
+        // SAFETY: fxsave64 wrote all 512 bytes.
+        unsafe { area.assume_init() }.0
     }
 
     /// Load this CPU's x87/SSE registers from an `fxsave` image (rt_sigreturn).
@@ -347,15 +387,12 @@ impl FpuState {
     pub fn load_image(mut image: [u8; 512]) {
         let mxcsr = u32::from_le_bytes(image[24..28].try_into().unwrap()) & 0xffff;
         image[24..28].copy_from_slice(&mxcsr.to_le_bytes());
-        Self(UnsafeCell::new(image)).restore();
+        FxArea(image).fxrstor();
     }
 
-    /// A copy (fork: the child starts with the parent's registers).
-    pub fn duplicate(&self) -> Self {
-        self.save();
-        // SAFETY: just written by fxsave on this CPU; only this CPU uses it now.
-        let copy = unsafe { *self.0.get() };
-        Self(UnsafeCell::new(copy))
+    /// Load the state after `fninit` (a signal handler starts with it).
+    pub fn load_initial() {
+        FxArea::initial().fxrstor();
     }
 }
 

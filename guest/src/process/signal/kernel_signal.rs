@@ -406,8 +406,7 @@ pub fn send_sigqueue_irq(task: &Arc<Task>, sig: u32, info: SigInfo, ty: PidType)
     let blocked = task.blocked.load(Ordering::Relaxed) & sigmask(sig) != 0;
     let action = {
         let hand = task.sighand.try_lock()?;
-        let actions = hand.actions.try_lock()?;
-        actions[sig as usize]
+        hand.try_action(sig)?
     };
     let ignored = action.sa_handler == SIG_IGN
         || (action.sa_handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore);
@@ -479,15 +478,13 @@ pub fn send_signal(task: &Arc<Task>, sig: u32) {
 /// ignored it is unblocked and reset to the default action (Linux
 /// `force_sig_info`), so that the task dies rather than loops.
 pub fn force_sig_info(task: &Arc<Task>, sig: u32, info: SigInfo) {
-    let hand = task.sighand();
-    {
-        let mut actions = hand.actions.lock();
+    task.sighand().update_action(sig, |a| {
         let blocked = task.blocked.load(Ordering::Relaxed) & sigmask(sig) != 0;
-        if actions[sig as usize].sa_handler == SIG_IGN || blocked {
-            actions[sig as usize].sa_handler = SIG_DFL;
+        if a.sa_handler == SIG_IGN || blocked {
+            a.sa_handler = SIG_DFL;
             task.blocked.fetch_and(!sigmask(sig), Ordering::AcqRel);
         }
-    }
+    });
     task.siginfo.lock().set(sig, info);
     task.pending.fetch_or(sigmask(sig), Ordering::AcqRel);
     task.fatal_signal.store(0, Ordering::Relaxed);
@@ -911,7 +908,7 @@ fn setup_rt_frame(
         task.restore_sigmask.store(false, Ordering::Relaxed);
     }
     // The handler starts with a clean x87/SSE state.
-    FpuState::load_image(*FpuState::new().image());
+    FpuState::load_initial();
 
     frame.rsp = base;
     frame.rip = a.sa_handler as u64;
@@ -926,7 +923,7 @@ fn setup_rt_frame(
     }
     set_current_blocked(task, task.blocked.load(Ordering::Relaxed) | block);
     if a.sa_flags & SA_RESETHAND != 0 {
-        task.sighand().actions.lock()[sig as usize] = sigaction::default();
+        task.sighand().set_action(sig, sigaction::default());
     }
     Ok(())
 }
