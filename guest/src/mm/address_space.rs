@@ -1174,8 +1174,9 @@ impl Mm {
     /// `mm_pgtables_bytes`): mapped pages, present pages, page-table pages;
     /// all three kept as counts, as Linux keeps them. (Counting the present
     /// pages by a walk over the page tables, as this did, cost thousands of
-    /// instructions per process: with a fork bomb's 500 processes one OOM
-    /// kill held both CPUs for 5 s.)
+    /// instructions per process: with that and a quadratic search among the
+    /// candidates, one OOM kill among a fork bomb's 500 processes kept both
+    /// CPUs in ring 0 for 5 s, in a `--trace` of it.)
     pub fn oom_footprint(&self) -> OomFootprint {
         let inner = self.inner.lock();
         OomFootprint {

@@ -38,8 +38,7 @@ pub fn out_of_memory(current: &Arc<Task>) -> OomOutcome {
     // (the address space goes with `exit_mm`, its frames once the TLBs
     // are flushed): until then, no second victim. While its address space
     // lives that is all there is to know: every faulting task of a fork bomb
-    // asks here until the victim is gone, and a walk over every task for
-    // each of them starved the rest (pid 1's beat came seconds late).
+    // asks here until the victim is gone, and need not walk the task table.
     if last_victim.as_ref().is_some_and(|(_, mm)| mm.strong_count() > 0) {
         return outcome_for(current);
     }
@@ -66,7 +65,7 @@ pub fn out_of_memory(current: &Arc<Task>) -> OomOutcome {
     // Per process: the leader's (or any live thread's) address space. The
     // threads of a process are next to each other once sorted by tgid, so
     // one look back finds a process already weighed (a search of every
-    // candidate for each task was quadratic: 500 processes, 0.5 s).
+    // candidate for each task was quadratic in the number of processes).
     let mut by_process: Vec<&Arc<Task>> = tasks.iter().filter(|t| !t.kthread && !t.idle).collect();
     by_process.sort_unstable_by_key(|t| t.tgid);
     let mut candidates: Vec<Candidate> = Vec::new();
