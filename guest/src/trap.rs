@@ -72,8 +72,7 @@ pub fn user_exception(frame: &mut TrapFrame) {
                     use crate::process::oom_kill::{out_of_memory, OomOutcome};
                     if out_of_memory(&task) == OomOutcome::Retry {
                         drop(task);
-                        let tick = 1_000_000_000 / crate::sched::HZ;
-                        let until = crate::time::monotonic_ns() + tick;
+                        let until = crate::time::monotonic_ns() + crate::sched::TICK_NSEC;
                         crate::sched::wait_event_killable_timeout::<crate::process::PosixThread>(
                             None,
                             until,
