@@ -103,7 +103,7 @@ fn cpu_online(cpu: usize, info: &BootInfo) {
 }
 
 pub fn start_kernel(info: &'static BootInfo) -> ! {
-    let boot_tsc = rdtsc();
+    let boot_tsc = arch::boot::entry_tsc();
     if info.magic != BOOT_MAGIC || info.abi_version != ABI_VERSION {
         println!(
             "kernel: boot ABI mismatch: this kernel speaks ABI version {ABI_VERSION}, \

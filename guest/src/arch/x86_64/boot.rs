@@ -7,6 +7,7 @@ use protocol::boot::{BootInfo, KERNEL_MAP_BASE, KERNEL_MAP_SIZE, PAGE_OFFSET};
 use protocol::hypercall::StatusSlots;
 
 static BOOT_INFO: AtomicU64 = AtomicU64::new(0);
+static ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
 static STATUS_BASE: AtomicU64 = AtomicU64::new(0);
 
 unsafe extern "Rust" {
@@ -16,8 +17,12 @@ unsafe extern "Rust" {
 
 /// Called from `_start` on every CPU with `rdi` = boot info, `rsi` = CPU index.
 pub extern "C" fn kernel_entry(boot_info: u64, cpu: u64) -> ! {
+    // Before the descriptor tables, which take ~580 of the boot CPU's first
+    // ring-0 instructions (the IDT's gates most): the boot is timed from here.
+    let tsc = super::cpu::rdtsc();
     super::cpu::cpu_init(cpu as usize);
     if cpu == 0 {
+        ENTRY_TSC.store(tsc, Ordering::Relaxed);
         BOOT_INFO.store(boot_info, Ordering::Relaxed);
         // The status slots' address is needed before the boot info is validated (to
         // report a mismatch); the protocol fixes it, so take it from there until then.
@@ -32,6 +37,11 @@ fn boot_info_unchecked() -> &'static BootInfo {
     // it wrote and never changes afterwards; `start_kernel` validates its contents
     // (magic, ABI version) before using anything else in it.
     unsafe { &*(BOOT_INFO.load(Ordering::Relaxed) as *const BootInfo) }
+}
+
+/// The TSC when the boot CPU entered the kernel (`kernel_entry`'s first step).
+pub fn entry_tsc() -> u64 {
+    ENTRY_TSC.load(Ordering::Relaxed)
 }
 
 /// The boot info, once `start_kernel` validated it.
