@@ -744,11 +744,13 @@ fn file_attributes_match_linux() {
 fn proc_files_and_mounts_match_linux() {
     // /proc/self and thread-self, the machine-independent fields of
     // PID/stat and PID/status, comm after PR_SET_NAME, cmdline, a zombie's
-    // stat before the reap and ENOENT after, task/ of three threads, maps of
-    // a known mapping, the global files' formats; mount/umount2 of proc and
-    // their errors (Linux: in a private mount namespace).
+    // stat before the reap and ENOENT after, no kernel stack held by a
+    // zombie, task/ of three threads, maps of a known mapping, the global
+    // files' formats; mount/umount2 of proc and their errors (Linux: in a
+    // private mount namespace).
     let out = checks_match_linux_on_1_2_4_vcpus("procfs", &["one", "two words"]);
     assert!(out.contains("ok a child before it is reaped: state Z"), "{out}");
+    assert!(out.contains("ok meminfo: 128 zombies hold no kernel stacks"), "{out}");
     assert!(out.contains("ok DIR/.. leaves the mount"), "{out}");
 }
 

@@ -380,6 +380,7 @@ fn process_creation_programs_pass() {
             &[
                 "readlink /proc/self is the pid",
                 "a child before it is reaped: state Z",
+                "meminfo: 128 zombies hold no kernel stacks (KernelStack grows < 1 MiB)",
                 "task/ lists the three threads",
                 "maps: the mapping's line",
                 "umount2 while a file is open: EBUSY",

@@ -545,6 +545,13 @@ pub(super) fn finish_task_switch<D: TaskData>() {
     let cpu = cpu_id();
     let prev = switch_slots::<D>(cpu).finish();
     if let Some(p) = &prev {
+        // A dead task never runs again: its kernel stack goes now, not when
+        // it is reaped (Linux `put_task_stack` here for a TASK_DEAD prev).
+        if p.state() == EXIT_ZOMBIE {
+            if let Some(k) = &p.kstack {
+                k.release();
+            }
+        }
         p.se.on_cpu.store(false, Release);
     }
     drop(prev);

@@ -5,6 +5,7 @@
 //! depend on the machine, comm after prctl(PR_SET_NAME), cmdline with its
 //! NULs, a child's stat as a zombie before it is reaped and ENOENT after,
 //! task/ of a process with three threads (only leaders in /proc's listing),
+//! no kernel stack for a zombie (meminfo's KernelStack),
 //! maps of a known mapping, the global files' formats, reads in pieces that
 //! continue one snapshot; mount/umount2 of proc and their errors (on Linux
 //! in a private mount namespace: the program unshares one first). One line
@@ -68,6 +69,7 @@ fn main(args: Args, _env: Env) -> i32 {
     stat_and_status(&mut c, me);
     comm_and_cmdline(&mut c, &args);
     zombie(&mut c, me);
+    zombie_stacks(&mut c);
     threads(&mut c, me);
     maps(&mut c);
     global_files(&mut c);
@@ -280,6 +282,48 @@ fn zombie(c: &mut Checker, me: usize) {
     );
     c.reaped("reap the child", child, 0, WaitStatus::Exited(3));
     c.err("its stat after the reap: ENOENT", read_file(p.cstr(), 4096).map(|_| ()), ENOENT);
+}
+
+/// The KernelStack line of /proc/meminfo, in kB.
+fn kernel_stack_kb() -> Option<u64> {
+    let m = read_file(c"/proc/meminfo", 8000).ok()?;
+    text::meminfo_kb(m.str(), "KernelStack")
+}
+
+/// A zombie holds no kernel stack (Linux frees it when the dead task leaves
+/// its CPU for the last time, `put_task_stack`, not when it is reaped): 128
+/// zombies' 16 KiB stacks would be 2 MiB more KernelStack. On Linux the
+/// count is the whole machine's, so the check allows half of that for other
+/// programs' threads meanwhile.
+fn zombie_stacks(c: &mut Checker) {
+    const N: usize = 128;
+    let before = kernel_stack_kb();
+    let mut pids = [0usize; N];
+    let mut made = 0;
+    for pid in pids.iter_mut() {
+        match fork_with(|| 0) {
+            Ok(p) => {
+                *pid = p;
+                made += 1;
+            }
+            Err(e) => {
+                c.fail("fork the zombies", e);
+                break;
+            }
+        }
+    }
+    // Each one a zombie before the count is read (not reaped: WNOWAIT).
+    for &pid in &pids[..made] {
+        let mut info = siginfo_t::default();
+        let _ = waitid(P_PID, pid as i32, Some(&mut info), WEXITED | WNOWAIT);
+    }
+    let after = kernel_stack_kb();
+    c.check(
+        format_args!("meminfo: {N} zombies hold no kernel stacks (KernelStack grows < 1 MiB)"),
+        made == N && before.zip(after).is_some_and(|(b, a)| a < b + (N as u64 * 16) / 2),
+    );
+    let reaped = pids[..made].iter().filter(|&&pid| wait4(pid as i32, None, 0) == Ok(pid)).count();
+    c.check("the zombies reaped", reaped == made);
 }
 
 static T1: AtomicU32 = AtomicU32::new(0);

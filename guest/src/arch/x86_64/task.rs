@@ -14,8 +14,10 @@ const STACK_END_MAGIC: u64 = 0x57ac_6e9d;
 #[repr(C, align(16))]
 struct StackMemory([u8; KERNEL_STACK_SIZE]);
 
-/// A task's kernel stack (`None` only while being dropped into the cache).
-pub struct KernelStack(Option<Box<UnsafeCell<StackMemory>>>);
+/// A task's kernel stack. Its memory goes back (to this CPU's cache, or
+/// freed) when the task, dead, has left its CPU for the last time
+/// ([`KernelStack::release`]), or else when the task is freed; `None` after.
+pub struct KernelStack(UnsafeCell<Option<Box<UnsafeCell<StackMemory>>>>);
 
 /// Each CPU keeps up to two freed stacks for its next tasks (Linux
 /// NR_CACHED_STACKS).
@@ -38,7 +40,8 @@ fn with_cache<R>(
 }
 
 // SAFETY: the stack is used only by the task that owns it, on one CPU at a time;
-// other code only computes its address.
+// other code only computes its address. The memory is taken out of the cell
+// only by `release`, once nothing uses it (see there), or by `drop`.
 unsafe impl Sync for KernelStack {}
 // SAFETY: as above.
 unsafe impl Send for KernelStack {}
@@ -85,37 +88,65 @@ impl KernelStack {
         // the bottom overwrites it first.
         // SAFETY: the lowest word of memory this KernelStack now owns.
         unsafe { (mem.get() as *mut u64).write(STACK_END_MAGIC) };
-        Some(Self(Some(mem)))
+        Some(Self(UnsafeCell::new(Some(mem))))
+    }
+
+    /// The memory, while the task has it.
+    fn memory(&self) -> &UnsafeCell<StackMemory> {
+        // SAFETY: only `release` and `drop` change the cell, when the task
+        // runs no more and nothing else reads its stack: the only callers
+        // then are bugs, which the `expect` stops.
+        unsafe { (*self.0.get()).as_deref() }.expect("a live stack")
+    }
+
+    /// Give the stack back (Linux `put_task_stack` from `finish_task_switch`
+    /// when the previous task is dead): the scheduler calls this on the CPU
+    /// that has just switched away from its dead task for the last time. Its
+    /// `switch_to` was the last code to run on the stack, and no other code
+    /// reads a task's stack (a tracer gets a copy of the registers the task
+    /// made itself, its `top` is asked only of the task that runs next). A
+    /// zombie so holds no kernel stack, as on Linux.
+    pub fn release(&self) {
+        // SAFETY: as above: nothing uses the stack any more, and only this
+        // CPU's scheduler, holding a reference to the task, calls this for it.
+        if let Some(mem) = unsafe { (*self.0.get()).take() } {
+            give_back(mem);
+        }
     }
 
     /// Whether the stack-end canary is intact (Linux `task_stack_end_corrupted`).
     pub fn canary_intact(&self) -> bool {
-        let mem = self.0.as_ref().expect("a live stack");
+        let mem = self.memory();
         // SAFETY: the lowest word of the stack, written by `new`; reading it races
         // only with an overflow, which is what this detects.
         unsafe { (mem.get() as *const u64).read_volatile() == STACK_END_MAGIC }
     }
 
     pub fn top(&self) -> u64 {
-        self.0.as_ref().expect("a live stack").get() as u64 + KERNEL_STACK_SIZE as u64
+        self.memory().get() as u64 + KERNEL_STACK_SIZE as u64
     }
 }
 
 impl Drop for KernelStack {
     fn drop(&mut self) {
-        crate::counters::global_sub(crate::counters::KSTACKS_IN_USE, 1);
-        if let Some(mem) = self.0.take() {
-            // Into this CPU's cache if there is room (zeroed when reused), else freed.
-            let spare = with_cache(|c| match c.iter_mut().find(|s| s.is_none()) {
-                Some(slot) => {
-                    *slot = Some(mem);
-                    None
-                }
-                None => Some(mem),
-            });
-            drop(spare);
+        if let Some(mem) = self.0.get_mut().take() {
+            give_back(mem);
         }
     }
+}
+
+/// A stack's memory into this CPU's cache if there is room (zeroed when
+/// reused), else freed.
+fn give_back(mem: Box<UnsafeCell<StackMemory>>) {
+    crate::counters::global_sub(crate::counters::KSTACKS_IN_USE, 1);
+    let spare = with_cache(|c| match c.iter_mut().find(|s| s.is_none()) {
+        Some(slot) => {
+            *slot = Some(mem);
+            None
+        }
+        None => Some(mem),
+    });
+    drop(spare);
 }
 
 /// The kernel stack pointer saved by `switch_to` for a task not running.
