@@ -482,7 +482,7 @@ impl Mm {
                 None => spin::Once::new(),
             },
         });
-        let (mut write_protected, mut cow_wp) = (false, false);
+        let (mut write_protected, mut tables_shared, mut cow_wp) = (false, false, false);
         let copied = {
             let mut c = child.inner.lock();
             let c = &mut *c;
@@ -559,11 +559,21 @@ impl Mm {
                                 }
                             }
                         }
+                        // The present ones, found directory by directory
+                        // (a step's range is under 2 GiB: `fork_plan`).
                         ForkStep::ShareTables { start, end } => {
-                            for t in ppt.present_tables(&DirectMap, start, end) {
-                                if share(c, ppt, t, false).is_err() {
-                                    break 'copy Err(());
-                                }
+                            let r = c.pt.share_pts_from(ppt, &DirectMap, start, end, || {
+                                !crate::fault_inject::should_fail(
+                                    crate::fault_inject::Stage::CopyMm,
+                                )
+                            });
+                            let (Ok(n) | Err(n)) = r;
+                            if n > 0 {
+                                tables_shared = true;
+                                ctr::global_add(ctr::FORK_PAGE_TABLES_SHARED, n);
+                            }
+                            if r.is_err() {
+                                break 'copy Err(());
                             }
                         }
                         // Entry by entry (Linux `copy_pte_range`), one pass
@@ -592,9 +602,9 @@ impl Mm {
             result
         };
         // The parent's entries were write-protected by a table shared
-        // (`write_protected`) or by a copy (`cow_wp`), whether or not the
-        // copy then failed.
-        if write_protected || cow_wp {
+        // (`write_protected`, `tables_shared`) or by a copy (`cow_wp`),
+        // whether or not the copy then failed.
+        if write_protected || tables_shared || cow_wp {
             parent.flush(0, USER_TOP);
         }
         if copied.is_err() {

@@ -619,6 +619,16 @@ impl PageTable {
             return Some(false);
         }
         let pd = self.pd_for_write(mem, va)?;
+        self.share_entry(mem, (ppd, pd), i, e, va & !(PT_SPAN - 1));
+        Some(true)
+    }
+
+    /// Share the page table of entry `e`, at index `i` of the parent's
+    /// directory `dirs.0`, through entry `i` of this space's `dirs.1`, for
+    /// the 2 MiB at `base`: both entries read-only.
+    #[inline(always)]
+    fn share_entry(&mut self, mem: &impl PhysMem, dirs: (u64, u64), i: usize, e: u64, base: u64) {
+        let (ppd, pd) = dirs;
         debug_assert!(mem.read_pte(pd, i) & PTE_P == 0, "a fresh address space");
         let t = e & PTE_ADDR;
         mem.table_get(t);
@@ -627,8 +637,55 @@ impl PageTable {
             mem.write_pte(ppd, i, e & !PTE_RW);
         }
         mem.write_pte(pd, i, e & !PTE_RW);
-        self.pts.push((va & !(PT_SPAN - 1), t));
-        Some(true)
+        self.pts.push((base, t));
+    }
+
+    /// Share every page table `parent` has for the 2 MiB blocks of
+    /// `[start, end)` (2 MiB aligned) with this (new) address space,
+    /// copy-on-write: both directory entries of each become read-only. Each
+    /// table once `admit()` allows it. The directories on both sides are
+    /// found once per GiB, not from the root for each table. The count
+    /// shared; Err with it when `admit` refused or this space's directory
+    /// could not be allocated (what was shared is recorded, for the
+    /// teardown).
+    pub fn share_pts_from(
+        &mut self,
+        parent: &mut PageTable,
+        mem: &impl PhysMem,
+        start: u64,
+        end: u64,
+        mut admit: impl FnMut() -> bool,
+    ) -> Result<u64, u64> {
+        debug_assert!(
+            start.is_multiple_of(PT_SPAN) && end.is_multiple_of(PT_SPAN),
+            "{start:#x}..{end:#x}"
+        );
+        let mut shared = 0;
+        let mut va = start;
+        while va < end {
+            let gib = va & !(PD_SPAN - 1);
+            let chunk_end = (gib + PD_SPAN).min(end);
+            if let Some(ppd) = parent.pd_for(mem, va) {
+                let mut pd = None;
+                for i in index(va, 1)..index(chunk_end - 1, 1) + 1 {
+                    let e = mem.read_pte(ppd, i);
+                    if e & PTE_P == 0 {
+                        continue;
+                    }
+                    if !admit() {
+                        return Err(shared);
+                    }
+                    let pd = match pd {
+                        Some(pd) => pd,
+                        None => *pd.insert(self.pd_for_write(mem, va).ok_or(shared)?),
+                    };
+                    self.share_entry(mem, (ppd, pd), i, e, gib + i as u64 * PT_SPAN);
+                    shared += 1;
+                }
+            }
+            va = chunk_end;
+        }
+        Ok(shared)
     }
 
     /// Share the page directory that maps the 1 GiB at `va` (aligned) in
@@ -1517,6 +1574,56 @@ mod tests {
     }
 
     const GIB: u64 = PD_SPAN;
+
+    #[test]
+    fn share_pts_from_shares_the_present_tables_of_a_range_across_directories() {
+        let mem = FakeMem::default();
+        let mut parent = new_space(&mem);
+        // Tables at the second GiB's last block and the third's first two;
+        // the block before them has none.
+        let blocks = [GIB - PT_SPAN, GIB, GIB + PT_SPAN];
+        for (k, &b) in blocks.iter().enumerate() {
+            let page = mem.new_page(0x10_0000 + k as u64 * 0x1000);
+            parent.set(&mem, b + 0x3000, page | PTE_P | PTE_RW | PTE_US).unwrap();
+        }
+        let tables: Vec<u64> = blocks.iter().map(|&b| parent.pt_for(&mem, b).unwrap()).collect();
+        let mut child = new_space(&mem);
+        let mut asked = 0;
+        let r =
+            child.share_pts_from(&mut parent, &mem, GIB - 2 * PT_SPAN, GIB + 2 * PT_SPAN, || {
+                asked += 1;
+                true
+            });
+        assert_eq!((r, asked), (Ok(3), 3), "each present table once, none for the absent");
+        for (&b, &t) in blocks.iter().zip(&tables) {
+            assert_eq!(mem.table_users(t), 2);
+            assert_eq!(child.lookup(&mem, b + 0x3000), parent.lookup(&mem, b + 0x3000));
+            for space in [&parent, &child] {
+                let f = space.fault_entry(&mem, b + 0x3000);
+                assert!(f.shared && f.own_pt.is_none(), "{b:#x}: read-only in both");
+            }
+        }
+        assert_eq!(child.page_tables(), 3);
+        // Refused at the second table: the first stays shared and recorded,
+        // and the teardown gives every reference back.
+        let mut grandchild = new_space(&mem);
+        let mut n = 0;
+        let r =
+            grandchild.share_pts_from(&mut parent, &mem, GIB - PT_SPAN, GIB + 2 * PT_SPAN, || {
+                n += 1;
+                n < 2
+            });
+        assert_eq!((r, grandchild.page_tables()), (Err(1), 1));
+        assert_eq!(mem.table_users(tables[0]), 3);
+        for pt in [grandchild, child] {
+            pt.destroy(&mem);
+        }
+        for &t in &tables {
+            assert_eq!(mem.table_users(t), 1);
+        }
+        parent.destroy(&mem);
+        assert!(mem.table_refs.borrow().is_empty(), "every table freed");
+    }
 
     /// A parent with a writable and a read-only page in two page tables of the
     /// second GiB and a page in the third, and a child sharing the second
