@@ -125,9 +125,10 @@ static unsigned long decimal_at(const char *s)
 
 /* Whether every kernel stack belongs to a task that exists: /proc/meminfo's
  * KernelStack is 16 kB (x86-64's THREAD_SIZE) for each task /proc/loadavg
- * counts (its 4th field, RUNNING/TOTAL). Not so while a reaped task is still
- * switching out on another CPU: its stack goes only at that last switch (Linux
- * put_task_stack from finish_task_switch). 1 when the files cannot be read. */
+ * counts (its 4th field, RUNNING/TOTAL). Not so while a task that exited is
+ * still switching out on another CPU (its stack goes only at that last
+ * switch: Linux put_task_stack from finish_task_switch), nor while one is a
+ * zombie (counted, with no stack). 1 when the files cannot be read. */
 static int kernel_stacks_settled(void)
 {
     char load[128], mem[2048];
