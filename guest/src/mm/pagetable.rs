@@ -640,20 +640,20 @@ impl PageTable {
         self.pts.push((base, t));
     }
 
-    /// Share every page table `parent` has for the 2 MiB blocks of
+    /// Share the page tables `parent` has for the 2 MiB blocks of
     /// `[start, end)` (2 MiB aligned) with this (new) address space,
     /// copy-on-write: both directory entries of each become read-only. Each
-    /// table once `admit()` allows it. The directories on both sides are
-    /// found once per GiB, not from the root for each table. The count
-    /// shared; Err with it when `admit` refused or this space's directory
-    /// could not be allocated (what was shared is recorded, for the
-    /// teardown).
+    /// table once `admit()` allows it. Every block of the range is looked at,
+    /// in the directories found once per GiB on both sides, not from the
+    /// root for each table: for a range the parent's tables fill; a sparse
+    /// one goes through [`Self::share_listed_pts_from`]. The count shared;
+    /// Err with it when `admit` refused or this space's directory could not
+    /// be allocated (what was shared is recorded, for the teardown).
     pub fn share_pts_from(
         &mut self,
         parent: &mut PageTable,
         mem: &impl PhysMem,
-        start: u64,
-        end: u64,
+        (start, end): (u64, u64),
         mut admit: impl FnMut() -> bool,
     ) -> Result<u64, u64> {
         debug_assert!(
@@ -675,17 +675,72 @@ impl PageTable {
                     if !admit() {
                         return Err(shared);
                     }
-                    let pd = match pd {
-                        Some(pd) => pd,
-                        None => *pd.insert(self.pd_for_write(mem, va).ok_or(shared)?),
-                    };
-                    self.share_entry(mem, (ppd, pd), i, e, gib + i as u64 * PT_SPAN);
+                    let base = gib + i as u64 * PT_SPAN;
+                    self.share_present(mem, (ppd, &mut pd), i, e, base).ok_or(shared)?;
                     shared += 1;
                 }
             }
             va = chunk_end;
         }
         Ok(shared)
+    }
+
+    /// [`Self::share_pts_from`] for the tables at `blocks` (2 MiB-aligned
+    /// addresses in address order, [`Self::present_tables`]; a block without
+    /// one is passed over): only those are visited, however large the range
+    /// they came from.
+    pub fn share_listed_pts_from(
+        &mut self,
+        parent: &mut PageTable,
+        mem: &impl PhysMem,
+        blocks: &[u64],
+        mut admit: impl FnMut() -> bool,
+    ) -> Result<u64, u64> {
+        let mut shared = 0;
+        // The GiB looked up last, the parent's directory for it, and this
+        // space's once a table there needed it.
+        let mut dirs: (u64, Option<u64>, Option<u64>) = (u64::MAX, None, None);
+        for &base in blocks {
+            debug_assert!(base.is_multiple_of(PT_SPAN), "{base:#x}");
+            let gib = base & !(PD_SPAN - 1);
+            if dirs.0 != gib {
+                dirs = (gib, parent.pd_for(mem, base), None);
+            }
+            let Some(ppd) = dirs.1 else { continue };
+            let i = index(base, 1);
+            let e = mem.read_pte(ppd, i);
+            if e & PTE_P == 0 {
+                continue;
+            }
+            if !admit() {
+                return Err(shared);
+            }
+            self.share_present(mem, (ppd, &mut dirs.2), i, e, base).ok_or(shared)?;
+            shared += 1;
+        }
+        Ok(shared)
+    }
+
+    /// Share the present table of entry `e` (index `i` of the parent's
+    /// directory `dirs.0`) for the 2 MiB at `base`, through this space's
+    /// directory `dirs.1`, found (made) at the first. None when it could not
+    /// be allocated.
+    #[inline(always)]
+    fn share_present(
+        &mut self,
+        mem: &impl PhysMem,
+        dirs: (u64, &mut Option<u64>),
+        i: usize,
+        e: u64,
+        base: u64,
+    ) -> Option<()> {
+        let (ppd, pd) = dirs;
+        let pd = match *pd {
+            Some(pd) => pd,
+            None => *pd.insert(self.pd_for_write(mem, base)?),
+        };
+        self.share_entry(mem, (ppd, pd), i, e, base);
+        Some(())
     }
 
     /// Share the page directory that maps the 1 GiB at `va` (aligned) in
@@ -1576,7 +1631,7 @@ mod tests {
     const GIB: u64 = PD_SPAN;
 
     #[test]
-    fn share_pts_from_shares_the_present_tables_of_a_range_across_directories() {
+    fn share_pts_from_shares_the_tables_named_across_directories() {
         let mem = FakeMem::default();
         let mut parent = new_space(&mem);
         // Tables at the second GiB's last block and the third's first two;
@@ -1587,13 +1642,16 @@ mod tests {
             parent.set(&mem, b + 0x3000, page | PTE_P | PTE_RW | PTE_US).unwrap();
         }
         let tables: Vec<u64> = blocks.iter().map(|&b| parent.pt_for(&mem, b).unwrap()).collect();
+        let present = parent.present_tables(&mem, GIB - 2 * PT_SPAN, GIB + 2 * PT_SPAN);
+        assert_eq!(present, blocks);
         let mut child = new_space(&mem);
         let mut asked = 0;
-        let r =
-            child.share_pts_from(&mut parent, &mem, GIB - 2 * PT_SPAN, GIB + 2 * PT_SPAN, || {
-                asked += 1;
-                true
-            });
+        // An absent block among them is passed over.
+        let with_absent = [GIB - 2 * PT_SPAN, GIB - PT_SPAN, GIB, GIB + PT_SPAN];
+        let r = child.share_listed_pts_from(&mut parent, &mem, &with_absent, || {
+            asked += 1;
+            true
+        });
         assert_eq!((r, asked), (Ok(3), 3), "each present table once, none for the absent");
         for (&b, &t) in blocks.iter().zip(&tables) {
             assert_eq!(mem.table_users(t), 2);
@@ -1608,14 +1666,23 @@ mod tests {
         // and the teardown gives every reference back.
         let mut grandchild = new_space(&mem);
         let mut n = 0;
-        let r =
-            grandchild.share_pts_from(&mut parent, &mem, GIB - PT_SPAN, GIB + 2 * PT_SPAN, || {
-                n += 1;
-                n < 2
-            });
+        let r = grandchild.share_listed_pts_from(&mut parent, &mem, &present, || {
+            n += 1;
+            n < 2
+        });
         assert_eq!((r, grandchild.page_tables()), (Err(1), 1));
         assert_eq!(mem.table_users(tables[0]), 3);
-        for pt in [grandchild, child] {
+        // Every block of a range looked at: the same tables.
+        let mut other = new_space(&mem);
+        let mut asked = 0;
+        let range = (GIB - 2 * PT_SPAN, GIB + 2 * PT_SPAN);
+        let r = other.share_pts_from(&mut parent, &mem, range, || {
+            asked += 1;
+            true
+        });
+        assert_eq!((r, asked), (Ok(3), 3));
+        assert_eq!(other.present_tables(&mem, range.0, range.1), present);
+        for pt in [other, grandchild, child] {
             pt.destroy(&mem);
         }
         for &t in &tables {

@@ -110,7 +110,8 @@ fn new_partial_block(c: &mut Checker) {
 }
 
 /// Sizes that only the page tables in use may cost: a fork with a 32 TiB
-/// area of which two pages are touched, and a MAP_POPULATE mapping of 32 TiB
+/// area of which two pages are touched, the same with 1022 MiB (no whole
+/// GiB in it), and a MAP_POPULATE mapping of 32 TiB
 /// that cannot be populated (PROT_NONE), both as quick as small ones (before
 /// the fix the guest's fork visited every 2 MiB of the area, and populate
 /// took a failing fault per page: hours; the fuzzer found it as a process
@@ -141,6 +142,36 @@ fn huge_sparse(c: &mut Checker) {
     }
     // SAFETY: nothing uses the mapping any more.
     c.check("munmap the 32 TiB area", unsafe { munmap(a, HUGE) }.is_ok());
+    // Under a GiB, with no whole GiB to share, and sparse: in the guest the
+    // fork shares its two page tables from the parent's list of tables
+    // rather than looking at each of its 511 blocks.
+    const BIG: usize = GIB - TABLE;
+    // SAFETY: a fresh private anonymous mapping, unmapped below.
+    let b = match unsafe { mmap(0, BIG, PROT_READ | PROT_WRITE, flags, -1, 0) } {
+        Ok(b) => b,
+        Err(e) => return c.fail("mmap 1022 MiB MAP_NORESERVE", e),
+    };
+    let (first, last) = (word(b, 0), word(b, BIG - PAGE));
+    // SAFETY: both pages are inside the mapping.
+    unsafe {
+        first.write_volatile(BEFORE);
+        last.write_volatile(PARENT);
+    }
+    match fork() {
+        // SAFETY: the child has the same mapping, copy-on-write.
+        Ok(0) => exit_group(unsafe {
+            let seen = first.read_volatile() == BEFORE && last.read_volatile() == PARENT;
+            first.write_volatile(CHILD);
+            i32::from(!seen || first.read_volatile() != CHILD)
+        }),
+        Ok(pid) => reaped(c, "fork with 1022 MiB, two pages touched: the child sees both", pid),
+        Err(e) => c.fail("fork with 1022 MiB", e),
+    }
+    // SAFETY: the mapping is still there.
+    let kept = unsafe { first.read_volatile() == BEFORE && last.read_volatile() == PARENT };
+    c.check("the parent's view of the 1022 MiB after the child's write", kept);
+    // SAFETY: nothing uses the mapping any more.
+    c.check("munmap the 1022 MiB", unsafe { munmap(b, BIG) }.is_ok());
     let flags = MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE;
     // SAFETY: a fresh mapping nothing can touch (PROT_NONE), unmapped below.
     match unsafe { mmap(0, HUGE, PROT_NONE, flags, -1, 0) } {
