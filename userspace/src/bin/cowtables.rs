@@ -44,7 +44,7 @@ fn signal(fd: i32) {
     put_byte(fd, 1);
 }
 
-fn reaped(c: &mut Checker, name: &str, pid: usize) {
+fn reaped(c: &mut Checker, name: impl core::fmt::Display, pid: usize) {
     c.check(name, matches!(reap(pid), Some(WaitStatus::Exited(0))));
 }
 
@@ -118,40 +118,33 @@ fn new_partial_block(c: &mut Checker) {
 /// SIGKILL did not end).
 fn huge_sparse(c: &mut Checker) {
     const HUGE: usize = 32 << 40;
+    sparse_fork(c, HUGE, "32 TiB");
+    // Under a GiB, with no whole GiB to share: in the guest the fork shares
+    // its two page tables from the parent's list of tables rather than
+    // looking at each of its 511 blocks.
+    sparse_fork(c, GIB - TABLE, "1022 MiB");
+    let flags = MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE;
+    // SAFETY: a fresh mapping nothing can touch (PROT_NONE), unmapped below.
+    match unsafe { mmap(0, HUGE, PROT_NONE, flags, -1, 0) } {
+        Ok(a) => {
+            c.check("MAP_POPULATE of 32 TiB PROT_NONE returns", true);
+            // SAFETY: as above.
+            let _ = unsafe { munmap(a, HUGE) };
+        }
+        Err(e) => c.fail("MAP_POPULATE of 32 TiB PROT_NONE", e),
+    }
+}
+
+/// Map `len` bytes (MAP_NORESERVE), touch the first and the last page, fork:
+/// the child sees both and its write to the first stays its own.
+fn sparse_fork(c: &mut Checker, len: usize, size: &str) {
     let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
     // SAFETY: a fresh private anonymous mapping, unmapped below.
-    let a = match unsafe { mmap(0, HUGE, PROT_READ | PROT_WRITE, flags, -1, 0) } {
+    let a = match unsafe { mmap(0, len, PROT_READ | PROT_WRITE, flags, -1, 0) } {
         Ok(a) => a,
-        Err(e) => return c.fail("mmap 32 TiB MAP_NORESERVE", e),
+        Err(e) => return c.fail(format_args!("mmap {size} MAP_NORESERVE"), e),
     };
-    let (first, last) = (word(a, 0), word(a, HUGE - PAGE));
-    // SAFETY: both pages are inside the mapping.
-    unsafe {
-        first.write_volatile(BEFORE);
-        last.write_volatile(PARENT);
-    }
-    match fork() {
-        // SAFETY: the child has the same mapping, copy-on-write.
-        Ok(0) => exit_group(unsafe {
-            i32::from(first.read_volatile() != BEFORE || last.read_volatile() != PARENT)
-        }),
-        Ok(pid) => {
-            reaped(c, "fork with a 32 TiB area, two pages touched: the child sees both", pid)
-        }
-        Err(e) => c.fail("fork with a 32 TiB area", e),
-    }
-    // SAFETY: nothing uses the mapping any more.
-    c.check("munmap the 32 TiB area", unsafe { munmap(a, HUGE) }.is_ok());
-    // Under a GiB, with no whole GiB to share, and sparse: in the guest the
-    // fork shares its two page tables from the parent's list of tables
-    // rather than looking at each of its 511 blocks.
-    const BIG: usize = GIB - TABLE;
-    // SAFETY: a fresh private anonymous mapping, unmapped below.
-    let b = match unsafe { mmap(0, BIG, PROT_READ | PROT_WRITE, flags, -1, 0) } {
-        Ok(b) => b,
-        Err(e) => return c.fail("mmap 1022 MiB MAP_NORESERVE", e),
-    };
-    let (first, last) = (word(b, 0), word(b, BIG - PAGE));
+    let (first, last) = (word(a, 0), word(a, len - PAGE));
     // SAFETY: both pages are inside the mapping.
     unsafe {
         first.write_volatile(BEFORE);
@@ -164,24 +157,18 @@ fn huge_sparse(c: &mut Checker) {
             first.write_volatile(CHILD);
             i32::from(!seen || first.read_volatile() != CHILD)
         }),
-        Ok(pid) => reaped(c, "fork with 1022 MiB, two pages touched: the child sees both", pid),
-        Err(e) => c.fail("fork with 1022 MiB", e),
+        Ok(pid) => reaped(
+            c,
+            format_args!("fork with a {size} area, two pages touched: the child sees both"),
+            pid,
+        ),
+        Err(e) => c.fail(format_args!("fork with a {size} area"), e),
     }
     // SAFETY: the mapping is still there.
     let kept = unsafe { first.read_volatile() == BEFORE && last.read_volatile() == PARENT };
-    c.check("the parent's view of the 1022 MiB after the child's write", kept);
+    c.check(format_args!("the parent's view of the {size} area after the child's write"), kept);
     // SAFETY: nothing uses the mapping any more.
-    c.check("munmap the 1022 MiB", unsafe { munmap(b, BIG) }.is_ok());
-    let flags = MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE;
-    // SAFETY: a fresh mapping nothing can touch (PROT_NONE), unmapped below.
-    match unsafe { mmap(0, HUGE, PROT_NONE, flags, -1, 0) } {
-        Ok(a) => {
-            c.check("MAP_POPULATE of 32 TiB PROT_NONE returns", true);
-            // SAFETY: as above.
-            let _ = unsafe { munmap(a, HUGE) };
-        }
-        Err(e) => c.fail("MAP_POPULATE of 32 TiB PROT_NONE", e),
-    }
+    c.check(format_args!("munmap the {size} area"), unsafe { munmap(a, len) }.is_ok());
 }
 
 const GIB: usize = 1 << 30;
